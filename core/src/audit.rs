@@ -1,0 +1,325 @@
+//! The audit log (全过程记录): append-only, hash-chained, every entry signed by the device.
+//!
+//! Each entry names the previous entry's hash, and the device signs the entry's canonical JSON.
+//! Verification finds entries that were altered, removed, inserted or reordered and says which.
+
+use std::collections::{BTreeSet, HashMap};
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::canonical::{CanonicalError, to_canonical_json};
+use crate::identity::DeviceKey;
+
+/// The hash the first entry names as its predecessor.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    /// The device was initialised and its key made.
+    InitDevice,
+    /// Directory data was imported.
+    ImportDirectory,
+    /// A task and its record were created.
+    CreateTask,
+    /// The team checked in on site.
+    CheckIn,
+    /// Certificates were shown.
+    ShowIdentity,
+    /// The party's representative was recorded.
+    RecordParty,
+    /// A check point was answered.
+    AnswerCheckPoint,
+    /// A finding was recorded.
+    AddFinding,
+    /// The status changed.
+    ChangeStatus,
+    /// A conflict was resolved.
+    ResolveConflict,
+    /// Another device's changes were merged in.
+    MergeRecord,
+    /// A record was received from another device for the first time.
+    ReceiveRecord,
+}
+
+/// One audit entry, as signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the device's chain, from 1.
+    pub seq: u64,
+    /// SHA-256 (hex) of the previous entry's canonical bytes; [`GENESIS_HASH`] for the first.
+    pub prev_hash: String,
+    /// The device that wrote the entry.
+    pub device: String,
+    /// What happened.
+    pub action: AuditAction,
+    /// The inspector operating the device, if one is set.
+    pub inspector: Option<String>,
+    /// What it happened to, e.g. `task/<code>/answer:<check point>`.
+    pub object: String,
+    /// SHA-256 (hex) of the object's bytes after the action (for a record edit: the change bytes).
+    pub object_hash: String,
+    /// Device time, ms since the Unix epoch.
+    pub device_time_ms: i64,
+}
+
+/// An entry with its hash and the device's signature over its canonical bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedAuditEntry {
+    /// The canonical JSON bytes of the entry, exactly as signed.
+    pub canonical: String,
+    /// SHA-256 (hex) of `canonical`; the next entry's `prev_hash`.
+    pub hash: String,
+    /// Ed25519 signature (hex) over `canonical`.
+    pub signature: String,
+}
+
+impl SignedAuditEntry {
+    /// Canonicalises, hashes and signs `entry`.
+    pub fn sign(entry: &AuditEntry, key: &DeviceKey) -> Result<SignedAuditEntry, CanonicalError> {
+        let bytes = to_canonical_json(entry)?;
+        let signature = key.sign(&bytes);
+        Ok(SignedAuditEntry {
+            hash: sha256_hex(&bytes),
+            signature: hex::encode(signature.to_bytes()),
+            // Canonical JSON is built from Rust strings, so it is valid UTF-8.
+            canonical: String::from_utf8(bytes).unwrap_or_default(),
+        })
+    }
+
+    /// The entry, if the canonical bytes parse.
+    pub fn entry(&self) -> Option<AuditEntry> {
+        serde_json::from_str(&self.canonical).ok()
+    }
+
+    /// Whether the signature verifies (strictly) over the canonical bytes and the hash matches them.
+    fn is_authentic(&self, key: &VerifyingKey) -> bool {
+        let Ok(sig) = hex::decode(&self.signature) else { return false };
+        let Ok(sig) = Signature::from_slice(&sig) else { return false };
+        sha256_hex(self.canonical.as_bytes()) == self.hash && key.verify_strict(self.canonical.as_bytes(), &sig).is_ok()
+    }
+}
+
+/// One problem verification found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AuditProblem {
+    /// The entry with this sequence number was changed after signing.
+    Altered { seq: u64 },
+    /// The entry with this sequence number is missing.
+    Removed { seq: u64 },
+    /// The entry stored at this position (from 1) is not part of the device's chain.
+    Inserted { position: usize },
+    /// The entry with this sequence number is stored out of order, at this position.
+    Reordered { seq: u64, position: usize },
+    /// Two authentic entries do not link (the device signed a fork).
+    BrokenLink { seq: u64 },
+}
+
+impl std::fmt::Display for AuditProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditProblem::Altered { seq } => write!(f, "entry #{seq} was altered (signature does not match)"),
+            AuditProblem::Removed { seq } => write!(f, "entry #{seq} was removed"),
+            AuditProblem::Inserted { position } => write!(f, "the entry stored at position {position} was inserted: it is not in the device's chain"),
+            AuditProblem::Reordered { seq, position } => write!(f, "entry #{seq} was moved out of order (stored at position {position})"),
+            AuditProblem::BrokenLink { seq } => write!(f, "entry #{seq} does not link to its predecessor"),
+        }
+    }
+}
+
+/// The outcome of verifying a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// Entries examined.
+    pub entries: usize,
+    /// Authentic entries in the chain.
+    pub authentic: usize,
+    /// The sequence number the device recorded as its latest.
+    pub head_seq: u64,
+    /// Everything found wrong, in sequence order; empty when the chain is intact.
+    pub problems: Vec<AuditProblem>,
+}
+
+impl AuditReport {
+    /// Whether nothing was found wrong.
+    pub fn is_intact(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Verifies `stored` (in storage order) against the device key and the head the device recorded.
+pub fn verify_chain(stored: &[SignedAuditEntry], key: &VerifyingKey, head_seq: u64) -> AuditReport {
+    let mut problems = Vec::new();
+    // Authentic entries: (storage index, entry, hash).
+    let mut authentic: Vec<(usize, AuditEntry, &str)> = Vec::new();
+    let mut forged: Vec<(usize, Option<u64>)> = Vec::new();
+    for (i, s) in stored.iter().enumerate() {
+        match s.entry() {
+            Some(e) if s.is_authentic(key) => authentic.push((i, e, &s.hash)),
+            parsed => forged.push((i, parsed.map(|e| e.seq))),
+        }
+    }
+
+    // Replayed copies and order.
+    let mut by_seq: HashMap<u64, &str> = HashMap::new();
+    let mut max_seen = 0u64;
+    let mut chain: Vec<(u64, &AuditEntry, &str)> = Vec::new();
+    for (i, e, hash) in &authentic {
+        if let Some(first) = by_seq.get(&e.seq) {
+            if first == hash {
+                problems.push(AuditProblem::Inserted { position: i + 1 });
+            } else {
+                problems.push(AuditProblem::BrokenLink { seq: e.seq });
+            }
+            continue;
+        }
+        by_seq.insert(e.seq, hash);
+        if e.seq < max_seen {
+            problems.push(AuditProblem::Reordered { seq: e.seq, position: i + 1 });
+        }
+        max_seen = max_seen.max(e.seq);
+        chain.push((e.seq, e, hash));
+    }
+    chain.sort_by_key(|(seq, _, _)| *seq);
+
+    // Links between consecutive authentic entries.
+    let present: BTreeSet<u64> = chain.iter().map(|(s, _, _)| *s).collect();
+    for w in chain.windows(2) {
+        let ((a, _, hash_a), (b, entry_b, _)) = (&w[0], &w[1]);
+        if *b == a + 1 && entry_b.prev_hash != *hash_a {
+            problems.push(AuditProblem::BrokenLink { seq: *b });
+        }
+    }
+    if let Some((1, first, _)) = chain.first()
+        && first.prev_hash != GENESIS_HASH
+    {
+        problems.push(AuditProblem::BrokenLink { seq: 1 });
+    }
+
+    // Missing sequence numbers are explained by an altered entry where one claims (or sits in) the slot.
+    let last = head_seq.max(max_seen);
+    let mut explained = BTreeSet::new();
+    for (i, claimed) in &forged {
+        let slot = claimed.or_else(|| {
+            // Unparseable: assume it sits in the slot after the authentic entry stored before it.
+            let before = authentic.iter().filter(|(j, _, _)| j < i).map(|(_, e, _)| e.seq).max().unwrap_or(0);
+            Some(before + 1)
+        });
+        match slot {
+            Some(seq) if seq >= 1 && seq <= last && !present.contains(&seq) && explained.insert(seq) => {
+                problems.push(AuditProblem::Altered { seq });
+            }
+            _ => problems.push(AuditProblem::Inserted { position: i + 1 }),
+        }
+    }
+    for seq in 1..=last {
+        if !present.contains(&seq) && !explained.contains(&seq) {
+            problems.push(AuditProblem::Removed { seq });
+        }
+    }
+    problems.sort_by_key(problem_order);
+    AuditReport { entries: stored.len(), authentic: chain.len(), head_seq, problems }
+}
+
+fn problem_order(p: &AuditProblem) -> (u64, usize) {
+    match p {
+        AuditProblem::Altered { seq } | AuditProblem::Removed { seq } | AuditProblem::BrokenLink { seq } => (*seq, 0),
+        AuditProblem::Reordered { seq, position } => (*seq, *position),
+        AuditProblem::Inserted { position } => (u64::MAX, *position),
+    }
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(key: &DeviceKey, n: u64) -> Vec<SignedAuditEntry> {
+        let mut prev = GENESIS_HASH.to_string();
+        (1..=n)
+            .map(|seq| {
+                let e = AuditEntry {
+                    seq,
+                    prev_hash: prev.clone(),
+                    device: key.device_id(),
+                    action: AuditAction::AnswerCheckPoint,
+                    inspector: Some("scjg-01".into()),
+                    object: format!("task/x/answer:{seq}"),
+                    object_hash: sha256_hex(&seq.to_be_bytes()),
+                    device_time_ms: 1_764_000_000_000 + seq as i64,
+                };
+                let s = SignedAuditEntry::sign(&e, key).unwrap();
+                prev = s.hash.clone();
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let key = DeviceKey::generate();
+        let report = verify_chain(&chain(&key, 5), &key.verifying_key(), 5);
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.authentic, 5);
+    }
+
+    #[test]
+    fn an_altered_entry_is_named() {
+        let key = DeviceKey::generate();
+        let mut c = chain(&key, 5);
+        c[2].canonical = c[2].canonical.replace("answer_check_point", "add_finding");
+        let report = verify_chain(&c, &key.verifying_key(), 5);
+        assert_eq!(report.problems, vec![AuditProblem::Altered { seq: 3 }]);
+    }
+
+    #[test]
+    fn a_removed_entry_is_named_even_at_the_end() {
+        let key = DeviceKey::generate();
+        let mut c = chain(&key, 5);
+        c.remove(1);
+        c.pop();
+        let report = verify_chain(&c, &key.verifying_key(), 5);
+        assert_eq!(report.problems, vec![AuditProblem::Removed { seq: 2 }, AuditProblem::Removed { seq: 5 }]);
+    }
+
+    #[test]
+    fn an_inserted_forgery_and_a_replayed_copy_are_named() {
+        let key = DeviceKey::generate();
+        let mut c = chain(&key, 4);
+        let forger = DeviceKey::generate();
+        let forged = chain(&forger, 2).pop().unwrap();
+        c.insert(2, forged);
+        let copy = c[0].clone();
+        c.push(copy);
+        let report = verify_chain(&c, &key.verifying_key(), 4);
+        assert_eq!(report.problems, vec![AuditProblem::Inserted { position: 3 }, AuditProblem::Inserted { position: 6 }]);
+    }
+
+    #[test]
+    fn reordered_entries_are_named() {
+        let key = DeviceKey::generate();
+        let mut c = chain(&key, 5);
+        c.swap(1, 3);
+        let report = verify_chain(&c, &key.verifying_key(), 5);
+        assert_eq!(report.problems, vec![AuditProblem::Reordered { seq: 2, position: 4 }, AuditProblem::Reordered { seq: 3, position: 3 }]);
+    }
+
+    #[test]
+    fn a_flipped_signature_byte_is_an_alteration() {
+        let key = DeviceKey::generate();
+        let mut c = chain(&key, 3);
+        let mut sig = hex::decode(&c[0].signature).unwrap();
+        sig[5] ^= 0x40;
+        c[0].signature = hex::encode(sig);
+        let report = verify_chain(&c, &key.verifying_key(), 3);
+        assert_eq!(report.problems, vec![AuditProblem::Altered { seq: 1 }]);
+    }
+}

@@ -1,0 +1,66 @@
+//! The catalogue of inspection matters (执法监管事项) and their check points (检查要点).
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{CheckPointId, DepartmentId, MatterId};
+
+/// A catalogue entry owned by one department: what is inspected and on which legal basis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InspectionMatter {
+    /// Stable identifier.
+    pub id: MatterId,
+    /// The department that owns the matter.
+    pub department: DepartmentId,
+    /// Title, e.g. 食品经营许可及经营过程检查.
+    pub title: String,
+    /// The legal basis (法律依据) cited in findings about this matter.
+    pub legal_basis: String,
+    /// The points an inspector checks and answers.
+    pub check_points: Vec<CheckPoint>,
+}
+
+/// One point to check on site, with the kind of answer it takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckPoint {
+    /// Identifier unique across the whole catalogue.
+    pub id: CheckPointId,
+    /// What to check, e.g. 是否在显著位置悬挂食品经营许可证.
+    pub title: String,
+    /// The kind of answer the point takes.
+    pub answer: AnswerType,
+}
+
+/// The kind of answer a check point takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnswerType {
+    /// 符合 / 不符合 / 不适用.
+    PassFail,
+    /// A measured number in a fixed unit, optionally bounded.
+    Number {
+        /// The unit the number is recorded in, e.g. `℃` or `m`.
+        unit: String,
+        /// Smallest plausible value, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        /// Largest plausible value, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<f64>,
+    },
+    /// Free text.
+    Text,
+    /// One or more evidence photos are required.
+    Photo,
+}
+
+impl AnswerType {
+    /// A short machine name of the kind, used in errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AnswerType::PassFail => "pass_fail",
+            AnswerType::Number { .. } => "number",
+            AnswerType::Text => "text",
+            AnswerType::Photo => "photo",
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Enforcement departments (执法部门) and their inspectors (执法人员).
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{DepartmentId, InspectorId};
+
+/// An enforcement department taking part in joint inspections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Department {
+    /// Stable identifier, e.g. `scjg`.
+    pub id: DepartmentId,
+    /// Full official name, e.g. 平湖市市场监督管理局.
+    pub name: String,
+    /// The short name used on screens, e.g. 市场监管局.
+    pub short_name: String,
+}
+
+/// An inspector: a person holding an enforcement certificate, belonging to one department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inspector {
+    /// Stable identifier.
+    pub id: InspectorId,
+    /// The inspector's name as printed on documents.
+    pub name: String,
+    /// The enforcement certificate number (执法证号) shown on site and printed on documents.
+    pub certificate_number: String,
+    /// The department the inspector serves in.
+    pub department: DepartmentId,
+}

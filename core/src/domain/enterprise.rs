@@ -1,0 +1,43 @@
+//! The inspected party (检查对象): an enterprise identified by its USCC.
+
+use serde::{Deserialize, Serialize};
+
+use super::uscc::Uscc;
+
+/// The credit grade (信用分级分类) that sets how often an enterprise is drawn for inspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CreditGrade {
+    /// Good credit: inspected least often.
+    A,
+    /// Ordinary credit.
+    B,
+    /// Poor credit: inspected more often.
+    C,
+    /// Bad credit: inspected most often.
+    D,
+}
+
+/// A WGS-84 position as received from a GNSS receiver, before any display conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GeoPoint {
+    /// Latitude in degrees, WGS-84.
+    pub latitude: f64,
+    /// Longitude in degrees, WGS-84.
+    pub longitude: f64,
+}
+
+/// An enterprise that can be the target of an inspection task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Enterprise {
+    /// The unified social credit code, validated on deserialisation.
+    pub uscc: Uscc,
+    /// Registered name.
+    pub name: String,
+    /// Registered or operating address.
+    pub address: String,
+    /// The premises' position, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<GeoPoint>,
+    /// The enterprise's credit grade.
+    pub credit_grade: CreditGrade,
+}

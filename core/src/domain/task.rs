@@ -1,0 +1,289 @@
+//! Inspection tasks (检查任务): a planned joint inspection of one enterprise, and its unique task code (检查码).
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::directory::Directory;
+use super::ids::{DepartmentId, InspectorId, MatterId};
+use super::uscc::Uscc;
+
+/// Characters of a task code's random part: Crockford base32 (no I, L, O, U).
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// Why a task cannot be created as drafted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// The law requires at least two inspectors on site.
+    #[error("a joint inspection needs at least two distinct inspectors, got {0}")]
+    TooFewInspectors(usize),
+    /// The target enterprise is not in the directory.
+    #[error("enterprise {0} is not in the directory")]
+    UnknownEnterprise(Uscc),
+    /// A department is not in the directory.
+    #[error("department {0} is not in the directory")]
+    UnknownDepartment(DepartmentId),
+    /// An inspector is not in the directory.
+    #[error("inspector {0} is not in the directory")]
+    UnknownInspector(InspectorId),
+    /// A matter is not in the catalogue.
+    #[error("inspection matter {0} is not in the catalogue")]
+    UnknownMatter(MatterId),
+    /// The lead department must also take part.
+    #[error("lead department {0} is not among the participating departments")]
+    LeadNotParticipating(DepartmentId),
+    /// The lead inspector must be assigned and serve in the lead department.
+    #[error("lead inspector {0} must be assigned to the task and serve in the lead department")]
+    InvalidLeadInspector(InspectorId),
+    /// Every inspector must serve in a participating department.
+    #[error("inspector {inspector} serves in {department}, which does not take part in the task")]
+    InspectorOutsideDepartments { inspector: InspectorId, department: DepartmentId },
+    /// Every matter must belong to a participating department.
+    #[error("matter {matter} belongs to {department}, which does not take part in the task")]
+    MatterOutsideDepartments { matter: MatterId, department: DepartmentId },
+    /// A task checks at least one matter.
+    #[error("a task must select at least one inspection matter")]
+    NoMatters,
+    /// The time window ends before it starts.
+    #[error("the time window ends ({end}) before it starts ({start})")]
+    InvertedWindow { start: NaiveDate, end: NaiveDate },
+    /// The task code is not of the documented form.
+    #[error("task code {0:?} is not of the form DDDDDD-YYYYMMDD-XXXXXXXX")]
+    MalformedCode(String),
+}
+
+/// The unique code every enforcement action carries (执法监管100%赋码): `division-date-random`.
+///
+/// Devices create tasks offline, so uniqueness comes from 40 random bits per division and day
+/// rather than from a central counter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TaskCode(String);
+
+impl TaskCode {
+    /// Draws a fresh code for a task planned in `division` on `date`.
+    pub fn generate(division: &str, date: NaiveDate) -> Result<Self, TaskError> {
+        let mut random = [0u8; 8];
+        crate::random::fill(&mut random);
+        let tail: String = random.iter().map(|b| CODE_ALPHABET[(b & 31) as usize] as char).collect();
+        Self::parse(&format!("{division}-{}-{tail}", date.format("%Y%m%d")))
+    }
+
+    /// Parses and validates a code.
+    pub fn parse(input: &str) -> Result<Self, TaskError> {
+        let malformed = || TaskError::MalformedCode(input.to_string());
+        let mut parts = input.split('-');
+        let (Some(division), Some(date), Some(tail), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed());
+        };
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(division, 6)
+            || !digits(date, 8)
+            || NaiveDate::parse_from_str(date, "%Y%m%d").is_err()
+            || tail.len() != 8
+            || !tail.bytes().all(|b| CODE_ALPHABET.contains(&b))
+        {
+            return Err(malformed());
+        }
+        Ok(TaskCode(input.to_string()))
+    }
+
+    /// The code as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TaskCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for TaskCode {
+    type Error = TaskError;
+    fn try_from(s: String) -> Result<Self, TaskError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<TaskCode> for String {
+    fn from(c: TaskCode) -> String {
+        c.0
+    }
+}
+
+/// Why a task exists (任务来源).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TaskSource {
+    /// Drawn by the 双随机 random selection.
+    RandomDraw,
+    /// Raised by a complaint or a lead (线索), e.g. from the 平治110 dispatch platform.
+    ComplaintOrLead {
+        /// The complaint's or lead's reference number.
+        reference: String,
+    },
+    /// Part of an enforcement plan (执法计划).
+    Plan {
+        /// The plan's reference.
+        reference: String,
+    },
+    /// A re-inspection (复查) following an earlier task's order to rectify.
+    ReInspection {
+        /// The task whose findings are re-inspected.
+        of_task: TaskCode,
+    },
+}
+
+impl TaskSource {
+    /// The zh-CN label shown to inspectors.
+    pub fn label_zh(&self) -> &'static str {
+        match self {
+            TaskSource::RandomDraw => "双随机抽查",
+            TaskSource::ComplaintOrLead { .. } => "投诉举报/线索",
+            TaskSource::Plan { .. } => "执法计划",
+            TaskSource::ReInspection { .. } => "复查",
+        }
+    }
+}
+
+/// The days within which the inspection is to take place, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeWindow {
+    /// First day.
+    pub start: NaiveDate,
+    /// Last day.
+    pub end: NaiveDate,
+}
+
+/// What a planner fills in to create a task; validated into a [`Task`] against the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDraft {
+    /// The inspected enterprise.
+    pub enterprise: Uscc,
+    /// The department leading the joint inspection (牵头部门).
+    pub lead_department: DepartmentId,
+    /// The departments taking part, the lead included.
+    pub departments: Vec<DepartmentId>,
+    /// The assigned inspectors; at least two.
+    pub inspectors: Vec<InspectorId>,
+    /// The inspector of the lead department who resolves conflicting entries.
+    pub lead_inspector: InspectorId,
+    /// The selected inspection matters.
+    pub matters: Vec<MatterId>,
+    /// When the inspection is due.
+    pub window: TimeWindow,
+    /// Why the task exists.
+    pub source: TaskSource,
+}
+
+/// A validated joint-inspection task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// The unique task code.
+    pub code: TaskCode,
+    /// The inspected enterprise.
+    pub enterprise: Uscc,
+    /// The leading department.
+    pub lead_department: DepartmentId,
+    /// Participating departments, sorted, the lead included.
+    pub departments: Vec<DepartmentId>,
+    /// Assigned inspectors, sorted, at least two.
+    pub inspectors: Vec<InspectorId>,
+    /// The inspector who resolves conflicts.
+    pub lead_inspector: InspectorId,
+    /// Selected matters, sorted.
+    pub matters: Vec<MatterId>,
+    /// When the inspection is due.
+    pub window: TimeWindow,
+    /// Why the task exists.
+    pub source: TaskSource,
+}
+
+impl Task {
+    /// Validates a draft against the directory and gives it `code`.
+    pub fn from_draft(draft: TaskDraft, code: TaskCode, directory: &Directory) -> Result<Task, TaskError> {
+        let departments: BTreeSet<DepartmentId> = draft.departments.into_iter().collect();
+        let inspectors: BTreeSet<InspectorId> = draft.inspectors.into_iter().collect();
+        let matters: BTreeSet<MatterId> = draft.matters.into_iter().collect();
+
+        if inspectors.len() < 2 {
+            return Err(TaskError::TooFewInspectors(inspectors.len()));
+        }
+        if directory.enterprise(&draft.enterprise).is_none() {
+            return Err(TaskError::UnknownEnterprise(draft.enterprise));
+        }
+        if let Some(unknown) = departments.iter().find(|d| directory.department(d).is_none()) {
+            return Err(TaskError::UnknownDepartment(unknown.clone()));
+        }
+        if !departments.contains(&draft.lead_department) {
+            return Err(TaskError::LeadNotParticipating(draft.lead_department));
+        }
+        for id in &inspectors {
+            let inspector = directory.inspector(id).ok_or_else(|| TaskError::UnknownInspector(id.clone()))?;
+            if !departments.contains(&inspector.department) {
+                return Err(TaskError::InspectorOutsideDepartments {
+                    inspector: id.clone(),
+                    department: inspector.department.clone(),
+                });
+            }
+        }
+        let lead_ok = inspectors.contains(&draft.lead_inspector)
+            && directory.inspector(&draft.lead_inspector).is_some_and(|i| i.department == draft.lead_department);
+        if !lead_ok {
+            return Err(TaskError::InvalidLeadInspector(draft.lead_inspector));
+        }
+        if matters.is_empty() {
+            return Err(TaskError::NoMatters);
+        }
+        for id in &matters {
+            let matter = directory.matter(id).ok_or_else(|| TaskError::UnknownMatter(id.clone()))?;
+            if !departments.contains(&matter.department) {
+                return Err(TaskError::MatterOutsideDepartments {
+                    matter: id.clone(),
+                    department: matter.department.clone(),
+                });
+            }
+        }
+        if draft.window.end < draft.window.start {
+            return Err(TaskError::InvertedWindow { start: draft.window.start, end: draft.window.end });
+        }
+        Ok(Task {
+            code,
+            enterprise: draft.enterprise,
+            lead_department: draft.lead_department,
+            departments: departments.into_iter().collect(),
+            inspectors: inspectors.into_iter().collect(),
+            lead_inspector: draft.lead_inspector,
+            matters: matters.into_iter().collect(),
+            window: draft.window,
+            source: draft.source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_codes_parse_and_differ() {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        let a = TaskCode::generate("330482", date).unwrap();
+        let b = TaskCode::generate("330482", date).unwrap();
+        assert!(a.as_str().starts_with("330482-20261128-"));
+        assert_ne!(a, b);
+        assert_eq!(TaskCode::parse(a.as_str()).unwrap(), a);
+    }
+
+    #[test]
+    fn malformed_codes_are_rejected() {
+        for bad in ["", "330482-20261128", "33048-20261128-ABCDEFGH", "330482-20261399-ABCDEFGH", "330482-20261128-ABCDEFGI", "330482-20261128-ABCDEFGH-1"] {
+            assert_eq!(TaskCode::parse(bad), Err(TaskError::MalformedCode(bad.into())), "{bad}");
+        }
+    }
+}

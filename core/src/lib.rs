@@ -1,0 +1,10 @@
+//! OneVisit core: everything a device does offline — the domain model, inspection records as
+//! Automerge documents, the SQLite device store, the device key and the signed audit log.
+
+pub mod audit;
+pub mod canonical;
+pub mod domain;
+pub mod identity;
+pub mod random;
+pub mod record;
+pub mod store;

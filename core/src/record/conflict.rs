@@ -1,0 +1,192 @@
+//! Concurrent writes of the same field: reported with every value and its author, resolved by the
+//! lead inspector through an ordinary edit that supersedes them all.
+
+use std::fmt;
+use std::str::FromStr;
+
+use automerge::transaction::Transactable;
+use automerge::{ObjId, ROOT, ReadDoc};
+
+use crate::domain::{CheckPointId, InspectorId};
+
+use super::{InspectionRecord, RecordError, Stamp, malformed};
+
+/// A field of the record that a single value occupies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// The status.
+    Status,
+    /// The check-in.
+    CheckIn,
+    /// The identity notice.
+    Identity,
+    /// The party's representative.
+    Party,
+    /// The answer to a check point.
+    Answer(CheckPointId),
+    /// A finding, by identifier.
+    Finding(String),
+}
+
+/// Why a string does not name a field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a record field (status, check_in, identity, party, answer:<id>, finding:<id>)")]
+pub struct UnknownField(pub String);
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Field::Status => f.write_str("status"),
+            Field::CheckIn => f.write_str("check_in"),
+            Field::Identity => f.write_str("identity"),
+            Field::Party => f.write_str("party"),
+            Field::Answer(cp) => write!(f, "answer:{cp}"),
+            Field::Finding(id) => write!(f, "finding:{id}"),
+        }
+    }
+}
+
+impl FromStr for Field {
+    type Err = UnknownField;
+    fn from_str(s: &str) -> Result<Field, UnknownField> {
+        let unknown = || UnknownField(s.to_string());
+        Ok(match s {
+            "status" => Field::Status,
+            "check_in" => Field::CheckIn,
+            "identity" => Field::Identity,
+            "party" => Field::Party,
+            _ => match s.split_once(':') {
+                Some(("answer", cp)) => Field::Answer(CheckPointId::new(cp).map_err(|_| unknown())?),
+                Some(("finding", id)) if !id.is_empty() => Field::Finding(id.to_string()),
+                _ => return Err(unknown()),
+            },
+        })
+    }
+}
+
+/// One of the values concurrently written to a field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictingValue {
+    /// The value as written (the JSON of the field's type).
+    pub value: serde_json::Value,
+    /// Who wrote it.
+    pub by: InspectorId,
+    /// When, by the writer's device clock (ms since the Unix epoch).
+    pub at_ms: i64,
+}
+
+/// A field holding more than one concurrently written value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    /// The field.
+    pub field: Field,
+    /// Every value, in Automerge's deterministic order (the first is what readers see meanwhile).
+    pub values: Vec<ConflictingValue>,
+}
+
+impl InspectionRecord {
+    /// Every field that currently holds concurrently written values.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>, RecordError> {
+        let mut fields: Vec<(ObjId, String, Field)> = [
+            ("status", Field::Status),
+            ("check_in", Field::CheckIn),
+            ("identity", Field::Identity),
+            ("party", Field::Party),
+        ]
+        .into_iter()
+        .map(|(k, f)| (ROOT, k.to_string(), f))
+        .collect();
+        for department in &self.task.departments {
+            let section = self.section(department)?;
+            for key in self.doc.keys(&section) {
+                let cp = CheckPointId::new(key.clone()).map_err(|_| malformed(&key))?;
+                fields.push((section.clone(), key, Field::Answer(cp)));
+            }
+        }
+        let findings = self.map("findings")?;
+        for key in self.doc.keys(&findings) {
+            fields.push((findings.clone(), key.clone(), Field::Finding(key)));
+        }
+
+        let mut out = Vec::new();
+        for (obj, key, field) in fields {
+            let values = self.values_of(&obj, &key)?;
+            if values.len() > 1 {
+                out.push(Conflict { field, values });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Resolves a conflict by writing the chosen value again, superseding all concurrent ones.
+    pub fn resolve_conflict(&mut self, stamp: Stamp, field: &Field, choice: usize) -> Result<Field, RecordError> {
+        if stamp.by != self.task.lead_inspector {
+            return Err(RecordError::NotLeadInspector(stamp.by));
+        }
+        let (obj, key) = self.locate(field)?;
+        let values = self.values_of(&obj, &key)?;
+        if values.len() < 2 {
+            return Err(RecordError::NoSuchConflict(field.clone()));
+        }
+        let chosen = values.get(choice).ok_or(RecordError::NoSuchChoice {
+            field: field.clone(),
+            choice,
+            count: values.len(),
+        })?;
+        let text = chosen.value.to_string();
+        self.doc.put(&obj, key.as_str(), text)?;
+        self.commit("resolve", &stamp);
+        Ok(field.clone())
+    }
+
+    fn locate(&self, field: &Field) -> Result<(ObjId, String), RecordError> {
+        Ok(match field {
+            Field::Status => (ROOT, "status".into()),
+            Field::CheckIn => (ROOT, "check_in".into()),
+            Field::Identity => (ROOT, "identity".into()),
+            Field::Party => (ROOT, "party".into()),
+            Field::Finding(id) => (self.map("findings")?, id.clone()),
+            Field::Answer(cp) => {
+                let mut found = None;
+                for department in &self.task.departments {
+                    let section = self.section(department)?;
+                    if self.doc.get(&section, cp.as_str())?.is_some() {
+                        found = Some((section, cp.to_string()));
+                        break;
+                    }
+                }
+                found.ok_or_else(|| RecordError::NoSuchConflict(field.clone()))?
+            }
+        })
+    }
+
+    fn values_of(&self, obj: &ObjId, key: &str) -> Result<Vec<ConflictingValue>, RecordError> {
+        let mut out = Vec::new();
+        for (value, _) in self.doc.get_all(obj, key)? {
+            let text = value.as_str().ok_or_else(|| malformed(key))?;
+            let json: serde_json::Value = serde_json::from_str(text).map_err(|_| malformed(key))?;
+            let by = json
+                .get("by")
+                .and_then(|b| b.as_str())
+                .and_then(|b| InspectorId::new(b).ok())
+                .ok_or_else(|| malformed(key))?;
+            let at_ms = json.get("at_ms").and_then(|t| t.as_i64()).ok_or_else(|| malformed(key))?;
+            out.push(ConflictingValue { value: json, by, at_ms });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_round_trip() {
+        for name in ["status", "check_in", "identity", "party", "answer:SCJG-001-01", "finding:0a1b"] {
+            assert_eq!(name.parse::<Field>().unwrap().to_string(), name);
+        }
+        assert!("answer:".parse::<Field>().is_err());
+        assert!("colour".parse::<Field>().is_err());
+    }
+}

@@ -1,0 +1,546 @@
+//! The inspection record (检查记录): one Automerge document per task, edited concurrently and offline
+//! by the inspectors of every participating department.
+//!
+//! Layout of the document (schema version 1); every leaf is a JSON string holding one whole value
+//! with its author and time (see [`values`]):
+//! ```text
+//! schema_version: uint
+//! task:           Task                       written once at creation
+//! status:         StatusEntry
+//! check_in:       CheckIn
+//! identity:       IdentityShown
+//! party:          PartyRepresentative
+//! sections:       { <department id>: { <check point id>: Answer } }
+//! findings:       { <finding id>: Finding }
+//! ```
+
+pub mod conflict;
+pub mod status;
+pub mod values;
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, AutoCommit, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc};
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::domain::{AnswerType, CheckPointId, DepartmentId, Directory, InspectorId, Task};
+
+pub use conflict::{Conflict, ConflictingValue, Field};
+pub use status::Status;
+pub use values::{
+    Answer, AnswerValue, CheckIn, Datum, Finding, IdentityShown, PartyRepresentative, Position, Recusal, Stamp,
+    StatusEntry,
+};
+
+/// The version of the document layout this code writes and reads.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Why a record cannot be read or an edit is refused. A refused edit changes nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The bytes are not a valid Automerge document.
+    #[error("the inspection document's bytes are corrupt")]
+    Corrupt(#[source] AutomergeError),
+    /// The document was written by a newer app version.
+    #[error("inspection document schema {found} is newer than the supported {supported}")]
+    UnsupportedSchema { found: u64, supported: u64 },
+    /// A field does not hold what the schema says.
+    #[error("inspection document field {field} is malformed")]
+    MalformedField { field: String },
+    /// The editor is not one of the task's inspectors.
+    #[error("inspector {0} is not assigned to this task")]
+    NotAssigned(InspectorId),
+    /// Only the lead inspector resolves conflicts.
+    #[error("only the lead inspector may resolve conflicts, not {0}")]
+    NotLeadInspector(InspectorId),
+    /// The check point is not part of the task's selected matters.
+    #[error("check point {0} is not part of this task's inspection matters")]
+    UnknownCheckPoint(CheckPointId),
+    /// The answer's kind does not match the check point's answer type.
+    #[error("check point {check_point} takes a {expected} answer, not {got}")]
+    WrongAnswerType { check_point: CheckPointId, expected: &'static str, got: &'static str },
+    /// A number answer that is not a decimal number.
+    #[error("{value:?} is not a decimal number")]
+    InvalidNumber { value: String },
+    /// A number outside the check point's plausible range.
+    #[error("{value} is outside the range {min:?}..{max:?} of check point {check_point}")]
+    NumberOutOfRange { check_point: CheckPointId, value: String, min: Option<f64>, max: Option<f64> },
+    /// A number in a unit other than the check point's.
+    #[error("check point {check_point} is measured in {expected}, not {got}")]
+    WrongUnit { check_point: CheckPointId, expected: String, got: String },
+    /// A photo check point answered without evidence.
+    #[error("check point {0} requires at least one evidence photo")]
+    MissingEvidence(CheckPointId),
+    /// An evidence reference that is not a SHA-256 hex digest.
+    #[error("evidence reference {0:?} is not a lower-case SHA-256 hex digest")]
+    MalformedEvidenceHash(String),
+    /// A required text is empty.
+    #[error("{0} must not be empty")]
+    EmptyText(&'static str),
+    /// A position out of range.
+    #[error("position is not a valid WGS-84 coordinate")]
+    InvalidPosition,
+    /// The lifecycle forbids this status change.
+    #[error("status cannot change from {from:?} to {to:?}")]
+    ForbiddenTransition { from: Status, to: Status },
+    /// This edit needs the team on site.
+    #[error("the record is {0:?}; this entry can only be made on site")]
+    NotOnSite(Status),
+    /// Recording cannot complete while something is missing.
+    #[error("the record is incomplete: {}", .missing.join(", "))]
+    Incomplete { missing: Vec<String> },
+    /// Recording cannot complete while conflicts are open.
+    #[error("{0} conflicting entries must be resolved first")]
+    OpenConflicts(usize),
+    /// A rectification deadline is required, or was given without rectification.
+    #[error("a deadline is required exactly when rectification is required")]
+    DeadlineMismatch,
+    /// No conflict is open on that field.
+    #[error("no conflict is open on {0}")]
+    NoSuchConflict(Field),
+    /// The chosen value does not exist.
+    #[error("conflict on {field} has {count} values; choice {choice} does not exist")]
+    NoSuchChoice { field: Field, choice: usize, count: usize },
+    /// Automerge refused an operation (a bug, not bad input).
+    #[error("automerge operation failed")]
+    Automerge(#[from] AutomergeError),
+}
+
+/// Counts the index keeps for lists, derived from the record after every edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordSummary {
+    /// Current status (the winning value if the status is in conflict).
+    pub status: Status,
+    /// Check points answered.
+    pub answered: usize,
+    /// Findings recorded.
+    pub findings: usize,
+    /// Open conflicts.
+    pub conflicts: usize,
+}
+
+/// A finding as entered, before it gets its identifier and stamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingDraft {
+    /// The department the problem falls under.
+    pub department: DepartmentId,
+    /// The check point it arose from, if any.
+    pub check_point: Option<CheckPointId>,
+    /// What is wrong.
+    pub problem: String,
+    /// The provision violated.
+    pub legal_basis: String,
+    /// Whether an order to rectify is required.
+    pub rectification_required: bool,
+    /// Deadline for rectification.
+    pub deadline: Option<NaiveDate>,
+}
+
+/// A party representative as entered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartyDraft {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// Phone, if given.
+    pub phone: Option<String>,
+    /// The answer on recusal.
+    pub recusal: Recusal,
+}
+
+/// One joint-inspection record: an Automerge document plus the task it belongs to.
+pub struct InspectionRecord {
+    doc: AutoCommit,
+    task: Task,
+    saved_heads: Vec<ChangeHash>,
+}
+
+impl InspectionRecord {
+    /// Starts the record of `task`, written by the device `actor`.
+    pub fn create(task: Task, actor: ActorId, stamp: Stamp) -> Result<Self, RecordError> {
+        let mut doc = AutoCommit::new().with_actor(actor);
+        doc.put(ROOT, "schema_version", SCHEMA_VERSION)?;
+        doc.put(ROOT, "task", to_json(&task))?;
+        doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Planned, stamp: stamp.clone() }))?;
+        let sections = doc.put_object(ROOT, "sections", ObjType::Map)?;
+        for department in &task.departments {
+            doc.put_object(&sections, department.as_str(), ObjType::Map)?;
+        }
+        doc.put_object(ROOT, "findings", ObjType::Map)?;
+        doc.commit_with(CommitOptions::default().with_message("create").with_time(stamp.at_ms / 1000));
+        Ok(InspectionRecord { doc, task, saved_heads: Vec::new() })
+    }
+
+    /// Loads a record from a saved document followed by any incremental chunks.
+    pub fn load<'a>(snapshot: &[u8], chunks: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, RecordError> {
+        let mut doc = AutoCommit::load(snapshot).map_err(RecordError::Corrupt)?;
+        for chunk in chunks {
+            doc.load_incremental(chunk).map_err(RecordError::Corrupt)?;
+        }
+        let version = match doc.get(ROOT, "schema_version").map_err(RecordError::Corrupt)? {
+            Some((v, _)) => v.as_u64().ok_or_else(|| malformed("schema_version"))?,
+            None => return Err(malformed("schema_version")),
+        };
+        if version > SCHEMA_VERSION {
+            return Err(RecordError::UnsupportedSchema { found: version, supported: SCHEMA_VERSION });
+        }
+        let task: Task = read_json(&doc, &ROOT, "task")?.ok_or_else(|| malformed("task"))?;
+        let saved_heads = doc.get_heads();
+        Ok(InspectionRecord { doc, task, saved_heads })
+    }
+
+    /// Makes further edits on this copy come from `actor` (the device's actor id).
+    pub fn set_actor(&mut self, actor: ActorId) {
+        self.doc.set_actor(actor);
+    }
+
+    /// The task this record belongs to.
+    pub fn task(&self) -> &Task {
+        &self.task
+    }
+
+    /// The current heads: hashes pinning the whole history.
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The changes made or merged since the last call (or the load), as one incremental chunk.
+    pub fn take_unsaved(&mut self) -> Vec<u8> {
+        let bytes = self.doc.save_after(&self.saved_heads);
+        self.saved_heads = self.doc.get_heads();
+        bytes
+    }
+
+    /// The whole document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        let bytes = self.doc.save();
+        self.saved_heads = self.doc.get_heads();
+        bytes
+    }
+
+    /// Applies changes received from another device (a save or incremental chunk).
+    pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<(), RecordError> {
+        self.doc.load_incremental(bytes).map_err(RecordError::Corrupt)?;
+        Ok(())
+    }
+
+    // ---- readers ----
+
+    /// The current status; if concurrently set, the deterministic winner (see [`Self::conflicts`]).
+    pub fn status(&self) -> Result<Status, RecordError> {
+        let entry: StatusEntry = read_json(&self.doc, &ROOT, "status")?.ok_or_else(|| malformed("status"))?;
+        Ok(entry.status)
+    }
+
+    /// The check-in, once made.
+    pub fn check_in(&self) -> Result<Option<CheckIn>, RecordError> {
+        read_json(&self.doc, &ROOT, "check_in")
+    }
+
+    /// The identity notice, once recorded.
+    pub fn identity(&self) -> Result<Option<IdentityShown>, RecordError> {
+        read_json(&self.doc, &ROOT, "identity")
+    }
+
+    /// The party's representative, once recorded.
+    pub fn party(&self) -> Result<Option<PartyRepresentative>, RecordError> {
+        read_json(&self.doc, &ROOT, "party")
+    }
+
+    /// All answers, by department then check point.
+    pub fn answers(&self) -> Result<Vec<(DepartmentId, Answer)>, RecordError> {
+        let mut out = Vec::new();
+        for department in &self.task.departments {
+            let section = self.section(department)?;
+            for key in self.doc.keys(&section) {
+                if let Some(answer) = read_json::<Answer>(&self.doc, &section, &key)? {
+                    out.push((department.clone(), answer));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The answer to one check point, if given.
+    pub fn answer(&self, department: &DepartmentId, check_point: &CheckPointId) -> Result<Option<Answer>, RecordError> {
+        let section = self.section(department)?;
+        read_json(&self.doc, &section, check_point.as_str())
+    }
+
+    /// All findings, by identifier.
+    pub fn findings(&self) -> Result<Vec<Finding>, RecordError> {
+        let findings = self.map("findings")?;
+        let mut out = Vec::new();
+        for key in self.doc.keys(&findings) {
+            out.extend(read_json::<Finding>(&self.doc, &findings, &key)?);
+        }
+        Ok(out)
+    }
+
+    /// The counts the index keeps.
+    pub fn summary(&self) -> Result<RecordSummary, RecordError> {
+        Ok(RecordSummary {
+            status: self.status()?,
+            answered: self.answers()?.len(),
+            findings: self.findings()?.len(),
+            conflicts: self.conflicts()?.len(),
+        })
+    }
+
+    // ---- edits: each validated first, then one Automerge change ----
+
+    /// Records arrival on site; moves a planned record to on-site.
+    pub fn check_in_at(&mut self, stamp: Stamp, position: Position) -> Result<Field, RecordError> {
+        self.require_assigned(&stamp.by)?;
+        let status = self.status()?;
+        if !matches!(status, Status::Planned | Status::OnSite) {
+            return Err(RecordError::NotOnSite(status));
+        }
+        if Position::wgs84(position.latitude(), position.longitude(), position.accuracy_m).as_ref() != Some(&position) {
+            return Err(RecordError::InvalidPosition);
+        }
+        self.doc.put(ROOT, "check_in", to_json(&CheckIn { position, stamp: stamp.clone() }))?;
+        if status == Status::Planned {
+            self.doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::OnSite, stamp: stamp.clone() }))?;
+        }
+        self.commit("check_in", &stamp);
+        Ok(Field::CheckIn)
+    }
+
+    /// Records that the inspectors showed their certificates (numbers taken from the directory).
+    pub fn show_identity(&mut self, stamp: Stamp, certificate_numbers: Vec<String>) -> Result<Field, RecordError> {
+        self.require_on_site(&stamp.by)?;
+        if certificate_numbers.len() < 2 {
+            return Err(RecordError::EmptyText("certificate numbers of two inspectors"));
+        }
+        self.doc.put(ROOT, "identity", to_json(&IdentityShown { certificate_numbers, stamp: stamp.clone() }))?;
+        self.commit("identity", &stamp);
+        Ok(Field::Identity)
+    }
+
+    /// Records the party's representative and their answer on recusal.
+    pub fn record_party(&mut self, stamp: Stamp, party: PartyDraft) -> Result<Field, RecordError> {
+        self.require_on_site(&stamp.by)?;
+        require_text("party name", &party.name)?;
+        require_text("party role", &party.role)?;
+        if let Recusal::Requested { reason } = &party.recusal {
+            require_text("recusal reason", reason)?;
+        }
+        let value = PartyRepresentative {
+            name: party.name,
+            role: party.role,
+            phone: party.phone,
+            recusal: party.recusal,
+            stamp: stamp.clone(),
+        };
+        self.doc.put(ROOT, "party", to_json(&value))?;
+        self.commit("party", &stamp);
+        Ok(Field::Party)
+    }
+
+    /// Answers a check point of one of the task's matters, checking the answer against its type.
+    pub fn answer_check_point(
+        &mut self,
+        stamp: Stamp,
+        directory: &Directory,
+        check_point: &CheckPointId,
+        value: AnswerValue,
+        note: Option<String>,
+        evidence: Vec<String>,
+    ) -> Result<Field, RecordError> {
+        self.require_on_site(&stamp.by)?;
+        let (matter, point) = directory
+            .check_point(check_point)
+            .filter(|(m, _)| self.task.matters.contains(&m.id))
+            .ok_or_else(|| RecordError::UnknownCheckPoint(check_point.clone()))?;
+        validate_answer(check_point, &point.answer, &value, &evidence)?;
+        let department = matter.department.clone();
+        let section = self.section(&department)?;
+        let answer = Answer { check_point: check_point.clone(), value, note, evidence, stamp: stamp.clone() };
+        self.doc.put(&section, check_point.as_str(), to_json(&answer))?;
+        self.commit("answer", &stamp);
+        Ok(Field::Answer(check_point.clone()))
+    }
+
+    /// Adds a finding; returns its field (holding the new identifier).
+    pub fn add_finding(&mut self, stamp: Stamp, draft: FindingDraft) -> Result<Field, RecordError> {
+        self.require_on_site(&stamp.by)?;
+        require_text("problem", &draft.problem)?;
+        require_text("legal basis", &draft.legal_basis)?;
+        if draft.rectification_required != draft.deadline.is_some() {
+            return Err(RecordError::DeadlineMismatch);
+        }
+        if !self.task.departments.contains(&draft.department) {
+            return Err(RecordError::MalformedField { field: format!("finding department {}", draft.department) });
+        }
+        if let Some(cp) = &draft.check_point {
+            self.answer(&draft.department, cp)?; // section must exist
+        }
+        let mut raw = [0u8; 8];
+        crate::random::fill(&mut raw);
+        let id = hex::encode(raw);
+        let finding = Finding {
+            id: id.clone(),
+            department: draft.department,
+            check_point: draft.check_point,
+            problem: draft.problem,
+            legal_basis: draft.legal_basis,
+            rectification_required: draft.rectification_required,
+            deadline: draft.deadline,
+            stamp: stamp.clone(),
+        };
+        let findings = self.map("findings")?;
+        self.doc.put(&findings, id.as_str(), to_json(&finding))?;
+        self.commit("finding", &stamp);
+        Ok(Field::Finding(id))
+    }
+
+    /// Moves the record along its lifecycle; completing the recording needs a complete, conflict-free record.
+    pub fn set_status(&mut self, stamp: Stamp, directory: &Directory, next: Status) -> Result<Field, RecordError> {
+        self.require_assigned(&stamp.by)?;
+        let current = self.status()?;
+        if !current.can_become(next) {
+            return Err(RecordError::ForbiddenTransition { from: current, to: next });
+        }
+        match next {
+            Status::OnSite if self.check_in()?.is_none() => {
+                return Err(RecordError::Incomplete { missing: vec!["check_in".into()] });
+            }
+            Status::Recorded => self.require_complete(directory)?,
+            _ => {}
+        }
+        self.doc.put(ROOT, "status", to_json(&StatusEntry { status: next, stamp: stamp.clone() }))?;
+        self.commit("status", &stamp);
+        Ok(Field::Status)
+    }
+
+    fn require_complete(&self, directory: &Directory) -> Result<(), RecordError> {
+        let open = self.conflicts()?.len();
+        if open > 0 {
+            return Err(RecordError::OpenConflicts(open));
+        }
+        let mut missing = Vec::new();
+        if self.identity()?.is_none() {
+            missing.push("identity".to_string());
+        }
+        if self.party()?.is_none() {
+            missing.push("party".to_string());
+        }
+        let answered: std::collections::HashSet<CheckPointId> =
+            self.answers()?.into_iter().map(|(_, a)| a.check_point).collect();
+        let required = self.task.matters.iter().filter_map(|m| directory.matter(m)).flat_map(|m| &m.check_points);
+        missing.extend(required.filter(|cp| !answered.contains(&cp.id)).map(|cp| format!("answer:{}", cp.id)));
+        if missing.is_empty() { Ok(()) } else { Err(RecordError::Incomplete { missing }) }
+    }
+
+    // ---- helpers ----
+
+    fn require_assigned(&self, inspector: &InspectorId) -> Result<(), RecordError> {
+        if self.task.inspectors.contains(inspector) { Ok(()) } else { Err(RecordError::NotAssigned(inspector.clone())) }
+    }
+
+    fn require_on_site(&self, inspector: &InspectorId) -> Result<(), RecordError> {
+        self.require_assigned(inspector)?;
+        match self.status()? {
+            Status::OnSite => Ok(()),
+            other => Err(RecordError::NotOnSite(other)),
+        }
+    }
+
+    fn commit(&mut self, message: &str, stamp: &Stamp) {
+        self.doc.commit_with(CommitOptions::default().with_message(message).with_time(stamp.at_ms / 1000));
+    }
+
+    fn map(&self, key: &'static str) -> Result<ObjId, RecordError> {
+        match self.doc.get(ROOT, key)? {
+            Some((v, id)) if v.is_object() => Ok(id),
+            _ => Err(malformed(key)),
+        }
+    }
+
+    fn section(&self, department: &DepartmentId) -> Result<ObjId, RecordError> {
+        let sections = self.map("sections")?;
+        match self.doc.get(&sections, department.as_str())? {
+            Some((v, id)) if v.is_object() => Ok(id),
+            _ => Err(RecordError::MalformedField { field: format!("sections/{department}") }),
+        }
+    }
+
+    pub(crate) fn doc(&self) -> &AutoCommit {
+        &self.doc
+    }
+}
+
+fn validate_answer(cp: &CheckPointId, kind: &AnswerType, value: &AnswerValue, evidence: &[String]) -> Result<(), RecordError> {
+    if let Some(bad) = evidence.iter().find(|h| !values::is_sha256_hex(h)) {
+        return Err(RecordError::MalformedEvidenceHash(bad.clone()));
+    }
+    let got = match value {
+        AnswerValue::Pass | AnswerValue::Fail | AnswerValue::NotApplicable => "pass_fail",
+        AnswerValue::Number { .. } => "number",
+        AnswerValue::Text { .. } => "text",
+        AnswerValue::Photos => "photo",
+    };
+    // Any check point may be marked not applicable.
+    if matches!(value, AnswerValue::NotApplicable) {
+        return Ok(());
+    }
+    if got != kind.kind() {
+        return Err(RecordError::WrongAnswerType { check_point: cp.clone(), expected: kind.kind(), got });
+    }
+    match (kind, value) {
+        (AnswerType::Number { unit, min, max }, AnswerValue::Number { value, unit: got_unit }) => {
+            if got_unit != unit {
+                return Err(RecordError::WrongUnit { check_point: cp.clone(), expected: unit.clone(), got: got_unit.clone() });
+            }
+            let number = parse_decimal(value).ok_or_else(|| RecordError::InvalidNumber { value: value.clone() })?;
+            if min.is_some_and(|m| number < m) || max.is_some_and(|m| number > m) {
+                return Err(RecordError::NumberOutOfRange { check_point: cp.clone(), value: value.clone(), min: *min, max: *max });
+            }
+        }
+        (AnswerType::Text, AnswerValue::Text { text }) => require_text("text answer", text)?,
+        (AnswerType::Photo, AnswerValue::Photos) if evidence.is_empty() => {
+            return Err(RecordError::MissingEvidence(cp.clone()));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Parses a plain decimal (`-12.5`, `3`), rejecting exponents, `inf` and `NaN`.
+fn parse_decimal(s: &str) -> Option<f64> {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let mut parts = body.splitn(2, '.');
+    let int = parts.next()?;
+    let frac = parts.next();
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || frac.is_some_and(|f| !digits(f)) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn require_text(what: &'static str, value: &str) -> Result<(), RecordError> {
+    if value.trim().is_empty() { Err(RecordError::EmptyText(what)) } else { Ok(()) }
+}
+
+fn malformed(field: &str) -> RecordError {
+    RecordError::MalformedField { field: field.to_string() }
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
+    // Serialising these plain structs cannot fail: no maps with non-string keys, no foreign types.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+pub(crate) fn read_json<T: DeserializeOwned>(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<T>, RecordError> {
+    match doc.get(obj, key)? {
+        None => Ok(None),
+        Some((value, _)) => {
+            let text = value.as_str().ok_or_else(|| malformed(key))?;
+            serde_json::from_str(text).map(Some).map_err(|_| malformed(key))
+        }
+    }
+}

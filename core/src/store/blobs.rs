@@ -1,0 +1,85 @@
+//! Content-addressed blob files (evidence originals): named by SHA-256, written to a temporary
+//! file, fsynced and renamed, so a crash leaves either the whole file or none.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::record::values::is_sha256_hex;
+
+use super::StoreError;
+
+/// A stored blob's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlobRef {
+    /// SHA-256 of the exact bytes, lower-case hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Media type.
+    pub mime: String,
+}
+
+/// The blob folder of a store.
+pub struct BlobStore {
+    dir: PathBuf,
+}
+
+impl BlobStore {
+    /// The blob folder under `dir`, created if missing.
+    pub fn open(dir: PathBuf) -> Result<BlobStore, StoreError> {
+        fs::create_dir_all(dir.join("tmp")).map_err(|e| StoreError::io(&dir, e))?;
+        Ok(BlobStore { dir })
+    }
+
+    /// Where the blob with this hash lives: `ab/abcdef…`.
+    pub fn path_of(&self, sha256: &str) -> PathBuf {
+        self.dir.join(&sha256[..2]).join(sha256)
+    }
+
+    /// Stores `bytes` once, durably; storing the same bytes again returns the same reference.
+    pub fn put(&self, conn: &Connection, bytes: &[u8], mime: &str, now_ms: i64) -> Result<BlobRef, StoreError> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let blob = BlobRef { sha256: sha256.clone(), size: bytes.len() as u64, mime: mime.to_string() };
+        let target = self.path_of(&sha256);
+        if !target.exists() {
+            let parent = self.dir.join(&sha256[..2]);
+            fs::create_dir_all(&parent).map_err(|e| StoreError::io(&parent, e))?;
+            let tmp = self.dir.join("tmp").join(format!("{sha256}.{}", std::process::id()));
+            write_synced(&tmp, bytes)?;
+            fs::rename(&tmp, &target).map_err(|e| StoreError::io(&target, e))?;
+            File::open(&parent).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(&parent, e))?;
+        }
+        conn.execute(
+            "INSERT OR IGNORE INTO blobs (sha256, size, mime, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![sha256, blob.size as i64, mime, now_ms],
+        )?;
+        Ok(blob)
+    }
+
+    /// Reads a blob, checking its bytes against its name.
+    pub fn read(&self, conn: &Connection, sha256: &str) -> Result<(BlobRef, Vec<u8>), StoreError> {
+        if !is_sha256_hex(sha256) {
+            return Err(StoreError::UnknownBlob(sha256.to_string()));
+        }
+        let row: Option<(i64, String)> = conn
+            .query_row("SELECT size, mime FROM blobs WHERE sha256 = ?1", [sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (size, mime) = row.ok_or_else(|| StoreError::UnknownBlob(sha256.to_string()))?;
+        let path = self.path_of(sha256);
+        let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+        if hex::encode(Sha256::digest(&bytes)) != sha256 {
+            return Err(StoreError::CorruptBlob(sha256.to_string()));
+        }
+        Ok((BlobRef { sha256: sha256.to_string(), size: size as u64, mime }, bytes))
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut f = File::create(path).map_err(|e| StoreError::io(path, e))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| StoreError::io(path, e))
+}

@@ -1,0 +1,162 @@
+//! The materialised task index: what lists and searches read, so that they never load Automerge.
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use serde::Serialize;
+
+use crate::domain::{DepartmentId, Task, TaskCode, Uscc};
+use crate::record::{RecordSummary, Status};
+
+/// Which tasks to list; every given criterion must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    /// Only tasks in this status.
+    pub status: Option<Status>,
+    /// Only tasks whose time window contains this day.
+    pub date: Option<NaiveDate>,
+    /// Only tasks inspecting this enterprise.
+    pub enterprise: Option<Uscc>,
+    /// Only tasks this department takes part in.
+    pub department: Option<DepartmentId>,
+    /// At most this many rows.
+    pub limit: Option<usize>,
+}
+
+/// One line of a task list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskRow {
+    /// Task code.
+    pub code: String,
+    /// Target enterprise's USCC.
+    pub enterprise_uscc: String,
+    /// Target enterprise's name.
+    pub enterprise_name: String,
+    /// Lead department.
+    pub lead_department: String,
+    /// First day of the window.
+    pub window_start: String,
+    /// Last day of the window.
+    pub window_end: String,
+    /// Source (machine name).
+    pub source: String,
+    /// Status (machine name).
+    pub status: String,
+    /// Check points answered.
+    pub answered: u32,
+    /// Check points of the selected matters.
+    pub check_points: u32,
+    /// Findings recorded.
+    pub findings: u32,
+    /// Open conflicts.
+    pub conflicts: u32,
+    /// Last local change, ms since the Unix epoch.
+    pub updated_at_ms: i64,
+}
+
+/// What the index stores about a task besides its record's summary.
+pub struct IndexEntry<'a> {
+    /// The task.
+    pub task: &'a Task,
+    /// The enterprise's name, from the directory.
+    pub enterprise_name: &'a str,
+    /// How many check points the task's matters hold.
+    pub check_points: usize,
+}
+
+/// Writes or refreshes a task's index row (inside the edit's transaction).
+pub fn upsert(tx: &Transaction<'_>, entry: &IndexEntry<'_>, summary: &RecordSummary, now_ms: i64) -> rusqlite::Result<()> {
+    let task = entry.task;
+    let source = serde_json::to_value(&task.source)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    tx.prepare_cached(
+        "INSERT INTO task_index (code, enterprise_uscc, enterprise_name, lead_department, window_start, window_end,
+             source, status, answered, check_points, findings, conflicts, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT(code) DO UPDATE SET status = ?8, answered = ?9, findings = ?11, conflicts = ?12, updated_at_ms = ?13",
+    )?
+    .execute(params![
+        task.code.as_str(),
+        task.enterprise.as_str(),
+        entry.enterprise_name,
+        task.lead_department.as_str(),
+        task.window.start.to_string(),
+        task.window.end.to_string(),
+        source,
+        summary.status.as_str(),
+        summary.answered as i64,
+        entry.check_points as i64,
+        summary.findings as i64,
+        summary.conflicts as i64,
+        now_ms,
+    ])?;
+    let mut dept = tx.prepare_cached("INSERT OR IGNORE INTO task_departments (department, code) VALUES (?1, ?2)")?;
+    for d in &task.departments {
+        dept.execute(params![d.as_str(), task.code.as_str()])?;
+    }
+    Ok(())
+}
+
+const COLUMNS: &str = "t.code, t.enterprise_uscc, t.enterprise_name, t.lead_department, t.window_start, t.window_end,
+    t.source, t.status, t.answered, t.check_points, t.findings, t.conflicts, t.updated_at_ms";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<TaskRow> {
+    Ok(TaskRow {
+        code: r.get(0)?,
+        enterprise_uscc: r.get(1)?,
+        enterprise_name: r.get(2)?,
+        lead_department: r.get(3)?,
+        window_start: r.get(4)?,
+        window_end: r.get(5)?,
+        source: r.get(6)?,
+        status: r.get(7)?,
+        answered: r.get(8)?,
+        check_points: r.get(9)?,
+        findings: r.get(10)?,
+        conflicts: r.get(11)?,
+        updated_at_ms: r.get(12)?,
+    })
+}
+
+/// Lists tasks matching `filter`, latest window first.
+pub fn list(conn: &Connection, filter: &TaskFilter) -> rusqlite::Result<Vec<TaskRow>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM task_index t");
+    let mut args: Vec<String> = Vec::new();
+    let mut clauses: Vec<String> = Vec::new();
+    if let Some(department) = &filter.department {
+        sql.push_str(" JOIN task_departments d ON d.code = t.code AND d.department = ?");
+        args.push(department.to_string());
+    }
+    if let Some(status) = filter.status {
+        clauses.push("t.status = ?".into());
+        args.push(status.as_str().into());
+    }
+    if let Some(date) = filter.date {
+        clauses.push("t.window_start <= ? AND t.window_end >= ?".into());
+        args.push(date.to_string());
+        args.push(date.to_string());
+    }
+    if let Some(enterprise) = &filter.enterprise {
+        clauses.push("t.enterprise_uscc = ?".into());
+        args.push(enterprise.to_string());
+    }
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql.push_str(" ORDER BY t.window_start DESC, t.code");
+    if let Some(limit) = filter.limit {
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), row)?;
+    rows.collect()
+}
+
+/// One task's index row.
+pub fn get(conn: &Connection, code: &TaskCode) -> rusqlite::Result<Option<TaskRow>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM task_index t WHERE t.code = ?1"))?
+        .query_row([code.as_str()], row)
+        .optional()
+}

@@ -1,0 +1,567 @@
+//! The device store: one SQLite file (WAL, fsync on every commit) plus a blob folder.
+//!
+//! Every accepted edit is one transaction holding the Automerge change, the refreshed index row
+//! and the signed audit entry: all of it is durable when the call returns, or none of it is.
+
+pub mod audit_log;
+pub mod blobs;
+pub mod documents;
+pub mod index;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::audit::{AuditAction, AuditReport, GENESIS_HASH, sha256_hex, verify_chain};
+use crate::canonical::CanonicalError;
+use crate::domain::{
+    CheckPointId, Directory, DirectoryError, InspectorId, Task, TaskCode, TaskDraft, TaskError,
+};
+use crate::identity::{DeviceKey, KeyError, SeedWrapper};
+use crate::record::{
+    AnswerValue, Conflict, Field, FindingDraft, InspectionRecord, PartyDraft, Position, RecordError, Stamp, Status,
+};
+
+pub use audit_log::ChainHead;
+pub use blobs::{BlobRef, BlobStore};
+pub use index::{TaskFilter, TaskRow};
+
+/// The database file's name inside a store directory.
+pub const DATABASE_FILE: &str = "onevisit.sqlite";
+
+/// Why a store operation failed. A failed edit leaves the store exactly as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No store has been initialised in the directory.
+    #[error("no OneVisit store in {0} (run init first)")]
+    NotInitialised(PathBuf),
+    /// A store already exists in the directory.
+    #[error("a OneVisit store already exists in {0}")]
+    AlreadyInitialised(PathBuf),
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// SQLite failed.
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A schema migration failed.
+    #[error("schema migration to version {version} ({description}) failed")]
+    Migration { version: u32, description: &'static str, source: rusqlite::Error },
+    /// The database was written by a newer app.
+    #[error("store schema version {found} is newer than the supported {supported}")]
+    SchemaTooNew { found: u32, supported: u32 },
+    /// The device key could not be made or unlocked.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Directory data is invalid.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    /// No directory data has been imported yet.
+    #[error("no directory data imported yet (run import first)")]
+    NoDirectory,
+    /// The task is invalid.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// No task with this code.
+    #[error("no task {0} in this store")]
+    UnknownTask(TaskCode),
+    /// The stored document of this task is unreadable; other tasks are unaffected.
+    #[error("the stored record of task {task} is corrupt")]
+    CorruptDocument { task: TaskCode, source: RecordError },
+    /// The edit was refused.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// No inspector operates this device yet.
+    #[error("no inspector is set for this device (init --inspector)")]
+    NoOperator,
+    /// The operating inspector is not in the directory.
+    #[error("inspector {0} is not in the directory")]
+    UnknownInspector(InspectorId),
+    /// A received record belongs to another task than the one named.
+    #[error("the received document is for task {found}, not {expected}")]
+    TaskMismatch { expected: TaskCode, found: TaskCode },
+    /// Something to be signed could not be canonicalised (a bug, not bad input).
+    #[error(transparent)]
+    Canonical(#[from] CanonicalError),
+    /// No blob with this hash.
+    #[error("no blob {0}")]
+    UnknownBlob(String),
+    /// A blob's bytes do not match its hash.
+    #[error("blob {0} is corrupt: its bytes no longer match its hash")]
+    CorruptBlob(String),
+}
+
+impl StoreError {
+    fn io(path: &Path, source: std::io::Error) -> StoreError {
+        StoreError::Io { path: path.to_path_buf(), source }
+    }
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ImportSummary {
+    /// Departments now known.
+    pub departments: usize,
+    /// Inspectors now known.
+    pub inspectors: usize,
+    /// Enterprises now known.
+    pub enterprises: usize,
+    /// Inspection matters now known.
+    pub matters: usize,
+}
+
+/// A device's store, opened and unlocked.
+pub struct Store {
+    conn: Connection,
+    root: PathBuf,
+    key: DeviceKey,
+    inspector: Option<InspectorId>,
+    head: ChainHead,
+    directory: Option<Arc<Directory>>,
+    records: HashMap<TaskCode, InspectionRecord>,
+}
+
+impl Store {
+    /// Creates a store in `root` with a new device key sealed by `wrapper`, operated by `inspector`.
+    pub fn init(root: &Path, wrapper: &dyn SeedWrapper, inspector: Option<InspectorId>) -> Result<Store, StoreError> {
+        let db = root.join(DATABASE_FILE);
+        if db.exists() {
+            return Err(StoreError::AlreadyInitialised(root.to_path_buf()));
+        }
+        std::fs::create_dir_all(root).map_err(|e| StoreError::io(root, e))?;
+        let mut conn = open_connection(&db)?;
+        schema::migrate(&mut conn, schema::CURRENT_VERSION, &|tx| rebuild_index(tx))?;
+        let key = DeviceKey::generate();
+        let now = now_ms();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO device (id, public_key, sealed_seed, inspector, created_at_ms, audit_head_seq, audit_head_hash)
+             VALUES (1, ?1, ?2, ?3, ?4, 0, ?5)",
+            params![key.public_bytes().to_vec(), key.seal(wrapper)?, inspector.as_ref().map(|i| i.to_string()), now, GENESIS_HASH],
+        )?;
+        let genesis = ChainHead { seq: 0, hash: GENESIS_HASH.to_string() };
+        let event = audit_log::Event {
+            action: AuditAction::InitDevice,
+            inspector: inspector.as_ref().map(|i| i.as_str()),
+            object: format!("device/{}", key.device_id()),
+            object_hash: sha256_hex(&key.public_bytes()),
+            at_ms: now,
+        };
+        let head = audit_log::append(&tx, &key, &genesis, event)?;
+        tx.commit()?;
+        BlobStore::open(root.join("blobs"))?;
+        Ok(Store { conn, root: root.to_path_buf(), key, inspector, head, directory: None, records: HashMap::new() })
+    }
+
+    /// Opens and unlocks an existing store, migrating its schema if it is older.
+    pub fn open(root: &Path, wrapper: &dyn SeedWrapper) -> Result<Store, StoreError> {
+        let db = root.join(DATABASE_FILE);
+        if !db.exists() {
+            return Err(StoreError::NotInitialised(root.to_path_buf()));
+        }
+        let mut conn = open_connection(&db)?;
+        schema::migrate(&mut conn, schema::CURRENT_VERSION, &|tx| rebuild_index(tx))?;
+        let (public, sealed, inspector, seq, hash): (Vec<u8>, Vec<u8>, Option<String>, i64, String) = conn
+            .query_row(
+                "SELECT public_key, sealed_seed, inspector, audit_head_seq, audit_head_hash FROM device WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotInitialised(root.to_path_buf()))?;
+        let public: [u8; 32] = public.try_into().map_err(|_| KeyError::MalformedSealedSeed)?;
+        let key = DeviceKey::unseal(&sealed, wrapper, &public)?;
+        let inspector = inspector.and_then(|i| InspectorId::new(i).ok());
+        let head = ChainHead { seq: seq as u64, hash };
+        Ok(Store { conn, root: root.to_path_buf(), key, inspector, head, directory: None, records: HashMap::new() })
+    }
+
+    /// The store's directory on disk.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The device key (public operations only are meant for callers).
+    pub fn device_key(&self) -> &DeviceKey {
+        &self.key
+    }
+
+    /// The inspector operating this device.
+    pub fn inspector(&self) -> Option<&InspectorId> {
+        self.inspector.as_ref()
+    }
+
+    /// The blob folder.
+    pub fn blobs(&self) -> Result<BlobStore, StoreError> {
+        BlobStore::open(self.root.join("blobs"))
+    }
+
+    /// The underlying connection, for read-only inspection by tools and tests.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    // ---- directory ----
+
+    /// Replaces the directory data with `directory` (server-authored, read-only on the device).
+    pub fn import_directory(&mut self, directory: Directory) -> Result<ImportSummary, StoreError> {
+        let json = serde_json::to_string(&directory.to_data()).map_err(DirectoryError::Malformed)?;
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO directory (id, json, imported_at_ms) VALUES (1, ?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET json = ?1, imported_at_ms = ?2",
+            params![json, now],
+        )?;
+        let event = audit_log::Event {
+            action: AuditAction::ImportDirectory,
+            inspector: self.inspector.as_ref().map(|i| i.as_str()),
+            object: "directory".into(),
+            object_hash: sha256_hex(json.as_bytes()),
+            at_ms: now,
+        };
+        let head = audit_log::append(&tx, &self.key, &self.head, event)?;
+        tx.commit()?;
+        self.head = head;
+        let summary = ImportSummary {
+            departments: directory.departments().count(),
+            inspectors: directory.inspectors().count(),
+            enterprises: directory.enterprises().count(),
+            matters: directory.matters().count(),
+        };
+        self.directory = Some(Arc::new(directory));
+        Ok(summary)
+    }
+
+    /// The directory data, loaded on first use.
+    pub fn directory(&mut self) -> Result<Arc<Directory>, StoreError> {
+        if let Some(d) = &self.directory {
+            return Ok(d.clone());
+        }
+        let d = Arc::new(load_directory(&self.conn)?.ok_or(StoreError::NoDirectory)?);
+        self.directory = Some(d.clone());
+        Ok(d)
+    }
+
+    // ---- tasks ----
+
+    /// Validates and creates one task with its (empty) inspection record.
+    pub fn create_task(&mut self, draft: TaskDraft) -> Result<Task, StoreError> {
+        Ok(self.create_tasks(vec![draft])?.remove(0))
+    }
+
+    /// Creates several tasks in one transaction: all of them or, if any is invalid, none.
+    pub fn create_tasks(&mut self, drafts: Vec<TaskDraft>) -> Result<Vec<Task>, StoreError> {
+        let directory = self.directory()?;
+        let by = self.operator(&directory)?;
+        let now = now_ms();
+        let today = Utc::now().date_naive();
+        let mut prepared = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            let code = TaskCode::generate(draft.enterprise.division_code(), today)?;
+            let task = Task::from_draft(draft, code, &directory)?;
+            let mut record = InspectionRecord::create(task.clone(), self.key.actor_id(), Stamp { by: by.clone(), at_ms: now })?;
+            let snapshot = record.save();
+            let summary = record.summary()?;
+            prepared.push((task, record, snapshot, summary));
+        }
+        let tx = self.conn.transaction()?;
+        let mut head = self.head.clone();
+        for (task, _, snapshot, summary) in &prepared {
+            tx.execute(
+                "INSERT INTO tasks (code, json, created_at_ms) VALUES (?1, ?2, ?3)",
+                params![task.code.as_str(), serde_json::to_string(task).map_err(CanonicalError::from)?, now],
+            )?;
+            documents::insert(&tx, &task.code, snapshot)?;
+            index::upsert(&tx, &index_entry(task, &directory), summary, now)?;
+            let event = audit_log::Event {
+                action: AuditAction::CreateTask,
+                inspector: Some(by.as_str()),
+                object: format!("task/{}", task.code),
+                object_hash: sha256_hex(snapshot),
+                at_ms: now,
+            };
+            head = audit_log::append(&tx, &self.key, &head, event)?;
+        }
+        tx.commit()?;
+        self.head = head;
+        Ok(prepared
+            .into_iter()
+            .map(|(task, record, _, _)| {
+                self.records.insert(task.code.clone(), record);
+                task
+            })
+            .collect())
+    }
+
+    /// Lists tasks from the index (never loads documents).
+    pub fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError> {
+        Ok(index::list(&self.conn, filter)?)
+    }
+
+    /// One task's index row.
+    pub fn task_row(&self, code: &TaskCode) -> Result<TaskRow, StoreError> {
+        index::get(&self.conn, code)?.ok_or_else(|| StoreError::UnknownTask(code.clone()))
+    }
+
+    /// A task's record, loaded from its snapshot and chunks on first use.
+    pub fn record(&mut self, code: &TaskCode) -> Result<&mut InspectionRecord, StoreError> {
+        if !self.records.contains_key(code) {
+            let stored = documents::load(&self.conn, code)?.ok_or_else(|| StoreError::UnknownTask(code.clone()))?;
+            let mut record = InspectionRecord::load(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))
+                .map_err(|source| StoreError::CorruptDocument { task: code.clone(), source })?;
+            record.set_actor(self.key.actor_id());
+            self.records.insert(code.clone(), record);
+        }
+        self.records.get_mut(code).ok_or_else(|| StoreError::UnknownTask(code.clone()))
+    }
+
+    /// Open conflicts of a task's record.
+    pub fn conflicts(&mut self, code: &TaskCode) -> Result<Vec<Conflict>, StoreError> {
+        Ok(self.record(code)?.conflicts()?)
+    }
+
+    // ---- recording an inspection: each call is one durable, audited edit ----
+
+    /// Checks the team in on site.
+    pub fn check_in(&mut self, code: &TaskCode, position: Position) -> Result<Field, StoreError> {
+        self.edit(code, AuditAction::CheckIn, |r, s, _| r.check_in_at(s, position))
+    }
+
+    /// Records that the assigned inspectors showed their certificates.
+    pub fn show_identity(&mut self, code: &TaskCode) -> Result<Field, StoreError> {
+        self.edit(code, AuditAction::ShowIdentity, |r, s, d| {
+            let numbers = r.task().inspectors.iter().filter_map(|i| d.inspector(i)).map(|i| i.certificate_number.clone()).collect();
+            r.show_identity(s, numbers)
+        })
+    }
+
+    /// Records the party's representative.
+    pub fn record_party(&mut self, code: &TaskCode, party: PartyDraft) -> Result<Field, StoreError> {
+        self.edit(code, AuditAction::RecordParty, |r, s, _| r.record_party(s, party))
+    }
+
+    /// Answers a check point.
+    pub fn answer(
+        &mut self,
+        code: &TaskCode,
+        check_point: &CheckPointId,
+        value: AnswerValue,
+        note: Option<String>,
+        evidence: Vec<String>,
+    ) -> Result<Field, StoreError> {
+        self.edit(code, AuditAction::AnswerCheckPoint, |r, s, d| r.answer_check_point(s, d, check_point, value, note, evidence))
+    }
+
+    /// Records a finding.
+    pub fn add_finding(&mut self, code: &TaskCode, finding: FindingDraft) -> Result<Field, StoreError> {
+        self.edit(code, AuditAction::AddFinding, |r, s, _| r.add_finding(s, finding))
+    }
+
+    /// Changes the record's status.
+    pub fn set_status(&mut self, code: &TaskCode, status: Status) -> Result<Field, StoreError> {
+        self.edit(code, AuditAction::ChangeStatus, |r, s, d| r.set_status(s, d, status))
+    }
+
+    /// Resolves a conflict by choosing one of its values (lead inspector only).
+    pub fn resolve_conflict(&mut self, code: &TaskCode, field: &Field, choice: usize) -> Result<Field, StoreError> {
+        self.edit(code, AuditAction::ResolveConflict, |r, s, _| r.resolve_conflict(s, field, choice))
+    }
+
+    // ---- exchanging records with other devices ----
+
+    /// The whole record of a task, for another device.
+    pub fn export_record(&mut self, code: &TaskCode) -> Result<Vec<u8>, StoreError> {
+        let record = self.record(code)?;
+        // Saving through a copy keeps the cached record's unsaved-change cursor where it is.
+        Ok(record.doc().clone().save())
+    }
+
+    /// Merges a record received from another device; creates the task locally if it is new here.
+    pub fn receive_record(&mut self, bytes: &[u8]) -> Result<TaskCode, StoreError> {
+        let incoming = InspectionRecord::load(bytes, [])?;
+        let code = incoming.task().code.clone();
+        let known: bool = self.conn.query_row("SELECT EXISTS(SELECT 1 FROM tasks WHERE code = ?1)", [code.as_str()], |r| r.get(0))?;
+        if known {
+            self.edit(&code, AuditAction::MergeRecord, |r, _, _| {
+                if r.task().code != code {
+                    return Err(RecordError::MalformedField { field: "task".into() });
+                }
+                r.merge_bytes(bytes)?;
+                Ok(Field::Status)
+            })?;
+            return Ok(code);
+        }
+        let directory = self.directory()?;
+        let mut record = incoming;
+        record.set_actor(self.key.actor_id());
+        let snapshot = record.save();
+        let summary = record.summary()?;
+        let task = record.task().clone();
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO tasks (code, json, created_at_ms) VALUES (?1, ?2, ?3)",
+            params![code.as_str(), serde_json::to_string(&task).map_err(CanonicalError::from)?, now],
+        )?;
+        documents::insert(&tx, &code, &snapshot)?;
+        index::upsert(&tx, &index_entry(&task, &directory), &summary, now)?;
+        let event = audit_log::Event {
+            action: AuditAction::ReceiveRecord,
+            inspector: self.inspector.as_ref().map(|i| i.as_str()),
+            object: format!("task/{code}"),
+            object_hash: sha256_hex(&snapshot),
+            at_ms: now,
+        };
+        let head = audit_log::append(&tx, &self.key, &self.head, event)?;
+        tx.commit()?;
+        self.head = head;
+        self.records.insert(code.clone(), record);
+        Ok(code)
+    }
+
+    // ---- audit ----
+
+    /// Verifies the device's audit chain.
+    pub fn verify_audit(&self) -> Result<AuditReport, StoreError> {
+        let entries = audit_log::all(&self.conn)?;
+        let head_seq: i64 = self.conn.query_row("SELECT audit_head_seq FROM device WHERE id = 1", [], |r| r.get(0))?;
+        Ok(verify_chain(&entries, &self.key.verifying_key(), head_seq as u64))
+    }
+
+    /// The latest audit entry's position in the chain.
+    pub fn audit_head(&self) -> &ChainHead {
+        &self.head
+    }
+
+    // ---- internals ----
+
+    fn operator(&self, directory: &Directory) -> Result<InspectorId, StoreError> {
+        let id = self.inspector.clone().ok_or(StoreError::NoOperator)?;
+        if directory.inspector(&id).is_none() {
+            return Err(StoreError::UnknownInspector(id));
+        }
+        Ok(id)
+    }
+
+    /// Applies one edit to a record and persists change, index row and audit entry in one transaction.
+    fn edit(
+        &mut self,
+        code: &TaskCode,
+        action: AuditAction,
+        apply: impl FnOnce(&mut InspectionRecord, Stamp, &Directory) -> Result<Field, RecordError>,
+    ) -> Result<Field, StoreError> {
+        let directory = self.directory()?;
+        let by = self.operator(&directory)?;
+        let now = now_ms();
+        let stamp = Stamp { by: by.clone(), at_ms: now };
+        let result = self.record(code).and_then(|record| {
+            let field = apply(record, stamp, &directory)?;
+            let chunk = record.take_unsaved();
+            let summary = record.summary()?;
+            Ok((field, chunk, summary))
+        });
+        let (field, chunk, summary) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                // Whatever the failed edit may have touched in memory is dropped; the disk is unchanged.
+                self.records.remove(code);
+                return Err(e);
+            }
+        };
+        match self.persist_edit(code, action, &by, &field, &chunk, &summary, &directory, now) {
+            Ok(head) => {
+                self.head = head;
+                Ok(field)
+            }
+            Err(e) => {
+                self.records.remove(code);
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn persist_edit(
+        &mut self,
+        code: &TaskCode,
+        action: AuditAction,
+        by: &InspectorId,
+        field: &Field,
+        chunk: &[u8],
+        summary: &crate::record::RecordSummary,
+        directory: &Directory,
+        now: i64,
+    ) -> Result<ChainHead, StoreError> {
+        let task = self.records.get(code).map(|r| r.task().clone()).ok_or_else(|| StoreError::UnknownTask(code.clone()))?;
+        let tx = self.conn.transaction()?;
+        let needs_compaction = !chunk.is_empty() && documents::append_chunk(&tx, code, chunk)?;
+        if needs_compaction && let Some(record) = self.records.get_mut(code) {
+            documents::compact(&tx, code, &record.doc().clone().save())?;
+        }
+        index::upsert(&tx, &index_entry(&task, directory), summary, now)?;
+        let event = audit_log::Event {
+            action,
+            inspector: Some(by.as_str()),
+            object: format!("task/{code}/{field}"),
+            object_hash: sha256_hex(chunk),
+            at_ms: now,
+        };
+        let head = audit_log::append(&tx, &self.key, &self.head, event)?;
+        tx.commit()?;
+        Ok(head)
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+    // FULL: the WAL is fsynced at every commit, so an accepted edit survives power loss.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+fn load_directory(conn: &Connection) -> Result<Option<Directory>, StoreError> {
+    let json: Option<String> = conn.query_row("SELECT json FROM directory WHERE id = 1", [], |r| r.get(0)).optional()?;
+    json.map(|j| Directory::from_json(j.as_bytes())).transpose().map_err(StoreError::from)
+}
+
+fn index_entry<'a>(task: &'a Task, directory: &'a Directory) -> index::IndexEntry<'a> {
+    let enterprise_name = directory.enterprise(&task.enterprise).map(|e| e.name.as_str()).unwrap_or(task.enterprise.as_str());
+    let check_points = task.matters.iter().filter_map(|m| directory.matter(m)).map(|m| m.check_points.len()).sum();
+    index::IndexEntry { task, enterprise_name, check_points }
+}
+
+/// Rebuilds the task index from the stored documents (used by the migration that introduced it).
+/// A document that cannot be read is indexed from its task alone, so one bad record cannot block
+/// the upgrade of all the others.
+fn rebuild_index(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let directory = load_directory(tx)?.unwrap_or_default();
+    let codes: Vec<String> = tx.prepare("SELECT code FROM tasks")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    for code in codes {
+        let code = TaskCode::parse(&code)?;
+        let Some(stored) = documents::load(tx, &code)? else { continue };
+        let record = InspectionRecord::load(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice));
+        let (task, summary) = match record.and_then(|r| Ok((r.task().clone(), r.summary()?))) {
+            Ok(v) => v,
+            Err(_) => {
+                let json: String = tx.query_row("SELECT json FROM tasks WHERE code = ?1", [code.as_str()], |r| r.get(0))?;
+                let task: Task = serde_json::from_str(&json).map_err(CanonicalError::from)?;
+                (task, crate::record::RecordSummary { status: Status::Planned, answered: 0, findings: 0, conflicts: 0 })
+            }
+        };
+        index::upsert(tx, &index_entry(&task, &directory), &summary, now_ms())?;
+    }
+    Ok(())
+}
+
+/// Device time, ms since the Unix epoch.
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}

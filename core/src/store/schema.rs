@@ -1,0 +1,141 @@
+//! The device database's schema and its versioned migrations (`PRAGMA user_version`).
+
+use rusqlite::{Connection, Transaction};
+
+use super::StoreError;
+
+/// One step of the schema's history. Steps never change once released; new ones are appended.
+struct Migration {
+    /// The version this step produces.
+    version: u32,
+    /// What the step does, for the record.
+    description: &'static str,
+    /// The DDL and data moves.
+    sql: &'static str,
+    /// Whether the materialised task index must be rebuilt from the documents afterwards.
+    rebuild_index: bool,
+}
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "device key, directory, tasks, documents as snapshot + chunks, blobs, audit log",
+        sql: "
+            CREATE TABLE device (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                public_key BLOB NOT NULL,
+                sealed_seed BLOB NOT NULL,
+                inspector TEXT,
+                created_at_ms INTEGER NOT NULL,
+                audit_head_seq INTEGER NOT NULL DEFAULT 0,
+                audit_head_hash TEXT NOT NULL
+            );
+            CREATE TABLE directory (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                json TEXT NOT NULL,
+                imported_at_ms INTEGER NOT NULL
+            );
+            CREATE TABLE tasks (
+                code TEXT PRIMARY KEY,
+                json TEXT NOT NULL,
+                created_at_ms INTEGER NOT NULL
+            );
+            CREATE TABLE documents (
+                task_code TEXT PRIMARY KEY REFERENCES tasks(code),
+                snapshot BLOB NOT NULL,
+                chunks_len INTEGER NOT NULL DEFAULT 0,
+                next_chunk INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE document_chunks (
+                task_code TEXT NOT NULL REFERENCES documents(task_code),
+                seq INTEGER NOT NULL,
+                bytes BLOB NOT NULL,
+                PRIMARY KEY (task_code, seq)
+            );
+            CREATE TABLE blobs (
+                sha256 TEXT PRIMARY KEY,
+                size INTEGER NOT NULL,
+                mime TEXT NOT NULL,
+                created_at_ms INTEGER NOT NULL
+            );
+            CREATE TABLE audit_log (
+                position INTEGER PRIMARY KEY,
+                canonical TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                signature TEXT NOT NULL
+            );",
+        rebuild_index: false,
+    },
+    Migration {
+        version: 2,
+        description: "materialised task index for lists by status, date, enterprise and department",
+        sql: "
+            CREATE TABLE task_index (
+                code TEXT PRIMARY KEY REFERENCES tasks(code),
+                enterprise_uscc TEXT NOT NULL,
+                enterprise_name TEXT NOT NULL,
+                lead_department TEXT NOT NULL,
+                window_start TEXT NOT NULL,
+                window_end TEXT NOT NULL,
+                source TEXT NOT NULL,
+                status TEXT NOT NULL,
+                answered INTEGER NOT NULL,
+                check_points INTEGER NOT NULL,
+                findings INTEGER NOT NULL,
+                conflicts INTEGER NOT NULL,
+                updated_at_ms INTEGER NOT NULL
+            );
+            CREATE INDEX task_index_by_status ON task_index(status, window_start);
+            CREATE INDEX task_index_by_window ON task_index(window_start, window_end);
+            CREATE INDEX task_index_by_enterprise ON task_index(enterprise_uscc);
+            CREATE TABLE task_departments (
+                department TEXT NOT NULL,
+                code TEXT NOT NULL REFERENCES tasks(code),
+                PRIMARY KEY (department, code)
+            );",
+        rebuild_index: true,
+    },
+];
+
+/// The schema version this code writes.
+pub const CURRENT_VERSION: u32 = 2;
+
+/// Applies every migration above the database's version, each in its own transaction.
+/// `rebuild` rebuilds the task index inside the migrating transaction.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    target: u32,
+    rebuild: &dyn Fn(&Transaction<'_>) -> Result<(), StoreError>,
+) -> Result<u32, StoreError> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > CURRENT_VERSION {
+        return Err(StoreError::SchemaTooNew { found, supported: CURRENT_VERSION });
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > found && m.version <= target) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(m.sql).map_err(|source| StoreError::Migration {
+            version: m.version,
+            description: m.description,
+            source,
+        })?;
+        if m.rebuild_index {
+            rebuild(&tx)?;
+        }
+        tx.pragma_update(None, "user_version", m.version)?;
+        tx.commit()?;
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_and_end_at_current() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1);
+        }
+        assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(CURRENT_VERSION));
+    }
+}

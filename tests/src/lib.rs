@@ -1,0 +1,1 @@
+//! Whole-flow tests live in `tests/tests/`.
