@@ -7,4 +7,5 @@ pub mod domain;
 pub mod identity;
 pub mod random;
 pub mod record;
+pub mod sample;
 pub mod store;

@@ -42,6 +42,9 @@ pub enum RecordError {
     /// The bytes are not a valid Automerge document.
     #[error("the inspection document's bytes are corrupt")]
     Corrupt(#[source] AutomergeError),
+    /// Stored bytes no longer match the hash recorded when they were written.
+    #[error("stored bytes of the inspection document no longer match their hash")]
+    HashMismatch,
     /// The document was written by a newer app version.
     #[error("inspection document schema {found} is newer than the supported {supported}")]
     UnsupportedSchema { found: u64, supported: u64 },
@@ -544,3 +547,6 @@ pub(crate) fn read_json<T: DeserializeOwned>(doc: &AutoCommit, obj: &ObjId, key:
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

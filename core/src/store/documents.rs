@@ -1,7 +1,11 @@
 //! Persistence of Automerge documents: the last compacted save plus incremental chunks.
+//!
+//! Every stored byte string carries its SHA-256: Automerge skips some damaged incremental data
+//! silently, and a record that quietly lost an edit is worse than one reported as corrupt.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::audit::sha256_hex;
 use crate::domain::TaskCode;
 
 /// Chunks may grow to this many bytes before the "outgrew the snapshot" rule applies, so that a
@@ -19,8 +23,8 @@ pub struct StoredDocument {
 /// Stores a new document's first save.
 pub fn insert(tx: &Transaction<'_>, code: &TaskCode, snapshot: &[u8]) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO documents (task_code, snapshot, chunks_len, next_chunk) VALUES (?1, ?2, 0, 0)",
-        params![code.as_str(), snapshot],
+        "INSERT INTO documents (task_code, snapshot, snapshot_sha256, chunks_len, next_chunk) VALUES (?1, ?2, ?3, 0, 0)",
+        params![code.as_str(), snapshot, sha256_hex(snapshot)],
     )?;
     Ok(())
 }
@@ -30,8 +34,8 @@ pub fn append_chunk(tx: &Transaction<'_>, code: &TaskCode, chunk: &[u8]) -> rusq
     let (seq, chunks_len, snapshot_len): (i64, i64, i64) = tx
         .prepare_cached("SELECT next_chunk, chunks_len, length(snapshot) FROM documents WHERE task_code = ?1")?
         .query_row([code.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    tx.prepare_cached("INSERT INTO document_chunks (task_code, seq, bytes) VALUES (?1, ?2, ?3)")?
-        .execute(params![code.as_str(), seq, chunk])?;
+    tx.prepare_cached("INSERT INTO document_chunks (task_code, seq, bytes, sha256) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![code.as_str(), seq, chunk, sha256_hex(chunk)])?;
     let chunks_len = chunks_len + chunk.len() as i64;
     tx.prepare_cached("UPDATE documents SET next_chunk = ?2, chunks_len = ?3 WHERE task_code = ?1")?
         .execute(params![code.as_str(), seq + 1, chunks_len])?;
@@ -42,22 +46,37 @@ pub fn append_chunk(tx: &Transaction<'_>, code: &TaskCode, chunk: &[u8]) -> rusq
 pub fn compact(tx: &Transaction<'_>, code: &TaskCode, snapshot: &[u8]) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM document_chunks WHERE task_code = ?1", [code.as_str()])?;
     tx.execute(
-        "UPDATE documents SET snapshot = ?2, chunks_len = 0 WHERE task_code = ?1",
-        params![code.as_str(), snapshot],
+        "UPDATE documents SET snapshot = ?2, snapshot_sha256 = ?3, chunks_len = 0 WHERE task_code = ?1",
+        params![code.as_str(), snapshot, sha256_hex(snapshot)],
     )?;
     Ok(())
 }
 
-/// Reads a document's snapshot and chunks, if the document exists.
-pub fn load(conn: &Connection, code: &TaskCode) -> rusqlite::Result<Option<StoredDocument>> {
-    let Some(snapshot) = conn
-        .prepare_cached("SELECT snapshot FROM documents WHERE task_code = ?1")?
-        .query_row([code.as_str()], |r| r.get::<_, Vec<u8>>(0))
+/// What reading a stored document found.
+pub enum Loaded {
+    /// No document for this task.
+    Missing,
+    /// Bytes whose hashes match.
+    Intact(StoredDocument),
+    /// Some stored bytes no longer match their hash.
+    Damaged,
+}
+
+/// Reads a document's snapshot and chunks, checking each against its stored hash.
+pub fn load(conn: &Connection, code: &TaskCode) -> rusqlite::Result<Loaded> {
+    let Some((snapshot, snapshot_sha)) = conn
+        .prepare_cached("SELECT snapshot, snapshot_sha256 FROM documents WHERE task_code = ?1")?
+        .query_row([code.as_str()], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)))
         .optional()?
     else {
-        return Ok(None);
+        return Ok(Loaded::Missing);
     };
-    let mut stmt = conn.prepare_cached("SELECT bytes FROM document_chunks WHERE task_code = ?1 ORDER BY seq")?;
-    let chunks = stmt.query_map([code.as_str()], |r| r.get::<_, Vec<u8>>(0))?.collect::<rusqlite::Result<_>>()?;
-    Ok(Some(StoredDocument { snapshot, chunks }))
+    let mut stmt = conn.prepare_cached("SELECT bytes, sha256 FROM document_chunks WHERE task_code = ?1 ORDER BY seq")?;
+    let rows: Vec<(Vec<u8>, String)> =
+        stmt.query_map([code.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    let intact = sha256_hex(&snapshot) == snapshot_sha && rows.iter().all(|(b, h)| sha256_hex(b) == *h);
+    if !intact {
+        return Ok(Loaded::Damaged);
+    }
+    Ok(Loaded::Intact(StoredDocument { snapshot, chunks: rows.into_iter().map(|(b, _)| b).collect() }))
 }

@@ -311,7 +311,13 @@ impl Store {
     /// A task's record, loaded from its snapshot and chunks on first use.
     pub fn record(&mut self, code: &TaskCode) -> Result<&mut InspectionRecord, StoreError> {
         if !self.records.contains_key(code) {
-            let stored = documents::load(&self.conn, code)?.ok_or_else(|| StoreError::UnknownTask(code.clone()))?;
+            let stored = match documents::load(&self.conn, code)? {
+                documents::Loaded::Intact(stored) => stored,
+                documents::Loaded::Missing => return Err(StoreError::UnknownTask(code.clone())),
+                documents::Loaded::Damaged => {
+                    return Err(StoreError::CorruptDocument { task: code.clone(), source: RecordError::HashMismatch });
+                }
+            };
             let mut record = InspectionRecord::load(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))
                 .map_err(|source| StoreError::CorruptDocument { task: code.clone(), source })?;
             record.set_actor(self.key.actor_id());
@@ -546,8 +552,11 @@ fn rebuild_index(tx: &Transaction<'_>) -> Result<(), StoreError> {
     let codes: Vec<String> = tx.prepare("SELECT code FROM tasks")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     for code in codes {
         let code = TaskCode::parse(&code)?;
-        let Some(stored) = documents::load(tx, &code)? else { continue };
-        let record = InspectionRecord::load(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice));
+        let record = match documents::load(tx, &code)? {
+            documents::Loaded::Missing => continue,
+            documents::Loaded::Intact(stored) => InspectionRecord::load(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice)),
+            documents::Loaded::Damaged => Err(RecordError::HashMismatch),
+        };
         let (task, summary) = match record.and_then(|r| Ok((r.task().clone(), r.summary()?))) {
             Ok(v) => v,
             Err(_) => {
@@ -565,3 +574,6 @@ fn rebuild_index(tx: &Transaction<'_>) -> Result<(), StoreError> {
 pub fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
+
+#[cfg(test)]
+mod tests;

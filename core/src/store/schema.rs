@@ -43,6 +43,7 @@ const MIGRATIONS: &[Migration] = &[
             CREATE TABLE documents (
                 task_code TEXT PRIMARY KEY REFERENCES tasks(code),
                 snapshot BLOB NOT NULL,
+                snapshot_sha256 TEXT NOT NULL,
                 chunks_len INTEGER NOT NULL DEFAULT 0,
                 next_chunk INTEGER NOT NULL DEFAULT 0
             );
@@ -50,6 +51,7 @@ const MIGRATIONS: &[Migration] = &[
                 task_code TEXT NOT NULL REFERENCES documents(task_code),
                 seq INTEGER NOT NULL,
                 bytes BLOB NOT NULL,
+                sha256 TEXT NOT NULL,
                 PRIMARY KEY (task_code, seq)
             );
             CREATE TABLE blobs (

@@ -1,0 +1,261 @@
+use automerge::ActorId;
+use chrono::NaiveDate;
+
+use super::*;
+use crate::domain::{Directory, Task, TaskCode};
+use crate::sample;
+
+fn setup() -> (Directory, Task) {
+    let dir = sample::directory().unwrap();
+    let draft = sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+    let code = TaskCode::parse("330482-20261128-ABCDEFGH").unwrap();
+    let task = Task::from_draft(draft, code, &dir).unwrap();
+    (dir, task)
+}
+
+fn stamp(by: &str, at_ms: i64) -> Stamp {
+    Stamp { by: by.parse().unwrap(), at_ms }
+}
+
+fn cp(id: &str) -> CheckPointId {
+    id.parse().unwrap()
+}
+
+fn on_site(task: Task) -> InspectionRecord {
+    let mut r = InspectionRecord::create(task, ActorId::from(&[1u8; 16][..]), stamp("scjg-01", 1_000)).unwrap();
+    r.check_in_at(stamp("scjg-01", 2_000), Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+    r
+}
+
+const PHOTO: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+/// Fills in everything `Recorded` requires.
+fn complete(r: &mut InspectionRecord, dir: &Directory) {
+    r.show_identity(stamp("scjg-01", 3_000), vec!["1".into(), "2".into()]).unwrap();
+    let party = PartyDraft { name: "王伟".into(), role: "现场负责人".into(), phone: None, recusal: Recusal::NotRequested };
+    r.record_party(stamp("scjg-01", 3_000), party).unwrap();
+    for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-01", "XFJY-001-02"] {
+        r.answer_check_point(stamp("xfjy-01", 4_000), dir, &cp(id), AnswerValue::Pass, None, vec![]).unwrap();
+    }
+    let number = |v: &str, u: &str| AnswerValue::Number { value: v.into(), unit: u.into() };
+    r.answer_check_point(stamp("scjg-01", 4_000), dir, &cp("SCJG-001-03"), number("4.5", "℃"), None, vec![]).unwrap();
+    r.answer_check_point(stamp("xfjy-01", 4_000), dir, &cp("XFJY-001-03"), number("1.2", "MPa"), None, vec![]).unwrap();
+    r.answer_check_point(stamp("xfjy-01", 4_000), dir, &cp("XFJY-001-04"), AnswerValue::Photos, None, vec![PHOTO.into()]).unwrap();
+}
+
+#[test]
+fn a_new_record_is_planned_and_round_trips_through_save_and_load() {
+    let (_, task) = setup();
+    let mut r = InspectionRecord::create(task.clone(), ActorId::random(), stamp("scjg-01", 1)).unwrap();
+    assert_eq!(r.status().unwrap(), Status::Planned);
+    let bytes = r.save();
+    let loaded = InspectionRecord::load(&bytes, []).unwrap();
+    assert_eq!(loaded.task(), &task);
+    assert_eq!(loaded.status().unwrap(), Status::Planned);
+}
+
+#[test]
+fn check_in_moves_a_planned_record_on_site_and_keeps_the_raw_wgs84_fix() {
+    let (_, task) = setup();
+    let r = on_site(task);
+    assert_eq!(r.status().unwrap(), Status::OnSite);
+    let c = r.check_in().unwrap().unwrap();
+    assert_eq!((c.position.latitude_e7, c.position.longitude_e7, c.position.datum), (307_000_000, 1_210_000_000, Datum::Wgs84));
+}
+
+#[test]
+fn answers_are_stored_in_their_department_section() {
+    let (dir, task) = setup();
+    let mut r = on_site(task);
+    r.answer_check_point(stamp("xfjy-01", 5), &dir, &cp("XFJY-001-01"), AnswerValue::Fail, Some("灭火器过期".into()), vec![]).unwrap();
+    let answers = r.answers().unwrap();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0.as_str(), "xfjy");
+    assert_eq!(answers[0].1.value, AnswerValue::Fail);
+    assert_eq!(answers[0].1.stamp.by.as_str(), "xfjy-01");
+}
+
+#[test]
+fn bad_answers_get_typed_errors_and_change_nothing() {
+    let (dir, task) = setup();
+    let mut r = on_site(task);
+    let before = r.heads();
+    let number = |v: &str, u: &str| AnswerValue::Number { value: v.into(), unit: u.into() };
+    let cases: Vec<(&str, AnswerValue, Vec<String>, fn(&RecordError) -> bool)> = vec![
+        ("SCJG-002-01", AnswerValue::Pass, vec![], |e| matches!(e, RecordError::UnknownCheckPoint(_))),
+        ("NOPE-01", AnswerValue::Pass, vec![], |e| matches!(e, RecordError::UnknownCheckPoint(_))),
+        ("SCJG-001-01", number("3", "℃"), vec![], |e| matches!(e, RecordError::WrongAnswerType { expected: "pass_fail", got: "number", .. })),
+        ("SCJG-001-03", AnswerValue::Pass, vec![], |e| matches!(e, RecordError::WrongAnswerType { expected: "number", .. })),
+        ("SCJG-001-03", number("abc", "℃"), vec![], |e| matches!(e, RecordError::InvalidNumber { .. })),
+        ("SCJG-001-03", number("1e3", "℃"), vec![], |e| matches!(e, RecordError::InvalidNumber { .. })),
+        ("SCJG-001-03", number("NaN", "℃"), vec![], |e| matches!(e, RecordError::InvalidNumber { .. })),
+        ("SCJG-001-03", number("40", "℃"), vec![], |e| matches!(e, RecordError::NumberOutOfRange { .. })),
+        ("SCJG-001-03", number("4", "K"), vec![], |e| matches!(e, RecordError::WrongUnit { .. })),
+        ("XFJY-001-04", AnswerValue::Photos, vec![], |e| matches!(e, RecordError::MissingEvidence(_))),
+        ("XFJY-001-04", AnswerValue::Photos, vec!["not-a-hash".into()], |e| matches!(e, RecordError::MalformedEvidenceHash(_))),
+        ("XFJY-001-04", AnswerValue::Text { text: "照片".into() }, vec![], |e| matches!(e, RecordError::WrongAnswerType { .. })),
+    ];
+    for (id, value, evidence, expected) in cases {
+        let err = r.answer_check_point(stamp("scjg-01", 9), &dir, &cp(id), value.clone(), None, evidence).unwrap_err();
+        assert!(expected(&err), "{id} {value:?}: {err:?}");
+    }
+    assert_eq!(r.heads(), before, "refused answers must not change the document");
+    assert!(r.answers().unwrap().is_empty());
+}
+
+#[test]
+fn any_check_point_may_be_not_applicable() {
+    let (dir, task) = setup();
+    let mut r = on_site(task);
+    r.answer_check_point(stamp("scjg-01", 9), &dir, &cp("SCJG-001-03"), AnswerValue::NotApplicable, None, vec![]).unwrap();
+}
+
+#[test]
+fn only_assigned_inspectors_may_edit() {
+    let (dir, task) = setup();
+    let mut r = on_site(task);
+    let err = r.answer_check_point(stamp("scjg-02", 9), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap_err();
+    assert!(matches!(err, RecordError::NotAssigned(_)), "{err:?}");
+}
+
+#[test]
+fn answers_need_the_team_on_site() {
+    let (dir, task) = setup();
+    let mut r = InspectionRecord::create(task, ActorId::random(), stamp("scjg-01", 1)).unwrap();
+    let err = r.answer_check_point(stamp("scjg-01", 9), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap_err();
+    assert!(matches!(err, RecordError::NotOnSite(Status::Planned)), "{err:?}");
+}
+
+#[test]
+fn forbidden_status_changes_are_refused() {
+    let (dir, task) = setup();
+    let mut r = InspectionRecord::create(task, ActorId::random(), stamp("scjg-01", 1)).unwrap();
+    let err = r.set_status(stamp("scjg-01", 2), &dir, Status::Closed).unwrap_err();
+    assert!(matches!(err, RecordError::ForbiddenTransition { from: Status::Planned, to: Status::Closed }), "{err:?}");
+    let err = r.set_status(stamp("scjg-01", 2), &dir, Status::OnSite).unwrap_err();
+    assert!(matches!(err, RecordError::Incomplete { .. }), "on site needs a check-in: {err:?}");
+    r.set_status(stamp("scjg-01", 3), &dir, Status::Cancelled).unwrap();
+    for next in Status::ALL {
+        assert!(r.set_status(stamp("scjg-01", 4), &dir, next).is_err(), "cancelled is final, {next:?}");
+    }
+    let err = r.check_in_at(stamp("scjg-01", 5), Position::wgs84(30.0, 121.0, 3).unwrap()).unwrap_err();
+    assert!(matches!(err, RecordError::NotOnSite(Status::Cancelled)), "{err:?}");
+}
+
+#[test]
+fn recording_completes_only_when_everything_is_answered() {
+    let (dir, task) = setup();
+    let mut r = on_site(task);
+    let err = r.set_status(stamp("scjg-01", 9), &dir, Status::Recorded).unwrap_err();
+    let RecordError::Incomplete { missing } = err else { panic!("{err:?}") };
+    assert!(missing.contains(&"identity".to_string()) && missing.contains(&"answer:XFJY-001-04".to_string()), "{missing:?}");
+    complete(&mut r, &dir);
+    r.set_status(stamp("scjg-01", 10), &dir, Status::Recorded).unwrap();
+    r.set_status(stamp("scjg-01", 11), &dir, Status::Closed).unwrap();
+    assert_eq!(r.status().unwrap(), Status::Closed);
+}
+
+#[test]
+fn findings_need_a_deadline_exactly_when_rectification_is_required() {
+    let (_, task) = setup();
+    let mut r = on_site(task);
+    let mut draft = FindingDraft {
+        department: "xfjy".parse().unwrap(),
+        check_point: Some(cp("XFJY-001-01")),
+        problem: "灭火器压力不足".into(),
+        legal_basis: "《中华人民共和国消防法》第十六条".into(),
+        rectification_required: true,
+        deadline: None,
+    };
+    assert!(matches!(r.add_finding(stamp("xfjy-01", 9), draft.clone()), Err(RecordError::DeadlineMismatch)));
+    draft.deadline = NaiveDate::from_ymd_opt(2026, 12, 15);
+    let field = r.add_finding(stamp("xfjy-01", 9), draft).unwrap();
+    let findings = r.findings().unwrap();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(field, Field::Finding(findings[0].id.clone()));
+}
+
+#[test]
+fn concurrent_answers_to_the_same_check_point_are_a_conflict_with_both_authors() {
+    let (dir, task) = setup();
+    let mut a = on_site(task);
+    let mut b = InspectionRecord::load(&a.save(), []).unwrap();
+    b.set_actor(ActorId::from(&[2u8; 16][..]));
+    // Different check points merge cleanly; the same one conflicts.
+    a.answer_check_point(stamp("scjg-01", 10), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    b.answer_check_point(stamp("xfjy-01", 11), &dir, &cp("XFJY-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    a.answer_check_point(stamp("scjg-01", 12), &dir, &cp("SCJG-001-02"), AnswerValue::Pass, None, vec![]).unwrap();
+    b.answer_check_point(stamp("xfjy-01", 13), &dir, &cp("SCJG-001-02"), AnswerValue::Fail, Some("无健康证".into()), vec![]).unwrap();
+    let (a_bytes, b_bytes) = (a.save(), b.save());
+    a.merge_bytes(&b_bytes).unwrap();
+    b.merge_bytes(&a_bytes).unwrap();
+    assert_eq!(a.heads(), b.heads());
+
+    let conflicts = a.conflicts().unwrap();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0].field, Field::Answer(cp("SCJG-001-02")));
+    let mut authors: Vec<&str> = conflicts[0].values.iter().map(|v| v.by.as_str()).collect();
+    authors.sort();
+    assert_eq!(authors, ["scjg-01", "xfjy-01"]);
+    assert_eq!(b.conflicts().unwrap(), conflicts, "both devices report the same conflict");
+    assert_eq!(a.answers().unwrap().len(), 3);
+
+    // Only the lead inspector resolves, and resolving is an ordinary edit that merges everywhere.
+    let field = Field::Answer(cp("SCJG-001-02"));
+    assert!(matches!(b.resolve_conflict(stamp("xfjy-01", 20), &field, 0), Err(RecordError::NotLeadInspector(_))));
+    assert!(matches!(a.resolve_conflict(stamp("scjg-01", 20), &field, 5), Err(RecordError::NoSuchChoice { count: 2, .. })));
+    let fail = conflicts[0].values.iter().position(|v| v.by.as_str() == "xfjy-01").unwrap();
+    a.resolve_conflict(stamp("scjg-01", 21), &field, fail).unwrap();
+    assert!(a.conflicts().unwrap().is_empty());
+    b.merge_bytes(&a.save()).unwrap();
+    assert!(b.conflicts().unwrap().is_empty());
+    assert_eq!(b.answer(&"scjg".parse().unwrap(), &cp("SCJG-001-02")).unwrap().unwrap().value, AnswerValue::Fail);
+    assert!(matches!(a.resolve_conflict(stamp("scjg-01", 22), &field, 0), Err(RecordError::NoSuchConflict(_))));
+}
+
+#[test]
+fn an_open_conflict_blocks_completing_the_record() {
+    let (dir, task) = setup();
+    let mut a = on_site(task);
+    complete(&mut a, &dir);
+    let mut b = InspectionRecord::load(&a.save(), []).unwrap();
+    b.set_actor(ActorId::random());
+    a.answer_check_point(stamp("scjg-01", 10), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    b.answer_check_point(stamp("xfjy-01", 10), &dir, &cp("SCJG-001-01"), AnswerValue::Fail, None, vec![]).unwrap();
+    a.merge_bytes(&b.save()).unwrap();
+    let err = a.set_status(stamp("scjg-01", 11), &dir, Status::Recorded).unwrap_err();
+    assert!(matches!(err, RecordError::OpenConflicts(1)), "{err:?}");
+}
+
+#[test]
+fn corrupt_bytes_are_reported_as_corrupt() {
+    assert!(matches!(InspectionRecord::load(b"definitely not automerge", []), Err(RecordError::Corrupt(_))));
+    let (_, task) = setup();
+    let mut r = on_site(task);
+    let mut bytes = r.save();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    assert!(InspectionRecord::load(&bytes, []).is_err());
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let (_, task) = setup();
+    let mut r = InspectionRecord::create(task, ActorId::random(), stamp("scjg-01", 1)).unwrap();
+    r.doc.put(automerge::ROOT, "schema_version", SCHEMA_VERSION + 1).unwrap();
+    let err = InspectionRecord::load(&r.save(), []).err().unwrap();
+    assert!(matches!(err, RecordError::UnsupportedSchema { found: 2, supported: 1 }), "{err:?}");
+}
+
+#[test]
+fn unsaved_changes_come_out_once_as_an_incremental_chunk() {
+    let (dir, task) = setup();
+    let mut r = on_site(task);
+    let snapshot = r.save();
+    r.answer_check_point(stamp("scjg-01", 10), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    let chunk = r.take_unsaved();
+    assert!(!chunk.is_empty() && chunk.len() < snapshot.len());
+    assert!(r.take_unsaved().is_empty());
+    let loaded = InspectionRecord::load(&snapshot, [chunk.as_slice()]).unwrap();
+    assert_eq!(loaded.answers().unwrap().len(), 1);
+}

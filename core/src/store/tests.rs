@@ -1,0 +1,344 @@
+use std::path::Path;
+
+use chrono::NaiveDate;
+use rusqlite::params;
+
+use super::*;
+use crate::audit::AuditProblem;
+use crate::domain::{TaskError, Uscc};
+use crate::identity::{KeyFileWrapper, PassphraseWrapper};
+use crate::record::{AnswerValue, FindingDraft, Position, Status};
+use crate::sample;
+
+fn cp(id: &str) -> CheckPointId {
+    id.parse().unwrap()
+}
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
+}
+
+fn wrapper(root: &Path) -> KeyFileWrapper {
+    KeyFileWrapper::load_or_create(&root.join("device.key")).unwrap()
+}
+
+/// A store operated by `inspector` with the sample directory imported.
+fn store(root: &Path, inspector: &str) -> Store {
+    std::fs::create_dir_all(root).unwrap();
+    let mut s = Store::init(root, &wrapper(root), Some(inspector.parse().unwrap())).unwrap();
+    s.import_directory(sample::directory().unwrap()).unwrap();
+    s
+}
+
+fn chunk_count(s: &Store) -> i64 {
+    s.connection().query_row("SELECT count(*) FROM document_chunks", [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn init_then_open_unlocks_the_same_device_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let public = store(tmp.path(), "scjg-01").device_key().public_bytes();
+    let reopened = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
+    assert_eq!(reopened.device_key().public_bytes(), public);
+    assert_eq!(reopened.inspector().map(|i| i.as_str()), Some("scjg-01"));
+}
+
+#[test]
+fn opening_with_the_wrong_key_or_where_no_store_is_fails_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("s");
+    Store::init(&root, &PassphraseWrapper::new("对的").unwrap(), None).unwrap();
+    let err = Store::open(&root, &PassphraseWrapper::new("错的").unwrap()).err().unwrap();
+    assert!(matches!(err, StoreError::Key(KeyError::WrongKeyOrTampered)), "{err:?}");
+    let err = Store::init(&root, &PassphraseWrapper::new("对的").unwrap(), None).err().unwrap();
+    assert!(matches!(err, StoreError::AlreadyInitialised(_)), "{err:?}");
+    let err = Store::open(&tmp.path().join("none"), &PassphraseWrapper::new("x").unwrap()).err().unwrap();
+    assert!(matches!(err, StoreError::NotInitialised(_)), "{err:?}");
+}
+
+#[test]
+fn a_task_with_fewer_than_two_inspectors_is_refused_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = store(tmp.path(), "scjg-01");
+    let dir = s.directory().unwrap();
+    let head = s.audit_head().clone();
+    let mut draft = sample::joint_task_draft(&dir, 0, day(1));
+    draft.inspectors = vec!["scjg-01".parse().unwrap(), "scjg-01".parse().unwrap()];
+    let good = sample::joint_task_draft(&dir, 1, day(1));
+    let err = s.create_tasks(vec![good, draft]).unwrap_err();
+    assert!(matches!(err, StoreError::Task(TaskError::TooFewInspectors(1))), "{err:?}");
+    assert!(s.list_tasks(&TaskFilter::default()).unwrap().is_empty(), "the valid task of the batch must not be half-created");
+    assert_eq!(s.audit_head(), &head);
+}
+
+#[test]
+fn task_drafts_are_checked_against_the_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = store(tmp.path(), "scjg-01");
+    let dir = s.directory().unwrap();
+    let base = sample::joint_task_draft(&dir, 0, day(1));
+    let cases: Vec<(TaskDraft, fn(&TaskError) -> bool)> = vec![
+        (TaskDraft { enterprise: Uscc::with_check_character("91330482MA0000000").unwrap(), ..base.clone() }, |e| matches!(e, TaskError::UnknownEnterprise(_))),
+        (TaskDraft { lead_department: "wsjk".parse().unwrap(), ..base.clone() }, |e| matches!(e, TaskError::LeadNotParticipating(_))),
+        (TaskDraft { lead_inspector: "xfjy-01".parse().unwrap(), ..base.clone() }, |e| matches!(e, TaskError::InvalidLeadInspector(_))),
+        (TaskDraft { inspectors: vec!["scjg-01".parse().unwrap(), "wsjk-01".parse().unwrap()], ..base.clone() }, |e| matches!(e, TaskError::InspectorOutsideDepartments { .. })),
+        (TaskDraft { inspectors: vec!["scjg-01".parse().unwrap(), "ghost".parse().unwrap()], ..base.clone() }, |e| matches!(e, TaskError::UnknownInspector(_))),
+        (TaskDraft { matters: vec!["WSJK-001".parse().unwrap()], ..base.clone() }, |e| matches!(e, TaskError::MatterOutsideDepartments { .. })),
+        (TaskDraft { matters: vec![], ..base.clone() }, |e| matches!(e, TaskError::NoMatters)),
+        (TaskDraft { window: crate::domain::TimeWindow { start: day(5), end: day(4) }, ..base.clone() }, |e| matches!(e, TaskError::InvertedWindow { .. })),
+    ];
+    for (draft, expected) in cases {
+        match s.create_task(draft) {
+            Err(StoreError::Task(e)) if expected(&e) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    s.create_task(base).unwrap();
+}
+
+#[test]
+fn every_accepted_edit_is_on_disk_when_the_call_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let code = {
+        let mut s = store(tmp.path(), "scjg-01");
+        let dir = s.directory().unwrap();
+        let code = s.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+        s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Fail, Some("许可证未公示".into()), vec![]).unwrap();
+        code
+        // dropped without any explicit flush or close
+    };
+    let mut s = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
+    let row = s.task_row(&code).unwrap();
+    assert_eq!((row.status.as_str(), row.answered, row.check_points), ("on_site", 1, 8));
+    let answers = s.record(&code).unwrap().answers().unwrap();
+    assert_eq!(answers[0].1.note.as_deref(), Some("许可证未公示"));
+}
+
+#[test]
+fn refused_edits_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = store(tmp.path(), "scjg-01");
+    let dir = s.directory().unwrap();
+    let code = s.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
+    s.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+    let (head, chunks) = (s.audit_head().clone(), chunk_count(&s));
+    let e1 = s.answer(&code, &cp("SCJG-001-03"), AnswerValue::Pass, None, vec![]).unwrap_err();
+    let e2 = s.answer(&code, &cp("WSJK-001-01"), AnswerValue::Pass, None, vec![]).unwrap_err();
+    let e3 = s.set_status(&code, Status::Closed).unwrap_err();
+    assert!(matches!(e1, StoreError::Record(RecordError::WrongAnswerType { .. })), "{e1:?}");
+    assert!(matches!(e2, StoreError::Record(RecordError::UnknownCheckPoint(_))), "{e2:?}");
+    assert!(matches!(e3, StoreError::Record(RecordError::ForbiddenTransition { .. })), "{e3:?}");
+    assert_eq!((s.audit_head(), chunk_count(&s)), (&head, chunks));
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
+#[test]
+fn lists_filter_by_status_date_enterprise_and_department_from_the_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = store(tmp.path(), "scjg-01");
+    let dir = s.directory().unwrap();
+    let mut drafts: Vec<TaskDraft> = (0..4).map(|n| sample::joint_task_draft(&dir, n, day(1 + 10 * (n as u32 % 2)))).collect();
+    drafts[3].departments = vec!["scjg".parse().unwrap(), "sthj".parse().unwrap()];
+    drafts[3].inspectors = vec!["scjg-01".parse().unwrap(), "sthj-01".parse().unwrap()];
+    drafts[3].matters = vec!["SCJG-001".parse().unwrap(), "STHJ-001".parse().unwrap()];
+    let tasks = s.create_tasks(drafts).unwrap();
+    s.check_in(&tasks[0].code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+
+    let count = |s: &Store, f: TaskFilter| s.list_tasks(&f).unwrap().len();
+    assert_eq!(count(&s, TaskFilter::default()), 4);
+    assert_eq!(count(&s, TaskFilter { status: Some(Status::OnSite), ..Default::default() }), 1);
+    assert_eq!(count(&s, TaskFilter { status: Some(Status::Planned), ..Default::default() }), 3);
+    assert_eq!(count(&s, TaskFilter { date: Some(day(3)), ..Default::default() }), 2);
+    assert_eq!(count(&s, TaskFilter { date: Some(day(30)), ..Default::default() }), 0);
+    assert_eq!(count(&s, TaskFilter { enterprise: Some(tasks[2].enterprise.clone()), ..Default::default() }), 1);
+    assert_eq!(count(&s, TaskFilter { department: Some("xfjy".parse().unwrap()), ..Default::default() }), 3);
+    assert_eq!(count(&s, TaskFilter { department: Some("sthj".parse().unwrap()), date: Some(day(12)), ..Default::default() }), 1);
+    assert_eq!(count(&s, TaskFilter { limit: Some(2), ..Default::default() }), 2);
+}
+
+#[test]
+fn a_corrupt_document_is_reported_and_the_others_stay_usable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (good, bad) = {
+        let mut s = store(tmp.path(), "scjg-01");
+        let dir = s.directory().unwrap();
+        let tasks = s.create_tasks(vec![sample::joint_task_draft(&dir, 0, day(1)), sample::joint_task_draft(&dir, 1, day(1))]).unwrap();
+        (tasks[0].code.clone(), tasks[1].code.clone())
+    };
+    let conn = rusqlite::Connection::open(tmp.path().join(DATABASE_FILE)).unwrap();
+    conn.execute("UPDATE documents SET snapshot = ?1 WHERE task_code = ?2", params![b"\x85\x6f\x4a\x83garbage".to_vec(), bad.as_str()]).unwrap();
+    drop(conn);
+
+    let mut s = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
+    let err = s.record(&bad).err().unwrap();
+    assert!(matches!(&err, StoreError::CorruptDocument { task, .. } if *task == bad), "{err:?}");
+    let err = s.check_in(&bad, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap_err();
+    assert!(matches!(err, StoreError::CorruptDocument { .. }), "{err:?}");
+    assert_eq!(s.list_tasks(&TaskFilter::default()).unwrap().len(), 2, "lists never load documents");
+    s.check_in(&good, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+    assert_eq!(s.task_row(&good).unwrap().status, "on_site");
+}
+
+#[test]
+fn a_corrupt_chunk_is_reported_as_corruption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let code = {
+        let mut s = store(tmp.path(), "scjg-01");
+        let dir = s.directory().unwrap();
+        let code = s.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+        code
+    };
+    let conn = rusqlite::Connection::open(tmp.path().join(DATABASE_FILE)).unwrap();
+    let mut chunk: Vec<u8> = conn.query_row("SELECT bytes FROM document_chunks", [], |r| r.get(0)).unwrap();
+    let last = chunk.len() - 3;
+    chunk[last] ^= 0x5a;
+    conn.execute("UPDATE document_chunks SET bytes = ?1", [chunk]).unwrap();
+    drop(conn);
+    let mut s = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
+    assert!(matches!(s.record(&code).err().unwrap(), StoreError::CorruptDocument { .. }));
+}
+
+#[test]
+fn growing_chunks_are_compacted_into_the_snapshot_without_losing_edits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = store(tmp.path(), "scjg-01");
+    let dir = s.directory().unwrap();
+    let code = s.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
+    s.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+    let mut max_chunks = 0;
+    for i in 0..300 {
+        let note = format!("第{i}次复核：{}", "记录".repeat(20));
+        s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, Some(note), vec![]).unwrap();
+        max_chunks = max_chunks.max(chunk_count(&s));
+    }
+    let chunks_len: i64 = s.connection().query_row("SELECT chunks_len FROM documents", [], |r| r.get(0)).unwrap();
+    assert!(chunk_count(&s) < max_chunks, "compaction must have dropped chunks");
+    assert!(chunks_len <= documents::COMPACTION_FLOOR_BYTES + 2048);
+    drop(s);
+    let mut s = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
+    let answer = s.record(&code).unwrap().answers().unwrap().remove(0).1;
+    assert!(answer.note.unwrap().starts_with("第299次复核"));
+}
+
+#[test]
+fn the_audit_log_records_every_edit_and_detects_tampering_in_the_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let code = {
+        let mut s = store(tmp.path(), "scjg-01");
+        let dir = s.directory().unwrap();
+        let code = s.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+        s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+        let report = s.verify_audit().unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.entries, 5, "init, import, create, check-in, answer");
+        code
+    };
+    let conn = rusqlite::Connection::open(tmp.path().join(DATABASE_FILE)).unwrap();
+    conn.execute("UPDATE audit_log SET canonical = replace(canonical, 'answer_check_point', 'add_finding') WHERE position = 5", []).unwrap();
+    conn.execute("DELETE FROM audit_log WHERE position = 2", []).unwrap();
+    drop(conn);
+    let s = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
+    let report = s.verify_audit().unwrap();
+    assert_eq!(report.problems, vec![AuditProblem::Removed { seq: 2 }, AuditProblem::Altered { seq: 5 }]);
+    let _ = code;
+}
+
+#[test]
+fn two_stores_merge_a_record_and_both_see_the_conflict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = store(&tmp.path().join("a"), "scjg-01");
+    let mut b = store(&tmp.path().join("b"), "xfjy-01");
+    let dir = a.directory().unwrap();
+    let code = a.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
+    a.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+    assert_eq!(b.receive_record(&a.export_record(&code).unwrap()).unwrap(), code);
+    a.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    b.answer(&code, &cp("SCJG-001-01"), AnswerValue::Fail, None, vec![]).unwrap();
+    b.add_finding(&code, FindingDraft {
+        department: "xfjy".parse().unwrap(),
+        check_point: None,
+        problem: "疏散通道堆放杂物".into(),
+        legal_basis: "《中华人民共和国消防法》第二十八条".into(),
+        rectification_required: true,
+        deadline: Some(day(10)),
+    })
+    .unwrap();
+    let from_b = b.export_record(&code).unwrap();
+    a.receive_record(&from_b).unwrap();
+    b.receive_record(&a.export_record(&code).unwrap()).unwrap();
+    assert_eq!(a.record(&code).unwrap().heads(), b.record(&code).unwrap().heads());
+    assert_eq!(a.task_row(&code).unwrap().conflicts, 1);
+    assert_eq!(b.task_row(&code).unwrap().findings, 1);
+    assert!(matches!(b.resolve_conflict(&code, &Field::Answer(cp("SCJG-001-01")), 0), Err(StoreError::Record(RecordError::NotLeadInspector(_)))));
+    a.resolve_conflict(&code, &Field::Answer(cp("SCJG-001-01")), 0).unwrap();
+    assert_eq!(a.task_row(&code).unwrap().conflicts, 0);
+    assert!(a.verify_audit().unwrap().is_intact() && b.verify_audit().unwrap().is_intact());
+}
+
+#[test]
+fn a_store_at_schema_version_1_is_migrated_and_its_index_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    // Build a version-1 database by hand: device, directory, one task with an answered record.
+    let dir = sample::directory().unwrap();
+    let key = DeviceKey::generate();
+    let task = Task::from_draft(sample::joint_task_draft(&dir, 0, day(1)), TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(), &dir).unwrap();
+    let stamp = |ms| crate::record::Stamp { by: "scjg-01".parse().unwrap(), at_ms: ms };
+    let mut record = InspectionRecord::create(task.clone(), key.actor_id(), stamp(1)).unwrap();
+    record.check_in_at(stamp(2), Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+    record.answer_check_point(stamp(3), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    {
+        let mut conn = open_connection(&root.join(DATABASE_FILE)).unwrap();
+        schema::migrate(&mut conn, 1, &|_| unreachable!("version 1 has no index")).unwrap();
+        conn.execute(
+            "INSERT INTO device (id, public_key, sealed_seed, inspector, created_at_ms, audit_head_seq, audit_head_hash) VALUES (1, ?1, ?2, 'scjg-01', 0, 0, ?3)",
+            params![key.public_bytes().to_vec(), key.seal(&wrapper(root)).unwrap(), crate::audit::GENESIS_HASH],
+        ).unwrap();
+        conn.execute("INSERT INTO directory (id, json, imported_at_ms) VALUES (1, ?1, 0)", [crate::domain::SAMPLE_DIRECTORY_JSON]).unwrap();
+        conn.execute("INSERT INTO tasks (code, json, created_at_ms) VALUES (?1, ?2, 0)", params![task.code.as_str(), serde_json::to_string(&task).unwrap()]).unwrap();
+        let snapshot = record.save();
+        conn.execute(
+            "INSERT INTO documents (task_code, snapshot, snapshot_sha256) VALUES (?1, ?2, ?3)",
+            params![task.code.as_str(), snapshot, crate::audit::sha256_hex(&snapshot)],
+        )
+        .unwrap();
+        let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, 1);
+    }
+    let s = Store::open(root, &wrapper(root)).unwrap();
+    let version: u32 = s.connection().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, schema::CURRENT_VERSION);
+    let row = s.task_row(&task.code).unwrap();
+    assert_eq!((row.status.as_str(), row.answered, row.check_points), ("on_site", 1, 8));
+    assert_eq!(s.list_tasks(&TaskFilter { department: Some("xfjy".parse().unwrap()), ..Default::default() }).unwrap().len(), 1);
+}
+
+#[test]
+fn a_store_from_a_newer_app_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    store(tmp.path(), "scjg-01");
+    let conn = rusqlite::Connection::open(tmp.path().join(DATABASE_FILE)).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = Store::open(tmp.path(), &wrapper(tmp.path())).err().unwrap();
+    assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }), "{err:?}");
+}
+
+#[test]
+fn blobs_are_stored_once_by_hash_and_checked_on_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(tmp.path(), "scjg-01");
+    let blobs = s.blobs().unwrap();
+    let a = blobs.put(s.connection(), b"\xff\xd8\xff photo bytes", "image/jpeg", 1).unwrap();
+    let b = blobs.put(s.connection(), b"\xff\xd8\xff photo bytes", "image/jpeg", 2).unwrap();
+    assert_eq!(a, b);
+    let n: i64 = s.connection().query_row("SELECT count(*) FROM blobs", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(blobs.read(s.connection(), &a.sha256).unwrap().1, b"\xff\xd8\xff photo bytes");
+    std::fs::write(blobs.path_of(&a.sha256), b"altered").unwrap();
+    assert!(matches!(blobs.read(s.connection(), &a.sha256), Err(StoreError::CorruptBlob(_))));
+    assert!(matches!(blobs.read(s.connection(), "zz"), Err(StoreError::UnknownBlob(_))));
+}
