@@ -16,8 +16,8 @@ use super::{InspectionRecord, RecordError, Stamp, malformed};
 pub enum Field {
     /// The status.
     Status,
-    /// The check-in.
-    CheckIn,
+    /// An inspector's arrival on site.
+    Arrival(InspectorId),
     /// The identity notice.
     Identity,
     /// The party's representative.
@@ -28,16 +28,22 @@ pub enum Field {
     Finding(String),
 }
 
+impl serde::Serialize for Field {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// Why a string does not name a field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a record field (status, check_in, identity, party, answer:<id>, finding:<id>)")]
+#[error("{0:?} is not a record field (status, identity, party, arrival:<inspector>, answer:<id>, finding:<id>)")]
 pub struct UnknownField(pub String);
 
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Field::Status => f.write_str("status"),
-            Field::CheckIn => f.write_str("check_in"),
+            Field::Arrival(id) => write!(f, "arrival:{id}"),
             Field::Identity => f.write_str("identity"),
             Field::Party => f.write_str("party"),
             Field::Answer(cp) => write!(f, "answer:{cp}"),
@@ -52,10 +58,10 @@ impl FromStr for Field {
         let unknown = || UnknownField(s.to_string());
         Ok(match s {
             "status" => Field::Status,
-            "check_in" => Field::CheckIn,
             "identity" => Field::Identity,
             "party" => Field::Party,
             _ => match s.split_once(':') {
+                Some(("arrival", id)) => Field::Arrival(InspectorId::new(id).map_err(|_| unknown())?),
                 Some(("answer", cp)) => Field::Answer(CheckPointId::new(cp).map_err(|_| unknown())?),
                 Some(("finding", id)) if !id.is_empty() => Field::Finding(id.to_string()),
                 _ => return Err(unknown()),
@@ -65,7 +71,7 @@ impl FromStr for Field {
 }
 
 /// One of the values concurrently written to a field.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ConflictingValue {
     /// The value as written (the JSON of the field's type).
     pub value: serde_json::Value,
@@ -76,7 +82,7 @@ pub struct ConflictingValue {
 }
 
 /// A field holding more than one concurrently written value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Conflict {
     /// The field.
     pub field: Field,
@@ -89,7 +95,6 @@ impl InspectionRecord {
     pub fn conflicts(&self) -> Result<Vec<Conflict>, RecordError> {
         let mut fields: Vec<(ObjId, String, Field)> = [
             ("status", Field::Status),
-            ("check_in", Field::CheckIn),
             ("identity", Field::Identity),
             ("party", Field::Party),
         ]
@@ -107,11 +112,16 @@ impl InspectionRecord {
         for key in self.doc.keys(&findings) {
             fields.push((findings.clone(), key.clone(), Field::Finding(key)));
         }
+        let arrivals = self.map("arrivals")?;
+        for key in self.doc.keys(&arrivals) {
+            let inspector = InspectorId::new(key.clone()).map_err(|_| malformed(&key))?;
+            fields.push((arrivals.clone(), key, Field::Arrival(inspector)));
+        }
 
         let mut out = Vec::new();
         for (obj, key, field) in fields {
             let values = self.values_of(&obj, &key)?;
-            if values.len() > 1 {
+            if values.len() > 1 && !agree(&values) {
                 out.push(Conflict { field, values });
             }
         }
@@ -125,7 +135,7 @@ impl InspectionRecord {
         }
         let (obj, key) = self.locate(field)?;
         let values = self.values_of(&obj, &key)?;
-        if values.len() < 2 {
+        if values.len() < 2 || agree(&values) {
             return Err(RecordError::NoSuchConflict(field.clone()));
         }
         let chosen = values.get(choice).ok_or(RecordError::NoSuchChoice {
@@ -142,7 +152,7 @@ impl InspectionRecord {
     fn locate(&self, field: &Field) -> Result<(ObjId, String), RecordError> {
         Ok(match field {
             Field::Status => (ROOT, "status".into()),
-            Field::CheckIn => (ROOT, "check_in".into()),
+            Field::Arrival(id) => (self.map("arrivals")?, id.to_string()),
             Field::Identity => (ROOT, "identity".into()),
             Field::Party => (ROOT, "party".into()),
             Field::Finding(id) => (self.map("findings")?, id.clone()),
@@ -177,16 +187,32 @@ impl InspectionRecord {
     }
 }
 
+/// Whether concurrent values say the same thing and differ only in who wrote them and when
+/// (two devices both moving a record on site): that is agreement, not a conflict.
+fn agree(values: &[ConflictingValue]) -> bool {
+    let unstamped = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        if let Some(map) = v.as_object_mut() {
+            map.remove("by");
+            map.remove("at_ms");
+        }
+        v
+    };
+    let first = unstamped(&values[0].value);
+    values[1..].iter().all(|v| unstamped(&v.value) == first)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn field_names_round_trip() {
-        for name in ["status", "check_in", "identity", "party", "answer:SCJG-001-01", "finding:0a1b"] {
+        for name in ["status", "arrival:scjg-01", "identity", "party", "answer:SCJG-001-01", "finding:0a1b"] {
             assert_eq!(name.parse::<Field>().unwrap().to_string(), name);
         }
         assert!("answer:".parse::<Field>().is_err());
         assert!("colour".parse::<Field>().is_err());
+        assert!("check_in".parse::<Field>().is_err());
     }
 }

@@ -7,7 +7,7 @@
 //! schema_version: uint
 //! task:           Task                       written once at creation
 //! status:         StatusEntry
-//! check_in:       CheckIn
+//! arrivals:       { <inspector id>: CheckIn }  each inspector checks in from their own device
 //! identity:       IdentityShown
 //! party:          PartyRepresentative
 //! sections:       { <department id>: { <check point id>: Answer } }
@@ -17,6 +17,7 @@
 pub mod conflict;
 pub mod status;
 pub mod values;
+pub mod view;
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc};
@@ -28,6 +29,7 @@ use crate::domain::{AnswerType, CheckPointId, DepartmentId, Directory, Inspector
 
 pub use conflict::{Conflict, ConflictingValue, Field};
 pub use status::Status;
+pub use view::RecordView;
 pub use values::{
     Answer, AnswerValue, CheckIn, Datum, Finding, IdentityShown, PartyRepresentative, Position, Recusal, Stamp,
     StatusEntry,
@@ -172,6 +174,7 @@ impl InspectionRecord {
             doc.put_object(&sections, department.as_str(), ObjType::Map)?;
         }
         doc.put_object(ROOT, "findings", ObjType::Map)?;
+        doc.put_object(ROOT, "arrivals", ObjType::Map)?;
         doc.commit_with(CommitOptions::default().with_message("create").with_time(stamp.at_ms / 1000));
         Ok(InspectionRecord { doc, task, saved_heads: Vec::new() })
     }
@@ -237,9 +240,19 @@ impl InspectionRecord {
         Ok(entry.status)
     }
 
-    /// The check-in, once made.
+    /// The team's check-in: the first inspector's arrival, once made.
     pub fn check_in(&self) -> Result<Option<CheckIn>, RecordError> {
-        read_json(&self.doc, &ROOT, "check_in")
+        Ok(self.arrivals()?.into_iter().min_by_key(|c| c.stamp.at_ms))
+    }
+
+    /// Every inspector's arrival on site, by inspector.
+    pub fn arrivals(&self) -> Result<Vec<CheckIn>, RecordError> {
+        let arrivals = self.map("arrivals")?;
+        let mut out = Vec::new();
+        for key in self.doc.keys(&arrivals) {
+            out.extend(read_json::<CheckIn>(&self.doc, &arrivals, &key)?);
+        }
+        Ok(out)
     }
 
     /// The identity notice, once recorded.
@@ -294,7 +307,7 @@ impl InspectionRecord {
 
     // ---- edits: each validated first, then one Automerge change ----
 
-    /// Records arrival on site; moves a planned record to on-site.
+    /// Records the editor's arrival on site; moves a planned record to on-site.
     pub fn check_in_at(&mut self, stamp: Stamp, position: Position) -> Result<Field, RecordError> {
         self.require_assigned(&stamp.by)?;
         let status = self.status()?;
@@ -304,12 +317,13 @@ impl InspectionRecord {
         if Position::wgs84(position.latitude(), position.longitude(), position.accuracy_m).as_ref() != Some(&position) {
             return Err(RecordError::InvalidPosition);
         }
-        self.doc.put(ROOT, "check_in", to_json(&CheckIn { position, stamp: stamp.clone() }))?;
+        let arrivals = self.map("arrivals")?;
+        self.doc.put(&arrivals, stamp.by.as_str(), to_json(&CheckIn { position, stamp: stamp.clone() }))?;
         if status == Status::Planned {
             self.doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::OnSite, stamp: stamp.clone() }))?;
         }
         self.commit("check_in", &stamp);
-        Ok(Field::CheckIn)
+        Ok(Field::Arrival(stamp.by))
     }
 
     /// Records that the inspectors showed their certificates (numbers taken from the directory).

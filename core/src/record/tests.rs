@@ -259,3 +259,34 @@ fn unsaved_changes_come_out_once_as_an_incremental_chunk() {
     let loaded = InspectionRecord::load(&snapshot, [chunk.as_slice()]).unwrap();
     assert_eq!(loaded.answers().unwrap().len(), 1);
 }
+
+#[test]
+fn each_inspector_checks_in_on_their_own_and_agreeing_status_changes_are_no_conflict() {
+    let (_, task) = setup();
+    let mut a = InspectionRecord::create(task, ActorId::from(&[1u8; 16][..]), stamp("scjg-01", 1)).unwrap();
+    let mut b = InspectionRecord::load(&a.save(), []).unwrap();
+    b.set_actor(ActorId::from(&[2u8; 16][..]));
+    a.check_in_at(stamp("scjg-01", 100), Position::wgs84(30.70, 121.00, 5).unwrap()).unwrap();
+    b.check_in_at(stamp("xfjy-01", 90), Position::wgs84(30.71, 121.01, 8).unwrap()).unwrap();
+    a.merge_bytes(&b.save()).unwrap();
+    assert_eq!(a.arrivals().unwrap().len(), 2);
+    assert_eq!(a.check_in().unwrap().unwrap().stamp.by.as_str(), "xfjy-01", "the team's check-in is the first arrival");
+    assert_eq!(a.status().unwrap(), Status::OnSite);
+    assert!(a.conflicts().unwrap().is_empty(), "both moved the record on site: agreement, not a conflict");
+    assert!(matches!(a.resolve_conflict(stamp("scjg-01", 101), &Field::Status, 0), Err(RecordError::NoSuchConflict(_))));
+}
+
+#[test]
+fn concurrent_different_status_changes_are_a_conflict() {
+    let (dir, task) = setup();
+    let mut a = on_site(task);
+    complete(&mut a, &dir);
+    let mut b = InspectionRecord::load(&a.save(), []).unwrap();
+    b.set_actor(ActorId::from(&[2u8; 16][..]));
+    a.set_status(stamp("scjg-01", 10), &dir, Status::Recorded).unwrap();
+    b.set_status(stamp("xfjy-01", 10), &dir, Status::Cancelled).unwrap();
+    a.merge_bytes(&b.save()).unwrap();
+    let conflicts = a.conflicts().unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].field, Field::Status);
+}

@@ -1,0 +1,263 @@
+//! The command line: global options and the subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// OneVisit (综合查一次): record joint field inspections offline on this device.
+#[derive(Debug, Parser)]
+#[command(name = "onevisit", version, about)]
+pub struct Cli {
+    /// The store directory (default: the user's data directory).
+    #[arg(long, global = true, env = "ONEVISIT_STORE")]
+    pub store: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The 32-byte key file that seals the device key (default: <store>/device.key, created by init).
+    #[arg(long, global = true)]
+    pub key_file: Option<PathBuf>,
+    /// Seal the device key with the passphrase held in this environment variable instead of a key file.
+    #[arg(long, global = true)]
+    pub passphrase_env: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a store and this device's key.
+    Init {
+        /// The inspector operating this device.
+        #[arg(long)]
+        inspector: Option<String>,
+    },
+    /// Import directory data (departments, inspectors, enterprises, matters) from a JSON file.
+    Import {
+        /// The JSON file; `--sample` imports the shipped Pinghu sample instead.
+        file: Option<PathBuf>,
+        /// Import the shipped sample directory.
+        #[arg(long, conflicts_with = "file")]
+        sample: bool,
+    },
+    /// Plan, list and show tasks.
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+    /// Record an inspection step by step.
+    #[command(subcommand)]
+    Record(RecordCommand),
+    /// List and resolve conflicting concurrent entries.
+    #[command(subcommand)]
+    Conflicts(ConflictsCommand),
+    /// Check the device's audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Two inspectors of two departments record one joint inspection offline and merge.
+    Demo {
+        /// Where to keep the two demo stores (default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Task commands.
+#[derive(Debug, Subcommand)]
+pub enum TasksCommand {
+    /// Plan a joint inspection.
+    Create(CreateTask),
+    /// List tasks from the index.
+    List {
+        /// Only this status (planned, on_site, recorded, closed, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only tasks due on this day (YYYY-MM-DD).
+        #[arg(long)]
+        date: Option<String>,
+        /// Only this enterprise (USCC).
+        #[arg(long)]
+        enterprise: Option<String>,
+        /// Only tasks this department takes part in.
+        #[arg(long)]
+        department: Option<String>,
+        /// At most this many.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Show a task and its record.
+    Show {
+        /// The task code.
+        code: String,
+    },
+}
+
+/// Where a task comes from.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SourceArg {
+    /// 双随机 random draw.
+    Random,
+    /// A complaint or lead (needs --reference).
+    Complaint,
+    /// An enforcement plan (needs --reference).
+    Plan,
+    /// A re-inspection (needs --reference: the earlier task code).
+    Reinspection,
+}
+
+/// Arguments of `tasks create`.
+#[derive(Debug, Args)]
+pub struct CreateTask {
+    /// Target enterprise (USCC).
+    #[arg(long)]
+    pub enterprise: String,
+    /// Lead department.
+    #[arg(long)]
+    pub lead: String,
+    /// Participating department (repeat; the lead is added if missing).
+    #[arg(long = "department")]
+    pub departments: Vec<String>,
+    /// Assigned inspector (repeat; at least two).
+    #[arg(long = "inspector")]
+    pub inspectors: Vec<String>,
+    /// The lead inspector (default: this device's inspector).
+    #[arg(long)]
+    pub lead_inspector: Option<String>,
+    /// Selected inspection matter (repeat).
+    #[arg(long = "matter")]
+    pub matters: Vec<String>,
+    /// First day (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: String,
+    /// Last day (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: String,
+    /// Why the task exists.
+    #[arg(long, value_enum, default_value = "random")]
+    pub source: SourceArg,
+    /// The complaint, plan or earlier task reference.
+    #[arg(long)]
+    pub reference: Option<String>,
+}
+
+/// Recording steps.
+#[derive(Debug, Subcommand)]
+pub enum RecordCommand {
+    /// Check in on site with a WGS-84 fix.
+    CheckIn {
+        /// Task code.
+        code: String,
+        /// Latitude, degrees (WGS-84).
+        #[arg(long, allow_hyphen_values = true)]
+        lat: f64,
+        /// Longitude, degrees (WGS-84).
+        #[arg(long, allow_hyphen_values = true)]
+        lon: f64,
+        /// Accuracy radius, metres.
+        #[arg(long, default_value_t = 10)]
+        accuracy: u32,
+    },
+    /// Record that the inspectors showed their certificates.
+    Identity {
+        /// Task code.
+        code: String,
+    },
+    /// Record the party's representative and their answer on recusal.
+    Party {
+        /// Task code.
+        code: String,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Role, e.g. 法定代表人 or 现场负责人.
+        #[arg(long)]
+        role: String,
+        /// Phone.
+        #[arg(long)]
+        phone: Option<String>,
+        /// The party asks for recusal, for this reason.
+        #[arg(long)]
+        recusal: Option<String>,
+    },
+    /// Answer a check point: pass, fail, na, a number, "photos" (with --evidence) or text.
+    Answer {
+        /// Task code.
+        code: String,
+        /// Check point id.
+        check_point: String,
+        /// The answer.
+        value: String,
+        /// A note.
+        #[arg(long)]
+        note: Option<String>,
+        /// SHA-256 of an evidence file (repeat).
+        #[arg(long = "evidence")]
+        evidence: Vec<String>,
+    },
+    /// Record a finding.
+    Finding {
+        /// Task code.
+        code: String,
+        /// The department it falls under.
+        #[arg(long)]
+        department: String,
+        /// What is wrong.
+        #[arg(long)]
+        problem: String,
+        /// The provision violated.
+        #[arg(long)]
+        basis: String,
+        /// The check point it arose from.
+        #[arg(long)]
+        check_point: Option<String>,
+        /// Rectification deadline (YYYY-MM-DD); giving one means rectification is required.
+        #[arg(long)]
+        deadline: Option<String>,
+    },
+    /// Change the status (on_site, recorded, closed, cancelled).
+    Status {
+        /// Task code.
+        code: String,
+        /// The new status.
+        status: String,
+    },
+    /// Write the whole record to a file for another device.
+    Export {
+        /// Task code.
+        code: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Merge a record exported by another device.
+    Merge {
+        /// The exported file.
+        file: PathBuf,
+    },
+}
+
+/// Conflict commands.
+#[derive(Debug, Subcommand)]
+pub enum ConflictsCommand {
+    /// List open conflicts of a task.
+    List {
+        /// Task code.
+        code: String,
+    },
+    /// Resolve a conflict by choosing one of its values (lead inspector).
+    Resolve {
+        /// Task code.
+        code: String,
+        /// The field, as listed (e.g. answer:SCJG-001-02).
+        field: String,
+        /// The number of the chosen value, as listed (from 1).
+        #[arg(long)]
+        choose: usize,
+    },
+}
+
+/// Audit commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the hash chain and every signature; exits 3 if anything is wrong.
+    Verify,
+}

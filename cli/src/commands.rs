@@ -1,0 +1,256 @@
+//! Each subcommand: parse arguments into domain types, call the store, print the outcome.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use onevisit_core::domain::{
+    AnswerType, CheckPointId, DepartmentId, Directory, InspectorId, MatterId, TaskCode, TaskDraft, TaskSource, TimeWindow,
+    Uscc,
+};
+use onevisit_core::identity::{KeyFileWrapper, PassphraseWrapper, SeedWrapper};
+use onevisit_core::record::{AnswerValue, Field, FindingDraft, PartyDraft, Position, Recusal, Status};
+use onevisit_core::sample;
+use onevisit_core::store::{Store, TaskFilter};
+use serde_json::json;
+
+use crate::args::{AuditCommand, Cli, Command, ConflictsCommand, CreateTask, RecordCommand, SourceArg, TasksCommand};
+use crate::error::CliError;
+use crate::render;
+
+/// Runs one invocation.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::Demo { dir } = &cli.command {
+        return crate::demo::run(dir.as_deref(), cli.json);
+    }
+    let root = store_dir(&cli)?;
+    match &cli.command {
+        Command::Init { inspector } => {
+            let inspector = inspector.as_deref().map(InspectorId::new).transpose()?;
+            let store = Store::init(&root, wrapper(&cli, &root, true)?.as_ref(), inspector)?;
+            let device = store.device_key().device_id();
+            if cli.json {
+                render::json(&json!({"store": root, "device": device, "public_key": hex(&store.device_key().public_bytes())}));
+            } else {
+                println!("已初始化设备存储 {}\n设备标识 {device}", root.display());
+            }
+            Ok(())
+        }
+        Command::Demo { .. } => Ok(()),
+        command => {
+            let mut store = Store::open(&root, wrapper(&cli, &root, false)?.as_ref())?;
+            dispatch(&mut store, command, cli.json)
+        }
+    }
+}
+
+fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), CliError> {
+    match command {
+        Command::Import { file, sample } => {
+            let directory = match (file, sample) {
+                (Some(path), false) => Directory::from_json(&read(path)?)?,
+                (None, true) => sample::directory()?,
+                _ => return Err(CliError::Usage("give a directory JSON file or --sample")),
+            };
+            let summary = store.import_directory(directory)?;
+            if as_json {
+                render::json(&summary);
+            } else {
+                println!(
+                    "已导入：{} 个部门，{} 名执法人员，{} 家企业，{} 个检查事项",
+                    summary.departments, summary.inspectors, summary.enterprises, summary.matters
+                );
+            }
+        }
+        Command::Tasks(TasksCommand::Create(args)) => {
+            let draft = draft(store, args)?;
+            let task = store.create_task(draft)?;
+            if as_json {
+                render::json(&task);
+            } else {
+                println!("已创建任务 {}", task.code);
+            }
+        }
+        Command::Tasks(TasksCommand::List { status, date, enterprise, department, limit }) => {
+            let filter = TaskFilter {
+                status: status.as_deref().map(parse_status).transpose()?,
+                date: date.as_deref().map(parse_date).transpose()?,
+                enterprise: enterprise.as_deref().map(Uscc::parse).transpose()?,
+                department: department.as_deref().map(DepartmentId::new).transpose()?,
+                limit: *limit,
+            };
+            let rows = store.list_tasks(&filter)?;
+            if as_json { render::json(&rows) } else { print!("{}", render::task_rows(&rows)) }
+        }
+        Command::Tasks(TasksCommand::Show { code }) => show(store, &TaskCode::parse(code)?, as_json)?,
+        Command::Record(step) => record(store, step, as_json)?,
+        Command::Conflicts(ConflictsCommand::List { code }) => {
+            let list = store.conflicts(&TaskCode::parse(code)?)?;
+            if as_json { render::json(&list) } else { print!("{}", render::conflicts(&list)) }
+        }
+        Command::Conflicts(ConflictsCommand::Resolve { code, field, choose }) => {
+            if *choose == 0 {
+                return Err(CliError::Usage("--choose counts from 1, as listed"));
+            }
+            let field: Field = field.parse()?;
+            store.resolve_conflict(&TaskCode::parse(code)?, &field, choose - 1)?;
+            done(as_json, &format!("已解决冲突 {field}，采用第 {choose} 项"), &field);
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let report = store.verify_audit()?;
+            if as_json { render::json(&report) } else { print!("{}", render::audit(&report)) }
+            if !report.is_intact() {
+                return Err(CliError::AuditFailed(report.problems.len()));
+            }
+        }
+        Command::Init { .. } | Command::Demo { .. } => {}
+    }
+    Ok(())
+}
+
+fn record(store: &mut Store, step: &RecordCommand, as_json: bool) -> Result<(), CliError> {
+    let field = match step {
+        RecordCommand::CheckIn { code, lat, lon, accuracy } => {
+            let position = Position::wgs84(*lat, *lon, *accuracy).ok_or(CliError::Usage("latitude or longitude out of range"))?;
+            store.check_in(&TaskCode::parse(code)?, position)?
+        }
+        RecordCommand::Identity { code } => store.show_identity(&TaskCode::parse(code)?)?,
+        RecordCommand::Party { code, name, role, phone, recusal } => {
+            let recusal = match recusal {
+                Some(reason) => Recusal::Requested { reason: reason.clone() },
+                None => Recusal::NotRequested,
+            };
+            let party = PartyDraft { name: name.clone(), role: role.clone(), phone: phone.clone(), recusal };
+            store.record_party(&TaskCode::parse(code)?, party)?
+        }
+        RecordCommand::Answer { code, check_point, value, note, evidence } => {
+            let cp = CheckPointId::new(check_point.as_str())?;
+            let directory = store.directory()?;
+            let value = parse_answer(value, directory.check_point(&cp).map(|(_, p)| &p.answer));
+            store.answer(&TaskCode::parse(code)?, &cp, value, note.clone(), evidence.clone())?
+        }
+        RecordCommand::Finding { code, department, problem, basis, check_point, deadline } => {
+            let finding = FindingDraft {
+                department: DepartmentId::new(department.as_str())?,
+                check_point: check_point.as_deref().map(CheckPointId::new).transpose()?,
+                problem: problem.clone(),
+                legal_basis: basis.clone(),
+                rectification_required: deadline.is_some(),
+                deadline: deadline.as_deref().map(parse_date).transpose()?,
+            };
+            store.add_finding(&TaskCode::parse(code)?, finding)?
+        }
+        RecordCommand::Status { code, status } => store.set_status(&TaskCode::parse(code)?, parse_status(status)?)?,
+        RecordCommand::Export { code, out } => {
+            let bytes = store.export_record(&TaskCode::parse(code)?)?;
+            std::fs::write(out, &bytes).map_err(|source| CliError::Io { path: out.clone(), source })?;
+            done(as_json, &format!("已导出 {} 字节到 {}", bytes.len(), out.display()), &json!({"bytes": bytes.len()}));
+            return Ok(());
+        }
+        RecordCommand::Merge { file } => {
+            let code = store.receive_record(&read(file)?)?;
+            done(as_json, &format!("已合并任务 {code} 的记录"), &json!({"task": code}));
+            return Ok(());
+        }
+    };
+    done(as_json, &format!("已记录 {field}"), &field);
+    Ok(())
+}
+
+fn show(store: &mut Store, code: &TaskCode, as_json: bool) -> Result<(), CliError> {
+    let directory = store.directory()?;
+    let view = store.record(code)?.view(&directory).map_err(onevisit_core::store::StoreError::from)?;
+    if as_json { render::json(&view) } else { print!("{}", render::record(&view)) }
+    Ok(())
+}
+
+fn done<T: serde::Serialize>(as_json: bool, text: &str, value: &T) {
+    if as_json {
+        render::json(&json!({"ok": true, "result": value}));
+    } else {
+        println!("{text}");
+    }
+}
+
+fn draft(store: &mut Store, a: &CreateTask) -> Result<TaskDraft, CliError> {
+    let lead = DepartmentId::new(a.lead.as_str())?;
+    let mut departments: Vec<DepartmentId> = a.departments.iter().map(|d| DepartmentId::new(d.as_str())).collect::<Result<_, _>>()?;
+    if !departments.contains(&lead) {
+        departments.push(lead.clone());
+    }
+    let lead_inspector = match &a.lead_inspector {
+        Some(i) => InspectorId::new(i.as_str())?,
+        None => store.inspector().cloned().ok_or(CliError::Usage("give --lead-inspector (this device has no inspector)"))?,
+    };
+    let reference = || a.reference.clone().ok_or(CliError::Usage("this source needs --reference"));
+    let source = match a.source {
+        SourceArg::Random => TaskSource::RandomDraw,
+        SourceArg::Complaint => TaskSource::ComplaintOrLead { reference: reference()? },
+        SourceArg::Plan => TaskSource::Plan { reference: reference()? },
+        SourceArg::Reinspection => TaskSource::ReInspection { of_task: TaskCode::parse(&reference()?)? },
+    };
+    Ok(TaskDraft {
+        enterprise: Uscc::parse(&a.enterprise)?,
+        lead_department: lead,
+        departments,
+        inspectors: a.inspectors.iter().map(|i| InspectorId::new(i.as_str())).collect::<Result<_, _>>()?,
+        lead_inspector,
+        matters: a.matters.iter().map(|m| MatterId::new(m.as_str())).collect::<Result<_, _>>()?,
+        window: TimeWindow { start: parse_date(&a.from)?, end: parse_date(&a.to)? },
+        source,
+    })
+}
+
+/// Reads an answer as typed: keywords first, then by the check point's answer type. The core
+/// checks the result against the type, so a mismatch is reported as such.
+fn parse_answer(raw: &str, kind: Option<&AnswerType>) -> AnswerValue {
+    match raw {
+        "pass" | "符合" => AnswerValue::Pass,
+        "fail" | "不符合" => AnswerValue::Fail,
+        "na" | "不适用" => AnswerValue::NotApplicable,
+        "photos" | "已拍照" => AnswerValue::Photos,
+        _ => match kind {
+            Some(AnswerType::Number { unit, .. }) => AnswerValue::Number { value: raw.to_string(), unit: unit.clone() },
+            _ => AnswerValue::Text { text: raw.to_string() },
+        },
+    }
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, CliError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| CliError::Date(s.to_string()))
+}
+
+fn parse_status(s: &str) -> Result<Status, CliError> {
+    Status::parse(s).ok_or_else(|| CliError::Status(s.to_string()))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|source| CliError::Io { path: path.to_path_buf(), source })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn store_dir(cli: &Cli) -> Result<PathBuf, CliError> {
+    match &cli.store {
+        Some(p) => Ok(p.clone()),
+        None => directories::ProjectDirs::from("cn", "OneVisit", "onevisit")
+            .map(|d| d.data_dir().to_path_buf())
+            .ok_or(CliError::NoDataDir),
+    }
+}
+
+/// The key that seals the device key: a passphrase from the environment, or a key file.
+fn wrapper(cli: &Cli, root: &Path, creating: bool) -> Result<Box<dyn SeedWrapper>, CliError> {
+    if let Some(var) = &cli.passphrase_env {
+        let passphrase = std::env::var(var).map_err(|_| CliError::Usage("the --passphrase-env variable is not set"))?;
+        return Ok(Box::new(PassphraseWrapper::new(passphrase)?));
+    }
+    let path = cli.key_file.clone().unwrap_or_else(|| root.join("device.key"));
+    if creating {
+        std::fs::create_dir_all(root).map_err(|source| CliError::Io { path: root.to_path_buf(), source })?;
+        Ok(Box::new(KeyFileWrapper::load_or_create(&path)?))
+    } else {
+        Ok(Box::new(KeyFileWrapper::load(&path)?))
+    }
+}

@@ -1,0 +1,63 @@
+//! The command's errors: what went wrong, for the person at the keyboard.
+
+use std::path::PathBuf;
+
+use onevisit_core::domain::{DirectoryError, IdError, TaskError, UsccError};
+use onevisit_core::identity::KeyError;
+use onevisit_core::record::conflict::UnknownField;
+use onevisit_core::store::StoreError;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The device key could not be unlocked.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// Directory data is invalid.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    /// A task argument is invalid.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// A USCC argument is invalid.
+    #[error("invalid unified social credit code: {0}")]
+    Uscc(#[from] UsccError),
+    /// An identifier argument is invalid.
+    #[error(transparent)]
+    Id(#[from] IdError),
+    /// A field name is invalid.
+    #[error(transparent)]
+    Field(#[from] UnknownField),
+    /// A date argument is invalid.
+    #[error("{0:?} is not a date of the form YYYY-MM-DD")]
+    Date(String),
+    /// A status argument is invalid.
+    #[error("{0:?} is not a status (planned, on_site, recorded, closed, cancelled)")]
+    Status(String),
+    /// An argument combination is invalid.
+    #[error("{0}")]
+    Usage(&'static str),
+    /// No default data directory exists for this user.
+    #[error("no data directory for this user: pass --store")]
+    NoDataDir,
+    /// The audit log failed verification.
+    #[error("the audit log failed verification ({0} problems)")]
+    AuditFailed(usize),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) | CliError::Date(_) | CliError::Status(_) => 2,
+            CliError::AuditFailed(_) => 3,
+            _ => 1,
+        }
+    }
+}
