@@ -1,1 +1,1 @@
-//! Whole-flow tests live in `tests/tests/`.
+//! Whole-flow tests live in `tests/tests/`; `src/bin/` holds the helper processes they drive.

@@ -1,0 +1,198 @@
+//! The real `onevisit` binary, driven step by step as an inspector would, on real store files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+struct Device {
+    dir: tempfile::TempDir,
+}
+
+impl Device {
+    fn new(inspector: &str) -> Device {
+        let d = Device { dir: tempfile::tempdir().unwrap() };
+        d.ok(&["init", "--inspector", inspector]);
+        d.ok(&["import", "--sample"]);
+        d
+    }
+
+    fn store(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_onevisit")).arg("--store").arg(self.store()).args(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// Runs a command that must fail; returns (exit code, stderr).
+    fn fails(&self, args: &[&str]) -> (i32, String) {
+        let out = self.run(args);
+        assert!(!out.status.success(), "{args:?} should have failed");
+        (out.status.code().unwrap(), String::from_utf8(out.stderr).unwrap())
+    }
+}
+
+/// The first enterprise of the sample directory.
+fn enterprise() -> String {
+    let data: Value = serde_json::from_str(include_str!("../../data/pinghu-directory.json")).unwrap();
+    data["enterprises"][0]["uscc"].as_str().unwrap().to_string()
+}
+
+fn create_task(d: &Device, inspectors: &[&str]) -> Output {
+    let uscc = enterprise();
+    let mut args = vec![
+        "--json", "tasks", "create", "--enterprise", &uscc, "--lead", "scjg", "--department", "xfjy", "--matter", "SCJG-001",
+        "--matter", "XFJY-001", "--from", "2026-12-01", "--to", "2026-12-07",
+    ];
+    for i in inspectors {
+        args.extend_from_slice(&["--inspector", i]);
+    }
+    d.run(&args)
+}
+
+fn new_task(d: &Device) -> String {
+    let out = create_task(d, &["scjg-01", "xfjy-01"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let task: Value = serde_json::from_slice(&out.stdout).unwrap();
+    task["code"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn an_inspection_is_recorded_step_by_step_and_listed_from_the_index() {
+    let d = Device::new("scjg-01");
+    let code = new_task(&d);
+    d.ok(&["record", "check-in", &code, "--lat", "30.7", "--lon", "121.02", "--accuracy", "5"]);
+    d.ok(&["record", "identity", &code]);
+    d.ok(&["record", "party", &code, "--name", "沈建国", "--role", "现场负责人"]);
+    d.ok(&["record", "answer", &code, "SCJG-001-01", "pass"]);
+    d.ok(&["record", "answer", &code, "SCJG-001-03", "3.5", "--note", "冷藏柜"]);
+    d.ok(&["record", "finding", &code, "--department", "scjg", "--problem", "许可证未公示", "--basis", "《食品安全法》第三十五条", "--deadline", "2026-12-20"]);
+
+    let rows = d.json(&["tasks", "list", "--status", "on_site", "--department", "xfjy", "--date", "2026-12-03"]);
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["answered"], 2);
+    assert_eq!(rows[0]["findings"], 1);
+    assert_eq!(d.json(&["tasks", "list", "--status", "closed"]).as_array().unwrap().len(), 0);
+
+    let shown = d.ok(&["tasks", "show", &code]);
+    assert!(shown.contains("3.5 ℃") && shown.contains("许可证未公示") && shown.contains("沈建国"), "{shown}");
+    let verify = d.ok(&["audit", "verify"]);
+    assert!(verify.contains("✓"), "{verify}");
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_error() {
+    let d = Device::new("scjg-01");
+    let code = new_task(&d);
+    let (status, err) = d.fails(&["tasks", "list", "--enterprise", "91330482MA2B3C4D5X"]);
+    assert_eq!(status, 1);
+    assert!(err.contains("check character"), "{err}");
+
+    let out = create_task(&d, &["scjg-01"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least two"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    d.ok(&["record", "check-in", &code, "--lat", "30.7", "--lon", "121.02"]);
+    let (_, err) = d.fails(&["record", "answer", &code, "SCJG-001-03", "pass"]);
+    assert!(err.contains("takes a number answer"), "{err}");
+    let (_, err) = d.fails(&["record", "answer", &code, "WSJK-001-01", "pass"]);
+    assert!(err.contains("not part of this task"), "{err}");
+    let (_, err) = d.fails(&["record", "status", &code, "closed"]);
+    assert!(err.contains("cannot change from"), "{err}");
+    let (status, _) = d.fails(&["record", "status", &code, "finished"]);
+    assert_eq!(status, 2);
+    let rows = d.json(&["tasks", "list"]);
+    assert_eq!(rows[0]["answered"], 0, "refused answers are not written");
+    assert_eq!(rows.as_array().unwrap().len(), 1, "the one-inspector task was not created");
+}
+
+#[test]
+fn two_devices_exchange_a_record_and_the_lead_resolves_the_conflict() {
+    let a = Device::new("scjg-01");
+    let b = Device::new("xfjy-01");
+    let code = new_task(&a);
+    let file = a.store().join("record.automerge");
+    let file = file.to_str().unwrap();
+    a.ok(&["record", "export", &code, "--out", file]);
+    b.ok(&["record", "merge", file]);
+    a.ok(&["record", "check-in", &code, "--lat", "30.7", "--lon", "121.02"]);
+    b.ok(&["record", "check-in", &code, "--lat", "30.7", "--lon", "121.02"]);
+    a.ok(&["record", "answer", &code, "SCJG-001-02", "pass"]);
+    b.ok(&["record", "answer", &code, "SCJG-001-02", "fail", "--note", "健康证过期"]);
+    let back = b.store().join("back.automerge");
+    let back = back.to_str().unwrap();
+    b.ok(&["record", "export", &code, "--out", back]);
+    a.ok(&["record", "merge", back]);
+
+    let conflicts = a.json(&["conflicts", "list", &code]);
+    assert_eq!(conflicts.as_array().unwrap().len(), 1, "{conflicts}");
+    assert_eq!(conflicts[0]["field"], "answer:SCJG-001-02");
+    let listed = a.ok(&["conflicts", "list", &code]);
+    assert!(listed.contains("健康证过期") && listed.contains("xfjy-01") && listed.contains("scjg-01"), "{listed}");
+    let fail = conflicts[0]["values"].as_array().unwrap().iter().position(|v| v["by"] == "xfjy-01").unwrap() + 1;
+
+    let (_, err) = b.fails(&["conflicts", "resolve", &code, "answer:SCJG-001-02", "--choose", "1"]);
+    assert!(err.contains("lead inspector"), "{err}");
+    a.ok(&["conflicts", "resolve", &code, "answer:SCJG-001-02", "--choose", &fail.to_string()]);
+    assert_eq!(a.json(&["conflicts", "list", &code]).as_array().unwrap().len(), 0);
+    assert!(a.ok(&["tasks", "show", &code]).contains("不符合"));
+}
+
+#[test]
+fn an_altered_audit_log_fails_verification_naming_the_entry() {
+    let d = Device::new("scjg-01");
+    new_task(&d);
+    assert!(alter_third_entry_with_python_sqlite(d.store()), "could not alter the database");
+    let (status, _) = d.fails(&["audit", "verify"]);
+    assert_eq!(status, 3);
+    let out = d.run(&["audit", "verify"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("#3 was altered"), "{text}");
+}
+
+/// Alters the third audit entry (the task creation) through Python's sqlite3 module: an
+/// independent SQLite client, as an attacker with the file would use.
+fn alter_third_entry_with_python_sqlite(store: &Path) -> bool {
+    let db = store.join("onevisit.sqlite");
+    let script = format!(
+        "import sqlite3; c = sqlite3.connect({:?}); c.execute(\"UPDATE audit_log SET canonical = replace(canonical, 'create_task', 'import_directory') WHERE position = 3\"); c.commit()",
+        db.to_str().unwrap()
+    );
+    Command::new("python3").args(["-c", &script]).status().map(|s| s.success()).unwrap_or(false)
+}
+
+#[test]
+fn opening_with_a_missing_key_file_or_store_says_so() {
+    let d = Device::new("scjg-01");
+    let other = tempfile::tempdir().unwrap();
+    let missing = other.path().join("none.key");
+    let (_, err) = d.fails(&["--key-file", missing.to_str().unwrap(), "tasks", "list"]);
+    assert!(err.contains("none.key"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_onevisit")).args(["--store", other.path().to_str().unwrap(), "tasks", "list"]).output().unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn the_demo_converges_and_verifies() {
+    let out = Command::new(env!("CARGO_BIN_EXE_onevisit")).args(["--json", "demo"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["converged"], true);
+    assert_eq!(v["conflicts"].as_array().unwrap().len(), 1);
+    assert_eq!(v["resolved"]["open_conflicts"], 0);
+    assert_eq!(v["resolved"]["status"], "recorded");
+    assert_eq!(v["audit"]["scjg-01"]["problems"].as_array().unwrap().len(), 0);
+}
