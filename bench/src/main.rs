@@ -1,1 +1,236 @@
-fn main() {}
+//! `onevisit-bench`: the core's speed figures as JSON lines, each beside its reference measured
+//! in the same run on the same disk.
+//!
+//! Run with `cargo run --release -p onevisit-bench` (add `--quick` for a smaller, faster run).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use automerge::ActorId;
+use chrono::NaiveDate;
+use onevisit_core::domain::{
+    AnswerType, CheckPoint, Department, Directory, DirectoryData, InspectionMatter, Inspector, Task, TaskCode, TaskDraft,
+    TaskSource, TimeWindow,
+};
+use onevisit_core::identity::KeyFileWrapper;
+use onevisit_core::record::{AnswerValue, InspectionRecord, Position, Stamp};
+use onevisit_core::sample;
+use onevisit_core::store::{Store, TaskFilter};
+use serde_json::json;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `--only answers|store|merge` runs one group (for profiling).
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
+    let run = |group: &str| only.is_none_or(|o| o == group);
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    if run("answers") {
+        answer_recording(tmp.path(), if quick { 200 } else { 1000 });
+    }
+    if run("store") {
+        large_store(tmp.path(), if quick { 2_000 } else { 10_000 });
+    }
+    if run("merge") {
+        merge(if quick { 5 } else { 20 });
+    }
+}
+
+/// Prints one figure.
+fn emit(name: &str, value: f64, unit: &str, extra: serde_json::Value) {
+    let mut line = json!({"name": name, "value": round(value), "unit": unit});
+    if let (Some(obj), Some(more)) = (line.as_object_mut(), extra.as_object()) {
+        obj.extend(more.clone());
+    }
+    println!("{line}");
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i]
+}
+
+fn device(root: &Path, inspector: &str) -> Store {
+    std::fs::create_dir_all(root).expect("store dir");
+    let wrapper = KeyFileWrapper::load_or_create(&root.join("device.key")).expect("key file");
+    let mut s = Store::init(root, &wrapper, Some(inspector.parse().expect("literal"))).expect("init");
+    s.import_directory(sample::directory().expect("sample")).expect("import");
+    s
+}
+
+/// One check-point answer end to end vs a plain SQLite INSERT of the same bytes in its own transaction.
+fn answer_recording(base: &Path, n: usize) {
+    let root = base.join("answers");
+    let mut s = device(&root, "scjg-01");
+    let dir = s.directory().expect("directory");
+    let code = s.create_task(sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"))).expect("task").code;
+    s.check_in(&code, Position::wgs84(30.7, 121.0, 5).expect("position")).expect("check in");
+    let points: Vec<_> = ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-01", "XFJY-001-02"]
+        .iter()
+        .map(|p| p.parse().expect("literal"))
+        .collect();
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let value = if i % 2 == 0 { AnswerValue::Pass } else { AnswerValue::Fail };
+        let note = Some(format!("第{i}次检查记录"));
+        let t = Instant::now();
+        s.answer(&code, &points[i % points.len()], value, note, vec![]).expect("answer");
+        samples.push(ms(t.elapsed()));
+    }
+    let chunk_bytes: f64 = s
+        .connection()
+        .query_row("SELECT avg(length(bytes)) FROM document_chunks", [], |r| r.get(0))
+        .unwrap_or(300.0);
+    drop(s);
+
+    // The floor: the same payload size, same file system, same pragmas (WAL, synchronous=FULL).
+    let conn = rusqlite::Connection::open(base.join("floor.sqlite")).expect("floor db");
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(())).expect("wal");
+    conn.pragma_update(None, "synchronous", "FULL").expect("sync");
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)", []).expect("table");
+    let payload = vec![0x5au8; chunk_bytes as usize];
+    let mut floor = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        conn.execute("BEGIN", []).expect("begin");
+        conn.execute("INSERT INTO t (payload) VALUES (?1)", [&payload]).expect("insert");
+        conn.execute("COMMIT", []).expect("commit");
+        floor.push(ms(t.elapsed()));
+    }
+    let (p50, p99) = (percentile(&mut samples, 0.5), percentile(&mut samples, 0.99));
+    let (f50, f99) = (percentile(&mut floor, 0.5), percentile(&mut floor, 0.99));
+    let note = json!({"samples": n, "payload_bytes": chunk_bytes.round()});
+    emit("answer_record_p50", p50, "ms", json!({"reference": round(f50), "reference_name": "sqlite_insert_p50", "target": "<= 2 ms and <= 5x reference", "ratio": round(p50 / f50), "detail": note}));
+    emit("answer_record_p99", p99, "ms", json!({"reference": round(f99), "reference_name": "sqlite_insert_p99", "ratio": round(p99 / f99)}));
+    emit("sqlite_insert_p50", f50, "ms", json!({"detail": "plain INSERT of the same payload, own transaction, WAL + synchronous=FULL"}));
+}
+
+/// Listing and opening a store that holds `n` inspections.
+fn large_store(base: &Path, n: usize) {
+    let root = base.join("large");
+    let mut s = device(&root, "scjg-01");
+    let dir = s.directory().expect("directory");
+    let start = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+    let t = Instant::now();
+    for batch in 0..n.div_ceil(500) {
+        let drafts: Vec<TaskDraft> = (batch * 500..((batch + 1) * 500).min(n))
+            .map(|i| sample::joint_task_draft(&dir, i, start + chrono::Days::new((i % 365) as u64)))
+            .collect();
+        s.create_tasks(drafts).expect("create tasks");
+    }
+    let create = t.elapsed();
+    drop(s);
+    let wrapper = KeyFileWrapper::load(&root.join("device.key")).expect("key file");
+
+    let mut opens = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let s = Store::open(&root, &wrapper).expect("open");
+        opens.push(ms(t.elapsed()));
+        drop(s);
+    }
+    let s = Store::open(&root, &wrapper).expect("open");
+    let mut lists = Vec::new();
+    let mut count = 0;
+    for _ in 0..20 {
+        let t = Instant::now();
+        count = s.list_tasks(&TaskFilter::default()).expect("list").len();
+        lists.push(ms(t.elapsed()));
+    }
+    let mut filtered = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        s.list_tasks(&TaskFilter { department: Some("xfjy".parse().expect("literal")), status: Some(onevisit_core::record::Status::Planned), ..Default::default() }).expect("list");
+        filtered.push(ms(t.elapsed()));
+    }
+    emit("task_list_10k_p50", percentile(&mut lists, 0.5), "ms", json!({"target": "<= 20 ms", "detail": {"tasks": n, "rows_returned": count}}));
+    emit("task_list_filtered_10k_p50", percentile(&mut filtered, 0.5), "ms", json!({"detail": "department + status filter, all rows match"}));
+    emit("store_open_10k_p50", percentile(&mut opens, 0.5), "ms", json!({"target": "<= 100 ms", "detail": {"tasks": n, "includes": "open, migrate check, unseal device key (key file)"}}));
+    emit("task_create_batched", ms(create) / n as f64, "ms_per_task", json!({"detail": "create_tasks in batches of 500: validation, Automerge document, index row, signed audit entry"}));
+}
+
+/// A directory with two departments of 30 check points each.
+fn sixty_point_directory() -> Directory {
+    let dept = |id: &str| Department { id: id.parse().expect("literal"), name: format!("{id} 局"), short_name: id.into() };
+    let matter = |d: &str| InspectionMatter {
+        id: format!("{d}-M").parse().expect("literal"),
+        department: d.parse().expect("literal"),
+        title: "综合检查".into(),
+        legal_basis: "《中华人民共和国安全生产法》".into(),
+        check_points: (0..30)
+            .map(|i| CheckPoint { id: format!("{d}-{i:02}").parse().expect("literal"), title: format!("要点{i}"), answer: AnswerType::PassFail })
+            .collect(),
+    };
+    let inspector = |id: &str, d: &str| Inspector { id: id.parse().expect("literal"), name: id.into(), certificate_number: "1".into(), department: d.parse().expect("literal") };
+    let sample = sample::directory().expect("sample");
+    Directory::from_data(DirectoryData {
+        departments: vec![dept("a"), dept("b")],
+        inspectors: vec![inspector("ia", "a"), inspector("ib", "b")],
+        enterprises: sample.enterprises().take(1).cloned().collect(),
+        matters: vec![matter("a"), matter("b")],
+    })
+    .expect("bench directory")
+}
+
+/// Two devices each make 20 offline edits to a 60-check-point inspection; merging one into the other.
+fn merge(rounds: usize) {
+    let dir = sixty_point_directory();
+    let draft = TaskDraft {
+        enterprise: dir.enterprises().next().expect("one").uscc.clone(),
+        lead_department: "a".parse().expect("literal"),
+        departments: vec!["a".parse().expect("literal"), "b".parse().expect("literal")],
+        inspectors: vec!["ia".parse().expect("literal"), "ib".parse().expect("literal")],
+        lead_inspector: "ia".parse().expect("literal"),
+        matters: vec!["a-M".parse().expect("literal"), "b-M".parse().expect("literal")],
+        window: TimeWindow { start: NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"), end: NaiveDate::from_ymd_opt(2026, 12, 2).expect("date") },
+        source: TaskSource::RandomDraw,
+    };
+    let task = Task::from_draft(draft, TaskCode::parse("330482-20261201-BENCH000").expect("code"), &dir).expect("task");
+    let stamp = |by: &str, ms: i64| Stamp { by: by.parse().expect("literal"), at_ms: ms };
+    let mut samples = Vec::new();
+    let mut sizes = (0, 0);
+    for _ in 0..rounds {
+        let mut a = InspectionRecord::create(task.clone(), ActorId::random(), stamp("ia", 1)).expect("create");
+        a.check_in_at(stamp("ia", 2), Position::wgs84(30.7, 121.0, 5).expect("pos")).expect("check in");
+        // Fill all 60 check points first, so the merge works on a realistic document.
+        for i in 0..30 {
+            for d in ["a", "b"] {
+                let cp = format!("{d}-{i:02}").parse().expect("literal");
+                a.answer_check_point(stamp("ia", 3), &dir, &cp, AnswerValue::Pass, None, vec![]).expect("answer");
+            }
+        }
+        let base = a.save();
+        let mut b = InspectionRecord::load(&base, []).expect("load");
+        b.set_actor(ActorId::random());
+        for i in 0..20 {
+            let cpa = format!("a-{i:02}").parse().expect("literal");
+            // b works in its own section, except for its last edit, which hits a-19 as a did.
+            let cpb = if i == 19 { "a-19".to_string() } else { format!("b-{i:02}") };
+            let cpb = cpb.parse().expect("literal");
+            a.answer_check_point(stamp("ia", 10 + i), &dir, &cpa, AnswerValue::Fail, Some(format!("问题{i}")), vec![]).expect("answer");
+            b.answer_check_point(stamp("ib", 10 + i), &dir, &cpb, AnswerValue::Fail, Some(format!("复核{i}")), vec![]).expect("answer");
+        }
+        let from_b = b.take_unsaved();
+        sizes = (base.len(), from_b.len());
+        let t = Instant::now();
+        a.merge_bytes(&from_b).expect("merge");
+        let conflicts = a.conflicts().expect("conflicts").len();
+        samples.push(ms(t.elapsed()));
+        assert_eq!(conflicts, 1, "only a-19 was answered on both devices");
+    }
+    emit(
+        "merge_60cp_20edits_p50",
+        percentile(&mut samples, 0.5),
+        "ms",
+        json!({"detail": {"rounds": rounds, "document_bytes": sizes.0, "incoming_change_bytes": sizes.1, "includes": "apply the other device's 20 changes + list conflicts"}}),
+    );
+}

@@ -63,8 +63,8 @@ pub struct IndexEntry<'a> {
     pub check_points: usize,
 }
 
-/// Writes or refreshes a task's index row (inside the edit's transaction).
-pub fn upsert(tx: &Transaction<'_>, entry: &IndexEntry<'_>, summary: &RecordSummary, now_ms: i64) -> rusqlite::Result<()> {
+/// Writes a new task's index row and its departments (inside the creating transaction).
+pub fn insert(tx: &Transaction<'_>, entry: &IndexEntry<'_>, summary: &RecordSummary, now_ms: i64) -> rusqlite::Result<()> {
     let task = entry.task;
     let source = serde_json::to_value(&task.source)
         .ok()
@@ -73,8 +73,7 @@ pub fn upsert(tx: &Transaction<'_>, entry: &IndexEntry<'_>, summary: &RecordSumm
     tx.prepare_cached(
         "INSERT INTO task_index (code, enterprise_uscc, enterprise_name, lead_department, window_start, window_end,
              source, status, answered, check_points, findings, conflicts, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-         ON CONFLICT(code) DO UPDATE SET status = ?8, answered = ?9, findings = ?11, conflicts = ?12, updated_at_ms = ?13",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         task.code.as_str(),
@@ -91,10 +90,20 @@ pub fn upsert(tx: &Transaction<'_>, entry: &IndexEntry<'_>, summary: &RecordSumm
         summary.conflicts as i64,
         now_ms,
     ])?;
-    let mut dept = tx.prepare_cached("INSERT OR IGNORE INTO task_departments (department, code) VALUES (?1, ?2)")?;
+    let mut dept = tx.prepare_cached("INSERT INTO task_departments (department, code) VALUES (?1, ?2)")?;
     for d in &task.departments {
         dept.execute(params![d.as_str(), task.code.as_str()])?;
     }
+    Ok(())
+}
+
+/// Refreshes a task's counts after an edit (inside the edit's transaction). The status column,
+/// which is indexed, is written only when it changed, so most edits leave the indexes untouched.
+pub fn update(tx: &Transaction<'_>, code: &TaskCode, summary: &RecordSummary, now_ms: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE task_index SET answered = ?2, findings = ?3, conflicts = ?4, updated_at_ms = ?5 WHERE code = ?1")?
+        .execute(params![code.as_str(), summary.answered as i64, summary.findings as i64, summary.conflicts as i64, now_ms])?;
+    tx.prepare_cached("UPDATE task_index SET status = ?2 WHERE code = ?1 AND status <> ?2")?
+        .execute(params![code.as_str(), summary.status.as_str()])?;
     Ok(())
 }
 

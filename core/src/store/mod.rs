@@ -277,7 +277,7 @@ impl Store {
                 params![task.code.as_str(), serde_json::to_string(task).map_err(CanonicalError::from)?, now],
             )?;
             documents::insert(&tx, &task.code, snapshot)?;
-            index::upsert(&tx, &index_entry(task, &directory), summary, now)?;
+            index::insert(&tx, &index_entry(task, &directory), summary, now)?;
             let event = audit_log::Event {
                 action: AuditAction::CreateTask,
                 inspector: Some(by.as_str()),
@@ -415,7 +415,7 @@ impl Store {
             params![code.as_str(), serde_json::to_string(&task).map_err(CanonicalError::from)?, now],
         )?;
         documents::insert(&tx, &code, &snapshot)?;
-        index::upsert(&tx, &index_entry(&task, &directory), &summary, now)?;
+        index::insert(&tx, &index_entry(&task, &directory), &summary, now)?;
         let event = audit_log::Event {
             action: AuditAction::ReceiveRecord,
             inspector: self.inspector.as_ref().map(|i| i.as_str()),
@@ -479,7 +479,7 @@ impl Store {
                 return Err(e);
             }
         };
-        match self.persist_edit(code, action, &by, &field, &chunk, &summary, &directory, now) {
+        match self.persist_edit(code, action, &by, &field, &chunk, &summary, now) {
             Ok(head) => {
                 self.head = head;
                 Ok(field)
@@ -500,16 +500,14 @@ impl Store {
         field: &Field,
         chunk: &[u8],
         summary: &crate::record::RecordSummary,
-        directory: &Directory,
         now: i64,
     ) -> Result<ChainHead, StoreError> {
-        let task = self.records.get(code).map(|r| r.task().clone()).ok_or_else(|| StoreError::UnknownTask(code.clone()))?;
         let tx = self.conn.transaction()?;
         let needs_compaction = !chunk.is_empty() && documents::append_chunk(&tx, code, chunk)?;
         if needs_compaction && let Some(record) = self.records.get_mut(code) {
             documents::compact(&tx, code, &record.doc().clone().save())?;
         }
-        index::upsert(&tx, &index_entry(&task, directory), summary, now)?;
+        index::update(&tx, code, summary, now)?;
         let event = audit_log::Event {
             action,
             inspector: Some(by.as_str()),
@@ -565,7 +563,7 @@ fn rebuild_index(tx: &Transaction<'_>) -> Result<(), StoreError> {
                 (task, crate::record::RecordSummary { status: Status::Planned, answered: 0, findings: 0, conflicts: 0 })
             }
         };
-        index::upsert(tx, &index_entry(&task, &directory), &summary, now_ms())?;
+        index::insert(tx, &index_entry(&task, &directory), &summary, now_ms())?;
     }
     Ok(())
 }
