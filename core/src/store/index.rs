@@ -134,7 +134,8 @@ pub fn list(conn: &Connection, filter: &TaskFilter) -> rusqlite::Result<Vec<Task
     let mut args: Vec<String> = Vec::new();
     let mut clauses: Vec<String> = Vec::new();
     if let Some(department) = &filter.department {
-        sql.push_str(" JOIN task_departments d ON d.code = t.code AND d.department = ?");
+        // A correlated lookup rather than a join keeps the scan in window order: no sort step.
+        clauses.push("EXISTS (SELECT 1 FROM task_departments d WHERE d.department = ? AND d.code = t.code)".into());
         args.push(department.to_string());
     }
     if let Some(status) = filter.status {

@@ -87,8 +87,8 @@ const MIGRATIONS: &[Migration] = &[
                 conflicts INTEGER NOT NULL,
                 updated_at_ms INTEGER NOT NULL
             );
-            CREATE INDEX task_index_by_status ON task_index(status, window_start);
-            CREATE INDEX task_index_by_window ON task_index(window_start, window_end);
+            CREATE INDEX task_index_by_status ON task_index(status, window_start DESC, code);
+            CREATE INDEX task_index_by_window ON task_index(window_start DESC, code);
             CREATE INDEX task_index_by_enterprise ON task_index(enterprise_uscc);
             CREATE TABLE task_departments (
                 department TEXT NOT NULL,
