@@ -10,3 +10,7 @@ command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
 
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked
+
+# Lints, where the toolchain has them (rustup's default profile does).
+if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all --check; fi
+if cargo clippy --version >/dev/null 2>&1; then cargo clippy --workspace --all-targets --locked -- -D warnings; fi

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use automerge::ActorId;
 use chrono::NaiveDate;
 use onevisit_core::domain::{
-    AnswerType, CheckPoint, Department, Directory, DirectoryData, InspectionMatter, Inspector, Task, TaskCode, TaskDraft,
-    TaskSource, TimeWindow,
+    AnswerType, CheckPoint, Department, Directory, DirectoryData, InspectionMatter, Inspector, Task, TaskCode,
+    TaskDraft, TaskSource, TimeWindow,
 };
 use onevisit_core::identity::KeyFileWrapper;
 use onevisit_core::record::{AnswerValue, InspectionRecord, Position, Stamp};
@@ -72,7 +72,10 @@ fn answer_recording(base: &Path, n: usize) {
     let root = base.join("answers");
     let mut s = device(&root, "scjg-01");
     let dir = s.directory().expect("directory");
-    let code = s.create_task(sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"))).expect("task").code;
+    let code = s
+        .create_task(sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date")))
+        .expect("task")
+        .code;
     s.check_in(&code, Position::wgs84(30.7, 121.0, 5).expect("position")).expect("check in");
     let points: Vec<_> = ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-01", "XFJY-001-02"]
         .iter()
@@ -86,10 +89,8 @@ fn answer_recording(base: &Path, n: usize) {
         s.answer(&code, &points[i % points.len()], value, note, vec![]).expect("answer");
         samples.push(ms(t.elapsed()));
     }
-    let chunk_bytes: f64 = s
-        .connection()
-        .query_row("SELECT avg(length(bytes)) FROM document_chunks", [], |r| r.get(0))
-        .unwrap_or(300.0);
+    let chunk_bytes: f64 =
+        s.connection().query_row("SELECT avg(length(bytes)) FROM document_chunks", [], |r| r.get(0)).unwrap_or(300.0);
     drop(s);
 
     // The floor: the same payload size, same file system, same pragmas (WAL, synchronous=FULL).
@@ -109,9 +110,24 @@ fn answer_recording(base: &Path, n: usize) {
     let (p50, p99) = (percentile(&mut samples, 0.5), percentile(&mut samples, 0.99));
     let (f50, f99) = (percentile(&mut floor, 0.5), percentile(&mut floor, 0.99));
     let note = json!({"samples": n, "payload_bytes": chunk_bytes.round()});
-    emit("answer_record_p50", p50, "ms", json!({"reference": round(f50), "reference_name": "sqlite_insert_p50", "target": "<= 2 ms and <= 5x reference", "ratio": round(p50 / f50), "detail": note}));
-    emit("answer_record_p99", p99, "ms", json!({"reference": round(f99), "reference_name": "sqlite_insert_p99", "ratio": round(p99 / f99)}));
-    emit("sqlite_insert_p50", f50, "ms", json!({"detail": "plain INSERT of the same payload, own transaction, WAL + synchronous=FULL"}));
+    emit(
+        "answer_record_p50",
+        p50,
+        "ms",
+        json!({"reference": round(f50), "reference_name": "sqlite_insert_p50", "target": "<= 2 ms and <= 5x reference", "ratio": round(p50 / f50), "detail": note}),
+    );
+    emit(
+        "answer_record_p99",
+        p99,
+        "ms",
+        json!({"reference": round(f99), "reference_name": "sqlite_insert_p99", "ratio": round(p99 / f99)}),
+    );
+    emit(
+        "sqlite_insert_p50",
+        f50,
+        "ms",
+        json!({"detail": "plain INSERT of the same payload, own transaction, WAL + synchronous=FULL"}),
+    );
 }
 
 /// Listing and opening a store that holds `n` inspections.
@@ -149,28 +165,63 @@ fn large_store(base: &Path, n: usize) {
     let mut filtered = Vec::new();
     for _ in 0..20 {
         let t = Instant::now();
-        s.list_tasks(&TaskFilter { department: Some("xfjy".parse().expect("literal")), status: Some(onevisit_core::record::Status::Planned), ..Default::default() }).expect("list");
+        s.list_tasks(&TaskFilter {
+            department: Some("xfjy".parse().expect("literal")),
+            status: Some(onevisit_core::record::Status::Planned),
+            ..Default::default()
+        })
+        .expect("list");
         filtered.push(ms(t.elapsed()));
     }
-    emit("task_list_10k_p50", percentile(&mut lists, 0.5), "ms", json!({"target": "<= 20 ms", "detail": {"tasks": n, "rows_returned": count}}));
-    emit("task_list_filtered_10k_p50", percentile(&mut filtered, 0.5), "ms", json!({"detail": "department + status filter, all rows match"}));
-    emit("store_open_10k_p50", percentile(&mut opens, 0.5), "ms", json!({"target": "<= 100 ms", "detail": {"tasks": n, "includes": "open, migrate check, unseal device key (key file)"}}));
-    emit("task_create_batched", ms(create) / n as f64, "ms_per_task", json!({"detail": "create_tasks in batches of 500: validation, Automerge document, index row, signed audit entry"}));
+    emit(
+        "task_list_10k_p50",
+        percentile(&mut lists, 0.5),
+        "ms",
+        json!({"target": "<= 20 ms", "detail": {"tasks": n, "rows_returned": count}}),
+    );
+    emit(
+        "task_list_filtered_10k_p50",
+        percentile(&mut filtered, 0.5),
+        "ms",
+        json!({"detail": "department + status filter, all rows match"}),
+    );
+    emit(
+        "store_open_10k_p50",
+        percentile(&mut opens, 0.5),
+        "ms",
+        json!({"target": "<= 100 ms", "detail": {"tasks": n, "includes": "open, migrate check, unseal device key (key file)"}}),
+    );
+    emit(
+        "task_create_batched",
+        ms(create) / n as f64,
+        "ms_per_task",
+        json!({"detail": "create_tasks in batches of 500: validation, Automerge document, index row, signed audit entry"}),
+    );
 }
 
 /// A directory with two departments of 30 check points each.
 fn sixty_point_directory() -> Directory {
-    let dept = |id: &str| Department { id: id.parse().expect("literal"), name: format!("{id} 局"), short_name: id.into() };
+    let dept =
+        |id: &str| Department { id: id.parse().expect("literal"), name: format!("{id} 局"), short_name: id.into() };
     let matter = |d: &str| InspectionMatter {
         id: format!("{d}-M").parse().expect("literal"),
         department: d.parse().expect("literal"),
         title: "综合检查".into(),
         legal_basis: "《中华人民共和国安全生产法》".into(),
         check_points: (0..30)
-            .map(|i| CheckPoint { id: format!("{d}-{i:02}").parse().expect("literal"), title: format!("要点{i}"), answer: AnswerType::PassFail })
+            .map(|i| CheckPoint {
+                id: format!("{d}-{i:02}").parse().expect("literal"),
+                title: format!("要点{i}"),
+                answer: AnswerType::PassFail,
+            })
             .collect(),
     };
-    let inspector = |id: &str, d: &str| Inspector { id: id.parse().expect("literal"), name: id.into(), certificate_number: "1".into(), department: d.parse().expect("literal") };
+    let inspector = |id: &str, d: &str| Inspector {
+        id: id.parse().expect("literal"),
+        name: id.into(),
+        certificate_number: "1".into(),
+        department: d.parse().expect("literal"),
+    };
     let sample = sample::directory().expect("sample");
     Directory::from_data(DirectoryData {
         departments: vec![dept("a"), dept("b")],
@@ -191,7 +242,10 @@ fn merge(rounds: usize) {
         inspectors: vec!["ia".parse().expect("literal"), "ib".parse().expect("literal")],
         lead_inspector: "ia".parse().expect("literal"),
         matters: vec!["a-M".parse().expect("literal"), "b-M".parse().expect("literal")],
-        window: TimeWindow { start: NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"), end: NaiveDate::from_ymd_opt(2026, 12, 2).expect("date") },
+        window: TimeWindow {
+            start: NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"),
+            end: NaiveDate::from_ymd_opt(2026, 12, 2).expect("date"),
+        },
         source: TaskSource::RandomDraw,
     };
     let task = Task::from_draft(draft, TaskCode::parse("330482-20261201-BENCH000").expect("code"), &dir).expect("task");
@@ -216,8 +270,10 @@ fn merge(rounds: usize) {
             // b works in its own section, except for its last edit, which hits a-19 as a did.
             let cpb = if i == 19 { "a-19".to_string() } else { format!("b-{i:02}") };
             let cpb = cpb.parse().expect("literal");
-            a.answer_check_point(stamp("ia", 10 + i), &dir, &cpa, AnswerValue::Fail, Some(format!("问题{i}")), vec![]).expect("answer");
-            b.answer_check_point(stamp("ib", 10 + i), &dir, &cpb, AnswerValue::Fail, Some(format!("复核{i}")), vec![]).expect("answer");
+            a.answer_check_point(stamp("ia", 10 + i), &dir, &cpa, AnswerValue::Fail, Some(format!("问题{i}")), vec![])
+                .expect("answer");
+            b.answer_check_point(stamp("ib", 10 + i), &dir, &cpb, AnswerValue::Fail, Some(format!("复核{i}")), vec![])
+                .expect("answer");
         }
         let from_b = b.take_unsaved();
         sizes = (base.len(), from_b.len());

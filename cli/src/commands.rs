@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use onevisit_core::domain::{
-    AnswerType, CheckPointId, DepartmentId, Directory, InspectorId, MatterId, TaskCode, TaskDraft, TaskSource, TimeWindow,
-    Uscc,
+    AnswerType, CheckPointId, DepartmentId, Directory, InspectorId, MatterId, TaskCode, TaskDraft, TaskSource,
+    TimeWindow, Uscc,
 };
 use onevisit_core::identity::{KeyFileWrapper, PassphraseWrapper, SeedWrapper};
 use onevisit_core::record::{AnswerValue, Field, FindingDraft, PartyDraft, Position, Recusal, Status};
@@ -29,7 +29,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let store = Store::init(&root, wrapper(&cli, &root, true)?.as_ref(), inspector)?;
             let device = store.device_key().device_id();
             if cli.json {
-                render::json(&json!({"store": root, "device": device, "public_key": hex(&store.device_key().public_bytes())}));
+                render::json(
+                    &json!({"store": root, "device": device, "public_key": hex(&store.device_key().public_bytes())}),
+                );
             } else {
                 println!("已初始化设备存储 {}\n设备标识 {device}", root.display());
             }
@@ -97,7 +99,11 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
         }
         Command::Audit(AuditCommand::Verify) => {
             let report = store.verify_audit()?;
-            if as_json { render::json(&report) } else { print!("{}", render::audit(&report)) }
+            if as_json {
+                render::json(&report)
+            } else {
+                print!("{}", render::audit(&report))
+            }
             if !report.is_intact() {
                 return Err(CliError::AuditFailed(report.problems.len()));
             }
@@ -110,7 +116,8 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
 fn record(store: &mut Store, step: &RecordCommand, as_json: bool) -> Result<(), CliError> {
     let field = match step {
         RecordCommand::CheckIn { code, lat, lon, accuracy } => {
-            let position = Position::wgs84(*lat, *lon, *accuracy).ok_or(CliError::Usage("latitude or longitude out of range"))?;
+            let position =
+                Position::wgs84(*lat, *lon, *accuracy).ok_or(CliError::Usage("latitude or longitude out of range"))?;
             store.check_in(&TaskCode::parse(code)?, position)?
         }
         RecordCommand::Identity { code } => store.show_identity(&TaskCode::parse(code)?)?,
@@ -159,7 +166,11 @@ fn record(store: &mut Store, step: &RecordCommand, as_json: bool) -> Result<(), 
 fn show(store: &mut Store, code: &TaskCode, as_json: bool) -> Result<(), CliError> {
     let directory = store.directory()?;
     let view = store.record(code)?.view(&directory).map_err(onevisit_core::store::StoreError::from)?;
-    if as_json { render::json(&view) } else { print!("{}", render::record(&view)) }
+    if as_json {
+        render::json(&view)
+    } else {
+        print!("{}", render::record(&view))
+    }
     Ok(())
 }
 
@@ -173,13 +184,16 @@ fn done<T: serde::Serialize>(as_json: bool, text: &str, value: &T) {
 
 fn draft(store: &mut Store, a: &CreateTask) -> Result<TaskDraft, CliError> {
     let lead = DepartmentId::new(a.lead.as_str())?;
-    let mut departments: Vec<DepartmentId> = a.departments.iter().map(|d| DepartmentId::new(d.as_str())).collect::<Result<_, _>>()?;
+    let mut departments: Vec<DepartmentId> =
+        a.departments.iter().map(|d| DepartmentId::new(d.as_str())).collect::<Result<_, _>>()?;
     if !departments.contains(&lead) {
         departments.push(lead.clone());
     }
     let lead_inspector = match &a.lead_inspector {
         Some(i) => InspectorId::new(i.as_str())?,
-        None => store.inspector().cloned().ok_or(CliError::Usage("give --lead-inspector (this device has no inspector)"))?,
+        None => {
+            store.inspector().cloned().ok_or(CliError::Usage("give --lead-inspector (this device has no inspector)"))?
+        }
     };
     let reference = || a.reference.clone().ok_or(CliError::Usage("this source needs --reference"));
     let source = match a.source {

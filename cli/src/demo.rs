@@ -53,7 +53,12 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     let position = Position::wgs84(lat, lon, 6).ok_or(CliError::Usage("sample position out of range"))?;
     a.check_in(&code, position)?;
     a.show_identity(&code)?;
-    let party = PartyDraft { name: "沈建国".into(), role: "现场负责人".into(), phone: Some("13800000000".into()), recusal: Recusal::NotRequested };
+    let party = PartyDraft {
+        name: "沈建国".into(),
+        role: "现场负责人".into(),
+        phone: Some("13800000000".into()),
+        recusal: Recusal::NotRequested,
+    };
     a.record_party(&code, party)?;
     a.answer(&code, &cp("SCJG-001-01")?, AnswerValue::Pass, None, vec![])?;
     a.answer(&code, &cp("SCJG-001-03")?, AnswerValue::Number { value: "4.5".into(), unit: "℃".into() }, None, vec![])?;
@@ -64,17 +69,26 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     b.check_in(&code, position)?;
     b.answer(&code, &cp("XFJY-001-01")?, AnswerValue::Fail, Some("2 具灭火器压力不足".into()), vec![])?;
     b.answer(&code, &cp("XFJY-001-02")?, AnswerValue::Pass, None, vec![])?;
-    b.answer(&code, &cp("XFJY-001-03")?, AnswerValue::Number { value: "0.8".into(), unit: "MPa".into() }, None, vec![])?;
+    b.answer(
+        &code,
+        &cp("XFJY-001-03")?,
+        AnswerValue::Number { value: "0.8".into(), unit: "MPa".into() },
+        None,
+        vec![],
+    )?;
     b.answer(&code, &cp("XFJY-001-04")?, AnswerValue::NotApplicable, Some("该单位未设消防控制室".into()), vec![])?;
     b.answer(&code, &cp(CONTESTED)?, AnswerValue::Fail, Some("后厨 1 名帮工健康证已过期".into()), vec![])?;
-    b.add_finding(&code, FindingDraft {
-        department: "xfjy".parse()?,
-        check_point: Some(cp("XFJY-001-01")?),
-        problem: "2 具灭火器压力不足，未保持完好有效".into(),
-        legal_basis: "《中华人民共和国消防法》第十六条".into(),
-        rectification_required: true,
-        deadline: Some(today + Days::new(15)),
-    })?;
+    b.add_finding(
+        &code,
+        FindingDraft {
+            department: "xfjy".parse()?,
+            check_point: Some(cp("XFJY-001-01")?),
+            problem: "2 具灭火器压力不足，未保持完好有效".into(),
+            legal_basis: "《中华人民共和国消防法》第十六条".into(),
+            rectification_required: true,
+            deadline: Some(today + Days::new(15)),
+        },
+    )?;
     say("   xfjy-01：签到、完成消防安全检查 4 项、记录 1 个问题");
     say(&format!("   ⚠ 两人同时回答了同一检查要点 {CONTESTED}（符合 / 不符合）"));
 
@@ -95,7 +109,8 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
 
     say("▶ 5. 牵头执法人员 scjg-01 核实后裁决冲突（采用“不符合”），并同步给对方");
     let field = Field::Answer(cp(CONTESTED)?);
-    let conflict = conflicts.iter().find(|c| c.field == field).ok_or(CliError::Usage("the demo expected a conflict"))?;
+    let conflict =
+        conflicts.iter().find(|c| c.field == field).ok_or(CliError::Usage("the demo expected a conflict"))?;
     let choice = conflict.values.iter().position(|v| v.by.as_str() == "xfjy-01").unwrap_or(0);
     a.resolve_conflict(&code, &field, choice)?;
     a.set_status(&code, Status::Recorded)?;

@@ -25,8 +25,16 @@ pub fn task_rows(rows: &[TaskRow]) -> String {
     for r in rows {
         out.push_str(&format!(
             "{}  {:<6} {}~{}  {} ({})  已答 {}/{}  问题 {}  冲突 {}\n",
-            r.code, r.status, r.window_start, r.window_end, r.enterprise_name, r.enterprise_uscc, r.answered, r.check_points,
-            r.findings, r.conflicts
+            r.code,
+            r.status,
+            r.window_start,
+            r.window_end,
+            r.enterprise_name,
+            r.enterprise_uscc,
+            r.answered,
+            r.check_points,
+            r.findings,
+            r.conflicts
         ));
     }
     out
@@ -39,7 +47,11 @@ pub fn record(v: &RecordView) -> String {
     o.push_str(&format!("检查对象：{}（统一社会信用代码 {}）\n", v.enterprise_name, v.enterprise_uscc));
     o.push_str(&format!("地址：{}\n", v.enterprise_address));
     o.push_str(&format!("任务来源：{}   检查时限：{}   牵头部门：{}\n", v.source, v.window, v.lead_department));
-    let team: Vec<String> = v.inspectors.iter().map(|i| format!("{}（{}，执法证号 {}）", i.name, i.department, i.certificate_number)).collect();
+    let team: Vec<String> = v
+        .inspectors
+        .iter()
+        .map(|i| format!("{}（{}，执法证号 {}）", i.name, i.department, i.certificate_number))
+        .collect();
     o.push_str(&format!("执法人员：{}\n", team.join("、")));
     if v.arrivals.is_empty() {
         o.push_str("到达现场：未签到\n");

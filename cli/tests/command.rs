@@ -54,8 +54,23 @@ fn enterprise() -> String {
 fn create_task(d: &Device, inspectors: &[&str]) -> Output {
     let uscc = enterprise();
     let mut args = vec![
-        "--json", "tasks", "create", "--enterprise", &uscc, "--lead", "scjg", "--department", "xfjy", "--matter", "SCJG-001",
-        "--matter", "XFJY-001", "--from", "2026-12-01", "--to", "2026-12-07",
+        "--json",
+        "tasks",
+        "create",
+        "--enterprise",
+        &uscc,
+        "--lead",
+        "scjg",
+        "--department",
+        "xfjy",
+        "--matter",
+        "SCJG-001",
+        "--matter",
+        "XFJY-001",
+        "--from",
+        "2026-12-01",
+        "--to",
+        "2026-12-07",
     ];
     for i in inspectors {
         args.extend_from_slice(&["--inspector", i]);
@@ -79,7 +94,19 @@ fn an_inspection_is_recorded_step_by_step_and_listed_from_the_index() {
     d.ok(&["record", "party", &code, "--name", "沈建国", "--role", "现场负责人"]);
     d.ok(&["record", "answer", &code, "SCJG-001-01", "pass"]);
     d.ok(&["record", "answer", &code, "SCJG-001-03", "3.5", "--note", "冷藏柜"]);
-    d.ok(&["record", "finding", &code, "--department", "scjg", "--problem", "许可证未公示", "--basis", "《食品安全法》第三十五条", "--deadline", "2026-12-20"]);
+    d.ok(&[
+        "record",
+        "finding",
+        &code,
+        "--department",
+        "scjg",
+        "--problem",
+        "许可证未公示",
+        "--basis",
+        "《食品安全法》第三十五条",
+        "--deadline",
+        "2026-12-20",
+    ]);
 
     let rows = d.json(&["tasks", "list", "--status", "on_site", "--department", "xfjy", "--date", "2026-12-03"]);
     assert_eq!(rows.as_array().unwrap().len(), 1);
@@ -181,7 +208,10 @@ fn opening_with_a_missing_key_file_or_store_says_so() {
     let missing = other.path().join("none.key");
     let (_, err) = d.fails(&["--key-file", missing.to_str().unwrap(), "tasks", "list"]);
     assert!(err.contains("none.key"), "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_onevisit")).args(["--store", other.path().to_str().unwrap(), "tasks", "list"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_onevisit"))
+        .args(["--store", other.path().to_str().unwrap(), "tasks", "list"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }
 

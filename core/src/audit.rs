@@ -124,8 +124,12 @@ impl std::fmt::Display for AuditProblem {
         match self {
             AuditProblem::Altered { seq } => write!(f, "entry #{seq} was altered (signature does not match)"),
             AuditProblem::Removed { seq } => write!(f, "entry #{seq} was removed"),
-            AuditProblem::Inserted { position } => write!(f, "the entry stored at position {position} was inserted: it is not in the device's chain"),
-            AuditProblem::Reordered { seq, position } => write!(f, "entry #{seq} was moved out of order (stored at position {position})"),
+            AuditProblem::Inserted { position } => {
+                write!(f, "the entry stored at position {position} was inserted: it is not in the device's chain")
+            }
+            AuditProblem::Reordered { seq, position } => {
+                write!(f, "entry #{seq} was moved out of order (stored at position {position})")
+            }
             AuditProblem::BrokenLink { seq } => write!(f, "entry #{seq} does not link to its predecessor"),
         }
     }
@@ -300,7 +304,10 @@ mod tests {
         let copy = c[0].clone();
         c.push(copy);
         let report = verify_chain(&c, &key.verifying_key(), 4);
-        assert_eq!(report.problems, vec![AuditProblem::Inserted { position: 3 }, AuditProblem::Inserted { position: 6 }]);
+        assert_eq!(
+            report.problems,
+            vec![AuditProblem::Inserted { position: 3 }, AuditProblem::Inserted { position: 6 }]
+        );
     }
 
     #[test]
@@ -309,7 +316,10 @@ mod tests {
         let mut c = chain(&key, 5);
         c.swap(1, 3);
         let report = verify_chain(&c, &key.verifying_key(), 5);
-        assert_eq!(report.problems, vec![AuditProblem::Reordered { seq: 2, position: 4 }, AuditProblem::Reordered { seq: 3, position: 3 }]);
+        assert_eq!(
+            report.problems,
+            vec![AuditProblem::Reordered { seq: 2, position: 4 }, AuditProblem::Reordered { seq: 3, position: 3 }]
+        );
     }
 
     #[test]

@@ -106,7 +106,10 @@ mod tests {
     #[test]
     fn escapes_minimally_and_keeps_unicode() {
         let v = json!({"k": "平湖\n\"q\"\u{1}\\"});
-        assert_eq!(String::from_utf8(to_canonical_json(&v).unwrap()).unwrap(), "{\"k\":\"平湖\\n\\\"q\\\"\\u0001\\\\\"}");
+        assert_eq!(
+            String::from_utf8(to_canonical_json(&v).unwrap()).unwrap(),
+            "{\"k\":\"平湖\\n\\\"q\\\"\\u0001\\\\\"}"
+        );
     }
 
     #[test]

@@ -148,9 +148,7 @@ fn seal(key: &[u8; 32], seed: &[u8; 32]) -> Vec<u8> {
     let mut nonce = [0u8; NONCE_LEN];
     crate::random::fill(&mut nonce);
     // Encryption of 32 bytes under a valid key and nonce cannot fail.
-    let ciphertext = cipher
-        .encrypt(&XNonce::from(nonce), Payload { msg: seed, aad: SEAL_CONTEXT })
-        .unwrap_or_default();
+    let ciphertext = cipher.encrypt(&XNonce::from(nonce), Payload { msg: seed, aad: SEAL_CONTEXT }).unwrap_or_default();
     let mut out = nonce.to_vec();
     out.extend(ciphertext);
     out
@@ -249,7 +247,8 @@ mod tests {
     fn a_key_sealed_with_a_passphrase_unseals_only_with_it() {
         let key = DeviceKey::generate();
         let sealed = key.seal(&PassphraseWrapper::new("正确的口令").unwrap()).unwrap();
-        let back = DeviceKey::unseal(&sealed, &PassphraseWrapper::new("正确的口令").unwrap(), &key.public_bytes()).unwrap();
+        let back =
+            DeviceKey::unseal(&sealed, &PassphraseWrapper::new("正确的口令").unwrap(), &key.public_bytes()).unwrap();
         assert_eq!(back.public_bytes(), key.public_bytes());
         let wrong = DeviceKey::unseal(&sealed, &PassphraseWrapper::new("wrong").unwrap(), &key.public_bytes());
         assert!(matches!(wrong, Err(KeyError::WrongKeyOrTampered)));
@@ -273,7 +272,10 @@ mod tests {
         let mut sealed = key.seal(&wrapper).unwrap();
         sealed[30] ^= 1;
         assert!(matches!(DeviceKey::unseal(&sealed, &wrapper, &key.public_bytes()), Err(KeyError::WrongKeyOrTampered)));
-        assert!(matches!(DeviceKey::unseal(&sealed[..10], &wrapper, &key.public_bytes()), Err(KeyError::MalformedSealedSeed)));
+        assert!(matches!(
+            DeviceKey::unseal(&sealed[..10], &wrapper, &key.public_bytes()),
+            Err(KeyError::MalformedSealedSeed)
+        ));
     }
 
     #[test]

@@ -57,19 +57,30 @@ fn three_devices_of_two_departments_converge_whatever_the_merge_order() {
             d.check_in(&code, here).unwrap();
         }
         devices[0].answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
-        devices[0].answer(&code, &cp("SCJG-001-03"), AnswerValue::Number { value: "2".into(), unit: "℃".into() }, None, vec![]).unwrap();
+        devices[0]
+            .answer(
+                &code,
+                &cp("SCJG-001-03"),
+                AnswerValue::Number { value: "2".into(), unit: "℃".into() },
+                None,
+                vec![],
+            )
+            .unwrap();
         devices[1].answer(&code, &cp("SCJG-001-04"), AnswerValue::Fail, Some("过期酱油 2 瓶".into()), vec![]).unwrap();
         devices[1].answer(&code, &cp("SCJG-001-01"), AnswerValue::Fail, None, vec![]).unwrap();
         devices[2].answer(&code, &cp("XFJY-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
         devices[2]
-            .add_finding(&code, FindingDraft {
-                department: "xfjy".parse().unwrap(),
-                check_point: None,
-                problem: "安全出口上锁".into(),
-                legal_basis: "《中华人民共和国消防法》第二十八条".into(),
-                rectification_required: true,
-                deadline: NaiveDate::from_ymd_opt(2026, 12, 10),
-            })
+            .add_finding(
+                &code,
+                FindingDraft {
+                    department: "xfjy".parse().unwrap(),
+                    check_point: None,
+                    problem: "安全出口上锁".into(),
+                    legal_basis: "《中华人民共和国消防法》第二十八条".into(),
+                    rectification_required: true,
+                    deadline: NaiveDate::from_ymd_opt(2026, 12, 10),
+                },
+            )
             .unwrap();
 
         // Pairwise exchanges in a seeded random order until every device has heard from every other.
@@ -85,8 +96,9 @@ fn three_devices_of_two_departments_converge_whatever_the_merge_order() {
             let bytes = devices[from].export_record(&code).unwrap();
             devices[to].receive_record(&bytes).unwrap();
             heard[to][from] = true;
-            for k in 0..3 {
-                heard[to][k] |= heard[from][k];
+            let known = heard[from];
+            for (h, k) in heard[to].iter_mut().zip(known) {
+                *h |= k;
             }
         }
         // One more full pass so that knowledge passed on second-hand reaches everyone.
@@ -131,7 +143,10 @@ fn a_killed_recorder_loses_no_acknowledged_edit() {
     let code: TaskCode = {
         let mut s = device(&root, "scjg-01");
         let dir = s.directory().unwrap();
-        let code = s.create_task(sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())).unwrap().code;
+        let code = s
+            .create_task(sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()))
+            .unwrap()
+            .code;
         s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
         code
     };
@@ -162,7 +177,10 @@ fn a_killed_recorder_loses_no_acknowledged_edit() {
     let answer = record.answers().unwrap().into_iter().find(|(_, a)| a.check_point.as_str() == acked_cp).unwrap().1;
     let note = answer.note.unwrap();
     let stored: u32 = note.trim_start_matches("edit-").parse().unwrap();
-    assert!(stored >= acked_note.trim_start_matches("edit-").parse().unwrap(), "acknowledged {acked_note}, found {note}");
+    assert!(
+        stored >= acked_note.trim_start_matches("edit-").parse().unwrap(),
+        "acknowledged {acked_note}, found {note}"
+    );
     let report = s.verify_audit().unwrap();
     assert!(report.is_intact(), "{report:?}");
     assert!(report.head_seq >= u64::from(n) + 5, "every acknowledged edit has its audit entry");

@@ -152,7 +152,12 @@ impl Directory {
         self.matters.values()
     }
 
-    fn require_department(&self, kind: &'static str, id: &str, department: &DepartmentId) -> Result<(), DirectoryError> {
+    fn require_department(
+        &self,
+        kind: &'static str,
+        id: &str,
+        department: &DepartmentId,
+    ) -> Result<(), DirectoryError> {
         if self.departments.contains_key(department) {
             Ok(())
         } else {
@@ -162,11 +167,7 @@ impl Directory {
 }
 
 fn require_text(kind: &'static str, id: &str, field: &'static str, value: &str) -> Result<(), DirectoryError> {
-    if value.trim().is_empty() {
-        Err(DirectoryError::EmptyField { kind, id: id.to_string(), field })
-    } else {
-        Ok(())
-    }
+    if value.trim().is_empty() { Err(DirectoryError::EmptyField { kind, id: id.to_string(), field }) } else { Ok(()) }
 }
 
 fn insert_unique<K: Ord + ToString, V>(

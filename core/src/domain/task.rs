@@ -282,7 +282,14 @@ mod tests {
 
     #[test]
     fn malformed_codes_are_rejected() {
-        for bad in ["", "330482-20261128", "33048-20261128-ABCDEFGH", "330482-20261399-ABCDEFGH", "330482-20261128-ABCDEFGI", "330482-20261128-ABCDEFGH-1"] {
+        for bad in [
+            "",
+            "330482-20261128",
+            "33048-20261128-ABCDEFGH",
+            "330482-20261399-ABCDEFGH",
+            "330482-20261128-ABCDEFGI",
+            "330482-20261128-ABCDEFGH-1",
+        ] {
             assert_eq!(TaskCode::parse(bad), Err(TaskError::MalformedCode(bad.into())), "{bad}");
         }
     }

@@ -93,14 +93,11 @@ pub struct Conflict {
 impl InspectionRecord {
     /// Every field that currently holds concurrently written values.
     pub fn conflicts(&self) -> Result<Vec<Conflict>, RecordError> {
-        let mut fields: Vec<(ObjId, String, Field)> = [
-            ("status", Field::Status),
-            ("identity", Field::Identity),
-            ("party", Field::Party),
-        ]
-        .into_iter()
-        .map(|(k, f)| (ROOT, k.to_string(), f))
-        .collect();
+        let mut fields: Vec<(ObjId, String, Field)> =
+            [("status", Field::Status), ("identity", Field::Identity), ("party", Field::Party)]
+                .into_iter()
+                .map(|(k, f)| (ROOT, k.to_string(), f))
+                .collect();
         for department in &self.task.departments {
             let section = self.section(department)?;
             for key in self.doc.keys(&section) {

@@ -29,11 +29,11 @@ use crate::domain::{AnswerType, CheckPointId, DepartmentId, Directory, Inspector
 
 pub use conflict::{Conflict, ConflictingValue, Field};
 pub use status::Status;
-pub use view::RecordView;
 pub use values::{
     Answer, AnswerValue, CheckIn, Datum, Finding, IdentityShown, PartyRepresentative, Position, Recusal, Stamp,
     StatusEntry,
 };
+pub use view::RecordView;
 
 /// The version of the document layout this code writes and reads.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -43,7 +43,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 pub enum RecordError {
     /// The bytes are not a valid Automerge document.
     #[error("the inspection document's bytes are corrupt")]
-    Corrupt(#[source] AutomergeError),
+    Corrupt(#[source] Box<AutomergeError>),
     /// Stored bytes no longer match the hash recorded when they were written.
     #[error("stored bytes of the inspection document no longer match their hash")]
     HashMismatch,
@@ -109,7 +109,17 @@ pub enum RecordError {
     NoSuchChoice { field: Field, choice: usize, count: usize },
     /// Automerge refused an operation (a bug, not bad input).
     #[error("automerge operation failed")]
-    Automerge(#[from] AutomergeError),
+    Automerge(#[source] Box<AutomergeError>),
+}
+
+impl From<AutomergeError> for RecordError {
+    fn from(e: AutomergeError) -> Self {
+        RecordError::Automerge(Box::new(e))
+    }
+}
+
+fn corrupt(e: AutomergeError) -> RecordError {
+    RecordError::Corrupt(Box::new(e))
 }
 
 /// Counts the index keeps for lists, derived from the record after every edit.
@@ -181,11 +191,11 @@ impl InspectionRecord {
 
     /// Loads a record from a saved document followed by any incremental chunks.
     pub fn load<'a>(snapshot: &[u8], chunks: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, RecordError> {
-        let mut doc = AutoCommit::load(snapshot).map_err(RecordError::Corrupt)?;
+        let mut doc = AutoCommit::load(snapshot).map_err(corrupt)?;
         for chunk in chunks {
-            doc.load_incremental(chunk).map_err(RecordError::Corrupt)?;
+            doc.load_incremental(chunk).map_err(corrupt)?;
         }
-        let version = match doc.get(ROOT, "schema_version").map_err(RecordError::Corrupt)? {
+        let version = match doc.get(ROOT, "schema_version").map_err(corrupt)? {
             Some((v, _)) => v.as_u64().ok_or_else(|| malformed("schema_version"))?,
             None => return Err(malformed("schema_version")),
         };
@@ -228,7 +238,7 @@ impl InspectionRecord {
 
     /// Applies changes received from another device (a save or incremental chunk).
     pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<(), RecordError> {
-        self.doc.load_incremental(bytes).map_err(RecordError::Corrupt)?;
+        self.doc.load_incremental(bytes).map_err(corrupt)?;
         Ok(())
     }
 
@@ -490,7 +500,12 @@ impl InspectionRecord {
     }
 }
 
-fn validate_answer(cp: &CheckPointId, kind: &AnswerType, value: &AnswerValue, evidence: &[String]) -> Result<(), RecordError> {
+fn validate_answer(
+    cp: &CheckPointId,
+    kind: &AnswerType,
+    value: &AnswerValue,
+    evidence: &[String],
+) -> Result<(), RecordError> {
     if let Some(bad) = evidence.iter().find(|h| !values::is_sha256_hex(h)) {
         return Err(RecordError::MalformedEvidenceHash(bad.clone()));
     }
@@ -510,11 +525,20 @@ fn validate_answer(cp: &CheckPointId, kind: &AnswerType, value: &AnswerValue, ev
     match (kind, value) {
         (AnswerType::Number { unit, min, max }, AnswerValue::Number { value, unit: got_unit }) => {
             if got_unit != unit {
-                return Err(RecordError::WrongUnit { check_point: cp.clone(), expected: unit.clone(), got: got_unit.clone() });
+                return Err(RecordError::WrongUnit {
+                    check_point: cp.clone(),
+                    expected: unit.clone(),
+                    got: got_unit.clone(),
+                });
             }
             let number = parse_decimal(value).ok_or_else(|| RecordError::InvalidNumber { value: value.clone() })?;
             if min.is_some_and(|m| number < m) || max.is_some_and(|m| number > m) {
-                return Err(RecordError::NumberOutOfRange { check_point: cp.clone(), value: value.clone(), min: *min, max: *max });
+                return Err(RecordError::NumberOutOfRange {
+                    check_point: cp.clone(),
+                    value: value.clone(),
+                    min: *min,
+                    max: *max,
+                });
             }
         }
         (AnswerType::Text, AnswerValue::Text { text }) => require_text("text answer", text)?,
@@ -552,7 +576,11 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-pub(crate) fn read_json<T: DeserializeOwned>(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<T>, RecordError> {
+pub(crate) fn read_json<T: DeserializeOwned>(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    key: &str,
+) -> Result<Option<T>, RecordError> {
     match doc.get(obj, key)? {
         None => Ok(None),
         Some((value, _)) => {

@@ -27,7 +27,12 @@ impl Status {
         use Status::*;
         matches!(
             (self, next),
-            (Planned, OnSite) | (Planned, Cancelled) | (OnSite, Recorded) | (OnSite, Cancelled) | (Recorded, OnSite) | (Recorded, Closed)
+            (Planned, OnSite)
+                | (Planned, Cancelled)
+                | (OnSite, Recorded)
+                | (OnSite, Cancelled)
+                | (Recorded, OnSite)
+                | (Recorded, Closed)
         )
     }
 

@@ -32,7 +32,10 @@ const PHOTO: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f
 /// Fills in everything `Recorded` requires.
 fn complete(r: &mut InspectionRecord, dir: &Directory) {
     r.show_identity(stamp("scjg-01", 3_000), vec!["1".into(), "2".into()]).unwrap();
-    let party = PartyDraft { name: "王伟".into(), role: "现场负责人".into(), phone: None, recusal: Recusal::NotRequested };
+    let party =
+        PartyDraft {
+            name: "王伟".into(), role: "现场负责人".into(), phone: None, recusal: Recusal::NotRequested
+        };
     r.record_party(stamp("scjg-01", 3_000), party).unwrap();
     for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-01", "XFJY-001-02"] {
         r.answer_check_point(stamp("xfjy-01", 4_000), dir, &cp(id), AnswerValue::Pass, None, vec![]).unwrap();
@@ -40,7 +43,15 @@ fn complete(r: &mut InspectionRecord, dir: &Directory) {
     let number = |v: &str, u: &str| AnswerValue::Number { value: v.into(), unit: u.into() };
     r.answer_check_point(stamp("scjg-01", 4_000), dir, &cp("SCJG-001-03"), number("4.5", "℃"), None, vec![]).unwrap();
     r.answer_check_point(stamp("xfjy-01", 4_000), dir, &cp("XFJY-001-03"), number("1.2", "MPa"), None, vec![]).unwrap();
-    r.answer_check_point(stamp("xfjy-01", 4_000), dir, &cp("XFJY-001-04"), AnswerValue::Photos, None, vec![PHOTO.into()]).unwrap();
+    r.answer_check_point(
+        stamp("xfjy-01", 4_000),
+        dir,
+        &cp("XFJY-001-04"),
+        AnswerValue::Photos,
+        None,
+        vec![PHOTO.into()],
+    )
+    .unwrap();
 }
 
 #[test]
@@ -60,14 +71,25 @@ fn check_in_moves_a_planned_record_on_site_and_keeps_the_raw_wgs84_fix() {
     let r = on_site(task);
     assert_eq!(r.status().unwrap(), Status::OnSite);
     let c = r.check_in().unwrap().unwrap();
-    assert_eq!((c.position.latitude_e7, c.position.longitude_e7, c.position.datum), (307_000_000, 1_210_000_000, Datum::Wgs84));
+    assert_eq!(
+        (c.position.latitude_e7, c.position.longitude_e7, c.position.datum),
+        (307_000_000, 1_210_000_000, Datum::Wgs84)
+    );
 }
 
 #[test]
 fn answers_are_stored_in_their_department_section() {
     let (dir, task) = setup();
     let mut r = on_site(task);
-    r.answer_check_point(stamp("xfjy-01", 5), &dir, &cp("XFJY-001-01"), AnswerValue::Fail, Some("灭火器过期".into()), vec![]).unwrap();
+    r.answer_check_point(
+        stamp("xfjy-01", 5),
+        &dir,
+        &cp("XFJY-001-01"),
+        AnswerValue::Fail,
+        Some("灭火器过期".into()),
+        vec![],
+    )
+    .unwrap();
     let answers = r.answers().unwrap();
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].0.as_str(), "xfjy");
@@ -81,19 +103,28 @@ fn bad_answers_get_typed_errors_and_change_nothing() {
     let mut r = on_site(task);
     let before = r.heads();
     let number = |v: &str, u: &str| AnswerValue::Number { value: v.into(), unit: u.into() };
-    let cases: Vec<(&str, AnswerValue, Vec<String>, fn(&RecordError) -> bool)> = vec![
+    type Case = (&'static str, AnswerValue, Vec<String>, fn(&RecordError) -> bool);
+    let cases: Vec<Case> = vec![
         ("SCJG-002-01", AnswerValue::Pass, vec![], |e| matches!(e, RecordError::UnknownCheckPoint(_))),
         ("NOPE-01", AnswerValue::Pass, vec![], |e| matches!(e, RecordError::UnknownCheckPoint(_))),
-        ("SCJG-001-01", number("3", "℃"), vec![], |e| matches!(e, RecordError::WrongAnswerType { expected: "pass_fail", got: "number", .. })),
-        ("SCJG-001-03", AnswerValue::Pass, vec![], |e| matches!(e, RecordError::WrongAnswerType { expected: "number", .. })),
+        ("SCJG-001-01", number("3", "℃"), vec![], |e| {
+            matches!(e, RecordError::WrongAnswerType { expected: "pass_fail", got: "number", .. })
+        }),
+        ("SCJG-001-03", AnswerValue::Pass, vec![], |e| {
+            matches!(e, RecordError::WrongAnswerType { expected: "number", .. })
+        }),
         ("SCJG-001-03", number("abc", "℃"), vec![], |e| matches!(e, RecordError::InvalidNumber { .. })),
         ("SCJG-001-03", number("1e3", "℃"), vec![], |e| matches!(e, RecordError::InvalidNumber { .. })),
         ("SCJG-001-03", number("NaN", "℃"), vec![], |e| matches!(e, RecordError::InvalidNumber { .. })),
         ("SCJG-001-03", number("40", "℃"), vec![], |e| matches!(e, RecordError::NumberOutOfRange { .. })),
         ("SCJG-001-03", number("4", "K"), vec![], |e| matches!(e, RecordError::WrongUnit { .. })),
         ("XFJY-001-04", AnswerValue::Photos, vec![], |e| matches!(e, RecordError::MissingEvidence(_))),
-        ("XFJY-001-04", AnswerValue::Photos, vec!["not-a-hash".into()], |e| matches!(e, RecordError::MalformedEvidenceHash(_))),
-        ("XFJY-001-04", AnswerValue::Text { text: "照片".into() }, vec![], |e| matches!(e, RecordError::WrongAnswerType { .. })),
+        ("XFJY-001-04", AnswerValue::Photos, vec!["not-a-hash".into()], |e| {
+            matches!(e, RecordError::MalformedEvidenceHash(_))
+        }),
+        ("XFJY-001-04", AnswerValue::Text { text: "照片".into() }, vec![], |e| {
+            matches!(e, RecordError::WrongAnswerType { .. })
+        }),
     ];
     for (id, value, evidence, expected) in cases {
         let err = r.answer_check_point(stamp("scjg-01", 9), &dir, &cp(id), value.clone(), None, evidence).unwrap_err();
@@ -107,14 +138,17 @@ fn bad_answers_get_typed_errors_and_change_nothing() {
 fn any_check_point_may_be_not_applicable() {
     let (dir, task) = setup();
     let mut r = on_site(task);
-    r.answer_check_point(stamp("scjg-01", 9), &dir, &cp("SCJG-001-03"), AnswerValue::NotApplicable, None, vec![]).unwrap();
+    r.answer_check_point(stamp("scjg-01", 9), &dir, &cp("SCJG-001-03"), AnswerValue::NotApplicable, None, vec![])
+        .unwrap();
 }
 
 #[test]
 fn only_assigned_inspectors_may_edit() {
     let (dir, task) = setup();
     let mut r = on_site(task);
-    let err = r.answer_check_point(stamp("scjg-02", 9), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap_err();
+    let err = r
+        .answer_check_point(stamp("scjg-02", 9), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![])
+        .unwrap_err();
     assert!(matches!(err, RecordError::NotAssigned(_)), "{err:?}");
 }
 
@@ -122,7 +156,9 @@ fn only_assigned_inspectors_may_edit() {
 fn answers_need_the_team_on_site() {
     let (dir, task) = setup();
     let mut r = InspectionRecord::create(task, ActorId::random(), stamp("scjg-01", 1)).unwrap();
-    let err = r.answer_check_point(stamp("scjg-01", 9), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap_err();
+    let err = r
+        .answer_check_point(stamp("scjg-01", 9), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![])
+        .unwrap_err();
     assert!(matches!(err, RecordError::NotOnSite(Status::Planned)), "{err:?}");
 }
 
@@ -148,7 +184,10 @@ fn recording_completes_only_when_everything_is_answered() {
     let mut r = on_site(task);
     let err = r.set_status(stamp("scjg-01", 9), &dir, Status::Recorded).unwrap_err();
     let RecordError::Incomplete { missing } = err else { panic!("{err:?}") };
-    assert!(missing.contains(&"identity".to_string()) && missing.contains(&"answer:XFJY-001-04".to_string()), "{missing:?}");
+    assert!(
+        missing.contains(&"identity".to_string()) && missing.contains(&"answer:XFJY-001-04".to_string()),
+        "{missing:?}"
+    );
     complete(&mut r, &dir);
     r.set_status(stamp("scjg-01", 10), &dir, Status::Recorded).unwrap();
     r.set_status(stamp("scjg-01", 11), &dir, Status::Closed).unwrap();
@@ -185,7 +224,15 @@ fn concurrent_answers_to_the_same_check_point_are_a_conflict_with_both_authors()
     a.answer_check_point(stamp("scjg-01", 10), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
     b.answer_check_point(stamp("xfjy-01", 11), &dir, &cp("XFJY-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
     a.answer_check_point(stamp("scjg-01", 12), &dir, &cp("SCJG-001-02"), AnswerValue::Pass, None, vec![]).unwrap();
-    b.answer_check_point(stamp("xfjy-01", 13), &dir, &cp("SCJG-001-02"), AnswerValue::Fail, Some("无健康证".into()), vec![]).unwrap();
+    b.answer_check_point(
+        stamp("xfjy-01", 13),
+        &dir,
+        &cp("SCJG-001-02"),
+        AnswerValue::Fail,
+        Some("无健康证".into()),
+        vec![],
+    )
+    .unwrap();
     let (a_bytes, b_bytes) = (a.save(), b.save());
     a.merge_bytes(&b_bytes).unwrap();
     b.merge_bytes(&a_bytes).unwrap();
@@ -203,7 +250,10 @@ fn concurrent_answers_to_the_same_check_point_are_a_conflict_with_both_authors()
     // Only the lead inspector resolves, and resolving is an ordinary edit that merges everywhere.
     let field = Field::Answer(cp("SCJG-001-02"));
     assert!(matches!(b.resolve_conflict(stamp("xfjy-01", 20), &field, 0), Err(RecordError::NotLeadInspector(_))));
-    assert!(matches!(a.resolve_conflict(stamp("scjg-01", 20), &field, 5), Err(RecordError::NoSuchChoice { count: 2, .. })));
+    assert!(matches!(
+        a.resolve_conflict(stamp("scjg-01", 20), &field, 5),
+        Err(RecordError::NoSuchChoice { count: 2, .. })
+    ));
     let fail = conflicts[0].values.iter().position(|v| v.by.as_str() == "xfjy-01").unwrap();
     a.resolve_conflict(stamp("scjg-01", 21), &field, fail).unwrap();
     assert!(a.conflicts().unwrap().is_empty());
@@ -273,7 +323,10 @@ fn each_inspector_checks_in_on_their_own_and_agreeing_status_changes_are_no_conf
     assert_eq!(a.check_in().unwrap().unwrap().stamp.by.as_str(), "xfjy-01", "the team's check-in is the first arrival");
     assert_eq!(a.status().unwrap(), Status::OnSite);
     assert!(a.conflicts().unwrap().is_empty(), "both moved the record on site: agreement, not a conflict");
-    assert!(matches!(a.resolve_conflict(stamp("scjg-01", 101), &Field::Status, 0), Err(RecordError::NoSuchConflict(_))));
+    assert!(matches!(
+        a.resolve_conflict(stamp("scjg-01", 101), &Field::Status, 0),
+        Err(RecordError::NoSuchConflict(_))
+    ));
 }
 
 #[test]

@@ -100,7 +100,8 @@ impl InspectionRecord {
         let mut sections = Vec::new();
         for department in &task.departments {
             let mut check_points = Vec::new();
-            let matters = task.matters.iter().filter_map(|m| directory.matter(m)).filter(|m| &m.department == department);
+            let matters =
+                task.matters.iter().filter_map(|m| directory.matter(m)).filter(|m| &m.department == department);
             for point in matters.flat_map(|m| &m.check_points) {
                 let answer = answers.iter().find(|(_, a)| a.check_point == point.id).map(|(_, a)| a);
                 check_points.push(CheckPointView {
@@ -113,7 +114,11 @@ impl InspectionRecord {
                     conflicted: conflicted.contains(&format!("answer:{}", point.id)),
                 });
             }
-            sections.push(SectionView { department: department.to_string(), department_name: dept_name(department), check_points });
+            sections.push(SectionView {
+                department: department.to_string(),
+                department_name: dept_name(department),
+                check_points,
+            });
         }
         let status = self.status()?;
         Ok(RecordView {

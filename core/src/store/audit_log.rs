@@ -32,7 +32,12 @@ pub struct Event<'a> {
 
 /// Signs and appends `event` after `head`, moving the recorded head in the same transaction.
 /// Returns the new head; the caller adopts it only once the transaction commits.
-pub fn append(tx: &Transaction<'_>, key: &DeviceKey, head: &ChainHead, event: Event<'_>) -> Result<ChainHead, StoreError> {
+pub fn append(
+    tx: &Transaction<'_>,
+    key: &DeviceKey,
+    head: &ChainHead,
+    event: Event<'_>,
+) -> Result<ChainHead, StoreError> {
     let entry = AuditEntry {
         seq: head.seq + 1,
         prev_hash: head.hash.clone(),
@@ -44,8 +49,11 @@ pub fn append(tx: &Transaction<'_>, key: &DeviceKey, head: &ChainHead, event: Ev
         device_time_ms: event.at_ms,
     };
     let signed = SignedAuditEntry::sign(&entry, key)?;
-    tx.prepare_cached("INSERT INTO audit_log (canonical, hash, signature) VALUES (?1, ?2, ?3)")?
-        .execute(params![signed.canonical, signed.hash, signed.signature])?;
+    tx.prepare_cached("INSERT INTO audit_log (canonical, hash, signature) VALUES (?1, ?2, ?3)")?.execute(params![
+        signed.canonical,
+        signed.hash,
+        signed.signature
+    ])?;
     tx.prepare_cached("UPDATE device SET audit_head_seq = ?1, audit_head_hash = ?2")?
         .execute(params![entry.seq as i64, signed.hash])?;
     Ok(ChainHead { seq: entry.seq, hash: signed.hash })
@@ -54,6 +62,7 @@ pub fn append(tx: &Transaction<'_>, key: &DeviceKey, head: &ChainHead, event: Ev
 /// Every stored entry, in storage order.
 pub fn all(conn: &Connection) -> rusqlite::Result<Vec<SignedAuditEntry>> {
     let mut stmt = conn.prepare("SELECT canonical, hash, signature FROM audit_log ORDER BY position")?;
-    let rows = stmt.query_map([], |r| Ok(SignedAuditEntry { canonical: r.get(0)?, hash: r.get(1)?, signature: r.get(2)? }))?;
+    let rows =
+        stmt.query_map([], |r| Ok(SignedAuditEntry { canonical: r.get(0)?, hash: r.get(1)?, signature: r.get(2)? }))?;
     rows.collect()
 }

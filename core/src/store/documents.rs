@@ -71,7 +71,8 @@ pub fn load(conn: &Connection, code: &TaskCode) -> rusqlite::Result<Loaded> {
     else {
         return Ok(Loaded::Missing);
     };
-    let mut stmt = conn.prepare_cached("SELECT bytes, sha256 FROM document_chunks WHERE task_code = ?1 ORDER BY seq")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes, sha256 FROM document_chunks WHERE task_code = ?1 ORDER BY seq")?;
     let rows: Vec<(Vec<u8>, String)> =
         stmt.query_map([code.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
     let intact = sha256_hex(&snapshot) == snapshot_sha && rows.iter().all(|(b, h)| sha256_hex(b) == *h);

@@ -64,7 +64,12 @@ pub struct IndexEntry<'a> {
 }
 
 /// Writes a new task's index row and its departments (inside the creating transaction).
-pub fn insert(tx: &Transaction<'_>, entry: &IndexEntry<'_>, summary: &RecordSummary, now_ms: i64) -> rusqlite::Result<()> {
+pub fn insert(
+    tx: &Transaction<'_>,
+    entry: &IndexEntry<'_>,
+    summary: &RecordSummary,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
     let task = entry.task;
     let source = serde_json::to_value(&task.source)
         .ok()
@@ -100,8 +105,16 @@ pub fn insert(tx: &Transaction<'_>, entry: &IndexEntry<'_>, summary: &RecordSumm
 /// Refreshes a task's counts after an edit (inside the edit's transaction). The status column,
 /// which is indexed, is written only when it changed, so most edits leave the indexes untouched.
 pub fn update(tx: &Transaction<'_>, code: &TaskCode, summary: &RecordSummary, now_ms: i64) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE task_index SET answered = ?2, findings = ?3, conflicts = ?4, updated_at_ms = ?5 WHERE code = ?1")?
-        .execute(params![code.as_str(), summary.answered as i64, summary.findings as i64, summary.conflicts as i64, now_ms])?;
+    tx.prepare_cached(
+        "UPDATE task_index SET answered = ?2, findings = ?3, conflicts = ?4, updated_at_ms = ?5 WHERE code = ?1",
+    )?
+    .execute(params![
+        code.as_str(),
+        summary.answered as i64,
+        summary.findings as i64,
+        summary.conflicts as i64,
+        now_ms
+    ])?;
     tx.prepare_cached("UPDATE task_index SET status = ?2 WHERE code = ?1 AND status <> ?2")?
         .execute(params![code.as_str(), summary.status.as_str()])?;
     Ok(())

@@ -18,9 +18,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::audit::{AuditAction, AuditReport, GENESIS_HASH, sha256_hex, verify_chain};
 use crate::canonical::CanonicalError;
-use crate::domain::{
-    CheckPointId, Directory, DirectoryError, InspectorId, Task, TaskCode, TaskDraft, TaskError,
-};
+use crate::domain::{CheckPointId, Directory, DirectoryError, InspectorId, Task, TaskCode, TaskDraft, TaskError};
 use crate::identity::{DeviceKey, KeyError, SeedWrapper};
 use crate::record::{
     AnswerValue, Conflict, Field, FindingDraft, InspectionRecord, PartyDraft, Position, RecordError, Stamp, Status,
@@ -71,7 +69,7 @@ pub enum StoreError {
     UnknownTask(TaskCode),
     /// The stored document of this task is unreadable; other tasks are unaffected.
     #[error("the stored record of task {task} is corrupt")]
-    CorruptDocument { task: TaskCode, source: RecordError },
+    CorruptDocument { task: TaskCode, source: Box<RecordError> },
     /// The edit was refused.
     #[error(transparent)]
     Record(#[from] RecordError),
@@ -264,7 +262,8 @@ impl Store {
         for draft in drafts {
             let code = TaskCode::generate(draft.enterprise.division_code(), today)?;
             let task = Task::from_draft(draft, code, &directory)?;
-            let mut record = InspectionRecord::create(task.clone(), self.key.actor_id(), Stamp { by: by.clone(), at_ms: now })?;
+            let mut record =
+                InspectionRecord::create(task.clone(), self.key.actor_id(), Stamp { by: by.clone(), at_ms: now })?;
             let snapshot = record.save();
             let summary = record.summary()?;
             prepared.push((task, record, snapshot, summary));
@@ -315,11 +314,14 @@ impl Store {
                 documents::Loaded::Intact(stored) => stored,
                 documents::Loaded::Missing => return Err(StoreError::UnknownTask(code.clone())),
                 documents::Loaded::Damaged => {
-                    return Err(StoreError::CorruptDocument { task: code.clone(), source: RecordError::HashMismatch });
+                    return Err(StoreError::CorruptDocument {
+                        task: code.clone(),
+                        source: Box::new(RecordError::HashMismatch),
+                    });
                 }
             };
             let mut record = InspectionRecord::load(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))
-                .map_err(|source| StoreError::CorruptDocument { task: code.clone(), source })?;
+                .map_err(|source| StoreError::CorruptDocument { task: code.clone(), source: Box::new(source) })?;
             record.set_actor(self.key.actor_id());
             self.records.insert(code.clone(), record);
         }
@@ -341,7 +343,13 @@ impl Store {
     /// Records that the assigned inspectors showed their certificates.
     pub fn show_identity(&mut self, code: &TaskCode) -> Result<Field, StoreError> {
         self.edit(code, AuditAction::ShowIdentity, |r, s, d| {
-            let numbers = r.task().inspectors.iter().filter_map(|i| d.inspector(i)).map(|i| i.certificate_number.clone()).collect();
+            let numbers = r
+                .task()
+                .inspectors
+                .iter()
+                .filter_map(|i| d.inspector(i))
+                .map(|i| i.certificate_number.clone())
+                .collect();
             r.show_identity(s, numbers)
         })
     }
@@ -360,7 +368,9 @@ impl Store {
         note: Option<String>,
         evidence: Vec<String>,
     ) -> Result<Field, StoreError> {
-        self.edit(code, AuditAction::AnswerCheckPoint, |r, s, d| r.answer_check_point(s, d, check_point, value, note, evidence))
+        self.edit(code, AuditAction::AnswerCheckPoint, |r, s, d| {
+            r.answer_check_point(s, d, check_point, value, note, evidence)
+        })
     }
 
     /// Records a finding.
@@ -391,7 +401,8 @@ impl Store {
     pub fn receive_record(&mut self, bytes: &[u8]) -> Result<TaskCode, StoreError> {
         let incoming = InspectionRecord::load(bytes, [])?;
         let code = incoming.task().code.clone();
-        let known: bool = self.conn.query_row("SELECT EXISTS(SELECT 1 FROM tasks WHERE code = ?1)", [code.as_str()], |r| r.get(0))?;
+        let known: bool =
+            self.conn.query_row("SELECT EXISTS(SELECT 1 FROM tasks WHERE code = ?1)", [code.as_str()], |r| r.get(0))?;
         if known {
             self.edit(&code, AuditAction::MergeRecord, |r, _, _| {
                 if r.task().code != code {
@@ -534,12 +545,14 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 }
 
 fn load_directory(conn: &Connection) -> Result<Option<Directory>, StoreError> {
-    let json: Option<String> = conn.query_row("SELECT json FROM directory WHERE id = 1", [], |r| r.get(0)).optional()?;
+    let json: Option<String> =
+        conn.query_row("SELECT json FROM directory WHERE id = 1", [], |r| r.get(0)).optional()?;
     json.map(|j| Directory::from_json(j.as_bytes())).transpose().map_err(StoreError::from)
 }
 
 fn index_entry<'a>(task: &'a Task, directory: &'a Directory) -> index::IndexEntry<'a> {
-    let enterprise_name = directory.enterprise(&task.enterprise).map(|e| e.name.as_str()).unwrap_or(task.enterprise.as_str());
+    let enterprise_name =
+        directory.enterprise(&task.enterprise).map(|e| e.name.as_str()).unwrap_or(task.enterprise.as_str());
     let check_points = task.matters.iter().filter_map(|m| directory.matter(m)).map(|m| m.check_points.len()).sum();
     index::IndexEntry { task, enterprise_name, check_points }
 }
@@ -549,18 +562,22 @@ fn index_entry<'a>(task: &'a Task, directory: &'a Directory) -> index::IndexEntr
 /// the upgrade of all the others.
 fn rebuild_index(tx: &Transaction<'_>) -> Result<(), StoreError> {
     let directory = load_directory(tx)?.unwrap_or_default();
-    let codes: Vec<String> = tx.prepare("SELECT code FROM tasks")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let codes: Vec<String> =
+        tx.prepare("SELECT code FROM tasks")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     for code in codes {
         let code = TaskCode::parse(&code)?;
         let record = match documents::load(tx, &code)? {
             documents::Loaded::Missing => continue,
-            documents::Loaded::Intact(stored) => InspectionRecord::load(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice)),
+            documents::Loaded::Intact(stored) => {
+                InspectionRecord::load(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))
+            }
             documents::Loaded::Damaged => Err(RecordError::HashMismatch),
         };
         let (task, summary) = match record.and_then(|r| Ok((r.task().clone(), r.summary()?))) {
             Ok(v) => v,
             Err(_) => {
-                let json: String = tx.query_row("SELECT json FROM tasks WHERE code = ?1", [code.as_str()], |r| r.get(0))?;
+                let json: String =
+                    tx.query_row("SELECT json FROM tasks WHERE code = ?1", [code.as_str()], |r| r.get(0))?;
                 let task: Task = serde_json::from_str(&json).map_err(CanonicalError::from)?;
                 (task, crate::record::RecordSummary { status: Status::Planned, answered: 0, findings: 0, conflicts: 0 })
             }

@@ -67,7 +67,10 @@ fn a_task_with_fewer_than_two_inspectors_is_refused_and_nothing_is_written() {
     let good = sample::joint_task_draft(&dir, 1, day(1));
     let err = s.create_tasks(vec![good, draft]).unwrap_err();
     assert!(matches!(err, StoreError::Task(TaskError::TooFewInspectors(1))), "{err:?}");
-    assert!(s.list_tasks(&TaskFilter::default()).unwrap().is_empty(), "the valid task of the batch must not be half-created");
+    assert!(
+        s.list_tasks(&TaskFilter::default()).unwrap().is_empty(),
+        "the valid task of the batch must not be half-created"
+    );
     assert_eq!(s.audit_head(), &head);
 }
 
@@ -77,15 +80,30 @@ fn task_drafts_are_checked_against_the_directory() {
     let mut s = store(tmp.path(), "scjg-01");
     let dir = s.directory().unwrap();
     let base = sample::joint_task_draft(&dir, 0, day(1));
-    let cases: Vec<(TaskDraft, fn(&TaskError) -> bool)> = vec![
-        (TaskDraft { enterprise: Uscc::with_check_character("91330482MA0000000").unwrap(), ..base.clone() }, |e| matches!(e, TaskError::UnknownEnterprise(_))),
-        (TaskDraft { lead_department: "wsjk".parse().unwrap(), ..base.clone() }, |e| matches!(e, TaskError::LeadNotParticipating(_))),
-        (TaskDraft { lead_inspector: "xfjy-01".parse().unwrap(), ..base.clone() }, |e| matches!(e, TaskError::InvalidLeadInspector(_))),
-        (TaskDraft { inspectors: vec!["scjg-01".parse().unwrap(), "wsjk-01".parse().unwrap()], ..base.clone() }, |e| matches!(e, TaskError::InspectorOutsideDepartments { .. })),
-        (TaskDraft { inspectors: vec!["scjg-01".parse().unwrap(), "ghost".parse().unwrap()], ..base.clone() }, |e| matches!(e, TaskError::UnknownInspector(_))),
-        (TaskDraft { matters: vec!["WSJK-001".parse().unwrap()], ..base.clone() }, |e| matches!(e, TaskError::MatterOutsideDepartments { .. })),
+    type Case = (TaskDraft, fn(&TaskError) -> bool);
+    let cases: Vec<Case> = vec![
+        (TaskDraft { enterprise: Uscc::with_check_character("91330482MA0000000").unwrap(), ..base.clone() }, |e| {
+            matches!(e, TaskError::UnknownEnterprise(_))
+        }),
+        (TaskDraft { lead_department: "wsjk".parse().unwrap(), ..base.clone() }, |e| {
+            matches!(e, TaskError::LeadNotParticipating(_))
+        }),
+        (TaskDraft { lead_inspector: "xfjy-01".parse().unwrap(), ..base.clone() }, |e| {
+            matches!(e, TaskError::InvalidLeadInspector(_))
+        }),
+        (TaskDraft { inspectors: vec!["scjg-01".parse().unwrap(), "wsjk-01".parse().unwrap()], ..base.clone() }, |e| {
+            matches!(e, TaskError::InspectorOutsideDepartments { .. })
+        }),
+        (TaskDraft { inspectors: vec!["scjg-01".parse().unwrap(), "ghost".parse().unwrap()], ..base.clone() }, |e| {
+            matches!(e, TaskError::UnknownInspector(_))
+        }),
+        (TaskDraft { matters: vec!["WSJK-001".parse().unwrap()], ..base.clone() }, |e| {
+            matches!(e, TaskError::MatterOutsideDepartments { .. })
+        }),
         (TaskDraft { matters: vec![], ..base.clone() }, |e| matches!(e, TaskError::NoMatters)),
-        (TaskDraft { window: crate::domain::TimeWindow { start: day(5), end: day(4) }, ..base.clone() }, |e| matches!(e, TaskError::InvertedWindow { .. })),
+        (TaskDraft { window: crate::domain::TimeWindow { start: day(5), end: day(4) }, ..base.clone() }, |e| {
+            matches!(e, TaskError::InvertedWindow { .. })
+        }),
     ];
     for (draft, expected) in cases {
         match s.create_task(draft) {
@@ -138,7 +156,8 @@ fn lists_filter_by_status_date_enterprise_and_department_from_the_index() {
     let tmp = tempfile::tempdir().unwrap();
     let mut s = store(tmp.path(), "scjg-01");
     let dir = s.directory().unwrap();
-    let mut drafts: Vec<TaskDraft> = (0..4).map(|n| sample::joint_task_draft(&dir, n, day(1 + 10 * (n as u32 % 2)))).collect();
+    let mut drafts: Vec<TaskDraft> =
+        (0..4).map(|n| sample::joint_task_draft(&dir, n, day(1 + 10 * (n as u32 % 2)))).collect();
     drafts[3].departments = vec!["scjg".parse().unwrap(), "sthj".parse().unwrap()];
     drafts[3].inspectors = vec!["scjg-01".parse().unwrap(), "sthj-01".parse().unwrap()];
     drafts[3].matters = vec!["SCJG-001".parse().unwrap(), "STHJ-001".parse().unwrap()];
@@ -153,7 +172,10 @@ fn lists_filter_by_status_date_enterprise_and_department_from_the_index() {
     assert_eq!(count(&s, TaskFilter { date: Some(day(30)), ..Default::default() }), 0);
     assert_eq!(count(&s, TaskFilter { enterprise: Some(tasks[2].enterprise.clone()), ..Default::default() }), 1);
     assert_eq!(count(&s, TaskFilter { department: Some("xfjy".parse().unwrap()), ..Default::default() }), 3);
-    assert_eq!(count(&s, TaskFilter { department: Some("sthj".parse().unwrap()), date: Some(day(12)), ..Default::default() }), 1);
+    assert_eq!(
+        count(&s, TaskFilter { department: Some("sthj".parse().unwrap()), date: Some(day(12)), ..Default::default() }),
+        1
+    );
     assert_eq!(count(&s, TaskFilter { limit: Some(2), ..Default::default() }), 2);
 }
 
@@ -163,11 +185,17 @@ fn a_corrupt_document_is_reported_and_the_others_stay_usable() {
     let (good, bad) = {
         let mut s = store(tmp.path(), "scjg-01");
         let dir = s.directory().unwrap();
-        let tasks = s.create_tasks(vec![sample::joint_task_draft(&dir, 0, day(1)), sample::joint_task_draft(&dir, 1, day(1))]).unwrap();
+        let tasks = s
+            .create_tasks(vec![sample::joint_task_draft(&dir, 0, day(1)), sample::joint_task_draft(&dir, 1, day(1))])
+            .unwrap();
         (tasks[0].code.clone(), tasks[1].code.clone())
     };
     let conn = rusqlite::Connection::open(tmp.path().join(DATABASE_FILE)).unwrap();
-    conn.execute("UPDATE documents SET snapshot = ?1 WHERE task_code = ?2", params![b"\x85\x6f\x4a\x83garbage".to_vec(), bad.as_str()]).unwrap();
+    conn.execute(
+        "UPDATE documents SET snapshot = ?1 WHERE task_code = ?2",
+        params![b"\x85\x6f\x4a\x83garbage".to_vec(), bad.as_str()],
+    )
+    .unwrap();
     drop(conn);
 
     let mut s = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
@@ -237,7 +265,11 @@ fn the_audit_log_records_every_edit_and_detects_tampering_in_the_database() {
         code
     };
     let conn = rusqlite::Connection::open(tmp.path().join(DATABASE_FILE)).unwrap();
-    conn.execute("UPDATE audit_log SET canonical = replace(canonical, 'answer_check_point', 'add_finding') WHERE position = 5", []).unwrap();
+    conn.execute(
+        "UPDATE audit_log SET canonical = replace(canonical, 'answer_check_point', 'add_finding') WHERE position = 5",
+        [],
+    )
+    .unwrap();
     conn.execute("DELETE FROM audit_log WHERE position = 2", []).unwrap();
     drop(conn);
     let s = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
@@ -257,14 +289,17 @@ fn two_stores_merge_a_record_and_both_see_the_conflict() {
     assert_eq!(b.receive_record(&a.export_record(&code).unwrap()).unwrap(), code);
     a.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
     b.answer(&code, &cp("SCJG-001-01"), AnswerValue::Fail, None, vec![]).unwrap();
-    b.add_finding(&code, FindingDraft {
-        department: "xfjy".parse().unwrap(),
-        check_point: None,
-        problem: "疏散通道堆放杂物".into(),
-        legal_basis: "《中华人民共和国消防法》第二十八条".into(),
-        rectification_required: true,
-        deadline: Some(day(10)),
-    })
+    b.add_finding(
+        &code,
+        FindingDraft {
+            department: "xfjy".parse().unwrap(),
+            check_point: None,
+            problem: "疏散通道堆放杂物".into(),
+            legal_basis: "《中华人民共和国消防法》第二十八条".into(),
+            rectification_required: true,
+            deadline: Some(day(10)),
+        },
+    )
     .unwrap();
     let from_b = b.export_record(&code).unwrap();
     a.receive_record(&from_b).unwrap();
@@ -272,7 +307,10 @@ fn two_stores_merge_a_record_and_both_see_the_conflict() {
     assert_eq!(a.record(&code).unwrap().heads(), b.record(&code).unwrap().heads());
     assert_eq!(a.task_row(&code).unwrap().conflicts, 1);
     assert_eq!(b.task_row(&code).unwrap().findings, 1);
-    assert!(matches!(b.resolve_conflict(&code, &Field::Answer(cp("SCJG-001-01")), 0), Err(StoreError::Record(RecordError::NotLeadInspector(_)))));
+    assert!(matches!(
+        b.resolve_conflict(&code, &Field::Answer(cp("SCJG-001-01")), 0),
+        Err(StoreError::Record(RecordError::NotLeadInspector(_)))
+    ));
     a.resolve_conflict(&code, &Field::Answer(cp("SCJG-001-01")), 0).unwrap();
     assert_eq!(a.task_row(&code).unwrap().conflicts, 0);
     assert!(a.verify_audit().unwrap().is_intact() && b.verify_audit().unwrap().is_intact());
@@ -285,7 +323,12 @@ fn a_store_at_schema_version_1_is_migrated_and_its_index_rebuilt() {
     // Build a version-1 database by hand: device, directory, one task with an answered record.
     let dir = sample::directory().unwrap();
     let key = DeviceKey::generate();
-    let task = Task::from_draft(sample::joint_task_draft(&dir, 0, day(1)), TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(), &dir).unwrap();
+    let task = Task::from_draft(
+        sample::joint_task_draft(&dir, 0, day(1)),
+        TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(),
+        &dir,
+    )
+    .unwrap();
     let stamp = |ms| crate::record::Stamp { by: "scjg-01".parse().unwrap(), at_ms: ms };
     let mut record = InspectionRecord::create(task.clone(), key.actor_id(), stamp(1)).unwrap();
     record.check_in_at(stamp(2), Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
@@ -297,8 +340,16 @@ fn a_store_at_schema_version_1_is_migrated_and_its_index_rebuilt() {
             "INSERT INTO device (id, public_key, sealed_seed, inspector, created_at_ms, audit_head_seq, audit_head_hash) VALUES (1, ?1, ?2, 'scjg-01', 0, 0, ?3)",
             params![key.public_bytes().to_vec(), key.seal(&wrapper(root)).unwrap(), crate::audit::GENESIS_HASH],
         ).unwrap();
-        conn.execute("INSERT INTO directory (id, json, imported_at_ms) VALUES (1, ?1, 0)", [crate::domain::SAMPLE_DIRECTORY_JSON]).unwrap();
-        conn.execute("INSERT INTO tasks (code, json, created_at_ms) VALUES (?1, ?2, 0)", params![task.code.as_str(), serde_json::to_string(&task).unwrap()]).unwrap();
+        conn.execute(
+            "INSERT INTO directory (id, json, imported_at_ms) VALUES (1, ?1, 0)",
+            [crate::domain::SAMPLE_DIRECTORY_JSON],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO tasks (code, json, created_at_ms) VALUES (?1, ?2, 0)",
+            params![task.code.as_str(), serde_json::to_string(&task).unwrap()],
+        )
+        .unwrap();
         let snapshot = record.save();
         conn.execute(
             "INSERT INTO documents (task_code, snapshot, snapshot_sha256) VALUES (?1, ?2, ?3)",
@@ -313,7 +364,10 @@ fn a_store_at_schema_version_1_is_migrated_and_its_index_rebuilt() {
     assert_eq!(version, schema::CURRENT_VERSION);
     let row = s.task_row(&task.code).unwrap();
     assert_eq!((row.status.as_str(), row.answered, row.check_points), ("on_site", 1, 8));
-    assert_eq!(s.list_tasks(&TaskFilter { department: Some("xfjy".parse().unwrap()), ..Default::default() }).unwrap().len(), 1);
+    assert_eq!(
+        s.list_tasks(&TaskFilter { department: Some("xfjy".parse().unwrap()), ..Default::default() }).unwrap().len(),
+        1
+    );
 }
 
 #[test]
