@@ -257,12 +257,7 @@ impl InspectionRecord {
 
     /// Every inspector's arrival on site, by inspector.
     pub fn arrivals(&self) -> Result<Vec<CheckIn>, RecordError> {
-        let arrivals = self.map("arrivals")?;
-        let mut out = Vec::new();
-        for key in self.doc.keys(&arrivals) {
-            out.extend(read_json::<CheckIn>(&self.doc, &arrivals, &key)?);
-        }
-        Ok(out)
+        self.values_in(&self.map("arrivals")?)
     }
 
     /// The identity notice, once recorded.
@@ -279,12 +274,8 @@ impl InspectionRecord {
     pub fn answers(&self) -> Result<Vec<(DepartmentId, Answer)>, RecordError> {
         let mut out = Vec::new();
         for department in &self.task.departments {
-            let section = self.section(department)?;
-            for key in self.doc.keys(&section) {
-                if let Some(answer) = read_json::<Answer>(&self.doc, &section, &key)? {
-                    out.push((department.clone(), answer));
-                }
-            }
+            let answers: Vec<Answer> = self.values_in(&self.section(department)?)?;
+            out.extend(answers.into_iter().map(|a| (department.clone(), a)));
         }
         Ok(out)
     }
@@ -297,10 +288,14 @@ impl InspectionRecord {
 
     /// All findings, by identifier.
     pub fn findings(&self) -> Result<Vec<Finding>, RecordError> {
-        let findings = self.map("findings")?;
+        self.values_in(&self.map("findings")?)
+    }
+
+    /// Every value of a map of JSON leaves, in key order.
+    fn values_in<T: DeserializeOwned>(&self, map: &ObjId) -> Result<Vec<T>, RecordError> {
         let mut out = Vec::new();
-        for key in self.doc.keys(&findings) {
-            out.extend(read_json::<Finding>(&self.doc, &findings, &key)?);
+        for key in self.doc.keys(map) {
+            out.extend(read_json::<T>(&self.doc, map, &key)?);
         }
         Ok(out)
     }

@@ -30,6 +30,15 @@ fn store(root: &Path, inspector: &str) -> Store {
     s
 }
 
+/// A store with one sample task whose team has checked in.
+fn on_site_task(root: &Path) -> (Store, TaskCode) {
+    let mut s = store(root, "scjg-01");
+    let dir = s.directory().unwrap();
+    let code = s.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
+    s.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+    (s, code)
+}
+
 fn chunk_count(s: &Store) -> i64 {
     s.connection().query_row("SELECT count(*) FROM document_chunks", [], |r| r.get(0)).unwrap()
 }
@@ -118,10 +127,7 @@ fn task_drafts_are_checked_against_the_directory() {
 fn every_accepted_edit_is_on_disk_when_the_call_returns() {
     let tmp = tempfile::tempdir().unwrap();
     let code = {
-        let mut s = store(tmp.path(), "scjg-01");
-        let dir = s.directory().unwrap();
-        let code = s.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
-        s.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+        let (mut s, code) = on_site_task(tmp.path());
         s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Fail, Some("许可证未公示".into()), vec![]).unwrap();
         code
         // dropped without any explicit flush or close
@@ -136,10 +142,7 @@ fn every_accepted_edit_is_on_disk_when_the_call_returns() {
 #[test]
 fn refused_edits_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut s = store(tmp.path(), "scjg-01");
-    let dir = s.directory().unwrap();
-    let code = s.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
-    s.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+    let (mut s, code) = on_site_task(tmp.path());
     let (head, chunks) = (s.audit_head().clone(), chunk_count(&s));
     let e1 = s.answer(&code, &cp("SCJG-001-03"), AnswerValue::Pass, None, vec![]).unwrap_err();
     let e2 = s.answer(&code, &cp("WSJK-001-01"), AnswerValue::Pass, None, vec![]).unwrap_err();
@@ -211,13 +214,7 @@ fn a_corrupt_document_is_reported_and_the_others_stay_usable() {
 #[test]
 fn a_corrupt_chunk_is_reported_as_corruption() {
     let tmp = tempfile::tempdir().unwrap();
-    let code = {
-        let mut s = store(tmp.path(), "scjg-01");
-        let dir = s.directory().unwrap();
-        let code = s.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
-        s.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
-        code
-    };
+    let (_, code) = on_site_task(tmp.path()); // the store is closed at the end of the statement
     let conn = rusqlite::Connection::open(tmp.path().join(DATABASE_FILE)).unwrap();
     let mut chunk: Vec<u8> = conn.query_row("SELECT bytes FROM document_chunks", [], |r| r.get(0)).unwrap();
     let last = chunk.len() - 3;
@@ -231,10 +228,7 @@ fn a_corrupt_chunk_is_reported_as_corruption() {
 #[test]
 fn growing_chunks_are_compacted_into_the_snapshot_without_losing_edits() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut s = store(tmp.path(), "scjg-01");
-    let dir = s.directory().unwrap();
-    let code = s.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
-    s.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+    let (mut s, code) = on_site_task(tmp.path());
     let mut max_chunks = 0;
     for i in 0..300 {
         let note = format!("第{i}次复核：{}", "记录".repeat(20));
@@ -254,10 +248,7 @@ fn growing_chunks_are_compacted_into_the_snapshot_without_losing_edits() {
 fn the_audit_log_records_every_edit_and_detects_tampering_in_the_database() {
     let tmp = tempfile::tempdir().unwrap();
     let code = {
-        let mut s = store(tmp.path(), "scjg-01");
-        let dir = s.directory().unwrap();
-        let code = s.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
-        s.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+        let (mut s, code) = on_site_task(tmp.path());
         s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
         let report = s.verify_audit().unwrap();
         assert!(report.is_intact(), "{report:?}");
