@@ -44,6 +44,9 @@ pub enum RecordError {
     /// The bytes are not a valid Automerge document.
     #[error("the inspection document's bytes are corrupt")]
     Corrupt(#[source] Box<AutomergeError>),
+    /// A document with this task code that was created separately, not a copy of this record.
+    #[error("the received document was created separately; it is not a copy of this record")]
+    UnrelatedRecord,
     /// Stored bytes no longer match the hash recorded when they were written.
     #[error("stored bytes of the inspection document no longer match their hash")]
     HashMismatch,
@@ -236,10 +239,26 @@ impl InspectionRecord {
         bytes
     }
 
-    /// Applies changes received from another device (a save or incremental chunk).
+    /// Applies changes received from another device (a save or incremental chunk) of this record.
+    /// The caller vouches that they belong to it; [`Self::merge_from`] checks.
     pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<(), RecordError> {
         self.doc.load_incremental(bytes).map_err(corrupt)?;
         Ok(())
+    }
+
+    /// Merges another copy of this record, refusing a document that merely carries the same task
+    /// code but was created separately: merging it would replace whole sections.
+    pub fn merge_from(&mut self, other: &mut InspectionRecord) -> Result<(), RecordError> {
+        if self.origin()? != other.origin()? {
+            return Err(RecordError::UnrelatedRecord);
+        }
+        self.doc.merge(&mut other.doc).map_err(corrupt)?;
+        Ok(())
+    }
+
+    /// The identity of the creation change: the object id of the `sections` map it made.
+    fn origin(&self) -> Result<ObjId, RecordError> {
+        self.map("sections")
     }
 
     // ---- readers ----

@@ -343,3 +343,15 @@ fn concurrent_different_status_changes_are_a_conflict() {
     assert_eq!(conflicts.len(), 1);
     assert_eq!(conflicts[0].field, Field::Status);
 }
+
+#[test]
+fn a_separately_created_record_with_the_same_task_is_not_merged() {
+    let (_, task) = setup();
+    let mut a = InspectionRecord::create(task.clone(), ActorId::random(), stamp("scjg-01", 1)).unwrap();
+    let mut impostor = InspectionRecord::create(task, ActorId::random(), stamp("scjg-01", 1)).unwrap();
+    let before = a.heads();
+    assert!(matches!(a.merge_from(&mut impostor), Err(RecordError::UnrelatedRecord)));
+    assert_eq!(a.heads(), before);
+    let mut copy = InspectionRecord::load(&a.save(), []).unwrap();
+    a.merge_from(&mut copy).unwrap();
+}

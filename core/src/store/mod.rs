@@ -79,9 +79,6 @@ pub enum StoreError {
     /// The operating inspector is not in the directory.
     #[error("inspector {0} is not in the directory")]
     UnknownInspector(InspectorId),
-    /// A received record belongs to another task than the one named.
-    #[error("the received document is for task {found}, not {expected}")]
-    TaskMismatch { expected: TaskCode, found: TaskCode },
     /// Something to be signed could not be canonicalised (a bug, not bad input).
     #[error(transparent)]
     Canonical(#[from] CanonicalError),
@@ -404,12 +401,11 @@ impl Store {
         let known: bool =
             self.conn.query_row("SELECT EXISTS(SELECT 1 FROM tasks WHERE code = ?1)", [code.as_str()], |r| r.get(0))?;
         if known {
-            self.edit(&code, AuditAction::MergeRecord, |r, _, _| {
-                if r.task().code != code {
-                    return Err(RecordError::MalformedField { field: "task".into() });
-                }
-                r.merge_bytes(bytes)?;
-                Ok(Field::Status)
+            let mut incoming = incoming;
+            let object = format!("task/{code}");
+            self.change(&code, AuditAction::MergeRecord, |r, _, _| {
+                r.merge_from(&mut incoming)?;
+                Ok(((), object))
             })?;
             return Ok(code);
         }
@@ -472,28 +468,43 @@ impl Store {
         action: AuditAction,
         apply: impl FnOnce(&mut InspectionRecord, Stamp, &Directory) -> Result<Field, RecordError>,
     ) -> Result<Field, StoreError> {
+        self.change(code, action, |record, stamp, directory| {
+            let field = apply(record, stamp, directory)?;
+            let object = format!("task/{code}/{field}");
+            Ok((field, object))
+        })
+    }
+
+    /// Changes a record in memory through `apply` (which names the audited object), then persists
+    /// the change bytes, index row and audit entry in one transaction. On any failure the in-memory
+    /// record is dropped, so memory never runs ahead of the disk.
+    fn change<T>(
+        &mut self,
+        code: &TaskCode,
+        action: AuditAction,
+        apply: impl FnOnce(&mut InspectionRecord, Stamp, &Directory) -> Result<(T, String), RecordError>,
+    ) -> Result<T, StoreError> {
         let directory = self.directory()?;
         let by = self.operator(&directory)?;
         let now = now_ms();
         let stamp = Stamp { by: by.clone(), at_ms: now };
         let result = self.record(code).and_then(|record| {
-            let field = apply(record, stamp, &directory)?;
+            let (value, object) = apply(record, stamp, &directory)?;
             let chunk = record.take_unsaved();
             let summary = record.summary()?;
-            Ok((field, chunk, summary))
+            Ok((value, object, chunk, summary))
         });
-        let (field, chunk, summary) = match result {
+        let (value, object, chunk, summary) = match result {
             Ok(v) => v,
             Err(e) => {
-                // Whatever the failed edit may have touched in memory is dropped; the disk is unchanged.
                 self.records.remove(code);
                 return Err(e);
             }
         };
-        match self.persist_edit(code, action, &by, &field, &chunk, &summary, now) {
+        match self.persist_change(code, action, &by, object, &chunk, &summary, now) {
             Ok(head) => {
                 self.head = head;
-                Ok(field)
+                Ok(value)
             }
             Err(e) => {
                 self.records.remove(code);
@@ -503,12 +514,12 @@ impl Store {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn persist_edit(
+    fn persist_change(
         &mut self,
         code: &TaskCode,
         action: AuditAction,
         by: &InspectorId,
-        field: &Field,
+        object: String,
         chunk: &[u8],
         summary: &crate::record::RecordSummary,
         now: i64,
@@ -522,7 +533,7 @@ impl Store {
         let event = audit_log::Event {
             action,
             inspector: Some(by.as_str()),
-            object: format!("task/{code}/{field}"),
+            object,
             object_hash: sha256_hex(chunk),
             at_ms: now,
         };

@@ -308,6 +308,26 @@ fn two_stores_merge_a_record_and_both_see_the_conflict() {
 }
 
 #[test]
+fn a_separately_created_document_with_a_known_task_code_is_refused_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut s, code) = on_site_task(tmp.path());
+    let task = s.record(&code).unwrap().task().clone();
+    let impostor = InspectionRecord::create(
+        task,
+        DeviceKey::generate().actor_id(),
+        crate::record::Stamp { by: "scjg-01".parse().unwrap(), at_ms: 1 },
+    )
+    .unwrap()
+    .save();
+    let (head, chunks) = (s.audit_head().clone(), chunk_count(&s));
+    let err = s.receive_record(&impostor).unwrap_err();
+    assert!(matches!(err, StoreError::Record(RecordError::UnrelatedRecord)), "{err:?}");
+    assert_eq!((s.audit_head(), chunk_count(&s)), (&head, chunks));
+    assert!(matches!(s.receive_record(b"not a document"), Err(StoreError::Record(RecordError::Corrupt(_)))));
+    assert_eq!(s.task_row(&code).unwrap().status, "on_site");
+}
+
+#[test]
 fn a_store_at_schema_version_1_is_migrated_and_its_index_rebuilt() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
