@@ -157,7 +157,8 @@ fn large_store(base: &Path, n: usize) {
     let s = Store::open(&root, &wrapper).expect("open");
     let mut lists = Vec::new();
     let mut count = 0;
-    for _ in 0..20 {
+    let list_runs: usize = std::env::var("ONEVISIT_BENCH_LIST_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    for _ in 0..list_runs {
         let t = Instant::now();
         count = s.list_tasks(&TaskFilter::default()).expect("list").len();
         lists.push(ms(t.elapsed()));

@@ -26,7 +26,7 @@ pub fn task_rows(rows: &[TaskRow]) -> String {
         out.push_str(&format!(
             "{}  {:<6} {}~{}  {} ({})  已答 {}/{}  问题 {}  冲突 {}\n",
             r.code,
-            r.status,
+            r.status.as_str(),
             r.window_start,
             r.window_end,
             r.enterprise_name,

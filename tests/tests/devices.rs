@@ -131,7 +131,7 @@ fn three_devices_of_two_departments_converge_whatever_the_merge_order() {
         for d in &mut devices[1..] {
             d.receive_record(&bytes).unwrap();
             assert!(d.conflicts(&code).unwrap().is_empty());
-            assert_eq!(d.task_row(&code).unwrap().status, Status::OnSite.as_str());
+            assert_eq!(d.task_row(&code).unwrap().status, Status::OnSite);
         }
     }
 }

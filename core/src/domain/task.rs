@@ -140,6 +140,19 @@ pub enum TaskSource {
 }
 
 impl TaskSource {
+    /// Every kind's machine name, as `kind` returns it.
+    pub const KINDS: [&'static str; 4] = ["random_draw", "complaint_or_lead", "plan", "re_inspection"];
+
+    /// The machine name of the kind (the serialised `kind` tag).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TaskSource::RandomDraw => Self::KINDS[0],
+            TaskSource::ComplaintOrLead { .. } => Self::KINDS[1],
+            TaskSource::Plan { .. } => Self::KINDS[2],
+            TaskSource::ReInspection { .. } => Self::KINDS[3],
+        }
+    }
+
     /// The zh-CN label shown to inspectors.
     pub fn label_zh(&self) -> &'static str {
         match self {
@@ -278,6 +291,19 @@ mod tests {
         assert!(a.as_str().starts_with("330482-20261128-"));
         assert_ne!(a, b);
         assert_eq!(TaskCode::parse(a.as_str()).unwrap(), a);
+    }
+
+    #[test]
+    fn source_kinds_match_the_serialised_tag() {
+        let sources = [
+            TaskSource::RandomDraw,
+            TaskSource::ComplaintOrLead { reference: "PZ110-1".into() },
+            TaskSource::Plan { reference: "2026-计划-3".into() },
+            TaskSource::ReInspection { of_task: TaskCode::parse("330482-20261128-ABCDEFGH").unwrap() },
+        ];
+        for s in sources {
+            assert_eq!(serde_json::to_value(&s).unwrap()["kind"], s.kind());
+        }
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The materialised task index: what lists and searches read, so that they never load Automerge.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 
-use crate::domain::{DepartmentId, Task, TaskCode, Uscc};
+use crate::domain::{DepartmentId, Task, TaskCode, TaskSource, Uscc};
 use crate::record::{RecordSummary, Status};
 
 /// Which tasks to list; every given criterion must hold.
@@ -34,13 +34,13 @@ pub struct TaskRow {
     /// Lead department.
     pub lead_department: String,
     /// First day of the window.
-    pub window_start: String,
+    pub window_start: NaiveDate,
     /// Last day of the window.
-    pub window_end: String,
-    /// Source (machine name).
-    pub source: String,
-    /// Status (machine name).
-    pub status: String,
+    pub window_end: NaiveDate,
+    /// Source (machine name, see [`TaskSource::kind`]).
+    pub source: &'static str,
+    /// Status.
+    pub status: Status,
     /// Check points answered.
     pub answered: u32,
     /// Check points of the selected matters.
@@ -71,10 +71,6 @@ pub fn insert(
     now_ms: i64,
 ) -> rusqlite::Result<()> {
     let task = entry.task;
-    let source = serde_json::to_value(&task.source)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
-        .unwrap_or_default();
     tx.prepare_cached(
         "INSERT INTO task_index (code, enterprise_uscc, enterprise_name, lead_department, window_start, window_end,
              source, status, answered, check_points, findings, conflicts, updated_at_ms)
@@ -85,9 +81,9 @@ pub fn insert(
         task.enterprise.as_str(),
         entry.enterprise_name,
         task.lead_department.as_str(),
-        task.window.start.to_string(),
-        task.window.end.to_string(),
-        source,
+        day_number(task.window.start),
+        day_number(task.window.end),
+        task.source.kind(),
         summary.status.as_str(),
         summary.answered as i64,
         entry.check_points as i64,
@@ -123,16 +119,38 @@ pub fn update(tx: &Transaction<'_>, code: &TaskCode, summary: &RecordSummary, no
 const COLUMNS: &str = "t.code, t.enterprise_uscc, t.enterprise_name, t.lead_department, t.window_start, t.window_end,
     t.source, t.status, t.answered, t.check_points, t.findings, t.conflicts, t.updated_at_ms";
 
+/// A day as the index stores it: yyyymmdd, so that integer order is date order.
+fn day_number(day: NaiveDate) -> i64 {
+    i64::from(day.year()) * 10_000 + i64::from(day.month()) * 100 + i64::from(day.day())
+}
+
+/// An index column holding something this code never writes.
+#[derive(Debug, thiserror::Error)]
+#[error("unexpected value in the task index")]
+struct UnexpectedIndexValue;
+
+fn bad(column: usize) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(UnexpectedIndexValue))
+}
+
+fn day_column(r: &Row<'_>, column: usize) -> rusqlite::Result<NaiveDate> {
+    let n: i64 = r.get(column)?;
+    let (y, m, d) = (n / 10_000, (n / 100) % 100, n % 100);
+    NaiveDate::from_ymd_opt(y as i32, m as u32, d as u32).ok_or_else(|| bad(column))
+}
+
 fn row(r: &Row<'_>) -> rusqlite::Result<TaskRow> {
+    let source = r.get_ref(6)?.as_str()?;
+    let status = r.get_ref(7)?.as_str()?;
     Ok(TaskRow {
         code: r.get(0)?,
         enterprise_uscc: r.get(1)?,
         enterprise_name: r.get(2)?,
         lead_department: r.get(3)?,
-        window_start: r.get(4)?,
-        window_end: r.get(5)?,
-        source: r.get(6)?,
-        status: r.get(7)?,
+        window_start: day_column(r, 4)?,
+        window_end: day_column(r, 5)?,
+        source: TaskSource::KINDS.into_iter().find(|k| *k == source).ok_or_else(|| bad(6))?,
+        status: Status::parse(status).ok_or_else(|| bad(7))?,
         answered: r.get(8)?,
         check_points: r.get(9)?,
         findings: r.get(10)?,
@@ -141,34 +159,34 @@ fn row(r: &Row<'_>) -> rusqlite::Result<TaskRow> {
     })
 }
 
-/// Lists tasks matching `filter`, latest window first.
+/// Lists tasks matching `filter`, latest window first (then by code, descending).
 pub fn list(conn: &Connection, filter: &TaskFilter) -> rusqlite::Result<Vec<TaskRow>> {
     let mut sql = format!("SELECT {COLUMNS} FROM task_index t");
-    let mut args: Vec<String> = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
     let mut clauses: Vec<String> = Vec::new();
     if let Some(department) = &filter.department {
-        // A correlated lookup rather than a join keeps the scan in window order: no sort step.
+        // A correlated lookup rather than a join keeps the scan in list order: no sort step.
         clauses.push("EXISTS (SELECT 1 FROM task_departments d WHERE d.department = ? AND d.code = t.code)".into());
-        args.push(department.to_string());
+        args.push(department.to_string().into());
     }
     if let Some(status) = filter.status {
         clauses.push("t.status = ?".into());
-        args.push(status.as_str().into());
+        args.push(status.as_str().to_string().into());
     }
     if let Some(date) = filter.date {
         clauses.push("t.window_start <= ? AND t.window_end >= ?".into());
-        args.push(date.to_string());
-        args.push(date.to_string());
+        args.push(day_number(date).into());
+        args.push(day_number(date).into());
     }
     if let Some(enterprise) = &filter.enterprise {
         clauses.push("t.enterprise_uscc = ?".into());
-        args.push(enterprise.to_string());
+        args.push(enterprise.to_string().into());
     }
     if !clauses.is_empty() {
         sql.push_str(" WHERE ");
         sql.push_str(&clauses.join(" AND "));
     }
-    sql.push_str(" ORDER BY t.window_start DESC, t.code");
+    sql.push_str(" ORDER BY t.window_start DESC, t.code DESC");
     if let Some(limit) = filter.limit {
         sql.push_str(&format!(" LIMIT {limit}"));
     }

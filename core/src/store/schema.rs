@@ -72,23 +72,25 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "materialised task index for lists by status, date, enterprise and department",
         sql: "
+            -- Clustered in list order (latest window first), so listing is one sequential scan.
             CREATE TABLE task_index (
-                code TEXT PRIMARY KEY REFERENCES tasks(code),
+                window_start INTEGER NOT NULL,   -- yyyymmdd
+                code TEXT NOT NULL REFERENCES tasks(code),
+                window_end INTEGER NOT NULL,     -- yyyymmdd
                 enterprise_uscc TEXT NOT NULL,
                 enterprise_name TEXT NOT NULL,
                 lead_department TEXT NOT NULL,
-                window_start TEXT NOT NULL,
-                window_end TEXT NOT NULL,
                 source TEXT NOT NULL,
                 status TEXT NOT NULL,
                 answered INTEGER NOT NULL,
                 check_points INTEGER NOT NULL,
                 findings INTEGER NOT NULL,
                 conflicts INTEGER NOT NULL,
-                updated_at_ms INTEGER NOT NULL
-            );
-            CREATE INDEX task_index_by_status ON task_index(status, window_start DESC, code);
-            CREATE INDEX task_index_by_window ON task_index(window_start DESC, code);
+                updated_at_ms INTEGER NOT NULL,
+                PRIMARY KEY (window_start, code)
+            ) WITHOUT ROWID;
+            CREATE UNIQUE INDEX task_index_by_code ON task_index(code);
+            CREATE INDEX task_index_by_status ON task_index(status);
             CREATE INDEX task_index_by_enterprise ON task_index(enterprise_uscc);
             CREATE TABLE task_departments (
                 department TEXT NOT NULL,

@@ -208,7 +208,7 @@ fn a_corrupt_document_is_reported_and_the_others_stay_usable() {
     assert!(matches!(err, StoreError::CorruptDocument { .. }), "{err:?}");
     assert_eq!(s.list_tasks(&TaskFilter::default()).unwrap().len(), 2, "lists never load documents");
     s.check_in(&good, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
-    assert_eq!(s.task_row(&good).unwrap().status, "on_site");
+    assert_eq!(s.task_row(&good).unwrap().status, Status::OnSite);
 }
 
 #[test]
@@ -324,7 +324,7 @@ fn a_separately_created_document_with_a_known_task_code_is_refused_and_nothing_i
     assert!(matches!(err, StoreError::Record(RecordError::UnrelatedRecord)), "{err:?}");
     assert_eq!((s.audit_head(), chunk_count(&s)), (&head, chunks));
     assert!(matches!(s.receive_record(b"not a document"), Err(StoreError::Record(RecordError::Corrupt(_)))));
-    assert_eq!(s.task_row(&code).unwrap().status, "on_site");
+    assert_eq!(s.task_row(&code).unwrap().status, Status::OnSite);
 }
 
 #[test]
