@@ -226,3 +226,26 @@ fn the_demo_converges_and_verifies() {
     assert_eq!(v["resolved"]["status"], "recorded");
     assert_eq!(v["audit"]["scjg-01"]["problems"].as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn a_passphrase_sealed_store_opens_only_with_its_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |passphrase: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_onevisit"))
+            .args(["--store", dir.path().to_str().unwrap(), "--passphrase-env", "OV_TEST_PASS"])
+            .args(args)
+            .env("OV_TEST_PASS", passphrase)
+            .output()
+            .unwrap()
+    };
+    assert!(run("执法终端口令", &["init", "--inspector", "scjg-01"]).status.success());
+    assert!(!dir.path().join("device.key").exists(), "no key file when a passphrase seals the key");
+    assert!(run("执法终端口令", &["import", "--sample"]).status.success());
+    let wrong = run("guess", &["tasks", "list"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("wrong passphrase"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+}
