@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod canonical;
 pub mod domain;
+pub mod evidence;
 pub mod identity;
 pub mod random;
 pub mod record;

@@ -26,6 +26,8 @@ pub enum Field {
     Answer(CheckPointId),
     /// A finding, by identifier.
     Finding(String),
+    /// An attached photo, by capture record hash (never concurrently written: keys are unique).
+    Evidence(String),
 }
 
 impl serde::Serialize for Field {
@@ -48,6 +50,7 @@ impl fmt::Display for Field {
             Field::Party => f.write_str("party"),
             Field::Answer(cp) => write!(f, "answer:{cp}"),
             Field::Finding(id) => write!(f, "finding:{id}"),
+            Field::Evidence(id) => write!(f, "evidence:{id}"),
         }
     }
 }
@@ -153,6 +156,7 @@ impl InspectionRecord {
             Field::Identity => (ROOT, "identity".into()),
             Field::Party => (ROOT, "party".into()),
             Field::Finding(id) => (self.map("findings")?, id.clone()),
+            Field::Evidence(id) => (self.map("evidence")?, id.clone()),
             Field::Answer(cp) => {
                 let mut found = None;
                 for department in &self.task.departments {

@@ -12,9 +12,11 @@
 //! party:          PartyRepresentative
 //! sections:       { <department id>: { <check point id>: Answer } }
 //! findings:       { <finding id>: Finding }
+//! evidence:       { <capture record sha256>: EvidenceRef }  photos by reference, never bytes
 //! ```
 
 pub mod conflict;
+pub mod evidence;
 pub mod status;
 pub mod values;
 pub mod view;
@@ -28,6 +30,7 @@ use serde::de::DeserializeOwned;
 use crate::domain::{AnswerType, CheckPointId, DepartmentId, Directory, InspectorId, Task};
 
 pub use conflict::{Conflict, ConflictingValue, Field};
+pub use evidence::EvidenceRef;
 pub use status::Status;
 pub use values::{
     Answer, AnswerValue, CheckIn, Datum, Finding, IdentityShown, PartyRepresentative, Position, Recusal, Stamp,
@@ -83,6 +86,12 @@ pub enum RecordError {
     /// An evidence reference that is not a SHA-256 hex digest.
     #[error("evidence reference {0:?} is not a lower-case SHA-256 hex digest")]
     MalformedEvidenceHash(String),
+    /// An answer cites a photo that is not attached to the record.
+    #[error("evidence {0} is not attached to this record (add the photo first)")]
+    UnknownEvidence(String),
+    /// A photo's target does not exist in the record.
+    #[error("{0} does not exist in this record")]
+    UnknownTarget(String),
     /// A required text is empty.
     #[error("{0} must not be empty")]
     EmptyText(&'static str),
@@ -188,6 +197,7 @@ impl InspectionRecord {
         }
         doc.put_object(ROOT, "findings", ObjType::Map)?;
         doc.put_object(ROOT, "arrivals", ObjType::Map)?;
+        doc.put_object(ROOT, "evidence", ObjType::Map)?;
         doc.commit_with(CommitOptions::default().with_message("create").with_time(stamp.at_ms / 1000));
         Ok(InspectionRecord { doc, task, saved_heads: Vec::new() })
     }
@@ -311,7 +321,7 @@ impl InspectionRecord {
     }
 
     /// Every value of a map of JSON leaves, in key order.
-    fn values_in<T: DeserializeOwned>(&self, map: &ObjId) -> Result<Vec<T>, RecordError> {
+    pub(crate) fn values_in<T: DeserializeOwned>(&self, map: &ObjId) -> Result<Vec<T>, RecordError> {
         let mut out = Vec::new();
         for key in self.doc.keys(map) {
             out.extend(read_json::<T>(&self.doc, map, &key)?);
@@ -397,6 +407,9 @@ impl InspectionRecord {
             .filter(|(m, _)| self.task.matters.contains(&m.id))
             .ok_or_else(|| RecordError::UnknownCheckPoint(check_point.clone()))?;
         validate_answer(check_point, &point.answer, &value, &evidence)?;
+        if let Some(missing) = evidence.iter().find(|h| !self.has_evidence(h).unwrap_or(false)) {
+            return Err(RecordError::UnknownEvidence(missing.clone()));
+        }
         let department = matter.department.clone();
         let section = self.section(&department)?;
         let answer = Answer { check_point: check_point.clone(), value, note, evidence, stamp: stamp.clone() };
@@ -482,6 +495,14 @@ impl InspectionRecord {
         if self.task.inspectors.contains(inspector) { Ok(()) } else { Err(RecordError::NotAssigned(inspector.clone())) }
     }
 
+    fn require_on_site_or_recorded(&self, inspector: &InspectorId) -> Result<(), RecordError> {
+        self.require_assigned(inspector)?;
+        match self.status()? {
+            Status::OnSite | Status::Recorded => Ok(()),
+            other => Err(RecordError::NotOnSite(other)),
+        }
+    }
+
     fn require_on_site(&self, inspector: &InspectorId) -> Result<(), RecordError> {
         self.require_assigned(inspector)?;
         match self.status()? {
@@ -490,11 +511,11 @@ impl InspectionRecord {
         }
     }
 
-    fn commit(&mut self, message: &str, stamp: &Stamp) {
+    pub(crate) fn commit(&mut self, message: &str, stamp: &Stamp) {
         self.doc.commit_with(CommitOptions::default().with_message(message).with_time(stamp.at_ms / 1000));
     }
 
-    fn map(&self, key: &'static str) -> Result<ObjId, RecordError> {
+    pub(crate) fn map(&self, key: &'static str) -> Result<ObjId, RecordError> {
         match self.doc.get(ROOT, key)? {
             Some((v, id)) if v.is_object() => Ok(id),
             _ => Err(malformed(key)),

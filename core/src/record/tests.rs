@@ -29,6 +29,39 @@ fn on_site(task: Task) -> InspectionRecord {
 
 const PHOTO: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
+/// An evidence reference for `PHOTO`, as the store builds it after a capture.
+fn photo_ref(target: crate::evidence::CaptureTarget) -> EvidenceRef {
+    let key = crate::identity::DeviceKey::generate();
+    let record = crate::evidence::CaptureRecord {
+        schema: crate::evidence::capture::CAPTURE_SCHEMA.into(),
+        sha256: PHOTO.into(),
+        size: 4,
+        mime: "image/jpeg".into(),
+        width: 1,
+        height: 1,
+        device_time_ms: 5,
+        exif_time: None,
+        position: None,
+        camera: None,
+        orientation: None,
+        inspector: "xfjy-01".into(),
+        device: key.device_id(),
+        device_public_key: hex::encode(key.public_bytes()),
+        task: "t".into(),
+        target: target.clone(),
+        thumbnail_sha256: PHOTO.into(),
+    };
+    EvidenceRef {
+        sha256: PHOTO.into(),
+        size: 4,
+        mime: "image/jpeg".into(),
+        thumbnail_sha256: PHOTO.into(),
+        target,
+        capture: crate::evidence::SignedCapture::sign(&record, &key).unwrap(),
+        stamp: stamp("xfjy-01", 4_000),
+    }
+}
+
 /// Fills in everything `Recorded` requires.
 fn complete(r: &mut InspectionRecord, dir: &Directory) {
     r.show_identity(stamp("scjg-01", 3_000), vec!["1".into(), "2".into()]).unwrap();
@@ -43,6 +76,8 @@ fn complete(r: &mut InspectionRecord, dir: &Directory) {
     let number = |v: &str, u: &str| AnswerValue::Number { value: v.into(), unit: u.into() };
     r.answer_check_point(stamp("scjg-01", 4_000), dir, &cp("SCJG-001-03"), number("4.5", "℃"), None, vec![]).unwrap();
     r.answer_check_point(stamp("xfjy-01", 4_000), dir, &cp("XFJY-001-03"), number("1.2", "MPa"), None, vec![]).unwrap();
+    let target = crate::evidence::CaptureTarget::CheckPoint("XFJY-001-04".into());
+    r.attach_evidence(stamp("xfjy-01", 4_000), dir, photo_ref(target)).unwrap();
     r.answer_check_point(
         stamp("xfjy-01", 4_000),
         dir,
@@ -354,4 +389,21 @@ fn a_separately_created_record_with_the_same_task_is_not_merged() {
     assert_eq!(a.heads(), before);
     let mut copy = InspectionRecord::load(&a.save(), []).unwrap();
     a.merge_from(&mut copy).unwrap();
+}
+
+#[test]
+fn answers_may_cite_only_attached_photos_of_existing_targets() {
+    use crate::evidence::CaptureTarget;
+    let (dir, task) = setup();
+    let mut r = on_site(task);
+    let point = cp("XFJY-001-04");
+    let err = r.answer_check_point(stamp("xfjy-01", 9), &dir, &point, AnswerValue::Photos, None, vec![PHOTO.into()]).unwrap_err();
+    assert!(matches!(err, RecordError::UnknownEvidence(_)), "{err:?}");
+    let err = r.attach_evidence(stamp("xfjy-01", 9), &dir, photo_ref(CaptureTarget::Finding("nope".into()))).unwrap_err();
+    assert!(matches!(err, RecordError::UnknownTarget(_)), "{err:?}");
+    let err = r.attach_evidence(stamp("xfjy-01", 9), &dir, photo_ref(CaptureTarget::CheckPoint("WSJK-001-01".into()))).unwrap_err();
+    assert!(matches!(err, RecordError::UnknownCheckPoint(_)), "{err:?}");
+    r.attach_evidence(stamp("xfjy-01", 9), &dir, photo_ref(CaptureTarget::CheckPoint("XFJY-001-04".into()))).unwrap();
+    assert_eq!(r.evidence().unwrap().len(), 1);
+    r.answer_check_point(stamp("xfjy-01", 10), &dir, &point, AnswerValue::Photos, None, vec![PHOTO.into()]).unwrap();
 }

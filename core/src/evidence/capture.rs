@@ -1,0 +1,176 @@
+//! The capture record: what the device attests about a photo at the moment it is taken —
+//! its hash, size, type, time, place, inspector, device, task and what it documents — as canonical
+//! JSON (RFC 8785) signed by the device key.
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::sha256_hex;
+use crate::canonical::{CanonicalError, to_canonical_json};
+use crate::identity::DeviceKey;
+
+/// The schema tag of capture records written by this code.
+pub const CAPTURE_SCHEMA: &str = "onevisit.capture.v1";
+
+/// Where a capture position came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionSource {
+    /// The device's GNSS fix at capture.
+    Device,
+    /// The photo's EXIF GPS tags.
+    Exif,
+}
+
+/// The position of a capture, raw, with its datum and source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturePosition {
+    /// Latitude in 1e-7 degrees.
+    pub latitude_e7: i64,
+    /// Longitude in 1e-7 degrees.
+    pub longitude_e7: i64,
+    /// Accuracy radius in metres, when the source gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_m: Option<u32>,
+    /// The datum as reported (`WGS-84` for GNSS).
+    pub datum: String,
+    /// Where the position came from.
+    pub source: PositionSource,
+}
+
+/// What a photo documents.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum CaptureTarget {
+    /// A check point's answer.
+    CheckPoint(String),
+    /// A finding.
+    Finding(String),
+    /// The inspection as a whole (the premises, a sign, a document shown).
+    Inspection,
+    /// A party's handwritten signature on a document (by the document's hash).
+    PartySignature(String),
+}
+
+impl std::fmt::Display for CaptureTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaptureTarget::CheckPoint(id) => write!(f, "check_point:{id}"),
+            CaptureTarget::Finding(id) => write!(f, "finding:{id}"),
+            CaptureTarget::Inspection => f.write_str("inspection"),
+            CaptureTarget::PartySignature(doc) => write!(f, "party_signature:{doc}"),
+        }
+    }
+}
+
+/// The attested facts of one capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureRecord {
+    /// Always [`CAPTURE_SCHEMA`].
+    pub schema: String,
+    /// SHA-256 of the original's exact bytes.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// MIME type sniffed from the bytes.
+    pub mime: String,
+    /// Width in pixels, as stored.
+    pub width: u32,
+    /// Height in pixels, as stored.
+    pub height: u32,
+    /// Device time at capture, ms since the Unix epoch.
+    pub device_time_ms: i64,
+    /// The camera's own capture time (EXIF DateTimeOriginal, local, no zone), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exif_time: Option<String>,
+    /// Where, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<CapturePosition>,
+    /// Camera make and model from EXIF, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<String>,
+    /// EXIF orientation, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orientation: Option<u16>,
+    /// The inspector operating the device.
+    pub inspector: String,
+    /// The device identifier.
+    pub device: String,
+    /// The device's Ed25519 public key (hex), which verifies the signature.
+    pub device_public_key: String,
+    /// The task the photo belongs to.
+    pub task: String,
+    /// What the photo documents.
+    pub target: CaptureTarget,
+    /// SHA-256 of the derived thumbnail.
+    pub thumbnail_sha256: String,
+}
+
+/// A capture record as signed: its canonical bytes and the device's signature over them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedCapture {
+    /// Canonical JSON of the [`CaptureRecord`], exactly as signed.
+    pub canonical: String,
+    /// Ed25519 signature (hex) over `canonical`.
+    pub signature: String,
+}
+
+/// Why a signed capture record does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaptureError {
+    /// The canonical bytes do not parse as a capture record.
+    #[error("the capture record is malformed")]
+    Malformed,
+    /// The bytes are not canonical JSON (they were re-serialised or edited).
+    #[error("the capture record is not in canonical form")]
+    NotCanonical,
+    /// The public key in the record is not a valid Ed25519 key.
+    #[error("the capture record's public key is invalid")]
+    BadPublicKey,
+    /// The signature does not verify.
+    #[error("the capture record's signature does not verify")]
+    BadSignature,
+    /// The record is for other bytes than the file presented.
+    #[error("the capture record is for {recorded}, not for this file ({actual})")]
+    WrongFile { recorded: String, actual: String },
+}
+
+impl SignedCapture {
+    /// Canonicalises and signs a record with the device key.
+    pub fn sign(record: &CaptureRecord, key: &DeviceKey) -> Result<SignedCapture, CanonicalError> {
+        let bytes = to_canonical_json(record)?;
+        let signature = hex::encode(key.sign(&bytes).to_bytes());
+        Ok(SignedCapture { canonical: String::from_utf8(bytes).unwrap_or_default(), signature })
+    }
+
+    /// SHA-256 of the canonical bytes: the record's identity.
+    pub fn hash(&self) -> String {
+        sha256_hex(self.canonical.as_bytes())
+    }
+
+    /// Verifies the signature (strictly) with the key the record names and returns the record.
+    /// Who that key belongs to is established by the device's certificate, not here.
+    pub fn verify(&self) -> Result<CaptureRecord, CaptureError> {
+        let record: CaptureRecord = serde_json::from_str(&self.canonical).map_err(|_| CaptureError::Malformed)?;
+        let again = to_canonical_json(&record).map_err(|_| CaptureError::Malformed)?;
+        if again != self.canonical.as_bytes() {
+            return Err(CaptureError::NotCanonical);
+        }
+        let key: [u8; 32] =
+            hex::decode(&record.device_public_key).ok().and_then(|k| k.try_into().ok()).ok_or(CaptureError::BadPublicKey)?;
+        let key = VerifyingKey::from_bytes(&key).map_err(|_| CaptureError::BadPublicKey)?;
+        let signature = hex::decode(&self.signature).ok().and_then(|s| Signature::from_slice(&s).ok()).ok_or(CaptureError::BadSignature)?;
+        key.verify_strict(self.canonical.as_bytes(), &signature).map_err(|_| CaptureError::BadSignature)?;
+        Ok(record)
+    }
+
+    /// Verifies the record and that it describes exactly `bytes`.
+    pub fn verify_file(&self, bytes: &[u8]) -> Result<CaptureRecord, CaptureError> {
+        let record = self.verify()?;
+        let actual = sha256_hex(bytes);
+        if record.sha256 != actual || record.size != bytes.len() as u64 {
+            return Err(CaptureError::WrongFile { recorded: record.sha256, actual });
+        }
+        Ok(record)
+    }
+}

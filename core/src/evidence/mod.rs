@@ -1,0 +1,128 @@
+//! Evidence photos (证据): originals kept byte-identical and named by hash, checked and
+//! thumbnailed, described by a signed capture record.
+
+pub mod capture;
+pub mod exif;
+pub mod fixture;
+pub mod media;
+pub mod thumbnail;
+
+use serde::{Deserialize, Serialize};
+
+pub use capture::{CaptureError, CapturePosition, CaptureRecord, CaptureTarget, PositionSource, SignedCapture};
+pub use exif::ExifFacts;
+pub use media::PhotoFormat;
+
+/// The largest photo file accepted: 64 MiB.
+pub const MAX_PHOTO_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why a file cannot be taken in as an evidence photo. Nothing is stored when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    /// The file is empty.
+    #[error("the file is empty")]
+    Empty,
+    /// The file is larger than any photo we accept.
+    #[error("the file has {size} bytes; photos are limited to {limit}")]
+    TooLarge { size: usize, limit: usize },
+    /// The bytes are not an image.
+    #[error("the file is not an image (JPEG or PNG expected)")]
+    NotAnImage,
+    /// An image format we recognise but do not accept.
+    #[error("{0} images are not accepted; take the photo as JPEG")]
+    UnsupportedFormat(&'static str),
+    /// The header claims more pixels than a photo may have (a decompression bomb, or damage).
+    #[error("the image claims {width} × {height} pixels; at most {limit} are accepted")]
+    TooManyPixels { width: u32, height: u32, limit: u64 },
+    /// The file ends before the image does.
+    #[error("the image is truncated")]
+    Truncated,
+    /// The image data is damaged.
+    #[error("the {format} data cannot be decoded")]
+    Undecodable { format: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
+}
+
+/// What the bytes of a photo say about it, checked: the input to a capture record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoFacts {
+    /// SHA-256 of the exact bytes.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Sniffed format's MIME type.
+    pub mime: String,
+    /// Width as stored.
+    pub width: u32,
+    /// Height as stored.
+    pub height: u32,
+    /// EXIF facts (empty where EXIF is missing or unreadable).
+    pub exif: ExifFacts,
+}
+
+/// A checked photo and its thumbnail, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct AnalysedPhoto {
+    /// The facts.
+    pub facts: PhotoFacts,
+    /// The upright thumbnail (JPEG, at most 320 px).
+    pub thumbnail_jpeg: Vec<u8>,
+}
+
+/// Checks `bytes` as a photo: type, size, pixel count, decodability; reads EXIF; draws the thumbnail.
+pub fn analyse(bytes: &[u8]) -> Result<AnalysedPhoto, EvidenceError> {
+    if bytes.is_empty() {
+        return Err(EvidenceError::Empty);
+    }
+    if bytes.len() > MAX_PHOTO_BYTES {
+        return Err(EvidenceError::TooLarge { size: bytes.len(), limit: MAX_PHOTO_BYTES });
+    }
+    let format = match media::sniff(bytes) {
+        media::Sniffed::Photo(f) => f,
+        media::Sniffed::UnsupportedImage(mime) => return Err(EvidenceError::UnsupportedFormat(mime)),
+        media::Sniffed::Other => return Err(EvidenceError::NotAnImage),
+    };
+    let exif = exif::read(bytes);
+    let thumb = thumbnail::make(bytes, format, exif.orientation)?;
+    Ok(AnalysedPhoto {
+        facts: PhotoFacts {
+            sha256: crate::audit::sha256_hex(bytes),
+            size: bytes.len() as u64,
+            mime: format.mime().to_string(),
+            width: thumb.width,
+            height: thumb.height,
+            exif,
+        },
+        thumbnail_jpeg: thumb.jpeg,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fixture::{SampleExif, sample_jpeg};
+
+    #[test]
+    fn a_photo_is_analysed_with_its_exif_and_thumbnail() {
+        let jpeg = sample_jpeg(800, 600, Some(&SampleExif::pinghu()));
+        let a = analyse(&jpeg).unwrap();
+        assert_eq!((a.facts.width, a.facts.height, a.facts.mime.as_str()), (800, 600, "image/jpeg"));
+        assert_eq!(a.facts.sha256, crate::audit::sha256_hex(&jpeg));
+        assert_eq!(a.facts.exif.orientation, Some(6));
+        assert!(!a.thumbnail_jpeg.is_empty());
+    }
+
+    #[test]
+    fn what_is_not_a_photo_is_refused_by_kind() {
+        assert!(matches!(analyse(b""), Err(EvidenceError::Empty)));
+        assert!(matches!(analyse(b"%PDF-1.7 a contract"), Err(EvidenceError::NotAnImage)));
+        assert!(matches!(analyse(b"\0\0\0\x18ftypheic\0\0\0\0"), Err(EvidenceError::UnsupportedFormat("image/heic"))));
+        let huge = vec![0u8; MAX_PHOTO_BYTES + 1];
+        assert!(matches!(analyse(&huge), Err(EvidenceError::TooLarge { .. })));
+        let mut damaged = sample_jpeg(200, 200, None);
+        let sof = damaged.windows(2).position(|w| w == [0xFF, 0xC4]).unwrap(); // Huffman table
+        for b in &mut damaged[sof + 4..sof + 40] {
+            *b = 0xFF;
+        }
+        assert!(analyse(&damaged).is_err());
+    }
+}
