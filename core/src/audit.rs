@@ -39,6 +39,8 @@ pub enum AuditAction {
     ChangeStatus,
     /// A conflict was resolved.
     ResolveConflict,
+    /// A photo was captured and attached.
+    AddEvidence,
     /// Another device's changes were merged in.
     MergeRecord,
     /// A record was received from another device for the first time.

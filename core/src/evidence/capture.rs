@@ -156,10 +156,15 @@ impl SignedCapture {
         if again != self.canonical.as_bytes() {
             return Err(CaptureError::NotCanonical);
         }
-        let key: [u8; 32] =
-            hex::decode(&record.device_public_key).ok().and_then(|k| k.try_into().ok()).ok_or(CaptureError::BadPublicKey)?;
+        let key: [u8; 32] = hex::decode(&record.device_public_key)
+            .ok()
+            .and_then(|k| k.try_into().ok())
+            .ok_or(CaptureError::BadPublicKey)?;
         let key = VerifyingKey::from_bytes(&key).map_err(|_| CaptureError::BadPublicKey)?;
-        let signature = hex::decode(&self.signature).ok().and_then(|s| Signature::from_slice(&s).ok()).ok_or(CaptureError::BadSignature)?;
+        let signature = hex::decode(&self.signature)
+            .ok()
+            .and_then(|s| Signature::from_slice(&s).ok())
+            .ok_or(CaptureError::BadSignature)?;
         key.verify_strict(self.canonical.as_bytes(), &signature).map_err(|_| CaptureError::BadSignature)?;
         Ok(record)
     }

@@ -54,8 +54,12 @@ pub fn read(bytes: &[u8]) -> ExifFacts {
         let sign = if ascii(reference)?.eq_ignore_ascii_case(positive) { 1.0 } else { -1.0 };
         (degrees.is_finite() && degrees <= limit).then(|| (sign * degrees * 1e7).round() as i64)
     };
-    let gps = coordinate(Tag::GPSLatitude, Tag::GPSLatitudeRef, "N", 90.0)
-        .zip(coordinate(Tag::GPSLongitude, Tag::GPSLongitudeRef, "E", 180.0));
+    let gps = coordinate(Tag::GPSLatitude, Tag::GPSLatitudeRef, "N", 90.0).zip(coordinate(
+        Tag::GPSLongitude,
+        Tag::GPSLongitudeRef,
+        "E",
+        180.0,
+    ));
     ExifFacts {
         capture_time,
         gps,

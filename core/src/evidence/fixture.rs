@@ -101,7 +101,9 @@ fn dms(tag: u16, degrees: f64) -> Entry {
 }
 
 fn ifd_len(entries: &[Entry]) -> usize {
-    2 + 12 * entries.len() + 4 + entries.iter().filter(|e| e.data.len() > 4).map(|e| e.data.len().next_multiple_of(2)).sum::<usize>()
+    2 + 12 * entries.len()
+        + 4
+        + entries.iter().filter(|e| e.data.len() > 4).map(|e| e.data.len().next_multiple_of(2)).sum::<usize>()
 }
 
 fn write_ifd(out: &mut Vec<u8>, entries: &[Entry]) {

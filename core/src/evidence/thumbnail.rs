@@ -114,13 +114,14 @@ fn decode_png(bytes: &[u8]) -> Result<(u32, u32, DynamicImage), EvidenceError> {
     let width = u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
     let height = u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
     check_pixels(width, height)?;
-    let image = ImageReader::with_format(Cursor::new(bytes), image::ImageFormat::Png).decode().map_err(|e| match e {
-        image::ImageError::IoError(_) => EvidenceError::Truncated,
-        image::ImageError::Decoding(ref d) if d.to_string().contains("EOF") || d.to_string().contains("eof") => {
-            EvidenceError::Truncated
-        }
-        other => EvidenceError::Undecodable { format: "image/png", source: Box::new(other) },
-    })?;
+    let image =
+        ImageReader::with_format(Cursor::new(bytes), image::ImageFormat::Png).decode().map_err(|e| match e {
+            image::ImageError::IoError(_) => EvidenceError::Truncated,
+            image::ImageError::Decoding(ref d) if d.to_string().contains("EOF") || d.to_string().contains("eof") => {
+                EvidenceError::Truncated
+            }
+            other => EvidenceError::Undecodable { format: "image/png", source: Box::new(other) },
+        })?;
     Ok((width, height, image))
 }
 

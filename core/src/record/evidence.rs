@@ -32,7 +32,12 @@ pub struct EvidenceRef {
 impl InspectionRecord {
     /// Attaches a captured photo; the target must be a check point of the task, an existing
     /// finding, the inspection itself or a party signature.
-    pub fn attach_evidence(&mut self, stamp: Stamp, directory: &Directory, evidence: EvidenceRef) -> Result<Field, RecordError> {
+    pub fn attach_evidence(
+        &mut self,
+        stamp: Stamp,
+        directory: &Directory,
+        evidence: EvidenceRef,
+    ) -> Result<Field, RecordError> {
         self.require_on_site_or_recorded(&stamp.by)?;
         self.check_target(directory, &evidence.target)?;
         let key = evidence.capture.hash();
@@ -67,7 +72,9 @@ impl InspectionRecord {
                     .and_then(|cp| directory.check_point(&cp))
                     .is_some_and(|(m, _)| self.task().matters.contains(&m.id));
                 if !known {
-                    return Err(RecordError::UnknownCheckPoint(id.parse().map_err(|_| RecordError::UnknownTarget(target.to_string()))?));
+                    return Err(RecordError::UnknownCheckPoint(
+                        id.parse().map_err(|_| RecordError::UnknownTarget(target.to_string()))?,
+                    ));
                 }
             }
             CaptureTarget::Finding(id) => {

@@ -397,11 +397,16 @@ fn answers_may_cite_only_attached_photos_of_existing_targets() {
     let (dir, task) = setup();
     let mut r = on_site(task);
     let point = cp("XFJY-001-04");
-    let err = r.answer_check_point(stamp("xfjy-01", 9), &dir, &point, AnswerValue::Photos, None, vec![PHOTO.into()]).unwrap_err();
+    let err = r
+        .answer_check_point(stamp("xfjy-01", 9), &dir, &point, AnswerValue::Photos, None, vec![PHOTO.into()])
+        .unwrap_err();
     assert!(matches!(err, RecordError::UnknownEvidence(_)), "{err:?}");
-    let err = r.attach_evidence(stamp("xfjy-01", 9), &dir, photo_ref(CaptureTarget::Finding("nope".into()))).unwrap_err();
+    let err =
+        r.attach_evidence(stamp("xfjy-01", 9), &dir, photo_ref(CaptureTarget::Finding("nope".into()))).unwrap_err();
     assert!(matches!(err, RecordError::UnknownTarget(_)), "{err:?}");
-    let err = r.attach_evidence(stamp("xfjy-01", 9), &dir, photo_ref(CaptureTarget::CheckPoint("WSJK-001-01".into()))).unwrap_err();
+    let err = r
+        .attach_evidence(stamp("xfjy-01", 9), &dir, photo_ref(CaptureTarget::CheckPoint("WSJK-001-01".into())))
+        .unwrap_err();
     assert!(matches!(err, RecordError::UnknownCheckPoint(_)), "{err:?}");
     r.attach_evidence(stamp("xfjy-01", 9), &dir, photo_ref(CaptureTarget::CheckPoint("XFJY-001-04".into()))).unwrap();
     assert_eq!(r.evidence().unwrap().len(), 1);

@@ -43,6 +43,15 @@ impl BlobStore {
 
     /// Stores `bytes` once, durably; storing the same bytes again returns the same reference.
     pub fn put(&self, conn: &Connection, bytes: &[u8], mime: &str, now_ms: i64) -> Result<BlobRef, StoreError> {
+        let blob = self.write_file(bytes, mime)?;
+        insert_row(conn, &blob, now_ms)?;
+        Ok(blob)
+    }
+
+    /// Writes the file of a blob (temp file, fsync, rename, fsync of the folder) if it is not there
+    /// yet. The blob is not known to the store until [`insert_row`] runs in the caller's transaction;
+    /// a file without a row is invisible and is rewritten identically by the next put.
+    pub fn write_file(&self, bytes: &[u8], mime: &str) -> Result<BlobRef, StoreError> {
         let sha256 = hex::encode(Sha256::digest(bytes));
         let blob = BlobRef { sha256: sha256.clone(), size: bytes.len() as u64, mime: mime.to_string() };
         let target = self.path_of(&sha256);
@@ -54,11 +63,12 @@ impl BlobStore {
             fs::rename(&tmp, &target).map_err(|e| StoreError::io(&target, e))?;
             File::open(&parent).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(&parent, e))?;
         }
-        conn.execute(
-            "INSERT OR IGNORE INTO blobs (sha256, size, mime, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![sha256, blob.size as i64, mime, now_ms],
-        )?;
         Ok(blob)
+    }
+
+    /// Whether the store holds a blob (its row; the file is checked on read).
+    pub fn has(&self, conn: &Connection, sha256: &str) -> Result<bool, StoreError> {
+        Ok(conn.query_row("SELECT EXISTS(SELECT 1 FROM blobs WHERE sha256 = ?1)", [sha256], |r| r.get(0))?)
     }
 
     /// Reads a blob, checking its bytes against its name.
@@ -77,6 +87,15 @@ impl BlobStore {
         }
         Ok((BlobRef { sha256: sha256.to_string(), size: size as u64, mime }, bytes))
     }
+}
+
+/// Makes a written blob known to the store (inside the caller's transaction).
+pub fn insert_row(conn: &Connection, blob: &BlobRef, now_ms: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO blobs (sha256, size, mime, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![blob.sha256, blob.size as i64, blob.mime, now_ms],
+    )?;
+    Ok(())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@ pub mod audit_log;
 pub mod blobs;
 pub mod documents;
 pub mod index;
+pub mod photos;
 pub mod schema;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use crate::record::{
 pub use audit_log::ChainHead;
 pub use blobs::{BlobRef, BlobStore};
 pub use index::{TaskFilter, TaskRow};
+pub use photos::Captured;
 
 /// The database file's name inside a store directory.
 pub const DATABASE_FILE: &str = "onevisit.sqlite";
@@ -82,6 +84,9 @@ pub enum StoreError {
     /// Something to be signed could not be canonicalised (a bug, not bad input).
     #[error(transparent)]
     Canonical(#[from] CanonicalError),
+    /// The file is not acceptable as an evidence photo.
+    #[error(transparent)]
+    Evidence(#[from] crate::evidence::EvidenceError),
     /// No blob with this hash.
     #[error("no blob {0}")]
     UnknownBlob(String),
@@ -403,10 +408,15 @@ impl Store {
         if known {
             let mut incoming = incoming;
             let object = format!("task/{code}");
-            self.change(&code, AuditAction::MergeRecord, |r, _, _| {
-                r.merge_from(&mut incoming)?;
-                Ok(((), object))
-            })?;
+            self.change(
+                &code,
+                AuditAction::MergeRecord,
+                |r, _, _| {
+                    r.merge_from(&mut incoming)?;
+                    Ok(((), object))
+                },
+                &|_| Ok(()),
+            )?;
             return Ok(code);
         }
         let directory = self.directory()?;
@@ -468,21 +478,27 @@ impl Store {
         action: AuditAction,
         apply: impl FnOnce(&mut InspectionRecord, Stamp, &Directory) -> Result<Field, RecordError>,
     ) -> Result<Field, StoreError> {
-        self.change(code, action, |record, stamp, directory| {
-            let field = apply(record, stamp, directory)?;
-            let object = format!("task/{code}/{field}");
-            Ok((field, object))
-        })
+        self.change(
+            code,
+            action,
+            |record, stamp, directory| {
+                let field = apply(record, stamp, directory)?;
+                let object = format!("task/{code}/{field}");
+                Ok((field, object))
+            },
+            &|_| Ok(()),
+        )
     }
 
     /// Changes a record in memory through `apply` (which names the audited object), then persists
-    /// the change bytes, index row and audit entry in one transaction. On any failure the in-memory
-    /// record is dropped, so memory never runs ahead of the disk.
+    /// the change bytes, index row, audit entry and whatever `extra` writes in one transaction. On
+    /// any failure the in-memory record is dropped, so memory never runs ahead of the disk.
     fn change<T>(
         &mut self,
         code: &TaskCode,
         action: AuditAction,
         apply: impl FnOnce(&mut InspectionRecord, Stamp, &Directory) -> Result<(T, String), RecordError>,
+        extra: &dyn Fn(&Transaction<'_>) -> Result<(), StoreError>,
     ) -> Result<T, StoreError> {
         let directory = self.directory()?;
         let by = self.operator(&directory)?;
@@ -501,7 +517,7 @@ impl Store {
                 return Err(e);
             }
         };
-        match self.persist_change(code, action, &by, object, &chunk, &summary, now) {
+        match self.persist_change(code, action, &by, object, &chunk, &summary, now, extra) {
             Ok(head) => {
                 self.head = head;
                 Ok(value)
@@ -523,8 +539,10 @@ impl Store {
         chunk: &[u8],
         summary: &crate::record::RecordSummary,
         now: i64,
+        extra: &dyn Fn(&Transaction<'_>) -> Result<(), StoreError>,
     ) -> Result<ChainHead, StoreError> {
         let tx = self.conn.transaction()?;
+        extra(&tx)?;
         let needs_compaction = !chunk.is_empty() && documents::append_chunk(&tx, code, chunk)?;
         if needs_compaction && let Some(record) = self.records.get_mut(code) {
             documents::compact(&tx, code, &record.doc().clone().save())?;

@@ -407,3 +407,112 @@ fn blobs_are_stored_once_by_hash_and_checked_on_read() {
     assert!(matches!(blobs.read(s.connection(), &a.sha256), Err(StoreError::CorruptBlob(_))));
     assert!(matches!(blobs.read(s.connection(), "zz"), Err(StoreError::UnknownBlob(_))));
 }
+
+mod photos {
+    use super::*;
+    use crate::evidence::fixture::{SampleExif, sample_jpeg};
+    use crate::evidence::{CaptureTarget, EvidenceError, PositionSource};
+
+    fn blob_rows(s: &Store) -> i64 {
+        s.connection().query_row("SELECT count(*) FROM blobs", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_photo_is_kept_byte_identical_with_a_signed_capture_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut s, code) = on_site_task(tmp.path());
+        let jpeg = sample_jpeg(1200, 900, Some(&SampleExif::pinghu()));
+        let target = CaptureTarget::CheckPoint("XFJY-001-04".into());
+        let captured = s.add_photo(&code, &jpeg, target.clone(), None).unwrap();
+        assert!(captured.created);
+        let record = captured.evidence.capture.verify_file(&jpeg).unwrap();
+        assert_eq!(record.inspector, "scjg-01");
+        assert_eq!(record.task, code.as_str());
+        assert_eq!(record.target, target);
+        assert_eq!(record.exif_time.as_deref(), Some("2026:11:28 10:15:30"));
+        assert_eq!(record.position.as_ref().map(|p| p.source), Some(PositionSource::Exif));
+        assert_eq!(record.device_public_key, hex::encode(s.device_key().public_bytes()));
+        let blobs = s.blobs().unwrap();
+        assert_eq!(blobs.read(s.connection(), &record.sha256).unwrap().1, jpeg, "the original is byte-identical");
+        let thumb = blobs.read(s.connection(), &record.thumbnail_sha256).unwrap().1;
+        let thumb = image::load_from_memory(&thumb).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (240, 320), "orientation 6 applied, at most 320 px");
+        // The answer may now cite it.
+        s.answer(&code, &cp("XFJY-001-04"), AnswerValue::Photos, None, vec![record.sha256.clone()]).unwrap();
+        assert!(s.verify_audit().unwrap().is_intact());
+    }
+
+    #[test]
+    fn the_same_photo_for_the_same_target_is_stored_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut s, code) = on_site_task(tmp.path());
+        let jpeg = sample_jpeg(300, 200, None);
+        let first = s.add_photo(&code, &jpeg, CaptureTarget::Inspection, None).unwrap();
+        let head = s.audit_head().clone();
+        let again = s.add_photo(&code, &jpeg, CaptureTarget::Inspection, None).unwrap();
+        assert!(!again.created);
+        assert_eq!(again.evidence, first.evidence);
+        assert_eq!(s.audit_head(), &head, "a re-import writes nothing");
+        assert_eq!(blob_rows(&s), 2, "original and thumbnail, once each");
+        assert_eq!(s.photos(&code).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_device_fix_is_preferred_to_exif_gps() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut s, code) = on_site_task(tmp.path());
+        let jpeg = sample_jpeg(300, 200, Some(&SampleExif::pinghu()));
+        let fix = Position::wgs84(30.7001, 121.0202, 3).unwrap();
+        let captured = s.add_photo(&code, &jpeg, CaptureTarget::Inspection, Some(fix)).unwrap();
+        let record = captured.evidence.capture.verify().unwrap();
+        let position = record.position.unwrap();
+        assert_eq!(
+            (position.source, position.latitude_e7, position.accuracy_m),
+            (PositionSource::Device, 307_001_000, Some(3))
+        );
+    }
+
+    #[test]
+    fn bad_files_are_refused_and_nothing_is_stored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut s, code) = on_site_task(tmp.path());
+        let head = s.audit_head().clone();
+        let jpeg = sample_jpeg(400, 300, None);
+        let mut bomb = sample_jpeg(32, 32, None);
+        let sof = bomb.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        bomb[sof + 5..sof + 9].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8]);
+        let target = || CaptureTarget::Inspection;
+        let cases: Vec<(&[u8], fn(&EvidenceError) -> bool)> = vec![
+            (b"PK\x03\x04 a zip file", |e| matches!(e, EvidenceError::NotAnImage)),
+            (&jpeg[..jpeg.len() / 2], |e| matches!(e, EvidenceError::Truncated)),
+            (&bomb, |e| matches!(e, EvidenceError::TooManyPixels { .. })),
+        ];
+        for (bytes, expected) in cases {
+            match s.add_photo(&code, bytes, target(), None) {
+                Err(StoreError::Evidence(e)) if expected(&e) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let err = s.add_photo(&code, &jpeg, CaptureTarget::Finding("missing".into()), None).unwrap_err();
+        assert!(matches!(err, StoreError::Record(RecordError::UnknownTarget(_))), "{err:?}");
+        assert_eq!((blob_rows(&s), s.audit_head()), (0, &head));
+        let files = std::fs::read_dir(tmp.path().join("blobs"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name() != "tmp")
+            .count();
+        assert_eq!(files, 0, "no file is written for a refused photo");
+        assert!(s.photos(&code).unwrap().is_empty());
+    }
+
+    #[test]
+    fn garbage_exif_does_not_stop_a_good_photo() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut s, code) = on_site_task(tmp.path());
+        let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x20];
+        photo.extend_from_slice(b"Exif\0\0II\x2a\0\xff\xff\xff\x7f garbage garbage");
+        photo.extend_from_slice(&sample_jpeg(200, 100, None)[2..]);
+        let captured = s.add_photo(&code, &photo, CaptureTarget::Inspection, None).unwrap();
+        let record = captured.evidence.capture.verify_file(&photo).unwrap();
+        assert_eq!((record.exif_time, record.position, record.width), (None, None, 200));
+    }
+}
