@@ -37,6 +37,9 @@ pub enum EvidenceError {
     /// The file ends before the image does.
     #[error("the image is truncated")]
     Truncated,
+    /// The decoder crashed on this file (a decoder bug triggered by hostile or damaged data).
+    #[error("the image decoder failed on this file")]
+    DecoderCrashed,
     /// The image data is damaged.
     #[error("the {format} data cannot be decoded")]
     Undecodable { format: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
@@ -70,22 +73,31 @@ pub struct AnalysedPhoto {
 
 /// Checks `bytes` as a photo: type, size, pixel count, decodability; reads EXIF; draws the thumbnail.
 pub fn analyse(bytes: &[u8]) -> Result<AnalysedPhoto, EvidenceError> {
+    analyse_hashed(bytes, sniff_photo(bytes)?, crate::audit::sha256_hex(bytes))
+}
+
+/// The cheap checks, done before anything is decoded or written: size limits and the format.
+pub fn sniff_photo(bytes: &[u8]) -> Result<PhotoFormat, EvidenceError> {
     if bytes.is_empty() {
         return Err(EvidenceError::Empty);
     }
     if bytes.len() > MAX_PHOTO_BYTES {
         return Err(EvidenceError::TooLarge { size: bytes.len(), limit: MAX_PHOTO_BYTES });
     }
-    let format = match media::sniff(bytes) {
-        media::Sniffed::Photo(f) => f,
-        media::Sniffed::UnsupportedImage(mime) => return Err(EvidenceError::UnsupportedFormat(mime)),
-        media::Sniffed::Other => return Err(EvidenceError::NotAnImage),
-    };
+    match media::sniff(bytes) {
+        media::Sniffed::Photo(f) => Ok(f),
+        media::Sniffed::UnsupportedImage(mime) => Err(EvidenceError::UnsupportedFormat(mime)),
+        media::Sniffed::Other => Err(EvidenceError::NotAnImage),
+    }
+}
+
+/// [`analyse`] for bytes already sniffed and hashed (so that hashing can run beside decoding).
+pub fn analyse_hashed(bytes: &[u8], format: PhotoFormat, sha256: String) -> Result<AnalysedPhoto, EvidenceError> {
     let exif = exif::read(bytes);
     let thumb = thumbnail::make(bytes, format, exif.orientation)?;
     Ok(AnalysedPhoto {
         facts: PhotoFacts {
-            sha256: crate::audit::sha256_hex(bytes),
+            sha256,
             size: bytes.len() as u64,
             mime: format.mime().to_string(),
             width: thumb.width,

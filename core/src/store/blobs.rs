@@ -66,6 +66,19 @@ impl BlobStore {
         Ok(blob)
     }
 
+    /// Writes and fsyncs a blob's bytes to a temporary file, to be put in place by
+    /// [`Staged::commit`] once the caller has decided to keep it; dropped, it leaves nothing behind.
+    pub fn stage(&self, bytes: &[u8], sha256: &str, mime: &str) -> Result<Staged, StoreError> {
+        let blob = BlobRef { sha256: sha256.to_string(), size: bytes.len() as u64, mime: mime.to_string() };
+        let target = self.path_of(sha256);
+        if target.exists() {
+            return Ok(Staged { blob, tmp: None, target });
+        }
+        let tmp = self.dir.join("tmp").join(format!("{sha256}.{}.staged", std::process::id()));
+        write_synced(&tmp, bytes)?;
+        Ok(Staged { blob, tmp: Some(tmp), target })
+    }
+
     /// Whether the store holds a blob (its row; the file is checked on read).
     pub fn has(&self, conn: &Connection, sha256: &str) -> Result<bool, StoreError> {
         Ok(conn.query_row("SELECT EXISTS(SELECT 1 FROM blobs WHERE sha256 = ?1)", [sha256], |r| r.get(0))?)
@@ -86,6 +99,34 @@ impl BlobStore {
             return Err(StoreError::CorruptBlob(sha256.to_string()));
         }
         Ok((BlobRef { sha256: sha256.to_string(), size: size as u64, mime }, bytes))
+    }
+}
+
+/// A blob written to a temporary file, not yet in place.
+pub struct Staged {
+    blob: BlobRef,
+    tmp: Option<PathBuf>,
+    target: PathBuf,
+}
+
+impl Staged {
+    /// Moves the file into place (rename, then fsync of its folder).
+    pub fn commit(mut self) -> Result<BlobRef, StoreError> {
+        if let Some(tmp) = self.tmp.take() {
+            let parent = self.target.parent().map(Path::to_path_buf).unwrap_or_default();
+            fs::create_dir_all(&parent).map_err(|e| StoreError::io(&parent, e))?;
+            fs::rename(&tmp, &self.target).map_err(|e| StoreError::io(&self.target, e))?;
+            File::open(&parent).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(&parent, e))?;
+        }
+        Ok(self.blob.clone())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let _ = fs::remove_file(tmp);
+        }
     }
 }
 

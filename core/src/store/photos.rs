@@ -27,20 +27,29 @@ impl Store {
         target: CaptureTarget,
         position: Option<Position>,
     ) -> Result<Captured, StoreError> {
-        let analysed = evidence::analyse(bytes)?;
+        let format = evidence::sniff_photo(bytes)?;
+        let sha256 = crate::audit::sha256_hex(bytes);
         let directory = self.directory()?;
         let by = self.operator(&directory)?;
         {
             let record = self.record(code)?;
             record.check_target(&directory, &target)?;
-            if let Some(existing) = record.evidence_for(&analysed.facts.sha256, &target)? {
+            if let Some(existing) = record.evidence_for(&sha256, &target)? {
                 return Ok(Captured { evidence: existing, created: false });
             }
         }
+        // Decode (the slow part) on a second core while the original is written and fsynced.
+        let blobs = self.blobs()?;
+        let (analysed, staged) = std::thread::scope(|scope| {
+            let decoding = scope.spawn(|| evidence::analyse_hashed(bytes, format, sha256.clone()));
+            let staged = blobs.stage(bytes, &sha256, format.mime());
+            let analysed = decoding.join().unwrap_or(Err(evidence::EvidenceError::DecoderCrashed));
+            (analysed, staged)
+        });
+        let analysed = analysed?; // a refused photo drops the staged file
+        let original = staged?.commit()?;
         let facts = analysed.facts;
         let now = now_ms();
-        let blobs = self.blobs()?;
-        let original = blobs.write_file(bytes, &facts.mime)?;
         let thumbnail = blobs.write_file(&analysed.thumbnail_jpeg, "image/jpeg")?;
 
         let position = match (position, facts.exif.gps) {
