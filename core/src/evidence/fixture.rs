@@ -45,7 +45,7 @@ pub fn sample_jpeg(width: u32, height: u32, exif: Option<&SampleExif>) -> Vec<u8
             noise ^= noise << 13;
             noise ^= noise >> 17;
             noise ^= noise << 5;
-            let n = (noise & 0x1F) as u32;
+            let n = noise & 0x1F;
             pixels.push(((x * 255 / width.max(1)) + n).min(255) as u8);
             pixels.push(((y * 255 / height.max(1)) + n).min(255) as u8);
             pixels.push((((x + y) * 127 / (width + height).max(1)) + n).min(255) as u8);

@@ -482,7 +482,8 @@ mod photos {
         let sof = bomb.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         bomb[sof + 5..sof + 9].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8]);
         let target = || CaptureTarget::Inspection;
-        let cases: Vec<(&[u8], fn(&EvidenceError) -> bool)> = vec![
+        type Case<'a> = (&'a [u8], fn(&EvidenceError) -> bool);
+        let cases: Vec<Case> = vec![
             (b"PK\x03\x04 a zip file", |e| matches!(e, EvidenceError::NotAnImage)),
             (&jpeg[..jpeg.len() / 2], |e| matches!(e, EvidenceError::Truncated)),
             (&bomb, |e| matches!(e, EvidenceError::TooManyPixels { .. })),
