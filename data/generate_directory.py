@@ -18,16 +18,17 @@ def uscc(first17: str) -> str:
     return first17 + ALPHABET[(31 - s % 31) % 31]
 
 
+# (id, name, short name, document number prefix)
 DEPARTMENTS = [
-    ("zhzf", "平湖市综合行政执法局", "综合执法局"),
-    ("scjg", "平湖市市场监督管理局", "市场监管局"),
-    ("sthj", "嘉兴市生态环境局平湖分局", "生态环境分局"),
-    ("wsjk", "平湖市卫生健康局", "卫生健康局"),
-    ("yjgl", "平湖市应急管理局", "应急管理局"),
-    ("xfjy", "平湖市消防救援大队", "消防救援大队"),
-    ("nync", "平湖市农业农村局", "农业农村局"),
-    ("jtys", "平湖市交通运输局", "交通运输局"),
-    ("jsj", "平湖市住房和城乡建设局", "建设局"),
+    ("zhzf", "平湖市综合行政执法局", "综合执法局", "平综执"),
+    ("scjg", "平湖市市场监督管理局", "市场监管局", "平市监"),
+    ("sthj", "嘉兴市生态环境局平湖分局", "生态环境分局", "嘉环平"),
+    ("wsjk", "平湖市卫生健康局", "卫生健康局", "平卫健"),
+    ("yjgl", "平湖市应急管理局", "应急管理局", "平应急"),
+    ("xfjy", "平湖市消防救援大队", "消防救援大队", "平消"),
+    ("nync", "平湖市农业农村局", "农业农村局", "平农"),
+    ("jtys", "平湖市交通运输局", "交通运输局", "平交"),
+    ("jsj", "平湖市住房和城乡建设局", "建设局", "平建"),
 ]
 
 PF = {"type": "pass_fail"}
@@ -132,10 +133,10 @@ GIVEN = ["伟", "芳", "敏", "静", "磊", "洋", "勇", "艳", "杰", "娟", "
 
 def main():
     rng = random.Random(20261128)
-    departments = [{"id": i, "name": n, "short_name": s} for i, n, s in DEPARTMENTS]
+    departments = [{"id": i, "name": n, "short_name": s, "document_prefix": p} for i, n, s, p in DEPARTMENTS]
 
     inspectors = []
-    for d_index, (dept, _, _) in enumerate(DEPARTMENTS):
+    for d_index, (dept, _, _, _) in enumerate(DEPARTMENTS):
         for k in range(3):
             name = rng.choice(SURNAMES) + rng.choice(GIVEN)
             inspectors.append({

@@ -205,8 +205,12 @@ fn large_store(base: &Path, n: usize) {
 
 /// A directory with two departments of 30 check points each.
 fn sixty_point_directory() -> Directory {
-    let dept =
-        |id: &str| Department { id: id.parse().expect("literal"), name: format!("{id} 局"), short_name: id.into() };
+    let dept = |id: &str| Department {
+        id: id.parse().expect("literal"),
+        name: format!("{id} 局"),
+        short_name: id.into(),
+        document_prefix: None,
+    };
     let matter = |d: &str| InspectionMatter {
         id: format!("{d}-M").parse().expect("literal"),
         department: d.parse().expect("literal"),

@@ -41,6 +41,12 @@ pub enum AuditAction {
     ResolveConflict,
     /// A photo was captured and attached.
     AddEvidence,
+    /// A legal document version was rendered.
+    RenderDocument,
+    /// An inspector signed a document.
+    SignDocument,
+    /// The party signed a document, or refused before a witness.
+    PartySignDocument,
     /// Another device's changes were merged in.
     MergeRecord,
     /// A record was received from another device for the first time.

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod canonical;
+pub mod document;
 pub mod domain;
 pub mod evidence;
 pub mod identity;

@@ -13,6 +13,16 @@ pub struct Department {
     pub name: String,
     /// The short name used on screens, e.g. 市场监管局.
     pub short_name: String,
+    /// The issuing prefix of its document numbers (文号), e.g. 平市监; the short name if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_prefix: Option<String>,
+}
+
+impl Department {
+    /// The prefix of this department's document numbers.
+    pub fn number_prefix(&self) -> &str {
+        self.document_prefix.as_deref().unwrap_or(&self.short_name)
+    }
 }
 
 /// An inspector: a person holding an enforcement certificate, belonging to one department.

@@ -28,6 +28,10 @@ pub enum Field {
     Finding(String),
     /// An attached photo, by capture record hash (never concurrently written: keys are unique).
     Evidence(String),
+    /// A rendered document version, by hash.
+    Document(String),
+    /// A signature, by its key.
+    Signature(String),
 }
 
 impl serde::Serialize for Field {
@@ -51,6 +55,8 @@ impl fmt::Display for Field {
             Field::Answer(cp) => write!(f, "answer:{cp}"),
             Field::Finding(id) => write!(f, "finding:{id}"),
             Field::Evidence(id) => write!(f, "evidence:{id}"),
+            Field::Document(id) => write!(f, "document:{id}"),
+            Field::Signature(key) => write!(f, "signature:{key}"),
         }
     }
 }
@@ -157,6 +163,8 @@ impl InspectionRecord {
             Field::Party => (ROOT, "party".into()),
             Field::Finding(id) => (self.map("findings")?, id.clone()),
             Field::Evidence(id) => (self.map("evidence")?, id.clone()),
+            Field::Document(id) => (self.map("documents")?, id.clone()),
+            Field::Signature(key) => (self.map("signatures")?, key.clone()),
             Field::Answer(cp) => {
                 let mut found = None;
                 for department in &self.task.departments {

@@ -13,9 +13,12 @@
 //! sections:       { <department id>: { <check point id>: Answer } }
 //! findings:       { <finding id>: Finding }
 //! evidence:       { <capture record sha256>: EvidenceRef }  photos by reference, never bytes
+//! documents:      { <document sha256>: DocumentVersion }     rendered legal documents, immutable
+//! signatures:     { <document sha256>/<role>[/<id>]: DocumentSignature }
 //! ```
 
 pub mod conflict;
+pub mod documents;
 pub mod evidence;
 pub mod status;
 pub mod values;
@@ -92,6 +95,9 @@ pub enum RecordError {
     /// A photo's target does not exist in the record.
     #[error("{0} does not exist in this record")]
     UnknownTarget(String),
+    /// A legal document cannot be rendered or signed, or does not verify.
+    #[error(transparent)]
+    Document(#[from] crate::document::DocumentError),
     /// A required text is empty.
     #[error("{0} must not be empty")]
     EmptyText(&'static str),
@@ -198,6 +204,8 @@ impl InspectionRecord {
         doc.put_object(ROOT, "findings", ObjType::Map)?;
         doc.put_object(ROOT, "arrivals", ObjType::Map)?;
         doc.put_object(ROOT, "evidence", ObjType::Map)?;
+        doc.put_object(ROOT, "documents", ObjType::Map)?;
+        doc.put_object(ROOT, "signatures", ObjType::Map)?;
         doc.commit_with(CommitOptions::default().with_message("create").with_time(stamp.at_ms / 1000));
         Ok(InspectionRecord { doc, task, saved_heads: Vec::new() })
     }
@@ -495,6 +503,15 @@ impl InspectionRecord {
         if self.task.inspectors.contains(inspector) { Ok(()) } else { Err(RecordError::NotAssigned(inspector.clone())) }
     }
 
+    pub(crate) fn require_assigned_pub(&self, inspector: &InspectorId) -> Result<(), RecordError> {
+        self.require_assigned(inspector)
+    }
+
+    /// The status entry (the status with who set it and when).
+    pub fn status_entry(&self) -> Result<Option<StatusEntry>, RecordError> {
+        read_json(&self.doc, &ROOT, "status")
+    }
+
     fn require_on_site_or_recorded(&self, inspector: &InspectorId) -> Result<(), RecordError> {
         self.require_assigned(inspector)?;
         match self.status()? {
@@ -532,6 +549,12 @@ impl InspectionRecord {
 
     pub(crate) fn doc(&self) -> &AutoCommit {
         &self.doc
+    }
+
+    /// Raw access for tests that tamper with a record as an attacker with the file would.
+    #[cfg(test)]
+    pub(crate) fn doc_mut(&mut self) -> &mut AutoCommit {
+        &mut self.doc
     }
 }
 

@@ -7,6 +7,7 @@ pub mod audit_log;
 pub mod blobs;
 pub mod documents;
 pub mod index;
+pub mod legal;
 pub mod photos;
 pub mod schema;
 

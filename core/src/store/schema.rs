@@ -99,10 +99,23 @@ const MIGRATIONS: &[Migration] = &[
             );",
         rebuild_index: true,
     },
+    Migration {
+        version: 3,
+        description: "per-device document number sequences",
+        sql: "
+            CREATE TABLE document_numbers (
+                prefix TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                year INTEGER NOT NULL,
+                next INTEGER NOT NULL,
+                PRIMARY KEY (prefix, kind, year)
+            );",
+        rebuild_index: false,
+    },
 ];
 
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 2;
+pub const CURRENT_VERSION: u32 = 3;
 
 /// Applies every migration above the database's version, each in its own transaction.
 /// `rebuild` rebuilds the task index inside the migrating transaction.

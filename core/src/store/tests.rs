@@ -517,3 +517,271 @@ mod photos {
         assert_eq!((record.exif_time, record.position, record.width), (None, None, 200));
     }
 }
+
+mod legal_documents {
+    use automerge::ReadDoc;
+    use automerge::transaction::Transactable;
+
+    use super::*;
+    use crate::document::signature::SignatureProblem;
+    use crate::document::{DocumentError, DocumentKind, DocumentSignature, SignatureRole, SignedStatement};
+    use crate::evidence::fixture::sample_jpeg;
+    use crate::record::documents::PartyAct;
+    use crate::record::{PartyDraft, Recusal};
+
+    /// Two devices (lead scjg-01 and xfjy-01) holding the same complete, recorded inspection.
+    fn recorded(root: &Path) -> (Store, Store, TaskCode) {
+        let (mut a, code) = on_site_task(&root.join("a"));
+        let mut b = store(&root.join("b"), "xfjy-01");
+        a.show_identity(&code).unwrap();
+        let party = PartyDraft {
+            name: "沈建国".into(),
+            role: "现场负责人".into(),
+            phone: None,
+            recusal: Recusal::NotRequested,
+        };
+        a.record_party(&code, party).unwrap();
+        for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-02"] {
+            a.answer(&code, &cp(id), AnswerValue::Pass, None, vec![]).unwrap();
+        }
+        let photo = sample_jpeg(640, 480, None);
+        let target = crate::evidence::CaptureTarget::CheckPoint("XFJY-001-04".into());
+        let sha = a.add_photo(&code, &photo, target, None).unwrap().evidence.sha256;
+        a.answer(&code, &cp("XFJY-001-04"), AnswerValue::Photos, None, vec![sha]).unwrap();
+        a.answer(&code, &cp("XFJY-001-01"), AnswerValue::Fail, Some("灭火器压力不足".into()), vec![]).unwrap();
+        let number = |v: &str, u: &str| AnswerValue::Number { value: v.into(), unit: u.into() };
+        a.answer(&code, &cp("SCJG-001-03"), number("3", "℃"), None, vec![]).unwrap();
+        a.answer(&code, &cp("XFJY-001-03"), number("0.6", "MPa"), None, vec![]).unwrap();
+        a.add_finding(
+            &code,
+            FindingDraft {
+                department: "xfjy".parse().unwrap(),
+                check_point: Some(cp("XFJY-001-01")),
+                problem: "灭火器压力不足，未保持完好有效".into(),
+                legal_basis: "《中华人民共和国消防法》第十六条".into(),
+                rectification_required: true,
+                deadline: Some(day(20)),
+            },
+        )
+        .unwrap();
+        a.set_status(&code, Status::Recorded).unwrap();
+        b.receive_record(&a.export_record(&code).unwrap()).unwrap();
+        (a, b, code)
+    }
+
+    fn exchange(from: &mut Store, to: &mut Store, code: &TaskCode) {
+        let bytes = from.export_record(code).unwrap();
+        to.receive_record(&bytes).unwrap();
+    }
+
+    fn signature_png() -> Vec<u8> {
+        let mut png = Vec::new();
+        let image = image::GrayImage::from_fn(120, 40, |x, y| image::Luma([if (x + y) % 17 == 0 { 0 } else { 255 }]));
+        image.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        png
+    }
+
+    #[test]
+    fn an_on_site_record_is_signed_by_two_inspectors_on_their_devices_and_the_party() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, mut b, code) = recorded(tmp.path());
+        let v1 = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
+        assert_eq!(v1.version, 1);
+        let content = v1.content().unwrap();
+        let text = crate::document::render_text(&content);
+        for expected in [
+            "现场检查笔录",
+            "平市监现检〔",
+            "统一社会信用代码",
+            "检查地点",
+            "检查人",
+            "执法证号",
+            "记录人",
+            "告知",
+            "不申请回避",
+            "灭火器压力不足",
+            "《中华人民共和国消防法》第十六条",
+            "应于 2026-12-20 前改正",
+            "沈建国",
+        ] {
+            assert!(text.contains(expected), "missing {expected} in\n{text}");
+        }
+        let unsigned = a.sign_document(&code, &v1.sha256).unwrap();
+        assert!(!unsigned.signed);
+        exchange(&mut a, &mut b, &code);
+        let report = b.sign_document(&code, &v1.sha256).unwrap();
+        assert_eq!(report.missing, vec!["the party's signature or a witnessed refusal".to_string()]);
+        exchange(&mut b, &mut a, &code);
+        let act =
+            PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
+        let report = a.party_act(&code, &v1.sha256, act, Some(&signature_png())).unwrap();
+        assert!(report.signed, "{report:?}");
+        assert_eq!(report.signatures.len(), 3);
+        // The handwritten signature is kept as evidence of the party signature.
+        let photos = a.photos(&code).unwrap();
+        let target = crate::evidence::CaptureTarget::PartySignature(v1.sha256.clone());
+        assert_eq!(photos.iter().filter(|p| p.target == target).count(), 1);
+        // Rendering again without changes gives the same version and writes nothing.
+        let head = a.audit_head().clone();
+        assert_eq!(a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap().sha256, v1.sha256);
+        assert_eq!(a.audit_head(), &head);
+        assert!(a.verify_audit().unwrap().is_intact() && b.verify_audit().unwrap().is_intact());
+    }
+
+    #[test]
+    fn signing_twice_or_as_an_unassigned_inspector_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, _, code) = recorded(tmp.path());
+        let v1 = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
+        a.sign_document(&code, &v1.sha256).unwrap();
+        let err = a.sign_document(&code, &v1.sha256).unwrap_err();
+        assert!(matches!(err, StoreError::Record(RecordError::Document(DocumentError::AlreadySigned(_)))), "{err:?}");
+        let mut c = store(&tmp.path().join("c"), "wsjk-01");
+        exchange(&mut a, &mut c, &code);
+        let err = c.sign_document(&code, &v1.sha256).unwrap_err();
+        assert!(matches!(err, StoreError::Record(RecordError::NotAssigned(_))), "{err:?}");
+    }
+
+    #[test]
+    fn a_signature_by_a_key_of_someone_not_on_the_task_does_not_count() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, _, code) = recorded(tmp.path());
+        let v1 = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
+        a.sign_document(&code, &v1.sha256).unwrap();
+        // An outsider's device signs as wsjk-01 and the statement is slipped into the record.
+        let outsider = DeviceKey::generate();
+        let statement = SignedStatement {
+            schema: crate::document::signature::SIGNATURE_SCHEMA.into(),
+            document_sha256: v1.sha256.clone(),
+            document_number: v1.number.clone(),
+            signer: SignatureRole::Inspector { inspector: "wsjk-01".into(), certificate_number: "x".into() },
+            device: outsider.device_id(),
+            device_public_key: hex::encode(outsider.public_bytes()),
+            device_time_ms: 1,
+        };
+        let forged = DocumentSignature::sign(&statement, &outsider).unwrap();
+        let record = a.record(&code).unwrap();
+        let map = record.map("signatures").unwrap();
+        let key = format!("{}/inspector/wsjk-01", v1.sha256);
+        record.doc_mut().put(&map, key.as_str(), serde_json::to_string(&forged).unwrap()).unwrap();
+        let report = record.document_report(&v1.sha256).unwrap();
+        assert!(!report.signed);
+        let check = report.signatures.iter().find(|c| c.key == key).unwrap();
+        assert_eq!(check.problem, Some(SignatureProblem::NotTaskInspector("wsjk-01".into())));
+        assert!(report.missing.iter().any(|m| m.contains("1 of at least 2")));
+    }
+
+    #[test]
+    fn flipped_bytes_in_a_signature_or_a_signed_document_are_detected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, _, code) = recorded(tmp.path());
+        let v1 = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
+        a.sign_document(&code, &v1.sha256).unwrap();
+        let record = a.record(&code).unwrap();
+        // A flipped signature byte.
+        let sigs = record.map("signatures").unwrap();
+        let key = format!("{}/inspector/scjg-01", v1.sha256);
+        let (value, _) = record.doc().get(&sigs, key.as_str()).unwrap().unwrap();
+        let mut sig: DocumentSignature = serde_json::from_str(value.as_str().unwrap()).unwrap();
+        let mut raw = hex::decode(&sig.signature).unwrap();
+        raw[10] ^= 1;
+        sig.signature = hex::encode(raw);
+        record.doc_mut().put(&sigs, key.as_str(), serde_json::to_string(&sig).unwrap()).unwrap();
+        let report = record.document_report(&v1.sha256).unwrap();
+        assert_eq!(report.signatures[0].problem, Some(SignatureProblem::BadSignature));
+        // A flipped byte in the signed document itself.
+        let docs = record.map("documents").unwrap();
+        let mut version = record.document(&v1.sha256).unwrap();
+        version.canonical = version.canonical.replacen("灭火器压力不足", "灭火器压力充足", 1);
+        record.doc_mut().put(&docs, v1.sha256.as_str(), serde_json::to_string(&version).unwrap()).unwrap();
+        let report = record.document_report(&v1.sha256).unwrap();
+        assert!(!report.intact && !report.signed);
+        let err = record.signable(&v1.sha256).unwrap_err();
+        assert!(matches!(err, RecordError::Document(DocumentError::Altered(_))), "{err:?}");
+    }
+
+    #[test]
+    fn editing_what_a_signed_version_covers_makes_a_new_version_and_keeps_the_old_one_verifiable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, mut b, code) = recorded(tmp.path());
+        let v1 = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
+        a.sign_document(&code, &v1.sha256).unwrap();
+        exchange(&mut a, &mut b, &code);
+        b.sign_document(&code, &v1.sha256).unwrap();
+        exchange(&mut b, &mut a, &code);
+        let refusal =
+            PartyAct::Refused {
+                reason: "不认可检查结果".into(), witness: "村委会 张伟".into(), witness_detail: None
+            };
+        assert!(a.party_act(&code, &v1.sha256, refusal, None).unwrap().signed);
+
+        // The lead reopens the record and corrects an answer.
+        a.set_status(&code, Status::OnSite).unwrap();
+        a.answer(&code, &cp("SCJG-001-04"), AnswerValue::Fail, Some("发现过期食品 2 件".into()), vec![]).unwrap();
+        let err = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Record(RecordError::Document(DocumentError::RecordNotComplete(_)))),
+            "{err:?}"
+        );
+        a.set_status(&code, Status::Recorded).unwrap();
+        let v2 = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
+        assert_ne!(v2.sha256, v1.sha256);
+        assert_eq!((v2.version, &v2.number), (2, &v1.number));
+        let new = a.document_report(&code, &v2.sha256).unwrap();
+        assert!(!new.signed && new.signatures.is_empty(), "a new version needs new signatures");
+        let old = a.document_report(&code, &v1.sha256).unwrap();
+        assert!(old.signed && old.intact, "the signed version stays retrievable and verifiable");
+        assert_eq!(old.superseded_by.as_deref(), Some(v2.sha256.as_str()));
+        let err = a.sign_document(&code, &v1.sha256).unwrap_err();
+        assert!(matches!(err, StoreError::Record(RecordError::Document(DocumentError::Superseded { .. }))), "{err:?}");
+        assert_eq!(a.documents(&code).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn signing_is_refused_while_a_conflict_is_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, mut b, code) = recorded(tmp.path());
+        let v1 = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
+        exchange(&mut a, &mut b, &code);
+        // b reopens and answers differently while a's copy still says "recorded": the merge conflicts.
+        b.set_status(&code, Status::OnSite).unwrap();
+        b.answer(&code, &cp("SCJG-001-01"), AnswerValue::Fail, None, vec![]).unwrap();
+        a.set_status(&code, Status::OnSite).unwrap();
+        a.answer(&code, &cp("SCJG-001-01"), AnswerValue::NotApplicable, None, vec![]).unwrap();
+        a.set_status(&code, Status::Recorded).unwrap();
+        exchange(&mut b, &mut a, &code);
+        assert!(!a.conflicts(&code).unwrap().is_empty());
+        let err = a.sign_document(&code, &v1.sha256).unwrap_err();
+        assert!(matches!(err, StoreError::Record(RecordError::Document(DocumentError::OpenConflicts(_)))), "{err:?}");
+    }
+
+    #[test]
+    fn an_order_to_rectify_is_issued_by_a_department_with_findings_to_rectify() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, _, code) = recorded(tmp.path());
+        let err =
+            a.render_document(&code, DocumentKind::RectificationOrder, Some("scjg".parse().unwrap())).unwrap_err();
+        assert!(matches!(err, StoreError::Record(RecordError::Document(DocumentError::NothingToOrder(_)))), "{err:?}");
+        let order = a.render_document(&code, DocumentKind::RectificationOrder, Some("xfjy".parse().unwrap())).unwrap();
+        let content = order.content().unwrap();
+        assert!(order.number.starts_with("平消责改〔"), "{}", order.number);
+        assert_eq!(content.order.as_ref().unwrap().deadline, "2026-12-20");
+        assert_eq!(content.inspectors.len(), 1, "the issuing department's inspectors");
+        let text = crate::document::render_text(&content);
+        assert!(
+            text.contains("责令改正通知书")
+                && text.contains("行政复议")
+                && text.contains("违反了《中华人民共和国消防法》第十六条"),
+            "{text}"
+        );
+        let err = a
+            .party_act(
+                &code,
+                &order.sha256,
+                PartyAct::Refused { reason: "x".into(), witness: " ".into(), witness_detail: None },
+                None,
+            )
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Record(RecordError::Document(DocumentError::WitnessRequired))), "{err:?}");
+    }
+}

@@ -1,0 +1,128 @@
+//! Signatures on documents: each inspector signs on their own device; the device attests the
+//! party's handwritten signature or their refusal before a witness. Every statement is canonical
+//! JSON naming the document's hash, signed with the device key and verified with `verify_strict`.
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::{CanonicalError, to_canonical_json};
+use crate::identity::DeviceKey;
+
+/// The schema tag of signature statements.
+pub const SIGNATURE_SCHEMA: &str = "onevisit.signature.v1";
+
+/// Who signs, in which capacity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum SignatureRole {
+    /// An inspector signs the document on their own device.
+    Inspector {
+        /// The inspector.
+        inspector: String,
+        /// Their certificate number.
+        certificate_number: String,
+    },
+    /// The party signed by hand on the device; the device attests it.
+    Party {
+        /// The signer's name.
+        name: String,
+        /// Their role, e.g. 法定代表人.
+        party_role: String,
+        /// SHA-256 of the handwritten signature image, kept as evidence.
+        signature_image_sha256: String,
+        /// The statement they signed under (以上笔录我已看过，与事实相符).
+        statement: String,
+        /// The inspector who witnessed and attests.
+        attested_by: String,
+    },
+    /// The party refused to sign; a witness confirms.
+    PartyRefused {
+        /// Why, as stated.
+        reason: String,
+        /// The witness's name.
+        witness: String,
+        /// The witness's ID or role, if given.
+        witness_detail: Option<String>,
+        /// The inspector who attests.
+        attested_by: String,
+    },
+}
+
+/// What a signature says: this device, in this role, at this time, over this document hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedStatement {
+    /// Always [`SIGNATURE_SCHEMA`].
+    pub schema: String,
+    /// SHA-256 of the document's canonical bytes.
+    pub document_sha256: String,
+    /// The document's number, for people.
+    pub document_number: String,
+    /// The capacity.
+    pub signer: SignatureRole,
+    /// The signing device.
+    pub device: String,
+    /// Its public key (hex).
+    pub device_public_key: String,
+    /// Device time of signing, ms since the Unix epoch (bounded later by the server's receipt).
+    pub device_time_ms: i64,
+}
+
+/// A statement as signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentSignature {
+    /// Canonical JSON of the [`SignedStatement`].
+    pub canonical: String,
+    /// Ed25519 signature (hex) over `canonical`.
+    pub signature: String,
+}
+
+/// Why a signature does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SignatureProblem {
+    /// The statement does not parse or is not canonical.
+    #[error("the signed statement is malformed")]
+    Malformed,
+    /// The signature does not verify under the key the statement names.
+    #[error("the signature does not verify")]
+    BadSignature,
+    /// The statement is about another document.
+    #[error("the statement signs document {0}, not this one")]
+    WrongDocument(String),
+    /// The signer (or attesting inspector) is not one of the task's inspectors.
+    #[error("{0} is not one of the task's inspectors")]
+    NotTaskInspector(String),
+}
+
+impl DocumentSignature {
+    /// Signs a statement with the device key.
+    pub fn sign(statement: &SignedStatement, key: &DeviceKey) -> Result<DocumentSignature, CanonicalError> {
+        let bytes = to_canonical_json(statement)?;
+        let signature = hex::encode(key.sign(&bytes).to_bytes());
+        Ok(DocumentSignature { canonical: String::from_utf8(bytes).unwrap_or_default(), signature })
+    }
+
+    /// Verifies the signature (strictly) and that it is about `document_sha256`.
+    pub fn verify(&self, document_sha256: &str) -> Result<SignedStatement, SignatureProblem> {
+        let statement: SignedStatement =
+            serde_json::from_str(&self.canonical).map_err(|_| SignatureProblem::Malformed)?;
+        let again = to_canonical_json(&statement).map_err(|_| SignatureProblem::Malformed)?;
+        if again != self.canonical.as_bytes() {
+            return Err(SignatureProblem::Malformed);
+        }
+        let key: [u8; 32] = hex::decode(&statement.device_public_key)
+            .ok()
+            .and_then(|k| k.try_into().ok())
+            .ok_or(SignatureProblem::Malformed)?;
+        let key = VerifyingKey::from_bytes(&key).map_err(|_| SignatureProblem::Malformed)?;
+        let signature = hex::decode(&self.signature)
+            .ok()
+            .and_then(|s| Signature::from_slice(&s).ok())
+            .ok_or(SignatureProblem::BadSignature)?;
+        key.verify_strict(self.canonical.as_bytes(), &signature).map_err(|_| SignatureProblem::BadSignature)?;
+        if statement.document_sha256 != document_sha256 {
+            return Err(SignatureProblem::WrongDocument(statement.document_sha256));
+        }
+        Ok(statement)
+    }
+}

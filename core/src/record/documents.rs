@@ -1,0 +1,425 @@
+//! Legal documents inside the record: each rendered version (its exact canonical bytes, keyed by
+//! their hash) and every signature over it. Versions and signatures are ordinary record entries,
+//! so they travel and merge with the record; the hash key makes a version immutable.
+
+use automerge::ReadDoc;
+use automerge::transaction::Transactable;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::sha256_hex;
+use crate::canonical::to_canonical_json;
+use crate::document::render::{CheckBlock, FindingBlock, OrderBlock, PartyBlock, PersonBlock, PlaceBlock};
+use crate::document::signature::SignatureProblem;
+use crate::document::{DocumentContent, DocumentError, DocumentKind, DocumentSignature, SignatureRole};
+use crate::domain::{DepartmentId, Directory, InspectorId};
+
+use super::{Field, InspectionRecord, RecordError, Recusal, Stamp, Status, to_json};
+
+/// A rendered version of a document, as kept in the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentVersion {
+    /// SHA-256 of `canonical`: the version's identity and what signatures name.
+    pub sha256: String,
+    /// Which document.
+    pub kind: DocumentKind,
+    /// The issuing department.
+    pub department: DepartmentId,
+    /// Its number.
+    pub number: String,
+    /// Its version.
+    pub version: u32,
+    /// The canonical JSON of the [`DocumentContent`], exactly as signed.
+    pub canonical: String,
+    /// Who rendered it and when.
+    #[serde(flatten)]
+    pub stamp: Stamp,
+}
+
+impl DocumentVersion {
+    /// The content, if the bytes still hash to the version's identity and parse.
+    pub fn content(&self) -> Result<DocumentContent, DocumentError> {
+        if sha256_hex(self.canonical.as_bytes()) != self.sha256 {
+            return Err(DocumentError::Altered(self.sha256.clone()));
+        }
+        serde_json::from_str(&self.canonical).map_err(|_| DocumentError::Altered(self.sha256.clone()))
+    }
+}
+
+/// One signature's verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureCheck {
+    /// Its key in the record.
+    pub key: String,
+    /// Who signed (inspector id, or the party's name / "refused").
+    pub signer: String,
+    /// Device time of signing.
+    pub device_time_ms: Option<i64>,
+    /// What is wrong with it, if anything.
+    pub problem: Option<SignatureProblem>,
+}
+
+/// Whether a document version is complete and trustworthy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocumentReport {
+    /// The version's hash.
+    pub sha256: String,
+    /// Which document.
+    pub kind: DocumentKind,
+    /// Its number.
+    pub number: String,
+    /// Its version.
+    pub version: u32,
+    /// Whether its bytes match its hash.
+    pub intact: bool,
+    /// The newer version that replaced it, if any.
+    pub superseded_by: Option<String>,
+    /// Every signature and its verification.
+    pub signatures: Vec<SignatureCheck>,
+    /// What is still missing before the document counts as signed.
+    pub missing: Vec<String>,
+    /// Intact, every signature valid, at least two inspectors, and the party signed or refused before a witness.
+    pub signed: bool,
+}
+
+/// What the party did with the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartyAct {
+    /// Signed by hand; the image is kept as evidence.
+    Signed {
+        /// Name.
+        name: String,
+        /// Role.
+        role: String,
+        /// SHA-256 of the handwritten signature image (already attached as evidence).
+        image_sha256: String,
+    },
+    /// Refused to sign, before a witness.
+    Refused {
+        /// The stated reason.
+        reason: String,
+        /// The witness's name.
+        witness: String,
+        /// The witness's ID or role.
+        witness_detail: Option<String>,
+    },
+}
+
+/// The statement a party signs an on-site record under.
+pub const PARTY_STATEMENT: &str = "以上笔录我已看过，与事实相符";
+
+impl InspectionRecord {
+    /// Builds a document's content from the record as it is now (which must be complete and free
+    /// of conflicts). `department` issues it: the lead department for an on-site record.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build_document(
+        &mut self,
+        directory: &Directory,
+        kind: DocumentKind,
+        department: &DepartmentId,
+        number: String,
+        version: u32,
+        recorder: &InspectorId,
+        now_ms: i64,
+    ) -> Result<DocumentContent, RecordError> {
+        let status = self.status()?;
+        if status != Status::Recorded {
+            return Err(DocumentError::RecordNotComplete(status.label_zh()).into());
+        }
+        let open = self.conflicts()?.len();
+        if open > 0 {
+            return Err(DocumentError::OpenConflicts(open).into());
+        }
+        if !self.task().departments.contains(department) {
+            return Err(DocumentError::UnknownDepartment(department.to_string()).into());
+        }
+        let task = self.task().clone();
+        let dept_name = |id: &DepartmentId| {
+            directory.department(id).map(|d| d.short_name.clone()).unwrap_or_else(|| id.to_string())
+        };
+        let person = |id: &InspectorId| {
+            let i = directory.inspector(id);
+            PersonBlock {
+                name: i.map(|i| i.name.clone()).unwrap_or_else(|| id.to_string()),
+                certificate_number: i.map(|i| i.certificate_number.clone()).unwrap_or_default(),
+                department: i.map(|i| dept_name(&i.department)).unwrap_or_default(),
+            }
+        };
+        let enterprise = directory.enterprise(&task.enterprise);
+        let party = self.party()?;
+        let arrival = self.check_in()?;
+        let identity = self.identity()?;
+        let end_ms = self.status_entry()?.map(|e| e.stamp.at_ms);
+        let findings: Vec<FindingBlock> = self
+            .findings()?
+            .into_iter()
+            .filter(|f| kind == DocumentKind::OnSiteRecord || (&f.department == department && f.rectification_required))
+            .map(|f| FindingBlock {
+                department: dept_name(&f.department),
+                problem: f.problem,
+                legal_basis: f.legal_basis,
+                rectification_required: f.rectification_required,
+                deadline: f.deadline.map(|d| d.to_string()),
+            })
+            .collect();
+        let answers = self.answers()?;
+        let mut checks = Vec::new();
+        if kind == DocumentKind::OnSiteRecord {
+            for matter in task.matters.iter().filter_map(|m| directory.matter(m)) {
+                for point in &matter.check_points {
+                    let answer = answers.iter().find(|(_, a)| a.check_point == point.id).map(|(_, a)| a);
+                    checks.push(CheckBlock {
+                        department: dept_name(&matter.department),
+                        matter: matter.title.clone(),
+                        legal_basis: matter.legal_basis.clone(),
+                        check_point: point.id.to_string(),
+                        title: point.title.clone(),
+                        result: answer.map(|a| a.value.display_zh()).unwrap_or_else(|| "未检查".into()),
+                        note: answer.and_then(|a| a.note.clone()),
+                        evidence: answer.map(|a| a.evidence.clone()).unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        let order = match kind {
+            DocumentKind::OnSiteRecord => None,
+            DocumentKind::RectificationOrder => {
+                let deadline = findings
+                    .iter()
+                    .filter_map(|f| f.deadline.clone())
+                    .max()
+                    .ok_or_else(|| DocumentError::NothingToOrder(department.to_string()))?;
+                Some(OrderBlock {
+                    requirement: format!("根据上述规定，责令你单位于{deadline}前改正上述违法行为，并将整改情况书面报告本机关。逾期不改正的，本机关将依法处理。"),
+                    deadline,
+                    rights: "如不服本通知，可以在收到本通知书之日起六十日内依法申请行政复议，或者在六个月内依法向人民法院提起行政诉讼。".into(),
+                })
+            }
+        };
+        let inspectors: Vec<PersonBlock> = task
+            .inspectors
+            .iter()
+            .filter(|i| {
+                kind == DocumentKind::OnSiteRecord
+                    || directory.inspector(i).is_some_and(|x| &x.department == department)
+            })
+            .map(person)
+            .collect();
+        let names: Vec<String> = inspectors.iter().map(|p| p.name.clone()).collect();
+        let certificates = identity.as_ref().map(|i| i.certificate_numbers.clone()).unwrap_or_default();
+        let heads = self.heads();
+        let mut record_heads: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+        record_heads.sort();
+        Ok(DocumentContent {
+            schema: DocumentContent::schema(),
+            kind,
+            title: kind.title_zh().into(),
+            number,
+            version,
+            task: task.code.to_string(),
+            record_heads,
+            issuer: directory.department(department).map(|d| d.name.clone()).unwrap_or_else(|| department.to_string()),
+            party: PartyBlock {
+                name: enterprise.map(|e| e.name.clone()).unwrap_or_default(),
+                uscc: task.enterprise.to_string(),
+                address: enterprise.map(|e| e.address.clone()).unwrap_or_default(),
+                representative: party.as_ref().map(|p| p.name.clone()),
+                representative_role: party.as_ref().map(|p| p.role.clone()),
+                phone: party.as_ref().and_then(|p| p.phone.clone()),
+            },
+            place: PlaceBlock {
+                address: enterprise.map(|e| e.address.clone()).unwrap_or_default(),
+                latitude_e7: arrival.as_ref().map(|a| a.position.latitude_e7),
+                longitude_e7: arrival.as_ref().map(|a| a.position.longitude_e7),
+                datum: "WGS-84".into(),
+            },
+            start_ms: arrival.map(|a| a.stamp.at_ms),
+            end_ms,
+            inspectors,
+            recorder: person(recorder),
+            notice: format!(
+                "我们是{}的执法人员{}，已向你出示执法证件（证号：{}），现依法对你单位进行现场检查。你有如实回答询问、协助检查的义务，有陈述、申辩的权利；如认为执法人员与你单位有直接利害关系，可以申请回避。",
+                task.departments.iter().map(&dept_name).collect::<Vec<_>>().join("、"),
+                names.join("、"),
+                certificates.join("、")
+            ),
+            identity_shown: certificates,
+            recusal: match party.map(|p| p.recusal) {
+                Some(Recusal::NotRequested) => "不申请回避".into(),
+                Some(Recusal::Requested { reason }) => format!("申请回避：{reason}"),
+                None => "未记录".into(),
+            },
+            checks,
+            findings,
+            order,
+            rendered_at_ms: now_ms,
+        })
+    }
+
+    /// Every document version in the record.
+    pub fn documents(&self) -> Result<Vec<DocumentVersion>, RecordError> {
+        self.values_in(&self.map("documents")?)
+    }
+
+    /// One version by hash.
+    pub fn document(&self, sha256: &str) -> Result<DocumentVersion, RecordError> {
+        let map = self.map("documents")?;
+        super::read_json(&self.doc, &map, sha256)?
+            .ok_or_else(|| DocumentError::UnknownDocument(sha256.to_string()).into())
+    }
+
+    /// The latest version of a document of this kind from this department.
+    pub fn latest_document(
+        &self,
+        kind: DocumentKind,
+        department: &DepartmentId,
+    ) -> Result<Option<DocumentVersion>, RecordError> {
+        Ok(self
+            .documents()?
+            .into_iter()
+            .filter(|d| d.kind == kind && &d.department == department)
+            .max_by_key(|d| d.version))
+    }
+
+    /// Keeps a rendered version in the record.
+    pub fn add_document(
+        &mut self,
+        stamp: Stamp,
+        content: &DocumentContent,
+        department: DepartmentId,
+    ) -> Result<DocumentVersion, RecordError> {
+        self.require_assigned_pub(&stamp.by)?;
+        let bytes = to_canonical_json(content).map_err(|_| RecordError::MalformedField { field: "document".into() })?;
+        let canonical =
+            String::from_utf8(bytes).map_err(|_| RecordError::MalformedField { field: "document".into() })?;
+        let version = DocumentVersion {
+            sha256: sha256_hex(canonical.as_bytes()),
+            kind: content.kind,
+            department,
+            number: content.number.clone(),
+            version: content.version,
+            canonical,
+            stamp: stamp.clone(),
+        };
+        let map = self.map("documents")?;
+        self.doc.put(&map, version.sha256.as_str(), to_json(&version))?;
+        self.commit("document", &stamp);
+        Ok(version)
+    }
+
+    /// Checks that `sha256` may be signed now: intact, the latest of its kind, no open conflicts.
+    pub fn signable(&self, sha256: &str) -> Result<DocumentVersion, RecordError> {
+        let version = self.document(sha256)?;
+        version.content()?;
+        if let Some(latest) = self.latest_document(version.kind, &version.department)?
+            && latest.version > version.version
+        {
+            return Err(DocumentError::Superseded { old: version.sha256, newer: latest.sha256 }.into());
+        }
+        let open = self.conflicts()?.len();
+        if open > 0 {
+            return Err(DocumentError::OpenConflicts(open).into());
+        }
+        Ok(version)
+    }
+
+    /// Adds a signature statement over a version, under its key (`<sha>/inspector/<id>` or `<sha>/party`).
+    pub fn add_signature(
+        &mut self,
+        stamp: Stamp,
+        sha256: &str,
+        signature: &DocumentSignature,
+        role: &SignatureRole,
+    ) -> Result<Field, RecordError> {
+        self.require_assigned_pub(&stamp.by)?;
+        let key = signature_key(sha256, role);
+        let map = self.map("signatures")?;
+        if self.doc.get(&map, key.as_str())?.is_some() {
+            return Err(match role {
+                SignatureRole::Inspector { inspector, .. } => DocumentError::AlreadySigned(inspector.clone()),
+                _ => DocumentError::PartyAlreadyActed,
+            }
+            .into());
+        }
+        self.doc.put(&map, key.as_str(), to_json(signature))?;
+        self.commit("signature", &stamp);
+        Ok(Field::Signature(key))
+    }
+
+    /// Every signature over a version, with its key.
+    pub fn signatures(&self, sha256: &str) -> Result<Vec<(String, DocumentSignature)>, RecordError> {
+        let map = self.map("signatures")?;
+        let prefix = format!("{sha256}/");
+        let mut out = Vec::new();
+        for key in self.doc.keys(&map).filter(|k| k.starts_with(&prefix)) {
+            if let Some(sig) = super::read_json::<DocumentSignature>(&self.doc, &map, &key)? {
+                out.push((key, sig));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Verifies a version and every signature over it, and says whether it counts as signed.
+    pub fn document_report(&self, sha256: &str) -> Result<DocumentReport, RecordError> {
+        let version = self.document(sha256)?;
+        let intact = version.content().is_ok();
+        let superseded_by = self
+            .latest_document(version.kind, &version.department)?
+            .filter(|l| l.version > version.version)
+            .map(|l| l.sha256);
+        let assigned = |id: &str| self.task().inspectors.iter().any(|i| i.as_str() == id);
+        let mut checks = Vec::new();
+        let (mut inspectors, mut party) = (std::collections::BTreeSet::new(), false);
+        for (key, sig) in self.signatures(sha256)? {
+            let (signer, device_time_ms, problem) = match sig.verify(sha256) {
+                Err(problem) => (key.rsplit('/').next().unwrap_or_default().to_string(), None, Some(problem)),
+                Ok(statement) => {
+                    let (signer, attester) = match &statement.signer {
+                        SignatureRole::Inspector { inspector, .. } => (inspector.clone(), inspector.clone()),
+                        SignatureRole::Party { name, attested_by, .. } => (name.clone(), attested_by.clone()),
+                        SignatureRole::PartyRefused { attested_by, .. } => {
+                            ("拒绝签字".to_string(), attested_by.clone())
+                        }
+                    };
+                    let problem = (!assigned(&attester)).then(|| SignatureProblem::NotTaskInspector(attester.clone()));
+                    if problem.is_none() {
+                        match statement.signer {
+                            SignatureRole::Inspector { inspector, .. } => {
+                                inspectors.insert(inspector);
+                            }
+                            _ => party = true,
+                        }
+                    }
+                    (signer, Some(statement.device_time_ms), problem)
+                }
+            };
+            checks.push(SignatureCheck { key, signer, device_time_ms, problem });
+        }
+        let mut missing = Vec::new();
+        if inspectors.len() < 2 {
+            missing.push(format!("inspector signatures: {} of at least 2", inspectors.len()));
+        }
+        if !party {
+            missing.push("the party's signature or a witnessed refusal".into());
+        }
+        let all_valid = checks.iter().all(|c| c.problem.is_none());
+        Ok(DocumentReport {
+            sha256: version.sha256.clone(),
+            kind: version.kind,
+            number: version.number.clone(),
+            version: version.version,
+            intact,
+            superseded_by,
+            signed: intact && all_valid && missing.is_empty(),
+            signatures: checks,
+            missing,
+        })
+    }
+}
+
+/// The record key of a signature.
+pub fn signature_key(sha256: &str, role: &SignatureRole) -> String {
+    match role {
+        SignatureRole::Inspector { inspector, .. } => format!("{sha256}/inspector/{inspector}"),
+        SignatureRole::Party { .. } | SignatureRole::PartyRefused { .. } => format!("{sha256}/party"),
+    }
+}

@@ -1,0 +1,182 @@
+//! Rendering, signing and verifying legal documents on the device.
+
+use chrono::Datelike;
+use rusqlite::{OptionalExtension, params};
+
+use crate::audit::AuditAction;
+use crate::document::{
+    DocumentKind, DocumentSignature, SignatureRole, SignedStatement, number, signature::SIGNATURE_SCHEMA,
+};
+use crate::domain::{DepartmentId, TaskCode};
+use crate::evidence::CaptureTarget;
+use crate::record::documents::{DocumentReport, DocumentVersion, PARTY_STATEMENT, PartyAct};
+use crate::record::{Field, RecordError};
+
+use super::{Store, StoreError, now_ms};
+
+impl Store {
+    /// Renders the latest version of a document from the record: the on-site record (issued by the
+    /// lead department) or a department's order to rectify. If nothing it covers has changed since
+    /// the latest version, that version is returned and nothing is written; otherwise a new version
+    /// (same number, version + 1) is kept in the record, needing new signatures.
+    pub fn render_document(
+        &mut self,
+        code: &TaskCode,
+        kind: DocumentKind,
+        department: Option<DepartmentId>,
+    ) -> Result<DocumentVersion, StoreError> {
+        let directory = self.directory()?;
+        let recorder = self.operator(&directory)?;
+        let lead = self.record(code)?.task().lead_department.clone();
+        let department = match (kind, department) {
+            (DocumentKind::OnSiteRecord, _) => lead,
+            (DocumentKind::RectificationOrder, Some(d)) => d,
+            (DocumentKind::RectificationOrder, None) => {
+                return Err(RecordError::from(crate::document::DocumentError::UnknownDepartment(String::new())).into());
+            }
+        };
+        let latest = self.record(code)?.latest_document(kind, &department)?;
+        let now = now_ms();
+        let year = chrono::Local::now().year();
+        let prefix = directory
+            .department(&department)
+            .map(|d| d.number_prefix().to_string())
+            .unwrap_or_else(|| department.to_string());
+        let (number, version, allocated) = match &latest {
+            Some(l) => (l.number.clone(), l.version + 1, None),
+            None => {
+                let next = self.next_number(&prefix, kind, year)?;
+                (number::format(&prefix, kind, year, &number::device_code(&self.key), next), 1, Some(next))
+            }
+        };
+        let content =
+            self.record(code)?.build_document(&directory, kind, &department, number, version, &recorder, now)?;
+        if let Some(l) = latest
+            && l.content().map_err(RecordError::from)?.same_substance(&content)
+        {
+            return Ok(l);
+        }
+        let allocate = |tx: &rusqlite::Transaction<'_>| -> Result<(), StoreError> {
+            if let Some(next) = allocated {
+                tx.execute(
+                    "INSERT INTO document_numbers (prefix, kind, year, next) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(prefix, kind, year) DO UPDATE SET next = ?4",
+                    params![prefix, kind.as_str(), year, next + 1],
+                )?;
+            }
+            Ok(())
+        };
+        let dept = department.clone();
+        self.change(
+            code,
+            AuditAction::RenderDocument,
+            |r, s, _| {
+                let version = r.add_document(s, &content, dept)?;
+                let object = format!("task/{code}/document:{}", version.sha256);
+                Ok((version, object))
+            },
+            &allocate,
+        )
+    }
+
+    /// Signs a document version as this device's inspector.
+    pub fn sign_document(&mut self, code: &TaskCode, sha256: &str) -> Result<DocumentReport, StoreError> {
+        let directory = self.directory()?;
+        let me = self.operator(&directory)?;
+        let version = self.record(code)?.signable(sha256)?;
+        let certificate_number = directory.inspector(&me).map(|i| i.certificate_number.clone()).unwrap_or_default();
+        let role = SignatureRole::Inspector { inspector: me.to_string(), certificate_number };
+        self.add_statement(code, &version, role, AuditAction::SignDocument)
+    }
+
+    /// Records what the party did with a document: signed by hand (the image is kept as evidence)
+    /// or refused before a witness. The device attests it with its key.
+    pub fn party_act(
+        &mut self,
+        code: &TaskCode,
+        sha256: &str,
+        act: PartyAct,
+        image: Option<&[u8]>,
+    ) -> Result<DocumentReport, StoreError> {
+        let directory = self.directory()?;
+        let me = self.operator(&directory)?;
+        let version = self.record(code)?.signable(sha256)?;
+        let role = match act {
+            PartyAct::Signed { name, role, .. } => {
+                let image = image.ok_or(RecordError::UnknownEvidence("the handwritten signature image".into()))?;
+                let captured = self.add_photo(code, image, CaptureTarget::PartySignature(sha256.to_string()), None)?;
+                SignatureRole::Party {
+                    name,
+                    party_role: role,
+                    signature_image_sha256: captured.evidence.sha256,
+                    statement: PARTY_STATEMENT.into(),
+                    attested_by: me.to_string(),
+                }
+            }
+            PartyAct::Refused { reason, witness, witness_detail } => {
+                if witness.trim().is_empty() {
+                    return Err(RecordError::from(crate::document::DocumentError::WitnessRequired).into());
+                }
+                SignatureRole::PartyRefused { reason, witness, witness_detail, attested_by: me.to_string() }
+            }
+        };
+        self.add_statement(code, &version, role, AuditAction::PartySignDocument)
+    }
+
+    fn add_statement(
+        &mut self,
+        code: &TaskCode,
+        version: &DocumentVersion,
+        role: SignatureRole,
+        action: AuditAction,
+    ) -> Result<DocumentReport, StoreError> {
+        let statement = SignedStatement {
+            schema: SIGNATURE_SCHEMA.into(),
+            document_sha256: version.sha256.clone(),
+            document_number: version.number.clone(),
+            signer: role.clone(),
+            device: self.key.device_id(),
+            device_public_key: hex::encode(self.key.public_bytes()),
+            device_time_ms: now_ms(),
+        };
+        let signature = DocumentSignature::sign(&statement, &self.key)?;
+        let sha = version.sha256.clone();
+        self.change(
+            code,
+            action,
+            |r, s, _| {
+                let field: Field = r.add_signature(s, &sha, &signature, &role)?;
+                let object = format!("task/{code}/{field}");
+                Ok((field, object))
+            },
+            &|_| Ok(()),
+        )?;
+        self.document_report(code, &version.sha256)
+    }
+
+    /// Verifies a document version and its signatures.
+    pub fn document_report(&mut self, code: &TaskCode, sha256: &str) -> Result<DocumentReport, StoreError> {
+        Ok(self.record(code)?.document_report(sha256)?)
+    }
+
+    /// Every document version of a task, by kind, department and version.
+    pub fn documents(&mut self, code: &TaskCode) -> Result<Vec<DocumentVersion>, StoreError> {
+        let mut docs = self.record(code)?.documents()?;
+        docs.sort_by(|a, b| {
+            (a.kind.as_str(), &a.department, a.version).cmp(&(b.kind.as_str(), &b.department, b.version))
+        });
+        Ok(docs)
+    }
+
+    fn next_number(&self, prefix: &str, kind: DocumentKind, year: i32) -> Result<u32, StoreError> {
+        let next: Option<u32> = self
+            .conn
+            .query_row(
+                "SELECT next FROM document_numbers WHERE prefix = ?1 AND kind = ?2 AND year = ?3",
+                params![prefix, kind.as_str(), year],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(next.unwrap_or(1))
+    }
+}
