@@ -47,6 +47,8 @@ pub enum AuditAction {
     SignDocument,
     /// The party signed a document, or refused before a witness.
     PartySignDocument,
+    /// A task code token was issued.
+    IssueTaskCode,
     /// Another device's changes were merged in.
     MergeRecord,
     /// A record was received from another device for the first time.

@@ -11,3 +11,4 @@ pub mod random;
 pub mod record;
 pub mod sample;
 pub mod store;
+pub mod task_token;

@@ -11,6 +11,7 @@ use crate::domain::{DepartmentId, TaskCode};
 use crate::evidence::CaptureTarget;
 use crate::record::documents::{DocumentReport, DocumentVersion, PARTY_STATEMENT, PartyAct};
 use crate::record::{Field, RecordError};
+use crate::task_token::TaskClaims;
 
 use super::{Store, StoreError, now_ms};
 
@@ -178,5 +179,58 @@ impl Store {
             )
             .optional()?;
         Ok(next.unwrap_or(1))
+    }
+}
+
+impl Store {
+    /// Issues the task code token shown on site, valid through the task's time window (Beijing
+    /// time), signed by this device. Returns the token and its claims.
+    pub fn issue_task_token(&mut self, code: &TaskCode) -> Result<(String, TaskClaims), StoreError> {
+        let directory = self.directory()?;
+        let by = self.operator(&directory)?;
+        let task = self.record(code)?.task().clone();
+        let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+        let at = |day: chrono::NaiveDate, time: chrono::NaiveTime| {
+            day.and_time(time).and_local_timezone(beijing).single().map(|t| t.timestamp_millis()).unwrap_or_default()
+        };
+        let claims = TaskClaims {
+            code: task.code.to_string(),
+            uscc: task.enterprise.to_string(),
+            inspectors: task
+                .inspectors
+                .iter()
+                .map(|i| {
+                    let found = directory.inspector(i);
+                    (
+                        found.map(|x| x.name.clone()).unwrap_or_else(|| i.to_string()),
+                        found.map(|x| x.certificate_number.clone()).unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            matters: task.matters.iter().map(|m| m.to_string()).collect(),
+            not_before_ms: at(task.window.start, chrono::NaiveTime::MIN),
+            expires_ms: at(
+                task.window.end,
+                chrono::NaiveTime::from_hms_milli_opt(23, 59, 59, 999).unwrap_or(chrono::NaiveTime::MIN),
+            ),
+            issuer: self.key.device_id(),
+        };
+        let token = crate::task_token::issue(&claims, &self.key).map_err(|e| match e {
+            crate::task_token::TokenIssueError::Token(t) => StoreError::Token(t),
+            crate::task_token::TokenIssueError::Canonical(c) => StoreError::Canonical(c),
+        })?;
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        let event = super::audit_log::Event {
+            action: AuditAction::IssueTaskCode,
+            inspector: Some(by.as_str()),
+            object: format!("task/{code}/task_code"),
+            object_hash: crate::audit::sha256_hex(token.as_bytes()),
+            at_ms: now,
+        };
+        let head = super::audit_log::append(&tx, &self.key, &self.head, event)?;
+        tx.commit()?;
+        self.head = head;
+        Ok((token, claims))
     }
 }

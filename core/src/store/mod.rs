@@ -88,6 +88,9 @@ pub enum StoreError {
     /// The file is not acceptable as an evidence photo.
     #[error(transparent)]
     Evidence(#[from] crate::evidence::EvidenceError),
+    /// A task code token cannot be issued or is not valid.
+    #[error(transparent)]
+    Token(#[from] crate::task_token::TokenError),
     /// No blob with this hash.
     #[error("no blob {0}")]
     UnknownBlob(String),

@@ -784,4 +784,23 @@ mod legal_documents {
             .unwrap_err();
         assert!(matches!(err, StoreError::Record(RecordError::Document(DocumentError::WitnessRequired))), "{err:?}");
     }
+
+    #[test]
+    fn the_task_code_is_valid_through_the_task_window_and_audited() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut s, code) = on_site_task(tmp.path());
+        let head = s.audit_head().seq;
+        let (token, claims) = s.issue_task_token(&code).unwrap();
+        assert_eq!(s.audit_head().seq, head + 1);
+        assert_eq!(claims.inspectors.len(), 2);
+        let key = s.device_key().verifying_key();
+        let during = claims.not_before_ms + 3_600_000;
+        assert_eq!(crate::task_token::verify(&token, &key, during).unwrap().code, code.as_str());
+        let after = claims.expires_ms + 1;
+        assert!(matches!(
+            crate::task_token::verify(&token, &key, after),
+            Err(crate::task_token::TokenError::Expired { .. })
+        ));
+        assert_eq!(claims.expires_ms - claims.not_before_ms, 7 * 86_400_000 - 1, "a seven-day window, Beijing days");
+    }
 }
