@@ -53,6 +53,15 @@ pub enum Command {
     /// Check the device's audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Evidence photos: add, list, show.
+    #[command(subcommand)]
+    Photo(PhotoCommand),
+    /// Legal documents: render, sign, verify, show, list versions.
+    #[command(subcommand)]
+    Document(DocumentCommand),
+    /// The task code shown on site (亮码检查): issue and verify.
+    #[command(subcommand, name = "taskcode")]
+    TaskCode(TaskCodeCommand),
     /// Two inspectors of two departments record one joint inspection offline and merge.
     Demo {
         /// Where to keep the two demo stores (default: a temporary directory, removed afterwards).
@@ -260,4 +269,156 @@ pub enum ConflictsCommand {
 pub enum AuditCommand {
     /// Verify the hash chain and every signature; exits 3 if anything is wrong.
     Verify,
+}
+
+/// Photo commands.
+#[derive(Debug, Subcommand)]
+pub enum PhotoCommand {
+    /// Take a photo file in as evidence of a check point, a finding or the inspection.
+    Add {
+        /// Task code.
+        code: String,
+        /// The photo file (JPEG or PNG).
+        file: PathBuf,
+        /// The check point it documents.
+        #[arg(long, conflicts_with = "finding")]
+        check_point: Option<String>,
+        /// The finding it documents.
+        #[arg(long)]
+        finding: Option<String>,
+        /// The device's own fix: latitude (WGS-84); otherwise EXIF GPS is used.
+        #[arg(long, allow_hyphen_values = true, requires = "lon")]
+        lat: Option<f64>,
+        /// The device's own fix: longitude (WGS-84).
+        #[arg(long, allow_hyphen_values = true, requires = "lat")]
+        lon: Option<f64>,
+        /// Accuracy of the fix, metres.
+        #[arg(long, default_value_t = 10)]
+        accuracy: u32,
+    },
+    /// List a task's photos.
+    List {
+        /// Task code.
+        code: String,
+    },
+    /// Show a photo's capture record, verified against the stored original.
+    Show {
+        /// Task code.
+        code: String,
+        /// The photo's SHA-256 (or a unique prefix).
+        sha256: String,
+        /// Write the original here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the thumbnail here.
+        #[arg(long)]
+        thumbnail: Option<PathBuf>,
+    },
+}
+
+/// Which document.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    /// 现场检查笔录.
+    OnSite,
+    /// 责令改正通知书 (needs --department).
+    Order,
+}
+
+/// Document commands.
+#[derive(Debug, Subcommand)]
+pub enum DocumentCommand {
+    /// Render the latest version of a document from the recorded inspection.
+    Render {
+        /// Task code.
+        code: String,
+        /// Which document.
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// The issuing department (orders).
+        #[arg(long)]
+        department: Option<String>,
+    },
+    /// Sign a document version as this device's inspector.
+    Sign {
+        /// Task code.
+        code: String,
+        /// The version's SHA-256 (or a unique prefix).
+        document: String,
+    },
+    /// Record the party's handwritten signature (an image file) on a document version.
+    PartySign {
+        /// Task code.
+        code: String,
+        /// The version's SHA-256 (or a unique prefix).
+        document: String,
+        /// The signer's name.
+        #[arg(long)]
+        name: String,
+        /// The signer's role.
+        #[arg(long)]
+        role: String,
+        /// The handwritten signature image (PNG or JPEG).
+        #[arg(long)]
+        image: PathBuf,
+    },
+    /// Record that the party refused to sign, before a witness.
+    PartyRefuse {
+        /// Task code.
+        code: String,
+        /// The version's SHA-256 (or a unique prefix).
+        document: String,
+        /// The reason the party gave.
+        #[arg(long)]
+        reason: String,
+        /// The witness's name.
+        #[arg(long)]
+        witness: String,
+        /// The witness's ID number or role.
+        #[arg(long)]
+        witness_detail: Option<String>,
+    },
+    /// Verify a document version and its signatures; exits 3 if anything is wrong.
+    Verify {
+        /// Task code.
+        code: String,
+        /// The version's SHA-256 (or a unique prefix).
+        document: String,
+    },
+    /// Print a document version (zh-CN), or its canonical JSON with --json.
+    Show {
+        /// Task code.
+        code: String,
+        /// The version's SHA-256 (or a unique prefix).
+        document: String,
+    },
+    /// List every document version of a task.
+    Versions {
+        /// Task code.
+        code: String,
+    },
+}
+
+/// Task code commands.
+#[derive(Debug, Subcommand)]
+pub enum TaskCodeCommand {
+    /// Issue the task code for a task (valid through its window), optionally as a QR PNG.
+    Issue {
+        /// Task code.
+        code: String,
+        /// Write the QR code here (PNG).
+        #[arg(long)]
+        qr: Option<PathBuf>,
+    },
+    /// Verify a task code offline.
+    Verify {
+        /// The token (OV1.…).
+        token: String,
+        /// The issuer's public key (hex); default: this device's.
+        #[arg(long)]
+        issuer_key: Option<String>,
+        /// Verify as of this time (RFC 3339); default: now.
+        #[arg(long)]
+        at: Option<String>,
+    },
 }

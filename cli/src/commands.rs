@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::args::{AuditCommand, Cli, Command, ConflictsCommand, CreateTask, RecordCommand, SourceArg, TasksCommand};
 use crate::error::CliError;
+use crate::evidence_commands::hex;
 use crate::render;
 
 /// Runs one invocation.
@@ -108,6 +109,9 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
                 return Err(CliError::AuditFailed(report.problems.len()));
             }
         }
+        Command::Photo(c) => crate::evidence_commands::photo(store, c, as_json)?,
+        Command::Document(c) => crate::evidence_commands::document(store, c, as_json)?,
+        Command::TaskCode(c) => crate::evidence_commands::task_code(store, c, as_json)?,
         Command::Init { .. } | Command::Demo { .. } => {}
     }
     Ok(())
@@ -239,10 +243,6 @@ fn parse_status(s: &str) -> Result<Status, CliError> {
 
 fn read(path: &Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(path).map_err(|source| CliError::Io { path: path.to_path_buf(), source })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn store_dir(cli: &Cli) -> Result<PathBuf, CliError> {

@@ -49,6 +49,18 @@ pub enum CliError {
     /// The audit log failed verification.
     #[error("the audit log failed verification ({0} problems)")]
     AuditFailed(usize),
+    /// A document failed verification.
+    #[error("document verification failed: {0}")]
+    DocumentFailed(String),
+    /// A task code failed verification.
+    #[error(transparent)]
+    Token(#[from] onevisit_core::task_token::TokenError),
+    /// A hash prefix matches nothing or more than one item.
+    #[error("{0:?} matches no single item; give more of the hash")]
+    Ambiguous(String),
+    /// A public key argument is not a valid Ed25519 key.
+    #[error("the issuer key must be 64 hex characters of an Ed25519 public key")]
+    BadKey,
 }
 
 impl CliError {
@@ -56,7 +68,7 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(_) | CliError::Date(_) | CliError::Status(_) => 2,
-            CliError::AuditFailed(_) => 3,
+            CliError::AuditFailed(_) | CliError::DocumentFailed(_) | CliError::Token(_) => 3,
             _ => 1,
         }
     }

@@ -249,3 +249,113 @@ fn a_passphrase_sealed_store_opens_only_with_its_passphrase() {
         String::from_utf8_lossy(&wrong.stderr)
     );
 }
+
+/// Brings a task on device `d` to "recorded", with a photo for the photo check point and a
+/// finding that requires rectification; returns the photo's path.
+fn record_completely(d: &Device, code: &str) -> std::path::PathBuf {
+    use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
+    let photo = d.store().join("extinguisher.jpg");
+    std::fs::write(&photo, sample_jpeg(800, 600, Some(&SampleExif::pinghu()))).unwrap();
+    d.ok(&["record", "check-in", code, "--lat", "30.7", "--lon", "121.02"]);
+    d.ok(&["record", "identity", code]);
+    d.ok(&["record", "party", code, "--name", "沈建国", "--role", "现场负责人"]);
+    for cp in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-02"] {
+        d.ok(&["record", "answer", code, cp, "pass"]);
+    }
+    d.ok(&["record", "answer", code, "SCJG-001-03", "3"]);
+    d.ok(&["record", "answer", code, "XFJY-001-03", "0.5"]);
+    d.ok(&["record", "answer", code, "XFJY-001-01", "fail", "--note", "灭火器压力不足"]);
+    let added = d.json(&["photo", "add", code, photo.to_str().unwrap(), "--check-point", "XFJY-001-04"]);
+    let sha = added["evidence"]["sha256"].as_str().unwrap().to_string();
+    d.ok(&["record", "answer", code, "XFJY-001-04", "photos", "--evidence", &sha]);
+    d.ok(&[
+        "record",
+        "finding",
+        code,
+        "--department",
+        "xfjy",
+        "--problem",
+        "灭火器压力不足",
+        "--basis",
+        "《中华人民共和国消防法》第十六条",
+        "--deadline",
+        "2026-12-20",
+    ]);
+    d.ok(&["record", "status", code, "recorded"]);
+    photo
+}
+
+#[test]
+fn photos_documents_and_the_task_code_work_from_the_command_line() {
+    let a = Device::new("scjg-01");
+    let b = Device::new("xfjy-01");
+    let code = new_task(&a);
+    let photo = record_completely(&a, &code);
+
+    // Photos: listed, shown and verified against the stored original, re-import is a no-op.
+    let list = a.json(&["photo", "list", &code]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let sha = list[0]["sha256"].as_str().unwrap().to_string();
+    let out = a.store().join("copy.jpg");
+    let shown = a.ok(&["photo", "show", &code, &sha[..12], "--out", out.to_str().unwrap()]);
+    assert!(shown.contains("验证通过") && shown.contains("2026:11:28 10:15:30"), "{shown}");
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&photo).unwrap());
+    let again = a.json(&["photo", "add", &code, photo.to_str().unwrap(), "--check-point", "XFJY-001-04"]);
+    assert_eq!(again["created"], false);
+    let not_image = a.store().join("notes.txt");
+    std::fs::write(&not_image, "现场笔记").unwrap();
+    let (_, err) = a.fails(&["photo", "add", &code, not_image.to_str().unwrap()]);
+    assert!(err.contains("not an image"), "{err}");
+
+    // Documents: render, sign on two devices, the party signs, verify.
+    let rendered = a.json(&["document", "render", &code, "--kind", "on-site"]);
+    let doc = rendered["sha256"].as_str().unwrap().to_string();
+    assert!(rendered["number"].as_str().unwrap().starts_with("平市监现检〔"));
+    a.ok(&["document", "sign", &code, &doc[..16]]);
+    let file = a.store().join("r.automerge");
+    let file = file.to_str().unwrap();
+    a.ok(&["record", "export", &code, "--out", file]);
+    b.ok(&["record", "merge", file]);
+    b.ok(&["document", "sign", &code, &doc[..16]]);
+    b.ok(&["record", "export", &code, "--out", file]);
+    a.ok(&["record", "merge", file]);
+    let png = a.store().join("signature.png");
+    std::fs::write(&png, include_bytes!("../../data/sample-signature.png")).unwrap();
+    let report = a.json(&[
+        "document",
+        "party-sign",
+        &code,
+        &doc[..16],
+        "--name",
+        "沈建国",
+        "--role",
+        "现场负责人",
+        "--image",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(report["signed"], true, "{report}");
+    let verified = a.ok(&["document", "verify", &code, &doc[..16]]);
+    assert!(verified.contains("已签署 ✓"), "{verified}");
+    let text = a.ok(&["document", "show", &code, &doc[..16]]);
+    assert!(text.contains("现场检查笔录") && text.contains("执法证号"), "{text}");
+    let order = a.json(&["document", "render", &code, "--kind", "order", "--department", "xfjy"]);
+    assert!(order["number"].as_str().unwrap().starts_with("平消责改〔"));
+    let versions = a.json(&["document", "versions", &code]);
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+
+    // Task code: issue with a QR code, verify here and with the issuer key elsewhere.
+    let qr = a.store().join("code.png");
+    let issued = a.json(&["taskcode", "issue", &code, "--qr", qr.to_str().unwrap()]);
+    let token = issued["token"].as_str().unwrap();
+    let key = issued["issuer_key"].as_str().unwrap();
+    assert!(std::fs::read(&qr).unwrap().starts_with(b"\x89PNG"));
+    let ok = b.json(&["taskcode", "verify", token, "--issuer-key", key, "--at", "2026-12-02T10:00:00+08:00"]);
+    assert_eq!(ok["claims"]["c"], code.as_str());
+    let (status, err) =
+        b.fails(&["taskcode", "verify", token, "--issuer-key", key, "--at", "2027-01-02T10:00:00+08:00"]);
+    assert_eq!(status, 3);
+    assert!(err.contains("expired"), "{err}");
+    let (status, err) = b.fails(&["taskcode", "verify", token, "--at", "2026-12-02T10:00:00+08:00"]);
+    assert_eq!(status, 3, "b's own key did not issue it");
+    assert!(err.contains("forged or was altered"), "{err}");
+}

@@ -1,0 +1,308 @@
+//! Photo, document and task code commands.
+
+use onevisit_core::document::{DocumentKind, render_text};
+use onevisit_core::domain::{DepartmentId, TaskCode};
+use onevisit_core::evidence::CaptureTarget;
+use onevisit_core::record::Position;
+use onevisit_core::record::documents::{DocumentReport, PartyAct};
+use onevisit_core::store::Store;
+use serde_json::json;
+
+use crate::args::{DocumentCommand, KindArg, PhotoCommand, TaskCodeCommand};
+use crate::error::CliError;
+use crate::render;
+
+/// Runs a photo command.
+pub fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) -> Result<(), CliError> {
+    match command {
+        PhotoCommand::Add { code, file, check_point, finding, lat, lon, accuracy } => {
+            let target = match (check_point, finding) {
+                (Some(cp), _) => CaptureTarget::CheckPoint(cp.clone()),
+                (None, Some(f)) => CaptureTarget::Finding(f.clone()),
+                (None, None) => CaptureTarget::Inspection,
+            };
+            let position = match (lat, lon) {
+                (Some(lat), Some(lon)) => Some(
+                    Position::wgs84(*lat, *lon, *accuracy)
+                        .ok_or(CliError::Usage("latitude or longitude out of range"))?,
+                ),
+                _ => None,
+            };
+            let bytes = read(file)?;
+            let captured = store.add_photo(&TaskCode::parse(code)?, &bytes, target, position)?;
+            if as_json {
+                render::json(&captured);
+            } else if captured.created {
+                println!(
+                    "已保存证据照片 {}（{} 字节），采集记录已签名",
+                    captured.evidence.sha256, captured.evidence.size
+                );
+            } else {
+                println!("该照片已作为同一对象的证据保存过：{}", captured.evidence.sha256);
+            }
+        }
+        PhotoCommand::List { code } => {
+            let photos = store.photos(&TaskCode::parse(code)?)?;
+            if as_json {
+                render::json(&photos);
+            } else {
+                println!("{} 张证据照片", photos.len());
+                for p in &photos {
+                    println!(
+                        "  {}  {:>9} 字节  {}  [{} {}]",
+                        p.sha256,
+                        p.size,
+                        p.target,
+                        p.stamp.by,
+                        render::time(p.stamp.at_ms)
+                    );
+                }
+            }
+        }
+        PhotoCommand::Show { code, sha256, out, thumbnail } => {
+            let photos = store.photos(&TaskCode::parse(code)?)?;
+            let matches: Vec<_> = photos.iter().filter(|p| p.sha256.starts_with(sha256.as_str())).collect();
+            let [photo] = matches.as_slice() else { return Err(CliError::Ambiguous(sha256.clone())) };
+            let blobs = store.blobs()?;
+            let (_, bytes) = blobs.read(store.connection(), &photo.sha256)?;
+            let record = photo.capture.verify_file(&bytes).map_err(|e| CliError::DocumentFailed(e.to_string()))?;
+            if let Some(path) = out {
+                write(path, &bytes)?;
+            }
+            if let Some(path) = thumbnail {
+                write(path, &blobs.read(store.connection(), &photo.thumbnail_sha256)?.1)?;
+            }
+            if as_json {
+                render::json(&json!({"capture": record, "signature": photo.capture.signature, "verified": true}));
+            } else {
+                println!(
+                    "照片 {}（{}，{}×{}，{} 字节）",
+                    record.sha256, record.mime, record.width, record.height, record.size
+                );
+                println!(
+                    "采集：{} 于 {}，设备 {}",
+                    record.inspector,
+                    render::time(record.device_time_ms),
+                    record.device
+                );
+                if let Some(t) = &record.exif_time {
+                    println!("相机时间（EXIF）：{t}");
+                }
+                if let Some(p) = &record.position {
+                    println!(
+                        "位置：{:.6}, {:.6}（{}，来源 {:?}）",
+                        p.latitude_e7 as f64 / 1e7,
+                        p.longitude_e7 as f64 / 1e7,
+                        p.datum,
+                        p.source
+                    );
+                }
+                println!("证明对象：{}", record.target);
+                println!("原件与采集记录一致，设备签名验证通过 ✓");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a document command.
+pub fn document(store: &mut Store, command: &DocumentCommand, as_json: bool) -> Result<(), CliError> {
+    match command {
+        DocumentCommand::Render { code, kind, department } => {
+            let kind = match kind {
+                KindArg::OnSite => DocumentKind::OnSiteRecord,
+                KindArg::Order => DocumentKind::RectificationOrder,
+            };
+            let department = department.as_deref().map(DepartmentId::new).transpose()?;
+            if kind == DocumentKind::RectificationOrder && department.is_none() {
+                return Err(CliError::Usage("an order to rectify needs --department"));
+            }
+            let version = store.render_document(&TaskCode::parse(code)?, kind, department)?;
+            if as_json {
+                render::json(&json!({"sha256": version.sha256, "number": version.number, "version": version.version}));
+            } else {
+                let content = version.content().map_err(|e| CliError::DocumentFailed(e.to_string()))?;
+                print!("{}", render_text(&content));
+                println!("\n文书哈希 {}（第 {} 版）", version.sha256, version.version);
+            }
+        }
+        DocumentCommand::Sign { code, document } => {
+            let code = TaskCode::parse(code)?;
+            let sha = resolve(store, &code, document)?;
+            let report = store.sign_document(&code, &sha)?;
+            print_report(&report, as_json);
+        }
+        DocumentCommand::PartySign { code, document, name, role, image } => {
+            let code = TaskCode::parse(code)?;
+            let sha = resolve(store, &code, document)?;
+            let bytes = read(image)?;
+            let act = PartyAct::Signed { name: name.clone(), role: role.clone(), image_sha256: String::new() };
+            let report = store.party_act(&code, &sha, act, Some(&bytes))?;
+            print_report(&report, as_json);
+        }
+        DocumentCommand::PartyRefuse { code, document, reason, witness, witness_detail } => {
+            let code = TaskCode::parse(code)?;
+            let sha = resolve(store, &code, document)?;
+            let act = PartyAct::Refused {
+                reason: reason.clone(),
+                witness: witness.clone(),
+                witness_detail: witness_detail.clone(),
+            };
+            let report = store.party_act(&code, &sha, act, None)?;
+            print_report(&report, as_json);
+        }
+        DocumentCommand::Verify { code, document } => {
+            let code = TaskCode::parse(code)?;
+            let sha = resolve(store, &code, document)?;
+            let report = store.document_report(&code, &sha)?;
+            print_report(&report, as_json);
+            let bad: Vec<String> = report
+                .signatures
+                .iter()
+                .filter_map(|c| c.problem.as_ref().map(|p| format!("{}: {p}", c.key)))
+                .chain((!report.intact).then(|| "the document's bytes do not match its hash".to_string()))
+                .collect();
+            if !bad.is_empty() {
+                return Err(CliError::DocumentFailed(bad.join("; ")));
+            }
+        }
+        DocumentCommand::Show { code, document } => {
+            let code = TaskCode::parse(code)?;
+            let sha = resolve(store, &code, document)?;
+            let version = store.record(&code)?.document(&sha).map_err(onevisit_core::store::StoreError::from)?;
+            let content = version.content().map_err(|e| CliError::DocumentFailed(e.to_string()))?;
+            if as_json { println!("{}", version.canonical) } else { print!("{}", render_text(&content)) }
+        }
+        DocumentCommand::Versions { code } => {
+            let code = TaskCode::parse(code)?;
+            let versions = store.documents(&code)?;
+            let mut rows = Vec::new();
+            for v in &versions {
+                let report = store.document_report(&code, &v.sha256)?;
+                rows.push(json!({"sha256": v.sha256, "kind": v.kind, "department": v.department, "number": v.number,
+                    "version": v.version, "signed": report.signed, "superseded_by": report.superseded_by}));
+            }
+            if as_json {
+                render::json(&rows);
+            } else {
+                println!("{} 个文书版本", versions.len());
+                for (v, row) in versions.iter().zip(&rows) {
+                    let state = if row["signed"] == true { "已签署" } else { "待签署" };
+                    let old = if row["superseded_by"].is_null() { "" } else { "（已被新版本取代）" };
+                    println!(
+                        "  {} {} 第{}版 {} {}{}",
+                        &v.sha256[..16],
+                        v.number,
+                        v.version,
+                        v.kind.title_zh(),
+                        state,
+                        old
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a task code command.
+pub fn task_code(store: &mut Store, command: &TaskCodeCommand, as_json: bool) -> Result<(), CliError> {
+    match command {
+        TaskCodeCommand::Issue { code, qr } => {
+            let (token, claims) = store.issue_task_token(&TaskCode::parse(code)?)?;
+            if let Some(path) = qr {
+                write(path, &onevisit_core::task_token::qr_png(&token)?)?;
+            }
+            if as_json {
+                render::json(
+                    &json!({"token": token, "claims": claims, "issuer_key": hex(&store.device_key().public_bytes())}),
+                );
+            } else {
+                println!("{token}");
+                println!(
+                    "有效期 {} 至 {}；签发设备公钥 {}",
+                    render::time(claims.not_before_ms),
+                    render::time(claims.expires_ms),
+                    hex(&store.device_key().public_bytes())
+                );
+            }
+        }
+        TaskCodeCommand::Verify { token, issuer_key, at } => {
+            let key = match issuer_key {
+                Some(h) => {
+                    let bytes: [u8; 32] = decode_hex(h).and_then(|b| b.try_into().ok()).ok_or(CliError::BadKey)?;
+                    ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| CliError::BadKey)?
+                }
+                None => store.device_key().verifying_key(),
+            };
+            let now = match at {
+                Some(t) => {
+                    chrono::DateTime::parse_from_rfc3339(t).map_err(|_| CliError::Date(t.clone()))?.timestamp_millis()
+                }
+                None => chrono::Utc::now().timestamp_millis(),
+            };
+            let claims = onevisit_core::task_token::verify(token, &key, now)?;
+            if as_json {
+                render::json(&json!({"valid": true, "claims": claims}));
+            } else {
+                println!("检查码有效 ✓  任务 {}，检查对象 {}", claims.code, claims.uscc);
+                for (name, cert) in &claims.inspectors {
+                    println!("  执法人员 {name}（执法证号 {cert}）");
+                }
+                println!("  有效期至 {}", render::time(claims.expires_ms));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_report(report: &DocumentReport, as_json: bool) {
+    if as_json {
+        render::json(report);
+        return;
+    }
+    println!("{} 第{}版（{}）", report.number, report.version, &report.sha256[..16]);
+    println!("文书完整性：{}", if report.intact { "一致 ✓" } else { "已被篡改 ✗" });
+    for c in &report.signatures {
+        match &c.problem {
+            None => println!("  签名 {}：有效 ✓ {}", c.signer, c.device_time_ms.map(render::time).unwrap_or_default()),
+            Some(p) => println!("  签名 {}：无效 ✗ {p}", c.signer),
+        }
+    }
+    if let Some(newer) = &report.superseded_by {
+        println!("已被新版本 {} 取代", &newer[..16]);
+    }
+    if report.signed {
+        println!("状态：已签署 ✓");
+    } else {
+        println!("状态：待签署（尚缺：{}）", report.missing.join("；"));
+    }
+}
+
+fn resolve(store: &mut Store, code: &TaskCode, prefix: &str) -> Result<String, CliError> {
+    let versions = store.documents(code)?;
+    let matches: Vec<_> = versions.iter().filter(|v| v.sha256.starts_with(prefix)).collect();
+    match matches.as_slice() {
+        [one] => Ok(one.sha256.clone()),
+        _ => Err(CliError::Ambiguous(prefix.to_string())),
+    }
+}
+
+fn read(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|source| CliError::Io { path: path.to_path_buf(), source })
+}
+
+fn write(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    std::fs::write(path, bytes).map_err(|source| CliError::Io { path: path.to_path_buf(), source })
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
