@@ -15,7 +15,6 @@ use serde_json::json;
 
 use crate::args::{AuditCommand, Cli, Command, ConflictsCommand, CreateTask, RecordCommand, SourceArg, TasksCommand};
 use crate::error::CliError;
-use crate::evidence_commands::hex;
 use crate::render;
 
 /// Runs one invocation.
@@ -31,7 +30,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let device = store.device_key().device_id();
             if cli.json {
                 render::json(
-                    &json!({"store": root, "device": device, "public_key": hex(&store.device_key().public_bytes())}),
+                    &json!({"store": root, "device": device, "public_key": hex::encode(store.device_key().public_bytes())}),
                 );
             } else {
                 println!("已初始化设备存储 {}\n设备标识 {device}", root.display());

@@ -215,7 +215,7 @@ pub fn task_code(store: &mut Store, command: &TaskCodeCommand, as_json: bool) ->
             }
             if as_json {
                 render::json(
-                    &json!({"token": token, "claims": claims, "issuer_key": hex(&store.device_key().public_bytes())}),
+                    &json!({"token": token, "claims": claims, "issuer_key": hex::encode(store.device_key().public_bytes())}),
                 );
             } else {
                 println!("{token}");
@@ -223,14 +223,15 @@ pub fn task_code(store: &mut Store, command: &TaskCodeCommand, as_json: bool) ->
                     "有效期 {} 至 {}；签发设备公钥 {}",
                     render::time(claims.not_before_ms),
                     render::time(claims.expires_ms),
-                    hex(&store.device_key().public_bytes())
+                    hex::encode(store.device_key().public_bytes())
                 );
             }
         }
         TaskCodeCommand::Verify { token, issuer_key, at } => {
             let key = match issuer_key {
                 Some(h) => {
-                    let bytes: [u8; 32] = decode_hex(h).and_then(|b| b.try_into().ok()).ok_or(CliError::BadKey)?;
+                    let bytes: [u8; 32] =
+                        hex::decode(h).ok().and_then(|b| b.try_into().ok()).ok_or(CliError::BadKey)?;
                     ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| CliError::BadKey)?
                 }
                 None => store.device_key().verifying_key(),
@@ -294,15 +295,4 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
 
 fn write(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
     std::fs::write(path, bytes).map_err(|source| CliError::Io { path: path.to_path_buf(), source })
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
