@@ -34,6 +34,9 @@ fn main() {
     if run("merge") {
         merge(if quick { 5 } else { 20 });
     }
+    if run("documents") {
+        documents(tmp.path(), if quick { 20 } else { 200 });
+    }
     if run("evidence") {
         evidence(tmp.path(), if quick { 5 } else { 15 });
     }
@@ -395,5 +398,128 @@ fn evidence(base: &Path, rounds: usize) {
         buffer.len() as f64 / secs / 1e9,
         "GB/s",
         json!({"target": ">= 1 GB/s", "detail": {"bytes": buffer.len(), "digest_prefix": &digest[..8]}}),
+    );
+}
+
+/// Signing and verifying legal documents: the Ed25519 operations alone, and a signature end to
+/// end (checks, statement, durable record change, audit entry) and a full verification report.
+fn documents(base: &Path, rounds: usize) {
+    use onevisit_core::document::{DocumentKind, DocumentSignature, SignatureRole, SignedStatement};
+    use onevisit_core::record::documents::PartyAct;
+    use onevisit_core::record::{PartyDraft, Recusal, Status};
+
+    let root = base.join("documents");
+    let mut s = device(&root, "scjg-01");
+    let dir = s.directory().expect("directory");
+    let code = s
+        .create_task(sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date")))
+        .expect("task")
+        .code;
+    s.check_in(&code, Position::wgs84(30.7, 121.0, 5).expect("position")).expect("check in");
+    s.show_identity(&code).expect("identity");
+    s.record_party(
+        &code,
+        PartyDraft {
+            name: "沈建国".into(), role: "现场负责人".into(), phone: None, recusal: Recusal::NotRequested
+        },
+    )
+    .expect("party");
+    for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-01", "XFJY-001-02", "XFJY-001-04"] {
+        s.answer(&code, &id.parse().expect("literal"), AnswerValue::NotApplicable, None, vec![]).expect("answer");
+    }
+    s.answer(
+        &code,
+        &"SCJG-001-03".parse().expect("literal"),
+        AnswerValue::Number { value: "3".into(), unit: "℃".into() },
+        None,
+        vec![],
+    )
+    .expect("answer");
+    s.answer(
+        &code,
+        &"XFJY-001-03".parse().expect("literal"),
+        AnswerValue::Number { value: "1".into(), unit: "MPa".into() },
+        None,
+        vec![],
+    )
+    .expect("answer");
+    s.set_status(&code, Status::Recorded).expect("recorded");
+
+    let mut render = Vec::new();
+    let mut sign = Vec::new();
+    let mut report = Vec::new();
+    let mut raw_sign = Vec::new();
+    let mut raw_verify = Vec::new();
+    let key = onevisit_core::identity::DeviceKey::generate();
+    let mut doc_bytes = 0;
+    for i in 0..rounds {
+        // Each round edits the record so that a new version is rendered and signed.
+        if i > 0 {
+            s.set_status(&code, Status::OnSite).expect("reopen");
+            s.answer(
+                &code,
+                &"SCJG-001-03".parse().expect("literal"),
+                AnswerValue::Number { value: format!("{}", i % 10), unit: "℃".into() },
+                Some(format!("复核{i}")),
+                vec![],
+            )
+            .expect("answer");
+            s.set_status(&code, Status::Recorded).expect("recorded");
+        }
+        let t = Instant::now();
+        let version = s.render_document(&code, DocumentKind::OnSiteRecord, None).expect("render");
+        render.push(ms(t.elapsed()));
+        doc_bytes = version.canonical.len();
+        let t = Instant::now();
+        s.sign_document(&code, &version.sha256).expect("sign");
+        sign.push(ms(t.elapsed()));
+        let refusal = PartyAct::Refused { reason: "拒签".into(), witness: "王芳".into(), witness_detail: None };
+        s.party_act(&code, &version.sha256, refusal, None).expect("party");
+        let t = Instant::now();
+        let r = s.document_report(&code, &version.sha256).expect("report");
+        report.push(ms(t.elapsed()));
+        assert_eq!(r.signatures.len(), 2);
+
+        let statement = SignedStatement {
+            schema: "onevisit.signature.v1".into(),
+            document_sha256: version.sha256.clone(),
+            document_number: version.number.clone(),
+            signer: SignatureRole::Inspector { inspector: "scjg-01".into(), certificate_number: "330482022570".into() },
+            device: key.device_id(),
+            device_public_key: hex::encode(key.public_bytes()),
+            device_time_ms: 1,
+        };
+        let t = Instant::now();
+        let signature = DocumentSignature::sign(&statement, &key).expect("sign");
+        raw_sign.push(ms(t.elapsed()));
+        let t = Instant::now();
+        signature.verify(&version.sha256).expect("verify");
+        raw_verify.push(ms(t.elapsed()));
+    }
+    let detail = json!({"rounds": rounds, "document_bytes": doc_bytes});
+    emit("document_render_p50", percentile(&mut render, 0.5), "ms", json!({"detail": detail}));
+    emit(
+        "document_sign_p50",
+        percentile(&mut sign, 0.5),
+        "ms",
+        json!({"detail": "end to end: hash check, conflict check, canonical statement, Ed25519 signature, durable record change, audit entry"}),
+    );
+    emit(
+        "document_verify_p50",
+        percentile(&mut report, 0.5),
+        "ms",
+        json!({"detail": "hash of the document + every signature (verify_strict) + completeness"}),
+    );
+    emit(
+        "statement_sign_p50",
+        percentile(&mut raw_sign, 0.5),
+        "ms",
+        json!({"detail": "canonical JSON + Ed25519 sign of one signature statement"}),
+    );
+    emit(
+        "statement_verify_p50",
+        percentile(&mut raw_verify, 0.5),
+        "ms",
+        json!({"detail": "canonical check + Ed25519 verify_strict of one statement"}),
     );
 }

@@ -1,12 +1,18 @@
 //! `onevisit demo`: two inspectors of two departments record one joint inspection on two separate
-//! stores, offline, with one concurrent answer to the same check point; the stores merge, the
-//! conflict is shown and resolved by the lead inspector, and both audit logs are verified.
+//! stores, offline, with one concurrent answer to the same check point and an evidence photo; the
+//! stores merge, the conflict is shown and resolved by the lead inspector, the on-site record is
+//! signed by both inspectors on their own devices and by the party, the task code is issued and
+//! verified, and both audit logs are verified.
 
 use std::path::Path;
 
 use chrono::Days;
+use onevisit_core::document::{DocumentKind, render_text};
 use onevisit_core::domain::CheckPointId;
+use onevisit_core::evidence::CaptureTarget;
+use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
 use onevisit_core::identity::KeyFileWrapper;
+use onevisit_core::record::documents::PartyAct;
 use onevisit_core::record::{AnswerValue, Field, FindingDraft, PartyDraft, Position, Recusal, Status};
 use onevisit_core::sample;
 use onevisit_core::store::{Store, StoreError};
@@ -14,6 +20,9 @@ use serde_json::json;
 
 use crate::error::CliError;
 use crate::render;
+
+/// A handwritten signature, as a signature pad would capture it.
+const SAMPLE_SIGNATURE_PNG: &[u8] = include_bytes!("../../data/sample-signature.png");
 
 /// The check point both inspectors answer concurrently: 从业人员是否持有效健康证明.
 const CONTESTED: &str = "SCJG-001-02";
@@ -76,7 +85,10 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         None,
         vec![],
     )?;
-    b.answer(&code, &cp("XFJY-001-04")?, AnswerValue::NotApplicable, Some("该单位未设消防控制室".into()), vec![])?;
+    let photo = sample_jpeg(1600, 1200, Some(&SampleExif::pinghu()));
+    let target = CaptureTarget::CheckPoint("XFJY-001-04".into());
+    let captured = b.add_photo(&code, &photo, target, Some(position))?;
+    b.answer(&code, &cp("XFJY-001-04")?, AnswerValue::Photos, None, vec![captured.evidence.sha256.clone()])?;
     b.answer(&code, &cp(CONTESTED)?, AnswerValue::Fail, Some("后厨 1 名帮工健康证已过期".into()), vec![])?;
     b.add_finding(
         &code,
@@ -89,7 +101,10 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
             deadline: Some(today + Days::new(15)),
         },
     )?;
-    say("   xfjy-01：签到、完成消防安全检查 4 项、记录 1 个问题");
+    say(&format!(
+        "   xfjy-01：签到、完成消防安全检查 4 项（含现场照片 {}…，采集记录已签名）、记录 1 个问题",
+        &captured.evidence.sha256[..12]
+    ));
     say(&format!("   ⚠ 两人同时回答了同一检查要点 {CONTESTED}（符合 / 不符合）"));
 
     say("▶ 4. 恢复联网后两台设备互相合并");
@@ -120,7 +135,34 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         print!("{}", render::record(&final_view));
     }
 
-    say("▶ 6. 两台设备的审计日志（全过程记录）验证");
+    say("▶ 6. 生成现场检查笔录：两名执法人员各在自己的设备上签名，当事人手写签名");
+    let document = a.render_document(&code, DocumentKind::OnSiteRecord, None)?;
+    a.sign_document(&code, &document.sha256)?;
+    b.receive_record(&a.export_record(&code)?)?;
+    b.sign_document(&code, &document.sha256)?;
+    a.receive_record(&b.export_record(&code)?)?;
+    let party =
+        PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
+    let report = a.party_act(&code, &document.sha256, party, Some(SAMPLE_SIGNATURE_PNG))?;
+    if !as_json {
+        let content = document.content().map_err(|e| CliError::DocumentFailed(e.to_string()))?;
+        print!("{}", render_text(&content));
+        println!("文书哈希 {}", document.sha256);
+        for check in &report.signatures {
+            let state = if check.problem.is_none() { "有效 ✓" } else { "无效 ✗" };
+            println!("  签名 {}：{state}", check.signer);
+        }
+        println!("  状态：{}", if report.signed { "已签署 ✓" } else { "待签署" });
+    }
+
+    say("▶ 7. 亮码检查：签发检查码，企业离线验证");
+    let (token, claims) = a.issue_task_token(&code)?;
+    let checked =
+        onevisit_core::task_token::verify(&token, &a.device_key().verifying_key(), claims.not_before_ms + 3_600_000)?;
+    say(&format!("   {token}"));
+    say(&format!("   验证：任务 {} 检查对象 {} —— 签名有效 ✓", checked.code, checked.uscc));
+
+    say("▶ 8. 两台设备的审计日志（全过程记录）验证");
     let audit_a = a.verify_audit()?;
     let audit_b = b.verify_audit()?;
     if as_json {
@@ -130,13 +172,15 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
             "conflicts": conflicts,
             "merged": merged,
             "resolved": final_view,
+            "document": report,
+            "task_code": token,
             "audit": {"scjg-01": audit_a, "xfjy-01": audit_b},
         }));
     } else {
         print!("scjg-01 {}", render::audit(&audit_a));
         print!("xfjy-01 {}", render::audit(&audit_b));
     }
-    if !converged || !audit_a.is_intact() || !audit_b.is_intact() || final_view.open_conflicts != 0 {
+    if !converged || !audit_a.is_intact() || !audit_b.is_intact() || final_view.open_conflicts != 0 || !report.signed {
         return Err(CliError::Usage("the demo did not converge cleanly"));
     }
     Ok(())

@@ -225,6 +225,9 @@ fn the_demo_converges_and_verifies() {
     assert_eq!(v["resolved"]["open_conflicts"], 0);
     assert_eq!(v["resolved"]["status"], "recorded");
     assert_eq!(v["audit"]["scjg-01"]["problems"].as_array().unwrap().len(), 0);
+    assert_eq!(v["document"]["signed"], true);
+    assert_eq!(v["document"]["signatures"].as_array().unwrap().len(), 3);
+    assert!(v["task_code"].as_str().unwrap().starts_with("OV1."));
 }
 
 #[test]

@@ -184,7 +184,7 @@ pub fn render_text(d: &DocumentContent) -> String {
     if let Some(rep) = &d.party.representative {
         let role = d.party.representative_role.as_deref().unwrap_or("");
         let phone = d.party.phone.as_deref().map(|p| format!("，联系电话 {p}")).unwrap_or_default();
-        let _ = writeln!(o, "现场负责人：{rep}（{role}）{phone}");
+        let _ = writeln!(o, "当事人代表：{rep}（{role}）{phone}");
     }
     match d.kind {
         DocumentKind::OnSiteRecord => on_site_body(d, &mut o),
