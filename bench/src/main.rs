@@ -488,6 +488,7 @@ fn documents(base: &Path, rounds: usize) {
             device: key.device_id(),
             device_public_key: hex::encode(key.public_bytes()),
             device_time_ms: 1,
+            position: None,
         };
         let t = Instant::now();
         let signature = DocumentSignature::sign(&statement, &key).expect("sign");

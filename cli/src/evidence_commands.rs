@@ -161,6 +161,10 @@ pub fn document(store: &mut Store, command: &DocumentCommand, as_json: bool) -> 
                 .iter()
                 .filter_map(|c| c.problem.as_ref().map(|p| format!("{}: {p}", c.key)))
                 .chain((!report.intact).then(|| "the document's bytes do not match its hash".to_string()))
+                .chain(
+                    (report.matches_record == Some(false))
+                        .then(|| "the document does not match the record at its heads".to_string()),
+                )
                 .collect();
             if !bad.is_empty() {
                 return Err(CliError::DocumentFailed(bad.join("; ")));
@@ -264,6 +268,11 @@ fn print_report(report: &DocumentReport, as_json: bool) {
     }
     println!("{} 第{}版（{}）", report.number, report.version, &report.sha256[..16]);
     println!("文书完整性：{}", if report.intact { "一致 ✓" } else { "已被篡改 ✗" });
+    match report.matches_record {
+        Some(true) => println!("与检查记录（该版本对应的记录历史）一致 ✓"),
+        Some(false) => println!("与检查记录不一致 ✗"),
+        None => {}
+    }
     for c in &report.signatures {
         match &c.problem {
             None => println!("  签名 {}：有效 ✓ {}", c.signer, c.device_time_ms.map(render::time).unwrap_or_default()),

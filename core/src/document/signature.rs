@@ -65,6 +65,9 @@ pub struct SignedStatement {
     pub device_public_key: String,
     /// Device time of signing, ms since the Unix epoch (bounded later by the server's receipt).
     pub device_time_ms: i64,
+    /// Where: the signing (or attesting) inspector's check-in on site, raw WGS-84, if recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<crate::record::Position>,
 }
 
 /// A statement as signed.

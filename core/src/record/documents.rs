@@ -79,6 +79,9 @@ pub struct DocumentReport {
     pub missing: Vec<String>,
     /// Intact, every signature valid, at least two inspectors, and the party signed or refused before a witness.
     pub signed: bool,
+    /// Whether rendering the record at the version's heads reproduces exactly these bytes (the
+    /// document says what the record said then). `None` when not checked.
+    pub matches_record: Option<bool>,
 }
 
 /// What the party did with the document.
@@ -412,6 +415,31 @@ impl InspectionRecord {
             signed: intact && all_valid && missing.is_empty(),
             signatures: checks,
             missing,
+            matches_record: None,
+        })
+    }
+
+    /// Re-renders a version from the record at the heads it names and compares the bytes: proof
+    /// that the document says exactly what the record said at that point of its history.
+    pub fn matches_record(&mut self, directory: &Directory, sha256: &str) -> Result<bool, RecordError> {
+        let version = self.document(sha256)?;
+        let Ok(content) = version.content() else { return Ok(false) };
+        let heads: Result<Vec<automerge::ChangeHash>, _> = content.record_heads.iter().map(|h| h.parse()).collect();
+        let Ok(heads) = heads else { return Ok(false) };
+        let Ok(doc) = self.doc.fork_at(&heads) else { return Ok(false) };
+        let mut then = InspectionRecord { doc, task: self.task.clone(), saved_heads: heads };
+        let again = then.build_document(
+            directory,
+            content.kind,
+            &version.department,
+            content.number.clone(),
+            content.version,
+            &version.stamp.by,
+            content.rendered_at_ms,
+        );
+        Ok(match again {
+            Ok(rendered) => to_canonical_json(&rendered).is_ok_and(|bytes| bytes == version.canonical.as_bytes()),
+            Err(_) => false,
         })
     }
 }

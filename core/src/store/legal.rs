@@ -131,8 +131,12 @@ impl Store {
         role: SignatureRole,
         action: AuditAction,
     ) -> Result<DocumentReport, StoreError> {
+        let me = self.inspector.clone();
+        let position =
+            self.record(code)?.arrivals()?.into_iter().find(|a| Some(&a.stamp.by) == me.as_ref()).map(|a| a.position);
         let statement = SignedStatement {
             schema: SIGNATURE_SCHEMA.into(),
+            position,
             document_sha256: version.sha256.clone(),
             document_number: version.number.clone(),
             signer: role.clone(),
@@ -155,9 +159,13 @@ impl Store {
         self.document_report(code, &version.sha256)
     }
 
-    /// Verifies a document version and its signatures.
+    /// Verifies a document version and its signatures, and that it matches the record's history.
     pub fn document_report(&mut self, code: &TaskCode, sha256: &str) -> Result<DocumentReport, StoreError> {
-        Ok(self.record(code)?.document_report(sha256)?)
+        let directory = self.directory()?;
+        let record = self.record(code)?;
+        let mut report = record.document_report(sha256)?;
+        report.matches_record = Some(record.matches_record(&directory, sha256)?);
+        Ok(report)
     }
 
     /// Every document version of a task, by kind, department and version.

@@ -616,6 +616,10 @@ mod legal_documents {
             PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
         let report = a.party_act(&code, &v1.sha256, act, Some(&signature_png())).unwrap();
         assert!(report.signed, "{report:?}");
+        assert_eq!(report.matches_record, Some(true), "re-rendering at the version's heads gives the same bytes");
+        let statement: SignedStatement =
+            serde_json::from_str(&a.record(&code).unwrap().signatures(&v1.sha256).unwrap()[0].1.canonical).unwrap();
+        assert!(statement.position.is_some(), "a signature says where");
         assert_eq!(report.signatures.len(), 3);
         // The handwritten signature is kept as evidence of the party signature.
         let photos = a.photos(&code).unwrap();
@@ -658,6 +662,7 @@ mod legal_documents {
             device: outsider.device_id(),
             device_public_key: hex::encode(outsider.public_bytes()),
             device_time_ms: 1,
+            position: None,
         };
         let forged = DocumentSignature::sign(&statement, &outsider).unwrap();
         let record = a.record(&code).unwrap();
@@ -696,6 +701,8 @@ mod legal_documents {
         record.doc_mut().put(&docs, v1.sha256.as_str(), serde_json::to_string(&version).unwrap()).unwrap();
         let report = record.document_report(&v1.sha256).unwrap();
         assert!(!report.intact && !report.signed);
+        let directory = sample::directory().unwrap();
+        assert!(!record.matches_record(&directory, &v1.sha256).unwrap());
         let err = record.signable(&v1.sha256).unwrap_err();
         assert!(matches!(err, RecordError::Document(DocumentError::Altered(_))), "{err:?}");
     }
@@ -731,6 +738,7 @@ mod legal_documents {
         assert!(!new.signed && new.signatures.is_empty(), "a new version needs new signatures");
         let old = a.document_report(&code, &v1.sha256).unwrap();
         assert!(old.signed && old.intact, "the signed version stays retrievable and verifiable");
+        assert_eq!(old.matches_record, Some(true), "v1 still matches the record as it was at v1's heads");
         assert_eq!(old.superseded_by.as_deref(), Some(v2.sha256.as_str()));
         let err = a.sign_document(&code, &v1.sha256).unwrap_err();
         assert!(matches!(err, StoreError::Record(RecordError::Document(DocumentError::Superseded { .. }))), "{err:?}");
