@@ -73,16 +73,19 @@ fn device(root: &Path, inspector: &str) -> Store {
     s
 }
 
+/// A new device store in `root` with one sample joint task whose team has checked in.
+fn on_site_store(root: &Path) -> (Store, onevisit_core::domain::TaskCode) {
+    let mut s = device(root, "scjg-01");
+    let dir = s.directory().expect("directory");
+    let draft = sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+    let code = s.create_task(draft).expect("task").code;
+    s.check_in(&code, Position::wgs84(30.7, 121.0, 5).expect("position")).expect("check in");
+    (s, code)
+}
+
 /// One check-point answer end to end vs a plain SQLite INSERT of the same bytes in its own transaction.
 fn answer_recording(base: &Path, n: usize) {
-    let root = base.join("answers");
-    let mut s = device(&root, "scjg-01");
-    let dir = s.directory().expect("directory");
-    let code = s
-        .create_task(sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date")))
-        .expect("task")
-        .code;
-    s.check_in(&code, Position::wgs84(30.7, 121.0, 5).expect("position")).expect("check in");
+    let (mut s, code) = on_site_store(&base.join("answers"));
     let points: Vec<_> = ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-01", "XFJY-001-02"]
         .iter()
         .map(|p| p.parse().expect("literal"))
@@ -320,14 +323,7 @@ fn evidence(base: &Path, rounds: usize) {
     use onevisit_core::evidence::CaptureTarget;
     use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
 
-    let root = base.join("evidence");
-    let mut s = device(&root, "scjg-01");
-    let dir = s.directory().expect("directory");
-    let code = s
-        .create_task(sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date")))
-        .expect("task")
-        .code;
-    s.check_in(&code, Position::wgs84(30.7, 121.0, 5).expect("position")).expect("check in");
+    let (mut s, code) = on_site_store(&base.join("evidence"));
 
     let photos: Vec<Vec<u8>> = (0..rounds)
         .map(|i| {
@@ -408,14 +404,7 @@ fn documents(base: &Path, rounds: usize) {
     use onevisit_core::record::documents::PartyAct;
     use onevisit_core::record::{PartyDraft, Recusal, Status};
 
-    let root = base.join("documents");
-    let mut s = device(&root, "scjg-01");
-    let dir = s.directory().expect("directory");
-    let code = s
-        .create_task(sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date")))
-        .expect("task")
-        .code;
-    s.check_in(&code, Position::wgs84(30.7, 121.0, 5).expect("position")).expect("check in");
+    let (mut s, code) = on_site_store(&base.join("documents"));
     s.show_identity(&code).expect("identity");
     s.record_party(
         &code,

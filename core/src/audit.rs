@@ -9,7 +9,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::canonical::{CanonicalError, to_canonical_json};
+use crate::canonical::CanonicalError;
 use crate::identity::DeviceKey;
 
 /// The hash the first entry names as its predecessor.
@@ -90,14 +90,8 @@ pub struct SignedAuditEntry {
 impl SignedAuditEntry {
     /// Canonicalises, hashes and signs `entry`.
     pub fn sign(entry: &AuditEntry, key: &DeviceKey) -> Result<SignedAuditEntry, CanonicalError> {
-        let bytes = to_canonical_json(entry)?;
-        let signature = key.sign(&bytes);
-        Ok(SignedAuditEntry {
-            hash: sha256_hex(&bytes),
-            signature: hex::encode(signature.to_bytes()),
-            // Canonical JSON is built from Rust strings, so it is valid UTF-8.
-            canonical: String::from_utf8(bytes).unwrap_or_default(),
-        })
+        let (canonical, signature) = crate::signed::sign(entry, key)?;
+        Ok(SignedAuditEntry { hash: sha256_hex(canonical.as_bytes()), signature, canonical })
     }
 
     /// The entry, if the canonical bytes parse.

@@ -10,5 +10,6 @@ pub mod identity;
 pub mod random;
 pub mod record;
 pub mod sample;
+pub mod signed;
 pub mod store;
 pub mod task_token;

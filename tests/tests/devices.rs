@@ -10,14 +10,7 @@ use onevisit_core::identity::KeyFileWrapper;
 use onevisit_core::record::{AnswerValue, FindingDraft, Position, Status};
 use onevisit_core::sample;
 use onevisit_core::store::Store;
-
-fn device(root: &Path, inspector: &str) -> Store {
-    std::fs::create_dir_all(root).unwrap();
-    let wrapper = KeyFileWrapper::load_or_create(&root.join("device.key")).unwrap();
-    let mut s = Store::init(root, &wrapper, Some(inspector.parse().unwrap())).unwrap();
-    s.import_directory(sample::directory().unwrap()).unwrap();
-    s
-}
+use onevisit_flow_tests::device;
 
 fn reopen(root: &Path) -> Store {
     Store::open(root, &KeyFileWrapper::load(&root.join("device.key")).unwrap()).unwrap()

@@ -8,20 +8,11 @@ use chrono::NaiveDate;
 use onevisit_core::document::DocumentKind;
 use onevisit_core::evidence::CaptureTarget;
 use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
-use onevisit_core::identity::KeyFileWrapper;
 use onevisit_core::record::documents::PartyAct;
 use onevisit_core::record::{AnswerValue, PartyDraft, Position, Recusal, Status};
 use onevisit_core::sample;
-use onevisit_core::store::Store;
+use onevisit_flow_tests::device;
 use serde_json::{Value, json};
-
-fn device(root: &Path, inspector: &str) -> Store {
-    std::fs::create_dir_all(root).unwrap();
-    let wrapper = KeyFileWrapper::load_or_create(&root.join("device.key")).unwrap();
-    let mut s = Store::init(root, &wrapper, Some(inspector.parse().unwrap())).unwrap();
-    s.import_directory(sample::directory().unwrap()).unwrap();
-    s
-}
 
 fn flip(hex_text: &str) -> String {
     let mut bytes = hex::decode(hex_text).unwrap();

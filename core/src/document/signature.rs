@@ -2,11 +2,11 @@
 //! party's handwritten signature or their refusal before a witness. Every statement is canonical
 //! JSON naming the document's hash, signed with the device key and verified with `verify_strict`.
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::canonical::{CanonicalError, to_canonical_json};
+use crate::canonical::CanonicalError;
 use crate::identity::DeviceKey;
+use crate::signed::SignedJsonError;
 
 /// The schema tag of signature statements.
 pub const SIGNATURE_SCHEMA: &str = "onevisit.signature.v1";
@@ -100,29 +100,18 @@ pub enum SignatureProblem {
 impl DocumentSignature {
     /// Signs a statement with the device key.
     pub fn sign(statement: &SignedStatement, key: &DeviceKey) -> Result<DocumentSignature, CanonicalError> {
-        let bytes = to_canonical_json(statement)?;
-        let signature = hex::encode(key.sign(&bytes).to_bytes());
-        Ok(DocumentSignature { canonical: String::from_utf8(bytes).unwrap_or_default(), signature })
+        let (canonical, signature) = crate::signed::sign(statement, key)?;
+        Ok(DocumentSignature { canonical, signature })
     }
 
     /// Verifies the signature (strictly) and that it is about `document_sha256`.
     pub fn verify(&self, document_sha256: &str) -> Result<SignedStatement, SignatureProblem> {
         let statement: SignedStatement =
-            serde_json::from_str(&self.canonical).map_err(|_| SignatureProblem::Malformed)?;
-        let again = to_canonical_json(&statement).map_err(|_| SignatureProblem::Malformed)?;
-        if again != self.canonical.as_bytes() {
-            return Err(SignatureProblem::Malformed);
-        }
-        let key: [u8; 32] = hex::decode(&statement.device_public_key)
-            .ok()
-            .and_then(|k| k.try_into().ok())
-            .ok_or(SignatureProblem::Malformed)?;
-        let key = VerifyingKey::from_bytes(&key).map_err(|_| SignatureProblem::Malformed)?;
-        let signature = hex::decode(&self.signature)
-            .ok()
-            .and_then(|s| Signature::from_slice(&s).ok())
-            .ok_or(SignatureProblem::BadSignature)?;
-        key.verify_strict(self.canonical.as_bytes(), &signature).map_err(|_| SignatureProblem::BadSignature)?;
+            crate::signed::verify(&self.canonical, &self.signature, |s: &SignedStatement| &s.device_public_key)
+                .map_err(|e| match e {
+                    SignedJsonError::BadSignature => SignatureProblem::BadSignature,
+                    _ => SignatureProblem::Malformed,
+                })?;
         if statement.document_sha256 != document_sha256 {
             return Err(SignatureProblem::WrongDocument(statement.document_sha256));
         }

@@ -2,12 +2,12 @@
 //! its hash, size, type, time, place, inspector, device, task and what it documents — as canonical
 //! JSON (RFC 8785) signed by the device key.
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::sha256_hex;
-use crate::canonical::{CanonicalError, to_canonical_json};
+use crate::canonical::CanonicalError;
 use crate::identity::DeviceKey;
+use crate::signed::SignedJsonError;
 
 /// The schema tag of capture records written by this code.
 pub const CAPTURE_SCHEMA: &str = "onevisit.capture.v1";
@@ -138,9 +138,8 @@ pub enum CaptureError {
 impl SignedCapture {
     /// Canonicalises and signs a record with the device key.
     pub fn sign(record: &CaptureRecord, key: &DeviceKey) -> Result<SignedCapture, CanonicalError> {
-        let bytes = to_canonical_json(record)?;
-        let signature = hex::encode(key.sign(&bytes).to_bytes());
-        Ok(SignedCapture { canonical: String::from_utf8(bytes).unwrap_or_default(), signature })
+        let (canonical, signature) = crate::signed::sign(record, key)?;
+        Ok(SignedCapture { canonical, signature })
     }
 
     /// SHA-256 of the canonical bytes: the record's identity.
@@ -151,22 +150,14 @@ impl SignedCapture {
     /// Verifies the signature (strictly) with the key the record names and returns the record.
     /// Who that key belongs to is established by the device's certificate, not here.
     pub fn verify(&self) -> Result<CaptureRecord, CaptureError> {
-        let record: CaptureRecord = serde_json::from_str(&self.canonical).map_err(|_| CaptureError::Malformed)?;
-        let again = to_canonical_json(&record).map_err(|_| CaptureError::Malformed)?;
-        if again != self.canonical.as_bytes() {
-            return Err(CaptureError::NotCanonical);
-        }
-        let key: [u8; 32] = hex::decode(&record.device_public_key)
-            .ok()
-            .and_then(|k| k.try_into().ok())
-            .ok_or(CaptureError::BadPublicKey)?;
-        let key = VerifyingKey::from_bytes(&key).map_err(|_| CaptureError::BadPublicKey)?;
-        let signature = hex::decode(&self.signature)
-            .ok()
-            .and_then(|s| Signature::from_slice(&s).ok())
-            .ok_or(CaptureError::BadSignature)?;
-        key.verify_strict(self.canonical.as_bytes(), &signature).map_err(|_| CaptureError::BadSignature)?;
-        Ok(record)
+        crate::signed::verify(&self.canonical, &self.signature, |r: &CaptureRecord| &r.device_public_key).map_err(|e| {
+            match e {
+                SignedJsonError::Malformed => CaptureError::Malformed,
+                SignedJsonError::NotCanonical => CaptureError::NotCanonical,
+                SignedJsonError::BadPublicKey => CaptureError::BadPublicKey,
+                SignedJsonError::BadSignature => CaptureError::BadSignature,
+            }
+        })
     }
 
     /// Verifies the record and that it describes exactly `bytes`.

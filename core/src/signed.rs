@@ -1,0 +1,90 @@
+//! Signed canonical JSON: the one way OneVisit signs a statement (capture records, document
+//! signatures) and checks one — canonical bytes, Ed25519 over exactly them, `verify_strict`.
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::canonical::{CanonicalError, to_canonical_json};
+use crate::identity::DeviceKey;
+
+/// Why signed JSON does not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignedJsonError {
+    /// The bytes do not parse as the expected statement.
+    #[error("the signed statement is malformed")]
+    Malformed,
+    /// The bytes parse but are not in canonical form (re-serialised or edited).
+    #[error("the signed statement is not in canonical form")]
+    NotCanonical,
+    /// The public key the statement names is not a valid Ed25519 key.
+    #[error("the statement's public key is invalid")]
+    BadPublicKey,
+    /// The signature does not verify.
+    #[error("the signature does not verify")]
+    BadSignature,
+}
+
+/// Canonicalises `value` and signs the bytes; returns (canonical JSON, hex signature).
+pub fn sign<T: Serialize>(value: &T, key: &DeviceKey) -> Result<(String, String), CanonicalError> {
+    let bytes = to_canonical_json(value)?;
+    let signature = hex::encode(key.sign(&bytes).to_bytes());
+    // Canonical JSON is built from Rust strings, so it is valid UTF-8.
+    Ok((String::from_utf8(bytes).unwrap_or_default(), signature))
+}
+
+/// Parses `canonical`, checks that it is canonical, and verifies `signature_hex` (strictly) under
+/// the hex public key that `key_of` reads from the statement itself.
+pub fn verify<T: DeserializeOwned + Serialize>(
+    canonical: &str,
+    signature_hex: &str,
+    key_of: impl FnOnce(&T) -> &str,
+) -> Result<T, SignedJsonError> {
+    let value: T = serde_json::from_str(canonical).map_err(|_| SignedJsonError::Malformed)?;
+    let again = to_canonical_json(&value).map_err(|_| SignedJsonError::Malformed)?;
+    if again != canonical.as_bytes() {
+        return Err(SignedJsonError::NotCanonical);
+    }
+    let key: [u8; 32] =
+        hex::decode(key_of(&value)).ok().and_then(|k| k.try_into().ok()).ok_or(SignedJsonError::BadPublicKey)?;
+    let key = VerifyingKey::from_bytes(&key).map_err(|_| SignedJsonError::BadPublicKey)?;
+    let signature = hex::decode(signature_hex)
+        .ok()
+        .and_then(|s| Signature::from_slice(&s).ok())
+        .ok_or(SignedJsonError::BadSignature)?;
+    key.verify_strict(canonical.as_bytes(), &signature).map_err(|_| SignedJsonError::BadSignature)?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Deserialize, Serialize)]
+    struct Note {
+        key: String,
+        text: String,
+    }
+
+    #[test]
+    fn signed_json_verifies_and_every_kind_of_damage_is_named() {
+        let key = DeviceKey::generate();
+        let note = Note { key: hex::encode(key.public_bytes()), text: "现场检查".into() };
+        let (canonical, signature) = sign(&note, &key).unwrap();
+        fn key_of(n: &Note) -> &str {
+            &n.key
+        }
+        assert_eq!(verify(&canonical, &signature, key_of).unwrap(), note);
+        let spaced = canonical.replace(",", ", ");
+        assert_eq!(verify::<Note>(&spaced, &signature, key_of), Err(SignedJsonError::NotCanonical));
+        assert_eq!(verify::<Note>("{", &signature, key_of), Err(SignedJsonError::Malformed));
+        let edited = canonical.replace("现场检查", "现场复查");
+        assert_eq!(verify::<Note>(&edited, &signature, key_of), Err(SignedJsonError::BadSignature));
+        let other = DeviceKey::generate();
+        let swapped = canonical.replace(&note.key, &hex::encode(other.public_bytes()));
+        assert_eq!(verify::<Note>(&swapped, &signature, key_of), Err(SignedJsonError::BadSignature));
+        assert_eq!(verify::<Note>(&canonical, "zz", key_of), Err(SignedJsonError::BadSignature));
+        let bad_key = canonical.replace(&note.key, "00");
+        assert_eq!(verify::<Note>(&bad_key, &signature, key_of), Err(SignedJsonError::BadPublicKey));
+    }
+}
