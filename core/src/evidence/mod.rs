@@ -48,8 +48,6 @@ pub enum EvidenceError {
 /// What the bytes of a photo say about it, checked: the input to a capture record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhotoFacts {
-    /// SHA-256 of the exact bytes.
-    pub sha256: String,
     /// Size in bytes.
     pub size: u64,
     /// Sniffed format's MIME type.
@@ -65,6 +63,8 @@ pub struct PhotoFacts {
 /// A checked photo and its thumbnail, ready to be stored.
 #[derive(Debug, Clone)]
 pub struct AnalysedPhoto {
+    /// SHA-256 of the exact bytes.
+    pub sha256: String,
     /// The facts.
     pub facts: PhotoFacts,
     /// The upright thumbnail (JPEG, at most 320 px).
@@ -73,7 +73,12 @@ pub struct AnalysedPhoto {
 
 /// Checks `bytes` as a photo: type, size, pixel count, decodability; reads EXIF; draws the thumbnail.
 pub fn analyse(bytes: &[u8]) -> Result<AnalysedPhoto, EvidenceError> {
-    analyse_hashed(bytes, sniff_photo(bytes)?, crate::audit::sha256_hex(bytes))
+    let inspected = inspect(bytes, sniff_photo(bytes)?)?;
+    Ok(AnalysedPhoto {
+        sha256: crate::audit::sha256_hex(bytes),
+        facts: inspected.facts,
+        thumbnail_jpeg: inspected.thumbnail_jpeg,
+    })
 }
 
 /// The cheap checks, done before anything is decoded or written: size limits and the format.
@@ -91,13 +96,22 @@ pub fn sniff_photo(bytes: &[u8]) -> Result<PhotoFormat, EvidenceError> {
     }
 }
 
-/// [`analyse`] for bytes already sniffed and hashed (so that hashing can run beside decoding).
-pub fn analyse_hashed(bytes: &[u8], format: PhotoFormat, sha256: String) -> Result<AnalysedPhoto, EvidenceError> {
+/// A checked photo's facts and thumbnail, without its hash.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    /// The facts.
+    pub facts: PhotoFacts,
+    /// The upright thumbnail (JPEG, at most 320 px).
+    pub thumbnail_jpeg: Vec<u8>,
+}
+
+/// The decoding part of [`analyse`], for bytes already sniffed (so that hashing and writing the
+/// original can run beside it).
+pub fn inspect(bytes: &[u8], format: PhotoFormat) -> Result<Inspected, EvidenceError> {
     let exif = exif::read(bytes);
     let thumb = thumbnail::make(bytes, format, exif.orientation)?;
-    Ok(AnalysedPhoto {
+    Ok(Inspected {
         facts: PhotoFacts {
-            sha256,
             size: bytes.len() as u64,
             mime: format.mime().to_string(),
             width: thumb.width,
@@ -118,7 +132,7 @@ mod tests {
         let jpeg = sample_jpeg(800, 600, Some(&SampleExif::pinghu()));
         let a = analyse(&jpeg).unwrap();
         assert_eq!((a.facts.width, a.facts.height, a.facts.mime.as_str()), (800, 600, "image/jpeg"));
-        assert_eq!(a.facts.sha256, crate::audit::sha256_hex(&jpeg));
+        assert_eq!(a.sha256, crate::audit::sha256_hex(&jpeg));
         assert_eq!(a.facts.exif.orientation, Some(6));
         assert!(!a.thumbnail_jpeg.is_empty());
     }

@@ -28,29 +28,26 @@ impl Store {
         position: Option<Position>,
     ) -> Result<Captured, StoreError> {
         let format = evidence::sniff_photo(bytes)?;
-        let sha256 = crate::audit::sha256_hex(bytes);
         let directory = self.directory()?;
         let by = self.operator(&directory)?;
-        {
-            let record = self.record(code)?;
-            record.check_target(&directory, &target)?;
-            if let Some(existing) = record.evidence_for(&sha256, &target)? {
-                return Ok(Captured { evidence: existing, created: false });
-            }
-        }
-        // Decode (the slow part) on a second core while the original is written and fsynced.
+        self.record(code)?.check_target(&directory, &target)?;
+        // Decode (the slow part) on a second core while the original is hashed, written and fsynced.
         let blobs = self.blobs()?;
-        let (analysed, staged) = std::thread::scope(|scope| {
-            let decoding = scope.spawn(|| evidence::analyse_hashed(bytes, format, sha256.clone()));
+        let (inspected, sha256, staged) = std::thread::scope(|scope| {
+            let decoding = scope.spawn(|| evidence::inspect(bytes, format));
+            let sha256 = crate::audit::sha256_hex(bytes);
             let staged = blobs.stage(bytes, &sha256, format.mime());
-            let analysed = decoding.join().unwrap_or(Err(evidence::EvidenceError::DecoderCrashed));
-            (analysed, staged)
+            let inspected = decoding.join().unwrap_or(Err(evidence::EvidenceError::DecoderCrashed));
+            (inspected, sha256, staged)
         });
-        let analysed = analysed?; // a refused photo drops the staged file
+        let inspected = inspected?; // a refused photo drops the staged file
+        if let Some(existing) = self.record(code)?.evidence_for(&sha256, &target)? {
+            return Ok(Captured { evidence: existing, created: false });
+        }
         let original = staged?.commit()?;
-        let facts = analysed.facts;
+        let (facts, thumbnail_jpeg) = (inspected.facts, inspected.thumbnail_jpeg);
         let now = now_ms();
-        let thumbnail = blobs.write_file(&analysed.thumbnail_jpeg, "image/jpeg")?;
+        let thumbnail = blobs.write_file(&thumbnail_jpeg, "image/jpeg")?;
 
         let position = match (position, facts.exif.gps) {
             (Some(p), _) => Some(CapturePosition {
@@ -75,7 +72,7 @@ impl Store {
         };
         let record = CaptureRecord {
             schema: evidence::capture::CAPTURE_SCHEMA.into(),
-            sha256: facts.sha256.clone(),
+            sha256: sha256.clone(),
             size: facts.size,
             mime: facts.mime.clone(),
             width: facts.width,
@@ -94,7 +91,7 @@ impl Store {
         };
         let capture = SignedCapture::sign(&record, &self.key)?;
         let evidence = EvidenceRef {
-            sha256: facts.sha256,
+            sha256: sha256.clone(),
             size: facts.size,
             mime: facts.mime,
             thumbnail_sha256: thumbnail.sha256.clone(),
@@ -102,7 +99,7 @@ impl Store {
             capture,
             stamp: Stamp { by, at_ms: now },
         };
-        let (sha256, target) = (evidence.sha256.clone(), evidence.target.clone());
+        let target = evidence.target.clone();
         self.change(
             code,
             AuditAction::AddEvidence,
