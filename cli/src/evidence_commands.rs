@@ -285,7 +285,8 @@ fn print_report(report: &DocumentReport, as_json: bool) {
     if report.signed {
         println!("状态：已签署 ✓");
     } else {
-        println!("状态：待签署（尚缺：{}）", report.missing.join("；"));
+        let missing: Vec<String> = report.missing.iter().map(|m| m.label_zh()).collect();
+        println!("状态：待签署（尚缺：{}）", missing.join("；"));
     }
 }
 

@@ -58,6 +58,29 @@ pub struct SignatureCheck {
     pub problem: Option<SignatureProblem>,
 }
 
+/// A signature a document still needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MissingSignature {
+    /// Fewer than two valid inspector signatures.
+    Inspectors {
+        /// Valid inspector signatures so far.
+        have: usize,
+    },
+    /// Neither the party's signature nor a witnessed refusal.
+    Party,
+}
+
+impl MissingSignature {
+    /// The zh-CN description shown to inspectors.
+    pub fn label_zh(&self) -> String {
+        match self {
+            MissingSignature::Inspectors { have } => format!("执法人员签名（已有 {have} 人，至少需 2 人）"),
+            MissingSignature::Party => "当事人签名或见证人在场的拒签记录".into(),
+        }
+    }
+}
+
 /// Whether a document version is complete and trustworthy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DocumentReport {
@@ -76,7 +99,7 @@ pub struct DocumentReport {
     /// Every signature and its verification.
     pub signatures: Vec<SignatureCheck>,
     /// What is still missing before the document counts as signed.
-    pub missing: Vec<String>,
+    pub missing: Vec<MissingSignature>,
     /// Intact, every signature valid, at least two inspectors, and the party signed or refused before a witness.
     pub signed: bool,
     /// Whether rendering the record at the version's heads reproduces exactly these bytes (the
@@ -399,10 +422,10 @@ impl InspectionRecord {
         }
         let mut missing = Vec::new();
         if inspectors.len() < 2 {
-            missing.push(format!("inspector signatures: {} of at least 2", inspectors.len()));
+            missing.push(MissingSignature::Inspectors { have: inspectors.len() });
         }
         if !party {
-            missing.push("the party's signature or a witnessed refusal".into());
+            missing.push(MissingSignature::Party);
         }
         let all_valid = checks.iter().all(|c| c.problem.is_none());
         Ok(DocumentReport {

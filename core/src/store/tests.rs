@@ -610,7 +610,7 @@ mod legal_documents {
         assert!(!unsigned.signed);
         exchange(&mut a, &mut b, &code);
         let report = b.sign_document(&code, &v1.sha256).unwrap();
-        assert_eq!(report.missing, vec!["the party's signature or a witnessed refusal".to_string()]);
+        assert_eq!(report.missing, vec![crate::record::documents::MissingSignature::Party]);
         exchange(&mut b, &mut a, &code);
         let act =
             PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
@@ -673,7 +673,7 @@ mod legal_documents {
         assert!(!report.signed);
         let check = report.signatures.iter().find(|c| c.key == key).unwrap();
         assert_eq!(check.problem, Some(SignatureProblem::NotTaskInspector("wsjk-01".into())));
-        assert!(report.missing.iter().any(|m| m.contains("1 of at least 2")));
+        assert!(report.missing.contains(&crate::record::documents::MissingSignature::Inspectors { have: 1 }));
     }
 
     #[test]
