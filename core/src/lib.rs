@@ -3,12 +3,14 @@
 
 pub mod audit;
 pub mod canonical;
+pub mod certificate;
 pub mod document;
 pub mod domain;
 pub mod evidence;
 pub mod identity;
 pub mod random;
 pub mod record;
+pub mod request_auth;
 pub mod sample;
 pub mod signed;
 pub mod store;
