@@ -48,6 +48,11 @@ pub enum RequestAuthError {
     Replayed,
 }
 
+/// The bytes a device signs to prove it holds the key it enrols with an enrolment code.
+pub fn enrolment_proof_bytes(code: &str, device_public_key_hex: &str) -> Vec<u8> {
+    format!("ONEVISIT-ENROL-V1\n{code}\n{device_public_key_hex}").into_bytes()
+}
+
 /// The bytes a request signature covers.
 pub fn signing_bytes(method: &str, path: &str, body: &[u8], timestamp_ms: i64, nonce: &str) -> Vec<u8> {
     let body_hash = hex::encode(Sha256::digest(body));

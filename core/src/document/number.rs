@@ -15,7 +15,12 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// The device's code inside document numbers.
 pub fn device_code(key: &DeviceKey) -> String {
-    let id = hex::decode(key.device_id()).unwrap_or_default();
+    device_code_of(&key.public_bytes())
+}
+
+/// The document-number code of a device public key.
+pub fn device_code_of(public: &[u8; 32]) -> String {
+    let id = hex::decode(crate::identity::device_id_of(public)).unwrap_or_default();
     let mut bits: u64 = id.iter().take(5).fold(0, |acc, b| (acc << 8) | u64::from(*b));
     let mut out = [0u8; 8];
     for slot in out.iter_mut().rev() {

@@ -1,0 +1,184 @@
+//! `onevisit-server`: the city sync server and its admin commands (embedded SQLite by default).
+
+mod http;
+mod storage;
+mod tenant;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use onevisit_core::domain::{Directory, InspectorId};
+use storage::Storage;
+use storage::sqlite::SqliteStorage;
+use tenant::Tenant;
+
+/// The OneVisit city sync server.
+#[derive(Debug, Parser)]
+#[command(name = "onevisit-server", version, about)]
+struct Cli {
+    /// The data directory (SQLite file, CA key file, blobs).
+    #[arg(long, global = true, env = "ONEVISIT_SERVER_DATA", default_value = "onevisit-server-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Initialise the tenant and its CA key.
+    Init {
+        /// The tenant identifier, e.g. the city's division code 330482.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Import directory data (departments, inspectors, enterprises, matters).
+    Import {
+        /// The JSON file.
+        file: Option<PathBuf>,
+        /// Import the shipped Pinghu sample instead.
+        #[arg(long, conflicts_with = "file")]
+        sample: bool,
+    },
+    /// Create a one-time enrolment code for an inspector's device.
+    Enrolment {
+        /// The inspector.
+        inspector: String,
+        /// How long the code stays valid, hours.
+        #[arg(long, default_value_t = 72)]
+        valid_hours: i64,
+    },
+    /// Revoke a device.
+    Revoke {
+        /// The device identifier.
+        device: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Serve the HTTP API.
+    Serve {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+enum ServerError {
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    #[error(transparent)]
+    Tenant(#[from] tenant::TenantError),
+    #[error(transparent)]
+    Directory(#[from] onevisit_core::domain::DirectoryError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("inspector {0} is not in the imported directory")]
+    UnknownInspector(String),
+    #[error("give a directory JSON file or --sample")]
+    Usage,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), ServerError> {
+    let storage = SqliteStorage::open(&cli.data)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    match cli.command {
+        Command::Init { tenant } => {
+            let t = Tenant::init(&storage, &cli.data, &tenant).await?;
+            println!("tenant {} initialised; root public key {}", t.id, hex::encode(t.root_public_key()));
+        }
+        Command::Import { file, sample } => {
+            let json = match (file, sample) {
+                (Some(path), false) => {
+                    std::fs::read_to_string(&path).map_err(|source| ServerError::Io { path, source })?
+                }
+                (None, true) => onevisit_core::domain::SAMPLE_DIRECTORY_JSON.to_string(),
+                _ => return Err(ServerError::Usage),
+            };
+            let directory = Directory::from_json(json.as_bytes())?;
+            storage.put_directory(json).await?;
+            println!(
+                "imported {} inspectors, {} enterprises",
+                directory.inspectors().count(),
+                directory.enterprises().count()
+            );
+        }
+        Command::Enrolment { inspector, valid_hours } => {
+            let directory =
+                storage.directory().await?.map(|j| Directory::from_json(j.as_bytes())).transpose()?.unwrap_or_default();
+            let known = InspectorId::new(inspector.as_str()).ok().is_some_and(|id| directory.inspector(&id).is_some());
+            if !known {
+                return Err(ServerError::UnknownInspector(inspector));
+            }
+            let code = enrolment_code();
+            storage.create_enrolment(http::code_hash(&code), inspector.clone(), now + valid_hours * 3_600_000).await?;
+            println!("{code}");
+        }
+        Command::Revoke { device, reason } => {
+            let r = storage.revoke(device, reason, now).await?;
+            println!("revoked device {} (certificate {}) at {}", r.device, r.serial, r.revoked_at_ms);
+        }
+        Command::Serve { listen } => {
+            let tenant = Tenant::open(&storage, &cli.data).await?;
+            let state = Arc::new(http::AppState { storage, tenant, metrics: Default::default() });
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|source| ServerError::Io { path: cli.data.clone(), source })?;
+            let bound = listener.local_addr().map_err(|source| ServerError::Io { path: cli.data.clone(), source })?;
+            // The first line on stdout says where we listen (tests bind port 0 and read it).
+            println!("listening on {bound}");
+            tracing::info!(%bound, "serving");
+            axum::serve(listener, http::router(state))
+                .with_graceful_shutdown(shutdown())
+                .await
+                .map_err(|source| ServerError::Io { path: cli.data.clone(), source })?;
+            tracing::info!("stopped");
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM, for a graceful shutdown.
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return interrupt.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or(());
+}
+
+/// A one-time enrolment code: 12 Crockford-base32 characters (60 random bits).
+fn enrolment_code() -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut raw = [0u8; 12];
+    onevisit_core::random::fill(&mut raw);
+    raw.iter().map(|b| ALPHABET[(b & 31) as usize] as char).collect()
+}
