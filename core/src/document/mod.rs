@@ -66,6 +66,9 @@ pub enum DocumentError {
     /// An order to rectify needs findings that require rectification.
     #[error("department {0} has no finding that requires rectification")]
     NothingToOrder(String),
+    /// An order to rectify is issued by a department, which must be named.
+    #[error("an order to rectify needs its issuing department")]
+    DepartmentRequired,
     /// The department does not take part in the task.
     #[error("department {0} does not take part in this task")]
     UnknownDepartment(String),

@@ -33,7 +33,7 @@ impl Store {
             (DocumentKind::OnSiteRecord, _) => lead,
             (DocumentKind::RectificationOrder, Some(d)) => d,
             (DocumentKind::RectificationOrder, None) => {
-                return Err(RecordError::from(crate::document::DocumentError::UnknownDepartment(String::new())).into());
+                return Err(RecordError::from(crate::document::DocumentError::DepartmentRequired).into());
             }
         };
         let latest = self.record(code)?.latest_document(kind, &department)?;

@@ -114,7 +114,7 @@ impl Store {
             },
         )?;
         let stored = self.record(code)?.evidence_for(&sha256, &target)?;
-        let evidence = stored.ok_or_else(|| StoreError::UnknownBlob(sha256))?;
+        let evidence = stored.ok_or(crate::record::RecordError::UnknownEvidence(sha256))?;
         Ok(Captured { evidence, created: true })
     }
 
