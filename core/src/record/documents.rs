@@ -313,7 +313,7 @@ impl InspectionRecord {
         content: &DocumentContent,
         department: DepartmentId,
     ) -> Result<DocumentVersion, RecordError> {
-        self.require_assigned_pub(&stamp.by)?;
+        self.require_assigned(&stamp.by)?;
         let bytes = to_canonical_json(content).map_err(|_| RecordError::MalformedField { field: "document".into() })?;
         let canonical =
             String::from_utf8(bytes).map_err(|_| RecordError::MalformedField { field: "document".into() })?;
@@ -356,7 +356,7 @@ impl InspectionRecord {
         signature: &DocumentSignature,
         role: &SignatureRole,
     ) -> Result<Field, RecordError> {
-        self.require_assigned_pub(&stamp.by)?;
+        self.require_assigned(&stamp.by)?;
         let key = signature_key(sha256, role);
         let map = self.map("signatures")?;
         if self.doc.get(&map, key.as_str())?.is_some() {

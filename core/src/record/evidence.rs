@@ -52,11 +52,6 @@ impl InspectionRecord {
         self.values_in(&self.map("evidence")?)
     }
 
-    /// Whether a photo with this SHA-256 is attached.
-    pub fn has_evidence(&self, sha256: &str) -> Result<bool, RecordError> {
-        Ok(self.evidence()?.iter().any(|e| e.sha256 == sha256))
-    }
-
     /// The reference of a photo already attached for this target, if any (re-imports are no-ops).
     pub fn evidence_for(&self, sha256: &str, target: &CaptureTarget) -> Result<Option<EvidenceRef>, RecordError> {
         Ok(self.evidence()?.into_iter().find(|e| e.sha256 == sha256 && &e.target == target))

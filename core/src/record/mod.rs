@@ -415,8 +415,11 @@ impl InspectionRecord {
             .filter(|(m, _)| self.task.matters.contains(&m.id))
             .ok_or_else(|| RecordError::UnknownCheckPoint(check_point.clone()))?;
         validate_answer(check_point, &point.answer, &value, &evidence)?;
-        if let Some(missing) = evidence.iter().find(|h| !self.has_evidence(h).unwrap_or(false)) {
-            return Err(RecordError::UnknownEvidence(missing.clone()));
+        if !evidence.is_empty() {
+            let attached = self.evidence()?;
+            if let Some(missing) = evidence.iter().find(|h| !attached.iter().any(|e| &e.sha256 == *h)) {
+                return Err(RecordError::UnknownEvidence(missing.clone()));
+            }
         }
         let department = matter.department.clone();
         let section = self.section(&department)?;
@@ -499,12 +502,8 @@ impl InspectionRecord {
 
     // ---- helpers ----
 
-    fn require_assigned(&self, inspector: &InspectorId) -> Result<(), RecordError> {
+    pub(crate) fn require_assigned(&self, inspector: &InspectorId) -> Result<(), RecordError> {
         if self.task.inspectors.contains(inspector) { Ok(()) } else { Err(RecordError::NotAssigned(inspector.clone())) }
-    }
-
-    pub(crate) fn require_assigned_pub(&self, inspector: &InspectorId) -> Result<(), RecordError> {
-        self.require_assigned(inspector)
     }
 
     /// The status entry (the status with who set it and when).
@@ -547,6 +546,13 @@ impl InspectionRecord {
         }
     }
 
+    /// The whole document, compacted, leaving the unsaved-change cursor where it is.
+    pub fn snapshot(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// Raw read access for tests.
+    #[cfg(test)]
     pub(crate) fn doc(&self) -> &AutoCommit {
         &self.doc
     }

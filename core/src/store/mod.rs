@@ -398,9 +398,7 @@ impl Store {
 
     /// The whole record of a task, for another device.
     pub fn export_record(&mut self, code: &TaskCode) -> Result<Vec<u8>, StoreError> {
-        let record = self.record(code)?;
-        // Saving through a copy keeps the cached record's unsaved-change cursor where it is.
-        Ok(record.doc().clone().save())
+        Ok(self.record(code)?.snapshot())
     }
 
     /// Merges a record received from another device; creates the task locally if it is new here.
@@ -549,7 +547,7 @@ impl Store {
         extra(&tx)?;
         let needs_compaction = !chunk.is_empty() && documents::append_chunk(&tx, code, chunk)?;
         if needs_compaction && let Some(record) = self.records.get_mut(code) {
-            documents::compact(&tx, code, &record.doc().clone().save())?;
+            documents::compact(&tx, code, &record.snapshot())?;
         }
         index::update(&tx, code, summary, now)?;
         let event = audit_log::Event {
