@@ -53,6 +53,10 @@ pub enum AuditAction {
     MergeRecord,
     /// A record was received from another device for the first time.
     ReceiveRecord,
+    /// The device was enrolled with the city server and received its certificate.
+    Enrol,
+    /// The server took the device's inspector off a task; the record stays, read-only.
+    Unassigned,
 }
 
 /// One audit entry, as signed.
@@ -157,6 +161,34 @@ impl AuditReport {
     pub fn is_intact(&self) -> bool {
         self.problems.is_empty()
     }
+}
+
+/// Checks that `entries` continue a device's chain from the entry `head_seq` with hash
+/// `head_hash` (0 and [`GENESIS_HASH`] for a new chain): each authentic under `key`, numbered
+/// consecutively, linked to its predecessor and written by `device`. Returns the new head.
+pub fn verify_continuation(
+    head_seq: u64,
+    head_hash: &str,
+    entries: &[SignedAuditEntry],
+    key: &VerifyingKey,
+    device: &str,
+) -> Result<(u64, String), AuditProblem> {
+    let (mut seq, mut hash) = (head_seq, head_hash.to_string());
+    for signed in entries {
+        let entry = signed.entry().ok_or(AuditProblem::Altered { seq: seq + 1 })?;
+        if !signed.is_authentic(key) || entry.device != device {
+            return Err(AuditProblem::Altered { seq: entry.seq });
+        }
+        if entry.seq != seq + 1 {
+            return Err(AuditProblem::Removed { seq: seq + 1 });
+        }
+        if entry.prev_hash != hash {
+            return Err(AuditProblem::BrokenLink { seq: entry.seq });
+        }
+        seq = entry.seq;
+        hash = signed.hash.clone();
+    }
+    Ok((seq, hash))
 }
 
 /// Verifies `stored` (in storage order) against the device key and the head the device recorded.
@@ -269,6 +301,27 @@ mod tests {
                 s
             })
             .collect()
+    }
+
+    #[test]
+    fn a_continuation_must_link_number_and_verify_from_the_known_head() {
+        let key = DeviceKey::generate();
+        let entries = chain(&key, 5);
+        let vk = key.verifying_key();
+        let device = key.device_id();
+        let (seq, hash) = verify_continuation(0, GENESIS_HASH, &entries[..3], &vk, &device).unwrap();
+        assert_eq!((seq, hash.as_str()), (3, entries[2].hash.as_str()));
+        assert_eq!(verify_continuation(seq, &hash, &entries[3..], &vk, &device).unwrap().0, 5);
+        assert_eq!(verify_continuation(seq, &hash, &entries[4..], &vk, &device), Err(AuditProblem::Removed { seq: 4 }));
+        assert_eq!(
+            verify_continuation(3, &entries[1].hash, &entries[3..], &vk, &device),
+            Err(AuditProblem::BrokenLink { seq: 4 })
+        );
+        let other = DeviceKey::generate();
+        assert_eq!(
+            verify_continuation(seq, &hash, &entries[3..], &other.verifying_key(), &device),
+            Err(AuditProblem::Altered { seq: 4 })
+        );
     }
 
     #[test]

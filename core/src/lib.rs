@@ -14,4 +14,5 @@ pub mod request_auth;
 pub mod sample;
 pub mod signed;
 pub mod store;
+pub mod sync;
 pub mod task_token;

@@ -20,6 +20,7 @@
 pub mod conflict;
 pub mod documents;
 pub mod evidence;
+pub mod exchange;
 pub mod status;
 pub mod values;
 pub mod view;
@@ -125,6 +126,12 @@ pub enum RecordError {
     /// The chosen value does not exist.
     #[error("conflict on {field} has {count} values; choice {choice} does not exist")]
     NoSuchChoice { field: Field, choice: usize, count: usize },
+    /// Bytes received as an Automerge change do not parse as one.
+    #[error("received bytes are not a valid Automerge change")]
+    MalformedChange,
+    /// Received changes depend on changes this copy does not have.
+    #[error("{0} received changes depend on changes this copy does not have")]
+    MissingDependencies(usize),
     /// Automerge refused an operation (a bug, not bad input).
     #[error("automerge operation failed")]
     Automerge(#[source] Box<AutomergeError>),
@@ -216,6 +223,11 @@ impl InspectionRecord {
         for chunk in chunks {
             doc.load_incremental(chunk).map_err(corrupt)?;
         }
+        Self::from_doc(doc)
+    }
+
+    /// Reads the schema version and task of a loaded document.
+    fn from_doc(mut doc: AutoCommit) -> Result<Self, RecordError> {
         let version = match doc.get(ROOT, "schema_version").map_err(corrupt)? {
             Some((v, _)) => v.as_u64().ok_or_else(|| malformed("schema_version"))?,
             None => return Err(malformed("schema_version")),

@@ -412,3 +412,16 @@ fn answers_may_cite_only_attached_photos_of_existing_targets() {
     assert_eq!(r.evidence().unwrap().len(), 1);
     r.answer_check_point(stamp("xfjy-01", 10), &dir, &point, AnswerValue::Photos, None, vec![PHOTO.into()]).unwrap();
 }
+
+/// A record on site, with its directory, for tests of sibling modules.
+pub(crate) fn sample_record() -> (InspectionRecord, Directory) {
+    let (dir, task) = setup();
+    (on_site(task), dir)
+}
+
+/// Makes one more edit (a note on a check point, different each call).
+pub(crate) fn answer_something(r: &mut InspectionRecord) {
+    let dir = sample::directory().unwrap();
+    let note = format!("note {}", r.heads().len() + r.changes_since(&[]).len());
+    r.answer_check_point(stamp("xfjy-01", 5), &dir, &cp("XFJY-001-01"), AnswerValue::Fail, Some(note), vec![]).unwrap();
+}

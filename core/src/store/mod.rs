@@ -10,6 +10,7 @@ pub mod index;
 pub mod legal;
 pub mod photos;
 pub mod schema;
+pub mod sync_state;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -272,17 +273,19 @@ impl Store {
                 InspectionRecord::create(task.clone(), self.key.actor_id(), Stamp { by: by.clone(), at_ms: now })?;
             let snapshot = record.save();
             let summary = record.summary()?;
-            prepared.push((task, record, snapshot, summary));
+            let heads = record.heads();
+            prepared.push((task, record, snapshot, summary, heads));
         }
         let tx = self.conn.transaction()?;
         let mut head = self.head.clone();
-        for (task, _, snapshot, summary) in &prepared {
+        for (task, _, snapshot, summary, heads) in &prepared {
             tx.execute(
                 "INSERT INTO tasks (code, json, created_at_ms) VALUES (?1, ?2, ?3)",
                 params![task.code.as_str(), serde_json::to_string(task).map_err(CanonicalError::from)?, now],
             )?;
             documents::insert(&tx, &task.code, snapshot)?;
             index::insert(&tx, &index_entry(task, &directory), summary, now)?;
+            sync_state::set_local_heads(&tx, &task.code, heads)?;
             let event = audit_log::Event {
                 action: AuditAction::CreateTask,
                 inspector: Some(by.as_str()),
@@ -296,7 +299,7 @@ impl Store {
         self.head = head;
         Ok(prepared
             .into_iter()
-            .map(|(task, record, _, _)| {
+            .map(|(task, record, _, _, _)| {
                 self.records.insert(task.code.clone(), record);
                 task
             })
@@ -421,12 +424,27 @@ impl Store {
             )?;
             return Ok(code);
         }
-        let directory = self.directory()?;
         let mut record = incoming;
+        self.adopt_record(&mut record, AuditAction::ReceiveRecord, None)?;
+        self.records.insert(code.clone(), record);
+        Ok(code)
+    }
+
+    /// Stores a record that is new on this device, with its task and index row; `confirmed` are
+    /// the heads the server confirmed when it came from the server.
+    fn adopt_record(
+        &mut self,
+        record: &mut InspectionRecord,
+        action: AuditAction,
+        confirmed: Option<&[automerge::ChangeHash]>,
+    ) -> Result<(), StoreError> {
+        let directory = self.directory()?;
         record.set_actor(self.key.actor_id());
         let snapshot = record.save();
         let summary = record.summary()?;
+        let heads = record.heads();
         let task = record.task().clone();
+        let code = task.code.clone();
         let now = now_ms();
         let tx = self.conn.transaction()?;
         tx.execute(
@@ -435,8 +453,12 @@ impl Store {
         )?;
         documents::insert(&tx, &code, &snapshot)?;
         index::insert(&tx, &index_entry(&task, &directory), &summary, now)?;
+        sync_state::set_local_heads(&tx, &code, &heads)?;
+        if let Some(confirmed) = confirmed {
+            sync_state::set_confirmed_heads(&tx, &code, confirmed)?;
+        }
         let event = audit_log::Event {
-            action: AuditAction::ReceiveRecord,
+            action,
             inspector: self.inspector.as_ref().map(|i| i.as_str()),
             object: format!("task/{code}"),
             object_hash: sha256_hex(&snapshot),
@@ -445,8 +467,7 @@ impl Store {
         let head = audit_log::append(&tx, &self.key, &self.head, event)?;
         tx.commit()?;
         self.head = head;
-        self.records.insert(code.clone(), record);
-        Ok(code)
+        Ok(())
     }
 
     // ---- audit ----
@@ -510,16 +531,17 @@ impl Store {
             let (value, object) = apply(record, stamp, &directory)?;
             let chunk = record.take_unsaved();
             let summary = record.summary()?;
-            Ok((value, object, chunk, summary))
+            let heads = record.heads();
+            Ok((value, PendingChange { action, by, object, chunk, summary, heads, now }))
         });
-        let (value, object, chunk, summary) = match result {
+        let (value, pending) = match result {
             Ok(v) => v,
             Err(e) => {
                 self.records.remove(code);
                 return Err(e);
             }
         };
-        match self.persist_change(code, action, &by, object, &chunk, &summary, now, extra) {
+        match self.persist_change(code, pending, extra) {
             Ok(head) => {
                 self.head = head;
                 Ok(value)
@@ -531,36 +553,43 @@ impl Store {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn persist_change(
         &mut self,
         code: &TaskCode,
-        action: AuditAction,
-        by: &InspectorId,
-        object: String,
-        chunk: &[u8],
-        summary: &crate::record::RecordSummary,
-        now: i64,
+        pending: PendingChange,
         extra: &dyn Fn(&Transaction<'_>) -> Result<(), StoreError>,
     ) -> Result<ChainHead, StoreError> {
         let tx = self.conn.transaction()?;
         extra(&tx)?;
+        let chunk = &pending.chunk;
         let needs_compaction = !chunk.is_empty() && documents::append_chunk(&tx, code, chunk)?;
         if needs_compaction && let Some(record) = self.records.get_mut(code) {
             documents::compact(&tx, code, &record.snapshot())?;
         }
-        index::update(&tx, code, summary, now)?;
+        index::update(&tx, code, &pending.summary, pending.now)?;
+        sync_state::set_local_heads(&tx, code, &pending.heads)?;
         let event = audit_log::Event {
-            action,
-            inspector: Some(by.as_str()),
-            object,
+            action: pending.action,
+            inspector: Some(pending.by.as_str()),
+            object: pending.object,
             object_hash: sha256_hex(chunk),
-            at_ms: now,
+            at_ms: pending.now,
         };
         let head = audit_log::append(&tx, &self.key, &self.head, event)?;
         tx.commit()?;
         Ok(head)
     }
+}
+
+/// An edit made in memory, waiting to be written.
+struct PendingChange {
+    action: AuditAction,
+    by: InspectorId,
+    object: String,
+    chunk: Vec<u8>,
+    summary: crate::record::RecordSummary,
+    heads: Vec<automerge::ChangeHash>,
+    now: i64,
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {

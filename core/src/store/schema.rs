@@ -112,10 +112,46 @@ const MIGRATIONS: &[Migration] = &[
             );",
         rebuild_index: false,
     },
+    Migration {
+        version: 4,
+        description: "sync bookkeeping: the enrolment, per-document local and confirmed heads, uploads, receipts",
+        sql: "
+            CREATE TABLE sync_account (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                server_url TEXT NOT NULL,
+                certificate TEXT NOT NULL,
+                root_public_key TEXT NOT NULL,
+                device_code TEXT NOT NULL,
+                revocations TEXT NOT NULL,
+                feed_cursor INTEGER NOT NULL DEFAULT 0,
+                audit_confirmed_seq INTEGER NOT NULL DEFAULT 0,
+                checkpoint TEXT,
+                enrolled_at_ms INTEGER NOT NULL
+            );
+            CREATE TABLE sync_documents (
+                code TEXT PRIMARY KEY REFERENCES tasks(code),
+                local_heads TEXT NOT NULL,
+                confirmed_heads TEXT NOT NULL DEFAULT '',
+                removed INTEGER NOT NULL DEFAULT 0
+            ) WITHOUT ROWID;
+            -- Records made before sync existed are dirty until their heads are first computed.
+            INSERT INTO sync_documents (code, local_heads) SELECT code, 'unknown' FROM tasks;
+            CREATE TABLE sync_blobs (
+                sha256 TEXT PRIMARY KEY REFERENCES blobs(sha256),
+                uploaded_at_ms INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE receipts (
+                position INTEGER PRIMARY KEY,
+                canonical TEXT NOT NULL,
+                signature TEXT NOT NULL,
+                received_at_ms INTEGER NOT NULL
+            );",
+        rebuild_index: false,
+    },
 ];
 
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 3;
+pub const CURRENT_VERSION: u32 = 4;
 
 /// Applies every migration above the database's version, each in its own transaction.
 /// `rebuild` rebuilds the task index inside the migrating transaction.

@@ -1,0 +1,121 @@
+//! Exchanging a record's history with the sync server: raw changes since known heads, applying
+//! received changes, and Automerge's sync protocol for copies that share no known heads.
+
+use automerge::sync::{self, SyncDoc};
+use automerge::{AutoCommit, Change, ChangeHash};
+
+use super::{InspectionRecord, RecordError, corrupt};
+
+impl InspectionRecord {
+    /// Builds a record from its whole history received as raw changes.
+    pub fn from_changes(changes: Vec<Change>) -> Result<Self, RecordError> {
+        let mut doc = AutoCommit::new();
+        doc.apply_changes(changes).map_err(corrupt)?;
+        let missing = doc.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            return Err(RecordError::MissingDependencies(missing.len()));
+        }
+        Self::from_doc(doc)
+    }
+
+    /// The raw bytes of every change not reachable from `known` (all of them when `known` is empty).
+    pub fn changes_since(&mut self, known: &[ChangeHash]) -> Vec<Vec<u8>> {
+        self.doc.get_changes(known).into_iter().map(|c| c.raw_bytes().to_vec()).collect()
+    }
+
+    /// Whether this copy holds every change in `heads`.
+    pub fn has_all(&mut self, heads: &[ChangeHash]) -> bool {
+        heads.iter().all(|h| self.doc.get_change_by_hash(h).is_some())
+    }
+
+    /// Applies received changes. Changes whose dependencies are missing are refused and this copy
+    /// must then be dropped by the caller (Automerge would hold them back in a queue).
+    pub fn apply_changes(&mut self, changes: Vec<Change>) -> Result<(), RecordError> {
+        self.doc.apply_changes(changes).map_err(corrupt)?;
+        let missing = self.doc.get_missing_deps(&[]);
+        if missing.is_empty() { Ok(()) } else { Err(RecordError::MissingDependencies(missing.len())) }
+    }
+
+    /// The next message of Automerge's sync protocol towards a peer tracked by `state`.
+    pub fn sync_message(&mut self, state: &mut sync::State) -> Option<sync::Message> {
+        self.doc.sync().generate_sync_message(state)
+    }
+
+    /// Takes in a peer's sync protocol message.
+    pub fn receive_sync_message(&mut self, state: &mut sync::State, message: sync::Message) -> Result<(), RecordError> {
+        self.doc.sync().receive_sync_message(state, message).map_err(corrupt)
+    }
+}
+
+/// Parses one raw change, refusing malformed bytes.
+pub fn parse_change(bytes: Vec<u8>) -> Result<Change, RecordError> {
+    Change::from_bytes(bytes).map_err(|_| RecordError::MalformedChange)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::tests::sample_record;
+
+    #[test]
+    fn changes_since_known_heads_bring_a_copy_up_to_date() {
+        let (mut a, _) = sample_record();
+        let mut b = InspectionRecord::from_changes(
+            a.changes_since(&[]).into_iter().map(|c| parse_change(c).unwrap()).collect(),
+        )
+        .unwrap();
+        assert_eq!(a.heads(), b.heads());
+        let known = b.heads();
+        crate::record::tests::answer_something(&mut a);
+        let delta = a.changes_since(&known);
+        assert!(!delta.is_empty());
+        b.apply_changes(delta.into_iter().map(|c| parse_change(c).unwrap()).collect()).unwrap();
+        assert_eq!(a.heads(), b.heads());
+        assert!(b.has_all(&a.heads()));
+    }
+
+    #[test]
+    fn changes_with_missing_dependencies_are_refused() {
+        let (mut a, _) = sample_record();
+        let base = a.heads();
+        crate::record::tests::answer_something(&mut a);
+        let mid = a.heads();
+        crate::record::tests::answer_something(&mut a);
+        let first = a.changes_since(&[]).into_iter().take(2).map(|c| parse_change(c).unwrap()).collect();
+        let mut b = InspectionRecord::from_changes(first).unwrap();
+        assert_eq!(b.heads(), base);
+        let skipping = a.changes_since(&mid);
+        let err = b.apply_changes(skipping.into_iter().map(|c| parse_change(c).unwrap()).collect()).unwrap_err();
+        assert!(matches!(err, RecordError::MissingDependencies(1)), "{err:?}");
+    }
+
+    #[test]
+    fn malformed_change_bytes_are_a_typed_error() {
+        assert!(matches!(parse_change(vec![1, 2, 3]), Err(RecordError::MalformedChange)));
+    }
+
+    #[test]
+    fn the_sync_protocol_converges_copies_that_share_no_known_heads() {
+        let (mut a, _) = sample_record();
+        let mut b = InspectionRecord::from_changes(
+            a.changes_since(&[]).into_iter().map(|c| parse_change(c).unwrap()).collect(),
+        )
+        .unwrap();
+        crate::record::tests::answer_something(&mut a);
+        let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+        for _ in 0..10 {
+            let m1 = a.sync_message(&mut sa);
+            if let Some(m) = m1.clone() {
+                b.receive_sync_message(&mut sb, m).unwrap();
+            }
+            let m2 = b.sync_message(&mut sb);
+            if let Some(m) = m2.clone() {
+                a.receive_sync_message(&mut sa, m).unwrap();
+            }
+            if m1.is_none() && m2.is_none() {
+                break;
+            }
+        }
+        assert_eq!(a.heads(), b.heads());
+    }
+}

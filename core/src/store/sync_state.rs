@@ -1,0 +1,395 @@
+//! The device's sync bookkeeping: its enrolment with the city server, the feed cursor, for each
+//! record the local heads and the heads the server last confirmed (dirty = they differ), which
+//! blobs were uploaded, the audit entries the server accepted, and the server's receipts.
+//! Every method is one short transaction, so a sync in progress never holds the store for long.
+
+use automerge::ChangeHash;
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+
+use super::{InspectionRecord, Store, StoreError, audit_log, blobs, now_ms};
+use crate::audit::{AuditAction, SignedAuditEntry, sha256_hex};
+use crate::certificate::{SignedCertificate, SignedRevocationList};
+use crate::domain::TaskCode;
+use crate::record::exchange::parse_change;
+use crate::sync::wire::{SignedStatement, heads_from_hex, heads_to_hex};
+
+/// What enrolment gave the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncAccount {
+    /// The server's base URL, e.g. `http://127.0.0.1:8080`.
+    pub server_url: String,
+    /// The device certificate.
+    pub certificate: SignedCertificate,
+    /// The tenant root key (hex), as configured out of band and confirmed at enrolment.
+    pub root_public_key: String,
+    /// The device's registered code for document numbers.
+    pub device_code: String,
+    /// The latest revocation list received.
+    pub revocations: SignedRevocationList,
+}
+
+/// One record's sync state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentSyncState {
+    /// The task.
+    pub code: TaskCode,
+    /// Heads the server last confirmed (empty: never synced).
+    pub confirmed: Vec<ChangeHash>,
+}
+
+/// A blob the server does not have yet, as far as the device knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingBlob {
+    /// SHA-256 (hex).
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The file.
+    pub path: std::path::PathBuf,
+}
+
+/// Heads as stored: sorted hex joined by commas.
+fn encode_heads(heads: &[ChangeHash]) -> String {
+    let mut hex = heads_to_hex(heads);
+    hex.sort();
+    hex.join(",")
+}
+
+fn decode_heads(text: &str) -> Vec<ChangeHash> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let parts: Vec<String> = text.split(',').map(str::to_string).collect();
+    heads_from_hex(&parts).unwrap_or_default()
+}
+
+/// Records a record's local heads (in the transaction of the edit that made them).
+pub(crate) fn set_local_heads(tx: &Transaction<'_>, code: &TaskCode, heads: &[ChangeHash]) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO sync_documents (code, local_heads) VALUES (?1, ?2)
+         ON CONFLICT(code) DO UPDATE SET local_heads = ?2",
+    )?
+    .execute(params![code.as_str(), encode_heads(heads)])?;
+    Ok(())
+}
+
+/// Records the heads the server confirmed.
+pub(crate) fn set_confirmed_heads(tx: &Transaction<'_>, code: &TaskCode, heads: &[ChangeHash]) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE sync_documents SET confirmed_heads = ?2 WHERE code = ?1")?
+        .execute(params![code.as_str(), encode_heads(heads)])?;
+    Ok(())
+}
+
+impl Store {
+    /// The enrolment, if the device is enrolled.
+    pub fn sync_account(&self) -> Result<Option<SyncAccount>, StoreError> {
+        let row: Option<(String, String, String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT server_url, certificate, root_public_key, device_code, revocations FROM sync_account WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        row.map(|(server_url, certificate, root_public_key, device_code, revocations)| {
+            Ok(SyncAccount {
+                server_url,
+                certificate: serde_json::from_str(&certificate).map_err(crate::canonical::CanonicalError::from)?,
+                root_public_key,
+                device_code,
+                revocations: serde_json::from_str(&revocations).map_err(crate::canonical::CanonicalError::from)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records the enrolment (replacing an earlier one) and audits it.
+    pub fn set_sync_account(&mut self, account: &SyncAccount) -> Result<(), StoreError> {
+        let certificate =
+            serde_json::to_string(&account.certificate).map_err(crate::canonical::CanonicalError::from)?;
+        let revocations =
+            serde_json::to_string(&account.revocations).map_err(crate::canonical::CanonicalError::from)?;
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO sync_account (id, server_url, certificate, root_public_key, device_code, revocations, enrolled_at_ms)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(id) DO UPDATE SET server_url = ?1, certificate = ?2, root_public_key = ?3, device_code = ?4,
+                 revocations = ?5, enrolled_at_ms = ?6",
+            params![account.server_url, certificate, account.root_public_key, account.device_code, revocations, now],
+        )?;
+        let event = audit_log::Event {
+            action: AuditAction::Enrol,
+            inspector: self.inspector.as_ref().map(|i| i.as_str()),
+            object: format!("server/{}", account.server_url),
+            object_hash: sha256_hex(certificate.as_bytes()),
+            at_ms: now,
+        };
+        let head = audit_log::append(&tx, &self.key, &self.head, event)?;
+        tx.commit()?;
+        self.head = head;
+        Ok(())
+    }
+
+    /// Replaces the revocation list with a newer one.
+    pub fn set_revocations(&mut self, list: &SignedRevocationList) -> Result<(), StoreError> {
+        let json = serde_json::to_string(list).map_err(crate::canonical::CanonicalError::from)?;
+        self.conn.execute("UPDATE sync_account SET revocations = ?1 WHERE id = 1", [json])?;
+        Ok(())
+    }
+
+    /// The feed position applied so far.
+    pub fn feed_cursor(&self) -> Result<u64, StoreError> {
+        let cursor: Option<i64> =
+            self.conn.query_row("SELECT feed_cursor FROM sync_account WHERE id = 1", [], |r| r.get(0)).optional()?;
+        Ok(cursor.unwrap_or(0) as u64)
+    }
+
+    /// Moves the feed cursor (after the page before it was applied).
+    pub fn set_feed_cursor(&mut self, cursor: u64) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE sync_account SET feed_cursor = ?1 WHERE id = 1", [cursor as i64])?;
+        Ok(())
+    }
+
+    /// Records whose local heads differ from what the server confirmed, with their confirmed heads.
+    pub fn dirty_documents(&self) -> Result<Vec<DocumentSyncState>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT code, confirmed_heads FROM sync_documents WHERE removed = 0 AND local_heads <> confirmed_heads
+             ORDER BY code",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (code, confirmed) = row?;
+            out.push(DocumentSyncState { code: TaskCode::parse(&code)?, confirmed: decode_heads(&confirmed) });
+        }
+        Ok(out)
+    }
+
+    /// A record's local heads as last written, without loading it; `None` if the task is unknown.
+    pub fn local_heads(&self, code: &TaskCode) -> Result<Option<Vec<ChangeHash>>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .prepare_cached("SELECT local_heads FROM sync_documents WHERE code = ?1")?
+            .query_row([code.as_str()], |r| r.get(0))
+            .optional()?;
+        Ok(text.map(|t| decode_heads(&t)))
+    }
+
+    /// Whether the server took this device's inspector off the task.
+    pub fn is_removed(&self, code: &TaskCode) -> Result<bool, StoreError> {
+        let removed: Option<bool> = self
+            .conn
+            .query_row("SELECT removed FROM sync_documents WHERE code = ?1", [code.as_str()], |r| r.get(0))
+            .optional()?;
+        Ok(removed.unwrap_or(false))
+    }
+
+    /// The raw changes of a record that the server lacks (those after `confirmed`), and its heads.
+    pub fn changes_for_push(
+        &mut self,
+        code: &TaskCode,
+        confirmed: &[ChangeHash],
+    ) -> Result<(Vec<Vec<u8>>, Vec<ChangeHash>), StoreError> {
+        let record = self.record(code)?;
+        let known: Vec<ChangeHash> = if record.has_all(confirmed) { confirmed.to_vec() } else { Vec::new() };
+        let changes = record.changes_since(&known);
+        let heads = record.heads();
+        // Heads computed here repair a record migrated before sync existed ('unknown').
+        let tx = self.conn.transaction()?;
+        set_local_heads(&tx, code, &heads)?;
+        tx.commit()?;
+        Ok((changes, heads))
+    }
+
+    /// Applies what the server sent for a record — raw changes (creating the record if it is new
+    /// here) — and records the server's heads as confirmed when this copy holds all of them.
+    /// Returns whether anything new was merged.
+    pub fn apply_remote(
+        &mut self,
+        code: &TaskCode,
+        changes: Vec<Vec<u8>>,
+        server_heads: &[ChangeHash],
+    ) -> Result<bool, StoreError> {
+        let parsed = changes.into_iter().map(parse_change).collect::<Result<Vec<_>, _>>()?;
+        if self.local_heads(code)?.is_none() {
+            let mut record = InspectionRecord::from_changes(parsed)?;
+            if &record.task().code != code {
+                return Err(StoreError::Record(crate::record::RecordError::MalformedField { field: "task".into() }));
+            }
+            let confirmed = if record.has_all(server_heads) { Some(server_heads) } else { None };
+            self.adopt_record(&mut record, AuditAction::ReceiveRecord, confirmed)?;
+            self.records.insert(code.clone(), record);
+            return Ok(true);
+        }
+        let record = self.record(code)?;
+        let new: Vec<_> = parsed.into_iter().filter(|c| !record.has_all(&[c.hash()])).collect();
+        let confirmed = server_heads.to_vec();
+        if new.is_empty() {
+            if record.has_all(server_heads) {
+                let tx = self.conn.transaction()?;
+                set_confirmed_heads(&tx, code, &confirmed)?;
+                tx.commit()?;
+            }
+            return Ok(false);
+        }
+        let object = format!("task/{code}");
+        let code_for_tx = code.clone();
+        let confirm = std::cell::Cell::new(false);
+        self.change(
+            code,
+            AuditAction::MergeRecord,
+            |r, _, _| {
+                r.apply_changes(new)?;
+                confirm.set(r.has_all(&confirmed));
+                Ok(((), object))
+            },
+            &|tx| {
+                if confirm.get() {
+                    set_confirmed_heads(tx, &code_for_tx, &confirmed)?;
+                }
+                Ok(())
+            },
+        )?;
+        Ok(true)
+    }
+
+    /// Records that the server holds `heads` of a record this copy has.
+    pub fn confirm_heads(&mut self, code: &TaskCode, heads: &[ChangeHash]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        set_confirmed_heads(&tx, code, heads)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Marks a record as taken away from this device's inspector (it stays, but is no longer synced).
+    pub fn mark_removed(&mut self, code: &TaskCode) -> Result<(), StoreError> {
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        let changed =
+            tx.execute("UPDATE sync_documents SET removed = 1 WHERE code = ?1 AND removed = 0", [code.as_str()])?;
+        if changed > 0 {
+            let event = audit_log::Event {
+                action: AuditAction::Unassigned,
+                inspector: self.inspector.as_ref().map(|i| i.as_str()),
+                object: format!("task/{code}"),
+                object_hash: sha256_hex(code.as_str().as_bytes()),
+                at_ms: now,
+            };
+            let head = audit_log::append(&tx, &self.key, &self.head, event)?;
+            tx.commit()?;
+            self.head = head;
+        }
+        Ok(())
+    }
+
+    /// The sequence number of the last audit entry the server accepted.
+    pub fn audit_confirmed_seq(&self) -> Result<u64, StoreError> {
+        let seq: Option<i64> = self
+            .conn
+            .query_row("SELECT audit_confirmed_seq FROM sync_account WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        Ok(seq.unwrap_or(0) as u64)
+    }
+
+    /// Up to `limit` audit entries after `seq`, in chain order.
+    pub fn audit_entries_after(&self, seq: u64, limit: usize) -> Result<Vec<SignedAuditEntry>, StoreError> {
+        // Entries are appended in chain order, so position - 1 = seq - 1 for an intact log.
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT canonical, hash, signature FROM audit_log ORDER BY position LIMIT ?2 OFFSET ?1")?;
+        let rows = stmt.query_map(params![seq as i64, limit as i64], |r| {
+            Ok(SignedAuditEntry { canonical: r.get(0)?, hash: r.get(1)?, signature: r.get(2)? })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Records that the server accepted the audit chain through `seq`, with its signed checkpoint.
+    pub fn confirm_audit(&mut self, seq: u64, checkpoint: Option<&SignedStatement>) -> Result<(), StoreError> {
+        let checkpoint =
+            checkpoint.map(|c| serde_json::to_string(c).map_err(crate::canonical::CanonicalError::from)).transpose()?;
+        self.conn.execute(
+            "UPDATE sync_account SET audit_confirmed_seq = ?1, checkpoint = COALESCE(?2, checkpoint) WHERE id = 1",
+            params![seq as i64, checkpoint],
+        )?;
+        Ok(())
+    }
+
+    /// The latest checkpoint of the server's audit tree the device holds.
+    pub fn audit_checkpoint(&self) -> Result<Option<SignedStatement>, StoreError> {
+        let json: Option<Option<String>> =
+            self.conn.query_row("SELECT checkpoint FROM sync_account WHERE id = 1", [], |r| r.get(0)).optional()?;
+        json.flatten()
+            .map(|j| serde_json::from_str(&j).map_err(|e| StoreError::from(crate::canonical::CanonicalError::from(e))))
+            .transpose()
+    }
+
+    /// Keeps a receipt the server signed.
+    pub fn save_receipt(&mut self, receipt: &SignedStatement, received_at_ms: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO receipts (canonical, signature, received_at_ms) VALUES (?1, ?2, ?3)",
+            params![receipt.canonical, receipt.signature, received_at_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Every receipt kept, oldest first.
+    pub fn receipts(&self) -> Result<Vec<SignedStatement>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT canonical, signature FROM receipts ORDER BY position")?;
+        let rows = stmt.query_map([], |r| Ok(SignedStatement { canonical: r.get(0)?, signature: r.get(1)? }))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Blobs not yet uploaded.
+    pub fn blobs_to_upload(&self) -> Result<Vec<PendingBlob>, StoreError> {
+        let store = self.blobs()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sha256, size FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM sync_blobs) ORDER BY created_at_ms",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (sha256, size) = row?;
+            out.push(PendingBlob { path: store.path_of(&sha256), sha256, size: size as u64 });
+        }
+        Ok(out)
+    }
+
+    /// Records that the server holds a blob.
+    pub fn mark_uploaded(&mut self, sha256: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO sync_blobs (sha256, uploaded_at_ms) VALUES (?1, ?2)",
+            params![sha256, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Evidence of a record whose original is not on this device (to fetch from the server).
+    pub fn missing_evidence(&mut self, code: &TaskCode) -> Result<Vec<crate::record::EvidenceRef>, StoreError> {
+        let evidence = self.record(code)?.evidence()?;
+        let blobs = self.blobs()?;
+        let mut out = Vec::new();
+        for e in evidence {
+            if !blobs.has(&self.conn, &e.sha256)? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adopts a downloaded blob file (already verified against its hash by the caller, checked
+    /// again here) into the blob store; the server has it, so it is not uploaded back.
+    pub fn adopt_downloaded_blob(&mut self, file: &std::path::Path, mime: &str) -> Result<blobs::BlobRef, StoreError> {
+        let bytes = std::fs::read(file).map_err(|e| StoreError::io(file, e))?;
+        let blob = self.blobs()?.write_file(&bytes, mime)?;
+        let tx = self.conn.transaction()?;
+        blobs::insert_row(&tx, &blob, now_ms())?;
+        tx.execute(
+            "INSERT OR IGNORE INTO sync_blobs (sha256, uploaded_at_ms) VALUES (?1, ?2)",
+            params![blob.sha256, now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(blob)
+    }
+}

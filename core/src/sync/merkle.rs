@@ -1,0 +1,144 @@
+//! The server's audit log as an RFC 6962 Merkle tree: root hashes, inclusion proofs and their
+//! verification, so an evidence bundle proves an audit entry was accepted without the server.
+
+use sha2::{Digest, Sha256};
+
+/// A 32-byte node hash.
+pub type Hash = [u8; 32];
+
+/// The hash of a leaf: SHA-256(0x00 ‖ data).
+pub fn leaf_hash(data: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(data);
+    h.finalize().into()
+}
+
+fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// The largest power of two strictly below `n` (n ≥ 2).
+fn split(n: usize) -> usize {
+    let mut k = 1;
+    while k * 2 < n {
+        k *= 2;
+    }
+    k
+}
+
+/// The Merkle tree hash of `leaves` (leaf hashes); the empty tree hashes to SHA-256("").
+pub fn root(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => Sha256::digest([]).into(),
+        1 => leaves[0],
+        n => {
+            let k = split(n);
+            node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
+        }
+    }
+}
+
+/// The audit path of leaf `index` in the tree of `leaves` (RFC 6962 §2.1.1); `None` if out of range.
+pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Option<Vec<Hash>> {
+    if index >= leaves.len() {
+        return None;
+    }
+    let mut path = Vec::new();
+    path_of(leaves, index, &mut path);
+    Some(path)
+}
+
+fn path_of(leaves: &[Hash], index: usize, out: &mut Vec<Hash>) {
+    let n = leaves.len();
+    if n <= 1 {
+        return;
+    }
+    let k = split(n);
+    if index < k {
+        path_of(&leaves[..k], index, out);
+        out.push(root(&leaves[k..]));
+    } else {
+        path_of(&leaves[k..], index - k, out);
+        out.push(root(&leaves[..k]));
+    }
+}
+
+/// Whether `proof` shows the leaf hash `leaf` at `index` in a tree of `size` leaves with `root`
+/// (RFC 9162 §2.1.3.2).
+pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], expected_root: &Hash) -> bool {
+    if index >= size {
+        return false;
+    }
+    let (mut fn_, mut sn) = (index, size - 1);
+    let mut r = *leaf;
+    for p in proof {
+        if sn == 0 {
+            return false;
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = node_hash(p, &r);
+            if fn_ & 1 == 0 {
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                }
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    sn == 0 && &r == expected_root
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(n: usize) -> Vec<Hash> {
+        (0..n).map(|i| leaf_hash(format!("entry {i}").as_bytes())).collect()
+    }
+
+    #[test]
+    fn every_leaf_of_trees_of_every_size_up_to_33_has_a_valid_proof() {
+        for n in 1..=33 {
+            let l = leaves(n);
+            let r = root(&l);
+            for i in 0..n {
+                let proof = inclusion_proof(&l, i).unwrap();
+                assert!(verify_inclusion(&l[i], i as u64, n as u64, &proof, &r), "n={n} i={i}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_proof_fails_for_another_leaf_index_size_or_root() {
+        let l = leaves(7);
+        let r = root(&l);
+        let proof = inclusion_proof(&l, 3).unwrap();
+        assert!(!verify_inclusion(&l[4], 3, 7, &proof, &r));
+        assert!(!verify_inclusion(&l[3], 2, 7, &proof, &r));
+        assert!(!verify_inclusion(&l[3], 3, 7, &proof, &root(&l[..6])));
+        assert!(!verify_inclusion(&l[3], 7, 7, &proof, &r));
+        assert!(inclusion_proof(&l, 7).is_none());
+    }
+
+    #[test]
+    fn known_answer_for_two_leaves() {
+        // RFC 6962: MTH({d0, d1}) = SHA-256(0x01 ‖ SHA-256(0x00 ‖ d0) ‖ SHA-256(0x00 ‖ d1)).
+        let (a, b) = (leaf_hash(b"a"), leaf_hash(b"b"));
+        let mut h = Sha256::new();
+        h.update([1u8]);
+        h.update(a);
+        h.update(b);
+        let expected: Hash = h.finalize().into();
+        assert_eq!(root(&[a, b]), expected);
+        assert_eq!(hex::encode(root(&[])), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+}

@@ -1,0 +1,6 @@
+//! Device ↔ city server sync (docs/sync-protocol.md): the wire messages both sides share, the
+//! server's signed statements, the audit Merkle tree, and the device's sync engine.
+
+pub mod merkle;
+pub mod statements;
+pub mod wire;

@@ -1,0 +1,132 @@
+//! What the server signs for a device: receipts for accepted documents (the upper bound for the
+//! device times of signatures made before them) and checkpoints of its audit Merkle tree.
+
+use serde::{Deserialize, Serialize};
+
+use super::wire::SignedStatement;
+use crate::canonical::CanonicalError;
+use crate::identity::DeviceKey;
+use crate::signed::{self, SignedJsonError};
+
+/// Schema of [`Receipt`].
+pub const RECEIPT_SCHEMA: &str = "onevisit.receipt.v1";
+/// Schema of [`Checkpoint`].
+pub const CHECKPOINT_SCHEMA: &str = "onevisit.checkpoint.v1";
+
+/// The server's statement that it held these documents at these heads at `received_at_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// [`RECEIPT_SCHEMA`].
+    pub schema: String,
+    /// The tenant.
+    pub tenant: String,
+    /// The device that pushed.
+    pub device: String,
+    /// Server time of acceptance.
+    pub received_at_ms: i64,
+    /// Each accepted document and the server's heads after accepting it.
+    pub documents: Vec<ReceiptDocument>,
+    /// The signer (hex), the tenant root key.
+    pub issuer_public_key: String,
+}
+
+/// One document in a [`Receipt`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptDocument {
+    /// The task code.
+    pub id: String,
+    /// Heads (hex).
+    pub heads: Vec<String>,
+}
+
+/// The server's signed view of its audit Merkle tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// [`CHECKPOINT_SCHEMA`].
+    pub schema: String,
+    /// The tenant.
+    pub tenant: String,
+    /// Leaves in the tree.
+    pub tree_size: u64,
+    /// The RFC 6962 root hash (hex).
+    pub root_hash: String,
+    /// Server time.
+    pub at_ms: i64,
+    /// The signer (hex), the tenant root key.
+    pub issuer_public_key: String,
+}
+
+/// Why a server statement is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatementError {
+    /// The signature or encoding is wrong.
+    #[error(transparent)]
+    Signature(#[from] SignedJsonError),
+    /// The statement is signed by a key other than the tenant root.
+    #[error("the statement is not signed by the tenant root key")]
+    WrongIssuer,
+    /// The schema is not the expected one.
+    #[error("unexpected statement schema {0:?}")]
+    WrongSchema(String),
+}
+
+/// Signs a statement with the tenant key.
+pub fn sign_statement<T: Serialize>(value: &T, key: &DeviceKey) -> Result<SignedStatement, CanonicalError> {
+    let (canonical, signature) = signed::sign(value, key)?;
+    Ok(SignedStatement { canonical, signature })
+}
+
+/// Verifies a receipt against the tenant root key.
+pub fn verify_receipt(statement: &SignedStatement, root_hex: &str) -> Result<Receipt, StatementError> {
+    let r: Receipt = signed::verify(&statement.canonical, &statement.signature, |r: &Receipt| &r.issuer_public_key)?;
+    check(&r.schema, RECEIPT_SCHEMA, &r.issuer_public_key, root_hex)?;
+    Ok(r)
+}
+
+/// Verifies a checkpoint against the tenant root key.
+pub fn verify_checkpoint(statement: &SignedStatement, root_hex: &str) -> Result<Checkpoint, StatementError> {
+    let c: Checkpoint =
+        signed::verify(&statement.canonical, &statement.signature, |c: &Checkpoint| &c.issuer_public_key)?;
+    check(&c.schema, CHECKPOINT_SCHEMA, &c.issuer_public_key, root_hex)?;
+    Ok(c)
+}
+
+fn check(schema: &str, expected: &str, issuer: &str, root_hex: &str) -> Result<(), StatementError> {
+    if schema != expected {
+        return Err(StatementError::WrongSchema(schema.to_string()));
+    }
+    if !issuer.eq_ignore_ascii_case(root_hex) {
+        return Err(StatementError::WrongIssuer);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receipt_verifies_under_the_root_and_not_under_another_key() {
+        let root = DeviceKey::generate();
+        let receipt = Receipt {
+            schema: RECEIPT_SCHEMA.into(),
+            tenant: "330482".into(),
+            device: "d".into(),
+            received_at_ms: 5,
+            documents: vec![ReceiptDocument { id: "t".into(), heads: vec!["00".repeat(32)] }],
+            issuer_public_key: hex::encode(root.public_bytes()),
+        };
+        let signed = sign_statement(&receipt, &root).unwrap();
+        assert_eq!(verify_receipt(&signed, &hex::encode(root.public_bytes())).unwrap(), receipt);
+        let other = DeviceKey::generate();
+        assert_eq!(verify_receipt(&signed, &hex::encode(other.public_bytes())), Err(StatementError::WrongIssuer));
+        let forged =
+            sign_statement(&Receipt { issuer_public_key: hex::encode(other.public_bytes()), ..receipt }, &other)
+                .unwrap();
+        assert_eq!(verify_receipt(&forged, &hex::encode(root.public_bytes())), Err(StatementError::WrongIssuer));
+        assert!(matches!(
+            verify_checkpoint(&signed, &hex::encode(root.public_bytes())),
+            Err(StatementError::Signature(_))
+        ));
+    }
+}

@@ -1,0 +1,221 @@
+//! The JSON messages of the sync protocol (docs/sync-protocol.md), shared by device and server.
+//! Binary Automerge data travels as standard base64 inside JSON; change hashes as lower-case hex.
+
+use automerge::ChangeHash;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::SignedAuditEntry;
+
+/// The largest body the server accepts: 16 MiB.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The largest inspection document the server keeps: 4 MiB.
+pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
+/// The size of a blob upload chunk: 1 MiB (the last one may be shorter).
+pub const CHUNK_BYTES: usize = 1024 * 1024;
+/// The largest blob the server keeps: 64 MiB, the device's own photo limit.
+pub const MAX_BLOB_BYTES: u64 = 64 * 1024 * 1024;
+/// The most feed entries in one page.
+pub const MAX_FEED_PAGE: u32 = 500;
+
+/// One sync round trip from the device: dirty documents, documents it wants, new audit entries,
+/// and where its view of the feed stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// The feed cursor the device has applied up to (0 at first).
+    pub since: u64,
+    /// The most feed entries it wants in the answer.
+    pub limit: u32,
+    /// Documents pushed or asked for.
+    #[serde(default)]
+    pub documents: Vec<DocumentPush>,
+    /// Audit entries after the last one the server accepted, in chain order.
+    #[serde(default)]
+    pub audit: Vec<SignedAuditEntry>,
+}
+
+/// One document in a [`SyncRequest`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentPush {
+    /// The task code.
+    pub id: String,
+    /// The heads the device holds that the server confirmed before (hex); the server answers with
+    /// the changes the device lacks relative to these plus the pushed changes.
+    #[serde(default)]
+    pub known_heads: Vec<String>,
+    /// Raw changes (base64), every one of them by the device's actor unless the server has it.
+    #[serde(default)]
+    pub changes: Vec<String>,
+    /// Automerge's sync protocol message (base64), used instead when the sides share no known heads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_message: Option<String>,
+}
+
+/// The server's answer to a [`SyncRequest`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// One result per pushed document, in request order.
+    pub documents: Vec<DocumentResult>,
+    /// Feed entries after `since` that the device may see, oldest first.
+    pub feed: Vec<FeedEntry>,
+    /// The cursor to send next time (after applying `feed`).
+    pub next: u64,
+    /// Whether more entries follow `next`.
+    pub more: bool,
+    /// The server's signed receipt for the documents it accepted (none when nothing was accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<SignedStatement>,
+    /// The outcome of the audit upload (none when no entries were sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditResult>,
+}
+
+/// What happened to one pushed document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentResult {
+    /// The task code.
+    pub id: String,
+    /// Why it was refused; `None` when accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refusal>,
+    /// The server's heads after accepting (hex).
+    #[serde(default)]
+    pub heads: Vec<String>,
+    /// Raw changes (base64) the device lacks.
+    #[serde(default)]
+    pub changes: Vec<String>,
+    /// The server's next sync protocol message (base64), in the fallback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_message: Option<String>,
+}
+
+/// Why the server refused one document; the rest of the batch is unaffected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// The device's inspector is not assigned to the task (and may not read it either).
+    #[error("the device's inspector is not assigned to this task")]
+    NotAssigned,
+    /// The device may read the task (its department supervises) but not write it.
+    #[error("the device may read this task but not write it")]
+    ReadOnly,
+    /// A change was made by an actor other than the device and the server does not have it yet.
+    #[error("a change was made by another device; that device must sync it first")]
+    ForeignActor,
+    /// The document would exceed the size limit.
+    #[error("the document would exceed the server's size limit")]
+    TooLarge,
+    /// Bytes that do not parse as changes, a sync message or an inspection record.
+    #[error("the document's changes are malformed")]
+    Malformed,
+    /// The changes depend on changes the server does not have: the device should fall back to
+    /// the sync protocol.
+    #[error("the changes depend on changes the server does not have")]
+    MissingDependencies,
+    /// A document created separately under a task code the server already holds.
+    #[error("a separately created document reuses this task code")]
+    Unrelated,
+    /// The server holds no such document (a pull of an unknown id).
+    #[error("the server holds no such document")]
+    Unknown,
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedEntry {
+    /// Position in the tenant's feed.
+    pub seq: u64,
+    /// What changed.
+    pub kind: FeedKind,
+    /// The task code.
+    pub id: String,
+    /// The document's heads at that point (hex); empty for a removal.
+    #[serde(default)]
+    pub heads: Vec<String>,
+}
+
+/// What a feed entry announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedKind {
+    /// The document changed (or became visible to the device).
+    Document,
+    /// The device's inspector was taken off the task: stop syncing it.
+    Removed,
+}
+
+/// The outcome of an audit upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditResult {
+    /// The sequence number of the device's last entry the server now holds.
+    pub accepted_through: u64,
+    /// Why the upload was refused (nothing of it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// The server's signed checkpoint of its audit Merkle tree after the upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<SignedStatement>,
+}
+
+/// A statement signed by the tenant: canonical JSON and the hex signature over exactly it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedStatement {
+    /// Canonical JSON.
+    pub canonical: String,
+    /// Ed25519 signature (hex).
+    pub signature: String,
+}
+
+/// `POST /v1/blobs/missing` body and answer: SHA-256 hex digests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobList {
+    /// Digests.
+    pub sha256: Vec<String>,
+}
+
+/// `GET /v1/blobs/{sha256}/chunks`: the upload's progress.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadState {
+    /// Whether the blob is complete on the server.
+    pub complete: bool,
+    /// Indices of the chunks already received.
+    pub chunks: Vec<u32>,
+}
+
+/// `POST /v1/blobs/{sha256}/complete` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompleteUpload {
+    /// The whole blob's size in bytes.
+    pub size: u64,
+}
+
+/// An error body: `{error, message}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The kind (`malformed`, `unauthenticated`, `clock_skew`, `replayed`, `revoked`, `expired`,
+    /// `forbidden`, `too_large`, `not_found`, ...).
+    pub error: String,
+    /// A human-readable explanation.
+    pub message: String,
+}
+
+/// Encodes heads as hex strings.
+pub fn heads_to_hex(heads: &[ChangeHash]) -> Vec<String> {
+    heads.iter().map(|h| hex::encode(h.0)).collect()
+}
+
+/// Decodes hex heads; `None` if any is malformed.
+pub fn heads_from_hex(heads: &[String]) -> Option<Vec<ChangeHash>> {
+    heads.iter().map(|h| hex::decode(h).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).map(ChangeHash)).collect()
+}
+
+/// Standard base64.
+pub fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// Decodes standard base64; `None` if malformed.
+pub fn unb64(text: &str) -> Option<Vec<u8>> {
+    STANDARD.decode(text).ok()
+}
