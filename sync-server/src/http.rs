@@ -1,34 +1,44 @@
-//! The HTTP interface: health, metrics, enrolment and authenticated device requests.
+//! The HTTP interface: health, metrics, enrolment, and the authenticated device API — sync
+//! batches, blobs, revocations and audit proofs (docs/sync-protocol.md).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use ed25519_dalek::{Signature, VerifyingKey};
 use onevisit_core::certificate::SignedCertificate;
 use onevisit_core::domain::Directory;
-use onevisit_core::request_auth::{self, RequestAuth, RequestAuthError};
+use onevisit_core::request_auth::{self, RequestAuthError};
+use onevisit_core::sync::statements::{RECEIPT_SCHEMA, Receipt, ReceiptDocument};
+use onevisit_core::sync::wire::{
+    BlobList, CHUNK_BYTES, CompleteUpload, FeedEntry, FeedKind, MAX_FEED_PAGE, SyncRequest, SyncResponse, UploadState,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::auth::Authenticated;
+use crate::blobs::{BlobError, BlobStorage};
+use crate::documents::Documents;
 use crate::storage::{DeviceRecord, Storage, StorageError};
 use crate::tenant::Tenant;
 
-/// The largest request body accepted: 16 MiB.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+pub use onevisit_core::sync::wire::MAX_BODY_BYTES;
 
 /// Shared state of the handlers.
-pub struct AppState<S> {
+pub struct AppState<S, B = crate::blobs::FileBlobs> {
     /// Storage.
     pub storage: S,
+    /// Blob storage.
+    pub blobs: B,
     /// The unlocked tenant CA.
     pub tenant: Tenant,
+    /// Per-document locks and loaded records.
+    pub documents: Documents,
     /// Counters for /metrics.
     pub metrics: Metrics,
 }
@@ -36,9 +46,12 @@ pub struct AppState<S> {
 /// Prometheus counters.
 #[derive(Default)]
 pub struct Metrics {
-    requests: AtomicU64,
-    enrolments: AtomicU64,
-    refused: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) enrolments: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    pub(crate) bytes_received: AtomicU64,
+    pub(crate) documents_accepted: AtomicU64,
+    pub(crate) documents_refused: AtomicU64,
 }
 
 /// A refusal or failure, answered as JSON `{error, message}`.
@@ -62,9 +75,27 @@ pub enum ApiError {
     /// Enrolment refused.
     #[error("enrolment refused: {0}")]
     Enrolment(StorageError),
+    /// The body is larger than allowed.
+    #[error("the request body exceeds {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    /// Nothing visible to this device under that name.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// A blob operation was refused.
+    #[error(transparent)]
+    Blob(BlobError),
     /// Something failed on the server.
     #[error("internal error")]
     Internal(String),
+}
+
+impl From<BlobError> for ApiError {
+    fn from(e: BlobError) -> ApiError {
+        match e {
+            BlobError::Io(e) => ApiError::Internal(e.to_string()),
+            other => ApiError::Blob(other),
+        }
+    }
 }
 
 impl From<StorageError> for ApiError {
@@ -83,6 +114,12 @@ impl IntoResponse for ApiError {
             ApiError::Revoked(_) => (StatusCode::FORBIDDEN, "revoked"),
             ApiError::Expired => (StatusCode::FORBIDDEN, "expired"),
             ApiError::Enrolment(_) => (StatusCode::FORBIDDEN, "enrolment_refused"),
+            ApiError::TooLarge | ApiError::Blob(BlobError::TooLarge(_)) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Blob(BlobError::HashMismatch { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, "hash_mismatch"),
+            ApiError::Blob(BlobError::MissingChunks(_)) => (StatusCode::CONFLICT, "incomplete"),
+            ApiError::Blob(BlobError::BadRange) => (StatusCode::RANGE_NOT_SATISFIABLE, "bad_range"),
+            ApiError::Blob(_) => (StatusCode::BAD_REQUEST, "malformed"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         if let ApiError::Internal(detail) = &self {
@@ -93,25 +130,44 @@ impl IntoResponse for ApiError {
 }
 
 /// The router.
-pub fn router<S: Storage>(state: Arc<AppState<S>>) -> Router {
+pub fn router<S: Storage, B: BlobStorage>(state: Arc<AppState<S, B>>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics::<S>))
-        .route("/v1/enroll", post(enroll::<S>))
-        .route("/v1/whoami", get(whoami::<S>))
-        .route("/v1/revocations", get(revocations::<S>))
+        .route("/metrics", get(metrics::<S, B>))
+        .route("/v1/enroll", post(enroll::<S, B>))
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/revocations", get(revocations::<S, B>))
+        .route("/v1/sync", post(sync::<S, B>))
+        .route("/v1/blobs/missing", post(blobs_missing::<S, B>))
+        .route("/v1/blobs/{sha256}", get(blob_download::<S, B>))
+        .route("/v1/blobs/{sha256}/chunks", get(blob_chunks::<S, B>))
+        .route("/v1/blobs/{sha256}/chunks/{index}", put(blob_chunk::<S, B>))
+        .route("/v1/blobs/{sha256}/complete", post(blob_complete::<S, B>))
+        .route("/v1/audit/proof", get(audit_proof::<S, B>))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-async fn metrics<S: Storage>(State(state): State<Arc<AppState<S>>>) -> String {
+async fn metrics<S: Storage, B: BlobStorage>(State(state): State<Arc<AppState<S, B>>>) -> String {
     let m = &state.metrics;
-    format!(
-        "# TYPE onevisit_requests_total counter\nonevisit_requests_total {}\n# TYPE onevisit_enrolments_total counter\nonevisit_enrolments_total {}\n# TYPE onevisit_refused_total counter\nonevisit_refused_total {}\n",
-        m.requests.load(Ordering::Relaxed),
-        m.enrolments.load(Ordering::Relaxed),
-        m.refused.load(Ordering::Relaxed)
-    )
+    let mut out = String::new();
+    for (name, value) in [
+        ("requests", &m.requests),
+        ("enrolments", &m.enrolments),
+        ("refused", &m.refused),
+        ("received_bytes", &m.bytes_received),
+        ("documents_accepted", &m.documents_accepted),
+        ("documents_refused", &m.documents_refused),
+    ] {
+        out.push_str(&format!(
+            "# TYPE onevisit_{name}_total counter\nonevisit_{name}_total {}\n",
+            value.load(Ordering::Relaxed)
+        ));
+    }
+    if let Ok(seq) = state.storage.feed_head().await {
+        out.push_str(&format!("# TYPE onevisit_feed_seq gauge\nonevisit_feed_seq {seq}\n"));
+    }
+    out
 }
 
 /// An enrolment request: a one-time code, the device key, and a signature proving possession.
@@ -138,7 +194,8 @@ pub struct EnrolResponse {
     pub device_code: String,
 }
 
-fn now_ms() -> i64 {
+/// Server time, ms since the Unix epoch.
+pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -147,8 +204,8 @@ pub fn code_hash(code: &str) -> String {
     hex::encode(Sha256::digest(code.trim().to_ascii_uppercase().as_bytes()))
 }
 
-async fn enroll<S: Storage>(
-    State(state): State<Arc<AppState<S>>>,
+async fn enroll<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
     Json(request): Json<EnrolRequest>,
 ) -> Result<Json<EnrolResponse>, ApiError> {
     state.metrics.requests.fetch_add(1, Ordering::Relaxed);
@@ -212,74 +269,212 @@ async fn enroll<S: Storage>(
     }))
 }
 
-/// Authenticates a device request: enrolled, not revoked, certificate valid, signature, clock, nonce.
-async fn authenticate<S: Storage>(
-    state: &AppState<S>,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<DeviceRecord, ApiError> {
-    state.metrics.requests.fetch_add(1, Ordering::Relaxed);
-    let result = async {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let auth = RequestAuth::from_headers(
-            header(request_auth::HEADER_DEVICE),
-            header(request_auth::HEADER_TIMESTAMP),
-            header(request_auth::HEADER_NONCE),
-            header(request_auth::HEADER_SIGNATURE),
-        )?;
-        let device = state.storage.device(auth.device.clone()).await?.ok_or(ApiError::UnknownDevice)?;
-        let now = now_ms();
-        if let Some(r) =
-            state.storage.revocations().await?.into_iter().find(|r| r.device == device.device && r.revoked_at_ms <= now)
-        {
-            return Err(ApiError::Revoked(r.reason));
-        }
-        let certificate: SignedCertificate =
-            serde_json::from_str(&device.certificate).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let root =
-            VerifyingKey::from_bytes(&state.tenant.root_public_key()).map_err(|e| ApiError::Internal(e.to_string()))?;
-        certificate.verify(&root, now, None).map_err(|_| ApiError::Expired)?;
-        let key = VerifyingKey::from_bytes(&device.public_key).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        auth.verify(&key, method.as_str(), path, body, now)?;
-        let fresh = state
-            .storage
-            .remember_nonce(device.device.clone(), auth.nonce.clone(), now, now - 2 * request_auth::MAX_SKEW_MS)
-            .await?;
-        if !fresh {
-            return Err(ApiError::Auth(RequestAuthError::Replayed));
-        }
-        Ok(device)
-    }
-    .await;
-    if result.is_err() {
-        state.metrics.refused.fetch_add(1, Ordering::Relaxed);
-    }
-    result
+async fn whoami(auth: Authenticated) -> Json<serde_json::Value> {
+    let d = &auth.device;
+    Json(json!({"device": d.device, "inspector": d.inspector, "device_code": d.device_code}))
 }
 
-async fn whoami<S: Storage>(
-    State(state): State<Arc<AppState<S>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let device = authenticate(&state, &method, &uri, &headers, &body).await?;
-    Ok(Json(json!({"device": device.device, "inspector": device.inspector, "device_code": device.device_code})))
-}
-
-async fn revocations<S: Storage>(
-    State(state): State<Arc<AppState<S>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+async fn revocations<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
+    _auth: Authenticated,
 ) -> Result<Json<onevisit_core::certificate::SignedRevocationList>, ApiError> {
-    authenticate(&state, &method, &uri, &headers, &body).await?;
     let list =
         state.tenant.revocation_list(&state.storage, now_ms()).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(list))
+}
+
+/// One sync round trip: pushed documents, the audit upload, then a page of the feed.
+async fn sync<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
+    auth: Authenticated,
+) -> Result<Json<SyncResponse>, ApiError> {
+    let request: SyncRequest = auth.json()?;
+    let writer = auth.writer();
+    let now = now_ms();
+    let mut response = SyncResponse::default();
+    let mut receipt = Vec::new();
+    for push in request.documents {
+        let outcome = state.documents.push(&state.storage, &writer, push).await?;
+        if outcome.result.refused.is_some() {
+            state.metrics.documents_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(device = %writer.device, id = %outcome.result.id, refused = ?outcome.result.refused, "document refused");
+        }
+        if outcome.wrote {
+            state.metrics.documents_accepted.fetch_add(1, Ordering::Relaxed);
+            if !outcome.evidence.is_empty() {
+                state.storage.add_blob_refs(outcome.result.id.clone(), outcome.evidence.clone()).await?;
+            }
+            if let Some(heads) = &outcome.accepted {
+                receipt.push(ReceiptDocument { id: outcome.result.id.clone(), heads: heads.clone() });
+            }
+        }
+        response.documents.push(outcome.result);
+    }
+    if !receipt.is_empty() {
+        let body = Receipt {
+            schema: RECEIPT_SCHEMA.into(),
+            tenant: state.tenant.id.clone(),
+            device: writer.device.clone(),
+            received_at_ms: now,
+            documents: receipt,
+            issuer_public_key: hex::encode(state.tenant.root_public_key()),
+        };
+        response.receipt = Some(state.tenant.sign(&body).map_err(|e| ApiError::Internal(e.to_string()))?);
+    }
+    if !request.audit.is_empty() {
+        response.audit =
+            Some(crate::audit::accept(&state.storage, &state.tenant, &auth.device, request.audit, now).await?);
+    }
+    let limit = request.limit.clamp(1, MAX_FEED_PAGE);
+    let mut rows =
+        state.storage.feed(writer.inspector.clone(), writer.departments.clone(), request.since, limit + 1).await?;
+    response.more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    response.next = rows.last().map(|r| r.seq).unwrap_or(request.since);
+    response.feed = rows
+        .into_iter()
+        .map(|r| FeedEntry {
+            seq: r.seq,
+            kind: if r.removed { FeedKind::Removed } else { FeedKind::Document },
+            id: r.id,
+            heads: r.heads,
+        })
+        .collect();
+    Ok(Json(response))
+}
+
+fn check_sha(sha256: &str) -> Result<(), ApiError> {
+    if onevisit_core::record::values::is_sha256_hex(sha256) {
+        Ok(())
+    } else {
+        Err(ApiError::Malformed("a blob is named by its lower-case SHA-256 hex digest"))
+    }
+}
+
+async fn blobs_missing<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
+    auth: Authenticated,
+) -> Result<Json<BlobList>, ApiError> {
+    let list: BlobList = auth.json()?;
+    let mut missing = Vec::new();
+    for sha in list.sha256 {
+        check_sha(&sha)?;
+        if !state.blobs.has(&sha).await? {
+            missing.push(sha);
+        }
+    }
+    Ok(Json(BlobList { sha256: missing }))
+}
+
+async fn blob_chunks<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
+    Path(sha256): Path<String>,
+    _auth: Authenticated,
+) -> Result<Json<UploadState>, ApiError> {
+    check_sha(&sha256)?;
+    if state.blobs.has(&sha256).await? {
+        return Ok(Json(UploadState { complete: true, chunks: Vec::new() }));
+    }
+    Ok(Json(UploadState { complete: false, chunks: state.blobs.chunks(&sha256).await? }))
+}
+
+async fn blob_chunk<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
+    Path((sha256, index)): Path<(String, u32)>,
+    auth: Authenticated,
+) -> Result<StatusCode, ApiError> {
+    check_sha(&sha256)?;
+    if auth.body.len() > CHUNK_BYTES {
+        return Err(ApiError::TooLarge);
+    }
+    if !state.blobs.has(&sha256).await? {
+        state.blobs.put_chunk(&sha256, index, &auth.body).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn blob_complete<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
+    Path(sha256): Path<String>,
+    auth: Authenticated,
+) -> Result<StatusCode, ApiError> {
+    check_sha(&sha256)?;
+    let complete: CompleteUpload = auth.json()?;
+    if !state.blobs.has(&sha256).await? {
+        state.blobs.complete(&sha256, complete.size).await?;
+        tracing::info!(device = %auth.device.device, %sha256, size = complete.size, "blob stored");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Downloads a blob the device may read, whole or one `Range: bytes=a-b`.
+async fn blob_download<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
+    Path(sha256): Path<String>,
+    headers: HeaderMap,
+    auth: Authenticated,
+) -> Result<Response, ApiError> {
+    check_sha(&sha256)?;
+    let writer = auth.writer();
+    let visible = state.storage.may_read_blob(sha256.clone(), writer.inspector, writer.departments).await?;
+    let size = match state.blobs.size(&sha256).await? {
+        Some(size) if visible => size,
+        _ => return Err(ApiError::NotFound("no such blob is visible to this device")),
+    };
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (start, end) = match range {
+        None => (0, size),
+        Some(r) => parse_range(r, size).ok_or(ApiError::Blob(BlobError::BadRange))?,
+    };
+    let bytes = state.blobs.read(&sha256, start, end - start).await?;
+    let status = if range.is_some() { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
+    let mut response = (status, bytes).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::ACCEPT_RANGES, header::HeaderValue::from_static("bytes"));
+    if range.is_some()
+        && let Ok(v) = header::HeaderValue::from_str(&format!("bytes {start}-{}/{size}", end - 1))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    Ok(response)
+}
+
+/// Parses `bytes=a-b` or `bytes=a-` into a half-open range within `size`.
+fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = value.strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let start: u64 = a.trim().parse().ok()?;
+    let end: u64 = if b.trim().is_empty() { size } else { b.trim().parse::<u64>().ok()?.checked_add(1)? };
+    (start < end && end <= size).then_some((start, end))
+}
+
+#[derive(Deserialize)]
+struct ProofQuery {
+    seq: u64,
+}
+
+async fn audit_proof<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
+    Query(query): Query<ProofQuery>,
+    auth: Authenticated,
+) -> Result<Json<crate::audit::InclusionProof>, ApiError> {
+    crate::audit::proof(&state.storage, &state.tenant, &auth.device.device, query.seq, now_ms())
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("the server holds no such audit entry of this device"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges_are_parsed_within_the_blob() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 10)));
+        assert_eq!(parse_range("bytes=90-", 100), Some((90, 100)));
+        assert_eq!(parse_range("bytes=90-100", 100), None);
+        assert_eq!(parse_range("bytes=5-4", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+    }
 }

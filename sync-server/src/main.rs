@@ -1,7 +1,12 @@
 //! `onevisit-server`: the city sync server and its admin commands (embedded SQLite by default).
 
+mod audit;
+mod auth;
+mod blobs;
+mod documents;
 mod http;
 mod storage;
+mod tasks;
 mod tenant;
 
 use std::net::SocketAddr;
@@ -50,6 +55,9 @@ enum Command {
         #[arg(long, default_value_t = 72)]
         valid_hours: i64,
     },
+    /// Plan tasks and change who is assigned.
+    #[command(subcommand)]
+    Task(TaskCommand),
     /// Revoke a device.
     Revoke {
         /// The device identifier.
@@ -66,6 +74,36 @@ enum Command {
     },
 }
 
+/// Planning commands.
+#[derive(Debug, Subcommand)]
+enum TaskCommand {
+    /// Create tasks from a JSON file of drafts (one object or an array), or sample joint tasks.
+    Create {
+        /// The drafts.
+        file: Option<PathBuf>,
+        /// Create this many sample joint inspections (market supervision + fire brigade) instead.
+        #[arg(long, conflicts_with = "file")]
+        sample: Option<usize>,
+        /// Print the task codes as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Assign an inspector to a task.
+    Assign {
+        /// Task code.
+        code: String,
+        /// Inspector.
+        inspector: String,
+    },
+    /// Take an inspector off a task.
+    Unassign {
+        /// Task code.
+        code: String,
+        /// Inspector.
+        inspector: String,
+    },
+}
+
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 enum ServerError {
@@ -79,8 +117,14 @@ enum ServerError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("inspector {0} is not in the imported directory")]
     UnknownInspector(String),
-    #[error("give a directory JSON file or --sample")]
+    #[error("give a JSON file or --sample")]
     Usage,
+    #[error(transparent)]
+    Blobs(#[from] blobs::BlobError),
+    #[error(transparent)]
+    Plan(#[from] tasks::PlanError),
+    #[error("{0}: not task drafts: {1}")]
+    Drafts(PathBuf, serde_json::Error),
 }
 
 #[tokio::main]
@@ -133,13 +177,61 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             storage.create_enrolment(http::code_hash(&code), inspector.clone(), now + valid_hours * 3_600_000).await?;
             println!("{code}");
         }
+        Command::Task(TaskCommand::Create { file, sample, json }) => {
+            let directory = storage
+                .directory()
+                .await?
+                .map(|j| Directory::from_json(j.as_bytes()))
+                .transpose()?
+                .ok_or(tasks::PlanError::NoDirectory)?;
+            let drafts = match (file, sample) {
+                (Some(path), None) => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|source| ServerError::Io { path: path.clone(), source })?;
+                    let value: serde_json::Value =
+                        serde_json::from_str(&text).map_err(|e| ServerError::Drafts(path.clone(), e))?;
+                    let list = if value.is_array() { value } else { serde_json::Value::Array(vec![value]) };
+                    serde_json::from_value(list).map_err(|e| ServerError::Drafts(path, e))?
+                }
+                (None, Some(n)) => {
+                    let today = chrono::Utc::now().date_naive();
+                    (0..n).map(|i| onevisit_core::sample::joint_task_draft(&directory, i, today)).collect()
+                }
+                _ => return Err(ServerError::Usage),
+            };
+            let tenant = Tenant::open(&storage, &cli.data).await?;
+            let created = tasks::create(&storage, &tenant, &directory, drafts, now).await?;
+            if json {
+                let codes: Vec<String> = created.iter().map(|t| t.code.to_string()).collect();
+                println!("{}", serde_json::to_string(&codes).unwrap_or_default());
+            } else {
+                for t in &created {
+                    println!("{} {}", t.code, t.enterprise);
+                }
+            }
+        }
+        Command::Task(TaskCommand::Assign { code, inspector }) => {
+            storage.assign(code.clone(), inspector.clone(), true).await?;
+            println!("assigned {inspector} to {code}");
+        }
+        Command::Task(TaskCommand::Unassign { code, inspector }) => {
+            storage.assign(code.clone(), inspector.clone(), false).await?;
+            println!("took {inspector} off {code}");
+        }
         Command::Revoke { device, reason } => {
             let r = storage.revoke(device, reason, now).await?;
             println!("revoked device {} (certificate {}) at {}", r.device, r.serial, r.revoked_at_ms);
         }
         Command::Serve { listen } => {
             let tenant = Tenant::open(&storage, &cli.data).await?;
-            let state = Arc::new(http::AppState { storage, tenant, metrics: Default::default() });
+            let blobs = blobs::FileBlobs::open(&cli.data.join("blobs"))?;
+            let state = Arc::new(http::AppState {
+                storage,
+                blobs,
+                tenant,
+                documents: Default::default(),
+                metrics: Default::default(),
+            });
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|source| ServerError::Io { path: cli.data.clone(), source })?;

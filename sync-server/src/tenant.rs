@@ -84,6 +84,19 @@ impl Tenant {
         Ok(SignedCertificate::issue(&certificate, &self.ca)?)
     }
 
+    /// The Automerge actor of documents the server itself creates (planned tasks).
+    pub fn actor(&self) -> automerge::ActorId {
+        self.ca.actor_id()
+    }
+
+    /// Signs a statement (receipt, checkpoint) with the tenant key.
+    pub fn sign<T: serde::Serialize>(
+        &self,
+        value: &T,
+    ) -> Result<onevisit_core::sync::wire::SignedStatement, onevisit_core::canonical::CanonicalError> {
+        onevisit_core::sync::statements::sign_statement(value, &self.ca)
+    }
+
     /// Signs the current revocation list.
     pub async fn revocation_list<S: Storage>(
         &self,

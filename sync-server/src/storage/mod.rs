@@ -35,6 +35,82 @@ pub enum StorageError {
     /// The device is enrolled already.
     #[error("device {0} is already enrolled")]
     DeviceExists(String),
+    /// A document with this id exists already.
+    #[error("document {0} exists already")]
+    DocumentExists(String),
+    /// No such document.
+    #[error("unknown document {0}")]
+    UnknownDocument(String),
+    /// The document changed since it was read (optimistic concurrency); read and try again.
+    #[error("document {0} changed concurrently")]
+    VersionConflict(String),
+    /// An audit upload does not continue the chain the server holds for the device.
+    #[error("the audit upload does not continue the device's chain at #{0}")]
+    AuditHeadMoved(u64),
+}
+
+/// What the server knows about one inspection document besides its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentMeta {
+    /// The task code.
+    pub id: String,
+    /// The departments taking part (they may read it).
+    pub departments: Vec<String>,
+    /// The inspectors currently assigned (they may read and write it).
+    pub inspectors: Vec<String>,
+    /// Current heads (hex).
+    pub heads: Vec<String>,
+    /// Bytes stored (snapshot + chunks).
+    pub size: u64,
+    /// Bumped by every write; what an append must name to succeed.
+    pub version: u64,
+    /// How many chunks follow the snapshot.
+    pub chunks: u64,
+}
+
+/// A new document to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDocument {
+    /// The task code.
+    pub id: String,
+    /// The task (JSON).
+    pub task_json: String,
+    /// Departments taking part.
+    pub departments: Vec<String>,
+    /// Assigned inspectors.
+    pub inspectors: Vec<String>,
+    /// Its heads (hex).
+    pub heads: Vec<String>,
+    /// The whole document, saved.
+    pub snapshot: Vec<u8>,
+}
+
+/// One row of a device's view of the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedRow {
+    /// Feed position.
+    pub seq: u64,
+    /// The document.
+    pub id: String,
+    /// Its heads (hex); empty for a removal.
+    pub heads: Vec<String>,
+    /// Whether the device's inspector was taken off it (and may no longer read it).
+    pub removed: bool,
+}
+
+/// An accepted audit entry as the server keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAuditEntry {
+    /// The device.
+    pub device: String,
+    /// Its sequence number in the device's chain.
+    pub seq: u64,
+    /// The entry's hash (hex), the next entry's `prev_hash`.
+    pub hash: String,
+    /// Its Merkle leaf hash (hex): SHA-256(0x00 ‖ canonical entry).
+    pub leaf_hash: String,
+    /// The signed entry (JSON of `SignedAuditEntry`).
+    pub json: String,
 }
 
 /// The tenant's identity and CA key (sealed).
@@ -116,4 +192,80 @@ pub trait Storage: Send + Sync + 'static {
         at_ms: i64,
         horizon_ms: i64,
     ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+
+    // ---- documents and the feed ----
+
+    /// A document's metadata.
+    fn document_meta(&self, id: String) -> impl Future<Output = Result<Option<DocumentMeta>, StorageError>> + Send;
+    /// A document's bytes: the snapshot followed by its chunks, and the version they are at.
+    fn document_bytes(
+        &self,
+        id: String,
+    ) -> impl Future<Output = Result<Option<(Vec<Vec<u8>>, u64)>, StorageError>> + Send;
+    /// Stores a new document with its assignments; it enters the feed.
+    fn create_document(&self, doc: NewDocument) -> impl Future<Output = Result<u64, StorageError>> + Send;
+    /// Appends a chunk of changes if the document is still at `expected_version`; moves it in the
+    /// feed. Returns the new version.
+    fn append_document(
+        &self,
+        id: String,
+        expected_version: u64,
+        chunk: Vec<u8>,
+        heads: Vec<String>,
+    ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+    /// Replaces snapshot and chunks with one compacted snapshot (same heads) at `expected_version`.
+    fn compact_document(
+        &self,
+        id: String,
+        expected_version: u64,
+        snapshot: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Assigns (or, with `active` false, unassigns) an inspector; the document moves in the feed.
+    fn assign(
+        &self,
+        id: String,
+        inspector: String,
+        active: bool,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Feed rows after `since` for an inspector of `departments`, oldest first, at most `limit`.
+    fn feed(
+        &self,
+        inspector: String,
+        departments: Vec<String>,
+        since: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<FeedRow>, StorageError>> + Send;
+    /// The tenant's latest feed position.
+    fn feed_head(&self) -> impl Future<Output = Result<u64, StorageError>> + Send;
+
+    /// Records which blobs (evidence) a document references, for read authorisation.
+    fn add_blob_refs(&self, id: String, sha256: Vec<String>) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Whether some document the inspector or departments may read references the blob.
+    fn may_read_blob(
+        &self,
+        sha256: String,
+        inspector: String,
+        departments: Vec<String>,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+
+    // ---- audit ----
+
+    /// The last accepted entry of a device's chain: (seq, hash), (0, genesis) if none.
+    fn audit_head(&self, device: String) -> impl Future<Output = Result<(u64, String), StorageError>> + Send;
+    /// Appends verified entries of one device if its chain is still at `expected_seq`; each gets the
+    /// next leaf index of the tenant's Merkle tree. Returns the new tree size.
+    fn append_audit(
+        &self,
+        device: String,
+        expected_seq: u64,
+        entries: Vec<StoredAuditEntry>,
+    ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+    /// Every leaf hash of the Merkle tree (hex), in leaf order.
+    fn audit_leaves(&self) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
+    /// The leaf index of a device's entry.
+    fn audit_leaf_index(
+        &self,
+        device: String,
+        seq: u64,
+    ) -> impl Future<Output = Result<Option<u64>, StorageError>> + Send;
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use onevisit_core::certificate::Revocation;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{DeviceRecord, Storage, StorageError, TenantRecord};
+use super::{DeviceRecord, DocumentMeta, FeedRow, NewDocument, Storage, StorageError, StoredAuditEntry, TenantRecord};
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS tenant (
@@ -44,7 +44,111 @@ const SCHEMA: &str = "
         PRIMARY KEY (device, nonce)
     );
     CREATE INDEX IF NOT EXISTS nonces_by_time ON nonces(at_ms);
+    CREATE TABLE IF NOT EXISTS feed_counter (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+    INSERT OR IGNORE INTO feed_counter (id, seq) VALUES (1, 0);
+    CREATE TABLE IF NOT EXISTS documents (
+        id TEXT PRIMARY KEY,
+        task_json TEXT NOT NULL,
+        heads TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        chunks INTEGER NOT NULL DEFAULT 0,
+        feed_seq INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS documents_by_feed ON documents(feed_seq);
+    CREATE TABLE IF NOT EXISTS document_chunks (
+        doc TEXT NOT NULL REFERENCES documents(id),
+        n INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (doc, n)
+    );
+    CREATE TABLE IF NOT EXISTS document_departments (
+        doc TEXT NOT NULL REFERENCES documents(id),
+        department TEXT NOT NULL,
+        PRIMARY KEY (department, doc)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS assignments (
+        doc TEXT NOT NULL REFERENCES documents(id),
+        inspector TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (inspector, doc)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS assignments_by_doc ON assignments(doc);
+    CREATE TABLE IF NOT EXISTS blob_refs (
+        sha256 TEXT NOT NULL,
+        doc TEXT NOT NULL REFERENCES documents(id),
+        PRIMARY KEY (sha256, doc)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS audit_entries (
+        leaf INTEGER PRIMARY KEY,
+        device TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        leaf_hash TEXT NOT NULL,
+        json TEXT NOT NULL,
+        UNIQUE (device, seq)
+    );
 ";
+
+const GENESIS: &str = onevisit_core::audit::GENESIS_HASH;
+
+fn join_heads(heads: &[String]) -> String {
+    heads.join(",")
+}
+
+fn split_heads(text: &str) -> Vec<String> {
+    if text.is_empty() { Vec::new() } else { text.split(',').map(str::to_string).collect() }
+}
+
+/// Takes the next feed position (inside the caller's transaction).
+fn next_feed_seq(tx: &rusqlite::Transaction<'_>) -> Result<i64, StorageError> {
+    tx.execute("UPDATE feed_counter SET seq = seq + 1 WHERE id = 1", []).map_err(db)?;
+    tx.query_row("SELECT seq FROM feed_counter WHERE id = 1", [], |r| r.get(0)).map_err(db)
+}
+
+fn document_meta(c: &Connection, id: &str) -> Result<Option<DocumentMeta>, StorageError> {
+    let row: Option<(String, i64, i64, i64)> = c
+        .prepare_cached("SELECT heads, size, version, chunks FROM documents WHERE id = ?1")
+        .map_err(db)?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()
+        .map_err(db)?;
+    let Some((heads, size, version, chunks)) = row else { return Ok(None) };
+    let departments = c
+        .prepare_cached("SELECT department FROM document_departments WHERE doc = ?1 ORDER BY department")
+        .map_err(db)?
+        .query_map([id], |r| r.get(0))
+        .map_err(db)?
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(db)?;
+    let inspectors = c
+        .prepare_cached("SELECT inspector FROM assignments WHERE doc = ?1 AND active = 1 ORDER BY inspector")
+        .map_err(db)?
+        .query_map([id], |r| r.get(0))
+        .map_err(db)?
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(db)?;
+    Ok(Some(DocumentMeta {
+        id: id.to_string(),
+        departments,
+        inspectors,
+        heads: split_heads(&heads),
+        size: size as u64,
+        version: version as u64,
+        chunks: chunks as u64,
+    }))
+}
+
+fn audit_head(c: &Connection, device: &str) -> Result<(u64, String), StorageError> {
+    let row: Option<(i64, String)> = c
+        .query_row("SELECT seq, hash FROM audit_entries WHERE device = ?1 ORDER BY seq DESC LIMIT 1", [device], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .map_err(db)?;
+    Ok(row.map(|(s, h)| (s as u64, h)).unwrap_or((0, GENESIS.to_string())))
+}
 
 /// SQLite storage: one connection behind a mutex, used from blocking tasks.
 #[derive(Clone)]
@@ -283,6 +387,284 @@ impl Storage for SqliteStorage {
                 )
                 .map_err(db)?;
             Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn document_meta(&self, id: String) -> Result<Option<DocumentMeta>, StorageError> {
+        self.with(move |c| document_meta(c, &id)).await
+    }
+
+    async fn document_bytes(&self, id: String) -> Result<Option<(Vec<Vec<u8>>, u64)>, StorageError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let version: Option<i64> = tx
+                .query_row("SELECT version FROM documents WHERE id = ?1", [&id], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            let Some(version) = version else { return Ok(None) };
+            let chunks = tx
+                .prepare_cached("SELECT bytes FROM document_chunks WHERE doc = ?1 ORDER BY n")
+                .map_err(db)?
+                .query_map([&id], |r| r.get(0))
+                .map_err(db)?
+                .collect::<Result<Vec<Vec<u8>>, _>>()
+                .map_err(db)?;
+            Ok(Some((chunks, version as u64)))
+        })
+        .await
+    }
+
+    async fn create_document(&self, doc: NewDocument) -> Result<u64, StorageError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let exists: bool = tx
+                .query_row("SELECT EXISTS(SELECT 1 FROM documents WHERE id = ?1)", [&doc.id], |r| r.get(0))
+                .map_err(db)?;
+            if exists {
+                return Err(StorageError::DocumentExists(doc.id));
+            }
+            let seq = next_feed_seq(&tx)?;
+            tx.execute(
+                "INSERT INTO documents (id, task_json, heads, size, version, chunks, feed_seq) VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)",
+                params![doc.id, doc.task_json, join_heads(&doc.heads), doc.snapshot.len() as i64, seq],
+            )
+            .map_err(db)?;
+            tx.execute("INSERT INTO document_chunks (doc, n, bytes) VALUES (?1, 0, ?2)", params![doc.id, doc.snapshot])
+                .map_err(db)?;
+            for d in &doc.departments {
+                tx.execute("INSERT OR IGNORE INTO document_departments (doc, department) VALUES (?1, ?2)", params![doc.id, d])
+                    .map_err(db)?;
+            }
+            for i in &doc.inspectors {
+                tx.execute(
+                    "INSERT OR REPLACE INTO assignments (doc, inspector, active, seq) VALUES (?1, ?2, 1, ?3)",
+                    params![doc.id, i, seq],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(1)
+        })
+        .await
+    }
+
+    async fn append_document(
+        &self,
+        id: String,
+        expected_version: u64,
+        chunk: Vec<u8>,
+        heads: Vec<String>,
+    ) -> Result<u64, StorageError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let row: Option<(i64, i64)> = tx
+                .query_row("SELECT version, chunks FROM documents WHERE id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(db)?;
+            let (version, chunks) = row.ok_or_else(|| StorageError::UnknownDocument(id.clone()))?;
+            if version as u64 != expected_version {
+                return Err(StorageError::VersionConflict(id));
+            }
+            let seq = next_feed_seq(&tx)?;
+            tx.execute(
+                "INSERT INTO document_chunks (doc, n, bytes) VALUES (?1, ?2, ?3)",
+                params![id, chunks + 1, chunk],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "UPDATE documents SET heads = ?2, size = size + ?3, version = version + 1, chunks = chunks + 1, feed_seq = ?4
+                 WHERE id = ?1",
+                params![id, join_heads(&heads), chunk.len() as i64, seq],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(expected_version + 1)
+        })
+        .await
+    }
+
+    async fn compact_document(&self, id: String, expected_version: u64, snapshot: Vec<u8>) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let version: i64 = tx
+                .query_row("SELECT version FROM documents WHERE id = ?1", [&id], |r| r.get(0))
+                .optional()
+                .map_err(db)?
+                .ok_or_else(|| StorageError::UnknownDocument(id.clone()))?;
+            if version as u64 != expected_version {
+                return Err(StorageError::VersionConflict(id));
+            }
+            tx.execute("DELETE FROM document_chunks WHERE doc = ?1", [&id]).map_err(db)?;
+            tx.execute("INSERT INTO document_chunks (doc, n, bytes) VALUES (?1, 0, ?2)", params![id, snapshot])
+                .map_err(db)?;
+            tx.execute(
+                "UPDATE documents SET size = ?2, chunks = 0, version = version + 1 WHERE id = ?1",
+                params![id, snapshot.len() as i64],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn assign(&self, id: String, inspector: String, active: bool) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let exists: bool = tx
+                .query_row("SELECT EXISTS(SELECT 1 FROM documents WHERE id = ?1)", [&id], |r| r.get(0))
+                .map_err(db)?;
+            if !exists {
+                return Err(StorageError::UnknownDocument(id));
+            }
+            let seq = next_feed_seq(&tx)?;
+            tx.execute(
+                "INSERT INTO assignments (doc, inspector, active, seq) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(inspector, doc) DO UPDATE SET active = ?3, seq = ?4",
+                params![id, inspector, active, seq],
+            )
+            .map_err(db)?;
+            if active {
+                tx.execute("UPDATE documents SET feed_seq = ?2 WHERE id = ?1", params![id, seq]).map_err(db)?;
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn feed(
+        &self,
+        inspector: String,
+        departments: Vec<String>,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<FeedRow>, StorageError> {
+        self.with(move |c| {
+            let departments = serde_json::to_string(&departments).map_err(|e| StorageError::Database(Box::new(e)))?;
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT feed_seq, id, heads, 0 FROM documents d
+                     WHERE feed_seq > ?1 AND (
+                        EXISTS (SELECT 1 FROM assignments a WHERE a.doc = d.id AND a.inspector = ?2 AND a.active = 1)
+                        OR EXISTS (SELECT 1 FROM document_departments x
+                                   WHERE x.doc = d.id AND x.department IN (SELECT value FROM json_each(?3))))
+                     UNION ALL
+                     SELECT a.seq, a.doc, '', 1 FROM assignments a
+                     WHERE a.inspector = ?2 AND a.active = 0 AND a.seq > ?1
+                       AND NOT EXISTS (SELECT 1 FROM document_departments x
+                                       WHERE x.doc = a.doc AND x.department IN (SELECT value FROM json_each(?3)))
+                     ORDER BY 1 LIMIT ?4",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![since as i64, inspector, departments, limit as i64], |r| {
+                    Ok(FeedRow {
+                        seq: r.get::<_, i64>(0)? as u64,
+                        id: r.get(1)?,
+                        heads: split_heads(&r.get::<_, String>(2)?),
+                        removed: r.get(3)?,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn feed_head(&self) -> Result<u64, StorageError> {
+        self.with(|c| {
+            c.query_row("SELECT seq FROM feed_counter WHERE id = 1", [], |r| r.get::<_, i64>(0))
+                .map(|s| s as u64)
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn audit_head(&self, device: String) -> Result<(u64, String), StorageError> {
+        self.with(move |c| audit_head(c, &device)).await
+    }
+
+    async fn append_audit(
+        &self,
+        device: String,
+        expected_seq: u64,
+        entries: Vec<StoredAuditEntry>,
+    ) -> Result<u64, StorageError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let (seq, _) = audit_head(&tx, &device)?;
+            if seq != expected_seq {
+                return Err(StorageError::AuditHeadMoved(seq));
+            }
+            for e in &entries {
+                tx.prepare_cached(
+                    "INSERT INTO audit_entries (device, seq, hash, leaf_hash, json) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(db)?
+                .execute(params![e.device, e.seq as i64, e.hash, e.leaf_hash, e.json])
+                .map_err(db)?;
+            }
+            let size: i64 = tx.query_row("SELECT COUNT(*) FROM audit_entries", [], |r| r.get(0)).map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(size as u64)
+        })
+        .await
+    }
+
+    async fn audit_leaves(&self) -> Result<Vec<String>, StorageError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached("SELECT leaf_hash FROM audit_entries ORDER BY leaf").map_err(db)?;
+            let rows = stmt.query_map([], |r| r.get(0)).map_err(db)?;
+            rows.collect::<Result<Vec<String>, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn audit_leaf_index(&self, device: String, seq: u64) -> Result<Option<u64>, StorageError> {
+        self.with(move |c| {
+            c.query_row(
+                "SELECT leaf FROM audit_entries WHERE device = ?1 AND seq = ?2",
+                params![device, seq as i64],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|o| o.map(|l| (l - 1) as u64))
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn add_blob_refs(&self, id: String, sha256: Vec<String>) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            for sha in &sha256 {
+                tx.prepare_cached("INSERT OR IGNORE INTO blob_refs (sha256, doc) VALUES (?1, ?2)")
+                    .map_err(db)?
+                    .execute(params![sha, id])
+                    .map_err(db)?;
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn may_read_blob(
+        &self,
+        sha256: String,
+        inspector: String,
+        departments: Vec<String>,
+    ) -> Result<bool, StorageError> {
+        self.with(move |c| {
+            let departments = serde_json::to_string(&departments).map_err(|e| StorageError::Database(Box::new(e)))?;
+            c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM blob_refs b WHERE b.sha256 = ?1 AND (
+                    EXISTS (SELECT 1 FROM assignments a WHERE a.doc = b.doc AND a.inspector = ?2 AND a.active = 1)
+                    OR EXISTS (SELECT 1 FROM document_departments x
+                               WHERE x.doc = b.doc AND x.department IN (SELECT value FROM json_each(?3)))))",
+                params![sha256, inspector, departments],
+                |r| r.get(0),
+            )
+            .map_err(db)
         })
         .await
     }

@@ -1,0 +1,116 @@
+//! Audit uploads: each device's chain must continue from what the server holds; accepted entries
+//! become leaves of the tenant's RFC 6962 Merkle tree, and the device receives a signed checkpoint.
+
+use ed25519_dalek::VerifyingKey;
+use onevisit_core::audit::{SignedAuditEntry, verify_continuation};
+use onevisit_core::sync::merkle::{self, Hash};
+use onevisit_core::sync::statements::{CHECKPOINT_SCHEMA, Checkpoint};
+use onevisit_core::sync::wire::{AuditResult, SignedStatement};
+use serde::{Deserialize, Serialize};
+
+use crate::storage::{DeviceRecord, Storage, StorageError, StoredAuditEntry};
+use crate::tenant::Tenant;
+
+/// An inclusion proof of one device entry in a signed checkpoint's tree.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InclusionProof {
+    /// The entry's leaf index.
+    pub leaf_index: u64,
+    /// The tree size the proof is for (the checkpoint's).
+    pub tree_size: u64,
+    /// The audit path (hex), leaf to root.
+    pub path: Vec<String>,
+    /// The signed checkpoint.
+    pub checkpoint: SignedStatement,
+}
+
+/// Checks and appends a device's new entries; a broken chain is refused as a whole, with why.
+pub async fn accept<S: Storage>(
+    storage: &S,
+    tenant: &Tenant,
+    device: &DeviceRecord,
+    entries: Vec<SignedAuditEntry>,
+    now_ms: i64,
+) -> Result<AuditResult, StorageError> {
+    let (seq, hash) = storage.audit_head(device.device.clone()).await?;
+    let fresh: Vec<SignedAuditEntry> =
+        entries.into_iter().filter(|e| e.entry().is_none_or(|entry| entry.seq > seq)).collect();
+    if fresh.is_empty() {
+        return Ok(AuditResult { accepted_through: seq, refused: None, checkpoint: None });
+    }
+    let key = VerifyingKey::from_bytes(&device.public_key).map_err(|e| StorageError::Database(Box::new(e)))?;
+    if let Err(problem) = verify_continuation(seq, &hash, &fresh, &key, &device.device) {
+        tracing::warn!(device = %device.device, %problem, "audit upload refused");
+        return Ok(AuditResult { accepted_through: seq, refused: Some(problem.to_string()), checkpoint: None });
+    }
+    let stored: Vec<StoredAuditEntry> = fresh
+        .iter()
+        .map(|e| {
+            Ok(StoredAuditEntry {
+                device: device.device.clone(),
+                seq: e.entry().map(|x| x.seq).unwrap_or_default(),
+                hash: e.hash.clone(),
+                leaf_hash: hex::encode(merkle::leaf_hash(e.canonical.as_bytes())),
+                json: serde_json::to_string(e).map_err(|e| StorageError::Database(Box::new(e)))?,
+            })
+        })
+        .collect::<Result<_, StorageError>>()?;
+    let through = stored.last().map(|e| e.seq).unwrap_or(seq);
+    match storage.append_audit(device.device.clone(), seq, stored).await {
+        Ok(_) => {}
+        Err(StorageError::AuditHeadMoved(now_at)) => {
+            return Ok(AuditResult {
+                accepted_through: now_at,
+                refused: Some("another upload of this device's chain was accepted first; retry".into()),
+                checkpoint: None,
+            });
+        }
+        Err(e) => return Err(e),
+    }
+    let (checkpoint, _) = checkpoint(storage, tenant, now_ms).await?;
+    Ok(AuditResult { accepted_through: through, refused: None, checkpoint: Some(checkpoint) })
+}
+
+/// Signs a checkpoint of the current tree; also returns the leaves it covers.
+pub async fn checkpoint<S: Storage>(
+    storage: &S,
+    tenant: &Tenant,
+    now_ms: i64,
+) -> Result<(SignedStatement, Vec<Hash>), StorageError> {
+    let leaves: Vec<Hash> = storage
+        .audit_leaves()
+        .await?
+        .iter()
+        .map(|h| hex::decode(h).ok().and_then(|b| b.try_into().ok()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| StorageError::Database("a stored leaf hash is malformed".into()))?;
+    let body = Checkpoint {
+        schema: CHECKPOINT_SCHEMA.into(),
+        tenant: tenant.id.clone(),
+        tree_size: leaves.len() as u64,
+        root_hash: hex::encode(merkle::root(&leaves)),
+        at_ms: now_ms,
+        issuer_public_key: hex::encode(tenant.root_public_key()),
+    };
+    let signed = tenant.sign(&body).map_err(|e| StorageError::Database(Box::new(e)))?;
+    Ok((signed, leaves))
+}
+
+/// The inclusion proof of a device's entry `seq`, against a fresh checkpoint.
+pub async fn proof<S: Storage>(
+    storage: &S,
+    tenant: &Tenant,
+    device: &str,
+    seq: u64,
+    now_ms: i64,
+) -> Result<Option<InclusionProof>, StorageError> {
+    let Some(index) = storage.audit_leaf_index(device.to_string(), seq).await? else { return Ok(None) };
+    let (checkpoint, leaves) = checkpoint(storage, tenant, now_ms).await?;
+    let path = merkle::inclusion_proof(&leaves, index as usize).unwrap_or_default();
+    Ok(Some(InclusionProof {
+        leaf_index: index,
+        tree_size: leaves.len() as u64,
+        path: path.iter().map(hex::encode).collect(),
+        checkpoint,
+    }))
+}

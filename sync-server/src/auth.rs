@@ -1,0 +1,96 @@
+//! Authenticating device requests as an axum extractor: enrolled, not revoked, certificate valid,
+//! signature over method, path, body, time and nonce, clock within the window, nonce unseen.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use ed25519_dalek::VerifyingKey;
+use onevisit_core::certificate::{DeviceCertificate, SignedCertificate};
+use onevisit_core::request_auth::{self, RequestAuth, RequestAuthError};
+use onevisit_core::sync::wire::MAX_BODY_BYTES;
+
+use crate::blobs::BlobStorage;
+use crate::documents::Writer;
+use crate::http::{ApiError, AppState, now_ms};
+use crate::storage::{DeviceRecord, Storage};
+
+/// An authenticated request: the device, its verified certificate, and the body it signed.
+pub struct Authenticated {
+    /// The enrolled device.
+    pub device: DeviceRecord,
+    /// Its certificate, verified now.
+    pub certificate: DeviceCertificate,
+    /// The request body.
+    pub body: Bytes,
+}
+
+impl Authenticated {
+    /// The device as a writer of documents.
+    pub fn writer(&self) -> Writer {
+        Writer {
+            device: self.device.device.clone(),
+            actor: onevisit_core::identity::actor_id_of(&self.device.public_key),
+            inspector: self.device.inspector.clone(),
+            departments: self.certificate.departments.clone(),
+        }
+    }
+
+    /// The body as JSON of `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_slice(&self.body).map_err(|_| ApiError::Malformed("the body is not the expected JSON"))
+    }
+}
+
+impl<S: Storage, B: BlobStorage> FromRequest<Arc<AppState<S, B>>> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState<S, B>>) -> Result<Self, Self::Rejection> {
+        state.metrics.requests.fetch_add(1, Ordering::Relaxed);
+        let result = authenticate(req, state).await;
+        if result.is_err() {
+            state.metrics.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+async fn authenticate<S: Storage, B: BlobStorage>(
+    req: Request,
+    state: &AppState<S, B>,
+) -> Result<Authenticated, ApiError> {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError::TooLarge)?;
+    state.metrics.bytes_received.fetch_add(body.len() as u64, Ordering::Relaxed);
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let auth = RequestAuth::from_headers(
+        header(request_auth::HEADER_DEVICE),
+        header(request_auth::HEADER_TIMESTAMP),
+        header(request_auth::HEADER_NONCE),
+        header(request_auth::HEADER_SIGNATURE),
+    )?;
+    let device = state.storage.device(auth.device.clone()).await?.ok_or(ApiError::UnknownDevice)?;
+    let now = now_ms();
+    if let Some(r) =
+        state.storage.revocations().await?.into_iter().find(|r| r.device == device.device && r.revoked_at_ms <= now)
+    {
+        return Err(ApiError::Revoked(r.reason));
+    }
+    let signed: SignedCertificate =
+        serde_json::from_str(&device.certificate).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let root =
+        VerifyingKey::from_bytes(&state.tenant.root_public_key()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let certificate = signed.verify(&root, now, None).map_err(|_| ApiError::Expired)?;
+    let key = VerifyingKey::from_bytes(&device.public_key).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    auth.verify(&key, parts.method.as_str(), path, &body, now)?;
+    let fresh = state
+        .storage
+        .remember_nonce(device.device.clone(), auth.nonce.clone(), now, now - 2 * request_auth::MAX_SKEW_MS)
+        .await?;
+    if !fresh {
+        return Err(ApiError::Auth(RequestAuthError::Replayed));
+    }
+    Ok(Authenticated { device, certificate, body })
+}

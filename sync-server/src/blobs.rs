@@ -1,0 +1,200 @@
+//! Blob storage behind a trait (evidence originals by SHA-256): resumable chunked uploads that
+//! become visible only once the whole file matches its hash, and ranged reads. The embedded
+//! default keeps files under `<data>/blobs`; an S3-compatible store comes next.
+
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use onevisit_core::sync::wire::{CHUNK_BYTES, MAX_BLOB_BYTES};
+use sha2::{Digest, Sha256};
+
+/// Why a blob operation failed or was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The file system failed.
+    #[error("blob storage failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// A chunk index beyond what the size allows, or a chunk of the wrong length.
+    #[error("chunk {index} is out of range or has the wrong length")]
+    BadChunk {
+        /// The chunk.
+        index: u32,
+    },
+    /// Chunks are missing at completion.
+    #[error("chunks {0:?} have not been uploaded")]
+    MissingChunks(Vec<u32>),
+    /// The assembled file does not match its name.
+    #[error("the uploaded bytes hash to {actual}, not {expected}")]
+    HashMismatch {
+        /// The name.
+        expected: String,
+        /// What the bytes hash to.
+        actual: String,
+    },
+    /// Larger than the server keeps.
+    #[error("a blob of {0} bytes exceeds the limit")]
+    TooLarge(u64),
+    /// A range outside the blob.
+    #[error("the requested range is outside the blob")]
+    BadRange,
+}
+
+/// Where blobs live.
+pub trait BlobStorage: Send + Sync + 'static {
+    /// Whether the complete blob is stored.
+    fn has(&self, sha256: &str) -> impl Future<Output = Result<bool, BlobError>> + Send;
+    /// The size of a stored blob.
+    fn size(&self, sha256: &str) -> impl Future<Output = Result<Option<u64>, BlobError>> + Send;
+    /// Indices of the chunks received so far for an upload in progress.
+    fn chunks(&self, sha256: &str) -> impl Future<Output = Result<Vec<u32>, BlobError>> + Send;
+    /// Stores one chunk of an upload (idempotent).
+    fn put_chunk(&self, sha256: &str, index: u32, bytes: &[u8]) -> impl Future<Output = Result<(), BlobError>> + Send;
+    /// Assembles the chunks, checks size and hash, and makes the blob visible.
+    fn complete(&self, sha256: &str, size: u64) -> impl Future<Output = Result<(), BlobError>> + Send;
+    /// Reads `len` bytes from `offset`.
+    fn read(&self, sha256: &str, offset: u64, len: u64) -> impl Future<Output = Result<Vec<u8>, BlobError>> + Send;
+}
+
+/// Blobs as files: `<dir>/<ab>/<sha256>`, uploads in `<dir>/partial/<sha256>/<index>`.
+pub struct FileBlobs {
+    dir: PathBuf,
+}
+
+impl FileBlobs {
+    /// Blob files under `dir`.
+    pub fn open(dir: &Path) -> Result<FileBlobs, BlobError> {
+        std::fs::create_dir_all(dir.join("partial"))?;
+        Ok(FileBlobs { dir: dir.to_path_buf() })
+    }
+
+    fn path(&self, sha256: &str) -> PathBuf {
+        self.dir.join(&sha256[..2]).join(sha256)
+    }
+
+    fn partial(&self, sha256: &str) -> PathBuf {
+        self.dir.join("partial").join(sha256)
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
+) -> Result<T, BlobError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| BlobError::Io(std::io::Error::other(e)))?
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+impl BlobStorage for FileBlobs {
+    async fn has(&self, sha256: &str) -> Result<bool, BlobError> {
+        Ok(self.path(sha256).exists())
+    }
+
+    async fn size(&self, sha256: &str) -> Result<Option<u64>, BlobError> {
+        match std::fs::metadata(self.path(sha256)) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn chunks(&self, sha256: &str) -> Result<Vec<u32>, BlobError> {
+        let dir = self.partial(sha256);
+        blocking(move || {
+            let mut out = Vec::new();
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+                Err(e) => return Err(e.into()),
+            };
+            for entry in entries {
+                if let Some(i) = entry?.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
+                    out.push(i);
+                }
+            }
+            out.sort_unstable();
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn put_chunk(&self, sha256: &str, index: u32, bytes: &[u8]) -> Result<(), BlobError> {
+        if bytes.is_empty() || bytes.len() > CHUNK_BYTES || u64::from(index) * CHUNK_BYTES as u64 >= MAX_BLOB_BYTES {
+            return Err(BlobError::BadChunk { index });
+        }
+        let dir = self.partial(sha256);
+        let bytes = bytes.to_vec();
+        blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            let tmp = dir.join(format!("{index}.tmp"));
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, dir.join(index.to_string()))?;
+            sync_dir(&dir)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn complete(&self, sha256: &str, size: u64) -> Result<(), BlobError> {
+        if size > MAX_BLOB_BYTES {
+            return Err(BlobError::TooLarge(size));
+        }
+        let (dir, target, expected) = (self.partial(sha256), self.path(sha256), sha256.to_string());
+        blocking(move || {
+            let count = size.div_ceil(CHUNK_BYTES as u64).max(1) as u32;
+            let missing: Vec<u32> = (0..count).filter(|i| !dir.join(i.to_string()).exists()).collect();
+            if !missing.is_empty() {
+                return Err(BlobError::MissingChunks(missing));
+            }
+            let parent = target.parent().map(Path::to_path_buf).unwrap_or_default();
+            std::fs::create_dir_all(&parent)?;
+            let tmp = dir.join("assembled.tmp");
+            let mut out = std::fs::File::create(&tmp)?;
+            let mut hasher = Sha256::new();
+            let mut total = 0u64;
+            for i in 0..count {
+                let bytes = std::fs::read(dir.join(i.to_string()))?;
+                let expected_len =
+                    if i + 1 < count { CHUNK_BYTES as u64 } else { size - u64::from(i) * CHUNK_BYTES as u64 };
+                if bytes.len() as u64 != expected_len {
+                    return Err(BlobError::BadChunk { index: i });
+                }
+                hasher.update(&bytes);
+                out.write_all(&bytes)?;
+                total += bytes.len() as u64;
+            }
+            out.sync_all()?;
+            let actual = hex::encode(hasher.finalize());
+            if actual != expected || total != size {
+                // The chunks are wrong: drop them so the device starts this blob again.
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(BlobError::HashMismatch { expected, actual });
+            }
+            std::fs::rename(&tmp, &target)?;
+            sync_dir(&parent)?;
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn read(&self, sha256: &str, offset: u64, len: u64) -> Result<Vec<u8>, BlobError> {
+        let path = self.path(sha256);
+        blocking(move || {
+            let mut f = std::fs::File::open(&path)?;
+            let size = f.metadata()?.len();
+            if offset > size || offset + len > size {
+                return Err(BlobError::BadRange);
+            }
+            f.seek(SeekFrom::Start(offset))?;
+            let mut buf = vec![0u8; len as usize];
+            f.read_exact(&mut buf)?;
+            Ok(buf)
+        })
+        .await
+    }
+}

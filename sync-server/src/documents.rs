@@ -1,0 +1,301 @@
+//! The documents side of the sync protocol: authorising, applying and answering one pushed
+//! document at a time (a refusal never fails the batch), over any [`Storage`]. Loaded records are
+//! cached with the storage version they reflect, and writes are serialised per document; across
+//! server replicas the storage's optimistic version check decides.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use automerge::sync::{self, ChunkList};
+use automerge::{ActorId, Change, ChangeHash};
+use onevisit_core::record::InspectionRecord;
+use onevisit_core::record::exchange::parse_change;
+use onevisit_core::sync::wire::{
+    DocumentPush, DocumentResult, MAX_DOCUMENT_BYTES, Refusal, b64, heads_from_hex, heads_to_hex, unb64,
+};
+use tokio::sync::Mutex;
+
+use crate::storage::{DocumentMeta, NewDocument, Storage, StorageError};
+
+/// Compact a stored document once this many chunks follow its snapshot.
+const COMPACT_AFTER_CHUNKS: u64 = 64;
+/// How often a write is retried after losing a race with another replica.
+const WRITE_ATTEMPTS: usize = 3;
+
+/// Who is pushing: the authenticated device and what its certificate says.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    /// Device id.
+    pub device: String,
+    /// Its Automerge actor (derived from its key).
+    pub actor: ActorId,
+    /// Its inspector.
+    pub inspector: String,
+    /// Its departments.
+    pub departments: Vec<String>,
+}
+
+impl Writer {
+    fn may_read(&self, meta: &DocumentMeta) -> bool {
+        self.may_write(meta) || meta.departments.iter().any(|d| self.departments.contains(d))
+    }
+
+    fn may_write(&self, meta: &DocumentMeta) -> bool {
+        meta.inspectors.contains(&self.inspector)
+    }
+}
+
+/// A loaded record and the storage version it reflects.
+struct Cached {
+    version: u64,
+    record: Option<InspectionRecord>,
+}
+
+/// The per-document locks and cache.
+#[derive(Default)]
+pub struct Documents {
+    slots: std::sync::Mutex<HashMap<String, Arc<Mutex<Cached>>>>,
+}
+
+/// One pushed document's outcome, and its heads if something was accepted into it.
+pub struct Outcome {
+    /// The answer for the device.
+    pub result: DocumentResult,
+    /// The server's heads, when the device's push (or pull) succeeded.
+    pub accepted: Option<Vec<String>>,
+    /// Whether the device's changes added something.
+    pub wrote: bool,
+    /// The evidence hashes the document references, after a write.
+    pub evidence: Vec<String>,
+}
+
+fn evidence_of(record: &InspectionRecord) -> Vec<String> {
+    record.evidence().map(|e| e.into_iter().map(|r| r.sha256).collect()).unwrap_or_default()
+}
+
+fn refused(id: &str, why: Refusal) -> Outcome {
+    Outcome {
+        result: DocumentResult { id: id.to_string(), refused: Some(why), ..Default::default() },
+        accepted: None,
+        wrote: false,
+        evidence: Vec::new(),
+    }
+}
+
+impl Documents {
+    fn slot(&self, id: &str) -> Arc<Mutex<Cached>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.entry(id.to_string()).or_insert_with(|| Arc::new(Mutex::new(Cached { version: 0, record: None }))).clone()
+    }
+
+    /// Handles one document of a batch.
+    pub async fn push<S: Storage>(
+        &self,
+        storage: &S,
+        writer: &Writer,
+        push: DocumentPush,
+    ) -> Result<Outcome, StorageError> {
+        let id = push.id.clone();
+        let Some(known) = heads_from_hex(&push.known_heads) else { return Ok(refused(&id, Refusal::Malformed)) };
+        let Some(changes) = decode_changes(&push.changes) else { return Ok(refused(&id, Refusal::Malformed)) };
+        let sync_message = match push.sync_message.as_deref().map(|m| unb64(m).map(|b| sync::Message::decode(&b))) {
+            None => None,
+            Some(Some(Ok(m))) => Some(m),
+            Some(_) => return Ok(refused(&id, Refusal::Malformed)),
+        };
+        for _ in 0..WRITE_ATTEMPTS {
+            let Some(meta) = storage.document_meta(id.clone()).await? else {
+                if changes.is_empty() {
+                    return Ok(refused(&id, Refusal::Unknown));
+                }
+                match self.create(storage, writer, &id, changes.clone()).await {
+                    Err(StorageError::DocumentExists(_)) => continue,
+                    other => return other,
+                }
+            };
+            if !writer.may_read(&meta) {
+                return Ok(refused(&id, Refusal::NotAssigned));
+            }
+            let slot = self.slot(&id);
+            let mut cached = slot.lock().await;
+            match self.update(storage, writer, &meta, &mut cached, &known, changes.clone(), sync_message.clone()).await
+            {
+                Err(StorageError::VersionConflict(_)) => {
+                    cached.record = None;
+                    continue;
+                }
+                other => return other,
+            }
+        }
+        Err(StorageError::VersionConflict(id))
+    }
+
+    /// A document the server does not have yet: the device created the task offline.
+    async fn create<S: Storage>(
+        &self,
+        storage: &S,
+        writer: &Writer,
+        id: &str,
+        changes: Vec<Change>,
+    ) -> Result<Outcome, StorageError> {
+        if changes.iter().any(|c| c.actor_id() != &writer.actor) {
+            return Ok(refused(id, Refusal::ForeignActor));
+        }
+        let mut record = match InspectionRecord::from_changes(changes) {
+            Ok(r) => r,
+            Err(onevisit_core::record::RecordError::MissingDependencies(_)) => {
+                return Ok(refused(id, Refusal::MissingDependencies));
+            }
+            Err(_) => return Ok(refused(id, Refusal::Malformed)),
+        };
+        let task = record.task().clone();
+        if task.code.as_str() != id {
+            return Ok(refused(id, Refusal::Malformed));
+        }
+        if !task.inspectors.iter().any(|i| i.as_str() == writer.inspector) {
+            return Ok(refused(id, Refusal::NotAssigned));
+        }
+        let snapshot = record.save();
+        if snapshot.len() > MAX_DOCUMENT_BYTES {
+            return Ok(refused(id, Refusal::TooLarge));
+        }
+        let heads = heads_to_hex(&record.heads());
+        let doc = NewDocument {
+            id: id.to_string(),
+            task_json: serde_json::to_string(&task).map_err(|e| StorageError::Database(Box::new(e)))?,
+            departments: task.departments.iter().map(|d| d.to_string()).collect(),
+            inspectors: task.inspectors.iter().map(|i| i.to_string()).collect(),
+            heads: heads.clone(),
+            snapshot,
+        };
+        let version = storage.create_document(doc).await?;
+        let evidence = evidence_of(&record);
+        let slot = self.slot(id);
+        *slot.lock().await = Cached { version, record: Some(record) };
+        Ok(Outcome {
+            result: DocumentResult { id: id.to_string(), heads: heads.clone(), ..Default::default() },
+            accepted: Some(heads),
+            wrote: true,
+            evidence,
+        })
+    }
+
+    /// A document the server has: apply what is new, answer with what the device lacks.
+    #[allow(clippy::too_many_arguments)]
+    async fn update<S: Storage>(
+        &self,
+        storage: &S,
+        writer: &Writer,
+        meta: &DocumentMeta,
+        cached: &mut Cached,
+        known: &[ChangeHash],
+        changes: Vec<Change>,
+        sync_message: Option<sync::Message>,
+    ) -> Result<Outcome, StorageError> {
+        let id = meta.id.as_str();
+        if cached.record.is_none() || cached.version != meta.version {
+            let Some((chunks, version)) = storage.document_bytes(id.to_string()).await? else {
+                return Err(StorageError::UnknownDocument(id.to_string()));
+            };
+            let Some((first, rest)) = chunks.split_first() else {
+                return Err(StorageError::UnknownDocument(id.to_string()));
+            };
+            let record = InspectionRecord::load(first, rest.iter().map(Vec::as_slice))
+                .map_err(|e| StorageError::Database(Box::new(e)))?;
+            *cached = Cached { version, record: Some(record) };
+        }
+        let Some(record) = cached.record.as_mut() else { return Err(StorageError::UnknownDocument(id.to_string())) };
+
+        if let Some(message) = sync_message {
+            return Ok(answer_sync_message(id, record, message));
+        }
+
+        let pushed: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
+        let new: Vec<Change> = changes.into_iter().filter(|c| !record.has_all(&[c.hash()])).collect();
+        let wrote = !new.is_empty();
+        if wrote {
+            if !writer.may_write(meta) {
+                return Ok(refused(id, Refusal::ReadOnly));
+            }
+            if new.iter().any(|c| c.actor_id() != &writer.actor) {
+                return Ok(refused(id, Refusal::ForeignActor));
+            }
+            if let Err(e) = record.apply_changes(new) {
+                cached.record = None;
+                return Ok(refused(
+                    id,
+                    match e {
+                        onevisit_core::record::RecordError::MissingDependencies(_) => Refusal::MissingDependencies,
+                        _ => Refusal::Malformed,
+                    },
+                ));
+            }
+            let chunk = record.take_unsaved();
+            if meta.size as usize + chunk.len() > MAX_DOCUMENT_BYTES {
+                cached.record = None;
+                return Ok(refused(id, Refusal::TooLarge));
+            }
+            let heads = heads_to_hex(&record.heads());
+            match storage.append_document(id.to_string(), cached.version, chunk, heads).await {
+                Ok(version) => cached.version = version,
+                Err(e) => {
+                    cached.record = None;
+                    return Err(e);
+                }
+            }
+            if meta.chunks + 1 >= COMPACT_AFTER_CHUNKS
+                && let Some(record) = cached.record.as_mut()
+            {
+                let snapshot = record.save();
+                if storage.compact_document(id.to_string(), cached.version, snapshot).await.is_ok() {
+                    cached.version += 1;
+                }
+            }
+        }
+        let Some(record) = cached.record.as_mut() else { return Err(StorageError::UnknownDocument(id.to_string())) };
+        let mut have: Vec<ChangeHash> = known.iter().copied().filter(|h| record.has_all(&[*h])).collect();
+        have.extend(pushed.into_iter().filter(|h| record.has_all(&[*h])));
+        let lacking = if have.is_empty() && !known.is_empty() {
+            // The device's known heads are unknown here: it must fall back to the sync protocol.
+            Vec::new()
+        } else {
+            record.changes_since(&have)
+        };
+        let heads = heads_to_hex(&record.heads());
+        let evidence = if wrote { evidence_of(record) } else { Vec::new() };
+        Ok(Outcome {
+            result: DocumentResult {
+                id: id.to_string(),
+                heads: heads.clone(),
+                changes: lacking.iter().map(|c| b64(c)).collect(),
+                ..Default::default()
+            },
+            accepted: Some(heads),
+            wrote,
+            evidence,
+        })
+    }
+}
+
+/// The fallback: Automerge's sync protocol, server side, read-only — changes inside the device's
+/// message are ignored (the device pushes its own changes normally once it holds the server's
+/// heads), so the actor check cannot be bypassed.
+fn answer_sync_message(id: &str, record: &mut InspectionRecord, mut message: sync::Message) -> Outcome {
+    message.changes = ChunkList::empty();
+    let mut state = sync::State::new();
+    if record.receive_sync_message(&mut state, message).is_err() {
+        return refused(id, Refusal::Malformed);
+    }
+    let reply = record.sync_message(&mut state).map(|m| b64(&m.encode()));
+    let heads = heads_to_hex(&record.heads());
+    Outcome {
+        result: DocumentResult { id: id.to_string(), heads, sync_message: reply, ..Default::default() },
+        accepted: None,
+        wrote: false,
+        evidence: Vec::new(),
+    }
+}
+
+fn decode_changes(encoded: &[String]) -> Option<Vec<Change>> {
+    encoded.iter().map(|c| unb64(c).and_then(|b| parse_change(b).ok())).collect()
+}
