@@ -62,6 +62,24 @@ pub enum Command {
     /// The task code shown on site (亮码检查): issue and verify.
     #[command(subcommand, name = "taskcode")]
     TaskCode(TaskCodeCommand),
+    /// Enrol this device with the city sync server using a one-time code.
+    Enroll {
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        server: String,
+        /// The one-time enrolment code from the administrator.
+        #[arg(long)]
+        code: String,
+        /// The tenant's root public key (hex), given out of band.
+        #[arg(long)]
+        root: String,
+    },
+    /// Sync records, audit log and photos with the city server.
+    Sync {
+        /// Also download the evidence photos of every task that are not on this device.
+        #[arg(long)]
+        fetch_photos: bool,
+    },
     /// Two inspectors of two departments record one joint inspection offline and merge.
     Demo {
         /// Where to keep the two demo stores (default: a temporary directory, removed afterwards).

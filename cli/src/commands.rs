@@ -38,6 +38,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Demo { .. } => Ok(()),
+        Command::Sync { fetch_photos } => {
+            let store = Store::open(&root, wrapper(&cli, &root, false)?.as_ref())?;
+            crate::sync_commands::sync(store, *fetch_photos, cli.json)
+        }
         command => {
             let mut store = Store::open(&root, wrapper(&cli, &root, false)?.as_ref())?;
             dispatch(&mut store, command, cli.json)
@@ -111,7 +115,8 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
         Command::Photo(c) => crate::evidence_commands::photo(store, c, as_json)?,
         Command::Document(c) => crate::evidence_commands::document(store, c, as_json)?,
         Command::TaskCode(c) => crate::evidence_commands::task_code(store, c, as_json)?,
-        Command::Init { .. } | Command::Demo { .. } => {}
+        Command::Enroll { server, code, root } => crate::sync_commands::enroll(store, server, code, root, as_json)?,
+        Command::Init { .. } | Command::Demo { .. } | Command::Sync { .. } => {}
     }
     Ok(())
 }

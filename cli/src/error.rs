@@ -58,6 +58,9 @@ pub enum CliError {
     /// A hash prefix matches nothing or more than one item.
     #[error("{0:?} matches no single item; give more of the hash")]
     Ambiguous(String),
+    /// Sync or enrolment failed.
+    #[error(transparent)]
+    Sync(#[from] onevisit_core::sync::SyncError),
     /// A public key argument is not a valid Ed25519 key.
     #[error("the issuer key must be 64 hex characters of an Ed25519 public key")]
     BadKey,
@@ -69,6 +72,7 @@ impl CliError {
         match self {
             CliError::Usage(_) | CliError::Date(_) | CliError::Status(_) => 2,
             CliError::AuditFailed(_) | CliError::DocumentFailed(_) | CliError::Token(_) => 3,
+            CliError::Sync(_) => 4,
             _ => 1,
         }
     }

@@ -6,6 +6,7 @@ mod demo;
 mod error;
 mod evidence_commands;
 mod render;
+mod sync_commands;
 
 use std::process::ExitCode;
 

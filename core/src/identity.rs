@@ -186,6 +186,12 @@ impl DeviceKey {
         DeviceKey { signing: SigningKey::from_bytes(&seed) }
     }
 
+    /// A second handle on the same key, for the sync client to sign its requests while the store
+    /// stays usable for recording. Crate-private: the key never leaves the core.
+    pub(crate) fn duplicate(&self) -> DeviceKey {
+        DeviceKey { signing: SigningKey::from_bytes(&self.signing.to_bytes()) }
+    }
+
     /// Seals the seed under `wrapper` for storage.
     pub fn seal(&self, wrapper: &dyn SeedWrapper) -> Result<Vec<u8>, KeyError> {
         wrapper.wrap(&self.signing.to_bytes())

@@ -15,7 +15,7 @@ use onevisit_core::sync::wire::{
 };
 use tokio::sync::Mutex;
 
-use crate::storage::{DocumentMeta, NewDocument, Storage, StorageError};
+use crate::storage::{DocumentMeta, NewDocument, Storage, StorageError, StoredDocument};
 
 /// Compact a stored document once this many chunks follow its snapshot.
 const COMPACT_AFTER_CHUNKS: u64 = 64;
@@ -70,7 +70,7 @@ pub struct Outcome {
 }
 
 fn evidence_of(record: &InspectionRecord) -> Vec<String> {
-    record.evidence().map(|e| e.into_iter().map(|r| r.sha256).collect()).unwrap_or_default()
+    record.evidence().map(|e| e.into_iter().flat_map(|r| [r.sha256, r.thumbnail_sha256]).collect()).unwrap_or_default()
 }
 
 fn refused(id: &str, why: Refusal) -> Outcome {
@@ -194,7 +194,7 @@ impl Documents {
     ) -> Result<Outcome, StorageError> {
         let id = meta.id.as_str();
         if cached.record.is_none() || cached.version != meta.version {
-            let Some((chunks, version)) = storage.document_bytes(id.to_string()).await? else {
+            let Some(StoredDocument { chunks, version }) = storage.document_bytes(id.to_string()).await? else {
                 return Err(StorageError::UnknownDocument(id.to_string()));
             };
             let Some((first, rest)) = chunks.split_first() else {

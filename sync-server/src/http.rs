@@ -10,14 +10,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use ed25519_dalek::{Signature, VerifyingKey};
-use onevisit_core::certificate::SignedCertificate;
 use onevisit_core::domain::Directory;
 use onevisit_core::request_auth::{self, RequestAuthError};
 use onevisit_core::sync::statements::{RECEIPT_SCHEMA, Receipt, ReceiptDocument};
 use onevisit_core::sync::wire::{
-    BlobList, CHUNK_BYTES, CompleteUpload, FeedEntry, FeedKind, MAX_FEED_PAGE, SyncRequest, SyncResponse, UploadState,
+    BlobList, CHUNK_BYTES, CompleteUpload, EnrolRequest, EnrolResponse, FeedEntry, FeedKind, MAX_FEED_PAGE,
+    SyncRequest, SyncResponse, UploadState,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -168,30 +168,6 @@ async fn metrics<S: Storage, B: BlobStorage>(State(state): State<Arc<AppState<S,
         out.push_str(&format!("# TYPE onevisit_feed_seq gauge\nonevisit_feed_seq {seq}\n"));
     }
     out
-}
-
-/// An enrolment request: a one-time code, the device key, and a signature proving possession.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct EnrolRequest {
-    /// The one-time enrolment code.
-    pub code: String,
-    /// The device's public key (hex).
-    pub device_public_key: String,
-    /// Signature (hex) over [`request_auth::enrolment_proof_bytes`].
-    pub proof: String,
-}
-
-/// What an enrolled device receives.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct EnrolResponse {
-    /// The device certificate.
-    pub certificate: SignedCertificate,
-    /// The current revocation list.
-    pub revocations: onevisit_core::certificate::SignedRevocationList,
-    /// The tenant root key (hex), to be compared with the one configured out of band.
-    pub root_public_key: String,
-    /// The device's registered code for document numbers.
-    pub device_code: String,
 }
 
 /// Server time, ms since the Unix epoch.

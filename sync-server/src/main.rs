@@ -211,11 +211,11 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             }
         }
         Command::Task(TaskCommand::Assign { code, inspector }) => {
-            storage.assign(code.clone(), inspector.clone(), true).await?;
+            reassign(&storage, &cli.data, &code, &inspector, true, now).await?;
             println!("assigned {inspector} to {code}");
         }
         Command::Task(TaskCommand::Unassign { code, inspector }) => {
-            storage.assign(code.clone(), inspector.clone(), false).await?;
+            reassign(&storage, &cli.data, &code, &inspector, false, now).await?;
             println!("took {inspector} off {code}");
         }
         Command::Revoke { device, reason } => {
@@ -246,6 +246,26 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             tracing::info!("stopped");
         }
     }
+    Ok(())
+}
+
+/// Changes a task's assignment from the command line.
+async fn reassign(
+    storage: &SqliteStorage,
+    data: &std::path::Path,
+    code: &str,
+    inspector: &str,
+    assigned: bool,
+    now: i64,
+) -> Result<(), ServerError> {
+    let directory = storage
+        .directory()
+        .await?
+        .map(|j| Directory::from_json(j.as_bytes()))
+        .transpose()?
+        .ok_or(tasks::PlanError::NoDirectory)?;
+    let tenant = Tenant::open(storage, data).await?;
+    tasks::reassign(storage, &tenant, &directory, code, inspector, assigned, now).await?;
     Ok(())
 }
 

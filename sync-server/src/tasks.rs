@@ -6,7 +6,7 @@ use onevisit_core::domain::{Directory, Task, TaskCode, TaskDraft};
 use onevisit_core::record::{InspectionRecord, Stamp};
 use onevisit_core::sync::wire::heads_to_hex;
 
-use crate::storage::{NewDocument, Storage, StorageError};
+use crate::storage::{NewDocument, Storage, StorageError, StoredDocument};
 use crate::tenant::Tenant;
 
 /// Why a task cannot be created.
@@ -21,6 +21,9 @@ pub enum PlanError {
     /// The record could not be made.
     #[error(transparent)]
     Record(#[from] onevisit_core::record::RecordError),
+    /// An identifier argument is invalid.
+    #[error(transparent)]
+    Id(#[from] onevisit_core::domain::IdError),
     /// No directory imported yet.
     #[error("import the directory first")]
     NoDirectory,
@@ -59,4 +62,34 @@ pub async fn create<S: Storage>(
         tasks.push(task);
     }
     Ok(tasks)
+}
+
+/// Assigns an inspector to a task (or takes one off): the task inside the document changes (a
+/// change by the tenant's actor, so devices enforce it too) and so does who may sync it.
+pub async fn reassign<S: Storage>(
+    storage: &S,
+    tenant: &Tenant,
+    directory: &Directory,
+    id: &str,
+    inspector: &str,
+    assigned: bool,
+    now_ms: i64,
+) -> Result<Task, PlanError> {
+    let StoredDocument { chunks, version } =
+        storage.document_bytes(id.to_string()).await?.ok_or_else(|| StorageError::UnknownDocument(id.to_string()))?;
+    let (first, rest) = chunks.split_first().ok_or_else(|| StorageError::UnknownDocument(id.to_string()))?;
+    let mut record = InspectionRecord::load(first, rest.iter().map(Vec::as_slice))?;
+    record.set_actor(tenant.actor());
+    let who = onevisit_core::domain::InspectorId::new(inspector)?;
+    let mut inspectors = record.task().inspectors.clone();
+    inspectors.retain(|i| i != &who);
+    if assigned {
+        inspectors.push(who);
+    }
+    let stamp = Stamp { by: record.task().lead_inspector.clone(), at_ms: now_ms };
+    record.reassign(stamp, directory, inspectors)?;
+    let chunk = record.take_unsaved();
+    storage.append_document(id.to_string(), version, chunk, heads_to_hex(&record.heads())).await?;
+    storage.assign(id.to_string(), inspector.to_string(), assigned).await?;
+    Ok(record.task().clone())
 }

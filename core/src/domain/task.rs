@@ -218,6 +218,21 @@ pub struct Task {
 }
 
 impl Task {
+    /// The same task assigned to `inspectors` instead, validated as a new draft would be.
+    pub fn with_inspectors(&self, inspectors: Vec<InspectorId>, directory: &Directory) -> Result<Task, TaskError> {
+        let draft = TaskDraft {
+            enterprise: self.enterprise.clone(),
+            lead_department: self.lead_department.clone(),
+            departments: self.departments.clone(),
+            inspectors,
+            lead_inspector: self.lead_inspector.clone(),
+            matters: self.matters.clone(),
+            window: self.window,
+            source: self.source.clone(),
+        };
+        Task::from_draft(draft, self.code.clone(), directory)
+    }
+
     /// Validates a draft against the directory and gives it `code`.
     pub fn from_draft(draft: TaskDraft, code: TaskCode, directory: &Directory) -> Result<Task, TaskError> {
         let departments: BTreeSet<DepartmentId> = draft.departments.into_iter().collect();

@@ -33,7 +33,15 @@ impl InspectionRecord {
     pub fn apply_changes(&mut self, changes: Vec<Change>) -> Result<(), RecordError> {
         self.doc.apply_changes(changes).map_err(corrupt)?;
         let missing = self.doc.get_missing_deps(&[]);
-        if missing.is_empty() { Ok(()) } else { Err(RecordError::MissingDependencies(missing.len())) }
+        if !missing.is_empty() {
+            return Err(RecordError::MissingDependencies(missing.len()));
+        }
+        self.refresh_task()
+    }
+
+    /// Whether changes were made or merged since the last save.
+    pub fn has_unsaved(&mut self) -> bool {
+        self.doc.get_heads() != self.saved_heads
     }
 
     /// The next message of Automerge's sync protocol towards a peer tracked by `state`.
@@ -43,7 +51,8 @@ impl InspectionRecord {
 
     /// Takes in a peer's sync protocol message.
     pub fn receive_sync_message(&mut self, state: &mut sync::State, message: sync::Message) -> Result<(), RecordError> {
-        self.doc.sync().receive_sync_message(state, message).map_err(corrupt)
+        self.doc.sync().receive_sync_message(state, message).map_err(corrupt)?;
+        self.refresh_task()
     }
 }
 

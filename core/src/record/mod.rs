@@ -129,6 +129,9 @@ pub enum RecordError {
     /// Bytes received as an Automerge change do not parse as one.
     #[error("received bytes are not a valid Automerge change")]
     MalformedChange,
+    /// The new assignment is not a valid task.
+    #[error(transparent)]
+    Assignment(#[from] crate::domain::TaskError),
     /// Received changes depend on changes this copy does not have.
     #[error("{0} received changes depend on changes this copy does not have")]
     MissingDependencies(usize),
@@ -273,7 +276,7 @@ impl InspectionRecord {
     /// The caller vouches that they belong to it; [`Self::merge_from`] checks.
     pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<(), RecordError> {
         self.doc.load_incremental(bytes).map_err(corrupt)?;
-        Ok(())
+        self.refresh_task()
     }
 
     /// Merges another copy of this record, refusing a document that merely carries the same task
@@ -283,6 +286,28 @@ impl InspectionRecord {
             return Err(RecordError::UnrelatedRecord);
         }
         self.doc.merge(&mut other.doc).map_err(corrupt)?;
+        self.refresh_task()
+    }
+
+    /// Re-reads the task after merging: the planner may have changed who is assigned.
+    fn refresh_task(&mut self) -> Result<(), RecordError> {
+        if let Some(task) = read_json::<Task>(&self.doc, &ROOT, "task")? {
+            self.task = task;
+        }
+        Ok(())
+    }
+
+    /// Changes who is assigned (the planner's edit, made on the server).
+    pub fn reassign(
+        &mut self,
+        stamp: Stamp,
+        directory: &Directory,
+        inspectors: Vec<InspectorId>,
+    ) -> Result<(), RecordError> {
+        let task = self.task.with_inspectors(inspectors, directory)?;
+        self.doc.put(ROOT, "task", to_json(&task))?;
+        self.doc.commit_with(CommitOptions::default().with_message("reassign").with_time(stamp.at_ms / 1000));
+        self.task = task;
         Ok(())
     }
 

@@ -12,6 +12,8 @@ pub mod photos;
 pub mod schema;
 pub mod sync_state;
 
+pub use sync_state::{DocumentSyncState, PendingBlob, SyncAccount};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -95,13 +97,16 @@ pub enum StoreError {
     /// No blob with this hash.
     #[error("no blob {0}")]
     UnknownBlob(String),
+    /// Another thread panicked while holding the store.
+    #[error("the store is unusable: a thread panicked while using it")]
+    Poisoned,
     /// A blob's bytes do not match its hash.
     #[error("blob {0} is corrupt: its bytes no longer match its hash")]
     CorruptBlob(String),
 }
 
 impl StoreError {
-    fn io(path: &Path, source: std::io::Error) -> StoreError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> StoreError {
         StoreError::Io { path: path.to_path_buf(), source }
     }
 }

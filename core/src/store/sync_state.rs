@@ -255,6 +255,34 @@ impl Store {
         Ok(true)
     }
 
+    /// Writes changes that arrived in memory through the sync protocol; whether there were any.
+    pub fn persist_merged(&mut self, code: &TaskCode) -> Result<bool, StoreError> {
+        if !self.record(code)?.has_unsaved() {
+            return Ok(false);
+        }
+        let object = format!("task/{code}");
+        self.change(code, AuditAction::MergeRecord, |_, _, _| Ok(((), object)), &|_| Ok(()))?;
+        Ok(true)
+    }
+
+    /// A record's local heads (`None` if unknown here) and confirmed heads, both sorted.
+    pub fn heads_pair(&self, code: &TaskCode) -> Result<(Option<Vec<ChangeHash>>, Vec<ChangeHash>), StoreError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .prepare_cached("SELECT local_heads, confirmed_heads FROM sync_documents WHERE code = ?1")?
+            .query_row([code.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(match row {
+            None => (None, Vec::new()),
+            Some((local, confirmed)) => {
+                let (mut l, mut c) = (decode_heads(&local), decode_heads(&confirmed));
+                l.sort();
+                c.sort();
+                (Some(l), c)
+            }
+        })
+    }
+
     /// Records that the server holds `heads` of a record this copy has.
     pub fn confirm_heads(&mut self, code: &TaskCode, heads: &[ChangeHash]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;

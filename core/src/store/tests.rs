@@ -812,3 +812,43 @@ mod legal_documents {
         assert_eq!(claims.expires_ms - claims.not_before_ms, 7 * 86_400_000 - 1, "a seven-day window, Beijing days");
     }
 }
+
+#[test]
+fn a_record_is_dirty_until_the_server_confirms_its_heads_and_again_after_an_edit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut s, code) = on_site_task(tmp.path());
+    let dirty = s.dirty_documents().unwrap();
+    assert_eq!(dirty.len(), 1);
+    assert!(dirty[0].confirmed.is_empty());
+    let (changes, heads) = s.changes_for_push(&code, &[]).unwrap();
+    assert!(changes.len() >= 2, "creation and check-in");
+    s.confirm_heads(&code, &heads).unwrap();
+    assert!(s.dirty_documents().unwrap().is_empty());
+    s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    let dirty = s.dirty_documents().unwrap();
+    assert_eq!(dirty.len(), 1);
+    let (delta, _) = s.changes_for_push(&code, &dirty[0].confirmed).unwrap();
+    assert_eq!(delta.len(), 1, "only the change the server lacks");
+}
+
+#[test]
+fn remote_changes_are_applied_persisted_and_confirmed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut a, code) = on_site_task(&tmp.path().join("a"));
+    let mut b = store(&tmp.path().join("b"), "xfjy-01");
+    let (all, heads) = a.changes_for_push(&code, &[]).unwrap();
+    assert!(b.apply_remote(&code, all, &heads).unwrap(), "a new record is created");
+    assert!(b.dirty_documents().unwrap().is_empty(), "it arrived confirmed");
+    a.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    let (delta, heads) = a.changes_for_push(&code, &heads).unwrap();
+    assert!(b.apply_remote(&code, delta.clone(), &heads).unwrap());
+    assert!(!b.apply_remote(&code, delta, &heads).unwrap(), "applying twice changes nothing");
+    drop(b);
+    let mut b = Store::open(&tmp.path().join("b"), &wrapper(&tmp.path().join("b"))).unwrap();
+    assert_eq!(b.record(&code).unwrap().heads(), heads);
+    assert!(b.dirty_documents().unwrap().is_empty());
+    assert!(matches!(
+        b.apply_remote(&code, vec![vec![1, 2, 3]], &heads),
+        Err(StoreError::Record(RecordError::MalformedChange))
+    ));
+}

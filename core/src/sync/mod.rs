@@ -1,6 +1,11 @@
 //! Device ↔ city server sync (docs/sync-protocol.md): the wire messages both sides share, the
 //! server's signed statements, the audit Merkle tree, and the device's sync engine.
 
+pub mod client;
+pub mod engine;
 pub mod merkle;
 pub mod statements;
 pub mod wire;
+
+pub use client::{CancelToken, ClientError, RetryPolicy, SyncClient};
+pub use engine::{Progress, SyncError, SyncOptions, SyncReport, enrol, fetch_blob, sync};

@@ -200,6 +200,30 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// An enrolment request: a one-time code, the device key, and a signature proving possession.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    /// The one-time enrolment code.
+    pub code: String,
+    /// The device's public key (hex).
+    pub device_public_key: String,
+    /// Signature (hex) over [`crate::request_auth::enrolment_proof_bytes`].
+    pub proof: String,
+}
+
+/// What an enrolled device receives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    /// The device certificate.
+    pub certificate: crate::certificate::SignedCertificate,
+    /// The current revocation list.
+    pub revocations: crate::certificate::SignedRevocationList,
+    /// The tenant root key (hex), to be compared with the one configured out of band.
+    pub root_public_key: String,
+    /// The device's registered code for document numbers.
+    pub device_code: String,
+}
+
 /// Encodes heads as hex strings.
 pub fn heads_to_hex(heads: &[ChangeHash]) -> Vec<String> {
     heads.iter().map(|h| hex::encode(h.0)).collect()

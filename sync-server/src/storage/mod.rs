@@ -68,6 +68,15 @@ pub struct DocumentMeta {
     pub chunks: u64,
 }
 
+/// A document's stored bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDocument {
+    /// The snapshot followed by incremental chunks.
+    pub chunks: Vec<Vec<u8>>,
+    /// The version they are at.
+    pub version: u64,
+}
+
 /// A new document to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDocument {
@@ -198,10 +207,7 @@ pub trait Storage: Send + Sync + 'static {
     /// A document's metadata.
     fn document_meta(&self, id: String) -> impl Future<Output = Result<Option<DocumentMeta>, StorageError>> + Send;
     /// A document's bytes: the snapshot followed by its chunks, and the version they are at.
-    fn document_bytes(
-        &self,
-        id: String,
-    ) -> impl Future<Output = Result<Option<(Vec<Vec<u8>>, u64)>, StorageError>> + Send;
+    fn document_bytes(&self, id: String) -> impl Future<Output = Result<Option<StoredDocument>, StorageError>> + Send;
     /// Stores a new document with its assignments; it enters the feed.
     fn create_document(&self, doc: NewDocument) -> impl Future<Output = Result<u64, StorageError>> + Send;
     /// Appends a chunk of changes if the document is still at `expected_version`; moves it in the

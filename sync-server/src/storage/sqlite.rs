@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use onevisit_core::certificate::Revocation;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{DeviceRecord, DocumentMeta, FeedRow, NewDocument, Storage, StorageError, StoredAuditEntry, TenantRecord};
+use super::{
+    DeviceRecord, DocumentMeta, FeedRow, NewDocument, Storage, StorageError, StoredAuditEntry, StoredDocument,
+    TenantRecord,
+};
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS tenant (
@@ -395,7 +398,7 @@ impl Storage for SqliteStorage {
         self.with(move |c| document_meta(c, &id)).await
     }
 
-    async fn document_bytes(&self, id: String) -> Result<Option<(Vec<Vec<u8>>, u64)>, StorageError> {
+    async fn document_bytes(&self, id: String) -> Result<Option<StoredDocument>, StorageError> {
         self.with(move |c| {
             let tx = c.transaction().map_err(db)?;
             let version: Option<i64> = tx
@@ -410,7 +413,7 @@ impl Storage for SqliteStorage {
                 .map_err(db)?
                 .collect::<Result<Vec<Vec<u8>>, _>>()
                 .map_err(db)?;
-            Ok(Some((chunks, version as u64)))
+            Ok(Some(StoredDocument { chunks, version: version as u64 }))
         })
         .await
     }

@@ -1,0 +1,267 @@
+//! The device's HTTP client for the city server: every request signed with the device key,
+//! retried with exponential backoff on network failures and server errors, cancellable between
+//! attempts, and every refusal turned into a typed error.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::wire::ErrorBody;
+use crate::identity::DeviceKey;
+use crate::request_auth::{self, RequestAuth};
+
+/// Why talking to the server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server could not be reached or the connection broke (after the retries).
+    #[error("the server could not be reached: {0}")]
+    Network(String),
+    /// The device's certificate was revoked.
+    #[error("this device was revoked: {0}")]
+    Revoked(String),
+    /// The device's certificate expired.
+    #[error("this device's certificate expired: {0}")]
+    Expired(String),
+    /// The server does not accept the device's authentication.
+    #[error("the server refused the device's authentication ({kind}): {message}")]
+    Unauthenticated {
+        /// `unauthenticated`, `clock_skew` or `replayed`.
+        kind: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server refused the request itself.
+    #[error("the server refused the request ({kind}, HTTP {status}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The error kind.
+        kind: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server answered something that is not the protocol.
+    #[error("the server's answer is malformed: {0}")]
+    MalformedAnswer(String),
+    /// The caller cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// A flag another thread sets to stop a sync at the next safe point.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token not yet cancelled.
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Asks the operation to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether stopping was asked for.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How failed requests are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all (1 = no retry).
+    pub attempts: u32,
+    /// The first wait; doubled after each failure.
+    pub initial_backoff: Duration,
+    /// The longest wait.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { attempts: 5, initial_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(5) }
+    }
+}
+
+/// Counters of what went over the wire (bodies and the authentication headers).
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// Requests sent (retries included).
+    pub requests: AtomicU64,
+    /// Bytes sent.
+    pub bytes_up: AtomicU64,
+    /// Bytes received.
+    pub bytes_down: AtomicU64,
+}
+
+/// A client bound to one server and one device key.
+pub struct SyncClient {
+    http: Client,
+    base: String,
+    key: DeviceKey,
+    retry: RetryPolicy,
+    /// What went over the wire.
+    pub traffic: Traffic,
+}
+
+/// One request to send (re-signed on every attempt).
+struct Call<'a> {
+    method: reqwest::Method,
+    path: &'a str,
+    body: Vec<u8>,
+    range: Option<String>,
+}
+
+impl SyncClient {
+    /// A client for `base_url` (e.g. `http://127.0.0.1:8080`) signing with `key`.
+    pub fn new(base_url: &str, key: &DeviceKey, retry: RetryPolicy) -> Result<SyncClient, ClientError> {
+        let http = Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| ClientError::Network(e.to_string()))?;
+        Ok(SyncClient {
+            http,
+            base: base_url.trim_end_matches('/').to_string(),
+            key: key.duplicate(),
+            retry,
+            traffic: Traffic::default(),
+        })
+    }
+
+    /// POSTs JSON and reads JSON.
+    pub fn post_json<T: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &T,
+        cancel: &CancelToken,
+    ) -> Result<R, ClientError> {
+        let body = serde_json::to_vec(body).map_err(|e| ClientError::MalformedAnswer(e.to_string()))?;
+        let response = self.send(Call { method: reqwest::Method::POST, path, body, range: None }, cancel)?;
+        self.read_json(response)
+    }
+
+    /// GETs JSON.
+    pub fn get_json<R: DeserializeOwned>(&self, path: &str, cancel: &CancelToken) -> Result<R, ClientError> {
+        let response = self.send(Call { method: reqwest::Method::GET, path, body: Vec::new(), range: None }, cancel)?;
+        self.read_json(response)
+    }
+
+    /// PUTs raw bytes, expecting no body back.
+    pub fn put_bytes(&self, path: &str, body: Vec<u8>, cancel: &CancelToken) -> Result<(), ClientError> {
+        self.send(Call { method: reqwest::Method::PUT, path, body, range: None }, cancel).map(|_| ())
+    }
+
+    /// POSTs JSON, expecting no body back.
+    pub fn post_empty<T: Serialize>(&self, path: &str, body: &T, cancel: &CancelToken) -> Result<(), ClientError> {
+        let body = serde_json::to_vec(body).map_err(|e| ClientError::MalformedAnswer(e.to_string()))?;
+        self.send(Call { method: reqwest::Method::POST, path, body, range: None }, cancel).map(|_| ())
+    }
+
+    /// GETs bytes `[start, end)` of a resource.
+    pub fn get_range(&self, path: &str, start: u64, end: u64, cancel: &CancelToken) -> Result<Vec<u8>, ClientError> {
+        let range = Some(format!("bytes={start}-{}", end - 1));
+        let response = self.send(Call { method: reqwest::Method::GET, path, body: Vec::new(), range }, cancel)?;
+        let bytes = response.bytes().map_err(|e| ClientError::Network(e.to_string()))?;
+        self.traffic.bytes_down.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(bytes.to_vec())
+    }
+
+    fn read_json<R: DeserializeOwned>(&self, response: Response) -> Result<R, ClientError> {
+        let bytes = response.bytes().map_err(|e| ClientError::Network(e.to_string()))?;
+        self.traffic.bytes_down.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::MalformedAnswer(e.to_string()))
+    }
+
+    fn request(&self, call: &Call<'_>) -> RequestBuilder {
+        let now = chrono::Utc::now().timestamp_millis();
+        let auth = RequestAuth::sign(&self.key, call.method.as_str(), call.path, &call.body, now);
+        let mut builder = self
+            .http
+            .request(call.method.clone(), format!("{}{}", self.base, call.path))
+            .header(request_auth::HEADER_DEVICE, &auth.device)
+            .header(request_auth::HEADER_TIMESTAMP, auth.timestamp_ms.to_string())
+            .header(request_auth::HEADER_NONCE, &auth.nonce)
+            .header(request_auth::HEADER_SIGNATURE, &auth.signature);
+        if let Some(range) = &call.range {
+            builder = builder.header(reqwest::header::RANGE, range);
+        }
+        if !call.body.is_empty() {
+            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(call.body.clone());
+        }
+        builder
+    }
+
+    /// Sends with retries; returns a successful response or the typed refusal.
+    fn send(&self, call: Call<'_>, cancel: &CancelToken) -> Result<Response, ClientError> {
+        let mut backoff = self.retry.initial_backoff;
+        let mut last = ClientError::Network("no attempt made".into());
+        for attempt in 0..self.retry.attempts.max(1) {
+            if cancel.is_cancelled() {
+                return Err(ClientError::Cancelled);
+            }
+            if attempt > 0 {
+                sleep_unless_cancelled(jittered(backoff), cancel)?;
+                backoff = (backoff * 2).min(self.retry.max_backoff);
+            }
+            self.traffic.requests.fetch_add(1, Ordering::Relaxed);
+            // Body plus the four authentication headers (~300 bytes with the request line).
+            self.traffic.bytes_up.fetch_add(call.body.len() as u64 + 300, Ordering::Relaxed);
+            match self.request(&call).send() {
+                Err(e) => last = ClientError::Network(e.to_string()),
+                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) => {
+                    let status = response.status();
+                    let error = refusal(status.as_u16(), response);
+                    // Server trouble is worth retrying; a refusal is not.
+                    if status.is_server_error() || status.as_u16() == 429 {
+                        last = error;
+                    } else {
+                        return Err(error);
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+fn refusal(status: u16, response: Response) -> ClientError {
+    let body: ErrorBody = response.json().unwrap_or(ErrorBody { error: "unknown".into(), message: String::new() });
+    match body.error.as_str() {
+        "revoked" => ClientError::Revoked(body.message),
+        "expired" => ClientError::Expired(body.message),
+        "unauthenticated" | "clock_skew" | "replayed" => {
+            ClientError::Unauthenticated { kind: body.error, message: body.message }
+        }
+        _ => ClientError::Refused { status, kind: body.error, message: body.message },
+    }
+}
+
+/// ±25 % jitter so that many devices retrying together spread out.
+fn jittered(d: Duration) -> Duration {
+    let mut b = [0u8; 1];
+    crate::random::fill(&mut b);
+    let factor = 0.75 + (b[0] as f64 / 255.0) * 0.5;
+    d.mul_f64(factor)
+}
+
+fn sleep_unless_cancelled(total: Duration, cancel: &CancelToken) -> Result<(), ClientError> {
+    let step = Duration::from_millis(20);
+    let mut waited = Duration::ZERO;
+    while waited < total {
+        if cancel.is_cancelled() {
+            return Err(ClientError::Cancelled);
+        }
+        std::thread::sleep(step.min(total - waited));
+        waited += step;
+    }
+    Ok(())
+}

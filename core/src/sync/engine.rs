@@ -1,0 +1,568 @@
+//! The device sync engine: one call brings the device and the city server level — dirty records
+//! pushed in batches with what the server lacks, the feed pulled page by page, the audit chain
+//! uploaded, blobs uploaded resumably — reporting progress, cancellable, and holding the store only
+//! for the short moments it reads or applies something, so recording goes on meanwhile.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use automerge::ChangeHash;
+use automerge::sync as am_sync;
+use ed25519_dalek::VerifyingKey;
+use serde::Serialize;
+
+use super::client::{CancelToken, ClientError, RetryPolicy, SyncClient};
+use super::statements::{StatementError, verify_checkpoint, verify_receipt};
+use super::wire::{
+    BlobList, CHUNK_BYTES, CompleteUpload, DocumentPush, EnrolRequest, EnrolResponse, FeedKind, Refusal, SyncRequest,
+    SyncResponse, UploadState, b64, heads_from_hex, heads_to_hex, unb64,
+};
+use crate::domain::TaskCode;
+use crate::store::{Store, StoreError, SyncAccount};
+
+/// Why a sync (or enrolment) stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The device is not enrolled with a server.
+    #[error("this device is not enrolled (run onevisit enroll)")]
+    NotEnrolled,
+    /// Talking to the server failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A server statement does not verify against the tenant root.
+    #[error("the server's signed statement does not verify: {0}")]
+    Statement(#[from] StatementError),
+    /// The enrolment answer is not trustworthy.
+    #[error("enrolment refused by this device: {0}")]
+    Enrolment(String),
+    /// A blob downloaded does not match its hash.
+    #[error("blob {0} downloaded with the wrong content")]
+    BlobMismatch(String),
+    /// The sync did not settle within its round limit (something keeps changing).
+    #[error("the sync did not settle after {0} round trips")]
+    TooManyRounds(usize),
+}
+
+impl From<std::sync::PoisonError<std::sync::MutexGuard<'_, Store>>> for SyncError {
+    fn from(_: std::sync::PoisonError<std::sync::MutexGuard<'_, Store>>) -> Self {
+        SyncError::Store(StoreError::Poisoned)
+    }
+}
+
+/// Tuning of one sync.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncOptions {
+    /// Documents per request.
+    pub batch_documents: usize,
+    /// Feed entries per page.
+    pub feed_page: u32,
+    /// Audit entries per request.
+    pub audit_batch: usize,
+    /// Whether to upload blobs after the documents.
+    pub upload_blobs: bool,
+    /// Round trips at most before giving up.
+    pub max_rounds: usize,
+    /// Retries of each request.
+    pub retry: RetryPolicy,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            batch_documents: 100,
+            feed_page: 500,
+            audit_batch: 2000,
+            upload_blobs: true,
+            max_rounds: 1000,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Where a sync stands, for a progress bar.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// Round trips made.
+    pub requests: u64,
+    /// Documents whose changes the server accepted.
+    pub documents_pushed: u64,
+    /// Documents that received changes.
+    pub documents_pulled: u64,
+    /// Documents still waiting (dirty or announced by the feed).
+    pub documents_pending: u64,
+    /// Bytes sent.
+    pub bytes_up: u64,
+    /// Bytes received.
+    pub bytes_down: u64,
+    /// Blobs uploaded so far.
+    pub blobs_done: u64,
+    /// Blobs to upload in all.
+    pub blobs_total: u64,
+    /// Blob chunks sent (a resumed upload skips those the server holds).
+    pub chunks_sent: u64,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    /// The final progress.
+    pub progress: Progress,
+    /// Documents the server refused, with why.
+    pub refused: BTreeMap<String, Refusal>,
+    /// Tasks the device's inspector was taken off.
+    pub removed: Vec<String>,
+    /// The last audit entry the server holds.
+    pub audit_through: u64,
+    /// Why the server refused the audit upload, if it did.
+    pub audit_refused: Option<String>,
+    /// Receipts received.
+    pub receipts: u64,
+}
+
+/// Enrols the device with a one-time code: proves possession of its key, checks the certificate
+/// against the root key given out of band, and keeps the enrolment in the store.
+pub fn enrol(
+    store: &mut Store,
+    server_url: &str,
+    code: &str,
+    root_public_key_hex: &str,
+) -> Result<SyncAccount, SyncError> {
+    let key = store.device_key();
+    let public = hex::encode(key.public_bytes());
+    let proof = hex::encode(key.sign(&crate::request_auth::enrolment_proof_bytes(code, &public)).to_bytes());
+    let request = EnrolRequest { code: code.to_string(), device_public_key: public.clone(), proof };
+    let http = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| ClientError::Network(e.to_string()))?;
+    let response = http
+        .post(format!("{}/v1/enroll", server_url.trim_end_matches('/')))
+        .json(&request)
+        .send()
+        .map_err(|e| ClientError::Network(e.to_string()))?;
+    if !response.status().is_success() {
+        let status = response.status().as_u16();
+        let body: super::wire::ErrorBody =
+            response.json().unwrap_or(super::wire::ErrorBody { error: "unknown".into(), message: String::new() });
+        return Err(ClientError::Refused { status, kind: body.error, message: body.message }.into());
+    }
+    let answer: EnrolResponse = response.json().map_err(|e| ClientError::MalformedAnswer(e.to_string()))?;
+    if !answer.root_public_key.eq_ignore_ascii_case(root_public_key_hex) {
+        return Err(SyncError::Enrolment("the server's root key is not the one configured for this tenant".into()));
+    }
+    let root = root_key(root_public_key_hex)?;
+    let certificate = answer
+        .certificate
+        .verify(&root, crate::store::now_ms(), None)
+        .map_err(|e| SyncError::Enrolment(e.to_string()))?;
+    if certificate.device_public_key != public {
+        return Err(SyncError::Enrolment("the certificate is for another key".into()));
+    }
+    if store.inspector().is_some_and(|i| i.as_str() != certificate.inspector) {
+        return Err(SyncError::Enrolment(format!(
+            "the code is for inspector {}, this device is operated by another",
+            certificate.inspector
+        )));
+    }
+    answer.revocations.verify(&root).map_err(|e| SyncError::Enrolment(e.to_string()))?;
+    let account = SyncAccount {
+        server_url: server_url.trim_end_matches('/').to_string(),
+        certificate: answer.certificate,
+        root_public_key: root_public_key_hex.to_ascii_lowercase(),
+        device_code: answer.device_code,
+        revocations: answer.revocations,
+    };
+    store.set_sync_account(&account)?;
+    Ok(account)
+}
+
+fn root_key(hex_key: &str) -> Result<VerifyingKey, SyncError> {
+    hex::decode(hex_key)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        .ok_or_else(|| SyncError::Enrolment("the root public key is not a valid Ed25519 key".into()))
+}
+
+/// A client for the store's server.
+pub fn client_for(store: &Mutex<Store>, options: &SyncOptions) -> Result<(SyncClient, SyncAccount), SyncError> {
+    let guard = store.lock()?;
+    let account = guard.sync_account()?.ok_or(SyncError::NotEnrolled)?;
+    let client = SyncClient::new(&account.server_url, guard.device_key(), options.retry)?;
+    Ok((client, account))
+}
+
+/// Syncs everything: documents both ways, the audit chain, then blobs up.
+pub fn sync(
+    store: &Mutex<Store>,
+    options: &SyncOptions,
+    progress: &dyn Fn(&Progress),
+    cancel: &CancelToken,
+) -> Result<SyncReport, SyncError> {
+    let (client, account) = client_for(store, options)?;
+    sync_with(store, &client, &account, options, progress, cancel)
+}
+
+/// One sync run's working state.
+struct Run<'a> {
+    store: &'a Mutex<Store>,
+    client: &'a SyncClient,
+    account: &'a SyncAccount,
+    options: &'a SyncOptions,
+    report: SyncReport,
+    /// Documents the feed announced that this device lacks: id → known heads to send.
+    pulls: BTreeMap<String, Vec<ChangeHash>>,
+    /// Automerge sync states of documents in the fallback.
+    fallback: HashMap<String, am_sync::State>,
+    /// Documents refused in this run (not pushed again until the next sync).
+    skip: HashSet<String>,
+    /// The feed cursor to store once every pull it announced has been applied.
+    cursor: u64,
+    feed_more: bool,
+    audit_done: bool,
+    first_round: bool,
+}
+
+/// Syncs with an existing client (benchmarks and apps reuse one).
+pub fn sync_with(
+    store: &Mutex<Store>,
+    client: &SyncClient,
+    account: &SyncAccount,
+    options: &SyncOptions,
+    progress: &dyn Fn(&Progress),
+    cancel: &CancelToken,
+) -> Result<SyncReport, SyncError> {
+    let cursor = store.lock()?.feed_cursor()?;
+    let mut run = Run {
+        store,
+        client,
+        account,
+        options,
+        report: SyncReport::default(),
+        pulls: BTreeMap::new(),
+        fallback: HashMap::new(),
+        skip: HashSet::new(),
+        cursor,
+        feed_more: true,
+        audit_done: false,
+        first_round: true,
+    };
+    let mut rounds = 0;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(ClientError::Cancelled.into());
+        }
+        let request = run.next_request()?;
+        let idle = request.documents.is_empty() && request.audit.is_empty();
+        if idle && !run.feed_more && run.pulls.is_empty() && rounds > 0 {
+            break;
+        }
+        rounds += 1;
+        if rounds > options.max_rounds {
+            return Err(SyncError::TooManyRounds(options.max_rounds));
+        }
+        let response: SyncResponse = client.post_json("/v1/sync", &request, cancel)?;
+        run.apply(&request, response)?;
+        run.update_progress();
+        progress(&run.report.progress);
+    }
+    if options.upload_blobs {
+        run.upload_blobs(progress, cancel)?;
+    }
+    run.update_progress();
+    progress(&run.report.progress);
+    Ok(run.report)
+}
+
+impl Run<'_> {
+    /// Reads what to send next: fallback messages, documents the feed announced, a batch of dirty
+    /// records and new audit entries. A device's very first request only reads the feed, so that
+    /// records it already holds but never synced are caught up by the sync protocol instead of
+    /// being sent whole.
+    fn next_request(&mut self) -> Result<SyncRequest, SyncError> {
+        let mut store = self.store.lock()?;
+        let mut documents = Vec::new();
+        let first_contact = self.first_round && self.cursor == 0;
+        self.first_round = false;
+        for (id, state) in self.fallback.iter_mut() {
+            let Ok(code) = TaskCode::parse(id) else { continue };
+            if let Some(message) = store.record(&code)?.sync_message(state) {
+                documents.push(DocumentPush {
+                    id: id.clone(),
+                    sync_message: Some(b64(&message.encode())),
+                    ..Default::default()
+                });
+            }
+        }
+        let dirty = if first_contact { Vec::new() } else { store.dirty_documents()? };
+        let dirty_ids: HashSet<String> = dirty.iter().map(|d| d.code.to_string()).collect();
+        let wanted: Vec<String> = self.pulls.keys().take(self.options.batch_documents).cloned().collect();
+        for id in wanted {
+            let known = self.pulls.remove(&id).unwrap_or_default();
+            let Ok(code) = TaskCode::parse(&id) else { continue };
+            let have_locally = store.local_heads(&code)?.is_some();
+            if have_locally && known.is_empty() {
+                // This copy never synced but the server has the document: Automerge's sync protocol.
+                let mut state = am_sync::State::new();
+                let message = store.record(&code)?.sync_message(&mut state);
+                self.fallback.insert(id.clone(), state);
+                if let Some(message) = message {
+                    documents.push(DocumentPush {
+                        id,
+                        sync_message: Some(b64(&message.encode())),
+                        ..Default::default()
+                    });
+                }
+            } else if !dirty_ids.contains(&id) {
+                documents.push(DocumentPush { id, known_heads: heads_to_hex(&known), ..Default::default() });
+            }
+        }
+        let mut budget = 8 * 1024 * 1024usize;
+        for dirty in dirty {
+            if documents.len() >= self.options.batch_documents || budget == 0 {
+                break;
+            }
+            let id = dirty.code.to_string();
+            if self.skip.contains(&id) || self.fallback.contains_key(&id) {
+                continue;
+            }
+            let (changes, _heads) = store.changes_for_push(&dirty.code, &dirty.confirmed)?;
+            budget = budget.saturating_sub(changes.iter().map(|c| c.len() * 4 / 3 + 4).sum());
+            documents.push(DocumentPush {
+                id,
+                known_heads: heads_to_hex(&dirty.confirmed),
+                changes: changes.iter().map(|c| b64(c)).collect(),
+                sync_message: None,
+            });
+        }
+        let audit = if self.audit_done {
+            Vec::new()
+        } else {
+            let after = store.audit_confirmed_seq()?;
+            store.audit_entries_after(after, self.options.audit_batch)?
+        };
+        Ok(SyncRequest { since: self.cursor, limit: self.options.feed_page, documents, audit })
+    }
+
+    /// Applies the server's answer.
+    fn apply(&mut self, request: &SyncRequest, response: SyncResponse) -> Result<(), SyncError> {
+        let now = crate::store::now_ms();
+        if let Some(receipt) = &response.receipt {
+            verify_receipt(receipt, &self.account.root_public_key)?;
+            self.store.lock()?.save_receipt(receipt, now)?;
+            self.report.receipts += 1;
+        }
+        let pushed: HashSet<&str> =
+            request.documents.iter().filter(|d| !d.changes.is_empty()).map(|d| d.id.as_str()).collect();
+        for result in response.documents {
+            let id = result.id.clone();
+            let Ok(code) = TaskCode::parse(&id) else { continue };
+            if let Some(why) = result.refused {
+                self.report.refused.insert(id.clone(), why);
+                self.skip.insert(id.clone());
+                self.fallback.remove(&id);
+                continue;
+            }
+            let heads =
+                heads_from_hex(&result.heads).ok_or_else(|| ClientError::MalformedAnswer(format!("heads of {id}")))?;
+            let mut store = self.store.lock()?;
+            if let Some(message) = result.sync_message.as_deref() {
+                let message = unb64(message)
+                    .and_then(|b| am_sync::Message::decode(&b).ok())
+                    .ok_or_else(|| ClientError::MalformedAnswer(format!("sync message of {id}")))?;
+                if let Some(state) = self.fallback.get_mut(&id) {
+                    store.record(&code)?.receive_sync_message(state, message).map_err(StoreError::from)?;
+                }
+            }
+            if self.fallback.contains_key(&id) {
+                // Persist what the fallback brought in, then leave it once this copy holds the
+                // server's heads: from there on the ordinary push sends what the server lacks.
+                let arrived = store.persist_merged(&code)?;
+                if arrived {
+                    self.report.progress.documents_pulled += 1;
+                }
+                if store.record(&code)?.has_all(&heads) {
+                    store.confirm_heads(&code, &heads)?;
+                    self.fallback.remove(&id);
+                }
+                continue;
+            }
+            let changes = result
+                .changes
+                .iter()
+                .map(|c| unb64(c))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ClientError::MalformedAnswer(format!("changes of {id}")))?;
+            let merged = store.apply_remote(&code, changes, &heads)?;
+            if merged {
+                self.report.progress.documents_pulled += 1;
+            }
+            if !store.record(&code)?.has_all(&heads) {
+                // The server no longer knows the heads it confirmed (restored from a backup):
+                // catch up through the sync protocol.
+                self.fallback.insert(id.clone(), am_sync::State::new());
+            }
+            if pushed.contains(id.as_str()) {
+                self.report.progress.documents_pushed += 1;
+            }
+        }
+        if let Some(audit) = response.audit {
+            if let Some(why) = audit.refused {
+                self.report.audit_refused = Some(why);
+                self.audit_done = true;
+            } else {
+                if let Some(checkpoint) = &audit.checkpoint {
+                    verify_checkpoint(checkpoint, &self.account.root_public_key)?;
+                }
+                self.store.lock()?.confirm_audit(audit.accepted_through, audit.checkpoint.as_ref())?;
+            }
+            self.report.audit_through = audit.accepted_through;
+            if request.audit.len() < self.options.audit_batch {
+                self.audit_done = true;
+            }
+        } else if request.audit.is_empty() {
+            self.audit_done = true;
+        }
+        let mut store = self.store.lock()?;
+        for entry in response.feed {
+            let Ok(code) = TaskCode::parse(&entry.id) else { continue };
+            match entry.kind {
+                FeedKind::Removed => {
+                    if store.local_heads(&code)?.is_some() {
+                        store.mark_removed(&code)?;
+                    }
+                    self.report.removed.push(entry.id);
+                }
+                FeedKind::Document => {
+                    let Some(heads) = heads_from_hex(&entry.heads) else { continue };
+                    let (local, confirmed) = store.heads_pair(&code)?;
+                    let mut sorted = heads.clone();
+                    sorted.sort();
+                    if local.as_ref() == Some(&sorted) || confirmed == sorted || self.skip.contains(&entry.id) {
+                        continue;
+                    }
+                    self.pulls.insert(entry.id, confirmed);
+                }
+            }
+        }
+        self.feed_more = response.more;
+        if self.pulls.is_empty() && self.fallback.is_empty() && response.next > self.cursor {
+            store.set_feed_cursor(response.next)?;
+        }
+        self.cursor = response.next.max(self.cursor);
+        Ok(())
+    }
+
+    fn update_progress(&mut self) {
+        let t = &self.client.traffic;
+        let p = &mut self.report.progress;
+        p.requests = t.requests.load(Ordering::Relaxed);
+        p.bytes_up = t.bytes_up.load(Ordering::Relaxed);
+        p.bytes_down = t.bytes_down.load(Ordering::Relaxed);
+        p.documents_pending = (self.pulls.len() + self.fallback.len()) as u64;
+    }
+
+    /// Uploads the blobs the server lacks, resuming uploads that were interrupted.
+    fn upload_blobs(&mut self, progress: &dyn Fn(&Progress), cancel: &CancelToken) -> Result<(), SyncError> {
+        let pending = self.store.lock()?.blobs_to_upload()?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.report.progress.blobs_total = pending.len() as u64;
+        for batch in pending.chunks(500) {
+            let ask = BlobList { sha256: batch.iter().map(|b| b.sha256.clone()).collect() };
+            let missing: BlobList = self.client.post_json("/v1/blobs/missing", &ask, cancel)?;
+            let missing: HashSet<String> = missing.sha256.into_iter().collect();
+            for blob in batch {
+                if missing.contains(&blob.sha256) {
+                    self.upload_one(blob, progress, cancel)?;
+                }
+                self.store.lock()?.mark_uploaded(&blob.sha256)?;
+                self.report.progress.blobs_done += 1;
+                self.update_progress();
+                progress(&self.report.progress);
+            }
+        }
+        Ok(())
+    }
+
+    fn upload_one(
+        &mut self,
+        blob: &crate::store::sync_state::PendingBlob,
+        progress: &dyn Fn(&Progress),
+        cancel: &CancelToken,
+    ) -> Result<(), SyncError> {
+        let state: UploadState = self.client.get_json(&format!("/v1/blobs/{}/chunks", blob.sha256), cancel)?;
+        if state.complete {
+            return Ok(());
+        }
+        let have: HashSet<u32> = state.chunks.into_iter().collect();
+        let count = blob.size.div_ceil(CHUNK_BYTES as u64).max(1) as u32;
+        let mut file = std::fs::File::open(&blob.path).map_err(|e| StoreError::io(&blob.path, e))?;
+        for index in 0..count {
+            if have.contains(&index) {
+                continue;
+            }
+            use std::io::{Read, Seek, SeekFrom};
+            let start = u64::from(index) * CHUNK_BYTES as u64;
+            let len = (blob.size - start).min(CHUNK_BYTES as u64) as usize;
+            let mut buf = vec![0u8; len];
+            file.seek(SeekFrom::Start(start))
+                .and_then(|_| file.read_exact(&mut buf))
+                .map_err(|e| StoreError::io(&blob.path, e))?;
+            self.client.put_bytes(&format!("/v1/blobs/{}/chunks/{index}", blob.sha256), buf, cancel)?;
+            self.report.progress.chunks_sent += 1;
+            self.update_progress();
+            progress(&self.report.progress);
+        }
+        self.client.post_empty(
+            &format!("/v1/blobs/{}/complete", blob.sha256),
+            &CompleteUpload { size: blob.size },
+            cancel,
+        )?;
+        Ok(())
+    }
+}
+
+/// Downloads a blob this device may read (evidence another device captured), resuming a partial
+/// download with ranges, checks its hash and adds it to the store.
+pub fn fetch_blob(
+    store: &Mutex<Store>,
+    sha256: &str,
+    mime: &str,
+    size: u64,
+    options: &SyncOptions,
+    cancel: &CancelToken,
+) -> Result<crate::store::blobs::BlobRef, SyncError> {
+    use sha2::{Digest, Sha256};
+    use std::io::Write;
+    let (client, _) = client_for(store, options)?;
+    let partial = store.lock()?.root().join("blobs").join("tmp").join(format!("{sha256}.part"));
+    let mut have = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&partial)
+        .map_err(|e| StoreError::io(&partial, e))?;
+    while have < size {
+        let end = (have + CHUNK_BYTES as u64).min(size);
+        let bytes = client.get_range(&format!("/v1/blobs/{sha256}"), have, end, cancel)?;
+        file.write_all(&bytes).and_then(|_| file.sync_data()).map_err(|e| StoreError::io(&partial, e))?;
+        have += bytes.len() as u64;
+        if bytes.is_empty() {
+            break;
+        }
+    }
+    let bytes = std::fs::read(&partial).map_err(|e| StoreError::io(&partial, e))?;
+    if hex::encode(Sha256::digest(&bytes)) != sha256 {
+        let _ = std::fs::remove_file(&partial);
+        return Err(SyncError::BlobMismatch(sha256.to_string()));
+    }
+    let blob = store.lock()?.adopt_downloaded_blob(&partial, mime)?;
+    let _ = std::fs::remove_file(&partial);
+    Ok(blob)
+}

@@ -1,0 +1,530 @@
+//! Devices syncing through a real `onevisit-server` process on loopback: convergence, photos,
+//! authorisation, revocation, interrupted uploads, a killed server, and bad requests.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use onevisit_core::domain::{CheckPointId, TaskCode};
+use onevisit_core::evidence::CaptureTarget;
+use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
+use onevisit_core::record::{AnswerValue, FindingDraft, Position};
+use onevisit_core::store::Store;
+use onevisit_core::sync::wire::{DocumentPush, Refusal, SyncRequest, SyncResponse, b64};
+use onevisit_core::sync::{self, CancelToken, ClientError, SyncClient, SyncError};
+use onevisit_flow_tests::{ServerProcess, admin, enrolled_device, fast_options, init_tenant, sync_ok};
+
+fn cp(id: &str) -> CheckPointId {
+    id.parse().unwrap()
+}
+
+/// A small deterministic generator for sync orders.
+struct Lcg(u64);
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+/// A planned sample task on the server (scjg-01 leads, xfjy-01 takes part); returns its code.
+fn planned_task(data: &std::path::Path) -> TaskCode {
+    let out = admin(data, &["task", "create", "--sample", "1", "--json"]);
+    let codes: Vec<String> = serde_json::from_str(out.trim()).unwrap();
+    TaskCode::parse(&codes[0]).unwrap()
+}
+
+fn rendered(store: &Mutex<Store>, code: &TaskCode) -> (Vec<automerge::ChangeHash>, String) {
+    let mut s = store.lock().unwrap();
+    let dir = s.directory().unwrap();
+    let record = s.record(code).unwrap();
+    let mut heads = record.heads();
+    heads.sort();
+    (heads, serde_json::to_string(&record.view(&dir).unwrap()).unwrap())
+}
+
+fn client_of(store: &Mutex<Store>) -> SyncClient {
+    sync::engine::client_for(store, &fast_options()).unwrap().0
+}
+
+#[test]
+fn three_devices_of_two_departments_converge_through_the_server_in_random_orders() {
+    for seed in 1..=3u64 {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("server");
+        let root = init_tenant(&data);
+        let code = planned_task(&data);
+        admin(&data, &["task", "assign", code.as_str(), "scjg-02"]);
+        let server = ServerProcess::start(&data, "127.0.0.1:0");
+        let names = ["scjg-01", "scjg-02", "xfjy-01"];
+        let devices: Vec<Mutex<Store>> =
+            names.iter().map(|n| enrolled_device(&tmp.path().join(n), n, &data, &server, &root)).collect();
+        for d in &devices {
+            sync_ok(d);
+            assert!(d.lock().unwrap().local_heads(&code).unwrap().is_some(), "the task reached every device");
+        }
+
+        // Offline, concurrently: everyone checks in; each department answers; scjg-01 and scjg-02
+        // answer the same check point differently (a conflict); the fire brigade records a finding.
+        let here = Position::wgs84(30.7, 121.0, 5).unwrap();
+        for d in &devices {
+            d.lock().unwrap().check_in(&code, here).unwrap();
+        }
+        {
+            let mut a = devices[0].lock().unwrap();
+            a.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+            a.answer(
+                &code,
+                &cp("SCJG-001-03"),
+                AnswerValue::Number { value: "2".into(), unit: "℃".into() },
+                None,
+                vec![],
+            )
+            .unwrap();
+        }
+        {
+            let mut b = devices[1].lock().unwrap();
+            b.answer(&code, &cp("SCJG-001-01"), AnswerValue::Fail, Some("标签缺失".into()), vec![]).unwrap();
+            b.answer(&code, &cp("SCJG-001-04"), AnswerValue::Fail, Some("过期酱油 2 瓶".into()), vec![]).unwrap();
+        }
+        {
+            let mut c = devices[2].lock().unwrap();
+            c.answer(&code, &cp("XFJY-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+            c.add_finding(
+                &code,
+                FindingDraft {
+                    department: "xfjy".parse().unwrap(),
+                    check_point: None,
+                    problem: "安全出口上锁".into(),
+                    legal_basis: "《中华人民共和国消防法》第二十八条".into(),
+                    rectification_required: true,
+                    deadline: chrono::NaiveDate::from_ymd_opt(2026, 12, 10),
+                },
+            )
+            .unwrap();
+        }
+
+        // Sync in a seeded random order, two rounds each, then once more in order.
+        let mut rng = Lcg(seed);
+        for _ in 0..6 {
+            sync_ok(&devices[rng.below(3)]);
+        }
+        for d in &devices {
+            sync_ok(d);
+        }
+        for d in &devices {
+            sync_ok(d);
+        }
+        let first = rendered(&devices[0], &code);
+        for d in &devices[1..] {
+            assert_eq!(rendered(d, &code), first, "seed {seed}: identical heads and rendered record");
+        }
+        let conflicts = devices[0].lock().unwrap().conflicts(&code).unwrap();
+        assert_eq!(conflicts.len(), 1, "the concurrent answers of scjg-01 and scjg-02 are one conflict");
+        for d in &devices {
+            assert!(d.lock().unwrap().dirty_documents().unwrap().is_empty(), "nothing left to push");
+            assert!(d.lock().unwrap().verify_audit().unwrap().is_intact());
+        }
+    }
+}
+
+#[test]
+fn a_photo_uploaded_once_is_fetched_by_another_device_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let root = init_tenant(&data);
+    let code = planned_task(&data);
+    let server = ServerProcess::start(&data, "127.0.0.1:0");
+    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    let b = enrolled_device(&tmp.path().join("b"), "xfjy-01", &data, &server, &root);
+    sync_ok(&a);
+    sync_ok(&b);
+    let photo = sample_jpeg(640, 480, Some(&SampleExif::pinghu()));
+    let evidence = {
+        let mut s = a.lock().unwrap();
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+        s.add_photo(&code, &photo, CaptureTarget::Inspection, None).unwrap().evidence
+    };
+    let first = sync_ok(&a);
+    assert_eq!(first.progress.blobs_total, 2, "the original and its thumbnail are uploaded");
+    let again = sync_ok(&a);
+    assert_eq!(again.progress.blobs_total, 0, "uploaded once: nothing left to send");
+
+    sync_ok(&b);
+    let missing = b.lock().unwrap().missing_evidence(&code).unwrap();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].sha256, evidence.sha256);
+    let blob =
+        sync::fetch_blob(&b, &evidence.sha256, &evidence.mime, evidence.size, &fast_options(), &CancelToken::new())
+            .unwrap();
+    let (_, bytes) = {
+        let s = b.lock().unwrap();
+        s.blobs().unwrap().read(s.connection(), &blob.sha256).unwrap()
+    };
+    assert_eq!(bytes, photo);
+    assert!(b.lock().unwrap().missing_evidence(&code).unwrap().is_empty());
+    assert_eq!(sync_ok(&b).progress.blobs_total, 0, "a fetched photo is not uploaded back");
+}
+
+#[test]
+fn an_unassigned_device_can_neither_read_nor_write_the_inspection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let root = init_tenant(&data);
+    let code = planned_task(&data);
+    let server = ServerProcess::start(&data, "127.0.0.1:0");
+    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    let outsider = enrolled_device(&tmp.path().join("o"), "sthj-01", &data, &server, &root);
+    sync_ok(&a);
+    let photo = sample_jpeg(320, 240, None);
+    let sha = {
+        let mut s = a.lock().unwrap();
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+        s.add_photo(&code, &photo, CaptureTarget::Inspection, None).unwrap().evidence.sha256
+    };
+    sync_ok(&a);
+
+    // Reading: the feed does not announce it, asking for it is refused, the photo is invisible.
+    let report = sync_ok(&outsider);
+    assert!(outsider.lock().unwrap().local_heads(&code).unwrap().is_none());
+    assert_eq!(report.progress.documents_pulled, 0);
+    let client = client_of(&outsider);
+    let ask = SyncRequest {
+        since: 0,
+        limit: 10,
+        documents: vec![DocumentPush { id: code.to_string(), ..Default::default() }],
+        audit: vec![],
+    };
+    let answer: SyncResponse = client.post_json("/v1/sync", &ask, &CancelToken::new()).unwrap();
+    assert_eq!(answer.documents[0].refused, Some(Refusal::NotAssigned));
+    assert!(answer.documents[0].changes.is_empty());
+    assert!(answer.feed.is_empty());
+    match client.get_range(&format!("/v1/blobs/{sha}"), 0, 10, &CancelToken::new()) {
+        Err(ClientError::Refused { status: 404, kind, .. }) => assert_eq!(kind, "not_found"),
+        other => panic!("the outsider read the photo: {other:?}"),
+    }
+
+    // Writing: a change it made (by its own actor, to a copy it obtained) is refused.
+    let bytes = a.lock().unwrap().export_record(&code).unwrap();
+    let mut copy = onevisit_core::record::InspectionRecord::load(&bytes, []).unwrap();
+    let known = copy.heads();
+    copy.set_actor(outsider.lock().unwrap().device_key().actor_id());
+    let dir = onevisit_core::sample::directory().unwrap();
+    copy.answer_check_point(
+        onevisit_core::record::Stamp { by: "scjg-01".parse().unwrap(), at_ms: 1 },
+        &dir,
+        &cp("SCJG-001-01"),
+        AnswerValue::Fail,
+        Some("forged".into()),
+        vec![],
+    )
+    .unwrap();
+    let forged = copy.changes_since(&known);
+    let push = SyncRequest {
+        since: 0,
+        limit: 10,
+        documents: vec![DocumentPush {
+            id: code.to_string(),
+            known_heads: onevisit_core::sync::wire::heads_to_hex(&known),
+            changes: forged.iter().map(|c| b64(c)).collect(),
+            sync_message: None,
+        }],
+        audit: vec![],
+    };
+    let answer: SyncResponse = client.post_json("/v1/sync", &push, &CancelToken::new()).unwrap();
+    assert_eq!(answer.documents[0].refused, Some(Refusal::NotAssigned));
+    sync_ok(&a);
+    let record_view = rendered(&a, &code).1;
+    assert!(!record_view.contains("forged"), "the forged answer never reached the record");
+}
+
+#[test]
+fn a_revoked_device_is_refused_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let root = init_tenant(&data);
+    planned_task(&data);
+    let server = ServerProcess::start(&data, "127.0.0.1:0");
+    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    sync_ok(&a);
+    let device = a.lock().unwrap().device_key().device_id();
+    admin(&data, &["revoke", &device, "--reason", "设备遗失"]);
+    match sync::sync(&a, &fast_options(), &|_| {}, &CancelToken::new()) {
+        Err(SyncError::Client(ClientError::Revoked(reason))) => assert!(reason.contains("设备遗失"), "{reason}"),
+        other => panic!("a revoked device synced: {other:?}"),
+    }
+}
+
+#[test]
+fn an_interrupted_upload_resumes_without_resending_finished_chunks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let root = init_tenant(&data);
+    let code = planned_task(&data);
+    let server = ServerProcess::start(&data, "127.0.0.1:0");
+    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    sync_ok(&a);
+    // Noise compresses badly: a 3600×2400 photo is a few MB, several 1 MiB chunks.
+    let photo = sample_jpeg(3600, 2400, Some(&SampleExif::pinghu()));
+    let chunks = photo.len().div_ceil(onevisit_core::sync::wire::CHUNK_BYTES) as u64;
+    assert!(chunks >= 3, "the photo needs several chunks ({} bytes)", photo.len());
+    {
+        let mut s = a.lock().unwrap();
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+        s.add_photo(&code, &photo, CaptureTarget::Inspection, None).unwrap();
+    }
+    let cancel = CancelToken::new();
+    let stop_after_two = |p: &sync::Progress| {
+        if p.chunks_sent >= 2 {
+            cancel.cancel();
+        }
+    };
+    match sync::sync(&a, &fast_options(), &stop_after_two, &cancel) {
+        Err(SyncError::Client(ClientError::Cancelled)) => {}
+        other => panic!("expected a cancelled sync, got {other:?}"),
+    }
+    let resumed = sync_ok(&a);
+    // The thumbnail is one chunk; the original needs `chunks`, two of which arrived before.
+    assert_eq!(resumed.progress.chunks_sent, chunks - 2 + 1, "finished chunks were not sent again");
+    assert_eq!(sync_ok(&a).progress.blobs_total, 0);
+    let b = enrolled_device(&tmp.path().join("b"), "xfjy-01", &data, &server, &root);
+    sync_ok(&b);
+    let e = b.lock().unwrap().missing_evidence(&code).unwrap().remove(0);
+    sync::fetch_blob(&b, &e.sha256, &e.mime, e.size, &fast_options(), &CancelToken::new()).unwrap();
+}
+
+#[test]
+fn a_server_killed_mid_sync_and_restarted_loses_nothing_it_acknowledged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let root = init_tenant(&data);
+    let mut server = ServerProcess::start(&data, "127.0.0.1:0");
+    let addr = server.addr.clone();
+    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    let b = enrolled_device(&tmp.path().join("b"), "xfjy-01", &data, &server, &root);
+    // Thirty tasks planned offline on device A.
+    let codes: Vec<TaskCode> = {
+        let mut s = a.lock().unwrap();
+        let dir = s.directory().unwrap();
+        let drafts = (0..30)
+            .map(|i| onevisit_core::sample::joint_task_draft(&dir, i, chrono::Utc::now().date_naive()))
+            .collect();
+        s.create_tasks(drafts).unwrap().into_iter().map(|t| t.code).collect()
+    };
+    let options = sync::SyncOptions { batch_documents: 5, ..fast_options() };
+    let killer = Mutex::new(Some(server));
+    let kill_after_two_batches = |p: &sync::Progress| {
+        if p.documents_pushed >= 10
+            && let Some(mut s) = killer.lock().unwrap().take()
+        {
+            s.kill();
+            std::mem::forget(s);
+        }
+    };
+    let interrupted = sync::sync(&a, &options, &kill_after_two_batches, &CancelToken::new());
+    assert!(matches!(interrupted, Err(SyncError::Client(ClientError::Network(_)))), "{interrupted:?}");
+    let acknowledged: Vec<String> = a
+        .lock()
+        .unwrap()
+        .receipts()
+        .unwrap()
+        .iter()
+        .flat_map(|r| sync::statements::verify_receipt(r, &root).unwrap().documents)
+        .map(|d| d.id)
+        .collect();
+    assert!(acknowledged.len() >= 10, "receipts for the acknowledged batches: {}", acknowledged.len());
+    assert!(acknowledged.len() < 30, "the server died before the end");
+
+    server = ServerProcess::start(&data, &addr);
+    sync_ok(&b);
+    for id in &acknowledged {
+        let code = TaskCode::parse(id).unwrap();
+        assert!(b.lock().unwrap().local_heads(&code).unwrap().is_some(), "{id} was acknowledged, then lost");
+    }
+    sync_ok(&a);
+    sync_ok(&b);
+    for code in &codes {
+        assert_eq!(rendered(&a, code), rendered(&b, code));
+    }
+    drop(server);
+}
+
+#[test]
+fn a_copy_that_never_synced_catches_up_through_the_sync_protocol() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let root = init_tenant(&data);
+    let code = planned_task(&data);
+    let server = ServerProcess::start(&data, "127.0.0.1:0");
+    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    sync_ok(&a);
+    {
+        let mut s = a.lock().unwrap();
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+        s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    }
+    sync_ok(&a);
+    // Device B got the record from A by hand (before it ever synced), then answered offline.
+    let b = enrolled_device(&tmp.path().join("b"), "xfjy-01", &data, &server, &root);
+    let bytes = a.lock().unwrap().export_record(&code).unwrap();
+    b.lock().unwrap().receive_record(&bytes).unwrap();
+    b.lock().unwrap().answer(&code, &cp("XFJY-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    let report = sync_ok(&b);
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    sync_ok(&a);
+    assert_eq!(rendered(&a, &code), rendered(&b, &code));
+    assert!(b.lock().unwrap().dirty_documents().unwrap().is_empty());
+}
+
+#[test]
+fn recording_goes_on_while_a_sync_is_in_flight() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let root = init_tenant(&data);
+    let code = planned_task(&data);
+    let server = ServerProcess::start(&data, "127.0.0.1:0");
+    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    sync_ok(&a);
+    a.lock().unwrap().check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+    // The progress callback runs between round trips without the store held: an inspector's edit
+    // there stands for one made on the UI thread while the sync talks to the server.
+    let edited = std::sync::atomic::AtomicBool::new(false);
+    let edit_during_sync = |_: &sync::Progress| {
+        if !edited.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let mut s = a.try_lock().expect("the store is free while the sync waits on the network");
+            s.answer(&code, &cp("SCJG-001-02"), AnswerValue::Pass, None, vec![]).unwrap();
+        }
+    };
+    sync::sync(&a, &fast_options(), &edit_during_sync, &CancelToken::new()).unwrap();
+    // The edit made mid-sync was pushed in the same run or is still marked for the next.
+    let b = enrolled_device(&tmp.path().join("b"), "xfjy-01", &data, &server, &root);
+    sync_ok(&a);
+    sync_ok(&b);
+    assert_eq!(rendered(&a, &code), rendered(&b, &code));
+    assert!(rendered(&b, &code).1.contains("SCJG-001-02"));
+}
+
+#[test]
+fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_errors() {
+    use onevisit_core::request_auth::{self, RequestAuth};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let root = init_tenant(&data);
+    let code = planned_task(&data);
+    let server = ServerProcess::start(&data, "127.0.0.1:0");
+    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    sync_ok(&a);
+    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let signed = |method: &str, path: &str, body: &[u8]| {
+        let s = a.lock().unwrap();
+        let auth = RequestAuth::sign(s.device_key(), method, path, body, chrono::Utc::now().timestamp_millis());
+        http.request(method.parse().unwrap(), format!("{}{path}", server.base))
+            .header(request_auth::HEADER_DEVICE, &auth.device)
+            .header(request_auth::HEADER_TIMESTAMP, auth.timestamp_ms.to_string())
+            .header(request_auth::HEADER_NONCE, &auth.nonce)
+            .header(request_auth::HEADER_SIGNATURE, &auth.signature)
+            .body(body.to_vec())
+    };
+    let kind = |r: reqwest::blocking::Response| {
+        let status = r.status().as_u16();
+        let v: serde_json::Value = r.json().unwrap();
+        assert!(!v["message"].as_str().unwrap().is_empty(), "a clear message");
+        (status, v["error"].as_str().unwrap().to_string())
+    };
+
+    // Malformed JSON.
+    assert_eq!(kind(signed("POST", "/v1/sync", b"{not json").send().unwrap()), (400, "malformed".into()));
+    // Replayed: the same signed request twice.
+    let body = serde_json::to_vec(&SyncRequest { since: 0, limit: 1, ..Default::default() }).unwrap();
+    let first = signed("POST", "/v1/sync", &body).build().unwrap();
+    let again = first.try_clone().unwrap();
+    assert!(http.execute(first).unwrap().status().is_success());
+    assert_eq!(kind(http.execute(again).unwrap()), (401, "replayed".into()));
+    // A batch with one malformed and one foreign document: each refused alone, the rest accepted.
+    let mut other =
+        onevisit_core::record::InspectionRecord::load(&a.lock().unwrap().export_record(&code).unwrap(), []).unwrap();
+    let known = other.heads();
+    other.set_actor(automerge::ActorId::from(&[7u8; 16][..]));
+    other
+        .check_in_at(
+            onevisit_core::record::Stamp { by: "scjg-01".parse().unwrap(), at_ms: 5 },
+            Position::wgs84(30.7, 121.0, 5).unwrap(),
+        )
+        .unwrap();
+    let foreign = other.changes_since(&known);
+    let batch = SyncRequest {
+        since: 0,
+        limit: 10,
+        documents: vec![
+            DocumentPush { id: code.to_string(), changes: vec!["!!not base64".into()], ..Default::default() },
+            DocumentPush {
+                id: code.to_string(),
+                known_heads: onevisit_core::sync::wire::heads_to_hex(&known),
+                changes: foreign.iter().map(|c| b64(c)).collect(),
+                sync_message: None,
+            },
+            DocumentPush { id: code.to_string(), known_heads: vec![], ..Default::default() },
+        ],
+        audit: vec![],
+    };
+    let answer: SyncResponse = client_of(&a).post_json("/v1/sync", &batch, &CancelToken::new()).unwrap();
+    assert_eq!(answer.documents[0].refused, Some(Refusal::Malformed));
+    assert_eq!(answer.documents[1].refused, Some(Refusal::ForeignActor));
+    assert_eq!(answer.documents[2].refused, None, "a plain pull in the same batch is answered");
+    assert!(!answer.documents[2].changes.is_empty());
+    // Blob uploads: an oversized chunk, and a blob whose bytes do not match its name.
+    let fake = "ab".repeat(32);
+    let r = signed("PUT", &format!("/v1/blobs/{fake}/chunks/0"), &vec![0u8; 1024 * 1024 + 1]).send().unwrap();
+    assert_eq!(kind(r), (413, "too_large".into()));
+    assert_eq!(signed("PUT", &format!("/v1/blobs/{fake}/chunks/0"), b"not the photo").send().unwrap().status(), 204);
+    let r = signed("POST", &format!("/v1/blobs/{fake}/complete"), br#"{"size":13}"#).send().unwrap();
+    assert_eq!(kind(r), (422, "hash_mismatch".into()));
+    let r = signed("GET", "/v1/blobs/not-a-hash/chunks", b"").send().unwrap();
+    assert_eq!(kind(r), (400, "malformed".into()));
+    // An audit upload that does not continue the chain is refused as a whole; the chain the server
+    // holds stays as it was and the device's next honest upload continues it.
+    let confirmed = a.lock().unwrap().audit_confirmed_seq().unwrap();
+    {
+        let mut s = a.lock().unwrap();
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+        s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    }
+    let mut entries = a.lock().unwrap().audit_entries_after(confirmed, 100).unwrap();
+    assert!(entries.len() >= 2);
+    entries.remove(0);
+    let audit = SyncRequest { since: 0, limit: 1, documents: vec![], audit: entries };
+    let answer: SyncResponse = client_of(&a).post_json("/v1/sync", &audit, &CancelToken::new()).unwrap();
+    let refused = answer.audit.unwrap();
+    assert!(refused.refused.as_deref().is_some_and(|r| r.contains("removed")), "{refused:?}");
+    assert_eq!(refused.accepted_through, confirmed);
+    let report = sync_ok(&a);
+    assert!(report.audit_refused.is_none());
+    assert_eq!(report.audit_through, a.lock().unwrap().audit_head().seq);
+    // Unauthenticated: no headers at all.
+    let r = http.post(format!("{}/v1/sync", server.base)).body("{}").send().unwrap();
+    assert_eq!(kind(r), (401, "unauthenticated".into()));
+    // Oversized body (last: the server closes that connection after answering).
+    let huge = vec![b' '; 17 * 1024 * 1024];
+    let r = signed("POST", "/v1/sync", &huge).send().unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+}
+
+#[test]
+fn an_inspector_taken_off_a_task_can_no_longer_record_in_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let root = init_tenant(&data);
+    let code = planned_task(&data);
+    admin(&data, &["task", "assign", code.as_str(), "scjg-02"]);
+    let server = ServerProcess::start(&data, "127.0.0.1:0");
+    let b = enrolled_device(&tmp.path().join("b"), "scjg-02", &data, &server, &root);
+    sync_ok(&b);
+    b.lock().unwrap().check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+    sync_ok(&b);
+    admin(&data, &["task", "unassign", code.as_str(), "scjg-02"]);
+    sync_ok(&b);
+    // Its department still supervises the task, so it reads it, but the task no longer lists it.
+    let err = b.lock().unwrap().answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap_err();
+    assert!(err.to_string().contains("not assigned"), "{err}");
+    let task = b.lock().unwrap().record(&code).unwrap().task().clone();
+    assert!(!task.inspectors.iter().any(|i| i.as_str() == "scjg-02"));
+}
