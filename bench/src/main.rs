@@ -1,7 +1,8 @@
 //! `onevisit-bench`: the core's speed figures as JSON lines, each beside its reference measured
 //! in the same run on the same disk.
 //!
-//! Run with `cargo run --release -p onevisit-bench` (add `--quick` for a smaller, faster run).
+//! Run with `cargo run --release -p onevisit-bench` (add `--quick` for a smaller, faster run; the
+//! `sync` group starts the release `onevisit-server`, building it if it is missing).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,10 +19,12 @@ use onevisit_core::sample;
 use onevisit_core::store::{Store, TaskFilter};
 use serde_json::json;
 
+mod sync;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only answers|store|merge` runs one group (for profiling).
+    // `--only answers|store|merge|documents|evidence|sync` runs one group (for profiling).
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
     let run = |group: &str| only.is_none_or(|o| o == group);
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -39,6 +42,10 @@ fn main() {
     }
     if run("evidence") {
         evidence(tmp.path(), if quick { 5 } else { 15 });
+    }
+    if run("sync") {
+        let (devices, tasks, edits, noop) = if quick { (6, 30, 5, 200) } else { (20, 200, 20, 1000) };
+        sync::run(tmp.path(), devices, tasks, edits, noop);
     }
 }
 

@@ -9,7 +9,7 @@ use axum::extract::{FromRequest, Request};
 use ed25519_dalek::VerifyingKey;
 use onevisit_core::certificate::{DeviceCertificate, SignedCertificate};
 use onevisit_core::request_auth::{self, RequestAuth, RequestAuthError};
-use onevisit_core::sync::wire::MAX_BODY_BYTES;
+use onevisit_core::sync::wire::{self, MAX_BODY_BYTES};
 
 use crate::blobs::BlobStorage;
 use crate::documents::Writer;
@@ -85,6 +85,17 @@ async fn authenticate<S: Storage, B: BlobStorage>(
     let key = VerifyingKey::from_bytes(&device.public_key).map_err(|e| ApiError::Internal(e.to_string()))?;
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     auth.verify(&key, parts.method.as_str(), path, &body, now)?;
+    // The signature covers the bytes as sent; a compressed body is inflated only once it verified.
+    let body = match parts.headers.get(axum::http::header::CONTENT_ENCODING).map(|v| v.as_bytes()) {
+        None => body,
+        Some(e) if e == wire::DEFLATE.as_bytes() => {
+            Bytes::from(wire::inflate(&body, MAX_BODY_BYTES).map_err(|e| match e {
+                wire::InflateError::TooLarge => ApiError::TooLarge,
+                wire::InflateError::Malformed => ApiError::Malformed("the body is not valid DEFLATE data"),
+            })?)
+        }
+        Some(_) => return Err(ApiError::Malformed("unsupported content encoding (only deflate)")),
+    };
     let fresh = state
         .storage
         .remember_nonce(device.device.clone(), auth.nonce.clone(), now, now - 2 * request_auth::MAX_SKEW_MS)

@@ -19,6 +19,8 @@ use crate::storage::{DocumentMeta, NewDocument, Storage, StorageError, StoredDoc
 
 /// Compact a stored document once this many chunks follow its snapshot.
 const COMPACT_AFTER_CHUNKS: u64 = 64;
+/// How many loaded records the server keeps in memory at most (then forgets idle ones).
+const CACHED_DOCUMENTS: usize = 256;
 /// How often a write is retried after losing a race with another replica.
 const WRITE_ATTEMPTS: usize = 3;
 
@@ -85,6 +87,16 @@ fn refused(id: &str, why: Refusal) -> Outcome {
 impl Documents {
     fn slot(&self, id: &str) -> Arc<Mutex<Cached>> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if slots.len() >= CACHED_DOCUMENTS && !slots.contains_key(id) {
+            // Forget records nobody is using right now (a loaded record costs far more memory
+            // than its saved bytes); they are reloaded from storage when next needed.
+            let excess = slots.len() + 1 - CACHED_DOCUMENTS / 2;
+            let idle: Vec<String> =
+                slots.iter().filter(|(_, s)| Arc::strong_count(s) == 1).map(|(k, _)| k.clone()).take(excess).collect();
+            for k in idle {
+                slots.remove(&k);
+            }
+        }
         slots.entry(id.to_string()).or_insert_with(|| Arc::new(Mutex::new(Cached { version: 0, record: None }))).clone()
     }
 

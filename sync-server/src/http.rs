@@ -262,8 +262,30 @@ async fn revocations<S: Storage, B: BlobStorage>(
 /// One sync round trip: pushed documents, the audit upload, then a page of the feed.
 async fn sync<S: Storage, B: BlobStorage>(
     State(state): State<Arc<AppState<S, B>>>,
+    headers: HeaderMap,
     auth: Authenticated,
-) -> Result<Json<SyncResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    let response = sync_batch(&state, &auth).await?;
+    let json = serde_json::to_vec(&response).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let wants_deflate = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim() == onevisit_core::sync::wire::DEFLATE));
+    let mut out = if wants_deflate {
+        let mut r = onevisit_core::sync::wire::deflate(&json).into_response();
+        r.headers_mut().insert(header::CONTENT_ENCODING, header::HeaderValue::from_static("deflate"));
+        r
+    } else {
+        json.into_response()
+    };
+    out.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    Ok(out)
+}
+
+async fn sync_batch<S: Storage, B: BlobStorage>(
+    state: &AppState<S, B>,
+    auth: &Authenticated,
+) -> Result<SyncResponse, ApiError> {
     let request: SyncRequest = auth.json()?;
     let writer = auth.writer();
     let now = now_ms();
@@ -316,7 +338,7 @@ async fn sync<S: Storage, B: BlobStorage>(
             heads: r.heads,
         })
         .collect();
-    Ok(Json(response))
+    Ok(response)
 }
 
 fn check_sha(sha256: &str) -> Result<(), ApiError> {

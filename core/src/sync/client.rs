@@ -117,6 +117,7 @@ struct Call<'a> {
     path: &'a str,
     body: Vec<u8>,
     range: Option<String>,
+    deflated: bool,
 }
 
 impl SyncClient {
@@ -144,40 +145,67 @@ impl SyncClient {
         cancel: &CancelToken,
     ) -> Result<R, ClientError> {
         let body = serde_json::to_vec(body).map_err(|e| ClientError::MalformedAnswer(e.to_string()))?;
-        let response = self.send(Call { method: reqwest::Method::POST, path, body, range: None }, cancel)?;
+        let response =
+            self.send(Call { method: reqwest::Method::POST, path, body, range: None, deflated: false }, cancel)?;
+        self.read_json(response)
+    }
+
+    /// POSTs a JSON body already compressed with [`super::wire::deflate`], and reads JSON.
+    pub fn post_deflated<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        cancel: &CancelToken,
+    ) -> Result<R, ClientError> {
+        let response =
+            self.send(Call { method: reqwest::Method::POST, path, body, range: None, deflated: true }, cancel)?;
         self.read_json(response)
     }
 
     /// GETs JSON.
     pub fn get_json<R: DeserializeOwned>(&self, path: &str, cancel: &CancelToken) -> Result<R, ClientError> {
-        let response = self.send(Call { method: reqwest::Method::GET, path, body: Vec::new(), range: None }, cancel)?;
+        let response = self.send(
+            Call { method: reqwest::Method::GET, path, body: Vec::new(), range: None, deflated: false },
+            cancel,
+        )?;
         self.read_json(response)
     }
 
     /// PUTs raw bytes, expecting no body back.
     pub fn put_bytes(&self, path: &str, body: Vec<u8>, cancel: &CancelToken) -> Result<(), ClientError> {
-        self.send(Call { method: reqwest::Method::PUT, path, body, range: None }, cancel).map(|_| ())
+        self.send(Call { method: reqwest::Method::PUT, path, body, range: None, deflated: false }, cancel).map(|_| ())
     }
 
     /// POSTs JSON, expecting no body back.
     pub fn post_empty<T: Serialize>(&self, path: &str, body: &T, cancel: &CancelToken) -> Result<(), ClientError> {
         let body = serde_json::to_vec(body).map_err(|e| ClientError::MalformedAnswer(e.to_string()))?;
-        self.send(Call { method: reqwest::Method::POST, path, body, range: None }, cancel).map(|_| ())
+        self.send(Call { method: reqwest::Method::POST, path, body, range: None, deflated: false }, cancel).map(|_| ())
     }
 
     /// GETs bytes `[start, end)` of a resource.
     pub fn get_range(&self, path: &str, start: u64, end: u64, cancel: &CancelToken) -> Result<Vec<u8>, ClientError> {
         let range = Some(format!("bytes={start}-{}", end - 1));
-        let response = self.send(Call { method: reqwest::Method::GET, path, body: Vec::new(), range }, cancel)?;
+        let response =
+            self.send(Call { method: reqwest::Method::GET, path, body: Vec::new(), range, deflated: false }, cancel)?;
         let bytes = response.bytes().map_err(|e| ClientError::Network(e.to_string()))?;
         self.traffic.bytes_down.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Ok(bytes.to_vec())
     }
 
     fn read_json<R: DeserializeOwned>(&self, response: Response) -> Result<R, ClientError> {
+        let deflated = response
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .is_some_and(|v| v.as_bytes() == super::wire::DEFLATE.as_bytes());
         let bytes = response.bytes().map_err(|e| ClientError::Network(e.to_string()))?;
         self.traffic.bytes_down.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::MalformedAnswer(e.to_string()))
+        let json = if deflated {
+            super::wire::inflate(&bytes, 8 * super::wire::MAX_BODY_BYTES)
+                .map_err(|e| ClientError::MalformedAnswer(e.to_string()))?
+        } else {
+            bytes.to_vec()
+        };
+        serde_json::from_slice(&json).map_err(|e| ClientError::MalformedAnswer(e.to_string()))
     }
 
     fn request(&self, call: &Call<'_>) -> RequestBuilder {
@@ -192,6 +220,11 @@ impl SyncClient {
             .header(request_auth::HEADER_SIGNATURE, &auth.signature);
         if let Some(range) = &call.range {
             builder = builder.header(reqwest::header::RANGE, range);
+        }
+        if call.deflated {
+            builder = builder
+                .header(reqwest::header::CONTENT_ENCODING, super::wire::DEFLATE)
+                .header(reqwest::header::ACCEPT_ENCODING, super::wire::DEFLATE);
         }
         if !call.body.is_empty() {
             builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(call.body.clone());
@@ -212,9 +245,12 @@ impl SyncClient {
                 backoff = (backoff * 2).min(self.retry.max_backoff);
             }
             self.traffic.requests.fetch_add(1, Ordering::Relaxed);
-            // Body plus the four authentication headers (~300 bytes with the request line).
-            self.traffic.bytes_up.fetch_add(call.body.len() as u64 + 300, Ordering::Relaxed);
-            match self.request(&call).send() {
+            let request = match self.request(&call).build() {
+                Ok(r) => r,
+                Err(e) => return Err(ClientError::Network(e.to_string())),
+            };
+            self.traffic.bytes_up.fetch_add(call.body.len() as u64 + wire_header_bytes(&request), Ordering::Relaxed);
+            match self.http.execute(request) {
                 Err(e) => last = ClientError::Network(e.to_string()),
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
@@ -231,6 +267,17 @@ impl SyncClient {
         }
         Err(last)
     }
+}
+
+/// The bytes of a request's line and headers as HTTP/1.1 sends them (Host and Content-Length
+/// included, which reqwest adds on the wire).
+fn wire_header_bytes(request: &reqwest::blocking::Request) -> u64 {
+    let url = request.url();
+    let line = request.method().as_str().len() + url.path().len() + url.query().map_or(0, |q| q.len() + 1) + 12;
+    let headers: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let host = 8 + url.host_str().map_or(0, str::len) + 6;
+    let length = 20;
+    (line + headers + host + length + 2) as u64
 }
 
 fn refusal(status: u16, response: Response) -> ClientError {

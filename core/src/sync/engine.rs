@@ -104,6 +104,12 @@ pub struct Progress {
     pub blobs_total: u64,
     /// Blob chunks sent (a resumed upload skips those the server holds).
     pub chunks_sent: u64,
+    /// Raw Automerge change bytes pushed (what the documents' bytes up are compared with).
+    pub raw_change_bytes: u64,
+    /// Bytes of sync requests spent on documents (everything but the audit entries), headers included.
+    pub document_bytes_up: u64,
+    /// Bytes of sync requests spent on audit entries.
+    pub audit_bytes_up: u64,
 }
 
 /// What one sync did.
@@ -265,7 +271,28 @@ pub fn sync_with(
         if rounds > options.max_rounds {
             return Err(SyncError::TooManyRounds(options.max_rounds));
         }
-        let response: SyncResponse = client.post_json("/v1/sync", &request, cancel)?;
+        let body = serde_json::to_vec(&request).map_err(|e| ClientError::MalformedAnswer(e.to_string()))?;
+        run.report.progress.raw_change_bytes += request
+            .documents
+            .iter()
+            .flat_map(|d| d.changes.iter())
+            .map(|c| unb64(c).map_or(0, |b| b.len() as u64))
+            .sum::<u64>();
+        let compressed = super::wire::deflate(&body);
+        let compressed_len = compressed.len() as u64;
+        let before = client.traffic.bytes_up.load(Ordering::Relaxed);
+        let response: SyncResponse = client.post_deflated("/v1/sync", compressed, cancel)?;
+        let sent = client.traffic.bytes_up.load(Ordering::Relaxed) - before;
+        // The share of the audit entries: what the request weighs compressed without them.
+        let documents_only = if request.audit.is_empty() {
+            sent
+        } else {
+            let without = SyncRequest { audit: Vec::new(), ..request.clone() };
+            let json = serde_json::to_vec(&without).map_err(|e| ClientError::MalformedAnswer(e.to_string()))?;
+            (super::wire::deflate(&json).len() as u64 + sent.saturating_sub(compressed_len)).min(sent)
+        };
+        run.report.progress.document_bytes_up += documents_only;
+        run.report.progress.audit_bytes_up += sent - documents_only;
         run.apply(&request, response)?;
         run.update_progress();
         progress(&run.report.progress);

@@ -224,6 +224,42 @@ pub struct EnrolResponse {
     pub device_code: String,
 }
 
+/// The `Content-Encoding` a device may give a request body: raw DEFLATE (RFC 1951). The request
+/// signature covers the bytes as sent; the server inflates them (up to [`MAX_BODY_BYTES`]).
+pub const DEFLATE: &str = "deflate";
+
+/// Compresses a body with DEFLATE.
+pub fn deflate(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
+}
+
+/// Inflates a DEFLATE body, refusing output beyond `limit` bytes (a compression bomb) or bad data.
+pub fn inflate(bytes: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut decoder = flate2::read::DeflateDecoder::new(bytes).take(limit as u64 + 1);
+    decoder.read_to_end(&mut out).map_err(|_| InflateError::Malformed)?;
+    if out.len() > limit {
+        return Err(InflateError::TooLarge);
+    }
+    Ok(out)
+}
+
+/// Why a compressed body was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InflateError {
+    /// Not DEFLATE data.
+    #[error("the body is not valid DEFLATE data")]
+    Malformed,
+    /// Inflates beyond the limit.
+    #[error("the body inflates beyond the size limit")]
+    TooLarge,
+}
+
 /// Encodes heads as hex strings.
 pub fn heads_to_hex(heads: &[ChangeHash]) -> Vec<String> {
     heads.iter().map(|h| hex::encode(h.0)).collect()

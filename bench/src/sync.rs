@@ -1,0 +1,322 @@
+//! The `sync` group: a real `onevisit-server` process on loopback and simulated devices (real
+//! stores, the real sync engine) — convergence after offline edits, traffic per device, bytes up
+//! against the raw Automerge change bytes, the server's peak RSS, and a no-op re-sync.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use onevisit_core::domain::{CheckPointId, Directory, InspectorId, TaskCode, TaskDraft, TaskSource, TimeWindow};
+use onevisit_core::identity::KeyFileWrapper;
+use onevisit_core::record::{AnswerValue, Position};
+use onevisit_core::sample;
+use onevisit_core::store::{Store, TaskFilter};
+use onevisit_core::sync::{self, CancelToken, SyncOptions, SyncReport};
+use serde_json::json;
+
+use crate::{emit, ms, round};
+
+/// The server binary beside this one, built on demand.
+fn server_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("bench path");
+    let bin = exe.parent().expect("target dir").join("onevisit-server");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "-p", "onevisit-server"])
+            .status()
+            .expect("build onevisit-server");
+        assert!(status.success(), "building onevisit-server failed");
+    }
+    bin
+}
+
+fn admin(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(server_bin()).arg("--data").arg(data).args(args).output().expect("onevisit-server");
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let mut child = Command::new(server_bin())
+            .arg("--data")
+            .arg(data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
+        let addr = line.trim().strip_prefix("listening on ").expect("address line").to_string();
+        Server { child, base: format!("http://{addr}") }
+    }
+
+    /// Peak resident set (VmHWM), MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn enrolled(root: &Path, inspector: &str, data: &Path, server: &Server, root_key: &str) -> Mutex<Store> {
+    std::fs::create_dir_all(root).expect("store dir");
+    let wrapper = KeyFileWrapper::load_or_create(&root.join("device.key")).expect("key");
+    let mut s = Store::init(root, &wrapper, Some(inspector.parse().expect("inspector"))).expect("init");
+    s.import_directory(sample::directory().expect("sample")).expect("import");
+    let code = admin(data, &["enrolment", inspector]).trim().to_string();
+    sync::enrol(&mut s, &server.base, &code, root_key).expect("enrol");
+    Mutex::new(s)
+}
+
+/// Joint tasks spread over the devices' inspectors: two departments each, one inspector of each
+/// (plus a second of the lead department when `per_task` is 3).
+fn drafts(directory: &Directory, inspectors: &[InspectorId], tasks: usize, per_task: usize) -> Vec<TaskDraft> {
+    let mut by_department: BTreeMap<String, Vec<InspectorId>> = BTreeMap::new();
+    for id in inspectors {
+        if let Some(i) = directory.inspector(id) {
+            by_department.entry(i.department.to_string()).or_default().push(id.clone());
+        }
+    }
+    let departments: Vec<String> = by_department.keys().cloned().collect();
+    let enterprises: Vec<_> = directory.enterprises().map(|e| e.uscc.clone()).collect();
+    let start = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+    (0..tasks)
+        .map(|i| {
+            let a = &departments[i % departments.len()];
+            let b = &departments[(i / departments.len() + i + 1) % departments.len()];
+            let b = if a == b { &departments[(i + 1) % departments.len()] } else { b };
+            let pick = |d: &str, k: usize| by_department[d][k % by_department[d].len()].clone();
+            let mut team = vec![pick(a, i), pick(b, i)];
+            if per_task >= 3 && by_department[a.as_str()].len() > 1 {
+                team.push(pick(a, i + 1));
+            }
+            let matters = [a, b]
+                .iter()
+                .filter_map(|d| directory.matters().find(|m| m.department.as_str() == d.as_str()).map(|m| m.id.clone()))
+                .collect();
+            TaskDraft {
+                enterprise: enterprises[i % enterprises.len()].clone(),
+                lead_department: a.parse().expect("department"),
+                departments: vec![a.parse().expect("department"), b.parse().expect("department")],
+                inspectors: team.clone(),
+                lead_inspector: team[0].clone(),
+                matters,
+                window: TimeWindow { start, end: start + chrono::Days::new(6) },
+                source: TaskSource::RandomDraw,
+            }
+        })
+        .collect()
+}
+
+/// `edits` offline edits by this device on every task it holds: a check-in, then answers to the
+/// check points of its department, each with a different note.
+fn offline_edits(store: &Mutex<Store>, edits: usize) -> usize {
+    let mut s = store.lock().expect("store");
+    let directory = s.directory().expect("directory");
+    let me = s.inspector().cloned().expect("inspector");
+    let department = directory.inspector(&me).expect("known").department.clone();
+    let rows = s.list_tasks(&TaskFilter { limit: None, ..Default::default() }).expect("tasks");
+    let mut made = 0;
+    for row in rows {
+        let code = TaskCode::parse(&row.code).expect("code");
+        let task = s.record(&code).expect("record").task().clone();
+        if !task.inspectors.contains(&me) {
+            continue; // visible to its department, but not its to record
+        }
+        let points: Vec<CheckPointId> = task
+            .matters
+            .iter()
+            .filter_map(|m| directory.matter(m))
+            .filter(|m| m.department == department)
+            .flat_map(|m| m.check_points.iter().map(|c| c.id.clone()))
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).expect("fix")).expect("check in");
+        made += 1;
+        for k in 1..edits {
+            let note = Some(format!("{me} 第{k}次记录"));
+            s.answer(&code, &points[k % points.len()], AnswerValue::NotApplicable, note, vec![]).expect("answer");
+            made += 1;
+        }
+    }
+    made
+}
+
+fn add(total: &mut SyncReport, r: &SyncReport) {
+    let (t, p) = (&mut total.progress, &r.progress);
+    t.requests += p.requests;
+    t.documents_pushed += p.documents_pushed;
+    t.documents_pulled += p.documents_pulled;
+    t.bytes_up += p.bytes_up;
+    t.bytes_down += p.bytes_down;
+    t.raw_change_bytes += p.raw_change_bytes;
+    t.document_bytes_up += p.document_bytes_up;
+    t.audit_bytes_up += p.audit_bytes_up;
+}
+
+/// Runs the group.
+pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documents: usize) {
+    let data = base.join("sync-server");
+    let init = admin(&data, &["init", "--tenant", "330482"]);
+    let root_key = init.trim().rsplit(' ').next().expect("root key").to_string();
+    admin(&data, &["import", "--sample"]);
+    let directory = sample::directory().expect("sample");
+    let inspectors: Vec<InspectorId> = directory.inspectors().take(devices).map(|i| i.id.clone()).collect();
+    let plan = drafts(&directory, &inspectors, tasks, 3);
+    let plan_file = base.join("drafts.json");
+    std::fs::write(&plan_file, serde_json::to_vec(&plan).expect("json")).expect("write drafts");
+    admin(&data, &["task", "create", plan_file.to_str().expect("path"), "--json"]);
+    let server = Server::start(&data);
+    let stores: Vec<Mutex<Store>> = inspectors
+        .iter()
+        .map(|i| enrolled(&base.join(format!("device-{i}")), i.as_str(), &data, &server, &root_key))
+        .collect();
+    let options = SyncOptions::default();
+    let cancel = CancelToken::new();
+    let quiet = |_: &sync::Progress| {};
+
+    // Every device receives its tasks, then goes offline and edits.
+    std::thread::scope(|s| {
+        for store in &stores {
+            s.spawn(|| sync::sync(store, &options, &quiet, &cancel).expect("initial sync"));
+        }
+    });
+    let t = Instant::now();
+    let made: usize = stores.iter().map(|s| offline_edits(s, edits)).sum();
+    let editing = t.elapsed();
+
+    // Back online: all devices sync at once, round after round, until a round changes nothing.
+    let started = Instant::now();
+    let mut totals: Vec<SyncReport> = vec![SyncReport::default(); stores.len()];
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        let reports: Vec<SyncReport> = std::thread::scope(|s| {
+            let handles: Vec<_> = stores
+                .iter()
+                .map(|store| s.spawn(|| sync::sync(store, &options, &quiet, &cancel).expect("sync")))
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("device thread")).collect()
+        });
+        let changed = reports.iter().any(|r| r.progress.documents_pushed > 0 || r.progress.documents_pulled > 0);
+        for (t, r) in totals.iter_mut().zip(&reports) {
+            add(t, r);
+        }
+        if !changed || rounds >= 20 {
+            break;
+        }
+    }
+    let converged = started.elapsed();
+
+    // Every device holds every task it is assigned to at the same heads.
+    let mut heads: BTreeMap<String, Vec<automerge::ChangeHash>> = BTreeMap::new();
+    let mut identical = true;
+    for store in &stores {
+        let mut s = store.lock().expect("store");
+        let rows = s.list_tasks(&TaskFilter { limit: None, ..Default::default() }).expect("tasks");
+        for row in rows {
+            let code = TaskCode::parse(&row.code).expect("code");
+            let mut h = s.record(&code).expect("record").heads();
+            h.sort();
+            if let Some(other) = heads.get(&row.code) {
+                identical &= other == &h;
+            } else {
+                heads.insert(row.code.clone(), h);
+            }
+        }
+    }
+    let n = stores.len() as f64;
+    let sum = |f: fn(&SyncReport) -> u64| totals.iter().map(f).sum::<u64>() as f64;
+    let raw = sum(|r| r.progress.raw_change_bytes);
+    let doc_up = sum(|r| r.progress.document_bytes_up);
+    let audit_up = sum(|r| r.progress.audit_bytes_up);
+    let detail = json!({
+        "devices": stores.len(), "inspections": tasks, "edits_per_device_and_inspection": edits,
+        "inspectors_per_inspection": 3, "offline_edits_total": made, "rounds": rounds,
+        "identical_heads": identical, "editing_ms": round(ms(editing))
+    });
+    emit("sync_convergence", ms(converged), "ms", json!({"detail": detail}));
+    emit("sync_requests_per_device", sum(|r| r.progress.requests) / n, "requests", json!({}));
+    emit(
+        "sync_bytes_per_device",
+        (sum(|r| r.progress.bytes_up) + sum(|r| r.progress.bytes_down)) / n,
+        "bytes",
+        json!({"up": round(sum(|r| r.progress.bytes_up) / n), "down": round(sum(|r| r.progress.bytes_down) / n)}),
+    );
+    emit(
+        "sync_document_bytes_up_ratio",
+        doc_up / raw,
+        "x",
+        json!({"reference": raw, "reference_name": "raw_automerge_change_bytes", "target": "<= 1.5",
+               "detail": "document part of every sync request (JSON, base64, heads, HTTP line and headers) over the raw change bytes pushed"}),
+    );
+    emit(
+        "sync_total_bytes_up_ratio",
+        (doc_up + audit_up) / raw,
+        "x",
+        json!({"reference": raw, "reference_name": "raw_automerge_change_bytes",
+               "detail": "also counting the signed audit entries every edit adds (one per edit)", "audit_bytes_up": audit_up}),
+    );
+    emit("sync_server_peak_rss", server.peak_rss_mib(), "MiB", json!({}));
+
+    // A device holding many documents re-syncs with nothing new: one request.
+    let big = enrolled(&base.join("device-big"), "scjg-01", &data, &server, &root_key);
+    {
+        let mut s = big.lock().expect("store");
+        let dir = s.directory().expect("directory");
+        let today = chrono::Utc::now().date_naive();
+        let drafts = (0..noop_documents).map(|i| sample::joint_task_draft(&dir, i, today)).collect();
+        s.create_tasks(drafts).expect("tasks");
+    }
+    let t = Instant::now();
+    let first = sync::sync(&big, &options, &quiet, &cancel).expect("first sync of the big device");
+    emit(
+        "sync_first_push_new_documents",
+        ms(t.elapsed()),
+        "ms",
+        json!({"documents": noop_documents, "requests": first.progress.requests, "bytes_up": first.progress.bytes_up}),
+    );
+    let mut samples = Vec::new();
+    let mut requests = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let r = sync::sync(&big, &options, &quiet, &cancel).expect("no-op sync");
+        samples.push(ms(t.elapsed()));
+        requests = r.progress.requests;
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let held =
+        big.lock().expect("store").list_tasks(&TaskFilter { limit: None, ..Default::default() }).expect("list").len();
+    emit(
+        "sync_noop_resync",
+        samples[samples.len() / 2],
+        "ms",
+        json!({"requests": requests, "documents_held": held, "target": "1 request, <= 50 ms", "samples": samples.len()}),
+    );
+    emit("sync_server_peak_rss_final", server.peak_rss_mib(), "MiB", json!({}));
+}
