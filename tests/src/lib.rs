@@ -31,6 +31,15 @@ pub fn server_bin() -> PathBuf {
     bin
 }
 
+/// The `onevisit` command built beside these tests.
+pub fn cli_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let bin = dir.join(format!("onevisit{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first", bin.display());
+    bin
+}
+
 /// Runs an admin command of the server on `data`; returns its stdout.
 pub fn admin(data: &Path, args: &[&str]) -> String {
     let out = Command::new(server_bin()).arg("--data").arg(data).args(args).output().expect("run onevisit-server");

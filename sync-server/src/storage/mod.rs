@@ -32,9 +32,6 @@ pub enum StorageError {
     /// No such device.
     #[error("unknown device {0}")]
     UnknownDevice(String),
-    /// The device is enrolled already.
-    #[error("device {0} is already enrolled")]
-    DeviceExists(String),
     /// A document with this id exists already.
     #[error("document {0} exists already")]
     DocumentExists(String),
@@ -167,7 +164,8 @@ pub trait Storage: Send + Sync + 'static {
         inspector: String,
         expires_ms: i64,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
-    /// Uses an enrolment code (once) and registers the device it enrols, atomically.
+    /// Uses an enrolment code (once) and registers the device it enrols (again, if the key was
+    /// enrolled before), atomically.
     fn enrol(
         &self,
         code_sha256: String,

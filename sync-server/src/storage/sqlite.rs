@@ -283,14 +283,11 @@ impl Storage for SqliteStorage {
         self.with(move |c| {
             let tx = c.transaction().map_err(db)?;
             enrolment_inspector(&tx, &code_sha256, now_ms)?;
-            let exists: bool = tx
-                .query_row("SELECT EXISTS(SELECT 1 FROM devices WHERE device = ?1)", [&device.device], |r| r.get(0))
-                .map_err(db)?;
-            if exists {
-                return Err(StorageError::DeviceExists(device.device));
-            }
+            // A device key enrolled before (its certificate expired, or the device refused the
+            // answer) is enrolled again with the new code: a new certificate, the same device code.
             tx.execute(
-                "INSERT INTO devices (device, public_key, inspector, certificate, serial, device_code) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO devices (device, public_key, inspector, certificate, serial, device_code) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(device) DO UPDATE SET inspector = ?3, certificate = ?4, serial = ?5",
                 params![device.device, device.public_key.to_vec(), device.inspector, device.certificate, device.serial, device.device_code],
             )
             .map_err(db)?;

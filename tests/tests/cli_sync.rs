@@ -1,0 +1,65 @@
+//! `onevisit enroll` and `onevisit sync`, the real command against the real server.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use onevisit_flow_tests::{ServerProcess, admin, cli_bin, init_tenant};
+use serde_json::Value;
+
+fn onevisit(store: &Path, args: &[&str]) -> Output {
+    Command::new(cli_bin()).arg("--store").arg(store).args(args).output().expect("run onevisit")
+}
+
+fn ok_json(store: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = onevisit(store, &all);
+    assert!(out.status.success(), "onevisit {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+#[test]
+fn two_devices_enrol_and_sync_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let root = init_tenant(&data);
+    let codes: Vec<String> =
+        serde_json::from_str(admin(&data, &["task", "create", "--sample", "1", "--json"]).trim()).unwrap();
+    let task = &codes[0];
+    let server = ServerProcess::start(&data, "127.0.0.1:0");
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for (store, inspector) in [(&a, "scjg-01"), (&b, "xfjy-01")] {
+        ok_json(store, &["init", "--inspector", inspector]);
+        ok_json(store, &["import", "--sample"]);
+    }
+
+    // Not enrolled yet: a clear refusal with its own exit code.
+    let out = onevisit(&a, &["sync"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not enrolled"));
+    // A wrong root key: enrolment refused, nothing kept.
+    let code = admin(&data, &["enrolment", "scjg-01"]).trim().to_string();
+    let wrong = "11".repeat(32);
+    let out = onevisit(&a, &["enroll", "--server", &server.base, "--code", &code, "--root", &wrong]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("root key"));
+
+    for (store, inspector) in [(&a, "scjg-01"), (&b, "xfjy-01")] {
+        let code = admin(&data, &["enrolment", inspector]).trim().to_string();
+        let enrolled = ok_json(store, &["enroll", "--server", &server.base, "--code", &code, "--root", &root]);
+        assert_eq!(enrolled["device_code"].as_str().map(str::len), Some(8));
+        let report = ok_json(store, &["sync"]);
+        assert!(report["report"]["progress"]["documents_pulled"].as_u64().unwrap() >= 1);
+    }
+    let listed = ok_json(&a, &["tasks", "list"]);
+    assert!(listed.to_string().contains(task.as_str()));
+    ok_json(&a, &["record", "check-in", task, "--lat", "30.7", "--lon", "121.0"]);
+    let pushed = ok_json(&a, &["sync"]);
+    assert_eq!(pushed["report"]["progress"]["documents_pushed"].as_u64(), Some(1));
+    ok_json(&b, &["sync"]);
+    let shown = ok_json(&b, &["tasks", "show", task]);
+    assert_eq!(shown["status"].as_str(), Some("on_site"), "{shown}");
+    // Text output is Chinese for the inspector.
+    let out = onevisit(&b, &["sync"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("同步完成"));
+}
