@@ -1,10 +1,13 @@
-//! `onevisit demo`: two inspectors of two departments record one joint inspection on two separate
-//! stores, offline, with one concurrent answer to the same check point and an evidence photo; the
-//! stores merge, the conflict is shown and resolved by the lead inspector, the on-site record is
-//! signed by both inspectors on their own devices and by the party, the task code is issued and
-//! verified, and both audit logs are verified.
+//! `onevisit demo`: the city sync server starts embedded (SQLite + blob files, loopback HTTP); an
+//! administrator plans a joint inspection; two inspectors of two departments enrol their devices,
+//! receive the task, record it offline with one concurrent answer to the same check point and an
+//! evidence photo; both sync through the server, the photo is fetched by the other device, the
+//! conflict is shown and resolved by the lead inspector, the on-site record is signed by both
+//! inspectors on their own devices and by the party, the task code is issued and verified, and
+//! both audit logs are verified and confirmed by the server.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use chrono::Days;
 use onevisit_core::document::{DocumentKind, render_text};
@@ -16,6 +19,8 @@ use onevisit_core::record::documents::PartyAct;
 use onevisit_core::record::{AnswerValue, Field, FindingDraft, PartyDraft, Position, Recusal, Status};
 use onevisit_core::sample;
 use onevisit_core::store::{Store, StoreError};
+use onevisit_core::sync::{self, CancelToken, SyncOptions};
+use onevisit_server::embedded::EmbeddedServer;
 use serde_json::json;
 
 use crate::error::CliError;
@@ -43,107 +48,160 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         }
     };
 
-    say("▶ 1. 两台设备各自初始化：市场监管局 scjg-01（牵头）与 消防救援大队 xfjy-01");
-    let mut a = device(&base.join("device-scjg"), "scjg-01")?;
-    let mut b = device(&base.join("device-xfjy"), "xfjy-01")?;
-    let directory = a.directory()?;
+    if base.join("server").exists() {
+        return Err(CliError::Usage("the demo directory holds an earlier demo; choose an empty one"));
+    }
+    let directory = std::sync::Arc::new(sample::directory()?);
+    let cancel = CancelToken::new();
+    let options = SyncOptions::default();
+    let quiet = |_: &sync::Progress| {};
+    let sync_now = |store: &Mutex<Store>| sync::sync(store, &options, &quiet, &cancel);
 
-    say("▶ 2. 牵头设备创建联合检查任务，并在出发前下发给另一台设备");
+    say("▶ 1. 启动城市同步服务器（嵌入式默认：一个 SQLite 文件 + 照片目录，本机回环端口）");
+    let server = EmbeddedServer::start(&base.join("server"), "330482", &directory)
+        .map_err(|e| CliError::Server(e.to_string()))?;
+    say(&format!("   {}，租户根公钥 {}…", server.base, &server.root_public_key[..16]));
+
+    say("▶ 2. 管理员制定联合检查任务（市场监管局牵头、消防救援大队参加），两台执法终端用一次性登记码登记");
     let today = chrono::Local::now().date_naive();
-    let task = a.create_task(sample::joint_task_draft(&directory, 7, today))?;
-    let code = task.code.clone();
-    b.receive_record(&a.export_record(&code)?)?;
-    say(&format!("   任务 {code}，检查对象 {}", task.enterprise));
+    let planned = server
+        .plan(&directory, vec![sample::joint_task_draft(&directory, 7, today)])
+        .map_err(|e| CliError::Server(e.to_string()))?;
+    let code = onevisit_core::domain::TaskCode::parse(&planned[0])?;
+    let a = Mutex::new(device(&base.join("device-scjg"), "scjg-01")?);
+    let b = Mutex::new(device(&base.join("device-xfjy"), "xfjy-01")?);
+    for (store, inspector) in [(&a, "scjg-01"), (&b, "xfjy-01")] {
+        let one_time = server.enrolment_code(inspector).map_err(|e| CliError::Server(e.to_string()))?;
+        sync::enrol(&mut *lock(store)?, &server.base, &one_time, &server.root_public_key)?;
+        sync_now(store)?;
+    }
+    let task = lock(&a)?.record(&code)?.task().clone();
+    say(&format!("   任务 {code}，检查对象 {}；两台设备均已收到", task.enterprise));
 
     say("▶ 3. 断网状态下，两台设备同时记录（互不通信）");
     let cp = |id: &str| CheckPointId::new(id).map_err(CliError::from);
     let site = directory.enterprise(&task.enterprise).and_then(|e| e.location);
     let (lat, lon) = site.map(|p| (p.latitude, p.longitude)).unwrap_or((30.6985, 121.0156));
     let position = Position::wgs84(lat, lon, 6).ok_or(CliError::Usage("sample position out of range"))?;
-    a.check_in(&code, position)?;
-    a.show_identity(&code)?;
-    let party = PartyDraft {
-        name: "沈建国".into(),
-        role: "现场负责人".into(),
-        phone: Some("13800000000".into()),
-        recusal: Recusal::NotRequested,
-    };
-    a.record_party(&code, party)?;
-    a.answer(&code, &cp("SCJG-001-01")?, AnswerValue::Pass, None, vec![])?;
-    a.answer(&code, &cp("SCJG-001-03")?, AnswerValue::Number { value: "4.5".into(), unit: "℃".into() }, None, vec![])?;
-    a.answer(&code, &cp("SCJG-001-04")?, AnswerValue::Pass, None, vec![])?;
-    a.answer(&code, &cp(CONTESTED)?, AnswerValue::Pass, Some("抽查 3 名从业人员，健康证均在有效期内".into()), vec![])?;
+    {
+        let mut a = lock(&a)?;
+        a.check_in(&code, position)?;
+        a.show_identity(&code)?;
+        let party = PartyDraft {
+            name: "沈建国".into(),
+            role: "现场负责人".into(),
+            phone: Some("13800000000".into()),
+            recusal: Recusal::NotRequested,
+        };
+        a.record_party(&code, party)?;
+        a.answer(&code, &cp("SCJG-001-01")?, AnswerValue::Pass, None, vec![])?;
+        a.answer(
+            &code,
+            &cp("SCJG-001-03")?,
+            AnswerValue::Number { value: "4.5".into(), unit: "℃".into() },
+            None,
+            vec![],
+        )?;
+        a.answer(&code, &cp("SCJG-001-04")?, AnswerValue::Pass, None, vec![])?;
+        a.answer(
+            &code,
+            &cp(CONTESTED)?,
+            AnswerValue::Pass,
+            Some("抽查 3 名从业人员，健康证均在有效期内".into()),
+            vec![],
+        )?;
+    }
     say("   scjg-01：签到、出示证件、记录当事人、完成食品经营检查 4 项");
-
-    b.check_in(&code, position)?;
-    b.answer(&code, &cp("XFJY-001-01")?, AnswerValue::Fail, Some("2 具灭火器压力不足".into()), vec![])?;
-    b.answer(&code, &cp("XFJY-001-02")?, AnswerValue::Pass, None, vec![])?;
-    b.answer(
-        &code,
-        &cp("XFJY-001-03")?,
-        AnswerValue::Number { value: "0.8".into(), unit: "MPa".into() },
-        None,
-        vec![],
-    )?;
     let photo = sample_jpeg(1600, 1200, Some(&SampleExif::pinghu()));
-    let target = CaptureTarget::CheckPoint("XFJY-001-04".into());
-    let captured = b.add_photo(&code, &photo, target, Some(position))?;
-    b.answer(&code, &cp("XFJY-001-04")?, AnswerValue::Photos, None, vec![captured.evidence.sha256.clone()])?;
-    b.answer(&code, &cp(CONTESTED)?, AnswerValue::Fail, Some("后厨 1 名帮工健康证已过期".into()), vec![])?;
-    b.add_finding(
-        &code,
-        FindingDraft {
-            department: "xfjy".parse()?,
-            check_point: Some(cp("XFJY-001-01")?),
-            problem: "2 具灭火器压力不足，未保持完好有效".into(),
-            legal_basis: "《中华人民共和国消防法》第十六条".into(),
-            rectification_required: true,
-            deadline: Some(today + Days::new(15)),
-        },
-    )?;
+    let captured = {
+        let mut b = lock(&b)?;
+        b.check_in(&code, position)?;
+        b.answer(&code, &cp("XFJY-001-01")?, AnswerValue::Fail, Some("2 具灭火器压力不足".into()), vec![])?;
+        b.answer(&code, &cp("XFJY-001-02")?, AnswerValue::Pass, None, vec![])?;
+        b.answer(
+            &code,
+            &cp("XFJY-001-03")?,
+            AnswerValue::Number { value: "0.8".into(), unit: "MPa".into() },
+            None,
+            vec![],
+        )?;
+        let target = CaptureTarget::CheckPoint("XFJY-001-04".into());
+        let captured = b.add_photo(&code, &photo, target, Some(position))?;
+        b.answer(&code, &cp("XFJY-001-04")?, AnswerValue::Photos, None, vec![captured.evidence.sha256.clone()])?;
+        b.answer(&code, &cp(CONTESTED)?, AnswerValue::Fail, Some("后厨 1 名帮工健康证已过期".into()), vec![])?;
+        b.add_finding(
+            &code,
+            FindingDraft {
+                department: "xfjy".parse()?,
+                check_point: Some(cp("XFJY-001-01")?),
+                problem: "2 具灭火器压力不足，未保持完好有效".into(),
+                legal_basis: "《中华人民共和国消防法》第十六条".into(),
+                rectification_required: true,
+                deadline: Some(today + Days::new(15)),
+            },
+        )?;
+        captured
+    };
     say(&format!(
         "   xfjy-01：签到、完成消防安全检查 4 项（含现场照片 {}…，采集记录已签名）、记录 1 个问题",
         &captured.evidence.sha256[..12]
     ));
     say(&format!("   ⚠ 两人同时回答了同一检查要点 {CONTESTED}（符合 / 不符合）"));
 
-    say("▶ 4. 恢复联网后两台设备互相合并");
-    a.receive_record(&b.export_record(&code)?)?;
-    b.receive_record(&a.export_record(&code)?)?;
-    let heads_a = a.record(&code)?.heads();
-    let heads_b = b.record(&code)?.heads();
+    say("▶ 4. 恢复联网：两台设备先后与服务器同步（只传各自缺少的变更，照片单独上传）");
+    let mut traffic = Vec::new();
+    for store in [&a, &b, &a] {
+        traffic.push(sync_now(store)?);
+    }
+    let evidence = captured.evidence.clone();
+    sync::fetch_blob(&a, &evidence.sha256, &evidence.mime, evidence.size, &options, &cancel)?;
+    let heads_a = lock(&a)?.record(&code)?.heads();
+    let heads_b = lock(&b)?.record(&code)?.heads();
     let converged = heads_a == heads_b;
+    for (who, r) in ["scjg-01", "xfjy-01", "scjg-01"].iter().zip(&traffic) {
+        let p = &r.progress;
+        say(&format!(
+            "   {who}：{} 次请求，上传 {} 份、接收 {} 份记录，照片上传 {} 个文件，↑{} B ↓{} B",
+            p.requests, p.documents_pushed, p.documents_pulled, p.blobs_done, p.bytes_up, p.bytes_down
+        ));
+    }
+    say(&format!("   scjg-01 从服务器按需下载了照片原件（{} 字节，哈希一致）", evidence.size));
     say(&format!("   两台设备的文档头一致：{}", if converged { "是" } else { "否" }));
 
-    let conflicts = a.conflicts(&code)?;
-    let merged = a.record(&code)?.view(&directory).map_err(StoreError::from)?;
+    let conflicts = lock(&a)?.conflicts(&code)?;
+    let merged = lock(&a)?.record(&code)?.view(&directory).map_err(StoreError::from)?;
     if !as_json {
         print!("{}", render::record(&merged));
         print!("{}", render::conflicts(&conflicts));
     }
 
-    say("▶ 5. 牵头执法人员 scjg-01 核实后裁决冲突（采用“不符合”），并同步给对方");
+    say("▶ 5. 牵头执法人员 scjg-01 核实后裁决冲突（采用“不符合”），经服务器同步给对方");
     let field = Field::Answer(cp(CONTESTED)?);
     let conflict =
         conflicts.iter().find(|c| c.field == field).ok_or(CliError::Usage("the demo expected a conflict"))?;
     let choice = conflict.values.iter().position(|v| v.by.as_str() == "xfjy-01").unwrap_or(0);
-    a.resolve_conflict(&code, &field, choice)?;
-    a.set_status(&code, Status::Recorded)?;
-    b.receive_record(&a.export_record(&code)?)?;
-    let final_view = b.record(&code)?.view(&directory).map_err(StoreError::from)?;
+    lock(&a)?.resolve_conflict(&code, &field, choice)?;
+    lock(&a)?.set_status(&code, Status::Recorded)?;
+    sync_now(&a)?;
+    sync_now(&b)?;
+    let final_view = lock(&b)?.record(&code)?.view(&directory).map_err(StoreError::from)?;
     if !as_json {
         print!("{}", render::record(&final_view));
     }
 
     say("▶ 6. 生成现场检查笔录：两名执法人员各在自己的设备上签名，当事人手写签名");
-    let document = a.render_document(&code, DocumentKind::OnSiteRecord, None)?;
-    a.sign_document(&code, &document.sha256)?;
-    b.receive_record(&a.export_record(&code)?)?;
-    b.sign_document(&code, &document.sha256)?;
-    a.receive_record(&b.export_record(&code)?)?;
+    let document = lock(&a)?.render_document(&code, DocumentKind::OnSiteRecord, None)?;
+    lock(&a)?.sign_document(&code, &document.sha256)?;
+    sync_now(&a)?;
+    sync_now(&b)?;
+    lock(&b)?.sign_document(&code, &document.sha256)?;
+    sync_now(&b)?;
+    sync_now(&a)?;
     let party =
         PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
-    let report = a.party_act(&code, &document.sha256, party, Some(SAMPLE_SIGNATURE_PNG))?;
+    let report = lock(&a)?.party_act(&code, &document.sha256, party, Some(SAMPLE_SIGNATURE_PNG))?;
+    sync_now(&a)?;
+    sync_now(&b)?;
     if !as_json {
         let content = document.content().map_err(|e| CliError::DocumentFailed(e.to_string()))?;
         print!("{}", render_text(&content));
@@ -156,34 +214,59 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     }
 
     say("▶ 7. 亮码检查：签发检查码，企业离线验证");
-    let (token, claims) = a.issue_task_token(&code)?;
-    let checked =
-        onevisit_core::task_token::verify(&token, &a.device_key().verifying_key(), claims.not_before_ms + 3_600_000)?;
+    let (token, claims) = lock(&a)?.issue_task_token(&code)?;
+    let issuer = lock(&a)?.device_key().verifying_key();
+    let checked = onevisit_core::task_token::verify(&token, &issuer, claims.not_before_ms + 3_600_000)?;
     say(&format!("   {token}"));
     say(&format!("   验证：任务 {} 检查对象 {} —— 签名有效 ✓", checked.code, checked.uscc));
 
-    say("▶ 8. 两台设备的审计日志（全过程记录）验证");
-    let audit_a = a.verify_audit()?;
-    let audit_b = b.verify_audit()?;
+    say("▶ 8. 两台设备的审计日志（全过程记录）验证；最后一次同步后，服务器已逐条核对哈希链并签发检查点");
+    let last_a = sync_now(&a)?;
+    let last_b = sync_now(&b)?;
+    let audit_a = lock(&a)?.verify_audit()?;
+    let audit_b = lock(&b)?.verify_audit()?;
+    let head_a = lock(&a)?.audit_head().seq;
+    let head_b = lock(&b)?.audit_head().seq;
+    let checkpointed = lock(&a)?.audit_checkpoint()?.is_some() && lock(&b)?.audit_checkpoint()?.is_some();
     if as_json {
         render::json(&json!({
             "task": code,
+            "server": server.base,
             "converged": converged,
             "conflicts": conflicts,
             "merged": merged,
             "resolved": final_view,
             "document": report,
             "task_code": token,
+            "sync": {"first_round": traffic, "photo_fetched": evidence.sha256, "audit_confirmed": {"scjg-01": last_a.audit_through, "xfjy-01": last_b.audit_through}, "checkpointed": checkpointed},
             "audit": {"scjg-01": audit_a, "xfjy-01": audit_b},
         }));
     } else {
         print!("scjg-01 {}", render::audit(&audit_a));
         print!("xfjy-01 {}", render::audit(&audit_b));
+        println!(
+            "服务器已确认审计日志：scjg-01 至第 {} 条（本机共 {head_a} 条），xfjy-01 至第 {} 条（本机共 {head_b} 条），检查点已签发：{}",
+            last_a.audit_through,
+            last_b.audit_through,
+            if checkpointed { "是" } else { "否" }
+        );
     }
-    if !converged || !audit_a.is_intact() || !audit_b.is_intact() || final_view.open_conflicts != 0 || !report.signed {
+    let clean = converged
+        && audit_a.is_intact()
+        && audit_b.is_intact()
+        && final_view.open_conflicts == 0
+        && report.signed
+        && checkpointed
+        && last_a.audit_through == head_a
+        && last_b.audit_through == head_b;
+    if !clean {
         return Err(CliError::Usage("the demo did not converge cleanly"));
     }
     Ok(())
+}
+
+fn lock(store: &Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>, CliError> {
+    store.lock().map_err(|_| CliError::Store(StoreError::Poisoned))
 }
 
 fn device(root: &Path, inspector: &str) -> Result<Store, CliError> {

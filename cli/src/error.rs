@@ -58,6 +58,9 @@ pub enum CliError {
     /// A hash prefix matches nothing or more than one item.
     #[error("{0:?} matches no single item; give more of the hash")]
     Ambiguous(String),
+    /// The embedded server failed (the demo).
+    #[error("the embedded sync server failed: {0}")]
+    Server(String),
     /// Sync or enrolment failed.
     #[error(transparent)]
     Sync(#[from] onevisit_core::sync::SyncError),

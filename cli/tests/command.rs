@@ -228,6 +228,10 @@ fn the_demo_converges_and_verifies() {
     assert_eq!(v["document"]["signed"], true);
     assert_eq!(v["document"]["signatures"].as_array().unwrap().len(), 3);
     assert!(v["task_code"].as_str().unwrap().starts_with("OV1."));
+    assert!(v["server"].as_str().unwrap().starts_with("http://127.0.0.1:"), "the embedded server on loopback");
+    assert_eq!(v["sync"]["checkpointed"], true);
+    assert_eq!(v["sync"]["photo_fetched"].as_str().map(str::len), Some(64));
+    assert!(v["sync"]["audit_confirmed"]["xfjy-01"].as_u64().unwrap() > 0);
 }
 
 #[test]

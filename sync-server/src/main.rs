@@ -1,24 +1,15 @@
 //! `onevisit-server`: the city sync server and its admin commands (embedded SQLite by default).
 
-mod audit;
-mod auth;
-mod blobs;
-mod documents;
-mod http;
-mod storage;
-mod tasks;
-mod tenant;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use onevisit_core::domain::{Directory, InspectorId};
-use storage::Storage;
-use storage::sqlite::SqliteStorage;
-use tenant::Tenant;
+use onevisit_server::storage::Storage;
+use onevisit_server::storage::sqlite::SqliteStorage;
+use onevisit_server::tenant::Tenant;
+use onevisit_server::{embedded, http, storage, tasks, tenant};
 
 /// The OneVisit city sync server.
 #[derive(Debug, Parser)]
@@ -120,7 +111,7 @@ enum ServerError {
     #[error("give a JSON file or --sample")]
     Usage,
     #[error(transparent)]
-    Blobs(#[from] blobs::BlobError),
+    Serve(#[from] embedded::EmbeddedError),
     #[error(transparent)]
     Plan(#[from] tasks::PlanError),
     #[error("{0}: not task drafts: {1}")]
@@ -173,7 +164,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             if !known {
                 return Err(ServerError::UnknownInspector(inspector));
             }
-            let code = enrolment_code();
+            let code = onevisit_server::enrolment_code();
             storage.create_enrolment(http::code_hash(&code), inspector.clone(), now + valid_hours * 3_600_000).await?;
             println!("{code}");
         }
@@ -223,15 +214,6 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             println!("revoked device {} (certificate {}) at {}", r.device, r.serial, r.revoked_at_ms);
         }
         Command::Serve { listen } => {
-            let tenant = Tenant::open(&storage, &cli.data).await?;
-            let blobs = blobs::FileBlobs::open(&cli.data.join("blobs"))?;
-            let state = Arc::new(http::AppState {
-                storage,
-                blobs,
-                tenant,
-                documents: Default::default(),
-                metrics: Default::default(),
-            });
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|source| ServerError::Io { path: cli.data.clone(), source })?;
@@ -239,10 +221,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             // The first line on stdout says where we listen (tests bind port 0 and read it).
             println!("listening on {bound}");
             tracing::info!(%bound, "serving");
-            axum::serve(listener, http::router(state))
-                .with_graceful_shutdown(shutdown())
-                .await
-                .map_err(|source| ServerError::Io { path: cli.data.clone(), source })?;
+            embedded::serve(storage, &cli.data, listener, shutdown()).await?;
             tracing::info!("stopped");
         }
     }
@@ -285,12 +264,4 @@ async fn shutdown() {
     }
     #[cfg(not(unix))]
     interrupt.await.unwrap_or(());
-}
-
-/// A one-time enrolment code: 12 Crockford-base32 characters (60 random bits).
-fn enrolment_code() -> String {
-    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut raw = [0u8; 12];
-    onevisit_core::random::fill(&mut raw);
-    raw.iter().map(|b| ALPHABET[(b & 31) as usize] as char).collect()
 }

@@ -229,7 +229,7 @@ struct Run<'a> {
     /// The feed cursor to store once every pull it announced has been applied.
     cursor: u64,
     feed_more: bool,
-    audit_done: bool,
+    audit_refused: bool,
     first_round: bool,
 }
 
@@ -254,7 +254,7 @@ pub fn sync_with(
         skip: HashSet::new(),
         cursor,
         feed_more: true,
-        audit_done: false,
+        audit_refused: false,
         first_round: true,
     };
     let mut rounds = 0;
@@ -300,6 +300,7 @@ pub fn sync_with(
     if options.upload_blobs {
         run.upload_blobs(progress, cancel)?;
     }
+    run.report.audit_through = store.lock()?.audit_confirmed_seq()?;
     run.update_progress();
     progress(&run.report.progress);
     Ok(run.report)
@@ -366,7 +367,8 @@ impl Run<'_> {
                 sync_message: None,
             });
         }
-        let audit = if self.audit_done {
+        // Every entry not yet accepted, the ones this sync's own merges wrote included.
+        let audit = if self.audit_refused {
             Vec::new()
         } else {
             let after = store.audit_confirmed_seq()?;
@@ -439,20 +441,15 @@ impl Run<'_> {
         }
         if let Some(audit) = response.audit {
             if let Some(why) = audit.refused {
+                // Not retried in this run: the chain the server holds and ours disagree.
                 self.report.audit_refused = Some(why);
-                self.audit_done = true;
+                self.audit_refused = true;
             } else {
                 if let Some(checkpoint) = &audit.checkpoint {
                     verify_checkpoint(checkpoint, &self.account.root_public_key)?;
                 }
                 self.store.lock()?.confirm_audit(audit.accepted_through, audit.checkpoint.as_ref())?;
             }
-            self.report.audit_through = audit.accepted_through;
-            if request.audit.len() < self.options.audit_batch {
-                self.audit_done = true;
-            }
-        } else if request.audit.is_empty() {
-            self.audit_done = true;
         }
         let mut store = self.store.lock()?;
         for entry in response.feed {

@@ -1,0 +1,123 @@
+//! The embedded default in one call: SQLite and blob files under a data directory, served on a
+//! loopback port from a background thread, with the admin steps a demo or an app test needs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use onevisit_core::domain::{Directory, TaskDraft};
+
+use crate::blobs::{BlobError, FileBlobs};
+use crate::http::{AppState, code_hash};
+use crate::storage::sqlite::SqliteStorage;
+use crate::storage::{Storage, StorageError};
+use crate::tasks::{self, PlanError};
+use crate::tenant::{Tenant, TenantError};
+
+/// Why the embedded server could not start or act.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The tenant CA failed.
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+    /// Blob storage failed.
+    #[error(transparent)]
+    Blobs(#[from] BlobError),
+    /// Planning failed.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The runtime or socket failed.
+    #[error("the embedded server could not start: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves `storage` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    storage: SqliteStorage,
+    data: &Path,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), EmbeddedError> {
+    let tenant = Tenant::open(&storage, data).await?;
+    let blobs = FileBlobs::open(&data.join("blobs"))?;
+    let state =
+        Arc::new(AppState { storage, blobs, tenant, documents: Default::default(), metrics: Default::default() });
+    axum::serve(listener, crate::http::router(state)).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+/// A server running in this process on a loopback port; stopped when dropped.
+pub struct EmbeddedServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The tenant root public key (hex).
+    pub root_public_key: String,
+    data: PathBuf,
+    runtime: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    storage: SqliteStorage,
+}
+
+impl EmbeddedServer {
+    /// Creates a tenant with `directory` in `data` (a new directory) and serves it on 127.0.0.1.
+    pub fn start(data: &Path, tenant: &str, directory: &Directory) -> Result<EmbeddedServer, EmbeddedError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let storage = SqliteStorage::open(data)?;
+        let json = serde_json::to_string(&directory.to_data()).map_err(|e| StorageError::Database(Box::new(e)))?;
+        let (root, listener) = runtime.block_on(async {
+            let t = Tenant::init(&storage, data, tenant).await?;
+            storage.put_directory(json).await?;
+            let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+            Ok::<_, EmbeddedError>((hex::encode(t.root_public_key()), listener))
+        })?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = storage.clone();
+        let dir = data.to_path_buf();
+        runtime.spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(e) = serve(serving, &dir, listener, shutdown).await {
+                tracing::error!(error = %e, "embedded server stopped");
+            }
+        });
+        Ok(EmbeddedServer {
+            base: format!("http://{addr}"),
+            root_public_key: root,
+            data: data.to_path_buf(),
+            runtime,
+            stop: Some(stop),
+            storage,
+        })
+    }
+
+    /// A one-time enrolment code for an inspector, valid for an hour.
+    pub fn enrolment_code(&self, inspector: &str) -> Result<String, EmbeddedError> {
+        let code = crate::enrolment_code();
+        let expires = chrono::Utc::now().timestamp_millis() + 3_600_000;
+        self.runtime.block_on(self.storage.create_enrolment(code_hash(&code), inspector.to_string(), expires))?;
+        Ok(code)
+    }
+
+    /// Plans tasks as the administrator would; returns their codes.
+    pub fn plan(&self, directory: &Directory, drafts: Vec<TaskDraft>) -> Result<Vec<String>, EmbeddedError> {
+        self.runtime.block_on(async {
+            let tenant = Tenant::open(&self.storage, &self.data).await?;
+            let now = chrono::Utc::now().timestamp_millis();
+            let created = tasks::create(&self.storage, &tenant, directory, drafts, now).await?;
+            Ok(created.into_iter().map(|t| t.code.to_string()).collect())
+        })
+    }
+}
+
+impl Drop for EmbeddedServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
