@@ -198,3 +198,43 @@ impl BlobStorage for FileBlobs {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    #[tokio::test]
+    async fn a_blob_becomes_visible_only_whole_and_matching_its_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = FileBlobs::open(dir.path()).unwrap();
+        let bytes: Vec<u8> = (0..(CHUNK_BYTES + 10)).map(|i| (i % 251) as u8).collect();
+        let name = sha(&bytes);
+        blobs.put_chunk(&name, 1, &bytes[CHUNK_BYTES..]).await.unwrap();
+        assert_eq!(blobs.chunks(&name).await.unwrap(), vec![1]);
+        assert!(
+            matches!(blobs.complete(&name, bytes.len() as u64).await, Err(BlobError::MissingChunks(m)) if m == vec![0])
+        );
+        assert!(!blobs.has(&name).await.unwrap());
+        blobs.put_chunk(&name, 0, &bytes[..CHUNK_BYTES]).await.unwrap();
+        blobs.complete(&name, bytes.len() as u64).await.unwrap();
+        assert!(blobs.has(&name).await.unwrap());
+        assert_eq!(blobs.read(&name, 5, 10).await.unwrap(), bytes[5..15].to_vec());
+        assert!(matches!(blobs.read(&name, bytes.len() as u64 - 1, 2).await, Err(BlobError::BadRange)));
+    }
+
+    #[tokio::test]
+    async fn bytes_that_do_not_match_the_name_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = FileBlobs::open(dir.path()).unwrap();
+        let name = sha(b"the real photo");
+        blobs.put_chunk(&name, 0, b"something else").await.unwrap();
+        assert!(matches!(blobs.complete(&name, 14).await, Err(BlobError::HashMismatch { .. })));
+        assert!(!blobs.has(&name).await.unwrap());
+        assert!(blobs.chunks(&name).await.unwrap().is_empty(), "the bad chunks are gone");
+        assert!(matches!(blobs.put_chunk(&name, 0, &vec![0; CHUNK_BYTES + 1]).await, Err(BlobError::BadChunk { .. })));
+    }
+}

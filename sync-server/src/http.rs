@@ -323,6 +323,12 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
         response.audit =
             Some(crate::audit::accept(&state.storage, &state.tenant, &auth.device, request.audit, now).await?);
     }
+    let revoked = state.storage.revocations().await?.len() as u64;
+    if revoked != request.revocations_seen {
+        response.revocations = Some(
+            state.tenant.revocation_list(&state.storage, now).await.map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
+    }
     let limit = request.limit.clamp(1, MAX_FEED_PAGE);
     let mut rows =
         state.storage.feed(writer.inspector.clone(), writer.departments.clone(), request.since, limit + 1).await?;

@@ -163,6 +163,12 @@ fn a_photo_uploaded_once_is_fetched_by_another_device_byte_for_byte() {
     assert_eq!(bytes, photo);
     assert!(b.lock().unwrap().missing_evidence(&code).unwrap().is_empty());
     assert_eq!(sync_ok(&b).progress.blobs_total, 0, "a fetched photo is not uploaded back");
+    let metrics = reqwest::blocking::get(format!("{}/metrics", server.base)).unwrap().text().unwrap();
+    let counter = |name: &str| -> u64 {
+        metrics.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
+    assert!(counter("onevisit_documents_accepted_total") >= 1, "{metrics}");
+    assert!(counter("onevisit_received_bytes_total") as usize > photo.len(), "{metrics}");
 }
 
 #[test]
@@ -193,6 +199,7 @@ fn an_unassigned_device_can_neither_read_nor_write_the_inspection() {
         limit: 10,
         documents: vec![DocumentPush { id: code.to_string(), ..Default::default() }],
         audit: vec![],
+        revocations_seen: 0,
     };
     let answer: SyncResponse = client.post_json("/v1/sync", &ask, &CancelToken::new()).unwrap();
     assert_eq!(answer.documents[0].refused, Some(Refusal::NotAssigned));
@@ -229,6 +236,7 @@ fn an_unassigned_device_can_neither_read_nor_write_the_inspection() {
             sync_message: None,
         }],
         audit: vec![],
+        revocations_seen: 0,
     };
     let answer: SyncResponse = client.post_json("/v1/sync", &push, &CancelToken::new()).unwrap();
     assert_eq!(answer.documents[0].refused, Some(Refusal::NotAssigned));
@@ -246,8 +254,16 @@ fn a_revoked_device_is_refused_with_the_reason() {
     let server = ServerProcess::start(&data, "127.0.0.1:0");
     let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
     sync_ok(&a);
+    let b = enrolled_device(&tmp.path().join("b"), "xfjy-01", &data, &server, &root);
+    sync_ok(&b);
     let device = a.lock().unwrap().device_key().device_id();
     admin(&data, &["revoke", &device, "--reason", "设备遗失"]);
+    // The other devices receive the new revocation list with their next sync.
+    let report = sync_ok(&b);
+    assert_eq!(report.revocations, Some(1));
+    let list = b.lock().unwrap().sync_account().unwrap().unwrap().revocations.canonical;
+    assert!(list.contains(&device) && list.contains("设备遗失"));
+    assert_eq!(sync_ok(&b).revocations, None, "sent again only when it changes");
     match sync::sync(&a, &fast_options(), &|_| {}, &CancelToken::new()) {
         Err(SyncError::Client(ClientError::Revoked(reason))) => assert!(reason.contains("设备遗失"), "{reason}"),
         other => panic!("a revoked device synced: {other:?}"),
@@ -465,6 +481,7 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
             DocumentPush { id: code.to_string(), known_heads: vec![], ..Default::default() },
         ],
         audit: vec![],
+        revocations_seen: 0,
     };
     let answer: SyncResponse = client_of(&a).post_json("/v1/sync", &batch, &CancelToken::new()).unwrap();
     assert_eq!(answer.documents[0].refused, Some(Refusal::Malformed));
@@ -491,7 +508,7 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
     let mut entries = a.lock().unwrap().audit_entries_after(confirmed, 100).unwrap();
     assert!(entries.len() >= 2);
     entries.remove(0);
-    let audit = SyncRequest { since: 0, limit: 1, documents: vec![], audit: entries };
+    let audit = SyncRequest { since: 0, limit: 1, documents: vec![], audit: entries, revocations_seen: 0 };
     let answer: SyncResponse = client_of(&a).post_json("/v1/sync", &audit, &CancelToken::new()).unwrap();
     let refused = answer.audit.unwrap();
     assert!(refused.refused.as_deref().is_some_and(|r| r.contains("removed")), "{refused:?}");

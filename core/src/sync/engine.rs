@@ -127,6 +127,8 @@ pub struct SyncReport {
     pub audit_refused: Option<String>,
     /// Receipts received.
     pub receipts: u64,
+    /// Revocations in the new list, when a newer revocation list arrived.
+    pub revocations: Option<u64>,
 }
 
 /// Enrols the device with a one-time code: proves possession of its key, checks the certificate
@@ -231,6 +233,8 @@ struct Run<'a> {
     feed_more: bool,
     audit_refused: bool,
     first_round: bool,
+    /// Revocations in the device's list.
+    revocations_seen: u64,
 }
 
 /// Syncs with an existing client (benchmarks and apps reuse one).
@@ -243,6 +247,8 @@ pub fn sync_with(
     cancel: &CancelToken,
 ) -> Result<SyncReport, SyncError> {
     let cursor = store.lock()?.feed_cursor()?;
+    let root = root_key(&account.root_public_key)?;
+    let revocations_seen = account.revocations.verify(&root).map(|l| l.revoked.len() as u64).unwrap_or(0);
     let mut run = Run {
         store,
         client,
@@ -256,6 +262,7 @@ pub fn sync_with(
         feed_more: true,
         audit_refused: false,
         first_round: true,
+        revocations_seen,
     };
     let mut rounds = 0;
     loop {
@@ -374,12 +381,21 @@ impl Run<'_> {
             let after = store.audit_confirmed_seq()?;
             store.audit_entries_after(after, self.options.audit_batch)?
         };
-        Ok(SyncRequest { since: self.cursor, limit: self.options.feed_page, documents, audit })
+        let revocations_seen = self.revocations_seen;
+        Ok(SyncRequest { since: self.cursor, limit: self.options.feed_page, documents, audit, revocations_seen })
     }
 
     /// Applies the server's answer.
     fn apply(&mut self, request: &SyncRequest, response: SyncResponse) -> Result<(), SyncError> {
         let now = crate::store::now_ms();
+        if let Some(list) = &response.revocations {
+            let verified = list
+                .verify(&root_key(&self.account.root_public_key)?)
+                .map_err(|e| ClientError::MalformedAnswer(format!("revocation list: {e}")))?;
+            self.store.lock()?.set_revocations(list)?;
+            self.revocations_seen = verified.revoked.len() as u64;
+            self.report.revocations = Some(verified.revoked.len() as u64);
+        }
         if let Some(receipt) = &response.receipt {
             verify_receipt(receipt, &self.account.root_public_key)?;
             self.store.lock()?.save_receipt(receipt, now)?;

@@ -33,6 +33,9 @@ pub struct SyncRequest {
     /// Audit entries after the last one the server accepted, in chain order.
     #[serde(default)]
     pub audit: Vec<SignedAuditEntry>,
+    /// How many revocations the device's list holds; the server sends its list when it has more.
+    #[serde(default)]
+    pub revocations_seen: u64,
 }
 
 /// One document in a [`SyncRequest`].
@@ -69,6 +72,9 @@ pub struct SyncResponse {
     /// The outcome of the audit upload (none when no entries were sent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditResult>,
+    /// The current revocation list, when it holds more than the device has seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocations: Option<crate::certificate::SignedRevocationList>,
 }
 
 /// What happened to one pushed document.
