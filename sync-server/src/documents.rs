@@ -238,6 +238,7 @@ impl Documents {
                     id,
                     match e {
                         onevisit_core::record::RecordError::MissingDependencies(_) => Refusal::MissingDependencies,
+                        onevisit_core::record::RecordError::UnrelatedRecord => Refusal::Unrelated,
                         _ => Refusal::Malformed,
                     },
                 ));

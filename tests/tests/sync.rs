@@ -467,6 +467,11 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
         )
         .unwrap();
     let foreign = other.changes_since(&known);
+    // A record created separately under the same task code, by the device itself.
+    let task = other.task().clone();
+    let actor = a.lock().unwrap().device_key().actor_id();
+    let by = onevisit_core::record::Stamp { by: "scjg-01".parse().unwrap(), at_ms: 9 };
+    let impostor = onevisit_core::record::InspectionRecord::create(task, actor, by).unwrap().changes_since(&[]);
     let batch = SyncRequest {
         since: 0,
         limit: 10,
@@ -479,6 +484,11 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
                 sync_message: None,
             },
             DocumentPush { id: code.to_string(), known_heads: vec![], ..Default::default() },
+            DocumentPush {
+                id: code.to_string(),
+                changes: impostor.iter().map(|c| b64(c)).collect(),
+                ..Default::default()
+            },
         ],
         audit: vec![],
         revocations_seen: 0,
@@ -488,6 +498,7 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
     assert_eq!(answer.documents[1].refused, Some(Refusal::ForeignActor));
     assert_eq!(answer.documents[2].refused, None, "a plain pull in the same batch is answered");
     assert!(!answer.documents[2].changes.is_empty());
+    assert_eq!(answer.documents[3].refused, Some(Refusal::Unrelated));
     // Blob uploads: an oversized chunk, and a blob whose bytes do not match its name.
     let fake = "ab".repeat(32);
     let r = signed("PUT", &format!("/v1/blobs/{fake}/chunks/0"), &vec![0u8; 1024 * 1024 + 1]).send().unwrap();

@@ -31,6 +31,11 @@ impl InspectionRecord {
     /// Applies received changes. Changes whose dependencies are missing are refused and this copy
     /// must then be dropped by the caller (Automerge would hold them back in a queue).
     pub fn apply_changes(&mut self, changes: Vec<Change>) -> Result<(), RecordError> {
+        // A record has one root change, its creation: another root is a separately created
+        // document under the same task code, whose merge would replace whole sections.
+        if changes.iter().any(|c| c.deps().is_empty() && self.doc.get_change_by_hash(&c.hash()).is_none()) {
+            return Err(RecordError::UnrelatedRecord);
+        }
         self.doc.apply_changes(changes).map_err(corrupt)?;
         let missing = self.doc.get_missing_deps(&[]);
         if !missing.is_empty() {
@@ -96,6 +101,16 @@ mod tests {
         let skipping = a.changes_since(&mid);
         let err = b.apply_changes(skipping.into_iter().map(|c| parse_change(c).unwrap()).collect()).unwrap_err();
         assert!(matches!(err, RecordError::MissingDependencies(1)), "{err:?}");
+    }
+
+    #[test]
+    fn changes_of_a_separately_created_record_are_refused() {
+        let (mut a, _) = sample_record();
+        let mut other = crate::record::tests::separately_created_record();
+        let foreign = other.changes_since(&[]).into_iter().map(|c| parse_change(c).unwrap()).collect();
+        let before = a.heads();
+        assert!(matches!(a.apply_changes(foreign), Err(RecordError::UnrelatedRecord)));
+        assert_eq!(a.heads(), before);
     }
 
     #[test]

@@ -425,3 +425,9 @@ pub(crate) fn answer_something(r: &mut InspectionRecord) {
     let note = format!("note {}", r.heads().len() + r.changes_since(&[]).len());
     r.answer_check_point(stamp("xfjy-01", 5), &dir, &cp("XFJY-001-01"), AnswerValue::Fail, Some(note), vec![]).unwrap();
 }
+
+/// A record of the same task created separately, by another actor.
+pub(crate) fn separately_created_record() -> InspectionRecord {
+    let (_, task) = setup();
+    InspectionRecord::create(task, ActorId::from(&[9u8; 16][..]), stamp("scjg-01", 1_000)).unwrap()
+}

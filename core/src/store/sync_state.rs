@@ -197,9 +197,13 @@ impl Store {
         let changes = record.changes_since(&known);
         let heads = record.heads();
         // Heads computed here repair a record migrated before sync existed ('unknown').
-        let tx = self.conn.transaction()?;
-        set_local_heads(&tx, code, &heads)?;
-        tx.commit()?;
+        let mut sorted = heads.clone();
+        sorted.sort();
+        if self.heads_pair(code)?.0.as_ref() != Some(&sorted) {
+            let tx = self.conn.transaction()?;
+            set_local_heads(&tx, code, &heads)?;
+            tx.commit()?;
+        }
         Ok((changes, heads))
     }
 
