@@ -169,12 +169,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             println!("{code}");
         }
         Command::Task(TaskCommand::Create { file, sample, json }) => {
-            let directory = storage
-                .directory()
-                .await?
-                .map(|j| Directory::from_json(j.as_bytes()))
-                .transpose()?
-                .ok_or(tasks::PlanError::NoDirectory)?;
+            let directory = imported_directory(&storage).await?;
             let drafts = match (file, sample) {
                 (Some(path), None) => {
                     let text = std::fs::read_to_string(&path)
@@ -228,6 +223,12 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// The directory data imported with `import`.
+async fn imported_directory(storage: &SqliteStorage) -> Result<Directory, ServerError> {
+    let json = storage.directory().await?.ok_or(tasks::PlanError::NoDirectory)?;
+    Ok(Directory::from_json(json.as_bytes())?)
+}
+
 /// Changes a task's assignment from the command line.
 async fn reassign(
     storage: &SqliteStorage,
@@ -237,12 +238,7 @@ async fn reassign(
     assigned: bool,
     now: i64,
 ) -> Result<(), ServerError> {
-    let directory = storage
-        .directory()
-        .await?
-        .map(|j| Directory::from_json(j.as_bytes()))
-        .transpose()?
-        .ok_or(tasks::PlanError::NoDirectory)?;
+    let directory = imported_directory(storage).await?;
     let tenant = Tenant::open(storage, data).await?;
     tasks::reassign(storage, &tenant, &directory, code, inspector, assigned, now).await?;
     Ok(())

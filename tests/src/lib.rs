@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use onevisit_core::domain::{CheckPointId, TaskCode};
 use onevisit_core::identity::KeyFileWrapper;
 use onevisit_core::sample;
 use onevisit_core::store::Store;
@@ -131,5 +132,72 @@ pub fn fast_options() -> onevisit_core::sync::SyncOptions {
             max_backoff: Duration::from_millis(200),
         },
         ..Default::default()
+    }
+}
+
+/// A city for a test: a tenant with the sample directory in a temporary folder, its server
+/// running on loopback, and room for device stores beside it.
+pub struct City {
+    /// The server's data directory.
+    pub data: PathBuf,
+    /// The tenant root public key (hex).
+    pub root: String,
+    /// The running server.
+    pub server: ServerProcess,
+    tmp: tempfile::TempDir,
+}
+
+impl City {
+    /// Initialises the tenant and starts its server.
+    pub fn new() -> City {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        let data = tmp.path().join("server");
+        let root = init_tenant(&data);
+        let server = ServerProcess::start(&data, "127.0.0.1:0");
+        City { data, root, server, tmp }
+    }
+
+    /// Plans one sample joint task (scjg-01 leads, xfjy-01 takes part); returns its code.
+    pub fn plan_sample_task(&self) -> TaskCode {
+        let out = self.admin(&["task", "create", "--sample", "1", "--json"]);
+        let codes: Vec<String> = serde_json::from_str(out.trim()).expect("task codes as JSON");
+        TaskCode::parse(&codes[0]).expect("task code")
+    }
+
+    /// Runs an admin command on the city's data.
+    pub fn admin(&self, args: &[&str]) -> String {
+        admin(&self.data, args)
+    }
+
+    /// An enrolled device store named `name`, operated by `inspector`.
+    pub fn device(&self, name: &str, inspector: &str) -> Mutex<Store> {
+        enrolled_device(&self.tmp.path().join(name), inspector, &self.data, &self.server, &self.root)
+    }
+
+    /// A folder for anything else the test writes.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+}
+
+impl Default for City {
+    fn default() -> Self {
+        City::new()
+    }
+}
+
+/// A check point identifier from a literal.
+pub fn cp(id: &str) -> CheckPointId {
+    id.parse().expect("check point literal")
+}
+
+/// A small deterministic generator for merge and sync orders (no randomness crate needed).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
     }
 }

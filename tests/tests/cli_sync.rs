@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use onevisit_flow_tests::{ServerProcess, admin, cli_bin, init_tenant};
+use onevisit_flow_tests::{City, cli_bin};
 use serde_json::Value;
 
 fn onevisit(store: &Path, args: &[&str]) -> Output {
@@ -20,14 +20,11 @@ fn ok_json(store: &Path, args: &[&str]) -> Value {
 
 #[test]
 fn two_devices_enrol_and_sync_from_the_command_line() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    let root = init_tenant(&data);
-    let codes: Vec<String> =
-        serde_json::from_str(admin(&data, &["task", "create", "--sample", "1", "--json"]).trim()).unwrap();
-    let task = &codes[0];
-    let server = ServerProcess::start(&data, "127.0.0.1:0");
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let city = City::new();
+    let task = city.plan_sample_task().to_string();
+    let task = &task;
+    let (server, root) = (&city.server, &city.root);
+    let (a, b) = (city.path().join("a"), city.path().join("b"));
     for (store, inspector) in [(&a, "scjg-01"), (&b, "xfjy-01")] {
         ok_json(store, &["init", "--inspector", inspector]);
         ok_json(store, &["import", "--sample"]);
@@ -38,15 +35,15 @@ fn two_devices_enrol_and_sync_from_the_command_line() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not enrolled"));
     // A wrong root key: enrolment refused, nothing kept.
-    let code = admin(&data, &["enrolment", "scjg-01"]).trim().to_string();
+    let code = city.admin(&["enrolment", "scjg-01"]).trim().to_string();
     let wrong = "11".repeat(32);
     let out = onevisit(&a, &["enroll", "--server", &server.base, "--code", &code, "--root", &wrong]);
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("root key"));
 
     for (store, inspector) in [(&a, "scjg-01"), (&b, "xfjy-01")] {
-        let code = admin(&data, &["enrolment", inspector]).trim().to_string();
-        let enrolled = ok_json(store, &["enroll", "--server", &server.base, "--code", &code, "--root", &root]);
+        let code = city.admin(&["enrolment", inspector]).trim().to_string();
+        let enrolled = ok_json(store, &["enroll", "--server", &server.base, "--code", &code, "--root", root]);
         assert_eq!(enrolled["device_code"].as_str().map(str::len), Some(8));
         let report = ok_json(store, &["sync"]);
         assert!(report["report"]["progress"]["documents_pulled"].as_u64().unwrap() >= 1);

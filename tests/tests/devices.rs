@@ -5,28 +5,15 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use chrono::NaiveDate;
-use onevisit_core::domain::{CheckPointId, TaskCode};
+use onevisit_core::domain::TaskCode;
 use onevisit_core::identity::KeyFileWrapper;
 use onevisit_core::record::{AnswerValue, FindingDraft, Position, Status};
 use onevisit_core::sample;
 use onevisit_core::store::Store;
-use onevisit_flow_tests::device;
+use onevisit_flow_tests::{Lcg, cp, device};
 
 fn reopen(root: &Path) -> Store {
     Store::open(root, &KeyFileWrapper::load(&root.join("device.key")).unwrap()).unwrap()
-}
-
-fn cp(id: &str) -> CheckPointId {
-    id.parse().unwrap()
-}
-
-/// A small deterministic generator for merge orders (no randomness crate needed).
-struct Lcg(u64);
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
 }
 
 #[test]

@@ -4,34 +4,14 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use onevisit_core::domain::{CheckPointId, TaskCode};
+use onevisit_core::domain::TaskCode;
 use onevisit_core::evidence::CaptureTarget;
 use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
 use onevisit_core::record::{AnswerValue, FindingDraft, Position};
 use onevisit_core::store::Store;
 use onevisit_core::sync::wire::{DocumentPush, Refusal, SyncRequest, SyncResponse, b64};
 use onevisit_core::sync::{self, CancelToken, ClientError, SyncClient, SyncError};
-use onevisit_flow_tests::{ServerProcess, admin, enrolled_device, fast_options, init_tenant, sync_ok};
-
-fn cp(id: &str) -> CheckPointId {
-    id.parse().unwrap()
-}
-
-/// A small deterministic generator for sync orders.
-struct Lcg(u64);
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
-}
-
-/// A planned sample task on the server (scjg-01 leads, xfjy-01 takes part); returns its code.
-fn planned_task(data: &std::path::Path) -> TaskCode {
-    let out = admin(data, &["task", "create", "--sample", "1", "--json"]);
-    let codes: Vec<String> = serde_json::from_str(out.trim()).unwrap();
-    TaskCode::parse(&codes[0]).unwrap()
-}
+use onevisit_flow_tests::{City, Lcg, ServerProcess, cp, enrolled_device, fast_options, init_tenant, sync_ok};
 
 fn rendered(store: &Mutex<Store>, code: &TaskCode) -> (Vec<automerge::ChangeHash>, String) {
     let mut s = store.lock().unwrap();
@@ -49,15 +29,11 @@ fn client_of(store: &Mutex<Store>) -> SyncClient {
 #[test]
 fn three_devices_of_two_departments_converge_through_the_server_in_random_orders() {
     for seed in 1..=3u64 {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("server");
-        let root = init_tenant(&data);
-        let code = planned_task(&data);
-        admin(&data, &["task", "assign", code.as_str(), "scjg-02"]);
-        let server = ServerProcess::start(&data, "127.0.0.1:0");
+        let city = City::new();
+        let code = city.plan_sample_task();
+        city.admin(&["task", "assign", code.as_str(), "scjg-02"]);
         let names = ["scjg-01", "scjg-02", "xfjy-01"];
-        let devices: Vec<Mutex<Store>> =
-            names.iter().map(|n| enrolled_device(&tmp.path().join(n), n, &data, &server, &root)).collect();
+        let devices: Vec<Mutex<Store>> = names.iter().map(|n| city.device(n, n)).collect();
         for d in &devices {
             sync_ok(d);
             assert!(d.lock().unwrap().local_heads(&code).unwrap().is_some(), "the task reached every device");
@@ -129,13 +105,10 @@ fn three_devices_of_two_departments_converge_through_the_server_in_random_orders
 
 #[test]
 fn a_photo_uploaded_once_is_fetched_by_another_device_byte_for_byte() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    let root = init_tenant(&data);
-    let code = planned_task(&data);
-    let server = ServerProcess::start(&data, "127.0.0.1:0");
-    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
-    let b = enrolled_device(&tmp.path().join("b"), "xfjy-01", &data, &server, &root);
+    let city = City::new();
+    let code = city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
+    let b = city.device("b", "xfjy-01");
     sync_ok(&a);
     sync_ok(&b);
     let photo = sample_jpeg(640, 480, Some(&SampleExif::pinghu()));
@@ -163,7 +136,7 @@ fn a_photo_uploaded_once_is_fetched_by_another_device_byte_for_byte() {
     assert_eq!(bytes, photo);
     assert!(b.lock().unwrap().missing_evidence(&code).unwrap().is_empty());
     assert_eq!(sync_ok(&b).progress.blobs_total, 0, "a fetched photo is not uploaded back");
-    let metrics = reqwest::blocking::get(format!("{}/metrics", server.base)).unwrap().text().unwrap();
+    let metrics = reqwest::blocking::get(format!("{}/metrics", city.server.base)).unwrap().text().unwrap();
     let counter = |name: &str| -> u64 {
         metrics.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).and_then(|v| v.parse().ok()).unwrap_or(0)
     };
@@ -173,13 +146,10 @@ fn a_photo_uploaded_once_is_fetched_by_another_device_byte_for_byte() {
 
 #[test]
 fn an_unassigned_device_can_neither_read_nor_write_the_inspection() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    let root = init_tenant(&data);
-    let code = planned_task(&data);
-    let server = ServerProcess::start(&data, "127.0.0.1:0");
-    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
-    let outsider = enrolled_device(&tmp.path().join("o"), "sthj-01", &data, &server, &root);
+    let city = City::new();
+    let code = city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
+    let outsider = city.device("o", "sthj-01");
     sync_ok(&a);
     let photo = sample_jpeg(320, 240, None);
     let sha = {
@@ -247,17 +217,14 @@ fn an_unassigned_device_can_neither_read_nor_write_the_inspection() {
 
 #[test]
 fn a_revoked_device_is_refused_with_the_reason() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    let root = init_tenant(&data);
-    planned_task(&data);
-    let server = ServerProcess::start(&data, "127.0.0.1:0");
-    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    let city = City::new();
+    city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
     sync_ok(&a);
-    let b = enrolled_device(&tmp.path().join("b"), "xfjy-01", &data, &server, &root);
+    let b = city.device("b", "xfjy-01");
     sync_ok(&b);
     let device = a.lock().unwrap().device_key().device_id();
-    admin(&data, &["revoke", &device, "--reason", "设备遗失"]);
+    city.admin(&["revoke", &device, "--reason", "设备遗失"]);
     // The other devices receive the new revocation list with their next sync.
     let report = sync_ok(&b);
     assert_eq!(report.revocations, Some(1));
@@ -272,12 +239,9 @@ fn a_revoked_device_is_refused_with_the_reason() {
 
 #[test]
 fn an_interrupted_upload_resumes_without_resending_finished_chunks() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    let root = init_tenant(&data);
-    let code = planned_task(&data);
-    let server = ServerProcess::start(&data, "127.0.0.1:0");
-    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    let city = City::new();
+    let code = city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
     sync_ok(&a);
     // Noise compresses badly: a 3600×2400 photo is a few MB, several 1 MiB chunks.
     let photo = sample_jpeg(3600, 2400, Some(&SampleExif::pinghu()));
@@ -302,7 +266,7 @@ fn an_interrupted_upload_resumes_without_resending_finished_chunks() {
     // The thumbnail is one chunk; the original needs `chunks`, two of which arrived before.
     assert_eq!(resumed.progress.chunks_sent, chunks - 2 + 1, "finished chunks were not sent again");
     assert_eq!(sync_ok(&a).progress.blobs_total, 0);
-    let b = enrolled_device(&tmp.path().join("b"), "xfjy-01", &data, &server, &root);
+    let b = city.device("b", "xfjy-01");
     sync_ok(&b);
     let e = b.lock().unwrap().missing_evidence(&code).unwrap().remove(0);
     sync::fetch_blob(&b, &e.sha256, &e.mime, e.size, &fast_options(), &CancelToken::new()).unwrap();
@@ -366,12 +330,9 @@ fn a_server_killed_mid_sync_and_restarted_loses_nothing_it_acknowledged() {
 
 #[test]
 fn a_copy_that_never_synced_catches_up_through_the_sync_protocol() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    let root = init_tenant(&data);
-    let code = planned_task(&data);
-    let server = ServerProcess::start(&data, "127.0.0.1:0");
-    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    let city = City::new();
+    let code = city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
     sync_ok(&a);
     {
         let mut s = a.lock().unwrap();
@@ -380,7 +341,7 @@ fn a_copy_that_never_synced_catches_up_through_the_sync_protocol() {
     }
     sync_ok(&a);
     // Device B got the record from A by hand (before it ever synced), then answered offline.
-    let b = enrolled_device(&tmp.path().join("b"), "xfjy-01", &data, &server, &root);
+    let b = city.device("b", "xfjy-01");
     let bytes = a.lock().unwrap().export_record(&code).unwrap();
     b.lock().unwrap().receive_record(&bytes).unwrap();
     b.lock().unwrap().answer(&code, &cp("XFJY-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
@@ -393,12 +354,9 @@ fn a_copy_that_never_synced_catches_up_through_the_sync_protocol() {
 
 #[test]
 fn recording_goes_on_while_a_sync_is_in_flight() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    let root = init_tenant(&data);
-    let code = planned_task(&data);
-    let server = ServerProcess::start(&data, "127.0.0.1:0");
-    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    let city = City::new();
+    let code = city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
     sync_ok(&a);
     a.lock().unwrap().check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
     // The progress callback runs between round trips without the store held: an inspector's edit
@@ -412,7 +370,7 @@ fn recording_goes_on_while_a_sync_is_in_flight() {
     };
     sync::sync(&a, &fast_options(), &edit_during_sync, &CancelToken::new()).unwrap();
     // The edit made mid-sync was pushed in the same run or is still marked for the next.
-    let b = enrolled_device(&tmp.path().join("b"), "xfjy-01", &data, &server, &root);
+    let b = city.device("b", "xfjy-01");
     sync_ok(&a);
     sync_ok(&b);
     assert_eq!(rendered(&a, &code), rendered(&b, &code));
@@ -422,18 +380,15 @@ fn recording_goes_on_while_a_sync_is_in_flight() {
 #[test]
 fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_errors() {
     use onevisit_core::request_auth::{self, RequestAuth};
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    let root = init_tenant(&data);
-    let code = planned_task(&data);
-    let server = ServerProcess::start(&data, "127.0.0.1:0");
-    let a = enrolled_device(&tmp.path().join("a"), "scjg-01", &data, &server, &root);
+    let city = City::new();
+    let code = city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
     sync_ok(&a);
     let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     let signed = |method: &str, path: &str, body: &[u8]| {
         let s = a.lock().unwrap();
         let auth = RequestAuth::sign(s.device_key(), method, path, body, chrono::Utc::now().timestamp_millis());
-        http.request(method.parse().unwrap(), format!("{}{path}", server.base))
+        http.request(method.parse().unwrap(), format!("{}{path}", city.server.base))
             .header(request_auth::HEADER_DEVICE, &auth.device)
             .header(request_auth::HEADER_TIMESTAMP, auth.timestamp_ms.to_string())
             .header(request_auth::HEADER_NONCE, &auth.nonce)
@@ -528,7 +483,7 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
     assert!(report.audit_refused.is_none());
     assert_eq!(report.audit_through, a.lock().unwrap().audit_head().seq);
     // Unauthenticated: no headers at all.
-    let r = http.post(format!("{}/v1/sync", server.base)).body("{}").send().unwrap();
+    let r = http.post(format!("{}/v1/sync", city.server.base)).body("{}").send().unwrap();
     assert_eq!(kind(r), (401, "unauthenticated".into()));
     // Oversized body (last: the server closes that connection after answering).
     let huge = vec![b' '; 17 * 1024 * 1024];
@@ -538,17 +493,14 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
 
 #[test]
 fn an_inspector_taken_off_a_task_can_no_longer_record_in_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    let root = init_tenant(&data);
-    let code = planned_task(&data);
-    admin(&data, &["task", "assign", code.as_str(), "scjg-02"]);
-    let server = ServerProcess::start(&data, "127.0.0.1:0");
-    let b = enrolled_device(&tmp.path().join("b"), "scjg-02", &data, &server, &root);
+    let city = City::new();
+    let code = city.plan_sample_task();
+    city.admin(&["task", "assign", code.as_str(), "scjg-02"]);
+    let b = city.device("b", "scjg-02");
     sync_ok(&b);
     b.lock().unwrap().check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
     sync_ok(&b);
-    admin(&data, &["task", "unassign", code.as_str(), "scjg-02"]);
+    city.admin(&["task", "unassign", code.as_str(), "scjg-02"]);
     sync_ok(&b);
     // Its department still supervises the task, so it reads it, but the task no longer lists it.
     let err = b.lock().unwrap().answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap_err();
