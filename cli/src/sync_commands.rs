@@ -26,9 +26,10 @@ pub fn enroll(store: &mut Store, server: &str, code: &str, root: &str, as_json: 
 
 fn progress_line(p: &Progress) {
     eprint!(
-        "\r同步中：请求 {}，上传记录 {}，接收记录 {}，待处理 {}，照片 {}/{}，↑{} KB ↓{} KB   ",
+        "\r同步中：请求 {}，上传记录 {}/{}，接收记录 {}，待处理 {}，照片 {}/{}，↑{} KB ↓{} KB   ",
         p.requests,
         p.documents_pushed,
+        p.documents_to_push,
         p.documents_pulled,
         p.documents_pending,
         p.blobs_done,

@@ -94,6 +94,8 @@ pub struct Progress {
     pub documents_pulled: u64,
     /// Documents still waiting (dirty or announced by the feed).
     pub documents_pending: u64,
+    /// Documents that had changes to push when the sync started (a progress bar's total).
+    pub documents_to_push: u64,
     /// Bytes sent.
     pub bytes_up: u64,
     /// Bytes received.
@@ -235,6 +237,8 @@ struct Run<'a> {
     first_round: bool,
     /// Revocations in the device's list.
     revocations_seen: u64,
+    /// The client's traffic counters when this run started (a client may serve many runs).
+    baseline: [u64; 3],
 }
 
 /// Syncs with an existing client (benchmarks and apps reuse one).
@@ -246,7 +250,10 @@ pub fn sync_with(
     progress: &dyn Fn(&Progress),
     cancel: &CancelToken,
 ) -> Result<SyncReport, SyncError> {
-    let cursor = store.lock()?.feed_cursor()?;
+    let (cursor, to_push) = {
+        let guard = store.lock()?;
+        (guard.feed_cursor()?, guard.dirty_documents()?.len() as u64)
+    };
     let root = root_key(&account.root_public_key)?;
     let revocations_seen = account.revocations.verify(&root).map(|l| l.revoked.len() as u64).unwrap_or(0);
     let mut run = Run {
@@ -254,7 +261,10 @@ pub fn sync_with(
         client,
         account,
         options,
-        report: SyncReport::default(),
+        report: SyncReport {
+            progress: Progress { documents_to_push: to_push, ..Default::default() },
+            ..Default::default()
+        },
         pulls: BTreeMap::new(),
         fallback: HashMap::new(),
         skip: HashSet::new(),
@@ -263,6 +273,11 @@ pub fn sync_with(
         audit_refused: false,
         first_round: true,
         revocations_seen,
+        baseline: [
+            client.traffic.requests.load(Ordering::Relaxed),
+            client.traffic.bytes_up.load(Ordering::Relaxed),
+            client.traffic.bytes_down.load(Ordering::Relaxed),
+        ],
     };
     let mut rounds = 0;
     loop {
@@ -500,9 +515,9 @@ impl Run<'_> {
     fn update_progress(&mut self) {
         let t = &self.client.traffic;
         let p = &mut self.report.progress;
-        p.requests = t.requests.load(Ordering::Relaxed);
-        p.bytes_up = t.bytes_up.load(Ordering::Relaxed);
-        p.bytes_down = t.bytes_down.load(Ordering::Relaxed);
+        p.requests = t.requests.load(Ordering::Relaxed) - self.baseline[0];
+        p.bytes_up = t.bytes_up.load(Ordering::Relaxed) - self.baseline[1];
+        p.bytes_down = t.bytes_down.load(Ordering::Relaxed) - self.baseline[2];
         p.documents_pending = (self.pulls.len() + self.fallback.len()) as u64;
     }
 
