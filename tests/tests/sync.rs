@@ -169,7 +169,7 @@ fn an_unassigned_device_can_neither_read_nor_write_the_inspection() {
         limit: 10,
         documents: vec![DocumentPush { id: code.to_string(), ..Default::default() }],
         audit: vec![],
-        revocations_seen: 0,
+        ..Default::default()
     };
     let answer: SyncResponse = client.post_json("/v1/sync", &ask, &CancelToken::new()).unwrap();
     assert_eq!(answer.documents[0].refused, Some(Refusal::NotAssigned));
@@ -206,7 +206,7 @@ fn an_unassigned_device_can_neither_read_nor_write_the_inspection() {
             sync_message: None,
         }],
         audit: vec![],
-        revocations_seen: 0,
+        ..Default::default()
     };
     let answer: SyncResponse = client.post_json("/v1/sync", &push, &CancelToken::new()).unwrap();
     assert_eq!(answer.documents[0].refused, Some(Refusal::NotAssigned));
@@ -446,7 +446,7 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
             },
         ],
         audit: vec![],
-        revocations_seen: 0,
+        ..Default::default()
     };
     let answer: SyncResponse = client_of(&a).post_json("/v1/sync", &batch, &CancelToken::new()).unwrap();
     assert_eq!(answer.documents[0].refused, Some(Refusal::Malformed));
@@ -474,7 +474,7 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
     let mut entries = a.lock().unwrap().audit_entries_after(confirmed, 100).unwrap();
     assert!(entries.len() >= 2);
     entries.remove(0);
-    let audit = SyncRequest { since: 0, limit: 1, documents: vec![], audit: entries, revocations_seen: 0 };
+    let audit = SyncRequest { since: 0, limit: 1, documents: vec![], audit: entries, ..Default::default() };
     let answer: SyncResponse = client_of(&a).post_json("/v1/sync", &audit, &CancelToken::new()).unwrap();
     let refused = answer.audit.unwrap();
     assert!(refused.refused.as_deref().is_some_and(|r| r.contains("removed")), "{refused:?}");
@@ -507,4 +507,23 @@ fn an_inspector_taken_off_a_task_can_no_longer_record_in_it() {
     assert!(err.to_string().contains("not assigned"), "{err}");
     let task = b.lock().unwrap().record(&code).unwrap().task().clone();
     assert!(!task.inspectors.iter().any(|i| i.as_str() == "scjg-02"));
+}
+
+#[test]
+fn a_new_device_receives_the_directory_data_before_its_tasks() {
+    let city = City::new();
+    let code = city.plan_sample_task();
+    let root = city.path().join("fresh");
+    std::fs::create_dir_all(&root).unwrap();
+    let wrapper = onevisit_core::identity::KeyFileWrapper::load_or_create(&root.join("device.key")).unwrap();
+    let mut store = Store::init(&root, &wrapper, Some("xfjy-01".parse().unwrap())).unwrap();
+    assert!(store.directory().is_err(), "no directory yet");
+    let one_time = city.admin(&["enrolment", "xfjy-01"]).trim().to_string();
+    sync::enrol(&mut store, &city.server.base, &one_time, &city.root).unwrap();
+    let store = Mutex::new(store);
+    let report = sync_ok(&store);
+    assert!(report.directory_updated);
+    assert!(store.lock().unwrap().directory().unwrap().inspectors().count() > 20);
+    assert!(store.lock().unwrap().local_heads(&code).unwrap().is_some());
+    assert!(!sync_ok(&store).directory_updated, "sent again only when it changes");
 }

@@ -126,6 +126,7 @@ const MIGRATIONS: &[Migration] = &[
                 feed_cursor INTEGER NOT NULL DEFAULT 0,
                 audit_confirmed_seq INTEGER NOT NULL DEFAULT 0,
                 checkpoint TEXT,
+                directory_version TEXT NOT NULL DEFAULT '',
                 enrolled_at_ms INTEGER NOT NULL
             );
             CREATE TABLE sync_documents (

@@ -139,6 +139,23 @@ impl Store {
         Ok(())
     }
 
+    /// The version (SHA-256) of the server's directory data last imported; empty if none.
+    pub fn directory_version(&self) -> Result<String, StoreError> {
+        let v: Option<String> = self
+            .conn
+            .query_row("SELECT directory_version FROM sync_account WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        Ok(v.unwrap_or_default())
+    }
+
+    /// Imports the server's directory data and remembers its version.
+    pub fn import_server_directory(&mut self, json: &str, version: &str) -> Result<(), StoreError> {
+        let directory = crate::domain::Directory::from_json(json.as_bytes())?;
+        self.import_directory(directory)?;
+        self.conn.execute("UPDATE sync_account SET directory_version = ?1 WHERE id = 1", [version])?;
+        Ok(())
+    }
+
     /// The feed position applied so far.
     pub fn feed_cursor(&self) -> Result<u64, StoreError> {
         let cursor: Option<i64> =

@@ -131,6 +131,8 @@ pub struct SyncReport {
     pub receipts: u64,
     /// Revocations in the new list, when a newer revocation list arrived.
     pub revocations: Option<u64>,
+    /// Whether new directory data arrived (and was imported).
+    pub directory_updated: bool,
 }
 
 /// Enrols the device with a one-time code: proves possession of its key, checks the certificate
@@ -396,8 +398,15 @@ impl Run<'_> {
             let after = store.audit_confirmed_seq()?;
             store.audit_entries_after(after, self.options.audit_batch)?
         };
-        let revocations_seen = self.revocations_seen;
-        Ok(SyncRequest { since: self.cursor, limit: self.options.feed_page, documents, audit, revocations_seen })
+        let directory_version = store.directory_version()?;
+        Ok(SyncRequest {
+            since: self.cursor,
+            limit: self.options.feed_page,
+            documents,
+            audit,
+            revocations_seen: self.revocations_seen,
+            directory_version,
+        })
     }
 
     /// Applies the server's answer.
@@ -410,6 +419,14 @@ impl Run<'_> {
             self.store.lock()?.set_revocations(list)?;
             self.revocations_seen = verified.revoked.len() as u64;
             self.report.revocations = Some(verified.revoked.len() as u64);
+        }
+        if let Some(update) = &response.directory {
+            use sha2::{Digest, Sha256};
+            if hex::encode(Sha256::digest(update.json.as_bytes())) != update.version {
+                return Err(ClientError::MalformedAnswer("directory data does not match its version".into()).into());
+            }
+            self.store.lock()?.import_server_directory(&update.json, &update.version)?;
+            self.report.directory_updated = true;
         }
         if let Some(receipt) = &response.receipt {
             verify_receipt(receipt, &self.account.root_public_key)?;

@@ -36,6 +36,10 @@ pub struct SyncRequest {
     /// How many revocations the device's list holds; the server sends its list when it has more.
     #[serde(default)]
     pub revocations_seen: u64,
+    /// The version (SHA-256) of the directory data the device holds; the server sends its own
+    /// when it differs.
+    #[serde(default)]
+    pub directory_version: String,
 }
 
 /// One document in a [`SyncRequest`].
@@ -75,6 +79,19 @@ pub struct SyncResponse {
     /// The current revocation list, when it holds more than the device has seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocations: Option<crate::certificate::SignedRevocationList>,
+    /// The directory data (departments, inspectors, enterprises, matters; read-only on devices)
+    /// with its version, when the device's version differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<DirectoryUpdate>,
+}
+
+/// Directory data sent to a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryUpdate {
+    /// SHA-256 (hex) of `json`.
+    pub version: String,
+    /// The directory JSON.
+    pub json: String,
 }
 
 /// What happened to one pushed document.
