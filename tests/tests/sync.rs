@@ -94,6 +94,9 @@ fn three_devices_of_two_departments_converge_through_the_server_in_random_orders
         for d in &devices[1..] {
             assert_eq!(rendered(d, &code), first, "seed {seed}: identical heads and rendered record");
         }
+        // The record carries every writer's certificate, for anyone who receives it later.
+        let certificates = devices[2].lock().unwrap().record(&code).unwrap().certificates().unwrap();
+        assert_eq!(certificates.len(), 3, "one certificate per writing device");
         let conflicts = devices[0].lock().unwrap().conflicts(&code).unwrap();
         assert_eq!(conflicts.len(), 1, "the concurrent answers of scjg-01 and scjg-02 are one conflict");
         for d in &devices {

@@ -17,6 +17,7 @@
 //! signatures:     { <document sha256>/<role>[/<id>]: DocumentSignature }
 //! ```
 
+pub mod certificates;
 pub mod conflict;
 pub mod documents;
 pub mod evidence;

@@ -133,6 +133,8 @@ pub struct Store {
     head: ChainHead,
     directory: Option<Arc<Directory>>,
     records: HashMap<TaskCode, InspectionRecord>,
+    /// The device certificate once enrolled, added to every record this device writes.
+    certificate: Option<crate::certificate::SignedCertificate>,
 }
 
 impl Store {
@@ -164,7 +166,16 @@ impl Store {
         let head = audit_log::append(&tx, &key, &genesis, event)?;
         tx.commit()?;
         BlobStore::open(root.join("blobs"))?;
-        Ok(Store { conn, root: root.to_path_buf(), key, inspector, head, directory: None, records: HashMap::new() })
+        Ok(Store {
+            conn,
+            root: root.to_path_buf(),
+            key,
+            inspector,
+            head,
+            directory: None,
+            records: HashMap::new(),
+            certificate: None,
+        })
     }
 
     /// Opens and unlocks an existing store, migrating its schema if it is older.
@@ -187,7 +198,18 @@ impl Store {
         let key = DeviceKey::unseal(&sealed, wrapper, &public)?;
         let inspector = inspector.and_then(|i| InspectorId::new(i).ok());
         let head = ChainHead { seq: seq as u64, hash };
-        Ok(Store { conn, root: root.to_path_buf(), key, inspector, head, directory: None, records: HashMap::new() })
+        let mut store = Store {
+            conn,
+            root: root.to_path_buf(),
+            key,
+            inspector,
+            head,
+            directory: None,
+            records: HashMap::new(),
+            certificate: None,
+        };
+        store.certificate = store.sync_account()?.map(|a| a.certificate);
+        Ok(store)
     }
 
     /// The store's directory on disk.
@@ -532,8 +554,15 @@ impl Store {
         let by = self.operator(&directory)?;
         let now = now_ms();
         let stamp = Stamp { by: by.clone(), at_ms: now };
+        let certificate = self.certificate.clone();
+        let device = self.key.device_id();
         let result = self.record(code).and_then(|record| {
-            let (value, object) = apply(record, stamp, &directory)?;
+            let (value, object) = apply(record, stamp.clone(), &directory)?;
+            if let Some(c) = &certificate
+                && !record.has_certificate(&device)
+            {
+                record.put_certificate(&stamp, &device, c)?;
+            }
             let chunk = record.take_unsaved();
             let summary = record.summary()?;
             let heads = record.heads();

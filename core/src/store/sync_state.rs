@@ -129,6 +129,7 @@ impl Store {
         let head = audit_log::append(&tx, &self.key, &self.head, event)?;
         tx.commit()?;
         self.head = head;
+        self.certificate = Some(account.certificate.clone());
         Ok(())
     }
 
