@@ -80,6 +80,29 @@ pub enum Command {
         #[arg(long)]
         fetch_photos: bool,
     },
+    /// Export tasks as a sealed evidence bundle (BagIt 1.0), a folder or a .zip.
+    Export {
+        /// Task codes.
+        #[arg(required = true)]
+        codes: Vec<String>,
+        /// Where to write the bundle (a new folder, or a new file ending in .zip).
+        #[arg(long)]
+        out: PathBuf,
+        /// The agency named in the bundle (default: the inspector's department).
+        #[arg(long)]
+        agency: Option<String>,
+        /// Do not ask the server for audit inclusion proofs (export fully offline).
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Verify an evidence bundle offline (a folder or a .zip) against the tenant's root key.
+    Verify {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The tenant's root public key (hex), given out of band.
+        #[arg(long)]
+        root: String,
+    },
     /// Two inspectors of two departments record one joint inspection offline and merge.
     Demo {
         /// Where to keep the two demo stores (default: a temporary directory, removed afterwards).

@@ -22,6 +22,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Demo { dir } = &cli.command {
         return crate::demo::run(dir.as_deref(), cli.json);
     }
+    if let Command::Verify { bundle, root } = &cli.command {
+        // A receiver needs no store: only the bundle and the root key.
+        return crate::bundle_commands::verify(bundle, root, cli.json);
+    }
     let root = store_dir(&cli)?;
     match &cli.command {
         Command::Init { inspector } => {
@@ -38,6 +42,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Demo { .. } => Ok(()),
+        Command::Export { codes, out, agency, offline } => {
+            let store = Store::open(&root, wrapper(&cli, &root, false)?.as_ref())?;
+            crate::bundle_commands::export(store, codes, out, agency.as_deref(), *offline, cli.json)
+        }
         Command::Sync { fetch_photos } => {
             let store = Store::open(&root, wrapper(&cli, &root, false)?.as_ref())?;
             crate::sync_commands::sync(store, *fetch_photos, cli.json)
@@ -116,7 +124,11 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
         Command::Document(c) => crate::evidence_commands::document(store, c, as_json)?,
         Command::TaskCode(c) => crate::evidence_commands::task_code(store, c, as_json)?,
         Command::Enroll { server, code, root } => crate::sync_commands::enroll(store, server, code, root, as_json)?,
-        Command::Init { .. } | Command::Demo { .. } | Command::Sync { .. } => {}
+        Command::Init { .. }
+        | Command::Demo { .. }
+        | Command::Sync { .. }
+        | Command::Export { .. }
+        | Command::Verify { .. } => {}
     }
     Ok(())
 }

@@ -61,6 +61,12 @@ pub enum CliError {
     /// The embedded server failed (the demo).
     #[error("the embedded sync server failed: {0}")]
     Server(String),
+    /// An export or verification could not run.
+    #[error(transparent)]
+    Bundle(#[from] onevisit_core::bundle::BundleError),
+    /// A bundle failed verification.
+    #[error("the bundle failed verification: {0}")]
+    BundleInvalid(String),
     /// Sync or enrolment failed.
     #[error(transparent)]
     Sync(#[from] onevisit_core::sync::SyncError),
@@ -74,7 +80,10 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(_) | CliError::Date(_) | CliError::Status(_) => 2,
-            CliError::AuditFailed(_) | CliError::DocumentFailed(_) | CliError::Token(_) => 3,
+            CliError::AuditFailed(_)
+            | CliError::DocumentFailed(_)
+            | CliError::Token(_)
+            | CliError::BundleInvalid(_) => 3,
             CliError::Sync(_) => 4,
             _ => 1,
         }

@@ -1,6 +1,7 @@
 //! `onevisit`: a OneVisit device on the command line.
 
 mod args;
+mod bundle_commands;
 mod commands;
 mod demo;
 mod error;

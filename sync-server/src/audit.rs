@@ -96,6 +96,30 @@ pub async fn checkpoint<S: Storage>(
     Ok((signed, leaves))
 }
 
+/// Inclusion proofs of several entries of a device against one fresh checkpoint (entries the server
+/// does not hold are left out).
+pub async fn proofs<S: Storage>(
+    storage: &S,
+    tenant: &Tenant,
+    device: &str,
+    seqs: &[u64],
+    now_ms: i64,
+) -> Result<onevisit_core::sync::wire::AuditProofs, StorageError> {
+    let (checkpoint, leaves) = checkpoint(storage, tenant, now_ms).await?;
+    let mut out = Vec::new();
+    for &seq in seqs {
+        let Some(index) = storage.audit_leaf_index(device.to_string(), seq).await? else { continue };
+        if let Some(path) = merkle::inclusion_proof(&leaves, index as usize) {
+            out.push(onevisit_core::sync::wire::AuditProof {
+                seq,
+                leaf_index: index,
+                path: path.iter().map(hex::encode).collect(),
+            });
+        }
+    }
+    Ok(onevisit_core::sync::wire::AuditProofs { checkpoint, proofs: out })
+}
+
 /// The inclusion proof of a device's entry `seq`, against a fresh checkpoint.
 pub async fn proof<S: Storage>(
     storage: &S,

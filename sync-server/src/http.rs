@@ -144,6 +144,7 @@ pub fn router<S: Storage, B: BlobStorage>(state: Arc<AppState<S, B>>) -> Router 
         .route("/v1/blobs/{sha256}/chunks/{index}", put(blob_chunk::<S, B>))
         .route("/v1/blobs/{sha256}/complete", post(blob_complete::<S, B>))
         .route("/v1/audit/proof", get(audit_proof::<S, B>))
+        .route("/v1/audit/proofs", post(audit_proofs::<S, B>))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -473,6 +474,17 @@ async fn audit_proof<S: Storage, B: BlobStorage>(
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound("the server holds no such audit entry of this device"))
+}
+
+async fn audit_proofs<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
+    auth: Authenticated,
+) -> Result<Json<onevisit_core::sync::wire::AuditProofs>, ApiError> {
+    let request: onevisit_core::sync::wire::ProofRequest = auth.json()?;
+    if request.seqs.len() > 100_000 {
+        return Err(ApiError::Malformed("at most 100,000 entries per request"));
+    }
+    Ok(Json(crate::audit::proofs(&state.storage, &state.tenant, &auth.device.device, &request.seqs, now_ms()).await?))
 }
 
 #[cfg(test)]

@@ -638,3 +638,18 @@ pub fn fetch_blob(
     let _ = std::fs::remove_file(&partial);
     Ok(blob)
 }
+
+/// Inclusion proofs of every audit entry the server accepted from this device, against one
+/// signed checkpoint (for evidence bundles). Verified here before they are returned.
+pub fn audit_proofs(
+    store: &Mutex<Store>,
+    options: &SyncOptions,
+    cancel: &CancelToken,
+) -> Result<super::wire::AuditProofs, SyncError> {
+    let (client, account) = client_for(store, options)?;
+    let through = store.lock()?.audit_confirmed_seq()?;
+    let request = super::wire::ProofRequest { seqs: (1..=through).collect() };
+    let proofs: super::wire::AuditProofs = client.post_json("/v1/audit/proofs", &request, cancel)?;
+    verify_checkpoint(&proofs.checkpoint, &account.root_public_key)?;
+    Ok(proofs)
+}

@@ -181,6 +181,33 @@ pub struct AuditResult {
     pub checkpoint: Option<SignedStatement>,
 }
 
+/// `POST /v1/audit/proofs` body: which of the device's entries to prove.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofRequest {
+    /// Sequence numbers in the device's chain.
+    pub seqs: Vec<u64>,
+}
+
+/// Inclusion proofs of a device's audit entries against one signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditProofs {
+    /// The checkpoint the proofs lead to.
+    pub checkpoint: SignedStatement,
+    /// One proof per entry the server holds.
+    pub proofs: Vec<AuditProof>,
+}
+
+/// The RFC 6962 audit path of one entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditProof {
+    /// The entry's sequence number in its device's chain.
+    pub seq: u64,
+    /// Its leaf index in the tenant's tree.
+    pub leaf_index: u64,
+    /// Sibling hashes (hex), leaf to root.
+    pub path: Vec<String>,
+}
+
 /// A statement signed by the tenant: canonical JSON and the hex signature over exactly it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedStatement {

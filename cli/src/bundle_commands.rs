@@ -1,0 +1,124 @@
+//! `onevisit export` and `onevisit verify`: evidence bundles.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use onevisit_core::bundle::{self, BundleProgress, ExportOptions, Format};
+use onevisit_core::domain::TaskCode;
+use onevisit_core::store::{Store, StoreError};
+use onevisit_core::sync::{self, CancelToken, SyncOptions};
+use serde_json::json;
+
+use crate::error::CliError;
+use crate::render;
+
+fn bar(label: &'static str) -> impl Fn(&BundleProgress) {
+    move |p: &BundleProgress| {
+        let total = if p.files_total > 0 { format!("/{}", p.files_total) } else { String::new() };
+        eprint!("\r{label}：文件 {}{total}，{:.1} MB   ", p.files, p.bytes as f64 / 1_048_576.0);
+        let _ = std::io::stderr().flush();
+    }
+}
+
+/// Exports tasks as a sealed bundle.
+pub fn export(
+    store: Store,
+    codes: &[String],
+    out: &Path,
+    agency: Option<&str>,
+    offline: bool,
+    as_json: bool,
+) -> Result<(), CliError> {
+    let codes = codes.iter().map(|c| TaskCode::parse(c)).collect::<Result<Vec<_>, _>>()?;
+    let store = Mutex::new(store);
+    let cancel = CancelToken::new();
+    let proofs = if offline {
+        None
+    } else {
+        match sync::audit_proofs(&store, &SyncOptions::default(), &cancel) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("注意：未能从服务器取得审计日志的包含证明（{e}），证据包中不含证明");
+                None
+            }
+        }
+    };
+    let mut store = store.into_inner().map_err(|_| StoreError::Poisoned)?;
+    let agency = match agency {
+        Some(a) => a.to_string(),
+        None => {
+            let directory = store.directory()?;
+            store
+                .inspector()
+                .and_then(|i| directory.inspector(i))
+                .and_then(|i| directory.department(&i.department))
+                .map(|d| d.name.clone())
+                .unwrap_or_default()
+        }
+    };
+    let format =
+        if out.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) { Format::Zip } else { Format::Folder };
+    let options = ExportOptions { format, agency, proofs };
+    let quiet = |_: &BundleProgress| {};
+    let progress = bar("导出中");
+    let summary = bundle::export(&mut store, &codes, out, &options, if as_json { &quiet } else { &progress }, &cancel)?;
+    if as_json {
+        render::json(&json!({"bundle": out, "summary": summary}));
+    } else {
+        eprintln!();
+        println!(
+            "已导出证据包 {}：{} 个文件（{} 字节），照片 {} 张，文书 {} 份，审计日志 {} 条（{} 条附包含证明）",
+            out.display(),
+            summary.files,
+            summary.bytes,
+            summary.photos,
+            summary.documents,
+            summary.audit_entries,
+            summary.proven_entries
+        );
+    }
+    if std::env::var_os("ONEVISIT_REPORT_PEAK_RSS").is_some() {
+        report_peak_rss();
+    }
+    Ok(())
+}
+
+/// Verifies a bundle offline; exit code 3 names what failed.
+pub fn verify(path: &Path, root: &str, as_json: bool) -> Result<(), CliError> {
+    let quiet = |_: &BundleProgress| {};
+    let progress = bar("核验中");
+    let report = bundle::verify(path, root, if as_json { &quiet } else { &progress })?;
+    if as_json {
+        render::json(&report);
+    } else {
+        eprintln!();
+        for c in &report.checks {
+            println!("{} [{}] {}", if c.ok { "✓" } else { "✗" }, c.kind, c.detail);
+        }
+        println!(
+            "{}",
+            if report.is_valid() {
+                "结果：证据包完整，全部核验通过 ✓"
+            } else {
+                "结果：核验未通过 ✗"
+            }
+        );
+    }
+    if !report.is_valid() {
+        let failed: Vec<String> = report.failures().iter().map(|c| format!("[{}] {}", c.kind, c.detail)).collect();
+        return Err(CliError::BundleInvalid(failed.join("; ")));
+    }
+    if std::env::var_os("ONEVISIT_REPORT_PEAK_RSS").is_some() {
+        report_peak_rss();
+    }
+    Ok(())
+}
+
+/// Prints this process's peak resident set to stderr (for the benchmark).
+pub fn report_peak_rss() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+        eprintln!("peak_rss {}", line.trim_start_matches("VmHWM:").trim());
+    }
+}

@@ -1,0 +1,385 @@
+//! Exporting tasks as a sealed BagIt bag.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use chrono::{FixedOffset, TimeZone};
+use serde::Serialize;
+
+use super::bag::{BagWriter, Digests, FolderWriter, ZipBagWriter, manifest_text};
+use super::{BundleError, BundleProgress, SEAL_SCHEMA, SEALED_FILES, Seal};
+use crate::audit::SignedAuditEntry;
+use crate::canonical::to_canonical_json;
+use crate::domain::TaskCode;
+use crate::store::Store;
+use crate::sync::CancelToken;
+use crate::sync::wire::AuditProofs;
+
+/// A folder or a single zip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The bag as a folder.
+    Folder,
+    /// The bag as one zip file holding the bag folder.
+    Zip,
+}
+
+/// How to export.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// Folder or zip.
+    pub format: Format,
+    /// The agency named in `bag-info.txt` (Source-Organization).
+    pub agency: String,
+    /// Inclusion proofs of the audit entries fetched from the server, when the device synced them.
+    pub proofs: Option<AuditProofs>,
+}
+
+/// What was exported.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExportSummary {
+    /// Payload files.
+    pub files: u64,
+    /// Payload bytes.
+    pub bytes: u64,
+    /// Photos.
+    pub photos: u64,
+    /// Document versions.
+    pub documents: u64,
+    /// Audit entries.
+    pub audit_entries: u64,
+    /// Audit entries with an inclusion proof.
+    pub proven_entries: u64,
+}
+
+/// One line of the evidence list.
+struct ListItem {
+    kind: String,
+    format: String,
+    path: String,
+    digests: Digests,
+    time_ms: Option<i64>,
+    place: String,
+    operator: String,
+    device: String,
+    task: String,
+}
+
+/// The payload being written: manifests and the evidence list grow as files go in.
+struct Payload<'a> {
+    writer: Box<dyn BagWriter + 'a>,
+    sha256: Vec<(String, String)>,
+    sha512: Vec<(String, String)>,
+    items: Vec<ListItem>,
+    progress: BundleProgress,
+    report: &'a dyn Fn(&BundleProgress),
+    cancel: &'a CancelToken,
+}
+
+impl Payload<'_> {
+    fn add(&mut self, path: &str, reader: &mut dyn Read) -> Result<Digests, BundleError> {
+        if self.cancel.is_cancelled() {
+            return Err(BundleError::Cancelled);
+        }
+        let digests = self.writer.write(path, reader)?;
+        if path.starts_with("data/") {
+            self.sha256.push((digests.sha256.clone(), path.to_string()));
+            self.sha512.push((digests.sha512.clone(), path.to_string()));
+        }
+        self.progress.files += 1;
+        self.progress.bytes += digests.size;
+        (self.report)(&self.progress);
+        Ok(digests)
+    }
+
+    fn add_bytes(&mut self, path: &str, bytes: &[u8]) -> Result<Digests, BundleError> {
+        self.add(path, &mut &bytes[..])
+    }
+}
+
+fn local_time(ms: i64) -> String {
+    let china = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"));
+    china.timestamp_millis_opt(ms).single().map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()
+}
+
+fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, BundleError> {
+    serde_json::to_vec_pretty(value).map_err(|e| BundleError::Canonical(e.into()))
+}
+
+/// Exports `tasks` from `store` as a sealed bag at `dest` (a new folder, or a new `.zip`).
+pub fn export(
+    store: &mut Store,
+    tasks: &[TaskCode],
+    dest: &Path,
+    options: &ExportOptions,
+    progress: &dyn Fn(&BundleProgress),
+    cancel: &CancelToken,
+) -> Result<ExportSummary, BundleError> {
+    let account = store.sync_account()?.ok_or(BundleError::NotEnrolled)?;
+    let name = dest.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "bundle".into());
+    let writer: Box<dyn BagWriter> = match options.format {
+        Format::Folder => Box::new(FolderWriter::create(dest)?),
+        Format::Zip => Box::new(ZipBagWriter::create(dest, &name)?),
+    };
+    let mut p = Payload {
+        writer,
+        sha256: Vec::new(),
+        sha512: Vec::new(),
+        items: Vec::new(),
+        progress: BundleProgress::default(),
+        report: progress,
+        cancel,
+    };
+    let mut summary = ExportSummary::default();
+    let blobs = store.blobs()?;
+    let mut certificates = BTreeMap::new();
+    let device = store.device_key().device_id();
+    certificates.insert(device.clone(), account.certificate.clone());
+
+    for code in tasks {
+        let task = code.to_string();
+        let record = store.record(code)?;
+        for (d, c) in record.certificates()? {
+            certificates.entry(d).or_insert(c);
+        }
+        let snapshot = record.snapshot();
+        let evidence = record.evidence()?;
+        let documents = record.documents()?;
+        let mut signatures = Vec::new();
+        for d in &documents {
+            signatures.push(record.signatures(&d.sha256)?);
+        }
+        let digests = p.add_bytes(&format!("data/records/{task}.automerge"), &snapshot)?;
+        p.items.push(ListItem {
+            kind: "检查记录（含全部修改历史）".into(),
+            format: "Automerge".into(),
+            path: format!("data/records/{task}.automerge"),
+            digests,
+            time_ms: None,
+            place: String::new(),
+            operator: String::new(),
+            device: String::new(),
+            task: task.clone(),
+        });
+        for e in evidence {
+            let capture = e.capture.verify().ok();
+            let ext = if e.mime == "image/png" { "png" } else { "jpg" };
+            let path = format!("data/media/{}.{ext}", e.sha256);
+            let file = blobs.path_of(&e.sha256);
+            let mut f = std::fs::File::open(&file).map_err(|_| BundleError::MissingOriginal(e.sha256.clone()))?;
+            let digests = p.add(&path, &mut f)?;
+            let capture_path = format!("data/captures/{}.json", e.capture.hash());
+            p.add_bytes(&capture_path, &json(&e.capture)?)?;
+            summary.photos += 1;
+            let kind = match &e.target {
+                crate::evidence::CaptureTarget::PartySignature(_) => "当事人手写签名".to_string(),
+                t => format!("现场照片（{t}）"),
+            };
+            p.items.push(ListItem {
+                kind,
+                format: e.mime.clone(),
+                path,
+                digests,
+                time_ms: capture.as_ref().map(|c| c.device_time_ms),
+                place: capture
+                    .as_ref()
+                    .and_then(|c| c.position.as_ref())
+                    .map(|pos| {
+                        let (lat, lon) = (pos.latitude_e7 as f64 / 1e7, pos.longitude_e7 as f64 / 1e7);
+                        let source = match pos.source {
+                            crate::evidence::capture::PositionSource::Device => "设备定位",
+                            crate::evidence::capture::PositionSource::Exif => "照片EXIF",
+                        };
+                        format!("{lat:.6}, {lon:.6}（{}，{source}）", pos.datum)
+                    })
+                    .unwrap_or_default(),
+                operator: e.stamp.by.to_string(),
+                device: capture.as_ref().map(|c| c.device.clone()).unwrap_or_default(),
+                task: task.clone(),
+            });
+        }
+        for (d, sigs) in documents.iter().zip(signatures) {
+            let dir = format!("data/documents/{task}/{}", d.sha256);
+            let digests = p.add_bytes(&format!("{dir}/document.json"), d.canonical.as_bytes())?;
+            let list: Vec<_> = sigs.into_iter().map(|(_, s)| s).collect();
+            p.add_bytes(&format!("{dir}/signatures.json"), &json(&list)?)?;
+            if let Ok(content) = d.content() {
+                p.add_bytes(&format!("{dir}/document.txt"), crate::document::render_text(&content).as_bytes())?;
+            }
+            summary.documents += 1;
+            p.items.push(ListItem {
+                kind: format!(
+                    "电子文书：{} {} 第 {} 版（{} 个签名）",
+                    d.kind.title_zh(),
+                    d.number,
+                    d.version,
+                    list.len()
+                ),
+                format: "JSON（RFC 8785）".into(),
+                path: format!("{dir}/document.json"),
+                digests,
+                time_ms: Some(d.stamp.at_ms),
+                place: String::new(),
+                operator: d.stamp.by.to_string(),
+                device: String::new(),
+                task: task.clone(),
+            });
+        }
+    }
+
+    // The exporting device's whole audit chain (a chain is checked from its start), with the
+    // server's checkpoint and inclusion proofs where the device synced.
+    let entries: Vec<SignedAuditEntry> = store.audit_entries_after(0, usize::MAX >> 1)?;
+    summary.audit_entries = entries.len() as u64;
+    let mut lines = Vec::new();
+    for e in &entries {
+        lines.extend(serde_json::to_vec(e).map_err(|e| BundleError::Canonical(e.into()))?);
+        lines.push(b'\n');
+    }
+    let audit_path = format!("data/audit/{device}.jsonl");
+    let digests = p.add_bytes(&audit_path, &lines)?;
+    p.items.push(ListItem {
+        kind: format!("审计日志（{} 条，哈希链，逐条签名）", entries.len()),
+        format: "JSON Lines".into(),
+        path: audit_path,
+        digests,
+        time_ms: entries.last().and_then(|e| e.entry()).map(|e| e.device_time_ms),
+        place: String::new(),
+        operator: store.inspector().map(|i| i.to_string()).unwrap_or_default(),
+        device: device.clone(),
+        task: String::new(),
+    });
+    if let Some(proofs) = &options.proofs {
+        summary.proven_entries = proofs.proofs.len() as u64;
+        p.add_bytes("data/audit/proofs.json", &json(proofs)?)?;
+    } else if let Some(checkpoint) = store.audit_checkpoint()? {
+        p.add_bytes("data/audit/checkpoint.json", &json(&checkpoint)?)?;
+    }
+    for (d, c) in &certificates {
+        p.add_bytes(&format!("data/certificates/{d}.json"), &json(c)?)?;
+    }
+    p.add_bytes("data/revocations.json", &json(&account.revocations)?)?;
+
+    // The 电子数据清单.
+    let mut csv = String::from(
+        "\u{feff}序号,类型,格式,文件,SHA-256,大小（字节）,采集/形成时间（北京时间）,地点,操作人,设备,任务编号\n",
+    );
+    for (i, item) in p.items.iter().enumerate() {
+        let cells = [
+            (i + 1).to_string(),
+            item.kind.clone(),
+            item.format.clone(),
+            item.path.clone(),
+            item.digests.sha256.clone(),
+            item.digests.size.to_string(),
+            item.time_ms.map(local_time).unwrap_or_default(),
+            item.place.clone(),
+            item.operator.clone(),
+            item.device.clone(),
+            item.task.clone(),
+        ];
+        let row: Vec<String> = cells.iter().map(|c| format!("\"{}\"", c.replace('"', "\"\""))).collect();
+        csv.push_str(&row.join(","));
+        csv.push('\n');
+    }
+    p.add_bytes("data/evidence-list.csv", csv.as_bytes())?;
+    summary.files = p.sha256.len() as u64;
+    summary.bytes = p.progress.bytes;
+
+    // Tag files: manifests, bag-info, the seal, the tag manifests.
+    let now = crate::store::now_ms();
+    let codes: Vec<String> = tasks.iter().map(|t| t.to_string()).collect();
+    let mut tags: Vec<(String, Vec<u8>)> = Vec::new();
+    tags.push(("bagit.txt".into(), b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".to_vec()));
+    let info = format!(
+        "Source-Organization: {}\nBagging-Date: {}\nExternal-Identifier: {}\nPayload-Oxum: {}.{}\nBag-Software-Agent: onevisit {}\nOneVisit-Task-Code: {}\nOneVisit-Export-Time: {}\nOneVisit-Exporting-Device: {}\nOneVisit-Exporting-Inspector: {}\n",
+        options.agency,
+        local_time(now).get(..10).unwrap_or_default(),
+        codes.join(" "),
+        summary.bytes,
+        summary.files,
+        env!("CARGO_PKG_VERSION"),
+        codes.join(" "),
+        chrono::Utc.timestamp_millis_opt(now).single().map(|t| t.to_rfc3339()).unwrap_or_default(),
+        device,
+        store.inspector().map(|i| i.to_string()).unwrap_or_default(),
+    );
+    tags.push(("bag-info.txt".into(), info.into_bytes()));
+    tags.push(("manifest-sha256.txt".into(), manifest_text(&mut p.sha256).into_bytes()));
+    tags.push(("manifest-sha512.txt".into(), manifest_text(&mut p.sha512).into_bytes()));
+    tags.push(("README.txt".into(), README.as_bytes().to_vec()));
+    let mut files = BTreeMap::new();
+    for (path, bytes) in &tags {
+        if SEALED_FILES.contains(&path.as_str()) {
+            files.insert(path.clone(), crate::audit::sha256_hex(bytes));
+        }
+    }
+    let seal = Seal {
+        schema: SEAL_SCHEMA.into(),
+        tasks: codes,
+        files,
+        device: device.clone(),
+        device_public_key: hex::encode(store.device_key().public_bytes()),
+        sealed_at_ms: now,
+    };
+    let sealed = to_canonical_json(&seal)?;
+    let signature = store.device_key().sign(&sealed).to_bytes().to_vec();
+    tags.push(("seal/seal.json".into(), sealed));
+    tags.push(("seal/seal.sig".into(), signature));
+    tags.push(("seal/device-public-key.pem".into(), public_key_pem(&store.device_key().public_bytes()).into_bytes()));
+    tags.push(("seal/device-certificate.json".into(), json(&account.certificate)?));
+    let (mut t256, mut t512) = (Vec::new(), Vec::new());
+    for (path, bytes) in &tags {
+        let d = p.add_bytes(path, bytes)?;
+        t256.push((d.sha256, path.clone()));
+        t512.push((d.sha512, path.clone()));
+    }
+    p.add_bytes("tagmanifest-sha256.txt", manifest_text(&mut t256).as_bytes())?;
+    p.add_bytes("tagmanifest-sha512.txt", manifest_text(&mut t512).as_bytes())?;
+    p.writer.finish()?;
+    Ok(summary)
+}
+
+/// An Ed25519 public key as a PEM SubjectPublicKeyInfo (RFC 8410), for openssl.
+pub fn public_key_pem(key: &[u8; 32]) -> String {
+    use base64::Engine;
+    let mut der = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    der.extend_from_slice(key);
+    format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(der)
+    )
+}
+
+/// The README inside every bag.
+const README: &str = "\
+OneVisit 电子证据包 / evidence bundle (BagIt 1.0, RFC 8493)
+
+如何核验（无需联网，只需本地工具）/ How to check it offline:
+
+1. 完整性 / integrity — every payload file against both manifests:
+     sha256sum -c manifest-sha256.txt
+     sha512sum -c manifest-sha512.txt
+   or with bagit-python (pip install bagit):  bagit.py --validate .
+
+2. 封签 / seal — the exporting device signed seal/seal.json, which lists the SHA-256 of bagit.txt,
+   bag-info.txt and both manifests. Check the signature, then the listed hashes:
+     openssl pkeyutl -verify -pubin -inkey seal/device-public-key.pem -rawin \\
+         -in seal/seal.json -sigfile seal/seal.sig
+     sha256sum bagit.txt bag-info.txt manifest-sha256.txt manifest-sha512.txt
+   The key is certified by seal/device-certificate.json, signed by the tenant's root key.
+   Manifests recomputed after a change no longer match the seal.
+
+3. 全部核验 / everything — signatures of capture records and documents, certificates against the
+   revocation list at signing time, the audit hash chain and its inclusion proofs:
+     onevisit verify <this folder or zip> --root <tenant root public key, hex>
+
+data/media/      evidence originals, named by their SHA-256
+data/captures/   signed capture records (who, when, where, which device)
+data/documents/  legal documents: document.json (the signed bytes), signatures.json, document.txt
+data/records/    the inspection records with their whole history (Automerge)
+data/audit/      the exporting device's signed, hash-chained audit log; server checkpoint and proofs
+data/certificates/, data/revocations.json   device certificates and the revocation list
+data/evidence-list.csv   电子数据清单
+";
