@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace on a fresh machine: unit tests beside the code, whole-flow tests
 # in tests/, and the `onevisit` command's tests; then rustfmt and clippy where installed. Needs Rust
-# (cargo) and python3; installs from PyPI the independent implementations the tests check our
-# signatures and canonical JSON with (cryptography, rfc8785).
+# (cargo), python3 and openssl; installs from PyPI the independent implementations the tests check
+# our signatures, canonical JSON and evidence bundles with (cryptography, rfc8785, bagit).
 # Ends with one line "tests: N passed, N failed" summing every test binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
 
-if ! python3 -c "import cryptography, rfc8785" 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore cryptography rfc8785
+if ! python3 -c "import cryptography, rfc8785, bagit" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore cryptography rfc8785 bagit
 fi
+command -v openssl >/dev/null || { echo "openssl is required (apt-get install openssl)" >&2; exit 1; }
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -1,0 +1,342 @@
+//! Evidence bundles end to end: a joint inspection recorded and signed on two devices, synced
+//! through the real server, exported as a sealed bag, verified offline — and tampered with in each
+//! way a receiver must catch; the bag also validates with independent tools.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use onevisit_core::bundle::{self, ExportOptions, Format, VerifyReport};
+use onevisit_core::document::DocumentKind;
+use onevisit_core::domain::TaskCode;
+use onevisit_core::evidence::CaptureTarget;
+use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
+use onevisit_core::record::documents::PartyAct;
+use onevisit_core::record::{AnswerValue, PartyDraft, Position, Recusal, Status};
+use onevisit_core::store::Store;
+use onevisit_core::sync::{self, CancelToken};
+use onevisit_flow_tests::{City, cp, fast_options, sync_ok};
+use sha2::{Digest, Sha256, Sha512};
+
+const SIGNATURE_PNG: &[u8] = include_bytes!("../../data/sample-signature.png");
+
+/// A recorded joint inspection with a photo; returns the two devices and the task.
+fn recorded_case(city: &City) -> (Mutex<Store>, Mutex<Store>, TaskCode) {
+    let code = city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
+    let b = city.device("b", "xfjy-01");
+    sync_ok(&a);
+    sync_ok(&b);
+    let here = Position::wgs84(30.7, 121.0, 5).unwrap();
+    {
+        let mut s = a.lock().unwrap();
+        s.check_in(&code, here).unwrap();
+        s.show_identity(&code).unwrap();
+        let party = PartyDraft {
+            name: "沈建国".into(),
+            role: "现场负责人".into(),
+            phone: None,
+            recusal: Recusal::NotRequested,
+        };
+        s.record_party(&code, party).unwrap();
+        for p in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
+            s.answer(&code, &cp(p), AnswerValue::Pass, None, vec![]).unwrap();
+        }
+        s.answer(&code, &cp("SCJG-001-03"), AnswerValue::Number { value: "4".into(), unit: "℃".into() }, None, vec![])
+            .unwrap();
+    }
+    {
+        let mut s = b.lock().unwrap();
+        s.check_in(&code, here).unwrap();
+        for p in ["XFJY-001-01", "XFJY-001-02"] {
+            s.answer(&code, &cp(p), AnswerValue::Pass, None, vec![]).unwrap();
+        }
+        s.answer(
+            &code,
+            &cp("XFJY-001-03"),
+            AnswerValue::Number { value: "0.8".into(), unit: "MPa".into() },
+            None,
+            vec![],
+        )
+        .unwrap();
+        let photo = sample_jpeg(800, 600, Some(&SampleExif::pinghu()));
+        let e = s.add_photo(&code, &photo, CaptureTarget::CheckPoint("XFJY-001-04".into()), Some(here)).unwrap();
+        s.answer(&code, &cp("XFJY-001-04"), AnswerValue::Photos, None, vec![e.evidence.sha256]).unwrap();
+    }
+    sync_ok(&b);
+    sync_ok(&a);
+    a.lock().unwrap().set_status(&code, Status::Recorded).unwrap();
+    sync_ok(&a);
+    sync_ok(&b);
+    (a, b, code)
+}
+
+/// The on-site record signed by A, B and the party; returns its hash.
+fn sign_everything(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) -> String {
+    let doc = a.lock().unwrap().render_document(code, DocumentKind::OnSiteRecord, None).unwrap().sha256;
+    a.lock().unwrap().sign_document(code, &doc).unwrap();
+    sync_ok(a);
+    sync_ok(b);
+    b.lock().unwrap().sign_document(code, &doc).unwrap();
+    sync_ok(b);
+    sync_ok(a);
+    let party =
+        PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
+    assert!(a.lock().unwrap().party_act(code, &doc, party, Some(SIGNATURE_PNG)).unwrap().signed);
+    sync_ok(a);
+    doc
+}
+
+fn fetch_all_photos(store: &Mutex<Store>, code: &TaskCode) {
+    let missing = store.lock().unwrap().missing_evidence(code).unwrap();
+    for e in missing {
+        sync::fetch_blob(store, &e.sha256, &e.mime, e.size, &fast_options(), &CancelToken::new()).unwrap();
+    }
+}
+
+fn export(store: &Mutex<Store>, code: &TaskCode, dest: &Path, format: Format, proofs: bool) -> bundle::ExportSummary {
+    let proofs = proofs.then(|| sync::audit_proofs(store, &fast_options(), &CancelToken::new()).unwrap());
+    let options = ExportOptions { format, agency: "平湖市市场监督管理局".into(), proofs };
+    bundle::export(&mut store.lock().unwrap(), std::slice::from_ref(code), dest, &options, &|_| {}, &CancelToken::new())
+        .unwrap()
+}
+
+fn check(bag: &Path, root: &str) -> VerifyReport {
+    bundle::verify(bag, root, &|_| {}).unwrap()
+}
+
+fn failed(report: &VerifyReport, kind: &str, needle: &str) -> bool {
+    report.failures().iter().any(|c| c.kind == kind && c.detail.contains(needle))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn files_under(dir: &Path, base: &Path, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, base, out);
+        } else {
+            out.push(p.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
+
+/// What an attacker does after changing payload files: recompute every manifest.
+fn recompute_manifests(bag: &Path) {
+    let mut files = Vec::new();
+    files_under(&bag.join("data"), bag, &mut files);
+    files.sort();
+    let line = |h: String, f: &str| format!("{h}  {f}\n");
+    let (mut m256, mut m512) = (String::new(), String::new());
+    for f in &files {
+        let bytes = std::fs::read(bag.join(f)).unwrap();
+        m256 += &line(hex::encode(Sha256::digest(&bytes)), f);
+        m512 += &line(hex::encode(Sha512::digest(&bytes)), f);
+    }
+    std::fs::write(bag.join("manifest-sha256.txt"), m256).unwrap();
+    std::fs::write(bag.join("manifest-sha512.txt"), m512).unwrap();
+    let mut tags = Vec::new();
+    files_under(bag, bag, &mut tags);
+    tags.retain(|f| !f.starts_with("data/") && !f.starts_with("tagmanifest-"));
+    tags.sort();
+    let (mut t256, mut t512) = (String::new(), String::new());
+    for f in &tags {
+        let bytes = std::fs::read(bag.join(f)).unwrap();
+        t256 += &line(hex::encode(Sha256::digest(&bytes)), f);
+        t512 += &line(hex::encode(Sha512::digest(&bytes)), f);
+    }
+    std::fs::write(bag.join("tagmanifest-sha256.txt"), t256).unwrap();
+    std::fs::write(bag.join("tagmanifest-sha512.txt"), t512).unwrap();
+}
+
+fn one_file(bag: &Path, under: &str, suffix: &str) -> PathBuf {
+    let mut files = Vec::new();
+    files_under(&bag.join(under), bag, &mut files);
+    bag.join(files.into_iter().find(|f| f.ends_with(suffix)).unwrap_or_else(|| panic!("no {suffix} under {under}")))
+}
+
+#[test]
+fn an_exported_bundle_verifies_and_every_kind_of_tampering_is_named() {
+    let city = City::new();
+    let (a, b, code) = recorded_case(&city);
+    sign_everything(&a, &b, &code);
+    fetch_all_photos(&a, &code);
+    sync_ok(&a);
+    let bag = city.path().join("case");
+    let summary = export(&a, &code, &bag, Format::Folder, true);
+    assert_eq!(summary.photos, 2, "the photo and the party's handwritten signature");
+    assert_eq!(summary.documents, 1);
+    assert!(summary.proven_entries > 0);
+    let report = check(&bag, &city.root);
+    assert!(report.is_valid(), "{:#?}", report.failures());
+    assert!(report.checks.iter().any(|c| c.kind == "audit" && c.detail.contains("proven included")));
+    assert!(report.checks.iter().any(|c| c.kind == "document" && c.detail.contains("3 signatures valid")));
+    assert!(std::fs::read_to_string(bag.join("data/evidence-list.csv")).unwrap().contains("现场照片"));
+
+    let tampered = |name: &str, change: &dyn Fn(&Path)| -> VerifyReport {
+        let copy = city.path().join(name);
+        copy_dir(&bag, &copy);
+        change(&copy);
+        let r = check(&copy, &city.root);
+        assert!(!r.is_valid(), "{name}: tampering went unnoticed");
+        r
+    };
+
+    // A flipped byte in a photo.
+    let r = tampered("flipped", &|bag| {
+        let photo = one_file(bag, "data/media", ".jpg");
+        let mut bytes = std::fs::read(&photo).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        std::fs::write(&photo, bytes).unwrap();
+    });
+    assert!(failed(&r, "manifest", "altered: data/media/"), "{:#?}", r.failures());
+    assert!(failed(&r, "capture", "is not the photo its capture record signed"), "{:#?}", r.failures());
+
+    // A removed file.
+    let r = tampered("removed", &|bag| std::fs::remove_file(one_file(bag, "data/captures", ".json")).unwrap());
+    assert!(failed(&r, "manifest", "missing: data/captures/"), "{:#?}", r.failures());
+
+    // An added file.
+    let r = tampered("added", &|bag| std::fs::write(bag.join("data/media/extra.jpg"), b"planted").unwrap());
+    assert!(failed(&r, "manifest", "unlisted: data/media/extra.jpg"), "{:#?}", r.failures());
+
+    // An altered document.
+    let r = tampered("document", &|bag| {
+        let doc = one_file(bag, "data/documents", "document.json");
+        let text = std::fs::read_to_string(&doc).unwrap().replace("沈建国", "沈建明");
+        std::fs::write(&doc, text).unwrap();
+    });
+    assert!(failed(&r, "manifest", "document.json"), "{:#?}", r.failures());
+    assert!(failed(&r, "document", "was altered"), "{:#?}", r.failures());
+
+    // A broken audit chain (an entry cut out, manifests recomputed to hide it).
+    let r = tampered("audit", &|bag| {
+        let log = one_file(bag, "data/audit", ".jsonl");
+        let text = std::fs::read_to_string(&log).unwrap();
+        let kept: Vec<&str> = text.lines().enumerate().filter(|(i, _)| *i != 2).map(|(_, l)| l).collect();
+        std::fs::write(&log, kept.join("\n") + "\n").unwrap();
+        recompute_manifests(bag);
+    });
+    assert!(failed(&r, "audit", "entry #3 was removed"), "{:#?}", r.failures());
+
+    // A changed photo with every manifest recomputed: BagIt alone sees nothing, the seal does.
+    let r = tampered("recomputed", &|bag| {
+        let photo = one_file(bag, "data/media", ".jpg");
+        let mut bytes = std::fs::read(&photo).unwrap();
+        bytes[100] ^= 0xff;
+        std::fs::write(&photo, bytes).unwrap();
+        recompute_manifests(bag);
+    });
+    assert!(r.checks.iter().any(|c| c.kind == "manifest" && c.ok), "the recomputed manifests match the payload");
+    assert!(
+        failed(&r, "seal", "changed since sealing: manifest-sha256.txt, manifest-sha512.txt"),
+        "{:#?}",
+        r.failures()
+    );
+}
+
+#[test]
+fn a_signature_made_after_the_signer_was_revoked_is_named() {
+    let city = City::new();
+    let (a, b, code) = recorded_case(&city);
+    let doc = a.lock().unwrap().render_document(&code, DocumentKind::OnSiteRecord, None).unwrap().sha256;
+    a.lock().unwrap().sign_document(&code, &doc).unwrap();
+    sync_ok(&a);
+    sync_ok(&b);
+    let device_b = b.lock().unwrap().device_key().device_id();
+    city.admin(&["revoke", &device_b, "--reason", "设备遗失"]);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    // B, offline and unaware, signs; its record reaches A by hand.
+    b.lock().unwrap().sign_document(&code, &doc).unwrap();
+    let handed = b.lock().unwrap().export_record(&code).unwrap();
+    a.lock().unwrap().receive_record(&handed).unwrap();
+    fetch_all_photos(&a, &code);
+    let report = sync_ok(&a);
+    assert_eq!(report.revocations, Some(1), "A learns of the revocation");
+    let bag = city.path().join("case.zip");
+    export(&a, &code, &bag, Format::Zip, false);
+    let r = check(&bag, &city.root);
+    assert!(failed(&r, "document", "signed by a revoked certificate"), "{:#?}", r.failures());
+    assert!(failed(&r, "document", &device_b), "the failure names the device: {:#?}", r.failures());
+}
+
+#[test]
+fn the_bag_validates_with_bagit_python_sha256sum_and_openssl() {
+    let city = City::new();
+    let (a, b, code) = recorded_case(&city);
+    sign_everything(&a, &b, &code);
+    fetch_all_photos(&a, &code);
+    let bag = city.path().join("case");
+    export(&a, &code, &bag, Format::Folder, true);
+    let zip = city.path().join("case.zip");
+    export(&a, &code, &zip, Format::Zip, true);
+    assert!(check(&zip, &city.root).is_valid(), "the zip verifies like the folder");
+
+    let run = |cmd: &mut Command| {
+        let out = cmd.current_dir(&bag).output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+    };
+    run(Command::new("python3").args(["-c", "import bagit, sys; bagit.Bag('.').validate(); print('valid')"]));
+    run(Command::new("sha256sum").args(["-c", "--quiet", "manifest-sha256.txt"]));
+    run(Command::new("sha512sum").args(["-c", "--quiet", "manifest-sha512.txt"]));
+    let verified = run(Command::new("openssl").args([
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        "seal/device-public-key.pem",
+        "-rawin",
+        "-in",
+        "seal/seal.json",
+        "-sigfile",
+        "seal/seal.sig",
+    ]));
+    assert!(verified.contains("Signature Verified Successfully"), "{verified}");
+    // The seal lists the hashes sha256sum prints for the sealed files.
+    let seal: serde_json::Value = serde_json::from_slice(&std::fs::read(bag.join("seal/seal.json")).unwrap()).unwrap();
+    let listed = run(Command::new("sha256sum").args([
+        "bagit.txt",
+        "bag-info.txt",
+        "manifest-sha256.txt",
+        "manifest-sha512.txt",
+    ]));
+    for line in listed.lines() {
+        let (hash, file) = line.split_once("  ").unwrap();
+        assert_eq!(seal["files"][file].as_str(), Some(hash), "{file}");
+    }
+    // An independent unzip of the zip holds the same bag.
+    let unzipped = city.path().join("unzipped");
+    std::fs::create_dir_all(&unzipped).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", "import zipfile, sys; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])"])
+        .arg(&zip)
+        .arg(&unzipped)
+        .status()
+        .unwrap();
+    assert!(out.success());
+    let out = Command::new("python3")
+        .args(["-c", "import bagit, sys; bagit.Bag(sys.argv[1]).validate(); print('valid')"])
+        .arg(unzipped.join("case"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
