@@ -19,12 +19,13 @@ use onevisit_core::sample;
 use onevisit_core::store::{Store, TaskFilter};
 use serde_json::json;
 
+mod bundle;
 mod sync;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only answers|store|merge|documents|evidence|sync` runs one group (for profiling).
+    // `--only answers|store|merge|documents|evidence|bundle|sync` runs one group (for profiling).
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
     let run = |group: &str| only.is_none_or(|o| o == group);
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -42,6 +43,9 @@ fn main() {
     }
     if run("evidence") {
         evidence(tmp.path(), if quick { 5 } else { 15 });
+    }
+    if run("bundle") {
+        bundle::run(tmp.path(), if quick { 20 } else { 200 });
     }
     if run("sync") {
         let (devices, tasks, edits, noop) = if quick { (6, 30, 5, 200) } else { (20, 200, 20, 1000) };

@@ -59,4 +59,16 @@ fn two_devices_enrol_and_sync_from_the_command_line() {
     // Text output is Chinese for the inspector.
     let out = onevisit(&b, &["sync"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("同步完成"));
+
+    // Export a bundle and verify it offline; a planted file makes verify fail with exit code 3.
+    let bag = city.path().join("bundle");
+    let exported = ok_json(&a, &["export", task, "--out", bag.to_str().unwrap()]);
+    assert!(exported["summary"]["proven_entries"].as_u64().unwrap() > 0, "{exported}");
+    let out = Command::new(cli_bin()).args(["verify", bag.to_str().unwrap(), "--root", root]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("全部核验通过"));
+    std::fs::write(bag.join("data/planted.txt"), "x").unwrap();
+    let out = Command::new(cli_bin()).args(["verify", bag.to_str().unwrap(), "--root", root]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unlisted: data/planted.txt"));
 }

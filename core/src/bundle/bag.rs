@@ -265,3 +265,51 @@ fn encode_path(p: &str) -> String {
 fn decode_path(p: &str) -> String {
     p.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_round_trip_paths_with_percent_and_line_breaks() {
+        let mut entries =
+            vec![("bb".to_string(), "data/b 100%.jpg".to_string()), ("aa".to_string(), "data/a\nb.txt".to_string())];
+        let text = manifest_text(&mut entries);
+        assert_eq!(text, "aa  data/a%0Ab.txt\nbb  data/b 100%25.jpg\n");
+        let parsed = parse_manifest(&text).unwrap();
+        assert_eq!(parsed[0].1, "data/a\nb.txt");
+        assert_eq!(parsed[1].1, "data/b 100%.jpg");
+        assert!(parse_manifest("nohashline").is_err());
+    }
+
+    #[test]
+    fn a_folder_bag_is_written_and_read_back_with_the_same_digests() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("bag");
+        let mut w = FolderWriter::create(&root).unwrap();
+        let written = w.write("data/x/y.bin", &mut &b"evidence"[..]).unwrap();
+        w.write("bagit.txt", &mut &b"BagIt-Version: 1.0\n"[..]).unwrap();
+        Box::new(w).finish().unwrap();
+        assert!(FolderWriter::create(&root).is_err(), "an existing bag is never overwritten");
+        let mut r = FolderReader::open(&root).unwrap();
+        assert_eq!(r.files().unwrap(), vec!["bagit.txt".to_string(), "data/x/y.bin".to_string()]);
+        assert_eq!(r.digest("data/x/y.bin").unwrap(), written);
+        assert_eq!(written.sha256, hex::encode(Sha256::digest(b"evidence")));
+        assert!(matches!(FolderReader::open(tmp.path()), Err(BundleError::NotABag(_))));
+    }
+
+    #[test]
+    fn a_zip_bag_is_written_and_read_back_under_its_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("case.zip");
+        let mut w = ZipBagWriter::create(&path, "case").unwrap();
+        w.write("bagit.txt", &mut &b"BagIt-Version: 1.0\n"[..]).unwrap();
+        let written = w.write("data/media/p.jpg", &mut &[7u8; 5000][..]).unwrap();
+        Box::new(w).finish().unwrap();
+        let mut r = ZipReader::open(&path).unwrap();
+        assert_eq!(r.files().unwrap(), vec!["bagit.txt".to_string(), "data/media/p.jpg".to_string()]);
+        assert_eq!(r.digest("data/media/p.jpg").unwrap(), written);
+        std::fs::write(tmp.path().join("junk.zip"), b"not a zip").unwrap();
+        assert!(matches!(ZipReader::open(&tmp.path().join("junk.zip")), Err(BundleError::Zip(_))));
+    }
+}

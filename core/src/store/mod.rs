@@ -166,7 +166,18 @@ impl Store {
         let head = audit_log::append(&tx, &key, &genesis, event)?;
         tx.commit()?;
         BlobStore::open(root.join("blobs"))?;
-        Ok(Store {
+        Store::assemble(conn, root, key, inspector, head)
+    }
+
+    /// The store over an open, migrated database; the enrolment's certificate is read, if any.
+    fn assemble(
+        conn: Connection,
+        root: &Path,
+        key: DeviceKey,
+        inspector: Option<InspectorId>,
+        head: ChainHead,
+    ) -> Result<Store, StoreError> {
+        let mut store = Store {
             conn,
             root: root.to_path_buf(),
             key,
@@ -175,7 +186,9 @@ impl Store {
             directory: None,
             records: HashMap::new(),
             certificate: None,
-        })
+        };
+        store.certificate = store.sync_account()?.map(|a| a.certificate);
+        Ok(store)
     }
 
     /// Opens and unlocks an existing store, migrating its schema if it is older.
@@ -198,18 +211,7 @@ impl Store {
         let key = DeviceKey::unseal(&sealed, wrapper, &public)?;
         let inspector = inspector.and_then(|i| InspectorId::new(i).ok());
         let head = ChainHead { seq: seq as u64, hash };
-        let mut store = Store {
-            conn,
-            root: root.to_path_buf(),
-            key,
-            inspector,
-            head,
-            directory: None,
-            records: HashMap::new(),
-            certificate: None,
-        };
-        store.certificate = store.sync_account()?.map(|a| a.certificate);
-        Ok(store)
+        Store::assemble(conn, root, key, inspector, head)
     }
 
     /// The store's directory on disk.
