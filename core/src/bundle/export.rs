@@ -256,6 +256,12 @@ pub fn export(
     } else if let Some(checkpoint) = store.audit_checkpoint()? {
         p.add_bytes("data/audit/checkpoint.json", &json(&checkpoint)?)?;
     }
+    // The server's receipts for these tasks: upper bounds for the times of what they covered.
+    let receipts: Vec<_> =
+        store.receipts()?.into_iter().filter(|r| tasks.iter().any(|t| r.canonical.contains(t.as_str()))).collect();
+    if !receipts.is_empty() {
+        p.add_bytes("data/receipts.json", &json(&receipts)?)?;
+    }
     for (d, c) in &certificates {
         p.add_bytes(&format!("data/certificates/{d}.json"), &json(c)?)?;
     }

@@ -9,7 +9,8 @@
 //!   `document.txt` (printable zh-CN);
 //! - `data/records/<task>.automerge`: the inspection record with its whole history;
 //! - `data/audit/<device>.jsonl`, `data/audit/checkpoint.json`, `data/audit/proofs.json`;
-//! - `data/certificates/<device>.json`, `data/revocations.json`;
+//! - `data/certificates/<device>.json`, `data/revocations.json`, `data/receipts.json` (the server's
+//!   signed receipts for these tasks);
 //! - `data/evidence-list.csv`: the 电子数据清单;
 //! - `manifest-sha256.txt`, `manifest-sha512.txt`, `tagmanifest-sha256.txt`, `tagmanifest-sha512.txt`;
 //! - `seal/seal.json` (what is sealed), `seal/seal.sig` (raw Ed25519 signature),

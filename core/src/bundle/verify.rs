@@ -94,6 +94,7 @@ impl Verifier<'_> {
         self.captures(&files, &signers);
         self.documents(&files, &signers);
         self.audit(&files, &certificates);
+        self.receipts();
         Ok(())
     }
 
@@ -357,6 +358,25 @@ impl Verifier<'_> {
                 self.report
                     .pass("document", format!("document {}…: {ok} signatures valid, signers certified", &name[..12]));
             }
+        }
+    }
+
+    fn receipts(&mut self) {
+        let Ok(bytes) = self.reader.read_all("data/receipts.json") else { return };
+        let Ok(receipts) = serde_json::from_slice::<Vec<SignedStatement>>(&bytes) else {
+            self.report.fail("receipt", "data/receipts.json is malformed");
+            return;
+        };
+        let root_hex = hex::encode(self.root.to_bytes());
+        let mut valid = 0;
+        for r in &receipts {
+            match crate::sync::statements::verify_receipt(r, &root_hex) {
+                Ok(_) => valid += 1,
+                Err(e) => self.report.fail("receipt", format!("a server receipt: {e}")),
+            }
+        }
+        if valid == receipts.len() {
+            self.report.pass("receipt", format!("{valid} server receipts signed by the root"));
         }
     }
 
