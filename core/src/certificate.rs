@@ -135,15 +135,7 @@ impl SignedCertificate {
         at_ms: i64,
         revocations: Option<&RevocationList>,
     ) -> Result<DeviceCertificate, CertificateError> {
-        let certificate: DeviceCertificate =
-            crate::signed::verify(&self.canonical, &self.signature, |c: &DeviceCertificate| &c.issuer_public_key)
-                .map_err(from_signed)?;
-        if certificate.schema != CERTIFICATE_SCHEMA {
-            return Err(CertificateError::Malformed);
-        }
-        if certificate.issuer_public_key != hex::encode(root.to_bytes()) {
-            return Err(CertificateError::UnknownIssuer);
-        }
+        let certificate = self.verify_issued(root)?;
         if at_ms < certificate.not_before_ms {
             return Err(CertificateError::NotYetValid { not_before_ms: certificate.not_before_ms });
         }
@@ -161,6 +153,21 @@ impl SignedCertificate {
                     reason: r.reason.clone(),
                 });
             }
+        }
+        Ok(certificate)
+    }
+
+    /// Verifies only that the root issued this certificate (signature, schema, issuer), whatever
+    /// the time: validity and revocation are then checked against each signing time.
+    pub fn verify_issued(&self, root: &VerifyingKey) -> Result<DeviceCertificate, CertificateError> {
+        let certificate: DeviceCertificate =
+            crate::signed::verify(&self.canonical, &self.signature, |c: &DeviceCertificate| &c.issuer_public_key)
+                .map_err(from_signed)?;
+        if certificate.schema != CERTIFICATE_SCHEMA {
+            return Err(CertificateError::Malformed);
+        }
+        if certificate.issuer_public_key != hex::encode(root.to_bytes()) {
+            return Err(CertificateError::UnknownIssuer);
         }
         Ok(certificate)
     }
