@@ -118,6 +118,7 @@ pub fn run(base: &Path, photos: usize) {
             value,
             "ms",
             json!({"reference": round(reference), "reference_name": "cp_r_plus_sha256sum", "ratio": round(value / reference),
+                   "ratio_to_cp_alone": round(value / cp_ms),
                    "target": "<= 1.5x reference", "peak_rss_mib": round(rss), "rss_target": "< 100 MiB", "detail": detail}),
         )
     };
