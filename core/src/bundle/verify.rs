@@ -16,7 +16,7 @@ use crate::certificate::{DeviceCertificate, RevocationList, SignedCertificate, S
 use crate::document::DocumentSignature;
 use crate::evidence::SignedCapture;
 use crate::sync::merkle;
-use crate::sync::statements::verify_checkpoint;
+use crate::sync::statements::{Receipt, verify_checkpoint};
 use crate::sync::wire::{AuditProofs, SignedStatement};
 
 /// One check and its outcome.
@@ -92,9 +92,9 @@ impl Verifier<'_> {
         self.seal(revocations.as_ref());
         let signers = Signers { certificates: &certificates, revocations: revocations.as_ref() };
         self.captures(&files, &signers);
-        self.documents(&files, &signers);
+        let receipts = self.receipts();
+        self.documents(&files, &signers, &receipts);
         self.audit(&files, &certificates);
-        self.receipts();
         Ok(())
     }
 
@@ -318,10 +318,16 @@ impl Verifier<'_> {
         }
     }
 
-    fn documents(&mut self, files: &[String], signers: &Signers<'_>) {
+    fn documents(&mut self, files: &[String], signers: &Signers<'_>, receipts: &[Receipt]) {
         for f in files.iter().filter(|f| f.starts_with("data/documents/") && f.ends_with("/document.json")) {
             let dir = f.trim_end_matches("/document.json");
             let name = dir.rsplit('/').next().unwrap_or_default().to_string();
+            let task = dir.trim_start_matches("data/documents/").split('/').next().unwrap_or_default().to_string();
+            let mut record = self
+                .reader
+                .read_all(&format!("data/records/{task}.automerge"))
+                .ok()
+                .and_then(|b| crate::record::InspectionRecord::load(&b, []).ok());
             let actual = self.digests.get(f).map(|d| d.sha256.clone()).unwrap_or_default();
             if actual != name {
                 self.report.fail("document", format!("{f} was altered: its bytes no longer hash to {name}"));
@@ -337,7 +343,29 @@ impl Verifier<'_> {
                     Err(e) => self.report.fail("document", format!("document {}…: a signature {e}", &name[..12])),
                     Ok(statement) => {
                         match signers.check(&statement.device, &statement.device_public_key, statement.device_time_ms) {
-                            Ok(_) => ok += 1,
+                            Ok(_) => match Self::received_by(&mut record, receipts, &task, &name, s) {
+                                Some(bound) if statement.device_time_ms > bound => self.report.fail(
+                                    "document",
+                                    format!(
+                                        "document {}…: {} claims to have signed at {}, after the server received the signature at {bound}",
+                                        &name[..12],
+                                        statement.device,
+                                        statement.device_time_ms
+                                    ),
+                                ),
+                                Some(bound) => {
+                                    ok += 1;
+                                    self.report.pass(
+                                        "document",
+                                        format!(
+                                            "document {}…: signature by {} received by the server by {bound}",
+                                            &name[..12],
+                                            statement.device
+                                        ),
+                                    );
+                                }
+                                None => ok += 1,
+                            },
                             Err(why) => self.report.fail(
                                 "document",
                                 format!("document {}…: signature by {}: {why}", &name[..12], statement.device),
@@ -353,23 +381,48 @@ impl Verifier<'_> {
         }
     }
 
-    fn receipts(&mut self) {
-        let Ok(bytes) = self.reader.read_all("data/receipts.json") else { return };
+    /// The server's receipts that verify, oldest first.
+    fn receipts(&mut self) -> Vec<Receipt> {
+        let Ok(bytes) = self.reader.read_all("data/receipts.json") else { return Vec::new() };
         let Ok(receipts) = serde_json::from_slice::<Vec<SignedStatement>>(&bytes) else {
             self.report.fail("receipt", "data/receipts.json is malformed");
-            return;
+            return Vec::new();
         };
         let root_hex = hex::encode(self.root.to_bytes());
-        let mut valid = 0;
+        let mut valid = Vec::new();
         for r in &receipts {
             match crate::sync::statements::verify_receipt(r, &root_hex) {
-                Ok(_) => valid += 1,
+                Ok(r) => valid.push(r),
                 Err(e) => self.report.fail("receipt", format!("a server receipt: {e}")),
             }
         }
-        if valid == receipts.len() {
-            self.report.pass("receipt", format!("{valid} server receipts signed by the root"));
+        if valid.len() == receipts.len() {
+            self.report.pass("receipt", format!("{} server receipts signed by the root", valid.len()));
         }
+        valid.sort_by_key(|r| r.received_at_ms);
+        valid
+    }
+
+    /// The earliest receipt time by which the record of `task` held `signature` (an upper bound
+    /// for when it was made, from the server's clock, not the device's).
+    fn received_by(
+        record: &mut Option<crate::record::InspectionRecord>,
+        receipts: &[Receipt],
+        task: &str,
+        document: &str,
+        signature: &DocumentSignature,
+    ) -> Option<i64> {
+        let record = record.as_mut()?;
+        for r in receipts {
+            let Some(d) = r.documents.iter().find(|d| d.id == task) else { continue };
+            let Some(heads) = crate::sync::wire::heads_from_hex(&d.heads) else { continue };
+            let Some(then) = record.at(&heads) else { continue };
+            let held = then.signatures(document).ok()?.iter().any(|(_, s)| s == signature);
+            if held {
+                return Some(r.received_at_ms);
+            }
+        }
+        None
     }
 
     fn audit(&mut self, files: &[String], certificates: &BTreeMap<String, DeviceCertificate>) {

@@ -44,6 +44,15 @@ impl InspectionRecord {
         self.refresh_task()
     }
 
+    /// The record as it was at `heads` (a point of its history); `None` if it does not hold them.
+    pub fn at(&mut self, heads: &[ChangeHash]) -> Option<InspectionRecord> {
+        if !self.has_all(heads) {
+            return None;
+        }
+        let doc = self.doc.fork_at(heads).ok()?;
+        Some(InspectionRecord { doc, task: self.task.clone(), saved_heads: heads.to_vec() })
+    }
+
     /// Whether changes were made or merged since the last save.
     pub fn has_unsaved(&mut self) -> bool {
         self.doc.get_heads() != self.saved_heads
