@@ -184,8 +184,11 @@ fn an_exported_bundle_verifies_and_every_kind_of_tampering_is_named() {
     assert!(report.checks.iter().any(|c| c.kind == "audit" && c.detail.contains("proven included")));
     assert!(report.checks.iter().any(|c| c.kind == "document" && c.detail.contains("3 signatures valid")));
     assert!(report.checks.iter().any(|c| c.kind == "receipt" && c.ok), "the server's receipts travel along");
-    let bounded = report.checks.iter().filter(|c| c.detail.contains("received by the server by")).count();
-    assert_eq!(bounded, 3, "every signature is bounded by a server receipt: {:#?}", report.checks);
+    let bounded = |kind: &str| {
+        report.checks.iter().filter(|c| c.kind == kind && c.detail.contains("received by the server by")).count()
+    };
+    assert_eq!(bounded("document"), 3, "every signature is bounded by a server receipt: {:#?}", report.checks);
+    assert_eq!(bounded("capture"), 2, "so is every capture: {:#?}", report.checks);
     assert!(std::fs::read_to_string(bag.join("data/evidence-list.csv")).unwrap().contains("现场照片"));
 
     let tampered = |name: &str, change: &dyn Fn(&Path)| -> VerifyReport {

@@ -3,7 +3,7 @@
 //! records, document signatures, the audit chain and its inclusion proofs. Every check is reported;
 //! a failure names exactly what failed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -66,7 +66,13 @@ pub fn verify(path: &Path, root_hex: &str, progress: &dyn Fn(&BundleProgress)) -
         .ok_or(BundleError::BadRootKey)?;
     let mut reader: Box<dyn BagReader> =
         if path.is_dir() { Box::new(FolderReader::open(path)?) } else { Box::new(ZipReader::open(path)?) };
-    let mut v = Verifier { reader: reader.as_mut(), root, report: VerifyReport::default(), digests: HashMap::new() };
+    let mut v = Verifier {
+        reader: reader.as_mut(),
+        root,
+        report: VerifyReport::default(),
+        digests: HashMap::new(),
+        held: HashMap::new(),
+    };
     v.run(progress)?;
     Ok(v.report)
 }
@@ -76,6 +82,8 @@ struct Verifier<'a> {
     root: VerifyingKey,
     report: VerifyReport,
     digests: HashMap<String, Digests>,
+    /// Per task, what the record held at each server receipt.
+    held: HashMap<String, Vec<(i64, HashSet<String>)>>,
 }
 
 impl Verifier<'_> {
@@ -91,8 +99,8 @@ impl Verifier<'_> {
         let certificates = self.certificates(&files);
         self.seal(revocations.as_ref());
         let signers = Signers { certificates: &certificates, revocations: revocations.as_ref() };
-        self.captures(&files, &signers);
         let receipts = self.receipts();
+        self.captures(&files, &signers, &receipts);
         self.documents(&files, &signers, &receipts);
         self.audit(&files, &certificates);
         Ok(())
@@ -117,7 +125,7 @@ impl Verifier<'_> {
             progress(&state);
             self.digests.insert((*f).clone(), d);
         }
-        let mut listed = std::collections::HashSet::new();
+        let mut listed = HashSet::new();
         let mut problems = 0;
         for (alg, name) in [("SHA-256", "manifest-sha256.txt"), ("SHA-512", "manifest-sha512.txt")] {
             let Some(text) = self.text(name) else {
@@ -166,7 +174,7 @@ impl Verifier<'_> {
 
     fn tag_manifests(&mut self, files: &[String]) -> Result<(), BundleError> {
         let mut problems = 0;
-        let mut listed = std::collections::HashSet::new();
+        let mut listed = HashSet::new();
         for (alg, name) in [("SHA-256", "tagmanifest-sha256.txt"), ("SHA-512", "tagmanifest-sha512.txt")] {
             let Some(entries) = self.text(name).and_then(|t| parse_manifest(&t).ok()) else {
                 self.report.fail("tagmanifest", format!("{name} is missing or malformed"));
@@ -287,7 +295,7 @@ impl Verifier<'_> {
         }
     }
 
-    fn captures(&mut self, files: &[String], signers: &Signers<'_>) {
+    fn captures(&mut self, files: &[String], signers: &Signers<'_>, receipts: &[Receipt]) {
         for f in files.iter().filter(|f| f.starts_with("data/captures/")) {
             let Some(signed) = self.json::<SignedCapture>(f) else {
                 self.report.fail("capture", format!("{f} is malformed"));
@@ -309,10 +317,25 @@ impl Verifier<'_> {
                     self.report.fail("capture", format!("{p} is not the photo its capture record signed"))
                 }
                 Some(_) => match signers.check(&record.device, &record.device_public_key, record.device_time_ms) {
-                    Ok(who) => self
-                        .report
-                        .pass("capture", format!("photo {}…: capture record signed by {who}", &record.sha256[..12])),
                     Err(why) => self.report.fail("capture", format!("photo {}…: {why}", &record.sha256[..12])),
+                    Ok(who) => {
+                        let held = self.received_by(&record.task, receipts, &format!("capture:{}", signed.hash()));
+                        let photo = &record.sha256[..12];
+                        match held {
+                            Some(bound) if record.device_time_ms > bound => self.report.fail(
+                                "capture",
+                                format!(
+                                    "photo {photo}…: captured at {} by the device clock, after the server received it at {bound}",
+                                    record.device_time_ms
+                                ),
+                            ),
+                            Some(bound) => self.report.pass(
+                                "capture",
+                                format!("photo {photo}…: capture record signed by {who}, received by the server by {bound}"),
+                            ),
+                            None => self.report.pass("capture", format!("photo {photo}…: capture record signed by {who}")),
+                        }
+                    }
                 },
             }
         }
@@ -323,11 +346,6 @@ impl Verifier<'_> {
             let dir = f.trim_end_matches("/document.json");
             let name = dir.rsplit('/').next().unwrap_or_default().to_string();
             let task = dir.trim_start_matches("data/documents/").split('/').next().unwrap_or_default().to_string();
-            let mut record = self
-                .reader
-                .read_all(&format!("data/records/{task}.automerge"))
-                .ok()
-                .and_then(|b| crate::record::InspectionRecord::load(&b, []).ok());
             let actual = self.digests.get(f).map(|d| d.sha256.clone()).unwrap_or_default();
             if actual != name {
                 self.report.fail("document", format!("{f} was altered: its bytes no longer hash to {name}"));
@@ -343,7 +361,7 @@ impl Verifier<'_> {
                     Err(e) => self.report.fail("document", format!("document {}…: a signature {e}", &name[..12])),
                     Ok(statement) => {
                         match signers.check(&statement.device, &statement.device_public_key, statement.device_time_ms) {
-                            Ok(_) => match Self::received_by(&mut record, receipts, &task, &name, s) {
+                            Ok(_) => match self.received_by(&task, receipts, &format!("signature:{}", s.canonical)) {
                                 Some(bound) if statement.device_time_ms > bound => self.report.fail(
                                     "document",
                                     format!(
@@ -405,24 +423,45 @@ impl Verifier<'_> {
 
     /// The earliest receipt time by which the record of `task` held `signature` (an upper bound
     /// for when it was made, from the server's clock, not the device's).
-    fn received_by(
-        record: &mut Option<crate::record::InspectionRecord>,
-        receipts: &[Receipt],
-        task: &str,
-        document: &str,
-        signature: &DocumentSignature,
-    ) -> Option<i64> {
-        let record = record.as_mut()?;
-        for r in receipts {
-            let Some(d) = r.documents.iter().find(|d| d.id == task) else { continue };
-            let Some(heads) = crate::sync::wire::heads_from_hex(&d.heads) else { continue };
-            let Some(then) = record.at(&heads) else { continue };
-            let held = then.signatures(document).ok()?.iter().any(|(_, s)| s == signature);
-            if held {
-                return Some(r.received_at_ms);
+    /// For each receipt of `task` (oldest first): its time and what the record held at its heads —
+    /// `capture:<hash>` and `signature:<canonical statement>` — computed once per task.
+    fn held_at_receipts(&mut self, task: &str, receipts: &[Receipt]) -> &[(i64, HashSet<String>)] {
+        if !self.held.contains_key(task) {
+            let mut out = Vec::new();
+            if let Some(mut record) = self.record_of(task) {
+                for r in receipts {
+                    let Some(d) = r.documents.iter().find(|d| d.id == task) else { continue };
+                    let Some(heads) = crate::sync::wire::heads_from_hex(&d.heads) else { continue };
+                    let Some(then) = record.at(&heads) else { continue };
+                    let mut held = HashSet::new();
+                    for e in then.evidence().unwrap_or_default() {
+                        held.insert(format!("capture:{}", e.capture.hash()));
+                    }
+                    for doc in then.documents().unwrap_or_default() {
+                        for (_, sig) in then.signatures(&doc.sha256).unwrap_or_default() {
+                            held.insert(format!("signature:{}", sig.canonical));
+                        }
+                    }
+                    out.push((r.received_at_ms, held));
+                }
             }
+            self.held.insert(task.to_string(), out);
         }
-        None
+        self.held.get(task).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The earliest receipt time by which the record of `task` held `key` (an upper bound for when
+    /// it was made, from the server's clock, not the device's).
+    fn received_by(&mut self, task: &str, receipts: &[Receipt], key: &str) -> Option<i64> {
+        self.held_at_receipts(task, receipts).iter().find(|(_, held)| held.contains(key)).map(|(t, _)| *t)
+    }
+
+    /// The record of a task from the bag, if it is there.
+    fn record_of(&mut self, task: &str) -> Option<crate::record::InspectionRecord> {
+        self.reader
+            .read_all(&format!("data/records/{task}.automerge"))
+            .ok()
+            .and_then(|b| crate::record::InspectionRecord::load(&b, []).ok())
     }
 
     fn audit(&mut self, files: &[String], certificates: &BTreeMap<String, DeviceCertificate>) {
