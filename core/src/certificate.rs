@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::CanonicalError;
 use crate::identity::DeviceKey;
-use crate::signed::SignedJsonError;
+use crate::signed::{Issued, IssuedError, SignedJsonError};
 
 /// The schema tag of device certificates.
 pub const CERTIFICATE_SCHEMA: &str = "onevisit.device-certificate.v1";
@@ -113,10 +113,11 @@ pub enum CertificateError {
     WrongTenant,
 }
 
-fn from_signed(e: SignedJsonError) -> CertificateError {
+fn from_issued(e: IssuedError) -> CertificateError {
     match e {
-        SignedJsonError::BadSignature => CertificateError::BadSignature,
-        _ => CertificateError::Malformed,
+        IssuedError::Signature(SignedJsonError::BadSignature) => CertificateError::BadSignature,
+        IssuedError::Signature(_) | IssuedError::WrongSchema(_) => CertificateError::Malformed,
+        IssuedError::WrongIssuer => CertificateError::UnknownIssuer,
     }
 }
 
@@ -160,16 +161,7 @@ impl SignedCertificate {
     /// Verifies only that the root issued this certificate (signature, schema, issuer), whatever
     /// the time: validity and revocation are then checked against each signing time.
     pub fn verify_issued(&self, root: &VerifyingKey) -> Result<DeviceCertificate, CertificateError> {
-        let certificate: DeviceCertificate =
-            crate::signed::verify(&self.canonical, &self.signature, |c: &DeviceCertificate| &c.issuer_public_key)
-                .map_err(from_signed)?;
-        if certificate.schema != CERTIFICATE_SCHEMA {
-            return Err(CertificateError::Malformed);
-        }
-        if certificate.issuer_public_key != hex::encode(root.to_bytes()) {
-            return Err(CertificateError::UnknownIssuer);
-        }
-        Ok(certificate)
+        crate::signed::verify_issued(&self.canonical, &self.signature, root).map_err(from_issued)
     }
 
     /// The device's public key, once the certificate has been verified.
@@ -191,16 +183,27 @@ impl SignedRevocationList {
 
     /// Verifies the list against the tenant root key.
     pub fn verify(&self, root: &VerifyingKey) -> Result<RevocationList, CertificateError> {
-        let list: RevocationList =
-            crate::signed::verify(&self.canonical, &self.signature, |l: &RevocationList| &l.issuer_public_key)
-                .map_err(from_signed)?;
-        if list.schema != REVOCATION_SCHEMA {
-            return Err(CertificateError::Malformed);
-        }
-        if list.issuer_public_key != hex::encode(root.to_bytes()) {
-            return Err(CertificateError::UnknownIssuer);
-        }
-        Ok(list)
+        crate::signed::verify_issued(&self.canonical, &self.signature, root).map_err(from_issued)
+    }
+}
+
+impl Issued for DeviceCertificate {
+    const SCHEMA: &'static str = CERTIFICATE_SCHEMA;
+    fn schema(&self) -> &str {
+        &self.schema
+    }
+    fn issuer_public_key(&self) -> &str {
+        &self.issuer_public_key
+    }
+}
+
+impl Issued for RevocationList {
+    const SCHEMA: &'static str = REVOCATION_SCHEMA;
+    fn schema(&self) -> &str {
+        &self.schema
+    }
+    fn issuer_public_key(&self) -> &str {
+        &self.issuer_public_key
     }
 }
 

@@ -56,6 +56,44 @@ pub fn verify<T: DeserializeOwned + Serialize>(
     Ok(value)
 }
 
+/// A statement a root key issues (certificates, revocation lists, receipts, checkpoints): it names
+/// its schema and its issuer's public key.
+pub trait Issued: DeserializeOwned + Serialize {
+    /// The schema every statement of this kind carries.
+    const SCHEMA: &'static str;
+    /// The schema this one carries.
+    fn schema(&self) -> &str;
+    /// The issuer's public key (hex) it names.
+    fn issuer_public_key(&self) -> &str;
+}
+
+/// Why a statement is not one the root issued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IssuedError {
+    /// The signature or encoding is wrong.
+    #[error(transparent)]
+    Signature(#[from] SignedJsonError),
+    /// Another kind of statement.
+    #[error("unexpected statement schema {0:?}")]
+    WrongSchema(String),
+    /// Signed by a key other than the root.
+    #[error("the statement is not signed by the root key")]
+    WrongIssuer,
+}
+
+/// Verifies `canonical` as a statement of kind `T` signed by `root`: canonical, signature valid
+/// under the issuer it names, the expected schema, and that issuer is the root.
+pub fn verify_issued<T: Issued>(canonical: &str, signature_hex: &str, root: &VerifyingKey) -> Result<T, IssuedError> {
+    let value: T = verify(canonical, signature_hex, |v: &T| v.issuer_public_key())?;
+    if value.schema() != T::SCHEMA {
+        return Err(IssuedError::WrongSchema(value.schema().to_string()));
+    }
+    if value.issuer_public_key() != hex::encode(root.to_bytes()) {
+        return Err(IssuedError::WrongIssuer);
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::wire::SignedStatement;
 use crate::canonical::CanonicalError;
 use crate::identity::DeviceKey;
-use crate::signed::{self, SignedJsonError};
+use crate::signed::{self, Issued, IssuedError, SignedJsonError};
 
 /// Schema of [`Receipt`].
 pub const RECEIPT_SCHEMA: &str = "onevisit.receipt.v1";
@@ -76,29 +76,47 @@ pub fn sign_statement<T: Serialize>(value: &T, key: &DeviceKey) -> Result<Signed
     Ok(SignedStatement { canonical, signature })
 }
 
-/// Verifies a receipt against the tenant root key.
+/// Verifies a receipt against the tenant root key (hex).
 pub fn verify_receipt(statement: &SignedStatement, root_hex: &str) -> Result<Receipt, StatementError> {
-    let r: Receipt = signed::verify(&statement.canonical, &statement.signature, |r: &Receipt| &r.issuer_public_key)?;
-    check(&r.schema, RECEIPT_SCHEMA, &r.issuer_public_key, root_hex)?;
-    Ok(r)
+    verify_statement(statement, root_hex)
 }
 
-/// Verifies a checkpoint against the tenant root key.
+/// Verifies a checkpoint against the tenant root key (hex).
 pub fn verify_checkpoint(statement: &SignedStatement, root_hex: &str) -> Result<Checkpoint, StatementError> {
-    let c: Checkpoint =
-        signed::verify(&statement.canonical, &statement.signature, |c: &Checkpoint| &c.issuer_public_key)?;
-    check(&c.schema, CHECKPOINT_SCHEMA, &c.issuer_public_key, root_hex)?;
-    Ok(c)
+    verify_statement(statement, root_hex)
 }
 
-fn check(schema: &str, expected: &str, issuer: &str, root_hex: &str) -> Result<(), StatementError> {
-    if schema != expected {
-        return Err(StatementError::WrongSchema(schema.to_string()));
+fn verify_statement<T: Issued>(statement: &SignedStatement, root_hex: &str) -> Result<T, StatementError> {
+    let root = hex::decode(root_hex)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+        .ok_or(StatementError::WrongIssuer)?;
+    signed::verify_issued(&statement.canonical, &statement.signature, &root).map_err(|e| match e {
+        IssuedError::Signature(e) => StatementError::Signature(e),
+        IssuedError::WrongSchema(s) => StatementError::WrongSchema(s),
+        IssuedError::WrongIssuer => StatementError::WrongIssuer,
+    })
+}
+
+impl Issued for Receipt {
+    const SCHEMA: &'static str = RECEIPT_SCHEMA;
+    fn schema(&self) -> &str {
+        &self.schema
     }
-    if !issuer.eq_ignore_ascii_case(root_hex) {
-        return Err(StatementError::WrongIssuer);
+    fn issuer_public_key(&self) -> &str {
+        &self.issuer_public_key
     }
-    Ok(())
+}
+
+impl Issued for Checkpoint {
+    const SCHEMA: &'static str = CHECKPOINT_SCHEMA;
+    fn schema(&self) -> &str {
+        &self.schema
+    }
+    fn issuer_public_key(&self) -> &str {
+        &self.issuer_public_key
+    }
 }
 
 #[cfg(test)]
