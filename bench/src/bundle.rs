@@ -19,16 +19,8 @@ use serde_json::json;
 
 use crate::{emit, ms, round};
 
-/// The release `onevisit` beside this binary, built on demand.
 fn cli_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench path");
-    let bin = exe.parent().expect("target dir").join("onevisit");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo).args(["build", "--release", "--bin", "onevisit"]).status().expect("cargo");
-        assert!(status.success(), "building onevisit failed");
-    }
-    bin
+    crate::release_bin("onevisit", &["--bin", "onevisit"])
 }
 
 /// Runs the CLI, returning (wall time, peak RSS in MiB).

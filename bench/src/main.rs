@@ -53,6 +53,20 @@ fn main() {
     }
 }
 
+/// A release binary of the workspace beside this one, built with `cargo build --release <args>` if
+/// it is missing.
+fn release_bin(name: &str, build: &[&str]) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("bench path");
+    let bin = exe.parent().expect("target dir").join(name);
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status =
+            std::process::Command::new(cargo).args(["build", "--release"]).args(build).status().expect("cargo");
+        assert!(status.success(), "building {name} failed");
+    }
+    bin
+}
+
 /// Prints one figure.
 fn emit(name: &str, value: f64, unit: &str, extra: serde_json::Value) {
     let mut line = json!({"name": name, "value": round(value), "unit": unit});

@@ -20,19 +20,8 @@ use serde_json::json;
 
 use crate::{emit, ms, round};
 
-/// The server binary beside this one, built on demand.
 fn server_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench path");
-    let bin = exe.parent().expect("target dir").join("onevisit-server");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--release", "-p", "onevisit-server"])
-            .status()
-            .expect("build onevisit-server");
-        assert!(status.success(), "building onevisit-server failed");
-    }
-    bin
+    crate::release_bin("onevisit-server", &["-p", "onevisit-server"])
 }
 
 fn admin(data: &Path, args: &[&str]) -> String {

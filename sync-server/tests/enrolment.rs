@@ -1,61 +1,17 @@
 //! The real `onevisit-server` process on loopback: enrolment, authenticated requests, replay and
 //! clock checks, revocation, body limits.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
 use onevisit_core::certificate::{SignedCertificate, SignedRevocationList};
 use onevisit_core::identity::DeviceKey;
 use onevisit_core::request_auth::{self, RequestAuth};
+use onevisit_flow_tests::{ServerProcess, admin};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_onevisit-server");
-
-fn admin(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN).arg("--data").arg(data).args(args).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A running server, stopped (SIGTERM, then kill) when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        let mut child = Command::new(BIN)
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("listening on ").expect("the server announces its address").to_string();
-        Server { child, base: format!("http://{addr}") }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-    }
-}
 
 fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
@@ -108,7 +64,7 @@ fn a_device_enrols_with_a_one_time_code_and_is_authenticated_until_revoked() {
     let root_hex = init.trim().rsplit(' ').next().unwrap().to_string();
     admin(data, &["import", "--sample"]);
     let code = admin(data, &["enrolment", "scjg-01"]).trim().to_string();
-    let server = Server::start(data);
+    let server = ServerProcess::start(data, "127.0.0.1:0");
     let http = client();
     assert_eq!(http.get(format!("{}/healthz", server.base)).send().unwrap().text().unwrap(), "ok");
 

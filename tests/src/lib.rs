@@ -22,23 +22,24 @@ pub fn device(root: &Path, inspector: &str) -> Store {
     store
 }
 
-/// The `onevisit-server` binary built beside these tests (`cargo build --workspace` makes it).
-pub fn server_bin() -> PathBuf {
+/// A binary of the workspace built beside these tests (`cargo build --workspace` makes them).
+fn built_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/onevisit-server
+    // target/<profile>/deps/<test> → target/<profile>/<name>
     let dir = exe.parent().and_then(Path::parent).expect("target directory");
-    let bin = dir.join(format!("onevisit-server{}", std::env::consts::EXE_SUFFIX));
+    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first", bin.display());
     bin
 }
 
-/// The `onevisit` command built beside these tests.
+/// The `onevisit-server` binary.
+pub fn server_bin() -> PathBuf {
+    built_bin("onevisit-server")
+}
+
+/// The `onevisit` command.
 pub fn cli_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target directory");
-    let bin = dir.join(format!("onevisit{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first", bin.display());
-    bin
+    built_bin("onevisit")
 }
 
 /// Runs an admin command of the server on `data`; returns its stdout.
