@@ -324,11 +324,11 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
         response.audit =
             Some(crate::audit::accept(&state.storage, &state.tenant, &auth.device, request.audit, now).await?);
     }
-    if let Some(json) = state.storage.directory().await? {
-        let version = hex::encode(Sha256::digest(json.as_bytes()));
-        if version != request.directory_version {
-            response.directory = Some(onevisit_core::sync::wire::DirectoryUpdate { version, json });
-        }
+    if let Some(version) = state.storage.directory_version().await?
+        && version != request.directory_version
+        && let Some(json) = state.storage.directory().await?
+    {
+        response.directory = Some(onevisit_core::sync::wire::DirectoryUpdate { version, json });
     }
     let revoked = state.storage.revocations().await?.len() as u64;
     if revoked != request.revocations_seen {

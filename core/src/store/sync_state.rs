@@ -187,12 +187,7 @@ impl Store {
 
     /// A record's local heads as last written, without loading it; `None` if the task is unknown.
     pub fn local_heads(&self, code: &TaskCode) -> Result<Option<Vec<ChangeHash>>, StoreError> {
-        let text: Option<String> = self
-            .conn
-            .prepare_cached("SELECT local_heads FROM sync_documents WHERE code = ?1")?
-            .query_row([code.as_str()], |r| r.get(0))
-            .optional()?;
-        Ok(text.map(|t| decode_heads(&t)))
+        Ok(self.heads_pair(code)?.0)
     }
 
     /// Whether the server took this device's inspector off the task.

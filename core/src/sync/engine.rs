@@ -296,12 +296,6 @@ pub fn sync_with(
             return Err(SyncError::TooManyRounds(options.max_rounds));
         }
         let body = serde_json::to_vec(&request).map_err(|e| ClientError::MalformedAnswer(e.to_string()))?;
-        run.report.progress.raw_change_bytes += request
-            .documents
-            .iter()
-            .flat_map(|d| d.changes.iter())
-            .map(|c| unb64(c).map_or(0, |b| b.len() as u64))
-            .sum::<u64>();
         let compressed = super::wire::deflate(&body);
         let compressed_len = compressed.len() as u64;
         let before = client.traffic.bytes_up.load(Ordering::Relaxed);
@@ -383,7 +377,9 @@ impl Run<'_> {
                 continue;
             }
             let (changes, _heads) = store.changes_for_push(&dirty.code, &dirty.confirmed)?;
-            budget = budget.saturating_sub(changes.iter().map(|c| c.len() * 4 / 3 + 4).sum());
+            let raw: usize = changes.iter().map(Vec::len).sum();
+            self.report.progress.raw_change_bytes += raw as u64;
+            budget = budget.saturating_sub(raw * 4 / 3 + 4 * changes.len());
             documents.push(DocumentPush {
                 id,
                 known_heads: heads_to_hex(&dirty.confirmed),

@@ -155,6 +155,9 @@ pub trait Storage: Send + Sync + 'static {
     fn init_tenant(&self, tenant: TenantRecord) -> impl Future<Output = Result<(), StorageError>> + Send;
     /// Replaces the directory data (JSON).
     fn put_directory(&self, json: String) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// The version (SHA-256 hex) of the directory data, if imported; kept with the data so that a
+    /// sync compares versions without reading the data.
+    fn directory_version(&self) -> impl Future<Output = Result<Option<String>, StorageError>> + Send;
     /// The directory data (JSON), if imported.
     fn directory(&self) -> impl Future<Output = Result<Option<String>, StorageError>> + Send;
     /// Stores a one-time enrolment code (by hash) for an inspector.

@@ -19,6 +19,7 @@ const SCHEMA: &str = "
         sealed_ca_seed BLOB NOT NULL
     );
     CREATE TABLE IF NOT EXISTS directory (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS directory_version (id INTEGER PRIMARY KEY CHECK (id = 1), version TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS enrolments (
         code_sha256 TEXT PRIMARY KEY,
         inspector TEXT NOT NULL,
@@ -143,6 +144,18 @@ fn document_meta(c: &Connection, id: &str) -> Result<Option<DocumentMeta>, Stora
     }))
 }
 
+/// Records the version of the directory data `json`; returns it.
+fn set_directory_version(c: &Connection, json: &str) -> Result<String, StorageError> {
+    use sha2::{Digest, Sha256};
+    let version = hex::encode(Sha256::digest(json.as_bytes()));
+    c.execute(
+        "INSERT INTO directory_version (id, version) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET version = ?1",
+        [&version],
+    )
+    .map_err(db)?;
+    Ok(version)
+}
+
 fn audit_head(c: &Connection, device: &str) -> Result<(u64, String), StorageError> {
     let row: Option<(i64, String)> = c
         .query_row("SELECT seq, hash FROM audit_entries WHERE device = ?1 ORDER BY seq DESC LIMIT 1", [device], |r| {
@@ -243,12 +256,31 @@ impl Storage for SqliteStorage {
 
     async fn put_directory(&self, json: String) -> Result<(), StorageError> {
         self.with(move |c| {
-            c.execute(
+            let tx = c.transaction().map_err(db)?;
+            tx.execute(
                 "INSERT INTO directory (id, json) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET json = ?1",
-                [json],
+                [&json],
             )
             .map_err(db)?;
-            Ok(())
+            set_directory_version(&tx, &json)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn directory_version(&self) -> Result<Option<String>, StorageError> {
+        self.with(|c| {
+            let version: Option<String> = c
+                .query_row("SELECT version FROM directory_version WHERE id = 1", [], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            if version.is_some() {
+                return Ok(version);
+            }
+            // Data imported before versions were kept: compute the version once.
+            let json: Option<String> =
+                c.query_row("SELECT json FROM directory WHERE id = 1", [], |r| r.get(0)).optional().map_err(db)?;
+            json.map(|j| set_directory_version(c, &j)).transpose()
         })
         .await
     }
