@@ -495,6 +495,24 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
 }
 
 #[test]
+fn a_device_that_may_only_read_a_task_receives_it_without_changing_it() {
+    let city = City::new();
+    let code = city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
+    // xfjy-02's department takes part in the task, but xfjy-02 is not assigned to it.
+    let reader = city.device("r", "xfjy-02");
+    sync_ok(&a);
+    sync_ok(&reader);
+    // A change arrives for a record the reader holds already: it is merged, nothing added.
+    a.lock().unwrap().check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+    sync_ok(&a);
+    let report = sync_ok(&reader);
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert!(reader.lock().unwrap().dirty_documents().unwrap().is_empty(), "receiving wrote nothing of its own");
+    assert_eq!(rendered(&reader, &code), rendered(&a, &code));
+}
+
+#[test]
 fn an_inspector_taken_off_a_task_can_no_longer_record_in_it() {
     let city = City::new();
     let code = city.plan_sample_task();

@@ -560,7 +560,10 @@ impl Store {
         let device = self.key.device_id();
         let result = self.record(code).and_then(|record| {
             let (value, object) = apply(record, stamp.clone(), &directory)?;
+            // The certificate goes with this device's own writes; merging others' changes must not
+            // add content (a device that may only read a record would diverge from everyone).
             if let Some(c) = &certificate
+                && action != AuditAction::MergeRecord
                 && !record.has_certificate(&device)
             {
                 record.put_certificate(&stamp, &device, c)?;
