@@ -88,7 +88,7 @@ pub fn export(
 pub fn verify(path: &Path, root: &str, as_json: bool) -> Result<(), CliError> {
     let quiet = |_: &BundleProgress| {};
     let progress = bar("核验中");
-    let report = bundle::verify(path, root, if as_json { &quiet } else { &progress })?;
+    let report = bundle::verify(path, root, if as_json { &quiet } else { &progress }, &CancelToken::new())?;
     if as_json {
         render::json(&report);
     } else {

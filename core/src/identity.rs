@@ -41,6 +41,9 @@ pub enum KeyError {
     /// The key derivation failed (bad parameters).
     #[error("passphrase key derivation failed")]
     Derivation,
+    /// The platform key store (Android Keystore, iOS Keychain) refused to seal or open the seed.
+    #[error("the platform key store refused: {0}")]
+    Platform(String),
 }
 
 /// A platform-held key that encrypts the device seed at rest.

@@ -102,7 +102,7 @@ fn export(store: &Mutex<Store>, code: &TaskCode, dest: &Path, format: Format, pr
 }
 
 fn check(bag: &Path, root: &str) -> VerifyReport {
-    bundle::verify(bag, root, &|_| {}).unwrap()
+    bundle::verify(bag, root, &|_| {}, &onevisit_core::sync::CancelToken::new()).unwrap()
 }
 
 fn failed(report: &VerifyReport, kind: &str, needle: &str) -> bool {

@@ -15,6 +15,7 @@ use crate::audit::{SignedAuditEntry, verify_chain};
 use crate::certificate::{DeviceCertificate, RevocationList, SignedCertificate, SignedRevocationList};
 use crate::document::DocumentSignature;
 use crate::evidence::SignedCapture;
+use crate::sync::CancelToken;
 use crate::sync::merkle;
 use crate::sync::statements::{Receipt, verify_checkpoint};
 use crate::sync::wire::{AuditProofs, SignedStatement};
@@ -57,8 +58,14 @@ impl VerifyReport {
     }
 }
 
-/// Verifies the bag at `path` (a folder, or a `.zip` holding one) against the root key (hex).
-pub fn verify(path: &Path, root_hex: &str, progress: &dyn Fn(&BundleProgress)) -> Result<VerifyReport, BundleError> {
+/// Verifies the bag at `path` (a folder, or a `.zip` holding one) against the root key (hex);
+/// `cancel` stops it between files.
+pub fn verify(
+    path: &Path,
+    root_hex: &str,
+    progress: &dyn Fn(&BundleProgress),
+    cancel: &CancelToken,
+) -> Result<VerifyReport, BundleError> {
     let root = hex::decode(root_hex.trim())
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
@@ -72,6 +79,7 @@ pub fn verify(path: &Path, root_hex: &str, progress: &dyn Fn(&BundleProgress)) -
         report: VerifyReport::default(),
         digests: HashMap::new(),
         held: HashMap::new(),
+        cancel,
     };
     v.run(progress)?;
     Ok(v.report)
@@ -84,6 +92,7 @@ struct Verifier<'a> {
     digests: HashMap<String, Digests>,
     /// Per task, what the record held at each server receipt.
     held: HashMap<String, Vec<(i64, HashSet<String>)>>,
+    cancel: &'a CancelToken,
 }
 
 impl Verifier<'_> {
@@ -119,6 +128,9 @@ impl Verifier<'_> {
         let payload: Vec<&String> = files.iter().filter(|f| f.starts_with("data/")).collect();
         let mut state = BundleProgress { files_total: payload.len() as u64, ..Default::default() };
         for f in &payload {
+            if self.cancel.is_cancelled() {
+                return Err(BundleError::Cancelled);
+            }
             let d = self.reader.digest(f)?;
             state.files += 1;
             state.bytes += d.size;

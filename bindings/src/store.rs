@@ -1,0 +1,183 @@
+//! The device store handle: opening it under a protected key, who the device is, directory data
+//! and the task list.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use onevisit_core::domain::{DepartmentId, Directory, TaskCode};
+use onevisit_core::identity::{KeyError, KeyFileWrapper, PassphraseWrapper, SeedWrapper};
+use onevisit_core::store::{Store, StoreError as CoreStoreError, TaskFilter};
+
+use crate::errors::{KeyProtectorError, RecordError, StoreError, key_error};
+use crate::types::{AuditSummary, DepartmentInfo, DeviceInfo, InspectorInfo, TaskQuery, TaskSummary};
+
+/// Implemented by the app over the platform key store (Android Keystore, iOS Keychain): seals the
+/// device's 32-byte key seed at rest.
+#[uniffi::export(with_foreign)]
+pub trait KeyProtector: Send + Sync {
+    /// Encrypts the seed; what it returns is stored in the store.
+    fn seal(&self, seed: Vec<u8>) -> Result<Vec<u8>, KeyProtectorError>;
+    /// Decrypts what `seal` returned.
+    fn open(&self, sealed: Vec<u8>) -> Result<Vec<u8>, KeyProtectorError>;
+}
+
+/// How the device key's seed is protected at rest.
+#[derive(uniffi::Enum)]
+pub enum KeyProtection {
+    /// A 32-byte key file (created when missing); for desktops and tests.
+    KeyFile { path: String },
+    /// A passphrase (Argon2id).
+    Passphrase { passphrase: String },
+    /// The platform key store, through the app's protector.
+    Platform { protector: Arc<dyn KeyProtector> },
+}
+
+struct PlatformWrapper(Arc<dyn KeyProtector>);
+
+impl SeedWrapper for PlatformWrapper {
+    fn wrap(&self, seed: &[u8; 32]) -> Result<Vec<u8>, KeyError> {
+        self.0.seal(seed.to_vec()).map_err(|e| KeyError::Platform(e.to_string()))
+    }
+
+    fn unwrap(&self, sealed: &[u8]) -> Result<[u8; 32], KeyError> {
+        let seed = self.0.open(sealed.to_vec()).map_err(|e| KeyError::Platform(e.to_string()))?;
+        <[u8; 32]>::try_from(seed.as_slice()).map_err(|_| KeyError::MalformedSealedSeed)
+    }
+}
+
+fn wrapper(key: KeyProtection) -> Result<Box<dyn SeedWrapper>, StoreError> {
+    Ok(match key {
+        KeyProtection::KeyFile { path } => {
+            Box::new(KeyFileWrapper::load_or_create(&PathBuf::from(path)).map_err(key_error)?)
+        }
+        KeyProtection::Passphrase { passphrase } => Box::new(PassphraseWrapper::new(passphrase).map_err(key_error)?),
+        KeyProtection::Platform { protector } => Box::new(PlatformWrapper(protector)),
+    })
+}
+
+/// One device's store: the records, photos, keys and sync state in one folder.
+#[derive(uniffi::Object)]
+pub struct DeviceStore {
+    pub(crate) store: Arc<Mutex<Store>>,
+}
+
+impl DeviceStore {
+    /// The store, locked for one short operation.
+    pub(crate) fn lock<E: From<CoreStoreError>>(&self) -> Result<MutexGuard<'_, Store>, E> {
+        self.store.lock().map_err(|_| E::from(CoreStoreError::Poisoned))
+    }
+
+    /// The directory data, for names.
+    pub(crate) fn directory(&self) -> Result<Arc<Directory>, RecordError> {
+        Ok(self.lock::<RecordError>()?.directory()?)
+    }
+}
+
+/// Parses a task code argument.
+pub(crate) fn task_code(code: &str) -> Result<TaskCode, RecordError> {
+    TaskCode::parse(code).map_err(|e| RecordError::InvalidInput { detail: e.to_string() })
+}
+
+/// Parses a `YYYY-MM-DD` argument.
+pub(crate) fn date(day: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").map_err(|_| format!("{day:?} is not a YYYY-MM-DD date"))
+}
+
+#[uniffi::export]
+impl DeviceStore {
+    /// Opens the store in `path`, creating it (and the device key) for `inspector` when there is
+    /// none yet.
+    #[uniffi::constructor]
+    pub fn open(path: String, key: KeyProtection, inspector: Option<String>) -> Result<Arc<Self>, StoreError> {
+        let root = PathBuf::from(&path);
+        let wrapper = wrapper(key)?;
+        let store = match Store::open(&root, wrapper.as_ref()) {
+            Ok(store) => store,
+            Err(CoreStoreError::NotInitialised(_)) if inspector.is_some() => {
+                std::fs::create_dir_all(&root).map_err(|e| StoreError::Storage { detail: format!("{path}: {e}") })?;
+                let inspector =
+                    inspector.as_deref().map(str::parse).transpose().map_err(|e: onevisit_core::domain::IdError| {
+                        StoreError::InvalidInput { detail: e.to_string() }
+                    })?;
+                Store::init(&root, wrapper.as_ref(), inspector)?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Arc::new(DeviceStore { store: Arc::new(Mutex::new(store)) }))
+    }
+
+    /// Who this device is and where it is enrolled.
+    pub fn device_info(&self) -> Result<DeviceInfo, StoreError> {
+        let store = self.lock::<StoreError>()?;
+        let account = store.sync_account()?;
+        Ok(DeviceInfo {
+            device_id: store.device_key().device_id(),
+            public_key_hex: hex::encode(store.device_key().public_bytes()),
+            inspector: store.inspector().map(|i| i.to_string()),
+            server_url: account.as_ref().map(|a| a.server_url.clone()),
+            device_code: account.map(|a| a.device_code),
+        })
+    }
+
+    /// Imports directory data (JSON) given out of band; a sync brings the server's own.
+    pub fn import_directory_json(&self, json: String) -> Result<(), StoreError> {
+        let directory = Directory::from_json(json.as_bytes())
+            .map_err(|e| StoreError::InvalidDirectory { detail: e.to_string() })?;
+        self.lock::<StoreError>()?.import_directory(directory)?;
+        Ok(())
+    }
+
+    /// The departments of the directory.
+    pub fn departments(&self) -> Result<Vec<DepartmentInfo>, StoreError> {
+        let directory = self.lock::<StoreError>()?.directory()?;
+        Ok(directory
+            .departments()
+            .map(|d| DepartmentInfo { id: d.id.to_string(), name: d.name.clone(), short_name: d.short_name.clone() })
+            .collect())
+    }
+
+    /// The inspectors of the directory.
+    pub fn inspectors(&self) -> Result<Vec<InspectorInfo>, StoreError> {
+        let directory = self.lock::<StoreError>()?.directory()?;
+        Ok(directory
+            .inspectors()
+            .map(|i| InspectorInfo {
+                id: i.id.to_string(),
+                name: i.name.clone(),
+                certificate_number: i.certificate_number.clone(),
+                department: i.department.to_string(),
+            })
+            .collect())
+    }
+
+    /// The task list, narrowed by `query`.
+    pub fn tasks(&self, query: TaskQuery) -> Result<Vec<TaskSummary>, StoreError> {
+        let invalid = |detail: String| StoreError::InvalidInput { detail };
+        let filter = TaskFilter {
+            status: query.status.map(Into::into),
+            date: query.date.as_deref().map(date).transpose().map_err(invalid)?,
+            enterprise: None,
+            department: query
+                .department
+                .as_deref()
+                .map(DepartmentId::new)
+                .transpose()
+                .map_err(|e| invalid(e.to_string()))?,
+            limit: query.limit.map(|l| l as usize),
+        };
+        Ok(self.lock::<StoreError>()?.list_tasks(&filter)?.into_iter().map(Into::into).collect())
+    }
+
+    /// Checks the device's signed audit log (全过程记录).
+    pub fn verify_audit(&self) -> Result<AuditSummary, StoreError> {
+        let store = self.lock::<StoreError>()?;
+        let report = store.verify_audit()?;
+        Ok(AuditSummary {
+            entries: report.entries as u64,
+            head_seq: report.head_seq,
+            intact: report.is_intact(),
+            problems: report.problems.iter().map(|p| format!("{p:?}")).collect(),
+            confirmed_through: store.audit_confirmed_seq()?,
+        })
+    }
+}

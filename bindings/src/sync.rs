@@ -1,0 +1,140 @@
+//! Enrolling with the city server and syncing: off the caller's thread, with progress and
+//! cancellation.
+
+use std::sync::Arc;
+
+use onevisit_core::domain::TaskCode;
+use onevisit_core::store::{StoreError as CoreStoreError, TaskFilter};
+use onevisit_core::sync::{self as core_sync, SyncOptions};
+
+use crate::background::{Cancellation, in_background, report, token};
+use crate::errors::SyncError;
+use crate::progress::{Progress, ProgressListener};
+use crate::store::DeviceStore;
+
+/// What one sync did.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SyncSummary {
+    /// The final progress.
+    pub progress: crate::progress::SyncProgress,
+    /// Records the server refused, with why.
+    pub refused: Vec<RefusedRecord>,
+    /// Tasks this device's inspector was taken off.
+    pub removed: Vec<String>,
+    /// The last audit entry the server holds.
+    pub audit_confirmed_through: u64,
+    /// Whether a new revocation list arrived.
+    pub revocations_updated: bool,
+    /// Whether new directory data arrived.
+    pub directory_updated: bool,
+    /// Photo originals fetched from the server.
+    pub photos_fetched: u64,
+}
+
+/// A record the server refused.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct RefusedRecord {
+    /// Its task code.
+    pub task: String,
+    /// Why (`not_assigned`, `read_only`, `foreign_actor`, `too_large`, `malformed`, …).
+    pub reason: String,
+}
+
+/// What enrolment gave the device.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Enrolment {
+    /// The server.
+    pub server_url: String,
+    /// The device code the server assigned.
+    pub device_code: String,
+}
+
+fn lost() -> SyncError {
+    SyncError::Storage { detail: "the sync worker stopped".into() }
+}
+
+#[uniffi::export]
+impl DeviceStore {
+    /// Enrols the device with a one-time code, checking the server's certificate against the
+    /// tenant's root key (hex) given out of band.
+    pub async fn enrol(
+        &self,
+        server_url: String,
+        one_time_code: String,
+        root_public_key_hex: String,
+    ) -> Result<Enrolment, SyncError> {
+        let store = Arc::clone(&self.store);
+        in_background(
+            move || {
+                let mut store =
+                    store.lock().map_err(|_| CoreStoreError::Poisoned).map_err(core_sync::SyncError::from)?;
+                let account = core_sync::enrol(&mut store, &server_url, &one_time_code, &root_public_key_hex)?;
+                Ok(Enrolment { server_url: account.server_url, device_code: account.device_code })
+            },
+            lost(),
+        )
+        .await
+    }
+
+    /// Syncs everything with the server (records both ways, the audit log, photos up); with
+    /// `fetch_photos`, also downloads the originals of attached photos this device lacks.
+    /// Recording may go on meanwhile.
+    pub async fn sync(
+        &self,
+        fetch_photos: bool,
+        listener: Option<Arc<dyn ProgressListener>>,
+        cancel: Option<Arc<Cancellation>>,
+    ) -> Result<SyncSummary, SyncError> {
+        let store = Arc::clone(&self.store);
+        let cancel = token(&cancel);
+        in_background(
+            move || {
+                let options = SyncOptions::default();
+                let on_progress = |p: &core_sync::Progress| report(&listener, Progress::Sync { progress: p.into() });
+                let done = core_sync::sync(&store, &options, &on_progress, &cancel)?;
+                let mut photos_fetched = 0;
+                if fetch_photos {
+                    let poisoned = |_| core_sync::SyncError::from(CoreStoreError::Poisoned);
+                    let codes = store
+                        .lock()
+                        .map_err(poisoned)?
+                        .list_tasks(&TaskFilter::default())
+                        .map_err(core_sync::SyncError::from)?;
+                    for row in codes {
+                        let Ok(code) = TaskCode::parse(&row.code) else { continue };
+                        let missing = store
+                            .lock()
+                            .map_err(poisoned)?
+                            .missing_evidence(&code)
+                            .map_err(core_sync::SyncError::from)?;
+                        for e in missing {
+                            core_sync::fetch_blob(&store, &e.sha256, &e.mime, e.size, &options, &cancel)?;
+                            photos_fetched += 1;
+                        }
+                    }
+                }
+                Ok(SyncSummary {
+                    progress: (&done.progress).into(),
+                    refused: done
+                        .refused
+                        .into_iter()
+                        .map(|(task, why)| RefusedRecord {
+                            task,
+                            reason: serde_json::to_value(why)
+                                .ok()
+                                .and_then(|v| v.as_str().map(String::from))
+                                .unwrap_or_else(|| why.to_string()),
+                        })
+                        .collect(),
+                    removed: done.removed,
+                    audit_confirmed_through: done.audit_through,
+                    revocations_updated: done.revocations.is_some(),
+                    directory_updated: done.directory_updated,
+                    photos_fetched,
+                })
+            },
+            lost(),
+        )
+        .await
+    }
+}
