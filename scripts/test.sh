@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace on a fresh machine: unit tests beside the code, whole-flow tests
-# in tests/, and the `onevisit` command's tests; then rustfmt and clippy where installed. Needs Rust
-# (cargo), python3 and openssl; installs from PyPI the independent implementations the tests check
-# our signatures, canonical JSON and evidence bundles with (cryptography, rfc8785, bagit).
-# Ends with one line "tests: N passed, N failed" summing every test binary.
+# Runs every test on a fresh machine: unit tests beside the code, whole-flow tests in tests/, the
+# `onevisit` command's tests; that the generated Kotlin/Swift/Python bindings match the Rust surface;
+# the Python bindings' smoke test; the Kotlin library's JUnit suite on the JVM (Maven, against the
+# host build of the core and a real server process); then rustfmt and clippy where installed.
+# Needs Rust (cargo), python3, openssl, Java 17 and Maven; installs from PyPI the independent
+# implementations the tests check our signatures, canonical JSON and evidence bundles with
+# (cryptography, rfc8785, bagit); Maven fetches Kotlin, coroutines, JNA and JUnit from Maven Central.
+# Ends with one line "tests: N passed, N failed" summing every suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +17,7 @@ if ! python3 -c "import cryptography, rfc8785, bagit" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore cryptography rfc8785 bagit
 fi
 command -v openssl >/dev/null || { echo "openssl is required (apt-get install openssl)" >&2; exit 1; }
+command -v mvn >/dev/null || { echo "Maven and Java 17 are required (apt-get install maven openjdk-17-jdk)" >&2; exit 1; }
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -24,6 +28,21 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 test_status=${PIPESTATUS[0]}
 set -e
 
+# The bindings: generated files up to date, Python smoke test, the Kotlin suite on the JVM.
+extra_passed=0
+extra_failed=0
+count() { if [ "$1" -eq 0 ]; then extra_passed=$((extra_passed + $2)); else extra_failed=$((extra_failed + 1)); test_status=1; fi; }
+set +e
+bash bindings/generate.sh --check; count $? 1
+py_log=$(python3 bindings/python/test_bindings.py target/debug 2>&1); py_status=$?
+echo "$py_log"
+count "$py_status" "$(echo "$py_log" | sed -nE 's/^Ran ([0-9]+) tests?.*/\1/p')"
+(cd android/onevisit-kotlin && mvn -q -B test); kotlin_status=$?
+set -e
+junit=$(cat android/onevisit-kotlin/target/surefire-reports/TEST-*.xml 2>/dev/null \
+  | sed -nE 's/.*<testsuite [^>]*tests="([0-9]+)".*/\1/p' | awk '{s += $1} END {print s + 0}')
+if [ "$kotlin_status" -eq 0 ]; then count 0 "$junit"; else count 1 0; fi
+
 lint_status=0
 if [ "$test_status" -eq 0 ]; then
   # Lints, where the toolchain has them (rustup's default profile does).
@@ -33,8 +52,8 @@ if [ "$test_status" -eq 0 ]; then
   fi
 fi
 
-passed=$(sed -nE 's/^test result: [A-Za-z]+\. ([0-9]+) passed.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
-failed=$(sed -nE 's/^test result: [A-Za-z]+\. [0-9]+ passed; ([0-9]+) failed.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
+passed=$(sed -nE 's/^test result: [A-Za-z]+\. ([0-9]+) passed.*/\1/p' "$log" | awk -v x="$extra_passed" '{s += $1} END {print s + x}')
+failed=$(sed -nE 's/^test result: [A-Za-z]+\. [0-9]+ passed; ([0-9]+) failed.*/\1/p' "$log" | awk -v x="$extra_failed" '{s += $1} END {print s + x}')
 [ "$test_status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1   # a test binary that crashed or did not build
 [ "$lint_status" -ne 0 ] && echo "lints failed (rustfmt or clippy), see above" >&2
 echo "tests: $passed passed, $failed failed"
