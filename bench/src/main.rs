@@ -19,13 +19,14 @@ use onevisit_core::sample;
 use onevisit_core::store::{Store, TaskFilter};
 use serde_json::json;
 
+mod bindings;
 mod bundle;
 mod sync;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only answers|store|merge|documents|evidence|bundle|sync` runs one group (for profiling).
+    // `--only answers|store|merge|documents|evidence|bundle|sync|bindings` runs one group (for profiling).
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
     let run = |group: &str| only.is_none_or(|o| o == group);
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -50,6 +51,10 @@ fn main() {
     if run("sync") {
         let (devices, tasks, edits, noop) = if quick { (6, 30, 5, 200) } else { (20, 200, 20, 1000) };
         sync::run(tmp.path(), devices, tasks, edits, noop);
+    }
+    if run("bindings") {
+        let (trivial, answers) = if quick { (20_000, 200) } else { (200_000, 1000) };
+        bindings::run(tmp.path(), trivial, answers);
     }
 }
 
