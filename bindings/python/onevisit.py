@@ -5913,7 +5913,8 @@ class StoreError:  # type: ignore
     _UniffiTempStoreError.NotInitialised = NotInitialised # type: ignore
     class KeyLocked(_UniffiTempStoreError):
         """
-        The device key did not unlock: wrong key or passphrase, or the sealed key was altered.
+        The device key did not unlock: wrong key or passphrase, the platform key store refused
+        (device locked, key invalidated), or the sealed key was altered.
 """
         
         def __init__(self, detail):

@@ -101,7 +101,7 @@ impl From<DocumentReport> for DocumentStatus {
                     signer: s.signer,
                     at_ms: s.device_time_ms,
                     valid: s.problem.is_none(),
-                    problem: s.problem.map(|p| format!("{p:?}")),
+                    problem: s.problem.map(|p| p.to_string()),
                 })
                 .collect(),
             missing: r

@@ -16,7 +16,8 @@ pub enum StoreError {
     /// There is no store in the folder and no inspector was given to create one.
     #[error("no OneVisit store in {path}")]
     NotInitialised { path: String },
-    /// The device key did not unlock: wrong key or passphrase, or the sealed key was altered.
+    /// The device key did not unlock: wrong key or passphrase, the platform key store refused
+    /// (device locked, key invalidated), or the sealed key was altered.
     #[error("the device key could not be unlocked: {detail}")]
     KeyLocked { detail: String },
     /// The store was written by a newer app.
@@ -242,9 +243,10 @@ impl From<CoreStoreError> for StoreError {
 /// Maps a key error: an unlock failure is actionable, file problems are storage.
 pub(crate) fn key_error(k: KeyError) -> StoreError {
     match k {
-        KeyError::WrongKeyOrTampered | KeyError::PublicKeyMismatch | KeyError::MalformedSealedSeed => {
-            StoreError::KeyLocked { detail: text(&k) }
-        }
+        KeyError::WrongKeyOrTampered
+        | KeyError::PublicKeyMismatch
+        | KeyError::MalformedSealedSeed
+        | KeyError::Platform(_) => StoreError::KeyLocked { detail: text(&k) },
         KeyError::EmptyPassphrase | KeyError::KeyFileLength { .. } => StoreError::InvalidInput { detail: text(&k) },
         other => StoreError::Storage { detail: text(&other) },
     }
@@ -394,5 +396,56 @@ impl From<TokenError> for TaskCodeError {
 impl From<CoreStoreError> for BundleError {
     fn from(e: CoreStoreError) -> Self {
         CoreBundleError::Store(e).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onevisit_core::domain::CheckPointId;
+
+    #[test]
+    fn a_wrong_answer_type_keeps_the_check_point_and_both_kinds() {
+        let core = CoreRecordError::WrongAnswerType {
+            check_point: CheckPointId::new("SCJG-001-01").expect("id"),
+            expected: "pass_fail",
+            got: "number",
+        };
+        match RecordError::from(CoreStoreError::Record(core)) {
+            RecordError::WrongAnswerType { check_point, expected, got } => {
+                assert_eq!(
+                    (check_point.as_str(), expected.as_str(), got.as_str()),
+                    ("SCJG-001-01", "pass_fail", "number")
+                );
+            }
+            other => panic!("mapped to {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_revoked_device_keeps_the_reason_and_a_dead_network_is_offline() {
+        let revoked = SyncError::from(CoreSyncError::Client(ClientError::Revoked("设备遗失".into())));
+        assert!(matches!(revoked, SyncError::Revoked { reason } if reason == "设备遗失"));
+        let offline = SyncError::from(CoreSyncError::Client(ClientError::Network("connection refused".into())));
+        assert!(matches!(offline, SyncError::Offline { .. }));
+    }
+
+    #[test]
+    fn a_refused_photo_is_told_apart_from_a_record_refusal() {
+        assert!(matches!(
+            PhotoError::from(CoreStoreError::Evidence(EvidenceError::NotAnImage)),
+            PhotoError::NotAnImage
+        ));
+        let unknown = CoreStoreError::UnknownTask(
+            onevisit_core::domain::TaskCode::parse("330482-20261201-ABCDEFGH").expect("code"),
+        );
+        assert!(matches!(PhotoError::from(unknown), PhotoError::Refused { reason: RecordError::UnknownTask { .. } }));
+    }
+
+    #[test]
+    fn a_wrong_key_is_key_locked_not_storage() {
+        assert!(matches!(key_error(KeyError::WrongKeyOrTampered), StoreError::KeyLocked { .. }));
+        assert!(matches!(key_error(KeyError::Platform("user cancelled".into())), StoreError::KeyLocked { .. }));
+        assert!(matches!(key_error(KeyError::KeyFileLength { path: "k".into() }), StoreError::InvalidInput { .. }));
     }
 }

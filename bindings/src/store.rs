@@ -176,8 +176,66 @@ impl DeviceStore {
             entries: report.entries as u64,
             head_seq: report.head_seq,
             intact: report.is_intact(),
-            problems: report.problems.iter().map(|p| format!("{p:?}")).collect(),
+            problems: report.problems.iter().map(ToString::to_string).collect(),
             confirmed_through: store.audit_confirmed_seq()?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for a platform key store: XORs with a fixed pad, or refuses.
+    struct Pad {
+        refuse: bool,
+    }
+
+    impl KeyProtector for Pad {
+        fn seal(&self, seed: Vec<u8>) -> Result<Vec<u8>, KeyProtectorError> {
+            Ok(seed.iter().map(|b| b ^ 0x5a).collect())
+        }
+
+        fn open(&self, sealed: Vec<u8>) -> Result<Vec<u8>, KeyProtectorError> {
+            if self.refuse {
+                return Err(KeyProtectorError::Refused { detail: "the device is locked".into() });
+            }
+            Ok(sealed.iter().map(|b| b ^ 0x5a).collect())
+        }
+    }
+
+    fn platform(refuse: bool) -> KeyProtection {
+        KeyProtection::Platform { protector: Arc::new(Pad { refuse }) }
+    }
+
+    #[test]
+    fn a_store_sealed_by_the_platform_opens_again_with_the_same_device_key() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("s").display().to_string();
+        let first = DeviceStore::open(path.clone(), platform(false), Some("scjg-01".into())).expect("create");
+        let key = first.device_info().expect("info").public_key_hex;
+        drop(first);
+        let again = DeviceStore::open(path, platform(false), None).expect("reopen");
+        assert_eq!(again.device_info().expect("info").public_key_hex, key);
+    }
+
+    #[test]
+    fn a_platform_that_refuses_to_open_the_key_is_reported_and_the_store_is_untouched() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("s").display().to_string();
+        drop(DeviceStore::open(path.clone(), platform(false), Some("scjg-01".into())).expect("create"));
+        let refused = DeviceStore::open(path.clone(), platform(true), None).err().expect("refused");
+        assert!(matches!(&refused, StoreError::KeyLocked { detail } if detail.contains("locked")), "{refused:?}");
+        assert!(DeviceStore::open(path, platform(false), None).is_ok());
+    }
+
+    #[test]
+    fn a_missing_store_without_an_inspector_is_not_initialised_and_creates_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("none");
+        let key = KeyProtection::Passphrase { passphrase: "口令".into() };
+        let e = DeviceStore::open(path.display().to_string(), key, None).err().expect("refused");
+        assert!(matches!(e, StoreError::NotInitialised { .. }));
+        assert!(!path.exists());
     }
 }

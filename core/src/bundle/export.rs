@@ -107,8 +107,27 @@ fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, BundleError> {
     serde_json::to_vec_pretty(value).map_err(|e| BundleError::Canonical(e.into()))
 }
 
-/// Exports `tasks` from `store` as a sealed bag at `dest` (a new folder, or a new `.zip`).
+/// Exports `tasks` from `store` as a sealed bag at `dest` (a new folder, or a new `.zip`). An
+/// export that fails or is cancelled leaves nothing at `dest`.
 pub fn export(
+    store: &mut Store,
+    tasks: &[TaskCode],
+    dest: &Path,
+    options: &ExportOptions,
+    progress: &dyn Fn(&BundleProgress),
+    cancel: &CancelToken,
+) -> Result<ExportSummary, BundleError> {
+    if dest.exists() {
+        return Err(BundleError::Exists(dest.display().to_string()));
+    }
+    let result = export_new(store, tasks, dest, options, progress, cancel);
+    if result.is_err() {
+        let _ = if dest.is_dir() { std::fs::remove_dir_all(dest) } else { std::fs::remove_file(dest) };
+    }
+    result
+}
+
+fn export_new(
     store: &mut Store,
     tasks: &[TaskCode],
     dest: &Path,

@@ -6463,7 +6463,8 @@ enum StoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case NotInitialised(path: String
     )
     /**
-     * The device key did not unlock: wrong key or passphrase, or the sealed key was altered.
+     * The device key did not unlock: wrong key or passphrase, the platform key store refused
+     * (device locked, key invalidated), or the sealed key was altered.
      */
     case KeyLocked(detail: String
     )

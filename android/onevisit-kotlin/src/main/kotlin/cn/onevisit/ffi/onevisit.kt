@@ -7543,7 +7543,8 @@ sealed class StoreException: kotlin.Exception() {
     }
     
     /**
-     * The device key did not unlock: wrong key or passphrase, or the sealed key was altered.
+     * The device key did not unlock: wrong key or passphrase, the platform key store refused
+     * (device locked, key invalidated), or the sealed key was altered.
      */
     class KeyLocked(
         

@@ -1,6 +1,8 @@
 package cn.onevisit.kit
 
 import cn.onevisit.ffi.Answer
+import cn.onevisit.ffi.BundleException
+import cn.onevisit.ffi.ExportRequest
 import cn.onevisit.ffi.Cancellation
 import cn.onevisit.ffi.DeviceStore
 import cn.onevisit.ffi.GeoPosition
@@ -66,7 +68,7 @@ class BadInputTest {
     }
 
     @Test
-    fun `a file that is not an image is refused as NotAnImage and nothing is attached`() = runBlocking {
+    fun `a file that is not an image is refused as NotAnImage and nothing is attached`() = runBlocking<Unit> {
         val fake = File(city.dir, "fake.jpg").apply { writeText("这不是照片") }
         assertThrows<PhotoException.NotAnImage> {
             runBlocking { store.attachPhoto(code, fake, PhotoTarget.CheckPoint("SCJG-001-04")) }
@@ -86,12 +88,35 @@ class BadInputTest {
     }
 
     @Test
-    fun `a cancelled photo ingest stores nothing`() = runBlocking {
+    fun `a cancelled photo ingest stores nothing`() = runBlocking<Unit> {
         val cancellation = Cancellation().apply { cancel() }
         assertThrows<PhotoException.Cancelled> {
             runBlocking { store.addPhoto(code, city.jpeg("y.jpg", 640, 480).path, PhotoTarget.Inspection, null, null, cancellation) }
         }
         assertEquals(0, store.photos(code).size)
+    }
+
+    @Test
+    fun `a cancelled sync stops as Cancelled and the next sync completes`() = runBlocking<Unit> {
+        val cancelled = Cancellation().apply { cancel() }
+        assertThrows<SyncException.Cancelled> { runBlocking { store.sync(false, null, cancelled) } }
+        assertTrue(store.syncNow().progress.requests > 0uL)
+    }
+
+    @Test
+    fun `a cancelled export leaves nothing behind and a second export succeeds`() = runBlocking<Unit> {
+        val dest = File(city.dir, "cancelled-bundle")
+        val cancelled = Cancellation().apply { cancel() }
+        assertThrows<BundleException.Cancelled> {
+            runBlocking { store.exportBundle(ExportRequest(listOf(code), dest.path, null, false), null, cancelled) }
+        }
+        assertTrue(!dest.exists(), "a cancelled export removed its partial bundle")
+        val done = store.exportEvidence(listOf(code), dest, withProofs = false)
+        assertTrue(done.files > 0uL)
+        assertThrows<BundleException.Exists> { runBlocking { store.exportEvidence(listOf(code), dest, withProofs = false) } }
+        assertThrows<BundleException.UnknownTask> {
+            runBlocking { store.exportEvidence(listOf("not-a-code"), File(city.dir, "other"), withProofs = false) }
+        }
     }
 
     @Test
@@ -119,7 +144,7 @@ class BadInputTest {
     }
 
     @Test
-    fun `a revoked device is refused with the reason, as a SyncException Revoked, also through the flow`() = runBlocking {
+    fun `a revoked device is refused with the reason, as a SyncException Revoked, also through the flow`() = runBlocking<Unit> {
         val victim = city.device("revoked", "xfjy-01")
         victim.syncNow()
         city.admin("revoke", victim.deviceInfo().deviceId, "--reason", "设备遗失")

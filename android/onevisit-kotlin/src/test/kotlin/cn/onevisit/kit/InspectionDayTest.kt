@@ -24,7 +24,7 @@ class InspectionDayTest {
     private val contested = "SCJG-001-02"
 
     @Test
-    fun `two inspectors record, merge, resolve, sign and export a joint inspection that verifies`() = runBlocking {
+    fun `two inspectors record, merge, resolve, sign and export a joint inspection that verifies`() = runBlocking<Unit> {
         TestCity().use { city ->
             val code = city.planSampleTask()
             val a = city.device("scjg", "scjg-01")
