@@ -29,6 +29,14 @@ pub fn run(base: &Path, trivial: usize, answers: usize) {
         }
         t.elapsed().as_secs_f64() * 1e9 / trivial as f64
     };
+    let cancellation = onevisit_ffi::background::Cancellation::new();
+    let rust_is_cancelled = {
+        let t = Instant::now();
+        for _ in 0..trivial {
+            std::hint::black_box(cancellation.is_cancelled());
+        }
+        t.elapsed().as_secs_f64() * 1e9 / trivial as f64
+    };
     let key = KeyProtection::KeyFile { path: base.join("ffi-rust/device.key").display().to_string() };
     let store = DeviceStore::open(base.join("ffi-rust").display().to_string(), key, None).expect("open store");
     let mut samples = Vec::with_capacity(answers);
@@ -65,11 +73,18 @@ pub fn run(base: &Path, trivial: usize, answers: usize) {
         lines.iter().find(|l| l["name"] == name).and_then(|l| l["value"].as_f64()).expect("the Kotlin figure")
     };
     let (kotlin_trivial, kotlin_answer) = (kotlin("kotlin_core_version_ns"), kotlin("kotlin_answer_p50_ms"));
+    let kotlin_primitive = kotlin("kotlin_is_cancelled_ns");
     emit(
         "bindings_trivial_call",
         kotlin_trivial,
         "ns",
         json!({"reference": round(rust_trivial), "reference_name": "rust_core_version_ns", "overhead_ns": round(kotlin_trivial - rust_trivial), "calls": trivial}),
+    );
+    emit(
+        "bindings_primitive_method_call",
+        kotlin_primitive,
+        "ns",
+        json!({"reference": round(rust_is_cancelled), "reference_name": "rust_is_cancelled_ns", "overhead_ns": round(kotlin_primitive - rust_is_cancelled), "calls": trivial, "detail": "Cancellation.isCancelled(): an object method returning a boolean, no buffers"}),
     );
     emit(
         "bindings_answer_p50",

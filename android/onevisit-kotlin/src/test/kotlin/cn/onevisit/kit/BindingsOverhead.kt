@@ -1,6 +1,7 @@
 package cn.onevisit.kit
 
 import cn.onevisit.ffi.Answer
+import cn.onevisit.ffi.Cancellation
 import cn.onevisit.ffi.DeviceStore
 import cn.onevisit.ffi.KeyProtection
 import cn.onevisit.ffi.coreVersion
@@ -19,6 +20,14 @@ fun main(args: Array<String>) {
     repeat(trivial) { coreVersion() }
     val perCall = (System.nanoTime() - t).toDouble() / trivial
     println("""{"name":"kotlin_core_version_ns","value":$perCall}""")
+
+    // A method returning a primitive, for where the time goes (no string buffer to lift and free).
+    Cancellation().use { c ->
+        repeat(20_000) { c.isCancelled() }
+        val s = System.nanoTime()
+        repeat(trivial) { c.isCancelled() }
+        println("""{"name":"kotlin_is_cancelled_ns","value":${(System.nanoTime() - s).toDouble() / trivial}}""")
+    }
 
     DeviceStore.open(dir, KeyProtection.KeyFile(key), null).use { store ->
         val samples = DoubleArray(answers)
