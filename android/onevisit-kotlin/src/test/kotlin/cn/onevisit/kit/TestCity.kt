@@ -20,19 +20,37 @@ class TestCity : AutoCloseable {
     private val data = File(dir, "server")
     /** The tenant's root public key (hex), given to devices out of band. */
     val root: String
-    private val process: Process
+    private var address = ""
+    private var process: Process
     /** `http://127.0.0.1:PORT`. */
     val base: String
 
     init {
         root = admin("init", "--tenant", "330482").trim().split(' ').last()
         admin("import", "--sample")
-        process = ProcessBuilder(server.path, "--data", data.path, "serve", "--listen", "127.0.0.1:0")
+        process = serve("127.0.0.1:0")
+        base = "http://" + address
+    }
+
+    private fun serve(listen: String): Process {
+        val p = ProcessBuilder(server.path, "--data", data.path, "serve", "--listen", listen)
             .redirectError(ProcessBuilder.Redirect.DISCARD)
             .apply { environment()["RUST_LOG"] = "warn" }
             .start()
-        val line = process.inputStream.bufferedReader().readLine() ?: error("the server did not start")
-        base = "http://" + line.removePrefix("listening on ").trim()
+        val line = p.inputStream.bufferedReader().readLine() ?: error("the server did not start")
+        address = line.removePrefix("listening on ").trim()
+        return p
+    }
+
+    /** Stops the server (the network is gone for the devices). */
+    fun stopServer() {
+        process.destroy()
+        check(process.waitFor(10, TimeUnit.SECONDS)) { "the server did not stop" }
+    }
+
+    /** Starts the server again on the same address. */
+    fun restartServer() {
+        process = serve(address)
     }
 
     /** Runs an admin command of the server on the city's data; returns what it printed. */

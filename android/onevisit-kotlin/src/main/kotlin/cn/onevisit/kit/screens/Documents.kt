@@ -1,0 +1,60 @@
+package cn.onevisit.kit.screens
+
+import cn.onevisit.ffi.DeviceStore
+import cn.onevisit.ffi.DocumentKind
+import cn.onevisit.ffi.DocumentPreview
+import cn.onevisit.ffi.DocumentStatus
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+
+/** The document screen: preview of a rendered version and the signatures of every version. */
+data class DocumentsState(
+    val code: String,
+    val preview: DocumentPreview? = null,
+    val documents: List<DocumentStatus> = emptyList(),
+    val busy: Boolean = false,
+    val message: String? = null,
+) {
+    /** The status of the previewed version. */
+    val previewStatus: DocumentStatus? get() = documents.firstOrNull { it.sha256 == preview?.sha256 }
+}
+
+/** Holds the document screen's state for one task. */
+class DocumentsHolder(
+    private val store: DeviceStore,
+    code: String,
+    scope: CoroutineScope,
+    io: CoroutineDispatcher = Dispatchers.IO,
+) : Holder<DocumentsState>(DocumentsState(code), scope, io) {
+    override fun DocumentsState.withMessage(message: String?) = copy(message = message)
+    override fun DocumentsState.withBusy(busy: Boolean) = copy(busy = busy)
+
+    private val code get() = state.value.code
+
+    private fun reload() = update { it.copy(documents = store.documents(code)) }
+
+    /** Reloads the signatures (after a sync brought another inspector's). */
+    fun refresh(): Job = act { reload() }
+
+    /** Renders the latest version of a document for preview (a new version only if the record changed). */
+    fun render(kind: DocumentKind, department: String? = null): Job = act {
+        val preview = store.renderDocument(code, kind, department)
+        update { it.copy(preview = preview) }
+        reload()
+    }
+
+    /** Signs the previewed version as this device's inspector. */
+    fun sign(): Job = act { store.signDocument(code, previewed()); reload() }
+
+    /** Records the party's handwritten signature from the pad (PNG). */
+    fun partySigns(name: String, role: String, signaturePng: ByteArray): Job =
+        act { store.partySigns(code, previewed(), name, role, signaturePng); reload() }
+
+    /** Records that the party refused to sign, before a witness. */
+    fun partyRefuses(reason: String, witness: String, witnessDetail: String? = null): Job =
+        act { store.partyRefuses(code, previewed(), reason, witness, witnessDetail); reload() }
+
+    private fun previewed(): String = state.value.preview?.sha256 ?: error("请先生成文书")
+}
