@@ -16,3 +16,4 @@ dependencyResolutionManagement {
 }
 rootProject.name = "onevisit-android"
 include(":onevisit-kotlin")
+include(":app")

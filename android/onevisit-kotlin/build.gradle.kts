@@ -29,5 +29,5 @@ android {
 dependencies {
     // JNA as an Android archive: it carries libjnidispatch.so for each ABI.
     implementation("net.java.dev.jna:jna:5.19.1@aar")
-    implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.11.0")
+    implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.10.2")
 }

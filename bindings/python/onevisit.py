@@ -1813,9 +1813,11 @@ class CheckPointView:
     """
     A check point and its answer.
 """
-    def __init__(self, *, id:str, title:str, answer:typing.Optional[str], note:typing.Optional[str], by:typing.Optional[str], evidence:typing.List[str], conflicted:bool):
+    def __init__(self, *, id:str, title:str, answer_kind:str, unit:typing.Optional[str], answer:typing.Optional[str], note:typing.Optional[str], by:typing.Optional[str], evidence:typing.List[str], conflicted:bool):
         self.id = id
         self.title = title
+        self.answer_kind = answer_kind
+        self.unit = unit
         self.answer = answer
         self.note = note
         self.by = by
@@ -1826,11 +1828,15 @@ class CheckPointView:
 
     
     def __str__(self):
-        return "CheckPointView(id={}, title={}, answer={}, note={}, by={}, evidence={}, conflicted={})".format(self.id, self.title, self.answer, self.note, self.by, self.evidence, self.conflicted)
+        return "CheckPointView(id={}, title={}, answer_kind={}, unit={}, answer={}, note={}, by={}, evidence={}, conflicted={})".format(self.id, self.title, self.answer_kind, self.unit, self.answer, self.note, self.by, self.evidence, self.conflicted)
     def __eq__(self, other):
         if self.id != other.id:
             return False
         if self.title != other.title:
+            return False
+        if self.answer_kind != other.answer_kind:
+            return False
+        if self.unit != other.unit:
             return False
         if self.answer != other.answer:
             return False
@@ -1850,6 +1856,8 @@ class _UniffiFfiConverterTypeCheckPointView(_UniffiConverterRustBuffer):
         return CheckPointView(
             id=_UniffiFfiConverterString.read(buf),
             title=_UniffiFfiConverterString.read(buf),
+            answer_kind=_UniffiFfiConverterString.read(buf),
+            unit=_UniffiFfiConverterOptionalString.read(buf),
             answer=_UniffiFfiConverterOptionalString.read(buf),
             note=_UniffiFfiConverterOptionalString.read(buf),
             by=_UniffiFfiConverterOptionalString.read(buf),
@@ -1861,6 +1869,8 @@ class _UniffiFfiConverterTypeCheckPointView(_UniffiConverterRustBuffer):
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.id)
         _UniffiFfiConverterString.check_lower(value.title)
+        _UniffiFfiConverterString.check_lower(value.answer_kind)
+        _UniffiFfiConverterOptionalString.check_lower(value.unit)
         _UniffiFfiConverterOptionalString.check_lower(value.answer)
         _UniffiFfiConverterOptionalString.check_lower(value.note)
         _UniffiFfiConverterOptionalString.check_lower(value.by)
@@ -1871,6 +1881,8 @@ class _UniffiFfiConverterTypeCheckPointView(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterString.write(value.id, buf)
         _UniffiFfiConverterString.write(value.title, buf)
+        _UniffiFfiConverterString.write(value.answer_kind, buf)
+        _UniffiFfiConverterOptionalString.write(value.unit, buf)
         _UniffiFfiConverterOptionalString.write(value.answer, buf)
         _UniffiFfiConverterOptionalString.write(value.note, buf)
         _UniffiFfiConverterOptionalString.write(value.by, buf)

@@ -305,6 +305,10 @@ pub struct CheckPointView {
     pub id: String,
     /// What to check.
     pub title: String,
+    /// The kind of answer it takes: `pass_fail`, `number`, `text` or `photo`.
+    pub answer_kind: String,
+    /// The unit of a number answer.
+    pub unit: Option<String>,
     /// The answer shown (zh-CN).
     pub answer: Option<String>,
     /// The note.
@@ -391,6 +395,8 @@ impl From<core_record::view::RecordView> for InspectionView {
                         .map(|c| CheckPointView {
                             id: c.id,
                             title: c.title,
+                            answer_kind: c.answer_kind.into(),
+                            unit: c.unit,
                             answer: c.answer,
                             note: c.note,
                             by: c.by,

@@ -74,6 +74,10 @@ pub struct CheckPointView {
     pub id: String,
     /// What to check.
     pub title: String,
+    /// The kind of answer it takes: `pass_fail`, `number`, `text` or `photo`.
+    pub answer_kind: &'static str,
+    /// The unit of a number answer.
+    pub unit: Option<String>,
     /// The answer shown (zh-CN), if answered.
     pub answer: Option<String>,
     /// The note, if any.
@@ -107,6 +111,11 @@ impl InspectionRecord {
                 check_points.push(CheckPointView {
                     id: point.id.to_string(),
                     title: point.title.clone(),
+                    answer_kind: point.answer.kind(),
+                    unit: match &point.answer {
+                        crate::domain::AnswerType::Number { unit, .. } => Some(unit.clone()),
+                        _ => None,
+                    },
                     answer: answer.map(|a| a.value.display_zh()),
                     note: answer.and_then(|a| a.note.clone()),
                     by: answer.map(|a| a.stamp.by.to_string()),

@@ -2337,6 +2337,14 @@ public struct CheckPointView: Equatable, Hashable {
      */
     public var title: String
     /**
+     * The kind of answer it takes: `pass_fail`, `number`, `text` or `photo`.
+     */
+    public var answerKind: String
+    /**
+     * The unit of a number answer.
+     */
+    public var unit: String?
+    /**
      * The answer shown (zh-CN).
      */
     public var answer: String?
@@ -2367,6 +2375,12 @@ public struct CheckPointView: Equatable, Hashable {
          * What to check.
          */title: String, 
         /**
+         * The kind of answer it takes: `pass_fail`, `number`, `text` or `photo`.
+         */answerKind: String, 
+        /**
+         * The unit of a number answer.
+         */unit: String?, 
+        /**
          * The answer shown (zh-CN).
          */answer: String?, 
         /**
@@ -2383,6 +2397,8 @@ public struct CheckPointView: Equatable, Hashable {
          */conflicted: Bool) {
         self.id = id
         self.title = title
+        self.answerKind = answerKind
+        self.unit = unit
         self.answer = answer
         self.note = note
         self.by = by
@@ -2408,6 +2424,8 @@ public struct FfiConverterTypeCheckPointView: FfiConverterRustBuffer {
             try CheckPointView(
                 id: FfiConverterString.read(from: &buf), 
                 title: FfiConverterString.read(from: &buf), 
+                answerKind: FfiConverterString.read(from: &buf), 
+                unit: FfiConverterOptionString.read(from: &buf), 
                 answer: FfiConverterOptionString.read(from: &buf), 
                 note: FfiConverterOptionString.read(from: &buf), 
                 by: FfiConverterOptionString.read(from: &buf), 
@@ -2419,6 +2437,8 @@ public struct FfiConverterTypeCheckPointView: FfiConverterRustBuffer {
     public static func write(_ value: CheckPointView, into buf: inout [UInt8]) {
         FfiConverterString.write(value.id, into: &buf)
         FfiConverterString.write(value.title, into: &buf)
+        FfiConverterString.write(value.answerKind, into: &buf)
+        FfiConverterOptionString.write(value.unit, into: &buf)
         FfiConverterOptionString.write(value.answer, into: &buf)
         FfiConverterOptionString.write(value.note, into: &buf)
         FfiConverterOptionString.write(value.by, into: &buf)

@@ -3837,6 +3837,16 @@ data class CheckPointView (
     var `title`: kotlin.String
     , 
     /**
+     * The kind of answer it takes: `pass_fail`, `number`, `text` or `photo`.
+     */
+    var `answerKind`: kotlin.String
+    , 
+    /**
+     * The unit of a number answer.
+     */
+    var `unit`: kotlin.String?
+    , 
+    /**
      * The answer shown (zh-CN).
      */
     var `answer`: kotlin.String?
@@ -3878,6 +3888,8 @@ public object FfiConverterTypeCheckPointView: FfiConverterRustBuffer<CheckPointV
         return CheckPointView(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -3889,6 +3901,8 @@ public object FfiConverterTypeCheckPointView: FfiConverterRustBuffer<CheckPointV
     override fun allocationSize(value: CheckPointView) = (
             FfiConverterString.allocationSize(value.`id`) +
             FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterString.allocationSize(value.`answerKind`) +
+            FfiConverterOptionalString.allocationSize(value.`unit`) +
             FfiConverterOptionalString.allocationSize(value.`answer`) +
             FfiConverterOptionalString.allocationSize(value.`note`) +
             FfiConverterOptionalString.allocationSize(value.`by`) +
@@ -3899,6 +3913,8 @@ public object FfiConverterTypeCheckPointView: FfiConverterRustBuffer<CheckPointV
     override fun write(value: CheckPointView, buf: ByteBuffer) {
             FfiConverterString.write(value.`id`, buf)
             FfiConverterString.write(value.`title`, buf)
+            FfiConverterString.write(value.`answerKind`, buf)
+            FfiConverterOptionalString.write(value.`unit`, buf)
             FfiConverterOptionalString.write(value.`answer`, buf)
             FfiConverterOptionalString.write(value.`note`, buf)
             FfiConverterOptionalString.write(value.`by`, buf)

@@ -57,7 +57,7 @@ private fun answerKind(expected: String): String = when (expected) {
     "pass_fail" -> "“符合/不符合/不适用”"
     "number" -> "数值"
     "text" -> "文字"
-    "photos" -> "照片"
+    "photo" -> "照片"
     else -> expected
 }
 

@@ -78,6 +78,10 @@ class ScreensTest {
             assertEquals(TaskStatus.PLANNED, screenA.state.value.inspection!!.status)
             assertEquals(2, screenA.state.value.inspection!!.sections.size, "a section per department")
             val (_, total) = screenA.state.value.answered
+            val points = screenA.state.value.inspection!!.sections.flatMap { it.checkPoints }.associateBy { it.id }
+            assertEquals("pass_fail", points.getValue("SCJG-001-01").answerKind, "the screen knows which input to show")
+            assertEquals("number" to "℃", points.getValue("SCJG-001-03").let { it.answerKind to it.unit })
+            assertEquals("photo", points.getValue("XFJY-001-04").answerKind)
             assertFalse(screenA.state.value.checkedIn("scjg-01"))
             ok(screenA.checkIn(site)) { screenA.state.value.message }
             assertTrue(screenA.state.value.checkedIn("scjg-01"))
