@@ -12,9 +12,9 @@ final class AppModel: ObservableObject {
     @Published private(set) var offline = false
     private var syncTask: Task<Void, Never>?
 
-    static let backgroundTask = "cn.onevisit.sync"
+    nonisolated static let backgroundTask = "cn.onevisit.sync"
 
-    private static var storeURL: URL {
+    nonisolated private static var storeURL: URL {
         FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0].appendingPathComponent("store")
     }
 
