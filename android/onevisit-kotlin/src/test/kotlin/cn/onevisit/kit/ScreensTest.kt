@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertSame
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 
@@ -61,7 +62,9 @@ class ScreensTest {
             val syncA = SyncHolder(a, scope)
             val syncB = SyncHolder(b, scope)
             assertEquals("尚未同步", syncA.state.value.line)
-            runBlocking { syncA.syncNow().join(); syncB.syncNow().join() }
+            val first = syncA.syncNow()
+            assertSame(first, syncA.syncNow(), "a second request while one runs joins it")
+            runBlocking { first.join(); syncB.syncNow().join() }
             assertTrue(syncA.state.value.line.startsWith("已同步"), syncA.state.value.line)
             val list = TaskListHolder(a, scope)
             ok(list.filter(TaskStatus.PLANNED, null)) { list.state.value.message }

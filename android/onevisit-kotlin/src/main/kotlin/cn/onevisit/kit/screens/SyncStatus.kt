@@ -50,7 +50,8 @@ class SyncHolder(
 
     private var current: Job? = null
 
-    /** Starts a sync unless one runs (then returns that one). */
+    /** Starts a sync unless one runs (then returns that one); the button and the background worker may race. */
+    @Synchronized
     fun syncNow(fetchPhotos: Boolean = false): Job {
         current?.takeIf { it.isActive }?.let { return it }
         return scope.launch {
@@ -77,6 +78,7 @@ class SyncHolder(
     }
 
     /** Stops a running sync (what it did is kept; the next one resumes). */
+    @Synchronized
     fun cancel() {
         current?.cancel()
     }
