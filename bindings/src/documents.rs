@@ -237,10 +237,7 @@ impl DeviceStore {
 /// Checks a scanned task code offline against the issuing device's public key (hex), now.
 #[uniffi::export]
 pub fn verify_task_code(token: String, issuer_public_key_hex: String) -> Result<TaskCodeClaims, TaskCodeError> {
-    let key = hex::decode(issuer_public_key_hex.trim())
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+    let key = onevisit_core::identity::verifying_key_from_hex(issuer_public_key_hex.trim())
         .ok_or(TaskCodeError::BadIssuerKey)?;
     let claims = onevisit_core::task_token::verify(&token, &key, onevisit_core::store::now_ms())?;
     Ok(TaskCodeClaims {

@@ -233,11 +233,7 @@ pub fn task_code(store: &mut Store, command: &TaskCodeCommand, as_json: bool) ->
         }
         TaskCodeCommand::Verify { token, issuer_key, at } => {
             let key = match issuer_key {
-                Some(h) => {
-                    let bytes: [u8; 32] =
-                        hex::decode(h).ok().and_then(|b| b.try_into().ok()).ok_or(CliError::BadKey)?;
-                    ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| CliError::BadKey)?
-                }
+                Some(h) => onevisit_core::identity::verifying_key_from_hex(h).ok_or(CliError::BadKey)?,
                 None => store.device_key().verifying_key(),
             };
             let now = match at {

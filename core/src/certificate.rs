@@ -166,11 +166,7 @@ impl SignedCertificate {
 
     /// The device's public key, once the certificate has been verified.
     pub fn device_key(certificate: &DeviceCertificate) -> Result<VerifyingKey, CertificateError> {
-        let bytes: [u8; 32] = hex::decode(&certificate.device_public_key)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(CertificateError::Malformed)?;
-        VerifyingKey::from_bytes(&bytes).map_err(|_| CertificateError::Malformed)
+        crate::identity::verifying_key_from_hex(&certificate.device_public_key).ok_or(CertificateError::Malformed)
     }
 }
 

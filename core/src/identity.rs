@@ -235,6 +235,12 @@ impl DeviceKey {
     }
 }
 
+/// An Ed25519 public key from its 64 hex characters, or `None` if it is not one.
+pub fn verifying_key_from_hex(hex_key: &str) -> Option<VerifyingKey> {
+    let bytes: [u8; 32] = hex::decode(hex_key).ok()?.try_into().ok()?;
+    VerifyingKey::from_bytes(&bytes).ok()
+}
+
 /// The device identifier of a public key.
 pub fn device_id_of(public: &[u8; 32]) -> String {
     hex::encode(&Sha256::digest(public)[..8])
@@ -251,6 +257,17 @@ pub fn actor_id_of(public: &[u8; 32]) -> ActorId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_key_is_read_from_exactly_64_hex_characters() {
+        let key = DeviceKey::generate();
+        let hex_key = hex::encode(key.public_bytes());
+        assert_eq!(verifying_key_from_hex(&hex_key), Some(key.verifying_key()));
+        assert_eq!(verifying_key_from_hex(&hex_key[..62]), None);
+        assert_eq!(verifying_key_from_hex(&format!("{hex_key}00")), None);
+        assert_eq!(verifying_key_from_hex(&"zz".repeat(32)), None);
+        assert_eq!(verifying_key_from_hex(&format!(" {hex_key}")), None, "callers trim where they accept typed input");
+    }
 
     #[test]
     fn a_key_sealed_with_a_passphrase_unseals_only_with_it() {

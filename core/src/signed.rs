@@ -45,9 +45,7 @@ pub fn verify<T: DeserializeOwned + Serialize>(
     if again != canonical.as_bytes() {
         return Err(SignedJsonError::NotCanonical);
     }
-    let key: [u8; 32] =
-        hex::decode(key_of(&value)).ok().and_then(|k| k.try_into().ok()).ok_or(SignedJsonError::BadPublicKey)?;
-    let key = VerifyingKey::from_bytes(&key).map_err(|_| SignedJsonError::BadPublicKey)?;
+    let key = crate::identity::verifying_key_from_hex(key_of(&value)).ok_or(SignedJsonError::BadPublicKey)?;
     let signature = hex::decode(signature_hex)
         .ok()
         .and_then(|s| Signature::from_slice(&s).ok())

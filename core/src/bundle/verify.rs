@@ -15,6 +15,7 @@ use crate::audit::{SignedAuditEntry, verify_chain};
 use crate::certificate::{DeviceCertificate, RevocationList, SignedCertificate, SignedRevocationList};
 use crate::document::DocumentSignature;
 use crate::evidence::SignedCapture;
+use crate::identity::verifying_key_from_hex;
 use crate::sync::CancelToken;
 use crate::sync::merkle;
 use crate::sync::statements::{Receipt, verify_checkpoint};
@@ -66,11 +67,7 @@ pub fn verify(
     progress: &dyn Fn(&BundleProgress),
     cancel: &CancelToken,
 ) -> Result<VerifyReport, BundleError> {
-    let root = hex::decode(root_hex.trim())
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
-        .ok_or(BundleError::BadRootKey)?;
+    let root = verifying_key_from_hex(root_hex.trim()).ok_or(BundleError::BadRootKey)?;
     let mut reader: Box<dyn BagReader> =
         if path.is_dir() { Box::new(FolderReader::open(path)?) } else { Box::new(ZipReader::open(path)?) };
     let mut v = Verifier {
@@ -282,10 +279,7 @@ impl Verifier<'_> {
             Ok(_) => self.report.fail("seal", "the seal's key is not the certified device key"),
             Err(e) => self.report.fail("seal", format!("the sealing device's certificate: {e}")),
         }
-        let key = hex::decode(&seal.device_public_key)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .and_then(|b| VerifyingKey::from_bytes(&b).ok());
+        let key = verifying_key_from_hex(&seal.device_public_key);
         let signature = Signature::from_slice(&sig).ok();
         match (key, signature) {
             (Some(k), Some(s)) if k.verify_strict(&sealed, &s).is_ok() => {

@@ -193,10 +193,7 @@ pub fn enrol(
 }
 
 fn root_key(hex_key: &str) -> Result<VerifyingKey, SyncError> {
-    hex::decode(hex_key)
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+    crate::identity::verifying_key_from_hex(hex_key)
         .ok_or_else(|| SyncError::Enrolment("the root public key is not a valid Ed25519 key".into()))
 }
 

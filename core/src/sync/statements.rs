@@ -87,11 +87,7 @@ pub fn verify_checkpoint(statement: &SignedStatement, root_hex: &str) -> Result<
 }
 
 fn verify_statement<T: Issued>(statement: &SignedStatement, root_hex: &str) -> Result<T, StatementError> {
-    let root = hex::decode(root_hex)
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
-        .ok_or(StatementError::WrongIssuer)?;
+    let root = crate::identity::verifying_key_from_hex(root_hex).ok_or(StatementError::WrongIssuer)?;
     signed::verify_issued(&statement.canonical, &statement.signature, &root).map_err(|e| match e {
         IssuedError::Signature(e) => StatementError::Signature(e),
         IssuedError::WrongSchema(s) => StatementError::WrongSchema(s),
