@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use onevisit_core::domain::TaskCode;
-use onevisit_core::store::{StoreError as CoreStoreError, TaskFilter};
+use onevisit_core::store::StoreError as CoreStoreError;
 use onevisit_core::sync::{self as core_sync, SyncOptions};
 
 use crate::background::{Cancellation, in_background, report, token};
@@ -92,27 +91,8 @@ impl DeviceStore {
                 let options = SyncOptions::default();
                 let on_progress = |p: &core_sync::Progress| report(&listener, Progress::Sync { progress: p.into() });
                 let done = core_sync::sync(&store, &options, &on_progress, &cancel)?;
-                let mut photos_fetched = 0;
-                if fetch_photos {
-                    let poisoned = |_| core_sync::SyncError::from(CoreStoreError::Poisoned);
-                    let codes = store
-                        .lock()
-                        .map_err(poisoned)?
-                        .list_tasks(&TaskFilter::default())
-                        .map_err(core_sync::SyncError::from)?;
-                    for row in codes {
-                        let Ok(code) = TaskCode::parse(&row.code) else { continue };
-                        let missing = store
-                            .lock()
-                            .map_err(poisoned)?
-                            .missing_evidence(&code)
-                            .map_err(core_sync::SyncError::from)?;
-                        for e in missing {
-                            core_sync::fetch_blob(&store, &e.sha256, &e.mime, e.size, &options, &cancel)?;
-                            photos_fetched += 1;
-                        }
-                    }
-                }
+                let photos_fetched =
+                    if fetch_photos { core_sync::fetch_missing_photos(&store, &options, &cancel)? } else { 0 };
                 Ok(SyncSummary {
                     progress: (&done.progress).into(),
                     refused: done

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::Mutex;
 
-use onevisit_core::store::{Store, TaskFilter};
+use onevisit_core::store::Store;
 use onevisit_core::sync::{self, CancelToken, Progress, SyncOptions};
 use serde_json::json;
 
@@ -50,22 +50,7 @@ pub fn sync(store: Store, fetch_photos: bool, as_json: bool) -> Result<(), CliEr
     if !as_json {
         eprintln!();
     }
-    let mut fetched = 0;
-    if fetch_photos {
-        let codes: Vec<_> = {
-            let guard = store.lock().map_err(|_| onevisit_core::store::StoreError::Poisoned)?;
-            guard.list_tasks(&TaskFilter { limit: None, ..Default::default() })?.into_iter().map(|r| r.code).collect()
-        };
-        for code in codes {
-            let code = onevisit_core::domain::TaskCode::parse(&code)?;
-            let missing =
-                store.lock().map_err(|_| onevisit_core::store::StoreError::Poisoned)?.missing_evidence(&code)?;
-            for e in missing {
-                sync::fetch_blob(&store, &e.sha256, &e.mime, e.size, &options, &cancel)?;
-                fetched += 1;
-            }
-        }
-    }
+    let fetched = if fetch_photos { sync::fetch_missing_photos(&store, &options, &cancel)? } else { 0 };
     if as_json {
         render::json(&json!({"report": report, "photos_fetched": fetched}));
     } else {

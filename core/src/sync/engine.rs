@@ -632,6 +632,26 @@ pub fn fetch_blob(
     Ok(blob)
 }
 
+/// Downloads the originals of the photos attached to any task on this device that it does not
+/// hold yet (another device took them); returns how many were fetched.
+pub fn fetch_missing_photos(
+    store: &Mutex<Store>,
+    options: &SyncOptions,
+    cancel: &CancelToken,
+) -> Result<u64, SyncError> {
+    let rows = store.lock()?.list_tasks(&crate::store::TaskFilter::default())?;
+    let mut fetched = 0;
+    for row in rows {
+        let code = TaskCode::parse(&row.code).map_err(StoreError::from)?;
+        let missing = store.lock()?.missing_evidence(&code)?;
+        for e in missing {
+            fetch_blob(store, &e.sha256, &e.mime, e.size, options, cancel)?;
+            fetched += 1;
+        }
+    }
+    Ok(fetched)
+}
+
 /// Inclusion proofs of every audit entry the server accepted from this device, against one
 /// signed checkpoint (for evidence bundles). Verified here before they are returned.
 pub fn audit_proofs(

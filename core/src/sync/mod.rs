@@ -8,4 +8,6 @@ pub mod statements;
 pub mod wire;
 
 pub use client::{CancelToken, ClientError, RetryPolicy, SyncClient};
-pub use engine::{Progress, SyncError, SyncOptions, SyncReport, audit_proofs, enrol, fetch_blob, sync};
+pub use engine::{
+    Progress, SyncError, SyncOptions, SyncReport, audit_proofs, enrol, fetch_blob, fetch_missing_photos, sync,
+};
