@@ -111,25 +111,12 @@ impl DeviceStore {
                     (None, None)
                 };
                 let dest = PathBuf::from(&request.destination);
-                let format = if dest.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
-                    Format::Zip
-                } else {
-                    Format::Folder
-                };
                 let mut store = store.lock().map_err(|_| CoreStoreError::Poisoned)?;
                 let agency = match request.agency {
                     Some(a) => a,
-                    None => {
-                        let directory = store.directory()?;
-                        store
-                            .inspector()
-                            .and_then(|i| directory.inspector(i))
-                            .and_then(|i| directory.department(&i.department))
-                            .map(|d| d.name.clone())
-                            .unwrap_or_default()
-                    }
+                    None => core_bundle::export::default_agency(&mut store)?,
                 };
-                let options = ExportOptions { format, agency, proofs };
+                let options = ExportOptions { format: Format::for_destination(&dest), agency, proofs };
                 let on_progress =
                     |p: &core_bundle::BundleProgress| report(&listener, Progress::Bundle { progress: p.into() });
                 let summary = core_bundle::export(&mut store, &codes, &dest, &options, &on_progress, &cancel)?;

@@ -47,19 +47,9 @@ pub fn export(
     let mut store = store.into_inner().map_err(|_| StoreError::Poisoned)?;
     let agency = match agency {
         Some(a) => a.to_string(),
-        None => {
-            let directory = store.directory()?;
-            store
-                .inspector()
-                .and_then(|i| directory.inspector(i))
-                .and_then(|i| directory.department(&i.department))
-                .map(|d| d.name.clone())
-                .unwrap_or_default()
-        }
+        None => bundle::export::default_agency(&mut store)?,
     };
-    let format =
-        if out.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) { Format::Zip } else { Format::Folder };
-    let options = ExportOptions { format, agency, proofs };
+    let options = ExportOptions { format: Format::for_destination(out), agency, proofs };
     let quiet = |_: &BundleProgress| {};
     let progress = bar("导出中");
     let summary = bundle::export(&mut store, &codes, out, &options, if as_json { &quiet } else { &progress }, &cancel)?;

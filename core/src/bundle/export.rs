@@ -12,7 +12,7 @@ use super::{BundleError, BundleProgress, SEAL_SCHEMA, SEALED_FILES, Seal};
 use crate::audit::SignedAuditEntry;
 use crate::canonical::to_canonical_json;
 use crate::domain::TaskCode;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::sync::CancelToken;
 use crate::sync::wire::AuditProofs;
 
@@ -23,6 +23,25 @@ pub enum Format {
     Folder,
     /// The bag as one zip file holding the bag folder.
     Zip,
+}
+
+impl Format {
+    /// A destination ending in `.zip` (any case) is a zip; anything else a folder.
+    pub fn for_destination(dest: &Path) -> Format {
+        if dest.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) { Format::Zip } else { Format::Folder }
+    }
+}
+
+/// The agency a bundle names when none is given: the department of the inspector operating the
+/// device (empty when the directory does not know them).
+pub fn default_agency(store: &mut Store) -> Result<String, StoreError> {
+    let directory = store.directory()?;
+    Ok(store
+        .inspector()
+        .and_then(|i| directory.inspector(i))
+        .and_then(|i| directory.department(&i.department))
+        .map(|d| d.name.clone())
+        .unwrap_or_default())
 }
 
 /// How to export.
