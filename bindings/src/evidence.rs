@@ -59,8 +59,7 @@ impl DeviceStore {
 
     /// Where the file with this hash (an original or a thumbnail) is on this device, if it is.
     pub fn photo_path(&self, sha256: String) -> Result<Option<String>, RecordError> {
-        let hex = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !hex {
+        if !onevisit_core::record::values::is_sha256_hex(&sha256) {
             return Err(RecordError::InvalidInput { detail: format!("{sha256:?} is not a SHA-256 hex digest") });
         }
         let store = self.lock::<RecordError>()?;
