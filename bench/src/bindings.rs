@@ -9,13 +9,13 @@ use onevisit_ffi::store::{DeviceStore, KeyProtection};
 use onevisit_ffi::types::Answer;
 use serde_json::{Value, json};
 
-use crate::{emit, ms, on_site_store, percentile, release_bin, round};
+use crate::{emit, ms, on_site_store, percentile, release_bin, round, shell};
 
 /// Runs both sides: `trivial` calls of `core_version`, `answers` check-point answers.
 pub fn run(base: &Path, trivial: usize, answers: usize) {
     let (store, code) = on_site_store(&base.join("ffi-rust"));
     drop(store);
-    copy_dir(&base.join("ffi-rust"), &base.join("ffi-kotlin"));
+    shell(&format!("cp -r {} {}", base.join("ffi-rust").display(), base.join("ffi-kotlin").display()));
     let code = code.to_string();
 
     // Rust, through the same exported functions the generated Kotlin calls.
@@ -92,17 +92,4 @@ pub fn run(base: &Path, trivial: usize, answers: usize) {
         "ms",
         json!({"reference": round(rust_answer), "reference_name": "rust_answer_p50_ms", "overhead_ms": round(kotlin_answer - rust_answer), "ratio": round(kotlin_answer / rust_answer), "calls": answers}),
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("copy dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let dest = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).expect("copy");
-        }
-    }
 }

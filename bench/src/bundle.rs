@@ -17,7 +17,7 @@ use onevisit_core::sync::{self, CancelToken, SyncOptions};
 use onevisit_server::embedded::EmbeddedServer;
 use serde_json::json;
 
-use crate::{emit, ms, round};
+use crate::{emit, ms, round, shell};
 
 fn cli_bin() -> PathBuf {
     crate::release_bin("onevisit", &["--bin", "onevisit"])
@@ -36,13 +36,6 @@ fn timed_cli(args: &[&str]) -> (f64, f64) {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .unwrap_or(f64::NAN);
     (elapsed, kb / 1024.0)
-}
-
-fn shell(script: &str) -> f64 {
-    let t = Instant::now();
-    let status = Command::new("sh").args(["-c", script]).status().expect("sh");
-    assert!(status.success(), "{script}");
-    ms(t.elapsed())
 }
 
 /// Runs the group with `photos` photos.

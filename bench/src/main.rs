@@ -72,6 +72,14 @@ fn release_bin(name: &str, build: &[&str]) -> std::path::PathBuf {
     bin
 }
 
+/// Runs a shell command, failing the benchmark if it fails; returns how long it took (ms).
+fn shell(script: &str) -> f64 {
+    let t = Instant::now();
+    let status = std::process::Command::new("sh").args(["-c", script]).status().expect("sh");
+    assert!(status.success(), "{script}");
+    ms(t.elapsed())
+}
+
 /// Prints one figure.
 fn emit(name: &str, value: f64, unit: &str, extra: serde_json::Value) {
     let mut line = json!({"name": name, "value": round(value), "unit": unit});
