@@ -6,12 +6,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use automerge::sync::{self, ChunkList};
+use automerge::sync;
 use automerge::{ActorId, Change, ChangeHash};
-use onevisit_core::record::InspectionRecord;
+use ed25519_dalek::VerifyingKey;
+use onevisit_core::domain::{DepartmentId, Directory, InspectorId};
 use onevisit_core::record::exchange::parse_change;
+use onevisit_core::record::{Author, InspectionRecord, RecordError, WriteRules};
 use onevisit_core::sync::wire::{
-    DocumentPush, DocumentResult, MAX_DOCUMENT_BYTES, Refusal, b64, heads_from_hex, heads_to_hex, unb64,
+    DocumentPush, DocumentResult, ForbiddenDetail, MAX_DOCUMENT_BYTES, Refusal, b64, heads_from_hex, heads_to_hex,
+    unb64,
 };
 use tokio::sync::Mutex;
 
@@ -45,6 +48,29 @@ impl Writer {
     fn may_write(&self, meta: &DocumentMeta) -> bool {
         meta.inspectors.contains(&self.inspector)
     }
+
+    /// The identity the write rules check this device's changes against (from its certificate).
+    fn author(&self) -> Option<Author> {
+        Some(Author::Inspector {
+            inspector: InspectorId::new(self.inspector.clone()).ok()?,
+            departments: self.departments.iter().filter_map(|d| DepartmentId::new(d.clone()).ok()).collect(),
+            certified: true,
+        })
+    }
+}
+
+/// What the write rules read on the server: the directory and the tenant root.
+pub struct RuleContext<'a> {
+    /// The directory data (catalogue, inspectors).
+    pub directory: &'a Directory,
+    /// The tenant root key.
+    pub root: VerifyingKey,
+}
+
+impl RuleContext<'_> {
+    fn rules(&self, writer: &Writer) -> Option<WriteRules<'_>> {
+        Some(WriteRules::anchored(self.directory, self.root).with_authenticated(writer.actor.clone(), writer.author()?))
+    }
 }
 
 /// A loaded record and the storage version it reflects.
@@ -57,6 +83,8 @@ struct Cached {
 #[derive(Default)]
 pub struct Documents {
     slots: std::sync::Mutex<HashMap<String, Arc<Mutex<Cached>>>>,
+    /// The directory the write rules read, parsed once per version.
+    directory: std::sync::Mutex<Option<(String, Arc<Directory>)>>,
 }
 
 /// One pushed document's outcome, and its heads if something was accepted into it.
@@ -84,7 +112,39 @@ fn refused(id: &str, why: Refusal) -> Outcome {
     }
 }
 
+/// The refusal of changes the record would not take.
+fn refused_for(id: &str, error: RecordError) -> Outcome {
+    match error {
+        RecordError::Forbidden(edit) => {
+            let mut outcome = refused(id, Refusal::ForbiddenEdit);
+            outcome.result.forbidden =
+                Some(ForbiddenDetail { rule: edit.rule.as_str().to_string(), path: edit.path, change: edit.change });
+            outcome
+        }
+        RecordError::MissingDependencies(_) => refused(id, Refusal::MissingDependencies),
+        RecordError::UnrelatedRecord => refused(id, Refusal::Unrelated),
+        _ => refused(id, Refusal::Malformed),
+    }
+}
+
 impl Documents {
+    /// The current directory data, parsed (re-read only when its version changes).
+    pub async fn directory<S: Storage>(&self, storage: &S) -> Result<Arc<Directory>, StorageError> {
+        let version = storage.directory_version().await?.unwrap_or_default();
+        if let Some((v, d)) = self.directory.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+            && v == &version
+        {
+            return Ok(d.clone());
+        }
+        let directory = match storage.directory().await? {
+            Some(json) => Directory::from_json(json.as_bytes()).map_err(|e| StorageError::Database(Box::new(e)))?,
+            None => Directory::default(),
+        };
+        let directory = Arc::new(directory);
+        *self.directory.lock().unwrap_or_else(|e| e.into_inner()) = Some((version, directory.clone()));
+        Ok(directory)
+    }
+
     fn slot(&self, id: &str) -> Arc<Mutex<Cached>> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         if slots.len() >= CACHED_DOCUMENTS && !slots.contains_key(id) {
@@ -105,6 +165,7 @@ impl Documents {
         &self,
         storage: &S,
         writer: &Writer,
+        context: &RuleContext<'_>,
         push: DocumentPush,
     ) -> Result<Outcome, StorageError> {
         let id = push.id.clone();
@@ -120,7 +181,7 @@ impl Documents {
                 if changes.is_empty() {
                     return Ok(refused(&id, Refusal::Unknown));
                 }
-                match self.create(storage, writer, &id, changes.clone()).await {
+                match self.create(storage, writer, context, &id, changes.clone()).await {
                     Err(StorageError::DocumentExists(_)) => continue,
                     other => return other,
                 }
@@ -130,8 +191,8 @@ impl Documents {
             }
             let slot = self.slot(&id);
             let mut cached = slot.lock().await;
-            match self.update(storage, writer, &meta, &mut cached, &known, changes.clone(), sync_message.clone()).await
-            {
+            let update = self.update(storage, writer, context, &meta, &mut cached, &known, changes.clone(), sync_message.clone());
+            match update.await {
                 Err(StorageError::VersionConflict(_)) => {
                     cached.record = None;
                     continue;
@@ -147,18 +208,17 @@ impl Documents {
         &self,
         storage: &S,
         writer: &Writer,
+        context: &RuleContext<'_>,
         id: &str,
         changes: Vec<Change>,
     ) -> Result<Outcome, StorageError> {
         if changes.iter().any(|c| c.actor_id() != &writer.actor) {
             return Ok(refused(id, Refusal::ForeignActor));
         }
-        let mut record = match InspectionRecord::from_changes(changes) {
+        let Some(rules) = context.rules(writer) else { return Ok(refused(id, Refusal::NotAssigned)) };
+        let mut record = match InspectionRecord::from_changes(changes, &rules) {
             Ok(r) => r,
-            Err(onevisit_core::record::RecordError::MissingDependencies(_)) => {
-                return Ok(refused(id, Refusal::MissingDependencies));
-            }
-            Err(_) => return Ok(refused(id, Refusal::Malformed)),
+            Err(e) => return Ok(refused_for(id, e)),
         };
         let task = record.task().clone();
         if task.code.as_str() != id {
@@ -198,6 +258,7 @@ impl Documents {
         &self,
         storage: &S,
         writer: &Writer,
+        context: &RuleContext<'_>,
         meta: &DocumentMeta,
         cached: &mut Cached,
         known: &[ChangeHash],
@@ -212,9 +273,14 @@ impl Documents {
             let Some((first, rest)) = chunks.split_first() else {
                 return Err(StorageError::UnknownDocument(id.to_string()));
             };
-            let record = InspectionRecord::load(first, rest.iter().map(Vec::as_slice))
-                .map_err(|e| StorageError::Database(Box::new(e)))?;
-            *cached = Cached { version, record: Some(record) };
+            match InspectionRecord::load(first, rest.iter().map(Vec::as_slice)) {
+                Ok(record) => *cached = Cached { version, record: Some(record) },
+                Err(e) => {
+                    // One unreadable record is isolated: refused, logged, never a failed batch.
+                    tracing::error!(id, error = %e, "stored record cannot be read");
+                    return Ok(refused(id, Refusal::Unreadable));
+                }
+            }
         }
         let Some(record) = cached.record.as_mut() else { return Err(StorageError::UnknownDocument(id.to_string())) };
 
@@ -232,16 +298,10 @@ impl Documents {
             if new.iter().any(|c| c.actor_id() != &writer.actor) {
                 return Ok(refused(id, Refusal::ForeignActor));
             }
-            if let Err(e) = record.apply_changes(new) {
-                cached.record = None;
-                return Ok(refused(
-                    id,
-                    match e {
-                        onevisit_core::record::RecordError::MissingDependencies(_) => Refusal::MissingDependencies,
-                        onevisit_core::record::RecordError::UnrelatedRecord => Refusal::Unrelated,
-                        _ => Refusal::Malformed,
-                    },
-                ));
+            let Some(rules) = context.rules(writer) else { return Ok(refused(id, Refusal::ReadOnly)) };
+            if let Err(e) = record.apply_changes(new, &rules) {
+                // The record is as it was: nothing of the refused changes stays in memory either.
+                return Ok(refused_for(id, e));
             }
             let chunk = record.take_unsaved();
             if meta.size as usize + chunk.len() > MAX_DOCUMENT_BYTES {
@@ -293,10 +353,9 @@ impl Documents {
 /// The fallback: Automerge's sync protocol, server side, read-only — changes inside the device's
 /// message are ignored (the device pushes its own changes normally once it holds the server's
 /// heads), so the actor check cannot be bypassed.
-fn answer_sync_message(id: &str, record: &mut InspectionRecord, mut message: sync::Message) -> Outcome {
-    message.changes = ChunkList::empty();
+fn answer_sync_message(id: &str, record: &mut InspectionRecord, message: sync::Message) -> Outcome {
     let mut state = sync::State::new();
-    if record.receive_sync_message(&mut state, message).is_err() {
+    if record.receive_sync_request(&mut state, message).is_err() {
         return refused(id, Refusal::Malformed);
     }
     let reply = record.sync_message(&mut state).map(|m| b64(&m.encode()));

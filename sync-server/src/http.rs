@@ -292,8 +292,11 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
     let now = now_ms();
     let mut response = SyncResponse::default();
     let mut receipt = Vec::new();
+    let directory = state.documents.directory(&state.storage).await?;
+    let root = VerifyingKey::from_bytes(&state.tenant.root_public_key()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let context = crate::documents::RuleContext { directory: &directory, root };
     for push in request.documents {
-        let outcome = state.documents.push(&state.storage, &writer, push).await?;
+        let outcome = state.documents.push(&state.storage, &writer, &context, push).await?;
         if outcome.result.refused.is_some() {
             state.metrics.documents_refused.fetch_add(1, Ordering::Relaxed);
             tracing::info!(device = %writer.device, id = %outcome.result.id, refused = ?outcome.result.refused, "document refused");

@@ -449,8 +449,9 @@ impl InspectionRecord {
         let Ok(content) = version.content() else { return Ok(false) };
         let heads: Result<Vec<automerge::ChangeHash>, _> = content.record_heads.iter().map(|h| h.parse()).collect();
         let Ok(heads) = heads else { return Ok(false) };
-        let Ok(doc) = self.doc.fork_at(&heads) else { return Ok(false) };
-        let mut then = InspectionRecord { doc, task: self.task.clone(), saved_heads: heads };
+        // The record as it was then, the task (its inspectors) included: a later reassignment
+        // must not change what an already signed document is compared with.
+        let Some(mut then) = self.at(&heads) else { return Ok(false) };
         let again = then.build_document(
             directory,
             content.kind,

@@ -4,17 +4,15 @@
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, Change, ChangeHash};
 
+use super::rules::{WriteRules, apply_checked};
 use super::{InspectionRecord, RecordError, corrupt};
 
 impl InspectionRecord {
-    /// Builds a record from its whole history received as raw changes.
-    pub fn from_changes(changes: Vec<Change>) -> Result<Self, RecordError> {
+    /// Builds a record from its whole history received as raw changes, each checked against the
+    /// write rules (the first must be a creation).
+    pub fn from_changes(changes: Vec<Change>, rules: &WriteRules<'_>) -> Result<Self, RecordError> {
         let mut doc = AutoCommit::new();
-        doc.apply_changes(changes).map_err(corrupt)?;
-        let missing = doc.get_missing_deps(&[]);
-        if !missing.is_empty() {
-            return Err(RecordError::MissingDependencies(missing.len()));
-        }
+        apply_checked(&mut doc, changes, rules)?;
         Self::from_doc(doc)
     }
 
@@ -28,29 +26,26 @@ impl InspectionRecord {
         heads.iter().all(|h| self.doc.get_change_by_hash(h).is_some())
     }
 
-    /// Applies received changes. Changes whose dependencies are missing are refused and this copy
-    /// must then be dropped by the caller (Automerge would hold them back in a queue).
-    pub fn apply_changes(&mut self, changes: Vec<Change>) -> Result<(), RecordError> {
-        // A record has one root change, its creation: another root is a separately created
-        // document under the same task code, whose merge would replace whole sections.
-        if changes.iter().any(|c| c.deps().is_empty() && self.doc.get_change_by_hash(&c.hash()).is_none()) {
-            return Err(RecordError::UnrelatedRecord);
-        }
-        self.doc.apply_changes(changes).map_err(corrupt)?;
-        let missing = self.doc.get_missing_deps(&[]);
-        if !missing.is_empty() {
-            return Err(RecordError::MissingDependencies(missing.len()));
-        }
-        self.refresh_task()
+    /// Applies received changes after checking each against the write rules, all or nothing:
+    /// a forbidden change, a second root change (a separately created document under the same
+    /// task code) or a missing dependency refuses the whole batch and leaves this copy as it was.
+    /// Returns how many changes were new.
+    pub fn apply_changes(&mut self, changes: Vec<Change>, rules: &WriteRules<'_>) -> Result<usize, RecordError> {
+        let applied = apply_checked(&mut self.doc, changes, rules)?;
+        self.refresh_task()?;
+        Ok(applied)
     }
 
-    /// The record as it was at `heads` (a point of its history); `None` if it does not hold them.
+    /// The record as it was at `heads` (a point of its history), with the task as it was then;
+    /// `None` if it does not hold them.
     pub fn at(&mut self, heads: &[ChangeHash]) -> Option<InspectionRecord> {
         if !self.has_all(heads) {
             return None;
         }
         let doc = self.doc.fork_at(heads).ok()?;
-        Some(InspectionRecord { doc, task: self.task.clone(), saved_heads: heads.to_vec() })
+        let mut then = InspectionRecord::from_doc(doc).ok()?;
+        then.saved_heads = heads.to_vec();
+        Some(then)
     }
 
     /// Whether changes were made or merged since the last save.
@@ -63,10 +58,31 @@ impl InspectionRecord {
         self.doc.sync().generate_sync_message(state)
     }
 
-    /// Takes in a peer's sync protocol message.
-    pub fn receive_sync_message(&mut self, state: &mut sync::State, message: sync::Message) -> Result<(), RecordError> {
+    /// Takes in a peer's sync protocol message. The changes it carries are checked against the
+    /// write rules like any others before they join the record.
+    pub fn receive_sync_message(
+        &mut self,
+        state: &mut sync::State,
+        mut message: sync::Message,
+        rules: &WriteRules<'_>,
+    ) -> Result<(), RecordError> {
+        if !message.changes.is_empty() {
+            let mut scratch = self.doc.fork();
+            scratch.sync().receive_sync_message(&mut sync::State::new(), message.clone()).map_err(corrupt)?;
+            let incoming = self.doc.get_changes_added(&mut scratch);
+            self.apply_changes(incoming, rules)?;
+            message.changes = sync::ChunkList::empty();
+        }
         self.doc.sync().receive_sync_message(state, message).map_err(corrupt)?;
         self.refresh_task()
+    }
+
+    /// Takes in a peer's sync protocol message without its changes (the server: devices push
+    /// their changes through the checked path once they hold the server's heads).
+    pub fn receive_sync_request(&mut self, state: &mut sync::State, mut message: sync::Message) -> Result<(), RecordError> {
+        message.changes = sync::ChunkList::empty();
+        self.doc.sync().receive_sync_message(state, message).map_err(corrupt)?;
+        Ok(())
     }
 }
 
@@ -80,11 +96,17 @@ mod tests {
     use super::*;
     use crate::record::tests::sample_record;
 
+    fn rules_of(dir: &crate::domain::Directory) -> WriteRules<'_> {
+        WriteRules::unanchored(dir)
+    }
+
     #[test]
     fn changes_since_known_heads_bring_a_copy_up_to_date() {
-        let (mut a, _) = sample_record();
+        let (mut a, dir) = sample_record();
+        let rules = rules_of(&dir);
         let mut b = InspectionRecord::from_changes(
             a.changes_since(&[]).into_iter().map(|c| parse_change(c).unwrap()).collect(),
+            &rules,
         )
         .unwrap();
         assert_eq!(a.heads(), b.heads());
@@ -92,33 +114,34 @@ mod tests {
         crate::record::tests::answer_something(&mut a);
         let delta = a.changes_since(&known);
         assert!(!delta.is_empty());
-        b.apply_changes(delta.into_iter().map(|c| parse_change(c).unwrap()).collect()).unwrap();
+        b.apply_changes(delta.into_iter().map(|c| parse_change(c).unwrap()).collect(), &rules).unwrap();
         assert_eq!(a.heads(), b.heads());
         assert!(b.has_all(&a.heads()));
     }
 
     #[test]
     fn changes_with_missing_dependencies_are_refused() {
-        let (mut a, _) = sample_record();
+        let (mut a, dir) = sample_record();
+        let rules = rules_of(&dir);
         let base = a.heads();
         crate::record::tests::answer_something(&mut a);
         let mid = a.heads();
         crate::record::tests::answer_something(&mut a);
         let first = a.changes_since(&[]).into_iter().take(2).map(|c| parse_change(c).unwrap()).collect();
-        let mut b = InspectionRecord::from_changes(first).unwrap();
+        let mut b = InspectionRecord::from_changes(first, &rules).unwrap();
         assert_eq!(b.heads(), base);
         let skipping = a.changes_since(&mid);
-        let err = b.apply_changes(skipping.into_iter().map(|c| parse_change(c).unwrap()).collect()).unwrap_err();
+        let err = b.apply_changes(skipping.into_iter().map(|c| parse_change(c).unwrap()).collect(), &rules).unwrap_err();
         assert!(matches!(err, RecordError::MissingDependencies(1)), "{err:?}");
     }
 
     #[test]
     fn changes_of_a_separately_created_record_are_refused() {
-        let (mut a, _) = sample_record();
+        let (mut a, dir) = sample_record();
         let mut other = crate::record::tests::separately_created_record();
         let foreign = other.changes_since(&[]).into_iter().map(|c| parse_change(c).unwrap()).collect();
         let before = a.heads();
-        assert!(matches!(a.apply_changes(foreign), Err(RecordError::UnrelatedRecord)));
+        assert!(matches!(a.apply_changes(foreign, &rules_of(&dir)), Err(RecordError::UnrelatedRecord)));
         assert_eq!(a.heads(), before);
     }
 
@@ -129,9 +152,11 @@ mod tests {
 
     #[test]
     fn the_sync_protocol_converges_copies_that_share_no_known_heads() {
-        let (mut a, _) = sample_record();
+        let (mut a, dir) = sample_record();
+        let rules = rules_of(&dir);
         let mut b = InspectionRecord::from_changes(
             a.changes_since(&[]).into_iter().map(|c| parse_change(c).unwrap()).collect(),
+            &rules,
         )
         .unwrap();
         crate::record::tests::answer_something(&mut a);
@@ -139,11 +164,11 @@ mod tests {
         for _ in 0..10 {
             let m1 = a.sync_message(&mut sa);
             if let Some(m) = m1.clone() {
-                b.receive_sync_message(&mut sb, m).unwrap();
+                b.receive_sync_message(&mut sb, m, &rules).unwrap();
             }
             let m2 = b.sync_message(&mut sb);
             if let Some(m) = m2.clone() {
-                a.receive_sync_message(&mut sa, m).unwrap();
+                a.receive_sync_message(&mut sa, m, &rules).unwrap();
             }
             if m1.is_none() && m2.is_none() {
                 break;

@@ -22,6 +22,7 @@ pub mod conflict;
 pub mod documents;
 pub mod evidence;
 pub mod exchange;
+pub mod rules;
 pub mod status;
 pub mod values;
 pub mod view;
@@ -36,6 +37,7 @@ use crate::domain::{AnswerType, CheckPointId, DepartmentId, Directory, Inspector
 
 pub use conflict::{Conflict, ConflictingValue, Field};
 pub use evidence::EvidenceRef;
+pub use rules::{Author, ForbiddenEdit, WriteRule, WriteRules};
 pub use status::Status;
 pub use values::{
     Answer, AnswerValue, CheckIn, Datum, Finding, IdentityShown, PartyRepresentative, Position, Recusal, Stamp,
@@ -70,6 +72,9 @@ pub enum RecordError {
     /// Only the lead inspector resolves conflicts.
     #[error("only the lead inspector may resolve conflicts, not {0}")]
     NotLeadInspector(InspectorId),
+    /// An inspector may write only their own department's part of the record.
+    #[error("inspector {inspector} may not write the part of department {department}")]
+    OtherDepartment { inspector: InspectorId, department: DepartmentId },
     /// The check point is not part of the task's selected matters.
     #[error("check point {0} is not part of this task's inspection matters")]
     UnknownCheckPoint(CheckPointId),
@@ -133,6 +138,12 @@ pub enum RecordError {
     /// The new assignment is not a valid task.
     #[error(transparent)]
     Assignment(#[from] crate::domain::TaskError),
+    /// A received change breaks a write rule: nothing of its batch was applied.
+    #[error(transparent)]
+    Forbidden(ForbiddenEdit),
+    /// The inspector checked in already; an arrival is never rewritten.
+    #[error("inspector {0} has already checked in")]
+    AlreadyCheckedIn(InspectorId),
     /// Received changes depend on changes this copy does not have.
     #[error("{0} received changes depend on changes this copy does not have")]
     MissingDependencies(usize),
@@ -280,14 +291,15 @@ impl InspectionRecord {
         self.refresh_task()
     }
 
-    /// Merges another copy of this record, refusing a document that merely carries the same task
-    /// code but was created separately: merging it would replace whole sections.
-    pub fn merge_from(&mut self, other: &mut InspectionRecord) -> Result<(), RecordError> {
+    /// Merges another copy of this record (a file handed over offline), refusing a document that
+    /// merely carries the same task code but was created separately (merging it would replace
+    /// whole sections) and any change the write rules forbid.
+    pub fn merge_from(&mut self, other: &mut InspectionRecord, rules: &WriteRules<'_>) -> Result<(), RecordError> {
         if self.origin()? != other.origin()? {
             return Err(RecordError::UnrelatedRecord);
         }
-        self.doc.merge(&mut other.doc).map_err(corrupt)?;
-        self.refresh_task()
+        let incoming = self.doc.get_changes_added(&mut other.doc);
+        self.apply_changes(incoming, rules).map(|_| ())
     }
 
     /// Re-reads the task after merging: the planner may have changed who is assigned.
@@ -398,6 +410,9 @@ impl InspectionRecord {
             return Err(RecordError::InvalidPosition);
         }
         let arrivals = self.map("arrivals")?;
+        if self.doc.get(&arrivals, stamp.by.as_str())?.is_some() {
+            return Err(RecordError::AlreadyCheckedIn(stamp.by));
+        }
         self.doc.put(&arrivals, stamp.by.as_str(), to_json(&CheckIn { position, stamp: stamp.clone() }))?;
         if status == Status::Planned {
             self.doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::OnSite, stamp: stamp.clone() }))?;
@@ -452,6 +467,7 @@ impl InspectionRecord {
             .check_point(check_point)
             .filter(|(m, _)| self.task.matters.contains(&m.id))
             .ok_or_else(|| RecordError::UnknownCheckPoint(check_point.clone()))?;
+        require_department(directory, &stamp.by, &matter.department)?;
         validate_answer(check_point, &point.answer, &value, &evidence)?;
         if !evidence.is_empty() {
             let attached = self.evidence()?;
@@ -467,9 +483,10 @@ impl InspectionRecord {
         Ok(Field::Answer(check_point.clone()))
     }
 
-    /// Adds a finding; returns its field (holding the new identifier).
-    pub fn add_finding(&mut self, stamp: Stamp, draft: FindingDraft) -> Result<Field, RecordError> {
+    /// Adds a finding of the editor's own department; returns its field (holding the new identifier).
+    pub fn add_finding(&mut self, stamp: Stamp, directory: &Directory, draft: FindingDraft) -> Result<Field, RecordError> {
         self.require_on_site(&stamp.by)?;
+        require_department(directory, &stamp.by, &draft.department)?;
         require_text("problem", &draft.problem)?;
         require_text("legal basis", &draft.legal_basis)?;
         if draft.rectification_required != draft.deadline.is_some() {
@@ -506,6 +523,10 @@ impl InspectionRecord {
         let current = self.status()?;
         if !current.can_become(next) {
             return Err(RecordError::ForbiddenTransition { from: current, to: next });
+        }
+        let by_check_in = current == Status::Planned && next == Status::OnSite;
+        if !by_check_in && stamp.by != self.task.lead_inspector {
+            return Err(RecordError::NotLeadInspector(stamp.by));
         }
         match next {
             Status::OnSite if self.check_in()?.is_none() => {
@@ -663,6 +684,14 @@ fn parse_decimal(s: &str) -> Option<f64> {
         return None;
     }
     s.parse().ok()
+}
+
+/// The inspector belongs to `department` (per the directory).
+fn require_department(directory: &Directory, inspector: &InspectorId, department: &DepartmentId) -> Result<(), RecordError> {
+    match directory.inspector(inspector) {
+        Some(i) if &i.department == department => Ok(()),
+        _ => Err(RecordError::OtherDepartment { inspector: inspector.clone(), department: department.clone() }),
+    }
 }
 
 fn require_text(what: &'static str, value: &str) -> Result<(), RecordError> {

@@ -7,7 +7,9 @@ use crate::sample;
 
 fn setup() -> (Directory, Task) {
     let dir = sample::directory().unwrap();
-    let draft = sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+    let mut draft = sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+    // A second market-supervision inspector, so that two people may answer the same section.
+    draft.inspectors.push("scjg-02".parse().unwrap());
     let code = TaskCode::parse("330482-20261128-ABCDEFGH").unwrap();
     let task = Task::from_draft(draft, code, &dir).unwrap();
     (dir, task)
@@ -71,7 +73,8 @@ fn complete(r: &mut InspectionRecord, dir: &Directory) {
         };
     r.record_party(stamp("scjg-01", 3_000), party).unwrap();
     for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-01", "XFJY-001-02"] {
-        r.answer_check_point(stamp("xfjy-01", 4_000), dir, &cp(id), AnswerValue::Pass, None, vec![]).unwrap();
+        let by = if id.starts_with("SCJG") { "scjg-01" } else { "xfjy-01" };
+        r.answer_check_point(stamp(by, 4_000), dir, &cp(id), AnswerValue::Pass, None, vec![]).unwrap();
     }
     let number = |v: &str, u: &str| AnswerValue::Number { value: v.into(), unit: u.into() };
     r.answer_check_point(stamp("scjg-01", 4_000), dir, &cp("SCJG-001-03"), number("4.5", "℃"), None, vec![]).unwrap();
@@ -162,7 +165,8 @@ fn bad_answers_get_typed_errors_and_change_nothing() {
         }),
     ];
     for (id, value, evidence, expected) in cases {
-        let err = r.answer_check_point(stamp("scjg-01", 9), &dir, &cp(id), value.clone(), None, evidence).unwrap_err();
+        let by = if id.starts_with("XFJY") { "xfjy-01" } else { "scjg-01" };
+        let err = r.answer_check_point(stamp(by, 9), &dir, &cp(id), value.clone(), None, evidence).unwrap_err();
         assert!(expected(&err), "{id} {value:?}: {err:?}");
     }
     assert_eq!(r.heads(), before, "refused answers must not change the document");
@@ -182,7 +186,7 @@ fn only_assigned_inspectors_may_edit() {
     let (dir, task) = setup();
     let mut r = on_site(task);
     let err = r
-        .answer_check_point(stamp("scjg-02", 9), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![])
+        .answer_check_point(stamp("scjg-03", 9), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![])
         .unwrap_err();
     assert!(matches!(err, RecordError::NotAssigned(_)), "{err:?}");
 }
@@ -231,7 +235,7 @@ fn recording_completes_only_when_everything_is_answered() {
 
 #[test]
 fn findings_need_a_deadline_exactly_when_rectification_is_required() {
-    let (_, task) = setup();
+    let (dir, task) = setup();
     let mut r = on_site(task);
     let mut draft = FindingDraft {
         department: "xfjy".parse().unwrap(),
@@ -241,9 +245,9 @@ fn findings_need_a_deadline_exactly_when_rectification_is_required() {
         rectification_required: true,
         deadline: None,
     };
-    assert!(matches!(r.add_finding(stamp("xfjy-01", 9), draft.clone()), Err(RecordError::DeadlineMismatch)));
+    assert!(matches!(r.add_finding(stamp("xfjy-01", 9), &dir, draft.clone()), Err(RecordError::DeadlineMismatch)));
     draft.deadline = NaiveDate::from_ymd_opt(2026, 12, 15);
-    let field = r.add_finding(stamp("xfjy-01", 9), draft).unwrap();
+    let field = r.add_finding(stamp("xfjy-01", 9), &dir, draft).unwrap();
     let findings = r.findings().unwrap();
     assert_eq!(findings.len(), 1);
     assert_eq!(field, Field::Finding(findings[0].id.clone()));
@@ -260,7 +264,7 @@ fn concurrent_answers_to_the_same_check_point_are_a_conflict_with_both_authors()
     b.answer_check_point(stamp("xfjy-01", 11), &dir, &cp("XFJY-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
     a.answer_check_point(stamp("scjg-01", 12), &dir, &cp("SCJG-001-02"), AnswerValue::Pass, None, vec![]).unwrap();
     b.answer_check_point(
-        stamp("xfjy-01", 13),
+        stamp("scjg-02", 13),
         &dir,
         &cp("SCJG-001-02"),
         AnswerValue::Fail,
@@ -278,7 +282,7 @@ fn concurrent_answers_to_the_same_check_point_are_a_conflict_with_both_authors()
     assert_eq!(conflicts[0].field, Field::Answer(cp("SCJG-001-02")));
     let mut authors: Vec<&str> = conflicts[0].values.iter().map(|v| v.by.as_str()).collect();
     authors.sort();
-    assert_eq!(authors, ["scjg-01", "xfjy-01"]);
+    assert_eq!(authors, ["scjg-01", "scjg-02"]);
     assert_eq!(b.conflicts().unwrap(), conflicts, "both devices report the same conflict");
     assert_eq!(a.answers().unwrap().len(), 3);
 
@@ -289,7 +293,7 @@ fn concurrent_answers_to_the_same_check_point_are_a_conflict_with_both_authors()
         a.resolve_conflict(stamp("scjg-01", 20), &field, 5),
         Err(RecordError::NoSuchChoice { count: 2, .. })
     ));
-    let fail = conflicts[0].values.iter().position(|v| v.by.as_str() == "xfjy-01").unwrap();
+    let fail = conflicts[0].values.iter().position(|v| v.by.as_str() == "scjg-02").unwrap();
     a.resolve_conflict(stamp("scjg-01", 21), &field, fail).unwrap();
     assert!(a.conflicts().unwrap().is_empty());
     b.merge_bytes(&a.save()).unwrap();
@@ -306,7 +310,7 @@ fn an_open_conflict_blocks_completing_the_record() {
     let mut b = InspectionRecord::load(&a.save(), []).unwrap();
     b.set_actor(ActorId::random());
     a.answer_check_point(stamp("scjg-01", 10), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
-    b.answer_check_point(stamp("xfjy-01", 10), &dir, &cp("SCJG-001-01"), AnswerValue::Fail, None, vec![]).unwrap();
+    b.answer_check_point(stamp("scjg-02", 10), &dir, &cp("SCJG-001-01"), AnswerValue::Fail, None, vec![]).unwrap();
     a.merge_bytes(&b.save()).unwrap();
     let err = a.set_status(stamp("scjg-01", 11), &dir, Status::Recorded).unwrap_err();
     assert!(matches!(err, RecordError::OpenConflicts(1)), "{err:?}");
@@ -372,7 +376,8 @@ fn concurrent_different_status_changes_are_a_conflict() {
     let mut b = InspectionRecord::load(&a.save(), []).unwrap();
     b.set_actor(ActorId::from(&[2u8; 16][..]));
     a.set_status(stamp("scjg-01", 10), &dir, Status::Recorded).unwrap();
-    b.set_status(stamp("xfjy-01", 10), &dir, Status::Cancelled).unwrap();
+    // The lead on a second device (or the planning office) calls it off meanwhile.
+    b.set_status(stamp("scjg-01", 10), &dir, Status::Cancelled).unwrap();
     a.merge_bytes(&b.save()).unwrap();
     let conflicts = a.conflicts().unwrap();
     assert_eq!(conflicts.len(), 1);
@@ -385,10 +390,12 @@ fn a_separately_created_record_with_the_same_task_is_not_merged() {
     let mut a = InspectionRecord::create(task.clone(), ActorId::random(), stamp("scjg-01", 1)).unwrap();
     let mut impostor = InspectionRecord::create(task, ActorId::random(), stamp("scjg-01", 1)).unwrap();
     let before = a.heads();
-    assert!(matches!(a.merge_from(&mut impostor), Err(RecordError::UnrelatedRecord)));
+    let dir = sample::directory().unwrap();
+    let rules = WriteRules::unanchored(&dir);
+    assert!(matches!(a.merge_from(&mut impostor, &rules), Err(RecordError::UnrelatedRecord)));
     assert_eq!(a.heads(), before);
     let mut copy = InspectionRecord::load(&a.save(), []).unwrap();
-    a.merge_from(&mut copy).unwrap();
+    a.merge_from(&mut copy, &rules).unwrap();
 }
 
 #[test]

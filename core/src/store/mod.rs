@@ -9,6 +9,7 @@ pub mod documents;
 pub mod index;
 pub mod legal;
 pub mod photos;
+pub mod quarantine;
 pub mod schema;
 pub mod sync_state;
 
@@ -25,6 +26,7 @@ use crate::audit::{AuditAction, AuditReport, GENESIS_HASH, sha256_hex, verify_ch
 use crate::canonical::CanonicalError;
 use crate::domain::{CheckPointId, Directory, DirectoryError, InspectorId, Task, TaskCode, TaskDraft, TaskError};
 use crate::identity::{DeviceKey, KeyError, SeedWrapper};
+use crate::record::exchange::parse_change;
 use crate::record::{
     AnswerValue, Conflict, Field, FindingDraft, InspectionRecord, PartyDraft, Position, RecordError, Stamp, Status,
 };
@@ -106,6 +108,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the failure concerns one record only (a refused or unreadable record), so that
+    /// work on every other record can go on.
+    pub fn concerns_one_record(&self) -> bool {
+        matches!(self, StoreError::Record(_) | StoreError::CorruptDocument { .. } | StoreError::UnknownTask(_))
+    }
+
     pub(crate) fn io(path: &Path, source: std::io::Error) -> StoreError {
         StoreError::Io { path: path.to_path_buf(), source }
     }
@@ -413,7 +421,7 @@ impl Store {
 
     /// Records a finding.
     pub fn add_finding(&mut self, code: &TaskCode, finding: FindingDraft) -> Result<Field, StoreError> {
-        self.edit(code, AuditAction::AddFinding, |r, s, _| r.add_finding(s, finding))
+        self.edit(code, AuditAction::AddFinding, |r, s, d| r.add_finding(s, d, finding))
     }
 
     /// Changes the record's status.
@@ -433,30 +441,44 @@ impl Store {
         Ok(self.record(code)?.snapshot())
     }
 
-    /// Merges a record received from another device; creates the task locally if it is new here.
+    /// Merges a record received from another device (a file); creates the task locally if it is
+    /// new here. Every change is checked against the write rules first; a refused file changes
+    /// nothing and its changes are quarantined.
     pub fn receive_record(&mut self, bytes: &[u8]) -> Result<TaskCode, StoreError> {
-        let incoming = InspectionRecord::load(bytes, [])?;
+        let mut incoming = InspectionRecord::load(bytes, [])?;
         let code = incoming.task().code.clone();
+        let root = self.trust_root()?;
         let known: bool =
             self.conn.query_row("SELECT EXISTS(SELECT 1 FROM tasks WHERE code = ?1)", [code.as_str()], |r| r.get(0))?;
-        if known {
-            let mut incoming = incoming;
+        let all = incoming.changes_since(&[]);
+        let result = if known {
             let object = format!("task/{code}");
             self.change(
                 &code,
                 AuditAction::MergeRecord,
-                |r, _, _| {
-                    r.merge_from(&mut incoming)?;
+                |r, _, d| {
+                    r.merge_from(&mut incoming, &quarantine::rules(d, root))?;
                     Ok(((), object))
                 },
                 &|_| Ok(()),
-            )?;
-            return Ok(code);
+            )
+        } else {
+            let directory = self.directory()?;
+            let parsed = all.iter().cloned().map(parse_change).collect::<Result<Vec<_>, _>>()?;
+            match InspectionRecord::from_changes(parsed, &quarantine::rules(&directory, root)) {
+                Ok(mut record) => {
+                    self.adopt_record(&mut record, AuditAction::ReceiveRecord, None)?;
+                    self.records.insert(code.clone(), record);
+                    Ok(())
+                }
+                Err(e) => Err(StoreError::Record(e)),
+            }
+        };
+        if let Err(StoreError::Record(RecordError::Forbidden(refusal))) = &result {
+            let fresh = if known { self.unknown_changes(&code, all)? } else { all };
+            self.quarantine(&code, &fresh, refusal, quarantine::ChangeSource::File)?;
         }
-        let mut record = incoming;
-        self.adopt_record(&mut record, AuditAction::ReceiveRecord, None)?;
-        self.records.insert(code.clone(), record);
-        Ok(code)
+        result.map(|_| code)
     }
 
     /// Stores a record that is new on this device, with its task and index row; `confirmed` are

@@ -149,10 +149,26 @@ const MIGRATIONS: &[Migration] = &[
             );",
         rebuild_index: false,
     },
+    Migration {
+        version: 5,
+        description: "quarantine: received changes the write rules refused, kept for review, never applied",
+        sql: "
+            CREATE TABLE quarantine (
+                change_hash TEXT PRIMARY KEY,
+                task_code TEXT NOT NULL,
+                bytes BLOB NOT NULL,
+                rule TEXT NOT NULL,
+                path TEXT NOT NULL,
+                source TEXT NOT NULL,
+                received_at_ms INTEGER NOT NULL
+            );
+            CREATE INDEX quarantine_by_task ON quarantine (task_code);",
+        rebuild_index: false,
+    },
 ];
 
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 4;
+pub const CURRENT_VERSION: u32 = 5;
 
 /// Applies every migration above the database's version, each in its own transaction.
 /// `rebuild` rebuilds the task index inside the migrating transaction.

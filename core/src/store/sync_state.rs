@@ -229,9 +229,26 @@ impl Store {
         changes: Vec<Vec<u8>>,
         server_heads: &[ChangeHash],
     ) -> Result<bool, StoreError> {
+        let root = self.trust_root()?;
+        let result = self.apply_remote_checked(code, changes.clone(), server_heads, root);
+        if let Err(StoreError::Record(crate::record::RecordError::Forbidden(refusal))) = &result {
+            let fresh = if self.local_heads(code)?.is_some() { self.unknown_changes(code, changes)? } else { changes };
+            self.quarantine(code, &fresh, refusal, super::quarantine::ChangeSource::Server)?;
+        }
+        result
+    }
+
+    fn apply_remote_checked(
+        &mut self,
+        code: &TaskCode,
+        changes: Vec<Vec<u8>>,
+        server_heads: &[ChangeHash],
+        root: Option<ed25519_dalek::VerifyingKey>,
+    ) -> Result<bool, StoreError> {
         let parsed = changes.into_iter().map(parse_change).collect::<Result<Vec<_>, _>>()?;
         if self.local_heads(code)?.is_none() {
-            let mut record = InspectionRecord::from_changes(parsed)?;
+            let directory = self.directory()?;
+            let mut record = InspectionRecord::from_changes(parsed, &super::quarantine::rules(&directory, root))?;
             if &record.task().code != code {
                 return Err(StoreError::Record(crate::record::RecordError::MalformedField { field: "task".into() }));
             }
@@ -257,8 +274,8 @@ impl Store {
         self.change(
             code,
             AuditAction::MergeRecord,
-            |r, _, _| {
-                r.apply_changes(new)?;
+            |r, _, d| {
+                r.apply_changes(new, &super::quarantine::rules(d, root))?;
                 confirm.set(r.has_all(&confirmed));
                 Ok(((), object))
             },
@@ -270,6 +287,25 @@ impl Store {
             },
         )?;
         Ok(true)
+    }
+
+    /// Takes in the server's sync protocol message for a record (the fallback); the changes it
+    /// carries are checked against the write rules, and refused ones are quarantined.
+    pub fn receive_sync_message(
+        &mut self,
+        code: &TaskCode,
+        state: &mut automerge::sync::State,
+        message: automerge::sync::Message,
+    ) -> Result<(), StoreError> {
+        let root = self.trust_root()?;
+        let directory = self.directory()?;
+        let carried: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
+        let result = self.record(code)?.receive_sync_message(state, message, &super::quarantine::rules(&directory, root));
+        if let Err(crate::record::RecordError::Forbidden(refusal)) = &result {
+            // The record is unchanged; keep what was refused for review.
+            self.quarantine(code, &carried, refusal, super::quarantine::ChangeSource::SyncProtocol)?;
+        }
+        Ok(result?)
     }
 
     /// Writes changes that arrived in memory through the sync protocol; whether there were any.

@@ -32,7 +32,12 @@ fn store(root: &Path, inspector: &str) -> Store {
 
 /// A store with one sample task whose team has checked in.
 fn on_site_task(root: &Path) -> (Store, TaskCode) {
-    let mut s = store(root, "scjg-01");
+    on_site_task_as(root, "scjg-01")
+}
+
+/// A store of `inspector` (one of the sample task's) holding the sample task, checked in.
+fn on_site_task_as(root: &Path, inspector: &str) -> (Store, TaskCode) {
+    let mut s = store(root, inspector);
     let dir = s.directory().unwrap();
     let code = s.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
     s.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
@@ -273,20 +278,23 @@ fn the_audit_log_records_every_edit_and_detects_tampering_in_the_database() {
 fn two_stores_merge_a_record_and_both_see_the_conflict() {
     let tmp = tempfile::tempdir().unwrap();
     let mut a = store(&tmp.path().join("a"), "scjg-01");
-    let mut b = store(&tmp.path().join("b"), "xfjy-01");
+    let mut b = store(&tmp.path().join("b"), "scjg-02");
     let dir = a.directory().unwrap();
-    let code = a.create_task(sample::joint_task_draft(&dir, 0, day(1))).unwrap().code;
+    let mut draft = sample::joint_task_draft(&dir, 0, day(1));
+    draft.inspectors.push("scjg-02".parse().unwrap());
+    let code = a.create_task(draft).unwrap().code;
     a.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
     assert_eq!(b.receive_record(&a.export_record(&code).unwrap()).unwrap(), code);
+    // Two inspectors of the same department answer the same check point differently.
     a.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
     b.answer(&code, &cp("SCJG-001-01"), AnswerValue::Fail, None, vec![]).unwrap();
     b.add_finding(
         &code,
         FindingDraft {
-            department: "xfjy".parse().unwrap(),
+            department: "scjg".parse().unwrap(),
             check_point: None,
-            problem: "疏散通道堆放杂物".into(),
-            legal_basis: "《中华人民共和国消防法》第二十八条".into(),
+            problem: "许可证未公示".into(),
+            legal_basis: "《中华人民共和国食品安全法》第三十五条".into(),
             rectification_required: true,
             deadline: Some(day(10)),
         },
@@ -420,13 +428,13 @@ mod photos {
     #[test]
     fn a_photo_is_kept_byte_identical_with_a_signed_capture_record() {
         let tmp = tempfile::tempdir().unwrap();
-        let (mut s, code) = on_site_task(tmp.path());
+        let (mut s, code) = on_site_task_as(tmp.path(), "xfjy-01");
         let jpeg = sample_jpeg(1200, 900, Some(&SampleExif::pinghu()));
         let target = CaptureTarget::CheckPoint("XFJY-001-04".into());
         let captured = s.add_photo(&code, &jpeg, target.clone(), None).unwrap();
         assert!(captured.created);
         let record = captured.evidence.capture.verify_file(&jpeg).unwrap();
-        assert_eq!(record.inspector, "scjg-01");
+        assert_eq!(record.inspector, "xfjy-01");
         assert_eq!(record.task, code.as_str());
         assert_eq!(record.target, target);
         assert_eq!(record.exif_time.as_deref(), Some("2026:11:28 10:15:30"));
@@ -529,10 +537,12 @@ mod legal_documents {
     use crate::record::documents::PartyAct;
     use crate::record::{PartyDraft, Recusal};
 
-    /// Two devices (lead scjg-01 and xfjy-01) holding the same complete, recorded inspection.
+    /// Two devices (lead scjg-01 and xfjy-01) holding the same complete, recorded inspection, each
+    /// having recorded its own department's part.
     fn recorded(root: &Path) -> (Store, Store, TaskCode) {
         let (mut a, code) = on_site_task(&root.join("a"));
         let mut b = store(&root.join("b"), "xfjy-01");
+        exchange(&mut a, &mut b, &code);
         a.show_identity(&code).unwrap();
         let party = PartyDraft {
             name: "沈建国".into(),
@@ -541,18 +551,20 @@ mod legal_documents {
             recusal: Recusal::NotRequested,
         };
         a.record_party(&code, party).unwrap();
-        for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-02"] {
+        for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
             a.answer(&code, &cp(id), AnswerValue::Pass, None, vec![]).unwrap();
         }
-        let photo = sample_jpeg(640, 480, None);
-        let target = crate::evidence::CaptureTarget::CheckPoint("XFJY-001-04".into());
-        let sha = a.add_photo(&code, &photo, target, None).unwrap().evidence.sha256;
-        a.answer(&code, &cp("XFJY-001-04"), AnswerValue::Photos, None, vec![sha]).unwrap();
-        a.answer(&code, &cp("XFJY-001-01"), AnswerValue::Fail, Some("灭火器压力不足".into()), vec![]).unwrap();
         let number = |v: &str, u: &str| AnswerValue::Number { value: v.into(), unit: u.into() };
         a.answer(&code, &cp("SCJG-001-03"), number("3", "℃"), None, vec![]).unwrap();
-        a.answer(&code, &cp("XFJY-001-03"), number("0.6", "MPa"), None, vec![]).unwrap();
-        a.add_finding(
+        b.check_in(&code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+        let photo = sample_jpeg(640, 480, None);
+        let target = crate::evidence::CaptureTarget::CheckPoint("XFJY-001-04".into());
+        let sha = b.add_photo(&code, &photo, target, None).unwrap().evidence.sha256;
+        b.answer(&code, &cp("XFJY-001-04"), AnswerValue::Photos, None, vec![sha]).unwrap();
+        b.answer(&code, &cp("XFJY-001-02"), AnswerValue::Pass, None, vec![]).unwrap();
+        b.answer(&code, &cp("XFJY-001-01"), AnswerValue::Fail, Some("灭火器压力不足".into()), vec![]).unwrap();
+        b.answer(&code, &cp("XFJY-001-03"), number("0.6", "MPa"), None, vec![]).unwrap();
+        b.add_finding(
             &code,
             FindingDraft {
                 department: "xfjy".parse().unwrap(),
@@ -564,9 +576,30 @@ mod legal_documents {
             },
         )
         .unwrap();
+        exchange(&mut b, &mut a, &code);
+        // The photo's original travels separately (sync or bundle); here it is copied over.
+        copy_blobs(&b, &mut a);
         a.set_status(&code, Status::Recorded).unwrap();
-        b.receive_record(&a.export_record(&code).unwrap()).unwrap();
+        exchange(&mut a, &mut b, &code);
         (a, b, code)
+    }
+
+    fn copy_blobs(from: &Store, to: &mut Store) {
+        let blobs = from.blobs().unwrap();
+        let rows: Vec<(String, String)> = from
+            .connection()
+            .prepare("SELECT sha256, mime FROM blobs")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for (sha, mime) in rows {
+            let path = blobs.path_of(&sha);
+            let tmp = to.root().join("copied.part");
+            std::fs::copy(&path, &tmp).unwrap();
+            to.adopt_downloaded_blob(&tmp, &mime).unwrap();
+        }
     }
 
     fn exchange(from: &mut Store, to: &mut Store, code: &TaskCode) {
@@ -751,11 +784,18 @@ mod legal_documents {
         let (mut a, mut b, code) = recorded(tmp.path());
         let v1 = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
         exchange(&mut a, &mut b, &code);
-        // b reopens and answers differently while a's copy still says "recorded": the merge conflicts.
-        b.set_status(&code, Status::OnSite).unwrap();
-        b.answer(&code, &cp("SCJG-001-01"), AnswerValue::Fail, None, vec![]).unwrap();
+        // The lead reopens; both devices then record the party's representative differently, and
+        // the lead completes again before seeing b's entry: the merge conflicts.
         a.set_status(&code, Status::OnSite).unwrap();
-        a.answer(&code, &cp("SCJG-001-01"), AnswerValue::NotApplicable, None, vec![]).unwrap();
+        exchange(&mut a, &mut b, &code);
+        let party = |role: &str| PartyDraft {
+            name: "沈建国".into(),
+            role: role.into(),
+            phone: None,
+            recusal: Recusal::NotRequested,
+        };
+        b.record_party(&code, party("法定代表人")).unwrap();
+        a.record_party(&code, party("现场负责人（厨师长）")).unwrap();
         a.set_status(&code, Status::Recorded).unwrap();
         exchange(&mut b, &mut a, &code);
         assert!(!a.conflicts(&code).unwrap().is_empty());

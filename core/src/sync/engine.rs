@@ -133,6 +133,11 @@ pub struct SyncReport {
     pub revocations: Option<u64>,
     /// Whether new directory data arrived (and was imported).
     pub directory_updated: bool,
+    /// Why the server refused a document's changes under its write rules (rule and path), by task.
+    pub forbidden: BTreeMap<String, crate::sync::wire::ForbiddenDetail>,
+    /// Records this device could not take in, by task, with why (a refused change is
+    /// quarantined; an unreadable record is isolated): every other record kept syncing.
+    pub isolated: BTreeMap<String, String>,
 }
 
 /// Enrols the device with a one-time code: proves possession of its key, checks the certificate
@@ -430,54 +435,26 @@ impl Run<'_> {
             request.documents.iter().filter(|d| !d.changes.is_empty()).map(|d| d.id.as_str()).collect();
         for result in response.documents {
             let id = result.id.clone();
-            let Ok(code) = TaskCode::parse(&id) else { continue };
             if let Some(why) = result.refused {
+                if let Some(detail) = result.forbidden.clone() {
+                    self.report.forbidden.insert(id.clone(), detail);
+                }
                 self.report.refused.insert(id.clone(), why);
                 self.skip.insert(id.clone());
                 self.fallback.remove(&id);
                 continue;
             }
-            let heads =
-                heads_from_hex(&result.heads).ok_or_else(|| ClientError::MalformedAnswer(format!("heads of {id}")))?;
-            let mut store = self.store.lock()?;
-            if let Some(message) = result.sync_message.as_deref() {
-                let message = unb64(message)
-                    .and_then(|b| am_sync::Message::decode(&b).ok())
-                    .ok_or_else(|| ClientError::MalformedAnswer(format!("sync message of {id}")))?;
-                if let Some(state) = self.fallback.get_mut(&id) {
-                    store.record(&code)?.receive_sync_message(state, message).map_err(StoreError::from)?;
-                }
-            }
-            if self.fallback.contains_key(&id) {
-                // Persist what the fallback brought in, then leave it once this copy holds the
-                // server's heads: from there on the ordinary push sends what the server lacks.
-                let arrived = store.persist_merged(&code)?;
-                if arrived {
-                    self.report.progress.documents_pulled += 1;
-                }
-                if store.record(&code)?.has_all(&heads) {
-                    store.confirm_heads(&code, &heads)?;
+            match self.apply_document(result, &pushed) {
+                Ok(()) => {}
+                // One record that cannot be taken in (a forbidden change, a corrupt copy) never
+                // stops the others: it is isolated, reported, and left out of this run.
+                Err(SyncError::Store(e)) if e.concerns_one_record() => {
+                    self.report.isolated.insert(id.clone(), e.to_string());
+                    self.skip.insert(id.clone());
                     self.fallback.remove(&id);
+                    self.pulls.remove(&id);
                 }
-                continue;
-            }
-            let changes = result
-                .changes
-                .iter()
-                .map(|c| unb64(c))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| ClientError::MalformedAnswer(format!("changes of {id}")))?;
-            let merged = store.apply_remote(&code, changes, &heads)?;
-            if merged {
-                self.report.progress.documents_pulled += 1;
-            }
-            if !store.record(&code)?.has_all(&heads) {
-                // The server no longer knows the heads it confirmed (restored from a backup):
-                // catch up through the sync protocol.
-                self.fallback.insert(id.clone(), am_sync::State::new());
-            }
-            if pushed.contains(id.as_str()) {
-                self.report.progress.documents_pushed += 1;
+                Err(e) => return Err(e),
             }
         }
         if let Some(audit) = response.audit {
@@ -519,6 +496,55 @@ impl Run<'_> {
             store.set_feed_cursor(response.next)?;
         }
         self.cursor = response.next.max(self.cursor);
+        Ok(())
+    }
+
+    /// Takes in the server's answer for one document.
+    fn apply_document(&mut self, result: super::wire::DocumentResult, pushed: &HashSet<&str>) -> Result<(), SyncError> {
+        let id = result.id.clone();
+        let Ok(code) = TaskCode::parse(&id) else { return Ok(()) };
+        let heads =
+            heads_from_hex(&result.heads).ok_or_else(|| ClientError::MalformedAnswer(format!("heads of {id}")))?;
+        let mut store = self.store.lock()?;
+        if let Some(message) = result.sync_message.as_deref() {
+            let message = unb64(message)
+                .and_then(|b| am_sync::Message::decode(&b).ok())
+                .ok_or_else(|| ClientError::MalformedAnswer(format!("sync message of {id}")))?;
+            if let Some(state) = self.fallback.get_mut(&id) {
+                store.receive_sync_message(&code, state, message)?;
+            }
+        }
+        if self.fallback.contains_key(&id) {
+            // Persist what the fallback brought in, then leave it once this copy holds the
+            // server's heads: from there on the ordinary push sends what the server lacks.
+            let arrived = store.persist_merged(&code)?;
+            if arrived {
+                self.report.progress.documents_pulled += 1;
+            }
+            if store.record(&code)?.has_all(&heads) {
+                store.confirm_heads(&code, &heads)?;
+                self.fallback.remove(&id);
+            }
+            return Ok(());
+        }
+        let changes = result
+            .changes
+            .iter()
+            .map(|c| unb64(c))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ClientError::MalformedAnswer(format!("changes of {id}")))?;
+        let merged = store.apply_remote(&code, changes, &heads)?;
+        if merged {
+            self.report.progress.documents_pulled += 1;
+        }
+        if !store.record(&code)?.has_all(&heads) {
+            // The server no longer knows the heads it confirmed (restored from a backup):
+            // catch up through the sync protocol.
+            self.fallback.insert(id.clone(), am_sync::State::new());
+        }
+        if pushed.contains(id.as_str()) {
+            self.report.progress.documents_pushed += 1;
+        }
         Ok(())
     }
 

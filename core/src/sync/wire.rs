@@ -111,6 +111,20 @@ pub struct DocumentResult {
     /// The server's next sync protocol message (base64), in the fallback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_message: Option<String>,
+    /// With [`Refusal::ForbiddenEdit`]: the write rule broken and where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forbidden: Option<ForbiddenDetail>,
+}
+
+/// Which write rule a refused change broke, and where in the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForbiddenDetail {
+    /// The rule (machine name, e.g. `other_department`).
+    pub rule: String,
+    /// The path in the record (e.g. `sections/xfjy/XFJY-001-01`).
+    pub path: String,
+    /// The refused change (hex hash).
+    pub change: String,
 }
 
 /// Why the server refused one document; the rest of the batch is unaffected.
@@ -142,6 +156,13 @@ pub enum Refusal {
     /// The server holds no such document (a pull of an unknown id).
     #[error("the server holds no such document")]
     Unknown,
+    /// A change breaks the record's write rules (see the result's `forbidden`); nothing of the
+    /// document's changes was stored.
+    #[error("a change breaks the record's write rules")]
+    ForbiddenEdit,
+    /// The server cannot read its own copy of the document (isolated; other documents sync on).
+    #[error("the server cannot read its copy of this document")]
+    Unreadable,
 }
 
 /// One entry of the change feed.

@@ -1,0 +1,257 @@
+//! The write rules of an inspection record: what a change may do, given who made it. One set of
+//! rules, run by the sync server on every pushed change and by every device on every change it
+//! receives (from the server, a file or the sync protocol's fallback), before the change becomes
+//! part of the stored record.
+//!
+//! A change is judged by its own operations, each resolved to a path of the record's layout, read
+//! against the record *as it was at the change's dependencies* (its causal past). That makes the
+//! verdict the same whatever order changes arrive in: every receiver accepts or refuses exactly the
+//! same changes, so honest copies converge. Who made a change comes from its Automerge actor: the
+//! tenant's actor (derived from the root key), or a device whose certificate — signed by the
+//! tenant root and carried in the record — binds its key to an inspector and departments. Author
+//! stamps inside values are checked against that identity, never trusted. See
+//! `docs/trust-model.md` for the rules in prose.
+
+mod authors;
+mod checks;
+mod edits;
+
+use std::collections::HashSet;
+
+use automerge::{AutoCommit, Change, ChangeHash};
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+
+pub use authors::Author;
+
+use super::RecordError;
+use crate::domain::Directory;
+
+/// Which write rule a refused change broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteRule {
+    /// The change's actor is neither the tenant nor a device certified by the tenant root.
+    UnknownWriter,
+    /// A path the record's layout does not have (or a list or text object).
+    UnknownPath,
+    /// Nothing in a record is ever deleted.
+    NoDeletion,
+    /// The record's maps are made only when it is created.
+    Structure,
+    /// `schema_version` changes only through a migration the software knows.
+    SchemaVersion,
+    /// The task part is written only by the tenant (the planning office).
+    TenantOnly,
+    /// A value that does not have its schema type.
+    Malformed,
+    /// A value that breaks its domain rule (answer type or range, empty text, position …).
+    InvalidValue,
+    /// An author stamp names someone other than the change's certified writer.
+    ImpersonatedAuthor,
+    /// The writer is not assigned to the task.
+    NotAssigned,
+    /// A department's section or finding written by an inspector of another department.
+    OtherDepartment,
+    /// A status change the lifecycle does not allow.
+    Lifecycle,
+    /// Only the lead inspector may do this.
+    LeadOnly,
+    /// The record's status does not allow this entry now.
+    WrongStatus,
+    /// A precondition does not hold (check-in, completeness, no open conflicts).
+    Precondition,
+    /// An append-only entry was overwritten, or an operation overwrote what its author could not see.
+    Immutable,
+    /// A signed statement inside the value does not verify or was not made with the writer's key.
+    Signature,
+    /// A reference to something the record did not hold.
+    UnknownReference,
+    /// The record's first change does not have the layout of a creation.
+    Creation,
+}
+
+impl WriteRule {
+    /// The zh-CN description shown to inspectors and administrators.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            WriteRule::UnknownWriter => "修改者不是本租户签发证书的设备",
+            WriteRule::UnknownPath => "记录中不存在该位置",
+            WriteRule::NoDeletion => "记录中的任何内容都不得删除",
+            WriteRule::Structure => "记录结构只能在创建时生成",
+            WriteRule::SchemaVersion => "不得擅自修改记录格式版本",
+            WriteRule::TenantOnly => "任务信息只能由计划部门（服务器）修改",
+            WriteRule::Malformed => "数据格式不符合记录规范",
+            WriteRule::InvalidValue => "数据内容不符合检查要点或业务规则",
+            WriteRule::ImpersonatedAuthor => "署名与设备证书登记的执法人员不一致（冒名）",
+            WriteRule::NotAssigned => "修改者未被指派到该任务",
+            WriteRule::OtherDepartment => "不得填写其他部门的检查内容",
+            WriteRule::Lifecycle => "状态变更不符合检查流程",
+            WriteRule::LeadOnly => "只有牵头执法人员可以执行此操作",
+            WriteRule::WrongStatus => "当前记录状态下不能填写此项",
+            WriteRule::Precondition => "前提条件未满足（签到、记录完整或冲突未处理）",
+            WriteRule::Immutable => "已形成的记录、文书、签名和证据不得改写",
+            WriteRule::Signature => "签名或采集记录无效，或不是修改者本人的密钥所签",
+            WriteRule::UnknownReference => "引用了记录中不存在的内容",
+            WriteRule::Creation => "记录的创建内容不符合规范",
+        }
+    }
+
+    /// The machine name, as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteRule::UnknownWriter => "unknown_writer",
+            WriteRule::UnknownPath => "unknown_path",
+            WriteRule::NoDeletion => "no_deletion",
+            WriteRule::Structure => "structure",
+            WriteRule::SchemaVersion => "schema_version",
+            WriteRule::TenantOnly => "tenant_only",
+            WriteRule::Malformed => "malformed",
+            WriteRule::InvalidValue => "invalid_value",
+            WriteRule::ImpersonatedAuthor => "impersonated_author",
+            WriteRule::NotAssigned => "not_assigned",
+            WriteRule::OtherDepartment => "other_department",
+            WriteRule::Lifecycle => "lifecycle",
+            WriteRule::LeadOnly => "lead_only",
+            WriteRule::WrongStatus => "wrong_status",
+            WriteRule::Precondition => "precondition",
+            WriteRule::Immutable => "immutable",
+            WriteRule::Signature => "signature",
+            WriteRule::UnknownReference => "unknown_reference",
+            WriteRule::Creation => "creation",
+        }
+    }
+}
+
+/// A change refused by the write rules: the rule, the path in the record, and the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("change {change} is forbidden: rule {} at {path}", rule.as_str())]
+pub struct ForbiddenEdit {
+    /// The rule broken.
+    pub rule: WriteRule,
+    /// Where in the record (e.g. `sections/xfjy/XFJY-001-01`, `status`).
+    pub path: String,
+    /// The refused change's hash (hex).
+    pub change: String,
+}
+
+/// What the rules need to judge changes: the directory (catalogue, inspectors) and the trust
+/// anchor that binds actors to people.
+pub struct WriteRules<'a> {
+    directory: &'a Directory,
+    root: Option<VerifyingKey>,
+    authenticated: Option<(automerge::ActorId, Author)>,
+}
+
+impl<'a> WriteRules<'a> {
+    /// Rules anchored in the tenant root: the tenant's actor and certified devices are known.
+    pub fn anchored(directory: &'a Directory, root: VerifyingKey) -> Self {
+        WriteRules { directory, root: Some(root), authenticated: None }
+    }
+
+    /// Rules for a store that was never enrolled: with no trust anchor, the record's creator is
+    /// taken as its planner and author stamps cannot be bound to keys; every other rule applies.
+    pub fn unanchored(directory: &'a Directory) -> Self {
+        WriteRules { directory, root: None, authenticated: None }
+    }
+
+    /// Adds an actor the caller authenticated itself (the server: the device that signed the request).
+    pub fn with_authenticated(mut self, actor: automerge::ActorId, author: Author) -> Self {
+        self.authenticated = Some((actor, author));
+        self
+    }
+
+    /// The directory the rules read.
+    pub fn directory(&self) -> &Directory {
+        self.directory
+    }
+}
+
+/// Checks `changes` against the rules, each at its causal past, and applies them to `doc` in
+/// causal order. Changes already in `doc` are skipped. All or nothing: on a refusal `doc` is
+/// returned to what it was.
+pub(crate) fn apply_checked(
+    doc: &mut AutoCommit,
+    changes: Vec<Change>,
+    rules: &WriteRules<'_>,
+) -> Result<usize, RecordError> {
+    let ordered = causal_order(doc, changes)?;
+    if ordered.is_empty() {
+        return Ok(0);
+    }
+    let before = doc.get_heads();
+    match check_each(doc, &ordered, rules) {
+        Ok(()) => Ok(ordered.len()),
+        Err(e) => {
+            restore(doc, &before);
+            Err(e)
+        }
+    }
+}
+
+fn check_each(doc: &mut AutoCommit, ordered: &[Change], rules: &WriteRules<'_>) -> Result<(), RecordError> {
+    let mut rest = ordered;
+    let authors = authors::Authors::resolve(rules, doc, ordered);
+    if doc.get_heads().is_empty() {
+        let (first, tail) = rest.split_first().ok_or(RecordError::MalformedChange)?;
+        checks::check_creation(first, &authors, rules).map_err(RecordError::Forbidden)?;
+        doc.apply_changes([first.clone()]).map_err(|_| RecordError::MalformedChange)?;
+        rest = tail;
+    }
+    let objects = edits::Objects::read(doc)?;
+    for change in rest {
+        let decoded = edits::decode(change, &objects).map_err(RecordError::Forbidden)?;
+        checks::check_change(doc, change, &decoded, &authors, rules).map_err(RecordError::Forbidden)?;
+        doc.apply_changes([change.clone()]).map_err(|_| RecordError::MalformedChange)?;
+    }
+    Ok(())
+}
+
+/// Puts the document back at `heads` after a refused batch (nothing of it stays).
+fn restore(doc: &mut AutoCommit, heads: &[ChangeHash]) {
+    let actor = doc.get_actor().clone();
+    let restored = if heads.is_empty() { Ok(AutoCommit::new()) } else { doc.fork_at(heads) };
+    if let Ok(restored) = restored {
+        *doc = restored.with_actor(actor);
+    }
+}
+
+/// The new changes in an order where each comes after its dependencies; a second root change
+/// (a separately created document) or a missing dependency is refused.
+fn causal_order(doc: &mut AutoCommit, changes: Vec<Change>) -> Result<Vec<Change>, RecordError> {
+    let mut seen: HashSet<ChangeHash> = HashSet::new();
+    let mut pending: Vec<Change> = Vec::new();
+    for change in changes {
+        if doc.get_change_by_hash(&change.hash()).is_none() && seen.insert(change.hash()) {
+            pending.push(change);
+        }
+    }
+    let has_root = !doc.get_heads().is_empty();
+    if pending.iter().filter(|c| c.deps().is_empty()).count() + usize::from(has_root) > 1 {
+        return Err(RecordError::UnrelatedRecord);
+    }
+    let mut placed: HashSet<ChangeHash> = HashSet::new();
+    let mut ordered = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut waiting = Vec::new();
+        for change in pending {
+            let ready =
+                change.deps().iter().all(|d| placed.contains(d) || doc.get_change_by_hash(d).is_some());
+            if ready {
+                placed.insert(change.hash());
+                ordered.push(change);
+            } else {
+                waiting.push(change);
+            }
+        }
+        if waiting.len() == before {
+            return Err(RecordError::MissingDependencies(waiting.len()));
+        }
+        pending = waiting;
+    }
+    Ok(ordered)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,495 @@
+//! The write rules against an attacker holding one enrolled, assigned device: hand-made changes
+//! by that device's own actor, checked by a receiver anchored in the tenant root.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, Change, ROOT, ReadDoc};
+use chrono::NaiveDate;
+
+use super::*;
+use crate::certificate::{CERTIFICATE_SCHEMA, DeviceCertificate, SignedCertificate};
+use crate::document::{DocumentKind, DocumentSignature, SignatureRole, SignedStatement, signature::SIGNATURE_SCHEMA};
+use crate::domain::{CheckPointId, Directory, Task, TaskCode};
+use crate::identity::DeviceKey;
+use crate::record::{
+    AnswerValue, FindingDraft, InspectionRecord, PartyDraft, Position, Recusal, Stamp, Status, StatusEntry, to_json,
+};
+use crate::sample;
+
+pub(crate) struct World {
+    pub dir: Directory,
+    pub ca: DeviceKey,
+    /// The server's copy: every change reaches it through the rules.
+    pub server: InspectionRecord,
+}
+
+pub(crate) struct Device {
+    pub key: DeviceKey,
+    pub inspector: &'static str,
+    pub record: InspectionRecord,
+}
+
+pub(crate) fn stamp(by: &str, at_ms: i64) -> Stamp {
+    Stamp { by: by.parse().unwrap(), at_ms }
+}
+
+fn cp(id: &str) -> CheckPointId {
+    id.parse().unwrap()
+}
+
+impl World {
+    pub(crate) fn new() -> World {
+        let dir = sample::directory().unwrap();
+        let draft = sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+        let task = Task::from_draft(draft, TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(), &dir).unwrap();
+        let ca = DeviceKey::generate();
+        let server = InspectionRecord::create(task, ca.actor_id(), stamp("scjg-01", 1)).unwrap();
+        World { dir, ca, server }
+    }
+
+    pub(crate) fn rules(&self) -> WriteRules<'_> {
+        WriteRules::anchored(&self.dir, self.ca.verifying_key())
+    }
+
+    /// An enrolled device of `inspector` holding a copy of the record, its certificate put in.
+    pub(crate) fn device(&mut self, inspector: &'static str) -> Device {
+        let key = DeviceKey::generate();
+        let department = self.dir.inspector(&inspector.parse().unwrap()).unwrap().department.to_string();
+        let certificate = DeviceCertificate {
+            schema: CERTIFICATE_SCHEMA.into(),
+            serial: "1".into(),
+            tenant: "330482".into(),
+            device: key.device_id(),
+            device_public_key: hex::encode(key.public_bytes()),
+            inspector: inspector.into(),
+            departments: vec![department],
+            not_before_ms: 0,
+            not_after_ms: 4_102_444_800_000,
+            issuer_public_key: hex::encode(self.ca.public_bytes()),
+        };
+        let signed = SignedCertificate::issue(&certificate, &self.ca).unwrap();
+        let mut record = InspectionRecord::load(&self.server.save(), []).unwrap();
+        record.set_actor(key.actor_id());
+        record.put_certificate(&stamp(inspector, 2), &key.device_id(), &signed).unwrap();
+        let mut device = Device { key, inspector, record };
+        self.push(&mut device).unwrap();
+        device
+    }
+
+    /// Sends what `device` has and the server lacks through the rules; the device then takes in
+    /// what the server holds.
+    pub(crate) fn push(&mut self, device: &mut Device) -> Result<usize, RecordError> {
+        let known = self.server.heads();
+        let changes: Vec<Change> = device.record.doc.get_changes(&[]).into_iter().collect();
+        let fresh: Vec<Change> = changes.into_iter().filter(|c| !known.contains(&c.hash()) && !self.server.has_all(&[c.hash()])).collect();
+        let rules = WriteRules::anchored(&self.dir, self.ca.verifying_key());
+        let n = self.server.apply_changes(fresh, &rules)?;
+        let back = self.server.changes_since(&[]);
+        let back: Vec<Change> = back.into_iter().map(|b| Change::from_bytes(b).unwrap()).collect();
+        device.record.apply_changes(back, &rules)?;
+        Ok(n)
+    }
+}
+
+impl Device {
+    pub(crate) fn stamp(&self, at: i64) -> Stamp {
+        stamp(self.inspector, at)
+    }
+
+    /// A hand-made change on this device's actor: whatever `edit` does to a copy of its record.
+    pub(crate) fn forge(&mut self, edit: impl FnOnce(&mut AutoCommit)) -> Vec<Change> {
+        let before = self.record.doc.get_heads();
+        let mut doc = self.record.doc.fork().with_actor(self.key.actor_id());
+        edit(&mut doc);
+        doc.commit();
+        doc.get_changes(&before)
+    }
+
+    /// Signs a document version as this inspector, with this device's key (or `key`).
+    pub(crate) fn signature_by(&self, sha256: &str, named: &str, key: &DeviceKey) -> DocumentSignature {
+        let statement = SignedStatement {
+            schema: SIGNATURE_SCHEMA.into(),
+            document_sha256: sha256.into(),
+            document_number: "n".into(),
+            signer: SignatureRole::Inspector { inspector: named.into(), certificate_number: "x".into() },
+            device: key.device_id(),
+            device_public_key: hex::encode(key.public_bytes()),
+            device_time_ms: 50,
+            position: None,
+        };
+        DocumentSignature::sign(&statement, key).unwrap()
+    }
+}
+
+/// Two devices record a whole inspection honestly; the server takes every change.
+pub(crate) fn recorded() -> (World, Device, Device) {
+    let mut w = World::new();
+    let mut a = w.device("scjg-01");
+    let mut b = w.device("xfjy-01");
+    let here = Position::wgs84(30.7, 121.0, 5).unwrap();
+    a.record.check_in_at(a.stamp(10), here).unwrap();
+    b.record.check_in_at(b.stamp(10), here).unwrap();
+    a.record.show_identity(a.stamp(11), vec!["1".into(), "2".into()]).unwrap();
+    let party = PartyDraft { name: "王伟".into(), role: "现场负责人".into(), phone: None, recusal: Recusal::NotRequested };
+    a.record.record_party(a.stamp(11), party).unwrap();
+    let dir = w.dir.clone();
+    for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
+        a.record.answer_check_point(a.stamp(12), &dir, &cp(id), AnswerValue::Pass, None, vec![]).unwrap();
+    }
+    let number = |v: &str, u: &str| AnswerValue::Number { value: v.into(), unit: u.into() };
+    a.record.answer_check_point(a.stamp(12), &dir, &cp("SCJG-001-03"), number("4.5", "℃"), None, vec![]).unwrap();
+    for id in ["XFJY-001-01", "XFJY-001-02"] {
+        b.record.answer_check_point(b.stamp(12), &dir, &cp(id), AnswerValue::Pass, None, vec![]).unwrap();
+    }
+    b.record.answer_check_point(b.stamp(12), &dir, &cp("XFJY-001-03"), number("1.2", "MPa"), None, vec![]).unwrap();
+    b.record.answer_check_point(b.stamp(12), &dir, &cp("XFJY-001-04"), AnswerValue::NotApplicable, None, vec![]).unwrap();
+    let finding = FindingDraft {
+        department: "xfjy".parse().unwrap(),
+        check_point: None,
+        problem: "灭火器压力不足".into(),
+        legal_basis: "《中华人民共和国消防法》第十六条".into(),
+        rectification_required: true,
+        deadline: NaiveDate::from_ymd_opt(2026, 12, 20),
+    };
+    b.record.add_finding(b.stamp(13), &dir, finding).unwrap();
+    w.push(&mut a).unwrap();
+    w.push(&mut b).unwrap();
+    w.push(&mut a).unwrap();
+    a.record.set_status(a.stamp(20), &dir, Status::Recorded).unwrap();
+    w.push(&mut a).unwrap();
+    w.push(&mut b).unwrap();
+    (w, a, b)
+}
+
+/// The recorded inspection with its on-site record rendered and signed by both inspectors.
+pub(crate) fn signed() -> (World, Device, Device, String) {
+    let (mut w, mut a, mut b) = recorded();
+    let dir = w.dir.clone();
+    let lead = "scjg".parse().unwrap();
+    let content = a
+        .record
+        .build_document(&dir, DocumentKind::OnSiteRecord, &lead, "平市监现检〔2026〕1号".into(), 1, &"scjg-01".parse().unwrap(), 30)
+        .unwrap();
+    let version = a.record.add_document(a.stamp(30), &content, lead).unwrap();
+    let role = |i: &str| SignatureRole::Inspector { inspector: i.into(), certificate_number: "x".into() };
+    let sig = a.signature_by(&version.sha256, "scjg-01", &a.key);
+    a.record.add_signature(a.stamp(31), &version.sha256, &sig, &role("scjg-01")).unwrap();
+    w.push(&mut a).unwrap();
+    w.push(&mut b).unwrap();
+    let sig = b.signature_by(&version.sha256, "xfjy-01", &b.key);
+    b.record.add_signature(b.stamp(32), &version.sha256, &sig, &role("xfjy-01")).unwrap();
+    w.push(&mut b).unwrap();
+    w.push(&mut a).unwrap();
+    (w, a, b, version.sha256)
+}
+
+fn refused(w: &mut World, changes: Vec<Change>) -> ForbiddenEdit {
+    let before = w.server.heads();
+    let rules = WriteRules::anchored(&w.dir, w.ca.verifying_key());
+    match w.server.apply_changes(changes, &rules) {
+        Err(RecordError::Forbidden(f)) => {
+            assert_eq!(w.server.heads(), before, "nothing of a refused batch stays");
+            f
+        }
+        other => panic!("expected a forbidden edit, got {other:?}"),
+    }
+}
+
+fn map(doc: &AutoCommit, key: &str) -> automerge::ObjId {
+    doc.get(ROOT, key).unwrap().unwrap().1
+}
+
+fn section(doc: &AutoCommit, department: &str) -> automerge::ObjId {
+    doc.get(&map(doc, "sections"), department).unwrap().unwrap().1
+}
+
+#[test]
+fn an_honest_inspection_by_two_devices_is_accepted_and_converges() {
+    let (mut w, mut a, mut b, sha) = signed();
+    w.push(&mut a).unwrap();
+    w.push(&mut b).unwrap();
+    assert_eq!(a.record.heads(), w.server.heads());
+    assert_eq!(b.record.heads(), w.server.heads());
+    assert_eq!(w.server.status().unwrap(), Status::Recorded);
+    assert_eq!(w.server.signatures(&sha).unwrap().len(), 2);
+}
+
+#[test]
+fn another_departments_answer_is_refused_whether_stamped_with_its_owner_or_not() {
+    let (mut w, _a, mut b) = recorded();
+    let mut x = w.device("xfjy-01");
+    x.record.doc.set_actor(x.key.actor_id());
+    // Reopened so that answers may be entered, by the lead (legitimate).
+    let _ = &mut b;
+    let forged_as_owner = x.forge(|doc| {
+        let s = section(doc, "scjg");
+        let value = r#"{"check_point":"SCJG-001-01","value":{"kind":"fail"},"by":"scjg-01","at_ms":99}"#;
+        doc.put(&s, "SCJG-001-01", value).unwrap();
+    });
+    let f = refused(&mut w, forged_as_owner);
+    assert_eq!((f.rule, f.path.as_str()), (WriteRule::ImpersonatedAuthor, "sections/scjg/SCJG-001-01"));
+    let forged_as_self = x.forge(|doc| {
+        let s = section(doc, "scjg");
+        let value = r#"{"check_point":"SCJG-001-01","value":{"kind":"fail"},"by":"xfjy-01","at_ms":99}"#;
+        doc.put(&s, "SCJG-001-01", value).unwrap();
+    });
+    let f = refused(&mut w, forged_as_self);
+    assert_eq!(f.rule, WriteRule::OtherDepartment);
+}
+
+#[test]
+fn answers_after_the_recording_completed_and_out_of_range_values_are_refused() {
+    let (mut w, mut a, _b) = recorded();
+    let after_recorded = a.forge(|doc| {
+        let s = section(doc, "scjg");
+        let value = r#"{"check_point":"SCJG-001-03","value":{"kind":"number","value":"4.6","unit":"℃"},"by":"scjg-01","at_ms":99}"#;
+        doc.put(&s, "SCJG-001-03", value).unwrap();
+    });
+    assert_eq!(refused(&mut w, after_recorded).rule, WriteRule::WrongStatus);
+
+    let (mut w, mut a, _b) = {
+        let mut w = World::new();
+        let mut a = w.device("scjg-01");
+        a.record.check_in_at(a.stamp(10), Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+        w.push(&mut a).unwrap();
+        (w, a, ())
+    };
+    let out_of_range = a.forge(|doc| {
+        let s = section(doc, "scjg");
+        let value = r#"{"check_point":"SCJG-001-03","value":{"kind":"number","value":"900","unit":"℃"},"by":"scjg-01","at_ms":99}"#;
+        doc.put(&s, "SCJG-001-03", value).unwrap();
+    });
+    assert_eq!(refused(&mut w, out_of_range).rule, WriteRule::InvalidValue);
+}
+
+#[test]
+fn status_shortcuts_and_resurrections_are_refused() {
+    let mut w = World::new();
+    let mut a = w.device("scjg-01");
+    let closed = a.forge(|doc| {
+        doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Closed, stamp: stamp("scjg-01", 5) })).unwrap();
+    });
+    assert_eq!(refused(&mut w, closed).rule, WriteRule::Lifecycle);
+    let recorded_unanswered = {
+        a.record.check_in_at(a.stamp(10), Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+        w.push(&mut a).unwrap();
+        a.forge(|doc| {
+            doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Recorded, stamp: stamp("scjg-01", 11) }))
+                .unwrap();
+        })
+    };
+    assert_eq!(refused(&mut w, recorded_unanswered).rule, WriteRule::Precondition);
+    let dir = w.dir.clone();
+    a.record.set_status(a.stamp(12), &dir, Status::Cancelled).unwrap();
+    w.push(&mut a).unwrap();
+    let resurrected = a.forge(|doc| {
+        doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Planned, stamp: stamp("scjg-01", 13) })).unwrap();
+    });
+    assert_eq!(refused(&mut w, resurrected).rule, WriteRule::WrongStatus);
+}
+
+#[test]
+fn a_non_lead_inspector_cannot_complete_or_cancel() {
+    let mut w = World::new();
+    let mut b = w.device("xfjy-01");
+    b.record.check_in_at(b.stamp(10), Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+    w.push(&mut b).unwrap();
+    let cancel = b.forge(|doc| {
+        doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Cancelled, stamp: stamp("xfjy-01", 11) })).unwrap();
+    });
+    assert_eq!(refused(&mut w, cancel).rule, WriteRule::LeadOnly);
+    let dir = w.dir.clone();
+    let err = b.record.set_status(b.stamp(12), &dir, Status::Cancelled).unwrap_err();
+    assert!(matches!(err, RecordError::NotLeadInspector(_)), "{err:?}");
+}
+
+#[test]
+fn signed_documents_signatures_and_findings_are_never_deleted_or_rewritten() {
+    let (mut w, mut a, mut b, sha) = signed();
+    let deleted = b.forge(|doc| {
+        let d = map(doc, "documents");
+        doc.delete(&d, sha.as_str()).unwrap();
+    });
+    assert_eq!(refused(&mut w, deleted).rule, WriteRule::NoDeletion);
+    let rewritten = b.forge(|doc| {
+        let d = map(doc, "documents");
+        let text = doc.get(&d, sha.as_str()).unwrap().unwrap().0.into_string().unwrap().replace("灭火器", "灭火毯");
+        doc.put(&d, sha.as_str(), text).unwrap();
+    });
+    assert_eq!(refused(&mut w, rewritten).rule, WriteRule::Immutable);
+    let unsigned = a.forge(|doc| {
+        let s = map(doc, "signatures");
+        doc.delete(&s, format!("{sha}/inspector/xfjy-01").as_str()).unwrap();
+    });
+    assert_eq!(refused(&mut w, unsigned).rule, WriteRule::NoDeletion);
+    let finding = b.record.findings().unwrap()[0].id.clone();
+    let erased = b.forge(|doc| {
+        let f = map(doc, "findings");
+        doc.delete(&f, finding.as_str()).unwrap();
+    });
+    assert_eq!(refused(&mut w, erased).rule, WriteRule::NoDeletion);
+    w.push(&mut a).unwrap();
+}
+
+#[test]
+fn a_signature_naming_another_inspector_is_refused() {
+    let (mut w, _a, mut b, sha) = signed();
+    let forged = b.forge(|doc| {
+        let s = map(doc, "signatures");
+        let sig = DocumentSignature::sign(
+            &SignedStatement {
+                schema: SIGNATURE_SCHEMA.into(),
+                document_sha256: sha.clone(),
+                document_number: "n".into(),
+                signer: SignatureRole::Inspector { inspector: "scjg-02".into(), certificate_number: "x".into() },
+                device: "d".into(),
+                device_public_key: String::new(),
+                device_time_ms: 1,
+                position: None,
+            },
+            &DeviceKey::generate(),
+        )
+        .unwrap();
+        doc.put(&s, format!("{sha}/inspector/scjg-02").as_str(), to_json(&sig)).unwrap();
+    });
+    assert_eq!(refused(&mut w, forged).rule, WriteRule::Signature, "a statement whose key is not the device's");
+    let named_a = b.signature_by(&sha, "scjg-02", &b.key);
+    let forged = b.forge(|doc| {
+        let s = map(doc, "signatures");
+        doc.put(&s, format!("{sha}/inspector/scjg-02").as_str(), to_json(&named_a)).unwrap();
+    });
+    assert_eq!(refused(&mut w, forged).rule, WriteRule::ImpersonatedAuthor, "b's key signing as someone else");
+}
+
+#[test]
+fn the_task_and_the_schema_are_not_the_devices_to_write() {
+    let (mut w, mut a, _b) = recorded();
+    let mut task = w.server.task().clone();
+    task.inspectors.push("scjg-02".parse().unwrap());
+    task.lead_inspector = "scjg-02".parse().unwrap();
+    let rewritten = a.forge(|doc| doc.put(ROOT, "task", to_json(&task)).unwrap());
+    assert_eq!(refused(&mut w, rewritten).rule, WriteRule::TenantOnly);
+    let bumped = a.forge(|doc| doc.put(ROOT, "schema_version", 2u64).unwrap());
+    assert_eq!(refused(&mut w, bumped).rule, WriteRule::SchemaVersion);
+    let removed = a.forge(|doc| doc.delete(ROOT, "task").unwrap());
+    assert_eq!(refused(&mut w, removed).rule, WriteRule::NoDeletion);
+    let garbage = a.forge(|doc| doc.put(ROOT, "status", "garbage").unwrap());
+    assert_eq!(refused(&mut w, garbage).rule, WriteRule::Malformed);
+    let structure = a.forge(|doc| {
+        doc.put_object(ROOT, "findings", automerge::ObjType::Map).unwrap();
+    });
+    assert_eq!(refused(&mut w, structure).rule, WriteRule::Structure);
+    // The tenant itself may reassign.
+    let dir = w.dir.clone();
+    w.server.set_actor(w.ca.actor_id());
+    w.server.reassign(stamp("scjg-01", 40), &dir, vec!["scjg-01".parse().unwrap(), "xfjy-01".parse().unwrap(), "scjg-02".parse().unwrap()]).unwrap();
+    w.push(&mut a).unwrap();
+    assert_eq!(a.record.task().inspectors.len(), 3);
+}
+
+#[test]
+fn a_device_without_a_certificate_writes_nothing() {
+    let mut w = World::new();
+    let mut a = w.device("scjg-01");
+    let stranger = DeviceKey::generate();
+    let forged = {
+        let before = a.record.doc.get_heads();
+        let mut doc = a.record.doc.fork().with_actor(stranger.actor_id());
+        let arrivals = map(&doc, "arrivals");
+        let value = r#"{"position":{"latitude_e7":1,"longitude_e7":1,"accuracy_m":1,"datum":"WGS-84"},"by":"scjg-01","at_ms":1}"#;
+        doc.put(&arrivals, "scjg-01", value).unwrap();
+        doc.commit();
+        doc.get_changes(&before)
+    };
+    assert_eq!(refused(&mut w, forged).rule, WriteRule::UnknownWriter);
+}
+
+#[test]
+fn a_change_is_judged_by_the_record_at_its_own_dependencies() {
+    let (mut w, _a, mut b, sha) = signed();
+    // b signs again from an old copy in which the document did not exist yet: at the change's
+    // dependencies there is nothing to sign, whatever the server holds now.
+    let old = b.record.doc.get_changes(&[]).into_iter().find(|c| c.message().is_some_and(|m| m == "status")).unwrap().hash();
+    let sig = b.signature_by(&sha, "xfjy-01", &b.key);
+    let stale = {
+        let mut doc = b.record.doc.fork_at(&[old]).unwrap().with_actor(b.key.actor_id());
+        let s = map(&doc, "signatures");
+        doc.put(&s, format!("{sha}/inspector/xfjy-01-again").as_str(), to_json(&sig)).unwrap();
+        doc.commit();
+        doc.get_changes(&[old])
+    };
+    assert_eq!(refused(&mut w, stale).rule, WriteRule::UnknownReference);
+}
+
+#[test]
+fn the_lead_resolves_a_conflict_with_one_of_its_values_and_nobody_else_can() {
+    let mut w = World::new();
+    let mut a = w.device("scjg-01");
+    let mut a2 = w.device("scjg-02");
+    let mut b = w.device("xfjy-01");
+    let dir = w.dir.clone();
+    let here = Position::wgs84(30.7, 121.0, 5).unwrap();
+    // scjg-02 is not on the task yet: the tenant adds them.
+    w.server.set_actor(w.ca.actor_id());
+    w.server
+        .reassign(stamp("scjg-01", 3), &dir, vec!["scjg-01".parse().unwrap(), "scjg-02".parse().unwrap(), "xfjy-01".parse().unwrap()])
+        .unwrap();
+    for d in [&mut a, &mut a2, &mut b] {
+        w.push(d).unwrap();
+        let s = d.stamp(10);
+        d.record.check_in_at(s, here).unwrap();
+        w.push(d).unwrap();
+    }
+    a.record.answer_check_point(a.stamp(11), &dir, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    a2.record.answer_check_point(a2.stamp(11), &dir, &cp("SCJG-001-01"), AnswerValue::Fail, None, vec![]).unwrap();
+    w.push(&mut a).unwrap();
+    w.push(&mut a2).unwrap();
+    w.push(&mut a).unwrap();
+    w.push(&mut b).unwrap();
+    assert_eq!(a.record.conflicts().unwrap().len(), 1);
+    // b (not the lead, another department) re-puts one of the values: refused.
+    let field = crate::record::Field::Answer(cp("SCJG-001-01"));
+    let chosen = a.record.conflicts().unwrap()[0].values[0].value.to_string();
+    let not_lead = b.forge(|doc| {
+        let s = section(doc, "scjg");
+        doc.put(&s, "SCJG-001-01", chosen.as_str()).unwrap();
+    });
+    assert_eq!(refused(&mut w, not_lead).rule, WriteRule::ImpersonatedAuthor);
+    a.record.resolve_conflict(a.stamp(12), &field, 1).unwrap();
+    w.push(&mut a).unwrap();
+    w.push(&mut b).unwrap();
+    assert!(b.record.conflicts().unwrap().is_empty());
+}
+
+#[test]
+fn hostile_change_bytes_are_refused_not_a_crash() {
+    let (mut w, mut a, _b) = recorded();
+    let mut changes = a.forge(|doc| doc.put(ROOT, "party", "x").unwrap());
+    let mut bytes = changes.remove(0).raw_bytes().to_vec();
+    let n = bytes.len();
+    for i in (n / 2)..n {
+        bytes[i] ^= 0x5a;
+        if let Ok(c) = Change::from_bytes(bytes.clone()) {
+            let rules = WriteRules::anchored(&w.dir, w.ca.verifying_key());
+            let _ = w.server.apply_changes(vec![c], &rules);
+        }
+    }
+}
+
+#[test]
+fn the_same_changes_in_any_order_get_the_same_verdict() {
+    let (mut w, mut a, mut b) = recorded();
+    let honest = {
+        let dir = w.dir.clone();
+        a.record.set_status(a.stamp(40), &dir, Status::Closed).unwrap();
+        a.record.doc.get_changes(&w.server.heads())
+    };
+    let forged = b.forge(|doc| doc.put(ROOT, "status", "garbage").unwrap());
+    let mut batch = forged.clone();
+    batch.extend(honest.iter().cloned());
+    let mut copy = InspectionRecord::load(&w.server.save(), []).unwrap();
+    let rules = w.rules();
+    assert!(matches!(copy.apply_changes(batch, &rules), Err(RecordError::Forbidden(_))));
+    copy.apply_changes(honest, &rules).unwrap();
+    assert_eq!(copy.status().unwrap(), Status::Closed);
+    let _ = w.push(&mut b);
+}
