@@ -1,6 +1,6 @@
 //! `onevisit demo`: the city sync server starts embedded (SQLite + blob files, loopback HTTP); an
 //! administrator plans a joint inspection; two inspectors of two departments enrol their devices,
-//! receive the task, record it offline with one concurrent answer to the same check point and an
+//! receive the task, record it offline (both note the party's representative, differently) with an
 //! evidence photo; both sync through the server, the photo is fetched by the other device, the
 //! conflict is shown and resolved by the lead inspector, the on-site record is signed by both
 //! inspectors on their own devices and by the party, the task code is issued and verified, and
@@ -30,7 +30,6 @@ use crate::render;
 const SAMPLE_SIGNATURE_PNG: &[u8] = include_bytes!("../../data/sample-signature.png");
 
 /// The check point both inspectors answer concurrently: 从业人员是否持有效健康证明.
-const CONTESTED: &str = "SCJG-001-02";
 
 /// Runs the demo in `dir` (or a temporary directory).
 pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
@@ -105,7 +104,7 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         a.answer(&code, &cp("SCJG-001-04")?, AnswerValue::Pass, None, vec![])?;
         a.answer(
             &code,
-            &cp(CONTESTED)?,
+            &cp("SCJG-001-02")?,
             AnswerValue::Pass,
             Some("抽查 3 名从业人员，健康证均在有效期内".into()),
             vec![],
@@ -128,7 +127,14 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         let target = CaptureTarget::CheckPoint("XFJY-001-04".into());
         let captured = b.add_photo(&code, &photo, target, Some(position))?;
         b.answer(&code, &cp("XFJY-001-04")?, AnswerValue::Photos, None, vec![captured.evidence.sha256.clone()])?;
-        b.answer(&code, &cp(CONTESTED)?, AnswerValue::Fail, Some("后厨 1 名帮工健康证已过期".into()), vec![])?;
+        // Meanwhile the fire officer also notes who represents the party — differently.
+        let party = PartyDraft {
+            name: "沈建国".into(),
+            role: "法定代表人".into(),
+            phone: Some("13800000000".into()),
+            recusal: Recusal::NotRequested,
+        };
+        b.record_party(&code, party)?;
         b.add_finding(
             &code,
             FindingDraft {
@@ -143,10 +149,10 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         captured
     };
     say(&format!(
-        "   xfjy-01：签到、完成消防安全检查 4 项（含现场照片 {}…，采集记录已签名）、记录 1 个问题",
+        "   xfjy-01：签到、完成消防安全检查 4 项（含现场照片 {}…，采集记录已签名）、记录 1 个问题、记录当事人",
         &captured.evidence.sha256[..12]
     ));
-    say(&format!("   ⚠ 两人同时回答了同一检查要点 {CONTESTED}（符合 / 不符合）"));
+    say("   ⚠ 两人同时记录了当事人代表，身份不一致（现场负责人 / 法定代表人）");
 
     say("▶ 4. 恢复联网：两台设备先后与服务器同步（只传各自缺少的变更，照片单独上传）");
     let mut traffic = Vec::new();
@@ -175,8 +181,8 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         print!("{}", render::conflicts(&conflicts));
     }
 
-    say("▶ 5. 牵头执法人员 scjg-01 核实后裁决冲突（采用“不符合”），经服务器同步给对方");
-    let field = Field::Answer(cp(CONTESTED)?);
+    say("▶ 5. 牵头执法人员 scjg-01 核实营业执照后裁决冲突（采用“法定代表人”），经服务器同步给对方");
+    let field = Field::Party;
     let conflict =
         conflicts.iter().find(|c| c.field == field).ok_or(CliError::Usage("the demo expected a conflict"))?;
     let choice = conflict.values.iter().position(|v| v.by.as_str() == "xfjy-01").unwrap_or(0);

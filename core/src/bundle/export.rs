@@ -91,6 +91,9 @@ struct Payload<'a> {
     sha256: Vec<(String, String)>,
     sha512: Vec<(String, String)>,
     items: Vec<ListItem>,
+    /// Payload files written so far: a file named by its content (a photo that is evidence
+    /// twice, e.g. one signature image on two document versions) goes in once.
+    written: std::collections::HashMap<String, Digests>,
     progress: BundleProgress,
     report: &'a dyn Fn(&BundleProgress),
     cancel: &'a CancelToken,
@@ -101,7 +104,11 @@ impl Payload<'_> {
         if self.cancel.is_cancelled() {
             return Err(BundleError::Cancelled);
         }
+        if let Some(digests) = self.written.get(path) {
+            return Ok(digests.clone());
+        }
         let digests = self.writer.write(path, reader)?;
+        self.written.insert(path.to_string(), digests.clone());
         if path.starts_with("data/") {
             self.sha256.push((digests.sha256.clone(), path.to_string()));
             self.sha512.push((digests.sha512.clone(), path.to_string()));
@@ -165,6 +172,7 @@ fn export_new(
         sha256: Vec::new(),
         sha512: Vec::new(),
         items: Vec::new(),
+        written: Default::default(),
         progress: BundleProgress::default(),
         report: progress,
         cancel,

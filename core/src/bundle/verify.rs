@@ -322,7 +322,12 @@ impl Verifier<'_> {
                 Some((p, d)) if d.sha256 != record.sha256 => {
                     self.report.fail("capture", format!("{p} is not the photo its capture record signed"))
                 }
-                Some(_) => match signers.check(&record.device, &record.device_public_key, record.device_time_ms) {
+                Some(_) => match signers.check(
+                    &record.device,
+                    &record.device_public_key,
+                    record.device_time_ms,
+                    &record.inspector,
+                ) {
                     Err(why) => self.report.fail("capture", format!("photo {}…: {why}", &record.sha256[..12])),
                     Ok(who) => {
                         let held = self.received_by(&record.task, receipts, &format!("capture:{}", signed.hash()));
@@ -366,7 +371,8 @@ impl Verifier<'_> {
                 match s.verify(&name) {
                     Err(e) => self.report.fail("document", format!("document {}…: a signature {e}", &name[..12])),
                     Ok(statement) => {
-                        match signers.check(&statement.device, &statement.device_public_key, statement.device_time_ms) {
+                        let named = statement.responsible_inspector();
+                        match signers.check(&statement.device, &statement.device_public_key, statement.device_time_ms, named) {
                             Ok(_) => match self.received_by(&task, receipts, &format!("signature:{}", s.canonical)) {
                                 Some(bound) if statement.device_time_ms > bound => self.report.fail(
                                     "document",
@@ -497,10 +503,30 @@ impl Verifier<'_> {
                 self.report.fail("audit", format!("{f} is malformed"));
                 continue;
             };
-            let Some(key) = certificates.get(&device).and_then(|c| SignedCertificate::device_key(c).ok()) else {
+            let Some(certificate) = certificates.get(&device) else {
                 self.report.fail("audit", format!("{f}: no certificate for device {device}"));
                 continue;
             };
+            let Ok(key) = SignedCertificate::device_key(certificate) else {
+                self.report.fail("audit", format!("{f}: no certificate for device {device}"));
+                continue;
+            };
+            // An entry names who acted; the device's certificate must name the same inspector.
+            let impostor = entries
+                .iter()
+                .filter_map(|e| e.entry())
+                .find(|e| e.inspector.as_deref().is_some_and(|i| i != certificate.inspector));
+            if let Some(e) = impostor {
+                self.report.fail(
+                    "audit",
+                    format!(
+                        "{f}: entry #{} names {}, but device {device} is certified for {}",
+                        e.seq,
+                        e.inspector.as_deref().unwrap_or_default(),
+                        certificate.inspector
+                    ),
+                );
+            }
             let head = entries.iter().filter_map(|e| e.entry()).map(|e| e.seq).max().unwrap_or(0);
             let report = verify_chain(&entries, &key, head);
             if report.is_intact() {
@@ -550,12 +576,19 @@ struct Signers<'a> {
 }
 
 impl Signers<'_> {
-    /// Who `device` with `key` was at `at_ms`, if its certificate held then.
-    fn check(&self, device: &str, key: &str, at_ms: i64) -> Result<String, String> {
+    /// Who `device` with `key` was at `at_ms`, if its certificate held then and names `named`,
+    /// the inspector the signed statement makes responsible.
+    fn check(&self, device: &str, key: &str, at_ms: i64, named: &str) -> Result<String, String> {
         let c =
             self.certificates.get(device).ok_or_else(|| format!("no certificate for device {device} in the bag"))?;
         if c.device_public_key != key {
             return Err(format!("the key is not the one certified for device {device}"));
+        }
+        if c.inspector != named {
+            return Err(format!(
+                "the statement names {named}, but the signing key of device {device} is certified for {}",
+                c.inspector
+            ));
         }
         if at_ms < c.not_before_ms || at_ms > c.not_after_ms {
             return Err(format!("signed at {at_ms}, outside the certificate's validity"));

@@ -95,6 +95,31 @@ pub enum SignatureProblem {
     /// The signer (or attesting inspector) is not one of the task's inspectors.
     #[error("{0} is not one of the task's inspectors")]
     NotTaskInspector(String),
+    /// No certificate from the tenant root binds the signing key to a device (the record carries
+    /// none for it, or it does not verify).
+    #[error("no certificate of the tenant binds the signing key of device {0}")]
+    Uncertified(String),
+    /// The statement names one inspector but the key's certificate names another.
+    #[error("the statement names {named}, but the signing key is certified for {certified}")]
+    NamedAnotherInspector {
+        /// Who the statement names.
+        named: String,
+        /// Who the key's certificate names.
+        certified: String,
+    },
+    /// The certificate did not hold at the signing time (not yet valid, expired or revoked).
+    #[error("the signing key's certificate did not hold at the signing time: {0}")]
+    CertificateInvalid(String),
+}
+
+impl SignedStatement {
+    /// The inspector the statement makes responsible: the signer, or the attesting inspector.
+    pub fn responsible_inspector(&self) -> &str {
+        match &self.signer {
+            SignatureRole::Inspector { inspector, .. } => inspector,
+            SignatureRole::Party { attested_by, .. } | SignatureRole::PartyRefused { attested_by, .. } => attested_by,
+        }
+    }
 }
 
 impl DocumentSignature {

@@ -105,6 +105,44 @@ pub struct DocumentReport {
     /// Whether rendering the record at the version's heads reproduces exactly these bytes (the
     /// document says what the record said then). `None` when not checked.
     pub matches_record: Option<bool>,
+    /// Whether each signing key was checked against its certificate from the tenant root (false
+    /// on a store that was never enrolled: there is no root to check against).
+    pub identities_checked: bool,
+}
+
+/// What binds signing keys to people: the tenant root, and the revocation list the device holds.
+pub struct SignerTrust<'a> {
+    /// The tenant root key.
+    pub root: &'a ed25519_dalek::VerifyingKey,
+    /// The latest revocation list, if any.
+    pub revocations: Option<&'a crate::certificate::RevocationList>,
+}
+
+impl SignerTrust<'_> {
+    /// Checks that a statement's key is certified for the inspector it names, at its signing time.
+    pub fn check(
+        &self,
+        statement: &crate::document::SignedStatement,
+        certificates: &[(String, crate::certificate::SignedCertificate)],
+    ) -> Result<(), SignatureProblem> {
+        let uncertified = || SignatureProblem::Uncertified(statement.device.clone());
+        let (_, signed) = certificates.iter().find(|(d, _)| d == &statement.device).ok_or_else(uncertified)?;
+        let certificate = signed.verify_issued(self.root).map_err(|_| uncertified())?;
+        if certificate.device_public_key != statement.device_public_key {
+            return Err(uncertified());
+        }
+        let named = statement.responsible_inspector();
+        if certificate.inspector != named {
+            return Err(SignatureProblem::NamedAnotherInspector {
+                named: named.to_string(),
+                certified: certificate.inspector,
+            });
+        }
+        signed
+            .verify(self.root, statement.device_time_ms, self.revocations)
+            .map(|_| ())
+            .map_err(|e| SignatureProblem::CertificateInvalid(e.to_string()))
+    }
 }
 
 /// What the party did with the document.
@@ -385,7 +423,9 @@ impl InspectionRecord {
     }
 
     /// Verifies a version and every signature over it, and says whether it counts as signed.
-    pub fn document_report(&self, sha256: &str) -> Result<DocumentReport, RecordError> {
+    /// With the tenant's `trust`, a signature counts only if the certificate the record carries
+    /// for its key names the same inspector and held (not expired, not revoked) at the signing time.
+    pub fn document_report(&self, sha256: &str, trust: Option<&SignerTrust<'_>>) -> Result<DocumentReport, RecordError> {
         let version = self.document(sha256)?;
         let intact = version.content().is_ok();
         let superseded_by = self
@@ -393,20 +433,27 @@ impl InspectionRecord {
             .filter(|l| l.version > version.version)
             .map(|l| l.sha256);
         let assigned = |id: &str| self.task().inspectors.iter().any(|i| i.as_str() == id);
+        let certificates = match trust {
+            Some(_) => self.certificates()?,
+            None => Vec::new(),
+        };
         let mut checks = Vec::new();
         let (mut inspectors, mut party) = (std::collections::BTreeSet::new(), false);
         for (key, sig) in self.signatures(sha256)? {
             let (signer, device_time_ms, problem) = match sig.verify(sha256) {
                 Err(problem) => (key.rsplit('/').next().unwrap_or_default().to_string(), None, Some(problem)),
                 Ok(statement) => {
-                    let (signer, attester) = match &statement.signer {
-                        SignatureRole::Inspector { inspector, .. } => (inspector.clone(), inspector.clone()),
-                        SignatureRole::Party { name, attested_by, .. } => (name.clone(), attested_by.clone()),
-                        SignatureRole::PartyRefused { attested_by, .. } => {
-                            ("拒绝签字".to_string(), attested_by.clone())
-                        }
+                    let signer = match &statement.signer {
+                        SignatureRole::Inspector { inspector, .. } => inspector.clone(),
+                        SignatureRole::Party { name, .. } => name.clone(),
+                        SignatureRole::PartyRefused { .. } => "拒绝签字".to_string(),
                     };
-                    let problem = (!assigned(&attester)).then(|| SignatureProblem::NotTaskInspector(attester.clone()));
+                    let attester = statement.responsible_inspector().to_string();
+                    let problem = match trust {
+                        Some(trust) => trust.check(&statement, &certificates).err(),
+                        None => None,
+                    }
+                    .or_else(|| (!assigned(&attester)).then(|| SignatureProblem::NotTaskInspector(attester.clone())));
                     if problem.is_none() {
                         match statement.signer {
                             SignatureRole::Inspector { inspector, .. } => {
@@ -439,6 +486,7 @@ impl InspectionRecord {
             signatures: checks,
             missing,
             matches_record: None,
+            identities_checked: trust.is_some(),
         })
     }
 

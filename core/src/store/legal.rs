@@ -9,7 +9,7 @@ use crate::document::{
 };
 use crate::domain::{DepartmentId, TaskCode};
 use crate::evidence::CaptureTarget;
-use crate::record::documents::{DocumentReport, DocumentVersion, PARTY_STATEMENT, PartyAct};
+use crate::record::documents::{DocumentReport, DocumentVersion, PARTY_STATEMENT, PartyAct, SignerTrust};
 use crate::record::{Field, RecordError};
 use crate::task_token::TaskClaims;
 
@@ -162,8 +162,15 @@ impl Store {
     /// Verifies a document version and its signatures, and that it matches the record's history.
     pub fn document_report(&mut self, code: &TaskCode, sha256: &str) -> Result<DocumentReport, StoreError> {
         let directory = self.directory()?;
+        let account = self.sync_account()?;
+        let root = account.as_ref().and_then(|a| crate::identity::verifying_key_from_hex(&a.root_public_key));
+        let revocations = match (&account, &root) {
+            (Some(a), Some(root)) => a.revocations.verify(root).ok(),
+            _ => None,
+        };
+        let trust = root.as_ref().map(|root| SignerTrust { root, revocations: revocations.as_ref() });
         let record = self.record(code)?;
-        let mut report = record.document_report(sha256)?;
+        let mut report = record.document_report(sha256, trust.as_ref())?;
         report.matches_record = Some(record.matches_record(&directory, sha256)?);
         Ok(report)
     }

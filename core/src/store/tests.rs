@@ -702,7 +702,7 @@ mod legal_documents {
         let map = record.map("signatures").unwrap();
         let key = format!("{}/inspector/wsjk-01", v1.sha256);
         record.doc_mut().put(&map, key.as_str(), serde_json::to_string(&forged).unwrap()).unwrap();
-        let report = record.document_report(&v1.sha256).unwrap();
+        let report = record.document_report(&v1.sha256, None).unwrap();
         assert!(!report.signed);
         let check = report.signatures.iter().find(|c| c.key == key).unwrap();
         assert_eq!(check.problem, Some(SignatureProblem::NotTaskInspector("wsjk-01".into())));
@@ -725,14 +725,14 @@ mod legal_documents {
         raw[10] ^= 1;
         sig.signature = hex::encode(raw);
         record.doc_mut().put(&sigs, key.as_str(), serde_json::to_string(&sig).unwrap()).unwrap();
-        let report = record.document_report(&v1.sha256).unwrap();
+        let report = record.document_report(&v1.sha256, None).unwrap();
         assert_eq!(report.signatures[0].problem, Some(SignatureProblem::BadSignature));
         // A flipped byte in the signed document itself.
         let docs = record.map("documents").unwrap();
         let mut version = record.document(&v1.sha256).unwrap();
         version.canonical = version.canonical.replacen("灭火器压力不足", "灭火器压力充足", 1);
         record.doc_mut().put(&docs, v1.sha256.as_str(), serde_json::to_string(&version).unwrap()).unwrap();
-        let report = record.document_report(&v1.sha256).unwrap();
+        let report = record.document_report(&v1.sha256, None).unwrap();
         assert!(!report.intact && !report.signed);
         let directory = sample::directory().unwrap();
         assert!(!record.matches_record(&directory, &v1.sha256).unwrap());
