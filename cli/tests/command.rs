@@ -149,8 +149,10 @@ fn bad_input_is_refused_with_a_clear_error() {
 #[test]
 fn two_devices_exchange_a_record_and_the_lead_resolves_the_conflict() {
     let a = Device::new("scjg-01");
-    let b = Device::new("xfjy-01");
-    let code = new_task(&a);
+    let b = Device::new("scjg-02");
+    let out = create_task(&a, &["scjg-01", "scjg-02", "xfjy-01"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let code = serde_json::from_slice::<Value>(&out.stdout).unwrap()["code"].as_str().unwrap().to_string();
     let file = a.store().join("record.automerge");
     let file = file.to_str().unwrap();
     a.ok(&["record", "export", &code, "--out", file]);
@@ -168,8 +170,8 @@ fn two_devices_exchange_a_record_and_the_lead_resolves_the_conflict() {
     assert_eq!(conflicts.as_array().unwrap().len(), 1, "{conflicts}");
     assert_eq!(conflicts[0]["field"], "answer:SCJG-001-02");
     let listed = a.ok(&["conflicts", "list", &code]);
-    assert!(listed.contains("健康证过期") && listed.contains("xfjy-01") && listed.contains("scjg-01"), "{listed}");
-    let fail = conflicts[0]["values"].as_array().unwrap().iter().position(|v| v["by"] == "xfjy-01").unwrap() + 1;
+    assert!(listed.contains("健康证过期") && listed.contains("scjg-02") && listed.contains("scjg-01"), "{listed}");
+    let fail = conflicts[0]["values"].as_array().unwrap().iter().position(|v| v["by"] == "scjg-02").unwrap() + 1;
 
     let (_, err) = b.fails(&["conflicts", "resolve", &code, "answer:SCJG-001-02", "--choose", "1"]);
     assert!(err.contains("lead inspector"), "{err}");
@@ -259,23 +261,36 @@ fn a_passphrase_sealed_store_opens_only_with_its_passphrase() {
 
 /// Brings a task on device `d` to "recorded", with a photo for the photo check point and a
 /// finding that requires rectification; returns the photo's path.
-fn record_completely(d: &Device, code: &str) -> std::path::PathBuf {
+/// Hands a record file from one device to the other (`record export` then `record merge`).
+fn hand_over(from: &Device, to: &Device, code: &str) {
+    let file = from.store().join("handover.automerge");
+    let file = file.to_str().unwrap();
+    from.ok(&["record", "export", code, "--out", file]);
+    to.ok(&["record", "merge", file]);
+}
+
+/// Records the whole inspection: the lead `a` (scjg-01) its department's part, `b` (xfjy-01) the
+/// fire brigade's part with a photo and a finding; then the lead completes it. Both hold the result.
+fn record_completely(a: &Device, b: &Device, code: &str) -> std::path::PathBuf {
     use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
-    let photo = d.store().join("extinguisher.jpg");
+    let photo = b.store().join("extinguisher.jpg");
     std::fs::write(&photo, sample_jpeg(800, 600, Some(&SampleExif::pinghu()))).unwrap();
-    d.ok(&["record", "check-in", code, "--lat", "30.7", "--lon", "121.02"]);
-    d.ok(&["record", "identity", code]);
-    d.ok(&["record", "party", code, "--name", "沈建国", "--role", "现场负责人"]);
-    for cp in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-02"] {
-        d.ok(&["record", "answer", code, cp, "pass"]);
+    hand_over(a, b, code);
+    a.ok(&["record", "check-in", code, "--lat", "30.7", "--lon", "121.02"]);
+    a.ok(&["record", "identity", code]);
+    a.ok(&["record", "party", code, "--name", "沈建国", "--role", "现场负责人"]);
+    for cp in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
+        a.ok(&["record", "answer", code, cp, "pass"]);
     }
-    d.ok(&["record", "answer", code, "SCJG-001-03", "3"]);
-    d.ok(&["record", "answer", code, "XFJY-001-03", "0.5"]);
-    d.ok(&["record", "answer", code, "XFJY-001-01", "fail", "--note", "灭火器压力不足"]);
-    let added = d.json(&["photo", "add", code, photo.to_str().unwrap(), "--check-point", "XFJY-001-04"]);
+    a.ok(&["record", "answer", code, "SCJG-001-03", "3"]);
+    b.ok(&["record", "check-in", code, "--lat", "30.7", "--lon", "121.02"]);
+    b.ok(&["record", "answer", code, "XFJY-001-02", "pass"]);
+    b.ok(&["record", "answer", code, "XFJY-001-03", "0.5"]);
+    b.ok(&["record", "answer", code, "XFJY-001-01", "fail", "--note", "灭火器压力不足"]);
+    let added = b.json(&["photo", "add", code, photo.to_str().unwrap(), "--check-point", "XFJY-001-04"]);
     let sha = added["evidence"]["sha256"].as_str().unwrap().to_string();
-    d.ok(&["record", "answer", code, "XFJY-001-04", "photos", "--evidence", &sha]);
-    d.ok(&[
+    b.ok(&["record", "answer", code, "XFJY-001-04", "photos", "--evidence", &sha]);
+    b.ok(&[
         "record",
         "finding",
         code,
@@ -288,7 +303,9 @@ fn record_completely(d: &Device, code: &str) -> std::path::PathBuf {
         "--deadline",
         "2026-12-20",
     ]);
-    d.ok(&["record", "status", code, "recorded"]);
+    hand_over(b, a, code);
+    a.ok(&["record", "status", code, "recorded"]);
+    hand_over(a, b, code);
     photo
 }
 
@@ -297,17 +314,17 @@ fn photos_documents_and_the_task_code_work_from_the_command_line() {
     let a = Device::new("scjg-01");
     let b = Device::new("xfjy-01");
     let code = new_task(&a);
-    let photo = record_completely(&a, &code);
+    let photo = record_completely(&a, &b, &code);
 
     // Photos: listed, shown and verified against the stored original, re-import is a no-op.
-    let list = a.json(&["photo", "list", &code]);
+    let list = b.json(&["photo", "list", &code]);
     assert_eq!(list.as_array().unwrap().len(), 1);
     let sha = list[0]["sha256"].as_str().unwrap().to_string();
-    let out = a.store().join("copy.jpg");
-    let shown = a.ok(&["photo", "show", &code, &sha[..12], "--out", out.to_str().unwrap()]);
+    let out = b.store().join("copy.jpg");
+    let shown = b.ok(&["photo", "show", &code, &sha[..12], "--out", out.to_str().unwrap()]);
     assert!(shown.contains("验证通过") && shown.contains("2026:11:28 10:15:30"), "{shown}");
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&photo).unwrap());
-    let again = a.json(&["photo", "add", &code, photo.to_str().unwrap(), "--check-point", "XFJY-001-04"]);
+    let again = b.json(&["photo", "add", &code, photo.to_str().unwrap(), "--check-point", "XFJY-001-04"]);
     assert_eq!(again["created"], false);
     let not_image = a.store().join("notes.txt");
     std::fs::write(&not_image, "现场笔记").unwrap();
