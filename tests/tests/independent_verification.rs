@@ -37,7 +37,7 @@ fn signatures_and_canonical_json_verify_with_independent_implementations() {
         },
     )
     .unwrap();
-    for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-01", "XFJY-001-02"] {
+    for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
         s.answer(&code, &id.parse().unwrap(), AnswerValue::Pass, Some("现场核查 \"无异常\"\n".into()), vec![]).unwrap();
     }
     s.answer(
@@ -48,7 +48,16 @@ fn signatures_and_canonical_json_verify_with_independent_implementations() {
         vec![],
     )
     .unwrap();
-    s.answer(
+    let photo = sample_jpeg(640, 480, Some(&SampleExif::pinghu()));
+    let captured = s.add_photo(&code, &photo, CaptureTarget::Inspection, None).unwrap();
+    // The fire brigade's officer records the fire brigade's part on their own device.
+    let mut b = device(&tmp.path().join("b"), "xfjy-01");
+    b.receive_record(&s.export_record(&code).unwrap()).unwrap();
+    b.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+    for id in ["XFJY-001-01", "XFJY-001-02"] {
+        b.answer(&code, &id.parse().unwrap(), AnswerValue::Pass, Some("现场核查 \"无异常\"\n".into()), vec![]).unwrap();
+    }
+    b.answer(
         &code,
         &"XFJY-001-03".parse().unwrap(),
         AnswerValue::Number { value: "1".into(), unit: "MPa".into() },
@@ -56,10 +65,10 @@ fn signatures_and_canonical_json_verify_with_independent_implementations() {
         vec![],
     )
     .unwrap();
-    let photo = sample_jpeg(640, 480, Some(&SampleExif::pinghu()));
-    let captured = s.add_photo(&code, &photo, CaptureTarget::CheckPoint("XFJY-001-04".into()), None).unwrap();
-    s.answer(&code, &"XFJY-001-04".parse().unwrap(), AnswerValue::Photos, None, vec![captured.evidence.sha256.clone()])
+    let theirs = b.add_photo(&code, &photo, CaptureTarget::CheckPoint("XFJY-001-04".into()), None).unwrap();
+    b.answer(&code, &"XFJY-001-04".parse().unwrap(), AnswerValue::Photos, None, vec![theirs.evidence.sha256.clone()])
         .unwrap();
+    s.receive_record(&b.export_record(&code).unwrap()).unwrap();
     s.set_status(&code, Status::Recorded).unwrap();
     let doc = s.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
     s.sign_document(&code, &doc.sha256).unwrap();

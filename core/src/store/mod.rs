@@ -306,8 +306,13 @@ impl Store {
         for draft in drafts {
             let code = TaskCode::generate(draft.enterprise.division_code(), today)?;
             let task = Task::from_draft(draft, code, &directory)?;
-            let mut record =
-                InspectionRecord::create(task.clone(), self.key.actor_id(), Stamp { by: by.clone(), at_ms: now })?;
+            let stamp = Stamp { by: by.clone(), at_ms: now };
+            let mut record = InspectionRecord::create(task.clone(), self.key.actor_id(), stamp.clone())?;
+            // An enrolled device's certificate goes in with the record it creates, so that every
+            // receiver can tell who created it.
+            if let Some(certificate) = &self.certificate {
+                record.put_certificate(&stamp, &self.key.device_id(), certificate)?;
+            }
             let snapshot = record.save();
             let summary = record.summary()?;
             let heads = record.heads();
