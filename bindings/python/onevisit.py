@@ -3329,21 +3329,30 @@ class _UniffiFfiConverterTypePhotoInfo(_UniffiConverterRustBuffer):
 @dataclass
 class RefusedRecord:
     """
-    A record the server refused.
+    A record the server (or this device) refused.
 """
-    def __init__(self, *, task:str, reason:str):
+    def __init__(self, *, task:str, reason:str, rule:typing.Optional[str], path:typing.Optional[str], explanation:str):
         self.task = task
         self.reason = reason
+        self.rule = rule
+        self.path = path
+        self.explanation = explanation
         
         
 
     
     def __str__(self):
-        return "RefusedRecord(task={}, reason={})".format(self.task, self.reason)
+        return "RefusedRecord(task={}, reason={}, rule={}, path={}, explanation={})".format(self.task, self.reason, self.rule, self.path, self.explanation)
     def __eq__(self, other):
         if self.task != other.task:
             return False
         if self.reason != other.reason:
+            return False
+        if self.rule != other.rule:
+            return False
+        if self.path != other.path:
+            return False
+        if self.explanation != other.explanation:
             return False
         return True
 
@@ -3353,17 +3362,26 @@ class _UniffiFfiConverterTypeRefusedRecord(_UniffiConverterRustBuffer):
         return RefusedRecord(
             task=_UniffiFfiConverterString.read(buf),
             reason=_UniffiFfiConverterString.read(buf),
+            rule=_UniffiFfiConverterOptionalString.read(buf),
+            path=_UniffiFfiConverterOptionalString.read(buf),
+            explanation=_UniffiFfiConverterString.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.task)
         _UniffiFfiConverterString.check_lower(value.reason)
+        _UniffiFfiConverterOptionalString.check_lower(value.rule)
+        _UniffiFfiConverterOptionalString.check_lower(value.path)
+        _UniffiFfiConverterString.check_lower(value.explanation)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.task, buf)
         _UniffiFfiConverterString.write(value.reason, buf)
+        _UniffiFfiConverterOptionalString.write(value.rule, buf)
+        _UniffiFfiConverterOptionalString.write(value.path, buf)
+        _UniffiFfiConverterString.write(value.explanation, buf)
 
 @dataclass
 class SyncProgress:
@@ -3474,9 +3492,10 @@ class SyncSummary:
     """
     What one sync did.
 """
-    def __init__(self, *, progress:SyncProgress, refused:typing.List[RefusedRecord], removed:typing.List[str], audit_confirmed_through:int, revocations_updated:bool, directory_updated:bool, photos_fetched:int):
+    def __init__(self, *, progress:SyncProgress, refused:typing.List[RefusedRecord], isolated:typing.List[RefusedRecord], removed:typing.List[str], audit_confirmed_through:int, revocations_updated:bool, directory_updated:bool, photos_fetched:int):
         self.progress = progress
         self.refused = refused
+        self.isolated = isolated
         self.removed = removed
         self.audit_confirmed_through = audit_confirmed_through
         self.revocations_updated = revocations_updated
@@ -3487,11 +3506,13 @@ class SyncSummary:
 
     
     def __str__(self):
-        return "SyncSummary(progress={}, refused={}, removed={}, audit_confirmed_through={}, revocations_updated={}, directory_updated={}, photos_fetched={})".format(self.progress, self.refused, self.removed, self.audit_confirmed_through, self.revocations_updated, self.directory_updated, self.photos_fetched)
+        return "SyncSummary(progress={}, refused={}, isolated={}, removed={}, audit_confirmed_through={}, revocations_updated={}, directory_updated={}, photos_fetched={})".format(self.progress, self.refused, self.isolated, self.removed, self.audit_confirmed_through, self.revocations_updated, self.directory_updated, self.photos_fetched)
     def __eq__(self, other):
         if self.progress != other.progress:
             return False
         if self.refused != other.refused:
+            return False
+        if self.isolated != other.isolated:
             return False
         if self.removed != other.removed:
             return False
@@ -3511,6 +3532,7 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
         return SyncSummary(
             progress=_UniffiFfiConverterTypeSyncProgress.read(buf),
             refused=_UniffiFfiConverterSequenceTypeRefusedRecord.read(buf),
+            isolated=_UniffiFfiConverterSequenceTypeRefusedRecord.read(buf),
             removed=_UniffiFfiConverterSequenceString.read(buf),
             audit_confirmed_through=_UniffiFfiConverterUInt64.read(buf),
             revocations_updated=_UniffiFfiConverterBoolean.read(buf),
@@ -3522,6 +3544,7 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
     def check_lower(value):
         _UniffiFfiConverterTypeSyncProgress.check_lower(value.progress)
         _UniffiFfiConverterSequenceTypeRefusedRecord.check_lower(value.refused)
+        _UniffiFfiConverterSequenceTypeRefusedRecord.check_lower(value.isolated)
         _UniffiFfiConverterSequenceString.check_lower(value.removed)
         _UniffiFfiConverterUInt64.check_lower(value.audit_confirmed_through)
         _UniffiFfiConverterBoolean.check_lower(value.revocations_updated)
@@ -3532,6 +3555,7 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterTypeSyncProgress.write(value.progress, buf)
         _UniffiFfiConverterSequenceTypeRefusedRecord.write(value.refused, buf)
+        _UniffiFfiConverterSequenceTypeRefusedRecord.write(value.isolated, buf)
         _UniffiFfiConverterSequenceString.write(value.removed, buf)
         _UniffiFfiConverterUInt64.write(value.audit_confirmed_through, buf)
         _UniffiFfiConverterBoolean.write(value.revocations_updated, buf)
@@ -5064,6 +5088,55 @@ class RecordError:  # type: ignore
         def __repr__(self):
             return "RecordError.InvalidInput({})".format(str(self))
     _UniffiTempRecordError.InvalidInput = InvalidInput # type: ignore
+    class OtherDepartment(_UniffiTempRecordError):
+        """
+        An inspector writes only their own department's part of the record.
+"""
+        
+        def __init__(self, inspector, department):
+            super().__init__(", ".join([
+                "inspector={!r}".format(inspector),
+                "department={!r}".format(department),
+            ]))
+            self.inspector = inspector
+            self.department = department
+
+        def __repr__(self):
+            return "RecordError.OtherDepartment({})".format(str(self))
+    _UniffiTempRecordError.OtherDepartment = OtherDepartment # type: ignore
+    class AlreadyCheckedIn(_UniffiTempRecordError):
+        """
+        The inspector checked in already.
+"""
+        
+        def __init__(self, inspector):
+            super().__init__(", ".join([
+                "inspector={!r}".format(inspector),
+            ]))
+            self.inspector = inspector
+
+        def __repr__(self):
+            return "RecordError.AlreadyCheckedIn({})".format(str(self))
+    _UniffiTempRecordError.AlreadyCheckedIn = AlreadyCheckedIn # type: ignore
+    class Forbidden(_UniffiTempRecordError):
+        """
+        A received record (a file, the server's answer) carries a change the write rules forbid;
+        nothing of it was taken in. `rule` is the machine name, `explanation` its zh-CN text.
+"""
+        
+        def __init__(self, rule, path, explanation):
+            super().__init__(", ".join([
+                "rule={!r}".format(rule),
+                "path={!r}".format(path),
+                "explanation={!r}".format(explanation),
+            ]))
+            self.rule = rule
+            self.path = path
+            self.explanation = explanation
+
+        def __repr__(self):
+            return "RecordError.Forbidden({})".format(str(self))
+    _UniffiTempRecordError.Forbidden = Forbidden # type: ignore
     class Storage(_UniffiTempRecordError):
         """
         The store failed or holds something unreadable.
@@ -5166,6 +5239,21 @@ class _UniffiFfiConverterTypeRecordError(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 19:
+            return RecordError.OtherDepartment(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 20:
+            return RecordError.AlreadyCheckedIn(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 21:
+            return RecordError.Forbidden(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 22:
             return RecordError.Storage(
                 _UniffiFfiConverterString.read(buf),
             )
@@ -5233,6 +5321,18 @@ class _UniffiFfiConverterTypeRecordError(_UniffiConverterRustBuffer):
         if isinstance(value, RecordError.InvalidInput):
             _UniffiFfiConverterString.check_lower(value.detail)
             return
+        if isinstance(value, RecordError.OtherDepartment):
+            _UniffiFfiConverterString.check_lower(value.inspector)
+            _UniffiFfiConverterString.check_lower(value.department)
+            return
+        if isinstance(value, RecordError.AlreadyCheckedIn):
+            _UniffiFfiConverterString.check_lower(value.inspector)
+            return
+        if isinstance(value, RecordError.Forbidden):
+            _UniffiFfiConverterString.check_lower(value.rule)
+            _UniffiFfiConverterString.check_lower(value.path)
+            _UniffiFfiConverterString.check_lower(value.explanation)
+            return
         if isinstance(value, RecordError.Storage):
             _UniffiFfiConverterString.check_lower(value.detail)
             return
@@ -5299,8 +5399,20 @@ class _UniffiFfiConverterTypeRecordError(_UniffiConverterRustBuffer):
         if isinstance(value, RecordError.InvalidInput):
             buf.write_i32(18)
             _UniffiFfiConverterString.write(value.detail, buf)
-        if isinstance(value, RecordError.Storage):
+        if isinstance(value, RecordError.OtherDepartment):
             buf.write_i32(19)
+            _UniffiFfiConverterString.write(value.inspector, buf)
+            _UniffiFfiConverterString.write(value.department, buf)
+        if isinstance(value, RecordError.AlreadyCheckedIn):
+            buf.write_i32(20)
+            _UniffiFfiConverterString.write(value.inspector, buf)
+        if isinstance(value, RecordError.Forbidden):
+            buf.write_i32(21)
+            _UniffiFfiConverterString.write(value.rule, buf)
+            _UniffiFfiConverterString.write(value.path, buf)
+            _UniffiFfiConverterString.write(value.explanation, buf)
+        if isinstance(value, RecordError.Storage):
+            buf.write_i32(22)
             _UniffiFfiConverterString.write(value.detail, buf)
 
 

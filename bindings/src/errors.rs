@@ -94,6 +94,16 @@ pub enum RecordError {
     /// An argument is not well formed (empty text, a bad id or date, a bad position).
     #[error("invalid input: {detail}")]
     InvalidInput { detail: String },
+    /// An inspector writes only their own department's part of the record.
+    #[error("inspector {inspector} may not write the part of department {department}")]
+    OtherDepartment { inspector: String, department: String },
+    /// The inspector checked in already.
+    #[error("inspector {inspector} has already checked in")]
+    AlreadyCheckedIn { inspector: String },
+    /// A received record (a file, the server's answer) carries a change the write rules forbid;
+    /// nothing of it was taken in. `rule` is the machine name, `explanation` its zh-CN text.
+    #[error("a received change is forbidden: {rule} at {path}")]
+    Forbidden { rule: String, path: String, explanation: String },
     /// The store failed or holds something unreadable.
     #[error("storage failed: {detail}")]
     Storage { detail: String },
@@ -283,6 +293,15 @@ impl From<CoreRecordError> for RecordError {
             R::NoSuchConflict(f) => RecordError::NoSuchConflict { field: f.to_string() },
             R::NoSuchChoice { field, .. } => RecordError::NoSuchConflict { field: field.to_string() },
             R::Document(_) => RecordError::Document { detail },
+            R::OtherDepartment { inspector, department } => {
+                RecordError::OtherDepartment { inspector: inspector.to_string(), department: department.to_string() }
+            }
+            R::AlreadyCheckedIn(i) => RecordError::AlreadyCheckedIn { inspector: i.to_string() },
+            R::Forbidden(f) => RecordError::Forbidden {
+                rule: f.rule.as_str().into(),
+                path: f.path,
+                explanation: f.rule.label_zh().into(),
+            },
             R::MalformedEvidenceHash(_)
             | R::UnknownTarget(_)
             | R::EmptyText(_)

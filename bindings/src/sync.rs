@@ -18,6 +18,9 @@ pub struct SyncSummary {
     pub progress: crate::progress::SyncProgress,
     /// Records the server refused, with why.
     pub refused: Vec<RefusedRecord>,
+    /// Records this device left out (a received change broke the write rules and was
+    /// quarantined, or its copy is unreadable); every other record kept syncing.
+    pub isolated: Vec<RefusedRecord>,
     /// Tasks this device's inspector was taken off.
     pub removed: Vec<String>,
     /// The last audit entry the server holds.
@@ -30,13 +33,20 @@ pub struct SyncSummary {
     pub photos_fetched: u64,
 }
 
-/// A record the server refused.
+/// A record the server (or this device) refused.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct RefusedRecord {
     /// Its task code.
     pub task: String,
-    /// Why (`not_assigned`, `read_only`, `foreign_actor`, `too_large`, `malformed`, …).
+    /// Why (`not_assigned`, `read_only`, `foreign_actor`, `too_large`, `malformed`,
+    /// `forbidden_edit`, `unreadable`, …).
     pub reason: String,
+    /// With `forbidden_edit`: the write rule broken (machine name) and where in the record.
+    pub rule: Option<String>,
+    /// The path in the record the rule concerns.
+    pub path: Option<String>,
+    /// The reason in zh-CN, for the inspector.
+    pub explanation: String,
 }
 
 /// What enrolment gave the device.
@@ -97,13 +107,36 @@ impl DeviceStore {
                     progress: (&done.progress).into(),
                     refused: done
                         .refused
-                        .into_iter()
+                        .iter()
+                        .map(|(task, why)| {
+                            let detail = done.forbidden.get(task);
+                            RefusedRecord {
+                                task: task.clone(),
+                                reason: serde_json::to_value(why)
+                                    .ok()
+                                    .and_then(|v| v.as_str().map(String::from))
+                                    .unwrap_or_else(|| why.to_string()),
+                                rule: detail.map(|d| d.rule.clone()),
+                                path: detail.map(|d| d.path.clone()),
+                                explanation: match detail {
+                                    Some(d) => onevisit_core::store::quarantine::rule_label_zh(&d.rule),
+                                    None => "服务器拒收该记录".into(),
+                                },
+                            }
+                        })
+                        .collect(),
+                    isolated: done
+                        .isolated
+                        .iter()
                         .map(|(task, why)| RefusedRecord {
-                            task,
-                            reason: serde_json::to_value(why)
-                                .ok()
-                                .and_then(|v| v.as_str().map(String::from))
-                                .unwrap_or_else(|| why.to_string()),
+                            task: task.clone(),
+                            reason: if why.forbidden.is_some() { "forbidden_edit" } else { "unreadable" }.into(),
+                            rule: why.forbidden.as_ref().map(|f| f.rule.as_str().to_string()),
+                            path: why.forbidden.as_ref().map(|f| f.path.clone()),
+                            explanation: match &why.forbidden {
+                                Some(f) => format!("收到的修改已拒收并隔离：{}", f.rule.label_zh()),
+                                None => "本机无法读取该记录，已跳过".into(),
+                            },
                         })
                         .collect(),
                     removed: done.removed,

@@ -456,12 +456,14 @@ impl From<core_record::Conflict> for ConflictView {
                 .into_iter()
                 .map(|v| {
                     let answer = serde_json::from_value::<core_record::Answer>(v.value.clone()).ok();
-                    let display = match answer {
-                        Some(a) => match a.note {
+                    let party = serde_json::from_value::<core_record::PartyRepresentative>(v.value.clone()).ok();
+                    let display = match (answer, party) {
+                        (Some(a), _) => match a.note {
                             Some(note) => format!("{}（{note}）", a.value.display_zh()),
                             None => a.value.display_zh(),
                         },
-                        None => v.value.to_string(),
+                        (None, Some(p)) => format!("{}（{}）", p.name, p.role),
+                        (None, None) => v.value.to_string(),
                     };
                     ConflictValue { display, json: v.value.to_string(), by: v.by.to_string(), at_ms: v.at_ms }
                 })

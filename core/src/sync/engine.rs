@@ -137,7 +137,16 @@ pub struct SyncReport {
     pub forbidden: BTreeMap<String, crate::sync::wire::ForbiddenDetail>,
     /// Records this device could not take in, by task, with why (a refused change is
     /// quarantined; an unreadable record is isolated): every other record kept syncing.
-    pub isolated: BTreeMap<String, String>,
+    pub isolated: BTreeMap<String, Isolated>,
+}
+
+/// Why this device left one record out of a sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Isolated {
+    /// The write rule a received change broke (the change is quarantined), if that was why.
+    pub forbidden: Option<crate::record::ForbiddenEdit>,
+    /// What went wrong, in words.
+    pub detail: String,
 }
 
 /// Enrols the device with a one-time code: proves possession of its key, checks the certificate
@@ -449,7 +458,11 @@ impl Run<'_> {
                 // One record that cannot be taken in (a forbidden change, a corrupt copy) never
                 // stops the others: it is isolated, reported, and left out of this run.
                 Err(SyncError::Store(e)) if e.concerns_one_record() => {
-                    self.report.isolated.insert(id.clone(), e.to_string());
+                    let forbidden = match &e {
+                        StoreError::Record(crate::record::RecordError::Forbidden(f)) => Some(f.clone()),
+                        _ => None,
+                    };
+                    self.report.isolated.insert(id.clone(), Isolated { forbidden, detail: e.to_string() });
                     self.skip.insert(id.clone());
                     self.fallback.remove(&id);
                     self.pulls.remove(&id);

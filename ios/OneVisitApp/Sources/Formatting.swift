@@ -36,6 +36,9 @@ enum Formatting {
             case let .OpenConflicts(count): return "还有 \(count) 处冲突需要裁决"
             case let .Incomplete(missing): return "记录尚不完整：\(missing.joined(separator: "、"))"
             case .NotLeadInspector: return "只有牵头执法人员可以裁决冲突"
+            case let .OtherDepartment(_, department): return "只能填写本部门的检查内容（\(department)）"
+            case .AlreadyCheckedIn: return "您已签到，无需重复签到"
+            case let .Forbidden(_, _, explanation): return "收到的记录含有违规修改，已拒收：\(explanation)"
             default: return "操作失败：\(e.localizedDescription)"
             }
         case let e as PhotoError:

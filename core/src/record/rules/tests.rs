@@ -493,3 +493,203 @@ fn the_same_changes_in_any_order_get_the_same_verdict() {
     assert_eq!(copy.status().unwrap(), Status::Closed);
     let _ = w.push(&mut b);
 }
+
+/// A tiny deterministic generator for the property test (no randomness crate).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+/// A change on its way to another device.
+struct Message {
+    change: Change,
+    forged: bool,
+}
+
+/// One honest edit by device `d`, whatever its local state allows; returns the new changes.
+fn honest_edit(d: &mut Device, dir: &Directory, rng: &mut Lcg) -> Vec<Change> {
+    let before = d.record.doc.get_heads();
+    let me = d.inspector;
+    let department = if me.starts_with("scjg") { "scjg" } else { "xfjy" };
+    let here = Position::wgs84(30.7, 121.0, 5).unwrap();
+    let stamp = d.stamp(100 + rng.below(1000) as i64);
+    let arrived = d.record.arrivals().unwrap().iter().any(|c| c.stamp.by.as_str() == me);
+    let _ = if !arrived {
+        d.record.check_in_at(stamp, here).map(|_| ())
+    } else {
+        match rng.below(4) {
+            0 | 1 => {
+                let points: &[&str] = if department == "scjg" {
+                    &["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"]
+                } else {
+                    &["XFJY-001-01", "XFJY-001-02"]
+                };
+                let value = if rng.below(2) == 0 { AnswerValue::Pass } else { AnswerValue::Fail };
+                let point = cp(points[rng.below(points.len())]);
+                d.record.answer_check_point(stamp, dir, &point, value, None, vec![]).map(|_| ())
+            }
+            2 => {
+                let finding = FindingDraft {
+                    department: department.parse().unwrap(),
+                    check_point: None,
+                    problem: format!("问题 {}", rng.below(100)),
+                    legal_basis: "《中华人民共和国消防法》第十六条".into(),
+                    rectification_required: false,
+                    deadline: None,
+                };
+                d.record.add_finding(stamp, dir, finding).map(|_| ())
+            }
+            _ => {
+                let roles = ["现场负责人", "法定代表人"];
+                let party = PartyDraft {
+                    name: "沈建国".into(),
+                    role: roles[rng.below(2)].into(),
+                    phone: None,
+                    recusal: Recusal::NotRequested,
+                };
+                d.record.record_party(stamp, party).map(|_| ())
+            }
+        }
+    };
+    d.record.doc.get_changes(&before)
+}
+
+/// One forbidden edit by device `d` (sent to the others, never applied by `d` itself).
+fn forbidden_edit(d: &mut Device, rng: &mut Lcg) -> Vec<Change> {
+    let me = d.inspector;
+    let (other_dept, other_point, owner) = if me.starts_with("scjg") {
+        ("xfjy", "XFJY-001-01", "xfjy-01")
+    } else {
+        ("scjg", "SCJG-001-01", "scjg-01")
+    };
+    let kind = rng.below(6);
+    d.forge(|doc| match kind {
+        0 => {
+            let s = section(doc, other_dept);
+            let value = format!(r#"{{"check_point":"{other_point}","value":{{"kind":"fail"}},"by":"{owner}","at_ms":5}}"#);
+            doc.put(&s, other_point, value).unwrap();
+        }
+        1 => {
+            let f = map(doc, "findings");
+            match doc.keys(&f).next() {
+                Some(key) => doc.delete(&f, key.as_str()).unwrap(),
+                None => doc.put(ROOT, "status", "garbage").unwrap(),
+            }
+        }
+        2 => doc.put(ROOT, "schema_version", 7u64).unwrap(),
+        3 => {
+            let a = map(doc, "arrivals");
+            let value = format!(
+                r#"{{"position":{{"latitude_e7":1,"longitude_e7":1,"accuracy_m":1,"datum":"WGS-84"}},"by":"{owner}","at_ms":5}}"#
+            );
+            doc.put(&a, owner, value).unwrap();
+        }
+        4 => {
+            let value = to_json(&StatusEntry { status: Status::Closed, stamp: stamp(me, 5) });
+            doc.put(ROOT, "status", value).unwrap();
+        }
+        _ => doc.delete(ROOT, "task").unwrap(),
+    })
+}
+
+#[test]
+fn honest_edits_converge_and_forbidden_ones_are_refused_in_any_delivery_order() {
+    for seed in 1..=24u64 {
+        let mut rng = Lcg(seed);
+        let mut w = World::new();
+        let dir = w.dir.clone();
+        w.server.set_actor(w.ca.actor_id());
+        let team = ["scjg-01", "scjg-02", "xfjy-01"].map(|i| i.parse().unwrap()).to_vec();
+        w.server.reassign(stamp("scjg-01", 2), &dir, team).unwrap();
+        let mut devices: Vec<Device> = ["scjg-01", "scjg-02", "xfjy-01"].into_iter().map(|i| w.device(i)).collect();
+        for d in devices.iter_mut() {
+            w.push(d).unwrap(); // everyone starts from the same record, with every certificate
+        }
+        let rules = WriteRules::anchored(&w.dir, w.ca.verifying_key());
+        let mut inboxes: Vec<Vec<Message>> = devices.iter().map(|_| Vec::new()).collect();
+        let mut forged_hashes = Vec::new();
+        let mut deliver = |devices: &mut Vec<Device>, inboxes: &mut Vec<Vec<Message>>, to: usize, pick: usize| -> bool {
+            let message = inboxes[to].remove(pick);
+            match devices[to].record.apply_changes(vec![message.change.clone()], &rules) {
+                Ok(_) => {
+                    assert!(!message.forged, "seed {seed}: a forbidden change was accepted");
+                    true
+                }
+                Err(RecordError::MissingDependencies(_)) => {
+                    inboxes[to].push(message);
+                    false
+                }
+                Err(RecordError::Forbidden(_)) => {
+                    assert!(message.forged, "seed {seed}: an honest change was refused");
+                    true
+                }
+                Err(e) => panic!("seed {seed}: {e:?}"),
+            }
+        };
+        for _ in 0..80 {
+            match rng.below(10) {
+                0..=3 => {
+                    let from = rng.below(devices.len());
+                    for change in honest_edit(&mut devices[from], &dir, &mut rng) {
+                        for (to, inbox) in inboxes.iter_mut().enumerate() {
+                            if to != from {
+                                inbox.push(Message { change: change.clone(), forged: false });
+                            }
+                        }
+                    }
+                }
+                4 => {
+                    let from = rng.below(devices.len());
+                    for change in forbidden_edit(&mut devices[from], &mut rng) {
+                        forged_hashes.push(change.hash());
+                        for (to, inbox) in inboxes.iter_mut().enumerate() {
+                            if to != from {
+                                inbox.push(Message { change: change.clone(), forged: true });
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let to = rng.below(devices.len());
+                    if !inboxes[to].is_empty() {
+                        let pick = rng.below(inboxes[to].len());
+                        deliver(&mut devices, &mut inboxes, to, pick);
+                    }
+                }
+            }
+        }
+        // Flush every inbox in random order; each round must make progress.
+        while inboxes.iter().any(|i| !i.is_empty()) {
+            let mut progressed = false;
+            for to in 0..devices.len() {
+                // Every waiting message is tried once per pass, starting at a random one.
+                let n = inboxes[to].len();
+                if n > 0 {
+                    let start = rng.below(n);
+                    inboxes[to].rotate_left(start);
+                }
+                for _ in 0..n {
+                    progressed |= deliver(&mut devices, &mut inboxes, to, 0);
+                }
+            }
+            assert!(progressed, "seed {seed}: deliveries stopped making progress");
+        }
+        assert!(!forged_hashes.is_empty(), "seed {seed}: the run tried forbidden edits");
+        let mut first = devices[0].record.heads();
+        first.sort();
+        let view = |d: &Device| serde_json::to_string(&d.record.view(&dir).unwrap()).unwrap();
+        let first_view = view(&devices[0]);
+        for d in devices.iter_mut() {
+            let mut heads = d.record.heads();
+            heads.sort();
+            assert_eq!(heads, first, "seed {seed}: identical heads");
+            assert_eq!(view(d), first_view, "seed {seed}: identical records");
+            assert!(forged_hashes.iter().all(|h| !d.record.has_all(&[*h])), "seed {seed}: a forged change is visible");
+            assert_eq!(d.record.status().unwrap(), Status::OnSite, "seed {seed}");
+        }
+    }
+}

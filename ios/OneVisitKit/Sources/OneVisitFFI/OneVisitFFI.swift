@@ -4247,7 +4247,7 @@ public func FfiConverterTypePhotoInfo_lower(_ value: PhotoInfo) -> RustBuffer {
 
 
 /**
- * A record the server refused.
+ * A record the server (or this device) refused.
  */
 public struct RefusedRecord: Equatable, Hashable {
     /**
@@ -4255,9 +4255,22 @@ public struct RefusedRecord: Equatable, Hashable {
      */
     public var task: String
     /**
-     * Why (`not_assigned`, `read_only`, `foreign_actor`, `too_large`, `malformed`, …).
+     * Why (`not_assigned`, `read_only`, `foreign_actor`, `too_large`, `malformed`,
+     * `forbidden_edit`, `unreadable`, …).
      */
     public var reason: String
+    /**
+     * With `forbidden_edit`: the write rule broken (machine name) and where in the record.
+     */
+    public var rule: String?
+    /**
+     * The path in the record the rule concerns.
+     */
+    public var path: String?
+    /**
+     * The reason in zh-CN, for the inspector.
+     */
+    public var explanation: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4266,10 +4279,23 @@ public struct RefusedRecord: Equatable, Hashable {
          * Its task code.
          */task: String, 
         /**
-         * Why (`not_assigned`, `read_only`, `foreign_actor`, `too_large`, `malformed`, …).
-         */reason: String) {
+         * Why (`not_assigned`, `read_only`, `foreign_actor`, `too_large`, `malformed`,
+         * `forbidden_edit`, `unreadable`, …).
+         */reason: String, 
+        /**
+         * With `forbidden_edit`: the write rule broken (machine name) and where in the record.
+         */rule: String?, 
+        /**
+         * The path in the record the rule concerns.
+         */path: String?, 
+        /**
+         * The reason in zh-CN, for the inspector.
+         */explanation: String) {
         self.task = task
         self.reason = reason
+        self.rule = rule
+        self.path = path
+        self.explanation = explanation
     }
 
     
@@ -4289,13 +4315,19 @@ public struct FfiConverterTypeRefusedRecord: FfiConverterRustBuffer {
         return
             try RefusedRecord(
                 task: FfiConverterString.read(from: &buf), 
-                reason: FfiConverterString.read(from: &buf)
+                reason: FfiConverterString.read(from: &buf), 
+                rule: FfiConverterOptionString.read(from: &buf), 
+                path: FfiConverterOptionString.read(from: &buf), 
+                explanation: FfiConverterString.read(from: &buf)
         )
     }
 
     public static func write(_ value: RefusedRecord, into buf: inout [UInt8]) {
         FfiConverterString.write(value.task, into: &buf)
         FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterOptionString.write(value.rule, into: &buf)
+        FfiConverterOptionString.write(value.path, into: &buf)
+        FfiConverterString.write(value.explanation, into: &buf)
     }
 }
 
@@ -4635,6 +4667,11 @@ public struct SyncSummary: Equatable, Hashable {
      */
     public var refused: [RefusedRecord]
     /**
+     * Records this device left out (a received change broke the write rules and was
+     * quarantined, or its copy is unreadable); every other record kept syncing.
+     */
+    public var isolated: [RefusedRecord]
+    /**
      * Tasks this device's inspector was taken off.
      */
     public var removed: [String]
@@ -4665,6 +4702,10 @@ public struct SyncSummary: Equatable, Hashable {
          * Records the server refused, with why.
          */refused: [RefusedRecord], 
         /**
+         * Records this device left out (a received change broke the write rules and was
+         * quarantined, or its copy is unreadable); every other record kept syncing.
+         */isolated: [RefusedRecord], 
+        /**
          * Tasks this device's inspector was taken off.
          */removed: [String], 
         /**
@@ -4681,6 +4722,7 @@ public struct SyncSummary: Equatable, Hashable {
          */photosFetched: UInt64) {
         self.progress = progress
         self.refused = refused
+        self.isolated = isolated
         self.removed = removed
         self.auditConfirmedThrough = auditConfirmedThrough
         self.revocationsUpdated = revocationsUpdated
@@ -4706,6 +4748,7 @@ public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
             try SyncSummary(
                 progress: FfiConverterTypeSyncProgress.read(from: &buf), 
                 refused: FfiConverterSequenceTypeRefusedRecord.read(from: &buf), 
+                isolated: FfiConverterSequenceTypeRefusedRecord.read(from: &buf), 
                 removed: FfiConverterSequenceString.read(from: &buf), 
                 auditConfirmedThrough: FfiConverterUInt64.read(from: &buf), 
                 revocationsUpdated: FfiConverterBool.read(from: &buf), 
@@ -4717,6 +4760,7 @@ public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
     public static func write(_ value: SyncSummary, into buf: inout [UInt8]) {
         FfiConverterTypeSyncProgress.write(value.progress, into: &buf)
         FfiConverterSequenceTypeRefusedRecord.write(value.refused, into: &buf)
+        FfiConverterSequenceTypeRefusedRecord.write(value.isolated, into: &buf)
         FfiConverterSequenceString.write(value.removed, into: &buf)
         FfiConverterUInt64.write(value.auditConfirmedThrough, into: &buf)
         FfiConverterBool.write(value.revocationsUpdated, into: &buf)
@@ -6241,6 +6285,22 @@ enum RecordError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case InvalidInput(detail: String
     )
     /**
+     * An inspector writes only their own department's part of the record.
+     */
+    case OtherDepartment(inspector: String, department: String
+    )
+    /**
+     * The inspector checked in already.
+     */
+    case AlreadyCheckedIn(inspector: String
+    )
+    /**
+     * A received record (a file, the server's answer) carries a change the write rules forbid;
+     * nothing of it was taken in. `rule` is the machine name, `explanation` its zh-CN text.
+     */
+    case Forbidden(rule: String, path: String, explanation: String
+    )
+    /**
      * The store failed or holds something unreadable.
      */
     case Storage(detail: String
@@ -6334,7 +6394,19 @@ public struct FfiConverterTypeRecordError: FfiConverterRustBuffer {
         case 18: return .InvalidInput(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 19: return .Storage(
+        case 19: return .OtherDepartment(
+            inspector: try FfiConverterString.read(from: &buf), 
+            department: try FfiConverterString.read(from: &buf)
+            )
+        case 20: return .AlreadyCheckedIn(
+            inspector: try FfiConverterString.read(from: &buf)
+            )
+        case 21: return .Forbidden(
+            rule: try FfiConverterString.read(from: &buf), 
+            path: try FfiConverterString.read(from: &buf), 
+            explanation: try FfiConverterString.read(from: &buf)
+            )
+        case 22: return .Storage(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -6445,8 +6517,26 @@ public struct FfiConverterTypeRecordError: FfiConverterRustBuffer {
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .Storage(detail):
+        case let .OtherDepartment(inspector,department):
             writeInt(&buf, Int32(19))
+            FfiConverterString.write(inspector, into: &buf)
+            FfiConverterString.write(department, into: &buf)
+            
+        
+        case let .AlreadyCheckedIn(inspector):
+            writeInt(&buf, Int32(20))
+            FfiConverterString.write(inspector, into: &buf)
+            
+        
+        case let .Forbidden(rule,path,explanation):
+            writeInt(&buf, Int32(21))
+            FfiConverterString.write(rule, into: &buf)
+            FfiConverterString.write(path, into: &buf)
+            FfiConverterString.write(explanation, into: &buf)
+            
+        
+        case let .Storage(detail):
+            writeInt(&buf, Int32(22))
             FfiConverterString.write(detail, into: &buf)
             
         }

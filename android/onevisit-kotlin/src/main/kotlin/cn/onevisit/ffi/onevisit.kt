@@ -5213,7 +5213,7 @@ public object FfiConverterTypePhotoInfo: FfiConverterRustBuffer<PhotoInfo> {
 
 
 /**
- * A record the server refused.
+ * A record the server (or this device) refused.
  */
 data class RefusedRecord (
     /**
@@ -5222,9 +5222,25 @@ data class RefusedRecord (
     var `task`: kotlin.String
     , 
     /**
-     * Why (`not_assigned`, `read_only`, `foreign_actor`, `too_large`, `malformed`, …).
+     * Why (`not_assigned`, `read_only`, `foreign_actor`, `too_large`, `malformed`,
+     * `forbidden_edit`, `unreadable`, …).
      */
     var `reason`: kotlin.String
+    , 
+    /**
+     * With `forbidden_edit`: the write rule broken (machine name) and where in the record.
+     */
+    var `rule`: kotlin.String?
+    , 
+    /**
+     * The path in the record the rule concerns.
+     */
+    var `path`: kotlin.String?
+    , 
+    /**
+     * The reason in zh-CN, for the inspector.
+     */
+    var `explanation`: kotlin.String
     
 ){
     
@@ -5243,17 +5259,26 @@ public object FfiConverterTypeRefusedRecord: FfiConverterRustBuffer<RefusedRecor
         return RefusedRecord(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
         )
     }
 
     override fun allocationSize(value: RefusedRecord) = (
             FfiConverterString.allocationSize(value.`task`) +
-            FfiConverterString.allocationSize(value.`reason`)
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterOptionalString.allocationSize(value.`rule`) +
+            FfiConverterOptionalString.allocationSize(value.`path`) +
+            FfiConverterString.allocationSize(value.`explanation`)
     )
 
     override fun write(value: RefusedRecord, buf: ByteBuffer) {
             FfiConverterString.write(value.`task`, buf)
             FfiConverterString.write(value.`reason`, buf)
+            FfiConverterOptionalString.write(value.`rule`, buf)
+            FfiConverterOptionalString.write(value.`path`, buf)
+            FfiConverterString.write(value.`explanation`, buf)
     }
 }
 
@@ -5495,6 +5520,12 @@ data class SyncSummary (
     var `refused`: List<RefusedRecord>
     , 
     /**
+     * Records this device left out (a received change broke the write rules and was
+     * quarantined, or its copy is unreadable); every other record kept syncing.
+     */
+    var `isolated`: List<RefusedRecord>
+    , 
+    /**
      * Tasks this device's inspector was taken off.
      */
     var `removed`: List<kotlin.String>
@@ -5536,6 +5567,7 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
         return SyncSummary(
             FfiConverterTypeSyncProgress.read(buf),
             FfiConverterSequenceTypeRefusedRecord.read(buf),
+            FfiConverterSequenceTypeRefusedRecord.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterBoolean.read(buf),
@@ -5547,6 +5579,7 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
     override fun allocationSize(value: SyncSummary) = (
             FfiConverterTypeSyncProgress.allocationSize(value.`progress`) +
             FfiConverterSequenceTypeRefusedRecord.allocationSize(value.`refused`) +
+            FfiConverterSequenceTypeRefusedRecord.allocationSize(value.`isolated`) +
             FfiConverterSequenceString.allocationSize(value.`removed`) +
             FfiConverterULong.allocationSize(value.`auditConfirmedThrough`) +
             FfiConverterBoolean.allocationSize(value.`revocationsUpdated`) +
@@ -5557,6 +5590,7 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
     override fun write(value: SyncSummary, buf: ByteBuffer) {
             FfiConverterTypeSyncProgress.write(value.`progress`, buf)
             FfiConverterSequenceTypeRefusedRecord.write(value.`refused`, buf)
+            FfiConverterSequenceTypeRefusedRecord.write(value.`isolated`, buf)
             FfiConverterSequenceString.write(value.`removed`, buf)
             FfiConverterULong.write(value.`auditConfirmedThrough`, buf)
             FfiConverterBoolean.write(value.`revocationsUpdated`, buf)
@@ -7228,6 +7262,46 @@ sealed class RecordException: kotlin.Exception() {
     }
     
     /**
+     * An inspector writes only their own department's part of the record.
+     */
+    class OtherDepartment(
+        
+        val `inspector`: kotlin.String, 
+        
+        val `department`: kotlin.String
+        ) : RecordException() {
+        override val message
+            get() = "inspector=${ `inspector` }, department=${ `department` }"
+    }
+    
+    /**
+     * The inspector checked in already.
+     */
+    class AlreadyCheckedIn(
+        
+        val `inspector`: kotlin.String
+        ) : RecordException() {
+        override val message
+            get() = "inspector=${ `inspector` }"
+    }
+    
+    /**
+     * A received record (a file, the server's answer) carries a change the write rules forbid;
+     * nothing of it was taken in. `rule` is the machine name, `explanation` its zh-CN text.
+     */
+    class Forbidden(
+        
+        val `rule`: kotlin.String, 
+        
+        val `path`: kotlin.String, 
+        
+        val `explanation`: kotlin.String
+        ) : RecordException() {
+        override val message
+            get() = "rule=${ `rule` }, path=${ `path` }, explanation=${ `explanation` }"
+    }
+    
+    /**
      * The store failed or holds something unreadable.
      */
     class Storage(
@@ -7317,7 +7391,19 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
             18 -> RecordException.InvalidInput(
                 FfiConverterString.read(buf),
                 )
-            19 -> RecordException.Storage(
+            19 -> RecordException.OtherDepartment(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            20 -> RecordException.AlreadyCheckedIn(
+                FfiConverterString.read(buf),
+                )
+            21 -> RecordException.Forbidden(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            22 -> RecordException.Storage(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -7421,6 +7507,24 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is RecordException.OtherDepartment -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`inspector`)
+                + FfiConverterString.allocationSize(value.`department`)
+            )
+            is RecordException.AlreadyCheckedIn -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`inspector`)
+            )
+            is RecordException.Forbidden -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`rule`)
+                + FfiConverterString.allocationSize(value.`path`)
+                + FfiConverterString.allocationSize(value.`explanation`)
             )
             is RecordException.Storage -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -7528,8 +7632,26 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
-            is RecordException.Storage -> {
+            is RecordException.OtherDepartment -> {
                 buf.putInt(19)
+                FfiConverterString.write(value.`inspector`, buf)
+                FfiConverterString.write(value.`department`, buf)
+                Unit
+            }
+            is RecordException.AlreadyCheckedIn -> {
+                buf.putInt(20)
+                FfiConverterString.write(value.`inspector`, buf)
+                Unit
+            }
+            is RecordException.Forbidden -> {
+                buf.putInt(21)
+                FfiConverterString.write(value.`rule`, buf)
+                FfiConverterString.write(value.`path`, buf)
+                FfiConverterString.write(value.`explanation`, buf)
+                Unit
+            }
+            is RecordException.Storage -> {
+                buf.putInt(22)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }

@@ -50,6 +50,9 @@ private fun recordMessage(e: RecordException): String = when (e) {
     is RecordException.Document -> "文书无法生成或签署：${e.detail}"
     is RecordException.TaskCode -> "检查码无法签发：${e.detail}"
     is RecordException.InvalidInput -> "输入有误：${e.detail}"
+    is RecordException.OtherDepartment -> "只能填写本部门的检查内容（${e.department}）"
+    is RecordException.AlreadyCheckedIn -> "您已签到，无需重复签到"
+    is RecordException.Forbidden -> "收到的记录含有违规修改，已拒收：${e.explanation}"
     is RecordException.Storage -> "本机存储出错：${e.detail}"
 }
 

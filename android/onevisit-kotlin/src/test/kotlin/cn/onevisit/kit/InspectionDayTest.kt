@@ -61,7 +61,8 @@ class InspectionDayTest {
             assertTrue(photo.newlyAttached)
             assertEquals("image/jpeg", photo.mime)
             b.answer(code, "XFJY-001-04", Answer.Photos, null, listOf(photo.sha256))
-            b.answer(code, contested, Answer.Fail, "1 名帮工健康证已过期", emptyList())
+            // B notes the party's representative too, differently: the conflict to resolve.
+            b.recordParty(code, PartyInput("沈建国", "法定代表人", "13800000000", null))
             val finding = b.addFinding(
                 code,
                 FindingInput("xfjy", "XFJY-001-01", "2 具灭火器压力不足", "《中华人民共和国消防法》第十六条", true, "2026-12-31"),
@@ -74,21 +75,22 @@ class InspectionDayTest {
             a.syncNow()
             assertEquals(a.inspection(code), b.inspection(code))
             val conflicts = a.conflicts(code)
-            assertEquals(listOf("answer:$contested"), conflicts.map { it.field })
+            assertEquals(listOf("party"), conflicts.map { it.field })
             assertEquals(setOf("scjg-01", "xfjy-01"), conflicts[0].values.map { it.by }.toSet())
             val xfjy = conflicts[0].values.indexOfFirst { it.by == "xfjy-01" }
-            assertTrue(conflicts[0].values[xfjy].display.startsWith("不符合"))
+            assertEquals("沈建国（法定代表人）", conflicts[0].values[xfjy].display)
 
             // The lead inspector resolves it; recording completes.
-            a.resolveConflict(code, "answer:$contested", xfjy.toUInt())
+            a.resolveConflict(code, "party", xfjy.toUInt())
             a.setStatus(code, TaskStatus.RECORDED)
             a.syncNow()
             b.syncNow()
             val merged = b.inspection(code)
             assertEquals(0u, merged.openConflicts)
             assertEquals(TaskStatus.RECORDED, merged.status)
+            assertEquals("法定代表人", merged.party?.role)
             val answered = merged.sections.flatMap { it.checkPoints }.first { it.id == contested }
-            assertEquals("不符合", answered.answer)
+            assertEquals("符合", answered.answer)
 
             // The on-site record: both inspectors sign on their own devices, then the party.
             val document = a.renderDocument(code, DocumentKind.ON_SITE_RECORD, null)

@@ -118,7 +118,8 @@ class ScreensTest {
             }
             assertEquals(PhotoStage.ATTACHED, screenB.state.value.photoStage)
             assertEquals(1, screenB.state.value.photosOf("check_point:XFJY-001-04").size)
-            ok(screenB.answer("SCJG-001-02", Answer.Fail, "1 名帮工健康证已过期")) { screenB.state.value.message }
+            // Meanwhile B also notes who represents the party — differently (a conflict).
+            ok(screenB.recordParty(PartyInput("沈建国", "法定代表人", null, null))) { screenB.state.value.message }
             ok(screenB.addFinding(FindingInput("xfjy", "XFJY-001-01", "灭火器压力不足", "《中华人民共和国消防法》第十六条", true, "2026-12-31"))) {
                 screenB.state.value.message
             }
@@ -133,8 +134,8 @@ class ScreensTest {
             assertEquals(screenA.state.value.inspection, screenB.state.value.inspection)
             assertEquals(total, screenA.state.value.answered.first, "every check point answered across both devices")
             val conflict = screenA.state.value.conflicts.single()
-            assertEquals("answer:SCJG-001-02", conflict.field)
-            assertTrue(screenA.state.value.inspection!!.sections.flatMap { it.checkPoints }.single { it.id == "SCJG-001-02" }.conflicted)
+            assertEquals("party", conflict.field)
+            assertEquals(setOf("沈建国（现场负责人）", "沈建国（法定代表人）"), conflict.values.map { it.display }.toSet())
 
             // Recording cannot complete with the conflict open; the lead resolves it, then it can.
             runBlocking { screenA.markRecorded().join() }
