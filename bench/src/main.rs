@@ -48,9 +48,20 @@ fn main() {
     if run("bundle") {
         bundle::run(tmp.path(), if quick { 20 } else { 200 });
     }
+    if run("rules") {
+        rules(if quick { 50 } else { 300 });
+    }
     if run("sync") {
         let (devices, tasks, edits, noop) = if quick { (6, 30, 5, 200) } else { (20, 200, 20, 1000) };
-        sync::run(tmp.path(), devices, tasks, edits, noop);
+        // The same workload with the write rules off (server and devices), then on.
+        let off = sync::run(tmp.path(), devices, tasks, edits, noop, false);
+        let on = sync::run(tmp.path(), devices, tasks, edits, noop, true);
+        emit(
+            "sync_convergence_checks_ratio",
+            on / off,
+            "x",
+            json!({"checks_on_ms": round(on), "checks_off_ms": round(off), "target": "<= 1.3"}),
+        );
     }
     if run("bindings") {
         let (trivial, answers) = if quick { (20_000, 200) } else { (200_000, 1000) };
@@ -340,6 +351,87 @@ fn merge(rounds: usize) {
         percentile(&mut samples, 0.5),
         "ms",
         json!({"detail": {"rounds": rounds, "document_bytes": sizes.0, "incoming_change_bytes": sizes.1, "includes": "apply the other device's 20 changes + list conflicts"}}),
+    );
+}
+
+/// The server's check of one pushed change set: a device's 20 edits (answers and a finding, by an
+/// enrolled inspector) judged by the write rules against the record at each change's past and
+/// applied, beside Automerge applying the same changes unchecked, in the same run.
+fn rules(rounds: usize) {
+    use onevisit_core::certificate::{CERTIFICATE_SCHEMA, DeviceCertificate, SignedCertificate};
+    use onevisit_core::identity::DeviceKey;
+    use onevisit_core::record::exchange::parse_change;
+    use onevisit_core::record::{FindingDraft, WriteRules};
+    let dir = sample::directory().expect("sample");
+    let draft = sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"));
+    let task = Task::from_draft(draft, TaskCode::parse("330482-20261201-BENCH001").expect("code"), &dir).expect("task");
+    let ca = DeviceKey::generate();
+    let key = DeviceKey::generate();
+    let certificate = DeviceCertificate {
+        schema: CERTIFICATE_SCHEMA.into(),
+        serial: "1".into(),
+        tenant: "330482".into(),
+        device: key.device_id(),
+        device_public_key: hex::encode(key.public_bytes()),
+        inspector: "xfjy-01".into(),
+        departments: vec!["xfjy".into()],
+        not_before_ms: 0,
+        not_after_ms: 4_102_444_800_000,
+        issuer_public_key: hex::encode(ca.public_bytes()),
+    };
+    let certificate = SignedCertificate::issue(&certificate, &ca).expect("certificate");
+    let stamp = |at_ms: i64| Stamp { by: "xfjy-01".parse().expect("literal"), at_ms };
+    let mut server = InspectionRecord::create(task, ca.actor_id(), stamp(1)).expect("create");
+    let mut device = InspectionRecord::load(&server.save(), []).expect("load");
+    device.set_actor(key.actor_id());
+    device.put_certificate(&stamp(2), &key.device_id(), &certificate).expect("certificate");
+    device.check_in_at(stamp(3), Position::wgs84(30.7, 121.0, 5).expect("pos")).expect("check in");
+    let rules = WriteRules::anchored(&dir, ca.verifying_key());
+    let first = device.changes_since(&server.heads());
+    server.apply_changes(first.into_iter().map(|c| parse_change(c).expect("change")).collect(), &rules).expect("first");
+    let base = server.save();
+    let known = device.heads();
+    let points = ["XFJY-001-01", "XFJY-001-02"];
+    for i in 0..20 {
+        if i == 10 {
+            let finding = FindingDraft {
+                department: "xfjy".parse().expect("literal"),
+                check_point: None,
+                problem: "灭火器压力不足".into(),
+                legal_basis: "《中华人民共和国消防法》第十六条".into(),
+                rectification_required: false,
+                deadline: None,
+            };
+            device.add_finding(stamp(10 + i), &dir, finding).expect("finding");
+            continue;
+        }
+        let cp = points[i as usize % 2].parse().expect("literal");
+        let note = Some(format!("第{i}次核查"));
+        device.answer_check_point(stamp(10 + i), &dir, &cp, AnswerValue::Fail, note, vec![]).expect("answer");
+    }
+    let batch = device.changes_since(&known);
+    assert_eq!(batch.len(), 20);
+    let joined: Vec<u8> = batch.concat();
+    let (mut checked, mut unchecked) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let mut copy = InspectionRecord::load(&base, []).expect("load");
+        let changes = batch.iter().map(|c| parse_change(c.clone()).expect("change")).collect();
+        let t = Instant::now();
+        copy.apply_changes(changes, &rules).expect("honest changes pass");
+        checked.push(ms(t.elapsed()));
+        let mut copy = InspectionRecord::load(&base, []).expect("load");
+        let t = Instant::now();
+        copy.merge_bytes(&joined).expect("apply");
+        unchecked.push(ms(t.elapsed()));
+    }
+    let (p50, reference) = (percentile(&mut checked, 0.5), percentile(&mut unchecked, 0.5));
+    emit(
+        "validate_changes_p50",
+        p50,
+        "ms",
+        json!({"reference": round(reference), "reference_name": "automerge_apply_unchecked_p50",
+               "checks_only_ms": round(p50 - reference), "target": "<= 2 ms",
+               "detail": {"rounds": rounds, "changes": 20, "includes": "decode, judge each change at its causal past, apply"}}),
     );
 }
 

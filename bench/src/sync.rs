@@ -20,12 +20,33 @@ use serde_json::json;
 
 use crate::{emit, ms, round};
 
-fn server_bin() -> PathBuf {
-    crate::release_bin("onevisit-server", &["-p", "onevisit-server"])
+/// The server binary: the normal build, or (checks off) a benchmark build whose write rules are
+/// off, in a target folder of its own so that it never replaces the real one.
+fn server_bin(checks: bool) -> PathBuf {
+    if checks {
+        return crate::release_bin("onevisit-server", &["-p", "onevisit-server"]);
+    }
+    let exe = std::env::current_exe().expect("bench path");
+    let target = exe.parent().and_then(Path::parent).expect("target dir").join("bench-unchecked");
+    let bin = target.join("release").join("onevisit-server");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "-p", "onevisit-server", "--features", "bench-unchecked", "--target-dir"])
+            .arg(&target)
+            .status()
+            .expect("cargo");
+        assert!(status.success(), "building the unchecked benchmark server failed");
+    }
+    bin
 }
 
 fn admin(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(server_bin()).arg("--data").arg(data).args(args).output().expect("onevisit-server");
+    admin_with(true, data, args)
+}
+
+fn admin_with(checks: bool, data: &Path, args: &[&str]) -> String {
+    let out = Command::new(server_bin(checks)).arg("--data").arg(data).args(args).output().expect("onevisit-server");
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8")
 }
@@ -36,8 +57,8 @@ struct Server {
 }
 
 impl Server {
-    fn start(data: &Path) -> Server {
-        let mut child = Command::new(server_bin())
+    fn start(data: &Path, checks: bool) -> Server {
+        let mut child = Command::new(server_bin(checks))
             .arg("--data")
             .arg(data)
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -169,8 +190,14 @@ fn add(total: &mut SyncReport, r: &SyncReport) {
 }
 
 /// Runs the group.
-pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documents: usize) {
+/// Runs the sync workload; with `checks` off, against the benchmark server build and with the
+/// devices' write rules off too, reporting only `sync_convergence_checks_off`. Returns the
+/// convergence time (ms).
+pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documents: usize, checks: bool) -> f64 {
+    onevisit_core::record::rules::set_checks_for_benchmarks(checks);
+    let base = &base.join(if checks { "checks-on" } else { "checks-off" });
     let data = base.join("sync-server");
+    let admin = |data: &Path, args: &[&str]| admin_with(checks, data, args);
     let init = admin(&data, &["init", "--tenant", "330482"]);
     let root_key = init.trim().rsplit(' ').next().expect("root key").to_string();
     admin(&data, &["import", "--sample"]);
@@ -180,7 +207,7 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
     let plan_file = base.join("drafts.json");
     std::fs::write(&plan_file, serde_json::to_vec(&plan).expect("json")).expect("write drafts");
     admin(&data, &["task", "create", plan_file.to_str().expect("path"), "--json"]);
-    let server = Server::start(&data);
+    let server = Server::start(&data, checks);
     let stores: Vec<Mutex<Store>> = inspectors
         .iter()
         .map(|i| enrolled(&base.join(format!("device-{i}")), i.as_str(), &data, &server, &root_key))
@@ -249,6 +276,11 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
         "inspectors_per_inspection": 3, "offline_edits_total": made, "rounds": rounds,
         "identical_heads": identical, "editing_ms": round(ms(editing))
     });
+    if !checks {
+        emit("sync_convergence_checks_off", ms(converged), "ms", json!({"detail": detail}));
+        onevisit_core::record::rules::set_checks_for_benchmarks(true);
+        return ms(converged);
+    }
     emit("sync_convergence", ms(converged), "ms", json!({"detail": detail}));
     emit("sync_requests_per_device", sum(|r| r.progress.requests) / n, "requests", json!({}));
     emit(
@@ -308,4 +340,5 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
         json!({"requests": requests, "documents_held": held, "target": "1 request, <= 50 ms", "samples": samples.len()}),
     );
     emit("sync_server_peak_rss_final", server.peak_rss_mib(), "MiB", json!({}));
+    ms(converged)
 }

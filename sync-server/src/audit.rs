@@ -43,6 +43,21 @@ pub async fn accept<S: Storage>(
         tracing::warn!(device = %device.device, %problem, "audit upload refused");
         return Ok(AuditResult { accepted_through: seq, refused: Some(problem.to_string()), checkpoint: None });
     }
+    // An entry says who acted: it must be the inspector the device is certified for.
+    let impostor = fresh
+        .iter()
+        .filter_map(|e| e.entry())
+        .find(|e| e.inspector.as_deref().is_some_and(|i| i != device.inspector));
+    if let Some(e) = impostor {
+        let problem = format!(
+            "entry #{} names {}, but this device is certified for {}",
+            e.seq,
+            e.inspector.as_deref().unwrap_or_default(),
+            device.inspector
+        );
+        tracing::warn!(device = %device.device, %problem, "audit upload refused");
+        return Ok(AuditResult { accepted_through: seq, refused: Some(problem), checkpoint: None });
+    }
     let stored: Vec<StoredAuditEntry> = fresh
         .iter()
         .map(|e| {

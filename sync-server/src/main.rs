@@ -124,6 +124,12 @@ async fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
+    #[cfg(feature = "bench-unchecked")]
+    {
+        // A benchmark build: the write rules are off so that their cost can be measured.
+        onevisit_core::record::rules::set_checks_for_benchmarks(false);
+        tracing::warn!("benchmark build: the record write rules are OFF; never deploy this binary");
+    }
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

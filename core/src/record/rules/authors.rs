@@ -7,7 +7,6 @@ use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{ActorId, AutoCommit, Change, ROOT, ReadDoc, ScalarValue};
 
 use super::WriteRules;
-use super::edits::expand;
 use crate::certificate::SignedCertificate;
 use crate::domain::{DepartmentId, InspectorId};
 use crate::identity::actor_id_of;
@@ -40,7 +39,12 @@ pub(super) struct Authors {
 
 impl Authors {
     /// Binds the actors of a record and of a batch of changes to their identities.
-    pub(super) fn resolve(rules: &WriteRules<'_>, doc: &AutoCommit, batch: &[Change]) -> Authors {
+    pub(super) fn resolve(
+        rules: &WriteRules<'_>,
+        doc: &AutoCommit,
+        batch: &[Change],
+        expanded: &[automerge::ExpandedChange],
+    ) -> Authors {
         let mut known = HashMap::new();
         if let Some((actor, author)) = &rules.authenticated {
             known.insert(actor.clone(), author.clone());
@@ -61,9 +65,8 @@ impl Authors {
             .filter_map(|k| doc.get(ROOT, k.as_str()).ok().flatten())
             .filter_map(|(v, _)| v.as_str().map(str::to_string))
             .collect();
-        for change in batch {
-            let Ok(expanded) = expand(change) else { continue };
-            for op in expanded.operations {
+        for expanded in expanded {
+            for op in &expanded.operations {
                 if let (ObjectId::Root, Key::Map(key), OpType::Put(ScalarValue::Str(text))) = (&op.obj, &op.key, &op.action)
                     && key.starts_with(CERTIFICATE_PREFIX)
                 {
@@ -73,7 +76,7 @@ impl Authors {
         }
         for json in certificates {
             let Ok(signed) = serde_json::from_str::<SignedCertificate>(&json) else { continue };
-            let Ok(certificate) = signed.verify_issued(&root) else { continue };
+            let Some(certificate) = verified_certificate(&signed, &root) else { continue };
             let Ok(key) = SignedCertificate::device_key(&certificate) else { continue };
             let Ok(inspector) = InspectorId::new(certificate.inspector.clone()) else { continue };
             let departments = certificate.departments.iter().filter_map(|d| DepartmentId::new(d.clone()).ok()).collect();
@@ -105,6 +108,36 @@ impl Authors {
             None => None,
         }
     }
+}
+
+/// Certificates already verified under a root in this process, by the hash of root, bytes and
+/// signature: every batch of a record carries the same few certificates, and an Ed25519 check
+/// of each, every time, would cost more than judging the changes.
+static VERIFIED: std::sync::Mutex<Option<HashMap<[u8; 32], crate::certificate::DeviceCertificate>>> =
+    std::sync::Mutex::new(None);
+const VERIFIED_MAX: usize = 4096;
+
+fn verified_certificate(
+    signed: &SignedCertificate,
+    root: &ed25519_dalek::VerifyingKey,
+) -> Option<crate::certificate::DeviceCertificate> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(root.as_bytes());
+    h.update(signed.canonical.as_bytes());
+    h.update(signed.signature.as_bytes());
+    let id: [u8; 32] = h.finalize().into();
+    let mut cache = VERIFIED.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if let Some(c) = cache.get(&id) {
+        return Some(c.clone());
+    }
+    let certificate = signed.verify_issued(root).ok()?;
+    if cache.len() >= VERIFIED_MAX {
+        cache.clear();
+    }
+    cache.insert(id, certificate.clone());
+    Some(certificate)
 }
 
 fn creator_of(doc: &AutoCommit) -> Option<ActorId> {

@@ -5,7 +5,7 @@ use automerge::{ActorId, AutoCommit, Change, ChangeHash, ObjId, ROOT, ReadDoc, S
 use serde::de::DeserializeOwned;
 
 use super::authors::{Author, Authors};
-use super::edits::{Action, Container, Edit, ROOT_MAPS, expand};
+use super::edits::{Action, Container, Edit, ROOT_MAPS};
 use super::{ForbiddenEdit, WriteRule, WriteRules};
 use crate::certificate::{DeviceCertificate, SignedCertificate};
 use crate::document::{DocumentSignature, SignatureRole, SignedStatement};
@@ -43,14 +43,19 @@ impl At<'_> {
             .collect()
     }
 
-    /// The winning value at `key`, parsed.
-    fn json<T: DeserializeOwned>(&self, obj: &ObjId, key: &str) -> Option<T> {
+    /// The winning value at `key`, as text.
+    fn text(&self, obj: &ObjId, key: &str) -> Option<String> {
         let got = match &self.heads {
             None => self.doc.get(obj, key),
             Some(h) => self.doc.get_at(obj, key, h),
         };
         let (value, _) = got.ok().flatten()?;
-        serde_json::from_str(value.as_str()?).ok()
+        value.as_str().map(str::to_string)
+    }
+
+    /// The winning value at `key`, parsed.
+    fn json<T: DeserializeOwned>(&self, obj: &ObjId, key: &str) -> Option<T> {
+        serde_json::from_str(&self.text(obj, key)?).ok()
     }
 
     fn has(&self, obj: &ObjId, key: &str) -> bool {
@@ -84,6 +89,24 @@ struct Ctx<'a> {
     complete: bool,
 }
 
+/// The task as last parsed, by its JSON: most changes of a batch see the same task.
+#[derive(Default)]
+pub(super) struct TaskCache(Option<(String, Task)>);
+
+impl TaskCache {
+    fn get(&mut self, at: &At<'_>) -> Option<Task> {
+        let text = at.text(&ROOT, "task")?;
+        if let Some((t, task)) = &self.0
+            && t == &text
+        {
+            return Some(task.clone());
+        }
+        let task: Task = serde_json::from_str(&text).ok()?;
+        self.0 = Some((text, task.clone()));
+        Some(task)
+    }
+}
+
 /// Checks one change of a created record.
 pub(super) fn check_change(
     doc: &mut AutoCommit,
@@ -91,6 +114,7 @@ pub(super) fn check_change(
     edits: &[Edit],
     authors: &Authors,
     rules: &WriteRules<'_>,
+    tasks: &mut TaskCache,
 ) -> Result<(), ForbiddenEdit> {
     let forbidden = |rule, path: &str| ForbiddenEdit { rule, path: path.to_string(), change: change.hash().to_string() };
     let mut deps = change.deps().to_vec();
@@ -104,7 +128,7 @@ pub(super) fn check_change(
     });
     let complete = completes && complete_at(doc, &deps, rules);
     let at = At { doc, heads: (deps != heads).then_some(deps) };
-    let task: Task = at.json(&ROOT, "task").ok_or_else(|| forbidden(WriteRule::Malformed, "task"))?;
+    let task: Task = tasks.get(&at).ok_or_else(|| forbidden(WriteRule::Malformed, "task"))?;
     let status = at.json::<StatusEntry>(&ROOT, "status").ok_or_else(|| forbidden(WriteRule::Malformed, "status"))?.status;
     let ctx = Ctx { at, change, edits, authors, rules, task, status, complete };
     for edit in edits {
@@ -457,7 +481,12 @@ fn complete_at(doc: &mut AutoCommit, deps: &[ChangeHash], rules: &WriteRules<'_>
 
 /// Checks the first change of a record: exactly the layout [`InspectionRecord::create`] makes, by
 /// the tenant or a certified inspector the task names.
-pub(super) fn check_creation(change: &Change, authors: &Authors, rules: &WriteRules<'_>) -> Result<(), ForbiddenEdit> {
+pub(super) fn check_creation(
+    change: &Change,
+    expanded: &automerge::ExpandedChange,
+    authors: &Authors,
+    rules: &WriteRules<'_>,
+) -> Result<(), ForbiddenEdit> {
     let forbidden = |path: &str| ForbiddenEdit {
         rule: WriteRule::Creation,
         path: path.to_string(),
@@ -466,7 +495,6 @@ pub(super) fn check_creation(change: &Change, authors: &Authors, rules: &WriteRu
     if !change.deps().is_empty() {
         return Err(forbidden(""));
     }
-    let expanded = expand(change)?;
     use automerge::legacy::{Key, ObjectId, OpType};
     let start = change.start_op().get();
     let mut task: Option<Task> = None;

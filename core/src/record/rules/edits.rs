@@ -157,12 +157,15 @@ pub(super) fn expand(change: &Change) -> Result<automerge::ExpandedChange, Forbi
     })
 }
 
-/// Resolves every operation of a change to an edit of the record's layout.
-pub(super) fn decode(change: &Change, objects: &Objects) -> Result<Vec<Edit>, ForbiddenEdit> {
+/// Resolves every operation of a (decoded) change to an edit of the record's layout.
+pub(super) fn resolve(
+    change: &Change,
+    expanded: &automerge::ExpandedChange,
+    objects: &Objects,
+) -> Result<Vec<Edit>, ForbiddenEdit> {
     let forbidden = |rule, path: String| ForbiddenEdit { rule, path, change: change.hash().to_string() };
-    let expanded = expand(change)?;
     let mut out = Vec::with_capacity(expanded.operations.len());
-    for op in expanded.operations {
+    for op in expanded.operations.iter().cloned() {
         let Some((container, obj)) = objects.resolve(&op.obj) else {
             return Err(forbidden(WriteRule::UnknownPath, format!("{:?}", op.obj)));
         };

@@ -189,20 +189,64 @@ pub(crate) fn apply_checked(
     }
 }
 
+/// Benchmarks only (feature `bench-unchecked`): whether the rules run.
+#[cfg(feature = "bench-unchecked")]
+static CHECKS_ON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Benchmarks only: turns the write rules off (or on again) in this process, to measure their cost.
+#[cfg(feature = "bench-unchecked")]
+pub fn set_checks_for_benchmarks(on: bool) {
+    CHECKS_ON.store(on, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn checks_on() -> bool {
+    #[cfg(feature = "bench-unchecked")]
+    {
+        CHECKS_ON.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    #[cfg(not(feature = "bench-unchecked"))]
+    {
+        true
+    }
+}
+
 fn check_each(doc: &mut AutoCommit, ordered: &[Change], rules: &WriteRules<'_>) -> Result<(), RecordError> {
-    let mut rest = ordered;
-    let authors = authors::Authors::resolve(rules, doc, ordered);
+    if !checks_on() {
+        return doc.apply_changes(ordered.iter().cloned()).map_err(|_| RecordError::MalformedChange);
+    }
+    let expanded = ordered.iter().map(edits::expand).collect::<Result<Vec<_>, _>>().map_err(RecordError::Forbidden)?;
+    let authors = authors::Authors::resolve(rules, doc, ordered, &expanded);
+    let mut start = 0;
     if doc.get_heads().is_empty() {
-        let (first, tail) = rest.split_first().ok_or(RecordError::MalformedChange)?;
-        checks::check_creation(first, &authors, rules).map_err(RecordError::Forbidden)?;
+        let first = ordered.first().ok_or(RecordError::MalformedChange)?;
+        checks::check_creation(first, &expanded[0], &authors, rules).map_err(RecordError::Forbidden)?;
         doc.apply_changes([first.clone()]).map_err(|_| RecordError::MalformedChange)?;
-        rest = tail;
+        start = 1;
     }
     let objects = edits::Objects::read(doc)?;
-    for change in rest {
-        let decoded = edits::decode(change, &objects).map_err(RecordError::Forbidden)?;
-        checks::check_change(doc, change, &decoded, &authors, rules).map_err(RecordError::Forbidden)?;
-        doc.apply_changes([change.clone()]).map_err(|_| RecordError::MalformedChange)?;
+    // Every change must resolve to the record's maps and name only actors the record knows (or
+    // that this batch brings) before Automerge sees it: hostile operations are refused here.
+    let mut decoded = Vec::with_capacity(ordered.len() - start);
+    let mut actors: HashSet<automerge::ActorId> = HashSet::new();
+    for (change, expanded) in ordered[start..].iter().zip(&expanded[start..]) {
+        actors.insert(change.actor_id().clone());
+        let known = |a: &automerge::ActorId| actors.contains(a) || doc.import_obj(&format!("1@{a}")).is_ok();
+        if !change.other_actor_ids().iter().all(known) {
+            return Err(RecordError::MalformedChange);
+        }
+        decoded.push(edits::resolve(change, expanded, &objects).map_err(RecordError::Forbidden)?);
+    }
+    // Apply the batch at once (one Automerge call costs far less than one per change), then judge
+    // each change against the record as it was at its own dependencies; a refusal puts the
+    // document back (the caller's `restore`).
+    let batch = ordered[start..].to_vec();
+    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes(batch)));
+    if !matches!(applied, Ok(Ok(()))) {
+        return Err(RecordError::MalformedChange);
+    }
+    let mut tasks = checks::TaskCache::default();
+    for (change, edits) in ordered[start..].iter().zip(&decoded) {
+        checks::check_change(doc, change, edits, &authors, rules, &mut tasks).map_err(RecordError::Forbidden)?;
     }
     Ok(())
 }

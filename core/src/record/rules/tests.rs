@@ -405,18 +405,24 @@ fn a_device_without_a_certificate_writes_nothing() {
 
 #[test]
 fn a_change_is_judged_by_the_record_at_its_own_dependencies() {
-    let (mut w, _a, mut b, sha) = signed();
-    // b signs again from an old copy in which the document did not exist yet: at the change's
-    // dependencies there is nothing to sign, whatever the server holds now.
-    let old = b.record.doc.get_changes(&[]).into_iter().find(|c| c.message().is_some_and(|m| m == "status")).unwrap().hash();
-    let sig = b.signature_by(&sha, "xfjy-01", &b.key);
-    let stale = {
-        let mut doc = b.record.doc.fork_at(&[old]).unwrap().with_actor(b.key.actor_id());
-        let s = map(&doc, "signatures");
-        doc.put(&s, format!("{sha}/inspector/xfjy-01-again").as_str(), to_json(&sig)).unwrap();
-        doc.commit();
-        doc.get_changes(&[old])
-    };
+    let (mut w, mut a, _b) = recorded();
+    // The fire officer's second handheld last synced before the on-site record was rendered.
+    let mut b2 = w.device("xfjy-01");
+    let dir = w.dir.clone();
+    let lead = "scjg".parse().unwrap();
+    let content = a
+        .record
+        .build_document(&dir, DocumentKind::OnSiteRecord, &lead, "平市监现检〔2026〕2号".into(), 1, &"scjg-01".parse().unwrap(), 30)
+        .unwrap();
+    let sha = a.record.add_document(a.stamp(30), &content, lead).unwrap().sha256;
+    w.push(&mut a).unwrap();
+    // From its old copy it signs that document: at the change's dependencies there is nothing to
+    // sign, whatever the server holds now.
+    let sig = b2.signature_by(&sha, "xfjy-01", &b2.key);
+    let stale = b2.forge(|doc| {
+        let s = map(doc, "signatures");
+        doc.put(&s, format!("{sha}/inspector/xfjy-01").as_str(), to_json(&sig)).unwrap();
+    });
     assert_eq!(refused(&mut w, stale).rule, WriteRule::UnknownReference);
 }
 
@@ -612,7 +618,7 @@ fn honest_edits_converge_and_forbidden_ones_are_refused_in_any_delivery_order() 
         let rules = WriteRules::anchored(&w.dir, w.ca.verifying_key());
         let mut inboxes: Vec<Vec<Message>> = devices.iter().map(|_| Vec::new()).collect();
         let mut forged_hashes = Vec::new();
-        let mut deliver = |devices: &mut Vec<Device>, inboxes: &mut Vec<Vec<Message>>, to: usize, pick: usize| -> bool {
+        let deliver = |devices: &mut Vec<Device>, inboxes: &mut Vec<Vec<Message>>, to: usize, pick: usize| -> bool {
             let message = inboxes[to].remove(pick);
             match devices[to].record.apply_changes(vec![message.change.clone()], &rules) {
                 Ok(_) => {
@@ -625,6 +631,12 @@ fn honest_edits_converge_and_forbidden_ones_are_refused_in_any_delivery_order() 
                 }
                 Err(RecordError::Forbidden(_)) => {
                     assert!(message.forged, "seed {seed}: an honest change was refused");
+                    true
+                }
+                // A forged change reuses the sequence number its author's next honest change
+                // takes: Automerge itself refuses whichever of the two arrives second.
+                Err(RecordError::MalformedChange) => {
+                    assert!(message.forged, "seed {seed}: an honest change was refused as malformed");
                     true
                 }
                 Err(e) => panic!("seed {seed}: {e:?}"),
