@@ -300,7 +300,9 @@ impl Documents {
             }
             let Some(rules) = context.rules(writer) else { return Ok(refused(id, Refusal::ReadOnly)) };
             if let Err(e) = record.apply_changes(new, &rules) {
-                // The record is as it was: nothing of the refused changes stays in memory either.
+                // Nothing of the refused changes is stored; the copy in memory is reloaded from
+                // storage next time rather than trusted after hostile bytes touched it.
+                cached.record = None;
                 return Ok(refused_for(id, e));
             }
             let chunk = record.take_unsaved();
