@@ -348,3 +348,81 @@ fn the_bag_validates_with_bagit_python_sha256sum_and_openssl() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The exporting device as an attacker: it changes a payload file, recomputes every manifest and
+/// seals the bag again with its own key (which it has), so that only the content checks can tell.
+fn reseal(bag: &Path, store: &Mutex<Store>) {
+    recompute_manifests(bag);
+    let mut seal: serde_json::Value = serde_json::from_slice(&std::fs::read(bag.join("seal/seal.json")).unwrap()).unwrap();
+    for file in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sha512.txt"] {
+        seal["files"][file] = hex::encode(Sha256::digest(std::fs::read(bag.join(file)).unwrap())).into();
+    }
+    let canonical = onevisit_core::canonical::to_canonical_json(&seal).unwrap();
+    let signature = store.lock().unwrap().device_key().sign(&canonical).to_bytes();
+    std::fs::write(bag.join("seal/seal.json"), &canonical).unwrap();
+    std::fs::write(bag.join("seal/seal.sig"), signature).unwrap();
+    recompute_manifests(bag);
+}
+
+#[test]
+fn a_bundle_carrying_a_signature_whose_key_belongs_to_another_inspector_is_rejected() {
+    let city = City::new();
+    let (a, b, code) = recorded_case(&city);
+    let doc = sign_everything(&a, &b, &code);
+    sync_ok(&b);
+    fetch_all_photos(&b, &code);
+    let bag = city.path().join("forged");
+    export(&b, &code, &bag, Format::Folder, true);
+    assert!(check(&bag, &city.root).is_valid());
+    // B adds a statement naming scjg-01 (the lead), made with B's own, certified key.
+    let signatures = one_file(&bag, "data/documents", "/signatures.json");
+    let mut list: Vec<onevisit_core::document::DocumentSignature> =
+        serde_json::from_slice(&std::fs::read(&signatures).unwrap()).unwrap();
+    let statement = {
+        let s = b.lock().unwrap();
+        onevisit_core::document::SignedStatement {
+            schema: onevisit_core::document::signature::SIGNATURE_SCHEMA.into(),
+            document_sha256: doc.clone(),
+            document_number: "x".into(),
+            signer: onevisit_core::document::SignatureRole::Inspector {
+                inspector: "scjg-01".into(),
+                certificate_number: "330482022570".into(),
+            },
+            device: s.device_key().device_id(),
+            device_public_key: hex::encode(s.device_key().public_bytes()),
+            device_time_ms: chrono::Utc::now().timestamp_millis(),
+            position: None,
+        }
+    };
+    list.push(onevisit_core::document::DocumentSignature::sign(&statement, b.lock().unwrap().device_key()).unwrap());
+    std::fs::write(&signatures, serde_json::to_vec_pretty(&list).unwrap()).unwrap();
+    reseal(&bag, &b);
+    let report = check(&bag, &city.root);
+    assert!(report.checks.iter().any(|c| c.kind == "seal" && c.ok), "the seal itself holds: {:#?}", report.failures());
+    assert!(!report.is_valid());
+    assert!(failed(&report, "document", "the statement names scjg-01"), "{:#?}", report.failures());
+}
+
+#[test]
+fn a_photo_that_is_evidence_twice_goes_into_a_zip_once() {
+    let city = City::new();
+    let (a, b, code) = recorded_case(&city);
+    sign_everything(&a, &b, &code);
+    // The lead reopens, corrects an answer, completes again: a second version, signed again, and
+    // the party signs it with the same signature image (one photo, evidence twice).
+    {
+        let mut s = a.lock().unwrap();
+        s.set_status(&code, Status::OnSite).unwrap();
+        s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Fail, Some("复核".into()), vec![]).unwrap();
+        s.set_status(&code, Status::Recorded).unwrap();
+    }
+    sync_ok(&a);
+    sync_ok(&b);
+    let v2 = sign_everything(&a, &b, &code);
+    fetch_all_photos(&a, &code);
+    let zip = city.path().join("twice.zip");
+    export(&a, &code, &zip, Format::Zip, false);
+    let report = check(&zip, &city.root);
+    assert!(report.is_valid(), "{:#?}", report.failures());
+    assert!(report.checks.iter().any(|c| c.kind == "document" && c.detail.contains(&v2[..12])));
+}

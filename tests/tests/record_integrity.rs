@@ -394,3 +394,41 @@ fn a_record_the_server_cannot_read_is_isolated_and_the_others_sync() {
     let (local, confirmed) = s.heads_pair(&fine).unwrap();
     assert_eq!(local, Some(confirmed), "the other record was pushed and confirmed");
 }
+
+#[test]
+fn a_signed_document_still_verifies_after_the_planning_office_assigns_another_inspector() {
+    let case = signed_inspection();
+    let (a, code) = (&case.a, &case.code);
+    case.city.admin(&["task", "assign", code.as_str(), "scjg-02"]);
+    sync_ok(a);
+    assert!(a.lock().unwrap().record(code).unwrap().task().inspectors.iter().any(|i| i.as_str() == "scjg-02"));
+    let report = a.lock().unwrap().document_report(code, &case.document).unwrap();
+    assert_eq!(report.matches_record, Some(true), "compared with the record (and its task) as they were then");
+    assert!(report.signed && report.identities_checked, "{report:?}");
+}
+
+#[test]
+fn a_record_this_device_cannot_read_is_isolated_and_the_others_sync() {
+    let city = City::new();
+    let broken = city.plan_sample_task();
+    let fine = city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
+    sync_ok(&a);
+    let here = Position::wgs84(30.7, 121.0, 5).unwrap();
+    a.lock().unwrap().check_in(&broken, here).unwrap();
+    a.lock().unwrap().check_in(&fine, here).unwrap();
+    // The device's stored copy of one record is damaged on disk; the store is opened afresh.
+    let root = city.path().join("a");
+    drop(a);
+    {
+        let conn = rusqlite::Connection::open(root.join(onevisit_core::store::DATABASE_FILE)).unwrap();
+        conn.execute("UPDATE documents SET snapshot = x'00112233' WHERE task_code = ?1", [broken.as_str()]).unwrap();
+    }
+    let wrapper = onevisit_core::identity::KeyFileWrapper::load(&root.join("device.key")).unwrap();
+    let a = Mutex::new(Store::open(&root, &wrapper).unwrap());
+    let report = sync_ok(&a);
+    assert!(report.isolated.contains_key(broken.as_str()), "{report:?}");
+    let (local, confirmed) = a.lock().unwrap().heads_pair(&fine).unwrap();
+    assert_eq!(local, Some(confirmed), "the other record was pushed and confirmed");
+    assert!(report.audit_refused.is_none() && report.audit_through > 0, "the audit log went up too");
+}

@@ -347,7 +347,8 @@ impl Run<'_> {
         self.first_round = false;
         for (id, state) in self.fallback.iter_mut() {
             let Ok(code) = TaskCode::parse(id) else { continue };
-            if let Some(message) = store.record(&code)?.sync_message(state) {
+            let Ok(record) = store.record(&code) else { continue };
+            if let Some(message) = record.sync_message(state) {
                 documents.push(DocumentPush {
                     id: id.clone(),
                     sync_message: Some(b64(&message.encode())),
@@ -365,7 +366,15 @@ impl Run<'_> {
             if have_locally && known.is_empty() {
                 // This copy never synced but the server has the document: Automerge's sync protocol.
                 let mut state = am_sync::State::new();
-                let message = store.record(&code)?.sync_message(&mut state);
+                let message = match store.record(&code) {
+                    Ok(record) => record.sync_message(&mut state),
+                    Err(e) if e.concerns_one_record() => {
+                        self.report.isolated.insert(id.clone(), Isolated { forbidden: None, detail: e.to_string() });
+                        self.skip.insert(id);
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 self.fallback.insert(id.clone(), state);
                 if let Some(message) = message {
                     documents.push(DocumentPush {
@@ -387,7 +396,16 @@ impl Run<'_> {
             if self.skip.contains(&id) || self.fallback.contains_key(&id) {
                 continue;
             }
-            let (changes, _heads) = store.changes_for_push(&dirty.code, &dirty.confirmed)?;
+            let (changes, _heads) = match store.changes_for_push(&dirty.code, &dirty.confirmed) {
+                Ok(found) => found,
+                // A record this device cannot read is left out and reported; the others go on.
+                Err(e) if e.concerns_one_record() => {
+                    self.report.isolated.insert(id.clone(), Isolated { forbidden: None, detail: e.to_string() });
+                    self.skip.insert(id);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let raw: usize = changes.iter().map(Vec::len).sum();
             self.report.progress.raw_change_bytes += raw as u64;
             budget = budget.saturating_sub(raw * 4 / 3 + 4 * changes.len());

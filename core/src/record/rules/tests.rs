@@ -705,3 +705,35 @@ fn honest_edits_converge_and_forbidden_ones_are_refused_in_any_delivery_order() 
         }
     }
 }
+
+#[test]
+fn document_verify_counts_a_signature_only_if_the_keys_certificate_names_the_signer() {
+    use crate::document::signature::SignatureProblem;
+    use crate::record::documents::SignerTrust;
+    let (mut w, _a, b, sha) = signed();
+    let root = w.ca.verifying_key();
+    let trust = SignerTrust { root: &root, revocations: None };
+    let mut record = InspectionRecord::load(&w.server.save(), []).unwrap();
+    let report = record.document_report(&sha, Some(&trust)).unwrap();
+    assert!(report.signatures.iter().all(|c| c.problem.is_none()) && report.identities_checked, "{report:?}");
+    // A record from elsewhere (not through the rules) carries B's key signing as scjg-01.
+    let forged = b.signature_by(&sha, "scjg-01", &b.key);
+    let signatures = map(&record.doc, "signatures");
+    record.doc.put(&signatures, format!("{sha}/inspector/scjg-01").as_str(), to_json(&forged)).unwrap();
+    record.doc.commit();
+    let report = record.document_report(&sha, Some(&trust)).unwrap();
+    let problem = report.signatures.iter().find(|c| c.key.ends_with("/inspector/scjg-01")).and_then(|c| c.problem.clone());
+    assert_eq!(
+        problem,
+        Some(SignatureProblem::NamedAnotherInspector { named: "scjg-01".into(), certified: "xfjy-01".into() })
+    );
+    assert!(!report.signed);
+    // A key with no certificate in the record does not count either.
+    let stranger = DeviceKey::generate();
+    let unknown = b.signature_by(&sha, "xfjy-01", &stranger);
+    record.doc.put(&signatures, format!("{sha}/inspector/xfjy-01").as_str(), to_json(&unknown)).unwrap();
+    record.doc.commit();
+    let report = record.document_report(&sha, Some(&trust)).unwrap();
+    let problem = report.signatures.iter().find(|c| c.key.ends_with("/inspector/xfjy-01")).and_then(|c| c.problem.clone());
+    assert!(matches!(problem, Some(SignatureProblem::Uncertified(_))), "{problem:?}");
+}
