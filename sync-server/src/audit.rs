@@ -44,10 +44,8 @@ pub async fn accept<S: Storage>(
         return Ok(AuditResult { accepted_through: seq, refused: Some(problem.to_string()), checkpoint: None });
     }
     // An entry says who acted: it must be the inspector the device is certified for.
-    let impostor = fresh
-        .iter()
-        .filter_map(|e| e.entry())
-        .find(|e| e.inspector.as_deref().is_some_and(|i| i != device.inspector));
+    let impostor =
+        fresh.iter().filter_map(|e| e.entry()).find(|e| e.inspector.as_deref().is_some_and(|i| i != device.inspector));
     if let Some(e) = impostor {
         let problem = format!(
             "entry #{} names {}, but this device is certified for {}",

@@ -191,7 +191,16 @@ impl Documents {
             }
             let slot = self.slot(&id);
             let mut cached = slot.lock().await;
-            let update = self.update(storage, writer, context, &meta, &mut cached, &known, changes.clone(), sync_message.clone());
+            let update = self.update(
+                storage,
+                writer,
+                context,
+                &meta,
+                &mut cached,
+                &known,
+                changes.clone(),
+                sync_message.clone(),
+            );
             match update.await {
                 Err(StorageError::VersionConflict(_)) => {
                     cached.record = None;

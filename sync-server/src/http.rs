@@ -293,7 +293,8 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
     let mut response = SyncResponse::default();
     let mut receipt = Vec::new();
     let directory = state.documents.directory(&state.storage).await?;
-    let root = VerifyingKey::from_bytes(&state.tenant.root_public_key()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let root =
+        VerifyingKey::from_bytes(&state.tenant.root_public_key()).map_err(|e| ApiError::Internal(e.to_string()))?;
     let context = crate::documents::RuleContext { directory: &directory, root };
     for push in request.documents {
         let outcome = state.documents.push(&state.storage, &writer, &context, push).await?;

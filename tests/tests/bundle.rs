@@ -353,7 +353,8 @@ fn the_bag_validates_with_bagit_python_sha256sum_and_openssl() {
 /// seals the bag again with its own key (which it has), so that only the content checks can tell.
 fn reseal(bag: &Path, store: &Mutex<Store>) {
     recompute_manifests(bag);
-    let mut seal: serde_json::Value = serde_json::from_slice(&std::fs::read(bag.join("seal/seal.json")).unwrap()).unwrap();
+    let mut seal: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bag.join("seal/seal.json")).unwrap()).unwrap();
     for file in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sha512.txt"] {
         seal["files"][file] = hex::encode(Sha256::digest(std::fs::read(bag.join(file)).unwrap())).into();
     }

@@ -44,8 +44,12 @@ fn signed_inspection() -> Signed {
         let mut s = a.lock().unwrap();
         s.check_in(&code, here).unwrap();
         s.show_identity(&code).unwrap();
-        let party =
-            PartyDraft { name: "沈建国".into(), role: "现场负责人".into(), phone: None, recusal: Recusal::NotRequested };
+        let party = PartyDraft {
+            name: "沈建国".into(),
+            role: "现场负责人".into(),
+            phone: None,
+            recusal: Recusal::NotRequested,
+        };
         s.record_party(&code, party).unwrap();
         for p in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
             s.answer(&code, &cp(p), AnswerValue::Pass, None, vec![]).unwrap();
@@ -57,11 +61,23 @@ fn signed_inspection() -> Signed {
         let mut s = b.lock().unwrap();
         s.check_in(&code, here).unwrap();
         for p in ["XFJY-001-01", "XFJY-001-02", "XFJY-001-04"] {
-            s.answer(&code, &cp(p), if p.ends_with("04") { AnswerValue::NotApplicable } else { AnswerValue::Pass }, None, vec![])
-                .unwrap();
-        }
-        s.answer(&code, &cp("XFJY-001-03"), AnswerValue::Number { value: "0.8".into(), unit: "MPa".into() }, None, vec![])
+            s.answer(
+                &code,
+                &cp(p),
+                if p.ends_with("04") { AnswerValue::NotApplicable } else { AnswerValue::Pass },
+                None,
+                vec![],
+            )
             .unwrap();
+        }
+        s.answer(
+            &code,
+            &cp("XFJY-001-03"),
+            AnswerValue::Number { value: "0.8".into(), unit: "MPa".into() },
+            None,
+            vec![],
+        )
+        .unwrap();
         let finding = FindingDraft {
             department: "xfjy".parse().unwrap(),
             check_point: None,
@@ -84,7 +100,8 @@ fn signed_inspection() -> Signed {
     b.lock().unwrap().sign_document(&code, &document).unwrap();
     sync_ok(&b);
     sync_ok(&a);
-    let party = PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
+    let party =
+        PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
     assert!(a.lock().unwrap().party_act(&code, &document, party, Some(SIGNATURE_PNG)).unwrap().signed);
     sync_ok(&a);
     sync_ok(&b);
@@ -211,13 +228,15 @@ fn another_departments_answers_cannot_be_overwritten_after_signing() {
     // Stamped honestly: another department's section is not theirs to write.
     let as_self = forge(b, code, |doc| {
         let s = section(doc, "scjg");
-        doc.put(&s, "SCJG-001-01", r#"{"check_point":"SCJG-001-01","value":{"kind":"fail"},"by":"xfjy-01","at_ms":1}"#).unwrap();
+        doc.put(&s, "SCJG-001-01", r#"{"check_point":"SCJG-001-01","value":{"kind":"fail"},"by":"xfjy-01","at_ms":1}"#)
+            .unwrap();
     });
     refused_by_server(b, code, &as_self, WriteRule::OtherDepartment, "sections/scjg/SCJG-001-01");
     // Its own section, after the lead completed the record: too late.
     let own_late = forge(b, code, |doc| {
         let s = section(doc, "xfjy");
-        doc.put(&s, "XFJY-001-01", r#"{"check_point":"XFJY-001-01","value":{"kind":"fail"},"by":"xfjy-01","at_ms":1}"#).unwrap();
+        doc.put(&s, "XFJY-001-01", r#"{"check_point":"XFJY-001-01","value":{"kind":"fail"},"by":"xfjy-01","at_ms":1}"#)
+            .unwrap();
     });
     refused_by_server(b, code, &own_late, WriteRule::WrongStatus, "sections/xfjy/XFJY-001-01");
 
@@ -323,7 +342,8 @@ fn a_signature_naming_another_inspector_is_refused_and_never_counts() {
             position: None,
         }
     };
-    let signature = onevisit_core::document::DocumentSignature::sign(&statement, b.lock().unwrap().device_key()).unwrap();
+    let signature =
+        onevisit_core::document::DocumentSignature::sign(&statement, b.lock().unwrap().device_key()).unwrap();
     let forged = forge(b, code, |doc| {
         let s = map(doc, "signatures");
         let key = format!("{}/inspector/scjg-02", case.document);

@@ -425,7 +425,11 @@ impl InspectionRecord {
     /// Verifies a version and every signature over it, and says whether it counts as signed.
     /// With the tenant's `trust`, a signature counts only if the certificate the record carries
     /// for its key names the same inspector and held (not expired, not revoked) at the signing time.
-    pub fn document_report(&self, sha256: &str, trust: Option<&SignerTrust<'_>>) -> Result<DocumentReport, RecordError> {
+    pub fn document_report(
+        &self,
+        sha256: &str,
+        trust: Option<&SignerTrust<'_>>,
+    ) -> Result<DocumentReport, RecordError> {
         let version = self.document(sha256)?;
         let intact = version.content().is_ok();
         let superseded_by = self

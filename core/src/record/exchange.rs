@@ -79,7 +79,11 @@ impl InspectionRecord {
 
     /// Takes in a peer's sync protocol message without its changes (the server: devices push
     /// their changes through the checked path once they hold the server's heads).
-    pub fn receive_sync_request(&mut self, state: &mut sync::State, mut message: sync::Message) -> Result<(), RecordError> {
+    pub fn receive_sync_request(
+        &mut self,
+        state: &mut sync::State,
+        mut message: sync::Message,
+    ) -> Result<(), RecordError> {
         message.changes = sync::ChunkList::empty();
         self.doc.sync().receive_sync_message(state, message).map_err(corrupt)?;
         Ok(())
@@ -131,7 +135,8 @@ mod tests {
         let mut b = InspectionRecord::from_changes(first, &rules).unwrap();
         assert_eq!(b.heads(), base);
         let skipping = a.changes_since(&mid);
-        let err = b.apply_changes(skipping.into_iter().map(|c| parse_change(c).unwrap()).collect(), &rules).unwrap_err();
+        let err =
+            b.apply_changes(skipping.into_iter().map(|c| parse_change(c).unwrap()).collect(), &rules).unwrap_err();
         assert!(matches!(err, RecordError::MissingDependencies(1)), "{err:?}");
     }
 

@@ -484,7 +484,12 @@ impl InspectionRecord {
     }
 
     /// Adds a finding of the editor's own department; returns its field (holding the new identifier).
-    pub fn add_finding(&mut self, stamp: Stamp, directory: &Directory, draft: FindingDraft) -> Result<Field, RecordError> {
+    pub fn add_finding(
+        &mut self,
+        stamp: Stamp,
+        directory: &Directory,
+        draft: FindingDraft,
+    ) -> Result<Field, RecordError> {
         self.require_on_site(&stamp.by)?;
         require_department(directory, &stamp.by, &draft.department)?;
         require_text("problem", &draft.problem)?;
@@ -687,7 +692,11 @@ fn parse_decimal(s: &str) -> Option<f64> {
 }
 
 /// The inspector belongs to `department` (per the directory).
-fn require_department(directory: &Directory, inspector: &InspectorId, department: &DepartmentId) -> Result<(), RecordError> {
+fn require_department(
+    directory: &Directory,
+    inspector: &InspectorId,
+    department: &DepartmentId,
+) -> Result<(), RecordError> {
     match directory.inspector(inspector) {
         Some(i) if &i.department == department => Ok(()),
         _ => Err(RecordError::OtherDepartment { inspector: inspector.clone(), department: department.clone() }),

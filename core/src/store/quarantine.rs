@@ -92,13 +92,15 @@ impl Store {
     }
 
     /// Those of `changes` (raw bytes) that the task's record does not hold.
-    pub(crate) fn unknown_changes(&mut self, code: &TaskCode, changes: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, StoreError> {
+    pub(crate) fn unknown_changes(
+        &mut self,
+        code: &TaskCode,
+        changes: Vec<Vec<u8>>,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
         let record = self.record(code)?;
         Ok(changes
             .into_iter()
-            .filter(|bytes| {
-                automerge::Change::from_bytes(bytes.clone()).is_ok_and(|c| !record.has_all(&[c.hash()]))
-            })
+            .filter(|bytes| automerge::Change::from_bytes(bytes.clone()).is_ok_and(|c| !record.has_all(&[c.hash()])))
             .collect())
     }
 

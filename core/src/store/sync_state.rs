@@ -300,7 +300,8 @@ impl Store {
         let root = self.trust_root()?;
         let directory = self.directory()?;
         let carried: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
-        let result = self.record(code)?.receive_sync_message(state, message, &super::quarantine::rules(&directory, root));
+        let result =
+            self.record(code)?.receive_sync_message(state, message, &super::quarantine::rules(&directory, root));
         if let Err(crate::record::RecordError::Forbidden(refusal)) = &result {
             // The record is unchanged; keep what was refused for review.
             self.quarantine(code, &carried, refusal, super::quarantine::ChangeSource::SyncProtocol)?;

@@ -51,11 +51,8 @@ impl Authors {
         }
         let Some(root) = rules.root else {
             // Unanchored: the creator of the record is its planner.
-            let creator = batch
-                .iter()
-                .find(|c| c.deps().is_empty())
-                .map(|c| c.actor_id().clone())
-                .or_else(|| creator_of(doc));
+            let creator =
+                batch.iter().find(|c| c.deps().is_empty()).map(|c| c.actor_id().clone()).or_else(|| creator_of(doc));
             return Authors { known, unanchored: Some(creator) };
         };
         known.insert(actor_id_of(&root.to_bytes()), Author::Tenant);
@@ -67,7 +64,8 @@ impl Authors {
             .collect();
         for expanded in expanded {
             for op in &expanded.operations {
-                if let (ObjectId::Root, Key::Map(key), OpType::Put(ScalarValue::Str(text))) = (&op.obj, &op.key, &op.action)
+                if let (ObjectId::Root, Key::Map(key), OpType::Put(ScalarValue::Str(text))) =
+                    (&op.obj, &op.key, &op.action)
                     && key.starts_with(CERTIFICATE_PREFIX)
                 {
                     certificates.push(text.to_string());
@@ -79,10 +77,13 @@ impl Authors {
             let Some(certificate) = verified_certificate(&signed, &root) else { continue };
             let Ok(key) = SignedCertificate::device_key(&certificate) else { continue };
             let Ok(inspector) = InspectorId::new(certificate.inspector.clone()) else { continue };
-            let departments = certificate.departments.iter().filter_map(|d| DepartmentId::new(d.clone()).ok()).collect();
-            known
-                .entry(actor_id_of(&key.to_bytes()))
-                .or_insert(Author::Inspector { inspector, departments, certified: true });
+            let departments =
+                certificate.departments.iter().filter_map(|d| DepartmentId::new(d.clone()).ok()).collect();
+            known.entry(actor_id_of(&key.to_bytes())).or_insert(Author::Inspector {
+                inspector,
+                departments,
+                certified: true,
+            });
         }
         Authors { known, unanchored: None }
     }

@@ -116,7 +116,8 @@ pub(super) fn check_change(
     rules: &WriteRules<'_>,
     tasks: &mut TaskCache,
 ) -> Result<(), ForbiddenEdit> {
-    let forbidden = |rule, path: &str| ForbiddenEdit { rule, path: path.to_string(), change: change.hash().to_string() };
+    let forbidden =
+        |rule, path: &str| ForbiddenEdit { rule, path: path.to_string(), change: change.hash().to_string() };
     let mut deps = change.deps().to_vec();
     deps.sort();
     let mut heads = doc.get_heads();
@@ -124,12 +125,15 @@ pub(super) fn check_change(
     let completes = edits.iter().any(|e| {
         e.container == Container::Root
             && e.key == "status"
-            && e.text().and_then(|t| serde_json::from_str::<StatusEntry>(t).ok()).is_some_and(|s| s.status == Status::Recorded)
+            && e.text()
+                .and_then(|t| serde_json::from_str::<StatusEntry>(t).ok())
+                .is_some_and(|s| s.status == Status::Recorded)
     });
     let complete = completes && complete_at(doc, &deps, rules);
     let at = At { doc, heads: (deps != heads).then_some(deps) };
     let task: Task = tasks.get(&at).ok_or_else(|| forbidden(WriteRule::Malformed, "task"))?;
-    let status = at.json::<StatusEntry>(&ROOT, "status").ok_or_else(|| forbidden(WriteRule::Malformed, "status"))?.status;
+    let status =
+        at.json::<StatusEntry>(&ROOT, "status").ok_or_else(|| forbidden(WriteRule::Malformed, "status"))?.status;
     let ctx = Ctx { at, change, edits, authors, rules, task, status, complete };
     for edit in edits {
         ctx.check(edit).map_err(|rule| forbidden(rule, &edit.path()))?;
@@ -164,7 +168,11 @@ impl Ctx<'_> {
         }
         let append_only = matches!(
             edit.container,
-            Container::Findings | Container::Arrivals | Container::Evidence | Container::Documents | Container::Signatures
+            Container::Findings
+                | Container::Arrivals
+                | Container::Evidence
+                | Container::Documents
+                | Container::Signatures
         );
         if append_only && !visible.is_empty() {
             return Err(WriteRule::Immutable);
@@ -191,7 +199,13 @@ impl Ctx<'_> {
     }
 
     /// The lead inspector settling a conflict: one of the values concurrently visible, written again.
-    fn is_resolution(&self, edit: &Edit, text: &str, visible: &[(Option<String>, (u64, ActorId))], author: &Author) -> bool {
+    fn is_resolution(
+        &self,
+        edit: &Edit,
+        text: &str,
+        visible: &[(Option<String>, (u64, ActorId))],
+        author: &Author,
+    ) -> bool {
         let resolvable = matches!(
             (&edit.container, edit.key.as_str()),
             (Container::Root, "status" | "identity" | "party")
@@ -251,7 +265,8 @@ impl Ctx<'_> {
                 let value: IdentityShown = parse(text)?;
                 self.stamped(author, &value.stamp.by)?;
                 self.require_status(&[Status::OnSite])?;
-                if value.certificate_numbers.len() < 2 || value.certificate_numbers.iter().any(|c| c.trim().is_empty()) {
+                if value.certificate_numbers.len() < 2 || value.certificate_numbers.iter().any(|c| c.trim().is_empty())
+                {
                     return Err(WriteRule::InvalidValue);
                 }
                 Ok(())
@@ -350,12 +365,7 @@ impl Ctx<'_> {
     /// The SHA-256 of every photo attached at the change's dependencies.
     fn attached_photos(&self) -> Vec<String> {
         let Some(map) = self.at.map("evidence") else { return Vec::new() };
-        self.at
-            .keys(&map)
-            .into_iter()
-            .filter_map(|k| self.at.json::<EvidenceRef>(&map, &k))
-            .map(|e| e.sha256)
-            .collect()
+        self.at.keys(&map).into_iter().filter_map(|k| self.at.json::<EvidenceRef>(&map, &k)).map(|e| e.sha256).collect()
     }
 
     fn own_department(&self, author: &Author, department: &DepartmentId) -> Verdict {
@@ -551,7 +561,11 @@ pub(super) fn check_creation(
     match author {
         Some(Author::Tenant) => Ok(()),
         Some(Author::Inspector { inspector, .. }) if task.inspectors.contains(&inspector) => Ok(()),
-        _ => Err(ForbiddenEdit { rule: WriteRule::UnknownWriter, path: "task".into(), change: change.hash().to_string() }),
+        _ => Err(ForbiddenEdit {
+            rule: WriteRule::UnknownWriter,
+            path: "task".into(),
+            change: change.hash().to_string(),
+        }),
     }
 }
 
@@ -567,7 +581,9 @@ fn claimed_author(container: &Container, text: &str) -> Option<InspectorId> {
             let signature: DocumentSignature = serde_json::from_str(text).ok()?;
             match serde_json::from_str::<SignedStatement>(&signature.canonical).ok()?.signer {
                 SignatureRole::Inspector { inspector, .. } => inspector,
-                SignatureRole::Party { attested_by, .. } | SignatureRole::PartyRefused { attested_by, .. } => attested_by,
+                SignatureRole::Party { attested_by, .. } | SignatureRole::PartyRefused { attested_by, .. } => {
+                    attested_by
+                }
             }
         }
         Container::Root if serde_json::from_str::<SignedCertificate>(text).is_ok() => {

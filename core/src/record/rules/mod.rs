@@ -280,8 +280,7 @@ fn causal_order(doc: &mut AutoCommit, changes: Vec<Change>) -> Result<Vec<Change
         let before = pending.len();
         let mut waiting = Vec::new();
         for change in pending {
-            let ready =
-                change.deps().iter().all(|d| placed.contains(d) || doc.get_change_by_hash(d).is_some());
+            let ready = change.deps().iter().all(|d| placed.contains(d) || doc.get_change_by_hash(d).is_some());
             if ready {
                 placed.insert(change.hash());
                 ordered.push(change);

@@ -80,7 +80,8 @@ impl World {
     pub(crate) fn push(&mut self, device: &mut Device) -> Result<usize, RecordError> {
         let known = self.server.heads();
         let changes: Vec<Change> = device.record.doc.get_changes(&[]).into_iter().collect();
-        let fresh: Vec<Change> = changes.into_iter().filter(|c| !known.contains(&c.hash()) && !self.server.has_all(&[c.hash()])).collect();
+        let fresh: Vec<Change> =
+            changes.into_iter().filter(|c| !known.contains(&c.hash()) && !self.server.has_all(&[c.hash()])).collect();
         let rules = WriteRules::anchored(&self.dir, self.ca.verifying_key());
         let n = self.server.apply_changes(fresh, &rules)?;
         let back = self.server.changes_since(&[]);
@@ -129,7 +130,10 @@ pub(crate) fn recorded() -> (World, Device, Device) {
     a.record.check_in_at(a.stamp(10), here).unwrap();
     b.record.check_in_at(b.stamp(10), here).unwrap();
     a.record.show_identity(a.stamp(11), vec!["1".into(), "2".into()]).unwrap();
-    let party = PartyDraft { name: "王伟".into(), role: "现场负责人".into(), phone: None, recusal: Recusal::NotRequested };
+    let party =
+        PartyDraft {
+            name: "王伟".into(), role: "现场负责人".into(), phone: None, recusal: Recusal::NotRequested
+        };
     a.record.record_party(a.stamp(11), party).unwrap();
     let dir = w.dir.clone();
     for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
@@ -141,7 +145,9 @@ pub(crate) fn recorded() -> (World, Device, Device) {
         b.record.answer_check_point(b.stamp(12), &dir, &cp(id), AnswerValue::Pass, None, vec![]).unwrap();
     }
     b.record.answer_check_point(b.stamp(12), &dir, &cp("XFJY-001-03"), number("1.2", "MPa"), None, vec![]).unwrap();
-    b.record.answer_check_point(b.stamp(12), &dir, &cp("XFJY-001-04"), AnswerValue::NotApplicable, None, vec![]).unwrap();
+    b.record
+        .answer_check_point(b.stamp(12), &dir, &cp("XFJY-001-04"), AnswerValue::NotApplicable, None, vec![])
+        .unwrap();
     let finding = FindingDraft {
         department: "xfjy".parse().unwrap(),
         check_point: None,
@@ -167,7 +173,15 @@ pub(crate) fn signed() -> (World, Device, Device, String) {
     let lead = "scjg".parse().unwrap();
     let content = a
         .record
-        .build_document(&dir, DocumentKind::OnSiteRecord, &lead, "平市监现检〔2026〕1号".into(), 1, &"scjg-01".parse().unwrap(), 30)
+        .build_document(
+            &dir,
+            DocumentKind::OnSiteRecord,
+            &lead,
+            "平市监现检〔2026〕1号".into(),
+            1,
+            &"scjg-01".parse().unwrap(),
+            30,
+        )
         .unwrap();
     let version = a.record.add_document(a.stamp(30), &content, lead).unwrap();
     let role = |i: &str| SignatureRole::Inspector { inspector: i.into(), certificate_number: "x".into() };
@@ -282,7 +296,8 @@ fn status_shortcuts_and_resurrections_are_refused() {
     a.record.set_status(a.stamp(12), &dir, Status::Cancelled).unwrap();
     w.push(&mut a).unwrap();
     let resurrected = a.forge(|doc| {
-        doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Planned, stamp: stamp("scjg-01", 13) })).unwrap();
+        doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Planned, stamp: stamp("scjg-01", 13) }))
+            .unwrap();
     });
     assert_eq!(refused(&mut w, resurrected).rule, WriteRule::WrongStatus);
 }
@@ -294,7 +309,8 @@ fn a_non_lead_inspector_cannot_complete_or_cancel() {
     b.record.check_in_at(b.stamp(10), Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
     w.push(&mut b).unwrap();
     let cancel = b.forge(|doc| {
-        doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Cancelled, stamp: stamp("xfjy-01", 11) })).unwrap();
+        doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Cancelled, stamp: stamp("xfjy-01", 11) }))
+            .unwrap();
     });
     assert_eq!(refused(&mut w, cancel).rule, WriteRule::LeadOnly);
     let dir = w.dir.clone();
@@ -381,7 +397,13 @@ fn the_task_and_the_schema_are_not_the_devices_to_write() {
     // The tenant itself may reassign.
     let dir = w.dir.clone();
     w.server.set_actor(w.ca.actor_id());
-    w.server.reassign(stamp("scjg-01", 40), &dir, vec!["scjg-01".parse().unwrap(), "xfjy-01".parse().unwrap(), "scjg-02".parse().unwrap()]).unwrap();
+    w.server
+        .reassign(
+            stamp("scjg-01", 40),
+            &dir,
+            vec!["scjg-01".parse().unwrap(), "xfjy-01".parse().unwrap(), "scjg-02".parse().unwrap()],
+        )
+        .unwrap();
     w.push(&mut a).unwrap();
     assert_eq!(a.record.task().inspectors.len(), 3);
 }
@@ -412,7 +434,15 @@ fn a_change_is_judged_by_the_record_at_its_own_dependencies() {
     let lead = "scjg".parse().unwrap();
     let content = a
         .record
-        .build_document(&dir, DocumentKind::OnSiteRecord, &lead, "平市监现检〔2026〕2号".into(), 1, &"scjg-01".parse().unwrap(), 30)
+        .build_document(
+            &dir,
+            DocumentKind::OnSiteRecord,
+            &lead,
+            "平市监现检〔2026〕2号".into(),
+            1,
+            &"scjg-01".parse().unwrap(),
+            30,
+        )
         .unwrap();
     let sha = a.record.add_document(a.stamp(30), &content, lead).unwrap().sha256;
     w.push(&mut a).unwrap();
@@ -437,7 +467,11 @@ fn the_lead_resolves_a_conflict_with_one_of_its_values_and_nobody_else_can() {
     // scjg-02 is not on the task yet: the tenant adds them.
     w.server.set_actor(w.ca.actor_id());
     w.server
-        .reassign(stamp("scjg-01", 3), &dir, vec!["scjg-01".parse().unwrap(), "scjg-02".parse().unwrap(), "xfjy-01".parse().unwrap()])
+        .reassign(
+            stamp("scjg-01", 3),
+            &dir,
+            vec!["scjg-01".parse().unwrap(), "scjg-02".parse().unwrap(), "xfjy-01".parse().unwrap()],
+        )
         .unwrap();
     for d in [&mut a, &mut a2, &mut b] {
         w.push(d).unwrap();
@@ -567,11 +601,8 @@ fn honest_edit(d: &mut Device, dir: &Directory, rng: &mut Lcg) -> Vec<Change> {
 /// One forbidden edit by device `d` (sent to the others, never applied by `d` itself).
 fn forbidden_edit(d: &mut Device, rng: &mut Lcg) -> Vec<Change> {
     let me = d.inspector;
-    let (other_dept, other_point, owner) = if me.starts_with("scjg") {
-        ("xfjy", "XFJY-001-01", "xfjy-01")
-    } else {
-        ("scjg", "SCJG-001-01", "scjg-01")
-    };
+    let (other_dept, other_point, owner) =
+        if me.starts_with("scjg") { ("xfjy", "XFJY-001-01", "xfjy-01") } else { ("scjg", "SCJG-001-01", "scjg-01") };
     let kind = rng.below(6);
     d.forge(|doc| match kind {
         0 => {
@@ -722,7 +753,8 @@ fn document_verify_counts_a_signature_only_if_the_keys_certificate_names_the_sig
     record.doc.put(&signatures, format!("{sha}/inspector/scjg-01").as_str(), to_json(&forged)).unwrap();
     record.doc.commit();
     let report = record.document_report(&sha, Some(&trust)).unwrap();
-    let problem = report.signatures.iter().find(|c| c.key.ends_with("/inspector/scjg-01")).and_then(|c| c.problem.clone());
+    let problem =
+        report.signatures.iter().find(|c| c.key.ends_with("/inspector/scjg-01")).and_then(|c| c.problem.clone());
     assert_eq!(
         problem,
         Some(SignatureProblem::NamedAnotherInspector { named: "scjg-01".into(), certified: "xfjy-01".into() })
@@ -734,6 +766,7 @@ fn document_verify_counts_a_signature_only_if_the_keys_certificate_names_the_sig
     record.doc.put(&signatures, format!("{sha}/inspector/xfjy-01").as_str(), to_json(&unknown)).unwrap();
     record.doc.commit();
     let report = record.document_report(&sha, Some(&trust)).unwrap();
-    let problem = report.signatures.iter().find(|c| c.key.ends_with("/inspector/xfjy-01")).and_then(|c| c.problem.clone());
+    let problem =
+        report.signatures.iter().find(|c| c.key.ends_with("/inspector/xfjy-01")).and_then(|c| c.problem.clone());
     assert!(matches!(problem, Some(SignatureProblem::Uncertified(_))), "{problem:?}");
 }
