@@ -7,8 +7,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use onevisit_core::document::DocumentKind;
 use onevisit_core::domain::{CheckPointId, TaskCode};
+use onevisit_core::evidence::CaptureTarget;
+use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
 use onevisit_core::identity::KeyFileWrapper;
+use onevisit_core::record::documents::PartyAct;
+use onevisit_core::record::{AnswerValue, FindingDraft, PartyDraft, Position, Recusal, Status};
 use onevisit_core::sample;
 use onevisit_core::store::Store;
 
@@ -175,6 +180,13 @@ impl City {
         enrolled_device(&self.tmp.path().join(name), inspector, &self.data, &self.server, &self.root)
     }
 
+    /// Kills the server (SIGKILL) and starts it again on the same address and data, as after a crash.
+    pub fn restart_server(&mut self) {
+        let addr = self.server.addr.clone();
+        self.server.kill();
+        self.server = ServerProcess::start(&self.data, &addr);
+    }
+
     /// A folder for anything else the test writes.
     pub fn path(&self) -> &Path {
         self.tmp.path()
@@ -201,4 +213,85 @@ impl Lcg {
         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((self.0 >> 33) % n as u64) as usize
     }
+}
+
+/// A handwritten signature as the party's pad would give it.
+pub const SIGNATURE_PNG: &[u8] = include_bytes!("../../data/sample-signature.png");
+
+/// A recorded joint inspection of the sample task through the city's server: scjg-01 (the lead,
+/// device A) and xfjy-01 (device B) each record their department's part, B with a photo and a
+/// finding, and the lead completes it. Returns the two devices and the task.
+pub fn recorded_case(city: &City) -> (Mutex<Store>, Mutex<Store>, TaskCode) {
+    let code = city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
+    let b = city.device("b", "xfjy-01");
+    sync_ok(&a);
+    sync_ok(&b);
+    let here = Position::wgs84(30.7, 121.0, 5).unwrap();
+    {
+        let mut s = a.lock().unwrap();
+        s.check_in(&code, here).unwrap();
+        s.show_identity(&code).unwrap();
+        let party = PartyDraft {
+            name: "沈建国".into(),
+            role: "现场负责人".into(),
+            phone: None,
+            recusal: Recusal::NotRequested,
+        };
+        s.record_party(&code, party).unwrap();
+        for p in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
+            s.answer(&code, &cp(p), AnswerValue::Pass, None, vec![]).unwrap();
+        }
+        s.answer(&code, &cp("SCJG-001-03"), AnswerValue::Number { value: "4".into(), unit: "℃".into() }, None, vec![])
+            .unwrap();
+    }
+    {
+        let mut s = b.lock().unwrap();
+        s.check_in(&code, here).unwrap();
+        for p in ["XFJY-001-01", "XFJY-001-02"] {
+            s.answer(&code, &cp(p), AnswerValue::Pass, None, vec![]).unwrap();
+        }
+        s.answer(
+            &code,
+            &cp("XFJY-001-03"),
+            AnswerValue::Number { value: "0.8".into(), unit: "MPa".into() },
+            None,
+            vec![],
+        )
+        .unwrap();
+        let photo = sample_jpeg(800, 600, Some(&SampleExif::pinghu()));
+        let e = s.add_photo(&code, &photo, CaptureTarget::CheckPoint("XFJY-001-04".into()), Some(here)).unwrap();
+        s.answer(&code, &cp("XFJY-001-04"), AnswerValue::Photos, None, vec![e.evidence.sha256]).unwrap();
+        let finding = FindingDraft {
+            department: "xfjy".parse().unwrap(),
+            check_point: None,
+            problem: "疏散通道堆放杂物".into(),
+            legal_basis: "《中华人民共和国消防法》第二十八条".into(),
+            rectification_required: true,
+            deadline: chrono::NaiveDate::from_ymd_opt(2026, 12, 20),
+        };
+        s.add_finding(&code, finding).unwrap();
+    }
+    sync_ok(&b);
+    sync_ok(&a);
+    a.lock().unwrap().set_status(&code, Status::Recorded).unwrap();
+    sync_ok(&a);
+    sync_ok(&b);
+    (a, b, code)
+}
+
+/// The on-site record signed by A, B and the party; returns its hash.
+pub fn sign_everything(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) -> String {
+    let doc = a.lock().unwrap().render_document(code, DocumentKind::OnSiteRecord, None).unwrap().sha256;
+    a.lock().unwrap().sign_document(code, &doc).unwrap();
+    sync_ok(a);
+    sync_ok(b);
+    b.lock().unwrap().sign_document(code, &doc).unwrap();
+    sync_ok(b);
+    sync_ok(a);
+    let party =
+        PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
+    assert!(a.lock().unwrap().party_act(code, &doc, party, Some(SIGNATURE_PNG)).unwrap().signed);
+    sync_ok(a);
+    doc
 }

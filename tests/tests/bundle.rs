@@ -9,83 +9,11 @@ use std::sync::Mutex;
 use onevisit_core::bundle::{self, ExportOptions, Format, VerifyReport};
 use onevisit_core::document::DocumentKind;
 use onevisit_core::domain::TaskCode;
-use onevisit_core::evidence::CaptureTarget;
-use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
-use onevisit_core::record::documents::PartyAct;
-use onevisit_core::record::{AnswerValue, PartyDraft, Position, Recusal, Status};
+use onevisit_core::record::{AnswerValue, Status};
 use onevisit_core::store::Store;
 use onevisit_core::sync::{self, CancelToken};
-use onevisit_flow_tests::{City, cp, fast_options, sync_ok};
+use onevisit_flow_tests::{City, cp, fast_options, recorded_case, sign_everything, sync_ok};
 use sha2::{Digest, Sha256, Sha512};
-
-const SIGNATURE_PNG: &[u8] = include_bytes!("../../data/sample-signature.png");
-
-/// A recorded joint inspection with a photo; returns the two devices and the task.
-fn recorded_case(city: &City) -> (Mutex<Store>, Mutex<Store>, TaskCode) {
-    let code = city.plan_sample_task();
-    let a = city.device("a", "scjg-01");
-    let b = city.device("b", "xfjy-01");
-    sync_ok(&a);
-    sync_ok(&b);
-    let here = Position::wgs84(30.7, 121.0, 5).unwrap();
-    {
-        let mut s = a.lock().unwrap();
-        s.check_in(&code, here).unwrap();
-        s.show_identity(&code).unwrap();
-        let party = PartyDraft {
-            name: "沈建国".into(),
-            role: "现场负责人".into(),
-            phone: None,
-            recusal: Recusal::NotRequested,
-        };
-        s.record_party(&code, party).unwrap();
-        for p in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
-            s.answer(&code, &cp(p), AnswerValue::Pass, None, vec![]).unwrap();
-        }
-        s.answer(&code, &cp("SCJG-001-03"), AnswerValue::Number { value: "4".into(), unit: "℃".into() }, None, vec![])
-            .unwrap();
-    }
-    {
-        let mut s = b.lock().unwrap();
-        s.check_in(&code, here).unwrap();
-        for p in ["XFJY-001-01", "XFJY-001-02"] {
-            s.answer(&code, &cp(p), AnswerValue::Pass, None, vec![]).unwrap();
-        }
-        s.answer(
-            &code,
-            &cp("XFJY-001-03"),
-            AnswerValue::Number { value: "0.8".into(), unit: "MPa".into() },
-            None,
-            vec![],
-        )
-        .unwrap();
-        let photo = sample_jpeg(800, 600, Some(&SampleExif::pinghu()));
-        let e = s.add_photo(&code, &photo, CaptureTarget::CheckPoint("XFJY-001-04".into()), Some(here)).unwrap();
-        s.answer(&code, &cp("XFJY-001-04"), AnswerValue::Photos, None, vec![e.evidence.sha256]).unwrap();
-    }
-    sync_ok(&b);
-    sync_ok(&a);
-    a.lock().unwrap().set_status(&code, Status::Recorded).unwrap();
-    sync_ok(&a);
-    sync_ok(&b);
-    (a, b, code)
-}
-
-/// The on-site record signed by A, B and the party; returns its hash.
-fn sign_everything(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) -> String {
-    let doc = a.lock().unwrap().render_document(code, DocumentKind::OnSiteRecord, None).unwrap().sha256;
-    a.lock().unwrap().sign_document(code, &doc).unwrap();
-    sync_ok(a);
-    sync_ok(b);
-    b.lock().unwrap().sign_document(code, &doc).unwrap();
-    sync_ok(b);
-    sync_ok(a);
-    let party =
-        PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
-    assert!(a.lock().unwrap().party_act(code, &doc, party, Some(SIGNATURE_PNG)).unwrap().signed);
-    sync_ok(a);
-    doc
-}
 
 fn fetch_all_photos(store: &Mutex<Store>, code: &TaskCode) {
     let missing = store.lock().unwrap().missing_evidence(code).unwrap();

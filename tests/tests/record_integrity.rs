@@ -11,19 +11,16 @@ use std::sync::Mutex;
 use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ChangeHash, ObjId, ROOT, ReadDoc};
-use onevisit_core::document::DocumentKind;
 use onevisit_core::domain::TaskCode;
-use onevisit_core::record::documents::PartyAct;
-use onevisit_core::record::{AnswerValue, FindingDraft, PartyDraft, Position, RecordError, Recusal, Status, WriteRule};
+use onevisit_core::record::{Position, RecordError, Status, WriteRule};
 use onevisit_core::store::{Store, StoreError};
 use onevisit_core::sync::wire::{DocumentPush, DocumentResult, Refusal, SyncRequest, SyncResponse, b64, heads_to_hex};
 use onevisit_core::sync::{self, CancelToken};
-use onevisit_flow_tests::{City, cp, fast_options, sync_ok};
+use onevisit_flow_tests::{City, fast_options, recorded_case, sign_everything, sync_ok};
 
-const SIGNATURE_PNG: &[u8] = include_bytes!("../../data/sample-signature.png");
-
-/// The lead (scjg-01, device A) and the fire officer (xfjy-01, device B) record the sample task
-/// honestly, complete it and sign the on-site record (both inspectors and the party).
+/// The shared case: the lead (scjg-01, device A) and the fire officer (xfjy-01, device B) record
+/// the sample task honestly (B with a photo and a finding), complete it and sign the on-site record
+/// (both inspectors and the party).
 struct Signed {
     city: City,
     a: Mutex<Store>,
@@ -34,76 +31,8 @@ struct Signed {
 
 fn signed_inspection() -> Signed {
     let city = City::new();
-    let code = city.plan_sample_task();
-    let a = city.device("a", "scjg-01");
-    let b = city.device("b", "xfjy-01");
-    sync_ok(&a);
-    sync_ok(&b);
-    let here = Position::wgs84(30.7, 121.0, 5).unwrap();
-    {
-        let mut s = a.lock().unwrap();
-        s.check_in(&code, here).unwrap();
-        s.show_identity(&code).unwrap();
-        let party = PartyDraft {
-            name: "沈建国".into(),
-            role: "现场负责人".into(),
-            phone: None,
-            recusal: Recusal::NotRequested,
-        };
-        s.record_party(&code, party).unwrap();
-        for p in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
-            s.answer(&code, &cp(p), AnswerValue::Pass, None, vec![]).unwrap();
-        }
-        s.answer(&code, &cp("SCJG-001-03"), AnswerValue::Number { value: "4".into(), unit: "℃".into() }, None, vec![])
-            .unwrap();
-    }
-    {
-        let mut s = b.lock().unwrap();
-        s.check_in(&code, here).unwrap();
-        for p in ["XFJY-001-01", "XFJY-001-02", "XFJY-001-04"] {
-            s.answer(
-                &code,
-                &cp(p),
-                if p.ends_with("04") { AnswerValue::NotApplicable } else { AnswerValue::Pass },
-                None,
-                vec![],
-            )
-            .unwrap();
-        }
-        s.answer(
-            &code,
-            &cp("XFJY-001-03"),
-            AnswerValue::Number { value: "0.8".into(), unit: "MPa".into() },
-            None,
-            vec![],
-        )
-        .unwrap();
-        let finding = FindingDraft {
-            department: "xfjy".parse().unwrap(),
-            check_point: None,
-            problem: "疏散通道堆放杂物".into(),
-            legal_basis: "《中华人民共和国消防法》第二十八条".into(),
-            rectification_required: true,
-            deadline: chrono::NaiveDate::from_ymd_opt(2026, 12, 20),
-        };
-        s.add_finding(&code, finding).unwrap();
-    }
-    sync_ok(&b);
-    sync_ok(&a);
-    a.lock().unwrap().set_status(&code, Status::Recorded).unwrap();
-    sync_ok(&a);
-    sync_ok(&b);
-    let document = a.lock().unwrap().render_document(&code, DocumentKind::OnSiteRecord, None).unwrap().sha256;
-    a.lock().unwrap().sign_document(&code, &document).unwrap();
-    sync_ok(&a);
-    sync_ok(&b);
-    b.lock().unwrap().sign_document(&code, &document).unwrap();
-    sync_ok(&b);
-    sync_ok(&a);
-    let party =
-        PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
-    assert!(a.lock().unwrap().party_act(&code, &document, party, Some(SIGNATURE_PNG)).unwrap().signed);
-    sync_ok(&a);
+    let (a, b, code) = recorded_case(&city);
+    let document = sign_everything(&a, &b, &code);
     sync_ok(&b);
     Signed { city, a, b, code, document }
 }
@@ -374,9 +303,7 @@ fn the_task_the_schema_and_garbage_never_reach_the_record_and_never_stop_a_sync(
     // The server still answers for everyone, after a restart too; the other task syncs; the lead
     // still leads and may issue the task code with the genuine list.
     let mut city = case.city;
-    let addr = city.server.addr.clone();
-    city.server.kill();
-    city.server = onevisit_flow_tests::ServerProcess::start(&city.data, &addr);
+    city.restart_server();
     let report = sync_ok(a);
     assert!(report.refused.is_empty() && report.isolated.is_empty(), "{report:?}");
     assert!(a.lock().unwrap().local_heads(&other).unwrap().is_some(), "the other task arrived");
@@ -401,9 +328,7 @@ fn a_record_the_server_cannot_read_is_isolated_and_the_others_sync() {
         conn.execute("UPDATE document_chunks SET bytes = x'00112233' WHERE doc = ?1", [broken.as_str()]).unwrap();
     }
     let mut city = city;
-    let addr = city.server.addr.clone();
-    city.server.kill();
-    city.server = onevisit_flow_tests::ServerProcess::start(&city.data, &addr);
+    city.restart_server();
     let here = Position::wgs84(30.7, 121.0, 5).unwrap();
     a.lock().unwrap().check_in(&broken, here).unwrap();
     a.lock().unwrap().check_in(&fine, here).unwrap();
