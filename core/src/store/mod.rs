@@ -143,6 +143,8 @@ pub struct Store {
     records: HashMap<TaskCode, InspectionRecord>,
     /// The device certificate once enrolled, added to every record this device writes.
     certificate: Option<crate::certificate::SignedCertificate>,
+    /// The tenant root key once enrolled: the write rules' trust anchor.
+    trust_root: Option<ed25519_dalek::VerifyingKey>,
 }
 
 impl Store {
@@ -194,8 +196,11 @@ impl Store {
             directory: None,
             records: HashMap::new(),
             certificate: None,
+            trust_root: None,
         };
-        store.certificate = store.sync_account()?.map(|a| a.certificate);
+        let account = store.sync_account()?;
+        store.trust_root = account.as_ref().and_then(|a| crate::identity::verifying_key_from_hex(&a.root_public_key));
+        store.certificate = account.map(|a| a.certificate);
         Ok(store)
     }
 

@@ -58,7 +58,7 @@ pub(crate) fn rules<'a>(directory: &'a Directory, root: Option<VerifyingKey>) ->
 impl Store {
     /// The tenant root key this store trusts, once enrolled.
     pub(crate) fn trust_root(&self) -> Result<Option<VerifyingKey>, StoreError> {
-        Ok(self.sync_account()?.and_then(|a| crate::identity::verifying_key_from_hex(&a.root_public_key)))
+        Ok(self.trust_root)
     }
 
     /// Keeps refused changes (never applied) with the rule they broke.

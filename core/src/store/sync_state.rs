@@ -130,6 +130,7 @@ impl Store {
         tx.commit()?;
         self.head = head;
         self.certificate = Some(account.certificate.clone());
+        self.trust_root = crate::identity::verifying_key_from_hex(&account.root_public_key);
         Ok(())
     }
 
