@@ -272,8 +272,11 @@ fn print_report(report: &DocumentReport, as_json: bool) {
     for c in &report.signatures {
         match &c.problem {
             None => println!("  签名 {}：有效 ✓ {}", c.signer, c.device_time_ms.map(render::time).unwrap_or_default()),
-            Some(p) => println!("  签名 {}：无效 ✗ {p}", c.signer),
+            Some(p) => println!("  签名 {}：无效 ✗ {}", c.signer, p.label_zh()),
         }
+    }
+    if !report.identities_checked {
+        println!("（本机尚未登记，签名人身份未经本租户证书核验）");
     }
     if let Some(newer) = &report.superseded_by {
         println!("已被新版本 {} 取代", &newer[..16]);

@@ -18,6 +18,12 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            if let error::CliError::Store(onevisit_core::store::StoreError::Record(
+                onevisit_core::record::RecordError::Forbidden(f),
+            )) = &err
+            {
+                eprintln!("错误：收到的记录含有违规修改，已全部拒收并隔离：{}（位置 {}）", f.rule.label_zh(), f.path);
+            }
             eprintln!("错误 error: {err}");
             let mut source = std::error::Error::source(&err);
             while let Some(cause) = source {

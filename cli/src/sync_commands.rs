@@ -64,7 +64,24 @@ pub fn sync(store: Store, fetch_photos: bool, as_json: bool) -> Result<(), CliEr
             report.audit_through
         );
         for (id, why) in &report.refused {
-            println!("  服务器拒绝 {id}：{why}");
+            match report.forbidden.get(id) {
+                Some(detail) => println!(
+                    "  服务器拒绝 {id}：{}（位置 {}）",
+                    onevisit_core::store::quarantine::rule_label_zh(&detail.rule),
+                    detail.path
+                ),
+                None => println!("  服务器拒绝 {id}：{why}"),
+            }
+        }
+        for (id, why) in &report.isolated {
+            match &why.forbidden {
+                Some(f) => println!(
+                    "  已拒收并隔离 {id} 收到的修改：{}（位置 {}），其余记录照常同步",
+                    f.rule.label_zh(),
+                    f.path
+                ),
+                None => println!("  本机无法读取记录 {id}，已跳过，其余记录照常同步"),
+            }
         }
         for id in &report.removed {
             println!("  已不再分配给本设备：{id}");

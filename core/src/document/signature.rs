@@ -112,6 +112,23 @@ pub enum SignatureProblem {
     CertificateInvalid(String),
 }
 
+impl SignatureProblem {
+    /// The zh-CN description shown to inspectors and receivers.
+    pub fn label_zh(&self) -> String {
+        match self {
+            SignatureProblem::Malformed => "签名声明格式错误".into(),
+            SignatureProblem::BadSignature => "签名验证失败".into(),
+            SignatureProblem::WrongDocument(_) => "签名针对的是另一份文书".into(),
+            SignatureProblem::NotTaskInspector(who) => format!("{who} 不是本任务的执法人员"),
+            SignatureProblem::Uncertified(device) => format!("签名密钥（设备 {device}）没有本租户签发的有效证书"),
+            SignatureProblem::NamedAnotherInspector { named, certified } => {
+                format!("签名声明署名 {named}，但签名密钥的证书登记为 {certified}（冒名）")
+            }
+            SignatureProblem::CertificateInvalid(why) => format!("签名时证书无效（过期、未生效或已注销）：{why}"),
+        }
+    }
+}
+
 impl SignedStatement {
     /// The inspector the statement makes responsible: the signer, or the attesting inspector.
     pub fn responsible_inspector(&self) -> &str {
