@@ -1,6 +1,8 @@
 //! The rules, edit by edit: what each path of the record may hold, who may write it and when,
 //! read against the record as it was at the change's dependencies.
 
+use std::collections::{HashMap, HashSet};
+
 use automerge::{ActorId, AutoCommit, Change, ChangeHash, ObjId, ROOT, ReadDoc, ScalarValue};
 use serde::de::DeserializeOwned;
 
@@ -20,16 +22,61 @@ use crate::record::{
 
 type Verdict = Result<(), WriteRule>;
 
-/// The record as it was at a change's dependencies.
-struct At<'d> {
-    doc: &'d AutoCommit,
-    /// `None` when the dependencies are the document's current heads (the common, linear case).
-    heads: Option<Vec<ChangeHash>>,
+/// The values a linear batch's earlier changes wrote, over the record at the batch's first
+/// dependencies: what the next change's past adds to that state, read by a map lookup instead of
+/// a historical read of the whole document.
+#[derive(Default)]
+pub(super) struct Overlay {
+    values: HashMap<(ObjId, String), Vec<(Option<String>, (u64, ActorId))>>,
+    /// The batch's changes judged so far.
+    seen: HashSet<ChangeHash>,
 }
 
-impl At<'_> {
+impl Overlay {
+    /// Takes in a judged change (`base`: the record at the batch's start): each put replaces the
+    /// values it overwrote at its key.
+    pub(super) fn record(&mut self, base: &At<'_>, change: &Change, edits: &[Edit]) {
+        let start = change.start_op().get();
+        for (i, edit) in edits.iter().enumerate() {
+            let slot = (edit.obj.clone(), edit.key.clone());
+            let before = self.values.get(&slot).cloned().unwrap_or_else(|| base.values(&edit.obj, &edit.key));
+            let mut after: Vec<_> = before.into_iter().filter(|(_, id)| !edit.pred.contains(id)).collect();
+            after.push((edit.text().map(str::to_string), (start + i as u64, change.actor_id().clone())));
+            self.values.insert(slot, after);
+        }
+        self.seen.insert(change.hash());
+    }
+}
+
+/// The record as it was at a change's dependencies.
+pub(super) struct At<'d> {
+    doc: &'d AutoCommit,
+    /// `None` when the dependencies are the document's current heads.
+    heads: Option<Vec<ChangeHash>>,
+    /// In a linear batch: what its earlier changes wrote (then `heads` is the batch's start).
+    overlay: Option<&'d Overlay>,
+}
+
+/// The heads to read `doc` at for the record at `deps`: `None` when they are its current heads.
+pub(super) fn heads_for(doc: &mut AutoCommit, deps: &[ChangeHash]) -> Option<Vec<ChangeHash>> {
+    let mut deps = deps.to_vec();
+    deps.sort();
+    let mut heads = doc.get_heads();
+    heads.sort();
+    (deps != heads).then_some(deps)
+}
+
+impl<'d> At<'d> {
+    /// The record at `heads` (see [`heads_for`]), with what a linear batch wrote before, if any.
+    pub(super) fn new(doc: &'d AutoCommit, heads: Option<Vec<ChangeHash>>, overlay: Option<&'d Overlay>) -> At<'d> {
+        At { doc, heads, overlay }
+    }
+
     /// Every value visible at `key`, with the id of the operation that wrote it.
     fn values(&self, obj: &ObjId, key: &str) -> Vec<(Option<String>, (u64, ActorId))> {
+        if let Some(written) = self.overlay.and_then(|o| o.values.get(&(obj.clone(), key.to_string()))) {
+            return written.clone();
+        }
         let all = match &self.heads {
             None => self.doc.get_all(obj, key),
             Some(h) => self.doc.get_all_at(obj, key, h),
@@ -43,8 +90,11 @@ impl At<'_> {
             .collect()
     }
 
-    /// The winning value at `key`, as text.
+    /// The winning value at `key` (Automerge's: the greatest operation id), as text.
     fn text(&self, obj: &ObjId, key: &str) -> Option<String> {
+        if let Some(written) = self.overlay.and_then(|o| o.values.get(&(obj.clone(), key.to_string()))) {
+            return written.iter().max_by(|a, b| a.1.cmp(&b.1)).and_then(|(v, _)| v.clone());
+        }
         let got = match &self.heads {
             None => self.doc.get(obj, key),
             Some(h) => self.doc.get_at(obj, key, h),
@@ -64,10 +114,21 @@ impl At<'_> {
 
     /// Every key of a map.
     fn keys(&self, obj: &ObjId) -> Vec<String> {
-        match &self.heads {
+        let mut keys: Vec<String> = match &self.heads {
             None => self.doc.keys(obj).collect(),
             Some(h) => self.doc.keys_at(obj, h).collect(),
+        };
+        if let Some(o) = self.overlay {
+            let added: Vec<String> =
+                o.values.keys().filter(|(id, k)| id == obj && !keys.contains(k)).map(|(_, k)| k.clone()).collect();
+            keys.extend(added);
         }
+        keys
+    }
+
+    /// Whether a change is in the record's past here.
+    fn knows(&self, hash: &ChangeHash) -> bool {
+        self.overlay.is_some_and(|o| o.seen.contains(hash)) || self.doc.get_change_by_hash(hash).is_some()
     }
 
     fn map(&self, key: &str) -> Option<ObjId> {
@@ -107,30 +168,29 @@ impl TaskCache {
     }
 }
 
-/// Checks one change of a created record.
-pub(super) fn check_change(
-    doc: &mut AutoCommit,
-    change: &Change,
-    edits: &[Edit],
-    authors: &Authors,
-    rules: &WriteRules<'_>,
-    tasks: &mut TaskCache,
-) -> Result<(), ForbiddenEdit> {
-    let forbidden =
-        |rule, path: &str| ForbiddenEdit { rule, path: path.to_string(), change: change.hash().to_string() };
-    let mut deps = change.deps().to_vec();
-    deps.sort();
-    let mut heads = doc.get_heads();
-    heads.sort();
-    let completes = edits.iter().any(|e| {
+/// Whether a change completes the recording (its precondition reads the whole record).
+pub(super) fn completes_recording(edits: &[Edit]) -> bool {
+    edits.iter().any(|e| {
         e.container == Container::Root
             && e.key == "status"
             && e.text()
                 .and_then(|t| serde_json::from_str::<StatusEntry>(t).ok())
                 .is_some_and(|s| s.status == Status::Recorded)
-    });
-    let complete = completes && complete_at(doc, &deps, rules);
-    let at = At { doc, heads: (deps != heads).then_some(deps) };
+    })
+}
+
+/// Checks one change of a created record, read through `at` (the record at its dependencies).
+pub(super) fn check_change(
+    at: At<'_>,
+    change: &Change,
+    edits: &[Edit],
+    authors: &Authors,
+    rules: &WriteRules<'_>,
+    tasks: &mut TaskCache,
+    complete: bool,
+) -> Result<(), ForbiddenEdit> {
+    let forbidden =
+        |rule, path: &str| ForbiddenEdit { rule, path: path.to_string(), change: change.hash().to_string() };
     let task: Task = tasks.get(&at).ok_or_else(|| forbidden(WriteRule::Malformed, "task"))?;
     let status =
         at.json::<StatusEntry>(&ROOT, "status").ok_or_else(|| forbidden(WriteRule::Malformed, "status"))?.status;
@@ -453,10 +513,7 @@ impl Ctx<'_> {
             && content.version == version.version
             && content.task == self.task.code.as_str()
             && self.task.departments.contains(&version.department);
-        let heads_known = content
-            .record_heads
-            .iter()
-            .all(|h| h.parse::<ChangeHash>().is_ok_and(|h| self.at.doc.get_change_by_hash(&h).is_some()));
+        let heads_known = content.record_heads.iter().all(|h| h.parse::<ChangeHash>().is_ok_and(|h| self.at.knows(&h)));
         if consistent && heads_known { Ok(()) } else { Err(WriteRule::InvalidValue) }
     }
 
@@ -483,7 +540,7 @@ impl Ctx<'_> {
 }
 
 /// Whether the record at `deps` is complete and free of open conflicts (recording may complete).
-fn complete_at(doc: &mut AutoCommit, deps: &[ChangeHash], rules: &WriteRules<'_>) -> bool {
+pub(super) fn complete_at(doc: &mut AutoCommit, deps: &[ChangeHash], rules: &WriteRules<'_>) -> bool {
     let Ok(then) = doc.fork_at(deps) else { return false };
     let Ok(record) = InspectionRecord::from_doc(then) else { return false };
     record.conflicts().is_ok_and(|c| c.is_empty()) && record.require_complete(rules.directory).is_ok()

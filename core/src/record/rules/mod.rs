@@ -236,19 +236,45 @@ fn check_each(doc: &mut AutoCommit, ordered: &[Change], rules: &WriteRules<'_>) 
         }
         decoded.push(edits::resolve(change, expanded, &objects).map_err(RecordError::Forbidden)?);
     }
-    // Apply the batch at once (one Automerge call costs far less than one per change), then judge
-    // each change against the record as it was at its own dependencies; a refusal puts the
-    // document back (the caller's `restore`).
-    let batch = ordered[start..].to_vec();
-    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes(batch)));
-    if !matches!(applied, Ok(Ok(()))) {
-        return Err(RecordError::MalformedChange);
-    }
+    let batch = &ordered[start..];
     let mut tasks = checks::TaskCache::default();
-    for (change, edits) in ordered[start..].iter().zip(&decoded) {
-        checks::check_change(doc, change, edits, &authors, rules, &mut tasks).map_err(RecordError::Forbidden)?;
+    if is_linear(batch) && !decoded.iter().any(|d| checks::completes_recording(d)) {
+        // One change after the other on top of the record at the first one's dependencies: judge
+        // each against that state plus what the batch wrote before it, then apply them all at once.
+        let mut overlay = checks::Overlay::default();
+        let first_deps = batch.first().map(|c| c.deps().to_vec()).unwrap_or_default();
+        let base = checks::heads_for(doc, &first_deps);
+        for (change, edits) in batch.iter().zip(&decoded) {
+            let at = checks::At::new(doc, base.clone(), Some(&overlay));
+            checks::check_change(at, change, edits, &authors, rules, &mut tasks, false)
+                .map_err(RecordError::Forbidden)?;
+            overlay.record(&checks::At::new(doc, base.clone(), None), change, edits);
+        }
+        return apply_guarded(doc, batch.to_vec());
+    }
+    // Otherwise apply the batch at once (one Automerge call costs far less than one per change),
+    // then judge each change against the record as it was at its own dependencies; a refusal
+    // puts the document back (the caller's `restore`).
+    apply_guarded(doc, batch.to_vec())?;
+    for (change, edits) in batch.iter().zip(&decoded) {
+        let complete = checks::completes_recording(edits) && checks::complete_at(doc, change.deps(), rules);
+        let heads = checks::heads_for(doc, change.deps());
+        let at = checks::At::new(doc, heads, None);
+        checks::check_change(at, change, edits, &authors, rules, &mut tasks, complete)
+            .map_err(RecordError::Forbidden)?;
     }
     Ok(())
+}
+
+/// Whether each change of a batch depends on exactly the one before it.
+fn is_linear(batch: &[Change]) -> bool {
+    batch.windows(2).all(|w| w[1].deps() == [w[0].hash()])
+}
+
+/// Applies changes in one Automerge call; hostile bytes that make Automerge panic are refused.
+fn apply_guarded(doc: &mut AutoCommit, batch: Vec<Change>) -> Result<(), RecordError> {
+    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes(batch)));
+    if matches!(applied, Ok(Ok(()))) { Ok(()) } else { Err(RecordError::MalformedChange) }
 }
 
 /// Puts the document back at `heads` after a refused batch (nothing of it stays).

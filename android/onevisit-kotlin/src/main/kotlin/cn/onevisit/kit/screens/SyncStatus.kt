@@ -25,12 +25,18 @@ data class SyncState(
     val offline: Boolean = false,
     val message: String? = null,
 ) {
+    /** The records the last sync left out (refused by the server or isolated here), each explained in zh-CN. */
+    val problems: List<String>
+        get() = last?.let { s -> (s.refused + s.isolated).map { "${it.task}：${it.explanation}" } } ?: emptyList()
+
     /** A one-line zh-CN summary for the status bar. */
     val line: String
         get() = when {
             running -> progress?.let { "同步中：上传 ${it.documentsPushed}/${it.documentsToPush}，接收 ${it.documentsPulled}" } ?: "同步中…"
             offline -> "离线：记录保存在本机，联网后自动同步"
             message != null -> message
+            lastSyncedAtMs != null && !problems.isEmpty() ->
+                "已同步 ${Format.time(lastSyncedAtMs)}，${problems.size} 份记录未同步：${problems.first()}"
             lastSyncedAtMs != null -> "已同步 ${Format.time(lastSyncedAtMs)}"
             else -> "尚未同步"
         }
