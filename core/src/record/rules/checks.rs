@@ -28,6 +28,9 @@ type Verdict = Result<(), WriteRule>;
 #[derive(Default)]
 pub(super) struct Overlay {
     values: HashMap<(ObjId, String), Vec<(Option<String>, (u64, ActorId))>>,
+    /// Values already read from the record at the start (the task, the status … are read by every
+    /// change): read once per chain.
+    memo: std::cell::RefCell<HashMap<(ObjId, String), Vec<(Option<String>, (u64, ActorId))>>>,
     /// The batch's changes judged so far.
     seen: HashSet<ChangeHash>,
 }
@@ -39,7 +42,10 @@ impl Overlay {
         let start = change.start_op().get();
         for (i, edit) in edits.iter().enumerate() {
             let slot = (edit.obj.clone(), edit.key.clone());
-            let before = self.values.get(&slot).cloned().unwrap_or_else(|| base.values(&edit.obj, &edit.key));
+            let before = match self.values.get(&slot).or(self.memo.get_mut().get(&slot)) {
+                Some(v) => v.clone(),
+                None => base.values(&edit.obj, &edit.key),
+            };
             let mut after: Vec<_> = before.into_iter().filter(|(_, id)| !edit.pred.contains(id)).collect();
             after.push((edit.text().map(str::to_string), (start + i as u64, change.actor_id().clone())));
             self.values.insert(slot, after);
@@ -74,9 +80,21 @@ impl<'d> At<'d> {
 
     /// Every value visible at `key`, with the id of the operation that wrote it.
     fn values(&self, obj: &ObjId, key: &str) -> Vec<(Option<String>, (u64, ActorId))> {
-        if let Some(written) = self.overlay.and_then(|o| o.values.get(&(obj.clone(), key.to_string()))) {
+        let Some(overlay) = self.overlay else { return self.read(obj, key) };
+        let slot = (obj.clone(), key.to_string());
+        if let Some(written) = overlay.values.get(&slot) {
             return written.clone();
         }
+        if let Some(read) = overlay.memo.borrow().get(&slot) {
+            return read.clone();
+        }
+        let read = self.read(obj, key);
+        overlay.memo.borrow_mut().insert(slot, read.clone());
+        read
+    }
+
+    /// Every value visible at `key` in the document at `heads`.
+    fn read(&self, obj: &ObjId, key: &str) -> Vec<(Option<String>, (u64, ActorId))> {
         let all = match &self.heads {
             None => self.doc.get_all(obj, key),
             Some(h) => self.doc.get_all_at(obj, key, h),
@@ -92,8 +110,8 @@ impl<'d> At<'d> {
 
     /// The winning value at `key` (Automerge's: the greatest operation id), as text.
     fn text(&self, obj: &ObjId, key: &str) -> Option<String> {
-        if let Some(written) = self.overlay.and_then(|o| o.values.get(&(obj.clone(), key.to_string()))) {
-            return written.iter().max_by(|a, b| a.1.cmp(&b.1)).and_then(|(v, _)| v.clone());
+        if self.overlay.is_some() {
+            return self.values(obj, key).into_iter().max_by(|a, b| a.1.cmp(&b.1)).and_then(|(v, _)| v);
         }
         let got = match &self.heads {
             None => self.doc.get(obj, key),

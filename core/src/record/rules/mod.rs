@@ -253,15 +253,28 @@ fn check_each(doc: &mut AutoCommit, ordered: &[Change], rules: &WriteRules<'_>) 
         return apply_guarded(doc, batch.to_vec());
     }
     // Otherwise apply the batch at once (one Automerge call costs far less than one per change),
-    // then judge each change against the record as it was at its own dependencies; a refusal
-    // puts the document back (the caller's `restore`).
+    // then judge each change against the record as it was at its own dependencies: the batch is
+    // split into chains (each change on the one before, as one device makes them), each read at
+    // its start plus what it wrote; a refusal puts the document back (the caller's `restore`).
     apply_guarded(doc, batch.to_vec())?;
+    let mut chains: Vec<(Option<Vec<ChangeHash>>, checks::Overlay, ChangeHash)> = Vec::new();
     for (change, edits) in batch.iter().zip(&decoded) {
         let complete = checks::completes_recording(edits) && checks::complete_at(doc, change.deps(), rules);
-        let heads = checks::heads_for(doc, change.deps());
-        let at = checks::At::new(doc, heads, None);
+        let continues = chains.iter().position(|(_, _, last)| change.deps() == [*last]);
+        let index = match continues {
+            Some(i) => i,
+            None => {
+                let start = checks::heads_for(doc, change.deps());
+                chains.push((Some(start.unwrap_or_else(|| change.deps().to_vec())), Default::default(), change.hash()));
+                chains.len() - 1
+            }
+        };
+        let (heads, overlay, last) = &mut chains[index];
+        let at = checks::At::new(doc, heads.clone(), Some(overlay));
         checks::check_change(at, change, edits, &authors, rules, &mut tasks, complete)
             .map_err(RecordError::Forbidden)?;
+        overlay.record(&checks::At::new(doc, heads.clone(), None), change, edits);
+        *last = change.hash();
     }
     Ok(())
 }
