@@ -29,8 +29,6 @@ use crate::render;
 /// A handwritten signature, as a signature pad would capture it.
 const SAMPLE_SIGNATURE_PNG: &[u8] = include_bytes!("../../data/sample-signature.png");
 
-/// The check point both inspectors answer concurrently: 从业人员是否持有效健康证明.
-
 /// Runs the demo in `dir` (or a temporary directory).
 pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     let tmp;

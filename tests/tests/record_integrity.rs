@@ -130,7 +130,7 @@ fn map(doc: &AutoCommit, key: &str) -> ObjId {
 }
 
 fn section(doc: &AutoCommit, department: &str) -> ObjId {
-    doc.get(&map(doc, "sections"), department).unwrap().unwrap().1
+    doc.get(map(doc, "sections"), department).unwrap().unwrap().1
 }
 
 /// What the honest device shows of the record, with its heads.

@@ -22,15 +22,24 @@ use crate::record::{
 
 type Verdict = Result<(), WriteRule>;
 
+/// An operation's id: its counter and actor.
+type OpRef = (u64, ActorId);
+
+/// The values visible at one key (text, if a string), with the operations that wrote them.
+type Visible = Vec<(Option<String>, OpRef)>;
+
+/// A key of one map of the record.
+type Slot = (ObjId, String);
+
 /// The values a linear batch's earlier changes wrote, over the record at the batch's first
 /// dependencies: what the next change's past adds to that state, read by a map lookup instead of
 /// a historical read of the whole document.
 #[derive(Default)]
 pub(super) struct Overlay {
-    values: HashMap<(ObjId, String), Vec<(Option<String>, (u64, ActorId))>>,
+    values: HashMap<Slot, Visible>,
     /// Values already read from the record at the start (the task, the status … are read by every
     /// change): read once per chain.
-    memo: std::cell::RefCell<HashMap<(ObjId, String), Vec<(Option<String>, (u64, ActorId))>>>,
+    memo: std::cell::RefCell<HashMap<Slot, Visible>>,
     /// The batch's changes judged so far.
     seen: HashSet<ChangeHash>,
 }
@@ -79,7 +88,7 @@ impl<'d> At<'d> {
     }
 
     /// Every value visible at `key`, with the id of the operation that wrote it.
-    fn values(&self, obj: &ObjId, key: &str) -> Vec<(Option<String>, (u64, ActorId))> {
+    fn values(&self, obj: &ObjId, key: &str) -> Visible {
         let Some(overlay) = self.overlay else { return self.read(obj, key) };
         let slot = (obj.clone(), key.to_string());
         if let Some(written) = overlay.values.get(&slot) {
@@ -94,7 +103,7 @@ impl<'d> At<'d> {
     }
 
     /// Every value visible at `key` in the document at `heads`.
-    fn read(&self, obj: &ObjId, key: &str) -> Vec<(Option<String>, (u64, ActorId))> {
+    fn read(&self, obj: &ObjId, key: &str) -> Visible {
         let all = match &self.heads {
             None => self.doc.get_all(obj, key),
             Some(h) => self.doc.get_all_at(obj, key, h),
@@ -277,13 +286,7 @@ impl Ctx<'_> {
     }
 
     /// The lead inspector settling a conflict: one of the values concurrently visible, written again.
-    fn is_resolution(
-        &self,
-        edit: &Edit,
-        text: &str,
-        visible: &[(Option<String>, (u64, ActorId))],
-        author: &Author,
-    ) -> bool {
+    fn is_resolution(&self, edit: &Edit, text: &str, visible: &[(Option<String>, OpRef)], author: &Author) -> bool {
         let resolvable = matches!(
             (&edit.container, edit.key.as_str()),
             (Container::Root, "status" | "identity" | "party")

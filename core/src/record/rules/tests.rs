@@ -213,7 +213,7 @@ fn map(doc: &AutoCommit, key: &str) -> automerge::ObjId {
 }
 
 fn section(doc: &AutoCommit, department: &str) -> automerge::ObjId {
-    doc.get(&map(doc, "sections"), department).unwrap().unwrap().1
+    doc.get(map(doc, "sections"), department).unwrap().unwrap().1
 }
 
 #[test]
