@@ -369,8 +369,7 @@ impl Run<'_> {
                 let message = match store.record(&code) {
                     Ok(record) => record.sync_message(&mut state),
                     Err(e) if e.concerns_one_record() => {
-                        self.report.isolated.insert(id.clone(), Isolated { forbidden: None, detail: e.to_string() });
-                        self.skip.insert(id);
+                        self.isolate(id, &e);
                         continue;
                     }
                     Err(e) => return Err(e.into()),
@@ -400,8 +399,7 @@ impl Run<'_> {
                 Ok(found) => found,
                 // A record this device cannot read is left out and reported; the others go on.
                 Err(e) if e.concerns_one_record() => {
-                    self.report.isolated.insert(id.clone(), Isolated { forbidden: None, detail: e.to_string() });
-                    self.skip.insert(id);
+                    self.isolate(id, &e);
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -475,16 +473,7 @@ impl Run<'_> {
                 Ok(()) => {}
                 // One record that cannot be taken in (a forbidden change, a corrupt copy) never
                 // stops the others: it is isolated, reported, and left out of this run.
-                Err(SyncError::Store(e)) if e.concerns_one_record() => {
-                    let forbidden = match &e {
-                        StoreError::Record(crate::record::RecordError::Forbidden(f)) => Some(f.clone()),
-                        _ => None,
-                    };
-                    self.report.isolated.insert(id.clone(), Isolated { forbidden, detail: e.to_string() });
-                    self.skip.insert(id.clone());
-                    self.fallback.remove(&id);
-                    self.pulls.remove(&id);
-                }
+                Err(SyncError::Store(e)) if e.concerns_one_record() => self.isolate(id, &e),
                 Err(e) => return Err(e),
             }
         }
@@ -528,6 +517,19 @@ impl Run<'_> {
         }
         self.cursor = response.next.max(self.cursor);
         Ok(())
+    }
+
+    /// Leaves one record this device cannot take in or read out of the rest of this run, and
+    /// reports why (with the write rule, when a received change broke one).
+    fn isolate(&mut self, id: String, error: &StoreError) {
+        let forbidden = match error {
+            StoreError::Record(crate::record::RecordError::Forbidden(f)) => Some(f.clone()),
+            _ => None,
+        };
+        self.report.isolated.insert(id.clone(), Isolated { forbidden, detail: error.to_string() });
+        self.fallback.remove(&id);
+        self.pulls.remove(&id);
+        self.skip.insert(id);
     }
 
     /// Takes in the server's answer for one document.

@@ -264,8 +264,8 @@ fn check_each(doc: &mut AutoCommit, ordered: &[Change], rules: &WriteRules<'_>) 
         let index = match continues {
             Some(i) => i,
             None => {
-                let start = checks::heads_for(doc, change.deps());
-                chains.push((Some(start.unwrap_or_else(|| change.deps().to_vec())), Default::default(), change.hash()));
+                // The batch is applied: a chain's start is always a point in the past.
+                chains.push((Some(change.deps().to_vec()), Default::default(), change.hash()));
                 chains.len() - 1
             }
         };
