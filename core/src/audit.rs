@@ -57,6 +57,10 @@ pub enum AuditAction {
     Enrol,
     /// The server took the device's inspector off a task; the record stays, read-only.
     Unassigned,
+    /// A new chain segment starts: the device's chain had diverged from the one the server holds
+    /// (a store restored from an old backup), so it continues from the server's head; the
+    /// entry's object says why and which local entries it carries over.
+    StartSegment,
 }
 
 /// One audit entry, as signed.
@@ -154,6 +158,20 @@ pub struct AuditReport {
     pub head_seq: u64,
     /// Everything found wrong, in sequence order; empty when the chain is intact.
     pub problems: Vec<AuditProblem>,
+    /// Where a new chain segment starts (an authentic `start_segment` entry), with its stated
+    /// reason: the entries before it that this copy lacks are on the server, not removed.
+    pub segments: Vec<SegmentStart>,
+}
+
+/// The start of a new chain segment, as a verifier explains it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SegmentStart {
+    /// The segment's first entry.
+    pub seq: u64,
+    /// The last entry of the earlier segment this copy holds (0 if none).
+    pub after_local: u64,
+    /// What the entry says: why, and which local entries it carries over.
+    pub explanation: String,
 }
 
 impl AuditReport {
@@ -226,11 +244,21 @@ pub fn verify_chain(stored: &[SignedAuditEntry], key: &VerifyingKey, head_seq: u
     }
     chain.sort_by_key(|(seq, _, _)| *seq);
 
-    // Links between consecutive authentic entries.
+    // Links between consecutive authentic entries. A segment start links to the head the
+    // server held, which this copy may lack: the numbers it skips are explained, not removed.
     let present: BTreeSet<u64> = chain.iter().map(|(s, _, _)| *s).collect();
+    let mut segments = Vec::new();
+    let mut skipped = BTreeSet::new();
+    for (i, (seq, entry, _)) in chain.iter().enumerate() {
+        if entry.action == AuditAction::StartSegment {
+            let after_local = if i == 0 { 0 } else { chain[i - 1].0 };
+            skipped.extend(after_local + 1..*seq);
+            segments.push(SegmentStart { seq: *seq, after_local, explanation: entry.object.clone() });
+        }
+    }
     for w in chain.windows(2) {
         let ((a, _, hash_a), (b, entry_b, _)) = (&w[0], &w[1]);
-        if *b == a + 1 && entry_b.prev_hash != *hash_a {
+        if *b == a + 1 && entry_b.prev_hash != *hash_a && entry_b.action != AuditAction::StartSegment {
             problems.push(AuditProblem::BrokenLink { seq: *b });
         }
     }
@@ -257,12 +285,12 @@ pub fn verify_chain(stored: &[SignedAuditEntry], key: &VerifyingKey, head_seq: u
         }
     }
     for seq in 1..=last {
-        if !present.contains(&seq) && !explained.contains(&seq) {
+        if !present.contains(&seq) && !explained.contains(&seq) && !skipped.contains(&seq) {
             problems.push(AuditProblem::Removed { seq });
         }
     }
     problems.sort_by_key(problem_order);
-    AuditReport { entries: stored.len(), authentic: chain.len(), head_seq, problems }
+    AuditReport { entries: stored.len(), authentic: chain.len(), head_seq, problems, segments }
 }
 
 fn problem_order(p: &AuditProblem) -> (u64, usize) {

@@ -1,6 +1,6 @@
 //! The audit log's table: entries appended in the transaction of the action they record.
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, params};
 
 use crate::audit::{AuditAction, AuditEntry, SignedAuditEntry};
 use crate::identity::DeviceKey;
@@ -30,14 +30,17 @@ pub struct Event<'a> {
     pub at_ms: i64,
 }
 
-/// Signs and appends `event` after `head`, moving the recorded head in the same transaction.
-/// Returns the new head; the caller adopts it only once the transaction commits.
-pub fn append(
-    tx: &Transaction<'_>,
-    key: &DeviceKey,
-    head: &ChainHead,
-    event: Event<'_>,
-) -> Result<ChainHead, StoreError> {
+/// The head as stored: read inside a write transaction, it is the head the next entry extends.
+pub fn head(conn: &Connection) -> rusqlite::Result<ChainHead> {
+    conn.prepare_cached("SELECT audit_head_seq, audit_head_hash FROM device WHERE id = 1")?
+        .query_row([], |r| Ok(ChainHead { seq: r.get::<_, i64>(0)? as u64, hash: r.get(1)? }))
+}
+
+/// Signs and appends `event` after the stored head, moving the head in the same transaction.
+/// Called only inside a write transaction, so that no other writer can extend the chain between
+/// reading the head and appending (a cached head forks the chain under concurrent writers).
+pub fn append(tx: &Connection, key: &DeviceKey, event: Event<'_>) -> Result<ChainHead, StoreError> {
+    let head = head(tx)?;
     let entry = AuditEntry {
         seq: head.seq + 1,
         prev_hash: head.hash.clone(),
@@ -49,11 +52,8 @@ pub fn append(
         device_time_ms: event.at_ms,
     };
     let signed = SignedAuditEntry::sign(&entry, key)?;
-    tx.prepare_cached("INSERT INTO audit_log (canonical, hash, signature) VALUES (?1, ?2, ?3)")?.execute(params![
-        signed.canonical,
-        signed.hash,
-        signed.signature
-    ])?;
+    tx.prepare_cached("INSERT INTO audit_log (canonical, hash, signature, seq) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![signed.canonical, signed.hash, signed.signature, entry.seq as i64])?;
     tx.prepare_cached("UPDATE device SET audit_head_seq = ?1, audit_head_hash = ?2")?
         .execute(params![entry.seq as i64, signed.hash])?;
     Ok(ChainHead { seq: entry.seq, hash: signed.hash })

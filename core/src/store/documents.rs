@@ -3,7 +3,7 @@
 //! Every stored byte string carries its SHA-256: Automerge skips some damaged incremental data
 //! silently, and a record that quietly lost an edit is worse than one reported as corrupt.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::audit::sha256_hex;
 use crate::domain::TaskCode;
@@ -21,7 +21,7 @@ pub struct StoredDocument {
 }
 
 /// Stores a new document's first save.
-pub fn insert(tx: &Transaction<'_>, code: &TaskCode, snapshot: &[u8]) -> rusqlite::Result<()> {
+pub fn insert(tx: &Connection, code: &TaskCode, snapshot: &[u8]) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO documents (task_code, snapshot, snapshot_sha256, chunks_len, next_chunk) VALUES (?1, ?2, ?3, 0, 0)",
         params![code.as_str(), snapshot, sha256_hex(snapshot)],
@@ -30,7 +30,7 @@ pub fn insert(tx: &Transaction<'_>, code: &TaskCode, snapshot: &[u8]) -> rusqlit
 }
 
 /// Appends one incremental chunk; returns whether the chunks now call for compaction.
-pub fn append_chunk(tx: &Transaction<'_>, code: &TaskCode, chunk: &[u8]) -> rusqlite::Result<bool> {
+pub fn append_chunk(tx: &Connection, code: &TaskCode, chunk: &[u8]) -> rusqlite::Result<bool> {
     let (seq, chunks_len, snapshot_len): (i64, i64, i64) = tx
         .prepare_cached("SELECT next_chunk, chunks_len, length(snapshot) FROM documents WHERE task_code = ?1")?
         .query_row([code.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -43,7 +43,7 @@ pub fn append_chunk(tx: &Transaction<'_>, code: &TaskCode, chunk: &[u8]) -> rusq
 }
 
 /// Replaces the snapshot with a fresh save and drops the chunks it contains.
-pub fn compact(tx: &Transaction<'_>, code: &TaskCode, snapshot: &[u8]) -> rusqlite::Result<()> {
+pub fn compact(tx: &Connection, code: &TaskCode, snapshot: &[u8]) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM document_chunks WHERE task_code = ?1", [code.as_str()])?;
     tx.execute(
         "UPDATE documents SET snapshot = ?2, snapshot_sha256 = ?3, chunks_len = 0 WHERE task_code = ?1",

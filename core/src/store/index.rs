@@ -1,7 +1,7 @@
 //! The materialised task index: what lists and searches read, so that they never load Automerge.
 
 use chrono::{Datelike, NaiveDate};
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use crate::domain::{DepartmentId, Task, TaskCode, TaskSource, Uscc};
@@ -64,12 +64,7 @@ pub struct IndexEntry<'a> {
 }
 
 /// Writes a new task's index row and its departments (inside the creating transaction).
-pub fn insert(
-    tx: &Transaction<'_>,
-    entry: &IndexEntry<'_>,
-    summary: &RecordSummary,
-    now_ms: i64,
-) -> rusqlite::Result<()> {
+pub fn insert(tx: &Connection, entry: &IndexEntry<'_>, summary: &RecordSummary, now_ms: i64) -> rusqlite::Result<()> {
     let task = entry.task;
     tx.prepare_cached(
         "INSERT INTO task_index (code, enterprise_uscc, enterprise_name, lead_department, window_start, window_end,
@@ -100,7 +95,7 @@ pub fn insert(
 
 /// Refreshes a task's counts after an edit (inside the edit's transaction). The status column,
 /// which is indexed, is written only when it changed, so most edits leave the indexes untouched.
-pub fn update(tx: &Transaction<'_>, code: &TaskCode, summary: &RecordSummary, now_ms: i64) -> rusqlite::Result<()> {
+pub fn update(tx: &Connection, code: &TaskCode, summary: &RecordSummary, now_ms: i64) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "UPDATE task_index SET answered = ?2, findings = ?3, conflicts = ?4, updated_at_ms = ?5 WHERE code = ?1",
     )?

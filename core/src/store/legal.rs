@@ -26,6 +26,17 @@ impl Store {
         kind: DocumentKind,
         department: Option<DepartmentId>,
     ) -> Result<DocumentVersion, StoreError> {
+        // One write from the number's allocation to the version kept: two writers on one store
+        // never take the same number.
+        self.write(|s| s.render_document_locked(code, kind, department))
+    }
+
+    fn render_document_locked(
+        &mut self,
+        code: &TaskCode,
+        kind: DocumentKind,
+        department: Option<DepartmentId>,
+    ) -> Result<DocumentVersion, StoreError> {
         let directory = self.directory()?;
         let recorder = self.operator(&directory)?;
         let lead = self.record(code)?.task().lead_department.clone();
@@ -57,7 +68,7 @@ impl Store {
         {
             return Ok(l);
         }
-        let allocate = |tx: &rusqlite::Transaction<'_>| -> Result<(), StoreError> {
+        let allocate = |tx: &rusqlite::Connection| -> Result<(), StoreError> {
             if let Some(next) = allocated {
                 tx.execute(
                     "INSERT INTO document_numbers (prefix, kind, year, next) VALUES (?1, ?2, ?3, ?4)
@@ -68,7 +79,7 @@ impl Store {
             Ok(())
         };
         let dept = department.clone();
-        self.change(
+        self.change_locked(
             code,
             AuditAction::RenderDocument,
             |r, s, _| {
@@ -235,17 +246,16 @@ impl Store {
             crate::task_token::TokenIssueError::Canonical(c) => StoreError::Canonical(c),
         })?;
         let now = now_ms();
-        let tx = self.conn.transaction()?;
-        let event = super::audit_log::Event {
-            action: AuditAction::IssueTaskCode,
-            inspector: Some(by.as_str()),
-            object: format!("task/{code}/task_code"),
-            object_hash: crate::audit::sha256_hex(token.as_bytes()),
-            at_ms: now,
-        };
-        let head = super::audit_log::append(&tx, &self.key, &self.head, event)?;
-        tx.commit()?;
-        self.head = head;
+        self.write(|s| {
+            let event = super::audit_log::Event {
+                action: AuditAction::IssueTaskCode,
+                inspector: Some(by.as_str()),
+                object: format!("task/{code}/task_code"),
+                object_hash: crate::audit::sha256_hex(token.as_bytes()),
+                at_ms: now,
+            };
+            super::audit_log::append(&s.conn, &s.key, event)
+        })?;
         Ok((token, claims))
     }
 }

@@ -2,8 +2,16 @@
 //!
 //! Every accepted edit is one transaction holding the Automerge change, the refreshed index row
 //! and the signed audit entry: all of it is durable when the call returns, or none of it is.
+//!
+//! Any number of `Store`s, in one process or several, may hold the same store at once (the app's
+//! screen, its background sync, a share sheet, two commands). Every write takes the database's
+//! write lock first, then brings this `Store`'s in-memory copies level with what the others
+//! committed, and only then computes what it writes: the audit chain is extended from the head as
+//! stored, a record's change from the record as stored, so no writer forks the chain or builds on
+//! a stale record.
 
 pub mod audit_log;
+pub mod audit_segments;
 pub mod blobs;
 pub mod documents;
 pub mod index;
@@ -11,6 +19,7 @@ pub mod legal;
 pub mod photos;
 pub mod quarantine;
 pub mod schema;
+pub mod sync_lock;
 pub mod sync_state;
 
 pub use sync_state::{DocumentSyncState, PendingBlob, SyncAccount};
@@ -32,6 +41,7 @@ use crate::record::{
 };
 
 pub use audit_log::ChainHead;
+pub use audit_segments::{AuditRefusal, SegmentStarted};
 pub use blobs::{BlobRef, BlobStore};
 pub use index::{TaskFilter, TaskRow};
 pub use photos::Captured;
@@ -105,6 +115,15 @@ pub enum StoreError {
     /// A blob's bytes do not match its hash.
     #[error("blob {0} is corrupt: its bytes no longer match its hash")]
     CorruptBlob(String),
+    /// A new audit chain segment was asked for, but the server has not refused the chain.
+    #[error("the server has not refused this device's audit log: there is nothing to restart")]
+    NoAuditRefusal,
+    /// Another sync of this store kept running longer than the wait allowed.
+    #[error("another sync of this store is still running after {0:?}")]
+    SyncBusy(std::time::Duration),
+    /// A new audit chain segment needs a stated reason.
+    #[error("starting a new audit chain segment needs a reason")]
+    SegmentReasonMissing,
 }
 
 impl StoreError {
@@ -138,13 +157,15 @@ pub struct Store {
     root: PathBuf,
     key: DeviceKey,
     inspector: Option<InspectorId>,
-    head: ChainHead,
     directory: Option<Arc<Directory>>,
     records: HashMap<TaskCode, InspectionRecord>,
     /// The device certificate once enrolled, added to every record this device writes.
     certificate: Option<crate::certificate::SignedCertificate>,
     /// The tenant root key once enrolled: the write rules' trust anchor.
     trust_root: Option<ed25519_dalek::VerifyingKey>,
+    /// The database's `data_version` when the in-memory copies were last checked against it
+    /// (`None`: check them at the next access).
+    seen_version: Option<i64>,
 }
 
 impl Store {
@@ -165,7 +186,6 @@ impl Store {
              VALUES (1, ?1, ?2, ?3, ?4, 0, ?5)",
             params![key.public_bytes().to_vec(), key.seal(wrapper)?, inspector.as_ref().map(|i| i.to_string()), now, GENESIS_HASH],
         )?;
-        let genesis = ChainHead { seq: 0, hash: GENESIS_HASH.to_string() };
         let event = audit_log::Event {
             action: AuditAction::InitDevice,
             inspector: inspector.as_ref().map(|i| i.as_str()),
@@ -173,10 +193,10 @@ impl Store {
             object_hash: sha256_hex(&key.public_bytes()),
             at_ms: now,
         };
-        let head = audit_log::append(&tx, &key, &genesis, event)?;
+        audit_log::append(&tx, &key, event)?;
         tx.commit()?;
         BlobStore::open(root.join("blobs"))?;
-        Store::assemble(conn, root, key, inspector, head)
+        Store::assemble(conn, root, key, inspector)
     }
 
     /// The store over an open, migrated database; the enrolment's certificate is read, if any.
@@ -185,23 +205,86 @@ impl Store {
         root: &Path,
         key: DeviceKey,
         inspector: Option<InspectorId>,
-        head: ChainHead,
     ) -> Result<Store, StoreError> {
         let mut store = Store {
             conn,
             root: root.to_path_buf(),
             key,
             inspector,
-            head,
             directory: None,
             records: HashMap::new(),
             certificate: None,
             trust_root: None,
+            seen_version: None,
         };
-        let account = store.sync_account()?;
-        store.trust_root = account.as_ref().and_then(|a| crate::identity::verifying_key_from_hex(&a.root_public_key));
-        store.certificate = account.map(|a| a.certificate);
+        store.load_account()?;
+        store.seen_version = Some(store.data_version()?);
         Ok(store)
+    }
+
+    /// Reads the enrolment's certificate and trust root into memory.
+    fn load_account(&mut self) -> Result<(), StoreError> {
+        let account = self.sync_account()?;
+        self.trust_root = account.as_ref().and_then(|a| crate::identity::verifying_key_from_hex(&a.root_public_key));
+        self.certificate = account.map(|a| a.certificate);
+        Ok(())
+    }
+
+    /// SQLite's count of commits by other connections: it moves when another writer committed.
+    fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    /// Brings the in-memory copies level with the database: when another connection committed
+    /// since the last look, every cached record whose stored heads moved is dropped (reloaded on
+    /// next use), and the directory and enrolment are read again.
+    fn refresh(&mut self) -> Result<(), StoreError> {
+        let version = self.data_version()?;
+        if self.seen_version == Some(version) {
+            return Ok(());
+        }
+        let mut stale = Vec::new();
+        let codes: Vec<TaskCode> = self.records.keys().cloned().collect();
+        for code in codes {
+            let stored = self.local_heads(&code)?;
+            let Some(record) = self.records.get_mut(&code) else { continue };
+            let mut mine = record.heads();
+            mine.sort();
+            if record.has_unsaved() || stored.as_ref() != Some(&mine) {
+                stale.push(code);
+            }
+        }
+        for code in stale {
+            self.records.remove(&code);
+        }
+        self.directory = None;
+        self.load_account()?;
+        self.seen_version = Some(version);
+        Ok(())
+    }
+
+    /// Runs `f` as one write transaction holding the database's write lock from its start, with
+    /// the in-memory copies brought level with the database first: everything `f` reads is what
+    /// it writes over. Commits if `f` succeeds; otherwise rolls back, and the copies are checked
+    /// again at the next access.
+    fn write<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if !self.conn.is_autocommit() {
+            // A transaction left open by a panic in an earlier write: it never committed.
+            self.conn.execute_batch("ROLLBACK")?;
+            self.seen_version = None;
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = self.refresh().and_then(|()| f(self)).and_then(|value| {
+            self.conn.execute_batch("COMMIT")?;
+            Ok(value)
+        });
+        if result.is_err() {
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            self.seen_version = None;
+        }
+        result
     }
 
     /// Opens and unlocks an existing store, migrating its schema if it is older.
@@ -212,19 +295,16 @@ impl Store {
         }
         let mut conn = open_connection(&db)?;
         schema::migrate(&mut conn, schema::CURRENT_VERSION, &|tx| rebuild_index(tx))?;
-        let (public, sealed, inspector, seq, hash): (Vec<u8>, Vec<u8>, Option<String>, i64, String) = conn
-            .query_row(
-                "SELECT public_key, sealed_seed, inspector, audit_head_seq, audit_head_hash FROM device WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
+        let (public, sealed, inspector): (Vec<u8>, Vec<u8>, Option<String>) = conn
+            .query_row("SELECT public_key, sealed_seed, inspector FROM device WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()?
             .ok_or_else(|| StoreError::NotInitialised(root.to_path_buf()))?;
         let public: [u8; 32] = public.try_into().map_err(|_| KeyError::MalformedSealedSeed)?;
         let key = DeviceKey::unseal(&sealed, wrapper, &public)?;
         let inspector = inspector.and_then(|i| InspectorId::new(i).ok());
-        let head = ChainHead { seq: seq as u64, hash };
-        Store::assemble(conn, root, key, inspector, head)
+        Store::assemble(conn, root, key, inspector)
     }
 
     /// The store's directory on disk.
@@ -258,22 +338,22 @@ impl Store {
     pub fn import_directory(&mut self, directory: Directory) -> Result<ImportSummary, StoreError> {
         let json = serde_json::to_string(&directory.to_data()).map_err(DirectoryError::Malformed)?;
         let now = now_ms();
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO directory (id, json, imported_at_ms) VALUES (1, ?1, ?2)
-             ON CONFLICT(id) DO UPDATE SET json = ?1, imported_at_ms = ?2",
-            params![json, now],
-        )?;
-        let event = audit_log::Event {
-            action: AuditAction::ImportDirectory,
-            inspector: self.inspector.as_ref().map(|i| i.as_str()),
-            object: "directory".into(),
-            object_hash: sha256_hex(json.as_bytes()),
-            at_ms: now,
-        };
-        let head = audit_log::append(&tx, &self.key, &self.head, event)?;
-        tx.commit()?;
-        self.head = head;
+        self.write(|s| {
+            s.conn.execute(
+                "INSERT INTO directory (id, json, imported_at_ms) VALUES (1, ?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET json = ?1, imported_at_ms = ?2",
+                params![json, now],
+            )?;
+            let event = audit_log::Event {
+                action: AuditAction::ImportDirectory,
+                inspector: s.inspector.as_ref().map(|i| i.as_str()),
+                object: "directory".into(),
+                object_hash: sha256_hex(json.as_bytes()),
+                at_ms: now,
+            };
+            audit_log::append(&s.conn, &s.key, event)?;
+            Ok(())
+        })?;
         let summary = ImportSummary {
             departments: directory.departments().count(),
             inspectors: directory.inspectors().count(),
@@ -286,6 +366,7 @@ impl Store {
 
     /// The directory data, loaded on first use.
     pub fn directory(&mut self) -> Result<Arc<Directory>, StoreError> {
+        self.refresh()?;
         if let Some(d) = &self.directory {
             return Ok(d.clone());
         }
@@ -303,6 +384,10 @@ impl Store {
 
     /// Creates several tasks in one transaction: all of them or, if any is invalid, none.
     pub fn create_tasks(&mut self, drafts: Vec<TaskDraft>) -> Result<Vec<Task>, StoreError> {
+        self.write(|s| s.create_tasks_locked(drafts))
+    }
+
+    fn create_tasks_locked(&mut self, drafts: Vec<TaskDraft>) -> Result<Vec<Task>, StoreError> {
         let directory = self.directory()?;
         let by = self.operator(&directory)?;
         let now = now_ms();
@@ -323,16 +408,15 @@ impl Store {
             let heads = record.heads();
             prepared.push((task, record, snapshot, summary, heads));
         }
-        let tx = self.conn.transaction()?;
-        let mut head = self.head.clone();
+        let tx = &self.conn;
         for (task, _, snapshot, summary, heads) in &prepared {
             tx.execute(
                 "INSERT INTO tasks (code, json, created_at_ms) VALUES (?1, ?2, ?3)",
                 params![task.code.as_str(), serde_json::to_string(task).map_err(CanonicalError::from)?, now],
             )?;
-            documents::insert(&tx, &task.code, snapshot)?;
-            index::insert(&tx, &index_entry(task, &directory), summary, now)?;
-            sync_state::set_local_heads(&tx, &task.code, heads)?;
+            documents::insert(tx, &task.code, snapshot)?;
+            index::insert(tx, &index_entry(task, &directory), summary, now)?;
+            sync_state::set_local_heads(tx, &task.code, heads)?;
             let event = audit_log::Event {
                 action: AuditAction::CreateTask,
                 inspector: Some(by.as_str()),
@@ -340,10 +424,8 @@ impl Store {
                 object_hash: sha256_hex(snapshot),
                 at_ms: now,
             };
-            head = audit_log::append(&tx, &self.key, &head, event)?;
+            audit_log::append(tx, &self.key, event)?;
         }
-        tx.commit()?;
-        self.head = head;
         Ok(prepared
             .into_iter()
             .map(|(task, record, _, _, _)| {
@@ -365,6 +447,7 @@ impl Store {
 
     /// A task's record, loaded from its snapshot and chunks on first use.
     pub fn record(&mut self, code: &TaskCode) -> Result<&mut InspectionRecord, StoreError> {
+        self.refresh()?;
         if !self.records.contains_key(code) {
             let stored = match documents::load(&self.conn, code)? {
                 documents::Loaded::Intact(stored) => stored,
@@ -457,43 +540,39 @@ impl Store {
     pub fn receive_record(&mut self, bytes: &[u8]) -> Result<TaskCode, StoreError> {
         let mut incoming = InspectionRecord::load(bytes, [])?;
         let code = incoming.task().code.clone();
-        let root = self.trust_root()?;
-        let known: bool =
-            self.conn.query_row("SELECT EXISTS(SELECT 1 FROM tasks WHERE code = ?1)", [code.as_str()], |r| r.get(0))?;
         let all = incoming.changes_since(&[]);
-        let result = if known {
-            let object = format!("task/{code}");
-            self.change(
-                &code,
-                AuditAction::MergeRecord,
-                |r, _, d| {
-                    r.merge_from(&mut incoming, &quarantine::rules(d, root))?;
-                    Ok(((), object))
-                },
-                &|_| Ok(()),
-            )
-        } else {
-            let directory = self.directory()?;
-            let parsed = all.iter().cloned().map(parse_change).collect::<Result<Vec<_>, _>>()?;
-            match InspectionRecord::from_changes(parsed, &quarantine::rules(&directory, root)) {
-                Ok(mut record) => {
-                    self.adopt_record(&mut record, AuditAction::ReceiveRecord, None)?;
-                    self.records.insert(code.clone(), record);
-                    Ok(())
-                }
-                Err(e) => Err(StoreError::Record(e)),
+        let result = self.write(|s| {
+            let root = s.trust_root()?;
+            if s.local_heads(&code)?.is_some() {
+                let object = format!("task/{code}");
+                s.change_locked(
+                    &code,
+                    AuditAction::MergeRecord,
+                    |r, _, d| {
+                        r.merge_from(&mut incoming, &quarantine::rules(d, root))?;
+                        Ok(((), object))
+                    },
+                    &|_| Ok(()),
+                )
+            } else {
+                let directory = s.directory()?;
+                let parsed = all.iter().cloned().map(parse_change).collect::<Result<Vec<_>, _>>()?;
+                let mut record = InspectionRecord::from_changes(parsed, &quarantine::rules(&directory, root))?;
+                s.adopt_locked(&mut record, AuditAction::ReceiveRecord, None)?;
+                s.records.insert(code.clone(), record);
+                Ok(())
             }
-        };
+        });
         if let Err(StoreError::Record(RecordError::Forbidden(refusal))) = &result {
-            let fresh = if known { self.unknown_changes(&code, all)? } else { all };
+            let fresh = if self.local_heads(&code)?.is_some() { self.unknown_changes(&code, all)? } else { all };
             self.quarantine(&code, &fresh, refusal, quarantine::ChangeSource::File)?;
         }
         result.map(|_| code)
     }
 
     /// Stores a record that is new on this device, with its task and index row; `confirmed` are
-    /// the heads the server confirmed when it came from the server.
-    fn adopt_record(
+    /// the heads the server confirmed when it came from the server. Runs inside a write.
+    fn adopt_locked(
         &mut self,
         record: &mut InspectionRecord,
         action: AuditAction,
@@ -507,16 +586,16 @@ impl Store {
         let task = record.task().clone();
         let code = task.code.clone();
         let now = now_ms();
-        let tx = self.conn.transaction()?;
+        let tx = &self.conn;
         tx.execute(
             "INSERT INTO tasks (code, json, created_at_ms) VALUES (?1, ?2, ?3)",
             params![code.as_str(), serde_json::to_string(&task).map_err(CanonicalError::from)?, now],
         )?;
-        documents::insert(&tx, &code, &snapshot)?;
-        index::insert(&tx, &index_entry(&task, &directory), &summary, now)?;
-        sync_state::set_local_heads(&tx, &code, &heads)?;
+        documents::insert(tx, &code, &snapshot)?;
+        index::insert(tx, &index_entry(&task, &directory), &summary, now)?;
+        sync_state::set_local_heads(tx, &code, &heads)?;
         if let Some(confirmed) = confirmed {
-            sync_state::set_confirmed_heads(&tx, &code, confirmed)?;
+            sync_state::set_confirmed_heads(tx, &code, confirmed)?;
         }
         let event = audit_log::Event {
             action,
@@ -525,9 +604,7 @@ impl Store {
             object_hash: sha256_hex(&snapshot),
             at_ms: now,
         };
-        let head = audit_log::append(&tx, &self.key, &self.head, event)?;
-        tx.commit()?;
-        self.head = head;
+        audit_log::append(tx, &self.key, event)?;
         Ok(())
     }
 
@@ -540,9 +617,9 @@ impl Store {
         Ok(verify_chain(&entries, &self.key.verifying_key(), head_seq as u64))
     }
 
-    /// The latest audit entry's position in the chain.
-    pub fn audit_head(&self) -> &ChainHead {
-        &self.head
+    /// The latest audit entry's position in the chain, as stored.
+    pub fn audit_head(&self) -> Result<ChainHead, StoreError> {
+        Ok(audit_log::head(&self.conn)?)
     }
 
     // ---- internals ----
@@ -574,15 +651,27 @@ impl Store {
         )
     }
 
-    /// Changes a record in memory through `apply` (which names the audited object), then persists
-    /// the change bytes, index row, audit entry and whatever `extra` writes in one transaction. On
-    /// any failure the in-memory record is dropped, so memory never runs ahead of the disk.
+    /// Changes a record through `apply` (which names the audited object) and persists the change
+    /// bytes, index row, audit entry and whatever `extra` writes, as one write transaction.
     fn change<T>(
         &mut self,
         code: &TaskCode,
         action: AuditAction,
         apply: impl FnOnce(&mut InspectionRecord, Stamp, &Directory) -> Result<(T, String), RecordError>,
-        extra: &dyn Fn(&Transaction<'_>) -> Result<(), StoreError>,
+        extra: &dyn Fn(&Connection) -> Result<(), StoreError>,
+    ) -> Result<T, StoreError> {
+        self.write(|s| s.change_locked(code, action, apply, extra))
+    }
+
+    /// [`Store::change`] inside a write already begun: the record is the one stored (the write
+    /// refreshed it), so the change builds on every edit any writer committed. On any failure the
+    /// in-memory record is dropped, so memory never runs ahead of the disk.
+    fn change_locked<T>(
+        &mut self,
+        code: &TaskCode,
+        action: AuditAction,
+        apply: impl FnOnce(&mut InspectionRecord, Stamp, &Directory) -> Result<(T, String), RecordError>,
+        extra: &dyn Fn(&Connection) -> Result<(), StoreError>,
     ) -> Result<T, StoreError> {
         let directory = self.directory()?;
         let by = self.operator(&directory)?;
@@ -605,40 +694,31 @@ impl Store {
             let heads = record.heads();
             Ok((value, PendingChange { action, by, object, chunk, summary, heads, now }))
         });
-        let (value, pending) = match result {
-            Ok(v) => v,
-            Err(e) => {
-                self.records.remove(code);
-                return Err(e);
-            }
-        };
-        match self.persist_change(code, pending, extra) {
-            Ok(head) => {
-                self.head = head;
-                Ok(value)
-            }
-            Err(e) => {
-                self.records.remove(code);
-                Err(e)
-            }
+        let persisted = result.and_then(|(value, pending)| self.persist_change(code, pending, extra).map(|()| value));
+        if persisted.is_err() {
+            self.records.remove(code);
         }
+        persisted
     }
 
     fn persist_change(
         &mut self,
         code: &TaskCode,
         pending: PendingChange,
-        extra: &dyn Fn(&Transaction<'_>) -> Result<(), StoreError>,
-    ) -> Result<ChainHead, StoreError> {
-        let tx = self.conn.transaction()?;
-        extra(&tx)?;
+        extra: &dyn Fn(&Connection) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let tx = &self.conn;
+        extra(tx)?;
         let chunk = &pending.chunk;
-        let needs_compaction = !chunk.is_empty() && documents::append_chunk(&tx, code, chunk)?;
-        if needs_compaction && let Some(record) = self.records.get_mut(code) {
-            documents::compact(&tx, code, &record.snapshot())?;
+        if chunk.is_empty() && pending.action == AuditAction::MergeRecord {
+            return Ok(()); // a merge that brought nothing new records nothing
         }
-        index::update(&tx, code, &pending.summary, pending.now)?;
-        sync_state::set_local_heads(&tx, code, &pending.heads)?;
+        let needs_compaction = !chunk.is_empty() && documents::append_chunk(tx, code, chunk)?;
+        if needs_compaction && let Some(record) = self.records.get_mut(code) {
+            documents::compact(tx, code, &record.snapshot())?;
+        }
+        index::update(tx, code, &pending.summary, pending.now)?;
+        sync_state::set_local_heads(tx, code, &pending.heads)?;
         let event = audit_log::Event {
             action: pending.action,
             inspector: Some(pending.by.as_str()),
@@ -646,9 +726,8 @@ impl Store {
             object_hash: sha256_hex(chunk),
             at_ms: pending.now,
         };
-        let head = audit_log::append(&tx, &self.key, &self.head, event)?;
-        tx.commit()?;
-        Ok(head)
+        audit_log::append(tx, &self.key, event)?;
+        Ok(())
     }
 }
 

@@ -165,12 +165,34 @@ const MIGRATIONS: &[Migration] = &[
             CREATE INDEX quarantine_by_task ON quarantine (task_code);",
         rebuild_index: false,
     },
+    Migration {
+        version: 6,
+        description: "audit entries indexed by sequence number; the server's audit refusal and head kept; \
+                      entries set aside when a new chain segment starts",
+        sql: "
+            ALTER TABLE audit_log ADD COLUMN seq INTEGER;
+            UPDATE audit_log SET seq = json_extract(canonical, '$.seq');
+            CREATE INDEX audit_log_by_seq ON audit_log (seq);
+            ALTER TABLE sync_account ADD COLUMN audit_refusal TEXT;
+            ALTER TABLE sync_account ADD COLUMN audit_server_seq INTEGER;
+            ALTER TABLE sync_account ADD COLUMN audit_server_hash TEXT;
+            CREATE TABLE audit_set_aside (
+                position INTEGER PRIMARY KEY,
+                canonical TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                signature TEXT NOT NULL,
+                segment_start_seq INTEGER NOT NULL,
+                set_aside_at_ms INTEGER NOT NULL
+            );",
+        rebuild_index: false,
+    },
 ];
 
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 5;
+pub const CURRENT_VERSION: u32 = 6;
 
-/// Applies every migration above the database's version, each in its own transaction.
+/// Applies every migration above the database's version, each in its own transaction that holds
+/// the write lock from its start (two processes opening an old store migrate it once).
 /// `rebuild` rebuilds the task index inside the migrating transaction.
 pub(crate) fn migrate(
     conn: &mut Connection,
@@ -182,7 +204,11 @@ pub(crate) fn migrate(
         return Err(StoreError::SchemaTooNew { found, supported: CURRENT_VERSION });
     }
     for m in MIGRATIONS.iter().filter(|m| m.version > found && m.version <= target) {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now >= m.version {
+            continue; // another process migrated meanwhile
+        }
         tx.execute_batch(m.sql).map_err(|source| StoreError::Migration {
             version: m.version,
             description: m.description,

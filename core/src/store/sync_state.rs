@@ -4,7 +4,7 @@
 //! Every method is one short transaction, so a sync in progress never holds the store for long.
 
 use automerge::ChangeHash;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{InspectionRecord, Store, StoreError, audit_log, blobs, now_ms};
@@ -65,7 +65,7 @@ fn decode_heads(text: &str) -> Vec<ChangeHash> {
 }
 
 /// Records a record's local heads (in the transaction of the edit that made them).
-pub(crate) fn set_local_heads(tx: &Transaction<'_>, code: &TaskCode, heads: &[ChangeHash]) -> rusqlite::Result<()> {
+pub(crate) fn set_local_heads(tx: &Connection, code: &TaskCode, heads: &[ChangeHash]) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO sync_documents (code, local_heads) VALUES (?1, ?2)
          ON CONFLICT(code) DO UPDATE SET local_heads = ?2",
@@ -75,7 +75,7 @@ pub(crate) fn set_local_heads(tx: &Transaction<'_>, code: &TaskCode, heads: &[Ch
 }
 
 /// Records the heads the server confirmed.
-pub(crate) fn set_confirmed_heads(tx: &Transaction<'_>, code: &TaskCode, heads: &[ChangeHash]) -> rusqlite::Result<()> {
+pub(crate) fn set_confirmed_heads(tx: &Connection, code: &TaskCode, heads: &[ChangeHash]) -> rusqlite::Result<()> {
     tx.prepare_cached("UPDATE sync_documents SET confirmed_heads = ?2 WHERE code = ?1")?
         .execute(params![code.as_str(), encode_heads(heads)])?;
     Ok(())
@@ -111,7 +111,9 @@ impl Store {
         let revocations =
             serde_json::to_string(&account.revocations).map_err(crate::canonical::CanonicalError::from)?;
         let now = now_ms();
-        let tx = self.conn.transaction()?;
+        let inspector = self.inspector.clone();
+        self.write(|s| {
+        let tx = &s.conn;
         tx.execute(
             "INSERT INTO sync_account (id, server_url, certificate, root_public_key, device_code, revocations, enrolled_at_ms)
              VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
@@ -121,14 +123,13 @@ impl Store {
         )?;
         let event = audit_log::Event {
             action: AuditAction::Enrol,
-            inspector: self.inspector.as_ref().map(|i| i.as_str()),
+            inspector: inspector.as_ref().map(|i| i.as_str()),
             object: format!("server/{}", account.server_url),
             object_hash: sha256_hex(certificate.as_bytes()),
             at_ms: now,
         };
-        let head = audit_log::append(&tx, &self.key, &self.head, event)?;
-        tx.commit()?;
-        self.head = head;
+        audit_log::append(tx, &s.key, event)
+        })?;
         self.certificate = Some(account.certificate.clone());
         self.trust_root = crate::identity::verifying_key_from_hex(&account.root_public_key);
         Ok(())
@@ -210,13 +211,16 @@ impl Store {
         let known: Vec<ChangeHash> = if record.has_all(confirmed) { confirmed.to_vec() } else { Vec::new() };
         let changes = record.changes_since(&known);
         let heads = record.heads();
-        // Heads computed here repair a record migrated before sync existed ('unknown').
         let mut sorted = heads.clone();
         sorted.sort();
         if self.heads_pair(code)?.0.as_ref() != Some(&sorted) {
-            let tx = self.conn.transaction()?;
-            set_local_heads(&tx, code, &heads)?;
-            tx.commit()?;
+            // Only a record migrated before sync existed ('unknown') gets here; repaired inside a
+            // write from the record as stored, never from a copy another writer has overtaken.
+            self.write(|s| {
+                let heads = s.record(code)?.heads();
+                set_local_heads(&s.conn, code, &heads)?;
+                Ok(())
+            })?;
         }
         Ok((changes, heads))
     }
@@ -231,7 +235,7 @@ impl Store {
         server_heads: &[ChangeHash],
     ) -> Result<bool, StoreError> {
         let root = self.trust_root()?;
-        let result = self.apply_remote_checked(code, changes.clone(), server_heads, root);
+        let result = self.write(|s| s.apply_remote_locked(code, changes.clone(), server_heads, root));
         if let Err(StoreError::Record(crate::record::RecordError::Forbidden(refusal))) = &result {
             let fresh = if self.local_heads(code)?.is_some() { self.unknown_changes(code, changes)? } else { changes };
             self.quarantine(code, &fresh, refusal, super::quarantine::ChangeSource::Server)?;
@@ -239,7 +243,7 @@ impl Store {
         result
     }
 
-    fn apply_remote_checked(
+    fn apply_remote_locked(
         &mut self,
         code: &TaskCode,
         changes: Vec<Vec<u8>>,
@@ -254,7 +258,7 @@ impl Store {
                 return Err(StoreError::Record(crate::record::RecordError::MalformedField { field: "task".into() }));
             }
             let confirmed = if record.has_all(server_heads) { Some(server_heads) } else { None };
-            self.adopt_record(&mut record, AuditAction::ReceiveRecord, confirmed)?;
+            self.adopt_locked(&mut record, AuditAction::ReceiveRecord, confirmed)?;
             self.records.insert(code.clone(), record);
             return Ok(true);
         }
@@ -263,16 +267,14 @@ impl Store {
         let confirmed = server_heads.to_vec();
         if new.is_empty() {
             if record.has_all(server_heads) {
-                let tx = self.conn.transaction()?;
-                set_confirmed_heads(&tx, code, &confirmed)?;
-                tx.commit()?;
+                set_confirmed_heads(&self.conn, code, &confirmed)?;
             }
             return Ok(false);
         }
         let object = format!("task/{code}");
         let code_for_tx = code.clone();
         let confirm = std::cell::Cell::new(false);
-        self.change(
+        self.change_locked(
             code,
             AuditAction::MergeRecord,
             |r, _, d| {
@@ -290,34 +292,38 @@ impl Store {
         Ok(true)
     }
 
-    /// Takes in the server's sync protocol message for a record (the fallback); the changes it
-    /// carries are checked against the write rules, and refused ones are quarantined.
+    /// Takes in the server's sync protocol message for a record (the fallback) and writes what it
+    /// brought; whether anything new arrived. The changes it carries are checked against the
+    /// write rules, and refused ones are quarantined.
     pub fn receive_sync_message(
         &mut self,
         code: &TaskCode,
         state: &mut automerge::sync::State,
         message: automerge::sync::Message,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let root = self.trust_root()?;
-        let directory = self.directory()?;
         let carried: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
-        let result =
-            self.record(code)?.receive_sync_message(state, message, &super::quarantine::rules(&directory, root));
-        if let Err(crate::record::RecordError::Forbidden(refusal)) = &result {
+        let object = format!("task/{code}");
+        // Applied and written in one write, so no in-memory change ever waits for a later call.
+        let arrived = std::cell::Cell::new(false);
+        let result = self.write(|s| {
+            let before = s.record(code)?.heads();
+            s.change_locked(
+                code,
+                AuditAction::MergeRecord,
+                |r, _, d| {
+                    r.receive_sync_message(state, message, &super::quarantine::rules(d, root))?;
+                    arrived.set(r.heads() != before);
+                    Ok(((), object))
+                },
+                &|_| Ok(()),
+            )
+        });
+        if let Err(StoreError::Record(crate::record::RecordError::Forbidden(refusal))) = &result {
             // The record is unchanged; keep what was refused for review.
             self.quarantine(code, &carried, refusal, super::quarantine::ChangeSource::SyncProtocol)?;
         }
-        Ok(result?)
-    }
-
-    /// Writes changes that arrived in memory through the sync protocol; whether there were any.
-    pub fn persist_merged(&mut self, code: &TaskCode) -> Result<bool, StoreError> {
-        if !self.record(code)?.has_unsaved() {
-            return Ok(false);
-        }
-        let object = format!("task/{code}");
-        self.change(code, AuditAction::MergeRecord, |_, _, _| Ok(((), object)), &|_| Ok(()))?;
-        Ok(true)
+        result.map(|()| arrived.get())
     }
 
     /// A record's local heads (`None` if unknown here) and confirmed heads, both sorted.
@@ -340,31 +346,28 @@ impl Store {
 
     /// Records that the server holds `heads` of a record this copy has.
     pub fn confirm_heads(&mut self, code: &TaskCode, heads: &[ChangeHash]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        set_confirmed_heads(&tx, code, heads)?;
-        tx.commit()?;
-        Ok(())
+        self.write(|s| Ok(set_confirmed_heads(&s.conn, code, heads)?))
     }
 
     /// Marks a record as taken away from this device's inspector (it stays, but is no longer synced).
     pub fn mark_removed(&mut self, code: &TaskCode) -> Result<(), StoreError> {
         let now = now_ms();
-        let tx = self.conn.transaction()?;
-        let changed =
-            tx.execute("UPDATE sync_documents SET removed = 1 WHERE code = ?1 AND removed = 0", [code.as_str()])?;
-        if changed > 0 {
-            let event = audit_log::Event {
-                action: AuditAction::Unassigned,
-                inspector: self.inspector.as_ref().map(|i| i.as_str()),
-                object: format!("task/{code}"),
-                object_hash: sha256_hex(code.as_str().as_bytes()),
-                at_ms: now,
-            };
-            let head = audit_log::append(&tx, &self.key, &self.head, event)?;
-            tx.commit()?;
-            self.head = head;
-        }
-        Ok(())
+        self.write(|s| {
+            let changed = s
+                .conn
+                .execute("UPDATE sync_documents SET removed = 1 WHERE code = ?1 AND removed = 0", [code.as_str()])?;
+            if changed > 0 {
+                let event = audit_log::Event {
+                    action: AuditAction::Unassigned,
+                    inspector: s.inspector.as_ref().map(|i| i.as_str()),
+                    object: format!("task/{code}"),
+                    object_hash: sha256_hex(code.as_str().as_bytes()),
+                    at_ms: now,
+                };
+                audit_log::append(&s.conn, &s.key, event)?;
+            }
+            Ok(())
+        })
     }
 
     /// The sequence number of the last audit entry the server accepted.
@@ -378,22 +381,32 @@ impl Store {
 
     /// Up to `limit` audit entries after `seq`, in chain order.
     pub fn audit_entries_after(&self, seq: u64, limit: usize) -> Result<Vec<SignedAuditEntry>, StoreError> {
-        // Entries are appended in chain order, so position - 1 = seq - 1 for an intact log.
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT canonical, hash, signature FROM audit_log ORDER BY position LIMIT ?2 OFFSET ?1")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT canonical, hash, signature FROM audit_log WHERE seq > ?1 ORDER BY position LIMIT ?2",
+        )?;
         let rows = stmt.query_map(params![seq as i64, limit as i64], |r| {
             Ok(SignedAuditEntry { canonical: r.get(0)?, hash: r.get(1)?, signature: r.get(2)? })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// Records that the server accepted the audit chain through `seq`, with its signed checkpoint.
+    /// The sequence numbers of the entries this copy holds, up to `seq`, in order.
+    pub fn audit_seqs_through(&self, seq: u64) -> Result<Vec<u64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT seq FROM audit_log WHERE seq <= ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([seq as i64], |r| r.get::<_, i64>(0))?;
+        Ok(rows.map(|r| r.map(|s| s as u64)).collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Records that the server accepted the audit chain through `seq`, with its signed checkpoint,
+    /// and forgets an earlier refusal. Never beyond this device's own head: a server that holds
+    /// more of the chain than this copy (restored from an old backup) has not accepted the
+    /// entries this copy writes under those numbers next.
     pub fn confirm_audit(&mut self, seq: u64, checkpoint: Option<&SignedStatement>) -> Result<(), StoreError> {
         let checkpoint =
             checkpoint.map(|c| serde_json::to_string(c).map_err(crate::canonical::CanonicalError::from)).transpose()?;
         self.conn.execute(
-            "UPDATE sync_account SET audit_confirmed_seq = ?1, checkpoint = COALESCE(?2, checkpoint) WHERE id = 1",
+            "UPDATE sync_account SET audit_confirmed_seq = MIN(?1, (SELECT audit_head_seq FROM device WHERE id = 1)),
+                 checkpoint = COALESCE(?2, checkpoint), audit_refusal = NULL WHERE id = 1",
             params![seq as i64, checkpoint],
         )?;
         Ok(())

@@ -75,7 +75,7 @@ fn a_task_with_fewer_than_two_inspectors_is_refused_and_nothing_is_written() {
     let tmp = tempfile::tempdir().unwrap();
     let mut s = store(tmp.path(), "scjg-01");
     let dir = s.directory().unwrap();
-    let head = s.audit_head().clone();
+    let head = s.audit_head().unwrap();
     let mut draft = sample::joint_task_draft(&dir, 0, day(1));
     draft.inspectors = vec!["scjg-01".parse().unwrap(), "scjg-01".parse().unwrap()];
     let good = sample::joint_task_draft(&dir, 1, day(1));
@@ -85,7 +85,7 @@ fn a_task_with_fewer_than_two_inspectors_is_refused_and_nothing_is_written() {
         s.list_tasks(&TaskFilter::default()).unwrap().is_empty(),
         "the valid task of the batch must not be half-created"
     );
-    assert_eq!(s.audit_head(), &head);
+    assert_eq!(s.audit_head().unwrap(), head);
 }
 
 #[test]
@@ -148,14 +148,14 @@ fn every_accepted_edit_is_on_disk_when_the_call_returns() {
 fn refused_edits_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut s, code) = on_site_task(tmp.path());
-    let (head, chunks) = (s.audit_head().clone(), chunk_count(&s));
+    let (head, chunks) = (s.audit_head().unwrap(), chunk_count(&s));
     let e1 = s.answer(&code, &cp("SCJG-001-03"), AnswerValue::Pass, None, vec![]).unwrap_err();
     let e2 = s.answer(&code, &cp("WSJK-001-01"), AnswerValue::Pass, None, vec![]).unwrap_err();
     let e3 = s.set_status(&code, Status::Closed).unwrap_err();
     assert!(matches!(e1, StoreError::Record(RecordError::WrongAnswerType { .. })), "{e1:?}");
     assert!(matches!(e2, StoreError::Record(RecordError::UnknownCheckPoint(_))), "{e2:?}");
     assert!(matches!(e3, StoreError::Record(RecordError::ForbiddenTransition { .. })), "{e3:?}");
-    assert_eq!((s.audit_head(), chunk_count(&s)), (&head, chunks));
+    assert_eq!((s.audit_head().unwrap(), chunk_count(&s)), (head.clone(), chunks));
     assert!(s.verify_audit().unwrap().is_intact());
 }
 
@@ -327,10 +327,10 @@ fn a_separately_created_document_with_a_known_task_code_is_refused_and_nothing_i
     )
     .unwrap()
     .save();
-    let (head, chunks) = (s.audit_head().clone(), chunk_count(&s));
+    let (head, chunks) = (s.audit_head().unwrap(), chunk_count(&s));
     let err = s.receive_record(&impostor).unwrap_err();
     assert!(matches!(err, StoreError::Record(RecordError::UnrelatedRecord)), "{err:?}");
-    assert_eq!((s.audit_head(), chunk_count(&s)), (&head, chunks));
+    assert_eq!((s.audit_head().unwrap(), chunk_count(&s)), (head.clone(), chunks));
     assert!(matches!(s.receive_record(b"not a document"), Err(StoreError::Record(RecordError::Corrupt(_)))));
     assert_eq!(s.task_row(&code).unwrap().status, Status::OnSite);
 }
@@ -456,11 +456,11 @@ mod photos {
         let (mut s, code) = on_site_task(tmp.path());
         let jpeg = sample_jpeg(300, 200, None);
         let first = s.add_photo(&code, &jpeg, CaptureTarget::Inspection, None).unwrap();
-        let head = s.audit_head().clone();
+        let head = s.audit_head().unwrap();
         let again = s.add_photo(&code, &jpeg, CaptureTarget::Inspection, None).unwrap();
         assert!(!again.created);
         assert_eq!(again.evidence, first.evidence);
-        assert_eq!(s.audit_head(), &head, "a re-import writes nothing");
+        assert_eq!(s.audit_head().unwrap(), head, "a re-import writes nothing");
         assert_eq!(blob_rows(&s), 2, "original and thumbnail, once each");
         assert_eq!(s.photos(&code).unwrap().len(), 1);
     }
@@ -484,7 +484,7 @@ mod photos {
     fn bad_files_are_refused_and_nothing_is_stored() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut s, code) = on_site_task(tmp.path());
-        let head = s.audit_head().clone();
+        let head = s.audit_head().unwrap();
         let jpeg = sample_jpeg(400, 300, None);
         let mut bomb = sample_jpeg(32, 32, None);
         let sof = bomb.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
@@ -504,7 +504,7 @@ mod photos {
         }
         let err = s.add_photo(&code, &jpeg, CaptureTarget::Finding("missing".into()), None).unwrap_err();
         assert!(matches!(err, StoreError::Record(RecordError::UnknownTarget(_))), "{err:?}");
-        assert_eq!((blob_rows(&s), s.audit_head()), (0, &head));
+        assert_eq!((blob_rows(&s), s.audit_head().unwrap()), (0, head.clone()));
         let files = std::fs::read_dir(tmp.path().join("blobs"))
             .unwrap()
             .filter(|e| e.as_ref().unwrap().file_name() != "tmp")
@@ -659,9 +659,9 @@ mod legal_documents {
         let target = crate::evidence::CaptureTarget::PartySignature(v1.sha256.clone());
         assert_eq!(photos.iter().filter(|p| p.target == target).count(), 1);
         // Rendering again without changes gives the same version and writes nothing.
-        let head = a.audit_head().clone();
+        let head = a.audit_head().unwrap();
         assert_eq!(a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap().sha256, v1.sha256);
-        assert_eq!(a.audit_head(), &head);
+        assert_eq!(a.audit_head().unwrap(), head);
         assert!(a.verify_audit().unwrap().is_intact() && b.verify_audit().unwrap().is_intact());
     }
 
@@ -837,9 +837,9 @@ mod legal_documents {
     fn the_task_code_is_valid_through_the_task_window_and_audited() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut s, code) = on_site_task(tmp.path());
-        let head = s.audit_head().seq;
+        let head = s.audit_head().unwrap().seq;
         let (token, claims) = s.issue_task_token(&code).unwrap();
-        assert_eq!(s.audit_head().seq, head + 1);
+        assert_eq!(s.audit_head().unwrap().seq, head + 1);
         assert_eq!(claims.inspectors.len(), 2);
         let key = s.device_key().verifying_key();
         let during = claims.not_before_ms + 3_600_000;
@@ -891,4 +891,120 @@ fn remote_changes_are_applied_persisted_and_confirmed() {
         b.apply_remote(&code, vec![vec![1, 2, 3]], &heads),
         Err(StoreError::Record(RecordError::MalformedChange))
     ));
+}
+
+mod concurrent_writers {
+    use super::*;
+
+    fn finding(n: usize) -> FindingDraft {
+        FindingDraft {
+            department: "scjg".parse().unwrap(),
+            check_point: None,
+            problem: format!("问题 {n}"),
+            legal_basis: "《食品安全法》第五十四条".into(),
+            rectification_required: false,
+            deadline: None,
+        }
+    }
+
+    #[test]
+    fn two_handles_writing_one_store_at_once_keep_every_edit_and_one_unforked_audit_chain() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (first, code) = on_site_task(tmp.path());
+        let second = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
+        let before = first.audit_head().unwrap().seq;
+        let per_writer = 40;
+        let writers: Vec<_> = [first, second]
+            .into_iter()
+            .enumerate()
+            .map(|(w, mut s)| {
+                let code = code.clone();
+                std::thread::spawn(move || {
+                    for i in 0..per_writer {
+                        s.add_finding(&code, finding(w * 1000 + i)).unwrap();
+                        // Interleave with a plain answer on the same record.
+                        let value = AnswerValue::Number { value: format!("{}.5", i % 10), unit: "℃".into() };
+                        s.answer(&code, &cp("SCJG-001-03"), value, None, Vec::new()).unwrap();
+                    }
+                    s
+                })
+            })
+            .collect();
+        let mut stores: Vec<Store> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+        let report = stores[0].verify_audit().unwrap();
+        assert!(report.is_intact(), "{:?}", report.problems);
+        assert_eq!(report.head_seq, before + 4 * per_writer as u64, "one entry per edit, none lost");
+        for s in &mut stores {
+            assert_eq!(s.record(&code).unwrap().findings().unwrap().len(), 2 * per_writer);
+            let mut stored = s.local_heads(&code).unwrap().unwrap();
+            stored.sort();
+            let mut mine = s.record(&code).unwrap().heads();
+            mine.sort();
+            assert_eq!(stored, mine, "the heads recorded for sync are the record's");
+        }
+        // A third handle opened afterwards reads exactly what the two wrote.
+        let mut third = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
+        assert_eq!(third.record(&code).unwrap().findings().unwrap().len(), 2 * per_writer);
+    }
+
+    #[test]
+    fn a_handle_whose_copy_another_wrote_past_builds_on_the_stored_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut screen, code) = on_site_task(tmp.path());
+        let mut worker = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
+        // Both hold the record in memory; the worker writes past the screen's copy.
+        screen.record(&code).unwrap();
+        worker.add_finding(&code, finding(1)).unwrap();
+        screen.add_finding(&code, finding(2)).unwrap();
+        let problems: Vec<String> =
+            screen.record(&code).unwrap().findings().unwrap().into_iter().map(|f| f.problem).collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        // The same actor wrote both, one after the other: one line of history, no fork.
+        assert_eq!(screen.record(&code).unwrap().heads().len(), 1);
+        assert!(screen.verify_audit().unwrap().is_intact());
+    }
+
+    #[test]
+    fn a_new_audit_segment_continues_from_the_servers_head_and_verifies_with_its_reason() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut s, code) = on_site_task(tmp.path());
+        assert!(matches!(s.start_audit_segment("无故"), Err(StoreError::NoAuditRefusal)));
+        let local = s.audit_head().unwrap();
+        // The server holds a longer chain of this device, diverged after entry 2 (as after a
+        // restore from a backup taken then); it refused this copy's upload.
+        s.connection()
+            .execute(
+                "INSERT INTO sync_account (id, server_url, certificate, root_public_key, device_code, revocations, \
+                 enrolled_at_ms, audit_confirmed_seq) VALUES (1, 'http://127.0.0.1:9', ?1, '', 'D', ?1, 0, 2)",
+                [r#"{"canonical":"{}","signature":""}"#],
+            )
+            .unwrap();
+        let server_hash = "ab".repeat(32);
+        s.record_audit_refusal(&AuditRefusal {
+            reason: "diverged".into(),
+            server_seq: 7,
+            server_hash: server_hash.clone(),
+        })
+        .unwrap();
+        assert!(matches!(s.start_audit_segment("  "), Err(StoreError::SegmentReasonMissing)));
+        let started = s.start_audit_segment("从备份恢复").unwrap();
+        assert_eq!(started.start_seq, 8);
+        assert_eq!(started.carried, local.seq - 2, "every entry after the confirmed one is carried over");
+        assert_eq!(started.head_seq, 8 + started.carried);
+        assert_eq!(s.audit_set_aside().unwrap().len() as u64, started.carried, "the originals are kept");
+        let report = s.verify_audit().unwrap();
+        assert!(report.is_intact(), "{:?}", report.problems);
+        assert_eq!(report.segments.len(), 1);
+        assert_eq!((report.segments[0].seq, report.segments[0].after_local), (8, 2));
+        assert!(report.segments[0].explanation.contains("从备份恢复"));
+        // The segment links to the server's head, so the server takes it as a continuation.
+        let entries = s.audit_entries_after(2, 100).unwrap();
+        let first = entries[0].entry().unwrap();
+        assert_eq!((first.seq, first.prev_hash.as_str()), (8, server_hash.as_str()));
+        assert_eq!(s.audit_refusal().unwrap(), None);
+        assert_eq!(s.audit_confirmed_seq().unwrap(), 7);
+        // The record itself is untouched, and recording goes on in the new segment.
+        s.add_finding(&code, finding(1)).unwrap();
+        assert!(s.verify_audit().unwrap().is_intact());
+    }
 }
