@@ -33,15 +33,31 @@ pub async fn accept<S: Storage>(
     now_ms: i64,
 ) -> Result<AuditResult, StorageError> {
     let (seq, hash) = storage.audit_head(device.device.clone()).await?;
+    let refuse = |problem: String| {
+        tracing::warn!(device = %device.device, %problem, "audit upload refused");
+        AuditResult { accepted_through: seq, refused: Some(problem), checkpoint: None, head_hash: Some(hash.clone()) }
+    };
+    // An entry the server already holds must be the very same entry: a device restored from an
+    // old backup re-uses sequence numbers for different entries, and must be told so rather
+    // than be told they were accepted.
+    for e in entries.iter().filter_map(|e| e.entry().map(|x| (x.seq, &e.hash))).filter(|(s, _)| *s <= seq) {
+        let held = storage.audit_entry_hash(device.device.clone(), e.0).await?;
+        if held.as_deref().is_some_and(|h| h != e.1) {
+            return Ok(refuse(format!(
+                "entry #{} differs from the entry #{} the server already holds: this device's chain diverged \
+                 from the server's (a store restored from an old backup?); start a new chain segment",
+                e.0, e.0
+            )));
+        }
+    }
     let fresh: Vec<SignedAuditEntry> =
         entries.into_iter().filter(|e| e.entry().is_none_or(|entry| entry.seq > seq)).collect();
     if fresh.is_empty() {
-        return Ok(AuditResult { accepted_through: seq, refused: None, checkpoint: None });
+        return Ok(AuditResult { accepted_through: seq, refused: None, checkpoint: None, head_hash: None });
     }
     let key = VerifyingKey::from_bytes(&device.public_key).map_err(|e| StorageError::Database(Box::new(e)))?;
     if let Err(problem) = verify_continuation(seq, &hash, &fresh, &key, &device.device) {
-        tracing::warn!(device = %device.device, %problem, "audit upload refused");
-        return Ok(AuditResult { accepted_through: seq, refused: Some(problem.to_string()), checkpoint: None });
+        return Ok(refuse(problem.to_string()));
     }
     // An entry says who acted: it must be the inspector the device is certified for.
     let impostor =
@@ -53,8 +69,7 @@ pub async fn accept<S: Storage>(
             e.inspector.as_deref().unwrap_or_default(),
             device.inspector
         );
-        tracing::warn!(device = %device.device, %problem, "audit upload refused");
-        return Ok(AuditResult { accepted_through: seq, refused: Some(problem), checkpoint: None });
+        return Ok(refuse(problem));
     }
     let stored: Vec<StoredAuditEntry> = fresh
         .iter()
@@ -76,12 +91,13 @@ pub async fn accept<S: Storage>(
                 accepted_through: now_at,
                 refused: Some("another upload of this device's chain was accepted first; retry".into()),
                 checkpoint: None,
+                head_hash: None,
             });
         }
         Err(e) => return Err(e),
     }
     let (checkpoint, _) = checkpoint(storage, tenant, now_ms).await?;
-    Ok(AuditResult { accepted_through: through, refused: None, checkpoint: Some(checkpoint) })
+    Ok(AuditResult { accepted_through: through, refused: None, checkpoint: Some(checkpoint), head_hash: None })
 }
 
 /// Signs a checkpoint of the current tree; also returns the leaves it covers.

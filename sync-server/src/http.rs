@@ -81,6 +81,9 @@ pub enum ApiError {
     /// Nothing visible to this device under that name.
     #[error("{0}")]
     NotFound(&'static str),
+    /// The device may read this blob, but the device that captured it has not uploaded it yet.
+    #[error("the original has not been uploaded yet by the device that captured it")]
+    NotUploadedYet,
     /// A blob operation was refused.
     #[error(transparent)]
     Blob(BlobError),
@@ -116,6 +119,7 @@ impl IntoResponse for ApiError {
             ApiError::Enrolment(_) => (StatusCode::FORBIDDEN, "enrolment_refused"),
             ApiError::TooLarge | ApiError::Blob(BlobError::TooLarge(_)) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotUploadedYet => (StatusCode::NOT_FOUND, "not_uploaded"),
             ApiError::Blob(BlobError::HashMismatch { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, "hash_mismatch"),
             ApiError::Blob(BlobError::MissingChunks(_)) => (StatusCode::CONFLICT, "incomplete"),
             ApiError::Blob(BlobError::BadRange) => (StatusCode::RANGE_NOT_SATISFIABLE, "bad_range"),
@@ -432,10 +436,11 @@ async fn blob_download<S: Storage, B: BlobStorage>(
     check_sha(&sha256)?;
     let writer = auth.writer();
     let visible = state.storage.may_read_blob(sha256.clone(), writer.inspector, writer.departments).await?;
-    let size = match state.blobs.size(&sha256).await? {
-        Some(size) if visible => size,
-        _ => return Err(ApiError::NotFound("no such blob is visible to this device")),
-    };
+    // Permission first: a device that may not read a hash learns nothing about whether it exists.
+    if !visible {
+        return Err(ApiError::NotFound("no such blob is visible to this device"));
+    }
+    let size = state.blobs.size(&sha256).await?.ok_or(ApiError::NotUploadedYet)?;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (start, end) = match range {
         None => (0, size),

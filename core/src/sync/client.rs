@@ -1,6 +1,7 @@
 //! The device's HTTP client for the city server: every request signed with the device key,
-//! retried with exponential backoff on network failures and server errors, cancellable between
-//! attempts, and every refusal turned into a typed error.
+//! retried with exponential backoff on network failures, answers cut off while being read, and
+//! server errors (every request of the protocol is idempotent), cancellable between attempts,
+//! and every refusal turned into a typed error.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,6 +21,9 @@ pub enum ClientError {
     /// The server could not be reached or the connection broke (after the retries).
     #[error("the server could not be reached: {0}")]
     Network(String),
+    /// The server answered, but every answer was cut off before its end (after the retries).
+    #[error("the server answered but the answer was cut off ({0}); retried without success")]
+    CutOff(String),
     /// The device's certificate was revoked.
     #[error("this device was revoked: {0}")]
     Revoked(String),
@@ -99,6 +103,8 @@ pub struct Traffic {
     pub bytes_up: AtomicU64,
     /// Bytes received.
     pub bytes_down: AtomicU64,
+    /// Attempts that failed and were made again.
+    pub retries: AtomicU64,
 }
 
 /// A client bound to one server and one device key.
@@ -109,6 +115,13 @@ pub struct SyncClient {
     retry: RetryPolicy,
     /// What went over the wire.
     pub traffic: Traffic,
+}
+
+/// A successful answer, read whole.
+struct Answer {
+    /// Whether the body is deflate-compressed.
+    deflated: bool,
+    body: Vec<u8>,
 }
 
 /// One request to send (re-signed on every attempt).
@@ -145,9 +158,9 @@ impl SyncClient {
         cancel: &CancelToken,
     ) -> Result<R, ClientError> {
         let body = serde_json::to_vec(body).map_err(|e| ClientError::MalformedAnswer(e.to_string()))?;
-        let response =
+        let answer =
             self.send(Call { method: reqwest::Method::POST, path, body, range: None, deflated: false }, cancel)?;
-        self.read_json(response)
+        read_json(answer)
     }
 
     /// POSTs a JSON body already compressed with [`super::wire::deflate`], and reads JSON.
@@ -157,18 +170,18 @@ impl SyncClient {
         body: Vec<u8>,
         cancel: &CancelToken,
     ) -> Result<R, ClientError> {
-        let response =
+        let answer =
             self.send(Call { method: reqwest::Method::POST, path, body, range: None, deflated: true }, cancel)?;
-        self.read_json(response)
+        read_json(answer)
     }
 
     /// GETs JSON.
     pub fn get_json<R: DeserializeOwned>(&self, path: &str, cancel: &CancelToken) -> Result<R, ClientError> {
-        let response = self.send(
+        let answer = self.send(
             Call { method: reqwest::Method::GET, path, body: Vec::new(), range: None, deflated: false },
             cancel,
         )?;
-        self.read_json(response)
+        read_json(answer)
     }
 
     /// PUTs raw bytes, expecting no body back.
@@ -185,27 +198,9 @@ impl SyncClient {
     /// GETs bytes `[start, end)` of a resource.
     pub fn get_range(&self, path: &str, start: u64, end: u64, cancel: &CancelToken) -> Result<Vec<u8>, ClientError> {
         let range = Some(format!("bytes={start}-{}", end - 1));
-        let response =
+        let answer =
             self.send(Call { method: reqwest::Method::GET, path, body: Vec::new(), range, deflated: false }, cancel)?;
-        let bytes = response.bytes().map_err(|e| ClientError::Network(e.to_string()))?;
-        self.traffic.bytes_down.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        Ok(bytes.to_vec())
-    }
-
-    fn read_json<R: DeserializeOwned>(&self, response: Response) -> Result<R, ClientError> {
-        let deflated = response
-            .headers()
-            .get(reqwest::header::CONTENT_ENCODING)
-            .is_some_and(|v| v.as_bytes() == super::wire::DEFLATE.as_bytes());
-        let bytes = response.bytes().map_err(|e| ClientError::Network(e.to_string()))?;
-        self.traffic.bytes_down.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        let json = if deflated {
-            super::wire::inflate(&bytes, 8 * super::wire::MAX_BODY_BYTES)
-                .map_err(|e| ClientError::MalformedAnswer(e.to_string()))?
-        } else {
-            bytes.to_vec()
-        };
-        serde_json::from_slice(&json).map_err(|e| ClientError::MalformedAnswer(e.to_string()))
+        Ok(answer.body)
     }
 
     fn request(&self, call: &Call<'_>) -> RequestBuilder {
@@ -232,8 +227,10 @@ impl SyncClient {
         builder
     }
 
-    /// Sends with retries; returns a successful response or the typed refusal.
-    fn send(&self, call: Call<'_>, cancel: &CancelToken) -> Result<Response, ClientError> {
+    /// Sends with retries and reads the whole answer; returns it or the typed refusal. A body
+    /// cut off while being read is retried like a failed connection: every request of the
+    /// protocol is idempotent, so the server applying one twice changes nothing.
+    fn send(&self, call: Call<'_>, cancel: &CancelToken) -> Result<Answer, ClientError> {
         let mut backoff = self.retry.initial_backoff;
         let mut last = ClientError::Network("no attempt made".into());
         for attempt in 0..self.retry.attempts.max(1) {
@@ -241,6 +238,7 @@ impl SyncClient {
                 return Err(ClientError::Cancelled);
             }
             if attempt > 0 {
+                self.traffic.retries.fetch_add(1, Ordering::Relaxed);
                 sleep_unless_cancelled(jittered(backoff), cancel)?;
                 backoff = (backoff * 2).min(self.retry.max_backoff);
             }
@@ -252,7 +250,19 @@ impl SyncClient {
             self.traffic.bytes_up.fetch_add(call.body.len() as u64 + wire_header_bytes(&request), Ordering::Relaxed);
             match self.http.execute(request) {
                 Err(e) => last = ClientError::Network(e.to_string()),
-                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) if response.status().is_success() => {
+                    let deflated = response
+                        .headers()
+                        .get(reqwest::header::CONTENT_ENCODING)
+                        .is_some_and(|v| v.as_bytes() == super::wire::DEFLATE.as_bytes());
+                    match response.bytes() {
+                        Ok(body) => {
+                            self.traffic.bytes_down.fetch_add(body.len() as u64, Ordering::Relaxed);
+                            return Ok(Answer { deflated, body: body.to_vec() });
+                        }
+                        Err(e) => last = ClientError::CutOff(e.to_string()),
+                    }
+                }
                 Ok(response) => {
                     let status = response.status();
                     let error = refusal(status.as_u16(), response);
@@ -267,6 +277,17 @@ impl SyncClient {
         }
         Err(last)
     }
+}
+
+/// Reads an answer's JSON, inflating it first when it came compressed.
+fn read_json<R: DeserializeOwned>(answer: Answer) -> Result<R, ClientError> {
+    let json = if answer.deflated {
+        super::wire::inflate(&answer.body, 8 * super::wire::MAX_BODY_BYTES)
+            .map_err(|e| ClientError::MalformedAnswer(e.to_string()))?
+    } else {
+        answer.body
+    };
+    serde_json::from_slice(&json).map_err(|e| ClientError::MalformedAnswer(e.to_string()))
 }
 
 /// The bytes of a request's line and headers as HTTP/1.1 sends them (Host and Content-Length

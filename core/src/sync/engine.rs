@@ -68,6 +68,8 @@ pub struct SyncOptions {
     pub max_rounds: usize,
     /// Retries of each request.
     pub retry: RetryPolicy,
+    /// How long to wait for another sync of the same store to finish before giving up.
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for SyncOptions {
@@ -79,6 +81,7 @@ impl Default for SyncOptions {
             upload_blobs: true,
             max_rounds: 1000,
             retry: RetryPolicy::default(),
+            lock_wait: std::time::Duration::from_secs(600),
         }
     }
 }
@@ -112,6 +115,10 @@ pub struct Progress {
     pub document_bytes_up: u64,
     /// Bytes of sync requests spent on audit entries.
     pub audit_bytes_up: u64,
+    /// Whether this sync is waiting for another sync of the same store to finish first.
+    pub waiting_for_other_sync: bool,
+    /// Requests sent again after a failure (a dropped connection, a cut-off answer, server trouble).
+    pub retries: u64,
 }
 
 /// What one sync did.
@@ -125,7 +132,8 @@ pub struct SyncReport {
     pub removed: Vec<String>,
     /// The last audit entry the server holds.
     pub audit_through: u64,
-    /// Why the server refused the audit upload, if it did.
+    /// Why the server refused the audit upload, if it did (records and photos synced anyway;
+    /// [`crate::store::Store::start_audit_segment`] is the way on once the cause is understood).
     pub audit_refused: Option<String>,
     /// Receipts received.
     pub receipts: u64,
@@ -211,6 +219,17 @@ fn root_key(hex_key: &str) -> Result<VerifyingKey, SyncError> {
         .ok_or_else(|| SyncError::Enrolment("the root public key is not a valid Ed25519 key".into()))
 }
 
+/// Takes the store's sync lock for one sync or photo fetch, telling `progress` while it waits.
+fn lock_store(
+    store: &Mutex<Store>,
+    options: &SyncOptions,
+    progress: &dyn Fn(&Progress),
+) -> Result<crate::store::sync_lock::SyncLock, SyncError> {
+    let root = store.lock()?.root().to_path_buf();
+    let waiting = || progress(&Progress { waiting_for_other_sync: true, ..Progress::default() });
+    Ok(crate::store::sync_lock::acquire(&root, options.lock_wait, &waiting)?)
+}
+
 /// A client for the store's server.
 pub fn client_for(store: &Mutex<Store>, options: &SyncOptions) -> Result<(SyncClient, SyncAccount), SyncError> {
     let guard = store.lock()?;
@@ -251,7 +270,7 @@ struct Run<'a> {
     /// Revocations in the device's list.
     revocations_seen: u64,
     /// The client's traffic counters when this run started (a client may serve many runs).
-    baseline: [u64; 3],
+    baseline: [u64; 4],
 }
 
 /// Syncs with an existing client (benchmarks and apps reuse one).
@@ -263,6 +282,7 @@ pub fn sync_with(
     progress: &dyn Fn(&Progress),
     cancel: &CancelToken,
 ) -> Result<SyncReport, SyncError> {
+    let _lock = lock_store(store, options, progress)?;
     let (cursor, to_push) = {
         let guard = store.lock()?;
         (guard.feed_cursor()?, guard.dirty_documents()?.len() as u64)
@@ -290,6 +310,7 @@ pub fn sync_with(
             client.traffic.requests.load(Ordering::Relaxed),
             client.traffic.bytes_up.load(Ordering::Relaxed),
             client.traffic.bytes_down.load(Ordering::Relaxed),
+            client.traffic.retries.load(Ordering::Relaxed),
         ],
     };
     let mut rounds = 0;
@@ -479,7 +500,16 @@ impl Run<'_> {
         }
         if let Some(audit) = response.audit {
             if let Some(why) = audit.refused {
-                // Not retried in this run: the chain the server holds and ours disagree.
+                // Not retried in this run: the chain the server holds and ours disagree. The
+                // refusal is kept with the server's head, so the device can say so until it is
+                // resolved and can start a new segment from there.
+                if let Some(server_hash) = audit.head_hash {
+                    self.store.lock()?.record_audit_refusal(&crate::store::AuditRefusal {
+                        reason: why.clone(),
+                        server_seq: audit.accepted_through,
+                        server_hash,
+                    })?;
+                }
                 self.report.audit_refused = Some(why);
                 self.audit_refused = true;
             } else {
@@ -543,17 +573,15 @@ impl Run<'_> {
             let message = unb64(message)
                 .and_then(|b| am_sync::Message::decode(&b).ok())
                 .ok_or_else(|| ClientError::MalformedAnswer(format!("sync message of {id}")))?;
-            if let Some(state) = self.fallback.get_mut(&id) {
-                store.receive_sync_message(&code, state, message)?;
+            if let Some(state) = self.fallback.get_mut(&id)
+                && store.receive_sync_message(&code, state, message)?
+            {
+                self.report.progress.documents_pulled += 1;
             }
         }
         if self.fallback.contains_key(&id) {
-            // Persist what the fallback brought in, then leave it once this copy holds the
-            // server's heads: from there on the ordinary push sends what the server lacks.
-            let arrived = store.persist_merged(&code)?;
-            if arrived {
-                self.report.progress.documents_pulled += 1;
-            }
+            // Leave the fallback once this copy holds the server's heads: from there on the
+            // ordinary push sends what the server lacks.
             if store.record(&code)?.has_all(&heads) {
                 store.confirm_heads(&code, &heads)?;
                 self.fallback.remove(&id);
@@ -587,6 +615,7 @@ impl Run<'_> {
         p.requests = t.requests.load(Ordering::Relaxed) - self.baseline[0];
         p.bytes_up = t.bytes_up.load(Ordering::Relaxed) - self.baseline[1];
         p.bytes_down = t.bytes_down.load(Ordering::Relaxed) - self.baseline[2];
+        p.retries = t.retries.load(Ordering::Relaxed) - self.baseline[3];
         p.documents_pending = (self.pulls.len() + self.fallback.len()) as u64;
     }
 
@@ -662,9 +691,23 @@ pub fn fetch_blob(
     options: &SyncOptions,
     cancel: &CancelToken,
 ) -> Result<crate::store::blobs::BlobRef, SyncError> {
+    let _lock = lock_store(store, options, &|_| {})?;
+    let (client, _) = client_for(store, options)?;
+    fetch_one(store, &client, sha256, mime, size, cancel)
+}
+
+/// [`fetch_blob`] under the store's sync lock, already taken (two downloads of one blob would
+/// interleave in its partial file).
+fn fetch_one(
+    store: &Mutex<Store>,
+    client: &SyncClient,
+    sha256: &str,
+    mime: &str,
+    size: u64,
+    cancel: &CancelToken,
+) -> Result<crate::store::blobs::BlobRef, SyncError> {
     use sha2::{Digest, Sha256};
     use std::io::Write;
-    let (client, _) = client_for(store, options)?;
     let partial = store.lock()?.root().join("blobs").join("tmp").join(format!("{sha256}.part"));
     let mut have = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
     let mut file = std::fs::OpenOptions::new()
@@ -691,24 +734,47 @@ pub fn fetch_blob(
     Ok(blob)
 }
 
+/// What fetching the missing photo originals did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PhotoFetch {
+    /// Originals downloaded.
+    pub fetched: u64,
+    /// Originals the device that captured them has not uploaded yet (SHA-256): a later fetch
+    /// gets them.
+    pub pending: Vec<String>,
+    /// Originals the server does not let this device read (SHA-256).
+    pub not_permitted: Vec<String>,
+}
+
 /// Downloads the originals of the photos attached to any task on this device that it does not
-/// hold yet (another device took them); returns how many were fetched.
+/// hold yet (another device took them). One original not uploaded yet, or not readable by this
+/// device, never stops the others: they are reported.
 pub fn fetch_missing_photos(
     store: &Mutex<Store>,
     options: &SyncOptions,
     cancel: &CancelToken,
-) -> Result<u64, SyncError> {
+) -> Result<PhotoFetch, SyncError> {
+    let _lock = lock_store(store, options, &|_| {})?;
+    let (client, _) = client_for(store, options)?;
     let rows = store.lock()?.list_tasks(&crate::store::TaskFilter::default())?;
-    let mut fetched = 0;
+    let mut outcome = PhotoFetch::default();
     for row in rows {
         let code = TaskCode::parse(&row.code).map_err(StoreError::from)?;
         let missing = store.lock()?.missing_evidence(&code)?;
         for e in missing {
-            fetch_blob(store, &e.sha256, &e.mime, e.size, options, cancel)?;
-            fetched += 1;
+            match fetch_one(store, &client, &e.sha256, &e.mime, e.size, cancel) {
+                Ok(_) => outcome.fetched += 1,
+                Err(SyncError::Client(ClientError::Refused { status: 404, kind, .. })) if kind == "not_uploaded" => {
+                    outcome.pending.push(e.sha256)
+                }
+                Err(SyncError::Client(ClientError::Refused { status: 404, .. })) => {
+                    outcome.not_permitted.push(e.sha256)
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
-    Ok(fetched)
+    Ok(outcome)
 }
 
 /// Inclusion proofs of every audit entry the server accepted from this device, against one
@@ -719,8 +785,14 @@ pub fn audit_proofs(
     cancel: &CancelToken,
 ) -> Result<super::wire::AuditProofs, SyncError> {
     let (client, account) = client_for(store, options)?;
-    let through = store.lock()?.audit_confirmed_seq()?;
-    let request = super::wire::ProofRequest { seqs: (1..=through).collect() };
+    // The entries this copy holds that the server accepted (after a new chain segment, the
+    // server also holds entries this copy never had).
+    let seqs = {
+        let guard = store.lock()?;
+        let through = guard.audit_confirmed_seq()?;
+        guard.audit_seqs_through(through)?
+    };
+    let request = super::wire::ProofRequest { seqs };
     let proofs: super::wire::AuditProofs = client.post_json("/v1/audit/proofs", &request, cancel)?;
     verify_checkpoint(&proofs.checkpoint, &account.root_public_key)?;
     Ok(proofs)

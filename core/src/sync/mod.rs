@@ -9,5 +9,6 @@ pub mod wire;
 
 pub use client::{CancelToken, ClientError, RetryPolicy, SyncClient};
 pub use engine::{
-    Progress, SyncError, SyncOptions, SyncReport, audit_proofs, enrol, fetch_blob, fetch_missing_photos, sync,
+    PhotoFetch, Progress, SyncError, SyncOptions, SyncReport, audit_proofs, enrol, fetch_blob, fetch_missing_photos,
+    sync,
 };

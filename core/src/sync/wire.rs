@@ -200,6 +200,10 @@ pub struct AuditResult {
     /// The server's signed checkpoint of its audit Merkle tree after the upload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<SignedStatement>,
+    /// On a refusal: the hash of the last entry the server holds (entry `accepted_through`), the
+    /// point a new chain segment continues from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_hash: Option<String>,
 }
 
 /// `POST /v1/audit/proofs` body: which of the device's entries to prove.

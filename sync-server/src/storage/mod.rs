@@ -267,6 +267,12 @@ pub trait Storage: Send + Sync + 'static {
         expected_seq: u64,
         entries: Vec<StoredAuditEntry>,
     ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+    /// The hash of a device's accepted entry `seq`, if the server holds it.
+    fn audit_entry_hash(
+        &self,
+        device: String,
+        seq: u64,
+    ) -> impl Future<Output = Result<Option<String>, StorageError>> + Send;
     /// Every leaf hash of the Merkle tree (hex), in leaf order.
     fn audit_leaves(&self) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
     /// The leaf index of a device's entry.

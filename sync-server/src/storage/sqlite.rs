@@ -643,6 +643,17 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn audit_entry_hash(&self, device: String, seq: u64) -> Result<Option<String>, StorageError> {
+        self.with(move |c| {
+            c.prepare_cached("SELECT hash FROM audit_entries WHERE device = ?1 AND seq = ?2")
+                .map_err(db)?
+                .query_row(params![device, seq as i64], |r| r.get(0))
+                .optional()
+                .map_err(db)
+        })
+        .await
+    }
+
     async fn audit_leaves(&self) -> Result<Vec<String>, StorageError> {
         self.with(|c| {
             let mut stmt = c.prepare_cached("SELECT leaf_hash FROM audit_entries ORDER BY leaf").map_err(db)?;
