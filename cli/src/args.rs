@@ -234,7 +234,8 @@ pub enum RecordCommand {
         code: String,
         /// Check point id.
         check_point: String,
-        /// The answer.
+        /// The answer (a negative number needs no `--`).
+        #[arg(allow_negative_numbers = true)]
         value: String,
         /// A note.
         #[arg(long)]
@@ -310,6 +311,14 @@ pub enum ConflictsCommand {
 pub enum AuditCommand {
     /// Verify the hash chain and every signature; exits 3 if anything is wrong.
     Verify,
+    /// After the server refused this device's audit log (e.g. the store was restored from an old
+    /// backup): start a new chain segment from the server's head, carrying over the entries it
+    /// never accepted. The reason is signed into the chain; the next sync uploads it.
+    NewSegment {
+        /// Why (e.g. "从 11 月 28 日的备份恢复").
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// Photo commands.

@@ -57,7 +57,7 @@ pub fn export(
         render::json(&json!({"bundle": out, "summary": summary}));
     } else {
         eprintln!();
-        println!(
+        outln!(
             "已导出证据包 {}：{} 个文件（{} 字节），照片 {} 张，文书 {} 份，审计日志 {} 条（{} 条附包含证明）",
             out.display(),
             summary.files,
@@ -84,9 +84,9 @@ pub fn verify(path: &Path, root: &str, as_json: bool) -> Result<(), CliError> {
     } else {
         eprintln!();
         for c in &report.checks {
-            println!("{} [{}] {}", if c.ok { "✓" } else { "✗" }, c.kind, c.detail);
+            outln!("{} [{}] {}", if c.ok { "✓" } else { "✗" }, c.kind, c.detail);
         }
-        println!(
+        outln!(
             "{}",
             if report.is_valid() {
                 "结果：证据包完整，全部核验通过 ✓"

@@ -37,7 +37,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     &json!({"store": root, "device": device, "public_key": hex::encode(store.device_key().public_bytes())}),
                 );
             } else {
-                println!("已初始化设备存储 {}\n设备标识 {device}", root.display());
+                outln!("已初始化设备存储 {}\n设备标识 {device}", root.display());
             }
             Ok(())
         }
@@ -69,9 +69,12 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
             if as_json {
                 render::json(&summary);
             } else {
-                println!(
+                outln!(
                     "已导入：{} 个部门，{} 名执法人员，{} 家企业，{} 个检查事项",
-                    summary.departments, summary.inspectors, summary.enterprises, summary.matters
+                    summary.departments,
+                    summary.inspectors,
+                    summary.enterprises,
+                    summary.matters
                 );
             }
         }
@@ -81,7 +84,7 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
             if as_json {
                 render::json(&task);
             } else {
-                println!("已创建任务 {}", task.code);
+                outln!("已创建任务 {}", task.code);
             }
         }
         Command::Tasks(TasksCommand::List { status, date, enterprise, department, limit }) => {
@@ -93,13 +96,13 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
                 limit: *limit,
             };
             let rows = store.list_tasks(&filter)?;
-            if as_json { render::json(&rows) } else { print!("{}", render::task_rows(&rows)) }
+            if as_json { render::json(&rows) } else { out!("{}", render::task_rows(&rows)) }
         }
         Command::Tasks(TasksCommand::Show { code }) => show(store, &TaskCode::parse(code)?, as_json)?,
         Command::Record(step) => record(store, step, as_json)?,
         Command::Conflicts(ConflictsCommand::List { code }) => {
             let list = store.conflicts(&TaskCode::parse(code)?)?;
-            if as_json { render::json(&list) } else { print!("{}", render::conflicts(&list)) }
+            if as_json { render::json(&list) } else { out!("{}", render::conflicts(&list)) }
         }
         Command::Conflicts(ConflictsCommand::Resolve { code, field, choose }) => {
             if *choose == 0 {
@@ -114,10 +117,23 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
             if as_json {
                 render::json(&report)
             } else {
-                print!("{}", render::audit(&report))
+                out!("{}", render::audit(&report))
             }
             if !report.is_intact() {
                 return Err(CliError::AuditFailed(report.problems.len()));
+            }
+        }
+        Command::Audit(AuditCommand::NewSegment { reason }) => {
+            let started = store.start_audit_segment(reason)?;
+            if as_json {
+                render::json(&started)
+            } else {
+                outln!(
+                    "已开始新的审计链段：第 {} 条起接续服务器持有的链，重新签署了服务器未接受的 {} 条本机记录，当前链头第 {} 条。请运行 onevisit sync 上传。",
+                    started.start_seq,
+                    started.carried,
+                    started.head_seq
+                );
             }
         }
         Command::Photo(c) => crate::evidence_commands::photo(store, c, as_json)?,
@@ -189,7 +205,7 @@ fn show(store: &mut Store, code: &TaskCode, as_json: bool) -> Result<(), CliErro
     if as_json {
         render::json(&view)
     } else {
-        print!("{}", render::record(&view))
+        out!("{}", render::record(&view))
     }
     Ok(())
 }
@@ -198,7 +214,7 @@ fn done<T: serde::Serialize>(as_json: bool, text: &str, value: &T) {
     if as_json {
         render::json(&json!({"ok": true, "result": value}));
     } else {
-        println!("{text}");
+        outln!("{text}");
     }
 }
 

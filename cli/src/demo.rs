@@ -41,7 +41,7 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     };
     let say = |text: &str| {
         if !as_json {
-            println!("{text}");
+            outln!("{text}");
         }
     };
 
@@ -175,8 +175,8 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     let conflicts = lock(&a)?.conflicts(&code)?;
     let merged = lock(&a)?.record(&code)?.view(&directory).map_err(StoreError::from)?;
     if !as_json {
-        print!("{}", render::record(&merged));
-        print!("{}", render::conflicts(&conflicts));
+        out!("{}", render::record(&merged));
+        out!("{}", render::conflicts(&conflicts));
     }
 
     say("▶ 5. 牵头执法人员 scjg-01 核实营业执照后裁决冲突（采用“法定代表人”），经服务器同步给对方");
@@ -190,7 +190,7 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     sync_now(&b)?;
     let final_view = lock(&b)?.record(&code)?.view(&directory).map_err(StoreError::from)?;
     if !as_json {
-        print!("{}", render::record(&final_view));
+        out!("{}", render::record(&final_view));
     }
 
     say("▶ 6. 生成现场检查笔录：两名执法人员各在自己的设备上签名，当事人手写签名");
@@ -208,13 +208,13 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     sync_now(&b)?;
     if !as_json {
         let content = document.content().map_err(|e| CliError::DocumentFailed(e.to_string()))?;
-        print!("{}", render_text(&content));
-        println!("文书哈希 {}", document.sha256);
+        out!("{}", render_text(&content));
+        outln!("文书哈希 {}", document.sha256);
         for check in &report.signatures {
             let state = if check.problem.is_none() { "有效 ✓" } else { "无效 ✗" };
-            println!("  签名 {}：{state}", check.signer);
+            outln!("  签名 {}：{state}", check.signer);
         }
-        println!("  状态：{}", if report.signed { "已签署 ✓" } else { "待签署" });
+        outln!("  状态：{}", if report.signed { "已签署 ✓" } else { "待签署" });
     }
 
     say("▶ 7. 亮码检查：签发检查码，企业离线验证");
@@ -229,8 +229,8 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     let last_b = sync_now(&b)?;
     let audit_a = lock(&a)?.verify_audit()?;
     let audit_b = lock(&b)?.verify_audit()?;
-    let head_a = lock(&a)?.audit_head().seq;
-    let head_b = lock(&b)?.audit_head().seq;
+    let head_a = lock(&a)?.audit_head()?.seq;
+    let head_b = lock(&b)?.audit_head()?.seq;
     let checkpointed = lock(&a)?.audit_checkpoint()?.is_some() && lock(&b)?.audit_checkpoint()?.is_some();
     if as_json {
         render::json(&json!({
@@ -246,9 +246,9 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
             "audit": {"scjg-01": audit_a, "xfjy-01": audit_b},
         }));
     } else {
-        print!("scjg-01 {}", render::audit(&audit_a));
-        print!("xfjy-01 {}", render::audit(&audit_b));
-        println!(
+        out!("scjg-01 {}", render::audit(&audit_a));
+        out!("xfjy-01 {}", render::audit(&audit_b));
+        outln!(
             "服务器已确认审计日志：scjg-01 至第 {} 条（本机共 {head_a} 条），xfjy-01 至第 {} 条（本机共 {head_b} 条），检查点已签发：{}",
             last_a.audit_through,
             last_b.audit_through,

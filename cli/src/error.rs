@@ -70,6 +70,9 @@ pub enum CliError {
     /// Sync or enrolment failed.
     #[error(transparent)]
     Sync(#[from] onevisit_core::sync::SyncError),
+    /// The sync finished, but the server or this device refused some of it (listed above).
+    #[error("the sync finished, but {0} item(s) were refused (listed above)")]
+    SyncRefusals(usize),
     /// A public key argument is not a valid Ed25519 key.
     #[error("the issuer key must be 64 hex characters of an Ed25519 public key")]
     BadKey,
@@ -85,6 +88,7 @@ impl CliError {
             | CliError::Token(_)
             | CliError::BundleInvalid(_) => 3,
             CliError::Sync(_) => 4,
+            CliError::SyncRefusals(_) => 5,
             _ => 1,
         }
     }

@@ -33,12 +33,13 @@ pub fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) -> Result
             if as_json {
                 render::json(&captured);
             } else if captured.created {
-                println!(
+                outln!(
                     "已保存证据照片 {}（{} 字节），采集记录已签名",
-                    captured.evidence.sha256, captured.evidence.size
+                    captured.evidence.sha256,
+                    captured.evidence.size
                 );
             } else {
-                println!("该照片已作为同一对象的证据保存过：{}", captured.evidence.sha256);
+                outln!("该照片已作为同一对象的证据保存过：{}", captured.evidence.sha256);
             }
         }
         PhotoCommand::List { code } => {
@@ -46,9 +47,9 @@ pub fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) -> Result
             if as_json {
                 render::json(&photos);
             } else {
-                println!("{} 张证据照片", photos.len());
+                outln!("{} 张证据照片", photos.len());
                 for p in &photos {
-                    println!(
+                    outln!(
                         "  {}  {:>9} 字节  {}  [{} {}]",
                         p.sha256,
                         p.size,
@@ -75,21 +76,20 @@ pub fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) -> Result
             if as_json {
                 render::json(&json!({"capture": record, "signature": photo.capture.signature, "verified": true}));
             } else {
-                println!(
+                outln!(
                     "照片 {}（{}，{}×{}，{} 字节）",
-                    record.sha256, record.mime, record.width, record.height, record.size
+                    record.sha256,
+                    record.mime,
+                    record.width,
+                    record.height,
+                    record.size
                 );
-                println!(
-                    "采集：{} 于 {}，设备 {}",
-                    record.inspector,
-                    render::time(record.device_time_ms),
-                    record.device
-                );
+                outln!("采集：{} 于 {}，设备 {}", record.inspector, render::time(record.device_time_ms), record.device);
                 if let Some(t) = &record.exif_time {
-                    println!("相机时间（EXIF）：{t}");
+                    outln!("相机时间（EXIF）：{t}");
                 }
                 if let Some(p) = &record.position {
-                    println!(
+                    outln!(
                         "位置：{:.6}, {:.6}（{}，来源 {:?}）",
                         p.latitude_e7 as f64 / 1e7,
                         p.longitude_e7 as f64 / 1e7,
@@ -97,8 +97,8 @@ pub fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) -> Result
                         p.source
                     );
                 }
-                println!("证明对象：{}", record.target);
-                println!("原件与采集记录一致，设备签名验证通过 ✓");
+                outln!("证明对象：{}", record.target);
+                outln!("原件与采集记录一致，设备签名验证通过 ✓");
             }
         }
     }
@@ -122,8 +122,8 @@ pub fn document(store: &mut Store, command: &DocumentCommand, as_json: bool) -> 
                 render::json(&json!({"sha256": version.sha256, "number": version.number, "version": version.version}));
             } else {
                 let content = version.content().map_err(|e| CliError::DocumentFailed(e.to_string()))?;
-                print!("{}", render_text(&content));
-                println!("\n文书哈希 {}（第 {} 版）", version.sha256, version.version);
+                out!("{}", render_text(&content));
+                outln!("\n文书哈希 {}（第 {} 版）", version.sha256, version.version);
             }
         }
         DocumentCommand::Sign { code, document } => {
@@ -175,7 +175,7 @@ pub fn document(store: &mut Store, command: &DocumentCommand, as_json: bool) -> 
             let sha = resolve(store, &code, document)?;
             let version = store.record(&code)?.document(&sha).map_err(onevisit_core::store::StoreError::from)?;
             let content = version.content().map_err(|e| CliError::DocumentFailed(e.to_string()))?;
-            if as_json { println!("{}", version.canonical) } else { print!("{}", render_text(&content)) }
+            if as_json { outln!("{}", version.canonical) } else { out!("{}", render_text(&content)) }
         }
         DocumentCommand::Versions { code } => {
             let code = TaskCode::parse(code)?;
@@ -189,11 +189,11 @@ pub fn document(store: &mut Store, command: &DocumentCommand, as_json: bool) -> 
             if as_json {
                 render::json(&rows);
             } else {
-                println!("{} 个文书版本", versions.len());
+                outln!("{} 个文书版本", versions.len());
                 for (v, row) in versions.iter().zip(&rows) {
                     let state = if row["signed"] == true { "已签署" } else { "待签署" };
                     let old = if row["superseded_by"].is_null() { "" } else { "（已被新版本取代）" };
-                    println!(
+                    outln!(
                         "  {} {} 第{}版 {} {}{}",
                         &v.sha256[..16],
                         v.number,
@@ -222,8 +222,8 @@ pub fn task_code(store: &mut Store, command: &TaskCodeCommand, as_json: bool) ->
                     &json!({"token": token, "claims": claims, "issuer_key": hex::encode(store.device_key().public_bytes())}),
                 );
             } else {
-                println!("{token}");
-                println!(
+                outln!("{token}");
+                outln!(
                     "有效期 {} 至 {}；签发设备公钥 {}",
                     render::time(claims.not_before_ms),
                     render::time(claims.expires_ms),
@@ -246,11 +246,11 @@ pub fn task_code(store: &mut Store, command: &TaskCodeCommand, as_json: bool) ->
             if as_json {
                 render::json(&json!({"valid": true, "claims": claims}));
             } else {
-                println!("检查码有效 ✓  任务 {}，检查对象 {}", claims.code, claims.uscc);
+                outln!("检查码有效 ✓  任务 {}，检查对象 {}", claims.code, claims.uscc);
                 for (name, cert) in &claims.inspectors {
-                    println!("  执法人员 {name}（执法证号 {cert}）");
+                    outln!("  执法人员 {name}（执法证号 {cert}）");
                 }
-                println!("  有效期至 {}", render::time(claims.expires_ms));
+                outln!("  有效期至 {}", render::time(claims.expires_ms));
             }
         }
     }
@@ -262,30 +262,30 @@ fn print_report(report: &DocumentReport, as_json: bool) {
         render::json(report);
         return;
     }
-    println!("{} 第{}版（{}）", report.number, report.version, &report.sha256[..16]);
-    println!("文书完整性：{}", if report.intact { "一致 ✓" } else { "已被篡改 ✗" });
+    outln!("{} 第{}版（{}）", report.number, report.version, &report.sha256[..16]);
+    outln!("文书完整性：{}", if report.intact { "一致 ✓" } else { "已被篡改 ✗" });
     match report.matches_record {
-        Some(true) => println!("与检查记录（该版本对应的记录历史）一致 ✓"),
-        Some(false) => println!("与检查记录不一致 ✗"),
+        Some(true) => outln!("与检查记录（该版本对应的记录历史）一致 ✓"),
+        Some(false) => outln!("与检查记录不一致 ✗"),
         None => {}
     }
     for c in &report.signatures {
         match &c.problem {
-            None => println!("  签名 {}：有效 ✓ {}", c.signer, c.device_time_ms.map(render::time).unwrap_or_default()),
-            Some(p) => println!("  签名 {}：无效 ✗ {}", c.signer, p.label_zh()),
+            None => outln!("  签名 {}：有效 ✓ {}", c.signer, c.device_time_ms.map(render::time).unwrap_or_default()),
+            Some(p) => outln!("  签名 {}：无效 ✗ {}", c.signer, p.label_zh()),
         }
     }
     if !report.identities_checked {
-        println!("（本机尚未登记，签名人身份未经本租户证书核验）");
+        outln!("（本机尚未登记，签名人身份未经本租户证书核验）");
     }
     if let Some(newer) = &report.superseded_by {
-        println!("已被新版本 {} 取代", &newer[..16]);
+        outln!("已被新版本 {} 取代", &newer[..16]);
     }
     if report.signed {
-        println!("状态：已签署 ✓");
+        outln!("状态：已签署 ✓");
     } else {
         let missing: Vec<String> = report.missing.iter().map(|m| m.label_zh()).collect();
-        println!("状态：待签署（尚缺：{}）", missing.join("；"));
+        outln!("状态：待签署（尚缺：{}）", missing.join("；"));
     }
 }
 

@@ -1,11 +1,22 @@
 //! `onevisit`: a OneVisit device on the command line.
 
+/// `println!` for standard output that ends quietly when the reader went away (see `output`).
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::write(format_args!($($arg)*), true) };
+}
+
+/// `print!` for standard output that ends quietly when the reader went away (see `output`).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write(format_args!($($arg)*), false) };
+}
+
 mod args;
 mod bundle_commands;
 mod commands;
 mod demo;
 mod error;
 mod evidence_commands;
+mod output;
 mod render;
 mod sync_commands;
 

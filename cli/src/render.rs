@@ -9,7 +9,7 @@ use serde::Serialize;
 /// Prints `value` as pretty JSON.
 pub fn json<T: Serialize>(value: &T) {
     // Serialising our own plain view types cannot fail.
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 /// Local wall-clock rendering of a device time.
@@ -145,6 +145,14 @@ pub fn audit(report: &AuditReport) -> String {
         "审计日志：{} 条记录，{} 条签名有效，设备记录的最新序号 {}\n",
         report.entries, report.authentic, report.head_seq
     );
+    for s in &report.segments {
+        let held = if s.seq > s.after_local + 1 {
+            format!("第 {}–{} 条只在服务器上", s.after_local + 1, s.seq - 1)
+        } else {
+            "本机持有之前的全部记录".to_string()
+        };
+        o.push_str(&format!("新链段：第 {} 条起（{held}）：{}\n", s.seq, s.explanation));
+    }
     if report.is_intact() {
         o.push_str("结果：哈希链完整，全部签名验证通过 ✓\n");
     } else {

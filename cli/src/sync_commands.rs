@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use onevisit_core::store::Store;
-use onevisit_core::sync::{self, CancelToken, Progress, SyncOptions};
+use onevisit_core::sync::{self, CancelToken, PhotoFetch, Progress, SyncOptions};
 use serde_json::json;
 
 use crate::error::CliError;
@@ -19,14 +19,19 @@ pub fn enroll(store: &mut Store, server: &str, code: &str, root: &str, as_json: 
             &json!({"server": account.server_url, "device_code": account.device_code, "certificate": certificate}),
         );
     } else {
-        println!("已登记到 {}，设备编号 {}", account.server_url, account.device_code);
+        outln!("已登记到 {}，设备编号 {}", account.server_url, account.device_code);
     }
     Ok(())
 }
 
 fn progress_line(p: &Progress) {
+    if p.waiting_for_other_sync {
+        eprintln!("本设备存储的另一个同步正在进行，等待其完成后再同步……");
+        return;
+    }
+    let retries = if p.retries > 0 { format!("，重试 {} 次", p.retries) } else { String::new() };
     eprint!(
-        "\r同步中：请求 {}，上传记录 {}/{}，接收记录 {}，待处理 {}，照片 {}/{}，↑{} KB ↓{} KB   ",
+        "\r同步中：请求 {}，上传记录 {}/{}，接收记录 {}，待处理 {}，照片 {}/{}，↑{} KB ↓{} KB{retries}   ",
         p.requests,
         p.documents_pushed,
         p.documents_to_push,
@@ -40,7 +45,8 @@ fn progress_line(p: &Progress) {
     let _ = std::io::stderr().flush();
 }
 
-/// Syncs everything, optionally fetching the evidence photos the device lacks.
+/// Syncs everything, optionally fetching the evidence photos the device lacks. Anything refused
+/// (a record, the audit log) is reported and makes the command fail, after everything else synced.
 pub fn sync(store: Store, fetch_photos: bool, as_json: bool) -> Result<(), CliError> {
     let store = Mutex::new(store);
     let cancel = CancelToken::new();
@@ -50,45 +56,63 @@ pub fn sync(store: Store, fetch_photos: bool, as_json: bool) -> Result<(), CliEr
     if !as_json {
         eprintln!();
     }
-    let fetched = if fetch_photos { sync::fetch_missing_photos(&store, &options, &cancel)? } else { 0 };
+    let photos =
+        if fetch_photos { sync::fetch_missing_photos(&store, &options, &cancel)? } else { PhotoFetch::default() };
     if as_json {
-        render::json(&json!({"report": report, "photos_fetched": fetched}));
+        render::json(&json!({"report": report, "photos_fetched": photos.fetched, "photos": photos}));
     } else {
-        println!(
+        outln!(
             "同步完成：{} 次请求，上传 {} 份记录，接收 {} 份记录，照片上传 {} 张、下载 {} 张，审计日志已确认至第 {} 条",
             report.progress.requests,
             report.progress.documents_pushed,
             report.progress.documents_pulled,
             report.progress.blobs_done,
-            fetched,
+            photos.fetched,
             report.audit_through
         );
-        for (id, why) in &report.refused {
-            match report.forbidden.get(id) {
-                Some(detail) => println!(
-                    "  服务器拒绝 {id}：{}（位置 {}）",
-                    onevisit_core::store::quarantine::rule_label_zh(&detail.rule),
-                    detail.path
-                ),
-                None => println!("  服务器拒绝 {id}：{why}"),
-            }
-        }
-        for (id, why) in &report.isolated {
-            match &why.forbidden {
-                Some(f) => println!(
-                    "  已拒收并隔离 {id} 收到的修改：{}（位置 {}），其余记录照常同步",
-                    f.rule.label_zh(),
-                    f.path
-                ),
-                None => println!("  本机无法读取记录 {id}，已跳过，其余记录照常同步"),
-            }
-        }
-        for id in &report.removed {
-            println!("  已不再分配给本设备：{id}");
-        }
-        if let Some(why) = &report.audit_refused {
-            println!("  审计日志被拒绝：{why}");
-        }
+        print_problems(&report, &photos);
+    }
+    let refusals = report.refused.len() + report.isolated.len() + usize::from(report.audit_refused.is_some());
+    if refusals > 0 {
+        return Err(CliError::SyncRefusals(refusals));
     }
     Ok(())
+}
+
+/// What did not go through, and what to do about it.
+fn print_problems(report: &sync::SyncReport, photos: &PhotoFetch) {
+    for (id, why) in &report.refused {
+        match report.forbidden.get(id) {
+            Some(detail) => outln!(
+                "  服务器拒绝 {id}：{}（位置 {}）",
+                onevisit_core::store::quarantine::rule_label_zh(&detail.rule),
+                detail.path
+            ),
+            None => outln!("  服务器拒绝 {id}：{why}"),
+        }
+    }
+    for (id, why) in &report.isolated {
+        match &why.forbidden {
+            Some(f) => {
+                outln!("  已拒收并隔离 {id} 收到的修改：{}（位置 {}），其余记录照常同步", f.rule.label_zh(), f.path)
+            }
+            None => outln!("  本机无法读取记录 {id}，已跳过，其余记录照常同步"),
+        }
+    }
+    for id in &report.removed {
+        outln!("  已不再分配给本设备：{id}");
+    }
+    if !photos.pending.is_empty() {
+        outln!("  另有 {} 张照片原图尚未由拍摄设备上传，稍后同步时再下载", photos.pending.len());
+    }
+    if !photos.not_permitted.is_empty() {
+        outln!("  {} 张照片原图服务器不允许本设备读取，已跳过", photos.not_permitted.len());
+    }
+    if let Some(why) = &report.audit_refused {
+        outln!("  服务器拒绝了本设备的审计日志：{why}");
+        outln!("  记录和照片已照常同步。本设备的审计链与服务器持有的不一致（例如存储是从旧备份恢复的）。");
+        outln!(
+            "  查明原因后，运行 onevisit audit new-segment --reason \"原因\" 从服务器持有的链头开始新的链段，再运行 onevisit sync。"
+        );
+    }
 }

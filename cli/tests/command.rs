@@ -383,3 +383,30 @@ fn photos_documents_and_the_task_code_work_from_the_command_line() {
     assert_eq!(status, 3, "b's own key did not issue it");
     assert!(err.contains("forged or was altered"), "{err}");
 }
+
+#[test]
+fn a_negative_number_is_an_answer_and_a_closed_pipe_ends_quietly() {
+    let d = Device::new("scjg-01");
+    let code = new_task(&d);
+    d.ok(&["record", "check-in", &code, "--lat", "30.7", "--lon", "121.02"]);
+    // −10.5 ℃ is within the freezer's −30..15 ℃: no `--` needed.
+    d.ok(&["record", "answer", &code, "SCJG-001-03", "-10.5"]);
+    assert!(d.ok(&["tasks", "show", &code]).contains("-10.5 ℃"));
+    let (code_out_of_range, _) = d.fails(&["record", "answer", &code, "SCJG-001-03", "-31"]);
+    assert_eq!(code_out_of_range, 1, "out of range is refused by the catalogue, not by argument parsing");
+
+    // A reader that went away before the list was printed (`| head -0`): no panic.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_onevisit"))
+        .arg("--store")
+        .arg(d.store())
+        .args(["--json", "tasks", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "ends as a closed pipe ends a Unix tool: {stderr}");
+}
