@@ -373,7 +373,7 @@ impl From<CoreSyncError> for SyncError {
 impl From<ClientError> for SyncError {
     fn from(e: ClientError) -> Self {
         match e {
-            ClientError::Network(detail) => SyncError::Offline { detail },
+            ClientError::Network(detail) | ClientError::CutOff(detail) => SyncError::Offline { detail },
             ClientError::Revoked(reason) => SyncError::Revoked { reason },
             ClientError::Expired(detail) => SyncError::Expired { detail },
             ClientError::Unauthenticated { kind, message: detail } => SyncError::Unauthenticated { kind, detail },

@@ -171,15 +171,31 @@ impl DeviceStore {
     /// Checks the device's signed audit log (全过程记录).
     pub fn verify_audit(&self) -> Result<AuditSummary, StoreError> {
         let store = self.lock::<StoreError>()?;
-        let report = store.verify_audit()?;
-        Ok(AuditSummary {
-            entries: report.entries as u64,
-            head_seq: report.head_seq,
-            intact: report.is_intact(),
-            problems: report.problems.iter().map(ToString::to_string).collect(),
-            confirmed_through: store.audit_confirmed_seq()?,
-        })
+        audit_summary(&store)
     }
+
+    /// After the server refused the audit log (e.g. this store was restored from an old backup),
+    /// starts a new chain segment from the server's head, carrying over the entries it never
+    /// accepted; `reason` is signed into the chain.
+    pub fn start_audit_segment(&self, reason: String) -> Result<AuditSummary, StoreError> {
+        let mut store = self.lock::<StoreError>()?;
+        store.start_audit_segment(&reason)?;
+        audit_summary(&store)
+    }
+}
+
+/// The audit log's state as the app shows it.
+fn audit_summary(store: &Store) -> Result<AuditSummary, StoreError> {
+    let report = store.verify_audit()?;
+    Ok(AuditSummary {
+        entries: report.entries as u64,
+        head_seq: report.head_seq,
+        intact: report.is_intact(),
+        problems: report.problems.iter().map(ToString::to_string).collect(),
+        confirmed_through: store.audit_confirmed_seq()?,
+        server_refusal: store.audit_refusal()?.map(|r| r.reason),
+        segments: report.segments.iter().map(|s| format!("#{}: {}", s.seq, s.explanation)).collect(),
+    })
 }
 
 #[cfg(test)]

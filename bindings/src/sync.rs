@@ -31,6 +31,11 @@ pub struct SyncSummary {
     pub directory_updated: bool,
     /// Photo originals fetched from the server.
     pub photos_fetched: u64,
+    /// Photo originals the capturing device has not uploaded yet (a later sync fetches them).
+    pub photos_pending: u64,
+    /// Why the server refused this device's audit log, if it did (records and photos synced
+    /// anyway); see `DeviceStore.startAuditSegment`.
+    pub audit_refused: Option<String>,
 }
 
 /// A record the server (or this device) refused.
@@ -101,8 +106,11 @@ impl DeviceStore {
                 let options = SyncOptions::default();
                 let on_progress = |p: &core_sync::Progress| report(&listener, Progress::Sync { progress: p.into() });
                 let done = core_sync::sync(&store, &options, &on_progress, &cancel)?;
-                let photos_fetched =
-                    if fetch_photos { core_sync::fetch_missing_photos(&store, &options, &cancel)? } else { 0 };
+                let photos = if fetch_photos {
+                    core_sync::fetch_missing_photos(&store, &options, &cancel)?
+                } else {
+                    core_sync::PhotoFetch::default()
+                };
                 Ok(SyncSummary {
                     progress: (&done.progress).into(),
                     refused: done
@@ -143,7 +151,9 @@ impl DeviceStore {
                     audit_confirmed_through: done.audit_through,
                     revocations_updated: done.revocations.is_some(),
                     directory_updated: done.directory_updated,
-                    photos_fetched,
+                    photos_fetched: photos.fetched,
+                    photos_pending: photos.pending.len() as u64,
+                    audit_refused: done.audit_refused,
                 })
             },
             lost(),

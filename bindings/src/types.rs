@@ -551,4 +551,9 @@ pub struct AuditSummary {
     pub problems: Vec<String>,
     /// The last entry the server confirmed.
     pub confirmed_through: u64,
+    /// Why the server refused the chain at the last sync, if it did (records and photos still
+    /// sync; `start_audit_segment` continues the chain from the server's head).
+    pub server_refusal: Option<String>,
+    /// Where new chain segments start, each with its stated reason.
+    pub segments: Vec<String>,
 }
