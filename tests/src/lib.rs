@@ -1,6 +1,8 @@
 //! Whole-flow tests live in `tests/tests/`; `src/bin/` holds the helper processes they drive, and
 //! this library the set-up they share.
 
+pub mod fault_proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

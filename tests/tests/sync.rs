@@ -484,7 +484,7 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
     assert_eq!(refused.accepted_through, confirmed);
     let report = sync_ok(&a);
     assert!(report.audit_refused.is_none());
-    assert_eq!(report.audit_through, a.lock().unwrap().audit_head().seq);
+    assert_eq!(report.audit_through, a.lock().unwrap().audit_head().unwrap().seq);
     // Unauthenticated: no headers at all.
     let r = http.post(format!("{}/v1/sync", city.server.base)).body("{}").send().unwrap();
     assert_eq!(kind(r), (401, "unauthenticated".into()));
