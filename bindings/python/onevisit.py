@@ -585,6 +585,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_sign_document() != 23339:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_method_devicestore_start_audit_segment() != 28734:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_sync() != 27737:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_tasks() != 60603:
@@ -718,6 +720,9 @@ _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_show_identity.restype
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_sign_document.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_sign_document.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_start_audit_segment.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_start_audit_segment.restype = ctypes.c_uint16
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_sync.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_sync.restype = ctypes.c_uint16
@@ -938,6 +943,12 @@ _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_sign_document.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_sign_document.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_start_audit_segment.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_start_audit_segment.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_sync.argtypes = (
     ctypes.c_uint64,
     ctypes.c_int8,
@@ -1574,23 +1585,50 @@ class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
             _UniffiFfiConverterString.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterString.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterString.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterString.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 @dataclass
 class AuditSummary:
     """
     The result of checking the device's audit log.
 """
-    def __init__(self, *, entries:int, head_seq:int, intact:bool, problems:typing.List[str], confirmed_through:int):
+    def __init__(self, *, entries:int, head_seq:int, intact:bool, problems:typing.List[str], confirmed_through:int, server_refusal:typing.Optional[str], segments:typing.List[str]):
         self.entries = entries
         self.head_seq = head_seq
         self.intact = intact
         self.problems = problems
         self.confirmed_through = confirmed_through
+        self.server_refusal = server_refusal
+        self.segments = segments
         
         
 
     
     def __str__(self):
-        return "AuditSummary(entries={}, head_seq={}, intact={}, problems={}, confirmed_through={})".format(self.entries, self.head_seq, self.intact, self.problems, self.confirmed_through)
+        return "AuditSummary(entries={}, head_seq={}, intact={}, problems={}, confirmed_through={}, server_refusal={}, segments={})".format(self.entries, self.head_seq, self.intact, self.problems, self.confirmed_through, self.server_refusal, self.segments)
     def __eq__(self, other):
         if self.entries != other.entries:
             return False
@@ -1601,6 +1639,10 @@ class AuditSummary:
         if self.problems != other.problems:
             return False
         if self.confirmed_through != other.confirmed_through:
+            return False
+        if self.server_refusal != other.server_refusal:
+            return False
+        if self.segments != other.segments:
             return False
         return True
 
@@ -1613,6 +1655,8 @@ class _UniffiFfiConverterTypeAuditSummary(_UniffiConverterRustBuffer):
             intact=_UniffiFfiConverterBoolean.read(buf),
             problems=_UniffiFfiConverterSequenceString.read(buf),
             confirmed_through=_UniffiFfiConverterUInt64.read(buf),
+            server_refusal=_UniffiFfiConverterOptionalString.read(buf),
+            segments=_UniffiFfiConverterSequenceString.read(buf),
         )
 
     @staticmethod
@@ -1622,6 +1666,8 @@ class _UniffiFfiConverterTypeAuditSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.check_lower(value.intact)
         _UniffiFfiConverterSequenceString.check_lower(value.problems)
         _UniffiFfiConverterUInt64.check_lower(value.confirmed_through)
+        _UniffiFfiConverterOptionalString.check_lower(value.server_refusal)
+        _UniffiFfiConverterSequenceString.check_lower(value.segments)
 
     @staticmethod
     def write(value, buf):
@@ -1630,6 +1676,8 @@ class _UniffiFfiConverterTypeAuditSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.intact, buf)
         _UniffiFfiConverterSequenceString.write(value.problems, buf)
         _UniffiFfiConverterUInt64.write(value.confirmed_through, buf)
+        _UniffiFfiConverterOptionalString.write(value.server_refusal, buf)
+        _UniffiFfiConverterSequenceString.write(value.segments, buf)
 
 @dataclass
 class BundleCheck:
@@ -1782,31 +1830,6 @@ class _UniffiFfiConverterTypeBundleVerification(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterBoolean.write(value.valid, buf)
         _UniffiFfiConverterSequenceTypeBundleCheck.write(value.checks, buf)
-
-class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterString.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterString.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterString.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
 
 @dataclass
 class CheckPointView:
@@ -3492,7 +3515,7 @@ class SyncSummary:
     """
     What one sync did.
 """
-    def __init__(self, *, progress:SyncProgress, refused:typing.List[RefusedRecord], isolated:typing.List[RefusedRecord], removed:typing.List[str], audit_confirmed_through:int, revocations_updated:bool, directory_updated:bool, photos_fetched:int):
+    def __init__(self, *, progress:SyncProgress, refused:typing.List[RefusedRecord], isolated:typing.List[RefusedRecord], removed:typing.List[str], audit_confirmed_through:int, revocations_updated:bool, directory_updated:bool, photos_fetched:int, photos_pending:int, audit_refused:typing.Optional[str]):
         self.progress = progress
         self.refused = refused
         self.isolated = isolated
@@ -3501,12 +3524,14 @@ class SyncSummary:
         self.revocations_updated = revocations_updated
         self.directory_updated = directory_updated
         self.photos_fetched = photos_fetched
+        self.photos_pending = photos_pending
+        self.audit_refused = audit_refused
         
         
 
     
     def __str__(self):
-        return "SyncSummary(progress={}, refused={}, isolated={}, removed={}, audit_confirmed_through={}, revocations_updated={}, directory_updated={}, photos_fetched={})".format(self.progress, self.refused, self.isolated, self.removed, self.audit_confirmed_through, self.revocations_updated, self.directory_updated, self.photos_fetched)
+        return "SyncSummary(progress={}, refused={}, isolated={}, removed={}, audit_confirmed_through={}, revocations_updated={}, directory_updated={}, photos_fetched={}, photos_pending={}, audit_refused={})".format(self.progress, self.refused, self.isolated, self.removed, self.audit_confirmed_through, self.revocations_updated, self.directory_updated, self.photos_fetched, self.photos_pending, self.audit_refused)
     def __eq__(self, other):
         if self.progress != other.progress:
             return False
@@ -3524,6 +3549,10 @@ class SyncSummary:
             return False
         if self.photos_fetched != other.photos_fetched:
             return False
+        if self.photos_pending != other.photos_pending:
+            return False
+        if self.audit_refused != other.audit_refused:
+            return False
         return True
 
 class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
@@ -3538,6 +3567,8 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
             revocations_updated=_UniffiFfiConverterBoolean.read(buf),
             directory_updated=_UniffiFfiConverterBoolean.read(buf),
             photos_fetched=_UniffiFfiConverterUInt64.read(buf),
+            photos_pending=_UniffiFfiConverterUInt64.read(buf),
+            audit_refused=_UniffiFfiConverterOptionalString.read(buf),
         )
 
     @staticmethod
@@ -3550,6 +3581,8 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.check_lower(value.revocations_updated)
         _UniffiFfiConverterBoolean.check_lower(value.directory_updated)
         _UniffiFfiConverterUInt64.check_lower(value.photos_fetched)
+        _UniffiFfiConverterUInt64.check_lower(value.photos_pending)
+        _UniffiFfiConverterOptionalString.check_lower(value.audit_refused)
 
     @staticmethod
     def write(value, buf):
@@ -3561,6 +3594,8 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.revocations_updated, buf)
         _UniffiFfiConverterBoolean.write(value.directory_updated, buf)
         _UniffiFfiConverterUInt64.write(value.photos_fetched, buf)
+        _UniffiFfiConverterUInt64.write(value.photos_pending, buf)
+        _UniffiFfiConverterOptionalString.write(value.audit_refused, buf)
 
 @dataclass
 class TaskCodeClaims:
@@ -7191,6 +7226,13 @@ class DeviceStoreProtocol(typing.Protocol):
         Signs a document version as this device's inspector.
 """
         raise NotImplementedError
+    def start_audit_segment(self, reason: str) -> AuditSummary:
+        """
+        After the server refused the audit log (e.g. this store was restored from an old backup),
+        starts a new chain segment from the server's head, carrying over the entries it never
+        accepted; `reason` is signed into the chain.
+"""
+        raise NotImplementedError
     async def sync(self, fetch_photos: bool,listener: typing.Optional[ProgressListener],cancel: typing.Optional[Cancellation]) -> SyncSummary:
         """
         Syncs everything with the server (records both ways, the audit log, photos up); with
@@ -7781,6 +7823,26 @@ class DeviceStore(DeviceStoreProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_sign_document,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def start_audit_segment(self, reason: str) -> AuditSummary:
+        """
+        After the server refused the audit log (e.g. this store was restored from an old backup),
+        starts a new chain segment from the server's head, carrying over the entries it never
+        accepted; `reason` is signed into the chain.
+"""
+        
+        _UniffiFfiConverterString.check_lower(reason)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(reason),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeAuditSummary.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeStoreError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_start_audit_segment,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)

@@ -459,6 +459,11 @@ void uniffi_onevisit_ffi_fn_method_devicestore_import_directory_json(uint64_t pt
 RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_inspectors(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_START_AUDIT_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_START_AUDIT_SEGMENT
+RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_start_audit_segment(uint64_t ptr, RustBuffer reason, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_TASKS
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_TASKS
 RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_tasks(uint64_t ptr, RustBuffer query, RustCallStatus *_Nonnull out_status
@@ -951,6 +956,12 @@ uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_import_directory_json(v
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_INSPECTORS
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_INSPECTORS
 uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_inspectors(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_START_AUDIT_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_START_AUDIT_SEGMENT
+uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_start_audit_segment(void
     
 );
 #endif

@@ -919,6 +919,13 @@ public protocol DeviceStoreProtocol: AnyObject, Sendable {
     func inspectors() throws  -> [InspectorInfo]
     
     /**
+     * After the server refused the audit log (e.g. this store was restored from an old backup),
+     * starts a new chain segment from the server's head, carrying over the entries it never
+     * accepted; `reason` is signed into the chain.
+     */
+    func startAuditSegment(reason: String) throws  -> AuditSummary
+    
+    /**
      * The task list, narrowed by `query`.
      */
     func tasks(query: TaskQuery) throws  -> [TaskSummary]
@@ -1334,6 +1341,21 @@ open func inspectors()throws  -> [InspectorInfo]  {
         uniffiCallStatus in
     uniffi_onevisit_ffi_fn_method_devicestore_inspectors(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * After the server refused the audit log (e.g. this store was restored from an old backup),
+     * starts a new chain segment from the server's head, carrying over the entries it never
+     * accepted; `reason` is signed into the chain.
+     */
+open func startAuditSegment(reason: String)throws  -> AuditSummary  {
+    return try  FfiConverterTypeAuditSummary_lift(try rustCallWithError(FfiConverterTypeStoreError_lift) {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_devicestore_start_audit_segment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(reason),uniffiCallStatus
     )
 })
 }
@@ -2022,6 +2044,15 @@ public struct AuditSummary: Equatable, Hashable {
      * The last entry the server confirmed.
      */
     public var confirmedThrough: UInt64
+    /**
+     * Why the server refused the chain at the last sync, if it did (records and photos still
+     * sync; `start_audit_segment` continues the chain from the server's head).
+     */
+    public var serverRefusal: String?
+    /**
+     * Where new chain segments start, each with its stated reason.
+     */
+    public var segments: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2040,12 +2071,21 @@ public struct AuditSummary: Equatable, Hashable {
          */problems: [String], 
         /**
          * The last entry the server confirmed.
-         */confirmedThrough: UInt64) {
+         */confirmedThrough: UInt64, 
+        /**
+         * Why the server refused the chain at the last sync, if it did (records and photos still
+         * sync; `start_audit_segment` continues the chain from the server's head).
+         */serverRefusal: String?, 
+        /**
+         * Where new chain segments start, each with its stated reason.
+         */segments: [String]) {
         self.entries = entries
         self.headSeq = headSeq
         self.intact = intact
         self.problems = problems
         self.confirmedThrough = confirmedThrough
+        self.serverRefusal = serverRefusal
+        self.segments = segments
     }
 
     
@@ -2068,7 +2108,9 @@ public struct FfiConverterTypeAuditSummary: FfiConverterRustBuffer {
                 headSeq: FfiConverterUInt64.read(from: &buf), 
                 intact: FfiConverterBool.read(from: &buf), 
                 problems: FfiConverterSequenceString.read(from: &buf), 
-                confirmedThrough: FfiConverterUInt64.read(from: &buf)
+                confirmedThrough: FfiConverterUInt64.read(from: &buf), 
+                serverRefusal: FfiConverterOptionString.read(from: &buf), 
+                segments: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -2078,6 +2120,8 @@ public struct FfiConverterTypeAuditSummary: FfiConverterRustBuffer {
         FfiConverterBool.write(value.intact, into: &buf)
         FfiConverterSequenceString.write(value.problems, into: &buf)
         FfiConverterUInt64.write(value.confirmedThrough, into: &buf)
+        FfiConverterOptionString.write(value.serverRefusal, into: &buf)
+        FfiConverterSequenceString.write(value.segments, into: &buf)
     }
 }
 
@@ -4691,6 +4735,15 @@ public struct SyncSummary: Equatable, Hashable {
      * Photo originals fetched from the server.
      */
     public var photosFetched: UInt64
+    /**
+     * Photo originals the capturing device has not uploaded yet (a later sync fetches them).
+     */
+    public var photosPending: UInt64
+    /**
+     * Why the server refused this device's audit log, if it did (records and photos synced
+     * anyway); see `DeviceStore.startAuditSegment`.
+     */
+    public var auditRefused: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4719,7 +4772,14 @@ public struct SyncSummary: Equatable, Hashable {
          */directoryUpdated: Bool, 
         /**
          * Photo originals fetched from the server.
-         */photosFetched: UInt64) {
+         */photosFetched: UInt64, 
+        /**
+         * Photo originals the capturing device has not uploaded yet (a later sync fetches them).
+         */photosPending: UInt64, 
+        /**
+         * Why the server refused this device's audit log, if it did (records and photos synced
+         * anyway); see `DeviceStore.startAuditSegment`.
+         */auditRefused: String?) {
         self.progress = progress
         self.refused = refused
         self.isolated = isolated
@@ -4728,6 +4788,8 @@ public struct SyncSummary: Equatable, Hashable {
         self.revocationsUpdated = revocationsUpdated
         self.directoryUpdated = directoryUpdated
         self.photosFetched = photosFetched
+        self.photosPending = photosPending
+        self.auditRefused = auditRefused
     }
 
     
@@ -4753,7 +4815,9 @@ public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
                 auditConfirmedThrough: FfiConverterUInt64.read(from: &buf), 
                 revocationsUpdated: FfiConverterBool.read(from: &buf), 
                 directoryUpdated: FfiConverterBool.read(from: &buf), 
-                photosFetched: FfiConverterUInt64.read(from: &buf)
+                photosFetched: FfiConverterUInt64.read(from: &buf), 
+                photosPending: FfiConverterUInt64.read(from: &buf), 
+                auditRefused: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -4766,6 +4830,8 @@ public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
         FfiConverterBool.write(value.revocationsUpdated, into: &buf)
         FfiConverterBool.write(value.directoryUpdated, into: &buf)
         FfiConverterUInt64.write(value.photosFetched, into: &buf)
+        FfiConverterUInt64.write(value.photosPending, into: &buf)
+        FfiConverterOptionString.write(value.auditRefused, into: &buf)
     }
 }
 
@@ -7880,6 +7946,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_inspectors() != 19678) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_onevisit_ffi_checksum_method_devicestore_start_audit_segment() != 28734) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_tasks() != 60603) {

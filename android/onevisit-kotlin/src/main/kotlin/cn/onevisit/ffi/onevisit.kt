@@ -790,6 +790,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_inspectors(
     ): Int
+    external fun uniffi_onevisit_ffi_checksum_method_devicestore_start_audit_segment(
+    ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_tasks(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_verify_audit(
@@ -897,6 +899,8 @@ internal object UniffiLib {
     external fun uniffi_onevisit_ffi_fn_method_devicestore_import_directory_json(`ptr`: Long,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_onevisit_ffi_fn_method_devicestore_inspectors(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_method_devicestore_start_audit_segment(`ptr`: Long,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_method_devicestore_tasks(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1126,6 +1130,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_inspectors() and 0xFFFF) != 19678) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_start_audit_segment() and 0xFFFF) != 28734) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_tasks() and 0xFFFF) != 60603) {
@@ -2116,6 +2123,13 @@ public interface DeviceStoreInterface {
     fun `inspectors`(): List<InspectorInfo>
     
     /**
+     * After the server refused the audit log (e.g. this store was restored from an old backup),
+     * starts a new chain segment from the server's head, carrying over the entries it never
+     * accepted; `reason` is signed into the chain.
+     */
+    fun `startAuditSegment`(`reason`: kotlin.String): AuditSummary
+    
+    /**
      * The task list, narrowed by `query`.
      */
     fun `tasks`(`query`: TaskQuery): List<TaskSummary>
@@ -2688,6 +2702,26 @@ open class DeviceStore: Disposable, AutoCloseable, DeviceStoreInterface
     UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_inspectors(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * After the server refused the audit log (e.g. this store was restored from an old backup),
+     * starts a new chain segment from the server's head, carrying over the entries it never
+     * accepted; `reason` is signed into the chain.
+     */
+    @Throws(StoreException::class)override fun `startAuditSegment`(`reason`: kotlin.String): AuditSummary {
+            return FfiConverterTypeAuditSummary.lift(
+    callWithHandle {
+    uniffiRustCallWithError(StoreException) { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_start_audit_segment(
+        it,
+        
+        FfiConverterString.lower(`reason`),_status)
 }
     }
     )
@@ -3622,6 +3656,17 @@ data class AuditSummary (
      * The last entry the server confirmed.
      */
     var `confirmedThrough`: kotlin.ULong
+    , 
+    /**
+     * Why the server refused the chain at the last sync, if it did (records and photos still
+     * sync; `start_audit_segment` continues the chain from the server's head).
+     */
+    var `serverRefusal`: kotlin.String?
+    , 
+    /**
+     * Where new chain segments start, each with its stated reason.
+     */
+    var `segments`: List<kotlin.String>
     
 ){
     
@@ -3643,6 +3688,8 @@ public object FfiConverterTypeAuditSummary: FfiConverterRustBuffer<AuditSummary>
             FfiConverterBoolean.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
         )
     }
 
@@ -3651,7 +3698,9 @@ public object FfiConverterTypeAuditSummary: FfiConverterRustBuffer<AuditSummary>
             FfiConverterULong.allocationSize(value.`headSeq`) +
             FfiConverterBoolean.allocationSize(value.`intact`) +
             FfiConverterSequenceString.allocationSize(value.`problems`) +
-            FfiConverterULong.allocationSize(value.`confirmedThrough`)
+            FfiConverterULong.allocationSize(value.`confirmedThrough`) +
+            FfiConverterOptionalString.allocationSize(value.`serverRefusal`) +
+            FfiConverterSequenceString.allocationSize(value.`segments`)
     )
 
     override fun write(value: AuditSummary, buf: ByteBuffer) {
@@ -3660,6 +3709,8 @@ public object FfiConverterTypeAuditSummary: FfiConverterRustBuffer<AuditSummary>
             FfiConverterBoolean.write(value.`intact`, buf)
             FfiConverterSequenceString.write(value.`problems`, buf)
             FfiConverterULong.write(value.`confirmedThrough`, buf)
+            FfiConverterOptionalString.write(value.`serverRefusal`, buf)
+            FfiConverterSequenceString.write(value.`segments`, buf)
     }
 }
 
@@ -5549,6 +5600,17 @@ data class SyncSummary (
      * Photo originals fetched from the server.
      */
     var `photosFetched`: kotlin.ULong
+    , 
+    /**
+     * Photo originals the capturing device has not uploaded yet (a later sync fetches them).
+     */
+    var `photosPending`: kotlin.ULong
+    , 
+    /**
+     * Why the server refused this device's audit log, if it did (records and photos synced
+     * anyway); see `DeviceStore.startAuditSegment`.
+     */
+    var `auditRefused`: kotlin.String?
     
 ){
     
@@ -5573,6 +5635,8 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -5584,7 +5648,9 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterULong.allocationSize(value.`auditConfirmedThrough`) +
             FfiConverterBoolean.allocationSize(value.`revocationsUpdated`) +
             FfiConverterBoolean.allocationSize(value.`directoryUpdated`) +
-            FfiConverterULong.allocationSize(value.`photosFetched`)
+            FfiConverterULong.allocationSize(value.`photosFetched`) +
+            FfiConverterULong.allocationSize(value.`photosPending`) +
+            FfiConverterOptionalString.allocationSize(value.`auditRefused`)
     )
 
     override fun write(value: SyncSummary, buf: ByteBuffer) {
@@ -5596,6 +5662,8 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterBoolean.write(value.`revocationsUpdated`, buf)
             FfiConverterBoolean.write(value.`directoryUpdated`, buf)
             FfiConverterULong.write(value.`photosFetched`, buf)
+            FfiConverterULong.write(value.`photosPending`, buf)
+            FfiConverterOptionalString.write(value.`auditRefused`, buf)
     }
 }
 
