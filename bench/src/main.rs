@@ -22,11 +22,16 @@ use serde_json::json;
 mod bindings;
 mod bundle;
 mod sync;
+mod writers;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--writer") {
+        // One of the processes of the `writers` group.
+        return writers::writer(&args[2..]);
+    }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only answers|store|merge|documents|evidence|bundle|sync|bindings` runs one group (for profiling).
+    // `--only answers|store|merge|documents|evidence|bundle|writers|rules|sync|bindings` runs one group.
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
     let run = |group: &str| only.is_none_or(|o| o == group);
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -47,6 +52,9 @@ fn main() {
     }
     if run("bundle") {
         bundle::run(tmp.path(), if quick { 20 } else { 200 });
+    }
+    if run("writers") {
+        writers::run(tmp.path(), if quick { 100 } else { 400 });
     }
     if run("rules") {
         rules(if quick { 50 } else { 300 });

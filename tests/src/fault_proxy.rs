@@ -3,6 +3,7 @@
 //! through, drops the answer after the server acted on the request, cuts an answer off part way,
 //! or delays it. Faults can be switched off to watch the devices converge afterwards.
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,6 +48,7 @@ pub struct FaultProxy {
     /// `http://127.0.0.1:PORT` of the proxy.
     pub base: String,
     faults_on: Arc<AtomicBool>,
+    queued: Arc<Mutex<VecDeque<Fault>>>,
     stop: Arc<AtomicBool>,
     /// What happened so far.
     pub counts: Arc<FaultCounts>,
@@ -66,12 +68,16 @@ impl FaultProxy {
         let counts = Arc::new(FaultCounts::default());
         let upstream = upstream.to_string();
         let schedule = Arc::new(Mutex::new(Lcg(seed)));
-        let (on, halt, tally) = (faults_on.clone(), stop.clone(), counts.clone());
+        let queued = Arc::new(Mutex::new(VecDeque::new()));
+        let (on, halt, tally, next) = (faults_on.clone(), stop.clone(), counts.clone(), queued.clone());
         let accept = std::thread::spawn(move || {
             while !halt.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((client, _)) => {
-                        let fault = if on.load(Ordering::SeqCst) {
+                        let planned = next.lock().expect("queue").pop_front();
+                        let fault = if let Some(planned) = planned {
+                            planned
+                        } else if on.load(Ordering::SeqCst) {
                             next_fault(&mut schedule.lock().expect("schedule"))
                         } else {
                             Fault::Pass
@@ -86,12 +92,17 @@ impl FaultProxy {
                 }
             }
         });
-        FaultProxy { base: format!("http://{addr}"), faults_on, stop, counts, accept: Some(accept), addr }
+        FaultProxy { base: format!("http://{addr}"), faults_on, queued, stop, counts, accept: Some(accept), addr }
     }
 
     /// Starts (`true`) or stops injecting faults into new connections.
     pub fn set_faults(&self, on: bool) {
         self.faults_on.store(on, Ordering::SeqCst);
+    }
+
+    /// Meets the next new connections with exactly these faults, in order (then as before).
+    pub fn queue(&self, faults: &[Fault]) {
+        self.queued.lock().expect("queue").extend(faults.iter().copied());
     }
 
     /// The proxy's `127.0.0.1:PORT`.
@@ -109,13 +120,14 @@ impl Drop for FaultProxy {
     }
 }
 
-/// Four connections in ten meet a fault, spread over the kinds.
+/// Six connections in ten meet a fault, spread over the kinds. A cut may fall in the first answer
+/// or in a later one on the same kept-alive connection.
 fn next_fault(rng: &mut Lcg) -> Fault {
     match rng.below(20) {
-        0..=11 => Fault::Pass,
-        12 | 13 => Fault::CloseAtOnce,
-        14 | 15 => Fault::DropAnswer,
-        16 | 17 => Fault::CutAnswer(1 + rng.below(400)),
+        0..=7 => Fault::Pass,
+        8..=10 => Fault::CloseAtOnce,
+        11..=13 => Fault::DropAnswer,
+        14..=17 => Fault::CutAnswer(1 + rng.below(24_000)),
         _ => Fault::DelayAnswer(Duration::from_millis(50 + rng.below(250) as u64)),
     }
 }

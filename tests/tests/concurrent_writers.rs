@@ -12,7 +12,7 @@ use onevisit_core::evidence::fixture::sample_jpeg;
 use onevisit_core::record::{AnswerValue, FindingDraft, Position};
 use onevisit_core::store::Store;
 use onevisit_core::sync::{self, CancelToken, RetryPolicy, SyncOptions};
-use onevisit_flow_tests::fault_proxy::FaultProxy;
+use onevisit_flow_tests::fault_proxy::{Fault, FaultProxy};
 use onevisit_flow_tests::{City, Lcg, admin, cli_bin, cp, device, fast_options, sync_ok};
 use serde_json::Value;
 
@@ -439,6 +439,43 @@ fn devices_behind_a_network_that_drops_cuts_and_delays_answers_lose_no_acknowled
 /// A value in the check point's range.
 fn number(point: &str, round: usize) -> String {
     if point.starts_with("XFJY") { format!("0.{:02}", round + 10) } else { format!("{round}.5") }
+}
+
+#[test]
+fn an_answer_cut_off_mid_body_is_retried_and_a_server_gone_is_told_apart() {
+    let city = City::new();
+    city.plan_sample_task();
+    let proxy = FaultProxy::start(&city.server.addr, 7);
+    let through_proxy = |name: &str, inspector: &str| {
+        let mut store = device(&city.path().join(name), inspector);
+        let one_time = admin(&city.data, &["enrolment", inspector]).trim().to_string();
+        sync::enrol(&mut store, &proxy.base, &one_time, &city.root).unwrap();
+        Mutex::new(store)
+    };
+    let a = through_proxy("a", "scjg-01");
+    // The first sync's answer carries the whole directory: cut it after its headers, twice.
+    proxy.queue(&[Fault::CutAnswer(600), Fault::CutAnswer(900)]);
+    let report = sync::sync(&a, &fast_retries(4), &|_| {}, &CancelToken::new()).expect("retried to success");
+    assert!(report.directory_updated && report.progress.retries >= 2, "{:?}", report.progress);
+    assert_eq!(proxy.counts.cut.load(std::sync::atomic::Ordering::Relaxed), 2);
+    // Every attempt cut off: the error says the server answered, not that it was unreachable.
+    let b = through_proxy("b", "xfjy-01");
+    proxy.queue(&[Fault::CutAnswer(600), Fault::CutAnswer(600), Fault::CutAnswer(600)]);
+    let failed = sync::sync(&b, &fast_retries(3), &|_| {}, &CancelToken::new()).unwrap_err();
+    assert!(matches!(failed, sync::SyncError::Client(sync::ClientError::CutOff(_))), "{failed}");
+    assert!(failed.to_string().contains("answered but the answer was cut off"), "{failed}");
+    sync_ok(&b);
+}
+
+fn fast_retries(attempts: u32) -> SyncOptions {
+    SyncOptions {
+        retry: RetryPolicy {
+            attempts,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(50),
+        },
+        ..Default::default()
+    }
 }
 
 fn unit(point: &str) -> &'static str {

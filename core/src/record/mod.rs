@@ -241,6 +241,16 @@ impl InspectionRecord {
         Self::from_doc(doc)
     }
 
+    /// Takes in chunks another writer of the same store saved after the ones this copy was read
+    /// from (this copy holds nothing unsaved): the copy then equals the stored record.
+    pub fn load_stored_chunks<'a>(&mut self, chunks: impl IntoIterator<Item = &'a [u8]>) -> Result<(), RecordError> {
+        for chunk in chunks {
+            self.doc.load_incremental(chunk).map_err(corrupt)?;
+        }
+        self.saved_heads = self.doc.get_heads();
+        Ok(())
+    }
+
     /// Reads the schema version and task of a loaded document.
     fn from_doc(mut doc: AutoCommit) -> Result<Self, RecordError> {
         let version = match doc.get(ROOT, "schema_version").map_err(corrupt)? {

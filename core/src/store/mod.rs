@@ -159,6 +159,8 @@ pub struct Store {
     inspector: Option<InspectorId>,
     directory: Option<Arc<Directory>>,
     records: HashMap<TaskCode, InspectionRecord>,
+    /// How far each cached record has read its stored document.
+    positions: HashMap<TaskCode, documents::Position>,
     /// The device certificate once enrolled, added to every record this device writes.
     certificate: Option<crate::certificate::SignedCertificate>,
     /// The tenant root key once enrolled: the write rules' trust anchor.
@@ -166,6 +168,67 @@ pub struct Store {
     /// The database's `data_version` when the in-memory copies were last checked against it
     /// (`None`: check them at the next access).
     seen_version: Option<i64>,
+    /// When the directory and the enrolment held in memory were stored.
+    stamps: Stamps,
+    /// The lock file every writer of this store takes before its write transaction.
+    write_lock: std::fs::File,
+}
+
+/// The name of the lock file writers queue on, inside a store directory.
+pub const WRITE_LOCK_FILE: &str = "write.lock";
+
+/// A held write lock, released when dropped (also when the write panics).
+struct WriteTurn {
+    file: std::fs::File,
+    /// Whether this turn had to wait for another writer.
+    contended: bool,
+}
+
+impl WriteTurn {
+    /// Waits for this store's write lock.
+    fn take(lock: &std::fs::File) -> std::io::Result<WriteTurn> {
+        let file = lock.try_clone()?;
+        let contended = match file.try_lock() {
+            Ok(()) => false,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                file.lock()?;
+                true
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        };
+        Ok(WriteTurn { file, contended })
+    }
+}
+
+impl Drop for WriteTurn {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+        if self.contended {
+            // Others are queueing: step aside briefly so that the one the kernel woke takes the
+            // next turn, instead of this writer taking turn after turn while they wait.
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+    }
+}
+
+/// When the directory data and the enrolment were last written: cheap to read, so the copies in
+/// memory are read again only when another writer replaced them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Stamps {
+    directory: Option<(i64, i64)>,
+    account: Option<i64>,
+}
+
+fn stored_stamps(conn: &Connection) -> Result<Stamps, StoreError> {
+    let directory = conn
+        .prepare_cached("SELECT imported_at_ms, length(json) FROM directory WHERE id = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let account = conn
+        .prepare_cached("SELECT enrolled_at_ms FROM sync_account WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(Stamps { directory, account })
 }
 
 impl Store {
@@ -206,6 +269,13 @@ impl Store {
         key: DeviceKey,
         inspector: Option<InspectorId>,
     ) -> Result<Store, StoreError> {
+        let lock_path = root.join(WRITE_LOCK_FILE);
+        let write_lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io(&lock_path, e))?;
         let mut store = Store {
             conn,
             root: root.to_path_buf(),
@@ -213,11 +283,15 @@ impl Store {
             inspector,
             directory: None,
             records: HashMap::new(),
+            positions: HashMap::new(),
             certificate: None,
             trust_root: None,
             seen_version: None,
+            stamps: Stamps::default(),
+            write_lock,
         };
         store.load_account()?;
+        store.stamps = stored_stamps(&store.conn)?;
         store.seen_version = Some(store.data_version()?);
         Ok(store)
     }
@@ -236,31 +310,66 @@ impl Store {
     }
 
     /// Brings the in-memory copies level with the database: when another connection committed
-    /// since the last look, every cached record whose stored heads moved is dropped (reloaded on
-    /// next use), and the directory and enrolment are read again.
+    /// since the last look, every cached record whose stored heads moved reads the chunks the
+    /// other writer added (or is dropped, to be read whole on next use, when that cannot be
+    /// done), and the directory and enrolment are read again.
     fn refresh(&mut self) -> Result<(), StoreError> {
         let version = self.data_version()?;
         if self.seen_version == Some(version) {
             return Ok(());
         }
-        let mut stale = Vec::new();
         let codes: Vec<TaskCode> = self.records.keys().cloned().collect();
         for code in codes {
-            let stored = self.local_heads(&code)?;
-            let Some(record) = self.records.get_mut(&code) else { continue };
-            let mut mine = record.heads();
-            mine.sort();
-            if record.has_unsaved() || stored.as_ref() != Some(&mine) {
-                stale.push(code);
+            if !self.catch_up(&code)? {
+                self.forget_record(&code);
             }
         }
-        for code in stale {
-            self.records.remove(&code);
+        let stamp = stored_stamps(&self.conn)?;
+        if stamp.directory != self.stamps.directory {
+            self.directory = None;
         }
-        self.directory = None;
-        self.load_account()?;
+        if stamp.account != self.stamps.account {
+            self.load_account()?;
+        }
+        self.stamps = stamp;
         self.seen_version = Some(version);
         Ok(())
+    }
+
+    /// Whether the cached copy of a record now equals the stored one, reading the chunks another
+    /// writer appended after this copy's position when there are any.
+    fn catch_up(&mut self, code: &TaskCode) -> Result<bool, StoreError> {
+        let stored_heads = self.local_heads(code)?;
+        let Some(record) = self.records.get_mut(code) else { return Ok(false) };
+        if record.has_unsaved() {
+            return Ok(false);
+        }
+        let level = |record: &mut InspectionRecord| {
+            let mut mine = record.heads();
+            mine.sort();
+            stored_heads.as_ref() == Some(&mine)
+        };
+        if level(record) {
+            return Ok(true);
+        }
+        let (Some(mine), Some(stored)) = (self.positions.get(code), documents::position(&self.conn, code)?) else {
+            return Ok(false);
+        };
+        if mine.snapshot_sha256 != stored.snapshot_sha256 || mine.last_chunk > stored.last_chunk {
+            return Ok(false); // compacted meanwhile: read it whole
+        }
+        let Some(chunks) = documents::chunks_after(&self.conn, code, mine.last_chunk)? else { return Ok(false) };
+        if record.load_stored_chunks(chunks.iter().map(Vec::as_slice)).is_err() || !level(record) {
+            return Ok(false);
+        }
+        self.positions.insert(code.clone(), stored);
+        Ok(true)
+    }
+
+    /// Drops a record's in-memory copy (it is read again from the store on next use).
+    fn forget_record(&mut self, code: &TaskCode) {
+        self.records.remove(code);
+        self.positions.remove(code);
     }
 
     /// Runs `f` as one write transaction holding the database's write lock from its start, with
@@ -268,6 +377,10 @@ impl Store {
     /// it writes over. Commits if `f` succeeds; otherwise rolls back, and the copies are checked
     /// again at the next access.
     fn write<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        // Writers queue on a file lock (the kernel wakes the next one as the lock is released)
+        // rather than polling SQLite's lock; the lock dies with its process.
+        let _turn =
+            WriteTurn::take(&self.write_lock).map_err(|e| StoreError::io(&self.root.join(WRITE_LOCK_FILE), e))?;
         if !self.conn.is_autocommit() {
             // A transaction left open by a panic in an earlier write: it never committed.
             self.conn.execute_batch("ROLLBACK")?;
@@ -361,6 +474,7 @@ impl Store {
             matters: directory.matters().count(),
         };
         self.directory = Some(Arc::new(directory));
+        self.stamps = stored_stamps(&self.conn)?;
         Ok(summary)
     }
 
@@ -428,8 +542,9 @@ impl Store {
         }
         Ok(prepared
             .into_iter()
-            .map(|(task, record, _, _, _)| {
+            .map(|(task, record, snapshot, _, _)| {
                 self.records.insert(task.code.clone(), record);
+                self.positions.insert(task.code.clone(), documents::Position::of_snapshot(&snapshot));
                 task
             })
             .collect())
@@ -463,6 +578,7 @@ impl Store {
                 .map_err(|source| StoreError::CorruptDocument { task: code.clone(), source: Box::new(source) })?;
             record.set_actor(self.key.actor_id());
             self.records.insert(code.clone(), record);
+            self.positions.insert(code.clone(), stored.position);
         }
         self.records.get_mut(code).ok_or_else(|| StoreError::UnknownTask(code.clone()))
     }
@@ -592,6 +708,7 @@ impl Store {
             params![code.as_str(), serde_json::to_string(&task).map_err(CanonicalError::from)?, now],
         )?;
         documents::insert(tx, &code, &snapshot)?;
+        self.positions.insert(code.clone(), documents::Position::of_snapshot(&snapshot));
         index::insert(tx, &index_entry(&task, &directory), &summary, now)?;
         sync_state::set_local_heads(tx, &code, &heads)?;
         if let Some(confirmed) = confirmed {
@@ -696,7 +813,7 @@ impl Store {
         });
         let persisted = result.and_then(|(value, pending)| self.persist_change(code, pending, extra).map(|()| value));
         if persisted.is_err() {
-            self.records.remove(code);
+            self.forget_record(code);
         }
         persisted
     }
@@ -713,9 +830,17 @@ impl Store {
         if chunk.is_empty() && pending.action == AuditAction::MergeRecord {
             return Ok(()); // a merge that brought nothing new records nothing
         }
-        let needs_compaction = !chunk.is_empty() && documents::append_chunk(tx, code, chunk)?;
-        if needs_compaction && let Some(record) = self.records.get_mut(code) {
-            documents::compact(tx, code, &record.snapshot())?;
+        if !chunk.is_empty() {
+            let (seq, needs_compaction) = documents::append_chunk(tx, code, chunk)?;
+            if let Some(position) = self.positions.get_mut(code) {
+                position.last_chunk = seq;
+            }
+            if needs_compaction && let Some(record) = self.records.get_mut(code) {
+                let snapshot = record.snapshot();
+                documents::compact(tx, code, &snapshot)?;
+                let compacted = documents::Position { last_chunk: seq, ..documents::Position::of_snapshot(&snapshot) };
+                self.positions.insert(code.clone(), compacted);
+            }
         }
         index::update(tx, code, &pending.summary, pending.now)?;
         sync_state::set_local_heads(tx, code, &pending.heads)?;
@@ -743,15 +868,26 @@ struct PendingChange {
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
+    let mut conn = Connection::open(path)?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
     // FULL: the WAL is fsynced at every commit, so an accepted edit survives power loss.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // 16 MiB of page cache keeps a 10,000-task index in memory for lists.
     conn.pragma_update(None, "cache_size", -16384)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_handler(Some(wait_for_the_writer))?;
     Ok(conn)
+}
+
+/// SQLite's busy handler while another connection holds the write lock: short, even waits (a
+/// write holds the lock for about a millisecond), for about ten seconds in all. SQLite's own
+/// timeout backs off to 100 ms sleeps, which leaves the lock idle while writers sleep.
+fn wait_for_the_writer(attempt: i32) -> bool {
+    const QUICK: i32 = 200; // 200 × 0.25 ms
+    const PATIENT: i32 = QUICK + 9_950; // then 1 ms each
+    let pause = if attempt < QUICK { 250 } else { 1_000 };
+    std::thread::sleep(std::time::Duration::from_micros(pause));
+    attempt < PATIENT
 }
 
 fn load_directory(conn: &Connection) -> Result<Option<Directory>, StoreError> {

@@ -131,6 +131,7 @@ impl Store {
         audit_log::append(tx, &s.key, event)
         })?;
         self.certificate = Some(account.certificate.clone());
+        self.stamps = super::stored_stamps(&self.conn)?;
         self.trust_root = crate::identity::verifying_key_from_hex(&account.root_public_key);
         Ok(())
     }
