@@ -3515,7 +3515,7 @@ class SyncSummary:
     """
     What one sync did.
 """
-    def __init__(self, *, progress:SyncProgress, refused:typing.List[RefusedRecord], isolated:typing.List[RefusedRecord], removed:typing.List[str], audit_confirmed_through:int, revocations_updated:bool, directory_updated:bool, photos_fetched:int, photos_pending:int, audit_refused:typing.Optional[str]):
+    def __init__(self, *, progress:SyncProgress, refused:typing.List[RefusedRecord], isolated:typing.List[RefusedRecord], removed:typing.List[str], audit_confirmed_through:int, revocations_updated:bool, directory_updated:bool, photos_fetched:int, photos_pending:int, audit_refused:typing.Optional[str], rebuilt:typing.List[str]):
         self.progress = progress
         self.refused = refused
         self.isolated = isolated
@@ -3526,12 +3526,13 @@ class SyncSummary:
         self.photos_fetched = photos_fetched
         self.photos_pending = photos_pending
         self.audit_refused = audit_refused
+        self.rebuilt = rebuilt
         
         
 
     
     def __str__(self):
-        return "SyncSummary(progress={}, refused={}, isolated={}, removed={}, audit_confirmed_through={}, revocations_updated={}, directory_updated={}, photos_fetched={}, photos_pending={}, audit_refused={})".format(self.progress, self.refused, self.isolated, self.removed, self.audit_confirmed_through, self.revocations_updated, self.directory_updated, self.photos_fetched, self.photos_pending, self.audit_refused)
+        return "SyncSummary(progress={}, refused={}, isolated={}, removed={}, audit_confirmed_through={}, revocations_updated={}, directory_updated={}, photos_fetched={}, photos_pending={}, audit_refused={}, rebuilt={})".format(self.progress, self.refused, self.isolated, self.removed, self.audit_confirmed_through, self.revocations_updated, self.directory_updated, self.photos_fetched, self.photos_pending, self.audit_refused, self.rebuilt)
     def __eq__(self, other):
         if self.progress != other.progress:
             return False
@@ -3553,6 +3554,8 @@ class SyncSummary:
             return False
         if self.audit_refused != other.audit_refused:
             return False
+        if self.rebuilt != other.rebuilt:
+            return False
         return True
 
 class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
@@ -3569,6 +3572,7 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
             photos_fetched=_UniffiFfiConverterUInt64.read(buf),
             photos_pending=_UniffiFfiConverterUInt64.read(buf),
             audit_refused=_UniffiFfiConverterOptionalString.read(buf),
+            rebuilt=_UniffiFfiConverterSequenceString.read(buf),
         )
 
     @staticmethod
@@ -3583,6 +3587,7 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.check_lower(value.photos_fetched)
         _UniffiFfiConverterUInt64.check_lower(value.photos_pending)
         _UniffiFfiConverterOptionalString.check_lower(value.audit_refused)
+        _UniffiFfiConverterSequenceString.check_lower(value.rebuilt)
 
     @staticmethod
     def write(value, buf):
@@ -3596,6 +3601,7 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.photos_fetched, buf)
         _UniffiFfiConverterUInt64.write(value.photos_pending, buf)
         _UniffiFfiConverterOptionalString.write(value.audit_refused, buf)
+        _UniffiFfiConverterSequenceString.write(value.rebuilt, buf)
 
 @dataclass
 class TaskCodeClaims:

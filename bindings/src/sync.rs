@@ -36,6 +36,9 @@ pub struct SyncSummary {
     /// Why the server refused this device's audit log, if it did (records and photos synced
     /// anyway); see `DeviceStore.startAuditSegment`.
     pub audit_refused: Option<String>,
+    /// Records whose copy here was restored from an old backup: rebuilt from the server's copy,
+    /// with this device's edits since made again.
+    pub rebuilt: Vec<String>,
 }
 
 /// A record the server (or this device) refused.
@@ -154,6 +157,7 @@ impl DeviceStore {
                     photos_fetched: photos.fetched,
                     photos_pending: photos.pending.len() as u64,
                     audit_refused: done.audit_refused,
+                    rebuilt: done.replayed.keys().cloned().collect(),
                 })
             },
             lost(),

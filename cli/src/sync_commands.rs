@@ -99,6 +99,9 @@ fn print_problems(report: &sync::SyncReport, photos: &PhotoFetch) {
             None => outln!("  本机无法读取记录 {id}，已跳过，其余记录照常同步"),
         }
     }
+    for (id, count) in &report.replayed {
+        outln!("  {id}：本机存储是从旧备份恢复的，已按服务器上的记录重建，并重新做出本机此后的 {count} 项修改");
+    }
     for id in &report.removed {
         outln!("  已不再分配给本设备：{id}");
     }

@@ -61,6 +61,9 @@ pub enum AuditAction {
     /// (a store restored from an old backup), so it continues from the server's head; the
     /// entry's object says why and which local entries it carries over.
     StartSegment,
+    /// A record copy restored from an old backup was rebuilt as the server holds it, with this
+    /// device's own edits since the backup made again as new changes.
+    ReplayRecord,
 }
 
 /// One audit entry, as signed.

@@ -123,6 +123,7 @@ fn refused_for(id: &str, error: RecordError) -> Outcome {
         }
         RecordError::MissingDependencies(_) => refused(id, Refusal::MissingDependencies),
         RecordError::UnrelatedRecord => refused(id, Refusal::Unrelated),
+        RecordError::SequenceReused { .. } => refused(id, Refusal::SequenceReused),
         _ => refused(id, Refusal::Malformed),
     }
 }

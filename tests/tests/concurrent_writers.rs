@@ -240,12 +240,25 @@ fn a_store_restored_from_an_old_backup_is_told_keeps_syncing_and_starts_a_new_au
     ok(&a, &["sync"]);
     let backup = city.path().join("backup");
     copy_dir(&a, &backup);
-    // After the backup the device shows its task code three times: audit entries the server
-    // accepts. (Edits of the record itself after a backup are a different matter: see
-    // docs/trust-model.md on a restored store's Automerge actor.)
-    for _ in 0..3 {
-        ok(&a, &["taskcode", "issue", &task]);
+    // After the backup the device records two findings and shows its task code: all of it
+    // reaches the server.
+    for round in 0..2 {
+        ok(
+            &a,
+            &[
+                "record",
+                "finding",
+                &task,
+                "--department",
+                "scjg",
+                "--problem",
+                &format!("备份后 {round}"),
+                "--basis",
+                BASIS,
+            ],
+        );
     }
+    ok(&a, &["taskcode", "issue", &task]);
     ok(&a, &["sync"]);
     // The handheld is restored from the backup: its chain re-uses numbers the server holds.
     std::fs::remove_dir_all(&a).unwrap();
@@ -254,10 +267,17 @@ fn a_store_restored_from_an_old_backup_is_told_keeps_syncing_and_starts_a_new_au
     let photo = city.path().join("restored.jpg");
     std::fs::write(&photo, sample_jpeg(240, 180, None)).unwrap();
     ok(&a, &["photo", "add", &task, photo.to_str().unwrap()]);
+    // Its record edits reuse numbers the server holds: the copy is rebuilt from the server's and
+    // the edit made again; the audit log is refused and the sync says what to do.
     let out = run(&a, &["sync"]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(5), "a refused audit log fails the sync: {said}");
     assert!(said.contains("服务器拒绝了本设备的审计日志") && said.contains("audit new-segment"), "{said}");
+    assert!(said.contains("已按服务器上的记录重建") && !said.contains("服务器拒绝 "), "{said}");
+    let shown = json(&a, &["tasks", "show", &task]).to_string();
+    for problem in ["备份后 0", "备份后 1", "恢复后"] {
+        assert!(shown.contains(problem), "the restored copy lacks {problem}: {shown}");
+    }
     // Told, not stuck: the same answer again, quickly, and the records and photo went through.
     let again = run(&a, &["--json", "sync"]);
     assert_eq!(again.status.code(), Some(5));
@@ -266,7 +286,9 @@ fn a_store_restored_from_an_old_backup_is_told_keeps_syncing_and_starts_a_new_au
     let b = city.device("b", "xfjy-01");
     sync_ok(&b);
     let code = onevisit_core::domain::TaskCode::parse(&task).unwrap();
-    assert!(findings_of(&b, &code).contains(&"恢复后".to_string()));
+    let mut seen = findings_of(&b, &code);
+    seen.sort();
+    assert_eq!(seen, ["备份后 0", "备份后 1", "恢复后"]);
     let fetched = sync::fetch_missing_photos(&b, &fast_options(), &CancelToken::new()).unwrap();
     assert_eq!((fetched.fetched, fetched.pending.len()), (1, 0));
 

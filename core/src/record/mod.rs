@@ -135,6 +135,17 @@ pub enum RecordError {
     /// Bytes received as an Automerge change do not parse as one.
     #[error("received bytes are not a valid Automerge change")]
     MalformedChange,
+    /// A change reuses an actor's sequence number for other contents: a copy restored from an
+    /// old backup went on editing under numbers the record already holds.
+    #[error(
+        "change {seq} of actor {actor} differs from the one the record holds (a copy restored from an old backup?)"
+    )]
+    SequenceReused {
+        /// The actor (hex).
+        actor: String,
+        /// The reused sequence number.
+        seq: u64,
+    },
     /// The new assignment is not a valid task.
     #[error(transparent)]
     Assignment(#[from] crate::domain::TaskError),

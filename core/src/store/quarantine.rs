@@ -35,6 +35,9 @@ pub enum ChangeSource {
     File,
     /// The sync protocol's fallback.
     SyncProtocol,
+    /// This device's own changes on a copy restored from an old backup, made again as new
+    /// changes (kept, never applied again).
+    RestoredCopy,
 }
 
 impl ChangeSource {
@@ -43,9 +46,14 @@ impl ChangeSource {
             ChangeSource::Server => "server",
             ChangeSource::File => "file",
             ChangeSource::SyncProtocol => "sync_protocol",
+            ChangeSource::RestoredCopy => "restored_copy",
         }
     }
 }
+
+/// The quarantine's name for this device's own changes that reused sequence numbers (a copy
+/// restored from an old backup) and were made again.
+pub const SEQUENCE_REUSED: &str = "sequence_reused";
 
 /// The write rules as this store applies them: anchored in the tenant root once enrolled.
 pub(crate) fn rules<'a>(directory: &'a Directory, root: Option<VerifyingKey>) -> WriteRules<'a> {
@@ -69,24 +77,8 @@ impl Store {
         refusal: &ForbiddenEdit,
         source: ChangeSource,
     ) -> Result<(), StoreError> {
-        let now = now_ms();
         let tx = self.conn.transaction()?;
-        for bytes in changes {
-            let Ok(change) = automerge::Change::from_bytes(bytes.clone()) else { continue };
-            tx.execute(
-                "INSERT OR IGNORE INTO quarantine (change_hash, task_code, bytes, rule, path, source, received_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    change.hash().to_string(),
-                    code.as_str(),
-                    bytes,
-                    refusal.rule.as_str(),
-                    refusal.path,
-                    source.as_str(),
-                    now
-                ],
-            )?;
-        }
+        keep(&tx, code, changes, refusal.rule.as_str(), &refusal.path, source)?;
         tx.commit()?;
         Ok(())
     }
@@ -124,8 +116,32 @@ impl Store {
     }
 }
 
+/// Writes changes into the quarantine (inside the caller's transaction), each once.
+pub(crate) fn keep(
+    tx: &rusqlite::Connection,
+    code: &TaskCode,
+    changes: &[Vec<u8>],
+    rule: &str,
+    path: &str,
+    source: ChangeSource,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    for bytes in changes {
+        let Ok(change) = automerge::Change::from_bytes(bytes.clone()) else { continue };
+        tx.execute(
+            "INSERT OR IGNORE INTO quarantine (change_hash, task_code, bytes, rule, path, source, received_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![change.hash().to_string(), code.as_str(), bytes, rule, path, source.as_str(), now],
+        )?;
+    }
+    Ok(())
+}
+
 /// The zh-CN label of a rule named on the wire or in the quarantine (the name itself if unknown).
 pub fn rule_label_zh(name: &str) -> String {
+    if name == SEQUENCE_REUSED {
+        return "从旧备份恢复后的修改与服务器已有的修改编号重复（已按服务器的记录重新做出）".to_string();
+    }
     serde_json::from_value::<WriteRule>(serde_json::Value::String(name.to_string()))
         .map(|r| r.label_zh().to_string())
         .unwrap_or_else(|_| name.to_string())

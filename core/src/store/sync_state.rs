@@ -327,6 +327,54 @@ impl Store {
         result.map(|()| arrived.get())
     }
 
+    /// Rebuilds a record copy restored from an old backup (the server refused its changes as
+    /// reusing sequence numbers): the record as the server holds it — the confirmed heads plus
+    /// `server_changes`, checked against the write rules — with this device's own edits since
+    /// made again as new changes, ready to push. The superseded changes are kept in the
+    /// quarantine. One write; returns how many edits were made again.
+    pub fn replay_restored_record(
+        &mut self,
+        code: &TaskCode,
+        server_changes: Vec<Vec<u8>>,
+        server_heads: &[ChangeHash],
+    ) -> Result<u64, StoreError> {
+        let root = self.trust_root()?;
+        let parsed = server_changes.into_iter().map(parse_change).collect::<Result<Vec<_>, _>>()?;
+        let now = now_ms();
+        self.write(|s| {
+            let (_, confirmed) = s.heads_pair(code)?;
+            let directory = s.directory()?;
+            let record = s.record(code)?;
+            let (mut rebuilt, replayed) =
+                record.replay_onto(&confirmed, parsed, &super::quarantine::rules(&directory, root))?;
+            let superseded: Vec<Vec<u8>> = record
+                .changes_since(&confirmed)
+                .into_iter()
+                .filter(|c| automerge::Change::from_bytes(c.clone()).is_ok_and(|c| !rebuilt.has_all(&[c.hash()])))
+                .collect();
+            rebuilt.set_actor(s.key.actor_id());
+            let snapshot = rebuilt.save();
+            super::documents::compact(&s.conn, code, &snapshot)?;
+            super::index::update(&s.conn, code, &rebuilt.summary()?, now)?;
+            set_local_heads(&s.conn, code, &rebuilt.heads())?;
+            if rebuilt.has_all(server_heads) {
+                set_confirmed_heads(&s.conn, code, server_heads)?;
+            }
+            let source = super::quarantine::ChangeSource::RestoredCopy;
+            super::quarantine::keep(&s.conn, code, &superseded, super::quarantine::SEQUENCE_REUSED, "", source)?;
+            let event = audit_log::Event {
+                action: AuditAction::ReplayRecord,
+                inspector: s.inspector.as_ref().map(|i| i.as_str()),
+                object: format!("task/{code}"),
+                object_hash: sha256_hex(&snapshot),
+                at_ms: now,
+            };
+            audit_log::append(&s.conn, &s.key, event)?;
+            s.forget_record(code);
+            Ok(replayed as u64)
+        })
+    }
+
     /// A record's local heads (`None` if unknown here) and confirmed heads, both sorted.
     pub fn heads_pair(&self, code: &TaskCode) -> Result<(Option<Vec<ChangeHash>>, Vec<ChangeHash>), StoreError> {
         let row: Option<(String, String)> = self

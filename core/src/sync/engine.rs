@@ -146,6 +146,9 @@ pub struct SyncReport {
     /// Records this device could not take in, by task, with why (a refused change is
     /// quarantined; an unreadable record is isolated): every other record kept syncing.
     pub isolated: BTreeMap<String, Isolated>,
+    /// Records whose copy here was restored from an old backup and edited on: rebuilt from the
+    /// server's copy with this device's edits since made again (how many), then pushed.
+    pub replayed: BTreeMap<String, u64>,
 }
 
 /// Why this device left one record out of a sync.
@@ -262,6 +265,10 @@ struct Run<'a> {
     fallback: HashMap<String, am_sync::State>,
     /// Documents refused in this run (not pushed again until the next sync).
     skip: HashSet<String>,
+    /// Restored copies to rebuild: pulled from their confirmed heads, then made again.
+    replays: BTreeMap<String, Vec<ChangeHash>>,
+    /// Restored copies whose pull is in flight.
+    replaying: HashSet<String>,
     /// The feed cursor to store once every pull it announced has been applied.
     cursor: u64,
     feed_more: bool,
@@ -301,6 +308,8 @@ pub fn sync_with(
         pulls: BTreeMap::new(),
         fallback: HashMap::new(),
         skip: HashSet::new(),
+        replays: BTreeMap::new(),
+        replaying: HashSet::new(),
         cursor,
         feed_more: true,
         audit_refused: false,
@@ -379,6 +388,14 @@ impl Run<'_> {
         }
         let dirty = if first_contact { Vec::new() } else { store.dirty_documents()? };
         let dirty_ids: HashSet<String> = dirty.iter().map(|d| d.code.to_string()).collect();
+        for (id, confirmed) in std::mem::take(&mut self.replays) {
+            documents.push(DocumentPush {
+                id: id.clone(),
+                known_heads: heads_to_hex(&confirmed),
+                ..Default::default()
+            });
+            self.replaying.insert(id);
+        }
         let wanted: Vec<String> = self.pulls.keys().take(self.options.batch_documents).cloned().collect();
         for id in wanted {
             let known = self.pulls.remove(&id).unwrap_or_default();
@@ -481,6 +498,19 @@ impl Run<'_> {
             request.documents.iter().filter(|d| !d.changes.is_empty()).map(|d| d.id.as_str()).collect();
         for result in response.documents {
             let id = result.id.clone();
+            if self.replaying.remove(&id) {
+                self.replay(result)?;
+                continue;
+            }
+            if result.refused == Some(Refusal::SequenceReused) && !self.report.replayed.contains_key(&id) {
+                // A copy restored from an old backup: rebuild it from the server's, once.
+                if let Ok(code) = TaskCode::parse(&id) {
+                    let (_, confirmed) = self.store.lock()?.heads_pair(&code)?;
+                    self.replays.insert(id.clone(), confirmed);
+                    self.skip.insert(id);
+                    continue;
+                }
+            }
             if let Some(why) = result.refused {
                 if let Some(detail) = result.forbidden.clone() {
                     self.report.forbidden.insert(id.clone(), detail);
@@ -546,6 +576,34 @@ impl Run<'_> {
             store.set_feed_cursor(response.next)?;
         }
         self.cursor = response.next.max(self.cursor);
+        Ok(())
+    }
+
+    /// Rebuilds a restored copy from the server's answer to its pull, then lets it be pushed.
+    fn replay(&mut self, result: super::wire::DocumentResult) -> Result<(), SyncError> {
+        let id = result.id.clone();
+        let Ok(code) = TaskCode::parse(&id) else { return Ok(()) };
+        if let Some(why) = result.refused {
+            self.report.refused.insert(id.clone(), why);
+            return Ok(());
+        }
+        let heads =
+            heads_from_hex(&result.heads).ok_or_else(|| ClientError::MalformedAnswer(format!("heads of {id}")))?;
+        let changes = result
+            .changes
+            .iter()
+            .map(|c| unb64(c))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ClientError::MalformedAnswer(format!("changes of {id}")))?;
+        let replayed = self.store.lock()?.replay_restored_record(&code, changes, &heads);
+        match replayed {
+            Ok(count) => {
+                self.report.replayed.insert(id.clone(), count);
+                self.skip.remove(&id); // pushed in the next round like any dirty record
+            }
+            Err(e) if e.concerns_one_record() => self.isolate(id, &e),
+            Err(e) => return Err(e.into()),
+        }
         Ok(())
     }
 

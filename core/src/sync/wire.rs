@@ -163,6 +163,11 @@ pub enum Refusal {
     /// The server cannot read its own copy of the document (isolated; other documents sync on).
     #[error("the server cannot read its copy of this document")]
     Unreadable,
+    /// A change reuses a sequence number of its actor that the server holds with other
+    /// contents: the device's copy was restored from an old backup. The device rebuilds its copy
+    /// from the server's and makes its own edits again.
+    #[error("the changes reuse sequence numbers the server holds (a copy restored from an old backup)")]
+    SequenceReused,
 }
 
 /// One entry of the change feed.

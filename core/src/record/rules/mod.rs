@@ -15,6 +15,7 @@
 mod authors;
 mod checks;
 mod edits;
+mod replay;
 
 use std::collections::HashSet;
 
@@ -287,7 +288,15 @@ fn is_linear(batch: &[Change]) -> bool {
 /// Applies changes in one Automerge call; hostile bytes that make Automerge panic are refused.
 fn apply_guarded(doc: &mut AutoCommit, batch: Vec<Change>) -> Result<(), RecordError> {
     let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes(batch)));
-    if matches!(applied, Ok(Ok(()))) { Ok(()) } else { Err(RecordError::MalformedChange) }
+    match applied {
+        Ok(Ok(())) => Ok(()),
+        // The same actor and number as a change the record holds, with other contents: a copy
+        // restored from an old backup edited on (see `replay_onto`).
+        Ok(Err(automerge::AutomergeError::DuplicateSeqNumber(seq, actor))) => {
+            Err(RecordError::SequenceReused { actor: actor.to_hex_string(), seq })
+        }
+        _ => Err(RecordError::MalformedChange),
+    }
 }
 
 /// Puts the document back at `heads` after a refused batch (nothing of it stays).

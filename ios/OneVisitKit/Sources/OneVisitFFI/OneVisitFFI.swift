@@ -4744,6 +4744,11 @@ public struct SyncSummary: Equatable, Hashable {
      * anyway); see `DeviceStore.startAuditSegment`.
      */
     public var auditRefused: String?
+    /**
+     * Records whose copy here was restored from an old backup: rebuilt from the server's copy,
+     * with this device's edits since made again.
+     */
+    public var rebuilt: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4779,7 +4784,11 @@ public struct SyncSummary: Equatable, Hashable {
         /**
          * Why the server refused this device's audit log, if it did (records and photos synced
          * anyway); see `DeviceStore.startAuditSegment`.
-         */auditRefused: String?) {
+         */auditRefused: String?, 
+        /**
+         * Records whose copy here was restored from an old backup: rebuilt from the server's copy,
+         * with this device's edits since made again.
+         */rebuilt: [String]) {
         self.progress = progress
         self.refused = refused
         self.isolated = isolated
@@ -4790,6 +4799,7 @@ public struct SyncSummary: Equatable, Hashable {
         self.photosFetched = photosFetched
         self.photosPending = photosPending
         self.auditRefused = auditRefused
+        self.rebuilt = rebuilt
     }
 
     
@@ -4817,7 +4827,8 @@ public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
                 directoryUpdated: FfiConverterBool.read(from: &buf), 
                 photosFetched: FfiConverterUInt64.read(from: &buf), 
                 photosPending: FfiConverterUInt64.read(from: &buf), 
-                auditRefused: FfiConverterOptionString.read(from: &buf)
+                auditRefused: FfiConverterOptionString.read(from: &buf), 
+                rebuilt: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -4832,6 +4843,7 @@ public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.photosFetched, into: &buf)
         FfiConverterUInt64.write(value.photosPending, into: &buf)
         FfiConverterOptionString.write(value.auditRefused, into: &buf)
+        FfiConverterSequenceString.write(value.rebuilt, into: &buf)
     }
 }
 

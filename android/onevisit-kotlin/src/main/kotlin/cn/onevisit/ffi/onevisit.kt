@@ -5611,6 +5611,12 @@ data class SyncSummary (
      * anyway); see `DeviceStore.startAuditSegment`.
      */
     var `auditRefused`: kotlin.String?
+    , 
+    /**
+     * Records whose copy here was restored from an old backup: rebuilt from the server's copy,
+     * with this device's edits since made again.
+     */
+    var `rebuilt`: List<kotlin.String>
     
 ){
     
@@ -5637,6 +5643,7 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
         )
     }
 
@@ -5650,7 +5657,8 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterBoolean.allocationSize(value.`directoryUpdated`) +
             FfiConverterULong.allocationSize(value.`photosFetched`) +
             FfiConverterULong.allocationSize(value.`photosPending`) +
-            FfiConverterOptionalString.allocationSize(value.`auditRefused`)
+            FfiConverterOptionalString.allocationSize(value.`auditRefused`) +
+            FfiConverterSequenceString.allocationSize(value.`rebuilt`)
     )
 
     override fun write(value: SyncSummary, buf: ByteBuffer) {
@@ -5664,6 +5672,7 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterULong.write(value.`photosFetched`, buf)
             FfiConverterULong.write(value.`photosPending`, buf)
             FfiConverterOptionalString.write(value.`auditRefused`, buf)
+            FfiConverterSequenceString.write(value.`rebuilt`, buf)
     }
 }
 
