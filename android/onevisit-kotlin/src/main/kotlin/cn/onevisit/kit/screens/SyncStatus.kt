@@ -25,9 +25,19 @@ data class SyncState(
     val offline: Boolean = false,
     val message: String? = null,
 ) {
-    /** The records the last sync left out (refused by the server or isolated here), each explained in zh-CN. */
+    /**
+     * What the last sync left out, each explained in zh-CN: records refused by the server or
+     * isolated here, and the audit log when the server refused it (records and photos still sync).
+     */
     val problems: List<String>
-        get() = last?.let { s -> (s.refused + s.isolated).map { "${it.task}：${it.explanation}" } } ?: emptyList()
+        get() = last?.let { s ->
+            (s.refused + s.isolated).map { "${it.task}：${it.explanation}" } +
+                listOfNotNull(s.auditRefused?.let { "审计日志被服务器拒绝（请联系管理员，必要时开始新的链段）：$it" })
+        } ?: emptyList()
+
+    /** Photo originals the capturing devices have not uploaded yet (fetched by a later sync). */
+    val photosPending: Long
+        get() = last?.photosPending?.toLong() ?: 0L
 
     /** A one-line zh-CN summary for the status bar. */
     val line: String
@@ -36,7 +46,7 @@ data class SyncState(
             offline -> "离线：记录保存在本机，联网后自动同步"
             message != null -> message
             lastSyncedAtMs != null && !problems.isEmpty() ->
-                "已同步 ${Format.time(lastSyncedAtMs)}，${problems.size} 份记录未同步：${problems.first()}"
+                "已同步 ${Format.time(lastSyncedAtMs)}，${problems.size} 项未同步：${problems.first()}"
             lastSyncedAtMs != null -> "已同步 ${Format.time(lastSyncedAtMs)}"
             else -> "尚未同步"
         }
