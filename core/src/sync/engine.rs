@@ -269,6 +269,8 @@ struct Run<'a> {
     replays: BTreeMap<String, Vec<ChangeHash>>,
     /// Restored copies whose pull is in flight.
     replaying: HashSet<String>,
+    /// The heads each record was pushed with in this run.
+    pushed: HashMap<String, Vec<ChangeHash>>,
     /// The feed cursor to store once every pull it announced has been applied.
     cursor: u64,
     feed_more: bool,
@@ -310,6 +312,7 @@ pub fn sync_with(
         skip: HashSet::new(),
         replays: BTreeMap::new(),
         replaying: HashSet::new(),
+        pushed: HashMap::new(),
         cursor,
         feed_more: true,
         audit_refused: false,
@@ -433,7 +436,7 @@ impl Run<'_> {
             if self.skip.contains(&id) || self.fallback.contains_key(&id) {
                 continue;
             }
-            let (changes, _heads) = match store.changes_for_push(&dirty.code, &dirty.confirmed) {
+            let (changes, heads) = match store.changes_for_push(&dirty.code, &dirty.confirmed) {
                 Ok(found) => found,
                 // A record this device cannot read is left out and reported; the others go on.
                 Err(e) if e.concerns_one_record() => {
@@ -442,6 +445,15 @@ impl Run<'_> {
                 }
                 Err(e) => return Err(e.into()),
             };
+            // The same heads pushed twice in one run means the first push settled nothing: stop
+            // that record here (reported) rather than loop until the round limit.
+            if self.pushed.get(&id) == Some(&heads) {
+                let detail = "the server accepted this record's changes but they did not settle; left for the next sync";
+                self.report.isolated.insert(id.clone(), Isolated { forbidden: None, detail: detail.into() });
+                self.skip.insert(id);
+                continue;
+            }
+            self.pushed.insert(id.clone(), heads);
             let raw: usize = changes.iter().map(Vec::len).sum();
             self.report.progress.raw_change_bytes += raw as u64;
             budget = budget.saturating_sub(raw * 4 / 3 + 4 * changes.len());
