@@ -448,7 +448,8 @@ impl Run<'_> {
             // The same heads pushed twice in one run means the first push settled nothing: stop
             // that record here (reported) rather than loop until the round limit.
             if self.pushed.get(&id) == Some(&heads) {
-                let detail = "the server accepted this record's changes but they did not settle; left for the next sync";
+                let detail =
+                    "the server accepted this record's changes but they did not settle; left for the next sync";
                 self.report.isolated.insert(id.clone(), Isolated { forbidden: None, detail: detail.into() });
                 self.skip.insert(id);
                 continue;
