@@ -46,6 +46,11 @@ fn json(store: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&ok(store, &all)).expect("JSON output")
 }
 
+/// `onevisit record finding` of market supervision, acknowledged (exit 0).
+fn record_finding(store: &Path, task: &str, problem: &str) {
+    ok(store, &["record", "finding", task, "--department", "scjg", "--problem", problem, "--basis", BASIS]);
+}
+
 fn spawn_sync(store: &Path) -> Child {
     onevisit(store).arg("sync").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start onevisit sync")
 }
@@ -93,20 +98,7 @@ fn two_syncs_of_one_store_at_once_never_fork_the_audit_chain() {
     for round in 0..8 {
         let value = format!("{round}.5");
         ok(&a, &["record", "answer", &task, "SCJG-001-03", &value]);
-        ok(
-            &a,
-            &[
-                "record",
-                "finding",
-                &task,
-                "--department",
-                "scjg",
-                "--problem",
-                &format!("问题 {round}"),
-                "--basis",
-                BASIS,
-            ],
-        );
+        record_finding(&a, &task, &format!("问题 {round}"));
         // Two syncs of the same store at once: the second waits for the first.
         let (first, second) = (spawn_sync(&a), spawn_sync(&a));
         for (child, which) in [(first, "first sync"), (second, "second sync")] {
@@ -139,20 +131,7 @@ fn an_edit_recorded_in_another_process_while_the_store_syncs_is_pushed_by_the_ne
         let sync = spawn_sync(&a);
         std::thread::sleep(Duration::from_millis(rng.below(300) as u64));
         // Acknowledged (exit 0) while the sync runs in another process.
-        ok(
-            &a,
-            &[
-                "record",
-                "finding",
-                &task,
-                "--department",
-                "scjg",
-                "--problem",
-                &format!("问题 {round}"),
-                "--basis",
-                BASIS,
-            ],
-        );
+        record_finding(&a, &task, &format!("问题 {round}"));
         if round % 3 == 0 {
             let photo = city.path().join(format!("photo-{round}.jpg"));
             std::fs::write(&photo, sample_jpeg(200 + round as u32, 150, None)).unwrap();
@@ -243,20 +222,7 @@ fn a_store_restored_from_an_old_backup_is_told_keeps_syncing_and_starts_a_new_au
     // After the backup the device records two findings and shows its task code: all of it
     // reaches the server.
     for round in 0..2 {
-        ok(
-            &a,
-            &[
-                "record",
-                "finding",
-                &task,
-                "--department",
-                "scjg",
-                "--problem",
-                &format!("备份后 {round}"),
-                "--basis",
-                BASIS,
-            ],
-        );
+        record_finding(&a, &task, &format!("备份后 {round}"));
     }
     ok(&a, &["taskcode", "issue", &task]);
     ok(&a, &["sync"]);

@@ -600,14 +600,8 @@ impl Run<'_> {
             self.report.refused.insert(id.clone(), why);
             return Ok(());
         }
-        let heads =
-            heads_from_hex(&result.heads).ok_or_else(|| ClientError::MalformedAnswer(format!("heads of {id}")))?;
-        let changes = result
-            .changes
-            .iter()
-            .map(|c| unb64(c))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| ClientError::MalformedAnswer(format!("changes of {id}")))?;
+        let heads = answered_heads(&result)?;
+        let changes = answered_changes(&result)?;
         let replayed = self.store.lock()?.replay_restored_record(&code, changes, &heads);
         match replayed {
             Ok(count) => {
@@ -637,8 +631,7 @@ impl Run<'_> {
     fn apply_document(&mut self, result: super::wire::DocumentResult, pushed: &HashSet<&str>) -> Result<(), SyncError> {
         let id = result.id.clone();
         let Ok(code) = TaskCode::parse(&id) else { return Ok(()) };
-        let heads =
-            heads_from_hex(&result.heads).ok_or_else(|| ClientError::MalformedAnswer(format!("heads of {id}")))?;
+        let heads = answered_heads(&result)?;
         let mut store = self.store.lock()?;
         if let Some(message) = result.sync_message.as_deref() {
             let message = unb64(message)
@@ -659,12 +652,7 @@ impl Run<'_> {
             }
             return Ok(());
         }
-        let changes = result
-            .changes
-            .iter()
-            .map(|c| unb64(c))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| ClientError::MalformedAnswer(format!("changes of {id}")))?;
+        let changes = answered_changes(&result)?;
         let merged = store.apply_remote(&code, changes, &heads)?;
         if merged {
             self.report.progress.documents_pulled += 1;
@@ -750,6 +738,21 @@ impl Run<'_> {
         )?;
         Ok(())
     }
+}
+
+/// The heads the server's answer for one document names.
+fn answered_heads(result: &super::wire::DocumentResult) -> Result<Vec<ChangeHash>, ClientError> {
+    heads_from_hex(&result.heads).ok_or_else(|| ClientError::MalformedAnswer(format!("heads of {}", result.id)))
+}
+
+/// The raw changes the server's answer for one document carries.
+fn answered_changes(result: &super::wire::DocumentResult) -> Result<Vec<Vec<u8>>, ClientError> {
+    result
+        .changes
+        .iter()
+        .map(|c| unb64(c))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ClientError::MalformedAnswer(format!("changes of {}", result.id)))
 }
 
 /// Downloads a blob this device may read (evidence another device captured), resuming a partial
