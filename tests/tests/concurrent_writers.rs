@@ -482,3 +482,77 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_writer_killed_mid_edit_never_blocks_nor_forks_the_others() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("device");
+    let code = {
+        let mut s = device(&root, "scjg-01");
+        let dir = s.directory().unwrap();
+        let today = chrono::Utc::now().date_naive();
+        let code = s.create_task(onevisit_core::sample::joint_task_draft(&dir, 0, today)).unwrap().code;
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+        code
+    };
+    let recorder = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_onevisit-crash-recorder"))
+            .arg(&root)
+            .arg(code.as_str())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        (child, lines)
+    };
+    // A steady writer, and others SIGKILLed mid-way, one after the other (holding the writer lock
+    // or not: the kernel releases it with the process).
+    let (mut steady, mut steady_lines) = recorder();
+    let mut acknowledged = 0usize;
+    let mut rng = Lcg(5);
+    for _ in 0..5 {
+        let (mut victim, mut lines) = recorder();
+        let read = 10 + rng.below(40);
+        for _ in 0..read {
+            lines.next().unwrap().unwrap();
+        }
+        victim.kill().unwrap(); // SIGKILL: no destructor, mid-edit or holding the lock
+        victim.wait().unwrap();
+        acknowledged += read + lines.map_while(Result::ok).count();
+        // The steady writer still makes progress after each kill.
+        for _ in 0..20 {
+            steady_lines.next().unwrap().unwrap();
+        }
+        acknowledged += 20;
+    }
+    steady.kill().unwrap();
+    steady.wait().unwrap();
+    acknowledged += steady_lines.map_while(Result::ok).count();
+    let key = onevisit_core::identity::KeyFileWrapper::load(&root.join("device.key")).unwrap();
+    let mut s = Store::open(&root, &key).unwrap();
+    let report = s.verify_audit().unwrap();
+    assert!(report.is_intact(), "{:?}", report.problems);
+    let answers = s
+        .audit_entries_after(0, usize::MAX >> 1)
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.entry())
+        .filter(|e| e.action == onevisit_core::audit::AuditAction::AnswerCheckPoint)
+        .count();
+    assert!(answers >= acknowledged, "{answers} answers in the audit log, {acknowledged} acknowledged");
+    assert!(s.record(&code).unwrap().changes_since(&[]).len() >= acknowledged, "every acknowledged change stored");
+    s.add_finding(
+        &code,
+        FindingDraft {
+            department: "scjg".parse().unwrap(),
+            check_point: None,
+            problem: "之后照常记录".into(),
+            legal_basis: BASIS.into(),
+            rectification_required: false,
+            deadline: None,
+        },
+    )
+    .expect("the store still takes writes");
+}
