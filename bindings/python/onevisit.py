@@ -3411,7 +3411,7 @@ class SyncProgress:
     """
     Where a sync stands.
 """
-    def __init__(self, *, requests:int, documents_pushed:int, documents_pulled:int, documents_pending:int, documents_to_push:int, bytes_up:int, bytes_down:int, photos_done:int, photos_total:int):
+    def __init__(self, *, requests:int, documents_pushed:int, documents_pulled:int, documents_pending:int, documents_to_push:int, bytes_up:int, bytes_down:int, photos_done:int, photos_total:int, retries:int, retry_reason:typing.Optional[str], waiting_for_other_sync:bool):
         self.requests = requests
         self.documents_pushed = documents_pushed
         self.documents_pulled = documents_pulled
@@ -3421,12 +3421,15 @@ class SyncProgress:
         self.bytes_down = bytes_down
         self.photos_done = photos_done
         self.photos_total = photos_total
+        self.retries = retries
+        self.retry_reason = retry_reason
+        self.waiting_for_other_sync = waiting_for_other_sync
         
         
 
     
     def __str__(self):
-        return "SyncProgress(requests={}, documents_pushed={}, documents_pulled={}, documents_pending={}, documents_to_push={}, bytes_up={}, bytes_down={}, photos_done={}, photos_total={})".format(self.requests, self.documents_pushed, self.documents_pulled, self.documents_pending, self.documents_to_push, self.bytes_up, self.bytes_down, self.photos_done, self.photos_total)
+        return "SyncProgress(requests={}, documents_pushed={}, documents_pulled={}, documents_pending={}, documents_to_push={}, bytes_up={}, bytes_down={}, photos_done={}, photos_total={}, retries={}, retry_reason={}, waiting_for_other_sync={})".format(self.requests, self.documents_pushed, self.documents_pulled, self.documents_pending, self.documents_to_push, self.bytes_up, self.bytes_down, self.photos_done, self.photos_total, self.retries, self.retry_reason, self.waiting_for_other_sync)
     def __eq__(self, other):
         if self.requests != other.requests:
             return False
@@ -3446,6 +3449,12 @@ class SyncProgress:
             return False
         if self.photos_total != other.photos_total:
             return False
+        if self.retries != other.retries:
+            return False
+        if self.retry_reason != other.retry_reason:
+            return False
+        if self.waiting_for_other_sync != other.waiting_for_other_sync:
+            return False
         return True
 
 class _UniffiFfiConverterTypeSyncProgress(_UniffiConverterRustBuffer):
@@ -3461,6 +3470,9 @@ class _UniffiFfiConverterTypeSyncProgress(_UniffiConverterRustBuffer):
             bytes_down=_UniffiFfiConverterUInt64.read(buf),
             photos_done=_UniffiFfiConverterUInt64.read(buf),
             photos_total=_UniffiFfiConverterUInt64.read(buf),
+            retries=_UniffiFfiConverterUInt64.read(buf),
+            retry_reason=_UniffiFfiConverterOptionalString.read(buf),
+            waiting_for_other_sync=_UniffiFfiConverterBoolean.read(buf),
         )
 
     @staticmethod
@@ -3474,6 +3486,9 @@ class _UniffiFfiConverterTypeSyncProgress(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.check_lower(value.bytes_down)
         _UniffiFfiConverterUInt64.check_lower(value.photos_done)
         _UniffiFfiConverterUInt64.check_lower(value.photos_total)
+        _UniffiFfiConverterUInt64.check_lower(value.retries)
+        _UniffiFfiConverterOptionalString.check_lower(value.retry_reason)
+        _UniffiFfiConverterBoolean.check_lower(value.waiting_for_other_sync)
 
     @staticmethod
     def write(value, buf):
@@ -3486,6 +3501,9 @@ class _UniffiFfiConverterTypeSyncProgress(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.bytes_down, buf)
         _UniffiFfiConverterUInt64.write(value.photos_done, buf)
         _UniffiFfiConverterUInt64.write(value.photos_total, buf)
+        _UniffiFfiConverterUInt64.write(value.retries, buf)
+        _UniffiFfiConverterOptionalString.write(value.retry_reason, buf)
+        _UniffiFfiConverterBoolean.write(value.waiting_for_other_sync, buf)
 
 class _UniffiFfiConverterSequenceTypeRefusedRecord(_UniffiConverterRustBuffer):
     @classmethod

@@ -42,6 +42,12 @@ pub struct SyncProgress {
     pub photos_done: u64,
     /// Photos to upload in all.
     pub photos_total: u64,
+    /// Requests sent again after a failure.
+    pub retries: u64,
+    /// Why the latest retry was needed, in zh-CN (e.g. "服务器的应答被截断"), if there was one.
+    pub retry_reason: Option<String>,
+    /// Whether the sync waits for another sync of the same store to finish.
+    pub waiting_for_other_sync: bool,
 }
 
 impl From<&CoreSyncProgress> for SyncProgress {
@@ -56,6 +62,9 @@ impl From<&CoreSyncProgress> for SyncProgress {
             bytes_down: p.bytes_down,
             photos_done: p.blobs_done,
             photos_total: p.blobs_total,
+            retries: p.retries,
+            retry_reason: p.last_retry.map(|c| c.label_zh().to_string()),
+            waiting_for_other_sync: p.waiting_for_other_sync,
         }
     }
 }

@@ -29,7 +29,10 @@ fn progress_line(p: &Progress) {
         eprintln!("本设备存储的另一个同步正在进行，等待其完成后再同步……");
         return;
     }
-    let retries = if p.retries > 0 { format!("，重试 {} 次", p.retries) } else { String::new() };
+    let retries = match p.last_retry {
+        Some(cause) if p.retries > 0 => format!("，{}，已重试 {} 次", cause.label_zh(), p.retries),
+        _ => String::new(),
+    };
     eprint!(
         "\r同步中：请求 {}，上传记录 {}/{}，接收记录 {}，待处理 {}，照片 {}/{}，↑{} KB ↓{} KB{retries}   ",
         p.requests,

@@ -445,6 +445,7 @@ fn an_answer_cut_off_mid_body_is_retried_and_a_server_gone_is_told_apart() {
     proxy.queue(&[Fault::CutAnswer(600), Fault::CutAnswer(900)]);
     let report = sync::sync(&a, &fast_retries(4), &|_| {}, &CancelToken::new()).expect("retried to success");
     assert!(report.directory_updated && report.progress.retries >= 2, "{:?}", report.progress);
+    assert_eq!(report.progress.last_retry, Some(sync::RetryCause::CutOff), "said why it retried");
     assert_eq!(proxy.counts.cut.load(std::sync::atomic::Ordering::Relaxed), 2);
     // Every attempt cut off: the error says the server answered, not that it was unreachable.
     let b = through_proxy("b", "xfjy-01");

@@ -4,7 +4,7 @@
 //! and every refusal turned into a typed error.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::blocking::{Client, RequestBuilder, Response};
@@ -94,6 +94,46 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Why a request had to be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryCause {
+    /// No connection, or the connection broke before an answer began.
+    Unreachable,
+    /// The server answered, but the answer was cut off before its end.
+    CutOff,
+    /// The server answered 5xx or 429.
+    ServerTrouble,
+}
+
+impl RetryCause {
+    /// What happened, for the person waiting (zh-CN).
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            RetryCause::Unreachable => "连不上服务器",
+            RetryCause::CutOff => "服务器的应答被截断",
+            RetryCause::ServerTrouble => "服务器繁忙或出错",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            RetryCause::Unreachable => 1,
+            RetryCause::CutOff => 2,
+            RetryCause::ServerTrouble => 3,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<RetryCause> {
+        match code {
+            1 => Some(RetryCause::Unreachable),
+            2 => Some(RetryCause::CutOff),
+            3 => Some(RetryCause::ServerTrouble),
+            _ => None,
+        }
+    }
+}
+
 /// Counters of what went over the wire (bodies and the authentication headers).
 #[derive(Debug, Default)]
 pub struct Traffic {
@@ -105,6 +145,19 @@ pub struct Traffic {
     pub bytes_down: AtomicU64,
     /// Attempts that failed and were made again.
     pub retries: AtomicU64,
+    /// Why the latest failed attempt failed (see [`Traffic::last_retry`]).
+    last_failure: AtomicU8,
+}
+
+impl Traffic {
+    /// Why the latest attempt that had to be made again failed, if any did.
+    pub fn last_retry(&self) -> Option<RetryCause> {
+        RetryCause::from_code(self.last_failure.load(Ordering::Relaxed))
+    }
+
+    fn failed(&self, cause: RetryCause) {
+        self.last_failure.store(cause.code(), Ordering::Relaxed);
+    }
 }
 
 /// A client bound to one server and one device key.
@@ -249,7 +302,10 @@ impl SyncClient {
             };
             self.traffic.bytes_up.fetch_add(call.body.len() as u64 + wire_header_bytes(&request), Ordering::Relaxed);
             match self.http.execute(request) {
-                Err(e) => last = ClientError::Network(e.to_string()),
+                Err(e) => {
+                    self.traffic.failed(RetryCause::Unreachable);
+                    last = ClientError::Network(e.to_string());
+                }
                 Ok(response) if response.status().is_success() => {
                     let deflated = response
                         .headers()
@@ -260,7 +316,10 @@ impl SyncClient {
                             self.traffic.bytes_down.fetch_add(body.len() as u64, Ordering::Relaxed);
                             return Ok(Answer { deflated, body: body.to_vec() });
                         }
-                        Err(e) => last = ClientError::CutOff(e.to_string()),
+                        Err(e) => {
+                            self.traffic.failed(RetryCause::CutOff);
+                            last = ClientError::CutOff(e.to_string());
+                        }
                     }
                 }
                 Ok(response) => {
@@ -268,6 +327,7 @@ impl SyncClient {
                     let error = refusal(status.as_u16(), response);
                     // Server trouble is worth retrying; a refusal is not.
                     if status.is_server_error() || status.as_u16() == 429 {
+                        self.traffic.failed(RetryCause::ServerTrouble);
                         last = error;
                     } else {
                         return Err(error);

@@ -119,6 +119,8 @@ pub struct Progress {
     pub waiting_for_other_sync: bool,
     /// Requests sent again after a failure (a dropped connection, a cut-off answer, server trouble).
     pub retries: u64,
+    /// Why the latest of them was needed.
+    pub last_retry: Option<super::client::RetryCause>,
 }
 
 /// What one sync did.
@@ -675,6 +677,7 @@ impl Run<'_> {
         p.bytes_up = t.bytes_up.load(Ordering::Relaxed) - self.baseline[1];
         p.bytes_down = t.bytes_down.load(Ordering::Relaxed) - self.baseline[2];
         p.retries = t.retries.load(Ordering::Relaxed) - self.baseline[3];
+        p.last_retry = if p.retries > 0 { t.last_retry() } else { None };
         p.documents_pending = (self.pulls.len() + self.fallback.len()) as u64;
     }
 

@@ -7,7 +7,7 @@ pub mod merkle;
 pub mod statements;
 pub mod wire;
 
-pub use client::{CancelToken, ClientError, RetryPolicy, SyncClient};
+pub use client::{CancelToken, ClientError, RetryCause, RetryPolicy, SyncClient};
 pub use engine::{
     PhotoFetch, Progress, SyncError, SyncOptions, SyncReport, audit_proofs, enrol, fetch_blob, fetch_missing_photos,
     sync,

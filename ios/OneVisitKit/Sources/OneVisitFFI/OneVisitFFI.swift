@@ -4599,6 +4599,18 @@ public struct SyncProgress: Equatable, Hashable {
      * Photos to upload in all.
      */
     public var photosTotal: UInt64
+    /**
+     * Requests sent again after a failure.
+     */
+    public var retries: UInt64
+    /**
+     * Why the latest retry was needed, in zh-CN (e.g. "服务器的应答被截断"), if there was one.
+     */
+    public var retryReason: String?
+    /**
+     * Whether the sync waits for another sync of the same store to finish.
+     */
+    public var waitingForOtherSync: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4629,7 +4641,16 @@ public struct SyncProgress: Equatable, Hashable {
          */photosDone: UInt64, 
         /**
          * Photos to upload in all.
-         */photosTotal: UInt64) {
+         */photosTotal: UInt64, 
+        /**
+         * Requests sent again after a failure.
+         */retries: UInt64, 
+        /**
+         * Why the latest retry was needed, in zh-CN (e.g. "服务器的应答被截断"), if there was one.
+         */retryReason: String?, 
+        /**
+         * Whether the sync waits for another sync of the same store to finish.
+         */waitingForOtherSync: Bool) {
         self.requests = requests
         self.documentsPushed = documentsPushed
         self.documentsPulled = documentsPulled
@@ -4639,6 +4660,9 @@ public struct SyncProgress: Equatable, Hashable {
         self.bytesDown = bytesDown
         self.photosDone = photosDone
         self.photosTotal = photosTotal
+        self.retries = retries
+        self.retryReason = retryReason
+        self.waitingForOtherSync = waitingForOtherSync
     }
 
     
@@ -4665,7 +4689,10 @@ public struct FfiConverterTypeSyncProgress: FfiConverterRustBuffer {
                 bytesUp: FfiConverterUInt64.read(from: &buf), 
                 bytesDown: FfiConverterUInt64.read(from: &buf), 
                 photosDone: FfiConverterUInt64.read(from: &buf), 
-                photosTotal: FfiConverterUInt64.read(from: &buf)
+                photosTotal: FfiConverterUInt64.read(from: &buf), 
+                retries: FfiConverterUInt64.read(from: &buf), 
+                retryReason: FfiConverterOptionString.read(from: &buf), 
+                waitingForOtherSync: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -4679,6 +4706,9 @@ public struct FfiConverterTypeSyncProgress: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.bytesDown, into: &buf)
         FfiConverterUInt64.write(value.photosDone, into: &buf)
         FfiConverterUInt64.write(value.photosTotal, into: &buf)
+        FfiConverterUInt64.write(value.retries, into: &buf)
+        FfiConverterOptionString.write(value.retryReason, into: &buf)
+        FfiConverterBool.write(value.waitingForOtherSync, into: &buf)
     }
 }
 

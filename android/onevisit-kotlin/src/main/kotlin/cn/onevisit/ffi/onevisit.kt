@@ -5501,6 +5501,21 @@ data class SyncProgress (
      * Photos to upload in all.
      */
     var `photosTotal`: kotlin.ULong
+    , 
+    /**
+     * Requests sent again after a failure.
+     */
+    var `retries`: kotlin.ULong
+    , 
+    /**
+     * Why the latest retry was needed, in zh-CN (e.g. "服务器的应答被截断"), if there was one.
+     */
+    var `retryReason`: kotlin.String?
+    , 
+    /**
+     * Whether the sync waits for another sync of the same store to finish.
+     */
+    var `waitingForOtherSync`: kotlin.Boolean
     
 ){
     
@@ -5526,6 +5541,9 @@ public object FfiConverterTypeSyncProgress: FfiConverterRustBuffer<SyncProgress>
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -5538,7 +5556,10 @@ public object FfiConverterTypeSyncProgress: FfiConverterRustBuffer<SyncProgress>
             FfiConverterULong.allocationSize(value.`bytesUp`) +
             FfiConverterULong.allocationSize(value.`bytesDown`) +
             FfiConverterULong.allocationSize(value.`photosDone`) +
-            FfiConverterULong.allocationSize(value.`photosTotal`)
+            FfiConverterULong.allocationSize(value.`photosTotal`) +
+            FfiConverterULong.allocationSize(value.`retries`) +
+            FfiConverterOptionalString.allocationSize(value.`retryReason`) +
+            FfiConverterBoolean.allocationSize(value.`waitingForOtherSync`)
     )
 
     override fun write(value: SyncProgress, buf: ByteBuffer) {
@@ -5551,6 +5572,9 @@ public object FfiConverterTypeSyncProgress: FfiConverterRustBuffer<SyncProgress>
             FfiConverterULong.write(value.`bytesDown`, buf)
             FfiConverterULong.write(value.`photosDone`, buf)
             FfiConverterULong.write(value.`photosTotal`, buf)
+            FfiConverterULong.write(value.`retries`, buf)
+            FfiConverterOptionalString.write(value.`retryReason`, buf)
+            FfiConverterBoolean.write(value.`waitingForOtherSync`, buf)
     }
 }
 

@@ -42,7 +42,13 @@ data class SyncState(
     /** A one-line zh-CN summary for the status bar. */
     val line: String
         get() = when {
-            running -> progress?.let { "同步中：上传 ${it.documentsPushed}/${it.documentsToPush}，接收 ${it.documentsPulled}" } ?: "同步中…"
+            running -> progress?.let { p ->
+                when {
+                    p.waitingForOtherSync -> "等待本机另一个同步完成…"
+                    else -> "同步中：上传 ${p.documentsPushed}/${p.documentsToPush}，接收 ${p.documentsPulled}" +
+                        (p.retryReason?.let { "（$it，已重试 ${p.retries} 次）" } ?: "")
+                }
+            } ?: "同步中…"
             offline -> "离线：记录保存在本机，联网后自动同步"
             message != null -> message
             lastSyncedAtMs != null && !problems.isEmpty() ->
