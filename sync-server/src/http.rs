@@ -209,6 +209,15 @@ async fn enroll<S: Storage, B: BlobStorage>(
         .verify_strict(&request_auth::enrolment_proof_bytes(&request.code, &request.device_public_key), &proof)
         .map_err(|_| refuse(ApiError::Auth(RequestAuthError::BadSignature)))?;
 
+    // Revocation covers the key, not only the certificate: a revoked key never enrols again (and
+    // its attempt does not spend the code).
+    let device = onevisit_core::identity::device_id_of(&key);
+    if let Some(r) = state.storage.revocations().await?.into_iter().find(|r| r.device == device) {
+        return Err(refuse(ApiError::Revoked(format!(
+            "this device key was revoked ({}); it cannot enrol again",
+            r.reason
+        ))));
+    }
     let now = now_ms();
     let hash = code_hash(&request.code);
     let inspector =
@@ -227,7 +236,6 @@ async fn enroll<S: Storage, B: BlobStorage>(
         .tenant
         .certify(serial, key, &inspector, departments, now)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let device = onevisit_core::identity::device_id_of(&key);
     let device_code = onevisit_core::document::number::device_code_of(&key);
     let record = DeviceRecord {
         device: device.clone(),

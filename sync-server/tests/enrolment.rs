@@ -126,6 +126,16 @@ fn a_device_enrols_with_a_one_time_code_and_is_authenticated_until_revoked() {
     let (status, kind, message) = error_kind(revoked);
     assert_eq!((status, kind.as_str()), (403, "revoked"));
     assert!(message.contains("设备遗失"), "{message}");
+    // The stolen handheld's key asks for a fresh certificate with a new code: refused as revoked,
+    // and the code stays good for the inspector's new device.
+    let fresh = admin(data, &["enrolment", "scjg-01"]).trim().to_string();
+    let again = http.post(format!("{}/v1/enroll", server.base)).json(&enrol_request(&device, &fresh)).send().unwrap();
+    let (status, kind, message) = error_kind(again);
+    assert_eq!((status, kind.as_str()), (403, "revoked"), "{message}");
+    assert!(message.contains("cannot enrol again") && message.contains("设备遗失"), "{message}");
+    let replacement = DeviceKey::generate();
+    let ok = http.post(format!("{}/v1/enroll", server.base)).json(&enrol_request(&replacement, &fresh)).send().unwrap();
+    assert_eq!(ok.status().as_u16(), 200, "the code was not spent by the revoked key");
 
     // Oversized and malformed bodies.
     let huge = vec![b'x'; 16 * 1024 * 1024 + 1024];
@@ -146,7 +156,7 @@ fn a_device_enrols_with_a_one_time_code_and_is_authenticated_until_revoked() {
     assert_eq!(garbage.status().as_u16(), 400);
 
     let metrics = http.get(format!("{}/metrics", server.base)).send().unwrap().text().unwrap();
-    assert!(metrics.contains("onevisit_enrolments_total 1"), "{metrics}");
+    assert!(metrics.contains("onevisit_enrolments_total 2"), "{metrics}");
 }
 
 #[test]
