@@ -34,17 +34,25 @@ pub enum EmbeddedError {
     Io(#[from] std::io::Error),
 }
 
-/// Serves `storage` on `listener` until `shutdown` resolves.
+/// Serves `storage` on `listener` until `shutdown` resolves; `/metrics` answers only requests
+/// bearing `metrics_token` (and nothing at all without one).
 pub async fn serve(
     storage: SqliteStorage,
     data: &Path,
     listener: tokio::net::TcpListener,
+    metrics_token: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), EmbeddedError> {
     let tenant = Tenant::open(&storage, data).await?;
     let blobs = FileBlobs::open(&data.join("blobs"))?;
-    let state =
-        Arc::new(AppState { storage, blobs, tenant, documents: Default::default(), metrics: Default::default() });
+    let state = Arc::new(AppState {
+        storage,
+        blobs,
+        tenant,
+        documents: Default::default(),
+        metrics: Default::default(),
+        metrics_token: metrics_token.filter(|t| !t.is_empty()),
+    });
     axum::serve(listener, crate::http::router(state)).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
@@ -81,7 +89,7 @@ impl EmbeddedServer {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(e) = serve(serving, &dir, listener, shutdown).await {
+            if let Err(e) = serve(serving, &dir, listener, None, shutdown).await {
                 tracing::error!(error = %e, "embedded server stopped");
             }
         });

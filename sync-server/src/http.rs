@@ -41,6 +41,8 @@ pub struct AppState<S, B = crate::blobs::FileBlobs> {
     pub documents: Documents,
     /// Counters for /metrics.
     pub metrics: Metrics,
+    /// The bearer token `/metrics` requires; without one, `/metrics` is not served.
+    pub metrics_token: Option<String>,
 }
 
 /// Prometheus counters.
@@ -87,6 +89,9 @@ pub enum ApiError {
     /// A blob operation was refused.
     #[error(transparent)]
     Blob(BlobError),
+    /// `/metrics` asked for without the operators' token, or with a wrong one.
+    #[error("the metrics token is missing or wrong")]
+    MetricsToken,
     /// Something failed on the server.
     #[error("internal error")]
     Internal(String),
@@ -113,7 +118,9 @@ impl IntoResponse for ApiError {
             ApiError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed"),
             ApiError::Auth(RequestAuthError::ClockSkew { .. }) => (StatusCode::UNAUTHORIZED, "clock_skew"),
             ApiError::Auth(RequestAuthError::Replayed) => (StatusCode::UNAUTHORIZED, "replayed"),
-            ApiError::Auth(_) | ApiError::UnknownDevice => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::Auth(_) | ApiError::UnknownDevice | ApiError::MetricsToken => {
+                (StatusCode::UNAUTHORIZED, "unauthenticated")
+            }
             ApiError::Revoked(_) => (StatusCode::FORBIDDEN, "revoked"),
             ApiError::Expired => (StatusCode::FORBIDDEN, "expired"),
             ApiError::Enrolment(_) => (StatusCode::FORBIDDEN, "enrolment_refused"),
@@ -153,7 +160,18 @@ pub fn router<S: Storage, B: BlobStorage>(state: Arc<AppState<S, B>>) -> Router 
         .with_state(state)
 }
 
-async fn metrics<S: Storage, B: BlobStorage>(State(state): State<Arc<AppState<S, B>>>) -> String {
+async fn metrics<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
+    headers: HeaderMap,
+) -> Result<String, ApiError> {
+    // The counters say how busy the city is and how much is refused: for its operators only.
+    let Some(token) = &state.metrics_token else { return Err(ApiError::NotFound("metrics are not served here")) };
+    let given =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    // Compared as digests, so the time taken says nothing about how much of the token matched.
+    if given.map(|g| Sha256::digest(g.as_bytes())) != Some(Sha256::digest(token.as_bytes())) {
+        return Err(ApiError::MetricsToken);
+    }
     let m = &state.metrics;
     let mut out = String::new();
     for (name, value) in [
@@ -172,7 +190,7 @@ async fn metrics<S: Storage, B: BlobStorage>(State(state): State<Arc<AppState<S,
     if let Ok(seq) = state.storage.feed_head().await {
         out.push_str(&format!("# TYPE onevisit_feed_seq gauge\nonevisit_feed_seq {seq}\n"));
     }
-    out
+    Ok(out)
 }
 
 /// Server time, ms since the Unix epoch.

@@ -62,6 +62,9 @@ enum Command {
         /// Where to listen.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// The bearer token `/metrics` requires (without one, `/metrics` is not served).
+        #[arg(long, env = "ONEVISIT_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
     },
 }
 
@@ -214,7 +217,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             let r = storage.revoke(device, reason, now).await?;
             println!("revoked device {} (certificate {}) at {}", r.device, r.serial, r.revoked_at_ms);
         }
-        Command::Serve { listen } => {
+        Command::Serve { listen, metrics_token } => {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|source| ServerError::Io { path: cli.data.clone(), source })?;
@@ -222,7 +225,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             // The first line on stdout says where we listen (tests bind port 0 and read it).
             println!("listening on {bound}");
             tracing::info!(%bound, "serving");
-            embedded::serve(storage, &cli.data, listener, shutdown()).await?;
+            embedded::serve(storage, &cli.data, listener, metrics_token, shutdown()).await?;
             tracing::info!("stopped");
         }
     }

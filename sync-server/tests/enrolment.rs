@@ -155,7 +155,12 @@ fn a_device_enrols_with_a_one_time_code_and_is_authenticated_until_revoked() {
         .unwrap();
     assert_eq!(garbage.status().as_u16(), 400);
 
-    let metrics = http.get(format!("{}/metrics", server.base)).send().unwrap().text().unwrap();
+    // The counters are for the operators: no token, a wrong token → 401; theirs → the counters.
+    let anonymous = http.get(format!("{}/metrics", server.base)).send().unwrap();
+    assert_eq!(error_kind(anonymous).0, 401);
+    let guessed = http.get(format!("{}/metrics", server.base)).bearer_auth("metrics-token").send().unwrap();
+    assert_eq!(error_kind(guessed).0, 401);
+    let metrics = onevisit_flow_tests::metrics(&server);
     assert!(metrics.contains("onevisit_enrolments_total 2"), "{metrics}");
 }
 

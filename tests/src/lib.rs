@@ -63,6 +63,17 @@ pub fn init_tenant(data: &Path) -> String {
     init.trim().rsplit(' ').next().expect("root key printed").to_string()
 }
 
+/// The `/metrics` bearer token of the servers the tests start.
+pub const METRICS_TOKEN: &str = "metrics-token-for-tests";
+
+/// `GET /metrics` of a test server, with its token.
+pub fn metrics(server: &ServerProcess) -> String {
+    let http = reqwest::blocking::Client::new();
+    let response = http.get(format!("{}/metrics", server.base)).bearer_auth(METRICS_TOKEN).send().expect("metrics");
+    assert!(response.status().is_success(), "metrics: {}", response.status());
+    response.text().expect("metrics text")
+}
+
 /// A running `onevisit-server serve` on loopback, stopped when dropped (SIGTERM, then SIGKILL).
 pub struct ServerProcess {
     child: Child,
@@ -80,6 +91,7 @@ impl ServerProcess {
             .arg(data)
             .args(["serve", "--listen", listen])
             .env("RUST_LOG", "warn")
+            .env("ONEVISIT_METRICS_TOKEN", METRICS_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -139,7 +139,7 @@ fn a_photo_uploaded_once_is_fetched_by_another_device_byte_for_byte() {
     assert_eq!(bytes, photo);
     assert!(b.lock().unwrap().missing_evidence(&code).unwrap().is_empty());
     assert_eq!(sync_ok(&b).progress.blobs_total, 0, "a fetched photo is not uploaded back");
-    let metrics = reqwest::blocking::get(format!("{}/metrics", city.server.base)).unwrap().text().unwrap();
+    let metrics = onevisit_flow_tests::metrics(&city.server);
     let counter = |name: &str| -> u64 {
         metrics.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).and_then(|v| v.parse().ok()).unwrap_or(0)
     };
