@@ -16,10 +16,10 @@ pub mod blobs;
 pub mod documents;
 pub mod index;
 pub mod legal;
+pub mod locks;
 pub mod photos;
 pub mod quarantine;
 pub mod schema;
-pub mod sync_lock;
 pub mod sync_state;
 
 pub use sync_state::{DocumentSyncState, PendingBlob, SyncAccount};
@@ -174,43 +174,6 @@ pub struct Store {
     write_lock: std::fs::File,
 }
 
-/// The name of the lock file writers queue on, inside a store directory.
-pub const WRITE_LOCK_FILE: &str = "write.lock";
-
-/// A held write lock, released when dropped (also when the write panics).
-struct WriteTurn {
-    file: std::fs::File,
-    /// Whether this turn had to wait for another writer.
-    contended: bool,
-}
-
-impl WriteTurn {
-    /// Waits for this store's write lock.
-    fn take(lock: &std::fs::File) -> std::io::Result<WriteTurn> {
-        let file = lock.try_clone()?;
-        let contended = match file.try_lock() {
-            Ok(()) => false,
-            Err(std::fs::TryLockError::WouldBlock) => {
-                file.lock()?;
-                true
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(e),
-        };
-        Ok(WriteTurn { file, contended })
-    }
-}
-
-impl Drop for WriteTurn {
-    fn drop(&mut self) {
-        let _ = self.file.unlock();
-        if self.contended {
-            // Others are queueing: step aside briefly so that the one the kernel woke takes the
-            // next turn, instead of this writer taking turn after turn while they wait.
-            std::thread::sleep(std::time::Duration::from_micros(50));
-        }
-    }
-}
-
 /// When the directory data and the enrolment were last written: cheap to read, so the copies in
 /// memory are read again only when another writer replaced them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -269,13 +232,7 @@ impl Store {
         key: DeviceKey,
         inspector: Option<InspectorId>,
     ) -> Result<Store, StoreError> {
-        let lock_path = root.join(WRITE_LOCK_FILE);
-        let write_lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| StoreError::io(&lock_path, e))?;
+        let write_lock = locks::open_lock_file(root, locks::WRITE_LOCK_FILE)?;
         let mut store = Store {
             conn,
             root: root.to_path_buf(),
@@ -379,8 +336,8 @@ impl Store {
     fn write<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
         // Writers queue on a file lock (the kernel wakes the next one as the lock is released)
         // rather than polling SQLite's lock; the lock dies with its process.
-        let _turn =
-            WriteTurn::take(&self.write_lock).map_err(|e| StoreError::io(&self.root.join(WRITE_LOCK_FILE), e))?;
+        let _turn = locks::WriteTurn::take(&self.write_lock)
+            .map_err(|e| StoreError::io(&self.root.join(locks::WRITE_LOCK_FILE), e))?;
         if !self.conn.is_autocommit() {
             // A transaction left open by a panic in an earlier write: it never committed.
             self.conn.execute_batch("ROLLBACK")?;

@@ -111,24 +111,30 @@ impl Store {
         let revocations =
             serde_json::to_string(&account.revocations).map_err(crate::canonical::CanonicalError::from)?;
         let now = now_ms();
-        let inspector = self.inspector.clone();
         self.write(|s| {
-        let tx = &s.conn;
-        tx.execute(
-            "INSERT INTO sync_account (id, server_url, certificate, root_public_key, device_code, revocations, enrolled_at_ms)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(id) DO UPDATE SET server_url = ?1, certificate = ?2, root_public_key = ?3, device_code = ?4,
-                 revocations = ?5, enrolled_at_ms = ?6",
-            params![account.server_url, certificate, account.root_public_key, account.device_code, revocations, now],
-        )?;
-        let event = audit_log::Event {
-            action: AuditAction::Enrol,
-            inspector: inspector.as_ref().map(|i| i.as_str()),
-            object: format!("server/{}", account.server_url),
-            object_hash: sha256_hex(certificate.as_bytes()),
-            at_ms: now,
-        };
-        audit_log::append(tx, &s.key, event)
+            s.conn.execute(
+                "INSERT INTO sync_account
+                     (id, server_url, certificate, root_public_key, device_code, revocations, enrolled_at_ms)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(id) DO UPDATE SET server_url = ?1, certificate = ?2, root_public_key = ?3,
+                     device_code = ?4, revocations = ?5, enrolled_at_ms = ?6",
+                params![
+                    account.server_url,
+                    certificate,
+                    account.root_public_key,
+                    account.device_code,
+                    revocations,
+                    now
+                ],
+            )?;
+            let event = audit_log::Event {
+                action: AuditAction::Enrol,
+                inspector: s.inspector.as_ref().map(|i| i.as_str()),
+                object: format!("server/{}", account.server_url),
+                object_hash: sha256_hex(certificate.as_bytes()),
+                at_ms: now,
+            };
+            audit_log::append(&s.conn, &s.key, event)
         })?;
         self.certificate = Some(account.certificate.clone());
         self.stamps = super::stored_stamps(&self.conn)?;

@@ -229,10 +229,10 @@ fn lock_store(
     store: &Mutex<Store>,
     options: &SyncOptions,
     progress: &dyn Fn(&Progress),
-) -> Result<crate::store::sync_lock::SyncLock, SyncError> {
+) -> Result<crate::store::locks::SyncLock, SyncError> {
     let root = store.lock()?.root().to_path_buf();
     let waiting = || progress(&Progress { waiting_for_other_sync: true, ..Progress::default() });
-    Ok(crate::store::sync_lock::acquire(&root, options.lock_wait, &waiting)?)
+    Ok(crate::store::locks::acquire(&root, options.lock_wait, &waiting)?)
 }
 
 /// A client for the store's server.
@@ -452,8 +452,7 @@ impl Run<'_> {
             if self.pushed.get(&id) == Some(&heads) {
                 let detail =
                     "the server accepted this record's changes but they did not settle; left for the next sync";
-                self.report.isolated.insert(id.clone(), Isolated { forbidden: None, detail: detail.into() });
-                self.skip.insert(id);
+                self.leave_out(id, Isolated { forbidden: None, detail: detail.into() });
                 continue;
             }
             self.pushed.insert(id.clone(), heads);
@@ -623,7 +622,12 @@ impl Run<'_> {
             StoreError::Record(crate::record::RecordError::Forbidden(f)) => Some(f.clone()),
             _ => None,
         };
-        self.report.isolated.insert(id.clone(), Isolated { forbidden, detail: error.to_string() });
+        self.leave_out(id, Isolated { forbidden, detail: error.to_string() });
+    }
+
+    /// Leaves one record out of the rest of this run, reported with why.
+    fn leave_out(&mut self, id: String, why: Isolated) {
+        self.report.isolated.insert(id.clone(), why);
         self.fallback.remove(&id);
         self.pulls.remove(&id);
         self.skip.insert(id);
