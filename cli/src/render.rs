@@ -146,12 +146,7 @@ pub fn audit(report: &AuditReport) -> String {
         report.entries, report.authentic, report.head_seq
     );
     for s in &report.segments {
-        let held = if s.seq > s.after_local + 1 {
-            format!("第 {}–{} 条只在服务器上", s.after_local + 1, s.seq - 1)
-        } else {
-            "本机持有之前的全部记录".to_string()
-        };
-        o.push_str(&format!("新链段：第 {} 条起（{held}）：{}\n", s.seq, s.explanation));
+        o.push_str(&format!("新链段：第 {} 条起（{}）：{}\n", s.seq, s.held_zh(), s.explanation));
     }
     if report.is_intact() {
         o.push_str("结果：哈希链完整，全部签名验证通过 ✓\n");

@@ -177,6 +177,23 @@ pub struct SegmentStart {
     pub explanation: String,
 }
 
+impl SegmentStart {
+    /// The entries before the segment that only the server holds (empty if none).
+    pub fn server_only(&self) -> std::ops::Range<u64> {
+        self.after_local + 1..self.seq
+    }
+
+    /// Which earlier entries this copy lacks, in words (zh-CN).
+    pub fn held_zh(&self) -> String {
+        let only = self.server_only();
+        if only.is_empty() {
+            "此前的记录都在这份日志中".to_string()
+        } else {
+            format!("第 {}–{} 条只在服务器上", only.start, only.end - 1)
+        }
+    }
+}
+
 impl AuditReport {
     /// Whether nothing was found wrong.
     pub fn is_intact(&self) -> bool {
@@ -255,8 +272,9 @@ pub fn verify_chain(stored: &[SignedAuditEntry], key: &VerifyingKey, head_seq: u
     for (i, (seq, entry, _)) in chain.iter().enumerate() {
         if entry.action == AuditAction::StartSegment {
             let after_local = if i == 0 { 0 } else { chain[i - 1].0 };
-            skipped.extend(after_local + 1..*seq);
-            segments.push(SegmentStart { seq: *seq, after_local, explanation: entry.object.clone() });
+            let segment = SegmentStart { seq: *seq, after_local, explanation: entry.object.clone() };
+            skipped.extend(segment.server_only());
+            segments.push(segment);
         }
     }
     for w in chain.windows(2) {

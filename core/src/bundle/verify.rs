@@ -535,16 +535,13 @@ impl Verifier<'_> {
                 // A new segment is explained, never passed over: who started it, why, and which
                 // entries only the server holds (their inclusion proofs are the server's).
                 for segment in &report.segments {
-                    let held = if segment.seq > segment.after_local + 1 {
-                        format!("第 {}–{} 条只在服务器上", segment.after_local + 1, segment.seq - 1)
-                    } else {
-                        "之前的记录都在本文件中".to_string()
-                    };
                     self.report.pass(
                         "audit",
                         format!(
-                            "{f}: 第 {} 条起为新链段（{held}），设备签署的说明：{}",
-                            segment.seq, segment.explanation
+                            "{f}: 第 {} 条起为新链段（{}），设备签署的说明：{}",
+                            segment.seq,
+                            segment.held_zh(),
+                            segment.explanation
                         ),
                     );
                 }
