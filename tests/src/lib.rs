@@ -29,6 +29,31 @@ pub fn device(root: &Path, inspector: &str) -> Store {
     store
 }
 
+/// A device store of scjg-01 in `root` holding the sample joint task, checked in on site (ready
+/// for answers); returns the task.
+pub fn on_site_device(root: &Path) -> TaskCode {
+    let mut store = device(root, "scjg-01");
+    let directory = store.directory().expect("directory");
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+    let code = store.create_task(sample::joint_task_draft(&directory, 0, day)).expect("task").code;
+    store.check_in(&code, Position::wgs84(30.7, 121.0, 5).expect("position")).expect("check in");
+    code
+}
+
+/// Starts `onevisit-crash-recorder` answering into the store in `root` until killed; returns the
+/// process and its `ack …` lines.
+pub fn crash_recorder(root: &Path, code: &TaskCode) -> (Child, std::io::Lines<BufReader<std::process::ChildStdout>>) {
+    let mut child = Command::new(built_bin("onevisit-crash-recorder"))
+        .arg(root)
+        .arg(code.as_str())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the recorder");
+    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    (child, lines)
+}
+
 /// A binary of the workspace built beside these tests (`cargo build --workspace` makes them).
 fn built_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
@@ -189,6 +214,17 @@ impl City {
         admin(&self.data, args)
     }
 
+    /// The sample joint task planned, and its two inspectors' devices (`a`: scjg-01, the lead;
+    /// `b`: xfjy-01) enrolled and synced once, so both hold it.
+    pub fn joint_team(&self) -> (TaskCode, Mutex<Store>, Mutex<Store>) {
+        let code = self.plan_sample_task();
+        let a = self.device("a", "scjg-01");
+        let b = self.device("b", "xfjy-01");
+        sync_ok(&a);
+        sync_ok(&b);
+        (code, a, b)
+    }
+
     /// An enrolled device store named `name`, operated by `inspector`.
     pub fn device(&self, name: &str, inspector: &str) -> Mutex<Store> {
         enrolled_device(&self.tmp.path().join(name), inspector, &self.data, &self.server, &self.root)
@@ -236,11 +272,7 @@ pub const SIGNATURE_PNG: &[u8] = include_bytes!("../../data/sample-signature.png
 /// device A) and xfjy-01 (device B) each record their department's part, B with a photo and a
 /// finding, and the lead completes it. Returns the two devices and the task.
 pub fn recorded_case(city: &City) -> (Mutex<Store>, Mutex<Store>, TaskCode) {
-    let code = city.plan_sample_task();
-    let a = city.device("a", "scjg-01");
-    let b = city.device("b", "xfjy-01");
-    sync_ok(&a);
-    sync_ok(&b);
+    let (code, a, b) = city.joint_team();
     let here = Position::wgs84(30.7, 121.0, 5).unwrap();
     {
         let mut s = a.lock().unwrap();

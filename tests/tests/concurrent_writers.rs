@@ -13,7 +13,9 @@ use onevisit_core::record::{AnswerValue, FindingDraft, Position};
 use onevisit_core::store::Store;
 use onevisit_core::sync::{self, CancelToken, RetryPolicy, SyncOptions};
 use onevisit_flow_tests::fault_proxy::{Fault, FaultProxy};
-use onevisit_flow_tests::{City, Lcg, admin, cli_bin, cp, device, fast_options, sync_ok};
+use onevisit_flow_tests::{
+    City, Lcg, admin, cli_bin, cp, crash_recorder, device, fast_options, on_site_device, sync_ok,
+};
 use serde_json::Value;
 
 const BASIS: &str = "《中华人民共和国食品安全法》第五十四条";
@@ -282,11 +284,7 @@ fn a_store_restored_from_an_old_backup_is_told_keeps_syncing_and_starts_a_new_au
 #[test]
 fn a_photo_not_uploaded_yet_does_not_stop_the_others_being_fetched() {
     let city = City::new();
-    let code = city.plan_sample_task();
-    let a = city.device("a", "scjg-01");
-    let b = city.device("b", "xfjy-01");
-    sync_ok(&a);
-    sync_ok(&b);
+    let (code, a, b) = city.joint_team();
     let site = Position::wgs84(30.7, 121.0, 5).unwrap();
     a.lock().unwrap().check_in(&code, site).unwrap();
     let photo = |width: u32| {
@@ -486,28 +484,10 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn a_writer_killed_mid_edit_never_blocks_nor_forks_the_others() {
-    use std::io::{BufRead, BufReader};
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("device");
-    let code = {
-        let mut s = device(&root, "scjg-01");
-        let dir = s.directory().unwrap();
-        let today = chrono::Utc::now().date_naive();
-        let code = s.create_task(onevisit_core::sample::joint_task_draft(&dir, 0, today)).unwrap().code;
-        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
-        code
-    };
-    let recorder = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_onevisit-crash-recorder"))
-            .arg(&root)
-            .arg(code.as_str())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        (child, lines)
-    };
+    let code = on_site_device(&root);
+    let recorder = || crash_recorder(&root, &code);
     // A steady writer, and others SIGKILLed mid-way, one after the other (holding the writer lock
     // or not: the kernel releases it with the process).
     let (mut steady, mut steady_lines) = recorder();

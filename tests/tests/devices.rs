@@ -1,16 +1,13 @@
 //! Several devices recording one joint inspection offline, on real store files.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use chrono::NaiveDate;
-use onevisit_core::domain::TaskCode;
 use onevisit_core::identity::KeyFileWrapper;
 use onevisit_core::record::{AnswerValue, FindingDraft, Position, Status};
 use onevisit_core::sample;
 use onevisit_core::store::Store;
-use onevisit_flow_tests::{Lcg, cp, device};
+use onevisit_flow_tests::{Lcg, cp, crash_recorder, device, on_site_device};
 
 fn reopen(root: &Path) -> Store {
     Store::open(root, &KeyFileWrapper::load(&root.join("device.key")).unwrap()).unwrap()
@@ -120,24 +117,8 @@ fn three_devices_of_two_departments_converge_whatever_the_merge_order() {
 fn a_killed_recorder_loses_no_acknowledged_edit() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("device");
-    let code: TaskCode = {
-        let mut s = device(&root, "scjg-01");
-        let dir = s.directory().unwrap();
-        let code = s
-            .create_task(sample::joint_task_draft(&dir, 0, NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()))
-            .unwrap()
-            .code;
-        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
-        code
-    };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_onevisit-crash-recorder"))
-        .arg(&root)
-        .arg(code.as_str())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let code = on_site_device(&root);
+    let (mut child, mut lines) = crash_recorder(&root, &code);
     let mut last = String::new();
     for _ in 0..60 {
         last = lines.next().unwrap().unwrap();

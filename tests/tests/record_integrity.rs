@@ -179,11 +179,7 @@ fn another_departments_answers_cannot_be_overwritten_after_signing() {
 #[test]
 fn status_shortcuts_and_reopening_a_cancelled_record_are_refused() {
     let city = City::new();
-    let code = city.plan_sample_task();
-    let a = city.device("a", "scjg-01");
-    let b = city.device("b", "xfjy-01");
-    sync_ok(&a);
-    sync_ok(&b);
+    let (code, a, b) = city.joint_team();
     let status = |s: &str, by: &str| format!(r#"{{"status":"{s}","by":"{by}","at_ms":1}}"#);
     // Planned → closed with nothing answered, by the lead's own device.
     let closed = forge(&a, &code, |doc| doc.put(ROOT, "status", status("closed", "scjg-01")).unwrap());

@@ -109,11 +109,7 @@ fn three_devices_of_two_departments_converge_through_the_server_in_random_orders
 #[test]
 fn a_photo_uploaded_once_is_fetched_by_another_device_byte_for_byte() {
     let city = City::new();
-    let code = city.plan_sample_task();
-    let a = city.device("a", "scjg-01");
-    let b = city.device("b", "xfjy-01");
-    sync_ok(&a);
-    sync_ok(&b);
+    let (code, a, b) = city.joint_team();
     let photo = sample_jpeg(640, 480, Some(&SampleExif::pinghu()));
     let evidence = {
         let mut s = a.lock().unwrap();
