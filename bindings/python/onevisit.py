@@ -6425,6 +6425,21 @@ class SyncError:  # type: ignore
         def __repr__(self):
             return "SyncError.Storage({})".format(str(self))
     _UniffiTempSyncError.Storage = Storage # type: ignore
+    class InsecureConnection(_UniffiTempSyncError):
+        """
+        No secure connection: plain http to another host, or a server certificate this device does
+        not trust (not the tenant's pinned root). Check the server address; do not retry blindly.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "SyncError.InsecureConnection({})".format(str(self))
+    _UniffiTempSyncError.InsecureConnection = InsecureConnection # type: ignore
 
 SyncError = _UniffiTempSyncError # type: ignore
 del _UniffiTempSyncError
@@ -6471,6 +6486,10 @@ class _UniffiFfiConverterTypeSyncError(_UniffiConverterRustBuffer):
             return SyncError.Storage(
                 _UniffiFfiConverterString.read(buf),
             )
+        if variant == 10:
+            return SyncError.InsecureConnection(
+                _UniffiFfiConverterString.read(buf),
+            )
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -6503,6 +6522,9 @@ class _UniffiFfiConverterTypeSyncError(_UniffiConverterRustBuffer):
         if isinstance(value, SyncError.Storage):
             _UniffiFfiConverterString.check_lower(value.detail)
             return
+        if isinstance(value, SyncError.InsecureConnection):
+            _UniffiFfiConverterString.check_lower(value.detail)
+            return
 
     @staticmethod
     def write(value, buf):
@@ -6533,6 +6555,9 @@ class _UniffiFfiConverterTypeSyncError(_UniffiConverterRustBuffer):
             buf.write_i32(8)
         if isinstance(value, SyncError.Storage):
             buf.write_i32(9)
+            _UniffiFfiConverterString.write(value.detail, buf)
+        if isinstance(value, SyncError.InsecureConnection):
+            buf.write_i32(10)
             _UniffiFfiConverterString.write(value.detail, buf)
 
 

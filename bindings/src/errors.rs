@@ -165,6 +165,10 @@ pub enum SyncError {
     /// The local store failed.
     #[error("storage failed: {detail}")]
     Storage { detail: String },
+    /// No secure connection: plain http to another host, or a server certificate this device does
+    /// not trust (not the tenant's pinned root). Check the server address; do not retry blindly.
+    #[error("{detail}")]
+    InsecureConnection { detail: String },
 }
 
 /// Exporting and verifying evidence bundles (Kotlin `BundleException`).
@@ -365,7 +369,8 @@ impl From<CoreSyncError> for SyncError {
             CoreSyncError::Statement(_)
             | CoreSyncError::Enrolment(_)
             | CoreSyncError::BlobMismatch(_)
-            | CoreSyncError::TooManyRounds(_) => SyncError::Untrusted { detail },
+            | CoreSyncError::TooManyRounds(_)
+            | CoreSyncError::Untrusted { .. } => SyncError::Untrusted { detail },
         }
     }
 }
@@ -380,6 +385,7 @@ impl From<ClientError> for SyncError {
             ClientError::Refused { status, kind, message: detail } => SyncError::Refused { status, kind, detail },
             ClientError::MalformedAnswer(detail) => SyncError::Untrusted { detail },
             ClientError::Cancelled => SyncError::Cancelled,
+            ClientError::Transport(t) => SyncError::InsecureConnection { detail: t.to_string() },
         }
     }
 }

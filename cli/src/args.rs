@@ -64,7 +64,7 @@ pub enum Command {
     TaskCode(TaskCodeCommand),
     /// Enrol this device with the city sync server using a one-time code.
     Enroll {
-        /// The server, e.g. http://127.0.0.1:8080.
+        /// The server, e.g. https://sync.pinghu.gov.cn (plain http only to this machine).
         #[arg(long)]
         server: String,
         /// The one-time enrolment code from the administrator.
@@ -73,12 +73,18 @@ pub enum Command {
         /// The tenant's root public key (hex), given out of band.
         #[arg(long)]
         root: String,
+        /// Development only: allow plain http to another machine.
+        #[arg(long)]
+        insecure_http: bool,
     },
     /// Sync records, audit log and photos with the city server.
     Sync {
         /// Also download the evidence photos of every task that are not on this device.
         #[arg(long)]
         fetch_photos: bool,
+        /// Development only: allow plain http to another machine.
+        #[arg(long)]
+        insecure_http: bool,
     },
     /// Export tasks as a sealed evidence bundle (BagIt 1.0), a folder or a .zip.
     Export {

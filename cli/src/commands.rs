@@ -46,9 +46,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let store = Store::open(&root, wrapper(&cli, &root, false)?.as_ref())?;
             crate::bundle_commands::export(store, codes, out, agency.as_deref(), *offline, cli.json)
         }
-        Command::Sync { fetch_photos } => {
+        Command::Sync { fetch_photos, insecure_http } => {
             let store = Store::open(&root, wrapper(&cli, &root, false)?.as_ref())?;
-            crate::sync_commands::sync(store, *fetch_photos, cli.json)
+            crate::sync_commands::sync(store, *fetch_photos, *insecure_http, cli.json)
         }
         command => {
             let mut store = Store::open(&root, wrapper(&cli, &root, false)?.as_ref())?;
@@ -139,7 +139,9 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
         Command::Photo(c) => crate::evidence_commands::photo(store, c, as_json)?,
         Command::Document(c) => crate::evidence_commands::document(store, c, as_json)?,
         Command::TaskCode(c) => crate::evidence_commands::task_code(store, c, as_json)?,
-        Command::Enroll { server, code, root } => crate::sync_commands::enroll(store, server, code, root, as_json)?,
+        Command::Enroll { server, code, root, insecure_http } => {
+            crate::sync_commands::enroll(store, server, code, root, *insecure_http, as_json)?
+        }
         Command::Init { .. }
         | Command::Demo { .. }
         | Command::Sync { .. }

@@ -11,8 +11,15 @@ use crate::error::CliError;
 use crate::render;
 
 /// Enrols the device and keeps its certificate.
-pub fn enroll(store: &mut Store, server: &str, code: &str, root: &str, as_json: bool) -> Result<(), CliError> {
-    let account = sync::enrol(store, server, code, root)?;
+pub fn enroll(
+    store: &mut Store,
+    server: &str,
+    code: &str,
+    root: &str,
+    insecure_http: bool,
+    as_json: bool,
+) -> Result<(), CliError> {
+    let account = sync::enrol_with(store, server, code, root, insecure_http)?;
     let certificate = account.certificate.canonical.clone();
     if as_json {
         render::json(
@@ -50,10 +57,10 @@ fn progress_line(p: &Progress) {
 
 /// Syncs everything, optionally fetching the evidence photos the device lacks. Anything refused
 /// (a record, the audit log) is reported and makes the command fail, after everything else synced.
-pub fn sync(store: Store, fetch_photos: bool, as_json: bool) -> Result<(), CliError> {
+pub fn sync(store: Store, fetch_photos: bool, insecure_http: bool, as_json: bool) -> Result<(), CliError> {
     let store = Mutex::new(store);
     let cancel = CancelToken::new();
-    let options = SyncOptions::default();
+    let options = SyncOptions { allow_plain_http: insecure_http, ..SyncOptions::default() };
     let quiet = |_: &Progress| {};
     let report = sync::sync(&store, &options, if as_json { &quiet } else { &progress_line }, &cancel)?;
     if !as_json {

@@ -84,6 +84,11 @@ impl Tenant {
         Ok(SignedCertificate::issue(&certificate, &self.ca)?)
     }
 
+    /// The CA key, for issuing the server's own TLS certificate under the root (crate::tls).
+    pub(crate) fn ca_key(&self) -> &DeviceKey {
+        &self.ca
+    }
+
     /// The Automerge actor of documents the server itself creates (planned tasks).
     pub fn actor(&self) -> automerge::ActorId {
         self.ca.actor_id()

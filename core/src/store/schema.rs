@@ -186,10 +186,16 @@ const MIGRATIONS: &[Migration] = &[
             );",
         rebuild_index: false,
     },
+    Migration {
+        version: 7,
+        description: "which server certificates the device accepts, fixed at enrolment",
+        sql: "ALTER TABLE sync_account ADD COLUMN tls_trust TEXT;",
+        rebuild_index: false,
+    },
 ];
 
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 6;
+pub const CURRENT_VERSION: u32 = 7;
 
 /// Applies every migration above the database's version, each in its own transaction that holds
 /// the write lock from its start (two processes opening an old store migrate it once).

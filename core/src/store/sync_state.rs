@@ -27,6 +27,8 @@ pub struct SyncAccount {
     pub device_code: String,
     /// The latest revocation list received.
     pub revocations: SignedRevocationList,
+    /// Which server certificates this device accepts (`None`: enrolled over plain http).
+    pub tls: Option<crate::sync::TlsTrust>,
 }
 
 /// One record's sync state.
@@ -84,21 +86,24 @@ pub(crate) fn set_confirmed_heads(tx: &Connection, code: &TaskCode, heads: &[Cha
 impl Store {
     /// The enrolment, if the device is enrolled.
     pub fn sync_account(&self) -> Result<Option<SyncAccount>, StoreError> {
-        let row: Option<(String, String, String, String, String)> = self
+        type Row = (String, String, String, String, String, Option<String>);
+        let row: Option<Row> = self
             .conn
             .query_row(
-                "SELECT server_url, certificate, root_public_key, device_code, revocations FROM sync_account WHERE id = 1",
+                "SELECT server_url, certificate, root_public_key, device_code, revocations, tls_trust
+                 FROM sync_account WHERE id = 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
             )
             .optional()?;
-        row.map(|(server_url, certificate, root_public_key, device_code, revocations)| {
+        row.map(|(server_url, certificate, root_public_key, device_code, revocations, tls)| {
             Ok(SyncAccount {
                 server_url,
                 certificate: serde_json::from_str(&certificate).map_err(crate::canonical::CanonicalError::from)?,
                 root_public_key,
                 device_code,
                 revocations: serde_json::from_str(&revocations).map_err(crate::canonical::CanonicalError::from)?,
+                tls: tls.as_deref().and_then(crate::sync::TlsTrust::parse),
             })
         })
         .transpose()
@@ -114,17 +119,19 @@ impl Store {
         self.write(|s| {
             s.conn.execute(
                 "INSERT INTO sync_account
-                     (id, server_url, certificate, root_public_key, device_code, revocations, enrolled_at_ms)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+                     (id, server_url, certificate, root_public_key, device_code, revocations, enrolled_at_ms,
+                      tls_trust)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT(id) DO UPDATE SET server_url = ?1, certificate = ?2, root_public_key = ?3,
-                     device_code = ?4, revocations = ?5, enrolled_at_ms = ?6",
+                     device_code = ?4, revocations = ?5, enrolled_at_ms = ?6, tls_trust = ?7",
                 params![
                     account.server_url,
                     certificate,
                     account.root_public_key,
                     account.device_code,
                     revocations,
-                    now
+                    now,
+                    account.tls.map(|t| t.as_str())
                 ],
             )?;
             let event = audit_log::Event {

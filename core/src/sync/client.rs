@@ -11,6 +11,7 @@ use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::transport::{TlsVerdicts, TransportError, TransportPolicy};
 use super::wire::ErrorBody;
 use crate::identity::DeviceKey;
 use crate::request_auth::{self, RequestAuth};
@@ -54,6 +55,10 @@ pub enum ClientError {
     /// The caller cancelled.
     #[error("cancelled")]
     Cancelled,
+    /// The connection was not made: plain http to another host, or a server certificate this
+    /// device does not trust (not retried: it will not change by itself).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
 }
 
 /// A flag another thread sets to stop a sync at the next safe point.
@@ -102,8 +107,10 @@ pub enum RetryCause {
     Unreachable,
     /// The server answered, but the answer was cut off before its end.
     CutOff,
-    /// The server answered 5xx or 429.
+    /// The server answered 5xx.
     ServerTrouble,
+    /// The server asked this device to slow down (429).
+    Throttled,
 }
 
 impl RetryCause {
@@ -113,6 +120,7 @@ impl RetryCause {
             RetryCause::Unreachable => "连不上服务器",
             RetryCause::CutOff => "服务器的应答被截断",
             RetryCause::ServerTrouble => "服务器繁忙或出错",
+            RetryCause::Throttled => "请求过于频繁，服务器要求稍候",
         }
     }
 
@@ -121,6 +129,7 @@ impl RetryCause {
             RetryCause::Unreachable => 1,
             RetryCause::CutOff => 2,
             RetryCause::ServerTrouble => 3,
+            RetryCause::Throttled => 4,
         }
     }
 
@@ -129,6 +138,7 @@ impl RetryCause {
             1 => Some(RetryCause::Unreachable),
             2 => Some(RetryCause::CutOff),
             3 => Some(RetryCause::ServerTrouble),
+            4 => Some(RetryCause::Throttled),
             _ => None,
         }
     }
@@ -163,6 +173,7 @@ impl Traffic {
 /// A client bound to one server and one device key.
 pub struct SyncClient {
     http: Client,
+    verdicts: Arc<TlsVerdicts>,
     base: String,
     key: DeviceKey,
     retry: RetryPolicy,
@@ -187,15 +198,19 @@ struct Call<'a> {
 }
 
 impl SyncClient {
-    /// A client for `base_url` (e.g. `http://127.0.0.1:8080`) signing with `key`.
-    pub fn new(base_url: &str, key: &DeviceKey, retry: RetryPolicy) -> Result<SyncClient, ClientError> {
-        let http = Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| ClientError::Network(e.to_string()))?;
+    /// A client for `base_url` (e.g. `https://sync.example.gov.cn`) signing with `key`, reaching
+    /// the server only as `policy` allows.
+    pub fn new(
+        base_url: &str,
+        key: &DeviceKey,
+        policy: &TransportPolicy,
+        retry: RetryPolicy,
+    ) -> Result<SyncClient, ClientError> {
+        let (http, verdicts) =
+            super::transport::http_client(base_url, policy, Duration::from_secs(10), Duration::from_secs(120))?;
         Ok(SyncClient {
             http,
+            verdicts,
             base: base_url.trim_end_matches('/').to_string(),
             key: key.duplicate(),
             retry,
@@ -285,6 +300,7 @@ impl SyncClient {
     /// protocol is idempotent, so the server applying one twice changes nothing.
     fn send(&self, call: Call<'_>, cancel: &CancelToken) -> Result<Answer, ClientError> {
         let mut backoff = self.retry.initial_backoff;
+        let mut asked: Option<Duration> = None;
         let mut last = ClientError::Network("no attempt made".into());
         for attempt in 0..self.retry.attempts.max(1) {
             if cancel.is_cancelled() {
@@ -292,7 +308,9 @@ impl SyncClient {
             }
             if attempt > 0 {
                 self.traffic.retries.fetch_add(1, Ordering::Relaxed);
-                sleep_unless_cancelled(jittered(backoff), cancel)?;
+                // Never sooner than the server asked (Retry-After), jitter or not.
+                let wait = jittered(backoff).max(asked.take().unwrap_or_default());
+                sleep_unless_cancelled(wait, cancel)?;
                 backoff = (backoff * 2).min(self.retry.max_backoff);
             }
             self.traffic.requests.fetch_add(1, Ordering::Relaxed);
@@ -303,6 +321,9 @@ impl SyncClient {
             self.traffic.bytes_up.fetch_add(call.body.len() as u64 + wire_header_bytes(&request), Ordering::Relaxed);
             match self.http.execute(request) {
                 Err(e) => {
+                    if let Some(refusal) = self.verdicts.refusal() {
+                        return Err(ClientError::Transport(refusal));
+                    }
                     self.traffic.failed(RetryCause::Unreachable);
                     last = ClientError::Network(e.to_string());
                 }
@@ -324,10 +345,17 @@ impl SyncClient {
                 }
                 Ok(response) => {
                     let status = response.status();
+                    let asked_wait = retry_after(&response);
                     let error = refusal(status.as_u16(), response);
-                    // Server trouble is worth retrying; a refusal is not.
+                    // Server trouble is worth retrying; a refusal is not. A server that says how
+                    // long to wait (429 or 503 with Retry-After) is waited for, up to a bound.
                     if status.is_server_error() || status.as_u16() == 429 {
-                        self.traffic.failed(RetryCause::ServerTrouble);
+                        self.traffic.failed(if status.as_u16() == 429 {
+                            RetryCause::Throttled
+                        } else {
+                            RetryCause::ServerTrouble
+                        });
+                        asked = asked_wait.map(|w| w.min(MAX_RETRY_AFTER));
                         last = error;
                     } else {
                         return Err(error);
@@ -359,6 +387,16 @@ fn wire_header_bytes(request: &reqwest::blocking::Request) -> u64 {
     let host = 8 + url.host_str().map_or(0, str::len) + 6;
     let length = 20;
     (line + headers + host + length + 2) as u64
+}
+
+/// The longest `Retry-After` a device honours before trying again (it may still give up after
+/// its attempts).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The wait a server asked for with `Retry-After: <seconds>`.
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn refusal(status: u16, response: Response) -> ClientError {

@@ -5,10 +5,12 @@ pub mod client;
 pub mod engine;
 pub mod merkle;
 pub mod statements;
+pub mod transport;
 pub mod wire;
 
 pub use client::{CancelToken, ClientError, RetryCause, RetryPolicy, SyncClient};
 pub use engine::{
-    PhotoFetch, Progress, SyncError, SyncOptions, SyncReport, audit_proofs, enrol, fetch_blob, fetch_missing_photos,
-    sync,
+    PhotoFetch, Progress, SyncError, SyncOptions, SyncReport, audit_proofs, enrol, enrol_with, fetch_blob,
+    fetch_missing_photos, sync,
 };
+pub use transport::{TlsTrust, TransportError, TransportPolicy};

@@ -6876,6 +6876,12 @@ enum SyncError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case Storage(detail: String
     )
+    /**
+     * No secure connection: plain http to another host, or a server certificate this device does
+     * not trust (not the tenant's pinned root). Check the server address; do not retry blindly.
+     */
+    case InsecureConnection(detail: String
+    )
 
     
 
@@ -6929,6 +6935,9 @@ public struct FfiConverterTypeSyncError: FfiConverterRustBuffer {
             )
         case 8: return .Cancelled
         case 9: return .Storage(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 10: return .InsecureConnection(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -6986,6 +6995,11 @@ public struct FfiConverterTypeSyncError: FfiConverterRustBuffer {
         
         case let .Storage(detail):
             writeInt(&buf, Int32(9))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .InsecureConnection(detail):
+            writeInt(&buf, Int32(10))
             FfiConverterString.write(detail, into: &buf)
             
         }

@@ -8083,6 +8083,18 @@ sealed class SyncException: kotlin.Exception() {
             get() = "detail=${ `detail` }"
     }
     
+    /**
+     * No secure connection: plain http to another host, or a server certificate this device does
+     * not trust (not the tenant's pinned root). Check the server address; do not retry blindly.
+     */
+    class InsecureConnection(
+        
+        val `detail`: kotlin.String
+        ) : SyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
 
     
 
@@ -8126,6 +8138,9 @@ public object FfiConverterTypeSyncError : FfiConverterRustBuffer<SyncException> 
                 )
             8 -> SyncException.Cancelled()
             9 -> SyncException.Storage(
+                FfiConverterString.read(buf),
+                )
+            10 -> SyncException.InsecureConnection(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -8180,6 +8195,11 @@ public object FfiConverterTypeSyncError : FfiConverterRustBuffer<SyncException> 
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
             )
+            is SyncException.InsecureConnection -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
         }
     }
 
@@ -8228,6 +8248,11 @@ public object FfiConverterTypeSyncError : FfiConverterRustBuffer<SyncException> 
             }
             is SyncException.Storage -> {
                 buf.putInt(9)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is SyncException.InsecureConnection -> {
+                buf.putInt(10)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }

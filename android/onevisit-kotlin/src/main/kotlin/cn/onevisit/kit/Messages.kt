@@ -84,6 +84,7 @@ private fun syncMessage(e: SyncException): String = when (e) {
     is SyncException.Untrusted -> "服务器的应答无法验证，已停止同步"
     is SyncException.Cancelled -> "同步已取消"
     is SyncException.Storage -> "本机存储出错：${e.detail}"
+    is SyncException.InsecureConnection -> "连接不安全，已拒绝：${e.detail}"
 }
 
 private fun bundleMessage(e: BundleException): String = when (e) {

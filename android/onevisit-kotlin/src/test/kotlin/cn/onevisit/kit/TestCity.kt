@@ -26,7 +26,7 @@ class TestCity : AutoCloseable {
     val base: String
 
     init {
-        root = admin("init", "--tenant", "330482").trim().split(' ').last()
+        root = admin("init", "--tenant", "330482").lines().first().trim().split(' ').last()
         admin("import", "--sample")
         process = serve("127.0.0.1:0")
         base = "http://" + address
