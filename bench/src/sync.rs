@@ -199,7 +199,7 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
     let data = base.join("sync-server");
     let admin = |data: &Path, args: &[&str]| admin_with(checks, data, args);
     let init = admin(&data, &["init", "--tenant", "330482"]);
-    let root_key = init.trim().rsplit(' ').next().expect("root key").to_string();
+    let root_key = init.lines().next().and_then(|l| l.trim().rsplit(' ').next()).expect("root key").to_string();
     admin(&data, &["import", "--sample"]);
     let directory = sample::directory().expect("sample");
     let inspectors: Vec<InspectorId> = directory.inspectors().take(devices).map(|i| i.id.clone()).collect();

@@ -89,6 +89,15 @@ impl RequestAuth {
         Ok(RequestAuth { device: device.into(), timestamp_ms, nonce: nonce.into(), signature: signature.into() })
     }
 
+    /// Checks the clock skew against `now_ms` (from the headers alone, before any body is read).
+    pub fn check_clock(&self, now_ms: i64) -> Result<(), RequestAuthError> {
+        let skew_ms = now_ms.saturating_sub(self.timestamp_ms).saturating_abs();
+        if skew_ms > MAX_SKEW_MS {
+            return Err(RequestAuthError::ClockSkew { skew_ms });
+        }
+        Ok(())
+    }
+
     /// Checks the signature under `key` and the clock skew against `now_ms`. Replays are the
     /// caller's to check (it keeps the nonces it saw within the window).
     pub fn verify(
@@ -99,10 +108,7 @@ impl RequestAuth {
         body: &[u8],
         now_ms: i64,
     ) -> Result<(), RequestAuthError> {
-        let skew_ms = (now_ms - self.timestamp_ms).abs();
-        if skew_ms > MAX_SKEW_MS {
-            return Err(RequestAuthError::ClockSkew { skew_ms });
-        }
+        self.check_clock(now_ms)?;
         let signature = hex::decode(&self.signature)
             .ok()
             .and_then(|s| Signature::from_slice(&s).ok())

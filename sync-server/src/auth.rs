@@ -1,11 +1,13 @@
 //! Authenticating device requests as an axum extractor: enrolled, not revoked, certificate valid,
 //! signature over method, path, body, time and nonce, clock within the window, nonce unseen.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{ConnectInfo, FromRequest, Request};
 use ed25519_dalek::VerifyingKey;
 use onevisit_core::certificate::{DeviceCertificate, SignedCertificate};
 use onevisit_core::request_auth::{self, RequestAuth, RequestAuthError};
@@ -61,30 +63,46 @@ async fn authenticate<S: Storage, B: BlobStorage>(
     state: &AppState<S, B>,
 ) -> Result<Authenticated, ApiError> {
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError::TooLarge)?;
-    state.metrics.bytes_received.fetch_add(body.len() as u64, Ordering::Relaxed);
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    // Everything that can be checked from the headers is checked before the body is read: an
+    // unknown, revoked or expired device, a stale clock or an oversized body never gets its body
+    // buffered. Each such refusal is charged to the address; once its budget is spent the answer
+    // is 429 (devices of the tenant behind the same address are not held up by it).
+    let charged = |e: ApiError| match peer.map(|p| state.throttle.address(p)) {
+        Some(Err(wait)) => ApiError::Throttled(wait),
+        _ => e,
+    };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let auth = RequestAuth::from_headers(
         header(request_auth::HEADER_DEVICE),
         header(request_auth::HEADER_TIMESTAMP),
         header(request_auth::HEADER_NONCE),
         header(request_auth::HEADER_SIGNATURE),
-    )?;
-    let device = state.storage.device(auth.device.clone()).await?.ok_or(ApiError::UnknownDevice)?;
+    )
+    .map_err(|e| charged(e.into()))?;
+    let declared = header(axum::http::header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(charged(ApiError::TooLarge));
+    }
     let now = now_ms();
+    auth.check_clock(now).map_err(|e| charged(e.into()))?;
+    let device = state.storage.device(auth.device.clone()).await?.ok_or_else(|| charged(ApiError::UnknownDevice))?;
     if let Some(r) =
         state.storage.revocations().await?.into_iter().find(|r| r.device == device.device && r.revoked_at_ms <= now)
     {
-        return Err(ApiError::Revoked(r.reason));
+        return Err(charged(ApiError::Revoked(r.reason)));
     }
     let signed: SignedCertificate =
         serde_json::from_str(&device.certificate).map_err(|e| ApiError::Internal(e.to_string()))?;
     let root =
         VerifyingKey::from_bytes(&state.tenant.root_public_key()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let certificate = signed.verify(&root, now, None).map_err(|_| ApiError::Expired)?;
+    let certificate = signed.verify(&root, now, None).map_err(|_| charged(ApiError::Expired))?;
+    state.throttle.device(&device.device).map_err(ApiError::Throttled)?;
+    let body = read_body(body, state.body_timeout).await.map_err(charged)?;
+    state.metrics.bytes_received.fetch_add(body.len() as u64, Ordering::Relaxed);
     let key = VerifyingKey::from_bytes(&device.public_key).map_err(|e| ApiError::Internal(e.to_string()))?;
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    auth.verify(&key, parts.method.as_str(), path, &body, now)?;
+    auth.verify(&key, parts.method.as_str(), path, &body, now).map_err(|e| charged(e.into()))?;
     // The signature covers the bytes as sent; a compressed body is inflated only once it verified.
     let body = match parts.headers.get(axum::http::header::CONTENT_ENCODING).map(|v| v.as_bytes()) {
         None => body,
@@ -104,4 +122,13 @@ async fn authenticate<S: Storage, B: BlobStorage>(
         return Err(ApiError::Auth(RequestAuthError::Replayed));
     }
     Ok(Authenticated { device, certificate, body })
+}
+
+/// Reads a body up to [`MAX_BODY_BYTES`] within `timeout` (a sender that trickles is cut off).
+pub async fn read_body(body: axum::body::Body, timeout: Duration) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::TooLarge),
+        Err(_) => Err(ApiError::BodyTimeout),
+    }
 }

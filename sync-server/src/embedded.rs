@@ -9,10 +9,13 @@ use onevisit_core::domain::{Directory, TaskDraft};
 
 use crate::blobs::{BlobError, FileBlobs};
 use crate::http::{AppState, code_hash};
+use crate::listener::ConnectionLimits;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{Storage, StorageError};
 use crate::tasks::{self, PlanError};
 use crate::tenant::{Tenant, TenantError};
+use crate::throttle::{RateLimits, Throttle};
+use crate::tls::TlsFiles;
 
 /// Why the embedded server could not start or act.
 #[derive(Debug, thiserror::Error)]
@@ -34,26 +37,48 @@ pub enum EmbeddedError {
     Io(#[from] std::io::Error),
 }
 
-/// Serves `storage` on `listener` until `shutdown` resolves; `/metrics` answers only requests
-/// bearing `metrics_token` (and nothing at all without one).
+/// How the server serves: TLS, the metrics token, and its limits.
+#[derive(Default)]
+pub struct ServeOptions {
+    /// The bearer token `/metrics` requires (without one, `/metrics` is not served).
+    pub metrics_token: Option<String>,
+    /// TLS terminated by the server itself (plain http without, e.g. behind a reverse proxy).
+    pub tls: Option<Arc<TlsFiles>>,
+    /// Connection cap and timeouts.
+    pub connections: ConnectionLimits,
+    /// Rate limits and enrolment lockouts.
+    pub rates: RateLimits,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Option<std::time::Duration>,
+}
+
+/// Bodies arrive within this by default (a 1 MiB chunk over a slow mobile link fits).
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Serves `storage` on `listener` until `shutdown` resolves.
 pub async fn serve(
     storage: SqliteStorage,
     data: &Path,
     listener: tokio::net::TcpListener,
-    metrics_token: Option<String>,
+    options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), EmbeddedError> {
     let tenant = Tenant::open(&storage, data).await?;
     let blobs = FileBlobs::open(&data.join("blobs"))?;
+    let counters = Arc::new(crate::listener::ConnectionCounters::default());
     let state = Arc::new(AppState {
         storage,
         blobs,
         tenant,
         documents: Default::default(),
         metrics: Default::default(),
-        metrics_token: metrics_token.filter(|t| !t.is_empty()),
+        metrics_token: options.metrics_token.filter(|t| !t.is_empty()),
+        throttle: Throttle::new(options.rates),
+        body_timeout: options.body_timeout.unwrap_or(DEFAULT_BODY_TIMEOUT),
+        connections: counters.clone(),
     });
-    axum::serve(listener, crate::http::router(state)).with_graceful_shutdown(shutdown).await?;
+    crate::listener::serve(listener, crate::http::router(state), options.tls, options.connections, counters, shutdown)
+        .await?;
     Ok(())
 }
 
@@ -89,7 +114,7 @@ impl EmbeddedServer {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(e) = serve(serving, &dir, listener, None, shutdown).await {
+            if let Err(e) = serve(serving, &dir, listener, ServeOptions::default(), shutdown).await {
                 tracing::error!(error = %e, "embedded server stopped");
             }
         });

@@ -1,10 +1,12 @@
 //! The HTTP interface: health, metrics, enrolment, and the authenticated device API — sync
 //! batches, blobs, revocations and audit proofs (docs/sync-protocol.md).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -12,7 +14,7 @@ use axum::{Json, Router};
 use ed25519_dalek::{Signature, VerifyingKey};
 use onevisit_core::domain::Directory;
 use onevisit_core::request_auth::{self, RequestAuthError};
-use onevisit_core::sync::statements::{RECEIPT_SCHEMA, Receipt, ReceiptDocument};
+use onevisit_core::sync::statements::{DIRECTORY_SCHEMA, DirectoryRelease, RECEIPT_SCHEMA, Receipt, ReceiptDocument};
 use onevisit_core::sync::wire::{
     BlobList, CHUNK_BYTES, CompleteUpload, EnrolRequest, EnrolResponse, FeedEntry, FeedKind, MAX_FEED_PAGE,
     SyncRequest, SyncResponse, UploadState,
@@ -26,6 +28,7 @@ use crate::blobs::{BlobError, BlobStorage};
 use crate::documents::Documents;
 use crate::storage::{DeviceRecord, Storage, StorageError};
 use crate::tenant::Tenant;
+use crate::throttle::{RetryAfter, Throttle};
 
 pub use onevisit_core::sync::wire::MAX_BODY_BYTES;
 
@@ -43,6 +46,12 @@ pub struct AppState<S, B = crate::blobs::FileBlobs> {
     pub metrics: Metrics,
     /// The bearer token `/metrics` requires; without one, `/metrics` is not served.
     pub metrics_token: Option<String>,
+    /// Rate limits and enrolment lockouts.
+    pub throttle: Throttle,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
+    /// Connections turned away by the listener.
+    pub connections: Arc<crate::listener::ConnectionCounters>,
 }
 
 /// Prometheus counters.
@@ -92,6 +101,12 @@ pub enum ApiError {
     /// `/metrics` asked for without the operators' token, or with a wrong one.
     #[error("the metrics token is missing or wrong")]
     MetricsToken,
+    /// Too many requests: from this device, from this address, or wrong enrolment codes.
+    #[error("请求过于频繁，请在 {} 秒后重试", .0.seconds())]
+    Throttled(RetryAfter),
+    /// The body did not arrive in time.
+    #[error("请求体未在限定时间内送达")]
+    BodyTimeout,
     /// Something failed on the server.
     #[error("internal error")]
     Internal(String),
@@ -132,11 +147,17 @@ impl IntoResponse for ApiError {
             ApiError::Blob(BlobError::BadRange) => (StatusCode::RANGE_NOT_SATISFIABLE, "bad_range"),
             ApiError::Blob(_) => (StatusCode::BAD_REQUEST, "malformed"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+            ApiError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
         };
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "request failed");
         }
-        (status, Json(json!({"error": kind, "message": self.to_string()}))).into_response()
+        let mut response = (status, Json(json!({"error": kind, "message": self.to_string()}))).into_response();
+        if let ApiError::Throttled(wait) = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(wait.seconds()));
+        }
+        response
     }
 }
 
@@ -181,6 +202,8 @@ async fn metrics<S: Storage, B: BlobStorage>(
         ("received_bytes", &m.bytes_received),
         ("documents_accepted", &m.documents_accepted),
         ("documents_refused", &m.documents_refused),
+        ("connections_over_cap", &state.connections.over_cap),
+        ("failed_tls_handshakes", &state.connections.failed_handshakes),
     ] {
         out.push_str(&format!(
             "# TYPE onevisit_{name}_total counter\nonevisit_{name}_total {}\n",
@@ -203,15 +226,29 @@ pub fn code_hash(code: &str) -> String {
     hex::encode(Sha256::digest(code.trim().to_ascii_uppercase().as_bytes()))
 }
 
+/// Enrolment bodies are small: a code, a key and a signature.
+const MAX_ENROL_BODY: usize = 4 * 1024;
+
 async fn enroll<S: Storage, B: BlobStorage>(
     State(state): State<Arc<AppState<S, B>>>,
-    Json(request): Json<EnrolRequest>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: axum::body::Body,
 ) -> Result<Json<EnrolResponse>, ApiError> {
     state.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let refuse = |e| {
         state.metrics.refused.fetch_add(1, Ordering::Relaxed);
         e
     };
+    // Every enrolment attempt is unauthenticated work, charged to the address.
+    state.throttle.address(peer.ip()).map_err(|w| refuse(ApiError::Throttled(w)))?;
+    let body = match tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, MAX_ENROL_BODY)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return Err(refuse(ApiError::TooLarge)),
+        Err(_) => return Err(refuse(ApiError::BodyTimeout)),
+    };
+    let request: EnrolRequest = serde_json::from_slice(&body)
+        .map_err(|_| refuse(ApiError::Malformed("the body is not an enrolment request")))?;
+    state.throttle.enrolment_allowed(peer.ip(), &request.code).map_err(|w| refuse(ApiError::Throttled(w)))?;
     let key: [u8; 32] = hex::decode(&request.device_public_key)
         .ok()
         .and_then(|k| k.try_into().ok())
@@ -238,8 +275,15 @@ async fn enroll<S: Storage, B: BlobStorage>(
     }
     let now = now_ms();
     let hash = code_hash(&request.code);
-    let inspector =
-        state.storage.enrolment_inspector(hash.clone(), now).await.map_err(|e| refuse(ApiError::Enrolment(e)))?;
+    let inspector = match state.storage.enrolment_inspector(hash.clone(), now).await {
+        Ok(inspector) => inspector,
+        Err(e @ (StorageError::UnknownCode | StorageError::CodeUsed | StorageError::CodeExpired)) => {
+            // A wrong, spent or expired code counts toward the lockout of the address and prefix.
+            state.throttle.enrolment_failed(peer.ip(), &request.code);
+            return Err(refuse(ApiError::Enrolment(e)));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let directory = match state.storage.directory().await? {
         Some(json) => Directory::from_json(json.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?,
         None => Directory::default(),
@@ -362,7 +406,15 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
         && version != request.directory_version
         && let Some(json) = state.storage.directory().await?
     {
-        response.directory = Some(onevisit_core::sync::wire::DirectoryUpdate { version, json });
+        let release = DirectoryRelease {
+            schema: DIRECTORY_SCHEMA.into(),
+            tenant: state.tenant.id.clone(),
+            version: version.clone(),
+            issued_at_ms: now,
+            issuer_public_key: hex::encode(state.tenant.root_public_key()),
+        };
+        let release = state.tenant.sign(&release).map_err(|e| ApiError::Internal(e.to_string()))?;
+        response.directory = Some(onevisit_core::sync::wire::DirectoryUpdate { version, json, release });
     }
     let revoked = state.storage.revocations().await?.len() as u64;
     if revoked != request.revocations_seen {

@@ -8,9 +8,12 @@ pub mod blobs;
 pub mod documents;
 pub mod embedded;
 pub mod http;
+pub mod listener;
 pub mod storage;
 pub mod tasks;
 pub mod tenant;
+pub mod throttle;
+pub mod tls;
 
 /// A one-time enrolment code: 12 Crockford-base32 characters (60 random bits).
 pub fn enrolment_code() -> String {

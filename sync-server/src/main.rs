@@ -9,7 +9,7 @@ use onevisit_core::domain::{Directory, InspectorId};
 use onevisit_server::storage::Storage;
 use onevisit_server::storage::sqlite::SqliteStorage;
 use onevisit_server::tenant::Tenant;
-use onevisit_server::{embedded, http, storage, tasks, tenant};
+use onevisit_server::{embedded, http, storage, tasks, tenant, tls};
 
 /// The OneVisit city sync server.
 #[derive(Debug, Parser)]
@@ -24,11 +24,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Initialise the tenant and its CA key.
+    /// Initialise the tenant and its CA key, and issue the server's TLS certificate under it.
     Init {
         /// The tenant identifier, e.g. the city's division code 330482.
         #[arg(long)]
         tenant: String,
+        /// Host names or IP addresses devices reach the server by (repeatable).
+        #[arg(long = "tls-name", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        tls_names: Vec<String>,
+    },
+    /// Issue a new TLS certificate under the tenant root (new host name, or before expiry);
+    /// a running server picks it up on SIGHUP.
+    TlsCertificate {
+        /// Host names or IP addresses devices reach the server by (repeatable).
+        #[arg(long = "tls-name", required = true)]
+        tls_names: Vec<String>,
     },
     /// Import directory data (departments, inspectors, enterprises, matters).
     Import {
@@ -58,14 +68,54 @@ enum Command {
         reason: String,
     },
     /// Serve the HTTP API.
-    Serve {
-        /// Where to listen.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// The bearer token `/metrics` requires (without one, `/metrics` is not served).
-        #[arg(long, env = "ONEVISIT_METRICS_TOKEN", hide_env_values = true)]
-        metrics_token: Option<String>,
-    },
+    Serve(ServeArgs),
+}
+
+/// How to serve.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The bearer token `/metrics` requires (without one, `/metrics` is not served).
+    #[arg(long, env = "ONEVISIT_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// TLS certificate chain (PEM); `init` writes one to <data>/tls/server.crt.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve the certificate `init` issued under the tenant root (<data>/tls/).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls: bool,
+    /// Plain http on a non-loopback address, because a reverse proxy in front terminates TLS.
+    #[arg(long)]
+    behind_proxy: bool,
+    /// Connections open at once.
+    #[arg(long, default_value_t = 2048)]
+    max_connections: usize,
+    /// Seconds for request headers to arrive (also how long idle connections stay).
+    #[arg(long, default_value_t = 20)]
+    header_timeout_secs: u64,
+    /// Seconds for a request body to arrive.
+    #[arg(long, default_value_t = 120)]
+    body_timeout_secs: u64,
+    /// Requests per second one device may make on average (0: no limit).
+    #[arg(long, default_value_t = 20.0)]
+    device_rate: f64,
+    /// Requests one device may make at once.
+    #[arg(long, default_value_t = 200.0)]
+    device_burst: f64,
+    /// Unauthenticated or refused requests per second from one address (0: no limit).
+    #[arg(long, default_value_t = 20.0)]
+    address_rate: f64,
+    /// Wrong enrolment codes from one address or for one code prefix before a lockout.
+    #[arg(long, default_value_t = 10)]
+    enrolment_failures: u32,
+    /// Minutes an enrolment lockout lasts.
+    #[arg(long, default_value_t = 15)]
+    enrolment_lockout_minutes: u64,
 }
 
 /// Planning commands.
@@ -119,6 +169,12 @@ enum ServerError {
     Plan(#[from] tasks::PlanError),
     #[error("{0}: not task drafts: {1}")]
     Drafts(PathBuf, serde_json::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error(
+        "在非回环地址 {0} 上提供明文 HTTP：请用 --tls（或 --tls-cert/--tls-key）启用 TLS；若前面有终止 TLS 的反向代理，加 --behind-proxy"
+    )]
+    PlainHttpExposed(SocketAddr),
 }
 
 #[tokio::main]
@@ -146,9 +202,22 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
     let storage = SqliteStorage::open(&cli.data)?;
     let now = chrono::Utc::now().timestamp_millis();
     match cli.command {
-        Command::Init { tenant } => {
+        Command::Init { tenant, tls_names } => {
             let t = Tenant::init(&storage, &cli.data, &tenant).await?;
             println!("tenant {} initialised; root public key {}", t.id, hex::encode(t.root_public_key()));
+            let (chain, key) = tls::default_paths(&cli.data);
+            tls::write_certificate(&tls::issue_server_certificate(&t, &tls_names)?, &chain, &key)?;
+            println!("TLS 证书已签发（{}）：{}", tls_names.join("、"), chain.display());
+        }
+        Command::TlsCertificate { tls_names } => {
+            let t = Tenant::open(&storage, &cli.data).await?;
+            let (chain, key) = tls::default_paths(&cli.data);
+            tls::write_certificate(&tls::issue_server_certificate(&t, &tls_names)?, &chain, &key)?;
+            println!(
+                "TLS 证书已签发（{}）：{}；运行中的服务器收到 SIGHUP 后启用",
+                tls_names.join("、"),
+                chain.display()
+            );
         }
         Command::Import { file, sample } => {
             let json = match (file, sample) {
@@ -217,19 +286,66 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             let r = storage.revoke(device, reason, now).await?;
             println!("revoked device {} (certificate {}) at {}", r.device, r.serial, r.revoked_at_ms);
         }
-        Command::Serve { listen, metrics_token } => {
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|source| ServerError::Io { path: cli.data.clone(), source })?;
-            let bound = listener.local_addr().map_err(|source| ServerError::Io { path: cli.data.clone(), source })?;
-            // The first line on stdout says where we listen (tests bind port 0 and read it).
-            println!("listening on {bound}");
-            tracing::info!(%bound, "serving");
-            embedded::serve(storage, &cli.data, listener, metrics_token, shutdown()).await?;
-            tracing::info!("stopped");
-        }
+        Command::Serve(args) => serve(storage, &cli.data, args).await?,
     }
     Ok(())
+}
+
+/// Serves until SIGINT or SIGTERM; SIGHUP reloads the TLS certificate.
+async fn serve(storage: SqliteStorage, data: &std::path::Path, args: ServeArgs) -> Result<(), ServerError> {
+    let files = match (&args.tls_cert, &args.tls_key, args.tls) {
+        (Some(cert), Some(key), _) => Some((cert.clone(), key.clone())),
+        (_, _, true) => Some(tls::default_paths(data)),
+        _ => None,
+    };
+    let tls = files.map(|(cert, key)| tls::TlsFiles::load(&cert, &key)).transpose()?.map(std::sync::Arc::new);
+    if tls.is_none() && !args.listen.ip().is_loopback() && !args.behind_proxy {
+        return Err(ServerError::PlainHttpExposed(args.listen));
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| ServerError::Io { path: data.to_path_buf(), source })?;
+    let bound = listener.local_addr().map_err(|source| ServerError::Io { path: data.to_path_buf(), source })?;
+    #[cfg(unix)]
+    if let Some(files) = tls.clone() {
+        tokio::spawn(reload_on_hangup(files));
+    }
+    // The first line on stdout says where we listen (tests bind port 0 and read it).
+    println!("listening on {bound}{}", if tls.is_some() { " (TLS)" } else { "" });
+    tracing::info!(%bound, tls = tls.is_some(), "serving");
+    let options = embedded::ServeOptions {
+        metrics_token: args.metrics_token,
+        tls,
+        connections: onevisit_server::listener::ConnectionLimits {
+            max_connections: args.max_connections.max(1),
+            header_timeout: std::time::Duration::from_secs(args.header_timeout_secs.max(1)),
+            ..Default::default()
+        },
+        rates: onevisit_server::throttle::RateLimits {
+            device_per_second: args.device_rate,
+            device_burst: args.device_burst.max(1.0),
+            address_per_second: args.address_rate,
+            enrolment_failures: args.enrolment_failures.max(1),
+            enrolment_lockout: std::time::Duration::from_secs(args.enrolment_lockout_minutes * 60),
+            ..Default::default()
+        },
+        body_timeout: Some(std::time::Duration::from_secs(args.body_timeout_secs.max(1))),
+    };
+    embedded::serve(storage, data, listener, options, shutdown()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Reloads the TLS files on every SIGHUP; connections already open keep theirs.
+#[cfg(unix)]
+async fn reload_on_hangup(files: std::sync::Arc<tls::TlsFiles>) {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+    while hangup.recv().await.is_some() {
+        match files.reload() {
+            Ok(()) => tracing::info!("TLS certificate reloaded"),
+            Err(e) => tracing::error!(error = %e, "TLS certificate not reloaded; the previous one stays"),
+        }
+    }
 }
 
 /// The directory data imported with `import`.

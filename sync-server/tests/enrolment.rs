@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_onevisit-server");
 
 fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
+    onevisit_flow_tests::raw_client(Duration::from_secs(10))
 }
 
 fn enrol_request(key: &DeviceKey, code: &str) -> Value {
@@ -61,7 +61,7 @@ fn a_device_enrols_with_a_one_time_code_and_is_authenticated_until_revoked() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path();
     let init = admin(data, &["init", "--tenant", "330482"]);
-    let root_hex = init.trim().rsplit(' ').next().unwrap().to_string();
+    let root_hex = init.lines().next().and_then(|l| l.trim().rsplit(' ').next()).unwrap().to_string();
     admin(data, &["import", "--sample"]);
     let code = admin(data, &["enrolment", "scjg-01"]).trim().to_string();
     let server = ServerProcess::start(data, "127.0.0.1:0");

@@ -2,6 +2,7 @@
 //! this library the set-up they share.
 
 pub mod fault_proxy;
+pub mod tamper_proxy;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use onevisit_core::bundle;
 use onevisit_core::document::DocumentKind;
 use onevisit_core::domain::{CheckPointId, TaskCode};
 use onevisit_core::evidence::CaptureTarget;
@@ -18,6 +20,7 @@ use onevisit_core::record::documents::PartyAct;
 use onevisit_core::record::{AnswerValue, FindingDraft, PartyDraft, Position, Recusal, Status};
 use onevisit_core::sample;
 use onevisit_core::store::Store;
+use onevisit_core::sync::CancelToken;
 
 /// A new device store in `root` (with its key file there), operated by `inspector`, with the
 /// sample directory imported.
@@ -85,15 +88,23 @@ pub fn admin(data: &Path, args: &[&str]) -> String {
 pub fn init_tenant(data: &Path) -> String {
     let init = admin(data, &["init", "--tenant", "330482"]);
     admin(data, &["import", "--sample"]);
-    init.trim().rsplit(' ').next().expect("root key printed").to_string()
+    let line = init.lines().find(|l| l.contains("root public key")).expect("root key printed");
+    line.trim().rsplit(' ').next().expect("root key").to_string()
 }
 
 /// The `/metrics` bearer token of the servers the tests start.
 pub const METRICS_TOKEN: &str = "metrics-token-for-tests";
 
+/// A bare HTTP client for requests a device would never make (attacks, metrics), with ring as the
+/// TLS provider like the device's own client.
+pub fn raw_client(timeout: Duration) -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder().timeout(timeout).build().expect("an HTTP client")
+}
+
 /// `GET /metrics` of a test server, with its token.
 pub fn metrics(server: &ServerProcess) -> String {
-    let http = reqwest::blocking::Client::new();
+    let http = raw_client(Duration::from_secs(10));
     let response = http.get(format!("{}/metrics", server.base)).bearer_auth(METRICS_TOKEN).send().expect("metrics");
     assert!(response.status().is_success(), "metrics: {}", response.status());
     response.text().expect("metrics text")
@@ -102,7 +113,7 @@ pub fn metrics(server: &ServerProcess) -> String {
 /// A running `onevisit-server serve` on loopback, stopped when dropped (SIGTERM, then SIGKILL).
 pub struct ServerProcess {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` when the server terminates TLS.
     pub base: String,
     /// `127.0.0.1:PORT`.
     pub addr: String,
@@ -111,10 +122,16 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts serving `data` on `listen` (`127.0.0.1:0` picks a free port).
     pub fn start(data: &Path, listen: &str) -> ServerProcess {
+        ServerProcess::start_with(data, listen, &[])
+    }
+
+    /// Starts serving with more `serve` options (e.g. `--tls`, limits).
+    pub fn start_with(data: &Path, listen: &str, options: &[&str]) -> ServerProcess {
         let mut child = Command::new(server_bin())
             .arg("--data")
             .arg(data)
             .args(["serve", "--listen", listen])
+            .args(options)
             .env("RUST_LOG", "warn")
             .env("ONEVISIT_METRICS_TOKEN", METRICS_TOKEN)
             .stdout(Stdio::piped())
@@ -123,8 +140,17 @@ impl ServerProcess {
             .expect("start onevisit-server");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read address");
-        let addr = line.trim().strip_prefix("listening on ").expect("the server announces its address").to_string();
-        ServerProcess { child, base: format!("http://{addr}"), addr }
+        let announced = line.trim().strip_prefix("listening on ").expect("the server announces its address");
+        let (addr, scheme) = match announced.strip_suffix(" (TLS)") {
+            Some(addr) => (addr.to_string(), "https"),
+            None => (announced.to_string(), "http"),
+        };
+        ServerProcess { child, base: format!("{scheme}://{addr}"), addr }
+    }
+
+    /// The process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Kills the process at once (SIGKILL), as a crash would.
@@ -195,10 +221,15 @@ pub struct City {
 impl City {
     /// Initialises the tenant and starts its server.
     pub fn new() -> City {
+        City::serving_with(&[])
+    }
+
+    /// Initialises the tenant and starts its server with more `serve` options.
+    pub fn serving_with(options: &[&str]) -> City {
         let tmp = tempfile::tempdir().expect("temporary directory");
         let data = tmp.path().join("server");
         let root = init_tenant(&data);
-        let server = ServerProcess::start(&data, "127.0.0.1:0");
+        let server = ServerProcess::start_with(&data, "127.0.0.1:0", options);
         City { data, root, server, tmp }
     }
 
@@ -324,6 +355,35 @@ pub fn recorded_case(city: &City) -> (Mutex<Store>, Mutex<Store>, TaskCode) {
     sync_ok(&a);
     sync_ok(&b);
     (a, b, code)
+}
+
+/// Downloads every photo of the task this device lacks.
+pub fn fetch_all_photos(store: &Mutex<Store>, code: &TaskCode) {
+    let missing = store.lock().unwrap().missing_evidence(code).unwrap();
+    for e in missing {
+        onevisit_core::sync::fetch_blob(store, &e.sha256, &e.mime, e.size, &fast_options(), &CancelToken::new())
+            .unwrap();
+    }
+}
+
+/// Exports one task's evidence bundle (with the server's audit proofs when `proofs`).
+pub fn export_bundle(
+    store: &Mutex<Store>,
+    code: &TaskCode,
+    dest: &Path,
+    format: bundle::Format,
+    proofs: bool,
+) -> bundle::ExportSummary {
+    let proofs =
+        proofs.then(|| onevisit_core::sync::audit_proofs(store, &fast_options(), &CancelToken::new()).unwrap());
+    let options = bundle::ExportOptions { format, agency: "平湖市市场监督管理局".into(), proofs };
+    bundle::export(&mut store.lock().unwrap(), std::slice::from_ref(code), dest, &options, &|_| {}, &CancelToken::new())
+        .unwrap()
+}
+
+/// Verifies a bundle offline against the tenant root key.
+pub fn check_bundle(bag: &Path, root: &str) -> bundle::VerifyReport {
+    bundle::verify(bag, root, &|_| {}, &CancelToken::new()).unwrap()
 }
 
 /// The on-site record signed by A, B and the party; returns its hash.

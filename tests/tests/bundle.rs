@@ -6,32 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use onevisit_core::bundle::{self, ExportOptions, Format, VerifyReport};
+use onevisit_core::bundle::{Format, VerifyReport};
 use onevisit_core::document::DocumentKind;
-use onevisit_core::domain::TaskCode;
 use onevisit_core::record::{AnswerValue, Status};
 use onevisit_core::store::Store;
-use onevisit_core::sync::{self, CancelToken};
-use onevisit_flow_tests::{City, cp, fast_options, recorded_case, sign_everything, sync_ok};
+use onevisit_flow_tests::{
+    City, check_bundle as check, cp, export_bundle as export, fetch_all_photos, recorded_case, sign_everything, sync_ok,
+};
 use sha2::{Digest, Sha256, Sha512};
-
-fn fetch_all_photos(store: &Mutex<Store>, code: &TaskCode) {
-    let missing = store.lock().unwrap().missing_evidence(code).unwrap();
-    for e in missing {
-        sync::fetch_blob(store, &e.sha256, &e.mime, e.size, &fast_options(), &CancelToken::new()).unwrap();
-    }
-}
-
-fn export(store: &Mutex<Store>, code: &TaskCode, dest: &Path, format: Format, proofs: bool) -> bundle::ExportSummary {
-    let proofs = proofs.then(|| sync::audit_proofs(store, &fast_options(), &CancelToken::new()).unwrap());
-    let options = ExportOptions { format, agency: "平湖市市场监督管理局".into(), proofs };
-    bundle::export(&mut store.lock().unwrap(), std::slice::from_ref(code), dest, &options, &|_| {}, &CancelToken::new())
-        .unwrap()
-}
-
-fn check(bag: &Path, root: &str) -> VerifyReport {
-    bundle::verify(bag, root, &|_| {}, &onevisit_core::sync::CancelToken::new()).unwrap()
-}
 
 fn failed(report: &VerifyReport, kind: &str, needle: &str) -> bool {
     report.failures().iter().any(|c| c.kind == kind && c.detail.contains(needle))

@@ -383,7 +383,7 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
     let code = city.plan_sample_task();
     let a = city.device("a", "scjg-01");
     sync_ok(&a);
-    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let http = onevisit_flow_tests::raw_client(Duration::from_secs(30));
     let signed = |method: &str, path: &str, body: &[u8]| {
         let s = a.lock().unwrap();
         let auth = RequestAuth::sign(s.device_key(), method, path, body, chrono::Utc::now().timestamp_millis());

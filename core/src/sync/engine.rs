@@ -13,7 +13,8 @@ use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
 use super::client::{CancelToken, ClientError, RetryPolicy, SyncClient};
-use super::statements::{StatementError, verify_checkpoint, verify_receipt};
+use super::statements::{StatementError, verify_checkpoint, verify_directory, verify_receipt};
+use super::transport::TransportPolicy;
 use super::wire::{
     BlobList, CHUNK_BYTES, CompleteUpload, DocumentPush, EnrolRequest, EnrolResponse, FeedKind, Refusal, SyncRequest,
     SyncResponse, UploadState, b64, heads_from_hex, heads_to_hex, unb64,
@@ -45,6 +46,45 @@ pub enum SyncError {
     /// The sync did not settle within its round limit (something keeps changing).
     #[error("the sync did not settle after {0} round trips")]
     TooManyRounds(usize),
+    /// Something the server sent for the device to trust does not hold up; nothing of it was
+    /// taken in and the sync stopped (the device's data is as it was).
+    #[error("拒绝服务器发来的{}：{detail}", what.label_zh())]
+    Untrusted {
+        /// What was refused.
+        what: ServerStatement,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// The things a server sends that a device trusts only with the tenant root's signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerStatement {
+    /// Directory data (departments, inspectors, enterprises).
+    Directory,
+    /// The revocation list.
+    RevocationList,
+    /// A receipt for pushed records.
+    Receipt,
+    /// A checkpoint of the audit tree.
+    Checkpoint,
+}
+
+impl ServerStatement {
+    /// The zh-CN name.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ServerStatement::Directory => "名录数据",
+            ServerStatement::RevocationList => "吊销列表",
+            ServerStatement::Receipt => "接收回执",
+            ServerStatement::Checkpoint => "审计检查点",
+        }
+    }
+}
+
+fn untrusted(what: ServerStatement) -> impl FnOnce(StatementError) -> SyncError {
+    move |e| SyncError::Untrusted { what, detail: e.to_string() }
 }
 
 impl From<std::sync::PoisonError<std::sync::MutexGuard<'_, Store>>> for SyncError {
@@ -70,6 +110,9 @@ pub struct SyncOptions {
     pub retry: RetryPolicy,
     /// How long to wait for another sync of the same store to finish before giving up.
     pub lock_wait: std::time::Duration,
+    /// Allows plain http to a server on another machine (development only; see
+    /// [`super::transport::check_url`]).
+    pub allow_plain_http: bool,
 }
 
 impl Default for SyncOptions {
@@ -82,6 +125,7 @@ impl Default for SyncOptions {
             max_rounds: 1000,
             retry: RetryPolicy::default(),
             lock_wait: std::time::Duration::from_secs(600),
+            allow_plain_http: false,
         }
     }
 }
@@ -170,19 +214,40 @@ pub fn enrol(
     code: &str,
     root_public_key_hex: &str,
 ) -> Result<SyncAccount, SyncError> {
+    enrol_with(store, server_url, code, root_public_key_hex, false)
+}
+
+/// [`enrol`], optionally allowing plain http to another machine (development only). The server's
+/// TLS certificate must chain to the root key given out of band (or, for a city with a public
+/// certificate, to the public roots); which of the two it was is kept, and later syncs accept only
+/// that (a device enrolled on a tenant-issued certificate never accepts a public one).
+pub fn enrol_with(
+    store: &mut Store,
+    server_url: &str,
+    code: &str,
+    root_public_key_hex: &str,
+    allow_plain_http: bool,
+) -> Result<SyncAccount, SyncError> {
     let key = store.device_key();
     let public = hex::encode(key.public_bytes());
     let proof = hex::encode(key.sign(&crate::request_auth::enrolment_proof_bytes(code, &public)).to_bytes());
     let request = EnrolRequest { code: code.to_string(), device_public_key: public.clone(), proof };
-    let http = reqwest::blocking::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| ClientError::Network(e.to_string()))?;
-    let response = http
-        .post(format!("{}/v1/enroll", server_url.trim_end_matches('/')))
-        .json(&request)
-        .send()
-        .map_err(|e| ClientError::Network(e.to_string()))?;
+    let policy =
+        TransportPolicy { root_public_key: root_key(root_public_key_hex)?.to_bytes(), trust: None, allow_plain_http };
+    let (http, verdicts) = super::transport::http_client(
+        server_url,
+        &policy,
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(30),
+    )
+    .map_err(ClientError::from)?;
+    let response =
+        http.post(format!("{}/v1/enroll", server_url.trim_end_matches('/'))).json(&request).send().map_err(|e| {
+            match verdicts.refusal() {
+                Some(refusal) => ClientError::Transport(refusal),
+                None => ClientError::Network(e.to_string()),
+            }
+        })?;
     if !response.status().is_success() {
         let status = response.status().as_u16();
         let body: super::wire::ErrorBody =
@@ -214,6 +279,7 @@ pub fn enrol(
         root_public_key: root_public_key_hex.to_ascii_lowercase(),
         device_code: answer.device_code,
         revocations: answer.revocations,
+        tls: verdicts.accepted(),
     };
     store.set_sync_account(&account)?;
     Ok(account)
@@ -239,7 +305,12 @@ fn lock_store(
 pub fn client_for(store: &Mutex<Store>, options: &SyncOptions) -> Result<(SyncClient, SyncAccount), SyncError> {
     let guard = store.lock()?;
     let account = guard.sync_account()?.ok_or(SyncError::NotEnrolled)?;
-    let client = SyncClient::new(&account.server_url, guard.device_key(), options.retry)?;
+    let policy = TransportPolicy {
+        root_public_key: root_key(&account.root_public_key)?.to_bytes(),
+        trust: account.tls,
+        allow_plain_http: options.allow_plain_http,
+    };
+    let client = SyncClient::new(&account.server_url, guard.device_key(), &policy, options.retry)?;
     Ok((client, account))
 }
 
@@ -487,24 +558,60 @@ impl Run<'_> {
     /// Applies the server's answer.
     fn apply(&mut self, request: &SyncRequest, response: SyncResponse) -> Result<(), SyncError> {
         let now = crate::store::now_ms();
-        if let Some(list) = &response.revocations {
-            let verified = list
-                .verify(&root_key(&self.account.root_public_key)?)
-                .map_err(|e| ClientError::MalformedAnswer(format!("revocation list: {e}")))?;
+        // Everything below is checked before any of it is taken in: one forged statement stops
+        // the sync with the device's data as it was.
+        let root = root_key(&self.account.root_public_key)?;
+        let revocations = match &response.revocations {
+            Some(list) => {
+                let refuse = |detail: String| SyncError::Untrusted { what: ServerStatement::RevocationList, detail };
+                let verified = list.verify(&root).map_err(|e| refuse(e.to_string()))?;
+                let held = self.store.lock()?.sync_account()?.map(|a| a.revocations);
+                if let Some(held) = held.and_then(|h| h.verify(&root).ok()) {
+                    // A revocation is never undone: an older list (a replay) is refused.
+                    let dropped = held.revoked.iter().find(|r| !verified.revoked.iter().any(|n| n.device == r.device));
+                    if let Some(r) = dropped {
+                        return Err(refuse(format!("新列表缺少已吊销的设备 {}（旧列表重放）", r.device)));
+                    }
+                    if verified.issued_at_ms < held.issued_at_ms {
+                        return Err(refuse("签发时间早于本设备已有的列表（旧列表重放）".into()));
+                    }
+                }
+                Some((list, verified.revoked.len() as u64))
+            }
+            None => None,
+        };
+        let mine = self.account.certificate.verify_issued(&root).map_err(|e| SyncError::Enrolment(e.to_string()))?;
+        if let Some(update) = &response.directory {
+            let release = verify_directory(&update.json, &update.release, &self.account.root_public_key, &mine.tenant)
+                .map_err(untrusted(ServerStatement::Directory))?;
+            if release.version != update.version {
+                return Err(untrusted(ServerStatement::Directory)(StatementError::NotTheSignedData));
+            }
+        }
+        if let Some(receipt) = &response.receipt {
+            let body =
+                verify_receipt(receipt, &self.account.root_public_key).map_err(untrusted(ServerStatement::Receipt))?;
+            if body.device != mine.device {
+                return Err(SyncError::Untrusted {
+                    what: ServerStatement::Receipt,
+                    detail: format!("回执是给另一台设备 {} 的", body.device),
+                });
+            }
+        }
+        if let Some(checkpoint) = response.audit.as_ref().and_then(|a| a.checkpoint.as_ref()) {
+            verify_checkpoint(checkpoint, &self.account.root_public_key)
+                .map_err(untrusted(ServerStatement::Checkpoint))?;
+        }
+        if let Some((list, count)) = revocations {
             self.store.lock()?.set_revocations(list)?;
-            self.revocations_seen = verified.revoked.len() as u64;
-            self.report.revocations = Some(verified.revoked.len() as u64);
+            self.revocations_seen = count;
+            self.report.revocations = Some(count);
         }
         if let Some(update) = &response.directory {
-            use sha2::{Digest, Sha256};
-            if hex::encode(Sha256::digest(update.json.as_bytes())) != update.version {
-                return Err(ClientError::MalformedAnswer("directory data does not match its version".into()).into());
-            }
             self.store.lock()?.import_server_directory(&update.json, &update.version)?;
             self.report.directory_updated = true;
         }
         if let Some(receipt) = &response.receipt {
-            verify_receipt(receipt, &self.account.root_public_key)?;
             self.store.lock()?.save_receipt(receipt, now)?;
             self.report.receipts += 1;
         }
@@ -557,9 +664,6 @@ impl Run<'_> {
                 self.report.audit_refused = Some(why);
                 self.audit_refused = true;
             } else {
-                if let Some(checkpoint) = &audit.checkpoint {
-                    verify_checkpoint(checkpoint, &self.account.root_public_key)?;
-                }
                 self.store.lock()?.confirm_audit(audit.accepted_through, audit.checkpoint.as_ref())?;
             }
         }

@@ -1,5 +1,6 @@
 //! What the server signs for a device: receipts for accepted documents (the upper bound for the
-//! device times of signatures made before them) and checkpoints of its audit Merkle tree.
+//! device times of signatures made before them), checkpoints of its audit Merkle tree, and the
+//! directory data it hands out (who is an inspector of which department).
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,23 @@ use crate::signed::{self, Issued, IssuedError, SignedJsonError};
 pub const RECEIPT_SCHEMA: &str = "onevisit.receipt.v1";
 /// Schema of [`Checkpoint`].
 pub const CHECKPOINT_SCHEMA: &str = "onevisit.checkpoint.v1";
+/// Schema of [`DirectoryRelease`].
+pub const DIRECTORY_SCHEMA: &str = "onevisit.directory.v1";
+
+/// The tenant's statement that this directory data (by its SHA-256) is the one devices should use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryRelease {
+    /// [`DIRECTORY_SCHEMA`].
+    pub schema: String,
+    /// The tenant.
+    pub tenant: String,
+    /// SHA-256 (hex) of the directory JSON.
+    pub version: String,
+    /// Server time of signing.
+    pub issued_at_ms: i64,
+    /// The signer (hex), the tenant root key.
+    pub issuer_public_key: String,
+}
 
 /// The server's statement that it held these documents at these heads at `received_at_ms`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +86,12 @@ pub enum StatementError {
     /// The schema is not the expected one.
     #[error("unexpected statement schema {0:?}")]
     WrongSchema(String),
+    /// Signed for another tenant.
+    #[error("服务器声明属于另一个租户 {0}")]
+    OtherTenant(String),
+    /// The data sent is not the data the statement signs.
+    #[error("收到的数据与租户根密钥签名的版本不符（数据被改动）")]
+    NotTheSignedData,
 }
 
 /// Signs a statement with the tenant key.
@@ -79,6 +103,25 @@ pub fn sign_statement<T: Serialize>(value: &T, key: &DeviceKey) -> Result<Signed
 /// Verifies a receipt against the tenant root key (hex).
 pub fn verify_receipt(statement: &SignedStatement, root_hex: &str) -> Result<Receipt, StatementError> {
     verify_statement(statement, root_hex)
+}
+
+/// Verifies directory data against its release signed by the tenant root key (hex): the
+/// signature, the tenant, and that the data is the one released.
+pub fn verify_directory(
+    json: &str,
+    release: &SignedStatement,
+    root_hex: &str,
+    tenant: &str,
+) -> Result<DirectoryRelease, StatementError> {
+    use sha2::{Digest, Sha256};
+    let body: DirectoryRelease = verify_statement(release, root_hex)?;
+    if body.tenant != tenant {
+        return Err(StatementError::OtherTenant(body.tenant));
+    }
+    if hex::encode(Sha256::digest(json.as_bytes())) != body.version {
+        return Err(StatementError::NotTheSignedData);
+    }
+    Ok(body)
 }
 
 /// Verifies a checkpoint against the tenant root key (hex).
@@ -97,6 +140,16 @@ fn verify_statement<T: Issued>(statement: &SignedStatement, root_hex: &str) -> R
 
 impl Issued for Receipt {
     const SCHEMA: &'static str = RECEIPT_SCHEMA;
+    fn schema(&self) -> &str {
+        &self.schema
+    }
+    fn issuer_public_key(&self) -> &str {
+        &self.issuer_public_key
+    }
+}
+
+impl Issued for DirectoryRelease {
+    const SCHEMA: &'static str = DIRECTORY_SCHEMA;
     fn schema(&self) -> &str {
         &self.schema
     }
@@ -142,5 +195,35 @@ mod tests {
             verify_checkpoint(&signed, &hex::encode(root.public_bytes())),
             Err(StatementError::Signature(_))
         ));
+    }
+
+    #[test]
+    fn directory_data_verifies_only_as_released_for_this_tenant() {
+        use sha2::{Digest, Sha256};
+        let root = DeviceKey::generate();
+        let root_hex = hex::encode(root.public_bytes());
+        let json = r#"{"departments":[]}"#;
+        let release = DirectoryRelease {
+            schema: DIRECTORY_SCHEMA.into(),
+            tenant: "330482".into(),
+            version: hex::encode(Sha256::digest(json.as_bytes())),
+            issued_at_ms: 1,
+            issuer_public_key: root_hex.clone(),
+        };
+        let signed = sign_statement(&release, &root).unwrap();
+        assert_eq!(verify_directory(json, &signed, &root_hex, "330482").unwrap(), release);
+        assert_eq!(
+            verify_directory(r#"{"departments":[1]}"#, &signed, &root_hex, "330482"),
+            Err(StatementError::NotTheSignedData)
+        );
+        assert_eq!(
+            verify_directory(json, &signed, &root_hex, "330483"),
+            Err(StatementError::OtherTenant("330482".into()))
+        );
+        let other = DeviceKey::generate();
+        assert_eq!(
+            verify_directory(json, &signed, &hex::encode(other.public_bytes()), "330482"),
+            Err(StatementError::WrongIssuer)
+        );
     }
 }

@@ -92,6 +92,9 @@ pub struct DirectoryUpdate {
     pub version: String,
     /// The directory JSON.
     pub json: String,
+    /// The tenant root's signed [`super::statements::DirectoryRelease`] of `json`: the device
+    /// imports nothing the root did not sign.
+    pub release: SignedStatement,
 }
 
 /// What happened to one pushed document.

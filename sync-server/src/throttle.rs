@@ -1,0 +1,236 @@
+//! Throttling: a token bucket per device (honest devices never reach it), a bucket per network
+//! address for work that is not an authenticated device's (enrolment, refused authentication), and
+//! a lockout after repeated wrong enrolment codes per address and per code prefix. Kept in memory
+//! of one server process.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Rates and lockouts, set with `serve`'s options.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    /// Requests per second one device may make on average.
+    pub device_per_second: f64,
+    /// How many it may make at once after a quiet spell.
+    pub device_burst: f64,
+    /// Unauthenticated or refused requests per second from one address.
+    pub address_per_second: f64,
+    /// How many of those at once.
+    pub address_burst: f64,
+    /// Wrong enrolment codes from one address, or for one code prefix, before the lockout.
+    pub enrolment_failures: u32,
+    /// How long the lockout lasts (and the window the failures are counted in).
+    pub enrolment_lockout: Duration,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            device_per_second: 20.0,
+            device_burst: 200.0,
+            address_per_second: 20.0,
+            address_burst: 100.0,
+            enrolment_failures: 10,
+            enrolment_lockout: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Characters of an enrolment code that name its prefix for the lockout.
+pub const CODE_PREFIX_CHARS: usize = 4;
+
+/// How long to wait before asking again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter(pub Duration);
+
+impl RetryAfter {
+    /// Whole seconds for the `Retry-After` header (at least 1).
+    pub fn seconds(self) -> u64 {
+        self.0.as_secs_f64().ceil().max(1.0) as u64
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Token buckets by key, pruned when they grow many.
+#[derive(Debug)]
+struct Buckets<K> {
+    map: Mutex<HashMap<K, Bucket>>,
+}
+
+/// Keys kept before idle ones are pruned.
+const PRUNE_ABOVE: usize = 100_000;
+
+impl<K: Eq + Hash + Clone> Buckets<K> {
+    fn new() -> Self {
+        Buckets { map: Mutex::new(HashMap::new()) }
+    }
+
+    /// Takes one token, or says how long until one is there.
+    fn take(&self, key: &K, rate: f64, burst: f64, now: Instant) -> Result<(), RetryAfter> {
+        if rate <= 0.0 {
+            return Ok(()); // a rate of 0 turns the limit off
+        }
+        let Ok(mut map) = self.map.lock() else { return Ok(()) };
+        if map.len() > PRUNE_ABOVE {
+            // A bucket refilled to the brim holds nothing worth keeping.
+            map.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
+        }
+        let bucket = map.entry(key.clone()).or_insert(Bucket { tokens: burst, at: now });
+        bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate).min(burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(RetryAfter(Duration::from_secs_f64((1.0 - bucket.tokens) / rate)))
+        }
+    }
+}
+
+/// Failures counted in a window, with the lockout that follows.
+#[derive(Debug)]
+struct Lockouts<K> {
+    map: Mutex<HashMap<K, (u32, Instant)>>,
+}
+
+impl<K: Eq + Hash + Clone> Lockouts<K> {
+    fn new() -> Self {
+        Lockouts { map: Mutex::new(HashMap::new()) }
+    }
+
+    fn locked(&self, key: &K, limits: &RateLimits, now: Instant) -> Option<RetryAfter> {
+        let map = self.map.lock().ok()?;
+        let (count, since) = map.get(key)?;
+        let until = *since + limits.enrolment_lockout;
+        (*count >= limits.enrolment_failures && now < until).then(|| RetryAfter(until - now))
+    }
+
+    fn failed(&self, key: K, limits: &RateLimits, now: Instant) {
+        let Ok(mut map) = self.map.lock() else { return };
+        if map.len() > PRUNE_ABOVE {
+            map.retain(|_, (_, since)| now.duration_since(*since) < limits.enrolment_lockout);
+        }
+        let entry = map.entry(key).or_insert((0, now));
+        if now.duration_since(entry.1) >= limits.enrolment_lockout {
+            *entry = (0, now); // the window passed: count afresh
+        }
+        entry.0 += 1;
+        if entry.0 == limits.enrolment_failures {
+            entry.1 = now; // the lockout runs from the failure that triggered it
+        }
+    }
+}
+
+/// The server's throttle.
+#[derive(Debug)]
+pub struct Throttle {
+    limits: RateLimits,
+    devices: Buckets<String>,
+    addresses: Buckets<IpAddr>,
+    enrol_addresses: Lockouts<IpAddr>,
+    enrol_prefixes: Lockouts<String>,
+}
+
+impl Throttle {
+    /// A throttle with these limits.
+    pub fn new(limits: RateLimits) -> Throttle {
+        Throttle {
+            limits,
+            devices: Buckets::new(),
+            addresses: Buckets::new(),
+            enrol_addresses: Lockouts::new(),
+            enrol_prefixes: Lockouts::new(),
+        }
+    }
+
+    /// One request of an authenticated device.
+    pub fn device(&self, device: &str) -> Result<(), RetryAfter> {
+        let l = &self.limits;
+        self.devices.take(&device.to_string(), l.device_per_second, l.device_burst, Instant::now())
+    }
+
+    /// Charges `address` for unauthenticated work (an enrolment, a refused authentication).
+    pub fn address(&self, address: IpAddr) -> Result<(), RetryAfter> {
+        let l = &self.limits;
+        self.addresses.take(&address, l.address_per_second, l.address_burst, Instant::now())
+    }
+
+    /// Whether an enrolment with `code` from `address` may be tried now.
+    pub fn enrolment_allowed(&self, address: IpAddr, code: &str) -> Result<(), RetryAfter> {
+        let now = Instant::now();
+        let by_address = self.enrol_addresses.locked(&address, &self.limits, now);
+        let by_prefix = self.enrol_prefixes.locked(&prefix(code), &self.limits, now);
+        match by_address.into_iter().chain(by_prefix).max_by_key(|r| r.0) {
+            Some(wait) => Err(wait),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a wrong enrolment code.
+    pub fn enrolment_failed(&self, address: IpAddr, code: &str) {
+        let now = Instant::now();
+        self.enrol_addresses.failed(address, &self.limits, now);
+        self.enrol_prefixes.failed(prefix(code), &self.limits, now);
+    }
+}
+
+fn prefix(code: &str) -> String {
+    code.trim().to_ascii_uppercase().chars().filter(|c| c.is_ascii_alphanumeric()).take(CODE_PREFIX_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> RateLimits {
+        RateLimits {
+            device_per_second: 10.0,
+            device_burst: 3.0,
+            enrolment_failures: 2,
+            enrolment_lockout: Duration::from_secs(60),
+            ..RateLimits::default()
+        }
+    }
+
+    #[test]
+    fn a_device_gets_its_burst_then_waits_for_the_rate() {
+        let t = Throttle::new(limits());
+        for _ in 0..3 {
+            assert_eq!(t.device("d1"), Ok(()));
+        }
+        let wait = t.device("d1").unwrap_err();
+        assert!(wait.0 <= Duration::from_millis(100) && wait.seconds() == 1, "{wait:?}");
+        assert_eq!(t.device("d2"), Ok(()), "another device has its own bucket");
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(t.device("d1"), Ok(()), "a token came back after 1/rate");
+    }
+
+    #[test]
+    fn wrong_codes_lock_the_address_and_the_code_prefix() {
+        let t = Throttle::new(limits());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        t.enrolment_failed(a, "ABCD00000000");
+        assert_eq!(t.enrolment_allowed(a, "ZZZZ00000000"), Ok(()));
+        t.enrolment_failed(a, "ABCD11111111");
+        assert!(t.enrolment_allowed(a, "ZZZZ00000000").is_err(), "the address is locked");
+        assert!(t.enrolment_allowed(b, "abcd-2222-2222").is_err(), "so is the prefix, from anywhere");
+        assert_eq!(t.enrolment_allowed(b, "ZZZZ00000000"), Ok(()));
+    }
+
+    #[test]
+    fn a_rate_of_zero_turns_the_limit_off() {
+        let t = Throttle::new(RateLimits { device_per_second: 0.0, device_burst: 0.0, ..limits() });
+        for _ in 0..1000 {
+            assert_eq!(t.device("d"), Ok(()));
+        }
+    }
+}
