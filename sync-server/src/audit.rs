@@ -106,13 +106,27 @@ pub async fn checkpoint<S: Storage>(
     tenant: &Tenant,
     now_ms: i64,
 ) -> Result<(SignedStatement, Vec<Hash>), StorageError> {
-    let leaves: Vec<Hash> = storage
+    checkpoint_of(storage, tenant, now_ms, None).await
+}
+
+/// Signs a checkpoint of the tree's first `size` leaves (the whole tree when `None` or larger):
+/// the tree is append-only, so an earlier size is a state it really had.
+async fn checkpoint_of<S: Storage>(
+    storage: &S,
+    tenant: &Tenant,
+    now_ms: i64,
+    size: Option<u64>,
+) -> Result<(SignedStatement, Vec<Hash>), StorageError> {
+    let mut leaves: Vec<Hash> = storage
         .audit_leaves()
         .await?
         .iter()
         .map(|h| hex::decode(h).ok().and_then(|b| b.try_into().ok()))
         .collect::<Option<_>>()
         .ok_or_else(|| StorageError::Database("a stored leaf hash is malformed".into()))?;
+    if let Some(size) = size {
+        leaves.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    }
     let body = Checkpoint {
         schema: CHECKPOINT_SCHEMA.into(),
         tenant: tenant.id.clone(),
@@ -132,13 +146,16 @@ pub async fn proofs<S: Storage>(
     tenant: &Tenant,
     device: &str,
     seqs: &[u64],
+    tree_size: Option<u64>,
     now_ms: i64,
 ) -> Result<onevisit_core::sync::wire::AuditProofs, StorageError> {
-    let (checkpoint, leaves) = checkpoint(storage, tenant, now_ms).await?;
+    let (checkpoint, leaves) = checkpoint_of(storage, tenant, now_ms, tree_size).await?;
+    // Built once: each proof is then O(log² n), not a pass over every leaf.
+    let tree = merkle::MerkleTree::new(&leaves);
     let mut out = Vec::new();
     for &seq in seqs {
         let Some(index) = storage.audit_leaf_index(device.to_string(), seq).await? else { continue };
-        if let Some(path) = merkle::inclusion_proof(&leaves, index as usize) {
+        if let Some(path) = tree.inclusion_proof(index as usize) {
             out.push(onevisit_core::sync::wire::AuditProof {
                 seq,
                 leaf_index: index,

@@ -65,6 +65,8 @@ pub struct RuleContext<'a> {
     pub directory: &'a Directory,
     /// The tenant root key.
     pub root: VerifyingKey,
+    /// The tenant (its division code), which offline-created task codes must carry.
+    pub tenant: &'a str,
 }
 
 impl RuleContext<'_> {
@@ -236,6 +238,16 @@ impl Documents {
         }
         if !task.inspectors.iter().any(|i| i.as_str() == writer.inspector) {
             return Ok(refused(id, Refusal::NotAssigned));
+        }
+        if let Err(why) = crate::tasks::check_offline(&task, &writer.inspector, context.tenant, context.directory) {
+            tracing::info!(device = %writer.device, %id, %why, "offline task refused");
+            let mut outcome = refused(id, Refusal::InvalidTask);
+            outcome.result.forbidden = Some(ForbiddenDetail {
+                rule: onevisit_core::store::quarantine::INVALID_TASK.into(),
+                path: why.to_string(),
+                change: String::new(),
+            });
+            return Ok(outcome);
         }
         let snapshot = record.save();
         if snapshot.len() > MAX_DOCUMENT_BYTES {

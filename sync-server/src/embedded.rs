@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use onevisit_core::domain::{Directory, TaskDraft};
 
-use crate::blobs::{BlobError, FileBlobs};
+use crate::blobs::{BlobError, BlobStorage, FileBlobs, UploadLimits};
 use crate::http::{AppState, code_hash};
 use crate::listener::ConnectionLimits;
 use crate::storage::sqlite::SqliteStorage;
@@ -50,7 +50,12 @@ pub struct ServeOptions {
     pub rates: RateLimits,
     /// How long a request body may take to arrive.
     pub body_timeout: Option<std::time::Duration>,
+    /// Quota and expiry of unfinished uploads.
+    pub uploads: UploadLimits,
 }
+
+/// The longest pause between two sweeps of expired uploads.
+const SWEEP_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Bodies arrive within this by default (a 1 MiB chunk over a slow mobile link fits).
 pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -64,7 +69,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), EmbeddedError> {
     let tenant = Tenant::open(&storage, data).await?;
-    let blobs = FileBlobs::open(&data.join("blobs"))?;
+    let blobs = FileBlobs::with_limits(&data.join("blobs"), options.uploads)?;
     let counters = Arc::new(crate::listener::ConnectionCounters::default());
     let state = Arc::new(AppState {
         storage,
@@ -77,8 +82,32 @@ pub async fn serve(
         body_timeout: options.body_timeout.unwrap_or(DEFAULT_BODY_TIMEOUT),
         connections: counters.clone(),
     });
-    crate::listener::serve(listener, crate::http::router(state), options.tls, options.connections, counters, shutdown)
-        .await?;
+    // Unfinished uploads past their expiry are swept while the server runs.
+    let sweeper = {
+        let state = state.clone();
+        let every = (options.uploads.expiry / 4).clamp(std::time::Duration::from_secs(1), SWEEP_AT_MOST_EVERY);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match state.blobs.expire().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "expired unfinished uploads removed"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping unfinished uploads failed"),
+                }
+            }
+        })
+    };
+    let served = crate::listener::serve(
+        listener,
+        crate::http::router(state),
+        options.tls,
+        options.connections,
+        counters,
+        shutdown,
+    )
+    .await;
+    sweeper.abort();
+    served?;
     Ok(())
 }
 

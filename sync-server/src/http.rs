@@ -24,7 +24,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Authenticated;
-use crate::blobs::{BlobError, BlobStorage};
+use crate::blobs::{BlobError, BlobStorage, parse_range};
 use crate::documents::Documents;
 use crate::storage::{DeviceRecord, Storage, StorageError};
 use crate::tenant::Tenant;
@@ -145,6 +145,7 @@ impl IntoResponse for ApiError {
             ApiError::Blob(BlobError::HashMismatch { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, "hash_mismatch"),
             ApiError::Blob(BlobError::MissingChunks(_)) => (StatusCode::CONFLICT, "incomplete"),
             ApiError::Blob(BlobError::BadRange) => (StatusCode::RANGE_NOT_SATISFIABLE, "bad_range"),
+            ApiError::Blob(BlobError::QuotaExceeded { .. }) => (StatusCode::PAYLOAD_TOO_LARGE, "upload_quota"),
             ApiError::Blob(_) => (StatusCode::BAD_REQUEST, "malformed"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
@@ -277,6 +278,13 @@ async fn enroll<S: Storage, B: BlobStorage>(
     let hash = code_hash(&request.code);
     let inspector = match state.storage.enrolment_inspector(hash.clone(), now).await {
         Ok(inspector) => inspector,
+        // The same device asking again with the code it spent (its first answer was lost on the
+        // way): the same certificate again, so enrolment can be retried like any request.
+        Err(StorageError::CodeUsed)
+            if state.storage.enrolment_used_by(hash.clone()).await?.as_deref() == Some(device.as_str()) =>
+        {
+            return enrolled_again(&state, &device, now).await;
+        }
         Err(e @ (StorageError::UnknownCode | StorageError::CodeUsed | StorageError::CodeExpired)) => {
             // A wrong, spent or expired code counts toward the lockout of the address and prefix.
             state.throttle.enrolment_failed(peer.ip(), &request.code);
@@ -317,6 +325,25 @@ async fn enroll<S: Storage, B: BlobStorage>(
         revocations,
         root_public_key: hex::encode(state.tenant.root_public_key()),
         device_code,
+    }))
+}
+
+/// The enrolment answer for a device enrolled already with the code it presents again.
+async fn enrolled_again<S: Storage, B: BlobStorage>(
+    state: &AppState<S, B>,
+    device: &str,
+    now: i64,
+) -> Result<Json<EnrolResponse>, ApiError> {
+    let record = state.storage.device(device.to_string()).await?.ok_or(ApiError::UnknownDevice)?;
+    let certificate = serde_json::from_str(&record.certificate).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let revocations =
+        state.tenant.revocation_list(&state.storage, now).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    tracing::info!(%device, "enrolment answered again");
+    Ok(Json(EnrolResponse {
+        certificate,
+        revocations,
+        root_public_key: hex::encode(state.tenant.root_public_key()),
+        device_code: record.device_code,
     }))
 }
 
@@ -369,7 +396,7 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
     let directory = state.documents.directory(&state.storage).await?;
     let root =
         VerifyingKey::from_bytes(&state.tenant.root_public_key()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let context = crate::documents::RuleContext { directory: &directory, root };
+    let context = crate::documents::RuleContext { directory: &directory, root, tenant: &state.tenant.id };
     for push in request.documents {
         let outcome = state.documents.push(&state.storage, &writer, &context, push).await?;
         if outcome.result.refused.is_some() {
@@ -379,7 +406,10 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
         if outcome.wrote {
             state.metrics.documents_accepted.fetch_add(1, Ordering::Relaxed);
             if !outcome.evidence.is_empty() {
-                state.storage.add_blob_refs(outcome.result.id.clone(), outcome.evidence.clone()).await?;
+                state
+                    .storage
+                    .add_blob_refs(outcome.result.id.clone(), writer.device.clone(), outcome.evidence.clone())
+                    .await?;
             }
             if let Some(heads) = &outcome.accepted {
                 receipt.push(ReceiptDocument { id: outcome.result.id.clone(), heads: heads.clone() });
@@ -448,15 +478,35 @@ fn check_sha(sha256: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Blobs a device asks about per request, at most.
+const MAX_BLOB_LIST: usize = 1000;
+
+/// Whether this device may learn that the blob is stored: only when it may read it. To any other
+/// device every hash looks missing, so asking reveals nothing about other tasks' evidence.
+async fn stored_for<S: Storage, B: BlobStorage>(
+    state: &AppState<S, B>,
+    auth: &Authenticated,
+    sha256: &str,
+) -> Result<bool, ApiError> {
+    if !state.blobs.has(sha256).await? {
+        return Ok(false);
+    }
+    let writer = auth.writer();
+    Ok(state.storage.may_read_blob(sha256.to_string(), writer.inspector, writer.departments).await?)
+}
+
 async fn blobs_missing<S: Storage, B: BlobStorage>(
     State(state): State<Arc<AppState<S, B>>>,
     auth: Authenticated,
 ) -> Result<Json<BlobList>, ApiError> {
     let list: BlobList = auth.json()?;
+    if list.sha256.len() > MAX_BLOB_LIST {
+        return Err(ApiError::Malformed("at most 1,000 blobs per request"));
+    }
     let mut missing = Vec::new();
     for sha in list.sha256 {
         check_sha(&sha)?;
-        if !state.blobs.has(&sha).await? {
+        if !stored_for(&state, &auth, &sha).await? {
             missing.push(sha);
         }
     }
@@ -466,13 +516,13 @@ async fn blobs_missing<S: Storage, B: BlobStorage>(
 async fn blob_chunks<S: Storage, B: BlobStorage>(
     State(state): State<Arc<AppState<S, B>>>,
     Path(sha256): Path<String>,
-    _auth: Authenticated,
+    auth: Authenticated,
 ) -> Result<Json<UploadState>, ApiError> {
     check_sha(&sha256)?;
-    if state.blobs.has(&sha256).await? {
+    if stored_for(&state, &auth, &sha256).await? {
         return Ok(Json(UploadState { complete: true, chunks: Vec::new() }));
     }
-    Ok(Json(UploadState { complete: false, chunks: state.blobs.chunks(&sha256).await? }))
+    Ok(Json(UploadState { complete: false, chunks: state.blobs.chunks(&sha256, &auth.device.device).await? }))
 }
 
 async fn blob_chunk<S: Storage, B: BlobStorage>(
@@ -484,9 +534,8 @@ async fn blob_chunk<S: Storage, B: BlobStorage>(
     if auth.body.len() > CHUNK_BYTES {
         return Err(ApiError::TooLarge);
     }
-    if !state.blobs.has(&sha256).await? {
-        state.blobs.put_chunk(&sha256, index, &auth.body).await?;
-    }
+    // Stored whether or not the blob exists: answering differently would tell who has what.
+    state.blobs.put_chunk(&sha256, &auth.device.device, index, &auth.body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -497,10 +546,10 @@ async fn blob_complete<S: Storage, B: BlobStorage>(
 ) -> Result<StatusCode, ApiError> {
     check_sha(&sha256)?;
     let complete: CompleteUpload = auth.json()?;
-    if !state.blobs.has(&sha256).await? {
-        state.blobs.complete(&sha256, complete.size).await?;
-        tracing::info!(device = %auth.device.device, %sha256, size = complete.size, "blob stored");
-    }
+    // Always checked against the hash, so completing proves the device holds the bytes.
+    state.blobs.complete(&sha256, &auth.device.device, complete.size).await?;
+    state.storage.add_blob_holder(sha256.clone(), auth.device.device.clone()).await?;
+    tracing::info!(device = %auth.device.device, %sha256, size = complete.size, "blob stored");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -513,10 +562,16 @@ async fn blob_download<S: Storage, B: BlobStorage>(
 ) -> Result<Response, ApiError> {
     check_sha(&sha256)?;
     let writer = auth.writer();
-    let visible = state.storage.may_read_blob(sha256.clone(), writer.inspector, writer.departments).await?;
+    let referenced =
+        state.storage.blob_referenced(sha256.clone(), writer.inspector.clone(), writer.departments.clone()).await?;
     // Permission first: a device that may not read a hash learns nothing about whether it exists.
-    if !visible {
+    if !referenced {
         return Err(ApiError::NotFound("no such blob is visible to this device"));
+    }
+    // Referenced in a record it reads, but readable only through a reference by a device that
+    // uploaded the bytes; otherwise it is "not uploaded yet" whether or not someone else did.
+    if !stored_for(&state, &auth, &sha256).await? {
+        return Err(ApiError::NotUploadedYet);
     }
     let size = state.blobs.size(&sha256).await?.ok_or(ApiError::NotUploadedYet)?;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -536,15 +591,6 @@ async fn blob_download<S: Storage, B: BlobStorage>(
         h.insert(header::CONTENT_RANGE, v);
     }
     Ok(response)
-}
-
-/// Parses `bytes=a-b` or `bytes=a-` into a half-open range within `size`.
-fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = value.strip_prefix("bytes=")?;
-    let (a, b) = spec.split_once('-')?;
-    let start: u64 = a.trim().parse().ok()?;
-    let end: u64 = if b.trim().is_empty() { size } else { b.trim().parse::<u64>().ok()?.checked_add(1)? };
-    (start < end && end <= size).then_some((start, end))
 }
 
 #[derive(Deserialize)]
@@ -568,15 +614,18 @@ async fn audit_proofs<S: Storage, B: BlobStorage>(
     auth: Authenticated,
 ) -> Result<Json<onevisit_core::sync::wire::AuditProofs>, ApiError> {
     let request: onevisit_core::sync::wire::ProofRequest = auth.json()?;
-    if request.seqs.len() > 100_000 {
-        return Err(ApiError::Malformed("at most 100,000 entries per request"));
+    if request.seqs.len() > onevisit_core::sync::wire::MAX_PROOFS_PER_REQUEST {
+        return Err(ApiError::Malformed("at most 2,000 entries per request; ask in batches"));
     }
-    Ok(Json(crate::audit::proofs(&state.storage, &state.tenant, &auth.device.device, &request.seqs, now_ms()).await?))
+    let device = &auth.device.device;
+    Ok(Json(
+        crate::audit::proofs(&state.storage, &state.tenant, device, &request.seqs, request.tree_size, now_ms()).await?,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_range;
+    use crate::blobs::parse_range;
 
     #[test]
     fn ranges_are_parsed_within_the_blob() {

@@ -116,6 +116,12 @@ struct ServeArgs {
     /// Minutes an enrolment lockout lasts.
     #[arg(long, default_value_t = 15)]
     enrolment_lockout_minutes: u64,
+    /// MiB of unfinished uploads one device may hold.
+    #[arg(long, default_value_t = 256)]
+    upload_quota_mib: u64,
+    /// Hours an unfinished upload is kept after its latest chunk.
+    #[arg(long, default_value_t = 48)]
+    upload_expiry_hours: u64,
 }
 
 /// Planning commands.
@@ -330,6 +336,10 @@ async fn serve(storage: SqliteStorage, data: &std::path::Path, args: ServeArgs) 
             ..Default::default()
         },
         body_timeout: Some(std::time::Duration::from_secs(args.body_timeout_secs.max(1))),
+        uploads: onevisit_server::blobs::UploadLimits {
+            quota_bytes: args.upload_quota_mib.saturating_mul(1024 * 1024),
+            expiry: std::time::Duration::from_secs(args.upload_expiry_hours.max(1) * 3600),
+        },
     };
     embedded::serve(storage, data, listener, options, shutdown()).await?;
     tracing::info!("stopped");

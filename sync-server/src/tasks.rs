@@ -93,3 +93,101 @@ pub async fn reassign<S: Storage>(
     storage.assign(id.to_string(), inspector.to_string(), assigned).await?;
     Ok(record.task().clone())
 }
+
+/// Why a task a device created offline is not accepted.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OfflineTaskError {
+    /// The task code names another tenant's division.
+    #[error("任务编码的行政区划 {0} 不属于本租户")]
+    OtherDivision(String),
+    /// The task does not hold up against the directory (department, inspector, enterprise, matter).
+    #[error("任务与名录不符：{0}")]
+    Invalid(String),
+    /// Only the lead inspector of a task plans it on site.
+    #[error("离线新建的任务须由其主办检查员本人创建（创建者 {creator}，主办 {lead}）")]
+    NotTheLead {
+        /// Who created it.
+        creator: String,
+        /// The lead the task names.
+        lead: String,
+    },
+}
+
+/// Checks a task a device created offline before the server takes it: the tenant's division, a
+/// task that validates against the directory exactly as a planned one would, and a creator who is
+/// its lead inspector (and so of its lead department).
+pub fn check_offline(task: &Task, creator: &str, tenant: &str, directory: &Directory) -> Result<(), OfflineTaskError> {
+    let division = task.code.as_str().split('-').next().unwrap_or_default();
+    if division != tenant {
+        return Err(OfflineTaskError::OtherDivision(division.to_string()));
+    }
+    if task.lead_inspector.as_str() != creator {
+        return Err(OfflineTaskError::NotTheLead {
+            creator: creator.to_string(),
+            lead: task.lead_inspector.to_string(),
+        });
+    }
+    let draft = TaskDraft {
+        enterprise: task.enterprise.clone(),
+        lead_department: task.lead_department.clone(),
+        departments: task.departments.clone(),
+        inspectors: task.inspectors.clone(),
+        lead_inspector: task.lead_inspector.clone(),
+        matters: task.matters.clone(),
+        window: task.window,
+        source: task.source.clone(),
+    };
+    let rebuilt =
+        Task::from_draft(draft, task.code.clone(), directory).map_err(|e| OfflineTaskError::Invalid(e.to_string()))?;
+    // What the draft would have normalised (order, duplicates) must already be so.
+    if &rebuilt != task {
+        return Err(OfflineTaskError::Invalid("任务内容未按规范整理".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onevisit_core::domain::{InspectorId, TaskCode};
+
+    fn sample() -> (Directory, Task) {
+        let directory = onevisit_core::sample::directory().unwrap();
+        let draft = onevisit_core::sample::joint_task_draft(
+            &directory,
+            0,
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        );
+        let code = TaskCode::parse("330482-20261201-AAAAAAAA").unwrap();
+        let task = Task::from_draft(draft, code, &directory).unwrap();
+        (directory, task)
+    }
+
+    #[test]
+    fn a_task_by_its_lead_in_this_division_is_accepted() {
+        let (directory, task) = sample();
+        assert_eq!(check_offline(&task, "scjg-01", "330482", &directory), Ok(()));
+    }
+
+    #[test]
+    fn another_division_another_creator_or_a_stranger_named_is_refused() {
+        let (directory, task) = sample();
+        assert_eq!(
+            check_offline(&task, "scjg-01", "330483", &directory),
+            Err(OfflineTaskError::OtherDivision("330482".into()))
+        );
+        assert!(matches!(
+            check_offline(&task, "xfjy-01", "330482", &directory),
+            Err(OfflineTaskError::NotTheLead { .. })
+        ));
+        let mut stranger = task.clone();
+        stranger.inspectors.push(InspectorId::new("nobody-01").unwrap());
+        assert!(matches!(check_offline(&stranger, "scjg-01", "330482", &directory), Err(OfflineTaskError::Invalid(_))));
+        let mut unknown_department = task.clone();
+        unknown_department.departments.push("zzzz".parse().unwrap());
+        assert!(matches!(
+            check_offline(&unknown_department, "scjg-01", "330482", &directory),
+            Err(OfflineTaskError::Invalid(_))
+        ));
+    }
+}

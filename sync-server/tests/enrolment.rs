@@ -100,6 +100,15 @@ fn a_device_enrols_with_a_one_time_code_and_is_authenticated_until_revoked() {
     );
     assert_eq!((status, kind.as_str()), (403, "enrolment_refused"));
     assert!(message.contains("already used"), "{message}");
+    // The device whose answer was lost asks again with the same code: the same certificate.
+    let again: Value = http
+        .post(format!("{}/v1/enroll", server.base))
+        .json(&enrol_request(&device, &code))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(again["certificate"], response["certificate"], "enrolment can be retried");
 
     // Authenticated requests; replays, skewed clocks and strangers are refused.
     let (auth, ok) = signed_get(&http, &server.base, &device, "/v1/whoami", now_ms());
@@ -138,7 +147,8 @@ fn a_device_enrols_with_a_one_time_code_and_is_authenticated_until_revoked() {
     assert_eq!(ok.status().as_u16(), 200, "the code was not spent by the revoked key");
 
     // Oversized and malformed bodies.
-    let huge = vec![b'x'; 16 * 1024 * 1024 + 1024];
+    // An enrolment body is a code, a key and a signature: anything over 4 KiB is refused.
+    let huge = vec![b'x'; 64 * 1024];
     // Its own connection: the server closes it after refusing the body.
     let too_big = client()
         .post(format!("{}/v1/enroll", server.base))

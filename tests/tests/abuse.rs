@@ -9,10 +9,17 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use onevisit_core::evidence::CaptureTarget;
+use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
+use onevisit_core::record::{AnswerValue, Position};
 use onevisit_core::request_auth::{self, RequestAuth};
 use onevisit_core::store::Store;
+use onevisit_core::sync::wire::Refusal;
 use onevisit_core::sync::{self, CancelToken, RetryCause, RetryPolicy, SyncOptions};
-use onevisit_flow_tests::{ServerProcess, admin, enrolled_device, init_tenant, raw_client};
+use onevisit_flow_tests::{
+    City, ServerProcess, admin, cp, enrolled_device, fast_options, fetch_all_photos, init_tenant, raw_client, sync_ok,
+};
+use sha2::{Digest, Sha256};
 
 /// A tenant in `dir` served with `options`.
 fn server(dir: &Path, options: &[&str]) -> (ServerProcess, String) {
@@ -20,16 +27,37 @@ fn server(dir: &Path, options: &[&str]) -> (ServerProcess, String) {
     (ServerProcess::start_with(dir, "127.0.0.1:0", options), root)
 }
 
-/// A request signed by `store`'s device key, as its sync client would send it.
+/// A GET signed by `store`'s device key, as its sync client would send it.
 fn signed(store: &Mutex<Store>, base: &str, path: &str) -> reqwest::blocking::RequestBuilder {
+    signed_with(store, base, reqwest::Method::GET, path, Vec::new())
+}
+
+/// Any request signed by `store`'s device key: what a dishonest inspector's valid device can send.
+fn signed_with(
+    store: &Mutex<Store>,
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Vec<u8>,
+) -> reqwest::blocking::RequestBuilder {
     let store = store.lock().unwrap();
-    let auth = RequestAuth::sign(store.device_key(), "GET", path, b"", chrono::Utc::now().timestamp_millis());
+    let now = chrono::Utc::now().timestamp_millis();
+    let auth = RequestAuth::sign(store.device_key(), method.as_str(), path, &body, now);
     raw_client(Duration::from_secs(10))
-        .get(format!("{base}{path}"))
+        .request(method, format!("{base}{path}"))
         .header(request_auth::HEADER_DEVICE, &auth.device)
         .header(request_auth::HEADER_TIMESTAMP, auth.timestamp_ms.to_string())
         .header(request_auth::HEADER_NONCE, &auth.nonce)
         .header(request_auth::HEADER_SIGNATURE, &auth.signature)
+        .body(body)
+}
+
+/// What `/v1/blobs/missing` tells `store`'s device about `sha`.
+fn reported_missing(store: &Mutex<Store>, base: &str, sha: &str) -> bool {
+    let body = serde_json::to_vec(&serde_json::json!({ "sha256": [sha] })).unwrap();
+    let answer: serde_json::Value =
+        signed_with(store, base, reqwest::Method::POST, "/v1/blobs/missing", body).send().unwrap().json().unwrap();
+    answer["sha256"].as_array().unwrap().iter().any(|s| s == sha)
 }
 
 /// The resident memory of a process, in MiB.
@@ -226,4 +254,137 @@ fn connections_beyond_the_cap_are_closed_at_once() {
     let ok = raw_client(Duration::from_secs(5)).get(format!("{}/healthz", server.base)).send().unwrap();
     assert!(ok.status().is_success(), "slots come back when connections close");
     assert!(onevisit_flow_tests::metrics(&server).contains("onevisit_connections_over_cap_total 1"));
+}
+
+#[test]
+fn a_planted_chunk_neither_hurts_the_owners_upload_nor_tells_the_planter_anything() {
+    let city = City::new();
+    let (code, a, b) = city.joint_team();
+    let photo = sample_jpeg(640, 480, Some(&SampleExif::pinghu()));
+    let sha = {
+        let mut s = b.lock().unwrap();
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+        let e = s.add_photo(&code, &photo, CaptureTarget::CheckPoint("XFJY-001-04".into()), None).unwrap();
+        s.answer(&code, &cp("XFJY-001-04"), AnswerValue::Photos, None, vec![e.evidence.sha256.clone()]).unwrap();
+        e.evidence.sha256
+    };
+    // A dishonest inspector of another department, with a valid device, who learnt the hash.
+    let c = city.device("c", "sthj-01");
+    let base = &city.server.base;
+    let planted = signed_with(&c, base, reqwest::Method::PUT, &format!("/v1/blobs/{sha}/chunks/0"), vec![0xAA; 4096]);
+    assert_eq!(planted.send().unwrap().status().as_u16(), 204);
+    assert!(reported_missing(&c, base, &sha), "before the owner's upload");
+
+    let report = sync_ok(&b);
+    let p = &report.progress;
+    assert!(p.blobs_total >= 1 && p.blobs_done == p.blobs_total, "the owner's upload went through the planted chunk");
+    sync_ok(&a);
+    fetch_all_photos(&a, &code); // checks the bytes against the hash
+    assert_eq!(a.lock().unwrap().missing_evidence(&code).unwrap().len(), 0);
+
+    assert!(reported_missing(&c, base, &sha), "after it too: the planter learns nothing");
+    let chunks: serde_json::Value =
+        signed(&c, base, &format!("/v1/blobs/{sha}/chunks")).send().unwrap().json().unwrap();
+    assert_eq!(chunks, serde_json::json!({"complete": false, "chunks": [0]}), "only its own chunk");
+    let read = signed(&c, base, &format!("/v1/blobs/{sha}")).send().unwrap();
+    assert_eq!(read.status().as_u16(), 404);
+    // Completing its junk is checked against the hash like any upload, and changes nothing.
+    let body = serde_json::to_vec(&serde_json::json!({ "size": 4096 })).unwrap();
+    let complete = signed_with(&c, base, reqwest::Method::POST, &format!("/v1/blobs/{sha}/complete"), body);
+    assert_eq!(complete.send().unwrap().status().as_u16(), 422);
+    assert!(!reported_missing(&b, base, &sha), "the owner is told it is stored");
+}
+
+#[test]
+fn unfinished_uploads_beyond_a_devices_quota_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let (server, root) = server(&data, &["--upload-quota-mib", "2"]);
+    let c = enrolled_device(&tmp.path().join("c"), "sthj-01", &data, &server, &root);
+    let d = enrolled_device(&tmp.path().join("d"), "sthj-02", &data, &server, &root);
+    let put = |store: &Mutex<Store>, n: u8| {
+        let sha = hex::encode(Sha256::digest([n]));
+        let path = format!("/v1/blobs/{sha}/chunks/0");
+        signed_with(store, &server.base, reqwest::Method::PUT, &path, vec![n; 1024 * 1024]).send().unwrap()
+    };
+    assert_eq!(put(&c, 1).status().as_u16(), 204);
+    assert_eq!(put(&c, 2).status().as_u16(), 204);
+    let refused = put(&c, 3);
+    assert_eq!(refused.status().as_u16(), 413);
+    let body: serde_json::Value = refused.json().unwrap();
+    assert_eq!(body["error"], "upload_quota");
+    assert_eq!(put(&d, 3).status().as_u16(), 204, "another device has its own quota");
+}
+
+#[test]
+fn a_task_created_offline_by_someone_not_its_lead_is_refused_and_the_others_go_through() {
+    let city = City::new();
+    let c = city.device("c", "sthj-01");
+    let (foreign, own) = {
+        let mut s = c.lock().unwrap();
+        let directory = s.directory().unwrap();
+        let day = chrono::Utc::now().date_naive();
+        let mut foreign = onevisit_core::sample::joint_task_draft(&directory, 0, day);
+        // Naming the fire brigade and its inspector as lead, with c tagging along.
+        foreign.departments.push("sthj".parse().unwrap());
+        foreign.inspectors.push("sthj-01".parse().unwrap());
+        foreign.matters.push("STHJ-001".parse().unwrap());
+        foreign.lead_department = "xfjy".parse().unwrap();
+        foreign.lead_inspector = "xfjy-01".parse().unwrap();
+        let mut own = onevisit_core::sample::joint_task_draft(&directory, 1, day);
+        own.departments = vec!["sthj".parse().unwrap()];
+        own.inspectors = vec!["sthj-01".parse().unwrap(), "sthj-02".parse().unwrap()];
+        own.matters = vec!["STHJ-001".parse().unwrap()];
+        own.lead_department = "sthj".parse().unwrap();
+        own.lead_inspector = "sthj-01".parse().unwrap();
+        let created = s.create_tasks(vec![foreign, own]).unwrap();
+        (created[0].code.clone(), created[1].code.clone())
+    };
+    let report = sync::sync(&c, &fast_options(), &|_| {}, &CancelToken::new()).unwrap();
+    assert_eq!(report.refused.get(foreign.as_str()), Some(&Refusal::InvalidTask), "{report:?}");
+    let why = &report.forbidden[foreign.as_str()].path;
+    assert!(why.contains("主办检查员"), "{why}");
+    assert!(!report.refused.contains_key(own.as_str()), "the valid one went through");
+    // The inspector it named never sees it.
+    let x = city.device("x", "xfjy-01");
+    sync_ok(&x);
+    assert!(x.lock().unwrap().record(&foreign).is_err());
+}
+
+#[test]
+fn audit_proofs_are_asked_for_in_bounded_batches_under_one_checkpoint() {
+    let city = City::new();
+    let (code, a, _) = city.joint_team();
+    {
+        let mut s = a.lock().unwrap();
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+        // More audited edits than one proof request carries.
+        for i in 0..(onevisit_core::sync::wire::MAX_PROOFS_PER_REQUEST + 200) {
+            let note = Some(format!("第 {i} 次"));
+            s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, note, vec![]).unwrap();
+        }
+    }
+    sync_ok(&a);
+    let confirmed = a.lock().unwrap().audit_confirmed_seq().unwrap();
+    let proofs = sync::audit_proofs(&a, &fast_options(), &CancelToken::new()).unwrap();
+    assert_eq!(proofs.proofs.len() as u64, confirmed, "every confirmed entry is proven");
+    let checkpoint =
+        onevisit_core::sync::statements::verify_checkpoint(&proofs.checkpoint, &city.root).expect("one checkpoint");
+    let root: [u8; 32] = hex::decode(&checkpoint.root_hash).unwrap().try_into().unwrap();
+    let entries = a.lock().unwrap().audit_entries_after(0, usize::MAX).unwrap();
+    for p in proofs.proofs.iter().step_by(97) {
+        let entry = entries.iter().find(|e| e.entry().is_some_and(|x| x.seq == p.seq)).unwrap();
+        let leaf = onevisit_core::sync::merkle::leaf_hash(entry.canonical.as_bytes());
+        let path: Vec<[u8; 32]> = p.path.iter().map(|h| hex::decode(h).unwrap().try_into().unwrap()).collect();
+        assert!(
+            onevisit_core::sync::merkle::verify_inclusion(&leaf, p.leaf_index, checkpoint.tree_size, &path, &root),
+            "entry {} against the one checkpoint",
+            p.seq
+        );
+    }
+    // One request asking for more is refused.
+    let seqs: Vec<u64> = (1..=onevisit_core::sync::wire::MAX_PROOFS_PER_REQUEST as u64 + 1).collect();
+    let body = serde_json::to_vec(&serde_json::json!({ "seqs": seqs })).unwrap();
+    let answer = signed_with(&a, &city.server.base, reqwest::Method::POST, "/v1/audit/proofs", body).send().unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
 }

@@ -51,6 +51,9 @@ impl ChangeSource {
     }
 }
 
+/// The refusal name of an offline-created task the server does not accept (its reason is the path).
+pub const INVALID_TASK: &str = "invalid_task";
+
 /// The quarantine's name for this device's own changes that reused sequence numbers (a copy
 /// restored from an old backup) and were made again.
 pub const SEQUENCE_REUSED: &str = "sequence_reused";
@@ -139,6 +142,9 @@ pub(crate) fn keep(
 
 /// The zh-CN label of a rule named on the wire or in the quarantine (the name itself if unknown).
 pub fn rule_label_zh(name: &str) -> String {
+    if name == INVALID_TASK {
+        return "离线新建的任务不被服务器接受".to_string();
+    }
     if name == SEQUENCE_REUSED {
         return "从旧备份恢复后的修改与服务器已有的修改编号重复（已按服务器的记录重新做出）".to_string();
     }

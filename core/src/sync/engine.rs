@@ -241,13 +241,29 @@ pub fn enrol_with(
         std::time::Duration::from_secs(30),
     )
     .map_err(ClientError::from)?;
-    let response =
-        http.post(format!("{}/v1/enroll", server_url.trim_end_matches('/'))).json(&request).send().map_err(|e| {
-            match verdicts.refusal() {
-                Some(refusal) => ClientError::Transport(refusal),
-                None => ClientError::Network(e.to_string()),
+    // Retried like any request: the server answers a device that presents the code it already
+    // spent with the same certificate, so a lost answer costs nothing.
+    let url = format!("{}/v1/enroll", server_url.trim_end_matches('/'));
+    let retry = RetryPolicy::default();
+    let mut backoff = retry.initial_backoff;
+    let mut attempt = 0;
+    let response = loop {
+        attempt += 1;
+        match http.post(&url).json(&request).send() {
+            Ok(r) if r.status().is_server_error() && attempt < retry.attempts => {}
+            Ok(r) => break r,
+            Err(e) => {
+                if let Some(refusal) = verdicts.refusal() {
+                    return Err(ClientError::Transport(refusal).into());
+                }
+                if attempt >= retry.attempts {
+                    return Err(ClientError::Network(e.to_string()).into());
+                }
             }
-        })?;
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(retry.max_backoff);
+    };
     if !response.status().is_success() {
         let status = response.status().as_u16();
         let body: super::wire::ErrorBody =
@@ -977,8 +993,38 @@ pub fn audit_proofs(
         let through = guard.audit_confirmed_seq()?;
         guard.audit_seqs_through(through)?
     };
-    let request = super::wire::ProofRequest { seqs };
-    let proofs: super::wire::AuditProofs = client.post_json("/v1/audit/proofs", &request, cancel)?;
-    verify_checkpoint(&proofs.checkpoint, &account.root_public_key)?;
-    Ok(proofs)
+    // In batches, every one proven against the tree size of the first one's checkpoint.
+    let mut all: Option<super::wire::AuditProofs> = None;
+    for batch in seqs.chunks(super::wire::MAX_PROOFS_PER_REQUEST) {
+        let tree_size = match &all {
+            Some(first) => Some(verify_checkpoint(&first.checkpoint, &account.root_public_key)?.tree_size),
+            None => None,
+        };
+        let request = super::wire::ProofRequest { seqs: batch.to_vec(), tree_size };
+        let proofs: super::wire::AuditProofs = client.post_json("/v1/audit/proofs", &request, cancel)?;
+        let checkpoint = verify_checkpoint(&proofs.checkpoint, &account.root_public_key)?;
+        match &mut all {
+            None => all = Some(proofs),
+            Some(first) => {
+                let held = verify_checkpoint(&first.checkpoint, &account.root_public_key)?;
+                if (checkpoint.tree_size, &checkpoint.root_hash) != (held.tree_size, &held.root_hash) {
+                    return Err(SyncError::Untrusted {
+                        what: ServerStatement::Checkpoint,
+                        detail: "同一次取证明的各批次所对应的审计树不一致".into(),
+                    });
+                }
+                first.proofs.extend(proofs.proofs);
+            }
+        }
+    }
+    match all {
+        Some(proofs) => Ok(proofs),
+        // Nothing confirmed yet: a checkpoint alone.
+        None => {
+            let request = super::wire::ProofRequest { seqs: Vec::new(), tree_size: None };
+            let proofs: super::wire::AuditProofs = client.post_json("/v1/audit/proofs", &request, cancel)?;
+            verify_checkpoint(&proofs.checkpoint, &account.root_public_key)?;
+            Ok(proofs)
+        }
+    }
 }

@@ -68,6 +68,72 @@ fn path_of(leaves: &[Hash], index: usize, out: &mut Vec<Hash>) {
     }
 }
 
+/// A tree built once for many proofs: the hashes of every complete, aligned power-of-two block of
+/// leaves, so that each proof costs O(log² n) instead of re-hashing the whole tree.
+pub struct MerkleTree {
+    /// `levels[h][i]` is the root of leaves `[i·2^h, (i+1)·2^h)`.
+    levels: Vec<Vec<Hash>>,
+}
+
+impl MerkleTree {
+    /// Builds the block hashes of `leaves` (O(n)).
+    pub fn new(leaves: &[Hash]) -> MerkleTree {
+        let mut levels = vec![leaves.to_vec()];
+        while let Some(last) = levels.last().filter(|l| l.len() > 1) {
+            let next: Vec<Hash> = last.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+            levels.push(next);
+        }
+        MerkleTree { levels }
+    }
+
+    /// Leaves in the tree.
+    pub fn size(&self) -> usize {
+        self.levels[0].len()
+    }
+
+    /// The RFC 6962 root hash, the same as [`root`].
+    pub fn root(&self) -> Hash {
+        match self.size() {
+            0 => Sha256::digest([]).into(),
+            n => self.range_root(0, n),
+        }
+    }
+
+    /// The root of leaves `[start, start + len)`, a subtree the RFC 6962 split produces.
+    fn range_root(&self, start: usize, len: usize) -> Hash {
+        if len.is_power_of_two() && start.is_multiple_of(len) {
+            let h = len.trailing_zeros() as usize;
+            return self.levels[h][start >> h];
+        }
+        let k = split(len);
+        node_hash(&self.range_root(start, k), &self.range_root(start + k, len - k))
+    }
+
+    /// The audit path of leaf `index`, the same as [`inclusion_proof`].
+    pub fn inclusion_proof(&self, index: usize) -> Option<Vec<Hash>> {
+        if index >= self.size() {
+            return None;
+        }
+        let mut path = Vec::new();
+        self.path_of(0, self.size(), index, &mut path);
+        Some(path)
+    }
+
+    fn path_of(&self, start: usize, len: usize, index: usize, out: &mut Vec<Hash>) {
+        if len <= 1 {
+            return;
+        }
+        let k = split(len);
+        if index < k {
+            self.path_of(start, k, index, out);
+            out.push(self.range_root(start + k, len - k));
+        } else {
+            self.path_of(start + k, len - k, index - k, out);
+            out.push(self.range_root(start, k));
+        }
+    }
+}
+
 /// Whether `proof` shows the leaf hash `leaf` at `index` in a tree of `size` leaves with `root`
 /// (RFC 9162 §2.1.3.2).
 pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], expected_root: &Hash) -> bool {
@@ -113,6 +179,18 @@ mod tests {
             for i in 0..n {
                 let proof = inclusion_proof(&l, i).unwrap();
                 assert!(verify_inclusion(&l[i], i as u64, n as u64, &proof, &r), "n={n} i={i}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_prebuilt_tree_gives_the_same_roots_and_proofs_as_the_direct_computation() {
+        for n in 0..=70 {
+            let l = leaves(n);
+            let tree = MerkleTree::new(&l);
+            assert_eq!(tree.root(), root(&l), "n={n}");
+            for i in 0..=n {
+                assert_eq!(tree.inclusion_proof(i), inclusion_proof(&l, i), "n={n} i={i}");
             }
         }
     }

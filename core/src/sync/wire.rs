@@ -171,6 +171,11 @@ pub enum Refusal {
     /// from the server's and makes its own edits again.
     #[error("the changes reuse sequence numbers the server holds (a copy restored from an old backup)")]
     SequenceReused,
+    /// A task created offline that the server does not accept (another tenant's division, not
+    /// valid against the directory, or not created by its lead inspector); the result's
+    /// `forbidden.path` says which.
+    #[error("离线新建的任务不被接受")]
+    InvalidTask,
 }
 
 /// One entry of the change feed.
@@ -217,9 +222,16 @@ pub struct AuditResult {
 /// `POST /v1/audit/proofs` body: which of the device's entries to prove.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofRequest {
-    /// Sequence numbers in the device's chain.
+    /// Sequence numbers in the device's chain (at most [`MAX_PROOFS_PER_REQUEST`]).
     pub seqs: Vec<u64>,
+    /// Prove against the tree of this many leaves (the checkpoint of an earlier batch), so that
+    /// the proofs of every batch share one checkpoint; the current tree when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_size: Option<u64>,
 }
+
+/// Audit entries proven per request at most: a device with more asks in batches.
+pub const MAX_PROOFS_PER_REQUEST: usize = 2000;
 
 /// Inclusion proofs of a device's audit entries against one signed checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -175,6 +175,11 @@ pub trait Storage: Send + Sync + 'static {
         now_ms: i64,
         device: DeviceRecord,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// The device that spent a code, if it was spent.
+    fn enrolment_used_by(
+        &self,
+        code_sha256: String,
+    ) -> impl Future<Output = Result<Option<String>, StorageError>> + Send;
     /// The inspector an unused, unexpired code is for (no side effect).
     fn enrolment_inspector(
         &self,
@@ -245,9 +250,26 @@ pub trait Storage: Send + Sync + 'static {
     /// The tenant's latest feed position.
     fn feed_head(&self) -> impl Future<Output = Result<u64, StorageError>> + Send;
 
-    /// Records which blobs (evidence) a document references, for read authorisation.
-    fn add_blob_refs(&self, id: String, sha256: Vec<String>) -> impl Future<Output = Result<(), StorageError>> + Send;
-    /// Whether some document the inspector or departments may read references the blob.
+    /// Records which blobs (evidence) a document references and which device's accepted change
+    /// made the reference, for read authorisation.
+    fn add_blob_refs(
+        &self,
+        id: String,
+        device: String,
+        sha256: Vec<String>,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Records that `device` uploaded the whole blob (it holds the bytes).
+    fn add_blob_holder(&self, sha256: String, device: String) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Whether some document the inspector or departments may read references the blob (by any
+    /// device): the blob is theirs to ask about.
+    fn blob_referenced(
+        &self,
+        sha256: String,
+        inspector: String,
+        departments: Vec<String>,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
+    /// Whether some document the inspector or departments may read references the blob, by a
+    /// device that uploaded it itself (naming a hash in a record of one's own grants nothing).
     fn may_read_blob(
         &self,
         sha256: String,

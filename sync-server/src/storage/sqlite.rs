@@ -79,10 +79,16 @@ const SCHEMA: &str = "
         PRIMARY KEY (inspector, doc)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS assignments_by_doc ON assignments(doc);
-    CREATE TABLE IF NOT EXISTS blob_refs (
+    CREATE TABLE IF NOT EXISTS blob_references (
         sha256 TEXT NOT NULL,
         doc TEXT NOT NULL REFERENCES documents(id),
-        PRIMARY KEY (sha256, doc)
+        device TEXT NOT NULL,
+        PRIMARY KEY (sha256, doc, device)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS blob_holders (
+        sha256 TEXT NOT NULL,
+        device TEXT NOT NULL,
+        PRIMARY KEY (sha256, device)
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS audit_entries (
         leaf INTEGER PRIMARY KEY,
@@ -303,6 +309,16 @@ impl Storage for SqliteStorage {
             )
             .map_err(db)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn enrolment_used_by(&self, code_sha256: String) -> Result<Option<String>, StorageError> {
+        self.with(move |c| {
+            c.query_row("SELECT used_by_device FROM enrolments WHERE code_sha256 = ?1", [code_sha256], |r| r.get(0))
+                .optional()
+                .map(Option::flatten)
+                .map_err(db)
         })
         .await
     }
@@ -677,16 +693,27 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn add_blob_refs(&self, id: String, sha256: Vec<String>) -> Result<(), StorageError> {
+    async fn add_blob_refs(&self, id: String, device: String, sha256: Vec<String>) -> Result<(), StorageError> {
         self.with(move |c| {
             let tx = c.transaction().map_err(db)?;
             for sha in &sha256 {
-                tx.prepare_cached("INSERT OR IGNORE INTO blob_refs (sha256, doc) VALUES (?1, ?2)")
+                tx.prepare_cached("INSERT OR IGNORE INTO blob_references (sha256, doc, device) VALUES (?1, ?2, ?3)")
                     .map_err(db)?
-                    .execute(params![sha, id])
+                    .execute(params![sha, id, device])
                     .map_err(db)?;
             }
             tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn add_blob_holder(&self, sha256: String, device: String) -> Result<(), StorageError> {
+        self.with(move |c| {
+            c.prepare_cached("INSERT OR IGNORE INTO blob_holders (sha256, device) VALUES (?1, ?2)")
+                .map_err(db)?
+                .execute(params![sha256, device])
+                .map_err(db)?;
+            Ok(())
         })
         .await
     }
@@ -700,7 +727,9 @@ impl Storage for SqliteStorage {
         self.with(move |c| {
             let departments = serde_json::to_string(&departments).map_err(|e| StorageError::Database(Box::new(e)))?;
             c.query_row(
-                "SELECT EXISTS(SELECT 1 FROM blob_refs b WHERE b.sha256 = ?1 AND (
+                "SELECT EXISTS(SELECT 1 FROM blob_references b
+                 JOIN blob_holders h ON h.sha256 = b.sha256 AND h.device = b.device
+                 WHERE b.sha256 = ?1 AND (
                     EXISTS (SELECT 1 FROM assignments a WHERE a.doc = b.doc AND a.inspector = ?2 AND a.active = 1)
                     OR EXISTS (SELECT 1 FROM document_departments x
                                WHERE x.doc = b.doc AND x.department IN (SELECT value FROM json_each(?3)))))",
@@ -710,5 +739,65 @@ impl Storage for SqliteStorage {
             .map_err(db)
         })
         .await
+    }
+
+    async fn blob_referenced(
+        &self,
+        sha256: String,
+        inspector: String,
+        departments: Vec<String>,
+    ) -> Result<bool, StorageError> {
+        self.with(move |c| {
+            let departments = serde_json::to_string(&departments).map_err(|e| StorageError::Database(Box::new(e)))?;
+            c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM blob_references b WHERE b.sha256 = ?1 AND (
+                    EXISTS (SELECT 1 FROM assignments a WHERE a.doc = b.doc AND a.inspector = ?2 AND a.active = 1)
+                    OR EXISTS (SELECT 1 FROM document_departments x
+                               WHERE x.doc = b.doc AND x.department IN (SELECT value FROM json_each(?3)))))",
+                params![sha256, inspector, departments],
+                |r| r.get(0),
+            )
+            .map_err(db)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(id: &str, department: &str, inspector: &str) -> NewDocument {
+        NewDocument {
+            id: id.into(),
+            task_json: "{}".into(),
+            departments: vec![department.into()],
+            inspectors: vec![inspector.into()],
+            heads: Vec::new(),
+            snapshot: vec![0],
+        }
+    }
+
+    #[tokio::test]
+    async fn naming_a_hash_in_ones_own_record_grants_no_read_until_one_uploads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        let photo = "ab".repeat(32);
+        storage.create_document(document("330482-20261201-AAAAAAAA", "xfjy", "xfjy-01")).await.unwrap();
+        storage.create_document(document("330482-20261201-BBBBBBBB", "sthj", "sthj-01")).await.unwrap();
+        let may_read = |inspector: &str, department: &str| {
+            storage.may_read_blob(photo.clone(), inspector.to_string(), vec![department.to_string()])
+        };
+        // The owner references its photo, then uploads it: readable through its task.
+        storage.add_blob_refs("330482-20261201-AAAAAAAA".into(), "owner".into(), vec![photo.clone()]).await.unwrap();
+        assert!(!may_read("xfjy-01", "xfjy").await.unwrap(), "not before the bytes are there");
+        storage.add_blob_holder(photo.clone(), "owner".into()).await.unwrap();
+        assert!(may_read("xfjy-01", "xfjy").await.unwrap());
+        // Someone else names the hash in a task of their own: that grants them nothing.
+        storage.add_blob_refs("330482-20261201-BBBBBBBB".into(), "attacker".into(), vec![photo.clone()]).await.unwrap();
+        assert!(!may_read("sthj-01", "sthj").await.unwrap());
+        // Unless they upload the very bytes themselves (then they had them anyway).
+        storage.add_blob_holder(photo.clone(), "attacker".into()).await.unwrap();
+        assert!(may_read("sthj-01", "sthj").await.unwrap());
     }
 }
