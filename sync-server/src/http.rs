@@ -389,6 +389,13 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
     auth: &Authenticated,
 ) -> Result<SyncResponse, ApiError> {
     let request: SyncRequest = auth.json()?;
+    // Bounded batches: one request never makes the server do unbounded work.
+    if request.documents.len() > onevisit_core::sync::wire::MAX_DOCUMENTS_PER_REQUEST {
+        return Err(ApiError::Malformed("at most 500 documents per sync request"));
+    }
+    if request.audit.len() > onevisit_core::sync::wire::MAX_AUDIT_PER_REQUEST {
+        return Err(ApiError::Malformed("at most 5,000 audit entries per sync request"));
+    }
     let writer = auth.writer();
     let now = now_ms();
     let mut response = SyncResponse::default();

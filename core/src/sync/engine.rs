@@ -467,7 +467,12 @@ impl Run<'_> {
         let mut documents = Vec::new();
         let first_contact = self.first_round && self.cursor == 0;
         self.first_round = false;
+        // The server takes at most this many documents per request; the rest go next round.
+        let cap = self.options.batch_documents.clamp(1, super::wire::MAX_DOCUMENTS_PER_REQUEST);
         for (id, state) in self.fallback.iter_mut() {
+            if documents.len() >= cap {
+                break;
+            }
             let Ok(code) = TaskCode::parse(id) else { continue };
             let Ok(record) = store.record(&code) else { continue };
             if let Some(message) = record.sync_message(state) {
@@ -480,7 +485,9 @@ impl Run<'_> {
         }
         let dirty = if first_contact { Vec::new() } else { store.dirty_documents()? };
         let dirty_ids: HashSet<String> = dirty.iter().map(|d| d.code.to_string()).collect();
-        for (id, confirmed) in std::mem::take(&mut self.replays) {
+        let mut replays = std::mem::take(&mut self.replays);
+        while documents.len() < cap {
+            let Some((id, confirmed)) = replays.pop_first() else { break };
             documents.push(DocumentPush {
                 id: id.clone(),
                 known_heads: heads_to_hex(&confirmed),
@@ -488,7 +495,8 @@ impl Run<'_> {
             });
             self.replaying.insert(id);
         }
-        let wanted: Vec<String> = self.pulls.keys().take(self.options.batch_documents).cloned().collect();
+        self.replays = replays;
+        let wanted: Vec<String> = self.pulls.keys().take(cap.saturating_sub(documents.len())).cloned().collect();
         for id in wanted {
             let known = self.pulls.remove(&id).unwrap_or_default();
             let Ok(code) = TaskCode::parse(&id) else { continue };
@@ -518,7 +526,7 @@ impl Run<'_> {
         }
         let mut budget = 8 * 1024 * 1024usize;
         for dirty in dirty {
-            if documents.len() >= self.options.batch_documents || budget == 0 {
+            if documents.len() >= cap || budget == 0 {
                 break;
             }
             let id = dirty.code.to_string();
@@ -558,7 +566,7 @@ impl Run<'_> {
             Vec::new()
         } else {
             let after = store.audit_confirmed_seq()?;
-            store.audit_entries_after(after, self.options.audit_batch)?
+            store.audit_entries_after(after, self.options.audit_batch.clamp(1, super::wire::MAX_AUDIT_PER_REQUEST))?
         };
         let directory_version = store.directory_version()?;
         Ok(SyncRequest {

@@ -18,6 +18,10 @@ pub const CHUNK_BYTES: usize = 1024 * 1024;
 pub const MAX_BLOB_BYTES: u64 = 64 * 1024 * 1024;
 /// The most feed entries in one page.
 pub const MAX_FEED_PAGE: u32 = 500;
+/// Documents pushed or pulled in one sync request at most.
+pub const MAX_DOCUMENTS_PER_REQUEST: usize = 500;
+/// Audit entries uploaded in one sync request at most.
+pub const MAX_AUDIT_PER_REQUEST: usize = 5000;
 
 /// One sync round trip from the device: dirty documents, documents it wants, new audit entries,
 /// and where its view of the feed stands.
