@@ -61,14 +61,39 @@ fn main() {
     }
     if run("sync") {
         let (devices, tasks, edits, noop) = if quick { (6, 30, 5, 200) } else { (20, 200, 20, 1000) };
-        // The same workload with the write rules off (server and devices), then on.
-        let off = sync::run(tmp.path(), devices, tasks, edits, noop, false);
-        let on = sync::run(tmp.path(), devices, tasks, edits, noop, true);
+        // The same workload with the write rules off (server and devices), then on; then over
+        // https, and with the rate limiter off.
+        let off = sync::run(tmp.path(), devices, tasks, edits, noop, sync::Setup::ChecksOff).converged;
+        let http = sync::run(tmp.path(), devices, tasks, edits, noop, sync::Setup::Default);
+        let on = http.converged;
         emit(
             "sync_convergence_checks_ratio",
             on / off,
             "x",
             json!({"checks_on_ms": round(on), "checks_off_ms": round(off), "target": "<= 1.3"}),
+        );
+        let https = sync::run(tmp.path(), devices, tasks, edits, noop, sync::Setup::Tls);
+        let tls = https.converged;
+        emit(
+            "sync_tls_handshake_cost",
+            https.noop_p50 - http.noop_p50,
+            "ms",
+            json!({"https_noop_p50_ms": https.noop_p50, "http_noop_p50_ms": http.noop_p50,
+                   "detail": "a no-op sync over https minus over http: one TLS 1.3 handshake (ECDSA P-256 certificate under the Ed25519 tenant root) and rustls record overhead"}),
+        );
+        emit(
+            "sync_convergence_tls_ratio",
+            tls / on,
+            "x",
+            json!({"https_ms": round(tls), "http_ms": round(on), "detail": "the same workload over https (tenant-issued certificate, rustls/ring) and over plain http"}),
+        );
+        let free = sync::run(tmp.path(), devices, tasks, edits, noop, sync::Setup::Unthrottled).converged;
+        emit(
+            "sync_convergence_rate_limiter_ratio",
+            on / free,
+            "x",
+            json!({"limiter_on_ms": round(on), "limiter_off_ms": round(free), "target": "≈ 1: honest devices are never throttled",
+                   "detail": "default limits (20 requests/s per device, burst 200) against no limit"}),
         );
     }
     if run("bindings") {

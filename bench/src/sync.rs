@@ -20,6 +20,22 @@ use serde_json::json;
 
 use crate::{emit, ms, round};
 
+const NOOP_DETAIL: &str = "a device's sync with nothing new, p50 over every device × 10; each sync opens a new connection (a TLS handshake over https)";
+
+/// The p50 of no-op syncs across the devices (every sync makes a new client, so a new connection).
+fn noop_p50(stores: &[Mutex<Store>], options: &SyncOptions) -> f64 {
+    let mut samples = Vec::new();
+    for _ in 0..10 {
+        for store in stores {
+            let t = Instant::now();
+            sync::sync(store, options, &|_| {}, &CancelToken::new()).expect("no-op sync");
+            samples.push(ms(t.elapsed()));
+        }
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    samples[samples.len() / 2]
+}
+
 /// The server binary: the normal build, or (checks off) a benchmark build whose write rules are
 /// off, in a target folder of its own so that it never replaces the real one.
 fn server_bin(checks: bool) -> PathBuf {
@@ -56,12 +72,49 @@ struct Server {
     base: String,
 }
 
+/// How the server of one run is set up: the same workload is measured in each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    /// Write rules off (a benchmark-only build), plain http, rate limiter on.
+    ChecksOff,
+    /// What a city runs on loopback: rules on, plain http, rate limiter on.
+    Default,
+    /// Rules on, https with the tenant-issued certificate, rate limiter on.
+    Tls,
+    /// Rules on, plain http, rate limiter off.
+    Unthrottled,
+}
+
+impl Setup {
+    fn checks(self) -> bool {
+        self != Setup::ChecksOff
+    }
+
+    fn dir(self) -> &'static str {
+        match self {
+            Setup::ChecksOff => "checks-off",
+            Setup::Default => "checks-on",
+            Setup::Tls => "tls",
+            Setup::Unthrottled => "unthrottled",
+        }
+    }
+
+    fn serve_args(self) -> &'static [&'static str] {
+        match self {
+            Setup::Tls => &["--tls"],
+            Setup::Unthrottled => &["--device-rate", "0", "--address-rate", "0"],
+            Setup::ChecksOff | Setup::Default => &[],
+        }
+    }
+}
+
 impl Server {
-    fn start(data: &Path, checks: bool) -> Server {
-        let mut child = Command::new(server_bin(checks))
+    fn start(data: &Path, setup: Setup) -> Server {
+        let mut child = Command::new(server_bin(setup.checks()))
             .arg("--data")
             .arg(data)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(setup.serve_args())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -69,8 +122,12 @@ impl Server {
             .expect("start server");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
-        let addr = line.trim().strip_prefix("listening on ").expect("address line").to_string();
-        Server { child, base: format!("http://{addr}") }
+        let announced = line.trim().strip_prefix("listening on ").expect("address line");
+        let base = match announced.strip_suffix(" (TLS)") {
+            Some(addr) => format!("https://{addr}"),
+            None => format!("http://{announced}"),
+        };
+        Server { child, base }
     }
 
     /// Peak resident set (VmHWM), MiB.
@@ -193,9 +250,19 @@ fn add(total: &mut SyncReport, r: &SyncReport) {
 /// Runs the sync workload; with `checks` off, against the benchmark server build and with the
 /// devices' write rules off too, reporting only `sync_convergence_checks_off`. Returns the
 /// convergence time (ms).
-pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documents: usize, checks: bool) -> f64 {
+/// What one run measured, for the figures comparing runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    /// Time to convergence, ms.
+    pub converged: f64,
+    /// A no-op sync's p50 (fresh connection each), ms, where measured.
+    pub noop_p50: f64,
+}
+
+pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documents: usize, setup: Setup) -> Measured {
+    let checks = setup.checks();
     onevisit_core::record::rules::set_checks_for_benchmarks(checks);
-    let base = &base.join(if checks { "checks-on" } else { "checks-off" });
+    let base = &base.join(setup.dir());
     let data = base.join("sync-server");
     let admin = |data: &Path, args: &[&str]| admin_with(checks, data, args);
     let init = admin(&data, &["init", "--tenant", "330482"]);
@@ -207,7 +274,7 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
     let plan_file = base.join("drafts.json");
     std::fs::write(&plan_file, serde_json::to_vec(&plan).expect("json")).expect("write drafts");
     admin(&data, &["task", "create", plan_file.to_str().expect("path"), "--json"]);
-    let server = Server::start(&data, checks);
+    let server = Server::start(&data, setup);
     let stores: Vec<Mutex<Store>> = inspectors
         .iter()
         .map(|i| enrolled(&base.join(format!("device-{i}")), i.as_str(), &data, &server, &root_key))
@@ -276,11 +343,26 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
         "inspectors_per_inspection": 3, "offline_edits_total": made, "rounds": rounds,
         "identical_heads": identical, "editing_ms": round(ms(editing))
     });
-    if !checks {
-        emit("sync_convergence_checks_off", ms(converged), "ms", json!({"detail": detail}));
-        onevisit_core::record::rules::set_checks_for_benchmarks(true);
-        return ms(converged);
+    match setup {
+        Setup::ChecksOff => {
+            emit("sync_convergence_checks_off", ms(converged), "ms", json!({"detail": detail}));
+            onevisit_core::record::rules::set_checks_for_benchmarks(true);
+            return Measured { converged: ms(converged), noop_p50: f64::NAN };
+        }
+        Setup::Unthrottled => {
+            emit("sync_convergence_unthrottled", ms(converged), "ms", json!({"detail": detail}));
+            return Measured { converged: ms(converged), noop_p50: f64::NAN };
+        }
+        Setup::Tls => {
+            emit("sync_convergence_tls", ms(converged), "ms", json!({"detail": detail}));
+            let noop = noop_p50(&stores, &options);
+            emit("sync_tls_noop_p50", noop, "ms", json!({"detail": NOOP_DETAIL}));
+            return Measured { converged: ms(converged), noop_p50: noop };
+        }
+        Setup::Default => {}
     }
+    let noop = noop_p50(&stores, &options);
+    emit("sync_http_noop_p50", noop, "ms", json!({"detail": NOOP_DETAIL}));
     emit("sync_convergence", ms(converged), "ms", json!({"detail": detail}));
     emit("sync_requests_per_device", sum(|r| r.progress.requests) / n, "requests", json!({}));
     emit(
@@ -340,5 +422,5 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
         json!({"requests": requests, "documents_held": held, "target": "1 request, <= 50 ms", "samples": samples.len()}),
     );
     emit("sync_server_peak_rss_final", server.peak_rss_mib(), "MiB", json!({}));
-    ms(converged)
+    Measured { converged: ms(converged), noop_p50: noop }
 }

@@ -102,6 +102,24 @@ pub fn raw_client(timeout: Duration) -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(timeout).build().expect("an HTTP client")
 }
 
+/// The head of a request signed by `key` announcing a body of `length` bytes, as raw HTTP/1.1: for
+/// attacks that send a head and then stall, or never send the body.
+pub fn signed_request_head(key: &onevisit_core::identity::DeviceKey, path: &str, length: u64) -> String {
+    use onevisit_core::request_auth::{self, RequestAuth};
+    let auth = RequestAuth::sign(key, "POST", path, b"", chrono::Utc::now().timestamp_millis());
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n{}: {}\r\n{}: {}\r\n{}: {}\r\n{}: {}\r\n\r\n",
+        request_auth::HEADER_DEVICE,
+        auth.device,
+        request_auth::HEADER_TIMESTAMP,
+        auth.timestamp_ms,
+        request_auth::HEADER_NONCE,
+        auth.nonce,
+        request_auth::HEADER_SIGNATURE,
+        auth.signature
+    )
+}
+
 /// `GET /metrics` of a test server, with its token.
 pub fn metrics(server: &ServerProcess) -> String {
     let http = raw_client(Duration::from_secs(10));

@@ -17,7 +17,8 @@ use onevisit_core::store::Store;
 use onevisit_core::sync::wire::Refusal;
 use onevisit_core::sync::{self, CancelToken, RetryCause, RetryPolicy, SyncOptions};
 use onevisit_flow_tests::{
-    City, ServerProcess, admin, cp, enrolled_device, fast_options, fetch_all_photos, init_tenant, raw_client, sync_ok,
+    City, ServerProcess, admin, cp, enrolled_device, fast_options, fetch_all_photos, init_tenant, raw_client,
+    signed_request_head, sync_ok,
 };
 use sha2::{Digest, Sha256};
 
@@ -202,22 +203,7 @@ fn five_hundred_stalled_connections_are_cut_off_with_memory_bounded() {
             ),
             // A whole head from the enrolled device (its signature is only checked with the
             // body), then a body that never finishes.
-            _ => {
-                let store = device.lock().unwrap();
-                let now = chrono::Utc::now().timestamp_millis();
-                let auth = RequestAuth::sign(store.device_key(), "POST", "/v1/sync", b"", now);
-                format!(
-                    "POST /v1/sync HTTP/1.1\r\nHost: x\r\nContent-Length: 16000000\r\n{}: {}\r\n{}: {}\r\n{}: {}\r\n{}: {}\r\n\r\n",
-                    request_auth::HEADER_DEVICE,
-                    auth.device,
-                    request_auth::HEADER_TIMESTAMP,
-                    auth.timestamp_ms,
-                    request_auth::HEADER_NONCE,
-                    auth.nonce,
-                    request_auth::HEADER_SIGNATURE,
-                    auth.signature
-                )
-            }
+            _ => signed_request_head(device.lock().unwrap().device_key(), "/v1/sync", 16_000_000),
         };
         s.write_all(head.as_bytes()).unwrap();
         let _ = s.write_all(&[b'{'; 1000]);

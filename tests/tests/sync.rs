@@ -486,25 +486,8 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
     assert_eq!(kind(r), (401, "unauthenticated".into()));
     // An oversized body is refused from its headers, before a byte of it is read: the answer
     // arrives although the body is never sent.
-    let auth = RequestAuth::sign(
-        a.lock().unwrap().device_key(),
-        "POST",
-        "/v1/sync",
-        b"",
-        chrono::Utc::now().timestamp_millis(),
-    );
-    let head = format!(
-        "POST /v1/sync HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n{}: {}\r\n{}: {}\r\n{}: {}\r\n{}: {}\r\n\r\n",
-        16 * 1024 * 1024 + 1024,
-        request_auth::HEADER_DEVICE,
-        auth.device,
-        request_auth::HEADER_TIMESTAMP,
-        auth.timestamp_ms,
-        request_auth::HEADER_NONCE,
-        auth.nonce,
-        request_auth::HEADER_SIGNATURE,
-        auth.signature
-    );
+    let head =
+        onevisit_flow_tests::signed_request_head(a.lock().unwrap().device_key(), "/v1/sync", 16 * 1024 * 1024 + 1024);
     let mut stream = std::net::TcpStream::connect(&city.server.addr).unwrap();
     std::io::Write::write_all(&mut stream, head.as_bytes()).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

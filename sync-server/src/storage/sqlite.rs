@@ -225,6 +225,28 @@ fn enrolment_inspector(conn: &Connection, code: &str, now_ms: i64) -> Result<Str
     }
 }
 
+/// Whether a record the inspector or departments may read references the blob — when
+/// `uploaded_by_referrer`, only by a device that uploaded the bytes itself.
+fn blob_visible(
+    c: &Connection,
+    sha256: &str,
+    inspector: &str,
+    departments: &[String],
+    uploaded_by_referrer: bool,
+) -> Result<bool, StorageError> {
+    let departments = serde_json::to_string(departments).map_err(|e| StorageError::Database(Box::new(e)))?;
+    c.query_row(
+        "SELECT EXISTS(SELECT 1 FROM blob_references b WHERE b.sha256 = ?1
+            AND (?4 = 0 OR EXISTS (SELECT 1 FROM blob_holders h WHERE h.sha256 = b.sha256 AND h.device = b.device))
+            AND (EXISTS (SELECT 1 FROM assignments a WHERE a.doc = b.doc AND a.inspector = ?2 AND a.active = 1)
+                 OR EXISTS (SELECT 1 FROM document_departments x
+                            WHERE x.doc = b.doc AND x.department IN (SELECT value FROM json_each(?3)))))",
+        params![sha256, inspector, departments, uploaded_by_referrer],
+        |r| r.get(0),
+    )
+    .map_err(db)
+}
+
 impl Storage for SqliteStorage {
     async fn tenant(&self) -> Result<Option<TenantRecord>, StorageError> {
         self.with(|c| {
@@ -724,21 +746,7 @@ impl Storage for SqliteStorage {
         inspector: String,
         departments: Vec<String>,
     ) -> Result<bool, StorageError> {
-        self.with(move |c| {
-            let departments = serde_json::to_string(&departments).map_err(|e| StorageError::Database(Box::new(e)))?;
-            c.query_row(
-                "SELECT EXISTS(SELECT 1 FROM blob_references b
-                 JOIN blob_holders h ON h.sha256 = b.sha256 AND h.device = b.device
-                 WHERE b.sha256 = ?1 AND (
-                    EXISTS (SELECT 1 FROM assignments a WHERE a.doc = b.doc AND a.inspector = ?2 AND a.active = 1)
-                    OR EXISTS (SELECT 1 FROM document_departments x
-                               WHERE x.doc = b.doc AND x.department IN (SELECT value FROM json_each(?3)))))",
-                params![sha256, inspector, departments],
-                |r| r.get(0),
-            )
-            .map_err(db)
-        })
-        .await
+        self.with(move |c| blob_visible(c, &sha256, &inspector, &departments, true)).await
     }
 
     async fn blob_referenced(
@@ -747,19 +755,7 @@ impl Storage for SqliteStorage {
         inspector: String,
         departments: Vec<String>,
     ) -> Result<bool, StorageError> {
-        self.with(move |c| {
-            let departments = serde_json::to_string(&departments).map_err(|e| StorageError::Database(Box::new(e)))?;
-            c.query_row(
-                "SELECT EXISTS(SELECT 1 FROM blob_references b WHERE b.sha256 = ?1 AND (
-                    EXISTS (SELECT 1 FROM assignments a WHERE a.doc = b.doc AND a.inspector = ?2 AND a.active = 1)
-                    OR EXISTS (SELECT 1 FROM document_departments x
-                               WHERE x.doc = b.doc AND x.department IN (SELECT value FROM json_each(?3)))))",
-                params![sha256, inspector, departments],
-                |r| r.get(0),
-            )
-            .map_err(db)
-        })
-        .await
+        self.with(move |c| blob_visible(c, &sha256, &inspector, &departments, false)).await
     }
 }
 

@@ -1,0 +1,5 @@
+#![no_main]
+//! Fuzzes `onevisit_fuzzing::bundle_zip`.
+libfuzzer_sys::fuzz_target!(init: onevisit_fuzzing::report_only_escaping_panics(), |data: &[u8]| {
+    onevisit_fuzzing::bundle_zip(data)
+});
