@@ -30,3 +30,24 @@ fn every_harness_takes_empty_and_garbage_input() {
         harness(b"\n\n\n\n");
     }
 }
+
+#[test]
+fn a_change_that_makes_automerges_decoder_panic_is_refused_as_malformed() {
+    use onevisit_core::record::{RecordError, WriteRule};
+    let found = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/artifacts/record_changes/automerge-decode-panics-on-an-unknown-actor-index");
+    let bytes = std::fs::read(found).unwrap();
+    let fixture = onevisit_fuzzing::fixture();
+    let changes: Vec<automerge::Change> = onevisit_fuzzing::split_changes(&bytes[1..])
+        .into_iter()
+        .filter_map(|c| automerge::Change::from_bytes(c).ok())
+        .collect();
+    assert!(!changes.is_empty(), "the bytes parse as a change; only decoding its operations panics");
+    let mut record = fixture.record();
+    let heads = record.heads();
+    match record.apply_changes(changes, &fixture.rules()) {
+        Err(RecordError::Forbidden(f)) => assert_eq!(f.rule, WriteRule::Malformed, "{f:?}"),
+        other => panic!("the hostile change was not refused as malformed: {other:?}"),
+    }
+    assert_eq!(record.heads(), heads, "the record is as it was");
+}
