@@ -13,9 +13,9 @@ use onevisit_core::certificate::{DeviceCertificate, SignedCertificate};
 use onevisit_core::request_auth::{self, RequestAuth, RequestAuthError};
 use onevisit_core::sync::wire::{self, MAX_BODY_BYTES};
 
+use crate::api::{ApiError, AppState, now_ms};
 use crate::blobs::BlobStorage;
 use crate::documents::Writer;
-use crate::http::{ApiError, AppState, now_ms};
 use crate::storage::{DeviceRecord, Storage};
 
 /// An authenticated request: the device, its verified certificate, and the body it signed.

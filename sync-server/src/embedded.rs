@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use onevisit_core::domain::{Directory, TaskDraft};
 
+use crate::api::{AppState, code_hash};
 use crate::blobs::{BlobError, BlobStorage, FileBlobs, UploadLimits};
-use crate::http::{AppState, code_hash};
 use crate::listener::ConnectionLimits;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{Storage, StorageError};

@@ -2,6 +2,7 @@
 //! default), the tenant CA, enrolment and request authentication, the sync protocol
 //! (docs/sync-protocol.md) over HTTP, planning, and an embedded server for one process.
 
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod blobs;
