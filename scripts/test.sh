@@ -2,7 +2,7 @@
 # Runs every test on a fresh machine: unit tests beside the code, whole-flow tests in tests/, the
 # `onevisit` command's tests; that the generated Kotlin/Swift/Python bindings match the Rust surface;
 # the Python bindings' smoke test; the Kotlin library's JUnit suite on the JVM (Maven, against the
-# host build of the core and a real server process); then rustfmt and clippy where installed.
+# host build of the core and a real server process); then rustfmt, clippy and rustdoc (all required).
 # Needs Rust (cargo), python3, openssl, Java 17 and Maven; installs from PyPI the independent
 # implementations the tests check our signatures, canonical JSON and evidence bundles with
 # (cryptography, rfc8785, bagit); Maven fetches Kotlin, coroutines, JNA and JUnit from Maven Central.
@@ -45,16 +45,20 @@ if [ "$kotlin_status" -eq 0 ]; then count 0 "$junit"; else count 1 0; fi
 
 lint_status=0
 if [ "$test_status" -eq 0 ]; then
-  # Lints, where the toolchain has them (rustup's default profile does).
-  if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all --check || lint_status=$?; fi
-  if cargo clippy --version >/dev/null 2>&1; then
+  # Lints are part of the test: a toolchain without rustfmt or clippy fails here rather than
+  # skipping them (rustup component add rustfmt clippy).
+  cargo fmt --version >/dev/null 2>&1 || { echo "rustfmt is missing: rustup component add rustfmt" >&2; lint_status=1; }
+  cargo clippy --version >/dev/null 2>&1 || { echo "clippy is missing: rustup component add clippy" >&2; lint_status=1; }
+  if [ "$lint_status" -eq 0 ]; then
+    cargo fmt --all --check || lint_status=$?
     cargo clippy --workspace --all-targets --locked -- -D warnings || lint_status=$?
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet || lint_status=$?
   fi
 fi
 
 passed=$(sed -nE 's/^test result: [A-Za-z]+\. ([0-9]+) passed.*/\1/p' "$log" | awk -v x="$extra_passed" '{s += $1} END {print s + x}')
 failed=$(sed -nE 's/^test result: [A-Za-z]+\. [0-9]+ passed; ([0-9]+) failed.*/\1/p' "$log" | awk -v x="$extra_failed" '{s += $1} END {print s + x}')
 [ "$test_status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1   # a test binary that crashed or did not build
-[ "$lint_status" -ne 0 ] && echo "lints failed (rustfmt or clippy), see above" >&2
+[ "$lint_status" -ne 0 ] && echo "lints failed (rustfmt, clippy or rustdoc), see above" >&2
 echo "tests: $passed passed, $failed failed"
 [ "$test_status" -eq 0 ] && [ "$lint_status" -eq 0 ]

@@ -14,7 +14,7 @@ pub struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
-    /// The 32-byte key file that seals the device key (default: <store>/device.key, created by init).
+    /// The 32-byte key file that seals the device key (default: device.key in the store, created by init).
     #[arg(long, global = true)]
     pub key_file: Option<PathBuf>,
     /// Seal the device key with the passphrase held in this environment variable instead of a key file.
@@ -64,7 +64,7 @@ pub enum Command {
     TaskCode(TaskCodeCommand),
     /// Enrol this device with the city sync server using a one-time code.
     Enroll {
-        /// The server, e.g. https://sync.pinghu.gov.cn (plain http only to this machine).
+        /// The server's https address (plain http only to this machine).
         #[arg(long)]
         server: String,
         /// The one-time enrolment code from the administrator.
