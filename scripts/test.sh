@@ -2,7 +2,8 @@
 # Runs every test on a fresh machine: unit tests beside the code, whole-flow tests in tests/, the
 # `onevisit` command's tests; that the generated Kotlin/Swift/Python bindings match the Rust surface;
 # the Python bindings' smoke test; the Kotlin library's JUnit suite on the JVM (Maven, against the
-# host build of the core and a real server process); then rustfmt, clippy and rustdoc (all required).
+# host build of the core and a real server process); then rustfmt, clippy, rustdoc and cargo-deny
+# (all required).
 # Needs Rust (cargo), python3, openssl, Java 17 and Maven; installs from PyPI the independent
 # implementations the tests check our signatures, canonical JSON and evidence bundles with
 # (cryptography, rfc8785, bagit); Maven fetches Kotlin, coroutines, JNA and JUnit from Maven Central.
@@ -54,11 +55,25 @@ if [ "$test_status" -eq 0 ]; then
     cargo clippy --workspace --all-targets --locked -- -D warnings || lint_status=$?
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet || lint_status=$?
   fi
+  # The dependency tree (deny.toml): licences, banned crates and sources always; advisories when
+  # the RustSec database (github.com) can be fetched. cargo-deny is built from crates.io when absent.
+  deny=$(command -v cargo-deny || echo target/tools/bin/cargo-deny)
+  if [ ! -x "$deny" ]; then
+    cargo install --locked --debug --quiet cargo-deny@0.20.2 --root target/tools || lint_status=$?
+  fi
+  if [ -x "$deny" ]; then
+    "$deny" check licenses bans sources || lint_status=$?
+    if "$deny" fetch db >/dev/null 2>&1; then
+      "$deny" check advisories || lint_status=$?
+    else
+      echo "cargo deny: the RustSec advisory database is not reachable from here; advisories not checked" >&2
+    fi
+  fi
 fi
 
 passed=$(sed -nE 's/^test result: [A-Za-z]+\. ([0-9]+) passed.*/\1/p' "$log" | awk -v x="$extra_passed" '{s += $1} END {print s + x}')
 failed=$(sed -nE 's/^test result: [A-Za-z]+\. [0-9]+ passed; ([0-9]+) failed.*/\1/p' "$log" | awk -v x="$extra_failed" '{s += $1} END {print s + x}')
 [ "$test_status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1   # a test binary that crashed or did not build
-[ "$lint_status" -ne 0 ] && echo "lints failed (rustfmt, clippy or rustdoc), see above" >&2
+[ "$lint_status" -ne 0 ] && echo "lints failed (rustfmt, clippy, rustdoc or cargo-deny), see above" >&2
 echo "tests: $passed passed, $failed failed"
 [ "$test_status" -eq 0 ] && [ "$lint_status" -eq 0 ]

@@ -14,11 +14,20 @@ pub trait ProgressListener: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum Progress {
     /// A sync with the city server.
-    Sync { progress: SyncProgress },
+    Sync {
+        /// Where it stands.
+        progress: SyncProgress,
+    },
     /// A bundle export or verification.
-    Bundle { progress: BundleProgress },
+    Bundle {
+        /// Where it stands.
+        progress: BundleProgress,
+    },
     /// A photo being taken in.
-    Photo { stage: PhotoStage },
+    Photo {
+        /// The stage reached.
+        stage: PhotoStage,
+    },
 }
 
 /// Where a sync stands.

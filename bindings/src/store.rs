@@ -25,11 +25,20 @@ pub trait KeyProtector: Send + Sync {
 #[derive(uniffi::Enum)]
 pub enum KeyProtection {
     /// A 32-byte key file (created when missing); for desktops and tests.
-    KeyFile { path: String },
+    KeyFile {
+        /// The key file (created when missing).
+        path: String,
+    },
     /// A passphrase (Argon2id).
-    Passphrase { passphrase: String },
+    Passphrase {
+        /// The passphrase.
+        passphrase: String,
+    },
     /// The platform key store, through the app's protector.
-    Platform { protector: Arc<dyn KeyProtector> },
+    Platform {
+        /// The app's key protector.
+        protector: Arc<dyn KeyProtector>,
+    },
 }
 
 struct PlatformWrapper(Arc<dyn KeyProtector>);

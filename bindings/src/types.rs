@@ -151,9 +151,17 @@ pub enum Answer {
     /// 不适用.
     NotApplicable,
     /// A measurement: a decimal string and its unit.
-    Number { value: String, unit: String },
+    Number {
+        /// The value given.
+        value: String,
+        /// The unit.
+        unit: String,
+    },
     /// Free text.
-    Text { text: String },
+    Text {
+        /// The text.
+        text: String,
+    },
     /// The photos given as evidence show it.
     Photos,
 }
@@ -476,9 +484,15 @@ impl From<core_record::Conflict> for ConflictView {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum PhotoTarget {
     /// A check point's answer.
-    CheckPoint { id: String },
+    CheckPoint {
+        /// Its id.
+        id: String,
+    },
     /// A finding.
-    Finding { id: String },
+    Finding {
+        /// Its id.
+        id: String,
+    },
     /// The inspection as a whole (premises, a sign).
     Inspection,
 }

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// OneVisit (综合查一次): record joint field inspections offline on this device.
 #[derive(Debug, Parser)]
 #[command(name = "onevisit", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The store directory (default: the user's data directory).
     #[arg(long, global = true, env = "ONEVISIT_STORE")]
     pub store: Option<PathBuf>,
@@ -20,13 +20,17 @@ pub struct Cli {
     /// Seal the device key with the passphrase held in this environment variable instead of a key file.
     #[arg(long, global = true)]
     pub passphrase_env: Option<String>,
+    /// Diagnostics on standard error: -v steps (sync, retries, migrations, bundles), -vv detail,
+    /// -vvv everything. `RUST_LOG` overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
 
 /// What to do.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create a store and this device's key.
     Init {
         /// The inspector operating this device.
@@ -119,7 +123,7 @@ pub enum Command {
 
 /// Task commands.
 #[derive(Debug, Subcommand)]
-pub enum TasksCommand {
+pub(crate) enum TasksCommand {
     /// Plan a joint inspection.
     Create(CreateTask),
     /// List tasks from the index.
@@ -149,7 +153,7 @@ pub enum TasksCommand {
 
 /// Where a task comes from.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum SourceArg {
+pub(crate) enum SourceArg {
     /// 双随机 random draw.
     Random,
     /// A complaint or lead (needs --reference).
@@ -162,7 +166,7 @@ pub enum SourceArg {
 
 /// Arguments of `tasks create`.
 #[derive(Debug, Args)]
-pub struct CreateTask {
+pub(crate) struct CreateTask {
     /// Target enterprise (USCC).
     #[arg(long)]
     pub enterprise: String,
@@ -197,7 +201,7 @@ pub struct CreateTask {
 
 /// Recording steps.
 #[derive(Debug, Subcommand)]
-pub enum RecordCommand {
+pub(crate) enum RecordCommand {
     /// Check in on site with a WGS-84 fix.
     CheckIn {
         /// Task code.
@@ -294,7 +298,7 @@ pub enum RecordCommand {
 
 /// Conflict commands.
 #[derive(Debug, Subcommand)]
-pub enum ConflictsCommand {
+pub(crate) enum ConflictsCommand {
     /// List open conflicts of a task.
     List {
         /// Task code.
@@ -314,7 +318,7 @@ pub enum ConflictsCommand {
 
 /// Audit commands.
 #[derive(Debug, Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// Verify the hash chain and every signature; exits 3 if anything is wrong.
     Verify,
     /// After the server refused this device's audit log (e.g. the store was restored from an old
@@ -329,7 +333,7 @@ pub enum AuditCommand {
 
 /// Photo commands.
 #[derive(Debug, Subcommand)]
-pub enum PhotoCommand {
+pub(crate) enum PhotoCommand {
     /// Take a photo file in as evidence of a check point, a finding or the inspection.
     Add {
         /// Task code.
@@ -374,7 +378,7 @@ pub enum PhotoCommand {
 
 /// Which document.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum KindArg {
+pub(crate) enum KindArg {
     /// 现场检查笔录.
     OnSite,
     /// 责令改正通知书 (needs --department).
@@ -383,7 +387,7 @@ pub enum KindArg {
 
 /// Document commands.
 #[derive(Debug, Subcommand)]
-pub enum DocumentCommand {
+pub(crate) enum DocumentCommand {
     /// Render the latest version of a document from the recorded inspection.
     Render {
         /// Task code.
@@ -457,7 +461,7 @@ pub enum DocumentCommand {
 
 /// Task code commands.
 #[derive(Debug, Subcommand)]
-pub enum TaskCodeCommand {
+pub(crate) enum TaskCodeCommand {
     /// Issue the task code for a task (valid through its window), optionally as a QR PNG.
     Issue {
         /// Task code.

@@ -22,7 +22,7 @@ fn bar(label: &'static str) -> impl Fn(&BundleProgress) {
 }
 
 /// Exports tasks as a sealed bundle.
-pub fn export(
+pub(crate) fn export(
     store: Store,
     codes: &[String],
     out: &Path,
@@ -75,7 +75,7 @@ pub fn export(
 }
 
 /// Verifies a bundle offline; exit code 3 names what failed.
-pub fn verify(path: &Path, root: &str, as_json: bool) -> Result<(), CliError> {
+pub(crate) fn verify(path: &Path, root: &str, as_json: bool) -> Result<(), CliError> {
     let quiet = |_: &BundleProgress| {};
     let progress = bar("核验中");
     let report = bundle::verify(path, root, if as_json { &quiet } else { &progress }, &CancelToken::new())?;
@@ -106,7 +106,7 @@ pub fn verify(path: &Path, root: &str, as_json: bool) -> Result<(), CliError> {
 }
 
 /// Prints this process's peak resident set to stderr (for the benchmark).
-pub fn report_peak_rss() {
+pub(crate) fn report_peak_rss() {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
         eprintln!("peak_rss {}", line.trim_start_matches("VmHWM:").trim());

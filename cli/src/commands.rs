@@ -18,7 +18,7 @@ use crate::error::CliError;
 use crate::render;
 
 /// Runs one invocation.
-pub fn run(cli: Cli) -> Result<(), CliError> {
+pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Demo { dir } = &cli.command {
         return crate::demo::run(dir.as_deref(), cli.json);
     }

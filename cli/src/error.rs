@@ -9,7 +9,7 @@ use onevisit_core::store::StoreError;
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
+pub(crate) enum CliError {
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -80,7 +80,7 @@ pub enum CliError {
 
 impl CliError {
     /// The process exit code for this error.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(_) | CliError::Date(_) | CliError::Status(_) => 2,
             CliError::AuditFailed(_)

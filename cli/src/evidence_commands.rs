@@ -13,7 +13,7 @@ use crate::error::CliError;
 use crate::render;
 
 /// Runs a photo command.
-pub fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) -> Result<(), CliError> {
+pub(crate) fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) -> Result<(), CliError> {
     match command {
         PhotoCommand::Add { code, file, check_point, finding, lat, lon, accuracy } => {
             let target = match (check_point, finding) {
@@ -106,7 +106,7 @@ pub fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) -> Result
 }
 
 /// Runs a document command.
-pub fn document(store: &mut Store, command: &DocumentCommand, as_json: bool) -> Result<(), CliError> {
+pub(crate) fn document(store: &mut Store, command: &DocumentCommand, as_json: bool) -> Result<(), CliError> {
     match command {
         DocumentCommand::Render { code, kind, department } => {
             let kind = match kind {
@@ -210,7 +210,7 @@ pub fn document(store: &mut Store, command: &DocumentCommand, as_json: bool) -> 
 }
 
 /// Runs a task code command.
-pub fn task_code(store: &mut Store, command: &TaskCodeCommand, as_json: bool) -> Result<(), CliError> {
+pub(crate) fn task_code(store: &mut Store, command: &TaskCodeCommand, as_json: bool) -> Result<(), CliError> {
     match command {
         TaskCodeCommand::Issue { code, qr } => {
             let (token, claims) = store.issue_task_token(&TaskCode::parse(code)?)?;

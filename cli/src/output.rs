@@ -10,7 +10,7 @@ const CLOSED_PIPE_EXIT: i32 = 141;
 const IO_ERROR_EXIT: i32 = 74;
 
 /// Writes `args` to standard output (with `newline`), ending the process if it cannot.
-pub fn write(args: std::fmt::Arguments<'_>, newline: bool) {
+pub(crate) fn write(args: std::fmt::Arguments<'_>, newline: bool) {
     let mut out = std::io::stdout().lock();
     let written = out.write_fmt(args).and_then(|()| if newline { out.write_all(b"\n") } else { Ok(()) });
     if let Err(e) = written.and_then(|()| out.flush()) {

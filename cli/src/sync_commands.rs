@@ -11,7 +11,7 @@ use crate::error::CliError;
 use crate::render;
 
 /// Enrols the device and keeps its certificate.
-pub fn enroll(
+pub(crate) fn enroll(
     store: &mut Store,
     server: &str,
     code: &str,
@@ -57,7 +57,7 @@ fn progress_line(p: &Progress) {
 
 /// Syncs everything, optionally fetching the evidence photos the device lacks. Anything refused
 /// (a record, the audit log) is reported and makes the command fail, after everything else synced.
-pub fn sync(store: Store, fetch_photos: bool, insecure_http: bool, as_json: bool) -> Result<(), CliError> {
+pub(crate) fn sync(store: Store, fetch_photos: bool, insecure_http: bool, as_json: bool) -> Result<(), CliError> {
     let store = Mutex::new(store);
     let cancel = CancelToken::new();
     let options = SyncOptions { allow_plain_http: insecure_http, ..SyncOptions::default() };

@@ -1,4 +1,5 @@
 //! The real `onevisit` binary, driven step by step as an inspector would, on real store files.
+#![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure being reported")]
 
 use std::path::Path;
 use std::process::{Command, Output};

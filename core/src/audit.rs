@@ -123,15 +123,32 @@ impl SignedAuditEntry {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AuditProblem {
     /// The entry with this sequence number was changed after signing.
-    Altered { seq: u64 },
+    Altered {
+        /// The entry's sequence number.
+        seq: u64,
+    },
     /// The entry with this sequence number is missing.
-    Removed { seq: u64 },
+    Removed {
+        /// The entry's sequence number.
+        seq: u64,
+    },
     /// The entry stored at this position (from 1) is not part of the device's chain.
-    Inserted { position: usize },
+    Inserted {
+        /// Its position in the log.
+        position: usize,
+    },
     /// The entry with this sequence number is stored out of order, at this position.
-    Reordered { seq: u64, position: usize },
+    Reordered {
+        /// The entry's sequence number.
+        seq: u64,
+        /// Its position in the log.
+        position: usize,
+    },
     /// Two authentic entries do not link (the device signed a fork).
-    BrokenLink { seq: u64 },
+    BrokenLink {
+        /// The entry's sequence number.
+        seq: u64,
+    },
 }
 
 impl std::fmt::Display for AuditProblem {

@@ -101,13 +101,26 @@ pub enum CertificateError {
     BadSignature,
     /// Not valid yet at the time asked about.
     #[error("the certificate is valid only from {not_before_ms}")]
-    NotYetValid { not_before_ms: i64 },
+    NotYetValid {
+        /// Start of validity (ms since the epoch).
+        not_before_ms: i64,
+    },
     /// Expired at the time asked about.
     #[error("the certificate expired at {not_after_ms}")]
-    Expired { not_after_ms: i64 },
+    Expired {
+        /// End of validity (ms since the epoch).
+        not_after_ms: i64,
+    },
     /// Revoked at or before the time asked about.
     #[error("certificate {serial} was revoked at {revoked_at_ms}: {reason}")]
-    Revoked { serial: String, revoked_at_ms: i64, reason: String },
+    Revoked {
+        /// The certificate's serial.
+        serial: String,
+        /// When it was revoked (ms since the epoch).
+        revoked_at_ms: i64,
+        /// The administrator's reason.
+        reason: String,
+    },
     /// The revocation list is for another tenant.
     #[error("the revocation list is for another tenant")]
     WrongTenant,

@@ -31,10 +31,18 @@ pub enum KeyError {
     PublicKeyMismatch,
     /// The key file cannot be read or created.
     #[error("key file {path}: {source}")]
-    KeyFile { path: String, source: std::io::Error },
+    KeyFile {
+        /// The key file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// A key file must hold exactly 32 bytes.
     #[error("key file {path} must hold exactly 32 bytes")]
-    KeyFileLength { path: String },
+    KeyFileLength {
+        /// The key file.
+        path: String,
+    },
     /// A passphrase must not be empty.
     #[error("the passphrase must not be empty")]
     EmptyPassphrase,

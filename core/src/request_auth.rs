@@ -39,7 +39,10 @@ pub enum RequestAuthError {
     Malformed,
     /// The timestamp is too far from the server's clock.
     #[error("the request's timestamp is {skew_ms} ms from the server's clock (at most {MAX_SKEW_MS} allowed)")]
-    ClockSkew { skew_ms: i64 },
+    ClockSkew {
+        /// How far the request's clock is from the server's (ms).
+        skew_ms: i64,
+    },
     /// The signature does not verify under the device's key.
     #[error("the request's signature does not verify")]
     BadSignature,

@@ -15,9 +15,9 @@ pub fn directory() -> Result<Directory, DirectoryError> {
 
 /// A joint inspection led by market supervision (scjg-01) with the fire brigade (xfjy-01) of the
 /// `n`-th sample enterprise, over food safety and fire safety, due in the week from `start`.
+#[allow(clippy::expect_used, reason = "the identifiers are literals known to be valid")]
 pub fn joint_task_draft(directory: &Directory, n: usize, start: NaiveDate) -> TaskDraft {
     let enterprises: Vec<Uscc> = directory.enterprises().map(|e| e.uscc.clone()).collect();
-    // The identifiers below are literals known to be valid.
     let dept = |s: &str| DepartmentId::new(s).expect("valid literal");
     let insp = |s: &str| InspectorId::new(s).expect("valid literal");
     let matter = |s: &str| MatterId::new(s).expect("valid literal");

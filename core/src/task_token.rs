@@ -51,10 +51,16 @@ pub enum TokenError {
     BadSignature,
     /// Past its validity window.
     #[error("the task code expired at {expired_at_ms} (ms since the epoch)")]
-    Expired { expired_at_ms: i64 },
+    Expired {
+        /// When it expired (ms since the epoch).
+        expired_at_ms: i64,
+    },
     /// Before its validity window.
     #[error("the task code is valid only from {valid_from_ms} (ms since the epoch)")]
-    NotYetValid { valid_from_ms: i64 },
+    NotYetValid {
+        /// When it becomes valid (ms since the epoch).
+        valid_from_ms: i64,
+    },
     /// Too long for a QR code.
     #[error("the task code is too long for a QR code")]
     TooLongForQr,

@@ -1,5 +1,6 @@
 //! The real `onevisit-server` process on loopback: enrolment, authenticated requests, replay and
 //! clock checks, revocation, body limits.
+#![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure being reported")]
 
 use std::process::Command;
 use std::time::Duration;

@@ -80,7 +80,12 @@ pub enum DocumentError {
     Altered(String),
     /// A newer version exists; only the latest is signed.
     #[error("document {old} was superseded by version {newer}; sign the latest version")]
-    Superseded { old: String, newer: String },
+    Superseded {
+        /// The version asked for (SHA-256).
+        old: String,
+        /// The version that replaced it (SHA-256).
+        newer: String,
+    },
     /// The inspector signed this version already.
     #[error("{0} has already signed this document")]
     AlreadySigned(String),

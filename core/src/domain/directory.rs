@@ -19,13 +19,32 @@ pub enum DirectoryError {
     Malformed(#[from] serde_json::Error),
     /// Two entries of one kind share an identifier.
     #[error("duplicate {kind} {id}")]
-    Duplicate { kind: &'static str, id: String },
+    Duplicate {
+        /// What kind of entry (department, matter, inspector, ...).
+        kind: &'static str,
+        /// The entry's id.
+        id: String,
+    },
     /// An entry refers to a department that is not in the data.
     #[error("{kind} {id} refers to unknown department {department}")]
-    UnknownDepartment { kind: &'static str, id: String, department: DepartmentId },
+    UnknownDepartment {
+        /// What kind of entry (department, matter, inspector, ...).
+        kind: &'static str,
+        /// The entry's id.
+        id: String,
+        /// The department.
+        department: DepartmentId,
+    },
     /// A required text field is empty.
     #[error("{kind} {id} has an empty {field}")]
-    EmptyField { kind: &'static str, id: String, field: &'static str },
+    EmptyField {
+        /// What kind of entry (department, matter, inspector, ...).
+        kind: &'static str,
+        /// The entry's id.
+        id: String,
+        /// The empty field.
+        field: &'static str,
+    },
     /// A matter without check points cannot be inspected.
     #[error("matter {0} has no check points")]
     MatterWithoutCheckPoints(MatterId),

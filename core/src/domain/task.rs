@@ -39,16 +39,31 @@ pub enum TaskError {
     InvalidLeadInspector(InspectorId),
     /// Every inspector must serve in a participating department.
     #[error("inspector {inspector} serves in {department}, which does not take part in the task")]
-    InspectorOutsideDepartments { inspector: InspectorId, department: DepartmentId },
+    InspectorOutsideDepartments {
+        /// The inspector.
+        inspector: InspectorId,
+        /// The department.
+        department: DepartmentId,
+    },
     /// Every matter must belong to a participating department.
     #[error("matter {matter} belongs to {department}, which does not take part in the task")]
-    MatterOutsideDepartments { matter: MatterId, department: DepartmentId },
+    MatterOutsideDepartments {
+        /// The matter.
+        matter: MatterId,
+        /// The department.
+        department: DepartmentId,
+    },
     /// A task checks at least one matter.
     #[error("a task must select at least one inspection matter")]
     NoMatters,
     /// The time window ends before it starts.
     #[error("the time window ends ({end}) before it starts ({start})")]
-    InvertedWindow { start: NaiveDate, end: NaiveDate },
+    InvertedWindow {
+        /// The first day.
+        start: NaiveDate,
+        /// The last day.
+        end: NaiveDate,
+    },
     /// The task code is not of the documented form.
     #[error("task code {0:?} is not of the form DDDDDD-YYYYMMDD-XXXXXXXX")]
     MalformedCode(String),

@@ -18,13 +18,23 @@ pub enum UsccError {
     WrongLength(usize),
     /// A character outside the GB 32100 alphabet.
     #[error("character {character:?} at position {position} is not allowed in a unified social credit code")]
-    InvalidCharacter { position: usize, character: char },
+    InvalidCharacter {
+        /// Its position in the log.
+        position: usize,
+        /// The character found.
+        character: char,
+    },
     /// Positions 3-8 hold the administrative division code: six digits.
     #[error("positions 3-8 must be the six digits of an administrative division code")]
     InvalidDivisionCode,
     /// The 18th character does not match the one computed from the first 17.
     #[error("check character is {found:?} but the code's first 17 characters require {expected:?}")]
-    CheckCharacterMismatch { expected: char, found: char },
+    CheckCharacterMismatch {
+        /// What was expected.
+        expected: char,
+        /// What was found.
+        found: char,
+    },
 }
 
 /// A validated 18-character unified social credit code: the enterprise's identity in every record.

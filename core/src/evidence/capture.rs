@@ -132,7 +132,12 @@ pub enum CaptureError {
     BadSignature,
     /// The record is for other bytes than the file presented.
     #[error("the capture record is for {recorded}, not for this file ({actual})")]
-    WrongFile { recorded: String, actual: String },
+    WrongFile {
+        /// The SHA-256 recorded.
+        recorded: String,
+        /// The SHA-256 of the file.
+        actual: String,
+    },
 }
 
 impl SignedCapture {

@@ -37,6 +37,7 @@ impl SampleExif {
 
 /// A JPEG of `width` × `height` with photo-like content (gradients and sensor-like noise, so it
 /// compresses like a photo) and, if given, an EXIF APP1 segment.
+#[allow(clippy::expect_used, reason = "encoding our own in-memory buffer of the stated size cannot fail")]
 pub fn sample_jpeg(width: u32, height: u32, exif: Option<&SampleExif>) -> Vec<u8> {
     let mut pixels = Vec::with_capacity((width * height * 3) as usize);
     let mut noise: u32 = 0x9E37_79B9;
@@ -52,7 +53,6 @@ pub fn sample_jpeg(width: u32, height: u32, exif: Option<&SampleExif>) -> Vec<u8
         }
     }
     let mut jpeg = Vec::new();
-    // Encoding our own in-memory RGB buffer of the stated size cannot fail.
     JpegEncoder::new_with_quality(&mut jpeg, 90)
         .write_image(&pixels, width, height, ExtendedColorType::Rgb8)
         .expect("encoding a sample JPEG");

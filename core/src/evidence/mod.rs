@@ -24,7 +24,12 @@ pub enum EvidenceError {
     Empty,
     /// The file is larger than any photo we accept.
     #[error("the file has {size} bytes; photos are limited to {limit}")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The size in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The bytes are not an image.
     #[error("the file is not an image (JPEG or PNG expected)")]
     NotAnImage,
@@ -33,7 +38,14 @@ pub enum EvidenceError {
     UnsupportedFormat(&'static str),
     /// The header claims more pixels than a photo may have (a decompression bomb, or damage).
     #[error("the image claims {width} × {height} pixels; at most {limit} are accepted")]
-    TooManyPixels { width: u32, height: u32, limit: u64 },
+    TooManyPixels {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// The limit.
+        limit: u64,
+    },
     /// The file ends before the image does.
     #[error("the image is truncated")]
     Truncated,
@@ -42,7 +54,12 @@ pub enum EvidenceError {
     DecoderCrashed,
     /// The image data is damaged.
     #[error("the {format} data cannot be decoded")]
-    Undecodable { format: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
+    Undecodable {
+        /// The image format.
+        format: &'static str,
+        /// The underlying error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// What the bytes of a photo say about it, checked: the input to a capture record.

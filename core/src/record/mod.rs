@@ -62,10 +62,18 @@ pub enum RecordError {
     HashMismatch,
     /// The document was written by a newer app version.
     #[error("inspection document schema {found} is newer than the supported {supported}")]
-    UnsupportedSchema { found: u64, supported: u64 },
+    UnsupportedSchema {
+        /// The record's schema version.
+        found: u64,
+        /// The newest version this code reads.
+        supported: u64,
+    },
     /// A field does not hold what the schema says.
     #[error("inspection document field {field} is malformed")]
-    MalformedField { field: String },
+    MalformedField {
+        /// The field.
+        field: String,
+    },
     /// The editor is not one of the task's inspectors.
     #[error("inspector {0} is not assigned to this task")]
     NotAssigned(InspectorId),
@@ -74,22 +82,53 @@ pub enum RecordError {
     NotLeadInspector(InspectorId),
     /// An inspector may write only their own department's part of the record.
     #[error("inspector {inspector} may not write the part of department {department}")]
-    OtherDepartment { inspector: InspectorId, department: DepartmentId },
+    OtherDepartment {
+        /// The inspector.
+        inspector: InspectorId,
+        /// The department.
+        department: DepartmentId,
+    },
     /// The check point is not part of the task's selected matters.
     #[error("check point {0} is not part of this task's inspection matters")]
     UnknownCheckPoint(CheckPointId),
     /// The answer's kind does not match the check point's answer type.
     #[error("check point {check_point} takes a {expected} answer, not {got}")]
-    WrongAnswerType { check_point: CheckPointId, expected: &'static str, got: &'static str },
+    WrongAnswerType {
+        /// The check point.
+        check_point: CheckPointId,
+        /// What was expected.
+        expected: &'static str,
+        /// What was given.
+        got: &'static str,
+    },
     /// A number answer that is not a decimal number.
     #[error("{value:?} is not a decimal number")]
-    InvalidNumber { value: String },
+    InvalidNumber {
+        /// The value given.
+        value: String,
+    },
     /// A number outside the check point's plausible range.
     #[error("{value} is outside the range {min:?}..{max:?} of check point {check_point}")]
-    NumberOutOfRange { check_point: CheckPointId, value: String, min: Option<f64>, max: Option<f64> },
+    NumberOutOfRange {
+        /// The check point.
+        check_point: CheckPointId,
+        /// The value given.
+        value: String,
+        /// The smallest plausible value, if any.
+        min: Option<f64>,
+        /// The largest plausible value, if any.
+        max: Option<f64>,
+    },
     /// A number in a unit other than the check point's.
     #[error("check point {check_point} is measured in {expected}, not {got}")]
-    WrongUnit { check_point: CheckPointId, expected: String, got: String },
+    WrongUnit {
+        /// The check point.
+        check_point: CheckPointId,
+        /// What was expected.
+        expected: String,
+        /// What was given.
+        got: String,
+    },
     /// A photo check point answered without evidence.
     #[error("check point {0} requires at least one evidence photo")]
     MissingEvidence(CheckPointId),
@@ -113,13 +152,21 @@ pub enum RecordError {
     InvalidPosition,
     /// The lifecycle forbids this status change.
     #[error("status cannot change from {from:?} to {to:?}")]
-    ForbiddenTransition { from: Status, to: Status },
+    ForbiddenTransition {
+        /// The current status.
+        from: Status,
+        /// The status asked for.
+        to: Status,
+    },
     /// This edit needs the team on site.
     #[error("the record is {0:?}; this entry can only be made on site")]
     NotOnSite(Status),
     /// Recording cannot complete while something is missing.
     #[error("the record is incomplete: {}", .missing.join(", "))]
-    Incomplete { missing: Vec<String> },
+    Incomplete {
+        /// What is missing, one line each.
+        missing: Vec<String>,
+    },
     /// Recording cannot complete while conflicts are open.
     #[error("{0} conflicting entries must be resolved first")]
     OpenConflicts(usize),
@@ -131,7 +178,14 @@ pub enum RecordError {
     NoSuchConflict(Field),
     /// The chosen value does not exist.
     #[error("conflict on {field} has {count} values; choice {choice} does not exist")]
-    NoSuchChoice { field: Field, choice: usize, count: usize },
+    NoSuchChoice {
+        /// The field.
+        field: Field,
+        /// The choice given.
+        choice: usize,
+        /// How many choices there are.
+        count: usize,
+    },
     /// Bytes received as an Automerge change do not parse as one.
     #[error("received bytes are not a valid Automerge change")]
     MalformedChange,

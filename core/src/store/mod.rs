@@ -60,16 +60,33 @@ pub enum StoreError {
     AlreadyInitialised(PathBuf),
     /// A file operation failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// SQLite failed.
     #[error("database error")]
     Sqlite(#[from] rusqlite::Error),
     /// A schema migration failed.
     #[error("schema migration to version {version} ({description}) failed")]
-    Migration { version: u32, description: &'static str, source: rusqlite::Error },
+    Migration {
+        /// The migration's version.
+        version: u32,
+        /// What the migration does.
+        description: &'static str,
+        /// The underlying error.
+        source: rusqlite::Error,
+    },
     /// The database was written by a newer app.
     #[error("store schema version {found} is newer than the supported {supported}")]
-    SchemaTooNew { found: u32, supported: u32 },
+    SchemaTooNew {
+        /// The store's schema version.
+        found: u32,
+        /// The newest version this code reads.
+        supported: u32,
+    },
     /// The device key could not be made or unlocked.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -87,7 +104,12 @@ pub enum StoreError {
     UnknownTask(TaskCode),
     /// The stored document of this task is unreadable; other tasks are unaffected.
     #[error("the stored record of task {task} is corrupt")]
-    CorruptDocument { task: TaskCode, source: Box<RecordError> },
+    CorruptDocument {
+        /// The task whose record is unreadable.
+        task: TaskCode,
+        /// The underlying error.
+        source: Box<RecordError>,
+    },
     /// The edit was refused.
     #[error(transparent)]
     Record(#[from] RecordError),
