@@ -525,7 +525,17 @@ def _uniffi_check_contract_api_version(lib):
         raise InternalError("UniFFI contract version mismatch: try cleaning and rebuilding your project")
 
 def _uniffi_check_api_checksums(lib):
+    if lib.uniffi_onevisit_ffi_checksum_func_beijing_time() != 61970:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_func_byte_size() != 4558:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_func_clear_log_sink() != 11195:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_func_core_version() != 26238:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_func_set_log_sink() != 52510:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_func_status_label() != 19480:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_func_verify_bundle() != 43297:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -599,6 +609,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_keyprotector_open() != 34601:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_method_logsink_log() != 22077:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_progresslistener_on_progress() != 545:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
@@ -630,9 +642,24 @@ _UniffiLib.ffi_onevisit_ffi_rustbuffer_reserve.restype = _UniffiRustBuffer
 _UniffiLib.ffi_onevisit_ffi_uniffi_contract_version.argtypes = (
 )
 _UniffiLib.ffi_onevisit_ffi_uniffi_contract_version.restype = ctypes.c_uint32
+_UniffiLib.uniffi_onevisit_ffi_checksum_func_beijing_time.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_func_beijing_time.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_func_byte_size.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_func_byte_size.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_func_clear_log_sink.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_func_clear_log_sink.restype = ctypes.c_uint16
 _UniffiLib.uniffi_onevisit_ffi_checksum_func_core_version.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_func_core_version.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_func_set_log_sink.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_func_set_log_sink.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_func_status_label.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_func_status_label.restype = ctypes.c_uint16
 _UniffiLib.uniffi_onevisit_ffi_checksum_func_verify_bundle.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_func_verify_bundle.restype = ctypes.c_uint16
@@ -741,13 +768,41 @@ _UniffiLib.uniffi_onevisit_ffi_checksum_method_keyprotector_seal.restype = ctype
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_keyprotector_open.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_keyprotector_open.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_logsink_log.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_logsink_log.restype = ctypes.c_uint16
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_progresslistener_on_progress.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_progresslistener_on_progress.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_fn_func_beijing_time.argtypes = (
+    ctypes.c_int64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_func_beijing_time.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_func_byte_size.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_func_byte_size.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_func_clear_log_sink.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_func_clear_log_sink.restype = None
 _UniffiLib.uniffi_onevisit_ffi_fn_func_core_version.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_func_core_version.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_func_set_log_sink.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_func_set_log_sink.restype = None
+_UniffiLib.uniffi_onevisit_ffi_fn_func_status_label.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_func_status_label.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_onevisit_ffi_fn_func_verify_bundle.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -986,12 +1041,53 @@ _UniffiLib.uniffi_onevisit_ffi_fn_method_keyprotector_open.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_method_keyprotector_open.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_method_logsink_log.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_logsink_log.restype = None
 _UniffiLib.uniffi_onevisit_ffi_fn_method_progresslistener_on_progress.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_method_progresslistener_on_progress.restype = None
+_UniffiLib.uniffi_onevisit_ffi_fn_method_bundleerror_uniffi_trait_display.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_bundleerror_uniffi_trait_display.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_method_keyprotectorerror_uniffi_trait_display.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_keyprotectorerror_uniffi_trait_display.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_method_photoerror_uniffi_trait_display.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_photoerror_uniffi_trait_display.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_method_recorderror_uniffi_trait_display.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_recorderror_uniffi_trait_display.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_method_storeerror_uniffi_trait_display.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_storeerror_uniffi_trait_display.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_method_syncerror_uniffi_trait_display.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_syncerror_uniffi_trait_display.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_method_taskcodeerror_uniffi_trait_display.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_taskcodeerror_uniffi_trait_display.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_onevisit_ffi_fn_clone_cancellation.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1022,6 +1118,16 @@ _UniffiLib.uniffi_onevisit_ffi_fn_free_keyprotector.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_free_keyprotector.restype = None
+_UniffiLib.uniffi_onevisit_ffi_fn_clone_logsink.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_clone_logsink.restype = ctypes.c_uint64
+_UniffiLib.uniffi_onevisit_ffi_fn_free_logsink.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_free_logsink.restype = None
 _UniffiLib.uniffi_onevisit_ffi_fn_clone_progresslistener.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1053,6 +1159,23 @@ _UniffiLib.uniffi_onevisit_ffi_fn_init_callback_vtable_keyprotector.argtypes = (
     ctypes.POINTER(_UniffiVTableCallbackInterfaceOnevisitKeyProtector),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_init_callback_vtable_keyprotector.restype = None
+_UNIFFI_CALLBACK_INTERFACE_ONEVISIT_LOG_SINK_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_ONEVISIT_LOG_SINK = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_ONEVISIT_LOG_SINK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceOnevisitLogSink(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_ONEVISIT_LOG_SINK),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_ONEVISIT_LOG_SINK),
+        ("log", _UNIFFI_CALLBACK_INTERFACE_ONEVISIT_LOG_SINK_METHOD0),
+    ]
+_UniffiLib.uniffi_onevisit_ffi_fn_init_callback_vtable_logsink.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceOnevisitLogSink),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_init_callback_vtable_logsink.restype = None
 _UNIFFI_CALLBACK_INTERFACE_ONEVISIT_PROGRESS_LISTENER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -3217,6 +3340,133 @@ class _UniffiFfiConverterTypeInspectionView(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeFindingView.write(value.findings, buf)
         _UniffiFfiConverterUInt32.write(value.open_conflicts, buf)
 
+
+
+
+
+
+class LogLevel(enum.Enum):
+    """
+    How severe a log line is.
+"""
+    
+    ERROR = 0
+    """
+    Something failed.
+"""
+    
+    WARN = 1
+    """
+    Something went wrong and was handled (a retry, a refusal).
+"""
+    
+    INFO = 2
+    """
+    A step of note (a sync finished, a store migrated, a bundle exported).
+"""
+    
+    DEBUG = 3
+    """
+    Detail for developers.
+"""
+    
+    TRACE = 4
+    """
+    Every step.
+"""
+    
+
+
+class _UniffiFfiConverterTypeLogLevel(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return LogLevel.ERROR
+        if variant == 2:
+            return LogLevel.WARN
+        if variant == 3:
+            return LogLevel.INFO
+        if variant == 4:
+            return LogLevel.DEBUG
+        if variant == 5:
+            return LogLevel.TRACE
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == LogLevel.ERROR:
+            return
+        if value == LogLevel.WARN:
+            return
+        if value == LogLevel.INFO:
+            return
+        if value == LogLevel.DEBUG:
+            return
+        if value == LogLevel.TRACE:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == LogLevel.ERROR:
+            buf.write_i32(1)
+        if value == LogLevel.WARN:
+            buf.write_i32(2)
+        if value == LogLevel.INFO:
+            buf.write_i32(3)
+        if value == LogLevel.DEBUG:
+            buf.write_i32(4)
+        if value == LogLevel.TRACE:
+            buf.write_i32(5)
+
+
+
+@dataclass
+class LogLine:
+    """
+    One diagnostic line of the core.
+"""
+    def __init__(self, *, level:LogLevel, target:str, message:str):
+        self.level = level
+        self.target = target
+        self.message = message
+        
+        
+
+    
+    def __str__(self):
+        return "LogLine(level={}, target={}, message={})".format(self.level, self.target, self.message)
+    def __eq__(self, other):
+        if self.level != other.level:
+            return False
+        if self.target != other.target:
+            return False
+        if self.message != other.message:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeLogLine(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return LogLine(
+            level=_UniffiFfiConverterTypeLogLevel.read(buf),
+            target=_UniffiFfiConverterString.read(buf),
+            message=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeLogLevel.check_lower(value.level)
+        _UniffiFfiConverterString.check_lower(value.target)
+        _UniffiFfiConverterString.check_lower(value.message)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeLogLevel.write(value.level, buf)
+        _UniffiFfiConverterString.write(value.target, buf)
+        _UniffiFfiConverterString.write(value.message, buf)
+
 @dataclass
 class PartyInput:
     """
@@ -4049,10 +4299,16 @@ class Answer:
         def __init__(self, value:str, unit:str):
             self.value = value
             
-            
+            """
+        The value given.
+"""
+        
             self.unit = unit
             
-            
+            """
+        The unit.
+"""
+        
             pass
 
     
@@ -4081,7 +4337,10 @@ class Answer:
         def __init__(self, text:str):
             self.text = text
             
-            
+            """
+        The text.
+"""
+        
             pass
 
     
@@ -4717,7 +4976,10 @@ class KeyProtection:
         def __init__(self, path:str):
             self.path = path
             
-            
+            """
+        The key file (created when missing).
+"""
+        
             pass
 
     
@@ -4744,7 +5006,10 @@ class KeyProtection:
         def __init__(self, passphrase:str):
             self.passphrase = passphrase
             
-            
+            """
+        The passphrase.
+"""
+        
             pass
 
     
@@ -4771,7 +5036,10 @@ class KeyProtection:
         def __init__(self, protector:KeyProtector):
             self.protector = protector
             
-            
+            """
+        The app's key protector.
+"""
+        
             pass
 
     
@@ -5755,7 +6023,10 @@ class PhotoTarget:
         def __init__(self, id:str):
             self.id = id
             
-            
+            """
+        Its id.
+"""
+        
             pass
 
     
@@ -5782,7 +6053,10 @@ class PhotoTarget:
         def __init__(self, id:str):
             self.id = id
             
-            
+            """
+        Its id.
+"""
+        
             pass
 
     
@@ -5914,7 +6188,10 @@ class Progress:
         def __init__(self, progress:SyncProgress):
             self.progress = progress
             
-            
+            """
+        Where it stands.
+"""
+        
             pass
 
     
@@ -5941,7 +6218,10 @@ class Progress:
         def __init__(self, progress:BundleProgress):
             self.progress = progress
             
-            
+            """
+        Where it stands.
+"""
+        
             pass
 
     
@@ -5968,7 +6248,10 @@ class Progress:
         def __init__(self, stage:PhotoStage):
             self.stage = stage
             
-            
+            """
+        The stage reached.
+"""
+        
             pass
 
     
@@ -7985,6 +8268,195 @@ class _UniffiFfiConverterTypeDeviceStore:
     @classmethod
     def write(cls, value: DeviceStore, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
+
+
+class LogSink():
+    """
+    Implemented by the app: writes the core's lines to the platform log.
+"""
+    
+    def log(self, line: LogLine) -> None:
+        """
+        Writes one line; called on whichever thread logged it, so it must not block for long.
+"""
+        raise NotImplementedError
+
+class LogSinkImpl(LogSink):
+    """
+    Implemented by the app: writes the core's lines to the platform log.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_onevisit_ffi_fn_free_logsink, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_onevisit_ffi_fn_clone_logsink, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def log(self, line: LogLine) -> None:
+        """
+        Writes one line; called on whichever thread logged it, so it must not block for long.
+"""
+        
+        _UniffiFfiConverterTypeLogLine.check_lower(line)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeLogLine.lower(line),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_onevisit_ffi_fn_method_logsink_log,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplLogSinkImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_ONEVISIT_LOG_SINK_METHOD0
+    def log(
+            uniffi_handle,
+            line,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeLogSink._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterTypeLogLine.lift(line), )
+            uniffi_method = uniffi_obj.log
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_ONEVISIT_LOG_SINK
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeLogSink._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_ONEVISIT_LOG_SINK
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeLogSink._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceOnevisitLogSink(
+        _uniffi_free,
+        _uniffi_clone,
+        log,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_onevisit_ffi_fn_init_callback_vtable_logsink(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeLogSink:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return LogSinkImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeLogSink._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: LogSink):
+        if not isinstance(value, LogSink):
+            raise TypeError("Expected LogSink subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: LogSink):
+         if isinstance(value, LogSinkImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeLogSink._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: LogSink, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+def beijing_time(ms: int) -> str:
+    """
+    A device time (ms since the epoch) in Beijing time to the minute (`2026-12-01 09:30`), whatever
+    zone the phone is set to: the time the documents are written in.
+"""
+    
+    _UniffiFfiConverterInt64.check_lower(ms)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterInt64.lower(ms),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterString.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_onevisit_ffi_fn_func_beijing_time,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def byte_size(bytes: int) -> str:
+    """
+    A byte count for a progress line (`1.5 MB`, `12 KB`, `300 B`).
+"""
+    
+    _UniffiFfiConverterUInt64.check_lower(bytes)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterUInt64.lower(bytes),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterString.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_onevisit_ffi_fn_func_byte_size,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def clear_log_sink() -> None:
+    """
+    Stops forwarding the core's lines.
+"""
+    _uniffi_lowered_args = (
+    )
+    _uniffi_lift_return = lambda val: None
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_onevisit_ffi_fn_func_clear_log_sink,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def core_version() -> str:
     """
     The core's version: also the cheapest call across the boundary (the overhead benchmark's baseline).
@@ -7996,6 +8468,43 @@ def core_version() -> str:
     _uniffi_ffi_result = _uniffi_rust_call_with_error(
         _uniffi_error_converter,
         _UniffiLib.uniffi_onevisit_ffi_fn_func_core_version,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def set_log_sink(sink: LogSink,level: LogLevel) -> None:
+    """
+    Sends the core's lines at `level` and above to `sink`, replacing any sink set before.
+"""
+    
+    _UniffiFfiConverterTypeLogSink.check_lower(sink)
+
+    _UniffiFfiConverterTypeLogLevel.check_lower(level)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterTypeLogSink.lower(sink),
+        _UniffiFfiConverterTypeLogLevel.lower(level),
+    )
+    _uniffi_lift_return = lambda val: None
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_onevisit_ffi_fn_func_set_log_sink,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def status_label(status: TaskStatus) -> str:
+    """
+    The zh-CN label of a task's status (待检查, 检查中, ...).
+"""
+    
+    _UniffiFfiConverterTypeTaskStatus.check_lower(status)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterTypeTaskStatus.lower(status),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterString.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_onevisit_ffi_fn_func_status_label,
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
@@ -8053,6 +8562,7 @@ __all__ = [
     "InternalError",
     "DocumentKind",
     "TaskStatus",
+    "LogLevel",
     "Answer",
     "BundleError",
     "KeyProtectorError",
@@ -8088,6 +8598,7 @@ __all__ = [
     "PartyView",
     "SectionView",
     "InspectionView",
+    "LogLine",
     "PartyInput",
     "PhotoInfo",
     "RefusedRecord",
@@ -8097,7 +8608,12 @@ __all__ = [
     "TaskCodeToken",
     "TaskQuery",
     "TaskSummary",
+    "beijing_time",
+    "byte_size",
+    "clear_log_sink",
     "core_version",
+    "set_log_sink",
+    "status_label",
     "verify_bundle",
     "verify_task_code",
     "KeyProtectorImpl",
@@ -8108,4 +8624,6 @@ __all__ = [
     "ProgressListener",
     "DeviceStore",
     "DeviceStoreProtocol",
+    "LogSinkImpl",
+    "LogSink",
 ]

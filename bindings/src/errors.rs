@@ -1,5 +1,6 @@
 //! One error enum per area, with variants an app can act on; the core's errors are mapped here and
-//! nowhere else.
+//! nowhere else. Each error's `Display` is the zh-CN message an inspector reads, exported to Kotlin
+//! (`toString()`) and Swift (`description`), so the apps do not write the messages again.
 
 use onevisit_core::bundle::BundleError as CoreBundleError;
 use onevisit_core::evidence::EvidenceError;
@@ -12,220 +13,413 @@ use onevisit_core::task_token::TokenError;
 
 /// Opening a store, its key and its directory data (Kotlin `StoreException`).
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum StoreError {
     /// There is no store in the folder and no inspector was given to create one.
-    #[error("no OneVisit store in {path}")]
-    NotInitialised { path: String },
+    #[error("本机尚未初始化执法终端")]
+    NotInitialised {
+        /// The folder that holds no store.
+        path: String,
+    },
     /// The device key did not unlock: wrong key or passphrase, the platform key store refused
     /// (device locked, key invalidated), or the sealed key was altered.
-    #[error("the device key could not be unlocked: {detail}")]
-    KeyLocked { detail: String },
+    #[error("设备密钥无法解锁，请确认设备锁屏凭据")]
+    KeyLocked {
+        /// What the platform or the key file said.
+        detail: String,
+    },
     /// The store was written by a newer app.
-    #[error("store schema version {found} is newer than the supported {supported}")]
-    SchemaTooNew { found: u32, supported: u32 },
+    #[error("数据由更新版本的应用写入，请升级应用")]
+    SchemaTooNew {
+        /// The store's schema version.
+        found: u32,
+        /// The newest version this app reads.
+        supported: u32,
+    },
     /// No directory data yet: enrol and sync, or import it.
-    #[error("no directory data yet")]
+    #[error("尚无基础数据，请先登记并同步")]
     NoDirectory,
     /// The directory data offered is not valid.
-    #[error("invalid directory data: {detail}")]
-    InvalidDirectory { detail: String },
+    #[error("基础数据无效：{detail}")]
+    InvalidDirectory {
+        /// What is wrong with it.
+        detail: String,
+    },
     /// An argument is not well formed (an id, a date).
-    #[error("invalid input: {detail}")]
-    InvalidInput { detail: String },
+    #[error("输入有误：{detail}")]
+    InvalidInput {
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The files of the store failed (disk full, permissions, corruption).
-    #[error("storage failed: {detail}")]
-    Storage { detail: String },
+    #[error("本机存储出错：{detail}")]
+    Storage {
+        /// What failed.
+        detail: String,
+    },
 }
 
 /// Recording an inspection, its documents and signatures (Kotlin `RecordException`).
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum RecordError {
     /// No task with this code on this device.
-    #[error("no task {code} on this device")]
-    UnknownTask { code: String },
+    #[error("本机没有任务 {code}")]
+    UnknownTask {
+        /// The task code asked for.
+        code: String,
+    },
     /// This device's inspector is not assigned to the task.
-    #[error("inspector {inspector} is not assigned to this task")]
-    NotAssigned { inspector: String },
+    #[error("您（{inspector}）未被分配到该任务")]
+    NotAssigned {
+        /// This device's inspector.
+        inspector: String,
+    },
     /// Only the lead inspector may do this (resolve conflicts).
-    #[error("only the lead inspector may do this, not {inspector}")]
-    NotLeadInspector { inspector: String },
+    #[error("只有牵头执法人员可以裁决冲突")]
+    NotLeadInspector {
+        /// This device's inspector.
+        inspector: String,
+    },
     /// The check point is not part of the task.
-    #[error("check point {check_point} is not part of this task")]
-    UnknownCheckPoint { check_point: String },
+    #[error("检查要点 {check_point} 不属于本次检查")]
+    UnknownCheckPoint {
+        /// The check point named.
+        check_point: String,
+    },
     /// The answer's kind does not fit the check point.
-    #[error("check point {check_point} takes a {expected} answer, not {got}")]
-    WrongAnswerType { check_point: String, expected: String, got: String },
+    #[error("检查要点 {check_point} 需要填写{}", answer_kind(expected))]
+    WrongAnswerType {
+        /// The check point answered.
+        check_point: String,
+        /// The kind it takes (`pass_fail`, `number`, `text`, `photo`).
+        expected: String,
+        /// The kind given.
+        got: String,
+    },
     /// A number answer that is not a decimal number.
-    #[error("{value:?} is not a decimal number")]
-    InvalidNumber { value: String },
+    #[error("“{value}”不是有效数值")]
+    InvalidNumber {
+        /// The text given.
+        value: String,
+    },
     /// A number outside the check point's plausible range.
-    #[error("{value} is outside the plausible range of check point {check_point}")]
-    NumberOutOfRange { check_point: String, value: String },
+    #[error("{value} 超出检查要点 {check_point} 的合理范围")]
+    NumberOutOfRange {
+        /// The check point answered.
+        check_point: String,
+        /// The number given.
+        value: String,
+    },
     /// A number in another unit than the check point's.
-    #[error("check point {check_point} is measured in {expected}, not {got}")]
-    WrongUnit { check_point: String, expected: String, got: String },
+    #[error("检查要点 {check_point} 的单位应为 {expected}")]
+    WrongUnit {
+        /// The check point answered.
+        check_point: String,
+        /// Its unit.
+        expected: String,
+        /// The unit given.
+        got: String,
+    },
     /// A photo check point answered without a photo.
-    #[error("check point {check_point} requires at least one evidence photo")]
-    MissingEvidence { check_point: String },
+    #[error("检查要点 {check_point} 需要至少一张现场照片")]
+    MissingEvidence {
+        /// The check point answered.
+        check_point: String,
+    },
     /// The answer cites a photo that is not attached.
-    #[error("photo {sha256} is not attached to this record")]
-    UnknownEvidence { sha256: String },
+    #[error("照片尚未添加到本记录")]
+    UnknownEvidence {
+        /// The photo's SHA-256 (hex).
+        sha256: String,
+    },
     /// The entry needs the team on site (check in first).
-    #[error("this entry can only be made on site; the record is {status}")]
-    NotOnSite { status: String },
+    #[error("请先签到（当前状态：{status}）")]
+    NotOnSite {
+        /// The record's status label (zh-CN).
+        status: String,
+    },
     /// The lifecycle forbids this status change.
-    #[error("the status cannot change from {from} to {to}")]
-    ForbiddenTransition { from: String, to: String },
+    #[error("状态不能从“{from}”改为“{to}”")]
+    ForbiddenTransition {
+        /// The current status label (zh-CN).
+        from: String,
+        /// The status asked for (zh-CN).
+        to: String,
+    },
     /// Recording cannot complete while something is missing.
-    #[error("the record is incomplete: {}", missing.join(", "))]
-    Incomplete { missing: Vec<String> },
+    #[error("记录尚不完整：{}", missing.join("、"))]
+    Incomplete {
+        /// What is missing, one zh-CN line each.
+        missing: Vec<String>,
+    },
     /// Recording cannot complete while conflicts are open.
-    #[error("{count} conflicting entries must be resolved first")]
-    OpenConflicts { count: u32 },
+    #[error("还有 {count} 处冲突需要裁决")]
+    OpenConflicts {
+        /// How many conflicts are open.
+        count: u32,
+    },
     /// No conflict is open on that field, or the choice does not exist.
-    #[error("no such conflict or choice: {field}")]
-    NoSuchConflict { field: String },
+    #[error("该项没有待裁决的冲突")]
+    NoSuchConflict {
+        /// The field named.
+        field: String,
+    },
     /// A document cannot be rendered or signed (superseded, already signed, not found).
-    #[error("document: {detail}")]
-    Document { detail: String },
+    #[error("文书无法生成或签署：{detail}")]
+    Document {
+        /// Why (zh-CN where the core says it in Chinese).
+        detail: String,
+    },
     /// The task code cannot be issued.
-    #[error("task code: {detail}")]
-    TaskCode { detail: String },
+    #[error("检查码无法签发：{detail}")]
+    TaskCode {
+        /// Why.
+        detail: String,
+    },
     /// An argument is not well formed (empty text, a bad id or date, a bad position).
-    #[error("invalid input: {detail}")]
-    InvalidInput { detail: String },
+    #[error("输入有误：{detail}")]
+    InvalidInput {
+        /// What is wrong with it.
+        detail: String,
+    },
     /// An inspector writes only their own department's part of the record.
-    #[error("inspector {inspector} may not write the part of department {department}")]
-    OtherDepartment { inspector: String, department: String },
+    #[error("只能填写本部门的检查内容（{department}）")]
+    OtherDepartment {
+        /// This device's inspector.
+        inspector: String,
+        /// The department whose part was touched.
+        department: String,
+    },
     /// The inspector checked in already.
-    #[error("inspector {inspector} has already checked in")]
-    AlreadyCheckedIn { inspector: String },
+    #[error("您已签到，无需重复签到")]
+    AlreadyCheckedIn {
+        /// This device's inspector.
+        inspector: String,
+    },
     /// A received record (a file, the server's answer) carries a change the write rules forbid;
     /// nothing of it was taken in. `rule` is the machine name, `explanation` its zh-CN text.
-    #[error("a received change is forbidden: {rule} at {path}")]
-    Forbidden { rule: String, path: String, explanation: String },
+    #[error("收到的记录含有违规修改，已拒收：{explanation}")]
+    Forbidden {
+        /// The rule's machine name.
+        rule: String,
+        /// Where in the record.
+        path: String,
+        /// The rule in zh-CN.
+        explanation: String,
+    },
     /// The store failed or holds something unreadable.
-    #[error("storage failed: {detail}")]
-    Storage { detail: String },
+    #[error("本机存储出错：{detail}")]
+    Storage {
+        /// What failed.
+        detail: String,
+    },
+}
+
+/// The zh-CN name of an answer kind, as check points ask for it.
+fn answer_kind(kind: &str) -> &str {
+    match kind {
+        "pass_fail" => "“符合/不符合/不适用”",
+        "number" => "数值",
+        "text" => "文字",
+        "photo" => "照片",
+        other => other,
+    }
 }
 
 /// Taking a photo in as evidence (Kotlin `PhotoException`).
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum PhotoError {
     /// The file could not be read.
-    #[error("{path}: {detail}")]
-    Unreadable { path: String, detail: String },
+    #[error("无法读取照片文件")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// What the system said.
+        detail: String,
+    },
     /// The bytes are not a JPEG or PNG image.
-    #[error("the file is not an image (JPEG or PNG expected)")]
+    #[error("该文件不是图片（应为 JPEG 或 PNG）")]
     NotAnImage,
     /// A recognised image format that is not accepted.
-    #[error("{format} images are not accepted; take the photo as JPEG")]
-    UnsupportedFormat { format: String },
+    #[error("不接受 {format} 格式，请以 JPEG 拍摄")]
+    UnsupportedFormat {
+        /// The format recognised.
+        format: String,
+    },
     /// Too many bytes or pixels for a photo.
-    #[error("the photo is too large: {detail}")]
-    TooLarge { detail: String },
+    #[error("照片过大")]
+    TooLarge {
+        /// Which limit.
+        detail: String,
+    },
     /// The image data is truncated or damaged.
-    #[error("the image is damaged: {detail}")]
-    Damaged { detail: String },
+    #[error("照片已损坏")]
+    Damaged {
+        /// What the decoder said.
+        detail: String,
+    },
     /// The record refused the photo (unknown task, target or check point, not assigned).
     #[error(transparent)]
-    Refused { reason: RecordError },
+    Refused {
+        /// Why the record refused it.
+        reason: RecordError,
+    },
     /// The caller cancelled before the photo was stored.
-    #[error("cancelled")]
+    #[error("已取消")]
     Cancelled,
 }
 
 /// Enrolling and syncing with the city server (Kotlin `SyncException`).
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum SyncError {
     /// The device is not enrolled yet.
-    #[error("this device is not enrolled")]
+    #[error("本机尚未登记，请输入一次性登记码")]
     NotEnrolled,
     /// The server could not be reached (after the retries): try again later.
-    #[error("the server could not be reached: {detail}")]
-    Offline { detail: String },
+    #[error("无法连接服务器，稍后将自动重试")]
+    Offline {
+        /// What the network said.
+        detail: String,
+    },
     /// The device's certificate was revoked: it must be enrolled again by an administrator.
-    #[error("this device was revoked: {reason}")]
-    Revoked { reason: String },
+    #[error("本设备已被注销：{reason}")]
+    Revoked {
+        /// The administrator's reason.
+        reason: String,
+    },
     /// The device's certificate expired: enrol again.
-    #[error("this device's certificate expired: {detail}")]
-    Expired { detail: String },
+    #[error("设备证书已过期，请重新登记")]
+    Expired {
+        /// What the server said.
+        detail: String,
+    },
     /// The server refused the device's authentication (a wrong clock, a replay).
-    #[error("the server refused the device's authentication ({kind}): {detail}")]
-    Unauthenticated { kind: String, detail: String },
+    #[error("服务器拒绝了本设备的身份（请检查设备时间）")]
+    Unauthenticated {
+        /// The server's machine-readable kind.
+        kind: String,
+        /// The server's explanation.
+        detail: String,
+    },
     /// The server refused the request (a wrong one-time code, a limit).
-    #[error("the server refused the request ({kind}, HTTP {status}): {detail}")]
-    Refused { status: u16, kind: String, detail: String },
+    #[error("服务器拒绝了请求：{detail}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The server's machine-readable kind.
+        kind: String,
+        /// The server's explanation.
+        detail: String,
+    },
     /// What the server sent does not verify or is not the protocol: do not trust it.
-    #[error("the server's answer cannot be trusted: {detail}")]
-    Untrusted { detail: String },
+    #[error("服务器的应答无法验证，已停止同步")]
+    Untrusted {
+        /// What failed to verify.
+        detail: String,
+    },
     /// The caller cancelled; what was done so far is kept and the next sync resumes.
-    #[error("cancelled")]
+    #[error("同步已取消")]
     Cancelled,
     /// The local store failed.
-    #[error("storage failed: {detail}")]
-    Storage { detail: String },
+    #[error("本机存储出错：{detail}")]
+    Storage {
+        /// What failed.
+        detail: String,
+    },
     /// No secure connection: plain http to another host, or a server certificate this device does
     /// not trust (not the tenant's pinned root). Check the server address; do not retry blindly.
-    #[error("{detail}")]
-    InsecureConnection { detail: String },
+    #[error("连接不安全，已拒绝：{detail}")]
+    InsecureConnection {
+        /// Why the connection was refused.
+        detail: String,
+    },
 }
 
 /// Exporting and verifying evidence bundles (Kotlin `BundleException`).
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum BundleError {
     /// A bundle is sealed with the device certificate: enrol first.
-    #[error("this device is not enrolled")]
+    #[error("本机尚未登记，无法封存证据包")]
     NotEnrolled,
     /// A photo's original is not on this device: fetch it first.
-    #[error("photo {sha256} is not on this device")]
-    MissingPhoto { sha256: String },
+    #[error("本机缺少照片原件，请先同步并下载照片")]
+    MissingPhoto {
+        /// The photo's SHA-256 (hex).
+        sha256: String,
+    },
     /// The destination exists already.
-    #[error("{path} exists already")]
-    Exists { path: String },
+    #[error("目标已存在：{path}")]
+    Exists {
+        /// The destination.
+        path: String,
+    },
     /// The path is not a bundle at all.
-    #[error("{path} is not an evidence bundle")]
-    NotABundle { path: String },
+    #[error("不是证据包：{path}")]
+    NotABundle {
+        /// The file given.
+        path: String,
+    },
     /// The root key is not 64 hex characters of an Ed25519 public key.
-    #[error("the root key must be 64 hex characters")]
+    #[error("根公钥格式不正确（应为 64 位十六进制）")]
     BadRootKey,
     /// An unknown task code was named.
-    #[error("no task {code} on this device")]
-    UnknownTask { code: String },
+    #[error("本机没有任务 {code}")]
+    UnknownTask {
+        /// The task code asked for.
+        code: String,
+    },
     /// A file could not be read or written.
-    #[error("{detail}")]
-    Io { detail: String },
+    #[error("读写文件失败：{detail}")]
+    Io {
+        /// What the system said.
+        detail: String,
+    },
     /// The caller cancelled; a partial export is removed.
-    #[error("cancelled")]
+    #[error("已取消")]
     Cancelled,
 }
 
 /// Checking a task code token shown by inspectors (Kotlin `TaskCodeException`).
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum TaskCodeError {
     /// Not a OneVisit task code.
-    #[error("this is not a OneVisit task code")]
+    #[error("不是有效的检查码")]
     Malformed,
     /// Forged or altered.
-    #[error("the task code's signature is not valid")]
+    #[error("检查码签名无效（伪造或被篡改）")]
     BadSignature,
     /// Past its window.
-    #[error("the task code expired")]
-    Expired { expired_at_ms: i64 },
+    #[error("检查码已过期（{}，北京时间）", onevisit_core::beijing::minute(*expired_at_ms))]
+    Expired {
+        /// When it expired (ms since the epoch).
+        expired_at_ms: i64,
+    },
     /// Before its window.
-    #[error("the task code is not valid yet")]
-    NotYetValid { valid_from_ms: i64 },
+    #[error("检查码尚未生效（{} 起有效，北京时间）", onevisit_core::beijing::minute(*valid_from_ms))]
+    NotYetValid {
+        /// When it becomes valid (ms since the epoch).
+        valid_from_ms: i64,
+    },
     /// The issuer key is not 64 hex characters of an Ed25519 public key.
-    #[error("the issuer key must be 64 hex characters")]
+    #[error("签发设备公钥格式不正确")]
     BadIssuerKey,
 }
 
 /// What a platform key protector reports when it cannot seal or open the device key.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum KeyProtectorError {
     /// The platform refused (locked device, key invalidated, user cancelled).
-    #[error("the platform key store refused: {detail}")]
-    Refused { detail: String },
+    #[error("系统密钥库拒绝了请求：{detail}")]
+    Refused {
+        /// What the platform said.
+        detail: String,
+    },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for KeyProtectorError {

@@ -6,10 +6,12 @@
 
 pub mod background;
 pub mod bundle;
+pub mod display;
 pub mod documents;
 pub mod errors;
 pub mod evidence;
 pub mod inspection;
+pub mod logging;
 pub mod progress;
 pub mod store;
 pub mod sync;

@@ -30,7 +30,7 @@ use crate::render;
 const SAMPLE_SIGNATURE_PNG: &[u8] = include_bytes!("../../data/sample-signature.png");
 
 /// Runs the demo in `dir` (or a temporary directory).
-pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
+pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     let tmp;
     let base = match dir {
         Some(d) => d.to_path_buf(),
@@ -60,7 +60,7 @@ pub fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     say(&format!("   {}，租户根公钥 {}…", server.base, &server.root_public_key[..16]));
 
     say("▶ 2. 管理员制定联合检查任务（市场监管局牵头、消防救援大队参加），两台执法终端用一次性登记码登记");
-    let today = chrono::Local::now().date_naive();
+    let today = onevisit_core::beijing::today();
     let planned = server
         .plan(&directory, vec![sample::joint_task_draft(&directory, 7, today)])
         .map_err(|e| CliError::Server(e.to_string()))?;

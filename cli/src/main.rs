@@ -16,6 +16,7 @@ mod commands;
 mod demo;
 mod error;
 mod evidence_commands;
+mod logging;
 mod output;
 mod render;
 mod sync_commands;
@@ -26,6 +27,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    logging::init(cli.verbose);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

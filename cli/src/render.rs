@@ -1,26 +1,26 @@
 //! Text output for people (zh-CN labels), and JSON output for machines.
 
-use chrono::{DateTime, Local};
 use onevisit_core::audit::AuditReport;
 use onevisit_core::record::{AnswerValue, Conflict, RecordView, Recusal, Status};
 use onevisit_core::store::TaskRow;
 use serde::Serialize;
 
 /// Prints `value` as pretty JSON.
-pub fn json<T: Serialize>(value: &T) {
+pub(crate) fn json<T: Serialize>(value: &T) {
     // Serialising our own plain view types cannot fail.
     outln!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
-/// Local wall-clock rendering of a device time.
-pub fn time(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|| ms.to_string())
+/// A device time in Beijing time (the time of the documents), whatever this machine's zone.
+pub(crate) fn time(ms: i64) -> String {
+    match onevisit_core::beijing::date_time(ms) {
+        t if t.is_empty() => ms.to_string(),
+        t => t,
+    }
 }
 
 /// A task list as a table.
-pub fn task_rows(rows: &[TaskRow]) -> String {
+pub(crate) fn task_rows(rows: &[TaskRow]) -> String {
     let mut out = format!("{} 个任务\n", rows.len());
     for r in rows {
         out.push_str(&format!(
@@ -41,7 +41,7 @@ pub fn task_rows(rows: &[TaskRow]) -> String {
 }
 
 /// A whole record.
-pub fn record(v: &RecordView) -> String {
+pub(crate) fn record(v: &RecordView) -> String {
     let mut o = String::new();
     o.push_str(&format!("══ 检查记录 {} [{}] ══\n", v.task_code, v.status_label));
     o.push_str(&format!("检查对象：{}（统一社会信用代码 {}）\n", v.enterprise_name, v.enterprise_uscc));
@@ -108,7 +108,7 @@ pub fn record(v: &RecordView) -> String {
 }
 
 /// Open conflicts, each value numbered from 1.
-pub fn conflicts(list: &[Conflict]) -> String {
+pub(crate) fn conflicts(list: &[Conflict]) -> String {
     if list.is_empty() {
         return "没有待解决的冲突\n".into();
     }
@@ -140,7 +140,7 @@ fn list_values(c: &Conflict) -> Vec<String> {
 }
 
 /// An audit verification report.
-pub fn audit(report: &AuditReport) -> String {
+pub(crate) fn audit(report: &AuditReport) -> String {
     let mut o = format!(
         "审计日志：{} 条记录，{} 条签名有效，设备记录的最新序号 {}\n",
         report.entries, report.authentic, report.head_seq

@@ -2,6 +2,7 @@
 //! Automerge documents, the SQLite device store, the device key and the signed audit log.
 
 pub mod audit;
+pub mod beijing;
 pub mod bundle;
 pub mod canonical;
 pub mod certificate;

@@ -145,15 +145,25 @@ impl ServerProcess {
 
     /// Starts serving with more `serve` options (e.g. `--tls`, limits).
     pub fn start_with(data: &Path, listen: &str, options: &[&str]) -> ServerProcess {
+        ServerProcess::spawn(data, listen, options, "warn", Stdio::null())
+    }
+
+    /// Starts serving with every log line down to `debug` written to `log`.
+    pub fn start_logging_to(data: &Path, listen: &str, log: &Path) -> ServerProcess {
+        let file = std::fs::File::create(log).expect("create the server's log file");
+        ServerProcess::spawn(data, listen, &[], "debug", Stdio::from(file))
+    }
+
+    fn spawn(data: &Path, listen: &str, options: &[&str], log_level: &str, stderr: Stdio) -> ServerProcess {
         let mut child = Command::new(server_bin())
             .arg("--data")
             .arg(data)
             .args(["serve", "--listen", listen])
             .args(options)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_level)
             .env("ONEVISIT_METRICS_TOKEN", METRICS_TOKEN)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start onevisit-server");
         let mut line = String::new();

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use chrono::{FixedOffset, TimeZone};
+use chrono::TimeZone;
 use serde::Serialize;
 
 use super::bag::{BagWriter, Digests, FolderWriter, ZipBagWriter, manifest_text};
@@ -124,11 +124,6 @@ impl Payload<'_> {
     }
 }
 
-fn local_time(ms: i64) -> String {
-    let china = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"));
-    china.timestamp_millis_opt(ms).single().map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()
-}
-
 fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, BundleError> {
     serde_json::to_vec_pretty(value).map_err(|e| BundleError::Canonical(e.into()))
 }
@@ -147,8 +142,20 @@ pub fn export(
         return Err(BundleError::Exists(dest.display().to_string()));
     }
     let result = export_new(store, tasks, dest, options, progress, cancel);
-    if result.is_err() {
-        let _ = if dest.is_dir() { std::fs::remove_dir_all(dest) } else { std::fs::remove_file(dest) };
+    match &result {
+        Ok(s) => tracing::info!(
+            target: "onevisit::bundle",
+            tasks = tasks.len(),
+            files = s.files,
+            bytes = s.bytes,
+            photos = s.photos,
+            audit_entries = s.audit_entries,
+            "evidence bundle exported"
+        ),
+        Err(e) => {
+            tracing::warn!(target: "onevisit::bundle", tasks = tasks.len(), error = %e, "evidence bundle export failed");
+            let _ = if dest.is_dir() { std::fs::remove_dir_all(dest) } else { std::fs::remove_file(dest) };
+        }
     }
     result
 }
@@ -325,7 +332,7 @@ fn export_new(
             item.path.clone(),
             item.digests.sha256.clone(),
             item.digests.size.to_string(),
-            item.time_ms.map(local_time).unwrap_or_default(),
+            item.time_ms.map(crate::beijing::date_time).unwrap_or_default(),
             item.place.clone(),
             item.operator.clone(),
             item.device.clone(),
@@ -347,7 +354,7 @@ fn export_new(
     let info = format!(
         "Source-Organization: {}\nBagging-Date: {}\nExternal-Identifier: {}\nPayload-Oxum: {}.{}\nBag-Software-Agent: onevisit {}\nOneVisit-Task-Code: {}\nOneVisit-Export-Time: {}\nOneVisit-Exporting-Device: {}\nOneVisit-Exporting-Inspector: {}\n",
         options.agency,
-        local_time(now).get(..10).unwrap_or_default(),
+        crate::beijing::date_time(now).get(..10).unwrap_or_default(),
         codes.join(" "),
         summary.bytes,
         summary.files,

@@ -79,6 +79,8 @@ pub fn verify(
         cancel,
     };
     v.run(progress)?;
+    let failed = v.report.failures().len();
+    tracing::info!(target: "onevisit::bundle", checks = v.report.checks.len(), failed, "evidence bundle verified");
     Ok(v.report)
 }
 

@@ -2,7 +2,6 @@
 
 use std::fmt::Write;
 
-use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use super::{DOCUMENT_SCHEMA, DocumentKind};
@@ -163,14 +162,6 @@ impl DocumentContent {
     }
 }
 
-/// Beijing time (UTC+8) of a device timestamp, for printing.
-fn beijing(ms: i64) -> String {
-    let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| t.with_timezone(&offset).format("%Y年%m月%d日 %H时%M分").to_string())
-        .unwrap_or_default()
-}
-
 /// The printable zh-CN rendering of a document.
 pub fn render_text(d: &DocumentContent) -> String {
     let mut o = String::new();
@@ -205,8 +196,8 @@ fn on_site_body(d: &DocumentContent, o: &mut String) {
     let _ = writeln!(
         o,
         "检查时间：{} 至 {}",
-        d.start_ms.map(beijing).unwrap_or_default(),
-        d.end_ms.map(beijing).unwrap_or_default()
+        d.start_ms.map(crate::beijing::written).unwrap_or_default(),
+        d.end_ms.map(crate::beijing::written).unwrap_or_default()
     );
     for p in &d.inspectors {
         let _ = writeln!(o, "检查人：{}（{}，执法证号 {}）", p.name, p.department, p.certificate_number);

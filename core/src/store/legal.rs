@@ -1,6 +1,5 @@
 //! Rendering, signing and verifying legal documents on the device.
 
-use chrono::Datelike;
 use rusqlite::{OptionalExtension, params};
 
 use crate::audit::AuditAction;
@@ -49,7 +48,7 @@ impl Store {
         };
         let latest = self.record(code)?.latest_document(kind, &department)?;
         let now = now_ms();
-        let year = chrono::Local::now().year();
+        let year = crate::beijing::year();
         let prefix = directory
             .department(&department)
             .map(|d| d.number_prefix().to_string())
@@ -215,10 +214,7 @@ impl Store {
         let directory = self.directory()?;
         let by = self.operator(&directory)?;
         let task = self.record(code)?.task().clone();
-        let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-        let at = |day: chrono::NaiveDate, time: chrono::NaiveTime| {
-            day.and_time(time).and_local_timezone(beijing).single().map(|t| t.timestamp_millis()).unwrap_or_default()
-        };
+        let at = crate::beijing::instant;
         let claims = TaskClaims {
             code: task.code.to_string(),
             uscc: task.enterprise.to_string(),

@@ -225,6 +225,7 @@ pub(crate) fn migrate(
         }
         tx.pragma_update(None, "user_version", m.version)?;
         tx.commit()?;
+        tracing::info!(target: "onevisit::store", version = m.version, step = m.description, "store migrated");
     }
     Ok(found)
 }

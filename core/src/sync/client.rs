@@ -310,6 +310,14 @@ impl SyncClient {
                 self.traffic.retries.fetch_add(1, Ordering::Relaxed);
                 // Never sooner than the server asked (Retry-After), jitter or not.
                 let wait = jittered(backoff).max(asked.take().unwrap_or_default());
+                tracing::warn!(
+                    target: "onevisit::sync",
+                    path = call.path,
+                    attempt,
+                    cause = ?self.traffic.last_retry(),
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying"
+                );
                 sleep_unless_cancelled(wait, cancel)?;
                 backoff = (backoff * 2).min(self.retry.max_backoff);
             }
@@ -363,6 +371,7 @@ impl SyncClient {
                 }
             }
         }
+        tracing::warn!(target: "onevisit::sync", path = call.path, error = %last, "giving up after retries");
         Err(last)
     }
 }

@@ -84,7 +84,10 @@ impl ServerStatement {
 }
 
 fn untrusted(what: ServerStatement) -> impl FnOnce(StatementError) -> SyncError {
-    move |e| SyncError::Untrusted { what, detail: e.to_string() }
+    move |e| {
+        tracing::warn!(target: "onevisit::sync", statement = ?what, error = %e, "server statement refused");
+        SyncError::Untrusted { what, detail: e.to_string() }
+    }
 }
 
 impl From<std::sync::PoisonError<std::sync::MutexGuard<'_, Store>>> for SyncError {
@@ -414,9 +417,12 @@ pub fn sync_with(
             client.traffic.retries.load(Ordering::Relaxed),
         ],
     };
+    tracing::info!(target: "onevisit::sync", device = %account.device_code, cursor, to_push, "sync started");
+    let started = std::time::Instant::now();
     let mut rounds = 0;
     loop {
         if cancel.is_cancelled() {
+            tracing::info!(target: "onevisit::sync", rounds, "sync cancelled");
             return Err(ClientError::Cancelled.into());
         }
         let request = run.next_request()?;
@@ -444,7 +450,17 @@ pub fn sync_with(
         };
         run.report.progress.document_bytes_up += documents_only;
         run.report.progress.audit_bytes_up += sent - documents_only;
-        run.apply(&request, response)?;
+        tracing::debug!(
+            target: "onevisit::sync",
+            round = rounds,
+            records = request.documents.len(),
+            audit = request.audit.len(),
+            bytes_up = sent,
+            "sync round answered"
+        );
+        run.apply(&request, response).inspect_err(|e| {
+            tracing::warn!(target: "onevisit::sync", round = rounds, error = %e, "sync stopped");
+        })?;
         run.update_progress();
         progress(&run.report.progress);
     }
@@ -454,6 +470,19 @@ pub fn sync_with(
     run.report.audit_through = store.lock()?.audit_confirmed_seq()?;
     run.update_progress();
     progress(&run.report.progress);
+    let p = &run.report.progress;
+    tracing::info!(
+        target: "onevisit::sync",
+        rounds,
+        pushed = p.documents_pushed,
+        pulled = p.documents_pulled,
+        refused = run.report.refused.len(),
+        left_out = run.report.isolated.len(),
+        requests = p.requests,
+        retries = p.retries,
+        ms = started.elapsed().as_millis() as u64,
+        "sync finished"
+    );
     Ok(run.report)
 }
 
@@ -657,6 +686,7 @@ impl Run<'_> {
                 }
             }
             if let Some(why) = result.refused {
+                tracing::warn!(target: "onevisit::sync", task = %id, refusal = ?why, "record refused by the server");
                 if let Some(detail) = result.forbidden.clone() {
                     self.report.forbidden.insert(id.clone(), detail);
                 }
@@ -755,6 +785,7 @@ impl Run<'_> {
 
     /// Leaves one record out of the rest of this run, reported with why.
     fn leave_out(&mut self, id: String, why: Isolated) {
+        tracing::warn!(target: "onevisit::sync", task = %id, rule = ?why.forbidden.as_ref().map(|f| &f.rule), "record left out of this sync");
         self.report.isolated.insert(id.clone(), why);
         self.fallback.remove(&id);
         self.pulls.remove(&id);

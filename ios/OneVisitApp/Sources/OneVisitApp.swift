@@ -10,6 +10,7 @@ struct OneVisitApp: App {
     @Environment(\.scenePhase) private var phase
 
     init() {
+        OSLogSink.install()
         AppModel.registerBackgroundSync()
     }
 

@@ -243,6 +243,13 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
+typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_PROGRESS_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_PROGRESS_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceProgressListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -262,6 +269,15 @@ typedef void (*UniffiCallbackInterfaceKeyProtectorMethod0)(uint64_t, RustBuffer,
 typedef void (*UniffiCallbackInterfaceKeyProtectorMethod1)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
+typedef struct UniffiVTableCallbackInterfaceLogSink {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLogSinkMethod0 _Nonnull log;
+} UniffiVTableCallbackInterfaceLogSink;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PROGRESS_LISTENER
@@ -307,6 +323,26 @@ void uniffi_onevisit_ffi_fn_method_cancellation_cancel(uint64_t ptr, RustCallSta
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_CANCELLATION_IS_CANCELLED
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_CANCELLATION_IS_CANCELLED
 int8_t uniffi_onevisit_ffi_fn_method_cancellation_is_cancelled(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_CLONE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_CLONE_LOGSINK
+uint64_t uniffi_onevisit_ffi_fn_clone_logsink(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FREE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FREE_LOGSINK
+void uniffi_onevisit_ffi_fn_free_logsink(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
+void uniffi_onevisit_ffi_fn_init_callback_vtable_logsink(const UniffiVTableCallbackInterfaceLogSink* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_LOGSINK_LOG
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_LOGSINK_LOG
+void uniffi_onevisit_ffi_fn_method_logsink_log(uint64_t ptr, RustBuffer line, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_CLONE_PROGRESSLISTENER
@@ -509,6 +545,41 @@ RustBuffer uniffi_onevisit_ffi_fn_method_keyprotector_seal(uint64_t ptr, RustBuf
 RustBuffer uniffi_onevisit_ffi_fn_method_keyprotector_open(uint64_t ptr, RustBuffer sealed, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_BUNDLEERROR_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_BUNDLEERROR_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_onevisit_ffi_fn_method_bundleerror_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_KEYPROTECTORERROR_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_KEYPROTECTORERROR_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_onevisit_ffi_fn_method_keyprotectorerror_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_PHOTOERROR_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_PHOTOERROR_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_onevisit_ffi_fn_method_photoerror_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_RECORDERROR_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_RECORDERROR_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_onevisit_ffi_fn_method_recorderror_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_STOREERROR_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_STOREERROR_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_onevisit_ffi_fn_method_storeerror_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_SYNCERROR_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_SYNCERROR_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_onevisit_ffi_fn_method_syncerror_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_TASKCODEERROR_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_TASKCODEERROR_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_onevisit_ffi_fn_method_taskcodeerror_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_CORE_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_CORE_VERSION
 RustBuffer uniffi_onevisit_ffi_fn_func_core_version(RustCallStatus *_Nonnull out_status
@@ -520,9 +591,35 @@ RustBuffer uniffi_onevisit_ffi_fn_func_core_version(RustCallStatus *_Nonnull out
 uint64_t uniffi_onevisit_ffi_fn_func_verify_bundle(RustBuffer path, RustBuffer root_public_key_hex, RustBuffer listener, RustBuffer cancel
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_BEIJING_TIME
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_BEIJING_TIME
+RustBuffer uniffi_onevisit_ffi_fn_func_beijing_time(int64_t ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_BYTE_SIZE
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_BYTE_SIZE
+RustBuffer uniffi_onevisit_ffi_fn_func_byte_size(uint64_t bytes, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_STATUS_LABEL
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_STATUS_LABEL
+RustBuffer uniffi_onevisit_ffi_fn_func_status_label(RustBuffer status, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_VERIFY_TASK_CODE
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_VERIFY_TASK_CODE
 RustBuffer uniffi_onevisit_ffi_fn_func_verify_task_code(RustBuffer token, RustBuffer issuer_public_key_hex, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_CLEAR_LOG_SINK
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_CLEAR_LOG_SINK
+void uniffi_onevisit_ffi_fn_func_clear_log_sink(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_SET_LOG_SINK
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_SET_LOG_SINK
+void uniffi_onevisit_ffi_fn_func_set_log_sink(uint64_t sink, RustBuffer level, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_ONEVISIT_FFI_RUSTBUFFER_ALLOC
@@ -797,9 +894,39 @@ uint16_t uniffi_onevisit_ffi_checksum_func_verify_bundle(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_BEIJING_TIME
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_BEIJING_TIME
+uint16_t uniffi_onevisit_ffi_checksum_func_beijing_time(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_BYTE_SIZE
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_BYTE_SIZE
+uint16_t uniffi_onevisit_ffi_checksum_func_byte_size(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_STATUS_LABEL
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_STATUS_LABEL
+uint16_t uniffi_onevisit_ffi_checksum_func_status_label(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_VERIFY_TASK_CODE
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_VERIFY_TASK_CODE
 uint16_t uniffi_onevisit_ffi_checksum_func_verify_task_code(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_CLEAR_LOG_SINK
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_CLEAR_LOG_SINK
+uint16_t uniffi_onevisit_ffi_checksum_func_clear_log_sink(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_SET_LOG_SINK
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_SET_LOG_SINK
+uint16_t uniffi_onevisit_ffi_checksum_func_set_log_sink(void
     
 );
 #endif
@@ -812,6 +939,12 @@ uint16_t uniffi_onevisit_ffi_checksum_method_cancellation_cancel(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_CANCELLATION_IS_CANCELLED
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_CANCELLATION_IS_CANCELLED
 uint16_t uniffi_onevisit_ffi_checksum_method_cancellation_is_cancelled(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_LOGSINK_LOG
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_LOGSINK_LOG
+uint16_t uniffi_onevisit_ffi_checksum_method_logsink_log(void
     
 );
 #endif

@@ -1734,6 +1734,216 @@ public func FfiConverterTypeKeyProtector_lower(_ value: KeyProtector) -> UInt64 
 
 
 /**
+ * Implemented by the app: writes the core's lines to the platform log.
+ */
+public protocol LogSink: AnyObject, Sendable {
+    
+    /**
+     * Writes one line; called on whichever thread logged it, so it must not block for long.
+     */
+    func log(line: LogLine) 
+    
+}
+/**
+ * Implemented by the app: writes the core's lines to the platform log.
+ */
+open class LogSinkImpl: LogSink, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_onevisit_ffi_fn_clone_logsink(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_onevisit_ffi_fn_free_logsink(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Writes one line; called on whichever thread logged it, so it must not block for long.
+     */
+open func log(line: LogLine)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_logsink_log(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeLogLine_lower(line),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceLogSink {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceLogSink = UniffiVTableCallbackInterfaceLogSink(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeLogSink.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface LogSink: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeLogSink.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface LogSink: handle missing in uniffiClone")
+            }
+        },
+        log: { (
+            uniffiHandle: UInt64,
+            line: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeLogSink.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.log(
+                     line: try FfiConverterTypeLogLine_lift(line)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceLogSink> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceLogSink>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitLogSink() {
+    uniffi_onevisit_ffi_fn_init_callback_vtable_logsink(UniffiCallbackInterfaceLogSink.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogSink: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<LogSink>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = LogSink
+
+    public static func lift(_ handle: UInt64) throws -> LogSink {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LogSinkImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: LogSink) -> UInt64 {
+         if let rustImpl = value as? LogSinkImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogSink {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: LogSink, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogSink_lift(_ handle: UInt64) throws -> LogSink {
+    return try FfiConverterTypeLogSink.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogSink_lower(_ value: LogSink) -> UInt64 {
+    return FfiConverterTypeLogSink.lower(value)
+}
+
+
+
+
+
+
+/**
  * Implemented by the app to follow a long call; called on the worker thread.
  */
 public protocol ProgressListener: AnyObject, Sendable {
@@ -3984,6 +4194,87 @@ public func FfiConverterTypeInspectorInfo_lower(_ value: InspectorInfo) -> RustB
 
 
 /**
+ * One diagnostic line of the core.
+ */
+public struct LogLine: Equatable, Hashable {
+    /**
+     * Its severity.
+     */
+    public var level: LogLevel
+    /**
+     * Where it comes from (`onevisit::sync`, `onevisit::store`, ...): the Logcat tag or os_log
+     * category.
+     */
+    public var target: String
+    /**
+     * The message and its fields (`sync finished pushed=2 pulled=0`).
+     */
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its severity.
+         */level: LogLevel, 
+        /**
+         * Where it comes from (`onevisit::sync`, `onevisit::store`, ...): the Logcat tag or os_log
+         * category.
+         */target: String, 
+        /**
+         * The message and its fields (`sync finished pushed=2 pulled=0`).
+         */message: String) {
+        self.level = level
+        self.target = target
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LogLine: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogLine: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogLine {
+        return
+            try LogLine(
+                level: FfiConverterTypeLogLevel.read(from: &buf), 
+                target: FfiConverterString.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LogLine, into buf: inout [UInt8]) {
+        FfiConverterTypeLogLevel.write(value.level, into: &buf)
+        FfiConverterString.write(value.target, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLine_lift(_ buf: RustBuffer) throws -> LogLine {
+    return try FfiConverterTypeLogLine.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLine_lower(_ value: LogLine) -> RustBuffer {
+    return FfiConverterTypeLogLine.lower(value)
+}
+
+
+/**
  * The party's representative as entered on site.
  */
 public struct PartyInput: Equatable, Hashable {
@@ -5360,12 +5651,21 @@ public enum Answer: Equatable, Hashable {
     /**
      * A measurement: a decimal string and its unit.
      */
-    case number(value: String, unit: String
+    case number(
+        /**
+         * The value given.
+         */value: String, 
+        /**
+         * The unit.
+         */unit: String
     )
     /**
      * Free text.
      */
-    case text(text: String
+    case text(
+        /**
+         * The text.
+         */text: String
     )
     /**
      * The photos given as evidence show it.
@@ -5476,17 +5776,26 @@ enum BundleError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * A photo's original is not on this device: fetch it first.
      */
-    case MissingPhoto(sha256: String
+    case MissingPhoto(
+        /**
+         * The photo's SHA-256 (hex).
+         */sha256: String
     )
     /**
      * The destination exists already.
      */
-    case Exists(path: String
+    case Exists(
+        /**
+         * The destination.
+         */path: String
     )
     /**
      * The path is not a bundle at all.
      */
-    case NotABundle(path: String
+    case NotABundle(
+        /**
+         * The file given.
+         */path: String
     )
     /**
      * The root key is not 64 hex characters of an Ed25519 public key.
@@ -5495,12 +5804,18 @@ enum BundleError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * An unknown task code was named.
      */
-    case UnknownTask(code: String
+    case UnknownTask(
+        /**
+         * The task code asked for.
+         */code: String
     )
     /**
      * A file could not be read or written.
      */
-    case Io(detail: String
+    case Io(
+        /**
+         * What the system said.
+         */detail: String
     )
     /**
      * The caller cancelled; a partial export is removed.
@@ -5510,6 +5825,17 @@ enum BundleError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_bundleerror_uniffi_trait_display(
+            FfiConverterTypeBundleError_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 
     
     public var errorDescription: String? {
@@ -5705,17 +6031,26 @@ public enum KeyProtection {
     /**
      * A 32-byte key file (created when missing); for desktops and tests.
      */
-    case keyFile(path: String
+    case keyFile(
+        /**
+         * The key file (created when missing).
+         */path: String
     )
     /**
      * A passphrase (Argon2id).
      */
-    case passphrase(passphrase: String
+    case passphrase(
+        /**
+         * The passphrase.
+         */passphrase: String
     )
     /**
      * The platform key store, through the app's protector.
      */
-    case platform(protector: KeyProtector
+    case platform(
+        /**
+         * The app's key protector.
+         */protector: KeyProtector
     )
 
 
@@ -5801,12 +6136,26 @@ enum KeyProtectorError: Swift.Error, Equatable, Hashable, Foundation.LocalizedEr
     /**
      * The platform refused (locked device, key invalidated, user cancelled).
      */
-    case Refused(detail: String
+    case Refused(
+        /**
+         * What the platform said.
+         */detail: String
     )
 
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_keyprotectorerror_uniffi_trait_display(
+            FfiConverterTypeKeyProtectorError_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 
     
     public var errorDescription: String? {
@@ -5872,6 +6221,111 @@ public func FfiConverterTypeKeyProtectorError_lower(_ value: KeyProtectorError) 
 
 
 /**
+ * How severe a log line is.
+ */
+
+public enum LogLevel: Equatable, Hashable {
+    
+    /**
+     * Something failed.
+     */
+    case error
+    /**
+     * Something went wrong and was handled (a retry, a refusal).
+     */
+    case warn
+    /**
+     * A step of note (a sync finished, a store migrated, a bundle exported).
+     */
+    case info
+    /**
+     * Detail for developers.
+     */
+    case debug
+    /**
+     * Every step.
+     */
+    case trace
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LogLevel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogLevel: FfiConverterRustBuffer {
+    typealias SwiftType = LogLevel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogLevel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .error
+        
+        case 2: return .warn
+        
+        case 3: return .info
+        
+        case 4: return .debug
+        
+        case 5: return .trace
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LogLevel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .error:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .warn:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .info:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .debug:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .trace:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lift(_ buf: RustBuffer) throws -> LogLevel {
+    return try FfiConverterTypeLogLevel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
+    return FfiConverterTypeLogLevel.lower(value)
+}
+
+
+
+/**
  * Taking a photo in as evidence (Kotlin `PhotoException`).
  */
 public 
@@ -5882,7 +6336,13 @@ enum PhotoError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The file could not be read.
      */
-    case Unreadable(path: String, detail: String
+    case Unreadable(
+        /**
+         * The file.
+         */path: String, 
+        /**
+         * What the system said.
+         */detail: String
     )
     /**
      * The bytes are not a JPEG or PNG image.
@@ -5891,22 +6351,34 @@ enum PhotoError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * A recognised image format that is not accepted.
      */
-    case UnsupportedFormat(format: String
+    case UnsupportedFormat(
+        /**
+         * The format recognised.
+         */format: String
     )
     /**
      * Too many bytes or pixels for a photo.
      */
-    case TooLarge(detail: String
+    case TooLarge(
+        /**
+         * Which limit.
+         */detail: String
     )
     /**
      * The image data is truncated or damaged.
      */
-    case Damaged(detail: String
+    case Damaged(
+        /**
+         * What the decoder said.
+         */detail: String
     )
     /**
      * The record refused the photo (unknown task, target or check point, not assigned).
      */
-    case Refused(reason: RecordError
+    case Refused(
+        /**
+         * Why the record refused it.
+         */reason: RecordError
     )
     /**
      * The caller cancelled before the photo was stored.
@@ -5916,6 +6388,17 @@ enum PhotoError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_photoerror_uniffi_trait_display(
+            FfiConverterTypePhotoError_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 
     
     public var errorDescription: String? {
@@ -6118,12 +6601,18 @@ public enum PhotoTarget: Equatable, Hashable {
     /**
      * A check point's answer.
      */
-    case checkPoint(id: String
+    case checkPoint(
+        /**
+         * Its id.
+         */id: String
     )
     /**
      * A finding.
      */
-    case finding(id: String
+    case finding(
+        /**
+         * Its id.
+         */id: String
     )
     /**
      * The inspection as a whole (premises, a sign).
@@ -6209,17 +6698,26 @@ public enum Progress: Equatable, Hashable {
     /**
      * A sync with the city server.
      */
-    case sync(progress: SyncProgress
+    case sync(
+        /**
+         * Where it stands.
+         */progress: SyncProgress
     )
     /**
      * A bundle export or verification.
      */
-    case bundle(progress: BundleProgress
+    case bundle(
+        /**
+         * Where it stands.
+         */progress: BundleProgress
     )
     /**
      * A photo being taken in.
      */
-    case photo(stage: PhotoStage
+    case photo(
+        /**
+         * The stage reached.
+         */stage: PhotoStage
     )
 
 
@@ -6305,118 +6803,222 @@ enum RecordError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * No task with this code on this device.
      */
-    case UnknownTask(code: String
+    case UnknownTask(
+        /**
+         * The task code asked for.
+         */code: String
     )
     /**
      * This device's inspector is not assigned to the task.
      */
-    case NotAssigned(inspector: String
+    case NotAssigned(
+        /**
+         * This device's inspector.
+         */inspector: String
     )
     /**
      * Only the lead inspector may do this (resolve conflicts).
      */
-    case NotLeadInspector(inspector: String
+    case NotLeadInspector(
+        /**
+         * This device's inspector.
+         */inspector: String
     )
     /**
      * The check point is not part of the task.
      */
-    case UnknownCheckPoint(checkPoint: String
+    case UnknownCheckPoint(
+        /**
+         * The check point named.
+         */checkPoint: String
     )
     /**
      * The answer's kind does not fit the check point.
      */
-    case WrongAnswerType(checkPoint: String, expected: String, got: String
+    case WrongAnswerType(
+        /**
+         * The check point answered.
+         */checkPoint: String, 
+        /**
+         * The kind it takes (`pass_fail`, `number`, `text`, `photo`).
+         */expected: String, 
+        /**
+         * The kind given.
+         */got: String
     )
     /**
      * A number answer that is not a decimal number.
      */
-    case InvalidNumber(value: String
+    case InvalidNumber(
+        /**
+         * The text given.
+         */value: String
     )
     /**
      * A number outside the check point's plausible range.
      */
-    case NumberOutOfRange(checkPoint: String, value: String
+    case NumberOutOfRange(
+        /**
+         * The check point answered.
+         */checkPoint: String, 
+        /**
+         * The number given.
+         */value: String
     )
     /**
      * A number in another unit than the check point's.
      */
-    case WrongUnit(checkPoint: String, expected: String, got: String
+    case WrongUnit(
+        /**
+         * The check point answered.
+         */checkPoint: String, 
+        /**
+         * Its unit.
+         */expected: String, 
+        /**
+         * The unit given.
+         */got: String
     )
     /**
      * A photo check point answered without a photo.
      */
-    case MissingEvidence(checkPoint: String
+    case MissingEvidence(
+        /**
+         * The check point answered.
+         */checkPoint: String
     )
     /**
      * The answer cites a photo that is not attached.
      */
-    case UnknownEvidence(sha256: String
+    case UnknownEvidence(
+        /**
+         * The photo's SHA-256 (hex).
+         */sha256: String
     )
     /**
      * The entry needs the team on site (check in first).
      */
-    case NotOnSite(status: String
+    case NotOnSite(
+        /**
+         * The record's status label (zh-CN).
+         */status: String
     )
     /**
      * The lifecycle forbids this status change.
      */
-    case ForbiddenTransition(from: String, to: String
+    case ForbiddenTransition(
+        /**
+         * The current status label (zh-CN).
+         */from: String, 
+        /**
+         * The status asked for (zh-CN).
+         */to: String
     )
     /**
      * Recording cannot complete while something is missing.
      */
-    case Incomplete(missing: [String]
+    case Incomplete(
+        /**
+         * What is missing, one zh-CN line each.
+         */missing: [String]
     )
     /**
      * Recording cannot complete while conflicts are open.
      */
-    case OpenConflicts(count: UInt32
+    case OpenConflicts(
+        /**
+         * How many conflicts are open.
+         */count: UInt32
     )
     /**
      * No conflict is open on that field, or the choice does not exist.
      */
-    case NoSuchConflict(field: String
+    case NoSuchConflict(
+        /**
+         * The field named.
+         */field: String
     )
     /**
      * A document cannot be rendered or signed (superseded, already signed, not found).
      */
-    case Document(detail: String
+    case Document(
+        /**
+         * Why (zh-CN where the core says it in Chinese).
+         */detail: String
     )
     /**
      * The task code cannot be issued.
      */
-    case TaskCode(detail: String
+    case TaskCode(
+        /**
+         * Why.
+         */detail: String
     )
     /**
      * An argument is not well formed (empty text, a bad id or date, a bad position).
      */
-    case InvalidInput(detail: String
+    case InvalidInput(
+        /**
+         * What is wrong with it.
+         */detail: String
     )
     /**
      * An inspector writes only their own department's part of the record.
      */
-    case OtherDepartment(inspector: String, department: String
+    case OtherDepartment(
+        /**
+         * This device's inspector.
+         */inspector: String, 
+        /**
+         * The department whose part was touched.
+         */department: String
     )
     /**
      * The inspector checked in already.
      */
-    case AlreadyCheckedIn(inspector: String
+    case AlreadyCheckedIn(
+        /**
+         * This device's inspector.
+         */inspector: String
     )
     /**
      * A received record (a file, the server's answer) carries a change the write rules forbid;
      * nothing of it was taken in. `rule` is the machine name, `explanation` its zh-CN text.
      */
-    case Forbidden(rule: String, path: String, explanation: String
+    case Forbidden(
+        /**
+         * The rule's machine name.
+         */rule: String, 
+        /**
+         * Where in the record.
+         */path: String, 
+        /**
+         * The rule in zh-CN.
+         */explanation: String
     )
     /**
      * The store failed or holds something unreadable.
      */
-    case Storage(detail: String
+    case Storage(
+        /**
+         * What failed.
+         */detail: String
     )
 
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_recorderror_uniffi_trait_display(
+            FfiConverterTypeRecordError_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 
     
     public var errorDescription: String? {
@@ -6678,18 +7280,30 @@ enum StoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * There is no store in the folder and no inspector was given to create one.
      */
-    case NotInitialised(path: String
+    case NotInitialised(
+        /**
+         * The folder that holds no store.
+         */path: String
     )
     /**
      * The device key did not unlock: wrong key or passphrase, the platform key store refused
      * (device locked, key invalidated), or the sealed key was altered.
      */
-    case KeyLocked(detail: String
+    case KeyLocked(
+        /**
+         * What the platform or the key file said.
+         */detail: String
     )
     /**
      * The store was written by a newer app.
      */
-    case SchemaTooNew(found: UInt32, supported: UInt32
+    case SchemaTooNew(
+        /**
+         * The store's schema version.
+         */found: UInt32, 
+        /**
+         * The newest version this app reads.
+         */supported: UInt32
     )
     /**
      * No directory data yet: enrol and sync, or import it.
@@ -6698,22 +7312,42 @@ enum StoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The directory data offered is not valid.
      */
-    case InvalidDirectory(detail: String
+    case InvalidDirectory(
+        /**
+         * What is wrong with it.
+         */detail: String
     )
     /**
      * An argument is not well formed (an id, a date).
      */
-    case InvalidInput(detail: String
+    case InvalidInput(
+        /**
+         * What is wrong with it.
+         */detail: String
     )
     /**
      * The files of the store failed (disk full, permissions, corruption).
      */
-    case Storage(detail: String
+    case Storage(
+        /**
+         * What failed.
+         */detail: String
     )
 
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_storeerror_uniffi_trait_display(
+            FfiConverterTypeStoreError_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 
     
     public var errorDescription: String? {
@@ -6840,32 +7474,59 @@ enum SyncError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The server could not be reached (after the retries): try again later.
      */
-    case Offline(detail: String
+    case Offline(
+        /**
+         * What the network said.
+         */detail: String
     )
     /**
      * The device's certificate was revoked: it must be enrolled again by an administrator.
      */
-    case Revoked(reason: String
+    case Revoked(
+        /**
+         * The administrator's reason.
+         */reason: String
     )
     /**
      * The device's certificate expired: enrol again.
      */
-    case Expired(detail: String
+    case Expired(
+        /**
+         * What the server said.
+         */detail: String
     )
     /**
      * The server refused the device's authentication (a wrong clock, a replay).
      */
-    case Unauthenticated(kind: String, detail: String
+    case Unauthenticated(
+        /**
+         * The server's machine-readable kind.
+         */kind: String, 
+        /**
+         * The server's explanation.
+         */detail: String
     )
     /**
      * The server refused the request (a wrong one-time code, a limit).
      */
-    case Refused(status: UInt16, kind: String, detail: String
+    case Refused(
+        /**
+         * The HTTP status.
+         */status: UInt16, 
+        /**
+         * The server's machine-readable kind.
+         */kind: String, 
+        /**
+         * The server's explanation.
+         */detail: String
     )
     /**
      * What the server sent does not verify or is not the protocol: do not trust it.
      */
-    case Untrusted(detail: String
+    case Untrusted(
+        /**
+         * What failed to verify.
+         */detail: String
     )
     /**
      * The caller cancelled; what was done so far is kept and the next sync resumes.
@@ -6874,18 +7535,35 @@ enum SyncError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The local store failed.
      */
-    case Storage(detail: String
+    case Storage(
+        /**
+         * What failed.
+         */detail: String
     )
     /**
      * No secure connection: plain http to another host, or a server certificate this device does
      * not trust (not the tenant's pinned root). Check the server address; do not retry blindly.
      */
-    case InsecureConnection(detail: String
+    case InsecureConnection(
+        /**
+         * Why the connection was refused.
+         */detail: String
     )
 
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_syncerror_uniffi_trait_display(
+            FfiConverterTypeSyncError_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 
     
     public var errorDescription: String? {
@@ -7041,12 +7719,18 @@ enum TaskCodeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     /**
      * Past its window.
      */
-    case Expired(expiredAtMs: Int64
+    case Expired(
+        /**
+         * When it expired (ms since the epoch).
+         */expiredAtMs: Int64
     )
     /**
      * Before its window.
      */
-    case NotYetValid(validFromMs: Int64
+    case NotYetValid(
+        /**
+         * When it becomes valid (ms since the epoch).
+         */validFromMs: Int64
     )
     /**
      * The issuer key is not 64 hex characters of an Ed25519 public key.
@@ -7056,6 +7740,17 @@ enum TaskCodeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_taskcodeerror_uniffi_trait_display(
+            FfiConverterTypeTaskCodeError_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 
     
     public var errorDescription: String? {
@@ -7890,6 +8585,40 @@ public func verifyBundle(path: String, rootPublicKeyHex: String, listener: Progr
         )
 }
 /**
+ * A device time (ms since the epoch) in Beijing time to the minute (`2026-12-01 09:30`), whatever
+ * zone the phone is set to: the time the documents are written in.
+ */
+public func beijingTime(ms: Int64) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_func_beijing_time(
+        FfiConverterInt64.lower(ms),uniffiCallStatus
+    )
+})
+}
+/**
+ * A byte count for a progress line (`1.5 MB`, `12 KB`, `300 B`).
+ */
+public func byteSize(bytes: UInt64) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_func_byte_size(
+        FfiConverterUInt64.lower(bytes),uniffiCallStatus
+    )
+})
+}
+/**
+ * The zh-CN label of a task's status (待检查, 检查中, ...).
+ */
+public func statusLabel(status: TaskStatus) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_func_status_label(
+        FfiConverterTypeTaskStatus_lower(status),uniffiCallStatus
+    )
+})
+}
+/**
  * Checks a scanned task code offline against the issuing device's public key (hex), now.
  */
 public func verifyTaskCode(token: String, issuerPublicKeyHex: String)throws  -> TaskCodeClaims  {
@@ -7900,6 +8629,26 @@ public func verifyTaskCode(token: String, issuerPublicKeyHex: String)throws  -> 
         FfiConverterString.lower(issuerPublicKeyHex),uniffiCallStatus
     )
 })
+}
+/**
+ * Stops forwarding the core's lines.
+ */
+public func clearLogSink()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_func_clear_log_sink(uniffiCallStatus
+    )
+}
+}
+/**
+ * Sends the core's lines at `level` and above to `sink`, replacing any sink set before.
+ */
+public func setLogSink(sink: LogSink, level: LogLevel)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_func_set_log_sink(
+        FfiConverterTypeLogSink_lower(sink),
+        FfiConverterTypeLogLevel_lower(level),uniffiCallStatus
+    )
+}
 }
 
 private enum InitializationResult {
@@ -7923,13 +8672,31 @@ private let initializationResult: InitializationResult = {
     if (uniffi_onevisit_ffi_checksum_func_verify_bundle() != 43297) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_onevisit_ffi_checksum_func_beijing_time() != 61970) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_onevisit_ffi_checksum_func_byte_size() != 4558) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_onevisit_ffi_checksum_func_status_label() != 19480) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_onevisit_ffi_checksum_func_verify_task_code() != 22081) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_onevisit_ffi_checksum_func_clear_log_sink() != 11195) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_onevisit_ffi_checksum_func_set_log_sink() != 52510) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_cancellation_cancel() != 11187) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_cancellation_is_cancelled() != 42056) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_onevisit_ffi_checksum_method_logsink_log() != 22077) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_progresslistener_on_progress() != 545) {
@@ -8033,6 +8800,7 @@ private let initializationResult: InitializationResult = {
     }
 
     uniffiCallbackInitKeyProtector()
+    uniffiCallbackInitLogSink()
     uniffiCallbackInitProgressListener()
     return InitializationResult.ok
 }()

@@ -1,6 +1,7 @@
 package cn.onevisit.app
 
 import android.app.Application
+import android.util.Log
 import androidx.work.Constraints
 import androidx.work.ExistingPeriodicWorkPolicy
 import androidx.work.NetworkType
@@ -8,7 +9,9 @@ import androidx.work.PeriodicWorkRequestBuilder
 import androidx.work.WorkManager
 import cn.onevisit.ffi.DeviceStore
 import cn.onevisit.ffi.KeyProtection
+import cn.onevisit.ffi.LogLevel
 import cn.onevisit.ffi.StoreException
+import cn.onevisit.kit.CoreLog
 import cn.onevisit.kit.screens.SyncHolder
 import java.io.File
 import java.util.concurrent.TimeUnit
@@ -34,6 +37,17 @@ class OneVisitApplication : Application() {
 
     override fun onCreate() {
         super.onCreate()
+        // The core's diagnostics in Logcat, tagged by area (onevisit::sync, onevisit::store, ...).
+        CoreLog.install(if (BuildConfig.DEBUG) LogLevel.DEBUG else LogLevel.INFO) { line ->
+            val tag = line.target.take(23)
+            when (line.level) {
+                LogLevel.ERROR -> Log.e(tag, line.message)
+                LogLevel.WARN -> Log.w(tag, line.message)
+                LogLevel.INFO -> Log.i(tag, line.message)
+                LogLevel.DEBUG -> Log.d(tag, line.message)
+                LogLevel.TRACE -> Log.v(tag, line.message)
+            }
+        }
         store = try {
             DeviceStore.open(storeDir.path, key, null)
         } catch (e: StoreException.NotInitialised) {

@@ -657,6 +657,9 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceLogSinkMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`line`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceProgressListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`progress`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -665,6 +668,25 @@ internal interface UniffiCallbackInterfaceKeyProtectorMethod0 : com.sun.jna.Call
 }
 internal interface UniffiCallbackInterfaceKeyProtectorMethod1 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`sealed`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
+internal open class UniffiVTableCallbackInterfaceLogSink(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `log`: UniffiCallbackInterfaceLogSinkMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `log`: UniffiCallbackInterfaceLogSinkMethod0? = null,
+    ): UniffiVTableCallbackInterfaceLogSink(`uniffiFree`,`uniffiClone`,`log`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceLogSink) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `log` = other.`log`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
 internal open class UniffiVTableCallbackInterfaceProgressListener(
@@ -736,11 +758,23 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_onevisit_ffi_checksum_func_verify_bundle(
     ): Int
+    external fun uniffi_onevisit_ffi_checksum_func_beijing_time(
+    ): Int
+    external fun uniffi_onevisit_ffi_checksum_func_byte_size(
+    ): Int
+    external fun uniffi_onevisit_ffi_checksum_func_status_label(
+    ): Int
     external fun uniffi_onevisit_ffi_checksum_func_verify_task_code(
+    ): Int
+    external fun uniffi_onevisit_ffi_checksum_func_clear_log_sink(
+    ): Int
+    external fun uniffi_onevisit_ffi_checksum_func_set_log_sink(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_cancellation_cancel(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_cancellation_is_cancelled(
+    ): Int
+    external fun uniffi_onevisit_ffi_checksum_method_logsink_log(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_progresslistener_on_progress(
     ): Int
@@ -825,6 +859,7 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "onevisit"))
         uniffiCallbackInterfaceKeyProtector.register(this)
+        uniffiCallbackInterfaceLogSink.register(this)
         uniffiCallbackInterfaceProgressListener.register(this)
         
     }
@@ -840,6 +875,14 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_onevisit_ffi_fn_method_cancellation_is_cancelled(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
+    external fun uniffi_onevisit_ffi_fn_clone_logsink(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_onevisit_ffi_fn_free_logsink(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_onevisit_ffi_fn_init_callback_vtable_logsink(`vtable`: UniffiVTableCallbackInterfaceLogSink,
+    ): Unit
+    external fun uniffi_onevisit_ffi_fn_method_logsink_log(`ptr`: Long,`line`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_onevisit_ffi_fn_clone_progresslistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_onevisit_ffi_fn_free_progresslistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -920,12 +963,36 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_method_keyprotector_open(`ptr`: Long,`sealed`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_method_bundleerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_method_keyprotectorerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_method_photoerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_method_recorderror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_method_storeerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_method_syncerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_method_taskcodeerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_func_core_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_func_verify_bundle(`path`: RustBuffer.ByValue,`rootPublicKeyHex`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_onevisit_ffi_fn_func_beijing_time(`ms`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_func_byte_size(`bytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_func_status_label(`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_func_verify_task_code(`token`: RustBuffer.ByValue,`issuerPublicKeyHex`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_func_clear_log_sink(uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_onevisit_ffi_fn_func_set_log_sink(`sink`: Long,`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun ffi_onevisit_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_onevisit_ffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1051,13 +1118,31 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_onevisit_ffi_checksum_func_verify_bundle() and 0xFFFF) != 43297) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_onevisit_ffi_checksum_func_beijing_time() and 0xFFFF) != 61970) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_onevisit_ffi_checksum_func_byte_size() and 0xFFFF) != 4558) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_onevisit_ffi_checksum_func_status_label() and 0xFFFF) != 19480) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_onevisit_ffi_checksum_func_verify_task_code() and 0xFFFF) != 22081) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_onevisit_ffi_checksum_func_clear_log_sink() and 0xFFFF) != 11195) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_onevisit_ffi_checksum_func_set_log_sink() and 0xFFFF) != 52510) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_cancellation_cancel() and 0xFFFF) != 11187) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_cancellation_is_cancelled() and 0xFFFF) != 42056) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_onevisit_ffi_checksum_method_logsink_log() and 0xFFFF) != 22077) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_progresslistener_on_progress() and 0xFFFF) != 545) {
@@ -3345,6 +3430,329 @@ public object FfiConverterTypeKeyProtector: FfiConverter<KeyProtector, Long> {
 
 
 /**
+ * Implemented by the app: writes the core's lines to the platform log.
+ */
+public interface LogSink {
+    
+    /**
+     * Writes one line; called on whichever thread logged it, so it must not block for long.
+     */
+    fun `log`(`line`: LogLine)
+    
+    companion object
+}
+
+/**
+ * Implemented by the app: writes the core's lines to the platform log.
+ */
+open class LogSinkImpl: Disposable, AutoCloseable, LogSink
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_onevisit_ffi_fn_free_logsink(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_onevisit_ffi_fn_clone_logsink(handle, status)
+        }
+    }
+
+    
+    /**
+     * Writes one line; called on whichever thread logged it, so it must not block for long.
+     */override fun `log`(`line`: LogLine)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_logsink_log(
+        it,
+        
+        FfiConverterTypeLogLine.lower(`line`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceLogSink {
+    internal object `log`: UniffiCallbackInterfaceLogSinkMethod0 {
+        override fun callback(`uniffiHandle`: Long,`line`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeLogSink.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`log`(
+                    FfiConverterTypeLogLine.lift(`line`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeLogSink.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeLogSink.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceLogSink.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `log`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_onevisit_ffi_fn_init_callback_vtable_logsink(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogSink: FfiConverter<LogSink, Long> {
+    internal val handleMap = UniffiHandleMap<LogSink>()
+
+    override fun lower(value: LogSink): Long {
+        if (value is LogSinkImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): LogSink {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LogSinkImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): LogSink {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: LogSink) = 8UL
+
+    override fun write(value: LogSink, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Implemented by the app to follow a long call; called on the worker thread.
  */
 public interface ProgressListener {
@@ -5043,6 +5451,62 @@ public object FfiConverterTypeInspectorInfo: FfiConverterRustBuffer<InspectorInf
 
 
 /**
+ * One diagnostic line of the core.
+ */
+data class LogLine (
+    /**
+     * Its severity.
+     */
+    var `level`: LogLevel
+    , 
+    /**
+     * Where it comes from (`onevisit::sync`, `onevisit::store`, ...): the Logcat tag or os_log
+     * category.
+     */
+    var `target`: kotlin.String
+    , 
+    /**
+     * The message and its fields (`sync finished pushed=2 pulled=0`).
+     */
+    var `message`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogLine: FfiConverterRustBuffer<LogLine> {
+    override fun read(buf: ByteBuffer): LogLine {
+        return LogLine(
+            FfiConverterTypeLogLevel.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LogLine) = (
+            FfiConverterTypeLogLevel.allocationSize(value.`level`) +
+            FfiConverterString.allocationSize(value.`target`) +
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: LogLine, buf: ByteBuffer) {
+            FfiConverterTypeLogLevel.write(value.`level`, buf)
+            FfiConverterString.write(value.`target`, buf)
+            FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+/**
  * The party's representative as entered on site.
  */
 data class PartyInput (
@@ -6053,7 +6517,13 @@ sealed class Answer {
      * A measurement: a decimal string and its unit.
      */
     data class Number(
+        /**
+         * The value given.
+         */
         val `value`: kotlin.String, 
+        /**
+         * The unit.
+         */
         val `unit`: kotlin.String) : Answer()
         
     {
@@ -6066,6 +6536,9 @@ sealed class Answer {
      * Free text.
      */
     data class Text(
+        /**
+         * The text.
+         */
         val `text`: kotlin.String) : Answer()
         
     {
@@ -6211,6 +6684,9 @@ sealed class BundleException: kotlin.Exception() {
      */
     class MissingPhoto(
         
+        /**
+         * The photo's SHA-256 (hex).
+         */
         val `sha256`: kotlin.String
         ) : BundleException() {
         override val message
@@ -6222,6 +6698,9 @@ sealed class BundleException: kotlin.Exception() {
      */
     class Exists(
         
+        /**
+         * The destination.
+         */
         val `path`: kotlin.String
         ) : BundleException() {
         override val message
@@ -6233,6 +6712,9 @@ sealed class BundleException: kotlin.Exception() {
      */
     class NotABundle(
         
+        /**
+         * The file given.
+         */
         val `path`: kotlin.String
         ) : BundleException() {
         override val message
@@ -6253,6 +6735,9 @@ sealed class BundleException: kotlin.Exception() {
      */
     class UnknownTask(
         
+        /**
+         * The task code asked for.
+         */
         val `code`: kotlin.String
         ) : BundleException() {
         override val message
@@ -6264,6 +6749,9 @@ sealed class BundleException: kotlin.Exception() {
      */
     class Io(
         
+        /**
+         * What the system said.
+         */
         val `detail`: kotlin.String
         ) : BundleException() {
         override val message
@@ -6282,6 +6770,15 @@ sealed class BundleException: kotlin.Exception() {
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_bundleerror_uniffi_trait_display(FfiConverterTypeBundleError.lower(this),
+        _status)
+}
+    )
+    }
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<BundleException> {
         override fun lift(error_buf: RustBuffer.ByValue): BundleException = FfiConverterTypeBundleError.lift(error_buf)
@@ -6460,6 +6957,9 @@ sealed class KeyProtection: Disposable  {
      * A 32-byte key file (created when missing); for desktops and tests.
      */
     data class KeyFile(
+        /**
+         * The key file (created when missing).
+         */
         val `path`: kotlin.String) : KeyProtection()
         
     {
@@ -6472,6 +6972,9 @@ sealed class KeyProtection: Disposable  {
      * A passphrase (Argon2id).
      */
     data class Passphrase(
+        /**
+         * The passphrase.
+         */
         val `passphrase`: kotlin.String) : KeyProtection()
         
     {
@@ -6484,6 +6987,9 @@ sealed class KeyProtection: Disposable  {
      * The platform key store, through the app's protector.
      */
     data class Platform(
+        /**
+         * The app's key protector.
+         */
         val `protector`: cn.onevisit.ffi.KeyProtector) : KeyProtection()
         
     {
@@ -6609,6 +7115,9 @@ sealed class KeyProtectorException: kotlin.Exception() {
      */
     class Refused(
         
+        /**
+         * What the platform said.
+         */
         val `detail`: kotlin.String
         ) : KeyProtectorException() {
         override val message
@@ -6618,6 +7127,15 @@ sealed class KeyProtectorException: kotlin.Exception() {
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_keyprotectorerror_uniffi_trait_display(FfiConverterTypeKeyProtectorError.lower(this),
+        _status)
+}
+    )
+    }
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<KeyProtectorException> {
         override fun lift(error_buf: RustBuffer.ByValue): KeyProtectorException = FfiConverterTypeKeyProtectorError.lift(error_buf)
@@ -6665,6 +7183,61 @@ public object FfiConverterTypeKeyProtectorError : FfiConverterRustBuffer<KeyProt
 
 
 
+/**
+ * How severe a log line is.
+ */
+
+enum class LogLevel {
+    
+    /**
+     * Something failed.
+     */
+    ERROR,
+    /**
+     * Something went wrong and was handled (a retry, a refusal).
+     */
+    WARN,
+    /**
+     * A step of note (a sync finished, a store migrated, a bundle exported).
+     */
+    INFO,
+    /**
+     * Detail for developers.
+     */
+    DEBUG,
+    /**
+     * Every step.
+     */
+    TRACE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
+    override fun read(buf: ByteBuffer) = try {
+        LogLevel.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LogLevel) = 4UL
+
+    override fun write(value: LogLevel, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -6677,8 +7250,14 @@ sealed class PhotoException: kotlin.Exception() {
      */
     class Unreadable(
         
+        /**
+         * The file.
+         */
         val `path`: kotlin.String, 
         
+        /**
+         * What the system said.
+         */
         val `detail`: kotlin.String
         ) : PhotoException() {
         override val message
@@ -6699,6 +7278,9 @@ sealed class PhotoException: kotlin.Exception() {
      */
     class UnsupportedFormat(
         
+        /**
+         * The format recognised.
+         */
         val `format`: kotlin.String
         ) : PhotoException() {
         override val message
@@ -6710,6 +7292,9 @@ sealed class PhotoException: kotlin.Exception() {
      */
     class TooLarge(
         
+        /**
+         * Which limit.
+         */
         val `detail`: kotlin.String
         ) : PhotoException() {
         override val message
@@ -6721,6 +7306,9 @@ sealed class PhotoException: kotlin.Exception() {
      */
     class Damaged(
         
+        /**
+         * What the decoder said.
+         */
         val `detail`: kotlin.String
         ) : PhotoException() {
         override val message
@@ -6732,6 +7320,9 @@ sealed class PhotoException: kotlin.Exception() {
      */
     class Refused(
         
+        /**
+         * Why the record refused it.
+         */
         val `reason`: RecordException
         ) : PhotoException() {
         override val message
@@ -6750,6 +7341,15 @@ sealed class PhotoException: kotlin.Exception() {
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_photoerror_uniffi_trait_display(FfiConverterTypePhotoError.lower(this),
+        _status)
+}
+    )
+    }
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<PhotoException> {
         override fun lift(error_buf: RustBuffer.ByValue): PhotoException = FfiConverterTypePhotoError.lift(error_buf)
@@ -6926,6 +7526,9 @@ sealed class PhotoTarget {
      * A check point's answer.
      */
     data class CheckPoint(
+        /**
+         * Its id.
+         */
         val `id`: kotlin.String) : PhotoTarget()
         
     {
@@ -6938,6 +7541,9 @@ sealed class PhotoTarget {
      * A finding.
      */
     data class Finding(
+        /**
+         * Its id.
+         */
         val `id`: kotlin.String) : PhotoTarget()
         
     {
@@ -7035,6 +7641,9 @@ sealed class Progress {
      * A sync with the city server.
      */
     data class Sync(
+        /**
+         * Where it stands.
+         */
         val `progress`: cn.onevisit.ffi.SyncProgress) : Progress()
         
     {
@@ -7047,6 +7656,9 @@ sealed class Progress {
      * A bundle export or verification.
      */
     data class Bundle(
+        /**
+         * Where it stands.
+         */
         val `progress`: cn.onevisit.ffi.BundleProgress) : Progress()
         
     {
@@ -7059,6 +7671,9 @@ sealed class Progress {
      * A photo being taken in.
      */
     data class Photo(
+        /**
+         * The stage reached.
+         */
         val `stage`: cn.onevisit.ffi.PhotoStage) : Progress()
         
     {
@@ -7157,6 +7772,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class UnknownTask(
         
+        /**
+         * The task code asked for.
+         */
         val `code`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7168,6 +7786,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class NotAssigned(
         
+        /**
+         * This device's inspector.
+         */
         val `inspector`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7179,6 +7800,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class NotLeadInspector(
         
+        /**
+         * This device's inspector.
+         */
         val `inspector`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7190,6 +7814,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class UnknownCheckPoint(
         
+        /**
+         * The check point named.
+         */
         val `checkPoint`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7201,10 +7828,19 @@ sealed class RecordException: kotlin.Exception() {
      */
     class WrongAnswerType(
         
+        /**
+         * The check point answered.
+         */
         val `checkPoint`: kotlin.String, 
         
+        /**
+         * The kind it takes (`pass_fail`, `number`, `text`, `photo`).
+         */
         val `expected`: kotlin.String, 
         
+        /**
+         * The kind given.
+         */
         val `got`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7216,6 +7852,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class InvalidNumber(
         
+        /**
+         * The text given.
+         */
         val `value`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7227,8 +7866,14 @@ sealed class RecordException: kotlin.Exception() {
      */
     class NumberOutOfRange(
         
+        /**
+         * The check point answered.
+         */
         val `checkPoint`: kotlin.String, 
         
+        /**
+         * The number given.
+         */
         val `value`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7240,10 +7885,19 @@ sealed class RecordException: kotlin.Exception() {
      */
     class WrongUnit(
         
+        /**
+         * The check point answered.
+         */
         val `checkPoint`: kotlin.String, 
         
+        /**
+         * Its unit.
+         */
         val `expected`: kotlin.String, 
         
+        /**
+         * The unit given.
+         */
         val `got`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7255,6 +7909,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class MissingEvidence(
         
+        /**
+         * The check point answered.
+         */
         val `checkPoint`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7266,6 +7923,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class UnknownEvidence(
         
+        /**
+         * The photo's SHA-256 (hex).
+         */
         val `sha256`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7277,6 +7937,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class NotOnSite(
         
+        /**
+         * The record's status label (zh-CN).
+         */
         val `status`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7288,8 +7951,14 @@ sealed class RecordException: kotlin.Exception() {
      */
     class ForbiddenTransition(
         
+        /**
+         * The current status label (zh-CN).
+         */
         val `from`: kotlin.String, 
         
+        /**
+         * The status asked for (zh-CN).
+         */
         val `to`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7301,6 +7970,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class Incomplete(
         
+        /**
+         * What is missing, one zh-CN line each.
+         */
         val `missing`: List<kotlin.String>
         ) : RecordException() {
         override val message
@@ -7312,6 +7984,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class OpenConflicts(
         
+        /**
+         * How many conflicts are open.
+         */
         val `count`: kotlin.UInt
         ) : RecordException() {
         override val message
@@ -7323,6 +7998,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class NoSuchConflict(
         
+        /**
+         * The field named.
+         */
         val `field`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7334,6 +8012,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class Document(
         
+        /**
+         * Why (zh-CN where the core says it in Chinese).
+         */
         val `detail`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7345,6 +8026,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class TaskCode(
         
+        /**
+         * Why.
+         */
         val `detail`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7356,6 +8040,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class InvalidInput(
         
+        /**
+         * What is wrong with it.
+         */
         val `detail`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7367,8 +8054,14 @@ sealed class RecordException: kotlin.Exception() {
      */
     class OtherDepartment(
         
+        /**
+         * This device's inspector.
+         */
         val `inspector`: kotlin.String, 
         
+        /**
+         * The department whose part was touched.
+         */
         val `department`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7380,6 +8073,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class AlreadyCheckedIn(
         
+        /**
+         * This device's inspector.
+         */
         val `inspector`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7392,10 +8088,19 @@ sealed class RecordException: kotlin.Exception() {
      */
     class Forbidden(
         
+        /**
+         * The rule's machine name.
+         */
         val `rule`: kotlin.String, 
         
+        /**
+         * Where in the record.
+         */
         val `path`: kotlin.String, 
         
+        /**
+         * The rule in zh-CN.
+         */
         val `explanation`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7407,6 +8112,9 @@ sealed class RecordException: kotlin.Exception() {
      */
     class Storage(
         
+        /**
+         * What failed.
+         */
         val `detail`: kotlin.String
         ) : RecordException() {
         override val message
@@ -7416,6 +8124,15 @@ sealed class RecordException: kotlin.Exception() {
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_recorderror_uniffi_trait_display(FfiConverterTypeRecordError.lower(this),
+        _status)
+}
+    )
+    }
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<RecordException> {
         override fun lift(error_buf: RustBuffer.ByValue): RecordException = FfiConverterTypeRecordError.lift(error_buf)
@@ -7775,6 +8492,9 @@ sealed class StoreException: kotlin.Exception() {
      */
     class NotInitialised(
         
+        /**
+         * The folder that holds no store.
+         */
         val `path`: kotlin.String
         ) : StoreException() {
         override val message
@@ -7787,6 +8507,9 @@ sealed class StoreException: kotlin.Exception() {
      */
     class KeyLocked(
         
+        /**
+         * What the platform or the key file said.
+         */
         val `detail`: kotlin.String
         ) : StoreException() {
         override val message
@@ -7798,8 +8521,14 @@ sealed class StoreException: kotlin.Exception() {
      */
     class SchemaTooNew(
         
+        /**
+         * The store's schema version.
+         */
         val `found`: kotlin.UInt, 
         
+        /**
+         * The newest version this app reads.
+         */
         val `supported`: kotlin.UInt
         ) : StoreException() {
         override val message
@@ -7820,6 +8549,9 @@ sealed class StoreException: kotlin.Exception() {
      */
     class InvalidDirectory(
         
+        /**
+         * What is wrong with it.
+         */
         val `detail`: kotlin.String
         ) : StoreException() {
         override val message
@@ -7831,6 +8563,9 @@ sealed class StoreException: kotlin.Exception() {
      */
     class InvalidInput(
         
+        /**
+         * What is wrong with it.
+         */
         val `detail`: kotlin.String
         ) : StoreException() {
         override val message
@@ -7842,6 +8577,9 @@ sealed class StoreException: kotlin.Exception() {
      */
     class Storage(
         
+        /**
+         * What failed.
+         */
         val `detail`: kotlin.String
         ) : StoreException() {
         override val message
@@ -7851,6 +8589,15 @@ sealed class StoreException: kotlin.Exception() {
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_storeerror_uniffi_trait_display(FfiConverterTypeStoreError.lower(this),
+        _status)
+}
+    )
+    }
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<StoreException> {
         override fun lift(error_buf: RustBuffer.ByValue): StoreException = FfiConverterTypeStoreError.lift(error_buf)
@@ -7996,6 +8743,9 @@ sealed class SyncException: kotlin.Exception() {
      */
     class Offline(
         
+        /**
+         * What the network said.
+         */
         val `detail`: kotlin.String
         ) : SyncException() {
         override val message
@@ -8007,6 +8757,9 @@ sealed class SyncException: kotlin.Exception() {
      */
     class Revoked(
         
+        /**
+         * The administrator's reason.
+         */
         val `reason`: kotlin.String
         ) : SyncException() {
         override val message
@@ -8018,6 +8771,9 @@ sealed class SyncException: kotlin.Exception() {
      */
     class Expired(
         
+        /**
+         * What the server said.
+         */
         val `detail`: kotlin.String
         ) : SyncException() {
         override val message
@@ -8029,8 +8785,14 @@ sealed class SyncException: kotlin.Exception() {
      */
     class Unauthenticated(
         
+        /**
+         * The server's machine-readable kind.
+         */
         val `kind`: kotlin.String, 
         
+        /**
+         * The server's explanation.
+         */
         val `detail`: kotlin.String
         ) : SyncException() {
         override val message
@@ -8042,10 +8804,19 @@ sealed class SyncException: kotlin.Exception() {
      */
     class Refused(
         
+        /**
+         * The HTTP status.
+         */
         val `status`: kotlin.UShort, 
         
+        /**
+         * The server's machine-readable kind.
+         */
         val `kind`: kotlin.String, 
         
+        /**
+         * The server's explanation.
+         */
         val `detail`: kotlin.String
         ) : SyncException() {
         override val message
@@ -8057,6 +8828,9 @@ sealed class SyncException: kotlin.Exception() {
      */
     class Untrusted(
         
+        /**
+         * What failed to verify.
+         */
         val `detail`: kotlin.String
         ) : SyncException() {
         override val message
@@ -8077,6 +8851,9 @@ sealed class SyncException: kotlin.Exception() {
      */
     class Storage(
         
+        /**
+         * What failed.
+         */
         val `detail`: kotlin.String
         ) : SyncException() {
         override val message
@@ -8089,6 +8866,9 @@ sealed class SyncException: kotlin.Exception() {
      */
     class InsecureConnection(
         
+        /**
+         * Why the connection was refused.
+         */
         val `detail`: kotlin.String
         ) : SyncException() {
         override val message
@@ -8098,6 +8878,15 @@ sealed class SyncException: kotlin.Exception() {
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_syncerror_uniffi_trait_display(FfiConverterTypeSyncError.lower(this),
+        _status)
+}
+    )
+    }
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<SyncException> {
         override fun lift(error_buf: RustBuffer.ByValue): SyncException = FfiConverterTypeSyncError.lift(error_buf)
@@ -8293,6 +9082,9 @@ sealed class TaskCodeException: kotlin.Exception() {
      */
     class Expired(
         
+        /**
+         * When it expired (ms since the epoch).
+         */
         val `expiredAtMs`: kotlin.Long
         ) : TaskCodeException() {
         override val message
@@ -8304,6 +9096,9 @@ sealed class TaskCodeException: kotlin.Exception() {
      */
     class NotYetValid(
         
+        /**
+         * When it becomes valid (ms since the epoch).
+         */
         val `validFromMs`: kotlin.Long
         ) : TaskCodeException() {
         override val message
@@ -8322,6 +9117,15 @@ sealed class TaskCodeException: kotlin.Exception() {
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_taskcodeerror_uniffi_trait_display(FfiConverterTypeTaskCodeError.lower(this),
+        _status)
+}
+    )
+    }
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<TaskCodeException> {
         override fun lift(error_buf: RustBuffer.ByValue): TaskCodeException = FfiConverterTypeTaskCodeError.lift(error_buf)
@@ -9182,6 +9986,49 @@ public object FfiConverterSequenceTypeTaskSummary: FfiConverterRustBuffer<List<T
     }
 
         /**
+         * A device time (ms since the epoch) in Beijing time to the minute (`2026-12-01 09:30`), whatever
+         * zone the phone is set to: the time the documents are written in.
+         */ fun `beijingTime`(`ms`: kotlin.Long): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_func_beijing_time(
+    
+        
+        FfiConverterLong.lower(`ms`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * A byte count for a progress line (`1.5 MB`, `12 KB`, `300 B`).
+         */ fun `byteSize`(`bytes`: kotlin.ULong): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_func_byte_size(
+    
+        
+        FfiConverterULong.lower(`bytes`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The zh-CN label of a task's status (待检查, 检查中, ...).
+         */ fun `statusLabel`(`status`: TaskStatus): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_func_status_label(
+    
+        
+        FfiConverterTypeTaskStatus.lower(`status`),_status)
+}
+    )
+    }
+    
+
+        /**
          * Checks a scanned task code offline against the issuing device's public key (hex), now.
          */
     @Throws(TaskCodeException::class) fun `verifyTaskCode`(`token`: kotlin.String, `issuerPublicKeyHex`: kotlin.String): TaskCodeClaims {
@@ -9195,6 +10042,32 @@ public object FfiConverterSequenceTypeTaskSummary: FfiConverterRustBuffer<List<T
 }
     )
     }
+    
+
+        /**
+         * Stops forwarding the core's lines.
+         */ fun `clearLogSink`()
+        = 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_func_clear_log_sink(
+    
+        _status)
+}
+    
+    
+
+        /**
+         * Sends the core's lines at `level` and above to `sink`, replacing any sink set before.
+         */ fun `setLogSink`(`sink`: LogSink, `level`: LogLevel)
+        = 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_func_set_log_sink(
+    
+        
+        FfiConverterTypeLogSink.lower(`sink`),
+        FfiConverterTypeLogLevel.lower(`level`),_status)
+}
+    
     
 
 
