@@ -8,13 +8,13 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use onevisit_core::evidence::CaptureTarget;
-use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
 use onevisit_core::identity::KeyFileWrapper;
 use onevisit_core::record::Position;
 use onevisit_core::sample;
 use onevisit_core::store::Store;
 use onevisit_core::sync::{self, CancelToken, SyncOptions};
 use onevisit_server::embedded::EmbeddedServer;
+use onevisit_test_support::{SampleExif, sample_jpeg};
 use serde_json::json;
 
 use crate::{emit, ms, round, shell};

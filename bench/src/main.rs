@@ -180,7 +180,7 @@ fn answer_recording(base: &Path, n: usize) {
         samples.push(ms(t.elapsed()));
     }
     let chunk_bytes: f64 =
-        s.connection().query_row("SELECT avg(length(bytes)) FROM document_chunks", [], |r| r.get(0)).unwrap_or(300.0);
+        s.connection().query_row("SELECT avg(length(bytes)) FROM record_chunks", [], |r| r.get(0)).unwrap_or(300.0);
     drop(s);
 
     // The floor: the same payload size, same file system, same pragmas (WAL, synchronous=FULL).
@@ -384,7 +384,7 @@ fn merge(rounds: usize) {
         "merge_60cp_20edits_p50",
         percentile(&mut samples, 0.5),
         "ms",
-        json!({"detail": {"rounds": rounds, "document_bytes": sizes.0, "incoming_change_bytes": sizes.1, "includes": "apply the other device's 20 changes + list conflicts"}}),
+        json!({"detail": {"rounds": rounds, "record_bytes": sizes.0, "incoming_change_bytes": sizes.1, "includes": "apply the other device's 20 changes + list conflicts"}}),
     );
 }
 
@@ -485,7 +485,7 @@ fn time_command(program: &str, args: &[&str]) -> Option<f64> {
 /// the same file; SHA-256 throughput.
 fn evidence(base: &Path, rounds: usize) {
     use onevisit_core::evidence::CaptureTarget;
-    use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
+    use onevisit_test_support::{SampleExif, sample_jpeg};
 
     let (mut s, code) = on_site_store(&base.join("evidence"));
 
@@ -640,7 +640,7 @@ fn documents(base: &Path, rounds: usize) {
         signature.verify(&version.sha256).expect("verify");
         raw_verify.push(ms(t.elapsed()));
     }
-    let detail = json!({"rounds": rounds, "document_bytes": doc_bytes});
+    let detail = json!({"rounds": rounds, "record_bytes": doc_bytes});
     emit("document_render_p50", percentile(&mut render, 0.5), "ms", json!({"detail": detail}));
     emit(
         "document_sign_p50",

@@ -3,9 +3,8 @@
 //! against the raw Automerge change bytes, the server's peak RSS, and a no-op re-sync.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -16,6 +15,7 @@ use onevisit_core::record::{AnswerValue, Position};
 use onevisit_core::sample;
 use onevisit_core::store::{Store, TaskFilter};
 use onevisit_core::sync::{self, CancelToken, SyncOptions, SyncReport};
+use onevisit_test_support::ServerProcess as Server;
 use serde_json::json;
 
 use crate::{emit, ms, round};
@@ -67,11 +67,6 @@ fn admin_with(checks: bool, data: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
 /// How the server of one run is set up: the same workload is measured in each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setup {
@@ -108,44 +103,9 @@ impl Setup {
     }
 }
 
-impl Server {
-    fn start(data: &Path, setup: Setup) -> Server {
-        let mut child = Command::new(server_bin(setup.checks()))
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(setup.serve_args())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
-        let announced = line.trim().strip_prefix("listening on ").expect("address line");
-        let base = match announced.strip_suffix(" (TLS)") {
-            Some(addr) => format!("https://{addr}"),
-            None => format!("http://{announced}"),
-        };
-        Server { child, base }
-    }
-
-    /// Peak resident set (VmHWM), MiB.
-    fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The server of one run, started as `setup` says.
+fn start_server(data: &Path, setup: Setup) -> Server {
+    Server::spawn(&server_bin(setup.checks()), data, "127.0.0.1:0", setup.serve_args(), "warn", Stdio::null())
 }
 
 fn enrolled(root: &Path, inspector: &str, data: &Path, server: &Server, root_key: &str) -> Mutex<Store> {
@@ -237,12 +197,12 @@ fn offline_edits(store: &Mutex<Store>, edits: usize) -> usize {
 fn add(total: &mut SyncReport, r: &SyncReport) {
     let (t, p) = (&mut total.progress, &r.progress);
     t.requests += p.requests;
-    t.documents_pushed += p.documents_pushed;
-    t.documents_pulled += p.documents_pulled;
+    t.records_pushed += p.records_pushed;
+    t.records_pulled += p.records_pulled;
     t.bytes_up += p.bytes_up;
     t.bytes_down += p.bytes_down;
     t.raw_change_bytes += p.raw_change_bytes;
-    t.document_bytes_up += p.document_bytes_up;
+    t.record_bytes_up += p.record_bytes_up;
     t.audit_bytes_up += p.audit_bytes_up;
 }
 
@@ -259,7 +219,7 @@ pub struct Measured {
     pub noop_p50: f64,
 }
 
-pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documents: usize, setup: Setup) -> Measured {
+pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_records: usize, setup: Setup) -> Measured {
     let checks = setup.checks();
     onevisit_core::record::rules::set_checks_for_benchmarks(checks);
     let base = &base.join(setup.dir());
@@ -274,7 +234,7 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
     let plan_file = base.join("drafts.json");
     std::fs::write(&plan_file, serde_json::to_vec(&plan).expect("json")).expect("write drafts");
     admin(&data, &["task", "create", plan_file.to_str().expect("path"), "--json"]);
-    let server = Server::start(&data, setup);
+    let server = start_server(&data, setup);
     let stores: Vec<Mutex<Store>> = inspectors
         .iter()
         .map(|i| enrolled(&base.join(format!("device-{i}")), i.as_str(), &data, &server, &root_key))
@@ -306,7 +266,7 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
                 .collect();
             handles.into_iter().map(|h| h.join().expect("device thread")).collect()
         });
-        let changed = reports.iter().any(|r| r.progress.documents_pushed > 0 || r.progress.documents_pulled > 0);
+        let changed = reports.iter().any(|r| r.progress.records_pushed > 0 || r.progress.records_pulled > 0);
         for (t, r) in totals.iter_mut().zip(&reports) {
             add(t, r);
         }
@@ -336,7 +296,7 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
     let n = stores.len() as f64;
     let sum = |f: fn(&SyncReport) -> u64| totals.iter().map(f).sum::<u64>() as f64;
     let raw = sum(|r| r.progress.raw_change_bytes);
-    let doc_up = sum(|r| r.progress.document_bytes_up);
+    let doc_up = sum(|r| r.progress.record_bytes_up);
     let audit_up = sum(|r| r.progress.audit_bytes_up);
     let detail = json!({
         "devices": stores.len(), "inspections": tasks, "edits_per_device_and_inspection": edits,
@@ -372,7 +332,7 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
         json!({"up": round(sum(|r| r.progress.bytes_up) / n), "down": round(sum(|r| r.progress.bytes_down) / n)}),
     );
     emit(
-        "sync_document_bytes_up_ratio",
+        "sync_record_bytes_up_ratio",
         doc_up / raw,
         "x",
         json!({"reference": raw, "reference_name": "raw_automerge_change_bytes", "target": "<= 1.5",
@@ -393,16 +353,16 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
         let mut s = big.lock().expect("store");
         let dir = s.directory().expect("directory");
         let today = chrono::Utc::now().date_naive();
-        let drafts = (0..noop_documents).map(|i| sample::joint_task_draft(&dir, i, today)).collect();
+        let drafts = (0..noop_records).map(|i| sample::joint_task_draft(&dir, i, today)).collect();
         s.create_tasks(drafts).expect("tasks");
     }
     let t = Instant::now();
     let first = sync::sync(&big, &options, &quiet, &cancel).expect("first sync of the big device");
     emit(
-        "sync_first_push_new_documents",
+        "sync_first_push_new_records",
         ms(t.elapsed()),
         "ms",
-        json!({"documents": noop_documents, "requests": first.progress.requests, "bytes_up": first.progress.bytes_up}),
+        json!({"documents": noop_records, "requests": first.progress.requests, "bytes_up": first.progress.bytes_up}),
     );
     let mut samples = Vec::new();
     let mut requests = 0;
@@ -419,7 +379,7 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_documen
         "sync_noop_resync",
         samples[samples.len() / 2],
         "ms",
-        json!({"requests": requests, "documents_held": held, "target": "1 request, <= 50 ms", "samples": samples.len()}),
+        json!({"requests": requests, "records_held": held, "target": "1 request, <= 50 ms", "samples": samples.len()}),
     );
     emit("sync_server_peak_rss_final", server.peak_rss_mib(), "MiB", json!({}));
     Measured { converged: ms(converged), noop_p50: noop }

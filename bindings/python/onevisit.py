@@ -3661,12 +3661,12 @@ class SyncProgress:
     """
     Where a sync stands.
 """
-    def __init__(self, *, requests:int, documents_pushed:int, documents_pulled:int, documents_pending:int, documents_to_push:int, bytes_up:int, bytes_down:int, photos_done:int, photos_total:int, retries:int, retry_reason:typing.Optional[str], waiting_for_other_sync:bool):
+    def __init__(self, *, requests:int, records_pushed:int, records_pulled:int, records_pending:int, records_to_push:int, bytes_up:int, bytes_down:int, photos_done:int, photos_total:int, retries:int, retry_reason:typing.Optional[str], waiting_for_other_sync:bool):
         self.requests = requests
-        self.documents_pushed = documents_pushed
-        self.documents_pulled = documents_pulled
-        self.documents_pending = documents_pending
-        self.documents_to_push = documents_to_push
+        self.records_pushed = records_pushed
+        self.records_pulled = records_pulled
+        self.records_pending = records_pending
+        self.records_to_push = records_to_push
         self.bytes_up = bytes_up
         self.bytes_down = bytes_down
         self.photos_done = photos_done
@@ -3679,17 +3679,17 @@ class SyncProgress:
 
     
     def __str__(self):
-        return "SyncProgress(requests={}, documents_pushed={}, documents_pulled={}, documents_pending={}, documents_to_push={}, bytes_up={}, bytes_down={}, photos_done={}, photos_total={}, retries={}, retry_reason={}, waiting_for_other_sync={})".format(self.requests, self.documents_pushed, self.documents_pulled, self.documents_pending, self.documents_to_push, self.bytes_up, self.bytes_down, self.photos_done, self.photos_total, self.retries, self.retry_reason, self.waiting_for_other_sync)
+        return "SyncProgress(requests={}, records_pushed={}, records_pulled={}, records_pending={}, records_to_push={}, bytes_up={}, bytes_down={}, photos_done={}, photos_total={}, retries={}, retry_reason={}, waiting_for_other_sync={})".format(self.requests, self.records_pushed, self.records_pulled, self.records_pending, self.records_to_push, self.bytes_up, self.bytes_down, self.photos_done, self.photos_total, self.retries, self.retry_reason, self.waiting_for_other_sync)
     def __eq__(self, other):
         if self.requests != other.requests:
             return False
-        if self.documents_pushed != other.documents_pushed:
+        if self.records_pushed != other.records_pushed:
             return False
-        if self.documents_pulled != other.documents_pulled:
+        if self.records_pulled != other.records_pulled:
             return False
-        if self.documents_pending != other.documents_pending:
+        if self.records_pending != other.records_pending:
             return False
-        if self.documents_to_push != other.documents_to_push:
+        if self.records_to_push != other.records_to_push:
             return False
         if self.bytes_up != other.bytes_up:
             return False
@@ -3712,10 +3712,10 @@ class _UniffiFfiConverterTypeSyncProgress(_UniffiConverterRustBuffer):
     def read(buf):
         return SyncProgress(
             requests=_UniffiFfiConverterUInt64.read(buf),
-            documents_pushed=_UniffiFfiConverterUInt64.read(buf),
-            documents_pulled=_UniffiFfiConverterUInt64.read(buf),
-            documents_pending=_UniffiFfiConverterUInt64.read(buf),
-            documents_to_push=_UniffiFfiConverterUInt64.read(buf),
+            records_pushed=_UniffiFfiConverterUInt64.read(buf),
+            records_pulled=_UniffiFfiConverterUInt64.read(buf),
+            records_pending=_UniffiFfiConverterUInt64.read(buf),
+            records_to_push=_UniffiFfiConverterUInt64.read(buf),
             bytes_up=_UniffiFfiConverterUInt64.read(buf),
             bytes_down=_UniffiFfiConverterUInt64.read(buf),
             photos_done=_UniffiFfiConverterUInt64.read(buf),
@@ -3728,10 +3728,10 @@ class _UniffiFfiConverterTypeSyncProgress(_UniffiConverterRustBuffer):
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterUInt64.check_lower(value.requests)
-        _UniffiFfiConverterUInt64.check_lower(value.documents_pushed)
-        _UniffiFfiConverterUInt64.check_lower(value.documents_pulled)
-        _UniffiFfiConverterUInt64.check_lower(value.documents_pending)
-        _UniffiFfiConverterUInt64.check_lower(value.documents_to_push)
+        _UniffiFfiConverterUInt64.check_lower(value.records_pushed)
+        _UniffiFfiConverterUInt64.check_lower(value.records_pulled)
+        _UniffiFfiConverterUInt64.check_lower(value.records_pending)
+        _UniffiFfiConverterUInt64.check_lower(value.records_to_push)
         _UniffiFfiConverterUInt64.check_lower(value.bytes_up)
         _UniffiFfiConverterUInt64.check_lower(value.bytes_down)
         _UniffiFfiConverterUInt64.check_lower(value.photos_done)
@@ -3743,10 +3743,10 @@ class _UniffiFfiConverterTypeSyncProgress(_UniffiConverterRustBuffer):
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterUInt64.write(value.requests, buf)
-        _UniffiFfiConverterUInt64.write(value.documents_pushed, buf)
-        _UniffiFfiConverterUInt64.write(value.documents_pulled, buf)
-        _UniffiFfiConverterUInt64.write(value.documents_pending, buf)
-        _UniffiFfiConverterUInt64.write(value.documents_to_push, buf)
+        _UniffiFfiConverterUInt64.write(value.records_pushed, buf)
+        _UniffiFfiConverterUInt64.write(value.records_pulled, buf)
+        _UniffiFfiConverterUInt64.write(value.records_pending, buf)
+        _UniffiFfiConverterUInt64.write(value.records_to_push, buf)
         _UniffiFfiConverterUInt64.write(value.bytes_up, buf)
         _UniffiFfiConverterUInt64.write(value.bytes_down, buf)
         _UniffiFfiConverterUInt64.write(value.photos_done, buf)

@@ -36,13 +36,13 @@ pub struct SyncProgress {
     /// Round trips made.
     pub requests: u64,
     /// Records the server accepted.
-    pub documents_pushed: u64,
+    pub records_pushed: u64,
     /// Records that received changes.
-    pub documents_pulled: u64,
+    pub records_pulled: u64,
     /// Records still waiting.
-    pub documents_pending: u64,
+    pub records_pending: u64,
     /// Records that had changes to push at the start (a progress bar's total).
-    pub documents_to_push: u64,
+    pub records_to_push: u64,
     /// Bytes sent.
     pub bytes_up: u64,
     /// Bytes received.
@@ -63,10 +63,10 @@ impl From<&CoreSyncProgress> for SyncProgress {
     fn from(p: &CoreSyncProgress) -> Self {
         SyncProgress {
             requests: p.requests,
-            documents_pushed: p.documents_pushed,
-            documents_pulled: p.documents_pulled,
-            documents_pending: p.documents_pending,
-            documents_to_push: p.documents_to_push,
+            records_pushed: p.records_pushed,
+            records_pulled: p.records_pulled,
+            records_pending: p.records_pending,
+            records_to_push: p.records_to_push,
             bytes_up: p.bytes_up,
             bytes_down: p.bytes_down,
             photos_done: p.blobs_done,

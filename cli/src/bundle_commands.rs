@@ -1,6 +1,5 @@
 //! `onevisit export` and `onevisit verify`: evidence bundles.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -11,13 +10,14 @@ use onevisit_core::sync::{self, CancelToken, SyncOptions};
 use serde_json::json;
 
 use crate::error::CliError;
+use crate::progress::Progress;
 use crate::render;
 
-fn bar(label: &'static str) -> impl Fn(&BundleProgress) {
+/// Shows a bundle's progress: files done of the total, with the bytes beside it.
+fn show_progress(display: &Progress) -> impl Fn(&BundleProgress) + '_ {
     move |p: &BundleProgress| {
-        let total = if p.files_total > 0 { format!("/{}", p.files_total) } else { String::new() };
-        eprint!("\r{label}：文件 {}{total}，{:.1} MB   ", p.files, p.bytes as f64 / 1_048_576.0);
-        let _ = std::io::stderr().flush();
+        let total = (p.files_total > 0).then_some(p.files_total);
+        display.update(p.files, total, format!("{} 个文件，{:.1} MB", p.files, p.bytes as f64 / 1_048_576.0));
     }
 }
 
@@ -50,13 +50,13 @@ pub(crate) fn export(
         None => bundle::export::default_agency(&mut store)?,
     };
     let options = ExportOptions { format: Format::for_destination(out), agency, proofs };
-    let quiet = |_: &BundleProgress| {};
-    let progress = bar("导出中");
-    let summary = bundle::export(&mut store, &codes, out, &options, if as_json { &quiet } else { &progress }, &cancel)?;
+    let display = Progress::new("导出中", as_json);
+    let summary = bundle::export(&mut store, &codes, out, &options, &show_progress(&display), &cancel);
+    display.finish();
+    let summary = summary?;
     if as_json {
         render::json(&json!({"bundle": out, "summary": summary}));
     } else {
-        eprintln!();
         outln!(
             "已导出证据包 {}：{} 个文件（{} 字节），照片 {} 张，文书 {} 份，审计日志 {} 条（{} 条附包含证明）",
             out.display(),
@@ -76,15 +76,15 @@ pub(crate) fn export(
 
 /// Verifies a bundle offline; exit code 3 names what failed.
 pub(crate) fn verify(path: &Path, root: &str, as_json: bool) -> Result<(), CliError> {
-    let quiet = |_: &BundleProgress| {};
-    let progress = bar("核验中");
-    let report = bundle::verify(path, root, if as_json { &quiet } else { &progress }, &CancelToken::new())?;
+    let display = Progress::new("核验中", as_json);
+    let report = bundle::verify(path, root, &show_progress(&display), &CancelToken::new());
+    display.finish();
+    let report = report?;
     if as_json {
         render::json(&report);
     } else {
-        eprintln!();
         for c in &report.checks {
-            outln!("{} [{}] {}", if c.ok { "✓" } else { "✗" }, c.kind, c.detail);
+            outln!("{} [{}] {}", if c.ok { "✓" } else { "✗" }, c.label_zh(), c.detail);
         }
         outln!(
             "{}",
@@ -96,7 +96,8 @@ pub(crate) fn verify(path: &Path, root: &str, as_json: bool) -> Result<(), CliEr
         );
     }
     if !report.is_valid() {
-        let failed: Vec<String> = report.failures().iter().map(|c| format!("[{}] {}", c.kind, c.detail)).collect();
+        let failed: Vec<String> =
+            report.failures().iter().map(|c| format!("[{}] {}", c.label_zh(), c.detail)).collect();
         return Err(CliError::BundleInvalid(failed.join("; ")));
     }
     if std::env::var_os("ONEVISIT_REPORT_PEAK_RSS").is_some() {

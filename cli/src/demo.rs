@@ -13,7 +13,6 @@ use chrono::Days;
 use onevisit_core::document::{DocumentKind, render_text};
 use onevisit_core::domain::CheckPointId;
 use onevisit_core::evidence::CaptureTarget;
-use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
 use onevisit_core::identity::KeyFileWrapper;
 use onevisit_core::record::documents::PartyAct;
 use onevisit_core::record::{AnswerValue, Field, FindingDraft, PartyDraft, Position, Recusal, Status};
@@ -21,6 +20,7 @@ use onevisit_core::sample;
 use onevisit_core::store::{Store, StoreError};
 use onevisit_core::sync::{self, CancelToken, SyncOptions};
 use onevisit_server::embedded::EmbeddedServer;
+use onevisit_test_support::{SampleExif, sample_jpeg};
 use serde_json::json;
 
 use crate::error::CliError;
@@ -166,7 +166,7 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         let p = &r.progress;
         say(&format!(
             "   {who}：{} 次请求，上传 {} 份、接收 {} 份记录，照片上传 {} 个文件，↑{} B ↓{} B",
-            p.requests, p.documents_pushed, p.documents_pulled, p.blobs_done, p.bytes_up, p.bytes_down
+            p.requests, p.records_pushed, p.records_pulled, p.blobs_done, p.bytes_up, p.bytes_down
         ));
     }
     say(&format!("   scjg-01 从服务器按需下载了照片原件（{} 字节，哈希一致）", evidence.size));

@@ -18,6 +18,7 @@ mod error;
 mod evidence_commands;
 mod logging;
 mod output;
+mod progress;
 mod render;
 mod sync_commands;
 
@@ -37,10 +38,10 @@ fn main() -> ExitCode {
             {
                 eprintln!("错误：收到的记录含有违规修改，已全部拒收并隔离：{}（位置 {}）", f.rule.label_zh(), f.path);
             }
-            eprintln!("错误 error: {err}");
+            eprintln!("错误：{err}");
             let mut source = std::error::Error::source(&err);
             while let Some(cause) = source {
-                eprintln!("  原因 caused by: {cause}");
+                eprintln!("  原因：{cause}");
                 source = cause.source();
             }
             ExitCode::from(err.exit_code() as u8)

@@ -1,6 +1,5 @@
 //! `onevisit enroll` and `onevisit sync`: the device and the city server.
 
-use std::io::Write;
 use std::sync::Mutex;
 
 use onevisit_core::store::Store;
@@ -31,28 +30,32 @@ pub(crate) fn enroll(
     Ok(())
 }
 
-fn progress_line(p: &Progress) {
+/// Shows a sync's progress: records pushed of those to push, with the rest beside it.
+fn show_progress(display: &crate::progress::Progress, p: &Progress, waiting_told: &std::cell::Cell<bool>) {
     if p.waiting_for_other_sync {
-        eprintln!("本设备存储的另一个同步正在进行，等待其完成后再同步……");
+        if !waiting_told.replace(true) {
+            display.note("本设备存储的另一个同步正在进行，等待其完成后再同步……");
+        }
         return;
     }
     let retries = match p.last_retry {
         Some(cause) if p.retries > 0 => format!("，{}，已重试 {} 次", cause.label_zh(), p.retries),
         _ => String::new(),
     };
-    eprint!(
-        "\r同步中：请求 {}，上传记录 {}/{}，接收记录 {}，待处理 {}，照片 {}/{}，↑{} KB ↓{} KB{retries}   ",
-        p.requests,
-        p.documents_pushed,
-        p.documents_to_push,
-        p.documents_pulled,
-        p.documents_pending,
-        p.blobs_done,
-        p.blobs_total,
-        p.bytes_up / 1024,
-        p.bytes_down / 1024
+    display.update(
+        p.records_pushed,
+        Some(p.records_to_push),
+        format!(
+            "请求 {}，接收记录 {}，待处理 {}，照片 {}/{}，↑{} KB ↓{} KB{retries}",
+            p.requests,
+            p.records_pulled,
+            p.records_pending,
+            p.blobs_done,
+            p.blobs_total,
+            p.bytes_up / 1024,
+            p.bytes_down / 1024
+        ),
     );
-    let _ = std::io::stderr().flush();
 }
 
 /// Syncs everything, optionally fetching the evidence photos the device lacks. Anything refused
@@ -61,11 +64,11 @@ pub(crate) fn sync(store: Store, fetch_photos: bool, insecure_http: bool, as_jso
     let store = Mutex::new(store);
     let cancel = CancelToken::new();
     let options = SyncOptions { allow_plain_http: insecure_http, ..SyncOptions::default() };
-    let quiet = |_: &Progress| {};
-    let report = sync::sync(&store, &options, if as_json { &quiet } else { &progress_line }, &cancel)?;
-    if !as_json {
-        eprintln!();
-    }
+    let display = crate::progress::Progress::new("同步中", as_json);
+    let waiting_told = std::cell::Cell::new(false);
+    let report = sync::sync(&store, &options, &|p: &Progress| show_progress(&display, p, &waiting_told), &cancel);
+    display.finish();
+    let report = report?;
     let photos =
         if fetch_photos { sync::fetch_missing_photos(&store, &options, &cancel)? } else { PhotoFetch::default() };
     if as_json {
@@ -74,8 +77,8 @@ pub(crate) fn sync(store: Store, fetch_photos: bool, insecure_http: bool, as_jso
         outln!(
             "同步完成：{} 次请求，上传 {} 份记录，接收 {} 份记录，照片上传 {} 张、下载 {} 张，审计日志已确认至第 {} 条",
             report.progress.requests,
-            report.progress.documents_pushed,
-            report.progress.documents_pulled,
+            report.progress.records_pushed,
+            report.progress.records_pulled,
             report.progress.blobs_done,
             photos.fetched,
             report.audit_through

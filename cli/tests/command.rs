@@ -190,7 +190,7 @@ fn an_altered_audit_log_fails_verification_naming_the_entry() {
     assert_eq!(status, 3);
     let out = d.run(&["audit", "verify"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("#3 was altered"), "{text}");
+    assert!(text.contains("第 3 条被改动"), "{text}");
 }
 
 /// Alters the third audit entry (the task creation) through Python's sqlite3 module: an
@@ -273,7 +273,7 @@ fn hand_over(from: &Device, to: &Device, code: &str) {
 /// Records the whole inspection: the lead `a` (scjg-01) its department's part, `b` (xfjy-01) the
 /// fire brigade's part with a photo and a finding; then the lead completes it. Both hold the result.
 fn record_completely(a: &Device, b: &Device, code: &str) -> std::path::PathBuf {
-    use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
+    use onevisit_test_support::{SampleExif, sample_jpeg};
     let photo = b.store().join("extinguisher.jpg");
     std::fs::write(&photo, sample_jpeg(800, 600, Some(&SampleExif::pinghu()))).unwrap();
     hand_over(a, b, code);

@@ -154,15 +154,15 @@ pub enum AuditProblem {
 impl std::fmt::Display for AuditProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AuditProblem::Altered { seq } => write!(f, "entry #{seq} was altered (signature does not match)"),
-            AuditProblem::Removed { seq } => write!(f, "entry #{seq} was removed"),
+            AuditProblem::Altered { seq } => write!(f, "第 {seq} 条被改动（签名不符）"),
+            AuditProblem::Removed { seq } => write!(f, "第 {seq} 条被删除"),
             AuditProblem::Inserted { position } => {
-                write!(f, "the entry stored at position {position} was inserted: it is not in the device's chain")
+                write!(f, "第 {position} 个位置的记录是插入的：不在本设备的哈希链中")
             }
             AuditProblem::Reordered { seq, position } => {
-                write!(f, "entry #{seq} was moved out of order (stored at position {position})")
+                write!(f, "第 {seq} 条的顺序被调换（存放在第 {position} 个位置）")
             }
-            AuditProblem::BrokenLink { seq } => write!(f, "entry #{seq} does not link to its predecessor"),
+            AuditProblem::BrokenLink { seq } => write!(f, "第 {seq} 条与前一条不相连（链被分叉）"),
         }
     }
 }

@@ -55,7 +55,7 @@ pub fn sync_wire(data: &[u8]) {
     let _ = serde_json::from_slice::<wire::ErrorBody>(data);
     if let Ok(response) = serde_json::from_slice::<wire::SyncResponse>(data) {
         // What the device does with each part of an answer before trusting it.
-        for d in &response.documents {
+        for d in &response.records {
             let _ = wire::heads_from_hex(&d.heads);
             for c in &d.changes {
                 let _ = wire::unb64(c).map(automerge::Change::from_bytes);

@@ -14,7 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::blobs::BlobError;
-use crate::documents::Documents;
+use crate::records::Records;
 use crate::storage::StorageError;
 use crate::tenant::Tenant;
 use crate::throttle::{RetryAfter, Throttle};
@@ -29,8 +29,8 @@ pub struct AppState<S, B = crate::blobs::FileBlobs> {
     pub blobs: B,
     /// The unlocked tenant CA.
     pub tenant: Tenant,
-    /// Per-document locks and loaded records.
-    pub documents: Documents,
+    /// Per-record locks and loaded records.
+    pub records: Records,
     /// Counters for /metrics.
     pub metrics: Metrics,
     /// The bearer token `/metrics` requires; without one, `/metrics` is not served.
@@ -50,8 +50,8 @@ pub struct Metrics {
     pub(crate) enrolments: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) bytes_received: AtomicU64,
-    pub(crate) documents_accepted: AtomicU64,
-    pub(crate) documents_refused: AtomicU64,
+    pub(crate) records_accepted: AtomicU64,
+    pub(crate) records_refused: AtomicU64,
 }
 
 /// A refusal or failure, answered as JSON `{error, message}`.

@@ -15,7 +15,7 @@ use onevisit_core::sync::wire::{self, MAX_BODY_BYTES};
 
 use crate::api::{ApiError, AppState, now_ms};
 use crate::blobs::BlobStorage;
-use crate::documents::Writer;
+use crate::records::Writer;
 use crate::storage::{DeviceRecord, Storage};
 
 /// An authenticated request: the device, its verified certificate, and the body it signed.

@@ -75,7 +75,7 @@ pub async fn serve(
         storage,
         blobs,
         tenant,
-        documents: Default::default(),
+        records: Default::default(),
         metrics: Default::default(),
         metrics_token: options.metrics_token.filter(|t| !t.is_empty()),
         throttle: Throttle::new(options.rates),

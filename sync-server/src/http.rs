@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use ed25519_dalek::{Signature, VerifyingKey};
 use onevisit_core::domain::Directory;
 use onevisit_core::request_auth::{self, RequestAuthError};
-use onevisit_core::sync::statements::{DIRECTORY_SCHEMA, DirectoryRelease, RECEIPT_SCHEMA, Receipt, ReceiptDocument};
+use onevisit_core::sync::statements::{DIRECTORY_SCHEMA, DirectoryRelease, RECEIPT_SCHEMA, Receipt, ReceiptRecord};
 use onevisit_core::sync::wire::{
     BlobList, CHUNK_BYTES, CompleteUpload, EnrolRequest, EnrolResponse, FeedEntry, FeedKind, MAX_FEED_PAGE,
     SyncRequest, SyncResponse, UploadState,
@@ -67,8 +67,8 @@ async fn metrics<S: Storage, B: BlobStorage>(
         ("enrolments", &m.enrolments),
         ("refused", &m.refused),
         ("received_bytes", &m.bytes_received),
-        ("documents_accepted", &m.documents_accepted),
-        ("documents_refused", &m.documents_refused),
+        ("records_accepted", &m.records_accepted),
+        ("records_refused", &m.records_refused),
         ("connections_over_cap", &state.connections.over_cap),
         ("failed_tls_handshakes", &state.connections.failed_handshakes),
     ] {
@@ -246,8 +246,8 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
 ) -> Result<SyncResponse, ApiError> {
     let request: SyncRequest = auth.json()?;
     // Bounded batches: one request never makes the server do unbounded work.
-    if request.documents.len() > onevisit_core::sync::wire::MAX_DOCUMENTS_PER_REQUEST {
-        return Err(ApiError::Malformed("at most 500 documents per sync request"));
+    if request.records.len() > onevisit_core::sync::wire::MAX_RECORDS_PER_REQUEST {
+        return Err(ApiError::Malformed("at most 500 records per sync request"));
     }
     if request.audit.len() > onevisit_core::sync::wire::MAX_AUDIT_PER_REQUEST {
         return Err(ApiError::Malformed("at most 5,000 audit entries per sync request"));
@@ -256,18 +256,18 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
     let now = now_ms();
     let mut response = SyncResponse::default();
     let mut receipt = Vec::new();
-    let directory = state.documents.directory(&state.storage).await?;
+    let directory = state.records.directory(&state.storage).await?;
     let root =
         VerifyingKey::from_bytes(&state.tenant.root_public_key()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let context = crate::documents::RuleContext { directory: &directory, root, tenant: &state.tenant.id };
-    for push in request.documents {
-        let outcome = state.documents.push(&state.storage, &writer, &context, push).await?;
+    let context = crate::records::RuleContext { directory: &directory, root, tenant: &state.tenant.id };
+    for push in request.records {
+        let outcome = state.records.push(&state.storage, &writer, &context, push).await?;
         if outcome.result.refused.is_some() {
-            state.metrics.documents_refused.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(device = %writer.device, id = %outcome.result.id, refused = ?outcome.result.refused, "document refused");
+            state.metrics.records_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(device = %writer.device, id = %outcome.result.id, refused = ?outcome.result.refused, "record refused");
         }
         if outcome.wrote {
-            state.metrics.documents_accepted.fetch_add(1, Ordering::Relaxed);
+            state.metrics.records_accepted.fetch_add(1, Ordering::Relaxed);
             if !outcome.evidence.is_empty() {
                 state
                     .storage
@@ -275,10 +275,10 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
                     .await?;
             }
             if let Some(heads) = &outcome.accepted {
-                receipt.push(ReceiptDocument { id: outcome.result.id.clone(), heads: heads.clone() });
+                receipt.push(ReceiptRecord { id: outcome.result.id.clone(), heads: heads.clone() });
             }
         }
-        response.documents.push(outcome.result);
+        response.records.push(outcome.result);
     }
     if !receipt.is_empty() {
         let body = Receipt {
@@ -286,7 +286,7 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
             tenant: state.tenant.id.clone(),
             device: writer.device.clone(),
             received_at_ms: now,
-            documents: receipt,
+            records: receipt,
             issuer_public_key: hex::encode(state.tenant.root_public_key()),
         };
         response.receipt = Some(state.tenant.sign(&body).map_err(|e| ApiError::Internal(e.to_string()))?);
@@ -433,10 +433,10 @@ async fn blob_download<S: Storage, B: BlobStorage>(
     }
     // Referenced in a record it reads, but readable only through a reference by a device that
     // uploaded the bytes; otherwise it is "not uploaded yet" whether or not someone else did.
-    if !stored_for(&state, &auth, &sha256).await? {
+    let size = state.blobs.size(&sha256).await?.ok_or(ApiError::NotUploadedYet)?;
+    if !state.storage.may_read_blob(sha256.clone(), writer.inspector, writer.departments).await? {
         return Err(ApiError::NotUploadedYet);
     }
-    let size = state.blobs.size(&sha256).await?.ok_or(ApiError::NotUploadedYet)?;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (start, end) = match range {
         None => (0, size),

@@ -6,7 +6,7 @@ use onevisit_core::domain::{Directory, Task, TaskCode, TaskDraft};
 use onevisit_core::record::{InspectionRecord, Stamp};
 use onevisit_core::sync::wire::heads_to_hex;
 
-use crate::storage::{NewDocument, Storage, StorageError, StoredDocument};
+use crate::storage::{NewRecord, Storage, StorageError, StoredRecord};
 use crate::tenant::Tenant;
 
 /// Why a task cannot be created.
@@ -46,7 +46,7 @@ pub async fn create<S: Storage>(
         let stamp = Stamp { by: task.lead_inspector.clone(), at_ms: now_ms };
         let mut record = InspectionRecord::create(task.clone(), tenant.actor(), stamp)?;
         let snapshot = record.save();
-        let doc = NewDocument {
+        let doc = NewRecord {
             id: task.code.to_string(),
             task_json: serde_json::to_string(&task).map_err(|e| StorageError::Database(Box::new(e)))?,
             departments: task.departments.iter().map(|d| d.to_string()).collect(),
@@ -58,7 +58,7 @@ pub async fn create<S: Storage>(
     }
     let mut tasks = Vec::new();
     for (task, doc) in prepared {
-        storage.create_document(doc).await?;
+        storage.create_record(doc).await?;
         tasks.push(task);
     }
     Ok(tasks)
@@ -75,9 +75,9 @@ pub async fn reassign<S: Storage>(
     assigned: bool,
     now_ms: i64,
 ) -> Result<Task, PlanError> {
-    let StoredDocument { chunks, version } =
-        storage.document_bytes(id.to_string()).await?.ok_or_else(|| StorageError::UnknownDocument(id.to_string()))?;
-    let (first, rest) = chunks.split_first().ok_or_else(|| StorageError::UnknownDocument(id.to_string()))?;
+    let StoredRecord { chunks, version } =
+        storage.record_bytes(id.to_string()).await?.ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
+    let (first, rest) = chunks.split_first().ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
     let mut record = InspectionRecord::load(first, rest.iter().map(Vec::as_slice))?;
     record.set_actor(tenant.actor());
     let who = onevisit_core::domain::InspectorId::new(inspector)?;
@@ -89,7 +89,7 @@ pub async fn reassign<S: Storage>(
     let stamp = Stamp { by: record.task().lead_inspector.clone(), at_ms: now_ms };
     record.reassign(stamp, directory, inspectors)?;
     let chunk = record.take_unsaved();
-    storage.append_document(id.to_string(), version, chunk, heads_to_hex(&record.heads())).await?;
+    storage.append_record(id.to_string(), version, chunk, heads_to_hex(&record.heads())).await?;
     storage.assign(id.to_string(), inspector.to_string(), assigned).await?;
     Ok(record.task().clone())
 }

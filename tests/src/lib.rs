@@ -8,19 +8,19 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use onevisit_core::bundle;
 use onevisit_core::document::DocumentKind;
 use onevisit_core::domain::{CheckPointId, TaskCode};
 use onevisit_core::evidence::CaptureTarget;
-use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
 use onevisit_core::identity::KeyFileWrapper;
 use onevisit_core::record::documents::PartyAct;
 use onevisit_core::record::{AnswerValue, FindingDraft, PartyDraft, Position, Recusal, Status};
 use onevisit_core::sample;
 use onevisit_core::store::Store;
 use onevisit_core::sync::CancelToken;
+pub use onevisit_test_support::{METRICS_TOKEN, SampleExif, ServerProcess, built_bin, sample_jpeg};
 
 /// A new device store in `root` (with its key file there), operated by `inspector`, with the
 /// sample directory imported.
@@ -57,16 +57,6 @@ pub fn crash_recorder(root: &Path, code: &TaskCode) -> (Child, std::io::Lines<Bu
     (child, lines)
 }
 
-/// A binary of the workspace built beside these tests (`cargo build --workspace` makes them).
-fn built_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/<name>
-    let dir = exe.parent().and_then(Path::parent).expect("target directory");
-    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first", bin.display());
-    bin
-}
-
 /// The `onevisit-server` binary.
 pub fn server_bin() -> PathBuf {
     built_bin("onevisit-server")
@@ -91,9 +81,6 @@ pub fn init_tenant(data: &Path) -> String {
     let line = init.lines().find(|l| l.contains("root public key")).expect("root key printed");
     line.trim().rsplit(' ').next().expect("root key").to_string()
 }
-
-/// The `/metrics` bearer token of the servers the tests start.
-pub const METRICS_TOKEN: &str = "metrics-token-for-tests";
 
 /// A bare HTTP client for requests a device would never make (attacks, metrics), with ring as the
 /// TLS provider like the device's own client.
@@ -126,81 +113,6 @@ pub fn metrics(server: &ServerProcess) -> String {
     let response = http.get(format!("{}/metrics", server.base)).bearer_auth(METRICS_TOKEN).send().expect("metrics");
     assert!(response.status().is_success(), "metrics: {}", response.status());
     response.text().expect("metrics text")
-}
-
-/// A running `onevisit-server serve` on loopback, stopped when dropped (SIGTERM, then SIGKILL).
-pub struct ServerProcess {
-    child: Child,
-    /// `http://127.0.0.1:PORT`, or `https://…` when the server terminates TLS.
-    pub base: String,
-    /// `127.0.0.1:PORT`.
-    pub addr: String,
-}
-
-impl ServerProcess {
-    /// Starts serving `data` on `listen` (`127.0.0.1:0` picks a free port).
-    pub fn start(data: &Path, listen: &str) -> ServerProcess {
-        ServerProcess::start_with(data, listen, &[])
-    }
-
-    /// Starts serving with more `serve` options (e.g. `--tls`, limits).
-    pub fn start_with(data: &Path, listen: &str, options: &[&str]) -> ServerProcess {
-        ServerProcess::spawn(data, listen, options, "warn", Stdio::null())
-    }
-
-    /// Starts serving with every log line down to `debug` written to `log`.
-    pub fn start_logging_to(data: &Path, listen: &str, log: &Path) -> ServerProcess {
-        let file = std::fs::File::create(log).expect("create the server's log file");
-        ServerProcess::spawn(data, listen, &[], "debug", Stdio::from(file))
-    }
-
-    fn spawn(data: &Path, listen: &str, options: &[&str], log_level: &str, stderr: Stdio) -> ServerProcess {
-        let mut child = Command::new(server_bin())
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--listen", listen])
-            .args(options)
-            .env("RUST_LOG", log_level)
-            .env("ONEVISIT_METRICS_TOKEN", METRICS_TOKEN)
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start onevisit-server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read address");
-        let announced = line.trim().strip_prefix("listening on ").expect("the server announces its address");
-        let (addr, scheme) = match announced.strip_suffix(" (TLS)") {
-            Some(addr) => (addr.to_string(), "https"),
-            None => (announced.to_string(), "http"),
-        };
-        ServerProcess { child, base: format!("{scheme}://{addr}"), addr }
-    }
-
-    /// The process id (to send it signals).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Kills the process at once (SIGKILL), as a crash would.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A device store for `inspector` in `root`, enrolled with the server (a fresh one-time code).

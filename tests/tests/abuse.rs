@@ -10,7 +10,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use onevisit_core::evidence::CaptureTarget;
-use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
 use onevisit_core::record::{AnswerValue, Position};
 use onevisit_core::request_auth::{self, RequestAuth};
 use onevisit_core::store::Store;
@@ -20,6 +19,7 @@ use onevisit_flow_tests::{
     City, ServerProcess, admin, cp, enrolled_device, fast_options, fetch_all_photos, init_tenant, raw_client,
     signed_request_head, sync_ok,
 };
+use onevisit_test_support::{SampleExif, sample_jpeg};
 use sha2::{Digest, Sha256};
 
 /// A tenant in `dir` served with `options`.

@@ -91,12 +91,10 @@ fn an_exported_bundle_verifies_and_every_kind_of_tampering_is_named() {
     assert!(summary.proven_entries > 0);
     let report = check(&bag, &city.root);
     assert!(report.is_valid(), "{:#?}", report.failures());
-    assert!(report.checks.iter().any(|c| c.kind == "audit" && c.detail.contains("proven included")));
-    assert!(report.checks.iter().any(|c| c.kind == "document" && c.detail.contains("3 signatures valid")));
+    assert!(report.checks.iter().any(|c| c.kind == "audit" && c.detail.contains("已证明收录")));
+    assert!(report.checks.iter().any(|c| c.kind == "document" && c.detail.contains("3 个签名有效")));
     assert!(report.checks.iter().any(|c| c.kind == "receipt" && c.ok), "the server's receipts travel along");
-    let bounded = |kind: &str| {
-        report.checks.iter().filter(|c| c.kind == kind && c.detail.contains("received by the server by")).count()
-    };
+    let bounded = |kind: &str| report.checks.iter().filter(|c| c.kind == kind && c.detail.contains("前已收到")).count();
     assert_eq!(bounded("document"), 3, "every signature is bounded by a server receipt: {:#?}", report.checks);
     assert_eq!(bounded("capture"), 2, "so is every capture: {:#?}", report.checks);
     assert!(std::fs::read_to_string(bag.join("data/evidence-list.csv")).unwrap().contains("现场照片"));
@@ -118,16 +116,16 @@ fn an_exported_bundle_verifies_and_every_kind_of_tampering_is_named() {
         bytes[middle] ^= 0x01;
         std::fs::write(&photo, bytes).unwrap();
     });
-    assert!(failed(&r, "manifest", "altered: data/media/"), "{:#?}", r.failures());
-    assert!(failed(&r, "capture", "is not the photo its capture record signed"), "{:#?}", r.failures());
+    assert!(failed(&r, "manifest", "文件被改动：data/media/"), "{:#?}", r.failures());
+    assert!(failed(&r, "capture", "不是其采集记录所签的照片"), "{:#?}", r.failures());
 
     // A removed file.
     let r = tampered("removed", &|bag| std::fs::remove_file(one_file(bag, "data/captures", ".json")).unwrap());
-    assert!(failed(&r, "manifest", "missing: data/captures/"), "{:#?}", r.failures());
+    assert!(failed(&r, "manifest", "文件缺失：data/captures/"), "{:#?}", r.failures());
 
     // An added file.
     let r = tampered("added", &|bag| std::fs::write(bag.join("data/media/extra.jpg"), b"planted").unwrap());
-    assert!(failed(&r, "manifest", "unlisted: data/media/extra.jpg"), "{:#?}", r.failures());
+    assert!(failed(&r, "manifest", "多出文件：data/media/extra.jpg"), "{:#?}", r.failures());
 
     // An altered document.
     let r = tampered("document", &|bag| {
@@ -136,7 +134,7 @@ fn an_exported_bundle_verifies_and_every_kind_of_tampering_is_named() {
         std::fs::write(&doc, text).unwrap();
     });
     assert!(failed(&r, "manifest", "document.json"), "{:#?}", r.failures());
-    assert!(failed(&r, "document", "was altered"), "{:#?}", r.failures());
+    assert!(failed(&r, "document", "被改动"), "{:#?}", r.failures());
 
     // A broken audit chain (an entry cut out, manifests recomputed to hide it).
     let r = tampered("audit", &|bag| {
@@ -146,7 +144,7 @@ fn an_exported_bundle_verifies_and_every_kind_of_tampering_is_named() {
         std::fs::write(&log, kept.join("\n") + "\n").unwrap();
         recompute_manifests(bag);
     });
-    assert!(failed(&r, "audit", "entry #3 was removed"), "{:#?}", r.failures());
+    assert!(failed(&r, "audit", "第 3 条被删除"), "{:#?}", r.failures());
 
     // A changed photo with every manifest recomputed: BagIt alone sees nothing, the seal does.
     let r = tampered("recomputed", &|bag| {
@@ -157,11 +155,7 @@ fn an_exported_bundle_verifies_and_every_kind_of_tampering_is_named() {
         recompute_manifests(bag);
     });
     assert!(r.checks.iter().any(|c| c.kind == "manifest" && c.ok), "the recomputed manifests match the payload");
-    assert!(
-        failed(&r, "seal", "changed since sealing: manifest-sha256.txt, manifest-sha512.txt"),
-        "{:#?}",
-        r.failures()
-    );
+    assert!(failed(&r, "seal", "封签后被改动：manifest-sha256.txt、manifest-sha512.txt"), "{:#?}", r.failures());
 }
 
 #[test]
@@ -185,7 +179,7 @@ fn a_signature_made_after_the_signer_was_revoked_is_named() {
     let bag = city.path().join("case.zip");
     export(&a, &code, &bag, Format::Zip, false);
     let r = check(&bag, &city.root);
-    assert!(failed(&r, "document", "signed by a revoked certificate"), "{:#?}", r.failures());
+    assert!(failed(&r, "document", "由已吊销的证书签署"), "{:#?}", r.failures());
     assert!(failed(&r, "document", &device_b), "the failure names the device: {:#?}", r.failures());
 }
 
@@ -311,7 +305,7 @@ fn a_bundle_carrying_a_signature_whose_key_belongs_to_another_inspector_is_rejec
     let report = check(&bag, &city.root);
     assert!(report.checks.iter().any(|c| c.kind == "seal" && c.ok), "the seal itself holds: {:#?}", report.failures());
     assert!(!report.is_valid());
-    assert!(failed(&report, "document", "the statement names scjg-01"), "{:#?}", report.failures());
+    assert!(failed(&report, "document", "声明记名为 scjg-01"), "{:#?}", report.failures());
 }
 
 #[test]

@@ -46,13 +46,13 @@ fn two_devices_enrol_and_sync_from_the_command_line() {
         let enrolled = ok_json(store, &["enroll", "--server", &server.base, "--code", &code, "--root", root]);
         assert_eq!(enrolled["device_code"].as_str().map(str::len), Some(8));
         let report = ok_json(store, &["sync"]);
-        assert!(report["report"]["progress"]["documents_pulled"].as_u64().unwrap() >= 1);
+        assert!(report["report"]["progress"]["records_pulled"].as_u64().unwrap() >= 1);
     }
     let listed = ok_json(&a, &["tasks", "list"]);
     assert!(listed.to_string().contains(task.as_str()));
     ok_json(&a, &["record", "check-in", task, "--lat", "30.7", "--lon", "121.0"]);
     let pushed = ok_json(&a, &["sync"]);
-    assert_eq!(pushed["report"]["progress"]["documents_pushed"].as_u64(), Some(1));
+    assert_eq!(pushed["report"]["progress"]["records_pushed"].as_u64(), Some(1));
     ok_json(&b, &["sync"]);
     let shown = ok_json(&b, &["tasks", "show", task]);
     assert_eq!(shown["status"].as_str(), Some("on_site"), "{shown}");
@@ -70,5 +70,5 @@ fn two_devices_enrol_and_sync_from_the_command_line() {
     std::fs::write(bag.join("data/planted.txt"), "x").unwrap();
     let out = Command::new(cli_bin()).args(["verify", bag.to_str().unwrap(), "--root", root]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unlisted: data/planted.txt"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("多出文件：data/planted.txt"));
 }

@@ -8,7 +8,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use onevisit_core::evidence::fixture::sample_jpeg;
 use onevisit_core::record::{AnswerValue, FindingDraft, Position};
 use onevisit_core::store::Store;
 use onevisit_core::sync::{self, CancelToken, RetryPolicy, SyncOptions};
@@ -16,6 +15,7 @@ use onevisit_flow_tests::fault_proxy::{Fault, FaultProxy};
 use onevisit_flow_tests::{
     City, Lcg, admin, cli_bin, cp, crash_recorder, device, fast_options, on_site_device, sync_ok,
 };
+use onevisit_test_support::sample_jpeg;
 use serde_json::Value;
 
 const BASIS: &str = "《中华人民共和国食品安全法》第五十四条";
@@ -204,7 +204,7 @@ fn two_handles_on_one_store_in_one_process_lose_nothing_while_one_syncs() {
         let report = s.verify_audit().unwrap();
         assert!(report.is_intact(), "{:?}", report.problems);
         assert_eq!(s.audit_confirmed_seq().unwrap(), report.head_seq, "every entry confirmed");
-        assert!(s.dirty_documents().unwrap().is_empty(), "nothing left unpushed");
+        assert!(s.dirty_records().unwrap().is_empty(), "nothing left unpushed");
     }
     let b = city.device("b", "xfjy-01");
     sync_ok(&b);

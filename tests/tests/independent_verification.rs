@@ -7,11 +7,11 @@ use std::process::Command;
 use chrono::NaiveDate;
 use onevisit_core::document::DocumentKind;
 use onevisit_core::evidence::CaptureTarget;
-use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
 use onevisit_core::record::documents::PartyAct;
 use onevisit_core::record::{AnswerValue, PartyDraft, Position, Recusal, Status};
 use onevisit_core::sample;
 use onevisit_flow_tests::device;
+use onevisit_test_support::{SampleExif, sample_jpeg};
 use serde_json::{Value, json};
 
 fn flip(hex_text: &str) -> String {

@@ -14,7 +14,7 @@ use automerge::{AutoCommit, ChangeHash, ObjId, ROOT, ReadDoc};
 use onevisit_core::domain::TaskCode;
 use onevisit_core::record::{Position, RecordError, Status, WriteRule};
 use onevisit_core::store::{Store, StoreError};
-use onevisit_core::sync::wire::{DocumentPush, DocumentResult, Refusal, SyncRequest, SyncResponse, b64, heads_to_hex};
+use onevisit_core::sync::wire::{RecordPush, RecordResult, Refusal, SyncRequest, SyncResponse, b64, heads_to_hex};
 use onevisit_core::sync::{self, CancelToken};
 use onevisit_flow_tests::{City, fast_options, recorded_case, sign_everything, sync_ok};
 
@@ -57,12 +57,12 @@ fn forge(store: &Mutex<Store>, code: &TaskCode, edit: impl FnOnce(&mut AutoCommi
 }
 
 /// Pushes raw changes through `POST /v1/sync` exactly as the sync engine would.
-fn push_raw(store: &Mutex<Store>, code: &TaskCode, forged: &Forged) -> DocumentResult {
+fn push_raw(store: &Mutex<Store>, code: &TaskCode, forged: &Forged) -> RecordResult {
     let client = sync::engine::client_for(store, &fast_options()).unwrap().0;
     let request = SyncRequest {
         since: 0,
         limit: 1,
-        documents: vec![DocumentPush {
+        records: vec![RecordPush {
             id: code.to_string(),
             known_heads: heads_to_hex(&forged.known),
             changes: forged.changes.iter().map(|c| b64(c)).collect(),
@@ -72,7 +72,7 @@ fn push_raw(store: &Mutex<Store>, code: &TaskCode, forged: &Forged) -> DocumentR
     };
     let body = onevisit_core::sync::wire::deflate(&serde_json::to_vec(&request).unwrap());
     let response: SyncResponse = client.post_deflated("/v1/sync", body, &CancelToken::new()).unwrap();
-    response.documents.into_iter().next().unwrap()
+    response.records.into_iter().next().unwrap()
 }
 
 /// The server refused `forged` naming `rule` at `path`.
@@ -321,7 +321,7 @@ fn a_record_the_server_cannot_read_is_isolated_and_the_others_sync() {
     // The server's stored copy of one record is damaged on disk (a bad sector, a bad restore).
     {
         let conn = rusqlite::Connection::open(city.data.join("server.sqlite")).unwrap();
-        conn.execute("UPDATE document_chunks SET bytes = x'00112233' WHERE doc = ?1", [broken.as_str()]).unwrap();
+        conn.execute("UPDATE record_chunks SET bytes = x'00112233' WHERE doc = ?1", [broken.as_str()]).unwrap();
     }
     let mut city = city;
     city.restart_server();
@@ -363,7 +363,7 @@ fn a_record_this_device_cannot_read_is_isolated_and_the_others_sync() {
     drop(a);
     {
         let conn = rusqlite::Connection::open(root.join(onevisit_core::store::DATABASE_FILE)).unwrap();
-        conn.execute("UPDATE documents SET snapshot = x'00112233' WHERE task_code = ?1", [broken.as_str()]).unwrap();
+        conn.execute("UPDATE records SET snapshot = x'00112233' WHERE task_code = ?1", [broken.as_str()]).unwrap();
     }
     let wrapper = onevisit_core::identity::KeyFileWrapper::load(&root.join("device.key")).unwrap();
     let a = Mutex::new(Store::open(&root, &wrapper).unwrap());

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use onevisit_core::domain::TaskCode;
 use onevisit_core::evidence::CaptureTarget;
-use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
 use onevisit_core::record::{AnswerValue, FindingDraft, Position};
 use onevisit_core::store::Store;
-use onevisit_core::sync::wire::{DocumentPush, Refusal, SyncRequest, SyncResponse, b64};
+use onevisit_core::sync::wire::{RecordPush, Refusal, SyncRequest, SyncResponse, b64};
 use onevisit_core::sync::{self, CancelToken, ClientError, SyncClient, SyncError};
 use onevisit_flow_tests::{City, Lcg, ServerProcess, cp, enrolled_device, fast_options, init_tenant, sync_ok};
+use onevisit_test_support::{SampleExif, sample_jpeg};
 
 fn rendered(store: &Mutex<Store>, code: &TaskCode) -> (Vec<automerge::ChangeHash>, String) {
     let mut s = store.lock().unwrap();
@@ -100,7 +100,7 @@ fn three_devices_of_two_departments_converge_through_the_server_in_random_orders
         let conflicts = devices[0].lock().unwrap().conflicts(&code).unwrap();
         assert_eq!(conflicts.len(), 1, "the concurrent answers of scjg-01 and scjg-02 are one conflict");
         for d in &devices {
-            assert!(d.lock().unwrap().dirty_documents().unwrap().is_empty(), "nothing left to push");
+            assert!(d.lock().unwrap().dirty_records().unwrap().is_empty(), "nothing left to push");
             assert!(d.lock().unwrap().verify_audit().unwrap().is_intact());
         }
     }
@@ -139,7 +139,7 @@ fn a_photo_uploaded_once_is_fetched_by_another_device_byte_for_byte() {
     let counter = |name: &str| -> u64 {
         metrics.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).and_then(|v| v.parse().ok()).unwrap_or(0)
     };
-    assert!(counter("onevisit_documents_accepted_total") >= 1, "{metrics}");
+    assert!(counter("onevisit_records_accepted_total") >= 1, "{metrics}");
     assert!(counter("onevisit_received_bytes_total") as usize > photo.len(), "{metrics}");
 }
 
@@ -161,18 +161,18 @@ fn an_unassigned_device_can_neither_read_nor_write_the_inspection() {
     // Reading: the feed does not announce it, asking for it is refused, the photo is invisible.
     let report = sync_ok(&outsider);
     assert!(outsider.lock().unwrap().local_heads(&code).unwrap().is_none());
-    assert_eq!(report.progress.documents_pulled, 0);
+    assert_eq!(report.progress.records_pulled, 0);
     let client = client_of(&outsider);
     let ask = SyncRequest {
         since: 0,
         limit: 10,
-        documents: vec![DocumentPush { id: code.to_string(), ..Default::default() }],
+        records: vec![RecordPush { id: code.to_string(), ..Default::default() }],
         audit: vec![],
         ..Default::default()
     };
     let answer: SyncResponse = client.post_json("/v1/sync", &ask, &CancelToken::new()).unwrap();
-    assert_eq!(answer.documents[0].refused, Some(Refusal::NotAssigned));
-    assert!(answer.documents[0].changes.is_empty());
+    assert_eq!(answer.records[0].refused, Some(Refusal::NotAssigned));
+    assert!(answer.records[0].changes.is_empty());
     assert!(answer.feed.is_empty());
     match client.get_range(&format!("/v1/blobs/{sha}"), 0, 10, &CancelToken::new()) {
         Err(ClientError::Refused { status: 404, kind, .. }) => assert_eq!(kind, "not_found"),
@@ -198,7 +198,7 @@ fn an_unassigned_device_can_neither_read_nor_write_the_inspection() {
     let push = SyncRequest {
         since: 0,
         limit: 10,
-        documents: vec![DocumentPush {
+        records: vec![RecordPush {
             id: code.to_string(),
             known_heads: onevisit_core::sync::wire::heads_to_hex(&known),
             changes: forged.iter().map(|c| b64(c)).collect(),
@@ -208,7 +208,7 @@ fn an_unassigned_device_can_neither_read_nor_write_the_inspection() {
         ..Default::default()
     };
     let answer: SyncResponse = client.post_json("/v1/sync", &push, &CancelToken::new()).unwrap();
-    assert_eq!(answer.documents[0].refused, Some(Refusal::NotAssigned));
+    assert_eq!(answer.records[0].refused, Some(Refusal::NotAssigned));
     sync_ok(&a);
     let record_view = rendered(&a, &code).1;
     assert!(!record_view.contains("forged"), "the forged answer never reached the record");
@@ -289,10 +289,10 @@ fn a_server_killed_mid_sync_and_restarted_loses_nothing_it_acknowledged() {
             .collect();
         s.create_tasks(drafts).unwrap().into_iter().map(|t| t.code).collect()
     };
-    let options = sync::SyncOptions { batch_documents: 5, ..fast_options() };
+    let options = sync::SyncOptions { batch_records: 5, ..fast_options() };
     let killer = Mutex::new(Some(server));
     let kill_after_two_batches = |p: &sync::Progress| {
-        if p.documents_pushed >= 10
+        if p.records_pushed >= 10
             && let Some(mut s) = killer.lock().unwrap().take()
         {
             s.kill();
@@ -307,7 +307,7 @@ fn a_server_killed_mid_sync_and_restarted_loses_nothing_it_acknowledged() {
         .receipts()
         .unwrap()
         .iter()
-        .flat_map(|r| sync::statements::verify_receipt(r, &root).unwrap().documents)
+        .flat_map(|r| sync::statements::verify_receipt(r, &root).unwrap().records)
         .map(|d| d.id)
         .collect();
     assert!(acknowledged.len() >= 10, "receipts for the acknowledged batches: {}", acknowledged.len());
@@ -348,7 +348,7 @@ fn a_copy_that_never_synced_catches_up_through_the_sync_protocol() {
     assert!(report.refused.is_empty(), "{:?}", report.refused);
     sync_ok(&a);
     assert_eq!(rendered(&a, &code), rendered(&b, &code));
-    assert!(b.lock().unwrap().dirty_documents().unwrap().is_empty());
+    assert!(b.lock().unwrap().dirty_records().unwrap().is_empty());
 }
 
 #[test]
@@ -429,16 +429,16 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
     let batch = SyncRequest {
         since: 0,
         limit: 10,
-        documents: vec![
-            DocumentPush { id: code.to_string(), changes: vec!["!!not base64".into()], ..Default::default() },
-            DocumentPush {
+        records: vec![
+            RecordPush { id: code.to_string(), changes: vec!["!!not base64".into()], ..Default::default() },
+            RecordPush {
                 id: code.to_string(),
                 known_heads: onevisit_core::sync::wire::heads_to_hex(&known),
                 changes: foreign.iter().map(|c| b64(c)).collect(),
                 sync_message: None,
             },
-            DocumentPush { id: code.to_string(), known_heads: vec![], ..Default::default() },
-            DocumentPush {
+            RecordPush { id: code.to_string(), known_heads: vec![], ..Default::default() },
+            RecordPush {
                 id: code.to_string(),
                 changes: impostor.iter().map(|c| b64(c)).collect(),
                 ..Default::default()
@@ -448,11 +448,11 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
         ..Default::default()
     };
     let answer: SyncResponse = client_of(&a).post_json("/v1/sync", &batch, &CancelToken::new()).unwrap();
-    assert_eq!(answer.documents[0].refused, Some(Refusal::Malformed));
-    assert_eq!(answer.documents[1].refused, Some(Refusal::ForeignActor));
-    assert_eq!(answer.documents[2].refused, None, "a plain pull in the same batch is answered");
-    assert!(!answer.documents[2].changes.is_empty());
-    assert_eq!(answer.documents[3].refused, Some(Refusal::Unrelated));
+    assert_eq!(answer.records[0].refused, Some(Refusal::Malformed));
+    assert_eq!(answer.records[1].refused, Some(Refusal::ForeignActor));
+    assert_eq!(answer.records[2].refused, None, "a plain pull in the same batch is answered");
+    assert!(!answer.records[2].changes.is_empty());
+    assert_eq!(answer.records[3].refused, Some(Refusal::Unrelated));
     // Blob uploads: an oversized chunk, and a blob whose bytes do not match its name.
     let fake = "ab".repeat(32);
     let r = signed("PUT", &format!("/v1/blobs/{fake}/chunks/0"), &vec![0u8; 1024 * 1024 + 1]).send().unwrap();
@@ -473,10 +473,10 @@ fn malformed_oversized_replayed_and_foreign_requests_are_refused_with_clear_erro
     let mut entries = a.lock().unwrap().audit_entries_after(confirmed, 100).unwrap();
     assert!(entries.len() >= 2);
     entries.remove(0);
-    let audit = SyncRequest { since: 0, limit: 1, documents: vec![], audit: entries, ..Default::default() };
+    let audit = SyncRequest { since: 0, limit: 1, records: vec![], audit: entries, ..Default::default() };
     let answer: SyncResponse = client_of(&a).post_json("/v1/sync", &audit, &CancelToken::new()).unwrap();
     let refused = answer.audit.unwrap();
-    assert!(refused.refused.as_deref().is_some_and(|r| r.contains("removed")), "{refused:?}");
+    assert!(refused.refused.as_deref().is_some_and(|r| r.contains("被删除")), "{refused:?}");
     assert_eq!(refused.accepted_through, confirmed);
     let report = sync_ok(&a);
     assert!(report.audit_refused.is_none());
@@ -511,7 +511,7 @@ fn a_device_that_may_only_read_a_task_receives_it_without_changing_it() {
     sync_ok(&a);
     let report = sync_ok(&reader);
     assert!(report.refused.is_empty(), "{:?}", report.refused);
-    assert!(reader.lock().unwrap().dirty_documents().unwrap().is_empty(), "receiving wrote nothing of its own");
+    assert!(reader.lock().unwrap().dirty_records().unwrap().is_empty(), "receiving wrote nothing of its own");
     assert_eq!(rendered(&reader, &code), rendered(&a, &code));
 }
 

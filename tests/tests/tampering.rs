@@ -122,10 +122,10 @@ fn a_rewritten_receipt_is_refused_and_the_push_is_confirmed_by_the_next_sync() {
     let (what, _) = refused(&b);
     assert_eq!(what, ServerStatement::Receipt);
     assert_eq!(b.lock().unwrap().receipts().unwrap().len(), 0, "no forged receipt kept");
-    assert_eq!(b.lock().unwrap().dirty_documents().unwrap().len(), 1, "the push is not taken as confirmed");
+    assert_eq!(b.lock().unwrap().dirty_records().unwrap().len(), 1, "the push is not taken as confirmed");
     proxy.stop_rewriting();
     sync_ok(&b);
-    assert!(b.lock().unwrap().dirty_documents().unwrap().is_empty());
+    assert!(b.lock().unwrap().dirty_records().unwrap().is_empty());
 }
 
 #[test]

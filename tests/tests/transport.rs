@@ -75,7 +75,7 @@ fn a_device_refuses_a_server_certificate_not_issued_under_its_pinned_root() {
         onevisit_core::domain::TaskCode::parse(&a.lock().unwrap().list_tasks(&Default::default()).unwrap()[0].code)
             .unwrap();
     a.lock().unwrap().check_in(&task, onevisit_core::record::Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
-    let dirty_before = a.lock().unwrap().dirty_documents().unwrap().len();
+    let dirty_before = a.lock().unwrap().dirty_records().unwrap().len();
     assert_eq!(dirty_before, 1);
 
     // The server now shows another tenant's certificate (a stolen or mistaken one): refused,
@@ -95,7 +95,7 @@ fn a_device_refuses_a_server_certificate_not_issued_under_its_pinned_root() {
     let refusal = refusal.expect("the reloaded certificate was refused within 5 s");
     assert!(matches!(refusal, TransportError::NotPinned(_)), "{refusal:?}");
     assert!(refusal.to_string().contains("租户根密钥"), "{refusal}");
-    assert_eq!(a.lock().unwrap().dirty_documents().unwrap().len(), dirty_before, "nothing was lost or sent");
+    assert_eq!(a.lock().unwrap().dirty_records().unwrap().len(), dirty_before, "nothing was lost or sent");
 
     // The right certificate back, by SIGHUP again (no restart): the change goes through.
     let own = city.path().join("own-tls");
@@ -113,7 +113,7 @@ fn a_device_refuses_a_server_certificate_not_issued_under_its_pinned_root() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(synced, "the device syncs again once the tenant's certificate is back");
-    assert!(a.lock().unwrap().dirty_documents().unwrap().is_empty());
+    assert!(a.lock().unwrap().dirty_records().unwrap().is_empty());
     city.restart_server(); // the server still starts with the reissued files
 }
 

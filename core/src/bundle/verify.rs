@@ -32,6 +32,25 @@ pub struct Check {
     pub detail: String,
 }
 
+impl Check {
+    /// The check's name in Chinese, as reports print it (`kind` stays the machine name).
+    pub fn label_zh(&self) -> &'static str {
+        match self.kind.as_str() {
+            "bagit" => "包格式",
+            "manifest" => "内容清单",
+            "tagmanifest" => "标签清单",
+            "revocations" => "吊销列表",
+            "certificate" => "设备证书",
+            "seal" => "封签",
+            "capture" => "照片采集记录",
+            "document" => "文书签名",
+            "receipt" => "服务器回执",
+            "audit" => "审计日志",
+            _ => "其他",
+        }
+    }
+}
+
 /// Every check made.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
@@ -98,8 +117,8 @@ impl Verifier<'_> {
     fn run(&mut self, progress: &dyn Fn(&BundleProgress)) -> Result<(), BundleError> {
         let files = self.reader.files()?;
         match self.text("bagit.txt") {
-            Some(t) if t.contains("BagIt-Version: 1.0") => self.report.pass("bagit", "bagit.txt: BagIt 1.0"),
-            _ => self.report.fail("bagit", "bagit.txt is missing or not BagIt 1.0"),
+            Some(t) if t.contains("BagIt-Version: 1.0") => self.report.pass("bagit", "bagit.txt：BagIt 1.0 格式"),
+            _ => self.report.fail("bagit", "bagit.txt 缺失或不是 BagIt 1.0 格式"),
         }
         self.payload(&files, progress)?;
         self.tag_manifests(&files)?;
@@ -140,14 +159,14 @@ impl Verifier<'_> {
         let mut problems = 0;
         for (alg, name) in [("SHA-256", "manifest-sha256.txt"), ("SHA-512", "manifest-sha512.txt")] {
             let Some(text) = self.text(name) else {
-                self.report.fail("manifest", format!("{name} is missing"));
+                self.report.fail("manifest", format!("{name} 缺失"));
                 problems += 1;
                 continue;
             };
             let entries = match parse_manifest(&text) {
                 Ok(e) => e,
                 Err(why) => {
-                    self.report.fail("manifest", format!("{name}: {why}"));
+                    self.report.fail("manifest", format!("{name}：{why}"));
                     problems += 1;
                     continue;
                 }
@@ -156,13 +175,13 @@ impl Verifier<'_> {
                 listed.insert(file.clone());
                 match self.digests.get(&file) {
                     None => {
-                        self.report.fail("manifest", format!("missing: {file} is listed in {name} but not in the bag"));
+                        self.report.fail("manifest", format!("文件缺失：{file} 列在 {name} 中，但包内没有"));
                         problems += 1;
                     }
                     Some(d) => {
                         let actual = if alg == "SHA-256" { &d.sha256 } else { &d.sha512 };
                         if actual != &hash {
-                            self.report.fail("manifest", format!("altered: {file} does not match its {alg} in {name}"));
+                            self.report.fail("manifest", format!("文件被改动：{file} 与 {name} 中的 {alg} 摘要不符"));
                             problems += 1;
                         }
                     }
@@ -171,14 +190,13 @@ impl Verifier<'_> {
         }
         for f in payload {
             if !listed.contains(f.as_str()) {
-                self.report.fail("manifest", format!("unlisted: {f} is in the bag but in no manifest"));
+                self.report.fail("manifest", format!("多出文件：{f} 在包内，但不在任何清单中"));
                 problems += 1;
             }
         }
         if problems == 0 {
             let bytes: u64 = self.digests.values().map(|d| d.size).sum();
-            self.report
-                .pass("manifest", format!("{} payload files ({bytes} bytes) match both manifests", self.digests.len()));
+            self.report.pass("manifest", format!("{} 个内容文件（{bytes} 字节）与两份清单一致", self.digests.len()));
         }
         Ok(())
     }
@@ -188,7 +206,7 @@ impl Verifier<'_> {
         let mut listed = HashSet::new();
         for (alg, name) in [("SHA-256", "tagmanifest-sha256.txt"), ("SHA-512", "tagmanifest-sha512.txt")] {
             let Some(entries) = self.text(name).and_then(|t| parse_manifest(&t).ok()) else {
-                self.report.fail("tagmanifest", format!("{name} is missing or malformed"));
+                self.report.fail("tagmanifest", format!("{name} 缺失或格式错误"));
                 problems += 1;
                 continue;
             };
@@ -196,11 +214,11 @@ impl Verifier<'_> {
                 listed.insert(file.clone());
                 match self.reader.digest(&file) {
                     Err(_) => {
-                        self.report.fail("tagmanifest", format!("missing: tag file {file}"));
+                        self.report.fail("tagmanifest", format!("标签文件缺失：{file}"));
                         problems += 1;
                     }
                     Ok(d) if (if alg == "SHA-256" { &d.sha256 } else { &d.sha512 }) != &hash => {
-                        self.report.fail("tagmanifest", format!("altered: tag file {file} does not match {name}"));
+                        self.report.fail("tagmanifest", format!("标签文件被改动：{file} 与 {name} 不符"));
                         problems += 1;
                     }
                     Ok(_) => {}
@@ -209,31 +227,31 @@ impl Verifier<'_> {
         }
         for f in files.iter().filter(|f| !f.starts_with("data/") && !f.starts_with("tagmanifest-")) {
             if !listed.contains(f) {
-                self.report.fail("tagmanifest", format!("unlisted: tag file {f}"));
+                self.report.fail("tagmanifest", format!("多出标签文件：{f}"));
                 problems += 1;
             }
         }
         if problems == 0 {
-            self.report.pass("tagmanifest", "tag files match both tag manifests");
+            self.report.pass("tagmanifest", "标签文件与两份标签清单一致");
         }
         Ok(())
     }
 
     fn revocations(&mut self) -> Option<RevocationList> {
         let Some(list) = self.json::<SignedRevocationList>("data/revocations.json") else {
-            self.report.fail("revocations", "data/revocations.json is missing or malformed");
+            self.report.fail("revocations", "data/revocations.json 缺失或格式错误");
             return None;
         };
         match list.verify(&self.root) {
             Ok(l) => {
                 self.report.pass(
                     "revocations",
-                    format!("revocation list of {} signed by the root ({} revoked)", l.tenant, l.revoked.len()),
+                    format!("租户 {} 的吊销列表经根密钥签名（已吊销 {} 台设备）", l.tenant, l.revoked.len()),
                 );
                 Some(l)
             }
             Err(e) => {
-                self.report.fail("revocations", format!("data/revocations.json: {e}"));
+                self.report.fail("revocations", format!("data/revocations.json：{e}"));
                 None
             }
         }
@@ -247,12 +265,14 @@ impl Verifier<'_> {
             let checked = parsed.map(|c| c.verify_issued(&self.root));
             match checked {
                 Some(Ok(c)) => {
-                    self.report
-                        .pass("certificate", format!("{f}: device {} of {} signed by the root", c.device, c.inspector));
+                    self.report.pass(
+                        "certificate",
+                        format!("{f}：执法人员 {} 的设备 {} 的证书经根密钥签发", c.inspector, c.device),
+                    );
                     out.insert(c.device.clone(), c);
                 }
-                Some(Err(e)) => self.report.fail("certificate", format!("{f}: {e}")),
-                None => self.report.fail("certificate", format!("{f} is malformed")),
+                Some(Err(e)) => self.report.fail("certificate", format!("{f}：{e}")),
+                None => self.report.fail("certificate", format!("{f} 格式错误")),
             }
         }
         out
@@ -264,30 +284,28 @@ impl Verifier<'_> {
             self.reader.read_all("seal/seal.sig"),
             self.json::<SignedCertificate>("seal/device-certificate.json"),
         ) else {
-            self.report.fail("seal", "seal/seal.json, seal/seal.sig or seal/device-certificate.json is missing");
+            self.report.fail("seal", "seal/seal.json、seal/seal.sig 或 seal/device-certificate.json 缺失");
             return;
         };
         let Ok(seal) = serde_json::from_slice::<Seal>(&sealed) else {
-            self.report.fail("seal", "seal/seal.json is malformed");
+            self.report.fail("seal", "seal/seal.json 格式错误");
             return;
         };
         if seal.schema != SEAL_SCHEMA {
-            self.report.fail("seal", format!("unknown seal schema {:?}", seal.schema));
+            self.report.fail("seal", format!("未知的封签格式 {:?}", seal.schema));
         }
         match cert.verify(&self.root, seal.sealed_at_ms, revocations) {
             Ok(c) if c.device_public_key == seal.device_public_key => self
                 .report
-                .pass("seal", format!("sealed by device {} of {}, certified by the root", c.device, c.inspector)),
-            Ok(_) => self.report.fail("seal", "the seal's key is not the certified device key"),
-            Err(e) => self.report.fail("seal", format!("the sealing device's certificate: {e}")),
+                .pass("seal", format!("由执法人员 {} 的设备 {} 封签，设备证书经根密钥签发", c.inspector, c.device)),
+            Ok(_) => self.report.fail("seal", "封签所用密钥不是证书认证的设备密钥"),
+            Err(e) => self.report.fail("seal", format!("封签设备的证书：{e}")),
         }
         let key = verifying_key_from_hex(&seal.device_public_key);
         let signature = Signature::from_slice(&sig).ok();
         match (key, signature) {
-            (Some(k), Some(s)) if k.verify_strict(&sealed, &s).is_ok() => {
-                self.report.pass("seal", "the seal's signature verifies")
-            }
-            _ => self.report.fail("seal", "the seal's signature does not verify"),
+            (Some(k), Some(s)) if k.verify_strict(&sealed, &s).is_ok() => self.report.pass("seal", "封签签名有效"),
+            _ => self.report.fail("seal", "封签签名无效"),
         }
         let mut changed = Vec::new();
         for f in SEALED_FILES {
@@ -297,22 +315,22 @@ impl Verifier<'_> {
             }
         }
         if changed.is_empty() {
-            self.report.pass("seal", "manifests and bag-info are exactly as sealed");
+            self.report.pass("seal", "清单与 bag-info 与封签时完全一致");
         } else {
-            self.report.fail("seal", format!("changed since sealing: {}", changed.join(", ")));
+            self.report.fail("seal", format!("封签后被改动：{}", changed.join("、")));
         }
     }
 
     fn captures(&mut self, files: &[String], signers: &Signers<'_>, receipts: &[Receipt]) {
         for f in files.iter().filter(|f| f.starts_with("data/captures/")) {
             let Some(signed) = self.json::<SignedCapture>(f) else {
-                self.report.fail("capture", format!("{f} is malformed"));
+                self.report.fail("capture", format!("{f} 格式错误"));
                 continue;
             };
             let record = match signed.verify() {
                 Ok(r) => r,
                 Err(e) => {
-                    self.report.fail("capture", format!("{f}: {e}"));
+                    self.report.fail("capture", format!("{f}：{e}"));
                     continue;
                 }
             };
@@ -320,9 +338,9 @@ impl Verifier<'_> {
                 p.strip_prefix("data/media/").is_some_and(|n| n.split('.').next() == Some(record.sha256.as_str()))
             });
             match media {
-                None => self.report.fail("capture", format!("{f}: the photo {} is not in the bag", record.sha256)),
+                None => self.report.fail("capture", format!("{f}：包内没有照片 {}", record.sha256)),
                 Some((p, d)) if d.sha256 != record.sha256 => {
-                    self.report.fail("capture", format!("{p} is not the photo its capture record signed"))
+                    self.report.fail("capture", format!("{p} 不是其采集记录所签的照片"))
                 }
                 Some(_) => match signers.check(
                     &record.device,
@@ -330,7 +348,7 @@ impl Verifier<'_> {
                     record.device_time_ms,
                     &record.inspector,
                 ) {
-                    Err(why) => self.report.fail("capture", format!("photo {}…: {why}", &record.sha256[..12])),
+                    Err(why) => self.report.fail("capture", format!("照片 {}…：{why}", &record.sha256[..12])),
                     Ok(who) => {
                         let held = self.received_by(&record.task, receipts, &format!("capture:{}", signed.hash()));
                         let photo = &record.sha256[..12];
@@ -338,15 +356,19 @@ impl Verifier<'_> {
                             Some(bound) if record.device_time_ms > bound => self.report.fail(
                                 "capture",
                                 format!(
-                                    "photo {photo}…: captured at {} by the device clock, after the server received it at {bound}",
-                                    record.device_time_ms
+                                    "照片 {photo}…：按设备时钟拍摄于 {}，却晚于服务器收到它的时间 {}（北京时间）",
+                                    crate::beijing::date_time(record.device_time_ms),
+                                    crate::beijing::date_time(bound)
                                 ),
                             ),
                             Some(bound) => self.report.pass(
                                 "capture",
-                                format!("photo {photo}…: capture record signed by {who}, received by the server by {bound}"),
+                                format!(
+                                    "照片 {photo}…：采集记录由 {who} 签署，服务器于 {} 前已收到（北京时间）",
+                                    crate::beijing::date_time(bound)
+                                ),
                             ),
-                            None => self.report.pass("capture", format!("photo {photo}…: capture record signed by {who}")),
+                            None => self.report.pass("capture", format!("照片 {photo}…：采集记录由 {who} 签署")),
                         }
                     }
                 },
@@ -361,28 +383,34 @@ impl Verifier<'_> {
             let task = dir.trim_start_matches("data/documents/").split('/').next().unwrap_or_default().to_string();
             let actual = self.digests.get(f).map(|d| d.sha256.clone()).unwrap_or_default();
             if actual != name {
-                self.report.fail("document", format!("{f} was altered: its bytes no longer hash to {name}"));
+                self.report.fail("document", format!("{f} 被改动：内容的哈希不再是 {name}"));
                 continue;
             }
             let Some(signatures) = self.json::<Vec<DocumentSignature>>(&format!("{dir}/signatures.json")) else {
-                self.report.fail("document", format!("{dir}/signatures.json is missing or malformed"));
+                self.report.fail("document", format!("{dir}/signatures.json 缺失或格式错误"));
                 continue;
             };
             let mut ok = 0;
             for s in &signatures {
                 match s.verify(&name) {
-                    Err(e) => self.report.fail("document", format!("document {}…: a signature {e}", &name[..12])),
+                    Err(e) => self.report.fail("document", format!("文书 {}…：一个签名 {e}", &name[..12])),
                     Ok(statement) => {
                         let named = statement.responsible_inspector();
-                        match signers.check(&statement.device, &statement.device_public_key, statement.device_time_ms, named) {
+                        match signers.check(
+                            &statement.device,
+                            &statement.device_public_key,
+                            statement.device_time_ms,
+                            named,
+                        ) {
                             Ok(_) => match self.received_by(&task, receipts, &format!("signature:{}", s.canonical)) {
                                 Some(bound) if statement.device_time_ms > bound => self.report.fail(
                                     "document",
                                     format!(
-                                        "document {}…: {} claims to have signed at {}, after the server received the signature at {bound}",
+                                        "文书 {}…：{} 声称签署于 {}，却晚于服务器收到该签名的时间 {}（北京时间）",
                                         &name[..12],
                                         statement.device,
-                                        statement.device_time_ms
+                                        crate::beijing::date_time(statement.device_time_ms),
+                                        crate::beijing::date_time(bound)
                                     ),
                                 ),
                                 Some(bound) => {
@@ -390,25 +418,24 @@ impl Verifier<'_> {
                                     self.report.pass(
                                         "document",
                                         format!(
-                                            "document {}…: signature by {} received by the server by {bound}",
+                                            "文书 {}…：{} 的签名，服务器于 {} 前已收到（北京时间）",
                                             &name[..12],
-                                            statement.device
+                                            statement.device,
+                                            crate::beijing::date_time(bound)
                                         ),
                                     );
                                 }
                                 None => ok += 1,
                             },
-                            Err(why) => self.report.fail(
-                                "document",
-                                format!("document {}…: signature by {}: {why}", &name[..12], statement.device),
-                            ),
+                            Err(why) => self
+                                .report
+                                .fail("document", format!("文书 {}…：{} 的签名：{why}", &name[..12], statement.device)),
                         }
                     }
                 }
             }
             if ok == signatures.len() {
-                self.report
-                    .pass("document", format!("document {}…: {ok} signatures valid, signers certified", &name[..12]));
+                self.report.pass("document", format!("文书 {}…：{ok} 个签名有效，签署人均经认证", &name[..12]));
             }
         }
     }
@@ -417,7 +444,7 @@ impl Verifier<'_> {
     fn receipts(&mut self) -> Vec<Receipt> {
         let Ok(bytes) = self.reader.read_all("data/receipts.json") else { return Vec::new() };
         let Ok(receipts) = serde_json::from_slice::<Vec<SignedStatement>>(&bytes) else {
-            self.report.fail("receipt", "data/receipts.json is malformed");
+            self.report.fail("receipt", "data/receipts.json 格式错误");
             return Vec::new();
         };
         let root_hex = hex::encode(self.root.to_bytes());
@@ -425,11 +452,11 @@ impl Verifier<'_> {
         for r in &receipts {
             match crate::sync::statements::verify_receipt(r, &root_hex) {
                 Ok(r) => valid.push(r),
-                Err(e) => self.report.fail("receipt", format!("a server receipt: {e}")),
+                Err(e) => self.report.fail("receipt", format!("一份服务器回执：{e}")),
             }
         }
         if valid.len() == receipts.len() {
-            self.report.pass("receipt", format!("{} server receipts signed by the root", valid.len()));
+            self.report.pass("receipt", format!("{} 份服务器回执经根密钥签名", valid.len()));
         }
         valid.sort_by_key(|r| r.received_at_ms);
         valid
@@ -444,7 +471,7 @@ impl Verifier<'_> {
             let mut out = Vec::new();
             if let Some(mut record) = self.record_of(task) {
                 for r in receipts {
-                    let Some(d) = r.documents.iter().find(|d| d.id == task) else { continue };
+                    let Some(d) = r.records.iter().find(|d| d.id == task) else { continue };
                     let Some(heads) = crate::sync::wire::heads_from_hex(&d.heads) else { continue };
                     let Some(then) = record.at(&heads) else { continue };
                     let mut held = HashSet::new();
@@ -488,11 +515,11 @@ impl Verifier<'_> {
         let checkpoint = match checkpoint.map(|c| verify_checkpoint(&c, &root_hex)) {
             None => None,
             Some(Ok(c)) => {
-                self.report.pass("audit", format!("server checkpoint of {} entries signed by the root", c.tree_size));
+                self.report.pass("audit", format!("服务器审计检查点（{} 条）经根密钥签名", c.tree_size));
                 Some(c)
             }
             Some(Err(e)) => {
-                self.report.fail("audit", format!("the server checkpoint: {e}"));
+                self.report.fail("audit", format!("服务器审计检查点：{e}"));
                 None
             }
         };
@@ -502,15 +529,15 @@ impl Verifier<'_> {
             let entries: Option<Vec<SignedAuditEntry>> =
                 text.lines().filter(|l| !l.is_empty()).map(|l| serde_json::from_str(l).ok()).collect();
             let Some(entries) = entries else {
-                self.report.fail("audit", format!("{f} is malformed"));
+                self.report.fail("audit", format!("{f} 格式错误"));
                 continue;
             };
             let Some(certificate) = certificates.get(&device) else {
-                self.report.fail("audit", format!("{f}: no certificate for device {device}"));
+                self.report.fail("audit", format!("{f}：包内没有设备 {device} 的证书"));
                 continue;
             };
             let Ok(key) = SignedCertificate::device_key(certificate) else {
-                self.report.fail("audit", format!("{f}: no certificate for device {device}"));
+                self.report.fail("audit", format!("{f}：包内没有设备 {device} 的证书"));
                 continue;
             };
             // An entry names who acted; the device's certificate must name the same inspector.
@@ -522,7 +549,7 @@ impl Verifier<'_> {
                 self.report.fail(
                     "audit",
                     format!(
-                        "{f}: entry #{} names {}, but device {device} is certified for {}",
+                        "{f}：第 {} 条记名为 {}，但设备 {device} 的证书属于 {}",
                         e.seq,
                         e.inspector.as_deref().unwrap_or_default(),
                         certificate.inspector
@@ -532,8 +559,7 @@ impl Verifier<'_> {
             let head = entries.iter().filter_map(|e| e.entry()).map(|e| e.seq).max().unwrap_or(0);
             let report = verify_chain(&entries, &key, head);
             if report.is_intact() {
-                self.report
-                    .pass("audit", format!("{f}: {} entries, hash chain intact, every signature valid", entries.len()));
+                self.report.pass("audit", format!("{f}：{} 条，哈希链完整，每条签名有效", entries.len()));
                 // A new segment is explained, never passed over: who started it, why, and which
                 // entries only the server holds (their inclusion proofs are the server's).
                 for segment in &report.segments {
@@ -549,7 +575,7 @@ impl Verifier<'_> {
                 }
             } else {
                 for p in report.problems {
-                    self.report.fail("audit", format!("{f}: {p}"));
+                    self.report.fail("audit", format!("{f}：{p}"));
                 }
             }
             if let (Some(proofs), Some(cp)) = (&proofs, &checkpoint) {
@@ -572,11 +598,11 @@ impl Verifier<'_> {
                     if ok {
                         proven += 1;
                     } else {
-                        self.report.fail("audit", format!("{f}: entry #{} is not in the server's signed tree", p.seq));
+                        self.report.fail("audit", format!("{f}：第 {} 条不在服务器签名的审计树中", p.seq));
                     }
                 }
                 if proven == proofs.proofs.len() {
-                    self.report.pass("audit", format!("{f}: {proven} entries proven included in the server's tree"));
+                    self.report.pass("audit", format!("{f}：{proven} 条已证明收录于服务器的审计树"));
                 }
             }
         }
@@ -594,26 +620,24 @@ impl Signers<'_> {
     /// Who `device` with `key` was at `at_ms`, if its certificate held then and names `named`,
     /// the inspector the signed statement makes responsible.
     fn check(&self, device: &str, key: &str, at_ms: i64, named: &str) -> Result<String, String> {
-        let c =
-            self.certificates.get(device).ok_or_else(|| format!("no certificate for device {device} in the bag"))?;
+        let c = self.certificates.get(device).ok_or_else(|| format!("包内没有设备 {device} 的证书"))?;
         if c.device_public_key != key {
-            return Err(format!("the key is not the one certified for device {device}"));
+            return Err(format!("该密钥不是设备 {device} 经认证的密钥"));
         }
         if c.inspector != named {
-            return Err(format!(
-                "the statement names {named}, but the signing key of device {device} is certified for {}",
-                c.inspector
-            ));
+            return Err(format!("声明记名为 {named}，但设备 {device} 的签名密钥经认证属于 {}", c.inspector));
         }
         if at_ms < c.not_before_ms || at_ms > c.not_after_ms {
-            return Err(format!("signed at {at_ms}, outside the certificate's validity"));
+            return Err(format!("签署于 {}（北京时间），不在证书有效期内", crate::beijing::date_time(at_ms)));
         }
         if let Some(r) =
             self.revocations.and_then(|l| l.revoked.iter().find(|r| r.serial == c.serial && r.revoked_at_ms <= at_ms))
         {
             return Err(format!(
-                "signed by a revoked certificate (serial {}, revoked at {}: {})",
-                r.serial, r.revoked_at_ms, r.reason
+                "由已吊销的证书签署（序列号 {}，{} 吊销（北京时间）：{}）",
+                r.serial,
+                crate::beijing::date_time(r.revoked_at_ms),
+                r.reason
             ));
         }
         Ok(format!("{} ({})", c.inspector, device))

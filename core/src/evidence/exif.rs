@@ -77,7 +77,7 @@ fn valid_exif_time(t: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::fixture::{SampleExif, sample_jpeg};
+    use onevisit_test_support::{SampleExif, sample_jpeg};
 
     #[test]
     fn reads_time_gps_orientation_and_camera() {

@@ -3,7 +3,6 @@
 
 pub mod capture;
 pub mod exif;
-pub mod fixture;
 pub mod media;
 pub mod thumbnail;
 
@@ -142,7 +141,7 @@ pub fn inspect(bytes: &[u8], format: PhotoFormat) -> Result<Inspected, EvidenceE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fixture::{SampleExif, sample_jpeg};
+    use onevisit_test_support::{SampleExif, sample_jpeg};
 
     #[test]
     fn a_photo_is_analysed_with_its_exif_and_thumbnail() {

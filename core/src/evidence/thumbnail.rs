@@ -142,7 +142,7 @@ fn orient(image: DynamicImage, orientation: u16) -> DynamicImage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::fixture::sample_jpeg;
+    use onevisit_test_support::sample_jpeg;
 
     #[test]
     fn a_landscape_photo_turned_by_orientation_6_gets_a_portrait_thumbnail() {

@@ -13,16 +13,16 @@
 pub mod audit_log;
 pub mod audit_segments;
 pub mod blobs;
-pub mod documents;
 pub mod index;
 pub mod legal;
 pub mod locks;
 pub mod photos;
 pub mod quarantine;
+pub mod records;
 pub mod schema;
 pub mod sync_state;
 
-pub use sync_state::{DocumentSyncState, PendingBlob, SyncAccount};
+pub use sync_state::{PendingBlob, RecordSyncState, SyncAccount};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -104,7 +104,7 @@ pub enum StoreError {
     UnknownTask(TaskCode),
     /// The stored document of this task is unreadable; other tasks are unaffected.
     #[error("the stored record of task {task} is corrupt")]
-    CorruptDocument {
+    CorruptRecord {
         /// The task whose record is unreadable.
         task: TaskCode,
         /// The underlying error.
@@ -152,7 +152,7 @@ impl StoreError {
     /// Whether the failure concerns one record only (a refused or unreadable record), so that
     /// work on every other record can go on.
     pub fn concerns_one_record(&self) -> bool {
-        matches!(self, StoreError::Record(_) | StoreError::CorruptDocument { .. } | StoreError::UnknownTask(_))
+        matches!(self, StoreError::Record(_) | StoreError::CorruptRecord { .. } | StoreError::UnknownTask(_))
     }
 
     pub(crate) fn io(path: &Path, source: std::io::Error) -> StoreError {
@@ -182,7 +182,7 @@ pub struct Store {
     directory: Option<Arc<Directory>>,
     records: HashMap<TaskCode, InspectionRecord>,
     /// How far each cached record has read its stored document.
-    positions: HashMap<TaskCode, documents::Position>,
+    positions: HashMap<TaskCode, records::Position>,
     /// The device certificate once enrolled, added to every record this device writes.
     certificate: Option<crate::certificate::SignedCertificate>,
     /// The tenant root key once enrolled: the write rules' trust anchor.
@@ -331,13 +331,13 @@ impl Store {
         if level(record) {
             return Ok(true);
         }
-        let (Some(mine), Some(stored)) = (self.positions.get(code), documents::position(&self.conn, code)?) else {
+        let (Some(mine), Some(stored)) = (self.positions.get(code), records::position(&self.conn, code)?) else {
             return Ok(false);
         };
         if mine.snapshot_sha256 != stored.snapshot_sha256 || mine.last_chunk > stored.last_chunk {
             return Ok(false); // compacted meanwhile: read it whole
         }
-        let Some(chunks) = documents::chunks_after(&self.conn, code, mine.last_chunk)? else { return Ok(false) };
+        let Some(chunks) = records::chunks_after(&self.conn, code, mine.last_chunk)? else { return Ok(false) };
         if record.load_stored_chunks(chunks.iter().map(Vec::as_slice)).is_err() || !level(record) {
             return Ok(false);
         }
@@ -507,7 +507,7 @@ impl Store {
                 "INSERT INTO tasks (code, json, created_at_ms) VALUES (?1, ?2, ?3)",
                 params![task.code.as_str(), serde_json::to_string(task).map_err(CanonicalError::from)?, now],
             )?;
-            documents::insert(tx, &task.code, snapshot)?;
+            records::insert(tx, &task.code, snapshot)?;
             index::insert(tx, &index_entry(task, &directory), summary, now)?;
             sync_state::set_local_heads(tx, &task.code, heads)?;
             let event = audit_log::Event {
@@ -523,7 +523,7 @@ impl Store {
             .into_iter()
             .map(|(task, record, snapshot, _, _)| {
                 self.records.insert(task.code.clone(), record);
-                self.positions.insert(task.code.clone(), documents::Position::of_snapshot(&snapshot));
+                self.positions.insert(task.code.clone(), records::Position::of_snapshot(&snapshot));
                 task
             })
             .collect())
@@ -543,18 +543,18 @@ impl Store {
     pub fn record(&mut self, code: &TaskCode) -> Result<&mut InspectionRecord, StoreError> {
         self.refresh()?;
         if !self.records.contains_key(code) {
-            let stored = match documents::load(&self.conn, code)? {
-                documents::Loaded::Intact(stored) => stored,
-                documents::Loaded::Missing => return Err(StoreError::UnknownTask(code.clone())),
-                documents::Loaded::Damaged => {
-                    return Err(StoreError::CorruptDocument {
+            let stored = match records::load(&self.conn, code)? {
+                records::Loaded::Intact(stored) => stored,
+                records::Loaded::Missing => return Err(StoreError::UnknownTask(code.clone())),
+                records::Loaded::Damaged => {
+                    return Err(StoreError::CorruptRecord {
                         task: code.clone(),
                         source: Box::new(RecordError::HashMismatch),
                     });
                 }
             };
             let mut record = InspectionRecord::load(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))
-                .map_err(|source| StoreError::CorruptDocument { task: code.clone(), source: Box::new(source) })?;
+                .map_err(|source| StoreError::CorruptRecord { task: code.clone(), source: Box::new(source) })?;
             record.set_actor(self.key.actor_id());
             self.records.insert(code.clone(), record);
             self.positions.insert(code.clone(), stored.position);
@@ -686,8 +686,8 @@ impl Store {
             "INSERT INTO tasks (code, json, created_at_ms) VALUES (?1, ?2, ?3)",
             params![code.as_str(), serde_json::to_string(&task).map_err(CanonicalError::from)?, now],
         )?;
-        documents::insert(tx, &code, &snapshot)?;
-        self.positions.insert(code.clone(), documents::Position::of_snapshot(&snapshot));
+        records::insert(tx, &code, &snapshot)?;
+        self.positions.insert(code.clone(), records::Position::of_snapshot(&snapshot));
         index::insert(tx, &index_entry(&task, &directory), &summary, now)?;
         sync_state::set_local_heads(tx, &code, &heads)?;
         if let Some(confirmed) = confirmed {
@@ -810,14 +810,14 @@ impl Store {
             return Ok(()); // a merge that brought nothing new records nothing
         }
         if !chunk.is_empty() {
-            let (seq, needs_compaction) = documents::append_chunk(tx, code, chunk)?;
+            let (seq, needs_compaction) = records::append_chunk(tx, code, chunk)?;
             if let Some(position) = self.positions.get_mut(code) {
                 position.last_chunk = seq;
             }
             if needs_compaction && let Some(record) = self.records.get_mut(code) {
                 let snapshot = record.snapshot();
-                documents::compact(tx, code, &snapshot)?;
-                let compacted = documents::Position { last_chunk: seq, ..documents::Position::of_snapshot(&snapshot) };
+                records::compact(tx, code, &snapshot)?;
+                let compacted = records::Position { last_chunk: seq, ..records::Position::of_snapshot(&snapshot) };
                 self.positions.insert(code.clone(), compacted);
             }
         }
@@ -891,12 +891,12 @@ fn rebuild_index(tx: &Transaction<'_>) -> Result<(), StoreError> {
         tx.prepare("SELECT code FROM tasks")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     for code in codes {
         let code = TaskCode::parse(&code)?;
-        let record = match documents::load(tx, &code)? {
-            documents::Loaded::Missing => continue,
-            documents::Loaded::Intact(stored) => {
+        let record = match records::load(tx, &code)? {
+            records::Loaded::Missing => continue,
+            records::Loaded::Intact(stored) => {
                 InspectionRecord::load(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))
             }
-            documents::Loaded::Damaged => Err(RecordError::HashMismatch),
+            records::Loaded::Damaged => Err(RecordError::HashMismatch),
         };
         let (task, summary) = match record.and_then(|r| Ok((r.task().clone(), r.summary()?))) {
             Ok(v) => v,

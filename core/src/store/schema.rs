@@ -192,14 +192,24 @@ const MIGRATIONS: &[Migration] = &[
         sql: "ALTER TABLE sync_account ADD COLUMN tls_trust TEXT;",
         rebuild_index: false,
     },
+    Migration {
+        version: 8,
+        description: "one meaning per word: the Automerge documents are records (legal documents keep the word)",
+        sql: "
+            ALTER TABLE documents RENAME TO records;
+            ALTER TABLE document_chunks RENAME TO record_chunks;
+            ALTER TABLE sync_documents RENAME TO sync_records;",
+        rebuild_index: false,
+    },
 ];
 
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 7;
+pub const CURRENT_VERSION: u32 = 8;
 
-/// Applies every migration above the database's version, each in its own transaction that holds
-/// the write lock from its start (two processes opening an old store migrate it once).
-/// `rebuild` rebuilds the task index inside the migrating transaction.
+/// Applies every migration above the database's version in one transaction that holds the write
+/// lock from its start (two processes opening an old store migrate it once; a crash leaves the
+/// store as it was). `rebuild` rebuilds the task index at the end of that transaction, over the
+/// tables as the last step left them, when any step asks for it.
 pub(crate) fn migrate(
     conn: &mut Connection,
     target: u32,
@@ -209,22 +219,26 @@ pub(crate) fn migrate(
     if found > CURRENT_VERSION {
         return Err(StoreError::SchemaTooNew { found, supported: CURRENT_VERSION });
     }
-    for m in MIGRATIONS.iter().filter(|m| m.version > found && m.version <= target) {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let now: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if now >= m.version {
-            continue; // another process migrated meanwhile
-        }
+    if !MIGRATIONS.iter().any(|m| m.version > found && m.version <= target) {
+        return Ok(found);
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Another process may have migrated between the read above and the lock.
+    let now: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let steps: Vec<&Migration> = MIGRATIONS.iter().filter(|m| m.version > now && m.version <= target).collect();
+    for m in &steps {
         tx.execute_batch(m.sql).map_err(|source| StoreError::Migration {
             version: m.version,
             description: m.description,
             source,
         })?;
-        if m.rebuild_index {
-            rebuild(&tx)?;
-        }
         tx.pragma_update(None, "user_version", m.version)?;
-        tx.commit()?;
+    }
+    if steps.iter().any(|m| m.rebuild_index) {
+        rebuild(&tx)?;
+    }
+    tx.commit()?;
+    for m in steps {
         tracing::info!(target: "onevisit::store", version = m.version, step = m.description, "store migrated");
     }
     Ok(found)

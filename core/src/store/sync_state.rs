@@ -33,7 +33,7 @@ pub struct SyncAccount {
 
 /// One record's sync state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocumentSyncState {
+pub struct RecordSyncState {
     /// The task.
     pub code: TaskCode,
     /// Heads the server last confirmed (empty: never synced).
@@ -69,7 +69,7 @@ fn decode_heads(text: &str) -> Vec<ChangeHash> {
 /// Records a record's local heads (in the transaction of the edit that made them).
 pub(crate) fn set_local_heads(tx: &Connection, code: &TaskCode, heads: &[ChangeHash]) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT INTO sync_documents (code, local_heads) VALUES (?1, ?2)
+        "INSERT INTO sync_records (code, local_heads) VALUES (?1, ?2)
          ON CONFLICT(code) DO UPDATE SET local_heads = ?2",
     )?
     .execute(params![code.as_str(), encode_heads(heads)])?;
@@ -78,7 +78,7 @@ pub(crate) fn set_local_heads(tx: &Connection, code: &TaskCode, heads: &[ChangeH
 
 /// Records the heads the server confirmed.
 pub(crate) fn set_confirmed_heads(tx: &Connection, code: &TaskCode, heads: &[ChangeHash]) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE sync_documents SET confirmed_heads = ?2 WHERE code = ?1")?
+    tx.prepare_cached("UPDATE sync_records SET confirmed_heads = ?2 WHERE code = ?1")?
         .execute(params![code.as_str(), encode_heads(heads)])?;
     Ok(())
 }
@@ -187,16 +187,16 @@ impl Store {
     }
 
     /// Records whose local heads differ from what the server confirmed, with their confirmed heads.
-    pub fn dirty_documents(&self) -> Result<Vec<DocumentSyncState>, StoreError> {
+    pub fn dirty_records(&self) -> Result<Vec<RecordSyncState>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT code, confirmed_heads FROM sync_documents WHERE removed = 0 AND local_heads <> confirmed_heads
+            "SELECT code, confirmed_heads FROM sync_records WHERE removed = 0 AND local_heads <> confirmed_heads
              ORDER BY code",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         let mut out = Vec::new();
         for row in rows {
             let (code, confirmed) = row?;
-            out.push(DocumentSyncState { code: TaskCode::parse(&code)?, confirmed: decode_heads(&confirmed) });
+            out.push(RecordSyncState { code: TaskCode::parse(&code)?, confirmed: decode_heads(&confirmed) });
         }
         Ok(out)
     }
@@ -210,7 +210,7 @@ impl Store {
     pub fn is_removed(&self, code: &TaskCode) -> Result<bool, StoreError> {
         let removed: Option<bool> = self
             .conn
-            .query_row("SELECT removed FROM sync_documents WHERE code = ?1", [code.as_str()], |r| r.get(0))
+            .query_row("SELECT removed FROM sync_records WHERE code = ?1", [code.as_str()], |r| r.get(0))
             .optional()?;
         Ok(removed.unwrap_or(false))
     }
@@ -367,7 +367,7 @@ impl Store {
                 .collect();
             rebuilt.set_actor(s.key.actor_id());
             let snapshot = rebuilt.save();
-            super::documents::compact(&s.conn, code, &snapshot)?;
+            super::records::compact(&s.conn, code, &snapshot)?;
             super::index::update(&s.conn, code, &rebuilt.summary()?, now)?;
             set_local_heads(&s.conn, code, &rebuilt.heads())?;
             if rebuilt.has_all(server_heads) {
@@ -392,7 +392,7 @@ impl Store {
     pub fn heads_pair(&self, code: &TaskCode) -> Result<(Option<Vec<ChangeHash>>, Vec<ChangeHash>), StoreError> {
         let row: Option<(String, String)> = self
             .conn
-            .prepare_cached("SELECT local_heads, confirmed_heads FROM sync_documents WHERE code = ?1")?
+            .prepare_cached("SELECT local_heads, confirmed_heads FROM sync_records WHERE code = ?1")?
             .query_row([code.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         Ok(match row {
@@ -417,7 +417,7 @@ impl Store {
         self.write(|s| {
             let changed = s
                 .conn
-                .execute("UPDATE sync_documents SET removed = 1 WHERE code = ?1 AND removed = 0", [code.as_str()])?;
+                .execute("UPDATE sync_records SET removed = 1 WHERE code = ?1 AND removed = 0", [code.as_str()])?;
             if changed > 0 {
                 let event = audit_log::Event {
                     action: AuditAction::Unassigned,

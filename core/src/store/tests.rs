@@ -45,7 +45,7 @@ fn on_site_task_as(root: &Path, inspector: &str) -> (Store, TaskCode) {
 }
 
 fn chunk_count(s: &Store) -> i64 {
-    s.connection().query_row("SELECT count(*) FROM document_chunks", [], |r| r.get(0)).unwrap()
+    s.connection().query_row("SELECT count(*) FROM record_chunks", [], |r| r.get(0)).unwrap()
 }
 
 #[test]
@@ -200,7 +200,7 @@ fn a_corrupt_document_is_reported_and_the_others_stay_usable() {
     };
     let conn = rusqlite::Connection::open(tmp.path().join(DATABASE_FILE)).unwrap();
     conn.execute(
-        "UPDATE documents SET snapshot = ?1 WHERE task_code = ?2",
+        "UPDATE records SET snapshot = ?1 WHERE task_code = ?2",
         params![b"\x85\x6f\x4a\x83garbage".to_vec(), bad.as_str()],
     )
     .unwrap();
@@ -208,9 +208,9 @@ fn a_corrupt_document_is_reported_and_the_others_stay_usable() {
 
     let mut s = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
     let err = s.record(&bad).err().unwrap();
-    assert!(matches!(&err, StoreError::CorruptDocument { task, .. } if *task == bad), "{err:?}");
+    assert!(matches!(&err, StoreError::CorruptRecord { task, .. } if *task == bad), "{err:?}");
     let err = s.check_in(&bad, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap_err();
-    assert!(matches!(err, StoreError::CorruptDocument { .. }), "{err:?}");
+    assert!(matches!(err, StoreError::CorruptRecord { .. }), "{err:?}");
     assert_eq!(s.list_tasks(&TaskFilter::default()).unwrap().len(), 2, "lists never load documents");
     s.check_in(&good, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
     assert_eq!(s.task_row(&good).unwrap().status, Status::OnSite);
@@ -221,13 +221,13 @@ fn a_corrupt_chunk_is_reported_as_corruption() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, code) = on_site_task(tmp.path()); // the store is closed at the end of the statement
     let conn = rusqlite::Connection::open(tmp.path().join(DATABASE_FILE)).unwrap();
-    let mut chunk: Vec<u8> = conn.query_row("SELECT bytes FROM document_chunks", [], |r| r.get(0)).unwrap();
+    let mut chunk: Vec<u8> = conn.query_row("SELECT bytes FROM record_chunks", [], |r| r.get(0)).unwrap();
     let last = chunk.len() - 3;
     chunk[last] ^= 0x5a;
-    conn.execute("UPDATE document_chunks SET bytes = ?1", [chunk]).unwrap();
+    conn.execute("UPDATE record_chunks SET bytes = ?1", [chunk]).unwrap();
     drop(conn);
     let mut s = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
-    assert!(matches!(s.record(&code).err().unwrap(), StoreError::CorruptDocument { .. }));
+    assert!(matches!(s.record(&code).err().unwrap(), StoreError::CorruptRecord { .. }));
 }
 
 #[test]
@@ -240,9 +240,9 @@ fn growing_chunks_are_compacted_into_the_snapshot_without_losing_edits() {
         s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, Some(note), vec![]).unwrap();
         max_chunks = max_chunks.max(chunk_count(&s));
     }
-    let chunks_len: i64 = s.connection().query_row("SELECT chunks_len FROM documents", [], |r| r.get(0)).unwrap();
+    let chunks_len: i64 = s.connection().query_row("SELECT chunks_len FROM records", [], |r| r.get(0)).unwrap();
     assert!(chunk_count(&s) < max_chunks, "compaction must have dropped chunks");
-    assert!(chunks_len <= documents::COMPACTION_FLOOR_BYTES + 2048);
+    assert!(chunks_len <= records::COMPACTION_FLOOR_BYTES + 2048);
     drop(s);
     let mut s = Store::open(tmp.path(), &wrapper(tmp.path())).unwrap();
     let answer = s.record(&code).unwrap().answers().unwrap().remove(0).1;
@@ -418,8 +418,8 @@ fn blobs_are_stored_once_by_hash_and_checked_on_read() {
 
 mod photos {
     use super::*;
-    use crate::evidence::fixture::{SampleExif, sample_jpeg};
     use crate::evidence::{CaptureTarget, EvidenceError, PositionSource};
+    use onevisit_test_support::{SampleExif, sample_jpeg};
 
     fn blob_rows(s: &Store) -> i64 {
         s.connection().query_row("SELECT count(*) FROM blobs", [], |r| r.get(0)).unwrap()
@@ -533,9 +533,9 @@ mod legal_documents {
     use super::*;
     use crate::document::signature::SignatureProblem;
     use crate::document::{DocumentError, DocumentKind, DocumentSignature, SignatureRole, SignedStatement};
-    use crate::evidence::fixture::sample_jpeg;
     use crate::record::documents::PartyAct;
     use crate::record::{PartyDraft, Recusal};
+    use onevisit_test_support::sample_jpeg;
 
     /// Two devices (lead scjg-01 and xfjy-01) holding the same complete, recorded inspection, each
     /// having recorded its own department's part.
@@ -857,15 +857,15 @@ mod legal_documents {
 fn a_record_is_dirty_until_the_server_confirms_its_heads_and_again_after_an_edit() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut s, code) = on_site_task(tmp.path());
-    let dirty = s.dirty_documents().unwrap();
+    let dirty = s.dirty_records().unwrap();
     assert_eq!(dirty.len(), 1);
     assert!(dirty[0].confirmed.is_empty());
     let (changes, heads) = s.changes_for_push(&code, &[]).unwrap();
     assert!(changes.len() >= 2, "creation and check-in");
     s.confirm_heads(&code, &heads).unwrap();
-    assert!(s.dirty_documents().unwrap().is_empty());
+    assert!(s.dirty_records().unwrap().is_empty());
     s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
-    let dirty = s.dirty_documents().unwrap();
+    let dirty = s.dirty_records().unwrap();
     assert_eq!(dirty.len(), 1);
     let (delta, _) = s.changes_for_push(&code, &dirty[0].confirmed).unwrap();
     assert_eq!(delta.len(), 1, "only the change the server lacks");
@@ -878,7 +878,7 @@ fn remote_changes_are_applied_persisted_and_confirmed() {
     let mut b = store(&tmp.path().join("b"), "xfjy-01");
     let (all, heads) = a.changes_for_push(&code, &[]).unwrap();
     assert!(b.apply_remote(&code, all, &heads).unwrap(), "a new record is created");
-    assert!(b.dirty_documents().unwrap().is_empty(), "it arrived confirmed");
+    assert!(b.dirty_records().unwrap().is_empty(), "it arrived confirmed");
     a.answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
     let (delta, heads) = a.changes_for_push(&code, &heads).unwrap();
     assert!(b.apply_remote(&code, delta.clone(), &heads).unwrap());
@@ -886,7 +886,7 @@ fn remote_changes_are_applied_persisted_and_confirmed() {
     drop(b);
     let mut b = Store::open(&tmp.path().join("b"), &wrapper(&tmp.path().join("b"))).unwrap();
     assert_eq!(b.record(&code).unwrap().heads(), heads);
-    assert!(b.dirty_documents().unwrap().is_empty());
+    assert!(b.dirty_records().unwrap().is_empty());
     assert!(matches!(
         b.apply_remote(&code, vec![vec![1, 2, 3]], &heads),
         Err(StoreError::Record(RecordError::MalformedChange))

@@ -170,12 +170,13 @@ impl Traffic {
     }
 }
 
-/// A client bound to one server and one device key.
+/// A client bound to one server and one device key (or, to enrol, to no key yet).
 pub struct SyncClient {
     http: Client,
     verdicts: Arc<TlsVerdicts>,
     base: String,
-    key: DeviceKey,
+    /// Signs every request; `None` only for enrolment, the one unsigned call.
+    key: Option<DeviceKey>,
     retry: RetryPolicy,
     /// What went over the wire.
     pub traffic: Traffic,
@@ -206,16 +207,36 @@ impl SyncClient {
         policy: &TransportPolicy,
         retry: RetryPolicy,
     ) -> Result<SyncClient, ClientError> {
-        let (http, verdicts) =
-            super::transport::http_client(base_url, policy, Duration::from_secs(10), Duration::from_secs(120))?;
+        SyncClient::connect(base_url, Some(key.duplicate()), policy, retry, Duration::from_secs(120))
+    }
+
+    /// A client that signs nothing, for enrolment (the device proves its key in the body); it
+    /// retries, honours `Retry-After` and reports refused certificates like every other call.
+    pub fn unsigned(base_url: &str, policy: &TransportPolicy, retry: RetryPolicy) -> Result<SyncClient, ClientError> {
+        SyncClient::connect(base_url, None, policy, retry, Duration::from_secs(30))
+    }
+
+    fn connect(
+        base_url: &str,
+        key: Option<DeviceKey>,
+        policy: &TransportPolicy,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Result<SyncClient, ClientError> {
+        let (http, verdicts) = super::transport::http_client(base_url, policy, Duration::from_secs(10), timeout)?;
         Ok(SyncClient {
             http,
             verdicts,
             base: base_url.trim_end_matches('/').to_string(),
-            key: key.duplicate(),
+            key,
             retry,
             traffic: Traffic::default(),
         })
+    }
+
+    /// Which server certificates this client accepted (fixed at enrolment from then on).
+    pub fn tls_trust(&self) -> Option<super::TlsTrust> {
+        self.verdicts.accepted()
     }
 
     /// POSTs JSON and reads JSON.
@@ -272,15 +293,16 @@ impl SyncClient {
     }
 
     fn request(&self, call: &Call<'_>) -> RequestBuilder {
-        let now = chrono::Utc::now().timestamp_millis();
-        let auth = RequestAuth::sign(&self.key, call.method.as_str(), call.path, &call.body, now);
-        let mut builder = self
-            .http
-            .request(call.method.clone(), format!("{}{}", self.base, call.path))
-            .header(request_auth::HEADER_DEVICE, &auth.device)
-            .header(request_auth::HEADER_TIMESTAMP, auth.timestamp_ms.to_string())
-            .header(request_auth::HEADER_NONCE, &auth.nonce)
-            .header(request_auth::HEADER_SIGNATURE, &auth.signature);
+        let mut builder = self.http.request(call.method.clone(), format!("{}{}", self.base, call.path));
+        if let Some(key) = &self.key {
+            let now = chrono::Utc::now().timestamp_millis();
+            let auth = RequestAuth::sign(key, call.method.as_str(), call.path, &call.body, now);
+            builder = builder
+                .header(request_auth::HEADER_DEVICE, &auth.device)
+                .header(request_auth::HEADER_TIMESTAMP, auth.timestamp_ms.to_string())
+                .header(request_auth::HEADER_NONCE, &auth.nonce)
+                .header(request_auth::HEADER_SIGNATURE, &auth.signature);
+        }
         if let Some(range) = &call.range {
             builder = builder.header(reqwest::header::RANGE, range);
         }

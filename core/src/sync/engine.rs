@@ -16,7 +16,7 @@ use super::client::{CancelToken, ClientError, RetryPolicy, SyncClient};
 use super::statements::{StatementError, verify_checkpoint, verify_directory, verify_receipt};
 use super::transport::TransportPolicy;
 use super::wire::{
-    BlobList, CHUNK_BYTES, CompleteUpload, DocumentPush, EnrolRequest, EnrolResponse, FeedKind, Refusal, SyncRequest,
+    BlobList, CHUNK_BYTES, CompleteUpload, EnrolRequest, EnrolResponse, FeedKind, RecordPush, Refusal, SyncRequest,
     SyncResponse, UploadState, b64, heads_from_hex, heads_to_hex, unb64,
 };
 use crate::domain::TaskCode;
@@ -99,13 +99,13 @@ impl From<std::sync::PoisonError<std::sync::MutexGuard<'_, Store>>> for SyncErro
 /// Tuning of one sync.
 #[derive(Debug, Clone, Copy)]
 pub struct SyncOptions {
-    /// Documents per request.
-    pub batch_documents: usize,
+    /// Records per request.
+    pub batch_records: usize,
     /// Feed entries per page.
     pub feed_page: u32,
     /// Audit entries per request.
     pub audit_batch: usize,
-    /// Whether to upload blobs after the documents.
+    /// Whether to upload blobs after the records.
     pub upload_blobs: bool,
     /// Round trips at most before giving up.
     pub max_rounds: usize,
@@ -121,7 +121,7 @@ pub struct SyncOptions {
 impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
-            batch_documents: 100,
+            batch_records: 100,
             feed_page: 500,
             audit_batch: 2000,
             upload_blobs: true,
@@ -138,14 +138,14 @@ impl Default for SyncOptions {
 pub struct Progress {
     /// Round trips made.
     pub requests: u64,
-    /// Documents whose changes the server accepted.
-    pub documents_pushed: u64,
-    /// Documents that received changes.
-    pub documents_pulled: u64,
-    /// Documents still waiting (dirty or announced by the feed).
-    pub documents_pending: u64,
-    /// Documents that had changes to push when the sync started (a progress bar's total).
-    pub documents_to_push: u64,
+    /// Records whose changes the server accepted.
+    pub records_pushed: u64,
+    /// Records that received changes.
+    pub records_pulled: u64,
+    /// Records still waiting (dirty or announced by the feed).
+    pub records_pending: u64,
+    /// Records that had changes to push when the sync started (a progress bar's total).
+    pub records_to_push: u64,
     /// Bytes sent.
     pub bytes_up: u64,
     /// Bytes received.
@@ -156,10 +156,10 @@ pub struct Progress {
     pub blobs_total: u64,
     /// Blob chunks sent (a resumed upload skips those the server holds).
     pub chunks_sent: u64,
-    /// Raw Automerge change bytes pushed (what the documents' bytes up are compared with).
+    /// Raw Automerge change bytes pushed (what the records' bytes up are compared with).
     pub raw_change_bytes: u64,
-    /// Bytes of sync requests spent on documents (everything but the audit entries), headers included.
-    pub document_bytes_up: u64,
+    /// Bytes of sync requests spent on records (everything but the audit entries), headers included.
+    pub record_bytes_up: u64,
     /// Bytes of sync requests spent on audit entries.
     pub audit_bytes_up: u64,
     /// Whether this sync is waiting for another sync of the same store to finish first.
@@ -175,7 +175,7 @@ pub struct Progress {
 pub struct SyncReport {
     /// The final progress.
     pub progress: Progress,
-    /// Documents the server refused, with why.
+    /// Records the server refused, with why.
     pub refused: BTreeMap<String, Refusal>,
     /// Tasks the device's inspector was taken off.
     pub removed: Vec<String>,
@@ -190,7 +190,7 @@ pub struct SyncReport {
     pub revocations: Option<u64>,
     /// Whether new directory data arrived (and was imported).
     pub directory_updated: bool,
-    /// Why the server refused a document's changes under its write rules (rule and path), by task.
+    /// Why the server refused a record's changes under its write rules (rule and path), by task.
     pub forbidden: BTreeMap<String, crate::sync::wire::ForbiddenDetail>,
     /// Records this device could not take in, by task, with why (a refused change is
     /// quarantined; an unreadable record is isolated): every other record kept syncing.
@@ -237,43 +237,10 @@ pub fn enrol_with(
     let request = EnrolRequest { code: code.to_string(), device_public_key: public.clone(), proof };
     let policy =
         TransportPolicy { root_public_key: root_key(root_public_key_hex)?.to_bytes(), trust: None, allow_plain_http };
-    let (http, verdicts) = super::transport::http_client(
-        server_url,
-        &policy,
-        std::time::Duration::from_secs(10),
-        std::time::Duration::from_secs(30),
-    )
-    .map_err(ClientError::from)?;
     // Retried like any request: the server answers a device that presents the code it already
     // spent with the same certificate, so a lost answer costs nothing.
-    let url = format!("{}/v1/enroll", server_url.trim_end_matches('/'));
-    let retry = RetryPolicy::default();
-    let mut backoff = retry.initial_backoff;
-    let mut attempt = 0;
-    let response = loop {
-        attempt += 1;
-        match http.post(&url).json(&request).send() {
-            Ok(r) if r.status().is_server_error() && attempt < retry.attempts => {}
-            Ok(r) => break r,
-            Err(e) => {
-                if let Some(refusal) = verdicts.refusal() {
-                    return Err(ClientError::Transport(refusal).into());
-                }
-                if attempt >= retry.attempts {
-                    return Err(ClientError::Network(e.to_string()).into());
-                }
-            }
-        }
-        std::thread::sleep(backoff);
-        backoff = (backoff * 2).min(retry.max_backoff);
-    };
-    if !response.status().is_success() {
-        let status = response.status().as_u16();
-        let body: super::wire::ErrorBody =
-            response.json().unwrap_or(super::wire::ErrorBody { error: "unknown".into(), message: String::new() });
-        return Err(ClientError::Refused { status, kind: body.error, message: body.message }.into());
-    }
-    let answer: EnrolResponse = response.json().map_err(|e| ClientError::MalformedAnswer(e.to_string()))?;
+    let client = SyncClient::unsigned(server_url, &policy, RetryPolicy::default())?;
+    let answer: EnrolResponse = client.post_json("/v1/enroll", &request, &CancelToken::new())?;
     if !answer.root_public_key.eq_ignore_ascii_case(root_public_key_hex) {
         return Err(SyncError::Enrolment("the server's root key is not the one configured for this tenant".into()));
     }
@@ -298,7 +265,7 @@ pub fn enrol_with(
         root_public_key: root_public_key_hex.to_ascii_lowercase(),
         device_code: answer.device_code,
         revocations: answer.revocations,
-        tls: verdicts.accepted(),
+        tls: client.tls_trust(),
     };
     store.set_sync_account(&account)?;
     Ok(account)
@@ -333,7 +300,7 @@ pub fn client_for(store: &Mutex<Store>, options: &SyncOptions) -> Result<(SyncCl
     Ok((client, account))
 }
 
-/// Syncs everything: documents both ways, the audit chain, then blobs up.
+/// Syncs everything: records both ways, the audit chain, then blobs up.
 pub fn sync(
     store: &Mutex<Store>,
     options: &SyncOptions,
@@ -351,11 +318,11 @@ struct Run<'a> {
     account: &'a SyncAccount,
     options: &'a SyncOptions,
     report: SyncReport,
-    /// Documents the feed announced that this device lacks: id → known heads to send.
+    /// Records the feed announced that this device lacks: id → known heads to send.
     pulls: BTreeMap<String, Vec<ChangeHash>>,
-    /// Automerge sync states of documents in the fallback.
+    /// Automerge sync states of records in the fallback.
     fallback: HashMap<String, am_sync::State>,
-    /// Documents refused in this run (not pushed again until the next sync).
+    /// Records refused in this run (not pushed again until the next sync).
     skip: HashSet<String>,
     /// Restored copies to rebuild: pulled from their confirmed heads, then made again.
     replays: BTreeMap<String, Vec<ChangeHash>>,
@@ -386,7 +353,7 @@ pub fn sync_with(
     let _lock = lock_store(store, options, progress)?;
     let (cursor, to_push) = {
         let guard = store.lock()?;
-        (guard.feed_cursor()?, guard.dirty_documents()?.len() as u64)
+        (guard.feed_cursor()?, guard.dirty_records()?.len() as u64)
     };
     let root = root_key(&account.root_public_key)?;
     let revocations_seen = account.revocations.verify(&root).map(|l| l.revoked.len() as u64).unwrap_or(0);
@@ -396,7 +363,7 @@ pub fn sync_with(
         account,
         options,
         report: SyncReport {
-            progress: Progress { documents_to_push: to_push, ..Default::default() },
+            progress: Progress { records_to_push: to_push, ..Default::default() },
             ..Default::default()
         },
         pulls: BTreeMap::new(),
@@ -426,7 +393,7 @@ pub fn sync_with(
             return Err(ClientError::Cancelled.into());
         }
         let request = run.next_request()?;
-        let idle = request.documents.is_empty() && request.audit.is_empty();
+        let idle = request.records.is_empty() && request.audit.is_empty();
         if idle && !run.feed_more && run.pulls.is_empty() && rounds > 0 {
             break;
         }
@@ -441,19 +408,19 @@ pub fn sync_with(
         let response: SyncResponse = client.post_deflated("/v1/sync", compressed, cancel)?;
         let sent = client.traffic.bytes_up.load(Ordering::Relaxed) - before;
         // The share of the audit entries: what the request weighs compressed without them.
-        let documents_only = if request.audit.is_empty() {
+        let records_only = if request.audit.is_empty() {
             sent
         } else {
             let without = SyncRequest { audit: Vec::new(), ..request.clone() };
             let json = serde_json::to_vec(&without).map_err(|e| ClientError::MalformedAnswer(e.to_string()))?;
             (super::wire::deflate(&json).len() as u64 + sent.saturating_sub(compressed_len)).min(sent)
         };
-        run.report.progress.document_bytes_up += documents_only;
-        run.report.progress.audit_bytes_up += sent - documents_only;
+        run.report.progress.record_bytes_up += records_only;
+        run.report.progress.audit_bytes_up += sent - records_only;
         tracing::debug!(
             target: "onevisit::sync",
             round = rounds,
-            records = request.documents.len(),
+            records = request.records.len(),
             audit = request.audit.len(),
             bytes_up = sent,
             "sync round answered"
@@ -474,8 +441,8 @@ pub fn sync_with(
     tracing::info!(
         target: "onevisit::sync",
         rounds,
-        pushed = p.documents_pushed,
-        pulled = p.documents_pulled,
+        pushed = p.records_pushed,
+        pulled = p.records_pulled,
         refused = run.report.refused.len(),
         left_out = run.report.isolated.len(),
         requests = p.requests,
@@ -487,51 +454,47 @@ pub fn sync_with(
 }
 
 impl Run<'_> {
-    /// Reads what to send next: fallback messages, documents the feed announced, a batch of dirty
+    /// Reads what to send next: fallback messages, records the feed announced, a batch of dirty
     /// records and new audit entries. A device's very first request only reads the feed, so that
     /// records it already holds but never synced are caught up by the sync protocol instead of
     /// being sent whole.
     fn next_request(&mut self) -> Result<SyncRequest, SyncError> {
         let mut store = self.store.lock()?;
-        let mut documents = Vec::new();
+        let mut records = Vec::new();
         let first_contact = self.first_round && self.cursor == 0;
         self.first_round = false;
-        // The server takes at most this many documents per request; the rest go next round.
-        let cap = self.options.batch_documents.clamp(1, super::wire::MAX_DOCUMENTS_PER_REQUEST);
+        // The server takes at most this many records per request; the rest go next round.
+        let cap = self.options.batch_records.clamp(1, super::wire::MAX_RECORDS_PER_REQUEST);
         for (id, state) in self.fallback.iter_mut() {
-            if documents.len() >= cap {
+            if records.len() >= cap {
                 break;
             }
             let Ok(code) = TaskCode::parse(id) else { continue };
             let Ok(record) = store.record(&code) else { continue };
             if let Some(message) = record.sync_message(state) {
-                documents.push(DocumentPush {
+                records.push(RecordPush {
                     id: id.clone(),
                     sync_message: Some(b64(&message.encode())),
                     ..Default::default()
                 });
             }
         }
-        let dirty = if first_contact { Vec::new() } else { store.dirty_documents()? };
+        let dirty = if first_contact { Vec::new() } else { store.dirty_records()? };
         let dirty_ids: HashSet<String> = dirty.iter().map(|d| d.code.to_string()).collect();
         let mut replays = std::mem::take(&mut self.replays);
-        while documents.len() < cap {
+        while records.len() < cap {
             let Some((id, confirmed)) = replays.pop_first() else { break };
-            documents.push(DocumentPush {
-                id: id.clone(),
-                known_heads: heads_to_hex(&confirmed),
-                ..Default::default()
-            });
+            records.push(RecordPush { id: id.clone(), known_heads: heads_to_hex(&confirmed), ..Default::default() });
             self.replaying.insert(id);
         }
         self.replays = replays;
-        let wanted: Vec<String> = self.pulls.keys().take(cap.saturating_sub(documents.len())).cloned().collect();
+        let wanted: Vec<String> = self.pulls.keys().take(cap.saturating_sub(records.len())).cloned().collect();
         for id in wanted {
             let known = self.pulls.remove(&id).unwrap_or_default();
             let Ok(code) = TaskCode::parse(&id) else { continue };
             let have_locally = store.local_heads(&code)?.is_some();
             if have_locally && known.is_empty() {
-                // This copy never synced but the server has the document: Automerge's sync protocol.
+                // This copy never synced but the server has the record: Automerge's sync protocol.
                 let mut state = am_sync::State::new();
                 let message = match store.record(&code) {
                     Ok(record) => record.sync_message(&mut state),
@@ -543,19 +506,15 @@ impl Run<'_> {
                 };
                 self.fallback.insert(id.clone(), state);
                 if let Some(message) = message {
-                    documents.push(DocumentPush {
-                        id,
-                        sync_message: Some(b64(&message.encode())),
-                        ..Default::default()
-                    });
+                    records.push(RecordPush { id, sync_message: Some(b64(&message.encode())), ..Default::default() });
                 }
             } else if !dirty_ids.contains(&id) {
-                documents.push(DocumentPush { id, known_heads: heads_to_hex(&known), ..Default::default() });
+                records.push(RecordPush { id, known_heads: heads_to_hex(&known), ..Default::default() });
             }
         }
         let mut budget = 8 * 1024 * 1024usize;
         for dirty in dirty {
-            if documents.len() >= cap || budget == 0 {
+            if records.len() >= cap || budget == 0 {
                 break;
             }
             let id = dirty.code.to_string();
@@ -583,7 +542,7 @@ impl Run<'_> {
             let raw: usize = changes.iter().map(Vec::len).sum();
             self.report.progress.raw_change_bytes += raw as u64;
             budget = budget.saturating_sub(raw * 4 / 3 + 4 * changes.len());
-            documents.push(DocumentPush {
+            records.push(RecordPush {
                 id,
                 known_heads: heads_to_hex(&dirty.confirmed),
                 changes: changes.iter().map(|c| b64(c)).collect(),
@@ -601,7 +560,7 @@ impl Run<'_> {
         Ok(SyncRequest {
             since: self.cursor,
             limit: self.options.feed_page,
-            documents,
+            records,
             audit,
             revocations_seen: self.revocations_seen,
             directory_version,
@@ -669,8 +628,8 @@ impl Run<'_> {
             self.report.receipts += 1;
         }
         let pushed: HashSet<&str> =
-            request.documents.iter().filter(|d| !d.changes.is_empty()).map(|d| d.id.as_str()).collect();
-        for result in response.documents {
+            request.records.iter().filter(|d| !d.changes.is_empty()).map(|d| d.id.as_str()).collect();
+        for result in response.records {
             let id = result.id.clone();
             if self.replaying.remove(&id) {
                 self.replay(result)?;
@@ -695,7 +654,7 @@ impl Run<'_> {
                 self.fallback.remove(&id);
                 continue;
             }
-            match self.apply_document(result, &pushed) {
+            match self.apply_record(result, &pushed) {
                 Ok(()) => {}
                 // One record that cannot be taken in (a forbidden change, a corrupt copy) never
                 // stops the others: it is isolated, reported, and left out of this run.
@@ -752,7 +711,7 @@ impl Run<'_> {
     }
 
     /// Rebuilds a restored copy from the server's answer to its pull, then lets it be pushed.
-    fn replay(&mut self, result: super::wire::DocumentResult) -> Result<(), SyncError> {
+    fn replay(&mut self, result: super::wire::RecordResult) -> Result<(), SyncError> {
         let id = result.id.clone();
         let Ok(code) = TaskCode::parse(&id) else { return Ok(()) };
         if let Some(why) = result.refused {
@@ -792,8 +751,8 @@ impl Run<'_> {
         self.skip.insert(id);
     }
 
-    /// Takes in the server's answer for one document.
-    fn apply_document(&mut self, result: super::wire::DocumentResult, pushed: &HashSet<&str>) -> Result<(), SyncError> {
+    /// Takes in the server's answer for one record.
+    fn apply_record(&mut self, result: super::wire::RecordResult, pushed: &HashSet<&str>) -> Result<(), SyncError> {
         let id = result.id.clone();
         let Ok(code) = TaskCode::parse(&id) else { return Ok(()) };
         let heads = answered_heads(&result)?;
@@ -805,7 +764,7 @@ impl Run<'_> {
             if let Some(state) = self.fallback.get_mut(&id)
                 && store.receive_sync_message(&code, state, message)?
             {
-                self.report.progress.documents_pulled += 1;
+                self.report.progress.records_pulled += 1;
             }
         }
         if self.fallback.contains_key(&id) {
@@ -820,7 +779,7 @@ impl Run<'_> {
         let changes = answered_changes(&result)?;
         let merged = store.apply_remote(&code, changes, &heads)?;
         if merged {
-            self.report.progress.documents_pulled += 1;
+            self.report.progress.records_pulled += 1;
         }
         if !store.record(&code)?.has_all(&heads) {
             // The server no longer knows the heads it confirmed (restored from a backup):
@@ -828,7 +787,7 @@ impl Run<'_> {
             self.fallback.insert(id.clone(), am_sync::State::new());
         }
         if pushed.contains(id.as_str()) {
-            self.report.progress.documents_pushed += 1;
+            self.report.progress.records_pushed += 1;
         }
         Ok(())
     }
@@ -841,7 +800,7 @@ impl Run<'_> {
         p.bytes_down = t.bytes_down.load(Ordering::Relaxed) - self.baseline[2];
         p.retries = t.retries.load(Ordering::Relaxed) - self.baseline[3];
         p.last_retry = if p.retries > 0 { t.last_retry() } else { None };
-        p.documents_pending = (self.pulls.len() + self.fallback.len()) as u64;
+        p.records_pending = (self.pulls.len() + self.fallback.len()) as u64;
     }
 
     /// Uploads the blobs the server lacks, resuming uploads that were interrupted.
@@ -906,13 +865,13 @@ impl Run<'_> {
     }
 }
 
-/// The heads the server's answer for one document names.
-fn answered_heads(result: &super::wire::DocumentResult) -> Result<Vec<ChangeHash>, ClientError> {
+/// The heads the server's answer for one record names.
+fn answered_heads(result: &super::wire::RecordResult) -> Result<Vec<ChangeHash>, ClientError> {
     heads_from_hex(&result.heads).ok_or_else(|| ClientError::MalformedAnswer(format!("heads of {}", result.id)))
 }
 
-/// The raw changes the server's answer for one document carries.
-fn answered_changes(result: &super::wire::DocumentResult) -> Result<Vec<Vec<u8>>, ClientError> {
+/// The raw changes the server's answer for one record carries.
+fn answered_changes(result: &super::wire::RecordResult) -> Result<Vec<Vec<u8>>, ClientError> {
     result
         .changes
         .iter()
@@ -1032,38 +991,24 @@ pub fn audit_proofs(
         let through = guard.audit_confirmed_seq()?;
         guard.audit_seqs_through(through)?
     };
-    // In batches, every one proven against the tree size of the first one's checkpoint.
-    let mut all: Option<super::wire::AuditProofs> = None;
-    for batch in seqs.chunks(super::wire::MAX_PROOFS_PER_REQUEST) {
-        let tree_size = match &all {
-            Some(first) => Some(verify_checkpoint(&first.checkpoint, &account.root_public_key)?.tree_size),
-            None => None,
-        };
-        let request = super::wire::ProofRequest { seqs: batch.to_vec(), tree_size };
+    // In batches, every one proven against the tree of the first one's checkpoint (verified once,
+    // kept); nothing confirmed yet asks once, for a checkpoint alone.
+    let mut batches = seqs.chunks(super::wire::MAX_PROOFS_PER_REQUEST);
+    let first_batch = batches.next().unwrap_or_default();
+    let request = super::wire::ProofRequest { seqs: first_batch.to_vec(), tree_size: None };
+    let mut all: super::wire::AuditProofs = client.post_json("/v1/audit/proofs", &request, cancel)?;
+    let held = verify_checkpoint(&all.checkpoint, &account.root_public_key)?;
+    for batch in batches {
+        let request = super::wire::ProofRequest { seqs: batch.to_vec(), tree_size: Some(held.tree_size) };
         let proofs: super::wire::AuditProofs = client.post_json("/v1/audit/proofs", &request, cancel)?;
         let checkpoint = verify_checkpoint(&proofs.checkpoint, &account.root_public_key)?;
-        match &mut all {
-            None => all = Some(proofs),
-            Some(first) => {
-                let held = verify_checkpoint(&first.checkpoint, &account.root_public_key)?;
-                if (checkpoint.tree_size, &checkpoint.root_hash) != (held.tree_size, &held.root_hash) {
-                    return Err(SyncError::Untrusted {
-                        what: ServerStatement::Checkpoint,
-                        detail: "同一次取证明的各批次所对应的审计树不一致".into(),
-                    });
-                }
-                first.proofs.extend(proofs.proofs);
-            }
+        if (checkpoint.tree_size, &checkpoint.root_hash) != (held.tree_size, &held.root_hash) {
+            return Err(SyncError::Untrusted {
+                what: ServerStatement::Checkpoint,
+                detail: "同一次取证明的各批次所对应的审计树不一致".into(),
+            });
         }
+        all.proofs.extend(proofs.proofs);
     }
-    match all {
-        Some(proofs) => Ok(proofs),
-        // Nothing confirmed yet: a checkpoint alone.
-        None => {
-            let request = super::wire::ProofRequest { seqs: Vec::new(), tree_size: None };
-            let proofs: super::wire::AuditProofs = client.post_json("/v1/audit/proofs", &request, cancel)?;
-            verify_checkpoint(&proofs.checkpoint, &account.root_public_key)?;
-            Ok(proofs)
-        }
-    }
+    Ok(all)
 }

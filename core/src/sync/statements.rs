@@ -42,15 +42,17 @@ pub struct Receipt {
     pub device: String,
     /// Server time of acceptance.
     pub received_at_ms: i64,
-    /// Each accepted document and the server's heads after accepting it.
-    pub documents: Vec<ReceiptDocument>,
+    /// Each accepted record and the server's heads after accepting it (`documents` in the signed
+    /// bytes, as receipts were first issued).
+    #[serde(rename = "documents")]
+    pub records: Vec<ReceiptRecord>,
     /// The signer (hex), the tenant root key.
     pub issuer_public_key: String,
 }
 
-/// One document in a [`Receipt`].
+/// One record in a [`Receipt`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReceiptDocument {
+pub struct ReceiptRecord {
     /// The task code.
     pub id: String,
     /// Heads (hex).
@@ -180,7 +182,7 @@ mod tests {
             tenant: "330482".into(),
             device: "d".into(),
             received_at_ms: 5,
-            documents: vec![ReceiptDocument { id: "t".into(), heads: vec!["00".repeat(32)] }],
+            records: vec![ReceiptRecord { id: "t".into(), heads: vec!["00".repeat(32)] }],
             issuer_public_key: hex::encode(root.public_bytes()),
         };
         let signed = sign_statement(&receipt, &root).unwrap();

@@ -10,7 +10,7 @@ use crate::audit::SignedAuditEntry;
 
 /// The largest body the server accepts: 16 MiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// The largest inspection document the server keeps: 4 MiB.
+/// The largest inspection record the server keeps: 4 MiB.
 pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
 /// The size of a blob upload chunk: 1 MiB (the last one may be shorter).
 pub const CHUNK_BYTES: usize = 1024 * 1024;
@@ -18,12 +18,12 @@ pub const CHUNK_BYTES: usize = 1024 * 1024;
 pub const MAX_BLOB_BYTES: u64 = 64 * 1024 * 1024;
 /// The most feed entries in one page.
 pub const MAX_FEED_PAGE: u32 = 500;
-/// Documents pushed or pulled in one sync request at most.
-pub const MAX_DOCUMENTS_PER_REQUEST: usize = 500;
+/// Records pushed or pulled in one sync request at most.
+pub const MAX_RECORDS_PER_REQUEST: usize = 500;
 /// Audit entries uploaded in one sync request at most.
 pub const MAX_AUDIT_PER_REQUEST: usize = 5000;
 
-/// One sync round trip from the device: dirty documents, documents it wants, new audit entries,
+/// One sync round trip from the device: dirty records, records it wants, new audit entries,
 /// and where its view of the feed stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncRequest {
@@ -31,9 +31,9 @@ pub struct SyncRequest {
     pub since: u64,
     /// The most feed entries it wants in the answer.
     pub limit: u32,
-    /// Documents pushed or asked for.
-    #[serde(default)]
-    pub documents: Vec<DocumentPush>,
+    /// Records pushed or asked for (`records` on the wire, the protocol's first name for them).
+    #[serde(default, rename = "documents")]
+    pub records: Vec<RecordPush>,
     /// Audit entries after the last one the server accepted, in chain order.
     #[serde(default)]
     pub audit: Vec<SignedAuditEntry>,
@@ -46,9 +46,9 @@ pub struct SyncRequest {
     pub directory_version: String,
 }
 
-/// One document in a [`SyncRequest`].
+/// One record in a [`SyncRequest`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DocumentPush {
+pub struct RecordPush {
     /// The task code.
     pub id: String,
     /// The heads the device holds that the server confirmed before (hex); the server answers with
@@ -66,8 +66,9 @@ pub struct DocumentPush {
 /// The server's answer to a [`SyncRequest`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncResponse {
-    /// One result per pushed document, in request order.
-    pub documents: Vec<DocumentResult>,
+    /// One result per pushed record, in request order (`records` on the wire).
+    #[serde(rename = "documents")]
+    pub records: Vec<RecordResult>,
     /// Feed entries after `since` that the device may see, oldest first.
     pub feed: Vec<FeedEntry>,
     /// The cursor to send next time (after applying `feed`).
@@ -101,9 +102,9 @@ pub struct DirectoryUpdate {
     pub release: SignedStatement,
 }
 
-/// What happened to one pushed document.
+/// What happened to one pushed record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DocumentResult {
+pub struct RecordResult {
     /// The task code.
     pub id: String,
     /// Why it was refused; `None` when accepted.
@@ -134,7 +135,7 @@ pub struct ForbiddenDetail {
     pub change: String,
 }
 
-/// Why the server refused one document; the rest of the batch is unaffected.
+/// Why the server refused one record; the rest of the batch is unaffected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
 #[serde(rename_all = "snake_case")]
 pub enum Refusal {
@@ -147,28 +148,28 @@ pub enum Refusal {
     /// A change was made by an actor other than the device and the server does not have it yet.
     #[error("a change was made by another device; that device must sync it first")]
     ForeignActor,
-    /// The document would exceed the size limit.
-    #[error("the document would exceed the server's size limit")]
+    /// The record would exceed the size limit.
+    #[error("the record would exceed the server's size limit")]
     TooLarge,
     /// Bytes that do not parse as changes, a sync message or an inspection record.
-    #[error("the document's changes are malformed")]
+    #[error("the record's changes are malformed")]
     Malformed,
     /// The changes depend on changes the server does not have: the device should fall back to
     /// the sync protocol.
     #[error("the changes depend on changes the server does not have")]
     MissingDependencies,
-    /// A document created separately under a task code the server already holds.
-    #[error("a separately created document reuses this task code")]
+    /// A record created separately under a task code the server already holds.
+    #[error("a separately created record reuses this task code")]
     Unrelated,
-    /// The server holds no such document (a pull of an unknown id).
-    #[error("the server holds no such document")]
+    /// The server holds no such record (a pull of an unknown id).
+    #[error("the server holds no such record")]
     Unknown,
     /// A change breaks the record's write rules (see the result's `forbidden`); nothing of the
-    /// document's changes was stored.
+    /// record's changes was stored.
     #[error("a change breaks the record's write rules")]
     ForbiddenEdit,
-    /// The server cannot read its own copy of the document (isolated; other documents sync on).
-    #[error("the server cannot read its copy of this document")]
+    /// The server cannot read its own copy of the record (isolated; other records sync on).
+    #[error("the server cannot read its copy of this record")]
     Unreadable,
     /// A change reuses a sequence number of its actor that the server holds with other
     /// contents: the device's copy was restored from an old backup. The device rebuilds its copy
@@ -191,7 +192,7 @@ pub struct FeedEntry {
     pub kind: FeedKind,
     /// The task code.
     pub id: String,
-    /// The document's heads at that point (hex); empty for a removal.
+    /// The record's heads at that point (hex); empty for a removal.
     #[serde(default)]
     pub heads: Vec<String>,
 }
@@ -200,7 +201,7 @@ pub struct FeedEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedKind {
-    /// The document changed (or became visible to the device).
+    /// The record changed (or became visible to the device).
     Document,
     /// The device's inspector was taken off the task: stop syncing it.
     Removed,

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use onevisit_core::evidence::CaptureTarget;
-use onevisit_core::evidence::fixture::{SampleExif, sample_jpeg};
 use onevisit_core::identity::KeyFileWrapper;
 use onevisit_core::record::{AnswerValue, Position, Stamp};
 use onevisit_core::store::Store;
 use onevisit_core::sync::{self, CancelToken, SyncOptions, wire};
 use onevisit_fuzzing::{fixed_key, fixture, join_changes};
+use onevisit_test_support::{SampleExif, sample_jpeg};
 
 /// Writes one seed unless it is there already (the committed seeds stay as they are).
 fn write(corpus: &Path, target: &str, name: &str, bytes: &[u8]) {

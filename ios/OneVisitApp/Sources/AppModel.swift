@@ -45,7 +45,7 @@ final class AppModel: ObservableObject {
                 for try await event in store.syncEvents(fetchPhotos: fetchPhotos) {
                     switch event {
                     case let .running(p):
-                        syncLine = "同步中：上传 \(p.documentsPushed)/\(p.documentsToPush)，接收 \(p.documentsPulled)"
+                        syncLine = "同步中：上传 \(p.recordsPushed)/\(p.recordsToPush)，接收 \(p.recordsPulled)"
                     case .finished:
                         offline = false
                         syncLine = "已同步 \(Formatting.time(Int64(Date().timeIntervalSince1970 * 1000)))"

@@ -32,23 +32,23 @@ pub enum StorageError {
     /// No such device.
     #[error("unknown device {0}")]
     UnknownDevice(String),
-    /// A document with this id exists already.
-    #[error("document {0} exists already")]
-    DocumentExists(String),
-    /// No such document.
-    #[error("unknown document {0}")]
-    UnknownDocument(String),
-    /// The document changed since it was read (optimistic concurrency); read and try again.
-    #[error("document {0} changed concurrently")]
+    /// A record with this id exists already.
+    #[error("record {0} exists already")]
+    RecordExists(String),
+    /// No such record.
+    #[error("unknown record {0}")]
+    UnknownRecord(String),
+    /// The record changed since it was read (optimistic concurrency); read and try again.
+    #[error("record {0} changed concurrently")]
     VersionConflict(String),
     /// An audit upload does not continue the chain the server holds for the device.
     #[error("the audit upload does not continue the device's chain at #{0}")]
     AuditHeadMoved(u64),
 }
 
-/// What the server knows about one inspection document besides its bytes.
+/// What the server knows about one inspection record besides its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocumentMeta {
+pub struct RecordMeta {
     /// The task code.
     pub id: String,
     /// The departments taking part (they may read it).
@@ -65,18 +65,18 @@ pub struct DocumentMeta {
     pub chunks: u64,
 }
 
-/// A document's stored bytes.
+/// A record's stored bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredDocument {
+pub struct StoredRecord {
     /// The snapshot followed by incremental chunks.
     pub chunks: Vec<Vec<u8>>,
     /// The version they are at.
     pub version: u64,
 }
 
-/// A new document to store.
+/// A new record to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewDocument {
+pub struct NewRecord {
     /// The task code.
     pub id: String,
     /// The task (JSON).
@@ -87,7 +87,7 @@ pub struct NewDocument {
     pub inspectors: Vec<String>,
     /// Its heads (hex).
     pub heads: Vec<String>,
-    /// The whole document, saved.
+    /// The whole record, saved.
     pub snapshot: Vec<u8>,
 }
 
@@ -96,7 +96,7 @@ pub struct NewDocument {
 pub struct FeedRow {
     /// Feed position.
     pub seq: u64,
-    /// The document.
+    /// The record.
     pub id: String,
     /// Its heads (hex); empty for a removal.
     pub heads: Vec<String>,
@@ -208,17 +208,17 @@ pub trait Storage: Send + Sync + 'static {
         horizon_ms: i64,
     ) -> impl Future<Output = Result<bool, StorageError>> + Send;
 
-    // ---- documents and the feed ----
+    // ---- records and the feed ----
 
-    /// A document's metadata.
-    fn document_meta(&self, id: String) -> impl Future<Output = Result<Option<DocumentMeta>, StorageError>> + Send;
-    /// A document's bytes: the snapshot followed by its chunks, and the version they are at.
-    fn document_bytes(&self, id: String) -> impl Future<Output = Result<Option<StoredDocument>, StorageError>> + Send;
-    /// Stores a new document with its assignments; it enters the feed.
-    fn create_document(&self, doc: NewDocument) -> impl Future<Output = Result<u64, StorageError>> + Send;
-    /// Appends a chunk of changes if the document is still at `expected_version`; moves it in the
+    /// A record's metadata.
+    fn record_meta(&self, id: String) -> impl Future<Output = Result<Option<RecordMeta>, StorageError>> + Send;
+    /// A record's bytes: the snapshot followed by its chunks, and the version they are at.
+    fn record_bytes(&self, id: String) -> impl Future<Output = Result<Option<StoredRecord>, StorageError>> + Send;
+    /// Stores a new record with its assignments; it enters the feed.
+    fn create_record(&self, doc: NewRecord) -> impl Future<Output = Result<u64, StorageError>> + Send;
+    /// Appends a chunk of changes if the record is still at `expected_version`; moves it in the
     /// feed. Returns the new version.
-    fn append_document(
+    fn append_record(
         &self,
         id: String,
         expected_version: u64,
@@ -226,7 +226,7 @@ pub trait Storage: Send + Sync + 'static {
         heads: Vec<String>,
     ) -> impl Future<Output = Result<u64, StorageError>> + Send;
     /// Replaces snapshot and chunks with one compacted snapshot (same heads) at `expected_version`.
-    fn compact_document(
+    fn compact_record(
         &self,
         id: String,
         expected_version: u64,
@@ -250,7 +250,7 @@ pub trait Storage: Send + Sync + 'static {
     /// The tenant's latest feed position.
     fn feed_head(&self) -> impl Future<Output = Result<u64, StorageError>> + Send;
 
-    /// Records which blobs (evidence) a document references and which device's accepted change
+    /// Records which blobs (evidence) a record references and which device's accepted change
     /// made the reference, for read authorisation.
     fn add_blob_refs(
         &self,
@@ -260,7 +260,7 @@ pub trait Storage: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
     /// Records that `device` uploaded the whole blob (it holds the bytes).
     fn add_blob_holder(&self, sha256: String, device: String) -> impl Future<Output = Result<(), StorageError>> + Send;
-    /// Whether some document the inspector or departments may read references the blob (by any
+    /// Whether some record the inspector or departments may read references the blob (by any
     /// device): the blob is theirs to ask about.
     fn blob_referenced(
         &self,
@@ -268,7 +268,7 @@ pub trait Storage: Send + Sync + 'static {
         inspector: String,
         departments: Vec<String>,
     ) -> impl Future<Output = Result<bool, StorageError>> + Send;
-    /// Whether some document the inspector or departments may read references the blob, by a
+    /// Whether some record the inspector or departments may read references the blob, by a
     /// device that uploaded it itself (naming a hash in a record of one's own grants nothing).
     fn may_read_blob(
         &self,

@@ -7,8 +7,7 @@ use onevisit_core::certificate::Revocation;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    DeviceRecord, DocumentMeta, FeedRow, NewDocument, Storage, StorageError, StoredAuditEntry, StoredDocument,
-    TenantRecord,
+    DeviceRecord, FeedRow, NewRecord, RecordMeta, Storage, StorageError, StoredAuditEntry, StoredRecord, TenantRecord,
 };
 
 const SCHEMA: &str = "
@@ -50,7 +49,7 @@ const SCHEMA: &str = "
     CREATE INDEX IF NOT EXISTS nonces_by_time ON nonces(at_ms);
     CREATE TABLE IF NOT EXISTS feed_counter (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
     INSERT OR IGNORE INTO feed_counter (id, seq) VALUES (1, 0);
-    CREATE TABLE IF NOT EXISTS documents (
+    CREATE TABLE IF NOT EXISTS records (
         id TEXT PRIMARY KEY,
         task_json TEXT NOT NULL,
         heads TEXT NOT NULL,
@@ -59,20 +58,20 @@ const SCHEMA: &str = "
         chunks INTEGER NOT NULL DEFAULT 0,
         feed_seq INTEGER NOT NULL
     );
-    CREATE UNIQUE INDEX IF NOT EXISTS documents_by_feed ON documents(feed_seq);
-    CREATE TABLE IF NOT EXISTS document_chunks (
-        doc TEXT NOT NULL REFERENCES documents(id),
+    CREATE UNIQUE INDEX IF NOT EXISTS records_by_feed ON records(feed_seq);
+    CREATE TABLE IF NOT EXISTS record_chunks (
+        doc TEXT NOT NULL REFERENCES records(id),
         n INTEGER NOT NULL,
         bytes BLOB NOT NULL,
         PRIMARY KEY (doc, n)
     );
-    CREATE TABLE IF NOT EXISTS document_departments (
-        doc TEXT NOT NULL REFERENCES documents(id),
+    CREATE TABLE IF NOT EXISTS record_departments (
+        doc TEXT NOT NULL REFERENCES records(id),
         department TEXT NOT NULL,
         PRIMARY KEY (department, doc)
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS assignments (
-        doc TEXT NOT NULL REFERENCES documents(id),
+        doc TEXT NOT NULL REFERENCES records(id),
         inspector TEXT NOT NULL,
         active INTEGER NOT NULL,
         seq INTEGER NOT NULL,
@@ -81,7 +80,7 @@ const SCHEMA: &str = "
     CREATE INDEX IF NOT EXISTS assignments_by_doc ON assignments(doc);
     CREATE TABLE IF NOT EXISTS blob_references (
         sha256 TEXT NOT NULL,
-        doc TEXT NOT NULL REFERENCES documents(id),
+        doc TEXT NOT NULL REFERENCES records(id),
         device TEXT NOT NULL,
         PRIMARY KEY (sha256, doc, device)
     ) WITHOUT ROWID;
@@ -117,16 +116,16 @@ fn next_feed_seq(tx: &rusqlite::Transaction<'_>) -> Result<i64, StorageError> {
     tx.query_row("SELECT seq FROM feed_counter WHERE id = 1", [], |r| r.get(0)).map_err(db)
 }
 
-fn document_meta(c: &Connection, id: &str) -> Result<Option<DocumentMeta>, StorageError> {
+fn record_meta(c: &Connection, id: &str) -> Result<Option<RecordMeta>, StorageError> {
     let row: Option<(String, i64, i64, i64)> = c
-        .prepare_cached("SELECT heads, size, version, chunks FROM documents WHERE id = ?1")
+        .prepare_cached("SELECT heads, size, version, chunks FROM records WHERE id = ?1")
         .map_err(db)?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()
         .map_err(db)?;
     let Some((heads, size, version, chunks)) = row else { return Ok(None) };
     let departments = c
-        .prepare_cached("SELECT department FROM document_departments WHERE doc = ?1 ORDER BY department")
+        .prepare_cached("SELECT department FROM record_departments WHERE doc = ?1 ORDER BY department")
         .map_err(db)?
         .query_map([id], |r| r.get(0))
         .map_err(db)?
@@ -139,7 +138,7 @@ fn document_meta(c: &Connection, id: &str) -> Result<Option<DocumentMeta>, Stora
         .map_err(db)?
         .collect::<Result<Vec<String>, _>>()
         .map_err(db)?;
-    Ok(Some(DocumentMeta {
+    Ok(Some(RecordMeta {
         id: id.to_string(),
         departments,
         inspectors,
@@ -182,6 +181,28 @@ fn db(e: rusqlite::Error) -> StorageError {
     StorageError::Database(Box::new(e))
 }
 
+/// A data directory written before the Automerge records were called records: its tables are
+/// renamed in one transaction (SQLite rewrites the references of the other tables).
+fn rename_documents_to_records(conn: &Connection) -> Result<(), StorageError> {
+    let old: bool = conn
+        .query_row("SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents')", [], |r| {
+            r.get(0)
+        })
+        .map_err(db)?;
+    if old {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE documents RENAME TO records;
+             ALTER TABLE document_chunks RENAME TO record_chunks;
+             ALTER TABLE document_departments RENAME TO record_departments;
+             DROP INDEX IF EXISTS documents_by_feed;
+             COMMIT;",
+        )
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
 impl SqliteStorage {
     /// Opens (creating) `server.sqlite` in `dir`.
     pub fn open(dir: &Path) -> Result<SqliteStorage, StorageError> {
@@ -190,6 +211,7 @@ impl SqliteStorage {
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(())).map_err(db)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        rename_documents_to_records(&conn)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
         Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)) })
     }
@@ -239,7 +261,7 @@ fn blob_visible(
         "SELECT EXISTS(SELECT 1 FROM blob_references b WHERE b.sha256 = ?1
             AND (?4 = 0 OR EXISTS (SELECT 1 FROM blob_holders h WHERE h.sha256 = b.sha256 AND h.device = b.device))
             AND (EXISTS (SELECT 1 FROM assignments a WHERE a.doc = b.doc AND a.inspector = ?2 AND a.active = 1)
-                 OR EXISTS (SELECT 1 FROM document_departments x
+                 OR EXISTS (SELECT 1 FROM record_departments x
                             WHERE x.doc = b.doc AND x.department IN (SELECT value FROM json_each(?3)))))",
         params![sha256, inspector, departments, uploaded_by_referrer],
         |r| r.get(0),
@@ -461,49 +483,49 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn document_meta(&self, id: String) -> Result<Option<DocumentMeta>, StorageError> {
-        self.with(move |c| document_meta(c, &id)).await
+    async fn record_meta(&self, id: String) -> Result<Option<RecordMeta>, StorageError> {
+        self.with(move |c| record_meta(c, &id)).await
     }
 
-    async fn document_bytes(&self, id: String) -> Result<Option<StoredDocument>, StorageError> {
+    async fn record_bytes(&self, id: String) -> Result<Option<StoredRecord>, StorageError> {
         self.with(move |c| {
             let tx = c.transaction().map_err(db)?;
             let version: Option<i64> = tx
-                .query_row("SELECT version FROM documents WHERE id = ?1", [&id], |r| r.get(0))
+                .query_row("SELECT version FROM records WHERE id = ?1", [&id], |r| r.get(0))
                 .optional()
                 .map_err(db)?;
             let Some(version) = version else { return Ok(None) };
             let chunks = tx
-                .prepare_cached("SELECT bytes FROM document_chunks WHERE doc = ?1 ORDER BY n")
+                .prepare_cached("SELECT bytes FROM record_chunks WHERE doc = ?1 ORDER BY n")
                 .map_err(db)?
                 .query_map([&id], |r| r.get(0))
                 .map_err(db)?
                 .collect::<Result<Vec<Vec<u8>>, _>>()
                 .map_err(db)?;
-            Ok(Some(StoredDocument { chunks, version: version as u64 }))
+            Ok(Some(StoredRecord { chunks, version: version as u64 }))
         })
         .await
     }
 
-    async fn create_document(&self, doc: NewDocument) -> Result<u64, StorageError> {
+    async fn create_record(&self, doc: NewRecord) -> Result<u64, StorageError> {
         self.with(move |c| {
             let tx = c.transaction().map_err(db)?;
             let exists: bool = tx
-                .query_row("SELECT EXISTS(SELECT 1 FROM documents WHERE id = ?1)", [&doc.id], |r| r.get(0))
+                .query_row("SELECT EXISTS(SELECT 1 FROM records WHERE id = ?1)", [&doc.id], |r| r.get(0))
                 .map_err(db)?;
             if exists {
-                return Err(StorageError::DocumentExists(doc.id));
+                return Err(StorageError::RecordExists(doc.id));
             }
             let seq = next_feed_seq(&tx)?;
             tx.execute(
-                "INSERT INTO documents (id, task_json, heads, size, version, chunks, feed_seq) VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)",
+                "INSERT INTO records (id, task_json, heads, size, version, chunks, feed_seq) VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)",
                 params![doc.id, doc.task_json, join_heads(&doc.heads), doc.snapshot.len() as i64, seq],
             )
             .map_err(db)?;
-            tx.execute("INSERT INTO document_chunks (doc, n, bytes) VALUES (?1, 0, ?2)", params![doc.id, doc.snapshot])
+            tx.execute("INSERT INTO record_chunks (doc, n, bytes) VALUES (?1, 0, ?2)", params![doc.id, doc.snapshot])
                 .map_err(db)?;
             for d in &doc.departments {
-                tx.execute("INSERT OR IGNORE INTO document_departments (doc, department) VALUES (?1, ?2)", params![doc.id, d])
+                tx.execute("INSERT OR IGNORE INTO record_departments (doc, department) VALUES (?1, ?2)", params![doc.id, d])
                     .map_err(db)?;
             }
             for i in &doc.inspectors {
@@ -519,7 +541,7 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn append_document(
+    async fn append_record(
         &self,
         id: String,
         expected_version: u64,
@@ -529,21 +551,21 @@ impl Storage for SqliteStorage {
         self.with(move |c| {
             let tx = c.transaction().map_err(db)?;
             let row: Option<(i64, i64)> = tx
-                .query_row("SELECT version, chunks FROM documents WHERE id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row("SELECT version, chunks FROM records WHERE id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
                 .map_err(db)?;
-            let (version, chunks) = row.ok_or_else(|| StorageError::UnknownDocument(id.clone()))?;
+            let (version, chunks) = row.ok_or_else(|| StorageError::UnknownRecord(id.clone()))?;
             if version as u64 != expected_version {
                 return Err(StorageError::VersionConflict(id));
             }
             let seq = next_feed_seq(&tx)?;
             tx.execute(
-                "INSERT INTO document_chunks (doc, n, bytes) VALUES (?1, ?2, ?3)",
+                "INSERT INTO record_chunks (doc, n, bytes) VALUES (?1, ?2, ?3)",
                 params![id, chunks + 1, chunk],
             )
             .map_err(db)?;
             tx.execute(
-                "UPDATE documents SET heads = ?2, size = size + ?3, version = version + 1, chunks = chunks + 1, feed_seq = ?4
+                "UPDATE records SET heads = ?2, size = size + ?3, version = version + 1, chunks = chunks + 1, feed_seq = ?4
                  WHERE id = ?1",
                 params![id, join_heads(&heads), chunk.len() as i64, seq],
             )
@@ -554,22 +576,22 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn compact_document(&self, id: String, expected_version: u64, snapshot: Vec<u8>) -> Result<(), StorageError> {
+    async fn compact_record(&self, id: String, expected_version: u64, snapshot: Vec<u8>) -> Result<(), StorageError> {
         self.with(move |c| {
             let tx = c.transaction().map_err(db)?;
             let version: i64 = tx
-                .query_row("SELECT version FROM documents WHERE id = ?1", [&id], |r| r.get(0))
+                .query_row("SELECT version FROM records WHERE id = ?1", [&id], |r| r.get(0))
                 .optional()
                 .map_err(db)?
-                .ok_or_else(|| StorageError::UnknownDocument(id.clone()))?;
+                .ok_or_else(|| StorageError::UnknownRecord(id.clone()))?;
             if version as u64 != expected_version {
                 return Err(StorageError::VersionConflict(id));
             }
-            tx.execute("DELETE FROM document_chunks WHERE doc = ?1", [&id]).map_err(db)?;
-            tx.execute("INSERT INTO document_chunks (doc, n, bytes) VALUES (?1, 0, ?2)", params![id, snapshot])
+            tx.execute("DELETE FROM record_chunks WHERE doc = ?1", [&id]).map_err(db)?;
+            tx.execute("INSERT INTO record_chunks (doc, n, bytes) VALUES (?1, 0, ?2)", params![id, snapshot])
                 .map_err(db)?;
             tx.execute(
-                "UPDATE documents SET size = ?2, chunks = 0, version = version + 1 WHERE id = ?1",
+                "UPDATE records SET size = ?2, chunks = 0, version = version + 1 WHERE id = ?1",
                 params![id, snapshot.len() as i64],
             )
             .map_err(db)?;
@@ -581,11 +603,10 @@ impl Storage for SqliteStorage {
     async fn assign(&self, id: String, inspector: String, active: bool) -> Result<(), StorageError> {
         self.with(move |c| {
             let tx = c.transaction().map_err(db)?;
-            let exists: bool = tx
-                .query_row("SELECT EXISTS(SELECT 1 FROM documents WHERE id = ?1)", [&id], |r| r.get(0))
-                .map_err(db)?;
+            let exists: bool =
+                tx.query_row("SELECT EXISTS(SELECT 1 FROM records WHERE id = ?1)", [&id], |r| r.get(0)).map_err(db)?;
             if !exists {
-                return Err(StorageError::UnknownDocument(id));
+                return Err(StorageError::UnknownRecord(id));
             }
             let seq = next_feed_seq(&tx)?;
             tx.execute(
@@ -595,7 +616,7 @@ impl Storage for SqliteStorage {
             )
             .map_err(db)?;
             if active {
-                tx.execute("UPDATE documents SET feed_seq = ?2 WHERE id = ?1", params![id, seq]).map_err(db)?;
+                tx.execute("UPDATE records SET feed_seq = ?2 WHERE id = ?1", params![id, seq]).map_err(db)?;
             }
             tx.commit().map_err(db)
         })
@@ -613,15 +634,15 @@ impl Storage for SqliteStorage {
             let departments = serde_json::to_string(&departments).map_err(|e| StorageError::Database(Box::new(e)))?;
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT feed_seq, id, heads, 0 FROM documents d
+                    "SELECT feed_seq, id, heads, 0 FROM records d
                      WHERE feed_seq > ?1 AND (
                         EXISTS (SELECT 1 FROM assignments a WHERE a.doc = d.id AND a.inspector = ?2 AND a.active = 1)
-                        OR EXISTS (SELECT 1 FROM document_departments x
+                        OR EXISTS (SELECT 1 FROM record_departments x
                                    WHERE x.doc = d.id AND x.department IN (SELECT value FROM json_each(?3))))
                      UNION ALL
                      SELECT a.seq, a.doc, '', 1 FROM assignments a
                      WHERE a.inspector = ?2 AND a.active = 0 AND a.seq > ?1
-                       AND NOT EXISTS (SELECT 1 FROM document_departments x
+                       AND NOT EXISTS (SELECT 1 FROM record_departments x
                                        WHERE x.doc = a.doc AND x.department IN (SELECT value FROM json_each(?3)))
                      ORDER BY 1 LIMIT ?4",
                 )
@@ -763,8 +784,8 @@ impl Storage for SqliteStorage {
 mod tests {
     use super::*;
 
-    fn document(id: &str, department: &str, inspector: &str) -> NewDocument {
-        NewDocument {
+    fn document(id: &str, department: &str, inspector: &str) -> NewRecord {
+        NewRecord {
             id: id.into(),
             task_json: "{}".into(),
             departments: vec![department.into()],
@@ -779,8 +800,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let storage = SqliteStorage::open(dir.path()).unwrap();
         let photo = "ab".repeat(32);
-        storage.create_document(document("330482-20261201-AAAAAAAA", "xfjy", "xfjy-01")).await.unwrap();
-        storage.create_document(document("330482-20261201-BBBBBBBB", "sthj", "sthj-01")).await.unwrap();
+        storage.create_record(document("330482-20261201-AAAAAAAA", "xfjy", "xfjy-01")).await.unwrap();
+        storage.create_record(document("330482-20261201-BBBBBBBB", "sthj", "sthj-01")).await.unwrap();
         let may_read = |inspector: &str, department: &str| {
             storage.may_read_blob(photo.clone(), inspector.to_string(), vec![department.to_string()])
         };
@@ -795,5 +816,33 @@ mod tests {
         // Unless they upload the very bytes themselves (then they had them anyway).
         storage.add_blob_holder(photo.clone(), "attacker".into()).await.unwrap();
         assert!(may_read("sthj-01", "sthj").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_data_directory_from_before_records_were_named_so_keeps_its_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = "330482-20261201-AAAAAAAA";
+        {
+            let storage = SqliteStorage::open(dir.path()).unwrap();
+            storage.create_record(document(id, "xfjy", "xfjy-01")).await.unwrap();
+        }
+        // Back to the old names, as an older server left them.
+        let conn = Connection::open(dir.path().join("server.sqlite")).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE records RENAME TO documents;
+             ALTER TABLE record_chunks RENAME TO document_chunks;
+             ALTER TABLE record_departments RENAME TO document_departments;
+             DROP INDEX records_by_feed;
+             CREATE UNIQUE INDEX documents_by_feed ON documents(feed_seq);",
+        )
+        .unwrap();
+        drop(conn);
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        assert_eq!(storage.record_bytes(id.into()).await.unwrap().map(|r| r.version), Some(1));
+        assert!(storage.record_meta(id.into()).await.unwrap().is_some());
+        let conn = storage.conn.lock().unwrap();
+        let old: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE 'document%'", [], |r| r.get(0)).unwrap();
+        assert_eq!(old, 0, "no table or index keeps the old name");
     }
 }

@@ -4861,19 +4861,19 @@ public struct SyncProgress: Equatable, Hashable {
     /**
      * Records the server accepted.
      */
-    public var documentsPushed: UInt64
+    public var recordsPushed: UInt64
     /**
      * Records that received changes.
      */
-    public var documentsPulled: UInt64
+    public var recordsPulled: UInt64
     /**
      * Records still waiting.
      */
-    public var documentsPending: UInt64
+    public var recordsPending: UInt64
     /**
      * Records that had changes to push at the start (a progress bar's total).
      */
-    public var documentsToPush: UInt64
+    public var recordsToPush: UInt64
     /**
      * Bytes sent.
      */
@@ -4911,16 +4911,16 @@ public struct SyncProgress: Equatable, Hashable {
          */requests: UInt64, 
         /**
          * Records the server accepted.
-         */documentsPushed: UInt64, 
+         */recordsPushed: UInt64, 
         /**
          * Records that received changes.
-         */documentsPulled: UInt64, 
+         */recordsPulled: UInt64, 
         /**
          * Records still waiting.
-         */documentsPending: UInt64, 
+         */recordsPending: UInt64, 
         /**
          * Records that had changes to push at the start (a progress bar's total).
-         */documentsToPush: UInt64, 
+         */recordsToPush: UInt64, 
         /**
          * Bytes sent.
          */bytesUp: UInt64, 
@@ -4943,10 +4943,10 @@ public struct SyncProgress: Equatable, Hashable {
          * Whether the sync waits for another sync of the same store to finish.
          */waitingForOtherSync: Bool) {
         self.requests = requests
-        self.documentsPushed = documentsPushed
-        self.documentsPulled = documentsPulled
-        self.documentsPending = documentsPending
-        self.documentsToPush = documentsToPush
+        self.recordsPushed = recordsPushed
+        self.recordsPulled = recordsPulled
+        self.recordsPending = recordsPending
+        self.recordsToPush = recordsToPush
         self.bytesUp = bytesUp
         self.bytesDown = bytesDown
         self.photosDone = photosDone
@@ -4973,10 +4973,10 @@ public struct FfiConverterTypeSyncProgress: FfiConverterRustBuffer {
         return
             try SyncProgress(
                 requests: FfiConverterUInt64.read(from: &buf), 
-                documentsPushed: FfiConverterUInt64.read(from: &buf), 
-                documentsPulled: FfiConverterUInt64.read(from: &buf), 
-                documentsPending: FfiConverterUInt64.read(from: &buf), 
-                documentsToPush: FfiConverterUInt64.read(from: &buf), 
+                recordsPushed: FfiConverterUInt64.read(from: &buf), 
+                recordsPulled: FfiConverterUInt64.read(from: &buf), 
+                recordsPending: FfiConverterUInt64.read(from: &buf), 
+                recordsToPush: FfiConverterUInt64.read(from: &buf), 
                 bytesUp: FfiConverterUInt64.read(from: &buf), 
                 bytesDown: FfiConverterUInt64.read(from: &buf), 
                 photosDone: FfiConverterUInt64.read(from: &buf), 
@@ -4989,10 +4989,10 @@ public struct FfiConverterTypeSyncProgress: FfiConverterRustBuffer {
 
     public static func write(_ value: SyncProgress, into buf: inout [UInt8]) {
         FfiConverterUInt64.write(value.requests, into: &buf)
-        FfiConverterUInt64.write(value.documentsPushed, into: &buf)
-        FfiConverterUInt64.write(value.documentsPulled, into: &buf)
-        FfiConverterUInt64.write(value.documentsPending, into: &buf)
-        FfiConverterUInt64.write(value.documentsToPush, into: &buf)
+        FfiConverterUInt64.write(value.recordsPushed, into: &buf)
+        FfiConverterUInt64.write(value.recordsPulled, into: &buf)
+        FfiConverterUInt64.write(value.recordsPending, into: &buf)
+        FfiConverterUInt64.write(value.recordsToPush, into: &buf)
         FfiConverterUInt64.write(value.bytesUp, into: &buf)
         FfiConverterUInt64.write(value.bytesDown, into: &buf)
         FfiConverterUInt64.write(value.photosDone, into: &buf)

@@ -5929,22 +5929,22 @@ data class SyncProgress (
     /**
      * Records the server accepted.
      */
-    var `documentsPushed`: kotlin.ULong
+    var `recordsPushed`: kotlin.ULong
     , 
     /**
      * Records that received changes.
      */
-    var `documentsPulled`: kotlin.ULong
+    var `recordsPulled`: kotlin.ULong
     , 
     /**
      * Records still waiting.
      */
-    var `documentsPending`: kotlin.ULong
+    var `recordsPending`: kotlin.ULong
     , 
     /**
      * Records that had changes to push at the start (a progress bar's total).
      */
-    var `documentsToPush`: kotlin.ULong
+    var `recordsToPush`: kotlin.ULong
     , 
     /**
      * Bytes sent.
@@ -6013,10 +6013,10 @@ public object FfiConverterTypeSyncProgress: FfiConverterRustBuffer<SyncProgress>
 
     override fun allocationSize(value: SyncProgress) = (
             FfiConverterULong.allocationSize(value.`requests`) +
-            FfiConverterULong.allocationSize(value.`documentsPushed`) +
-            FfiConverterULong.allocationSize(value.`documentsPulled`) +
-            FfiConverterULong.allocationSize(value.`documentsPending`) +
-            FfiConverterULong.allocationSize(value.`documentsToPush`) +
+            FfiConverterULong.allocationSize(value.`recordsPushed`) +
+            FfiConverterULong.allocationSize(value.`recordsPulled`) +
+            FfiConverterULong.allocationSize(value.`recordsPending`) +
+            FfiConverterULong.allocationSize(value.`recordsToPush`) +
             FfiConverterULong.allocationSize(value.`bytesUp`) +
             FfiConverterULong.allocationSize(value.`bytesDown`) +
             FfiConverterULong.allocationSize(value.`photosDone`) +
@@ -6028,10 +6028,10 @@ public object FfiConverterTypeSyncProgress: FfiConverterRustBuffer<SyncProgress>
 
     override fun write(value: SyncProgress, buf: ByteBuffer) {
             FfiConverterULong.write(value.`requests`, buf)
-            FfiConverterULong.write(value.`documentsPushed`, buf)
-            FfiConverterULong.write(value.`documentsPulled`, buf)
-            FfiConverterULong.write(value.`documentsPending`, buf)
-            FfiConverterULong.write(value.`documentsToPush`, buf)
+            FfiConverterULong.write(value.`recordsPushed`, buf)
+            FfiConverterULong.write(value.`recordsPulled`, buf)
+            FfiConverterULong.write(value.`recordsPending`, buf)
+            FfiConverterULong.write(value.`recordsToPush`, buf)
             FfiConverterULong.write(value.`bytesUp`, buf)
             FfiConverterULong.write(value.`bytesDown`, buf)
             FfiConverterULong.write(value.`photosDone`, buf)

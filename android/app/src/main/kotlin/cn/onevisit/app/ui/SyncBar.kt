@@ -30,8 +30,8 @@ fun SyncBar(sync: SyncHolder?, onSynced: () -> Unit = {}) {
             }
         }
         val p = state.progress
-        if (state.running && p != null && p.documentsToPush > 0uL) {
-            LinearProgressIndicator(progress = { p.documentsPushed.toFloat() / p.documentsToPush.toFloat() }, modifier = Modifier.fillMaxWidth())
+        if (state.running && p != null && p.recordsToPush > 0uL) {
+            LinearProgressIndicator(progress = { p.recordsPushed.toFloat() / p.recordsToPush.toFloat() }, modifier = Modifier.fillMaxWidth())
         }
     }
 }

@@ -45,7 +45,7 @@ data class SyncState(
             running -> progress?.let { p ->
                 when {
                     p.waitingForOtherSync -> "等待本机另一个同步完成…"
-                    else -> "同步中：上传 ${p.documentsPushed}/${p.documentsToPush}，接收 ${p.documentsPulled}" +
+                    else -> "同步中：上传 ${p.recordsPushed}/${p.recordsToPush}，接收 ${p.recordsPulled}" +
                         (p.retryReason?.let { "（$it，已重试 ${p.retries} 次）" } ?: "")
                 }
             } ?: "同步中…"

@@ -1,6 +1,6 @@
-//! The documents side of the sync protocol: authorising, applying and answering one pushed
-//! document at a time (a refusal never fails the batch), over any [`Storage`]. Loaded records are
-//! cached with the storage version they reflect, and writes are serialised per document; across
+//! The records side of the sync protocol: authorising, applying and answering one pushed
+//! record at a time (a refusal never fails the batch), over any [`Storage`]. Loaded records are
+//! cached with the storage version they reflect, and writes are serialised per record; across
 //! server replicas the storage's optimistic version check decides.
 
 use std::collections::HashMap;
@@ -13,14 +13,13 @@ use onevisit_core::domain::{DepartmentId, Directory, InspectorId};
 use onevisit_core::record::exchange::parse_change;
 use onevisit_core::record::{Author, InspectionRecord, RecordError, WriteRules};
 use onevisit_core::sync::wire::{
-    DocumentPush, DocumentResult, ForbiddenDetail, MAX_DOCUMENT_BYTES, Refusal, b64, heads_from_hex, heads_to_hex,
-    unb64,
+    ForbiddenDetail, MAX_DOCUMENT_BYTES, RecordPush, RecordResult, Refusal, b64, heads_from_hex, heads_to_hex, unb64,
 };
 use tokio::sync::Mutex;
 
-use crate::storage::{DocumentMeta, NewDocument, Storage, StorageError, StoredDocument};
+use crate::storage::{NewRecord, RecordMeta, Storage, StorageError, StoredRecord};
 
-/// Compact a stored document once this many chunks follow its snapshot.
+/// Compact a stored record once this many chunks follow its snapshot.
 const COMPACT_AFTER_CHUNKS: u64 = 64;
 /// How many loaded records the server keeps in memory at most (then forgets idle ones).
 const CACHED_DOCUMENTS: usize = 256;
@@ -41,11 +40,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    fn may_read(&self, meta: &DocumentMeta) -> bool {
+    fn may_read(&self, meta: &RecordMeta) -> bool {
         self.may_write(meta) || meta.departments.iter().any(|d| self.departments.contains(d))
     }
 
-    fn may_write(&self, meta: &DocumentMeta) -> bool {
+    fn may_write(&self, meta: &RecordMeta) -> bool {
         meta.inspectors.contains(&self.inspector)
     }
 
@@ -81,23 +80,23 @@ struct Cached {
     record: Option<InspectionRecord>,
 }
 
-/// The per-document locks and cache.
+/// The per-record locks and cache.
 #[derive(Default)]
-pub struct Documents {
+pub struct Records {
     slots: std::sync::Mutex<HashMap<String, Arc<Mutex<Cached>>>>,
     /// The directory the write rules read, parsed once per version.
     directory: std::sync::Mutex<Option<(String, Arc<Directory>)>>,
 }
 
-/// One pushed document's outcome, and its heads if something was accepted into it.
+/// One pushed record's outcome, and its heads if something was accepted into it.
 pub struct Outcome {
     /// The answer for the device.
-    pub result: DocumentResult,
+    pub result: RecordResult,
     /// The server's heads, when the device's push (or pull) succeeded.
     pub accepted: Option<Vec<String>>,
     /// Whether the device's changes added something.
     pub wrote: bool,
-    /// The evidence hashes the document references, after a write.
+    /// The evidence hashes the record references, after a write.
     pub evidence: Vec<String>,
 }
 
@@ -107,7 +106,7 @@ fn evidence_of(record: &InspectionRecord) -> Vec<String> {
 
 fn refused(id: &str, why: Refusal) -> Outcome {
     Outcome {
-        result: DocumentResult { id: id.to_string(), refused: Some(why), ..Default::default() },
+        result: RecordResult { id: id.to_string(), refused: Some(why), ..Default::default() },
         accepted: None,
         wrote: false,
         evidence: Vec::new(),
@@ -130,7 +129,7 @@ fn refused_for(id: &str, error: RecordError) -> Outcome {
     }
 }
 
-impl Documents {
+impl Records {
     /// The current directory data, parsed (re-read only when its version changes).
     pub async fn directory<S: Storage>(&self, storage: &S) -> Result<Arc<Directory>, StorageError> {
         let version = storage.directory_version().await?.unwrap_or_default();
@@ -163,13 +162,13 @@ impl Documents {
         slots.entry(id.to_string()).or_insert_with(|| Arc::new(Mutex::new(Cached { version: 0, record: None }))).clone()
     }
 
-    /// Handles one document of a batch.
+    /// Handles one record of a batch.
     pub async fn push<S: Storage>(
         &self,
         storage: &S,
         writer: &Writer,
         context: &RuleContext<'_>,
-        push: DocumentPush,
+        push: RecordPush,
     ) -> Result<Outcome, StorageError> {
         let id = push.id.clone();
         let Some(known) = heads_from_hex(&push.known_heads) else { return Ok(refused(&id, Refusal::Malformed)) };
@@ -180,12 +179,12 @@ impl Documents {
             Some(_) => return Ok(refused(&id, Refusal::Malformed)),
         };
         for _ in 0..WRITE_ATTEMPTS {
-            let Some(meta) = storage.document_meta(id.clone()).await? else {
+            let Some(meta) = storage.record_meta(id.clone()).await? else {
                 if changes.is_empty() {
                     return Ok(refused(&id, Refusal::Unknown));
                 }
                 match self.create(storage, writer, context, &id, changes.clone()).await {
-                    Err(StorageError::DocumentExists(_)) => continue,
+                    Err(StorageError::RecordExists(_)) => continue,
                     other => return other,
                 }
             };
@@ -215,7 +214,7 @@ impl Documents {
         Err(StorageError::VersionConflict(id))
     }
 
-    /// A document the server does not have yet: the device created the task offline.
+    /// A record the server does not have yet: the device created the task offline.
     async fn create<S: Storage>(
         &self,
         storage: &S,
@@ -254,7 +253,7 @@ impl Documents {
             return Ok(refused(id, Refusal::TooLarge));
         }
         let heads = heads_to_hex(&record.heads());
-        let doc = NewDocument {
+        let doc = NewRecord {
             id: id.to_string(),
             task_json: serde_json::to_string(&task).map_err(|e| StorageError::Database(Box::new(e)))?,
             departments: task.departments.iter().map(|d| d.to_string()).collect(),
@@ -262,26 +261,26 @@ impl Documents {
             heads: heads.clone(),
             snapshot,
         };
-        let version = storage.create_document(doc).await?;
+        let version = storage.create_record(doc).await?;
         let evidence = evidence_of(&record);
         let slot = self.slot(id);
         *slot.lock().await = Cached { version, record: Some(record) };
         Ok(Outcome {
-            result: DocumentResult { id: id.to_string(), heads: heads.clone(), ..Default::default() },
+            result: RecordResult { id: id.to_string(), heads: heads.clone(), ..Default::default() },
             accepted: Some(heads),
             wrote: true,
             evidence,
         })
     }
 
-    /// A document the server has: apply what is new, answer with what the device lacks.
+    /// A record the server has: apply what is new, answer with what the device lacks.
     #[allow(clippy::too_many_arguments)]
     async fn update<S: Storage>(
         &self,
         storage: &S,
         writer: &Writer,
         context: &RuleContext<'_>,
-        meta: &DocumentMeta,
+        meta: &RecordMeta,
         cached: &mut Cached,
         known: &[ChangeHash],
         changes: Vec<Change>,
@@ -289,11 +288,11 @@ impl Documents {
     ) -> Result<Outcome, StorageError> {
         let id = meta.id.as_str();
         if cached.record.is_none() || cached.version != meta.version {
-            let Some(StoredDocument { chunks, version }) = storage.document_bytes(id.to_string()).await? else {
-                return Err(StorageError::UnknownDocument(id.to_string()));
+            let Some(StoredRecord { chunks, version }) = storage.record_bytes(id.to_string()).await? else {
+                return Err(StorageError::UnknownRecord(id.to_string()));
             };
             let Some((first, rest)) = chunks.split_first() else {
-                return Err(StorageError::UnknownDocument(id.to_string()));
+                return Err(StorageError::UnknownRecord(id.to_string()));
             };
             match InspectionRecord::load(first, rest.iter().map(Vec::as_slice)) {
                 Ok(record) => *cached = Cached { version, record: Some(record) },
@@ -304,7 +303,7 @@ impl Documents {
                 }
             }
         }
-        let Some(record) = cached.record.as_mut() else { return Err(StorageError::UnknownDocument(id.to_string())) };
+        let Some(record) = cached.record.as_mut() else { return Err(StorageError::UnknownRecord(id.to_string())) };
 
         if let Some(message) = sync_message {
             return Ok(answer_sync_message(id, record, message));
@@ -333,7 +332,7 @@ impl Documents {
                 return Ok(refused(id, Refusal::TooLarge));
             }
             let heads = heads_to_hex(&record.heads());
-            match storage.append_document(id.to_string(), cached.version, chunk, heads).await {
+            match storage.append_record(id.to_string(), cached.version, chunk, heads).await {
                 Ok(version) => cached.version = version,
                 Err(e) => {
                     cached.record = None;
@@ -344,12 +343,12 @@ impl Documents {
                 && let Some(record) = cached.record.as_mut()
             {
                 let snapshot = record.save();
-                if storage.compact_document(id.to_string(), cached.version, snapshot).await.is_ok() {
+                if storage.compact_record(id.to_string(), cached.version, snapshot).await.is_ok() {
                     cached.version += 1;
                 }
             }
         }
-        let Some(record) = cached.record.as_mut() else { return Err(StorageError::UnknownDocument(id.to_string())) };
+        let Some(record) = cached.record.as_mut() else { return Err(StorageError::UnknownRecord(id.to_string())) };
         let mut have: Vec<ChangeHash> = known.iter().copied().filter(|h| record.has_all(&[*h])).collect();
         have.extend(pushed.into_iter().filter(|h| record.has_all(&[*h])));
         let lacking = if have.is_empty() && !known.is_empty() {
@@ -361,7 +360,7 @@ impl Documents {
         let heads = heads_to_hex(&record.heads());
         let evidence = if wrote { evidence_of(record) } else { Vec::new() };
         Ok(Outcome {
-            result: DocumentResult {
+            result: RecordResult {
                 id: id.to_string(),
                 heads: heads.clone(),
                 changes: lacking.iter().map(|c| b64(c)).collect(),
@@ -385,7 +384,7 @@ fn answer_sync_message(id: &str, record: &mut InspectionRecord, message: sync::M
     let reply = record.sync_message(&mut state).map(|m| b64(&m.encode()));
     let heads = heads_to_hex(&record.heads());
     Outcome {
-        result: DocumentResult { id: id.to_string(), heads, sync_message: reply, ..Default::default() },
+        result: RecordResult { id: id.to_string(), heads, sync_message: reply, ..Default::default() },
         accepted: None,
         wrote: false,
         evidence: Vec::new(),
