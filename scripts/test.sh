@@ -2,8 +2,8 @@
 # Runs every test on a fresh machine: unit tests beside the code, whole-flow tests in tests/, the
 # `onevisit` command's tests; that the generated Kotlin/Swift/Python bindings match the Rust surface;
 # the Python bindings' smoke test; the Kotlin library's JUnit suite on the JVM (Maven, against the
-# host build of the core and a real server process); then rustfmt, clippy, rustdoc and cargo-deny
-# (all required).
+# host build of the core and a real server process); and, beside them, rustfmt, clippy, rustdoc and
+# cargo-deny (scripts/lints.sh, all required).
 # Needs Rust (cargo), python3, openssl, Java 17 and Maven; installs from PyPI the independent
 # implementations the tests check our signatures, canonical JSON and evidence bundles with
 # (cryptography, rfc8785, bagit); Maven fetches Kotlin, coroutines, JNA and JUnit from Maven Central.
@@ -21,9 +21,17 @@ command -v openssl >/dev/null || { echo "openssl is required (apt-get install op
 command -v mvn >/dev/null || { echo "Maven and Java 17 are required (apt-get install maven openjdk-17-jdk)" >&2; exit 1; }
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+lint_log=$(mktemp)
+lint_pid=""
+# The lints still running in the background (see below) are waited for, never orphaned.
+trap 'if [ -n "$lint_pid" ]; then wait "$lint_pid" 2>/dev/null || true; fi; rm -f "$log" "$lint_log"' EXIT
 
 cargo build --workspace --all-targets --locked
+# The lints (scripts/lints.sh: rustfmt, clippy, rustdoc, cargo-deny) run at the lowest priority in
+# their own target folder while the tests run: the tests wait on processes and sockets more than on
+# the CPU, so the lints mostly use what the tests leave idle.
+nice -n 19 bash scripts/lints.sh > "$lint_log" 2>&1 &
+lint_pid=$!
 set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 test_status=${PIPESTATUS[0]}
@@ -45,31 +53,9 @@ junit=$(cat android/onevisit-kotlin/target/surefire-reports/TEST-*.xml 2>/dev/nu
 if [ "$kotlin_status" -eq 0 ]; then count 0 "$junit"; else count 1 0; fi
 
 lint_status=0
-if [ "$test_status" -eq 0 ]; then
-  # Lints are part of the test: a toolchain without rustfmt or clippy fails here rather than
-  # skipping them (rustup component add rustfmt clippy).
-  cargo fmt --version >/dev/null 2>&1 || { echo "rustfmt is missing: rustup component add rustfmt" >&2; lint_status=1; }
-  cargo clippy --version >/dev/null 2>&1 || { echo "clippy is missing: rustup component add clippy" >&2; lint_status=1; }
-  if [ "$lint_status" -eq 0 ]; then
-    cargo fmt --all --check || lint_status=$?
-    cargo clippy --workspace --all-targets --locked -- -D warnings || lint_status=$?
-    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet || lint_status=$?
-  fi
-  # The dependency tree (deny.toml): licences, banned crates and sources always; advisories when
-  # the RustSec database (github.com) can be fetched. cargo-deny is built from crates.io when absent.
-  deny=$(command -v cargo-deny || echo target/tools/bin/cargo-deny)
-  if [ ! -x "$deny" ]; then
-    cargo install --locked --debug --quiet cargo-deny@0.20.2 --root target/tools || lint_status=$?
-  fi
-  if [ -x "$deny" ]; then
-    "$deny" check licenses bans sources || lint_status=$?
-    if "$deny" fetch db >/dev/null 2>&1; then
-      "$deny" check advisories || lint_status=$?
-    else
-      echo "cargo deny: the RustSec advisory database is not reachable from here; advisories not checked" >&2
-    fi
-  fi
-fi
+wait "$lint_pid" || lint_status=$?
+lint_pid=""
+cat "$lint_log"
 
 passed=$(sed -nE 's/^test result: [A-Za-z]+\. ([0-9]+) passed.*/\1/p' "$log" | awk -v x="$extra_passed" '{s += $1} END {print s + x}')
 failed=$(sed -nE 's/^test result: [A-Za-z]+\. [0-9]+ passed; ([0-9]+) failed.*/\1/p' "$log" | awk -v x="$extra_failed" '{s += $1} END {print s + x}')

@@ -529,6 +529,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_func_byte_size() != 4558:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_func_check_task_code() != 39702:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_func_clear_log_sink() != 11195:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_func_core_version() != 26238:
@@ -648,6 +650,9 @@ _UniffiLib.uniffi_onevisit_ffi_checksum_func_beijing_time.restype = ctypes.c_uin
 _UniffiLib.uniffi_onevisit_ffi_checksum_func_byte_size.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_func_byte_size.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_func_check_task_code.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_func_check_task_code.restype = ctypes.c_uint16
 _UniffiLib.uniffi_onevisit_ffi_checksum_func_clear_log_sink.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_func_clear_log_sink.restype = ctypes.c_uint16
@@ -784,6 +789,12 @@ _UniffiLib.uniffi_onevisit_ffi_fn_func_byte_size.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_func_byte_size.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_func_check_task_code.argtypes = (
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_func_check_task_code.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_onevisit_ffi_fn_func_clear_log_sink.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -1807,8 +1818,9 @@ class BundleCheck:
     """
     One check a verification made.
 """
-    def __init__(self, *, kind:str, ok:bool, detail:str):
+    def __init__(self, *, kind:str, label:str, ok:bool, detail:str):
         self.kind = kind
+        self.label = label
         self.ok = ok
         self.detail = detail
         
@@ -1816,9 +1828,11 @@ class BundleCheck:
 
     
     def __str__(self):
-        return "BundleCheck(kind={}, ok={}, detail={})".format(self.kind, self.ok, self.detail)
+        return "BundleCheck(kind={}, label={}, ok={}, detail={})".format(self.kind, self.label, self.ok, self.detail)
     def __eq__(self, other):
         if self.kind != other.kind:
+            return False
+        if self.label != other.label:
             return False
         if self.ok != other.ok:
             return False
@@ -1831,6 +1845,7 @@ class _UniffiFfiConverterTypeBundleCheck(_UniffiConverterRustBuffer):
     def read(buf):
         return BundleCheck(
             kind=_UniffiFfiConverterString.read(buf),
+            label=_UniffiFfiConverterString.read(buf),
             ok=_UniffiFfiConverterBoolean.read(buf),
             detail=_UniffiFfiConverterString.read(buf),
         )
@@ -1838,12 +1853,14 @@ class _UniffiFfiConverterTypeBundleCheck(_UniffiConverterRustBuffer):
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.kind)
+        _UniffiFfiConverterString.check_lower(value.label)
         _UniffiFfiConverterBoolean.check_lower(value.ok)
         _UniffiFfiConverterString.check_lower(value.detail)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.kind, buf)
+        _UniffiFfiConverterString.write(value.label, buf)
         _UniffiFfiConverterBoolean.write(value.ok, buf)
         _UniffiFfiConverterString.write(value.detail, buf)
 
@@ -3927,6 +3944,57 @@ class _UniffiFfiConverterTypeTaskCodeClaims(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.inspectors, buf)
         _UniffiFfiConverterSequenceString.write(value.matters, buf)
         _UniffiFfiConverterString.write(value.issuer, buf)
+
+@dataclass
+class TaskCodeCheck:
+    """
+    A task code the party checked with the tenant root: what it says, and who issued it.
+"""
+    def __init__(self, *, claims:TaskCodeClaims, issuer_inspector:str, not_before_ms:int, expires_ms:int):
+        self.claims = claims
+        self.issuer_inspector = issuer_inspector
+        self.not_before_ms = not_before_ms
+        self.expires_ms = expires_ms
+        
+        
+
+    
+    def __str__(self):
+        return "TaskCodeCheck(claims={}, issuer_inspector={}, not_before_ms={}, expires_ms={})".format(self.claims, self.issuer_inspector, self.not_before_ms, self.expires_ms)
+    def __eq__(self, other):
+        if self.claims != other.claims:
+            return False
+        if self.issuer_inspector != other.issuer_inspector:
+            return False
+        if self.not_before_ms != other.not_before_ms:
+            return False
+        if self.expires_ms != other.expires_ms:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeTaskCodeCheck(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return TaskCodeCheck(
+            claims=_UniffiFfiConverterTypeTaskCodeClaims.read(buf),
+            issuer_inspector=_UniffiFfiConverterString.read(buf),
+            not_before_ms=_UniffiFfiConverterInt64.read(buf),
+            expires_ms=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeTaskCodeClaims.check_lower(value.claims)
+        _UniffiFfiConverterString.check_lower(value.issuer_inspector)
+        _UniffiFfiConverterInt64.check_lower(value.not_before_ms)
+        _UniffiFfiConverterInt64.check_lower(value.expires_ms)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeTaskCodeClaims.write(value.claims, buf)
+        _UniffiFfiConverterString.write(value.issuer_inspector, buf)
+        _UniffiFfiConverterInt64.write(value.not_before_ms, buf)
+        _UniffiFfiConverterInt64.write(value.expires_ms, buf)
 
 class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
     @staticmethod
@@ -6877,7 +6945,7 @@ class TaskCodeError:  # type: ignore
     _UniffiTempTaskCodeError.Malformed = Malformed # type: ignore
     class BadSignature(_UniffiTempTaskCodeError):
         """
-        Forged or altered.
+        The claims were altered after issue, or the key given is not the issuing device's.
 """
         
         def __init__(self):
@@ -6925,6 +6993,50 @@ class TaskCodeError:  # type: ignore
         def __repr__(self):
             return "TaskCodeError.BadIssuerKey({})".format(str(self))
     _UniffiTempTaskCodeError.BadIssuerKey = BadIssuerKey # type: ignore
+    class BadRootKey(_UniffiTempTaskCodeError):
+        """
+        The root key is not 64 hex characters of an Ed25519 public key.
+"""
+        
+        def __init__(self):
+            pass
+
+        def __repr__(self):
+            return "TaskCodeError.BadRootKey({})".format(str(self))
+    _UniffiTempTaskCodeError.BadRootKey = BadRootKey # type: ignore
+    class NoCertificate(_UniffiTempTaskCodeError):
+        """
+        An old task code (OV1) without the issuing device's certificate: the root alone cannot check it.
+"""
+        
+        def __init__(self):
+            pass
+
+        def __repr__(self):
+            return "TaskCodeError.NoCertificate({})".format(str(self))
+    _UniffiTempTaskCodeError.NoCertificate = NoCertificate # type: ignore
+    class UntrustedIssuer(_UniffiTempTaskCodeError):
+        """
+        The issuing device's certificate is not signed by the root key given (another tenant's key).
+"""
+        
+        def __init__(self):
+            pass
+
+        def __repr__(self):
+            return "TaskCodeError.UntrustedIssuer({})".format(str(self))
+    _UniffiTempTaskCodeError.UntrustedIssuer = UntrustedIssuer # type: ignore
+    class IssuerCertificateExpired(_UniffiTempTaskCodeError):
+        """
+        The issuing device's certificate was not valid at the time of the check.
+"""
+        
+        def __init__(self):
+            pass
+
+        def __repr__(self):
+            return "TaskCodeError.IssuerCertificateExpired({})".format(str(self))
+    _UniffiTempTaskCodeError.IssuerCertificateExpired = IssuerCertificateExpired # type: ignore
 
 TaskCodeError = _UniffiTempTaskCodeError # type: ignore
 del _UniffiTempTaskCodeError
@@ -6951,6 +7063,18 @@ class _UniffiFfiConverterTypeTaskCodeError(_UniffiConverterRustBuffer):
         if variant == 5:
             return TaskCodeError.BadIssuerKey(
             )
+        if variant == 6:
+            return TaskCodeError.BadRootKey(
+            )
+        if variant == 7:
+            return TaskCodeError.NoCertificate(
+            )
+        if variant == 8:
+            return TaskCodeError.UntrustedIssuer(
+            )
+        if variant == 9:
+            return TaskCodeError.IssuerCertificateExpired(
+            )
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -6967,6 +7091,14 @@ class _UniffiFfiConverterTypeTaskCodeError(_UniffiConverterRustBuffer):
             return
         if isinstance(value, TaskCodeError.BadIssuerKey):
             return
+        if isinstance(value, TaskCodeError.BadRootKey):
+            return
+        if isinstance(value, TaskCodeError.NoCertificate):
+            return
+        if isinstance(value, TaskCodeError.UntrustedIssuer):
+            return
+        if isinstance(value, TaskCodeError.IssuerCertificateExpired):
+            return
 
     @staticmethod
     def write(value, buf):
@@ -6982,6 +7114,14 @@ class _UniffiFfiConverterTypeTaskCodeError(_UniffiConverterRustBuffer):
             _UniffiFfiConverterInt64.write(value.valid_from_ms, buf)
         if isinstance(value, TaskCodeError.BadIssuerKey):
             buf.write_i32(5)
+        if isinstance(value, TaskCodeError.BadRootKey):
+            buf.write_i32(6)
+        if isinstance(value, TaskCodeError.NoCertificate):
+            buf.write_i32(7)
+        if isinstance(value, TaskCodeError.UntrustedIssuer):
+            buf.write_i32(8)
+        if isinstance(value, TaskCodeError.IssuerCertificateExpired):
+            buf.write_i32(9)
 
 
 class CancellationProtocol(typing.Protocol):
@@ -8443,6 +8583,28 @@ def byte_size(bytes: int) -> str:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def check_task_code(token: str,root_public_key_hex: str) -> TaskCodeCheck:
+    """
+    The inspected party's check of a scanned task code (亮码核验), offline, with nothing but the
+    tenant's published root key: no store, no device key. Errors say 无效 / 已过期 / 尚未生效, and a
+    wrong root key is named as such, never as a forgery.
+"""
+    
+    _UniffiFfiConverterString.check_lower(token)
+
+    _UniffiFfiConverterString.check_lower(root_public_key_hex)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(token),
+        _UniffiFfiConverterString.lower(root_public_key_hex),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterTypeTaskCodeCheck.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeTaskCodeError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_onevisit_ffi_fn_func_check_task_code,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def clear_log_sink() -> None:
     """
     Stops forwarding the core's lines.
@@ -8605,11 +8767,13 @@ __all__ = [
     "SyncProgress",
     "SyncSummary",
     "TaskCodeClaims",
+    "TaskCodeCheck",
     "TaskCodeToken",
     "TaskQuery",
     "TaskSummary",
     "beijing_time",
     "byte_size",
+    "check_task_code",
     "clear_log_sink",
     "core_version",
     "set_log_sink",

@@ -55,6 +55,8 @@ pub struct ExportResult {
 pub struct BundleCheck {
     /// What was checked (`manifest`, `seal`, `capture`, `document`, `audit`, …).
     pub kind: String,
+    /// The check's name in Chinese (内容清单, 封签, 照片采集记录, 文书签名, 审计日志, …).
+    pub label: String,
     /// Whether it holds.
     pub ok: bool,
     /// What exactly: the file, the signer, the entry.
@@ -157,7 +159,7 @@ pub async fn verify_bundle(
                 checks: report
                     .checks
                     .into_iter()
-                    .map(|c| BundleCheck { kind: c.kind, ok: c.ok, detail: c.detail })
+                    .map(|c| BundleCheck { label: c.label_zh().to_string(), kind: c.kind, ok: c.ok, detail: c.detail })
                     .collect(),
             })
         },

@@ -149,6 +149,47 @@ pub struct TaskCodeClaims {
     pub issuer: String,
 }
 
+impl From<onevisit_core::task_token::TaskClaims> for TaskCodeClaims {
+    fn from(claims: onevisit_core::task_token::TaskClaims) -> Self {
+        TaskCodeClaims {
+            code: claims.code,
+            uscc: claims.uscc,
+            inspectors: claims.inspectors.into_iter().map(|(name, number)| format!("{name}（{number}）")).collect(),
+            matters: claims.matters,
+            issuer: claims.issuer,
+        }
+    }
+}
+
+/// A task code the party checked with the tenant root: what it says, and who issued it.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct TaskCodeCheck {
+    /// What the task code says.
+    pub claims: TaskCodeClaims,
+    /// The inspector the issuing device is certified for.
+    pub issuer_inspector: String,
+    /// Valid from, ms since the epoch.
+    pub not_before_ms: i64,
+    /// Valid until.
+    pub expires_ms: i64,
+}
+
+/// The inspected party's check of a scanned task code (亮码核验), offline, with nothing but the
+/// tenant's published root key: no store, no device key. Errors say 无效 / 已过期 / 尚未生效, and a
+/// wrong root key is named as such, never as a forgery.
+#[uniffi::export]
+pub fn check_task_code(token: String, root_public_key_hex: String) -> Result<TaskCodeCheck, TaskCodeError> {
+    let root =
+        onevisit_core::identity::verifying_key_from_hex(root_public_key_hex.trim()).ok_or(TaskCodeError::BadRootKey)?;
+    let checked = onevisit_core::task_token::verify_with_root(&token, &root, onevisit_core::store::now_ms())?;
+    Ok(TaskCodeCheck {
+        not_before_ms: checked.claims.not_before_ms,
+        expires_ms: checked.claims.expires_ms,
+        issuer_inspector: checked.issuer_inspector,
+        claims: checked.claims.into(),
+    })
+}
+
 #[uniffi::export]
 impl DeviceStore {
     /// Renders the latest version of a document from the record (a new version only when what it
@@ -240,11 +281,5 @@ pub fn verify_task_code(token: String, issuer_public_key_hex: String) -> Result<
     let key = onevisit_core::identity::verifying_key_from_hex(issuer_public_key_hex.trim())
         .ok_or(TaskCodeError::BadIssuerKey)?;
     let claims = onevisit_core::task_token::verify(&token, &key, onevisit_core::store::now_ms())?;
-    Ok(TaskCodeClaims {
-        code: claims.code,
-        uscc: claims.uscc,
-        inspectors: claims.inspectors.into_iter().map(|(name, number)| format!("{name}（{number}）")).collect(),
-        matters: claims.matters,
-        issuer: claims.issuer,
-    })
+    Ok(claims.into())
 }

@@ -390,8 +390,8 @@ pub enum TaskCodeError {
     /// Not a OneVisit task code.
     #[error("不是有效的检查码")]
     Malformed,
-    /// Forged or altered.
-    #[error("检查码签名无效（伪造或被篡改）")]
+    /// The claims were altered after issue, or the key given is not the issuing device's.
+    #[error("无效：检查码的签名与签发设备不符（内容被改动，或所给的不是签发设备的公钥）")]
     BadSignature,
     /// Past its window.
     #[error("检查码已过期（{}，北京时间）", onevisit_core::beijing::minute(*expired_at_ms))]
@@ -408,6 +408,18 @@ pub enum TaskCodeError {
     /// The issuer key is not 64 hex characters of an Ed25519 public key.
     #[error("签发设备公钥格式不正确")]
     BadIssuerKey,
+    /// The root key is not 64 hex characters of an Ed25519 public key.
+    #[error("根公钥格式不正确（应为 64 位十六进制）")]
+    BadRootKey,
+    /// An old task code (OV1) without the issuing device's certificate: the root alone cannot check it.
+    #[error("无法只凭根公钥核验：这是旧格式的检查码，请执法人员重新出示检查码")]
+    NoCertificate,
+    /// The issuing device's certificate is not signed by the root key given (another tenant's key).
+    #[error("无效：签发设备的证书不是由所给根公钥签发的（请核对根公钥）")]
+    UntrustedIssuer,
+    /// The issuing device's certificate was not valid at the time of the check.
+    #[error("无效：签发设备的证书不在有效期内")]
+    IssuerCertificateExpired,
 }
 
 /// What a platform key protector reports when it cannot seal or open the device key.
@@ -607,6 +619,9 @@ impl From<TokenError> for TaskCodeError {
             TokenError::BadSignature => TaskCodeError::BadSignature,
             TokenError::Expired { expired_at_ms } => TaskCodeError::Expired { expired_at_ms },
             TokenError::NotYetValid { valid_from_ms } => TaskCodeError::NotYetValid { valid_from_ms },
+            TokenError::NoCertificate => TaskCodeError::NoCertificate,
+            TokenError::UntrustedIssuer => TaskCodeError::UntrustedIssuer,
+            TokenError::IssuerCertificateExpired => TaskCodeError::IssuerCertificateExpired,
             _ => TaskCodeError::Malformed,
         }
     }

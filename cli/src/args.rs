@@ -470,14 +470,18 @@ pub(crate) enum TaskCodeCommand {
         #[arg(long)]
         qr: Option<PathBuf>,
     },
-    /// Verify a task code offline.
+    /// Verify a task code offline. With --root (what the inspected party does) no device store
+    /// is needed: the code carries its issuing device's certificate.
     Verify {
-        /// The token (OV1.…).
+        /// The token (OV2.… or OV1.…).
         token: String,
-        /// The issuer's public key (hex); default: this device's.
+        /// The tenant's published root public key (hex).
+        #[arg(long, conflicts_with = "issuer_key")]
+        root: Option<String>,
+        /// For an old OV1 code: the issuing device's public key (hex); default: this device's.
         #[arg(long)]
         issuer_key: Option<String>,
-        /// Verify as of this time (RFC 3339); default: now.
+        /// Verify as of this time, Beijing time: 2026-12-02, "2026-12-02 09:30" or RFC 3339; default: now.
         #[arg(long)]
         at: Option<String>,
     },

@@ -13,7 +13,9 @@ use onevisit_core::sample;
 use onevisit_core::store::{Store, TaskFilter};
 use serde_json::json;
 
-use crate::args::{AuditCommand, Cli, Command, ConflictsCommand, CreateTask, RecordCommand, SourceArg, TasksCommand};
+use crate::args::{
+    AuditCommand, Cli, Command, ConflictsCommand, CreateTask, RecordCommand, SourceArg, TaskCodeCommand, TasksCommand,
+};
 use crate::error::CliError;
 use crate::render;
 
@@ -25,6 +27,10 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Verify { bundle, root } = &cli.command {
         // A receiver needs no store: only the bundle and the root key.
         return crate::bundle_commands::verify(bundle, root, cli.json);
+    }
+    if let Command::TaskCode(TaskCodeCommand::Verify { token, root: Some(root), at, .. }) = &cli.command {
+        // Neither does the inspected party checking a task code: only the root key.
+        return crate::evidence_commands::check_task_code(token, root, at.as_deref(), cli.json);
     }
     let root = store_dir(&cli)?;
     match &cli.command {

@@ -109,7 +109,11 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         )?;
     }
     say("   scjg-01：签到、出示证件、记录当事人、完成食品经营检查 4 项");
-    let photo = sample_jpeg(1600, 1200, Some(&SampleExif::pinghu()));
+    // Taken just now, as on site: the camera's clock agrees with the device's.
+    let now = chrono::Utc::now().timestamp_millis();
+    let exif =
+        SampleExif { capture_time: onevisit_core::beijing::format(now, "%Y:%m:%d %H:%M:%S"), ..SampleExif::pinghu() };
+    let photo = sample_jpeg(1600, 1200, Some(&exif));
     let captured = {
         let mut b = lock(&b)?;
         b.check_in(&code, position)?;
@@ -217,12 +221,15 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         outln!("  状态：{}", if report.signed { "已签署 ✓" } else { "待签署" });
     }
 
-    say("▶ 7. 亮码检查：签发检查码，企业离线验证");
-    let (token, claims) = lock(&a)?.issue_task_token(&code)?;
-    let issuer = lock(&a)?.device_key().verifying_key();
-    let checked = onevisit_core::task_token::verify(&token, &issuer, claims.not_before_ms + 3_600_000)?;
+    say("▶ 7. 亮码检查：签发检查码，企业只凭公布的租户根公钥离线核验");
+    let (token, _) = lock(&a)?.issue_task_token(&code)?;
+    let root = onevisit_core::identity::verifying_key_from_hex(&server.root_public_key).ok_or(CliError::BadKey)?;
+    let checked = onevisit_core::task_token::verify_with_root(&token, &root, chrono::Utc::now().timestamp_millis())?;
     say(&format!("   {token}"));
-    say(&format!("   验证：任务 {} 检查对象 {} —— 签名有效 ✓", checked.code, checked.uscc));
+    say(&format!(
+        "   核验：有效 ✓ 任务 {} 检查对象 {}，由执法人员 {} 的认证设备签发",
+        checked.claims.code, checked.claims.uscc, checked.issuer_inspector
+    ));
 
     say("▶ 8. 两台设备的审计日志（全过程记录）验证；最后一次同步后，服务器已逐条核对哈希链并签发检查点");
     let last_a = sync_now(&a)?;

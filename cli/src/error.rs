@@ -74,15 +74,20 @@ pub(crate) enum CliError {
     #[error("the sync finished, but {0} item(s) were refused (listed above)")]
     SyncRefusals(usize),
     /// A public key argument is not a valid Ed25519 key.
-    #[error("the issuer key must be 64 hex characters of an Ed25519 public key")]
+    #[error("公钥格式不正确：应为 64 位十六进制字符（Ed25519 公钥）")]
     BadKey,
+    /// A time argument is not one of the accepted forms.
+    #[error(
+        "“{0}”不是可识别的时间：请写成 2026-12-02、“2026-12-02 09:30”（北京时间）或 RFC 3339（如 2026-12-02T09:30:00+08:00）"
+    )]
+    When(String),
 }
 
 impl CliError {
     /// The process exit code for this error.
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
-            CliError::Usage(_) | CliError::Date(_) | CliError::Status(_) => 2,
+            CliError::Usage(_) | CliError::Date(_) | CliError::When(_) | CliError::Status(_) => 2,
             CliError::AuditFailed(_)
             | CliError::DocumentFailed(_)
             | CliError::Token(_)

@@ -88,6 +88,9 @@ pub(crate) fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) ->
                 if let Some(t) = &record.exif_time {
                     outln!("相机时间（EXIF）：{t}");
                 }
+                if let Some(warning) = record.exif_time_warning_zh() {
+                    outln!("⚠ {warning}");
+                }
                 if let Some(p) = &record.position {
                     outln!(
                         "位置：{:.6}, {:.6}（{}，来源 {:?}）",
@@ -231,17 +234,15 @@ pub(crate) fn task_code(store: &mut Store, command: &TaskCodeCommand, as_json: b
                 );
             }
         }
-        TaskCodeCommand::Verify { token, issuer_key, at } => {
+        TaskCodeCommand::Verify { token, root: Some(root), at, .. } => {
+            check_task_code(token, root, at.as_deref(), as_json)?
+        }
+        TaskCodeCommand::Verify { token, issuer_key, at, root: None } => {
             let key = match issuer_key {
                 Some(h) => onevisit_core::identity::verifying_key_from_hex(h).ok_or(CliError::BadKey)?,
                 None => store.device_key().verifying_key(),
             };
-            let now = match at {
-                Some(t) => {
-                    chrono::DateTime::parse_from_rfc3339(t).map_err(|_| CliError::Date(t.clone()))?.timestamp_millis()
-                }
-                None => chrono::Utc::now().timestamp_millis(),
-            };
+            let now = when(at.as_deref())?;
             let claims = onevisit_core::task_token::verify(token, &key, now)?;
             if as_json {
                 render::json(&json!({"valid": true, "claims": claims}));
@@ -253,6 +254,48 @@ pub(crate) fn task_code(store: &mut Store, command: &TaskCodeCommand, as_json: b
                 outln!("  有效期至 {}", render::time(claims.expires_ms));
             }
         }
+    }
+    Ok(())
+}
+
+/// A time argument as ms since the epoch: `2026-12-02` (noon, Beijing time), `2026-12-02 09:30`
+/// (Beijing time) or RFC 3339; now when absent.
+pub(crate) fn when(at: Option<&str>) -> Result<i64, CliError> {
+    let Some(text) = at.map(str::trim) else { return Ok(chrono::Utc::now().timestamp_millis()) };
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_millis());
+    }
+    for pattern in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, pattern) {
+            return Ok(onevisit_core::beijing::instant(t.date(), t.time()));
+        }
+    }
+    match (chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d"), chrono::NaiveTime::from_hms_opt(12, 0, 0)) {
+        (Ok(day), Some(noon)) => Ok(onevisit_core::beijing::instant(day, noon)),
+        _ => Err(CliError::When(text.to_string())),
+    }
+}
+
+/// The inspected party's check (亮码核验): the task code against the tenant's published root key,
+/// with no device store. Prints 有效 with what the code says, or why it is not.
+pub(crate) fn check_task_code(token: &str, root: &str, at: Option<&str>, as_json: bool) -> Result<(), CliError> {
+    let root = onevisit_core::identity::verifying_key_from_hex(root.trim()).ok_or(CliError::BadKey)?;
+    let checked = onevisit_core::task_token::verify_with_root(token, &root, when(at)?)?;
+    if as_json {
+        render::json(&json!({"valid": true, "claims": checked.claims, "issuer_inspector": checked.issuer_inspector}));
+    } else {
+        let c = &checked.claims;
+        outln!("有效 ✓  检查码由本地执法平台认证的设备签发（执法人员 {} 的设备）", checked.issuer_inspector);
+        outln!("  任务 {}，检查对象 {}", c.code, c.uscc);
+        for (name, cert) in &c.inspectors {
+            outln!("  执法人员 {name}（执法证号 {cert}）");
+        }
+        outln!("  检查事项 {}", c.matters.join("、"));
+        outln!(
+            "  有效期 {} 至 {}（北京时间）",
+            onevisit_core::beijing::date_time(c.not_before_ms),
+            onevisit_core::beijing::date_time(c.expires_ms)
+        );
     }
     Ok(())
 }

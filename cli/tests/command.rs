@@ -230,7 +230,10 @@ fn the_demo_converges_and_verifies() {
     assert_eq!(v["audit"]["scjg-01"]["problems"].as_array().unwrap().len(), 0);
     assert_eq!(v["document"]["signed"], true);
     assert_eq!(v["document"]["signatures"].as_array().unwrap().len(), 3);
-    assert!(v["task_code"].as_str().unwrap().starts_with("OV1."));
+    assert!(
+        v["task_code"].as_str().unwrap().starts_with("OV2."),
+        "enrolled devices issue codes the party checks by root"
+    );
     assert!(v["server"].as_str().unwrap().starts_with("http://127.0.0.1:"), "the embedded server on loopback");
     assert_eq!(v["sync"]["checkpointed"], true);
     assert_eq!(v["sync"]["photo_fetched"].as_str().map(str::len), Some(64));
@@ -324,6 +327,8 @@ fn photos_documents_and_the_task_code_work_from_the_command_line() {
     let out = b.store().join("copy.jpg");
     let shown = b.ok(&["photo", "show", &code, &sha[..12], "--out", out.to_str().unwrap()]);
     assert!(shown.contains("验证通过") && shown.contains("2026:11:28 10:15:30"), "{shown}");
+    // The sample camera says 2026-11-28, days before the device added it: flagged.
+    assert!(shown.contains("⚠ 相机时间（EXIF）比设备记录的采集时间早"), "{shown}");
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&photo).unwrap());
     let again = b.json(&["photo", "add", &code, photo.to_str().unwrap(), "--check-point", "XFJY-001-04"]);
     assert_eq!(again["created"], false);
@@ -379,10 +384,16 @@ fn photos_documents_and_the_task_code_work_from_the_command_line() {
     let (status, err) =
         b.fails(&["taskcode", "verify", token, "--issuer-key", key, "--at", "2027-01-02T10:00:00+08:00"]);
     assert_eq!(status, 3);
-    assert!(err.contains("expired"), "{err}");
+    assert!(err.contains("已过期"), "{err}");
     let (status, err) = b.fails(&["taskcode", "verify", token, "--at", "2026-12-02T10:00:00+08:00"]);
     assert_eq!(status, 3, "b's own key did not issue it");
-    assert!(err.contains("forged or was altered"), "{err}");
+    assert!(err.contains("签名与签发设备不符") && err.contains("公钥"), "{err}");
+    // Dates as people write them, in Beijing time; a date nobody can read says what to write.
+    let ok = b.json(&["taskcode", "verify", token, "--issuer-key", key, "--at", "2026-12-02"]);
+    assert_eq!(ok["claims"]["c"], code.as_str());
+    let (status, err) = b.fails(&["taskcode", "verify", token, "--issuer-key", key, "--at", "next tuesday"]);
+    assert_eq!(status, 2);
+    assert!(err.contains("2026-12-02") && err.contains("RFC 3339"), "{err}");
 }
 
 #[test]

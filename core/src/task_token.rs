@@ -1,7 +1,11 @@
-//! The task code shown on site (亮码检查): a compact token signed by the issuer, which the
-//! enterprise scans and verifies offline with the issuer's public key — "no code, no inspection".
+//! The task code shown on site (亮码检查): a compact token signed by the issuing device, which the
+//! enterprise scans and verifies offline — "no code, no inspection".
 //!
-//! Form: `OV1.<base64url(canonical JSON claims)>.<base64url(Ed25519 signature over those bytes)>`.
+//! Forms: `OV1.<base64url(canonical JSON claims)>.<base64url(Ed25519 signature over those bytes)>`,
+//! checked with the issuing device's key; and `OV2.<claims>.<signature>.<base64url(the device's
+//! certificate)>.<base64url(its root signature)>`, which carries the issuing device's certificate so
+//! that the party checks it with nothing but the tenant's published root key
+//! ([`verify_with_root`]): no store, no device key to obtain.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -13,6 +17,9 @@ use crate::identity::DeviceKey;
 
 /// The token's prefix and format version.
 pub const PREFIX: &str = "OV1";
+
+/// The prefix of a token that carries its issuing device's certificate.
+pub const PREFIX_CERTIFIED: &str = "OV2";
 
 /// What the token asserts. Short keys keep the QR code small.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,33 +47,55 @@ pub struct TaskClaims {
     pub issuer: String,
 }
 
-/// Why a token is not accepted.
+/// Why a token is not accepted (the messages are what the inspected party reads).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     /// Not a OneVisit task code token.
-    #[error("this is not a OneVisit task code")]
+    #[error("无效：这不是综合查一次的检查码")]
     Malformed,
-    /// The signature does not verify under the issuer's key: forged, or altered after issue.
-    #[error("the task code's signature is not valid: it is forged or was altered")]
+    /// The signature does not verify under the issuer's key: the claims were altered after issue,
+    /// or the key given is not the issuing device's.
+    #[error("无效：检查码的签名与签发设备不符（内容被改动，或所给的不是签发设备的公钥）")]
     BadSignature,
     /// Past its validity window.
-    #[error("the task code expired at {expired_at_ms} (ms since the epoch)")]
+    #[error("已过期：检查码有效期至 {}（北京时间）", crate::beijing::date_time(*expired_at_ms))]
     Expired {
         /// When it expired (ms since the epoch).
         expired_at_ms: i64,
     },
     /// Before its validity window.
-    #[error("the task code is valid only from {valid_from_ms} (ms since the epoch)")]
+    #[error("尚未生效：检查码自 {}（北京时间）起有效", crate::beijing::date_time(*valid_from_ms))]
     NotYetValid {
         /// When it becomes valid (ms since the epoch).
         valid_from_ms: i64,
     },
+    /// An `OV1` token carries no certificate: only the issuing device's key can check it.
+    #[error("无法只凭根公钥核验：这是旧格式的检查码（OV1），不含签发设备的证书，请执法人员重新出示检查码")]
+    NoCertificate,
+    /// The issuing device's certificate is not signed by the root key given: another tenant's root
+    /// key was used, or the certificate is not genuine.
+    #[error("无效：签发设备的证书不是由所给根公钥签发的（请核对是否使用了本地执法平台公布的根公钥）")]
+    UntrustedIssuer,
+    /// The issuing device's certificate was not valid at that time.
+    #[error("无效：签发设备的证书在核验时间不在有效期内")]
+    IssuerCertificateExpired,
     /// Too long for a QR code.
-    #[error("the task code is too long for a QR code")]
+    #[error("检查码太长，无法生成二维码")]
     TooLongForQr,
     /// The validity window ends before it starts.
-    #[error("the validity window ends before it starts")]
+    #[error("有效期的结束早于开始")]
     InvertedWindow,
+}
+
+/// A task code checked with the tenant root: what it asserts and which certified device issued it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckedTaskCode {
+    /// What the token asserts.
+    pub claims: TaskClaims,
+    /// The inspector the issuing device is certified for.
+    pub issuer_inspector: String,
+    /// The issuing device.
+    pub issuer_device: String,
 }
 
 /// Signs `claims` into a token.
@@ -79,6 +108,53 @@ pub fn issue(claims: &TaskClaims, key: &DeviceKey) -> Result<String, TokenIssueE
     Ok(format!("{PREFIX}.{}.{}", B64.encode(&bytes), B64.encode(signature.to_bytes())))
 }
 
+/// Signs `claims` into an `OV2` token that carries `certificate` (this device's, issued by the
+/// tenant root), so that anyone holding the root key can check it offline.
+pub fn issue_certified(
+    claims: &TaskClaims,
+    key: &DeviceKey,
+    certificate: &crate::certificate::SignedCertificate,
+) -> Result<String, TokenIssueError> {
+    let signed = issue(claims, key)?;
+    let body = signed.strip_prefix(PREFIX).unwrap_or(&signed);
+    let root_signature = hex::decode(&certificate.signature).map_err(|_| TokenIssueError::Certificate)?;
+    Ok(format!(
+        "{PREFIX_CERTIFIED}{body}.{}.{}",
+        B64.encode(certificate.canonical.as_bytes()),
+        B64.encode(root_signature)
+    ))
+}
+
+/// Verifies a task code offline with the tenant's root key alone, as the inspected party does (亮码
+/// 核验): the certificate it carries must be issued by `root` and valid at `now_ms`, the claims must
+/// be signed by that certified device and be within their window.
+pub fn verify_with_root(token: &str, root: &VerifyingKey, now_ms: i64) -> Result<CheckedTaskCode, TokenError> {
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    let (payload, signature, certificate, certificate_signature) = match parts.as_slice() {
+        [PREFIX_CERTIFIED, payload, signature, certificate, certificate_signature] => {
+            (*payload, *signature, *certificate, *certificate_signature)
+        }
+        [PREFIX, _, _] => return Err(TokenError::NoCertificate),
+        _ => return Err(TokenError::Malformed),
+    };
+    let canonical =
+        B64.decode(certificate).ok().and_then(|b| String::from_utf8(b).ok()).ok_or(TokenError::Malformed)?;
+    let root_signature = B64.decode(certificate_signature).map_err(|_| TokenError::Malformed)?;
+    let signed = crate::certificate::SignedCertificate { canonical, signature: hex::encode(root_signature) };
+    let certificate = signed.verify_issued(root).map_err(|_| TokenError::UntrustedIssuer)?;
+    let device_key =
+        crate::certificate::SignedCertificate::device_key(&certificate).map_err(|_| TokenError::Malformed)?;
+    // Signature and window first: past its window the party is told 已过期, whatever else holds.
+    let claims = verify(&format!("{PREFIX}.{payload}.{signature}"), &device_key, now_ms)?;
+    if claims.issuer != certificate.device {
+        return Err(TokenError::BadSignature);
+    }
+    if now_ms < certificate.not_before_ms || now_ms > certificate.not_after_ms {
+        return Err(TokenError::IssuerCertificateExpired);
+    }
+    Ok(CheckedTaskCode { claims, issuer_inspector: certificate.inspector, issuer_device: certificate.device })
+}
+
 /// Why a token could not be issued.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenIssueError {
@@ -88,14 +164,17 @@ pub enum TokenIssueError {
     /// The claims could not be canonicalised.
     #[error(transparent)]
     Canonical(#[from] CanonicalError),
+    /// The device's certificate is malformed (its signature is not hex).
+    #[error("本设备的证书格式不正确，请重新登记")]
+    Certificate,
 }
 
-/// Verifies a token offline with the issuer's public key, at time `now_ms`.
+/// Verifies a token (either form) offline with the issuing device's public key, at time `now_ms`.
 pub fn verify(token: &str, issuer: &VerifyingKey, now_ms: i64) -> Result<TaskClaims, TokenError> {
-    let mut parts = token.trim().split('.');
-    let (Some(PREFIX), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::Malformed);
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    let (payload, signature) = match parts.as_slice() {
+        [PREFIX, payload, signature] | [PREFIX_CERTIFIED, payload, signature, _, _] => (*payload, *signature),
+        _ => return Err(TokenError::Malformed),
     };
     let payload = B64.decode(payload).map_err(|_| TokenError::Malformed)?;
     let signature =
@@ -179,6 +258,85 @@ mod tests {
         for bad in ["", "OV1", "OV2.a.b", "OV1.!!.??", "OV1.a.b.c"] {
             assert_eq!(verify(bad, &key.verifying_key(), 1_500), Err(TokenError::Malformed), "{bad}");
         }
+    }
+
+    /// A device key and its certificate issued by `root`, valid from 0 to 10,000 ms.
+    fn certified(root: &DeviceKey) -> (DeviceKey, crate::certificate::SignedCertificate) {
+        let key = DeviceKey::generate();
+        let certificate = crate::certificate::DeviceCertificate {
+            schema: crate::certificate::CERTIFICATE_SCHEMA.into(),
+            serial: "1".into(),
+            tenant: "330482".into(),
+            device: key.device_id(),
+            device_public_key: hex::encode(key.public_bytes()),
+            inspector: "scjg-01".into(),
+            departments: vec!["scjg".into()],
+            not_before_ms: 0,
+            not_after_ms: 10_000,
+            issuer_public_key: hex::encode(root.public_bytes()),
+        };
+        let signed = crate::certificate::SignedCertificate::issue(&certificate, root).unwrap();
+        (key, signed)
+    }
+
+    fn claims_of(key: &DeviceKey) -> TaskClaims {
+        TaskClaims { issuer: key.device_id(), ..claims() }
+    }
+
+    #[test]
+    fn the_party_checks_a_certified_task_code_with_the_root_key_alone() {
+        let root = DeviceKey::generate();
+        let (key, certificate) = certified(&root);
+        let token = issue_certified(&claims_of(&key), &key, &certificate).unwrap();
+        assert!(token.starts_with("OV2.") && token.len() < 1800, "{} chars", token.len());
+        let checked = verify_with_root(&token, &root.verifying_key(), 1_500).unwrap();
+        assert_eq!((checked.claims, checked.issuer_inspector.as_str()), (claims_of(&key), "scjg-01"));
+        assert!(qr_png(&token).is_ok(), "still fits a QR code");
+        // Outside the window: expired / not yet valid, named as such.
+        assert_eq!(
+            verify_with_root(&token, &root.verifying_key(), 2_001),
+            Err(TokenError::Expired { expired_at_ms: 2_000 })
+        );
+        assert_eq!(
+            verify_with_root(&token, &root.verifying_key(), 999),
+            Err(TokenError::NotYetValid { valid_from_ms: 1_000 })
+        );
+    }
+
+    #[test]
+    fn a_wrong_root_is_named_as_such_never_as_a_forgery() {
+        let root = DeviceKey::generate();
+        let (key, certificate) = certified(&root);
+        let token = issue_certified(&claims_of(&key), &key, &certificate).unwrap();
+        let err = verify_with_root(&token, &DeviceKey::generate().verifying_key(), 1_500).unwrap_err();
+        assert_eq!(err, TokenError::UntrustedIssuer);
+        assert!(err.to_string().contains("根公钥") && !err.to_string().contains("伪造"), "{err}");
+        // An OV1 token cannot be checked with the root alone, and says so.
+        let old = issue(&claims_of(&key), &key).unwrap();
+        assert_eq!(verify_with_root(&old, &root.verifying_key(), 1_500), Err(TokenError::NoCertificate));
+    }
+
+    #[test]
+    fn a_certified_task_code_with_altered_claims_or_a_borrowed_certificate_is_invalid() {
+        let root = DeviceKey::generate();
+        let (key, certificate) = certified(&root);
+        let token = issue_certified(&claims_of(&key), &key, &certificate).unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        // Longer validity, re-encoded, signature kept.
+        let mut longer = claims_of(&key);
+        longer.expires_ms = 9_999;
+        let payload = B64.encode(to_canonical_json(&longer).unwrap());
+        let altered = [parts[0], &payload, parts[2], parts[3], parts[4]].join(".");
+        assert_eq!(verify_with_root(&altered, &root.verifying_key(), 1_500), Err(TokenError::BadSignature));
+        // A genuine certificate of another device attached to claims this key signed.
+        let (_, other) = certified(&root);
+        let borrowed = issue_certified(&claims_of(&key), &key, &other).unwrap();
+        assert_eq!(verify_with_root(&borrowed, &root.verifying_key(), 1_500), Err(TokenError::BadSignature));
+        // Checked after the issuing device's certificate ran out.
+        let mut late = claims_of(&key);
+        late.expires_ms = 20_000;
+        let late = issue_certified(&late, &key, &certificate).unwrap();
+        assert_eq!(verify_with_root(&late, &root.verifying_key(), 15_000), Err(TokenError::IssuerCertificateExpired));
     }
 
     #[test]

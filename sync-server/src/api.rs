@@ -75,6 +75,15 @@ pub enum ApiError {
     /// Enrolment refused.
     #[error("enrolment refused: {0}")]
     Enrolment(StorageError),
+    /// What the device itself would refuse of its enrolment (another tenant's root, another
+    /// inspector's code), refused before the code is spent.
+    #[error("{message}")]
+    EnrolmentMismatch {
+        /// The machine-readable kind (`wrong_root`, `wrong_inspector`).
+        kind: &'static str,
+        /// What to do, in Chinese.
+        message: String,
+    },
     /// The body is larger than allowed.
     #[error("the request body exceeds {MAX_BODY_BYTES} bytes")]
     TooLarge,
@@ -128,6 +137,7 @@ impl IntoResponse for ApiError {
             ApiError::Revoked(_) => (StatusCode::FORBIDDEN, "revoked"),
             ApiError::Expired => (StatusCode::FORBIDDEN, "expired"),
             ApiError::Enrolment(_) => (StatusCode::FORBIDDEN, "enrolment_refused"),
+            ApiError::EnrolmentMismatch { kind, .. } => (StatusCode::CONFLICT, *kind),
             ApiError::TooLarge | ApiError::Blob(BlobError::TooLarge(_)) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::NotUploadedYet => (StatusCode::NOT_FOUND, "not_uploaded"),

@@ -148,6 +148,23 @@ async fn enroll<S: Storage, B: BlobStorage>(
         }
         Err(e) => return Err(e.into()),
     };
+    // Enrolment completes on both sides or on neither: what the device would refuse of the answer
+    // is refused here, before the code is spent and a certificate issued.
+    let root = hex::encode(state.tenant.root_public_key());
+    if request.root_public_key.as_deref().is_some_and(|r| !r.eq_ignore_ascii_case(&root)) {
+        return Err(refuse(ApiError::EnrolmentMismatch {
+            kind: "wrong_root",
+            message: "本设备配置的根公钥不是本服务器租户的根公钥：请核对管理员提供的根公钥，登记码未被使用".into(),
+        }));
+    }
+    if let Some(operator) = request.inspector.as_deref().filter(|o| *o != inspector) {
+        return Err(refuse(ApiError::EnrolmentMismatch {
+            kind: "wrong_inspector",
+            message: format!(
+                "该登记码是为执法人员 {inspector} 签发的，本设备的操作人是 {operator}：请使用为 {operator} 签发的登记码，该登记码未被使用"
+            ),
+        }));
+    }
     let directory = match state.storage.directory().await? {
         Some(json) => Directory::from_json(json.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?,
         None => Directory::default(),

@@ -56,12 +56,21 @@ enum Command {
         #[arg(long, default_value_t = 72)]
         valid_hours: i64,
     },
+    /// List the enrolment codes: inspector, expiry, used by which device (codes are kept only as hashes).
+    Enrolments {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Plan tasks and change who is assigned.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// List the enrolled devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
     /// Revoke a device.
     Revoke {
-        /// The device identifier.
+        /// The device: its 设备编号 (printed at enrolment, e.g. KSV30GDQ) or its identifier (hex).
         device: String,
         /// Why.
         #[arg(long)]
@@ -138,6 +147,12 @@ enum TaskCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List every task with its status, enterprise, dates and who is assigned.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Assign an inspector to a task.
     Assign {
         /// Task code.
@@ -154,6 +169,17 @@ enum TaskCommand {
     },
 }
 
+/// Administering the enrolled devices.
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Every enrolled device: inspector, 设备编号, certificate serial, last request, revoked.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 enum ServerError {
@@ -167,6 +193,16 @@ enum ServerError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("inspector {0} is not in the imported directory")]
     UnknownInspector(String),
+    #[error("没有设备编号或标识为 {0} 的已登记设备：用 onevisit-server device list 查看")]
+    UnknownDevice(String),
+    #[error("无法在 {0} 上监听（{1}）：端口可能已被占用，请用 --listen 换一个地址或端口")]
+    Listen(SocketAddr, std::io::Error),
+    #[error(
+        "数据目录 {} 尚未初始化：先运行 onevisit-server --data {} init --tenant <行政区划代码>（或用 --data 指向已有的数据目录）",
+        .0.display(),
+        .0.display()
+    )]
+    NotInitialised(PathBuf),
     #[error("give a JSON file or --sample")]
     Usage,
     #[error(transparent)]
@@ -199,19 +235,24 @@ async fn main() -> ExitCode {
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("错误：{e}");
             ExitCode::FAILURE
         }
     }
 }
 
 async fn run(cli: Cli) -> Result<(), ServerError> {
+    // Only `init` creates a data directory: any other command on a missing one says so instead of
+    // leaving an empty folder behind and failing later for another reason.
+    if !matches!(cli.command, Command::Init { .. }) && !SqliteStorage::exists(&cli.data) {
+        return Err(ServerError::NotInitialised(cli.data));
+    }
     let storage = SqliteStorage::open(&cli.data)?;
     let now = chrono::Utc::now().timestamp_millis();
     match cli.command {
         Command::Init { tenant, tls_names } => {
             let t = Tenant::init(&storage, &cli.data, &tenant).await?;
-            println!("tenant {} initialised; root public key {}", t.id, hex::encode(t.root_public_key()));
+            println!("租户 {} 已初始化，根公钥 {}", t.id, hex::encode(t.root_public_key()));
             let (chain, key) = tls::default_paths(&cli.data);
             tls::write_certificate(&tls::issue_server_certificate(&t, &tls_names)?, &chain, &key)?;
             println!("TLS 证书已签发（{}）：{}", tls_names.join("、"), chain.display());
@@ -237,7 +278,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             let directory = Directory::from_json(json.as_bytes())?;
             storage.put_directory(json).await?;
             println!(
-                "imported {} inspectors, {} enterprises",
+                "已导入名录：{} 名执法人员，{} 家企业",
                 directory.inspectors().count(),
                 directory.enterprises().count()
             );
@@ -281,17 +322,105 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
                 }
             }
         }
+        Command::Task(TaskCommand::List { json }) => {
+            let directory = imported_directory(&storage).await?;
+            let list = tasks::list(&storage, &directory).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+            } else {
+                println!("{} 个任务", list.len());
+                for t in &list {
+                    println!(
+                        "{}  {}  {}（{}）  {} 至 {}  牵头 {}  执法人员 {}",
+                        t.code,
+                        t.status_zh,
+                        t.enterprise_name,
+                        t.enterprise,
+                        t.window.0,
+                        t.window.1,
+                        t.lead_department,
+                        t.inspectors.join("、")
+                    );
+                }
+            }
+        }
+        Command::Enrolments { json } => {
+            let list = storage.enrolments().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+            } else {
+                println!("{} 个登记码", list.len());
+                for e in &list {
+                    let state = match &e.used_by_device {
+                        Some(device) => format!("已由设备 {device} 使用"),
+                        None if e.expires_ms <= now => "已过期".to_string(),
+                        None => "未使用".to_string(),
+                    };
+                    println!(
+                        "摘要 {}…  执法人员 {}  有效至 {}（北京时间）  {state}",
+                        e.code_hash_prefix,
+                        e.inspector,
+                        onevisit_core::beijing::date_time(e.expires_ms)
+                    );
+                }
+            }
+        }
         Command::Task(TaskCommand::Assign { code, inspector }) => {
             reassign(&storage, &cli.data, &code, &inspector, true, now).await?;
-            println!("assigned {inspector} to {code}");
+            println!("已将 {inspector} 分配到任务 {code}");
         }
         Command::Task(TaskCommand::Unassign { code, inspector }) => {
             reassign(&storage, &cli.data, &code, &inspector, false, now).await?;
-            println!("took {inspector} off {code}");
+            println!("已将 {inspector} 从任务 {code} 移出");
+        }
+        Command::Device(DeviceCommand::List { json }) => {
+            let devices = storage.devices().await?;
+            let revoked = storage.revocations().await?;
+            if json {
+                let list: Vec<serde_json::Value> = devices
+                    .iter()
+                    .map(|d| {
+                        let r = revoked.iter().find(|r| r.device == d.device);
+                        serde_json::json!({
+                            "device": d.device, "inspector": d.inspector, "device_code": d.device_code,
+                            "serial": d.serial, "last_request_ms": d.last_request_ms,
+                            "revoked_at_ms": r.map(|r| r.revoked_at_ms), "revoked_reason": r.map(|r| &r.reason),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+            } else {
+                println!("{} 台已登记设备", devices.len());
+                for d in &devices {
+                    let last = d.last_request_ms.map_or("从未同步".to_string(), |ms| {
+                        format!("最近请求 {}", onevisit_core::beijing::date_time(ms))
+                    });
+                    let state = match revoked.iter().find(|r| r.device == d.device) {
+                        Some(r) => format!("已吊销（{}）", r.reason),
+                        None => "有效".to_string(),
+                    };
+                    println!(
+                        "{}  执法人员 {}  标识 {}  证书 {}  {last}  {state}",
+                        d.device_code, d.inspector, d.device, d.serial
+                    );
+                }
+            }
         }
         Command::Revoke { device, reason } => {
+            // The 设备编号 the device printed, or its identifier.
+            let devices = storage.devices().await?;
+            let device = devices
+                .iter()
+                .find(|d| d.device_code.eq_ignore_ascii_case(device.trim()) || d.device == device.trim())
+                .map(|d| d.device.clone())
+                .ok_or(ServerError::UnknownDevice(device))?;
             let r = storage.revoke(device, reason, now).await?;
-            println!("revoked device {} (certificate {}) at {}", r.device, r.serial, r.revoked_at_ms);
+            println!(
+                "已吊销设备 {}（证书序列号 {}），吊销时间 {}（北京时间）",
+                r.device,
+                r.serial,
+                onevisit_core::beijing::date_time(r.revoked_at_ms)
+            );
         }
         Command::Serve(args) => serve(storage, &cli.data, args).await?,
     }
@@ -309,16 +438,15 @@ async fn serve(storage: SqliteStorage, data: &std::path::Path, args: ServeArgs) 
     if tls.is_none() && !args.listen.ip().is_loopback() && !args.behind_proxy {
         return Err(ServerError::PlainHttpExposed(args.listen));
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| ServerError::Io { path: data.to_path_buf(), source })?;
-    let bound = listener.local_addr().map_err(|source| ServerError::Io { path: data.to_path_buf(), source })?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.map_err(|source| ServerError::Listen(args.listen, source))?;
+    let bound = listener.local_addr().map_err(|source| ServerError::Listen(args.listen, source))?;
     #[cfg(unix)]
     if let Some(files) = tls.clone() {
         tokio::spawn(reload_on_hangup(files));
     }
     // The first line on stdout says where we listen (tests bind port 0 and read it).
-    println!("listening on {bound}{}", if tls.is_some() { " (TLS)" } else { "" });
+    println!("正在监听 {bound}{}", if tls.is_some() { "（TLS）" } else { "" });
     tracing::info!(%bound, tls = tls.is_some(), "serving");
     let options = embedded::ServeOptions {
         metrics_token: args.metrics_token,

@@ -94,6 +94,51 @@ pub async fn reassign<S: Storage>(
     Ok(record.task().clone())
 }
 
+/// One task as administrators list it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TaskSummary {
+    /// The task code.
+    pub code: String,
+    /// Its status (machine name: `planned`, `on_site`, ...).
+    pub status: String,
+    /// Its status in Chinese.
+    pub status_zh: String,
+    /// The enterprise's USCC.
+    pub enterprise: String,
+    /// The enterprise's name, from the directory.
+    pub enterprise_name: String,
+    /// First and last day (YYYY-MM-DD).
+    pub window: (String, String),
+    /// The lead department.
+    pub lead_department: String,
+    /// The inspectors assigned now.
+    pub inspectors: Vec<String>,
+}
+
+/// Every task the server holds with its status and who is assigned (one record load each).
+pub async fn list<S: Storage>(storage: &S, directory: &Directory) -> Result<Vec<TaskSummary>, PlanError> {
+    let mut out = Vec::new();
+    for id in storage.record_ids().await? {
+        let StoredRecord { chunks, .. } =
+            storage.record_bytes(id.clone()).await?.ok_or_else(|| StorageError::UnknownRecord(id.clone()))?;
+        let (first, rest) = chunks.split_first().ok_or_else(|| StorageError::UnknownRecord(id.clone()))?;
+        let record = InspectionRecord::load(first, rest.iter().map(Vec::as_slice))?;
+        let status = record.status()?;
+        let task = record.task();
+        out.push(TaskSummary {
+            code: task.code.to_string(),
+            status: status.as_str().to_string(),
+            status_zh: status.label_zh().to_string(),
+            enterprise: task.enterprise.to_string(),
+            enterprise_name: directory.enterprise(&task.enterprise).map(|e| e.name.clone()).unwrap_or_default(),
+            window: (task.window.start.to_string(), task.window.end.to_string()),
+            lead_department: task.lead_department.to_string(),
+            inspectors: task.inspectors.iter().map(ToString::to_string).collect(),
+        });
+    }
+    Ok(out)
+}
+
 /// Why a task a device created offline is not accepted.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OfflineTaskError {

@@ -74,8 +74,8 @@ impl ServerProcess {
             .expect("start onevisit-server");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read address");
-        let announced = line.trim().strip_prefix("listening on ").expect("the server announces its address");
-        let (addr, scheme) = match announced.strip_suffix(" (TLS)") {
+        let announced = line.trim().strip_prefix("正在监听 ").expect("the server announces its address");
+        let (addr, scheme) = match announced.strip_suffix("（TLS）") {
             Some(addr) => (addr.to_string(), "https"),
             None => (announced.to_string(), "http"),
         };

@@ -78,7 +78,7 @@ pub fn admin(data: &Path, args: &[&str]) -> String {
 pub fn init_tenant(data: &Path) -> String {
     let init = admin(data, &["init", "--tenant", "330482"]);
     admin(data, &["import", "--sample"]);
-    let line = init.lines().find(|l| l.contains("root public key")).expect("root key printed");
+    let line = init.lines().find(|l| l.contains("根公钥")).expect("root key printed");
     line.trim().rsplit(' ').next().expect("root key").to_string()
 }
 

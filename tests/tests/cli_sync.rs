@@ -39,7 +39,7 @@ fn two_devices_enrol_and_sync_from_the_command_line() {
     let wrong = "11".repeat(32);
     let out = onevisit(&a, &["enroll", "--server", &server.base, "--code", &code, "--root", &wrong]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("root key"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("根公钥"), "{}", String::from_utf8_lossy(&out.stderr));
 
     for (store, inspector) in [(&a, "scjg-01"), (&b, "xfjy-01")] {
         let code = city.admin(&["enrolment", inspector]).trim().to_string();
@@ -71,4 +71,24 @@ fn two_devices_enrol_and_sync_from_the_command_line() {
     let out = Command::new(cli_bin()).args(["verify", bag.to_str().unwrap(), "--root", root]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("多出文件：data/planted.txt"));
+
+    // The inspected party checks the task code with the published root key alone: no store.
+    let issued = ok_json(&a, &["taskcode", "issue", task]);
+    let token = issued["token"].as_str().unwrap();
+    assert!(token.starts_with("OV2."), "{token}");
+    let nowhere = city.path().join("the-enterprise-has-no-store");
+    let out = onevisit(&nowhere, &["taskcode", "verify", token, "--root", root]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("有效 ✓") && stdout.contains("scjg-01") && stdout.contains("北京时间"), "{stdout}");
+    assert!(!nowhere.exists(), "checking a code creates nothing");
+    // Another tenant's root key: invalid, and it says to check the key, never that it was forged.
+    let other = hex::encode(onevisit_core::identity::DeviceKey::generate().public_bytes());
+    let out = onevisit(&nowhere, &["taskcode", "verify", token, "--root", &other]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr.contains("根公钥") && !stderr.contains("伪造"), "{stderr}");
+    // After its window: 已过期.
+    let out = onevisit(&nowhere, &["taskcode", "verify", token, "--root", root, "--at", "2099-01-01"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("已过期"), "{}", String::from_utf8_lossy(&out.stderr));
 }

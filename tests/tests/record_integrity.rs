@@ -306,7 +306,7 @@ fn the_task_the_schema_and_garbage_never_reach_the_record_and_never_stop_a_sync(
     let shown_task = a.lock().unwrap().record(code).unwrap().task().clone();
     assert_eq!(shown_task.lead_inspector.as_str(), "scjg-01");
     let (token, _) = a.lock().unwrap().issue_task_token(code).expect("the genuine lead issues the task code");
-    assert!(token.starts_with("OV1."));
+    assert!(token.starts_with("OV2."), "an enrolled device's task code carries its certificate");
     refused_by_device(a, code, &garbage, WriteRule::Malformed);
     assert!(sync_ok(a).isolated.is_empty());
 }

@@ -352,6 +352,9 @@ impl Verifier<'_> {
                     Ok(who) => {
                         let held = self.received_by(&record.task, receipts, &format!("capture:{}", signed.hash()));
                         let photo = &record.sha256[..12];
+                        // A camera time far from the capture is shown to whoever reads the report;
+                        // it is a fact about the photo, not a break of the evidence chain.
+                        let flag = record.exif_time_warning_zh().map(|w| format!("；注意：{w}")).unwrap_or_default();
                         match held {
                             Some(bound) if record.device_time_ms > bound => self.report.fail(
                                 "capture",
@@ -364,11 +367,11 @@ impl Verifier<'_> {
                             Some(bound) => self.report.pass(
                                 "capture",
                                 format!(
-                                    "照片 {photo}…：采集记录由 {who} 签署，服务器于 {} 前已收到（北京时间）",
+                                    "照片 {photo}…：采集记录由 {who} 签署，服务器于 {} 前已收到（北京时间）{flag}",
                                     crate::beijing::date_time(bound)
                                 ),
                             ),
-                            None => self.report.pass("capture", format!("照片 {photo}…：采集记录由 {who} 签署")),
+                            None => self.report.pass("capture", format!("照片 {photo}…：采集记录由 {who} 签署{flag}")),
                         }
                     }
                 },

@@ -140,6 +140,39 @@ pub enum CaptureError {
     },
 }
 
+/// How far the camera's own time may be from the device's before a photo is flagged: an hour
+/// covers a camera clock a little off or set to a neighbouring zone.
+pub const EXIF_TIME_TOLERANCE_MS: i64 = 3_600_000;
+
+impl CaptureRecord {
+    /// How far the camera's EXIF time (read as Beijing time) is from the device time at capture,
+    /// in ms (negative: the camera says earlier), when it is beyond [`EXIF_TIME_TOLERANCE_MS`]:
+    /// the photo may have been taken before the visit, or on a camera whose clock is wrong. Both
+    /// times are in the signed record, so the flag cannot be added or removed afterwards.
+    pub fn exif_time_gap_ms(&self) -> Option<i64> {
+        let exif =
+            chrono::NaiveDateTime::parse_from_str(self.exif_time.as_deref()?.trim(), "%Y:%m:%d %H:%M:%S").ok()?;
+        let gap = crate::beijing::instant(exif.date(), exif.time()) - self.device_time_ms;
+        (gap.abs() > EXIF_TIME_TOLERANCE_MS).then_some(gap)
+    }
+
+    /// The flag of [`CaptureRecord::exif_time_gap_ms`] in words (zh-CN), if the photo has one.
+    pub fn exif_time_warning_zh(&self) -> Option<String> {
+        let gap = self.exif_time_gap_ms()?;
+        let minutes = gap.unsigned_abs() / 60_000;
+        let (days, hours, mins) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
+        let span = match (days, hours) {
+            (0, 0) => format!("{mins} 分钟"),
+            (0, h) => format!("{h} 小时 {mins} 分钟"),
+            (d, h) => format!("{d} 天 {h} 小时"),
+        };
+        let direction = if gap < 0 { "早" } else { "晚" };
+        Some(format!(
+            "相机时间（EXIF）比设备记录的采集时间{direction} {span}：照片可能不是当时在现场拍摄的，或相机时钟有误"
+        ))
+    }
+}
+
 impl SignedCapture {
     /// Canonicalises and signs a record with the device key.
     pub fn sign(record: &CaptureRecord, key: &DeviceKey) -> Result<SignedCapture, CanonicalError> {
@@ -173,5 +206,48 @@ impl SignedCapture {
             return Err(CaptureError::WrongFile { recorded: record.sha256, actual });
         }
         Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(exif_time: Option<&str>, device_time: &str) -> CaptureRecord {
+        let at = chrono::NaiveDateTime::parse_from_str(device_time, "%Y-%m-%d %H:%M").unwrap();
+        CaptureRecord {
+            schema: CAPTURE_SCHEMA.into(),
+            sha256: "00".repeat(32),
+            size: 1,
+            mime: "image/jpeg".into(),
+            width: 1,
+            height: 1,
+            device_time_ms: crate::beijing::instant(at.date(), at.time()),
+            exif_time: exif_time.map(String::from),
+            position: None,
+            camera: None,
+            orientation: None,
+            inspector: "scjg-01".into(),
+            device: "d".into(),
+            device_public_key: "00".repeat(32),
+            task: "t".into(),
+            target: CaptureTarget::CheckPoint("SCJG-001-01".into()),
+            thumbnail_sha256: "00".repeat(32),
+        }
+    }
+
+    #[test]
+    fn a_camera_time_two_days_before_the_capture_is_flagged_with_the_gap() {
+        let r = record(Some("2026:11:28 10:15:30"), "2026-11-30 10:20");
+        assert_eq!(r.exif_time_gap_ms().map(|g| g / 3_600_000), Some(-48));
+        let warning = r.exif_time_warning_zh().unwrap();
+        assert!(warning.contains("早 2 天 0 小时"), "{warning}");
+    }
+
+    #[test]
+    fn a_camera_time_within_the_hour_or_missing_is_not_flagged() {
+        assert_eq!(record(Some("2026:11:30 10:15:30"), "2026-11-30 10:20").exif_time_gap_ms(), None);
+        assert_eq!(record(None, "2026-11-30 10:20").exif_time_gap_ms(), None);
+        assert_eq!(record(Some("not a time"), "2026-11-30 10:20").exif_time_gap_ms(), None);
     }
 }

@@ -209,7 +209,8 @@ impl Store {
 
 impl Store {
     /// Issues the task code token shown on site, valid through the task's time window (Beijing
-    /// time), signed by this device. Returns the token and its claims.
+    /// time), signed by this device and, once enrolled, carrying its certificate. Returns the token
+    /// and its claims.
     pub fn issue_task_token(&mut self, code: &TaskCode) -> Result<(String, TaskClaims), StoreError> {
         let directory = self.directory()?;
         let by = self.operator(&directory)?;
@@ -237,9 +238,18 @@ impl Store {
             ),
             issuer: self.key.device_id(),
         };
-        let token = crate::task_token::issue(&claims, &self.key).map_err(|e| match e {
+        // An enrolled device puts its certificate in the code, so that the party checks it with
+        // the tenant root alone; before enrolment only this device's key can check it.
+        let issued = match self.sync_account()? {
+            Some(account) => crate::task_token::issue_certified(&claims, &self.key, &account.certificate),
+            None => crate::task_token::issue(&claims, &self.key),
+        };
+        let token = issued.map_err(|e| match e {
             crate::task_token::TokenIssueError::Token(t) => StoreError::Token(t),
             crate::task_token::TokenIssueError::Canonical(c) => StoreError::Canonical(c),
+            crate::task_token::TokenIssueError::Certificate => {
+                StoreError::Token(crate::task_token::TokenError::Malformed)
+            }
         })?;
         let now = now_ms();
         self.write(|s| {

@@ -234,7 +234,13 @@ pub fn enrol_with(
     let key = store.device_key();
     let public = hex::encode(key.public_bytes());
     let proof = hex::encode(key.sign(&crate::request_auth::enrolment_proof_bytes(code, &public)).to_bytes());
-    let request = EnrolRequest { code: code.to_string(), device_public_key: public.clone(), proof };
+    let request = EnrolRequest {
+        code: code.to_string(),
+        device_public_key: public.clone(),
+        proof,
+        root_public_key: Some(root_public_key_hex.trim().to_ascii_lowercase()),
+        inspector: store.inspector().map(|i| i.to_string()),
+    };
     let policy =
         TransportPolicy { root_public_key: root_key(root_public_key_hex)?.to_bytes(), trust: None, allow_plain_http };
     // Retried like any request: the server answers a device that presents the code it already

@@ -309,6 +309,15 @@ pub struct EnrolRequest {
     pub device_public_key: String,
     /// Signature (hex) over [`crate::request_auth::enrolment_proof_bytes`].
     pub proof: String,
+    /// The tenant root key this device was given (hex). The server refuses a device configured
+    /// for another tenant before it spends the code, so enrolment completes on both sides or on
+    /// neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_public_key: Option<String>,
+    /// The inspector operating this device, when it has one: a code for someone else is refused
+    /// before it is spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inspector: Option<String>,
 }
 
 /// What an enrolled device receives.

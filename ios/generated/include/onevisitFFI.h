@@ -606,6 +606,11 @@ RustBuffer uniffi_onevisit_ffi_fn_func_byte_size(uint64_t bytes, RustCallStatus 
 RustBuffer uniffi_onevisit_ffi_fn_func_status_label(RustBuffer status, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_CHECK_TASK_CODE
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_CHECK_TASK_CODE
+RustBuffer uniffi_onevisit_ffi_fn_func_check_task_code(RustBuffer token, RustBuffer root_public_key_hex, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_VERIFY_TASK_CODE
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FUNC_VERIFY_TASK_CODE
 RustBuffer uniffi_onevisit_ffi_fn_func_verify_task_code(RustBuffer token, RustBuffer issuer_public_key_hex, RustCallStatus *_Nonnull out_status
@@ -909,6 +914,12 @@ uint16_t uniffi_onevisit_ffi_checksum_func_byte_size(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_STATUS_LABEL
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_STATUS_LABEL
 uint16_t uniffi_onevisit_ffi_checksum_func_status_label(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_CHECK_TASK_CODE
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_FUNC_CHECK_TASK_CODE
+uint16_t uniffi_onevisit_ffi_checksum_func_check_task_code(void
     
 );
 #endif

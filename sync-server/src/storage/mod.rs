@@ -147,6 +147,34 @@ pub struct DeviceRecord {
     pub device_code: String,
 }
 
+/// One enrolled device as administrators list it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceSummary {
+    /// Device identifier (hex).
+    pub device: String,
+    /// The inspector operating it.
+    pub inspector: String,
+    /// The short code (设备编号) it printed at enrolment and puts in document numbers.
+    pub device_code: String,
+    /// Its certificate's serial.
+    pub serial: String,
+    /// When it last made an authenticated request (ms since the epoch), if it has.
+    pub last_request_ms: Option<i64>,
+}
+
+/// One enrolment code as administrators list it (the code itself is kept only as a hash).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EnrolmentSummary {
+    /// The first 8 hex characters of the code's SHA-256, to tell codes apart.
+    pub code_hash_prefix: String,
+    /// The inspector it is for.
+    pub inspector: String,
+    /// When it expires (ms since the epoch).
+    pub expires_ms: i64,
+    /// The device that used it, if one did.
+    pub used_by_device: Option<String>,
+}
+
 /// What the server keeps. Every method is one atomic operation.
 pub trait Storage: Send + Sync + 'static {
     /// The tenant, if initialised.
@@ -175,6 +203,8 @@ pub trait Storage: Send + Sync + 'static {
         now_ms: i64,
         device: DeviceRecord,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Every enrolment code, newest expiry first.
+    fn enrolments(&self) -> impl Future<Output = Result<Vec<EnrolmentSummary>, StorageError>> + Send;
     /// The device that spent a code, if it was spent.
     fn enrolment_used_by(
         &self,
@@ -188,6 +218,8 @@ pub trait Storage: Send + Sync + 'static {
     ) -> impl Future<Output = Result<String, StorageError>> + Send;
     /// An enrolled device.
     fn device(&self, device: String) -> impl Future<Output = Result<Option<DeviceRecord>, StorageError>> + Send;
+    /// Every enrolled device, by inspector.
+    fn devices(&self) -> impl Future<Output = Result<Vec<DeviceSummary>, StorageError>> + Send;
     /// The next certificate serial.
     fn next_serial(&self) -> impl Future<Output = Result<u64, StorageError>> + Send;
     /// Revokes a device's certificate from `at_ms` on.
@@ -210,6 +242,8 @@ pub trait Storage: Send + Sync + 'static {
 
     // ---- records and the feed ----
 
+    /// Every record's id (task code), in code order.
+    fn record_ids(&self) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
     /// A record's metadata.
     fn record_meta(&self, id: String) -> impl Future<Output = Result<Option<RecordMeta>, StorageError>> + Send;
     /// A record's bytes: the snapshot followed by its chunks, and the version they are at.

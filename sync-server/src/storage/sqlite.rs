@@ -7,7 +7,8 @@ use onevisit_core::certificate::Revocation;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    DeviceRecord, FeedRow, NewRecord, RecordMeta, Storage, StorageError, StoredAuditEntry, StoredRecord, TenantRecord,
+    DeviceRecord, DeviceSummary, EnrolmentSummary, FeedRow, NewRecord, RecordMeta, Storage, StorageError,
+    StoredAuditEntry, StoredRecord, TenantRecord,
 };
 
 const SCHEMA: &str = "
@@ -204,6 +205,11 @@ fn rename_documents_to_records(conn: &Connection) -> Result<(), StorageError> {
 }
 
 impl SqliteStorage {
+    /// Whether `dir` holds a server database.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("server.sqlite").is_file()
+    }
+
     /// Opens (creating) `server.sqlite` in `dir`.
     pub fn open(dir: &Path) -> Result<SqliteStorage, StorageError> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::Database(Box::new(e)))?;
@@ -357,6 +363,38 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn enrolments(&self) -> Result<Vec<EnrolmentSummary>, StorageError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT substr(code_sha256, 1, 8), inspector, expires_ms, used_by_device FROM enrolments
+                     ORDER BY expires_ms DESC",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(EnrolmentSummary {
+                        code_hash_prefix: r.get(0)?,
+                        inspector: r.get(1)?,
+                        expires_ms: r.get(2)?,
+                        used_by_device: r.get(3)?,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn record_ids(&self) -> Result<Vec<String>, StorageError> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT id FROM records ORDER BY id").map_err(db)?;
+            let rows = stmt.query_map([], |r| r.get(0)).map_err(db)?;
+            rows.collect::<Result<Vec<String>, _>>().map_err(db)
+        })
+        .await
+    }
+
     async fn enrolment_used_by(&self, code_sha256: String) -> Result<Option<String>, StorageError> {
         self.with(move |c| {
             c.query_row("SELECT used_by_device FROM enrolments WHERE code_sha256 = ?1", [code_sha256], |r| r.get(0))
@@ -404,6 +442,31 @@ impl Storage for SqliteStorage {
                 Ok(DeviceRecord { device, public_key, inspector, certificate, serial, device_code })
             })
             .transpose()
+        })
+        .await
+    }
+
+    async fn devices(&self) -> Result<Vec<DeviceSummary>, StorageError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT d.device, d.inspector, d.device_code, d.serial,
+                            (SELECT max(n.at_ms) FROM nonces n WHERE n.device = d.device)
+                     FROM devices d ORDER BY d.inspector, d.device_code",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(DeviceSummary {
+                        device: r.get(0)?,
+                        inspector: r.get(1)?,
+                        device_code: r.get(2)?,
+                        serial: r.get(3)?,
+                        last_request_ms: r.get(4)?,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
         })
         .await
     }

@@ -2360,6 +2360,10 @@ public struct BundleCheck: Equatable, Hashable {
      */
     public var kind: String
     /**
+     * The check's name in Chinese (内容清单, 封签, 照片采集记录, 文书签名, 审计日志, …).
+     */
+    public var label: String
+    /**
      * Whether it holds.
      */
     public var ok: Bool
@@ -2375,12 +2379,16 @@ public struct BundleCheck: Equatable, Hashable {
          * What was checked (`manifest`, `seal`, `capture`, `document`, `audit`, …).
          */kind: String, 
         /**
+         * The check's name in Chinese (内容清单, 封签, 照片采集记录, 文书签名, 审计日志, …).
+         */label: String, 
+        /**
          * Whether it holds.
          */ok: Bool, 
         /**
          * What exactly: the file, the signer, the entry.
          */detail: String) {
         self.kind = kind
+        self.label = label
         self.ok = ok
         self.detail = detail
     }
@@ -2402,6 +2410,7 @@ public struct FfiConverterTypeBundleCheck: FfiConverterRustBuffer {
         return
             try BundleCheck(
                 kind: FfiConverterString.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
                 ok: FfiConverterBool.read(from: &buf), 
                 detail: FfiConverterString.read(from: &buf)
         )
@@ -2409,6 +2418,7 @@ public struct FfiConverterTypeBundleCheck: FfiConverterRustBuffer {
 
     public static func write(_ value: BundleCheck, into buf: inout [UInt8]) {
         FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
         FfiConverterBool.write(value.ok, into: &buf)
         FfiConverterString.write(value.detail, into: &buf)
     }
@@ -5185,6 +5195,95 @@ public func FfiConverterTypeSyncSummary_lower(_ value: SyncSummary) -> RustBuffe
 
 
 /**
+ * A task code the party checked with the tenant root: what it says, and who issued it.
+ */
+public struct TaskCodeCheck: Equatable, Hashable {
+    /**
+     * What the task code says.
+     */
+    public var claims: TaskCodeClaims
+    /**
+     * The inspector the issuing device is certified for.
+     */
+    public var issuerInspector: String
+    /**
+     * Valid from, ms since the epoch.
+     */
+    public var notBeforeMs: Int64
+    /**
+     * Valid until.
+     */
+    public var expiresMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What the task code says.
+         */claims: TaskCodeClaims, 
+        /**
+         * The inspector the issuing device is certified for.
+         */issuerInspector: String, 
+        /**
+         * Valid from, ms since the epoch.
+         */notBeforeMs: Int64, 
+        /**
+         * Valid until.
+         */expiresMs: Int64) {
+        self.claims = claims
+        self.issuerInspector = issuerInspector
+        self.notBeforeMs = notBeforeMs
+        self.expiresMs = expiresMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TaskCodeCheck: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTaskCodeCheck: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TaskCodeCheck {
+        return
+            try TaskCodeCheck(
+                claims: FfiConverterTypeTaskCodeClaims.read(from: &buf), 
+                issuerInspector: FfiConverterString.read(from: &buf), 
+                notBeforeMs: FfiConverterInt64.read(from: &buf), 
+                expiresMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TaskCodeCheck, into buf: inout [UInt8]) {
+        FfiConverterTypeTaskCodeClaims.write(value.claims, into: &buf)
+        FfiConverterString.write(value.issuerInspector, into: &buf)
+        FfiConverterInt64.write(value.notBeforeMs, into: &buf)
+        FfiConverterInt64.write(value.expiresMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTaskCodeCheck_lift(_ buf: RustBuffer) throws -> TaskCodeCheck {
+    return try FfiConverterTypeTaskCodeCheck.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTaskCodeCheck_lower(_ value: TaskCodeCheck) -> RustBuffer {
+    return FfiConverterTypeTaskCodeCheck.lower(value)
+}
+
+
+/**
  * What a verified task code says.
  */
 public struct TaskCodeClaims: Equatable, Hashable {
@@ -7713,7 +7812,7 @@ enum TaskCodeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case Malformed
     /**
-     * Forged or altered.
+     * The claims were altered after issue, or the key given is not the issuing device's.
      */
     case BadSignature
     /**
@@ -7736,6 +7835,22 @@ enum TaskCodeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      * The issuer key is not 64 hex characters of an Ed25519 public key.
      */
     case BadIssuerKey
+    /**
+     * The root key is not 64 hex characters of an Ed25519 public key.
+     */
+    case BadRootKey
+    /**
+     * An old task code (OV1) without the issuing device's certificate: the root alone cannot check it.
+     */
+    case NoCertificate
+    /**
+     * The issuing device's certificate is not signed by the root key given (another tenant's key).
+     */
+    case UntrustedIssuer
+    /**
+     * The issuing device's certificate was not valid at the time of the check.
+     */
+    case IssuerCertificateExpired
 
     
 
@@ -7785,6 +7900,10 @@ public struct FfiConverterTypeTaskCodeError: FfiConverterRustBuffer {
             validFromMs: try FfiConverterInt64.read(from: &buf)
             )
         case 5: return .BadIssuerKey
+        case 6: return .BadRootKey
+        case 7: return .NoCertificate
+        case 8: return .UntrustedIssuer
+        case 9: return .IssuerCertificateExpired
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -7817,6 +7936,22 @@ public struct FfiConverterTypeTaskCodeError: FfiConverterRustBuffer {
         
         case .BadIssuerKey:
             writeInt(&buf, Int32(5))
+        
+        
+        case .BadRootKey:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .NoCertificate:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .UntrustedIssuer:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .IssuerCertificateExpired:
+            writeInt(&buf, Int32(9))
         
         }
     }
@@ -8619,6 +8754,20 @@ public func statusLabel(status: TaskStatus) -> String  {
 })
 }
 /**
+ * The inspected party's check of a scanned task code (亮码核验), offline, with nothing but the
+ * tenant's published root key: no store, no device key. Errors say 无效 / 已过期 / 尚未生效, and a
+ * wrong root key is named as such, never as a forgery.
+ */
+public func checkTaskCode(token: String, rootPublicKeyHex: String)throws  -> TaskCodeCheck  {
+    return try  FfiConverterTypeTaskCodeCheck_lift(try rustCallWithError(FfiConverterTypeTaskCodeError_lift) {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_func_check_task_code(
+        FfiConverterString.lower(token),
+        FfiConverterString.lower(rootPublicKeyHex),uniffiCallStatus
+    )
+})
+}
+/**
  * Checks a scanned task code offline against the issuing device's public key (hex), now.
  */
 public func verifyTaskCode(token: String, issuerPublicKeyHex: String)throws  -> TaskCodeClaims  {
@@ -8679,6 +8828,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_func_status_label() != 19480) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_onevisit_ffi_checksum_func_check_task_code() != 39702) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_func_verify_task_code() != 22081) {

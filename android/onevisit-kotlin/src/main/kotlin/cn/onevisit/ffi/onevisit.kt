@@ -764,6 +764,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_onevisit_ffi_checksum_func_status_label(
     ): Int
+    external fun uniffi_onevisit_ffi_checksum_func_check_task_code(
+    ): Int
     external fun uniffi_onevisit_ffi_checksum_func_verify_task_code(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_func_clear_log_sink(
@@ -987,6 +989,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_func_status_label(`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_func_check_task_code(`token`: RustBuffer.ByValue,`rootPublicKeyHex`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_func_verify_task_code(`token`: RustBuffer.ByValue,`issuerPublicKeyHex`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_func_clear_log_sink(uniffi_out_err: UniffiRustCallStatus, 
@@ -1125,6 +1129,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_func_status_label() and 0xFFFF) != 19480) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_onevisit_ffi_checksum_func_check_task_code() and 0xFFFF) != 39702) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_func_verify_task_code() and 0xFFFF) != 22081) {
@@ -4134,6 +4141,11 @@ data class BundleCheck (
     var `kind`: kotlin.String
     , 
     /**
+     * The check's name in Chinese (内容清单, 封签, 照片采集记录, 文书签名, 审计日志, …).
+     */
+    var `label`: kotlin.String
+    , 
+    /**
      * Whether it holds.
      */
     var `ok`: kotlin.Boolean
@@ -4159,6 +4171,7 @@ public object FfiConverterTypeBundleCheck: FfiConverterRustBuffer<BundleCheck> {
     override fun read(buf: ByteBuffer): BundleCheck {
         return BundleCheck(
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
         )
@@ -4166,12 +4179,14 @@ public object FfiConverterTypeBundleCheck: FfiConverterRustBuffer<BundleCheck> {
 
     override fun allocationSize(value: BundleCheck) = (
             FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`label`) +
             FfiConverterBoolean.allocationSize(value.`ok`) +
             FfiConverterString.allocationSize(value.`detail`)
     )
 
     override fun write(value: BundleCheck, buf: ByteBuffer) {
             FfiConverterString.write(value.`kind`, buf)
+            FfiConverterString.write(value.`label`, buf)
             FfiConverterBoolean.write(value.`ok`, buf)
             FfiConverterString.write(value.`detail`, buf)
     }
@@ -6161,6 +6176,69 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterULong.write(value.`photosPending`, buf)
             FfiConverterOptionalString.write(value.`auditRefused`, buf)
             FfiConverterSequenceString.write(value.`rebuilt`, buf)
+    }
+}
+
+
+
+/**
+ * A task code the party checked with the tenant root: what it says, and who issued it.
+ */
+data class TaskCodeCheck (
+    /**
+     * What the task code says.
+     */
+    var `claims`: TaskCodeClaims
+    , 
+    /**
+     * The inspector the issuing device is certified for.
+     */
+    var `issuerInspector`: kotlin.String
+    , 
+    /**
+     * Valid from, ms since the epoch.
+     */
+    var `notBeforeMs`: kotlin.Long
+    , 
+    /**
+     * Valid until.
+     */
+    var `expiresMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTaskCodeCheck: FfiConverterRustBuffer<TaskCodeCheck> {
+    override fun read(buf: ByteBuffer): TaskCodeCheck {
+        return TaskCodeCheck(
+            FfiConverterTypeTaskCodeClaims.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TaskCodeCheck) = (
+            FfiConverterTypeTaskCodeClaims.allocationSize(value.`claims`) +
+            FfiConverterString.allocationSize(value.`issuerInspector`) +
+            FfiConverterLong.allocationSize(value.`notBeforeMs`) +
+            FfiConverterLong.allocationSize(value.`expiresMs`)
+    )
+
+    override fun write(value: TaskCodeCheck, buf: ByteBuffer) {
+            FfiConverterTypeTaskCodeClaims.write(value.`claims`, buf)
+            FfiConverterString.write(value.`issuerInspector`, buf)
+            FfiConverterLong.write(value.`notBeforeMs`, buf)
+            FfiConverterLong.write(value.`expiresMs`, buf)
     }
 }
 
@@ -9069,7 +9147,7 @@ sealed class TaskCodeException: kotlin.Exception() {
     }
     
     /**
-     * Forged or altered.
+     * The claims were altered after issue, or the key given is not the issuing device's.
      */
     class BadSignature(
         ) : TaskCodeException() {
@@ -9114,6 +9192,42 @@ sealed class TaskCodeException: kotlin.Exception() {
             get() = ""
     }
     
+    /**
+     * The root key is not 64 hex characters of an Ed25519 public key.
+     */
+    class BadRootKey(
+        ) : TaskCodeException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * An old task code (OV1) without the issuing device's certificate: the root alone cannot check it.
+     */
+    class NoCertificate(
+        ) : TaskCodeException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * The issuing device's certificate is not signed by the root key given (another tenant's key).
+     */
+    class UntrustedIssuer(
+        ) : TaskCodeException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * The issuing device's certificate was not valid at the time of the check.
+     */
+    class IssuerCertificateExpired(
+        ) : TaskCodeException() {
+        override val message
+            get() = ""
+    }
+    
 
     
 
@@ -9151,6 +9265,10 @@ public object FfiConverterTypeTaskCodeError : FfiConverterRustBuffer<TaskCodeExc
                 FfiConverterLong.read(buf),
                 )
             5 -> TaskCodeException.BadIssuerKey()
+            6 -> TaskCodeException.BadRootKey()
+            7 -> TaskCodeException.NoCertificate()
+            8 -> TaskCodeException.UntrustedIssuer()
+            9 -> TaskCodeException.IssuerCertificateExpired()
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
     }
@@ -9179,6 +9297,22 @@ public object FfiConverterTypeTaskCodeError : FfiConverterRustBuffer<TaskCodeExc
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
             )
+            is TaskCodeException.BadRootKey -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is TaskCodeException.NoCertificate -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is TaskCodeException.UntrustedIssuer -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is TaskCodeException.IssuerCertificateExpired -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
         }
     }
 
@@ -9204,6 +9338,22 @@ public object FfiConverterTypeTaskCodeError : FfiConverterRustBuffer<TaskCodeExc
             }
             is TaskCodeException.BadIssuerKey -> {
                 buf.putInt(5)
+                Unit
+            }
+            is TaskCodeException.BadRootKey -> {
+                buf.putInt(6)
+                Unit
+            }
+            is TaskCodeException.NoCertificate -> {
+                buf.putInt(7)
+                Unit
+            }
+            is TaskCodeException.UntrustedIssuer -> {
+                buf.putInt(8)
+                Unit
+            }
+            is TaskCodeException.IssuerCertificateExpired -> {
+                buf.putInt(9)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -10023,6 +10173,24 @@ public object FfiConverterSequenceTypeTaskSummary: FfiConverterRustBuffer<List<T
     
         
         FfiConverterTypeTaskStatus.lower(`status`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The inspected party's check of a scanned task code (亮码核验), offline, with nothing but the
+         * tenant's published root key: no store, no device key. Errors say 无效 / 已过期 / 尚未生效, and a
+         * wrong root key is named as such, never as a forgery.
+         */
+    @Throws(TaskCodeException::class) fun `checkTaskCode`(`token`: kotlin.String, `rootPublicKeyHex`: kotlin.String): TaskCodeCheck {
+            return FfiConverterTypeTaskCodeCheck.lift(
+    uniffiRustCallWithError(TaskCodeException) { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_func_check_task_code(
+    
+        
+        FfiConverterString.lower(`token`),
+        FfiConverterString.lower(`rootPublicKeyHex`),_status)
 }
     )
     }

@@ -14,6 +14,7 @@ import cn.onevisit.ffi.StoreException
 import cn.onevisit.ffi.SyncException
 import cn.onevisit.ffi.TaskCodeException
 import cn.onevisit.ffi.TaskQuery
+import cn.onevisit.ffi.checkTaskCode
 import cn.onevisit.ffi.verifyTaskCode
 import java.io.File
 import kotlinx.coroutines.flow.toList
@@ -141,6 +142,17 @@ class BadInputTest {
         val otherKey = city.store("other-device", "xfjy-01").use { it.deviceInfo().publicKeyHex }
         assertThrows<TaskCodeException.BadSignature> { verifyTaskCode(token, otherKey) }
         assertThrows<TaskCodeException.Malformed> { verifyTaskCode("not a task code", otherKey) }
+    }
+
+    @Test
+    fun `the party checks a task code with the tenant root alone, and a wrong root is named as such`() {
+        val token = store.issueTaskCode(code).token
+        val checked = checkTaskCode(token, city.root)
+        assertEquals(code, checked.claims.code)
+        assertEquals("scjg-01", checked.issuerInspector)
+        val otherRoot = city.store("another-tenant", "xfjy-01").use { it.deviceInfo().publicKeyHex }
+        val e = assertThrows<TaskCodeException.UntrustedIssuer> { checkTaskCode(token, otherRoot) }
+        assertTrue(e.userMessage().contains("根公钥") && !e.userMessage().contains("伪造"), e.userMessage())
     }
 
     @Test

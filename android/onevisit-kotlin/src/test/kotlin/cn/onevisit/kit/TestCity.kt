@@ -38,7 +38,7 @@ class TestCity : AutoCloseable {
             .apply { environment()["RUST_LOG"] = "warn" }
             .start()
         val line = p.inputStream.bufferedReader().readLine() ?: error("the server did not start")
-        address = line.removePrefix("listening on ").trim()
+        address = line.removePrefix("正在监听 ").trim()
         return p
     }
 
