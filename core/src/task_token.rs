@@ -145,7 +145,7 @@ pub fn verify_with_root(token: &str, root: &VerifyingKey, now_ms: i64) -> Result
     let device_key =
         crate::certificate::SignedCertificate::device_key(&certificate).map_err(|_| TokenError::Malformed)?;
     // Signature and window first: past its window the party is told 已过期, whatever else holds.
-    let claims = verify(&format!("{PREFIX}.{payload}.{signature}"), &device_key, now_ms)?;
+    let claims = verify_claims(payload, signature, &device_key, now_ms)?;
     if claims.issuer != certificate.device {
         return Err(TokenError::BadSignature);
     }
@@ -176,6 +176,11 @@ pub fn verify(token: &str, issuer: &VerifyingKey, now_ms: i64) -> Result<TaskCla
         [PREFIX, payload, signature] | [PREFIX_CERTIFIED, payload, signature, _, _] => (*payload, *signature),
         _ => return Err(TokenError::Malformed),
     };
+    verify_claims(payload, signature, issuer, now_ms)
+}
+
+/// Checks the claims part of a token (base64url payload and signature) under `issuer`, at `now_ms`.
+fn verify_claims(payload: &str, signature: &str, issuer: &VerifyingKey, now_ms: i64) -> Result<TaskClaims, TokenError> {
     let payload = B64.decode(payload).map_err(|_| TokenError::Malformed)?;
     let signature =
         B64.decode(signature).ok().and_then(|s| Signature::from_slice(&s).ok()).ok_or(TokenError::Malformed)?;

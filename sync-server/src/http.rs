@@ -193,12 +193,7 @@ async fn enroll<S: Storage, B: BlobStorage>(
     tracing::info!(%device, %inspector, serial, "device enrolled");
     let revocations =
         state.tenant.revocation_list(&state.storage, now).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Json(EnrolResponse {
-        certificate,
-        revocations,
-        root_public_key: hex::encode(state.tenant.root_public_key()),
-        device_code,
-    }))
+    Ok(Json(EnrolResponse { certificate, revocations, root_public_key: root, device_code }))
 }
 
 /// The enrolment answer for a device enrolled already with the code it presents again.
