@@ -3800,7 +3800,7 @@ class SyncSummary:
     """
     What one sync did.
 """
-    def __init__(self, *, progress:SyncProgress, refused:typing.List[RefusedRecord], isolated:typing.List[RefusedRecord], removed:typing.List[str], audit_confirmed_through:int, revocations_updated:bool, directory_updated:bool, photos_fetched:int, photos_pending:int, audit_refused:typing.Optional[str], rebuilt:typing.List[str]):
+    def __init__(self, *, progress:SyncProgress, refused:typing.List[RefusedRecord], isolated:typing.List[RefusedRecord], removed:typing.List[str], audit_confirmed_through:int, revocations_updated:bool, directory_updated:bool, photos_fetched:int, photos_pending:int, audit_refused:typing.Optional[str], rebuilt:typing.List[str], waiting:typing.List[str]):
         self.progress = progress
         self.refused = refused
         self.isolated = isolated
@@ -3812,12 +3812,13 @@ class SyncSummary:
         self.photos_pending = photos_pending
         self.audit_refused = audit_refused
         self.rebuilt = rebuilt
+        self.waiting = waiting
         
         
 
     
     def __str__(self):
-        return "SyncSummary(progress={}, refused={}, isolated={}, removed={}, audit_confirmed_through={}, revocations_updated={}, directory_updated={}, photos_fetched={}, photos_pending={}, audit_refused={}, rebuilt={})".format(self.progress, self.refused, self.isolated, self.removed, self.audit_confirmed_through, self.revocations_updated, self.directory_updated, self.photos_fetched, self.photos_pending, self.audit_refused, self.rebuilt)
+        return "SyncSummary(progress={}, refused={}, isolated={}, removed={}, audit_confirmed_through={}, revocations_updated={}, directory_updated={}, photos_fetched={}, photos_pending={}, audit_refused={}, rebuilt={}, waiting={})".format(self.progress, self.refused, self.isolated, self.removed, self.audit_confirmed_through, self.revocations_updated, self.directory_updated, self.photos_fetched, self.photos_pending, self.audit_refused, self.rebuilt, self.waiting)
     def __eq__(self, other):
         if self.progress != other.progress:
             return False
@@ -3841,6 +3842,8 @@ class SyncSummary:
             return False
         if self.rebuilt != other.rebuilt:
             return False
+        if self.waiting != other.waiting:
+            return False
         return True
 
 class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
@@ -3858,6 +3861,7 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
             photos_pending=_UniffiFfiConverterUInt64.read(buf),
             audit_refused=_UniffiFfiConverterOptionalString.read(buf),
             rebuilt=_UniffiFfiConverterSequenceString.read(buf),
+            waiting=_UniffiFfiConverterSequenceString.read(buf),
         )
 
     @staticmethod
@@ -3873,6 +3877,7 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.check_lower(value.photos_pending)
         _UniffiFfiConverterOptionalString.check_lower(value.audit_refused)
         _UniffiFfiConverterSequenceString.check_lower(value.rebuilt)
+        _UniffiFfiConverterSequenceString.check_lower(value.waiting)
 
     @staticmethod
     def write(value, buf):
@@ -3887,6 +3892,7 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.photos_pending, buf)
         _UniffiFfiConverterOptionalString.write(value.audit_refused, buf)
         _UniffiFfiConverterSequenceString.write(value.rebuilt, buf)
+        _UniffiFfiConverterSequenceString.write(value.waiting, buf)
 
 @dataclass
 class TaskCodeClaims:

@@ -39,6 +39,9 @@ pub struct SyncSummary {
     /// Records whose copy here was restored from an old backup: rebuilt from the server's copy,
     /// with this device's edits since made again.
     pub rebuilt: Vec<String>,
+    /// Records whose own changes went up while changes made by other devices (exchanged by file)
+    /// wait for those devices to sync: nothing to do here but sync again later.
+    pub waiting: Vec<String>,
 }
 
 /// A record the server (or this device) refused.
@@ -158,6 +161,7 @@ impl DeviceStore {
                     photos_pending: photos.pending.len() as u64,
                     audit_refused: done.audit_refused,
                     rebuilt: done.replayed.keys().cloned().collect(),
+                    waiting: done.waiting.keys().cloned().collect(),
                 })
             },
             lost(),

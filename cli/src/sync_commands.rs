@@ -115,6 +115,11 @@ fn print_problems(report: &sync::SyncReport, photos: &PhotoFetch) {
     for (id, count) in &report.replayed {
         outln!("  {id}：本机存储是从旧备份恢复的，已按服务器上的记录重建，并重新做出本机此后的 {count} 项修改");
     }
+    for (id, count) in &report.waiting {
+        outln!(
+            "  {id}：本设备的修改已上传；另有 {count} 项修改来自其他设备（记录曾以文件交换）或以其为基础，须待那些设备自行同步后再上传，届时再运行 onevisit sync"
+        );
+    }
     for id in &report.removed {
         outln!("  已不再分配给本设备：{id}");
     }

@@ -223,7 +223,8 @@ impl Records {
         id: &str,
         changes: Vec<Change>,
     ) -> Result<Outcome, StorageError> {
-        if changes.iter().any(|c| c.actor_id() != &writer.actor) {
+        let (changes, held) = own_closure(changes, &writer.actor, |_| false);
+        if changes.is_empty() {
             return Ok(refused(id, Refusal::ForeignActor));
         }
         let Some(rules) = context.rules(writer) else { return Ok(refused(id, Refusal::NotAssigned)) };
@@ -266,7 +267,7 @@ impl Records {
         let slot = self.slot(id);
         *slot.lock().await = Cached { version, record: Some(record) };
         Ok(Outcome {
-            result: RecordResult { id: id.to_string(), heads: heads.clone(), ..Default::default() },
+            result: RecordResult { id: id.to_string(), heads: heads.clone(), held, ..Default::default() },
             accepted: Some(heads),
             wrote: true,
             evidence,
@@ -311,14 +312,15 @@ impl Records {
 
         let pushed: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
         let new: Vec<Change> = changes.into_iter().filter(|c| !record.has_all(&[c.hash()])).collect();
+        if !new.is_empty() && !writer.may_write(meta) {
+            return Ok(refused(id, Refusal::ReadOnly));
+        }
+        let (new, held) = own_closure(new, &writer.actor, |h| record.has_all(&[*h]));
+        if new.is_empty() && held > 0 {
+            return Ok(refused(id, Refusal::ForeignActor));
+        }
         let wrote = !new.is_empty();
         if wrote {
-            if !writer.may_write(meta) {
-                return Ok(refused(id, Refusal::ReadOnly));
-            }
-            if new.iter().any(|c| c.actor_id() != &writer.actor) {
-                return Ok(refused(id, Refusal::ForeignActor));
-            }
             let Some(rules) = context.rules(writer) else { return Ok(refused(id, Refusal::ReadOnly)) };
             if let Err(e) = record.apply_changes(new, &rules) {
                 // Nothing of the refused changes is stored; the copy in memory is reloaded from
@@ -364,6 +366,7 @@ impl Records {
                 id: id.to_string(),
                 heads: heads.clone(),
                 changes: lacking.iter().map(|c| b64(c)).collect(),
+                held,
                 ..Default::default()
             },
             accepted: Some(heads),
@@ -389,6 +392,35 @@ fn answer_sync_message(id: &str, record: &mut InspectionRecord, message: sync::M
         wrote: false,
         evidence: Vec::new(),
     }
+}
+
+/// Splits pushed changes into those the writer hands in itself — its own, each depending only on
+/// changes the server holds (`held_by_server`) or on others taken here — and the count of those
+/// held back. Another device's change is never taken on the writer's word, so a record two
+/// devices exchanged by file syncs as each of them syncs its own part (a device that never
+/// syncs leaves the changes made after its own waiting).
+fn own_closure(
+    changes: Vec<Change>,
+    actor: &ActorId,
+    mut held_by_server: impl FnMut(&ChangeHash) -> bool,
+) -> (Vec<Change>, u32) {
+    let (mut pending, foreign): (Vec<Change>, Vec<Change>) = changes.into_iter().partition(|c| c.actor_id() == actor);
+    let mut taken: Vec<Change> = Vec::new();
+    let mut hashes = std::collections::HashSet::new();
+    loop {
+        let (ready, rest): (Vec<Change>, Vec<Change>) =
+            pending.into_iter().partition(|c| c.deps().iter().all(|d| hashes.contains(d) || held_by_server(d)));
+        pending = rest;
+        if ready.is_empty() {
+            break;
+        }
+        for c in ready {
+            hashes.insert(c.hash());
+            taken.push(c);
+        }
+    }
+    let held = u32::try_from(pending.len() + foreign.len()).unwrap_or(u32::MAX);
+    (taken, held)
 }
 
 fn decode_changes(encoded: &[String]) -> Option<Vec<Change>> {

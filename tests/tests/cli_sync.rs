@@ -92,3 +92,120 @@ fn two_devices_enrol_and_sync_from_the_command_line() {
     let out = onevisit(&nowhere, &["taskcode", "verify", token, "--root", root, "--at", "2099-01-01"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("已过期"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Runs `onevisit --json sync` on `store`, asserting success; returns the report.
+fn synced(store: &Path) -> Value {
+    ok_json(store, &["sync"])["report"].clone()
+}
+
+#[test]
+fn records_exchanged_by_file_before_enrolment_sync_once_each_device_has_synced_its_own_part() {
+    let city = City::new();
+    let (a, b) = (city.path().join("a"), city.path().join("b"));
+    for (store, inspector) in [(&a, "scjg-01"), (&b, "xfjy-01")] {
+        ok_json(store, &["init", "--inspector", inspector]);
+        ok_json(store, &["import", "--sample"]);
+    }
+    let data: Value = serde_json::from_str(include_str!("../../data/pinghu-directory.json")).unwrap();
+    let uscc = data["enterprises"][0]["uscc"].as_str().unwrap();
+    let created = ok_json(
+        &a,
+        &[
+            "tasks",
+            "create",
+            "--enterprise",
+            uscc,
+            "--lead",
+            "scjg",
+            "--department",
+            "xfjy",
+            "--inspector",
+            "scjg-01",
+            "--inspector",
+            "xfjy-01",
+            "--matter",
+            "SCJG-001",
+            "--matter",
+            "XFJY-001",
+            "--from",
+            "2026-12-01",
+            "--to",
+            "2026-12-07",
+        ],
+    );
+    let task = created["code"].as_str().unwrap().to_string();
+    let task = task.as_str();
+    let hand = |from: &Path, to: &Path| {
+        let file = from.join("handover.automerge");
+        ok_json(from, &["record", "export", task, "--out", file.to_str().unwrap()]);
+        ok_json(to, &["record", "merge", file.to_str().unwrap()]);
+    };
+    // Offline, before either enrols: each builds on the other's edits, twice over.
+    ok_json(&a, &["record", "check-in", task, "--lat", "30.7", "--lon", "121.0"]);
+    hand(&a, &b);
+    ok_json(&b, &["record", "check-in", task, "--lat", "30.7", "--lon", "121.0"]);
+    ok_json(&b, &["record", "answer", task, "XFJY-001-02", "pass"]);
+    hand(&b, &a);
+    ok_json(&a, &["record", "answer", task, "SCJG-001-01", "pass"]);
+    hand(&a, &b);
+    ok_json(&b, &["record", "answer", task, "XFJY-001-03", "0.5"]);
+
+    for (store, inspector) in [(&a, "scjg-01"), (&b, "xfjy-01")] {
+        let code = city.admin(&["enrolment", inspector]).trim().to_string();
+        ok_json(store, &["enroll", "--server", &city.server.base, "--code", &code, "--root", &city.root]);
+    }
+    // A's own first part goes up; what it built on B's edits waits for B — said, not refused.
+    let first = onevisit(&a, &["sync"]);
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(text.contains("须待那些设备自行同步"), "{text}");
+    assert!(!text.contains("拒绝"), "{text}");
+    // Each device's sync takes its own part; two rounds each and everything is on the server.
+    let b1 = synced(&b);
+    assert!(b1["waiting"][task].as_u64().unwrap() > 0, "B's last edit builds on A's second: {b1}");
+    let a2 = synced(&a);
+    assert!(a2["waiting"].as_object().unwrap().is_empty(), "{a2}");
+    let b2 = synced(&b);
+    assert!(b2["waiting"].as_object().unwrap().is_empty() && b2["refused"].as_object().unwrap().is_empty(), "{b2}");
+    let a3 = synced(&a);
+    assert!(a3["isolated"].as_object().unwrap().is_empty(), "A takes B's certified changes in: {a3}");
+    let (shown_a, shown_b) = (ok_json(&a, &["tasks", "show", task]), ok_json(&b, &["tasks", "show", task]));
+    assert_eq!(shown_a, shown_b, "both copies converged through the server");
+    let answers = shown_a.to_string();
+    assert!(answers.contains("SCJG-001-01") && answers.contains("XFJY-001-03"), "{shown_a}");
+}
+
+#[test]
+fn a_device_that_enrols_again_keeps_its_earlier_evidence_verifiable() {
+    use onevisit_test_support::{SampleExif, sample_jpeg};
+    let city = City::new();
+    let task = city.plan_sample_task().to_string();
+    let task = task.as_str();
+    let a = city.path().join("a");
+    ok_json(&a, &["init", "--inspector", "scjg-01"]);
+    let enrol = |store: &Path| {
+        let code = city.admin(&["enrolment", "scjg-01"]).trim().to_string();
+        ok_json(store, &["enroll", "--server", &city.server.base, "--code", &code, "--root", &city.root])
+    };
+    let first = enrol(&a);
+    synced(&a);
+    ok_json(&a, &["record", "check-in", task, "--lat", "30.7", "--lon", "121.0"]);
+    let photo = city.path().join("photo.jpg");
+    std::fs::write(&photo, sample_jpeg(640, 480, Some(&SampleExif::pinghu()))).unwrap();
+    ok_json(&a, &["photo", "add", task, photo.to_str().unwrap()]);
+    synced(&a);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // Enrolled again (a new code, a new certificate whose validity starts now).
+    let second = enrol(&a);
+    assert_eq!(first["device_code"], second["device_code"], "the same device");
+    synced(&a);
+
+    let bag = city.path().join("bundle");
+    ok_json(&a, &["export", task, "--out", bag.to_str().unwrap()]);
+    let certificates: Vec<_> = std::fs::read_dir(bag.join("data/certificates")).unwrap().collect();
+    assert_eq!(certificates.len(), 2, "both certificates this device held");
+    let out = Command::new(cli_bin()).args(["verify", bag.to_str().unwrap(), "--root", &city.root]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("全部核验通过"), "{stdout}");
+}

@@ -11,6 +11,7 @@ use super::bag::{BagWriter, Digests, FolderWriter, ZipBagWriter, manifest_text};
 use super::{BundleError, BundleProgress, SEAL_SCHEMA, SEALED_FILES, Seal};
 use crate::audit::SignedAuditEntry;
 use crate::canonical::to_canonical_json;
+use crate::certificate::SignedCertificate;
 use crate::domain::TaskCode;
 use crate::store::{Store, StoreError};
 use crate::sync::CancelToken;
@@ -186,15 +187,19 @@ fn export_new(
     };
     let mut summary = ExportSummary::default();
     let blobs = store.blobs()?;
-    let mut certificates = BTreeMap::new();
+    // Every certificate of every writer, by device and serial: this device's whole history (a
+    // signature made before it enrolled again is checked against the certificate of its time).
+    let mut certificates: BTreeMap<String, BTreeMap<String, SignedCertificate>> = BTreeMap::new();
     let device = store.device_key().device_id();
-    certificates.insert(device.clone(), account.certificate.clone());
+    for c in store.held_certificates()?.into_iter().chain([account.certificate.clone()]) {
+        add_certificate(&mut certificates, &device, c);
+    }
 
     for code in tasks {
         let task = code.to_string();
         let record = store.record(code)?;
         for (d, c) in record.certificates()? {
-            certificates.entry(d).or_insert(c);
+            add_certificate(&mut certificates, &d, c);
         }
         let snapshot = record.snapshot();
         let evidence = record.evidence()?;
@@ -315,8 +320,20 @@ fn export_new(
     if !receipts.is_empty() {
         p.add_bytes("data/receipts.json", &json(&receipts)?)?;
     }
-    for (d, c) in &certificates {
-        p.add_bytes(&format!("data/certificates/{d}.json"), &json(c)?)?;
+    for (d, held) in &certificates {
+        // The newest as <device>.json (where readers of older bundles look), earlier ones beside it.
+        let mut held: Vec<(i64, &String, &SignedCertificate)> =
+            held.iter().map(|(serial, c)| (not_before(c), serial, c)).collect();
+        held.sort_by_key(|(at, serial, _)| (*at, *serial));
+        let newest = held.len().saturating_sub(1);
+        for (i, (_, serial, c)) in held.into_iter().enumerate() {
+            let name = if i == newest {
+                format!("data/certificates/{d}.json")
+            } else {
+                format!("data/certificates/{d}.{serial}.json")
+            };
+            p.add_bytes(&name, &json(c)?)?;
+        }
     }
     p.add_bytes("data/revocations.json", &json(&account.revocations)?)?;
 
@@ -442,3 +459,21 @@ data/audit/      the exporting device's signed, hash-chained audit log; server c
 data/certificates/, data/revocations.json   device certificates and the revocation list
 data/evidence-list.csv   电子数据清单
 ";
+
+/// Adds one certificate of `device` under its serial (unparsable ones under their signature, so
+/// that the verifier reports them rather than the export dropping them).
+fn add_certificate(
+    into: &mut BTreeMap<String, BTreeMap<String, SignedCertificate>>,
+    device: &str,
+    c: SignedCertificate,
+) {
+    let serial = serde_json::from_str::<crate::certificate::DeviceCertificate>(&c.canonical)
+        .map(|d| d.serial)
+        .unwrap_or_else(|_| c.signature.chars().take(16).collect());
+    into.entry(device.to_string()).or_default().entry(serial).or_insert(c);
+}
+
+/// When a certificate starts to hold (0 when it cannot be read).
+fn not_before(c: &SignedCertificate) -> i64 {
+    serde_json::from_str::<crate::certificate::DeviceCertificate>(&c.canonical).map(|d| d.not_before_ms).unwrap_or(0)
+}

@@ -257,8 +257,8 @@ impl Verifier<'_> {
         }
     }
 
-    fn certificates(&mut self, files: &[String]) -> BTreeMap<String, DeviceCertificate> {
-        let mut out = BTreeMap::new();
+    fn certificates(&mut self, files: &[String]) -> BTreeMap<String, Vec<DeviceCertificate>> {
+        let mut out: BTreeMap<String, Vec<DeviceCertificate>> = BTreeMap::new();
         for f in files.iter().filter(|f| f.starts_with("data/certificates/") && f.ends_with(".json")) {
             let parsed: Option<SignedCertificate> = self.json(f);
             // Validity and revocation are checked at each signing time; here: issued by the root.
@@ -269,11 +269,14 @@ impl Verifier<'_> {
                         "certificate",
                         format!("{f}：执法人员 {} 的设备 {} 的证书经根密钥签发", c.inspector, c.device),
                     );
-                    out.insert(c.device.clone(), c);
+                    out.entry(c.device.clone()).or_default().push(c);
                 }
                 Some(Err(e)) => self.report.fail("certificate", format!("{f}：{e}")),
                 None => self.report.fail("certificate", format!("{f} 格式错误")),
             }
+        }
+        for held in out.values_mut() {
+            held.sort_by_key(|c| c.not_before_ms);
         }
         out
     }
@@ -508,7 +511,7 @@ impl Verifier<'_> {
             .and_then(|b| crate::record::InspectionRecord::load(&b, []).ok())
     }
 
-    fn audit(&mut self, files: &[String], certificates: &BTreeMap<String, DeviceCertificate>) {
+    fn audit(&mut self, files: &[String], certificates: &BTreeMap<String, Vec<DeviceCertificate>>) {
         let proofs: Option<AuditProofs> = self.json("data/audit/proofs.json");
         let checkpoint = proofs
             .as_ref()
@@ -535,10 +538,25 @@ impl Verifier<'_> {
                 self.report.fail("audit", format!("{f} 格式错误"));
                 continue;
             };
-            let Some(certificate) = certificates.get(&device) else {
+            // Every certificate a device held names its one key and its one inspector.
+            let Some(certificate) = certificates.get(&device).and_then(|held| held.last()) else {
                 self.report.fail("audit", format!("{f}：包内没有设备 {device} 的证书"));
                 continue;
             };
+            if let Some(other) =
+                certificates.get(&device).into_iter().flatten().find(|c| {
+                    c.device_public_key != certificate.device_public_key || c.inspector != certificate.inspector
+                })
+            {
+                self.report.fail(
+                    "audit",
+                    format!(
+                        "{f}：设备 {device} 的证书 {} 与 {} 所载密钥或执法人员不同",
+                        other.serial, certificate.serial
+                    ),
+                );
+                continue;
+            }
             let Ok(key) = SignedCertificate::device_key(certificate) else {
                 self.report.fail("audit", format!("{f}：包内没有设备 {device} 的证书"));
                 continue;
@@ -615,7 +633,7 @@ impl Verifier<'_> {
 /// Binds signing keys to certified devices at a time (the certificates were checked against the
 /// root as they were read).
 struct Signers<'a> {
-    certificates: &'a BTreeMap<String, DeviceCertificate>,
+    certificates: &'a BTreeMap<String, Vec<DeviceCertificate>>,
     revocations: Option<&'a RevocationList>,
 }
 
@@ -623,7 +641,30 @@ impl Signers<'_> {
     /// Who `device` with `key` was at `at_ms`, if its certificate held then and names `named`,
     /// the inspector the signed statement makes responsible.
     fn check(&self, device: &str, key: &str, at_ms: i64, named: &str) -> Result<String, String> {
-        let c = self.certificates.get(device).ok_or_else(|| format!("包内没有设备 {device} 的证书"))?;
+        let held = self.certificates.get(device).filter(|h| !h.is_empty());
+        let held = held.ok_or_else(|| format!("包内没有设备 {device} 的证书"))?;
+        // The certificate valid at the signing time decides (a device that enrolled again keeps
+        // its earlier ones); with none valid then, the newest explains why.
+        let mut why = String::new();
+        for c in held.iter().rev() {
+            match self.check_one(c, device, key, at_ms, named) {
+                Ok(who) => return Ok(who),
+                Err(e) if why.is_empty() => why = e,
+                Err(_) => {}
+            }
+        }
+        Err(why)
+    }
+
+    /// [`Signers::check`] against one certificate.
+    fn check_one(
+        &self,
+        c: &DeviceCertificate,
+        device: &str,
+        key: &str,
+        at_ms: i64,
+        named: &str,
+    ) -> Result<String, String> {
         if c.device_public_key != key {
             return Err(format!("该密钥不是设备 {device} 经认证的密钥"));
         }
@@ -634,7 +675,10 @@ impl Signers<'_> {
             return Err(format!("签署于 {}（北京时间），不在证书有效期内", crate::beijing::date_time(at_ms)));
         }
         if let Some(r) =
-            self.revocations.and_then(|l| l.revoked.iter().find(|r| r.serial == c.serial && r.revoked_at_ms <= at_ms))
+            // A revocation ends every certificate of the device, an earlier enrolment's included.
+            self.revocations.and_then(|l| {
+                l.revoked.iter().find(|r| (r.serial == c.serial || r.device == c.device) && r.revoked_at_ms <= at_ms)
+            })
         {
             return Err(format!(
                 "由已吊销的证书签署（序列号 {}，{} 吊销（北京时间）：{}）",

@@ -16,6 +16,11 @@ impl InspectionRecord {
         Self::from_doc(doc)
     }
 
+    /// Whether `actor` made any change of this record (a device that wrote to it, by file or not).
+    pub fn has_changes_by(&mut self, actor: &automerge::ActorId) -> bool {
+        self.doc.get_changes(&[]).iter().any(|c| c.actor_id() == actor)
+    }
+
     /// The raw bytes of every change not reachable from `known` (all of them when `known` is empty).
     pub fn changes_since(&mut self, known: &[ChangeHash]) -> Vec<Vec<u8>> {
         self.doc.get_changes(known).into_iter().map(|c| c.raw_bytes().to_vec()).collect()

@@ -201,10 +201,26 @@ const MIGRATIONS: &[Migration] = &[
             ALTER TABLE sync_documents RENAME TO sync_records;",
         rebuild_index: false,
     },
+    Migration {
+        version: 9,
+        description: "every certificate the device ever held, so that what it signed under an earlier \
+                      enrolment keeps verifying after it enrols again",
+        sql: "
+            CREATE TABLE device_certificates (
+                serial TEXT PRIMARY KEY,
+                certificate TEXT NOT NULL,
+                received_at_ms INTEGER NOT NULL
+            );
+            INSERT INTO device_certificates (serial, certificate, received_at_ms)
+                SELECT json_extract(json_extract(certificate, '$.canonical'), '$.serial'), certificate, enrolled_at_ms
+                FROM sync_account
+                WHERE json_extract(json_extract(certificate, '$.canonical'), '$.serial') IS NOT NULL;",
+        rebuild_index: false,
+    },
 ];
 
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 8;
+pub const CURRENT_VERSION: u32 = 9;
 
 /// Applies every migration above the database's version in one transaction that holds the write
 /// lock from its start (two processes opening an old store migrate it once; a crash leaves the
@@ -254,5 +270,25 @@ mod tests {
             assert_eq!(m.version as usize, i + 1);
         }
         assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(CURRENT_VERSION));
+    }
+
+    #[test]
+    fn an_enrolled_store_keeps_its_certificate_in_the_history_when_migrated() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, 8, &|_| Ok(())).unwrap();
+        let certificate = r#"{"canonical":"{\"serial\":\"S-1\"}","signature":"ab"}"#;
+        conn.execute(
+            "INSERT INTO sync_account (id, server_url, certificate, root_public_key, device_code, revocations, \
+             enrolled_at_ms) VALUES (1, 'https://x', ?1, '', 'D', '{}', 42)",
+            [certificate],
+        )
+        .unwrap();
+        migrate(&mut conn, CURRENT_VERSION, &|_| Ok(())).unwrap();
+        let kept: (String, String, i64) = conn
+            .query_row("SELECT serial, certificate, received_at_ms FROM device_certificates", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(kept, ("S-1".to_string(), certificate.to_string(), 42));
     }
 }

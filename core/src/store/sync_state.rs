@@ -134,6 +134,13 @@ impl Store {
                     account.tls.map(|t| t.as_str())
                 ],
             )?;
+            // Every certificate held is kept: what was signed under it is checked against it.
+            if let Ok(c) = serde_json::from_str::<crate::certificate::DeviceCertificate>(&account.certificate.canonical) {
+                s.conn.execute(
+                    "INSERT OR IGNORE INTO device_certificates (serial, certificate, received_at_ms) VALUES (?1, ?2, ?3)",
+                    params![c.serial, certificate, now],
+                )?;
+            }
             let event = audit_log::Event {
                 action: AuditAction::Enrol,
                 inspector: s.inspector.as_ref().map(|i| i.as_str()),
@@ -147,6 +154,50 @@ impl Store {
         self.stamps = super::stored_stamps(&self.conn)?;
         self.trust_root = crate::identity::verifying_key_from_hex(&account.root_public_key);
         Ok(())
+    }
+
+    /// Every certificate this device has held, oldest first (the current one last): a signature
+    /// made under an earlier enrolment is checked against the certificate valid at its time.
+    pub fn held_certificates(&self) -> Result<Vec<SignedCertificate>, StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT certificate FROM device_certificates ORDER BY received_at_ms, serial")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for json in rows {
+            out.push(serde_json::from_str(&json?).map_err(crate::canonical::CanonicalError::from)?);
+        }
+        Ok(out)
+    }
+
+    /// Adds this device's certificate to every record it wrote to before it enrolled (records
+    /// exchanged by file), as its own write: other devices then know its changes as certified.
+    /// Returns how many records were certified.
+    pub fn certify_own_records(&mut self) -> Result<usize, StoreError> {
+        if self.certificate.is_none() {
+            return Ok(0);
+        }
+        let device = self.key.device_id();
+        let actor = self.key.actor_id();
+        let codes: Vec<String> = {
+            let mut stmt = self.conn.prepare("SELECT task_code FROM records ORDER BY task_code")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut certified = 0;
+        for code in codes {
+            let Ok(code) = TaskCode::parse(&code) else { continue };
+            let needs = match self.record(&code) {
+                Ok(record) => !record.has_certificate(&device) && record.has_changes_by(&actor),
+                Err(e) if e.concerns_one_record() => false,
+                Err(e) => return Err(e),
+            };
+            if needs {
+                // The write itself adds the certificate (see change_locked).
+                self.change(&code, AuditAction::Enrol, |_, _, _| Ok(((), "certificate".to_string())), &|_| Ok(()))?;
+                certified += 1;
+            }
+        }
+        Ok(certified)
     }
 
     /// Replaces the revocation list with a newer one.

@@ -379,6 +379,11 @@ impl SyncClient {
                     let error = refusal(status.as_u16(), response);
                     // Server trouble is worth retrying; a refusal is not. A server that says how
                     // long to wait (429 or 503 with Retry-After) is waited for, up to a bound.
+                    // A wait longer than a device honours (a lockout of minutes) is not slept
+                    // through: the refusal comes back at once, saying when to try again.
+                    if asked_wait.is_some_and(|w| w > MAX_RETRY_AFTER) {
+                        return Err(error);
+                    }
                     if status.is_server_error() || status.as_u16() == 429 {
                         self.traffic.failed(if status.as_u16() == 429 {
                             RetryCause::Throttled

@@ -198,6 +198,10 @@ pub struct SyncReport {
     /// Records whose copy here was restored from an old backup and edited on: rebuilt from the
     /// server's copy with this device's edits since made again (how many), then pushed.
     pub replayed: BTreeMap<String, u64>,
+    /// Records of which the server took this device's part but held back changes made by other
+    /// devices (the record came by file) or built on theirs, with how many: they go up once those
+    /// devices have synced. Not a refusal.
+    pub waiting: BTreeMap<String, u32>,
 }
 
 /// Why this device left one record out of a sync.
@@ -274,6 +278,12 @@ pub fn enrol_with(
         tls: client.tls_trust(),
     };
     store.set_sync_account(&account)?;
+    // Records this device wrote to before it enrolled (exchanged by file) get its certificate,
+    // so that every device can tell its changes from an impostor's once they sync.
+    let certified = store.certify_own_records()?;
+    if certified > 0 {
+        tracing::info!(target: "onevisit::sync", records = certified, "certificate added to records written before enrolment");
+    }
     Ok(account)
 }
 
@@ -660,7 +670,13 @@ impl Run<'_> {
                 self.fallback.remove(&id);
                 continue;
             }
+            let held = result.held;
             match self.apply_record(result, &pushed) {
+                Ok(()) if held > 0 => {
+                    tracing::info!(target: "onevisit::sync", task = %id, held, "changes wait for the devices that made them");
+                    self.report.waiting.insert(id.clone(), held);
+                    self.skip.insert(id);
+                }
                 Ok(()) => {}
                 // One record that cannot be taken in (a forbidden change, a corrupt copy) never
                 // stops the others: it is isolated, reported, and left out of this run.

@@ -122,6 +122,14 @@ pub struct RecordResult {
     /// With [`Refusal::ForbiddenEdit`]: the write rule broken and where.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forbidden: Option<ForbiddenDetail>,
+    /// Pushed changes the server did not take yet: made by other devices (records exchanged by
+    /// file) or built on theirs, they wait until those devices have synced their own.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Which write rule a refused change broke, and where in the record.

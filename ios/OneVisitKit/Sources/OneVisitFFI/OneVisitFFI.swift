@@ -5080,6 +5080,11 @@ public struct SyncSummary: Equatable, Hashable {
      * with this device's edits since made again.
      */
     public var rebuilt: [String]
+    /**
+     * Records whose own changes went up while changes made by other devices (exchanged by file)
+     * wait for those devices to sync: nothing to do here but sync again later.
+     */
+    public var waiting: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5119,7 +5124,11 @@ public struct SyncSummary: Equatable, Hashable {
         /**
          * Records whose copy here was restored from an old backup: rebuilt from the server's copy,
          * with this device's edits since made again.
-         */rebuilt: [String]) {
+         */rebuilt: [String], 
+        /**
+         * Records whose own changes went up while changes made by other devices (exchanged by file)
+         * wait for those devices to sync: nothing to do here but sync again later.
+         */waiting: [String]) {
         self.progress = progress
         self.refused = refused
         self.isolated = isolated
@@ -5131,6 +5140,7 @@ public struct SyncSummary: Equatable, Hashable {
         self.photosPending = photosPending
         self.auditRefused = auditRefused
         self.rebuilt = rebuilt
+        self.waiting = waiting
     }
 
     
@@ -5159,7 +5169,8 @@ public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
                 photosFetched: FfiConverterUInt64.read(from: &buf), 
                 photosPending: FfiConverterUInt64.read(from: &buf), 
                 auditRefused: FfiConverterOptionString.read(from: &buf), 
-                rebuilt: FfiConverterSequenceString.read(from: &buf)
+                rebuilt: FfiConverterSequenceString.read(from: &buf), 
+                waiting: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -5175,6 +5186,7 @@ public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.photosPending, into: &buf)
         FfiConverterOptionString.write(value.auditRefused, into: &buf)
         FfiConverterSequenceString.write(value.rebuilt, into: &buf)
+        FfiConverterSequenceString.write(value.waiting, into: &buf)
     }
 }
 

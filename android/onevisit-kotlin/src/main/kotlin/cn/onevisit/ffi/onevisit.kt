@@ -6120,6 +6120,12 @@ data class SyncSummary (
      * with this device's edits since made again.
      */
     var `rebuilt`: List<kotlin.String>
+    , 
+    /**
+     * Records whose own changes went up while changes made by other devices (exchanged by file)
+     * wait for those devices to sync: nothing to do here but sync again later.
+     */
+    var `waiting`: List<kotlin.String>
     
 ){
     
@@ -6147,6 +6153,7 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterULong.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
         )
     }
 
@@ -6161,7 +6168,8 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterULong.allocationSize(value.`photosFetched`) +
             FfiConverterULong.allocationSize(value.`photosPending`) +
             FfiConverterOptionalString.allocationSize(value.`auditRefused`) +
-            FfiConverterSequenceString.allocationSize(value.`rebuilt`)
+            FfiConverterSequenceString.allocationSize(value.`rebuilt`) +
+            FfiConverterSequenceString.allocationSize(value.`waiting`)
     )
 
     override fun write(value: SyncSummary, buf: ByteBuffer) {
@@ -6176,6 +6184,7 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterULong.write(value.`photosPending`, buf)
             FfiConverterOptionalString.write(value.`auditRefused`, buf)
             FfiConverterSequenceString.write(value.`rebuilt`, buf)
+            FfiConverterSequenceString.write(value.`waiting`, buf)
     }
 }
 
