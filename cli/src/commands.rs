@@ -116,7 +116,7 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
             }
             let field: Field = field.parse()?;
             store.resolve_conflict(&TaskCode::parse(code)?, &field, choose - 1)?;
-            done(as_json, &format!("已解决冲突 {field}，采用第 {choose} 项"), &field);
+            done(as_json, &format!("已解决冲突：{}，采用第 {choose} 项", field.label_zh()), &field);
         }
         Command::Audit(AuditCommand::Verify) => {
             let report = store.verify_audit()?;
@@ -177,7 +177,13 @@ fn record(store: &mut Store, step: &RecordCommand, as_json: bool) -> Result<(), 
             let cp = CheckPointId::new(check_point.as_str())?;
             let directory = store.directory()?;
             let value = parse_answer(value, directory.check_point(&cp).map(|(_, p)| &p.answer));
-            store.answer(&TaskCode::parse(code)?, &cp, value, note.clone(), evidence.clone())?
+            let task = TaskCode::parse(code)?;
+            // Photos as `photo list` prints them: a prefix of the hash is enough.
+            let evidence = evidence
+                .iter()
+                .map(|e| crate::evidence_commands::photo_hash(store, &task, e))
+                .collect::<Result<Vec<_>, _>>()?;
+            store.answer(&task, &cp, value, note.clone(), evidence)?
         }
         RecordCommand::Finding { code, department, problem, basis, check_point, deadline } => {
             let finding = FindingDraft {
@@ -203,7 +209,7 @@ fn record(store: &mut Store, step: &RecordCommand, as_json: bool) -> Result<(), 
             return Ok(());
         }
     };
-    done(as_json, &format!("已记录 {field}"), &field);
+    done(as_json, &format!("已记录{}", field.label_zh()), &field);
     Ok(())
 }
 

@@ -56,8 +56,13 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Token(#[from] onevisit_core::task_token::TokenError),
     /// A hash prefix matches nothing or more than one item.
-    #[error("{0:?} matches no single item; give more of the hash")]
-    Ambiguous(String),
+    #[error("“{prefix}”没有对应唯一的一项：请多写几位哈希值（{list} 列出全部）")]
+    Ambiguous {
+        /// What was given.
+        prefix: String,
+        /// The command that lists the candidates.
+        list: &'static str,
+    },
     /// The embedded server failed (the demo).
     #[error("the embedded sync server failed: {0}")]
     Server(String),

@@ -1,10 +1,10 @@
 //! Photo, document and task code commands.
 
 use onevisit_core::document::{DocumentKind, render_text};
-use onevisit_core::domain::{DepartmentId, TaskCode};
+use onevisit_core::domain::{AnswerType, CheckPointId, DepartmentId, TaskCode};
 use onevisit_core::evidence::CaptureTarget;
-use onevisit_core::record::Position;
 use onevisit_core::record::documents::{DocumentReport, PartyAct};
+use onevisit_core::record::{AnswerValue, Position};
 use onevisit_core::store::Store;
 use serde_json::json;
 
@@ -29,7 +29,13 @@ pub(crate) fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) ->
                 _ => None,
             };
             let bytes = read(file)?;
-            let captured = store.add_photo(&TaskCode::parse(code)?, &bytes, target, position)?;
+            let task = TaskCode::parse(code)?;
+            let captured = store.add_photo(&task, &bytes, target, position)?;
+            // A photo of a check point that asks for photos answers it (with the photos before it).
+            let answered = match check_point {
+                Some(cp) => answer_photo_check_point(store, &task, cp, &captured.evidence.sha256)?,
+                None => false,
+            };
             if as_json {
                 render::json(&captured);
             } else if captured.created {
@@ -40,6 +46,9 @@ pub(crate) fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) ->
                 );
             } else {
                 outln!("该照片已作为同一对象的证据保存过：{}", captured.evidence.sha256);
+            }
+            if answered && !as_json {
+                outln!("已记录检查项 {} 的结果：已拍照", check_point.as_deref().unwrap_or_default());
             }
         }
         PhotoCommand::List { code } => {
@@ -63,7 +72,9 @@ pub(crate) fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) ->
         PhotoCommand::Show { code, sha256, out, thumbnail } => {
             let photos = store.photos(&TaskCode::parse(code)?)?;
             let matches: Vec<_> = photos.iter().filter(|p| p.sha256.starts_with(sha256.as_str())).collect();
-            let [photo] = matches.as_slice() else { return Err(CliError::Ambiguous(sha256.clone())) };
+            let [photo] = matches.as_slice() else {
+                return Err(CliError::Ambiguous { prefix: sha256.clone(), list: "onevisit photo list" });
+            };
             let blobs = store.blobs()?;
             let (_, bytes) = blobs.read(store.connection(), &photo.sha256)?;
             let record = photo.capture.verify_file(&bytes).map_err(|e| CliError::DocumentFailed(e.to_string()))?;
@@ -337,7 +348,7 @@ fn resolve(store: &mut Store, code: &TaskCode, prefix: &str) -> Result<String, C
     let matches: Vec<_> = versions.iter().filter(|v| v.sha256.starts_with(prefix)).collect();
     match matches.as_slice() {
         [one] => Ok(one.sha256.clone()),
-        _ => Err(CliError::Ambiguous(prefix.to_string())),
+        _ => Err(CliError::Ambiguous { prefix: prefix.to_string(), list: "onevisit document versions" }),
     }
 }
 
@@ -347,4 +358,38 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
 
 fn write(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
     std::fs::write(path, bytes).map_err(|source| CliError::Io { path: path.to_path_buf(), source })
+}
+
+/// The photo of a task whose SHA-256 starts with `prefix` (as `photo list` prints it).
+pub(crate) fn photo_hash(store: &mut Store, code: &TaskCode, prefix: &str) -> Result<String, CliError> {
+    let photos = store.photos(code)?;
+    let matches: Vec<_> = photos.iter().filter(|p| p.sha256.starts_with(prefix)).collect();
+    match matches.as_slice() {
+        [one] => Ok(one.sha256.clone()),
+        _ => Err(CliError::Ambiguous { prefix: prefix.to_string(), list: "onevisit photo list" }),
+    }
+}
+
+/// Answers a check point that asks for photos with this photo and those already given; `false`
+/// when the check point asks for something else (the photo is then evidence only).
+fn answer_photo_check_point(store: &mut Store, task: &TaskCode, cp: &str, sha256: &str) -> Result<bool, CliError> {
+    let cp = CheckPointId::new(cp)?;
+    let directory = store.directory()?;
+    let Some((matter, point)) = directory.check_point(&cp) else { return Ok(false) };
+    if point.answer != AnswerType::Photo {
+        return Ok(false);
+    }
+    let department = matter.department.clone();
+    let mut evidence = store
+        .record(task)?
+        .answer(&department, &cp)
+        .map_err(onevisit_core::store::StoreError::from)?
+        .map(|a| a.evidence)
+        .unwrap_or_default();
+    if evidence.iter().any(|e| e == sha256) {
+        return Ok(false); // answered with this photo already
+    }
+    evidence.push(sha256.to_string());
+    store.answer(task, &cp, AnswerValue::Photos, None, evidence)?;
+    Ok(true)
 }

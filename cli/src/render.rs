@@ -24,9 +24,9 @@ pub(crate) fn task_rows(rows: &[TaskRow]) -> String {
     let mut out = format!("{} 个任务\n", rows.len());
     for r in rows {
         out.push_str(&format!(
-            "{}  {:<6} {}~{}  {} ({})  已答 {}/{}  问题 {}  冲突 {}\n",
+            "{}  {}  {} 至 {}  {}（{}）  已答 {}/{}  问题 {}  冲突 {}\n",
             r.code,
-            r.status.as_str(),
+            r.status.label_zh(),
             r.window_start,
             r.window_end,
             r.enterprise_name,
@@ -72,11 +72,7 @@ pub(crate) fn record(v: &RecordView) -> String {
     }
     match &v.party {
         Some(p) => {
-            let recusal = match &p.recusal {
-                Recusal::NotRequested => "不申请回避".to_string(),
-                Recusal::Requested { reason } => format!("申请回避：{reason}"),
-            };
-            o.push_str(&format!("当事人代表：{}（{}），{}\n", p.name, p.role, recusal));
+            o.push_str(&format!("当事人代表：{}（{}），{}\n", p.name, p.role, recusal_zh(&p.recusal)));
         }
         None => o.push_str("当事人代表：未记录\n"),
     }
@@ -114,12 +110,19 @@ pub(crate) fn conflicts(list: &[Conflict]) -> String {
     }
     let mut o = format!("{} 项冲突：\n", list.len());
     for c in list {
-        o.push_str(&format!("  {}\n", c.field));
+        o.push_str(&format!("  {}（解决时写 {}）\n", c.field.label_zh(), c.field));
         for (i, v) in list_values(c).into_iter().enumerate() {
             o.push_str(&format!("    [{}] {}\n", i + 1, v));
         }
     }
     o
+}
+
+fn recusal_zh(r: &Recusal) -> String {
+    match r {
+        Recusal::NotRequested => "不申请回避".to_string(),
+        Recusal::Requested { reason } => format!("申请回避：{reason}"),
+    }
 }
 
 fn list_values(c: &Conflict) -> Vec<String> {
@@ -128,9 +131,11 @@ fn list_values(c: &Conflict) -> Vec<String> {
         .map(|v| {
             let answer = v.value.get("value").and_then(|x| serde_json::from_value::<AnswerValue>(x.clone()).ok());
             let status = v.value.get("status").and_then(|x| serde_json::from_value::<Status>(x.clone()).ok());
-            let shown = match (answer, status) {
-                (Some(a), _) => a.display_zh(),
-                (_, Some(s)) => s.label_zh().to_string(),
+            let party = serde_json::from_value::<onevisit_core::record::PartyRepresentative>(v.value.clone()).ok();
+            let shown = match (answer, status, party) {
+                (Some(a), _, _) => a.display_zh(),
+                (_, Some(s), _) => s.label_zh().to_string(),
+                (_, _, Some(p)) => format!("{}（{}），{}", p.name, p.role, recusal_zh(&p.recusal)),
                 _ => v.value.to_string(),
             };
             let note = v.value.get("note").and_then(|n| n.as_str()).map(|n| format!("，备注：{n}")).unwrap_or_default();

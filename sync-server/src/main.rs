@@ -33,6 +33,9 @@ enum Command {
         #[arg(long = "tls-name", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
         tls_names: Vec<String>,
     },
+    /// Print the tenant root public key (hex): what devices enrol with and a court verifies
+    /// bundles and task codes against.
+    RootKey,
     /// Issue a new TLS certificate under the tenant root (new host name, or before expiry);
     /// a running server picks it up on SIGHUP.
     TlsCertificate {
@@ -256,6 +259,10 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             let (chain, key) = tls::default_paths(&cli.data);
             tls::write_certificate(&tls::issue_server_certificate(&t, &tls_names)?, &chain, &key)?;
             println!("TLS 证书已签发（{}）：{}", tls_names.join("、"), chain.display());
+        }
+        Command::RootKey => {
+            let t = Tenant::open(&storage, &cli.data).await?;
+            println!("{}", hex::encode(t.root_public_key()));
         }
         Command::TlsCertificate { tls_names } => {
             let t = Tenant::open(&storage, &cli.data).await?;

@@ -42,7 +42,9 @@ impl serde::Serialize for Field {
 
 /// Why a string does not name a field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a record field (status, identity, party, arrival:<inspector>, answer:<id>, finding:<id>)")]
+#[error(
+    "“{0}”不是记录中的字段：可写 status（状态）、identity（出示证件）、party（当事人代表）、arrival:<执法人员>、answer:<检查项>、finding:<问题编号>，即 onevisit conflicts list 列出的写法"
+)]
 pub struct UnknownField(pub String);
 
 impl fmt::Display for Field {
@@ -57,6 +59,25 @@ impl fmt::Display for Field {
             Field::Evidence(id) => write!(f, "evidence:{id}"),
             Field::Document(id) => write!(f, "document:{id}"),
             Field::Signature(key) => write!(f, "signature:{key}"),
+        }
+    }
+}
+
+impl Field {
+    /// The field as a person names it (zh-CN), for messages and lists; `Display` stays the
+    /// machine name the commands take.
+    pub fn label_zh(&self) -> String {
+        let short = |h: &str| h.chars().take(12).collect::<String>();
+        match self {
+            Field::Status => "检查状态".into(),
+            Field::Arrival(id) => format!("执法人员 {id} 的到场签到"),
+            Field::Identity => "出示执法证件".into(),
+            Field::Party => "当事人代表".into(),
+            Field::Answer(cp) => format!("检查项 {cp} 的结果"),
+            Field::Finding(id) => format!("发现问题 {}", short(id)),
+            Field::Evidence(id) => format!("证据照片 {}", short(id)),
+            Field::Document(id) => format!("文书 {}", short(id)),
+            Field::Signature(key) => format!("签名 {}", short(key)),
         }
     }
 }
