@@ -95,6 +95,12 @@ pub(crate) fn verify(path: &Path, root: &str, as_json: bool) -> Result<(), CliEr
             }
         );
     }
+    if report.root_mismatch() {
+        // One cause explains every line above: say it, not twenty failures.
+        return Err(CliError::BundleInvalid(
+            "包内没有一张证书是由这个根公钥签发的：多半是 --root 给错了，请核对执法平台公布的根公钥（onevisit-server root-key）".into(),
+        ));
+    }
     if !report.is_valid() {
         let failed: Vec<String> =
             report.failures().iter().map(|c| format!("[{}] {}", c.label_zh(), c.detail)).collect();

@@ -49,15 +49,15 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Demo { .. } => Ok(()),
         Command::Export { codes, out, agency, offline } => {
-            let store = Store::open(&root, wrapper(&cli, &root, false)?.as_ref())?;
+            let store = open_store(&cli, &root)?;
             crate::bundle_commands::export(store, codes, out, agency.as_deref(), *offline, cli.json)
         }
         Command::Sync { fetch_photos, insecure_http } => {
-            let store = Store::open(&root, wrapper(&cli, &root, false)?.as_ref())?;
+            let store = open_store(&cli, &root)?;
             crate::sync_commands::sync(store, *fetch_photos, *insecure_http, cli.json)
         }
         command => {
-            let mut store = Store::open(&root, wrapper(&cli, &root, false)?.as_ref())?;
+            let mut store = open_store(&cli, &root)?;
             dispatch(&mut store, command, cli.json)
         }
     }
@@ -69,7 +69,7 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
             let directory = match (file, sample) {
                 (Some(path), false) => Directory::from_json(&read(path)?)?,
                 (None, true) => sample::directory()?,
-                _ => return Err(CliError::Usage("give a directory JSON file or --sample")),
+                _ => return Err(CliError::Usage("请给出名录 JSON 文件，或用 --sample 导入示例名录")),
             };
             let summary = store.import_directory(directory)?;
             if as_json {
@@ -112,7 +112,7 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
         }
         Command::Conflicts(ConflictsCommand::Resolve { code, field, choose }) => {
             if *choose == 0 {
-                return Err(CliError::Usage("--choose counts from 1, as listed"));
+                return Err(CliError::Usage("--choose 从 1 开始数，按 onevisit conflicts list 列出的序号"));
             }
             let field: Field = field.parse()?;
             store.resolve_conflict(&TaskCode::parse(code)?, &field, choose - 1)?;
@@ -160,8 +160,8 @@ fn dispatch(store: &mut Store, command: &Command, as_json: bool) -> Result<(), C
 fn record(store: &mut Store, step: &RecordCommand, as_json: bool) -> Result<(), CliError> {
     let field = match step {
         RecordCommand::CheckIn { code, lat, lon, accuracy } => {
-            let position =
-                Position::wgs84(*lat, *lon, *accuracy).ok_or(CliError::Usage("latitude or longitude out of range"))?;
+            let position = Position::wgs84(*lat, *lon, *accuracy)
+                .ok_or(CliError::Usage("纬度应在 -90～90、经度应在 -180～180 之间（WGS-84）"))?;
             store.check_in(&TaskCode::parse(code)?, position)?
         }
         RecordCommand::Identity { code } => store.show_identity(&TaskCode::parse(code)?)?,
@@ -241,11 +241,16 @@ fn draft(store: &mut Store, a: &CreateTask) -> Result<TaskDraft, CliError> {
     }
     let lead_inspector = match &a.lead_inspector {
         Some(i) => InspectorId::new(i.as_str())?,
-        None => {
-            store.inspector().cloned().ok_or(CliError::Usage("give --lead-inspector (this device has no inspector)"))?
-        }
+        None => store
+            .inspector()
+            .cloned()
+            .ok_or(CliError::Usage("本设备未设置执法人员：请用 --lead-inspector 指定牵头执法人员"))?,
     };
-    let reference = || a.reference.clone().ok_or(CliError::Usage("this source needs --reference"));
+    let reference = || {
+        a.reference
+            .clone()
+            .ok_or(CliError::Usage("这种任务来源须用 --reference 写明依据（计划编号、投诉线索号或原任务编号）"))
+    };
     let source = match a.source {
         SourceArg::Random => TaskSource::RandomDraw,
         SourceArg::Complaint => TaskSource::ComplaintOrLead { reference: reference()? },
@@ -291,6 +296,14 @@ fn read(path: &Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(path).map_err(|source| CliError::Io { path: path.to_path_buf(), source })
 }
 
+/// Opens the store, saying so when there is none (before looking for its key file).
+fn open_store(cli: &Cli, root: &Path) -> Result<Store, CliError> {
+    if !Store::exists(root) {
+        return Err(onevisit_core::store::StoreError::NotInitialised(root.to_path_buf()).into());
+    }
+    Ok(Store::open(root, wrapper(cli, root, false)?.as_ref())?)
+}
+
 fn store_dir(cli: &Cli) -> Result<PathBuf, CliError> {
     match &cli.store {
         Some(p) => Ok(p.clone()),
@@ -303,7 +316,7 @@ fn store_dir(cli: &Cli) -> Result<PathBuf, CliError> {
 /// The key that seals the device key: a passphrase from the environment, or a key file.
 fn wrapper(cli: &Cli, root: &Path, creating: bool) -> Result<Box<dyn SeedWrapper>, CliError> {
     if let Some(var) = &cli.passphrase_env {
-        let passphrase = std::env::var(var).map_err(|_| CliError::Usage("the --passphrase-env variable is not set"))?;
+        let passphrase = std::env::var(var).map_err(|_| CliError::Usage("--passphrase-env 指定的环境变量没有设置"))?;
         return Ok(Box::new(PassphraseWrapper::new(passphrase)?));
     }
     let path = cli.key_file.clone().unwrap_or_else(|| root.join("device.key"));

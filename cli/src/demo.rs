@@ -46,7 +46,7 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     };
 
     if base.join("server").exists() {
-        return Err(CliError::Usage("the demo directory holds an earlier demo; choose an empty one"));
+        return Err(CliError::Usage("演示目录里已有上次的演示：请换一个空目录"));
     }
     let directory = std::sync::Arc::new(sample::directory()?);
     let cancel = CancelToken::new();
@@ -79,7 +79,7 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     let cp = |id: &str| CheckPointId::new(id).map_err(CliError::from);
     let site = directory.enterprise(&task.enterprise).and_then(|e| e.location);
     let (lat, lon) = site.map(|p| (p.latitude, p.longitude)).unwrap_or((30.6985, 121.0156));
-    let position = Position::wgs84(lat, lon, 6).ok_or(CliError::Usage("sample position out of range"))?;
+    let position = Position::wgs84(lat, lon, 6).ok_or(CliError::Usage("示例位置超出范围"))?;
     {
         let mut a = lock(&a)?;
         a.check_in(&code, position)?;
@@ -185,8 +185,7 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
 
     say("▶ 5. 牵头执法人员 scjg-01 核实营业执照后裁决冲突（采用“法定代表人”），经服务器同步给对方");
     let field = Field::Party;
-    let conflict =
-        conflicts.iter().find(|c| c.field == field).ok_or(CliError::Usage("the demo expected a conflict"))?;
+    let conflict = conflicts.iter().find(|c| c.field == field).ok_or(CliError::Usage("演示预期出现冲突，但没有"))?;
     let choice = conflict.values.iter().position(|v| v.by.as_str() == "xfjy-01").unwrap_or(0);
     lock(&a)?.resolve_conflict(&code, &field, choice)?;
     lock(&a)?.set_status(&code, Status::Recorded)?;
@@ -271,7 +270,7 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         && last_a.audit_through == head_a
         && last_b.audit_through == head_b;
     if !clean {
-        return Err(CliError::Usage("the demo did not converge cleanly"));
+        return Err(CliError::Usage("演示未能干净地合并"));
     }
     Ok(())
 }

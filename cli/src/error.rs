@@ -17,7 +17,7 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Key(#[from] KeyError),
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}：{source}")]
     Io { path: PathBuf, source: std::io::Error },
     /// Directory data is invalid.
     #[error(transparent)]
@@ -26,7 +26,7 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Task(#[from] TaskError),
     /// A USCC argument is invalid.
-    #[error("invalid unified social credit code: {0}")]
+    #[error("统一社会信用代码不正确：{0}")]
     Uscc(#[from] UsccError),
     /// An identifier argument is invalid.
     #[error(transparent)]
@@ -35,22 +35,24 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Field(#[from] UnknownField),
     /// A date argument is invalid.
-    #[error("{0:?} is not a date of the form YYYY-MM-DD")]
+    #[error("“{0}”不是日期：请写成 2026-12-01 这样的 年-月-日")]
     Date(String),
     /// A status argument is invalid.
-    #[error("{0:?} is not a status (planned, on_site, recorded, closed, cancelled)")]
+    #[error(
+        "“{0}”不是检查状态：可写 planned（待检查）、on_site（检查中）、recorded（已记录）、closed（已办结）、cancelled（已取消）"
+    )]
     Status(String),
     /// An argument combination is invalid.
     #[error("{0}")]
     Usage(&'static str),
     /// No default data directory exists for this user.
-    #[error("no data directory for this user: pass --store")]
+    #[error("找不到本用户的数据目录：请用 --store 指定设备存储目录")]
     NoDataDir,
     /// The audit log failed verification.
-    #[error("the audit log failed verification ({0} problems)")]
+    #[error("审计日志验证不通过（{0} 处问题，见上）")]
     AuditFailed(usize),
     /// A document failed verification.
-    #[error("document verification failed: {0}")]
+    #[error("文书验证不通过：{0}")]
     DocumentFailed(String),
     /// A task code failed verification.
     #[error(transparent)]
@@ -64,23 +66,26 @@ pub(crate) enum CliError {
         list: &'static str,
     },
     /// The embedded server failed (the demo).
-    #[error("the embedded sync server failed: {0}")]
+    #[error("内置同步服务器出错：{0}")]
     Server(String),
     /// An export or verification could not run.
     #[error(transparent)]
     Bundle(#[from] onevisit_core::bundle::BundleError),
     /// A bundle failed verification.
-    #[error("the bundle failed verification: {0}")]
+    #[error("证据包验证不通过：{0}")]
     BundleInvalid(String),
     /// Sync or enrolment failed.
     #[error(transparent)]
     Sync(#[from] onevisit_core::sync::SyncError),
     /// The sync finished, but the server or this device refused some of it (listed above).
-    #[error("the sync finished, but {0} item(s) were refused (listed above)")]
+    #[error("同步已完成，但有 {0} 项被拒绝（见上）")]
     SyncRefusals(usize),
     /// A public key argument is not a valid Ed25519 key.
-    #[error("公钥格式不正确：应为 64 位十六进制字符（Ed25519 公钥）")]
+    #[error("公钥格式不正确：应为 64 位十六进制字符（Ed25519 公钥；根公钥由 onevisit-server root-key 打印）")]
     BadKey,
+    /// A server address without its scheme.
+    #[error("服务器地址“{0}”须以 https:// 开头（本机测试可用 http://），如 https://sync.pinghu.gov.cn")]
+    ServerUrl(String),
     /// A time argument is not one of the accepted forms.
     #[error(
         "“{0}”不是可识别的时间：请写成 2026-12-02、“2026-12-02 09:30”（北京时间）或 RFC 3339（如 2026-12-02T09:30:00+08:00）"
@@ -92,7 +97,12 @@ impl CliError {
     /// The process exit code for this error.
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
-            CliError::Usage(_) | CliError::Date(_) | CliError::When(_) | CliError::Status(_) => 2,
+            CliError::Usage(_)
+            | CliError::Date(_)
+            | CliError::When(_)
+            | CliError::Status(_)
+            | CliError::BadKey
+            | CliError::ServerUrl(_) => 2,
             CliError::AuditFailed(_)
             | CliError::DocumentFailed(_)
             | CliError::Token(_)

@@ -24,7 +24,7 @@ pub(crate) fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) ->
             let position = match (lat, lon) {
                 (Some(lat), Some(lon)) => Some(
                     Position::wgs84(*lat, *lon, *accuracy)
-                        .ok_or(CliError::Usage("latitude or longitude out of range"))?,
+                        .ok_or(CliError::Usage("纬度应在 -90～90、经度应在 -180～180 之间（WGS-84）"))?,
                 ),
                 _ => None,
             };
@@ -129,7 +129,7 @@ pub(crate) fn document(store: &mut Store, command: &DocumentCommand, as_json: bo
             };
             let department = department.as_deref().map(DepartmentId::new).transpose()?;
             if kind == DocumentKind::RectificationOrder && department.is_none() {
-                return Err(CliError::Usage("an order to rectify needs --department"));
+                return Err(CliError::Usage("责令改正通知书须写明发文部门：--department 部门编号（如 xfjy）"));
             }
             let version = store.render_document(&TaskCode::parse(code)?, kind, department)?;
             if as_json {

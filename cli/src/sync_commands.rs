@@ -18,6 +18,13 @@ pub(crate) fn enroll(
     insecure_http: bool,
     as_json: bool,
 ) -> Result<(), CliError> {
+    // What was typed is checked before anything is sent.
+    if !(server.starts_with("https://") || server.starts_with("http://")) {
+        return Err(CliError::ServerUrl(server.to_string()));
+    }
+    if onevisit_core::identity::verifying_key_from_hex(root).is_none() {
+        return Err(CliError::BadKey);
+    }
     let account = sync::enrol_with(store, server, code, root, insecure_http)?;
     let certificate = account.certificate.canonical.clone();
     if as_json {

@@ -127,19 +127,19 @@ fn bad_input_is_refused_with_a_clear_error() {
     let code = new_task(&d);
     let (status, err) = d.fails(&["tasks", "list", "--enterprise", "91330482MA2B3C4D5X"]);
     assert_eq!(status, 1);
-    assert!(err.contains("check character"), "{err}");
+    assert!(err.contains("校验码") && err.contains("核对"), "{err}");
 
     let out = create_task(&d, &["scjg-01"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("at least two"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("至少需要两名"), "{}", String::from_utf8_lossy(&out.stderr));
 
     d.ok(&["record", "check-in", &code, "--lat", "30.7", "--lon", "121.02"]);
     let (_, err) = d.fails(&["record", "answer", &code, "SCJG-001-03", "pass"]);
-    assert!(err.contains("takes a number answer"), "{err}");
+    assert!(err.contains("应填数值"), "{err}");
     let (_, err) = d.fails(&["record", "answer", &code, "WSJK-001-01", "pass"]);
-    assert!(err.contains("not part of this task"), "{err}");
+    assert!(err.contains("不属于本任务的检查事项") && err.contains("onevisit tasks show"), "{err}");
     let (_, err) = d.fails(&["record", "status", &code, "closed"]);
-    assert!(err.contains("cannot change from"), "{err}");
+    assert!(err.contains("不能从“检查中”改为“已办结”"), "{err}");
     let (status, _) = d.fails(&["record", "status", &code, "finished"]);
     assert_eq!(status, 2);
     let rows = d.json(&["tasks", "list"]);
@@ -175,7 +175,7 @@ fn two_devices_exchange_a_record_and_the_lead_resolves_the_conflict() {
     let fail = conflicts[0]["values"].as_array().unwrap().iter().position(|v| v["by"] == "scjg-02").unwrap() + 1;
 
     let (_, err) = b.fails(&["conflicts", "resolve", &code, "answer:SCJG-001-02", "--choose", "1"]);
-    assert!(err.contains("lead inspector"), "{err}");
+    assert!(err.contains("只有牵头执法人员"), "{err}");
     a.ok(&["conflicts", "resolve", &code, "answer:SCJG-001-02", "--choose", &fail.to_string()]);
     assert_eq!(a.json(&["conflicts", "list", &code]).as_array().unwrap().len(), 0);
     assert!(a.ok(&["tasks", "show", &code]).contains("不符合"));
@@ -257,7 +257,7 @@ fn a_passphrase_sealed_store_opens_only_with_its_passphrase() {
     let wrong = run("guess", &["tasks", "list"]);
     assert_eq!(wrong.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&wrong.stderr).contains("wrong passphrase"),
+        String::from_utf8_lossy(&wrong.stderr).contains("口令或密钥文件不对"),
         "{}",
         String::from_utf8_lossy(&wrong.stderr)
     );
@@ -335,7 +335,7 @@ fn photos_documents_and_the_task_code_work_from_the_command_line() {
     let not_image = a.store().join("notes.txt");
     std::fs::write(&not_image, "现场笔记").unwrap();
     let (_, err) = a.fails(&["photo", "add", &code, not_image.to_str().unwrap()]);
-    assert!(err.contains("not an image"), "{err}");
+    assert!(err.contains("不是图片"), "{err}");
 
     // Documents: render, sign on two devices, the party signs, verify.
     let rendered = a.json(&["document", "render", &code, "--kind", "on-site"]);

@@ -16,10 +16,10 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 #[derive(Debug, thiserror::Error)]
 pub enum CanonicalError {
     /// The value did not serialise to JSON.
-    #[error("value does not serialise to JSON")]
+    #[error("值无法编码为 JSON")]
     Serialize(#[from] serde_json::Error),
     /// A float or an integer beyond ±2^53: use fixed-point integers or strings in signed data.
-    #[error("number {0} is not an integer within ±2^53; signed data carries such numbers as strings")]
+    #[error("数字 {0} 不是 ±2^53 以内的整数：签名数据中这类数字须写成字符串")]
     UnsafeNumber(String),
 }
 

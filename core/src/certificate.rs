@@ -91,28 +91,28 @@ pub struct SignedRevocationList {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CertificateError {
     /// Malformed or not canonical.
-    #[error("the certificate is malformed")]
+    #[error("证书格式错误")]
     Malformed,
     /// Signed by a key other than the tenant's root.
-    #[error("the certificate was not issued by this tenant's CA")]
+    #[error("证书不是本地执法平台签发的（根公钥不同）")]
     UnknownIssuer,
     /// The signature does not verify.
-    #[error("the certificate's signature does not verify")]
+    #[error("证书签名验证不通过")]
     BadSignature,
     /// Not valid yet at the time asked about.
-    #[error("the certificate is valid only from {not_before_ms}")]
+    #[error("证书自 {}（北京时间）起才有效", crate::beijing::date_time(*.not_before_ms))]
     NotYetValid {
         /// Start of validity (ms since the epoch).
         not_before_ms: i64,
     },
     /// Expired at the time asked about.
-    #[error("the certificate expired at {not_after_ms}")]
+    #[error("证书已于 {}（北京时间）过期", crate::beijing::date_time(*.not_after_ms))]
     Expired {
         /// End of validity (ms since the epoch).
         not_after_ms: i64,
     },
     /// Revoked at or before the time asked about.
-    #[error("certificate {serial} was revoked at {revoked_at_ms}: {reason}")]
+    #[error("证书 {serial} 已于 {}（北京时间）吊销：{reason}", crate::beijing::date_time(*.revoked_at_ms))]
     Revoked {
         /// The certificate's serial.
         serial: String,
@@ -122,7 +122,7 @@ pub enum CertificateError {
         reason: String,
     },
     /// The revocation list is for another tenant.
-    #[error("the revocation list is for another tenant")]
+    #[error("吊销列表属于另一个执法平台")]
     WrongTenant,
 }
 

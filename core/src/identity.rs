@@ -21,16 +21,16 @@ const SALT_LEN: usize = 16;
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// The wrapping key is wrong, or the sealed seed was altered.
-    #[error("the device key could not be unlocked: wrong passphrase or key file, or the sealed key was altered")]
+    #[error("无法解锁设备密钥：口令或密钥文件不对，或者加密保存的密钥被改动过")]
     WrongKeyOrTampered,
     /// The sealed seed does not have the expected layout.
-    #[error("the sealed device key is malformed")]
+    #[error("加密保存的设备密钥格式错误")]
     MalformedSealedSeed,
     /// The unsealed key does not match the public key on record.
-    #[error("the unsealed device key does not match the device's public key")]
+    #[error("解锁出的设备密钥与本设备的公钥不符")]
     PublicKeyMismatch,
     /// The key file cannot be read or created.
-    #[error("key file {path}: {source}")]
+    #[error("密钥文件 {path}：{source}（在没有存储的目录运行时，先运行 onevisit init --inspector 执法人员编号）")]
     KeyFile {
         /// The key file.
         path: String,
@@ -38,19 +38,19 @@ pub enum KeyError {
         source: std::io::Error,
     },
     /// A key file must hold exactly 32 bytes.
-    #[error("key file {path} must hold exactly 32 bytes")]
+    #[error("密钥文件 {path} 必须正好是 32 字节")]
     KeyFileLength {
         /// The key file.
         path: String,
     },
     /// A passphrase must not be empty.
-    #[error("the passphrase must not be empty")]
+    #[error("口令不能为空")]
     EmptyPassphrase,
     /// The key derivation failed (bad parameters).
-    #[error("passphrase key derivation failed")]
+    #[error("由口令派生密钥失败")]
     Derivation,
     /// The platform key store (Android Keystore, iOS Keychain) refused to seal or open the seed.
-    #[error("the platform key store refused: {0}")]
+    #[error("系统密钥库拒绝：{0}")]
     Platform(String),
 }
 

@@ -35,19 +35,19 @@ pub struct RequestAuth {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestAuthError {
     /// Headers missing or malformed.
-    #[error("the request's authentication headers are missing or malformed")]
+    #[error("请求缺少认证信息或格式错误")]
     Malformed,
     /// The timestamp is too far from the server's clock.
-    #[error("the request's timestamp is {skew_ms} ms from the server's clock (at most {MAX_SKEW_MS} allowed)")]
+    #[error("请求时间与服务器时钟相差 {} 秒（最多允许 {} 秒）：请校准设备时间", .skew_ms / 1000, MAX_SKEW_MS / 1000)]
     ClockSkew {
         /// How far the request's clock is from the server's (ms).
         skew_ms: i64,
     },
     /// The signature does not verify under the device's key.
-    #[error("the request's signature does not verify")]
+    #[error("请求签名验证不通过")]
     BadSignature,
     /// The nonce was already used within the window.
-    #[error("the request was replayed")]
+    #[error("请求被重放")]
     Replayed,
 }
 

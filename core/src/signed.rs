@@ -12,16 +12,16 @@ use crate::identity::DeviceKey;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignedJsonError {
     /// The bytes do not parse as the expected statement.
-    #[error("the signed statement is malformed")]
+    #[error("签名声明格式错误")]
     Malformed,
     /// The bytes parse but are not in canonical form (re-serialised or edited).
-    #[error("the signed statement is not in canonical form")]
+    #[error("签名声明不是规范格式（被重新编排或改动过）")]
     NotCanonical,
     /// The public key the statement names is not a valid Ed25519 key.
-    #[error("the statement's public key is invalid")]
+    #[error("签名声明中的公钥无效")]
     BadPublicKey,
     /// The signature does not verify.
-    #[error("the signature does not verify")]
+    #[error("签名验证不通过")]
     BadSignature,
 }
 
@@ -72,10 +72,10 @@ pub enum IssuedError {
     #[error(transparent)]
     Signature(#[from] SignedJsonError),
     /// Another kind of statement.
-    #[error("unexpected statement schema {0:?}")]
+    #[error("声明类型不符：{0}")]
     WrongSchema(String),
     /// Signed by a key other than the root.
-    #[error("the statement is not signed by the root key")]
+    #[error("声明不是由根密钥签署的")]
     WrongIssuer,
 }
 

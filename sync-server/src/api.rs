@@ -64,16 +64,16 @@ pub enum ApiError {
     #[error(transparent)]
     Auth(#[from] RequestAuthError),
     /// The device is not enrolled.
-    #[error("unknown device")]
+    #[error("服务器不认识本设备：请先登记（onevisit enroll）")]
     UnknownDevice,
     /// The device's certificate was revoked.
-    #[error("this device was revoked: {0}")]
+    #[error("本设备已被吊销：{0}")]
     Revoked(String),
     /// The device's certificate expired.
-    #[error("this device's certificate expired")]
+    #[error("本设备的证书已过期")]
     Expired,
     /// Enrolment refused.
-    #[error("enrolment refused: {0}")]
+    #[error("登记被拒绝：{0}")]
     Enrolment(StorageError),
     /// What the device itself would refuse of its enrolment (another tenant's root, another
     /// inspector's code), refused before the code is spent.
@@ -85,19 +85,19 @@ pub enum ApiError {
         message: String,
     },
     /// The body is larger than allowed.
-    #[error("the request body exceeds {MAX_BODY_BYTES} bytes")]
+    #[error("请求体超过 {MAX_BODY_BYTES} 字节")]
     TooLarge,
     /// Nothing visible to this device under that name.
     #[error("{0}")]
     NotFound(&'static str),
     /// The device may read this blob, but the device that captured it has not uploaded it yet.
-    #[error("the original has not been uploaded yet by the device that captured it")]
+    #[error("拍摄设备尚未上传该照片原图")]
     NotUploadedYet,
     /// A blob operation was refused.
     #[error(transparent)]
     Blob(BlobError),
     /// `/metrics` asked for without the operators' token, or with a wrong one.
-    #[error("the metrics token is missing or wrong")]
+    #[error("缺少监控令牌或令牌不对")]
     MetricsToken,
     /// Too many requests: from this device, from this address, or wrong enrolment codes.
     #[error("请求过于频繁，请在 {} 秒后重试", .0.seconds())]
@@ -106,7 +106,7 @@ pub enum ApiError {
     #[error("请求体未在限定时间内送达")]
     BodyTimeout,
     /// Something failed on the server.
-    #[error("internal error")]
+    #[error("服务器内部错误")]
     Internal(String),
 }
 

@@ -41,7 +41,7 @@ impl Authenticated {
 
     /// The body as JSON of `T`.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
-        serde_json::from_slice(&self.body).map_err(|_| ApiError::Malformed("the body is not the expected JSON"))
+        serde_json::from_slice(&self.body).map_err(|_| ApiError::Malformed("请求体不是预期的 JSON"))
     }
 }
 
@@ -109,10 +109,10 @@ async fn authenticate<S: Storage, B: BlobStorage>(
         Some(e) if e == wire::DEFLATE.as_bytes() => {
             Bytes::from(wire::inflate(&body, MAX_BODY_BYTES).map_err(|e| match e {
                 wire::InflateError::TooLarge => ApiError::TooLarge,
-                wire::InflateError::Malformed => ApiError::Malformed("the body is not valid DEFLATE data"),
+                wire::InflateError::Malformed => ApiError::Malformed("请求体不是有效的 DEFLATE 数据"),
             })?)
         }
-        Some(_) => return Err(ApiError::Malformed("unsupported content encoding (only deflate)")),
+        Some(_) => return Err(ApiError::Malformed("不支持的内容编码（仅支持 deflate）")),
     };
     let fresh = state
         .storage

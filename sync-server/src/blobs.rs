@@ -15,19 +15,19 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
     /// The file system failed.
-    #[error("blob storage failed: {0}")]
+    #[error("文件存储失败：{0}")]
     Io(#[from] std::io::Error),
     /// A chunk index beyond what the size allows, or a chunk of the wrong length.
-    #[error("chunk {index} is out of range or has the wrong length")]
+    #[error("第 {index} 块超出范围或长度不对")]
     BadChunk {
         /// The chunk.
         index: u32,
     },
     /// Chunks are missing at completion.
-    #[error("chunks {0:?} have not been uploaded")]
+    #[error("还有分块未上传：{0:?}")]
     MissingChunks(Vec<u32>),
     /// The assembled file does not match its name.
-    #[error("the uploaded bytes hash to {actual}, not {expected}")]
+    #[error("上传内容的哈希值是 {actual}，而不是 {expected}")]
     HashMismatch {
         /// The name.
         expected: String,
@@ -35,10 +35,10 @@ pub enum BlobError {
         actual: String,
     },
     /// Larger than the server keeps.
-    #[error("a blob of {0} bytes exceeds the limit")]
+    #[error("{0} 字节的文件超出上限")]
     TooLarge(u64),
     /// A range outside the blob.
-    #[error("the requested range is outside the blob")]
+    #[error("请求的范围超出文件")]
     BadRange,
     /// The device's unfinished uploads would exceed its quota.
     #[error("本设备未完成的上传已达配额 {quota} 字节，请先完成或等待过期")]

@@ -33,7 +33,7 @@ pub enum EmbeddedError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// The runtime or socket failed.
-    #[error("the embedded server could not start: {0}")]
+    #[error("内置服务器无法启动：{0}")]
     Io(#[from] std::io::Error),
 }
 

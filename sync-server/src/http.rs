@@ -53,7 +53,7 @@ async fn metrics<S: Storage, B: BlobStorage>(
     headers: HeaderMap,
 ) -> Result<String, ApiError> {
     // The counters say how busy the city is and how much is refused: for its operators only.
-    let Some(token) = &state.metrics_token else { return Err(ApiError::NotFound("metrics are not served here")) };
+    let Some(token) = &state.metrics_token else { return Err(ApiError::NotFound("此处不提供监控指标")) };
     let given =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     // Compared as digests, so the time taken says nothing about how much of the token matched.
@@ -103,19 +103,19 @@ async fn enroll<S: Storage, B: BlobStorage>(
         Ok(Err(_)) => return Err(refuse(ApiError::TooLarge)),
         Err(_) => return Err(refuse(ApiError::BodyTimeout)),
     };
-    let request: EnrolRequest = serde_json::from_slice(&body)
-        .map_err(|_| refuse(ApiError::Malformed("the body is not an enrolment request")))?;
+    let request: EnrolRequest =
+        serde_json::from_slice(&body).map_err(|_| refuse(ApiError::Malformed("请求体不是登记请求")))?;
     state.throttle.enrolment_allowed(peer.ip(), &request.code).map_err(|w| refuse(ApiError::Throttled(w)))?;
     let key: [u8; 32] = hex::decode(&request.device_public_key)
         .ok()
         .and_then(|k| k.try_into().ok())
-        .ok_or(ApiError::Malformed("device_public_key must be 64 hex characters"))
+        .ok_or(ApiError::Malformed("device_public_key 应为 64 位十六进制字符"))
         .map_err(refuse)?;
-    let verifying = VerifyingKey::from_bytes(&key).map_err(|_| refuse(ApiError::Malformed("invalid device key")))?;
+    let verifying = VerifyingKey::from_bytes(&key).map_err(|_| refuse(ApiError::Malformed("设备公钥无效")))?;
     let proof = hex::decode(&request.proof)
         .ok()
         .and_then(|s| Signature::from_slice(&s).ok())
-        .ok_or(ApiError::Malformed("invalid proof"))
+        .ok_or(ApiError::Malformed("密钥持有证明无效"))
         .map_err(refuse)?;
     verifying
         .verify_strict(&request_auth::enrolment_proof_bytes(&request.code, &request.device_public_key), &proof)
@@ -126,7 +126,7 @@ async fn enroll<S: Storage, B: BlobStorage>(
     let device = onevisit_core::identity::device_id_of(&key);
     if let Some(r) = state.storage.revocations().await?.into_iter().find(|r| r.device == device) {
         return Err(refuse(ApiError::Revoked(format!(
-            "this device key was revoked ({}); it cannot enrol again",
+            "该设备密钥已被吊销（{}），不能再登记：请用新的设备存储（onevisit init）重新登记",
             r.reason
         ))));
     }
@@ -259,10 +259,10 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
     let request: SyncRequest = auth.json()?;
     // Bounded batches: one request never makes the server do unbounded work.
     if request.records.len() > onevisit_core::sync::wire::MAX_RECORDS_PER_REQUEST {
-        return Err(ApiError::Malformed("at most 500 records per sync request"));
+        return Err(ApiError::Malformed("每个同步请求最多 500 份记录"));
     }
     if request.audit.len() > onevisit_core::sync::wire::MAX_AUDIT_PER_REQUEST {
-        return Err(ApiError::Malformed("at most 5,000 audit entries per sync request"));
+        return Err(ApiError::Malformed("每个同步请求最多 5,000 条审计记录"));
     }
     let writer = auth.writer();
     let now = now_ms();
@@ -349,7 +349,7 @@ fn check_sha(sha256: &str) -> Result<(), ApiError> {
     if onevisit_core::record::values::is_sha256_hex(sha256) {
         Ok(())
     } else {
-        Err(ApiError::Malformed("a blob is named by its lower-case SHA-256 hex digest"))
+        Err(ApiError::Malformed("文件以其小写 SHA-256 十六进制哈希值命名"))
     }
 }
 
@@ -376,7 +376,7 @@ async fn blobs_missing<S: Storage, B: BlobStorage>(
 ) -> Result<Json<BlobList>, ApiError> {
     let list: BlobList = auth.json()?;
     if list.sha256.len() > MAX_BLOB_LIST {
-        return Err(ApiError::Malformed("at most 1,000 blobs per request"));
+        return Err(ApiError::Malformed("每个请求最多 1,000 个文件"));
     }
     let mut missing = Vec::new();
     for sha in list.sha256 {
@@ -441,7 +441,7 @@ async fn blob_download<S: Storage, B: BlobStorage>(
         state.storage.blob_referenced(sha256.clone(), writer.inspector.clone(), writer.departments.clone()).await?;
     // Permission first: a device that may not read a hash learns nothing about whether it exists.
     if !referenced {
-        return Err(ApiError::NotFound("no such blob is visible to this device"));
+        return Err(ApiError::NotFound("本设备看不到这个文件"));
     }
     // Referenced in a record it reads, but readable only through a reference by a device that
     // uploaded the bytes; otherwise it is "not uploaded yet" whether or not someone else did.
@@ -481,7 +481,7 @@ async fn audit_proof<S: Storage, B: BlobStorage>(
     crate::audit::proof(&state.storage, &state.tenant, &auth.device.device, query.seq, now_ms())
         .await?
         .map(Json)
-        .ok_or(ApiError::NotFound("the server holds no such audit entry of this device"))
+        .ok_or(ApiError::NotFound("服务器没有本设备的这条审计记录"))
 }
 
 async fn audit_proofs<S: Storage, B: BlobStorage>(
@@ -490,7 +490,7 @@ async fn audit_proofs<S: Storage, B: BlobStorage>(
 ) -> Result<Json<onevisit_core::sync::wire::AuditProofs>, ApiError> {
     let request: onevisit_core::sync::wire::ProofRequest = auth.json()?;
     if request.seqs.len() > onevisit_core::sync::wire::MAX_PROOFS_PER_REQUEST {
-        return Err(ApiError::Malformed("at most 2,000 entries per request; ask in batches"));
+        return Err(ApiError::Malformed("每个请求最多 2,000 条，请分批请求"));
     }
     let device = &auth.device.device;
     Ok(Json(

@@ -194,7 +194,9 @@ enum ServerError {
     Directory(#[from] onevisit_core::domain::DirectoryError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("inspector {0} is not in the imported directory")]
+    #[error(
+        "导入的名录中没有执法人员 {0}：先运行 onevisit-server import --sample（或 import 名录.json），执法人员编号如 scjg-01"
+    )]
     UnknownInspector(String),
     #[error("没有设备编号或标识为 {0} 的已登记设备：用 onevisit-server device list 查看")]
     UnknownDevice(String),
@@ -206,13 +208,13 @@ enum ServerError {
         .0.display()
     )]
     NotInitialised(PathBuf),
-    #[error("give a JSON file or --sample")]
+    #[error("请给出一个 JSON 文件，或用 --sample")]
     Usage,
     #[error(transparent)]
     Serve(#[from] embedded::EmbeddedError),
     #[error(transparent)]
     Plan(#[from] tasks::PlanError),
-    #[error("{0}: not task drafts: {1}")]
+    #[error("{0} 不是任务草稿（TaskDraft JSON 数组，格式见 README）：{1}")]
     Drafts(PathBuf, serde_json::Error),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),

@@ -25,7 +25,7 @@ pub enum PlanError {
     #[error(transparent)]
     Id(#[from] onevisit_core::domain::IdError),
     /// No directory imported yet.
-    #[error("import the directory first")]
+    #[error("先导入名录：onevisit-server import --sample（或 import 名录.json）")]
     NoDirectory,
 }
 

@@ -100,7 +100,7 @@ fn a_device_enrols_with_a_one_time_code_and_is_authenticated_until_revoked() {
             .unwrap(),
     );
     assert_eq!((status, kind.as_str()), (403, "enrolment_refused"));
-    assert!(message.contains("already used"), "{message}");
+    assert!(message.contains("已经用过") && message.contains("onevisit-server enrolment"), "{message}");
     // The device whose answer was lost asks again with the same code: the same certificate.
     let again: Value = http
         .post(format!("{}/v1/enroll", server.base))
@@ -142,7 +142,7 @@ fn a_device_enrols_with_a_one_time_code_and_is_authenticated_until_revoked() {
     let again = http.post(format!("{}/v1/enroll", server.base)).json(&enrol_request(&device, &fresh)).send().unwrap();
     let (status, kind, message) = error_kind(again);
     assert_eq!((status, kind.as_str()), (403, "revoked"), "{message}");
-    assert!(message.contains("cannot enrol again") && message.contains("设备遗失"), "{message}");
+    assert!(message.contains("不能再登记") && message.contains("设备遗失"), "{message}");
     let replacement = DeviceKey::generate();
     let ok = http.post(format!("{}/v1/enroll", server.base)).json(&enrol_request(&replacement, &fresh)).send().unwrap();
     assert_eq!(ok.status().as_u16(), 200, "the code was not spent by the revoked key");
@@ -182,11 +182,11 @@ fn admin_commands_refuse_bad_input() {
     admin(data, &["init", "--tenant", "330482"]);
     let again = Command::new(BIN).arg("--data").arg(data).args(["init", "--tenant", "330482"]).output().unwrap();
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already initialised"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("已经初始化过"));
     admin(data, &["import", "--sample"]);
     let unknown = Command::new(BIN).arg("--data").arg(data).args(["enrolment", "nobody"]).output().unwrap();
     assert!(!unknown.status.success());
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not in the imported directory"));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("名录中没有执法人员"));
     let revoke = Command::new(BIN).arg("--data").arg(data).args(["revoke", "0000", "--reason", "x"]).output().unwrap();
     assert!(!revoke.status.success());
 }

@@ -33,7 +33,10 @@ fn two_devices_enrol_and_sync_from_the_command_line() {
     // Not enrolled yet: a clear refusal with its own exit code.
     let out = onevisit(&a, &["sync"]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not enrolled"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("尚未登记")
+            && String::from_utf8_lossy(&out.stderr).contains("onevisit enroll")
+    );
     // A wrong root key: enrolment refused, nothing kept.
     let code = city.admin(&["enrolment", "scjg-01"]).trim().to_string();
     let wrong = "11".repeat(32);

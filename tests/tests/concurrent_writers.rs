@@ -450,7 +450,7 @@ fn an_answer_cut_off_mid_body_is_retried_and_a_server_gone_is_told_apart() {
     proxy.queue(&[Fault::CutAnswer(600), Fault::CutAnswer(600), Fault::CutAnswer(600)]);
     let failed = sync::sync(&b, &fast_retries(3), &|_| {}, &CancelToken::new()).unwrap_err();
     assert!(matches!(failed, sync::SyncError::Client(sync::ClientError::CutOff(_))), "{failed}");
-    assert!(failed.to_string().contains("answered but the answer was cut off"), "{failed}");
+    assert!(failed.to_string().contains("回答被中途截断"), "{failed}");
     sync_ok(&b);
 }
 

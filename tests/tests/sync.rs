@@ -528,7 +528,7 @@ fn an_inspector_taken_off_a_task_can_no_longer_record_in_it() {
     sync_ok(&b);
     // Its department still supervises the task, so it reads it, but the task no longer lists it.
     let err = b.lock().unwrap().answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap_err();
-    assert!(err.to_string().contains("not assigned"), "{err}");
+    assert!(err.to_string().contains("不是本任务的检查人员"), "{err}");
     let task = b.lock().unwrap().record(&code).unwrap().task().clone();
     assert!(!task.inspectors.iter().any(|i| i.as_str() == "scjg-02"));
 }

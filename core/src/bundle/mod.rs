@@ -47,25 +47,25 @@ pub enum BundleError {
     #[error(transparent)]
     Record(#[from] crate::record::RecordError),
     /// The zip container is not readable.
-    #[error("the zip file is not readable: {0}")]
+    #[error("无法读取 zip 文件：{0}")]
     Zip(String),
     /// The device is not enrolled: it has no certificate to seal with.
-    #[error("this device is not enrolled: a bundle is sealed with the device certificate")]
+    #[error("本设备尚未登记：证据包要用设备证书封签，先运行 onevisit enroll")]
     NotEnrolled,
     /// An evidence original is not on this device.
-    #[error("photo {0} is not on this device (run onevisit sync --fetch-photos first)")]
+    #[error("本设备没有照片 {0} 的原图：先运行 onevisit sync --fetch-photos")]
     MissingOriginal(String),
     /// The destination exists.
-    #[error("{0} exists already")]
+    #[error("{0} 已存在：换一个 --out 路径")]
     Exists(String),
     /// Not a bag at all.
-    #[error("{0} is not a BagIt bag (no bagit.txt)")]
+    #[error("{0} 不是证据包（没有 bagit.txt）")]
     NotABag(String),
     /// The root key given is not an Ed25519 public key.
-    #[error("the root key must be 64 hex characters of an Ed25519 public key")]
+    #[error("根公钥格式不正确：应为 64 位十六进制字符（onevisit-server root-key 打印的那一串）")]
     BadRootKey,
     /// The caller cancelled.
-    #[error("cancelled")]
+    #[error("已取消")]
     Cancelled,
     /// Encoding a statement failed (a bug).
     #[error(transparent)]

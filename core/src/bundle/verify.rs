@@ -64,6 +64,13 @@ impl VerifyReport {
         self.checks.iter().all(|c| c.ok)
     }
 
+    /// Whether no device certificate in the bundle (the sealing device's among them) was issued under the root key
+    /// given: almost always a wrong `--root`, not a forged bundle — the one thing to check first.
+    pub fn root_mismatch(&self) -> bool {
+        let mut certificates = self.checks.iter().filter(|c| c.kind == "certificate").peekable();
+        certificates.peek().is_some() && certificates.all(|c| !c.ok)
+    }
+
     /// The failed checks.
     pub fn failures(&self) -> Vec<&Check> {
         self.checks.iter().filter(|c| !c.ok).collect()

@@ -58,28 +58,28 @@ impl DocumentKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DocumentError {
     /// Documents are rendered from a complete record.
-    #[error("documents are rendered from a recorded inspection; this one is {0}")]
+    #[error("文书须在检查记录完成后生成，本记录目前是“{0}”：牵头人先运行 onevisit record status 任务编号 recorded")]
     RecordNotComplete(&'static str),
     /// Conflicting entries are open in what the document covers.
-    #[error("{0} conflicting entries are open in what the document covers; resolve them first")]
+    #[error("文书涉及的内容中还有 {0} 项冲突未解决：先由牵头人运行 onevisit conflicts list 查看并解决")]
     OpenConflicts(usize),
     /// An order to rectify needs findings that require rectification.
-    #[error("department {0} has no finding that requires rectification")]
+    #[error("{0} 部门没有需要责令改正的问题")]
     NothingToOrder(String),
     /// An order to rectify is issued by a department, which must be named.
-    #[error("an order to rectify needs its issuing department")]
+    #[error("责令改正通知书须写明发文部门（--department）")]
     DepartmentRequired,
     /// The department does not take part in the task.
-    #[error("department {0} does not take part in this task")]
+    #[error("{0} 部门不参加本任务")]
     UnknownDepartment(String),
     /// No such document version in the record.
-    #[error("no document {0} in this record")]
+    #[error("本记录中没有文书 {0}（onevisit document versions 列出全部）")]
     UnknownDocument(String),
     /// The stored document bytes do not hash to the document's identity.
-    #[error("document {0} was altered: its bytes no longer match its hash")]
+    #[error("文书 {0} 已被改动：内容与其哈希值不符")]
     Altered(String),
     /// A newer version exists; only the latest is signed.
-    #[error("document {old} was superseded by version {newer}; sign the latest version")]
+    #[error("文书 {old} 已有新版本 {newer}：请签署最新版本")]
     Superseded {
         /// The version asked for (SHA-256).
         old: String,
@@ -87,12 +87,12 @@ pub enum DocumentError {
         newer: String,
     },
     /// The inspector signed this version already.
-    #[error("{0} has already signed this document")]
+    #[error("{0} 已经签署过这份文书")]
     AlreadySigned(String),
     /// The party already signed or refused.
-    #[error("the party has already signed or refused this document")]
+    #[error("当事人已签署或拒签过这份文书")]
     PartyAlreadyActed,
     /// A party's refusal needs a witness.
-    #[error("a refusal to sign must name a witness")]
+    #[error("当事人拒签须有见证人（--witness 姓名）")]
     WitnessRequired,
 }

@@ -84,23 +84,23 @@ pub struct DocumentSignature {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SignatureProblem {
     /// The statement does not parse or is not canonical.
-    #[error("the signed statement is malformed")]
+    #[error("签名声明格式错误")]
     Malformed,
     /// The signature does not verify under the key the statement names.
-    #[error("the signature does not verify")]
+    #[error("签名验证不通过")]
     BadSignature,
     /// The statement is about another document.
-    #[error("the statement signs document {0}, not this one")]
+    #[error("该签名签的是文书 {0}，不是这一份")]
     WrongDocument(String),
     /// The signer (or attesting inspector) is not one of the task's inspectors.
-    #[error("{0} is not one of the task's inspectors")]
+    #[error("{0} 不是本任务的执法人员")]
     NotTaskInspector(String),
     /// No certificate from the tenant root binds the signing key to a device (the record carries
     /// none for it, or it does not verify).
-    #[error("no certificate of the tenant binds the signing key of device {0}")]
+    #[error("没有本地执法平台签发的证书认证设备 {0} 的签名密钥")]
     Uncertified(String),
     /// The statement names one inspector but the key's certificate names another.
-    #[error("the statement names {named}, but the signing key is certified for {certified}")]
+    #[error("签名声明记名为 {named}，但签名密钥经认证属于 {certified}")]
     NamedAnotherInspector {
         /// Who the statement names.
         named: String,
@@ -108,7 +108,7 @@ pub enum SignatureProblem {
         certified: String,
     },
     /// The certificate did not hold at the signing time (not yet valid, expired or revoked).
-    #[error("the signing key's certificate did not hold at the signing time: {0}")]
+    #[error("签名时签名密钥的证书无效：{0}")]
     CertificateInvalid(String),
 }
 

@@ -15,10 +15,10 @@ use super::uscc::Uscc;
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
     /// The JSON is malformed or a field is invalid (a bad USCC, a bad identifier …).
-    #[error("directory JSON is invalid: {0}")]
+    #[error("名录 JSON 格式错误：{0}")]
     Malformed(#[from] serde_json::Error),
     /// Two entries of one kind share an identifier.
-    #[error("duplicate {kind} {id}")]
+    #[error("名录中{} {id} 重复", kind_zh(.kind))]
     Duplicate {
         /// What kind of entry (department, matter, inspector, ...).
         kind: &'static str,
@@ -26,7 +26,7 @@ pub enum DirectoryError {
         id: String,
     },
     /// An entry refers to a department that is not in the data.
-    #[error("{kind} {id} refers to unknown department {department}")]
+    #[error("{} {id} 所属部门 {department} 不在名录中", kind_zh(.kind))]
     UnknownDepartment {
         /// What kind of entry (department, matter, inspector, ...).
         kind: &'static str,
@@ -36,7 +36,7 @@ pub enum DirectoryError {
         department: DepartmentId,
     },
     /// A required text field is empty.
-    #[error("{kind} {id} has an empty {field}")]
+    #[error("{} {id} 的字段 {field} 为空", kind_zh(.kind))]
     EmptyField {
         /// What kind of entry (department, matter, inspector, ...).
         kind: &'static str,
@@ -46,7 +46,7 @@ pub enum DirectoryError {
         field: &'static str,
     },
     /// A matter without check points cannot be inspected.
-    #[error("matter {0} has no check points")]
+    #[error("检查事项 {0} 没有检查项")]
     MatterWithoutCheckPoints(MatterId),
 }
 
@@ -185,6 +185,18 @@ impl Directory {
     }
 }
 
+/// A kind of directory entry as a person names it.
+fn kind_zh(kind: &str) -> &'static str {
+    match kind {
+        "department" => "部门",
+        "inspector" => "执法人员",
+        "enterprise" => "企业",
+        "matter" => "检查事项",
+        "check point" => "检查项",
+        _ => "条目",
+    }
+}
+
 fn require_text(kind: &'static str, id: &str, field: &'static str, value: &str) -> Result<(), DirectoryError> {
     if value.trim().is_empty() { Err(DirectoryError::EmptyField { kind, id: id.to_string(), field }) } else { Ok(()) }
 }
@@ -224,7 +236,7 @@ mod tests {
             "enterprises":[{"uscc":"91330482MA2B3C4D5X","name":"x","address":"y","credit_grade":"A"}]}"#;
         let err = Directory::from_json(json.as_bytes()).unwrap_err();
         assert!(matches!(err, DirectoryError::Malformed(_)), "{err}");
-        assert!(err.to_string().contains("check character"), "{err}");
+        assert!(err.to_string().contains("校验码"), "{err}");
     }
 
     #[test]

@@ -4,12 +4,23 @@ use serde::{Deserialize, Serialize};
 
 /// Why a string cannot be an identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} identifier {value:?} must be 1-64 printable characters without spaces")]
+#[error("{}编号“{value}”须为 1～64 个可打印字符，不含空格", kind_zh(.kind))]
 pub struct IdError {
     /// Which kind of identifier was being parsed.
     pub kind: &'static str,
     /// The rejected input.
     pub value: String,
+}
+
+/// A kind of identifier as a person names it.
+fn kind_zh(kind: &str) -> &'static str {
+    match kind {
+        "department" => "部门",
+        "inspector" => "执法人员",
+        "matter" => "检查事项",
+        "check point" => "检查项",
+        _ => "",
+    }
 }
 
 macro_rules! id_type {

@@ -17,28 +17,28 @@ const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TaskError {
     /// The law requires at least two inspectors on site.
-    #[error("a joint inspection needs at least two distinct inspectors, got {0}")]
+    #[error("联合检查至少需要两名不同的执法人员（--inspector 写两次），这里只有 {0} 名")]
     TooFewInspectors(usize),
     /// The target enterprise is not in the directory.
-    #[error("enterprise {0} is not in the directory")]
+    #[error("名录中没有企业 {0}：请核对统一社会信用代码")]
     UnknownEnterprise(Uscc),
     /// A department is not in the directory.
-    #[error("department {0} is not in the directory")]
+    #[error("名录中没有部门 {0}")]
     UnknownDepartment(DepartmentId),
     /// An inspector is not in the directory.
-    #[error("inspector {0} is not in the directory")]
+    #[error("名录中没有执法人员 {0}")]
     UnknownInspector(InspectorId),
     /// A matter is not in the catalogue.
-    #[error("inspection matter {0} is not in the catalogue")]
+    #[error("检查事项目录中没有 {0}")]
     UnknownMatter(MatterId),
     /// The lead department must also take part.
-    #[error("lead department {0} is not among the participating departments")]
+    #[error("牵头部门 {0} 不在参加部门之中")]
     LeadNotParticipating(DepartmentId),
     /// The lead inspector must be assigned and serve in the lead department.
-    #[error("lead inspector {0} must be assigned to the task and serve in the lead department")]
+    #[error("牵头执法人员 {0} 须是本任务的执法人员且属于牵头部门")]
     InvalidLeadInspector(InspectorId),
     /// Every inspector must serve in a participating department.
-    #[error("inspector {inspector} serves in {department}, which does not take part in the task")]
+    #[error("执法人员 {inspector} 属于 {department} 部门，该部门不参加本任务（用 --department 加入）")]
     InspectorOutsideDepartments {
         /// The inspector.
         inspector: InspectorId,
@@ -46,7 +46,7 @@ pub enum TaskError {
         department: DepartmentId,
     },
     /// Every matter must belong to a participating department.
-    #[error("matter {matter} belongs to {department}, which does not take part in the task")]
+    #[error("检查事项 {matter} 属于 {department} 部门，该部门不参加本任务（用 --department 加入）")]
     MatterOutsideDepartments {
         /// The matter.
         matter: MatterId,
@@ -54,10 +54,10 @@ pub enum TaskError {
         department: DepartmentId,
     },
     /// A task checks at least one matter.
-    #[error("a task must select at least one inspection matter")]
+    #[error("任务至少要选一个检查事项（--matter）")]
     NoMatters,
     /// The time window ends before it starts.
-    #[error("the time window ends ({end}) before it starts ({start})")]
+    #[error("检查时限的结束日期（{end}）早于开始日期（{start}）")]
     InvertedWindow {
         /// The first day.
         start: NaiveDate,
@@ -65,7 +65,9 @@ pub enum TaskError {
         end: NaiveDate,
     },
     /// The task code is not of the documented form.
-    #[error("task code {0:?} is not of the form DDDDDD-YYYYMMDD-XXXXXXXX")]
+    #[error(
+        "“{0}”不是任务编号：格式为 行政区划-日期-8位编码，如 330482-20261201-AB12CD34（onevisit tasks list 列出全部）"
+    )]
     MalformedCode(String),
 }
 

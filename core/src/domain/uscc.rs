@@ -14,10 +14,10 @@ const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UsccError {
     /// A USCC has exactly 18 characters.
-    #[error("a unified social credit code has 18 characters, this one has {0}")]
+    #[error("统一社会信用代码应为 18 位，这里是 {0} 位")]
     WrongLength(usize),
     /// A character outside the GB 32100 alphabet.
-    #[error("character {character:?} at position {position} is not allowed in a unified social credit code")]
+    #[error("统一社会信用代码第 {position} 位的“{character}”不是允许的字符（不含 I、O、Z、S、V）")]
     InvalidCharacter {
         /// Its position in the log.
         position: usize,
@@ -25,10 +25,10 @@ pub enum UsccError {
         character: char,
     },
     /// Positions 3-8 hold the administrative division code: six digits.
-    #[error("positions 3-8 must be the six digits of an administrative division code")]
+    #[error("统一社会信用代码第 3～8 位应为 6 位行政区划代码")]
     InvalidDivisionCode,
     /// The 18th character does not match the one computed from the first 17.
-    #[error("check character is {found:?} but the code's first 17 characters require {expected:?}")]
+    #[error("校验码是“{found}”，按前 17 位应为“{expected}”：请核对是否抄错")]
     CheckCharacterMismatch {
         /// What was expected.
         expected: char,

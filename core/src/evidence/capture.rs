@@ -119,19 +119,19 @@ pub struct SignedCapture {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CaptureError {
     /// The canonical bytes do not parse as a capture record.
-    #[error("the capture record is malformed")]
+    #[error("采集记录格式错误")]
     Malformed,
     /// The bytes are not canonical JSON (they were re-serialised or edited).
-    #[error("the capture record is not in canonical form")]
+    #[error("采集记录不是规范格式（被重新编排或改动过）")]
     NotCanonical,
     /// The public key in the record is not a valid Ed25519 key.
-    #[error("the capture record's public key is invalid")]
+    #[error("采集记录中的公钥无效")]
     BadPublicKey,
     /// The signature does not verify.
-    #[error("the capture record's signature does not verify")]
+    #[error("采集记录的签名验证不通过")]
     BadSignature,
     /// The record is for other bytes than the file presented.
-    #[error("the capture record is for {recorded}, not for this file ({actual})")]
+    #[error("采集记录对应的是 {recorded}，不是这个文件（{actual}）")]
     WrongFile {
         /// The SHA-256 recorded.
         recorded: String,

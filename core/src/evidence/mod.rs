@@ -19,10 +19,10 @@ pub const MAX_PHOTO_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
     /// The file is empty.
-    #[error("the file is empty")]
+    #[error("文件是空的")]
     Empty,
     /// The file is larger than any photo we accept.
-    #[error("the file has {size} bytes; photos are limited to {limit}")]
+    #[error("文件有 {size} 字节，照片最大 {limit} 字节")]
     TooLarge {
         /// The size in bytes.
         size: usize,
@@ -30,13 +30,13 @@ pub enum EvidenceError {
         limit: usize,
     },
     /// The bytes are not an image.
-    #[error("the file is not an image (JPEG or PNG expected)")]
+    #[error("文件不是图片：请用 JPEG 或 PNG 格式的照片")]
     NotAnImage,
     /// An image format we recognise but do not accept.
-    #[error("{0} images are not accepted; take the photo as JPEG")]
+    #[error("不接受 {0} 格式的图片：请用 JPEG 格式拍照")]
     UnsupportedFormat(&'static str),
     /// The header claims more pixels than a photo may have (a decompression bomb, or damage).
-    #[error("the image claims {width} × {height} pixels; at most {limit} are accepted")]
+    #[error("图片声称 {width} × {height} 像素，最多接受 {limit} 像素")]
     TooManyPixels {
         /// Width in pixels.
         width: u32,
@@ -46,13 +46,13 @@ pub enum EvidenceError {
         limit: u64,
     },
     /// The file ends before the image does.
-    #[error("the image is truncated")]
+    #[error("图片不完整（文件被截断）")]
     Truncated,
     /// The decoder crashed on this file (a decoder bug triggered by hostile or damaged data).
-    #[error("the image decoder failed on this file")]
+    #[error("图片无法解码")]
     DecoderCrashed,
     /// The image data is damaged.
-    #[error("the {format} data cannot be decoded")]
+    #[error("{format} 图片数据无法解码")]
     Undecodable {
         /// The image format.
         format: &'static str,

@@ -52,16 +52,16 @@ pub const SCHEMA_VERSION: u64 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     /// The bytes are not a valid Automerge document.
-    #[error("the inspection document's bytes are corrupt")]
+    #[error("检查记录的数据已损坏，无法读取")]
     Corrupt(#[source] Box<AutomergeError>),
     /// A document with this task code that was created separately, not a copy of this record.
-    #[error("the received document was created separately; it is not a copy of this record")]
+    #[error("收到的记录是另行创建的，不是本任务这份记录的副本（同一任务编号被另一台设备重复创建）")]
     UnrelatedRecord,
     /// Stored bytes no longer match the hash recorded when they were written.
-    #[error("stored bytes of the inspection document no longer match their hash")]
+    #[error("存储的检查记录与其哈希值不符：数据已被改动或损坏")]
     HashMismatch,
     /// The document was written by a newer app version.
-    #[error("inspection document schema {found} is newer than the supported {supported}")]
+    #[error("检查记录的格式版本 {found} 高于本程序支持的 {supported}：请升级 OneVisit")]
     UnsupportedSchema {
         /// The record's schema version.
         found: u64,
@@ -69,19 +69,19 @@ pub enum RecordError {
         supported: u64,
     },
     /// A field does not hold what the schema says.
-    #[error("inspection document field {field} is malformed")]
+    #[error("检查记录的字段 {field} 格式错误")]
     MalformedField {
         /// The field.
         field: String,
     },
     /// The editor is not one of the task's inspectors.
-    #[error("inspector {0} is not assigned to this task")]
+    #[error("执法人员 {0} 不是本任务的检查人员（onevisit tasks show 列出本任务的执法人员）")]
     NotAssigned(InspectorId),
     /// Only the lead inspector resolves conflicts.
-    #[error("only the lead inspector may resolve conflicts, not {0}")]
+    #[error("只有牵头执法人员可以解决冲突，{0} 不是牵头人")]
     NotLeadInspector(InspectorId),
     /// An inspector may write only their own department's part of the record.
-    #[error("inspector {inspector} may not write the part of department {department}")]
+    #[error("执法人员 {inspector} 不能填写 {department} 部门的检查内容：每人只填本部门的检查项")]
     OtherDepartment {
         /// The inspector.
         inspector: InspectorId,
@@ -89,10 +89,10 @@ pub enum RecordError {
         department: DepartmentId,
     },
     /// The check point is not part of the task's selected matters.
-    #[error("check point {0} is not part of this task's inspection matters")]
+    #[error("检查项 {0} 不属于本任务的检查事项（onevisit tasks show 列出全部检查项）")]
     UnknownCheckPoint(CheckPointId),
     /// The answer's kind does not match the check point's answer type.
-    #[error("check point {check_point} takes a {expected} answer, not {got}")]
+    #[error("检查项 {check_point} 应填{}，而不是{}", kind_zh(.expected), kind_zh(.got))]
     WrongAnswerType {
         /// The check point.
         check_point: CheckPointId,
@@ -102,13 +102,13 @@ pub enum RecordError {
         got: &'static str,
     },
     /// A number answer that is not a decimal number.
-    #[error("{value:?} is not a decimal number")]
+    #[error("“{value}”不是数值：请写十进制数，如 4.5")]
     InvalidNumber {
         /// The value given.
         value: String,
     },
     /// A number outside the check point's plausible range.
-    #[error("{value} is outside the range {min:?}..{max:?} of check point {check_point}")]
+    #[error("{value} 超出检查项 {check_point} 的合理范围（{}）", range_zh(*.min, *.max))]
     NumberOutOfRange {
         /// The check point.
         check_point: CheckPointId,
@@ -120,7 +120,7 @@ pub enum RecordError {
         max: Option<f64>,
     },
     /// A number in a unit other than the check point's.
-    #[error("check point {check_point} is measured in {expected}, not {got}")]
+    #[error("检查项 {check_point} 的单位是 {expected}，不是 {got}")]
     WrongUnit {
         /// The check point.
         check_point: CheckPointId,
@@ -130,28 +130,28 @@ pub enum RecordError {
         got: String,
     },
     /// A photo check point answered without evidence.
-    #[error("check point {0} requires at least one evidence photo")]
+    #[error("检查项 {0} 需要至少一张证据照片：用 onevisit photo add 任务编号 照片 --check-point {0} 添加")]
     MissingEvidence(CheckPointId),
     /// An evidence reference that is not a SHA-256 hex digest.
-    #[error("evidence reference {0:?} is not a lower-case SHA-256 hex digest")]
+    #[error("证据“{0}”不是照片的 SHA-256 哈希值（onevisit photo list 列出本任务的照片）")]
     MalformedEvidenceHash(String),
     /// An answer cites a photo that is not attached to the record.
-    #[error("evidence {0} is not attached to this record (add the photo first)")]
+    #[error("照片 {0} 不在本记录中：先用 onevisit photo add 添加")]
     UnknownEvidence(String),
     /// A photo's target does not exist in the record.
-    #[error("{0} does not exist in this record")]
+    #[error("本记录中没有 {0}")]
     UnknownTarget(String),
     /// A legal document cannot be rendered or signed, or does not verify.
     #[error(transparent)]
     Document(#[from] crate::document::DocumentError),
     /// A required text is empty.
-    #[error("{0} must not be empty")]
+    #[error("{0}不能为空")]
     EmptyText(&'static str),
     /// A position out of range.
-    #[error("position is not a valid WGS-84 coordinate")]
+    #[error("位置不是有效的 WGS-84 坐标：纬度 -90～90，经度 -180～180")]
     InvalidPosition,
     /// The lifecycle forbids this status change.
-    #[error("status cannot change from {from:?} to {to:?}")]
+    #[error("检查状态不能从“{}”改为“{}”", .from.label_zh(), .to.label_zh())]
     ForbiddenTransition {
         /// The current status.
         from: Status,
@@ -159,25 +159,25 @@ pub enum RecordError {
         to: Status,
     },
     /// This edit needs the team on site.
-    #[error("the record is {0:?}; this entry can only be made on site")]
+    #[error("{}", not_on_site_zh(*.0))]
     NotOnSite(Status),
     /// Recording cannot complete while something is missing.
-    #[error("the record is incomplete: {}", .missing.join(", "))]
+    #[error("记录尚不完整，还缺：{}", .missing.join("；"))]
     Incomplete {
         /// What is missing, one line each.
         missing: Vec<String>,
     },
     /// Recording cannot complete while conflicts are open.
-    #[error("{0} conflicting entries must be resolved first")]
+    #[error("还有 {0} 项冲突未解决：先由牵头人运行 onevisit conflicts list 查看并解决")]
     OpenConflicts(usize),
     /// A rectification deadline is required, or was given without rectification.
-    #[error("a deadline is required exactly when rectification is required")]
+    #[error("责令改正的问题必须写改正期限（--deadline），不需改正的问题不能写期限")]
     DeadlineMismatch,
     /// No conflict is open on that field.
-    #[error("no conflict is open on {0}")]
+    #[error("{} 上没有待解决的冲突（onevisit conflicts list 列出全部）", .0.label_zh())]
     NoSuchConflict(Field),
     /// The chosen value does not exist.
-    #[error("conflict on {field} has {count} values; choice {choice} does not exist")]
+    #[error("{} 的冲突只有 {count} 个值，没有第 {choice} 项", .field.label_zh())]
     NoSuchChoice {
         /// The field.
         field: Field,
@@ -187,13 +187,11 @@ pub enum RecordError {
         count: usize,
     },
     /// Bytes received as an Automerge change do not parse as one.
-    #[error("received bytes are not a valid Automerge change")]
+    #[error("收到的数据不是有效的记录修改")]
     MalformedChange,
     /// A change reuses an actor's sequence number for other contents: a copy restored from an
     /// old backup went on editing under numbers the record already holds.
-    #[error(
-        "change {seq} of actor {actor} differs from the one the record holds (a copy restored from an old backup?)"
-    )]
+    #[error("修改者 {actor} 的第 {seq} 项修改与记录中已有的不同（可能是从旧备份恢复的副本）")]
     SequenceReused {
         /// The actor (hex).
         actor: String,
@@ -207,13 +205,13 @@ pub enum RecordError {
     #[error(transparent)]
     Forbidden(ForbiddenEdit),
     /// The inspector checked in already; an arrival is never rewritten.
-    #[error("inspector {0} has already checked in")]
+    #[error("执法人员 {0} 已经签到过，签到不能重复或改写")]
     AlreadyCheckedIn(InspectorId),
     /// Received changes depend on changes this copy does not have.
-    #[error("{0} received changes depend on changes this copy does not have")]
+    #[error("收到的 {0} 项修改依赖本机还没有的修改：请先同步")]
     MissingDependencies(usize),
     /// Automerge refused an operation (a bug, not bad input).
-    #[error("automerge operation failed")]
+    #[error("记录操作失败（程序错误，请报告）")]
     Automerge(#[source] Box<AutomergeError>),
 }
 
@@ -500,7 +498,7 @@ impl InspectionRecord {
     pub fn show_identity(&mut self, stamp: Stamp, certificate_numbers: Vec<String>) -> Result<Field, RecordError> {
         self.require_on_site(&stamp.by)?;
         if certificate_numbers.len() < 2 {
-            return Err(RecordError::EmptyText("certificate numbers of two inspectors"));
+            return Err(RecordError::EmptyText("两名执法人员的执法证号"));
         }
         self.doc.put(ROOT, "identity", to_json(&IdentityShown { certificate_numbers, stamp: stamp.clone() }))?;
         self.commit("identity", &stamp);
@@ -510,10 +508,10 @@ impl InspectionRecord {
     /// Records the party's representative and their answer on recusal.
     pub fn record_party(&mut self, stamp: Stamp, party: PartyDraft) -> Result<Field, RecordError> {
         self.require_on_site(&stamp.by)?;
-        require_text("party name", &party.name)?;
-        require_text("party role", &party.role)?;
+        require_text("当事人代表姓名", &party.name)?;
+        require_text("当事人代表身份", &party.role)?;
         if let Recusal::Requested { reason } = &party.recusal {
-            require_text("recusal reason", reason)?;
+            require_text("回避理由", reason)?;
         }
         let value = PartyRepresentative {
             name: party.name,
@@ -537,13 +535,14 @@ impl InspectionRecord {
         note: Option<String>,
         evidence: Vec<String>,
     ) -> Result<Field, RecordError> {
-        self.require_on_site(&stamp.by)?;
+        // What was typed is checked first (a wrong check point is named even before check-in).
         let (matter, point) = directory
             .check_point(check_point)
             .filter(|(m, _)| self.task.matters.contains(&m.id))
             .ok_or_else(|| RecordError::UnknownCheckPoint(check_point.clone()))?;
         require_department(directory, &stamp.by, &matter.department)?;
         validate_answer(check_point, &point.answer, &value, &evidence)?;
+        self.require_on_site(&stamp.by)?;
         if !evidence.is_empty() {
             let attached = self.evidence()?;
             if let Some(missing) = evidence.iter().find(|h| !attached.iter().any(|e| &e.sha256 == *h)) {
@@ -567,8 +566,8 @@ impl InspectionRecord {
     ) -> Result<Field, RecordError> {
         self.require_on_site(&stamp.by)?;
         require_department(directory, &stamp.by, &draft.department)?;
-        require_text("problem", &draft.problem)?;
-        require_text("legal basis", &draft.legal_basis)?;
+        require_text("问题描述", &draft.problem)?;
+        require_text("法律依据", &draft.legal_basis)?;
         if draft.rectification_required != draft.deadline.is_some() {
             return Err(RecordError::DeadlineMismatch);
         }
@@ -744,7 +743,7 @@ fn validate_answer(
                 });
             }
         }
-        (AnswerType::Text, AnswerValue::Text { text }) => require_text("text answer", text)?,
+        (AnswerType::Text, AnswerValue::Text { text }) => require_text("文字结果", text)?,
         (AnswerType::Photo, AnswerValue::Photos) if evidence.is_empty() => {
             return Err(RecordError::MissingEvidence(cp.clone()));
         }
@@ -807,3 +806,32 @@ pub(crate) fn read_json<T: DeserializeOwned>(
 
 #[cfg(test)]
 mod tests;
+
+/// An answer kind as a person names it (zh-CN), for errors.
+fn kind_zh(kind: &str) -> &'static str {
+    match kind {
+        "pass_fail" => "符合/不符合/不适用（pass、fail、na）",
+        "number" => "数值",
+        "text" => "文字",
+        "photo" => "照片（onevisit photo add … --check-point）",
+        _ => "其他",
+    }
+}
+
+/// A plausible range as a person reads it.
+fn range_zh(min: Option<f64>, max: Option<f64>) -> String {
+    match (min, max) {
+        (Some(a), Some(b)) => format!("{a} 至 {b}"),
+        (Some(a), None) => format!("不小于 {a}"),
+        (None, Some(b)) => format!("不大于 {b}"),
+        (None, None) => "无".into(),
+    }
+}
+
+/// Why an on-site entry is refused, with what to do.
+fn not_on_site_zh(status: Status) -> String {
+    match status {
+        Status::Planned => "还没有到场签到：先运行 onevisit record check-in 任务编号 --lat 纬度 --lon 经度".into(),
+        other => format!("检查已处于“{}”状态，现场记录不能再添加或修改", other.label_zh()),
+    }
+}

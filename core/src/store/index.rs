@@ -121,7 +121,7 @@ fn day_number(day: NaiveDate) -> i64 {
 
 /// An index column holding something this code never writes.
 #[derive(Debug, thiserror::Error)]
-#[error("unexpected value in the task index")]
+#[error("任务索引中有意外的值")]
 struct UnexpectedIndexValue;
 
 fn bad(column: usize) -> rusqlite::Error {

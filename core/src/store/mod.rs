@@ -53,10 +53,10 @@ pub const DATABASE_FILE: &str = "onevisit.sqlite";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No store has been initialised in the directory.
-    #[error("no OneVisit store in {0} (run init first)")]
+    #[error("{0} 中没有 OneVisit 设备存储：先运行 onevisit init --inspector 执法人员编号")]
     NotInitialised(PathBuf),
     /// A store already exists in the directory.
-    #[error("a OneVisit store already exists in {0}")]
+    #[error("{0} 中已有 OneVisit 设备存储：换一个 --store 目录，或直接使用它")]
     AlreadyInitialised(PathBuf),
     /// A file operation failed.
     #[error("{path}: {source}")]
@@ -67,10 +67,10 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// SQLite failed.
-    #[error("database error")]
+    #[error("数据库错误")]
     Sqlite(#[from] rusqlite::Error),
     /// A schema migration failed.
-    #[error("schema migration to version {version} ({description}) failed")]
+    #[error("存储升级到第 {version} 版（{description}）失败，存储保持原样")]
     Migration {
         /// The migration's version.
         version: u32,
@@ -80,7 +80,7 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// The database was written by a newer app.
-    #[error("store schema version {found} is newer than the supported {supported}")]
+    #[error("存储的格式版本 {found} 高于本程序支持的 {supported}：请升级 OneVisit")]
     SchemaTooNew {
         /// The store's schema version.
         found: u32,
@@ -94,16 +94,18 @@ pub enum StoreError {
     #[error(transparent)]
     Directory(#[from] DirectoryError),
     /// No directory data has been imported yet.
-    #[error("no directory data imported yet (run import first)")]
+    #[error(
+        "尚未导入名录数据：先运行 onevisit import --sample（或 onevisit import 名录.json），已登记的设备同步时会收到"
+    )]
     NoDirectory,
     /// The task is invalid.
     #[error(transparent)]
     Task(#[from] TaskError),
     /// No task with this code.
-    #[error("no task {0} in this store")]
+    #[error("本设备没有任务 {0}（onevisit tasks list 列出全部；分配给本设备的任务在 onevisit sync 后出现）")]
     UnknownTask(TaskCode),
     /// The stored document of this task is unreadable; other tasks are unaffected.
-    #[error("the stored record of task {task} is corrupt")]
+    #[error("任务 {task} 的存储记录已损坏")]
     CorruptRecord {
         /// The task whose record is unreadable.
         task: TaskCode,
@@ -114,10 +116,10 @@ pub enum StoreError {
     #[error(transparent)]
     Record(#[from] RecordError),
     /// No inspector operates this device yet.
-    #[error("no inspector is set for this device (init --inspector)")]
+    #[error("本设备未设置执法人员：初始化时用 onevisit init --inspector 执法人员编号")]
     NoOperator,
     /// The operating inspector is not in the directory.
-    #[error("inspector {0} is not in the directory")]
+    #[error("名录中没有执法人员 {0}")]
     UnknownInspector(InspectorId),
     /// Something to be signed could not be canonicalised (a bug, not bad input).
     #[error(transparent)]
@@ -129,22 +131,22 @@ pub enum StoreError {
     #[error(transparent)]
     Token(#[from] crate::task_token::TokenError),
     /// No blob with this hash.
-    #[error("no blob {0}")]
+    #[error("本设备没有文件 {0}")]
     UnknownBlob(String),
     /// Another thread panicked while holding the store.
-    #[error("the store is unusable: a thread panicked while using it")]
+    #[error("存储不可用：使用中的线程出错退出，请重新打开")]
     Poisoned,
     /// A blob's bytes do not match its hash.
-    #[error("blob {0} is corrupt: its bytes no longer match its hash")]
+    #[error("文件 {0} 已损坏：内容与其哈希值不符")]
     CorruptBlob(String),
     /// A new audit chain segment was asked for, but the server has not refused the chain.
-    #[error("the server has not refused this device's audit log: there is nothing to restart")]
+    #[error("服务器没有拒绝本设备的审计日志，无需开始新链段")]
     NoAuditRefusal,
     /// Another sync of this store kept running longer than the wait allowed.
-    #[error("another sync of this store is still running after {0:?}")]
+    #[error("本存储的另一次同步在等待 {} 秒后仍在进行：稍后再试", .0.as_secs())]
     SyncBusy(std::time::Duration),
     /// A new audit chain segment needs a stated reason.
-    #[error("starting a new audit chain segment needs a reason")]
+    #[error("开始新的审计链段须写明原因（--reason）")]
     SegmentReasonMissing,
 }
 
@@ -377,6 +379,11 @@ impl Store {
             self.seen_version = None;
         }
         result
+    }
+
+    /// Whether a store was initialised in `root` (nothing is created or opened).
+    pub fn exists(root: &Path) -> bool {
+        root.join(DATABASE_FILE).exists()
     }
 
     /// Opens and unlocks an existing store, migrating its schema if it is older.

@@ -20,19 +20,19 @@ use crate::request_auth::{self, RequestAuth};
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server could not be reached or the connection broke (after the retries).
-    #[error("the server could not be reached: {0}")]
+    #[error("无法连接服务器（已重试）：请检查网络和服务器地址；{0}")]
     Network(String),
     /// The server answered, but every answer was cut off before its end (after the retries).
-    #[error("the server answered but the answer was cut off ({0}); retried without success")]
+    #[error("服务器的回答被中途截断（{0}），重试后仍未成功：请检查网络后再同步")]
     CutOff(String),
     /// The device's certificate was revoked.
-    #[error("this device was revoked: {0}")]
+    #[error("{0}。本设备的密钥不能再使用：请联系管理员，用新的设备存储（onevisit init）重新登记")]
     Revoked(String),
     /// The device's certificate expired.
-    #[error("this device's certificate expired: {0}")]
+    #[error("本设备的证书已过期（{0}）：请管理员发放新的登记码，重新运行 onevisit enroll")]
     Expired(String),
     /// The server does not accept the device's authentication.
-    #[error("the server refused the device's authentication ({kind}): {message}")]
+    #[error("服务器拒绝了本设备的认证：{message}")]
     Unauthenticated {
         /// `unauthenticated`, `clock_skew` or `replayed`.
         kind: String,
@@ -40,7 +40,7 @@ pub enum ClientError {
         message: String,
     },
     /// The server refused the request itself.
-    #[error("the server refused the request ({kind}, HTTP {status}): {message}")]
+    #[error("服务器拒绝了请求（HTTP {status}）：{message}")]
     Refused {
         /// HTTP status.
         status: u16,
@@ -50,10 +50,10 @@ pub enum ClientError {
         message: String,
     },
     /// The server answered something that is not the protocol.
-    #[error("the server's answer is malformed: {0}")]
+    #[error("服务器的回答格式错误：{0}")]
     MalformedAnswer(String),
     /// The caller cancelled.
-    #[error("cancelled")]
+    #[error("已取消")]
     Cancelled,
     /// The connection was not made: plain http to another host, or a server certificate this
     /// device does not trust (not retried: it will not change by itself).

@@ -26,7 +26,7 @@ use crate::store::{Store, StoreError, SyncAccount};
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     /// The device is not enrolled with a server.
-    #[error("this device is not enrolled (run onevisit enroll)")]
+    #[error("本设备尚未登记：先运行 onevisit enroll --server 地址 --code 登记码 --root 根公钥")]
     NotEnrolled,
     /// Talking to the server failed.
     #[error(transparent)]
@@ -35,16 +35,16 @@ pub enum SyncError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A server statement does not verify against the tenant root.
-    #[error("the server's signed statement does not verify: {0}")]
+    #[error("服务器的签名声明验证不通过：{0}")]
     Statement(#[from] StatementError),
     /// The enrolment answer is not trustworthy.
-    #[error("enrolment refused by this device: {0}")]
+    #[error("本设备拒绝了这次登记：{0}")]
     Enrolment(String),
     /// A blob downloaded does not match its hash.
-    #[error("blob {0} downloaded with the wrong content")]
+    #[error("下载的文件 {0} 内容不对")]
     BlobMismatch(String),
     /// The sync did not settle within its round limit (something keeps changing).
-    #[error("the sync did not settle after {0} round trips")]
+    #[error("往返 {0} 次后同步仍未完成：稍后再运行一次 onevisit sync")]
     TooManyRounds(usize),
     /// Something the server sent for the device to trust does not hold up; nothing of it was
     /// taken in and the sync stopped (the device's data is as it was).
@@ -288,8 +288,11 @@ pub fn enrol_with(
 }
 
 fn root_key(hex_key: &str) -> Result<VerifyingKey, SyncError> {
-    crate::identity::verifying_key_from_hex(hex_key)
-        .ok_or_else(|| SyncError::Enrolment("the root public key is not a valid Ed25519 key".into()))
+    crate::identity::verifying_key_from_hex(hex_key).ok_or_else(|| {
+        SyncError::Enrolment(
+            "根公钥不是有效的 Ed25519 公钥：应为 64 位十六进制字符（onevisit-server root-key 打印的那一串）".into(),
+        )
+    })
 }
 
 /// Takes the store's sync lock for one sync or photo fetch, telling `progress` while it waits.

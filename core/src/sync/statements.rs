@@ -83,10 +83,10 @@ pub enum StatementError {
     #[error(transparent)]
     Signature(#[from] SignedJsonError),
     /// The statement is signed by a key other than the tenant root.
-    #[error("the statement is not signed by the tenant root key")]
+    #[error("声明不是由租户根密钥签署的")]
     WrongIssuer,
     /// The schema is not the expected one.
-    #[error("unexpected statement schema {0:?}")]
+    #[error("声明类型不符：{0}")]
     WrongSchema(String),
     /// Signed for another tenant.
     #[error("服务器声明属于另一个租户 {0}")]

@@ -148,41 +148,41 @@ pub struct ForbiddenDetail {
 #[serde(rename_all = "snake_case")]
 pub enum Refusal {
     /// The device's inspector is not assigned to the task (and may not read it either).
-    #[error("the device's inspector is not assigned to this task")]
+    #[error("本设备的执法人员不是该任务的检查人员")]
     NotAssigned,
     /// The device may read the task (its department supervises) but not write it.
-    #[error("the device may read this task but not write it")]
+    #[error("本设备可以查看该任务，但不能修改")]
     ReadOnly,
     /// A change was made by an actor other than the device and the server does not have it yet.
-    #[error("a change was made by another device; that device must sync it first")]
+    #[error("修改来自另一台设备：须由那台设备自己先同步")]
     ForeignActor,
     /// The record would exceed the size limit.
-    #[error("the record would exceed the server's size limit")]
+    #[error("记录将超出服务器的大小上限")]
     TooLarge,
     /// Bytes that do not parse as changes, a sync message or an inspection record.
-    #[error("the record's changes are malformed")]
+    #[error("记录的修改格式错误")]
     Malformed,
     /// The changes depend on changes the server does not have: the device should fall back to
     /// the sync protocol.
-    #[error("the changes depend on changes the server does not have")]
+    #[error("修改依赖服务器没有的修改")]
     MissingDependencies,
     /// A record created separately under a task code the server already holds.
-    #[error("a separately created record reuses this task code")]
+    #[error("另行创建的记录重复使用了这个任务编号")]
     Unrelated,
     /// The server holds no such record (a pull of an unknown id).
-    #[error("the server holds no such record")]
+    #[error("服务器上没有这份记录")]
     Unknown,
     /// A change breaks the record's write rules (see the result's `forbidden`); nothing of the
     /// record's changes was stored.
-    #[error("a change breaks the record's write rules")]
+    #[error("修改违反记录的写入规则")]
     ForbiddenEdit,
     /// The server cannot read its own copy of the record (isolated; other records sync on).
-    #[error("the server cannot read its copy of this record")]
+    #[error("服务器无法读取它保存的这份记录")]
     Unreadable,
     /// A change reuses a sequence number of its actor that the server holds with other
     /// contents: the device's copy was restored from an old backup. The device rebuilds its copy
     /// from the server's and makes its own edits again.
-    #[error("the changes reuse sequence numbers the server holds (a copy restored from an old backup)")]
+    #[error("修改重复使用了服务器已有的序号（从旧备份恢复的副本）")]
     SequenceReused,
     /// A task created offline that the server does not accept (another tenant's division, not
     /// valid against the directory, or not created by its lead inspector); the result's
@@ -370,10 +370,10 @@ pub fn inflate(bytes: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum InflateError {
     /// Not DEFLATE data.
-    #[error("the body is not valid DEFLATE data")]
+    #[error("请求体不是有效的 DEFLATE 数据")]
     Malformed,
     /// Inflates beyond the limit.
-    #[error("the body inflates beyond the size limit")]
+    #[error("请求体解压后超出大小上限")]
     TooLarge,
 }
 

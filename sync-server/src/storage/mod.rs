@@ -12,37 +12,37 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// The database failed.
-    #[error("database error")]
+    #[error("数据库错误")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The tenant has not been initialised.
-    #[error("the tenant is not initialised (run onevisit-server init)")]
+    #[error("租户尚未初始化：先运行 onevisit-server --data 目录 init --tenant 行政区划代码")]
     NoTenant,
     /// The tenant exists already.
-    #[error("the tenant is already initialised")]
+    #[error("租户已经初始化过：根公钥用 onevisit-server root-key 查看")]
     TenantExists,
     /// No such enrolment code.
-    #[error("unknown enrolment code")]
+    #[error("登记码不存在：请核对，或请管理员用 onevisit-server enrolment 重新发放")]
     UnknownCode,
     /// The code was used already.
-    #[error("the enrolment code was already used")]
+    #[error("登记码已经用过（每个登记码只能用一次）：请管理员用 onevisit-server enrolment 重新发放")]
     CodeUsed,
     /// The code expired.
-    #[error("the enrolment code expired")]
+    #[error("登记码已过期：请管理员用 onevisit-server enrolment 重新发放")]
     CodeExpired,
     /// No such device.
-    #[error("unknown device {0}")]
+    #[error("没有设备 {0}")]
     UnknownDevice(String),
     /// A record with this id exists already.
-    #[error("record {0} exists already")]
+    #[error("记录 {0} 已存在")]
     RecordExists(String),
     /// No such record.
-    #[error("unknown record {0}")]
+    #[error("没有记录 {0}")]
     UnknownRecord(String),
     /// The record changed since it was read (optimistic concurrency); read and try again.
-    #[error("record {0} changed concurrently")]
+    #[error("记录 {0} 被同时修改")]
     VersionConflict(String),
     /// An audit upload does not continue the chain the server holds for the device.
-    #[error("the audit upload does not continue the device's chain at #{0}")]
+    #[error("上传的审计日志在第 {0} 条处接不上设备的哈希链")]
     AuditHeadMoved(u64),
 }
 

@@ -126,7 +126,7 @@ impl WriteRule {
 
 /// A change refused by the write rules: the rule, the path in the record, and the change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("change {change} is forbidden: rule {} at {path}", rule.as_str())]
+#[error("修改 {change} 违反记录的写入规则：{}（位置 {path}）", rule.label_zh())]
 pub struct ForbiddenEdit {
     /// The rule broken.
     pub rule: WriteRule,
