@@ -1,487 +1,484 @@
-//! The command line: global options and the subcommands.
+//! The command line: global options and the subcommands. The doc comments of this file are the
+//! `--help` text a person reads, so they are written in Chinese.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// OneVisit (综合查一次): record joint field inspections offline on this device.
+/// OneVisit（综合查一次）：在本设备上离线记录联合现场检查。
 #[derive(Debug, Parser)]
-#[command(name = "onevisit", version, about)]
+#[command(name = "onevisit", version)]
 pub(crate) struct Cli {
-    /// The store directory (default: the user's data directory).
+    /// 设备存储目录（默认：本用户的数据目录）。
     #[arg(long, global = true, env = "ONEVISIT_STORE")]
     pub store: Option<PathBuf>,
-    /// Print machine-readable JSON instead of text.
+    /// 输出机器可读的 JSON，而不是文字。
     #[arg(long, global = true)]
     pub json: bool,
-    /// The 32-byte key file that seals the device key (default: device.key in the store, created by init).
+    /// 加密设备密钥的 32 字节密钥文件（默认：存储目录中的 device.key，由 init 创建）。
     #[arg(long, global = true)]
     pub key_file: Option<PathBuf>,
-    /// Seal the device key with the passphrase held in this environment variable instead of a key file.
+    /// 改用此环境变量中的口令加密设备密钥，而不用密钥文件。
     #[arg(long, global = true)]
     pub passphrase_env: Option<String>,
-    /// Diagnostics on standard error: -v steps (sync, retries, migrations, bundles), -vv detail,
-    /// -vvv everything. `RUST_LOG` overrides.
+    /// 在标准错误输出诊断信息：-v 步骤（同步、重试、升级、证据包），-vv 细节，-vvv 全部；RUST_LOG 优先。
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// What to do.
+/// 要做的事。
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create a store and this device's key.
+    /// 创建设备存储和本设备的密钥。
     Init {
-        /// The inspector operating this device.
+        /// 使用本设备的执法人员编号（如 scjg-01）。
         #[arg(long)]
         inspector: Option<String>,
     },
-    /// Import directory data (departments, inspectors, enterprises, matters) from a JSON file.
+    /// 从 JSON 文件导入名录数据（部门、执法人员、企业、检查事项）。
     Import {
-        /// The JSON file; `--sample` imports the shipped Pinghu sample instead.
+        /// 名录 JSON 文件；用 --sample 则导入随附的平湖示例。
         file: Option<PathBuf>,
-        /// Import the shipped sample directory.
+        /// 导入随附的示例名录。
         #[arg(long, conflicts_with = "file")]
         sample: bool,
     },
-    /// Plan, list and show tasks.
+    /// 计划、列出和查看任务。
     #[command(subcommand)]
     Tasks(TasksCommand),
-    /// Record an inspection step by step.
+    /// 逐步记录一次检查。
     #[command(subcommand)]
     Record(RecordCommand),
-    /// List and resolve conflicting concurrent entries.
+    /// 列出并解决同时填写造成的冲突。
     #[command(subcommand)]
     Conflicts(ConflictsCommand),
-    /// Check the device's audit log.
+    /// 验证本设备的审计日志。
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Evidence photos: add, list, show.
+    /// 证据照片：添加、列出、查看。
     #[command(subcommand)]
     Photo(PhotoCommand),
-    /// Legal documents: render, sign, verify, show, list versions.
+    /// 法律文书：生成、签署、验证、查看、列出版本。
     #[command(subcommand)]
     Document(DocumentCommand),
-    /// The task code shown on site (亮码检查): issue and verify.
+    /// 亮码检查的检查码：签发与核验。
     #[command(subcommand, name = "taskcode")]
     TaskCode(TaskCodeCommand),
-    /// Enrol this device with the city sync server using a one-time code.
+    /// 用一次性登记码把本设备登记到市同步服务器。
     Enroll {
-        /// The server's https address (plain http only to this machine).
+        /// 服务器的 https 地址（仅本机可用 http）。
         #[arg(long)]
         server: String,
-        /// The one-time enrolment code from the administrator.
+        /// 管理员发放的一次性登记码。
         #[arg(long)]
         code: String,
-        /// The tenant's root public key (hex), given out of band.
+        /// 执法平台的根公钥（十六进制），另行获得（onevisit-server root-key）。
         #[arg(long)]
         root: String,
-        /// Development only: allow plain http to another machine.
+        /// 仅供开发：允许用 http 连接其他机器。
         #[arg(long)]
         insecure_http: bool,
     },
-    /// Sync records, audit log and photos with the city server.
+    /// 与市服务器同步记录、审计日志和照片。
     Sync {
-        /// Also download the evidence photos of every task that are not on this device.
+        /// 同时下载本设备没有的各任务证据照片原图。
         #[arg(long)]
         fetch_photos: bool,
-        /// Development only: allow plain http to another machine.
+        /// 仅供开发：允许用 http 连接其他机器。
         #[arg(long)]
         insecure_http: bool,
     },
-    /// Export tasks as a sealed evidence bundle (BagIt 1.0), a folder or a .zip.
+    /// 把任务导出为封签的证据包（BagIt 1.0），文件夹或 .zip。
     Export {
-        /// Task codes.
+        /// 任务编号。
         #[arg(required = true)]
         codes: Vec<String>,
-        /// Where to write the bundle (a new folder, or a new file ending in .zip).
+        /// 证据包写到哪里（新文件夹，或以 .zip 结尾的新文件）。
         #[arg(long)]
         out: PathBuf,
-        /// The agency named in the bundle (default: the inspector's department).
+        /// 证据包中写明的机关（默认：执法人员所在部门）。
         #[arg(long)]
         agency: Option<String>,
-        /// Do not ask the server for audit inclusion proofs (export fully offline).
+        /// 不向服务器索取审计包含证明（完全离线导出）。
         #[arg(long)]
         offline: bool,
     },
-    /// Verify an evidence bundle offline (a folder or a .zip) against the tenant's root key.
+    /// 用执法平台的根公钥离线核验证据包（文件夹或 .zip）。
     Verify {
-        /// The bundle.
+        /// 证据包。
         bundle: PathBuf,
-        /// The tenant's root public key (hex), given out of band.
+        /// 执法平台的根公钥（十六进制），另行获得。
         #[arg(long)]
         root: String,
     },
-    /// Two inspectors of two departments record one joint inspection offline and merge.
+    /// 演示：两个部门的两名执法人员离线记录同一次联合检查并合并。
     Demo {
-        /// Where to keep the two demo stores (default: a temporary directory, removed afterwards).
+        /// 两个演示存储放在哪里（默认：临时目录，结束后删除）。
         #[arg(long)]
         dir: Option<PathBuf>,
     },
 }
 
-/// Task commands.
+/// 任务命令。
 #[derive(Debug, Subcommand)]
 pub(crate) enum TasksCommand {
-    /// Plan a joint inspection.
+    /// 计划一次联合检查。
     Create(CreateTask),
-    /// List tasks from the index.
+    /// 从索引列出任务。
     List {
-        /// Only this status (planned, on_site, recorded, closed, cancelled).
+        /// 只列此状态：planned（待检查）、on_site（检查中）、recorded（已记录）、closed（已办结）、cancelled（已取消）。
         #[arg(long)]
         status: Option<String>,
-        /// Only tasks due on this day (YYYY-MM-DD).
+        /// 只列此日在检查时限内的任务（年-月-日）。
         #[arg(long)]
         date: Option<String>,
-        /// Only this enterprise (USCC).
+        /// 只列此企业（统一社会信用代码）。
         #[arg(long)]
         enterprise: Option<String>,
-        /// Only tasks this department takes part in.
+        /// 只列此部门参加的任务。
         #[arg(long)]
         department: Option<String>,
-        /// At most this many.
+        /// 最多列出这么多。
         #[arg(long)]
         limit: Option<usize>,
     },
-    /// Show a task and its record.
+    /// 查看任务及其检查记录。
     Show {
-        /// The task code.
+        /// 任务编号。
         code: String,
     },
 }
 
-/// Where a task comes from.
+/// 任务来源。
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum SourceArg {
-    /// 双随机 random draw.
+    /// 双随机抽查。
     Random,
-    /// A complaint or lead (needs --reference).
+    /// 投诉举报线索（须 --reference）。
     Complaint,
-    /// An enforcement plan (needs --reference).
+    /// 执法计划（须 --reference）。
     Plan,
-    /// A re-inspection (needs --reference: the earlier task code).
+    /// 复查（须 --reference：原任务编号）。
     Reinspection,
 }
 
-/// Arguments of `tasks create`.
+/// tasks create 的参数。
 #[derive(Debug, Args)]
 pub(crate) struct CreateTask {
-    /// Target enterprise (USCC).
+    /// 检查对象企业（统一社会信用代码）。
     #[arg(long)]
     pub enterprise: String,
-    /// Lead department.
+    /// 牵头部门。
     #[arg(long)]
     pub lead: String,
-    /// Participating department (repeat; the lead is added if missing).
+    /// 参加部门（可重复；牵头部门未写时自动加入）。
     #[arg(long = "department")]
     pub departments: Vec<String>,
-    /// Assigned inspector (repeat; at least two).
+    /// 分配的执法人员（可重复；至少两名）。
     #[arg(long = "inspector")]
     pub inspectors: Vec<String>,
-    /// The lead inspector (default: this device's inspector).
+    /// 牵头执法人员（默认：本设备的执法人员）。
     #[arg(long)]
     pub lead_inspector: Option<String>,
-    /// Selected inspection matter (repeat).
+    /// 选定的检查事项（可重复）。
     #[arg(long = "matter")]
     pub matters: Vec<String>,
-    /// First day (YYYY-MM-DD).
+    /// 开始日期（年-月-日）。
     #[arg(long)]
     pub from: String,
-    /// Last day (YYYY-MM-DD).
+    /// 结束日期（年-月-日）。
     #[arg(long)]
     pub to: String,
-    /// Why the task exists.
+    /// 任务来源。
     #[arg(long, value_enum, default_value = "random")]
     pub source: SourceArg,
-    /// The complaint, plan or earlier task reference.
+    /// 投诉、计划或原任务的编号。
     #[arg(long)]
     pub reference: Option<String>,
 }
 
-/// Recording steps.
+/// 记录步骤。
 #[derive(Debug, Subcommand)]
 pub(crate) enum RecordCommand {
-    /// Check in on site with a WGS-84 fix.
+    /// 在现场签到（WGS-84 定位）。
     CheckIn {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// Latitude, degrees (WGS-84).
+        /// 纬度，度（WGS-84）。
         #[arg(long, allow_hyphen_values = true)]
         lat: f64,
-        /// Longitude, degrees (WGS-84).
+        /// 经度，度（WGS-84）。
         #[arg(long, allow_hyphen_values = true)]
         lon: f64,
-        /// Accuracy radius, metres.
+        /// 定位精度半径，米。
         #[arg(long, default_value_t = 10)]
         accuracy: u32,
     },
-    /// Record that the inspectors showed their certificates.
+    /// 记录执法人员已出示执法证件。
     Identity {
-        /// Task code.
+        /// 任务编号。
         code: String,
     },
-    /// Record the party's representative and their answer on recusal.
+    /// 记录当事人代表及其是否申请回避。
     Party {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// Name.
+        /// 姓名。
         #[arg(long)]
         name: String,
-        /// Role, e.g. 法定代表人 or 现场负责人.
+        /// 身份，如 法定代表人 或 现场负责人。
         #[arg(long)]
         role: String,
-        /// Phone.
+        /// 电话。
         #[arg(long)]
         phone: Option<String>,
-        /// The party asks for recusal, for this reason.
+        /// 当事人申请回避，理由如下。
         #[arg(long)]
         recusal: Option<String>,
     },
-    /// Answer a check point: pass, fail, na, a number, "photos" (with --evidence) or text.
+    /// 填写检查项结果：pass（符合）、fail（不符合）、na（不适用）、数值、photos（配 --evidence）或文字。
     Answer {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// Check point id.
+        /// 检查项编号。
         check_point: String,
-        /// The answer (a negative number needs no `--`).
+        /// 结果（负数不需要 `--`）。
         #[arg(allow_negative_numbers = true)]
         value: String,
-        /// A note.
+        /// 备注。
         #[arg(long)]
         note: Option<String>,
-        /// SHA-256 of an evidence file (repeat).
+        /// 证据照片的 SHA-256 或其唯一前缀（可重复；onevisit photo list 列出）。
         #[arg(long = "evidence")]
         evidence: Vec<String>,
     },
-    /// Record a finding.
+    /// 记录发现的问题。
     Finding {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// The department it falls under.
+        /// 问题所属部门。
         #[arg(long)]
         department: String,
-        /// What is wrong.
+        /// 问题描述。
         #[arg(long)]
         problem: String,
-        /// The provision violated.
+        /// 违反的规定。
         #[arg(long)]
         basis: String,
-        /// The check point it arose from.
+        /// 问题来自哪个检查项。
         #[arg(long)]
         check_point: Option<String>,
-        /// Rectification deadline (YYYY-MM-DD); giving one means rectification is required.
+        /// 改正期限（年-月-日）；写了期限即表示须责令改正。
         #[arg(long)]
         deadline: Option<String>,
     },
-    /// Change the status (on_site, recorded, closed, cancelled).
+    /// 改变检查状态（on_site、recorded、closed、cancelled）。
     Status {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// The new status.
+        /// 新状态。
         status: String,
     },
-    /// Write the whole record to a file for another device.
+    /// 把整份记录写入文件，交给另一台设备。
     Export {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// Output file.
+        /// 输出文件。
         #[arg(long)]
         out: PathBuf,
     },
-    /// Merge a record exported by another device.
+    /// 合并另一台设备导出的记录。
     Merge {
-        /// The exported file.
+        /// 导出的文件。
         file: PathBuf,
     },
 }
 
-/// Conflict commands.
+/// 冲突命令。
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConflictsCommand {
-    /// List open conflicts of a task.
+    /// 列出任务中待解决的冲突。
     List {
-        /// Task code.
+        /// 任务编号。
         code: String,
     },
-    /// Resolve a conflict by choosing one of its values (lead inspector).
+    /// 从冲突的几个值中选定一个（牵头执法人员）。
     Resolve {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// The field, as listed (e.g. answer:SCJG-001-02).
+        /// 字段，按 conflicts list 列出的写法（如 answer:SCJG-001-02、party）。
         field: String,
-        /// The number of the chosen value, as listed (from 1).
+        /// 选定值的序号，按列出的（从 1 开始）。
         #[arg(long)]
         choose: usize,
     },
 }
 
-/// Audit commands.
+/// 审计命令。
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Verify the hash chain and every signature; exits 3 if anything is wrong.
+    /// 验证哈希链和每条签名；有问题时退出码为 3。
     Verify,
-    /// After the server refused this device's audit log (e.g. the store was restored from an old
-    /// backup): start a new chain segment from the server's head, carrying over the entries it
-    /// never accepted. The reason is signed into the chain; the next sync uploads it.
+    /// 服务器拒绝本设备的审计日志之后（例如存储是从旧备份恢复的）：从服务器持有的链头开始新的链段，并带上服务器从未接受的记录。原因签入链中，下次同步上传。
     NewSegment {
-        /// Why (e.g. "从 11 月 28 日的备份恢复").
+        /// 原因（如“从 11 月 28 日的备份恢复”）。
         #[arg(long)]
         reason: String,
     },
 }
 
-/// Photo commands.
+/// 照片命令。
 #[derive(Debug, Subcommand)]
 pub(crate) enum PhotoCommand {
-    /// Take a photo file in as evidence of a check point, a finding or the inspection.
+    /// 把照片文件作为检查项、问题或本次检查的证据；照片类检查项同时记为已拍照。
     Add {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// The photo file (JPEG or PNG).
+        /// 照片文件（JPEG 或 PNG）。
         file: PathBuf,
-        /// The check point it documents.
+        /// 照片证明的检查项。
         #[arg(long, conflicts_with = "finding")]
         check_point: Option<String>,
-        /// The finding it documents.
+        /// 照片证明的问题。
         #[arg(long)]
         finding: Option<String>,
-        /// The device's own fix: latitude (WGS-84); otherwise EXIF GPS is used.
+        /// 本设备的定位：纬度（WGS-84）；不写则用照片 EXIF 中的 GPS。
         #[arg(long, allow_hyphen_values = true, requires = "lon")]
         lat: Option<f64>,
-        /// The device's own fix: longitude (WGS-84).
+        /// 本设备的定位：经度（WGS-84）。
         #[arg(long, allow_hyphen_values = true, requires = "lat")]
         lon: Option<f64>,
-        /// Accuracy of the fix, metres.
+        /// 定位精度，米。
         #[arg(long, default_value_t = 10)]
         accuracy: u32,
     },
-    /// List a task's photos.
+    /// 列出任务的照片。
     List {
-        /// Task code.
+        /// 任务编号。
         code: String,
     },
-    /// Show a photo's capture record, verified against the stored original.
+    /// 查看照片的采集记录，并与存储的原图核对。
     Show {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// The photo's SHA-256 (or a unique prefix).
+        /// 照片的 SHA-256（或其唯一前缀）。
         sha256: String,
-        /// Write the original here.
+        /// 把原图写到这里。
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Write the thumbnail here.
+        /// 把缩略图写到这里。
         #[arg(long)]
         thumbnail: Option<PathBuf>,
     },
 }
 
-/// Which document.
+/// 哪种文书。
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum KindArg {
-    /// 现场检查笔录.
+    /// 现场检查笔录。
     OnSite,
-    /// 责令改正通知书 (needs --department).
+    /// 责令改正通知书（须 --department）。
     Order,
 }
 
-/// Document commands.
+/// 文书命令。
 #[derive(Debug, Subcommand)]
 pub(crate) enum DocumentCommand {
-    /// Render the latest version of a document from the recorded inspection.
+    /// 按已记录的检查生成文书的最新版本。
     Render {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// Which document.
+        /// 哪种文书。
         #[arg(long, value_enum)]
         kind: KindArg,
-        /// The issuing department (orders).
+        /// 发文部门（责令改正通知书）。
         #[arg(long)]
         department: Option<String>,
     },
-    /// Sign a document version as this device's inspector.
+    /// 以本设备执法人员的身份签署文书的某个版本。
     Sign {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// The version's SHA-256 (or a unique prefix).
+        /// 版本的 SHA-256（或其唯一前缀，render 时打印）。
         document: String,
     },
-    /// Record the party's handwritten signature (an image file) on a document version.
+    /// 记录当事人在文书某个版本上的手写签名（图片文件）。
     PartySign {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// The version's SHA-256 (or a unique prefix).
+        /// 版本的 SHA-256（或其唯一前缀）。
         document: String,
-        /// The signer's name.
+        /// 签名人姓名。
         #[arg(long)]
         name: String,
-        /// The signer's role.
+        /// 签名人身份。
         #[arg(long)]
         role: String,
-        /// The handwritten signature image (PNG or JPEG).
+        /// 手写签名图片（PNG 或 JPEG）。
         #[arg(long)]
         image: PathBuf,
     },
-    /// Record that the party refused to sign, before a witness.
+    /// 记录当事人拒绝签字（须有见证人）。
     PartyRefuse {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// The version's SHA-256 (or a unique prefix).
+        /// 版本的 SHA-256（或其唯一前缀）。
         document: String,
-        /// The reason the party gave.
+        /// 当事人所说的理由。
         #[arg(long)]
         reason: String,
-        /// The witness's name.
+        /// 见证人姓名。
         #[arg(long)]
         witness: String,
-        /// The witness's ID number or role.
+        /// 见证人的身份证号或身份。
         #[arg(long)]
         witness_detail: Option<String>,
     },
-    /// Verify a document version and its signatures; exits 3 if anything is wrong.
+    /// 验证文书的某个版本及其签名；有问题时退出码为 3。
     Verify {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// The version's SHA-256 (or a unique prefix).
+        /// 版本的 SHA-256（或其唯一前缀）。
         document: String,
     },
-    /// Print a document version (zh-CN), or its canonical JSON with --json.
+    /// 显示文书的某个版本（中文），或用 --json 输出其规范 JSON。
     Show {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// The version's SHA-256 (or a unique prefix).
+        /// 版本的 SHA-256（或其唯一前缀）。
         document: String,
     },
-    /// List every document version of a task.
+    /// 列出任务的全部文书版本。
     Versions {
-        /// Task code.
+        /// 任务编号。
         code: String,
     },
 }
 
-/// Task code commands.
+/// 检查码命令。
 #[derive(Debug, Subcommand)]
 pub(crate) enum TaskCodeCommand {
-    /// Issue the task code for a task (valid through its window), optionally as a QR PNG.
+    /// 签发任务的检查码（在检查时限内有效），可另存为二维码 PNG。
     Issue {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// Write the QR code here (PNG).
+        /// 二维码写到这里（PNG）。
         #[arg(long)]
         qr: Option<PathBuf>,
     },
-    /// Verify a task code offline. With --root (what the inspected party does) no device store
-    /// is needed: the code carries its issuing device's certificate.
+    /// 离线核验检查码。用 --root（被检查单位的做法）不需要设备存储：检查码带有签发设备的证书。
     Verify {
-        /// The token (OV2.… or OV1.…).
+        /// 检查码（OV2.… 或 OV1.…）。
         token: String,
-        /// The tenant's published root public key (hex).
+        /// 执法平台公布的根公钥（十六进制）。
         #[arg(long, conflicts_with = "issuer_key")]
         root: Option<String>,
-        /// For an old OV1 code: the issuing device's public key (hex); default: this device's.
+        /// 旧的 OV1 检查码：签发设备的公钥（十六进制）；默认本设备的。
         #[arg(long)]
         issuer_key: Option<String>,
-        /// Verify as of this time, Beijing time: 2026-12-02, "2026-12-02 09:30" or RFC 3339; default: now.
+        /// 按此时刻核验（北京时间）：2026-12-02、“2026-12-02 09:30” 或 RFC 3339；默认现在。
         #[arg(long)]
         at: Option<String>,
     },

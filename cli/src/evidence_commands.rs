@@ -104,11 +104,11 @@ pub(crate) fn photo(store: &mut Store, command: &PhotoCommand, as_json: bool) ->
                 }
                 if let Some(p) = &record.position {
                     outln!(
-                        "位置：{:.6}, {:.6}（{}，来源 {:?}）",
+                        "位置：{:.6}, {:.6}（{}，来源：{}）",
                         p.latitude_e7 as f64 / 1e7,
                         p.longitude_e7 as f64 / 1e7,
                         p.datum,
-                        p.source
+                        p.source.label_zh()
                     );
                 }
                 outln!("证明对象：{}", record.target);

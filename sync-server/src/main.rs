@@ -1,4 +1,5 @@
 //! `onevisit-server`: the city sync server and its admin commands (embedded SQLite by default).
+//! The doc comments of the command-line types are the `--help` text, so they are in Chinese.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,11 +12,11 @@ use onevisit_server::storage::sqlite::SqliteStorage;
 use onevisit_server::tenant::Tenant;
 use onevisit_server::{embedded, http, storage, tasks, tenant, tls};
 
-/// The OneVisit city sync server.
+/// OneVisit 市同步服务器（管理命令）。
 #[derive(Debug, Parser)]
-#[command(name = "onevisit-server", version, about)]
+#[command(name = "onevisit-server", version)]
 struct Cli {
-    /// The data directory (SQLite file, CA key file, blobs).
+    /// 数据目录（SQLite 文件、根密钥文件、照片等文件）。
     #[arg(long, global = true, env = "ONEVISIT_SERVER_DATA", default_value = "onevisit-server-data")]
     data: PathBuf,
     #[command(subcommand)]
@@ -24,160 +25,158 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Initialise the tenant and its CA key, and issue the server's TLS certificate under it.
+    /// 初始化租户及其根密钥，并签发服务器的 TLS 证书。
     Init {
-        /// The tenant identifier, e.g. the city's division code 330482.
+        /// 租户编号，如本市的行政区划代码 330482。
         #[arg(long)]
         tenant: String,
-        /// Host names or IP addresses devices reach the server by (repeatable).
+        /// 设备访问服务器所用的主机名或 IP 地址（可重复）。
         #[arg(long = "tls-name", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
         tls_names: Vec<String>,
     },
-    /// Print the tenant root public key (hex): what devices enrol with and a court verifies
-    /// bundles and task codes against.
+    /// 打印租户根公钥（十六进制）：设备登记时要用，法院核验证据包和检查码也以它为准。
     RootKey,
-    /// Issue a new TLS certificate under the tenant root (new host name, or before expiry);
-    /// a running server picks it up on SIGHUP.
+    /// 在租户根密钥下重新签发 TLS 证书（新主机名，或到期前）；运行中的服务器收到 SIGHUP 后启用。
     TlsCertificate {
-        /// Host names or IP addresses devices reach the server by (repeatable).
+        /// 设备访问服务器所用的主机名或 IP 地址（可重复）。
         #[arg(long = "tls-name", required = true)]
         tls_names: Vec<String>,
     },
-    /// Import directory data (departments, inspectors, enterprises, matters).
+    /// 导入名录数据（部门、执法人员、企业、检查事项）。
     Import {
-        /// The JSON file.
+        /// 名录 JSON 文件。
         file: Option<PathBuf>,
-        /// Import the shipped Pinghu sample instead.
+        /// 改为导入随附的平湖示例名录。
         #[arg(long, conflicts_with = "file")]
         sample: bool,
     },
-    /// Create a one-time enrolment code for an inspector's device.
+    /// 为执法人员的设备生成一次性登记码。
     Enrolment {
-        /// The inspector.
+        /// 执法人员编号（如 scjg-01）。
         inspector: String,
-        /// How long the code stays valid, hours.
+        /// 登记码有效的小时数。
         #[arg(long, default_value_t = 72)]
         valid_hours: i64,
     },
-    /// List the enrolment codes: inspector, expiry, used by which device (codes are kept only as hashes).
+    /// 列出登记码：执法人员、有效期、被哪台设备使用（登记码只保存哈希值）。
     Enrolments {
-        /// Print JSON instead of a table.
+        /// 输出 JSON 而不是表格。
         #[arg(long)]
         json: bool,
     },
-    /// Plan tasks and change who is assigned.
+    /// 计划任务、调整分配的执法人员。
     #[command(subcommand)]
     Task(TaskCommand),
-    /// List the enrolled devices.
+    /// 列出已登记的设备。
     #[command(subcommand)]
     Device(DeviceCommand),
-    /// Revoke a device.
+    /// 吊销一台设备。
     Revoke {
-        /// The device: its 设备编号 (printed at enrolment, e.g. KSV30GDQ) or its identifier (hex).
+        /// 设备：登记时打印的设备编号（如 KSV30GDQ）或设备标识（十六进制）。
         device: String,
-        /// Why.
+        /// 原因。
         #[arg(long)]
         reason: String,
     },
-    /// Serve the HTTP API.
+    /// 提供 HTTP 服务。
     Serve(ServeArgs),
 }
 
-/// How to serve.
+/// 服务方式。
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
-    /// Where to listen.
+    /// 监听地址。
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The bearer token `/metrics` requires (without one, `/metrics` is not served).
+    /// 访问 /metrics 所需的令牌（不设则不提供 /metrics）。
     #[arg(long, env = "ONEVISIT_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
-    /// TLS certificate chain (PEM); `init` writes one to <data>/tls/server.crt.
+    /// TLS 证书链（PEM）；init 写在 <数据目录>/tls/server.crt。
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
-    /// TLS private key (PEM).
+    /// TLS 私钥（PEM）。
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Serve the certificate `init` issued under the tenant root (<data>/tls/).
+    /// 使用 init 在租户根密钥下签发的证书（<数据目录>/tls/）。
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     tls: bool,
-    /// Plain http on a non-loopback address, because a reverse proxy in front terminates TLS.
+    /// 在非本机地址上用 http，因为前面有终结 TLS 的反向代理。
     #[arg(long)]
     behind_proxy: bool,
-    /// Connections open at once.
+    /// 同时打开的连接数上限。
     #[arg(long, default_value_t = 2048)]
     max_connections: usize,
-    /// Seconds for request headers to arrive (also how long idle connections stay).
+    /// 请求头须在多少秒内到达（也是空闲连接保留的时间）。
     #[arg(long, default_value_t = 20)]
     header_timeout_secs: u64,
-    /// Seconds for a request body to arrive.
+    /// 请求体须在多少秒内到达。
     #[arg(long, default_value_t = 120)]
     body_timeout_secs: u64,
-    /// Requests per second one device may make on average (0: no limit).
+    /// 每台设备平均每秒最多请求数（0：不限）。
     #[arg(long, default_value_t = 20.0)]
     device_rate: f64,
-    /// Requests one device may make at once.
+    /// 每台设备一次最多请求数。
     #[arg(long, default_value_t = 200.0)]
     device_burst: f64,
-    /// Unauthenticated or refused requests per second from one address (0: no limit).
+    /// 每个地址每秒最多未认证或被拒绝的请求数（0：不限）。
     #[arg(long, default_value_t = 20.0)]
     address_rate: f64,
-    /// Wrong enrolment codes from one address or for one code prefix before a lockout.
+    /// 同一地址或同一登记码前缀错几次登记码后锁定。
     #[arg(long, default_value_t = 10)]
     enrolment_failures: u32,
-    /// Minutes an enrolment lockout lasts.
+    /// 登记锁定持续的分钟数。
     #[arg(long, default_value_t = 15)]
     enrolment_lockout_minutes: u64,
-    /// MiB of unfinished uploads one device may hold.
+    /// 每台设备最多保留多少 MiB 未完成的上传。
     #[arg(long, default_value_t = 256)]
     upload_quota_mib: u64,
-    /// Hours an unfinished upload is kept after its latest chunk.
+    /// 未完成的上传在最后一块之后保留多少小时。
     #[arg(long, default_value_t = 48)]
     upload_expiry_hours: u64,
 }
 
-/// Planning commands.
+/// 计划命令。
 #[derive(Debug, Subcommand)]
 enum TaskCommand {
-    /// Create tasks from a JSON file of drafts (one object or an array), or sample joint tasks.
+    /// 从任务草稿 JSON 文件（一个对象或数组）创建任务，或创建示例联合检查任务。
     Create {
-        /// The drafts.
+        /// 任务草稿文件。
         file: Option<PathBuf>,
-        /// Create this many sample joint inspections (market supervision + fire brigade) instead.
+        /// 改为创建这么多个示例联合检查（市场监管 + 消防救援）。
         #[arg(long, conflicts_with = "file")]
         sample: Option<usize>,
-        /// Print the task codes as JSON.
+        /// 以 JSON 输出任务编号。
         #[arg(long)]
         json: bool,
     },
-    /// List every task with its status, enterprise, dates and who is assigned.
+    /// 列出全部任务：状态、企业、日期、分配的执法人员。
     List {
-        /// Print JSON instead of a table.
+        /// 输出 JSON 而不是表格。
         #[arg(long)]
         json: bool,
     },
-    /// Assign an inspector to a task.
+    /// 给任务分配一名执法人员。
     Assign {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// Inspector.
+        /// 执法人员编号。
         inspector: String,
     },
-    /// Take an inspector off a task.
+    /// 把执法人员从任务中撤下。
     Unassign {
-        /// Task code.
+        /// 任务编号。
         code: String,
-        /// Inspector.
+        /// 执法人员编号。
         inspector: String,
     },
 }
 
-/// Administering the enrolled devices.
+/// 已登记设备的管理。
 #[derive(Debug, Subcommand)]
 enum DeviceCommand {
-    /// Every enrolled device: inspector, 设备编号, certificate serial, last request, revoked.
+    /// 全部已登记设备：执法人员、设备编号、证书序列号、最近请求、是否吊销。
     List {
-        /// Print JSON instead of a table.
+        /// 输出 JSON 而不是表格。
         #[arg(long)]
         json: bool,
     },

@@ -22,6 +22,16 @@ pub enum PositionSource {
     Exif,
 }
 
+impl PositionSource {
+    /// Where the position came from, as a person reads it.
+    pub fn label_zh(&self) -> &'static str {
+        match self {
+            PositionSource::Device => "设备定位",
+            PositionSource::Exif => "照片 EXIF",
+        }
+    }
+}
+
 /// The position of a capture, raw, with its datum and source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapturePosition {

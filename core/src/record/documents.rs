@@ -450,7 +450,9 @@ impl InspectionRecord {
                     let signer = match &statement.signer {
                         SignatureRole::Inspector { inspector, .. } => inspector.clone(),
                         SignatureRole::Party { name, .. } => name.clone(),
-                        SignatureRole::PartyRefused { .. } => "拒绝签字".to_string(),
+                        SignatureRole::PartyRefused { reason, witness, attested_by, .. } => {
+                            format!("当事人拒绝签字（理由：{reason}；见证人 {witness}；{attested_by} 证明）")
+                        }
                     };
                     let attester = statement.responsible_inspector().to_string();
                     let problem = match trust {
