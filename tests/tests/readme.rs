@@ -60,3 +60,16 @@ fn the_readme_walk_through_runs_as_written_and_ends_with_a_verified_bundle() {
         assert!(stdout.contains(shown), "{shown:?} not shown:\n{stdout}");
     }
 }
+
+#[test]
+fn the_readme_task_draft_example_is_a_valid_task_for_the_sample_directory() {
+    let readme = include_str!("../../README.md");
+    let (_, after) = readme.split_once("```json\n").expect("the README shows a task draft");
+    let (json, _) = after.split_once("\n```").expect("the block ends");
+    let drafts: Vec<onevisit_core::domain::TaskDraft> = serde_json::from_str(json).expect("TaskDraft JSON");
+    let directory = onevisit_core::sample::directory().unwrap();
+    for draft in drafts {
+        let code = onevisit_core::domain::TaskCode::parse("330482-20261201-AB12CD34").unwrap();
+        onevisit_core::domain::Task::from_draft(draft, code, &directory).expect("a valid task");
+    }
+}
