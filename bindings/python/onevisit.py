@@ -3546,7 +3546,7 @@ class PhotoInfo:
     """
     An attached photo.
 """
-    def __init__(self, *, sha256:str, size:int, mime:str, thumbnail_sha256:str, target:str, by:str, at_ms:int, newly_attached:bool):
+    def __init__(self, *, sha256:str, size:int, mime:str, thumbnail_sha256:str, target:str, by:str, at_ms:int, newly_attached:bool, camera_time_warning:typing.Optional[str]):
         self.sha256 = sha256
         self.size = size
         self.mime = mime
@@ -3555,12 +3555,13 @@ class PhotoInfo:
         self.by = by
         self.at_ms = at_ms
         self.newly_attached = newly_attached
+        self.camera_time_warning = camera_time_warning
         
         
 
     
     def __str__(self):
-        return "PhotoInfo(sha256={}, size={}, mime={}, thumbnail_sha256={}, target={}, by={}, at_ms={}, newly_attached={})".format(self.sha256, self.size, self.mime, self.thumbnail_sha256, self.target, self.by, self.at_ms, self.newly_attached)
+        return "PhotoInfo(sha256={}, size={}, mime={}, thumbnail_sha256={}, target={}, by={}, at_ms={}, newly_attached={}, camera_time_warning={})".format(self.sha256, self.size, self.mime, self.thumbnail_sha256, self.target, self.by, self.at_ms, self.newly_attached, self.camera_time_warning)
     def __eq__(self, other):
         if self.sha256 != other.sha256:
             return False
@@ -3578,6 +3579,8 @@ class PhotoInfo:
             return False
         if self.newly_attached != other.newly_attached:
             return False
+        if self.camera_time_warning != other.camera_time_warning:
+            return False
         return True
 
 class _UniffiFfiConverterTypePhotoInfo(_UniffiConverterRustBuffer):
@@ -3592,6 +3595,7 @@ class _UniffiFfiConverterTypePhotoInfo(_UniffiConverterRustBuffer):
             by=_UniffiFfiConverterString.read(buf),
             at_ms=_UniffiFfiConverterInt64.read(buf),
             newly_attached=_UniffiFfiConverterBoolean.read(buf),
+            camera_time_warning=_UniffiFfiConverterOptionalString.read(buf),
         )
 
     @staticmethod
@@ -3604,6 +3608,7 @@ class _UniffiFfiConverterTypePhotoInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.by)
         _UniffiFfiConverterInt64.check_lower(value.at_ms)
         _UniffiFfiConverterBoolean.check_lower(value.newly_attached)
+        _UniffiFfiConverterOptionalString.check_lower(value.camera_time_warning)
 
     @staticmethod
     def write(value, buf):
@@ -3615,6 +3620,7 @@ class _UniffiFfiConverterTypePhotoInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.by, buf)
         _UniffiFfiConverterInt64.write(value.at_ms, buf)
         _UniffiFfiConverterBoolean.write(value.newly_attached, buf)
+        _UniffiFfiConverterOptionalString.write(value.camera_time_warning, buf)
 
 @dataclass
 class RefusedRecord:

@@ -527,6 +527,9 @@ pub struct PhotoInfo {
     pub at_ms: i64,
     /// False when the same photo was already attached for the same target.
     pub newly_attached: bool,
+    /// Set when the camera's own time (EXIF) is far from the capture time, in words (zh-CN): the
+    /// photo may have been taken before the visit. Shown beside the photo; not an error.
+    pub camera_time_warning: Option<String>,
 }
 
 impl PhotoInfo {
@@ -539,7 +542,9 @@ impl PhotoInfo {
             CaptureTarget::Inspection => "inspection".into(),
             CaptureTarget::PartySignature(sha) => format!("party_signature:{sha}"),
         };
+        let camera_time_warning = e.capture.verify().ok().and_then(|r| r.exif_time_warning_zh());
         PhotoInfo {
+            camera_time_warning,
             sha256: e.sha256,
             size: e.size,
             mime: e.mime,

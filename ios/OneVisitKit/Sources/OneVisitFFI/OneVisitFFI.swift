@@ -4498,6 +4498,11 @@ public struct PhotoInfo: Equatable, Hashable {
      * False when the same photo was already attached for the same target.
      */
     public var newlyAttached: Bool
+    /**
+     * Set when the camera's own time (EXIF) is far from the capture time, in words (zh-CN): the
+     * photo may have been taken before the visit. Shown beside the photo; not an error.
+     */
+    public var cameraTimeWarning: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4525,7 +4530,11 @@ public struct PhotoInfo: Equatable, Hashable {
          */atMs: Int64, 
         /**
          * False when the same photo was already attached for the same target.
-         */newlyAttached: Bool) {
+         */newlyAttached: Bool, 
+        /**
+         * Set when the camera's own time (EXIF) is far from the capture time, in words (zh-CN): the
+         * photo may have been taken before the visit. Shown beside the photo; not an error.
+         */cameraTimeWarning: String?) {
         self.sha256 = sha256
         self.size = size
         self.mime = mime
@@ -4534,6 +4543,7 @@ public struct PhotoInfo: Equatable, Hashable {
         self.by = by
         self.atMs = atMs
         self.newlyAttached = newlyAttached
+        self.cameraTimeWarning = cameraTimeWarning
     }
 
     
@@ -4559,7 +4569,8 @@ public struct FfiConverterTypePhotoInfo: FfiConverterRustBuffer {
                 target: FfiConverterString.read(from: &buf), 
                 by: FfiConverterString.read(from: &buf), 
                 atMs: FfiConverterInt64.read(from: &buf), 
-                newlyAttached: FfiConverterBool.read(from: &buf)
+                newlyAttached: FfiConverterBool.read(from: &buf), 
+                cameraTimeWarning: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -4572,6 +4583,7 @@ public struct FfiConverterTypePhotoInfo: FfiConverterRustBuffer {
         FfiConverterString.write(value.by, into: &buf)
         FfiConverterInt64.write(value.atMs, into: &buf)
         FfiConverterBool.write(value.newlyAttached, into: &buf)
+        FfiConverterOptionString.write(value.cameraTimeWarning, into: &buf)
     }
 }
 

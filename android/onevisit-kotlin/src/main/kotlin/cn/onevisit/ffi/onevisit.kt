@@ -5690,6 +5690,12 @@ data class PhotoInfo (
      * False when the same photo was already attached for the same target.
      */
     var `newlyAttached`: kotlin.Boolean
+    , 
+    /**
+     * Set when the camera's own time (EXIF) is far from the capture time, in words (zh-CN): the
+     * photo may have been taken before the visit. Shown beside the photo; not an error.
+     */
+    var `cameraTimeWarning`: kotlin.String?
     
 ){
     
@@ -5714,6 +5720,7 @@ public object FfiConverterTypePhotoInfo: FfiConverterRustBuffer<PhotoInfo> {
             FfiConverterString.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -5725,7 +5732,8 @@ public object FfiConverterTypePhotoInfo: FfiConverterRustBuffer<PhotoInfo> {
             FfiConverterString.allocationSize(value.`target`) +
             FfiConverterString.allocationSize(value.`by`) +
             FfiConverterLong.allocationSize(value.`atMs`) +
-            FfiConverterBoolean.allocationSize(value.`newlyAttached`)
+            FfiConverterBoolean.allocationSize(value.`newlyAttached`) +
+            FfiConverterOptionalString.allocationSize(value.`cameraTimeWarning`)
     )
 
     override fun write(value: PhotoInfo, buf: ByteBuffer) {
@@ -5737,6 +5745,7 @@ public object FfiConverterTypePhotoInfo: FfiConverterRustBuffer<PhotoInfo> {
             FfiConverterString.write(value.`by`, buf)
             FfiConverterLong.write(value.`atMs`, buf)
             FfiConverterBoolean.write(value.`newlyAttached`, buf)
+            FfiConverterOptionalString.write(value.`cameraTimeWarning`, buf)
     }
 }
 

@@ -60,6 +60,7 @@ class InspectionDayTest {
             assertEquals(listOf(PhotoStage.READING, PhotoStage.PROCESSING, PhotoStage.ATTACHED), stages)
             assertTrue(photo.newlyAttached)
             assertEquals("image/jpeg", photo.mime)
+            assertEquals(null, photo.cameraTimeWarning, "a photo without a camera time is not flagged")
             b.answer(code, "XFJY-001-04", Answer.Photos, null, listOf(photo.sha256))
             // B notes the party's representative too, differently: the conflict to resolve.
             b.recordParty(code, PartyInput("沈建国", "法定代表人", "13800000000", null))
