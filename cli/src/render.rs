@@ -43,7 +43,7 @@ pub(crate) fn task_rows(rows: &[TaskRow]) -> String {
 /// A whole record.
 pub(crate) fn record(v: &RecordView) -> String {
     let mut o = String::new();
-    o.push_str(&format!("══ 检查记录 {} [{}] ══\n", v.task_code, v.status_label));
+    o.push_str(&format!("══ 检查记录 {} [{}] ══（时间均为北京时间）\n", v.task_code, v.status_label));
     o.push_str(&format!("检查对象：{}（统一社会信用代码 {}）\n", v.enterprise_name, v.enterprise_uscc));
     o.push_str(&format!("地址：{}\n", v.enterprise_address));
     o.push_str(&format!("任务来源：{}   检查时限：{}   牵头部门：{}\n", v.source, v.window, v.lead_department));

@@ -62,6 +62,39 @@ pub fn server_bin() -> PathBuf {
     built_bin("onevisit-server")
 }
 
+/// The arguments of `onevisit tasks create` for a joint task planned on a device: the sample
+/// directory's first enterprise, market supervision (scjg-01, the lead) with the fire brigade
+/// (xfjy-01), one matter each, 2026-12-01 to 2026-12-07.
+pub fn joint_task_args() -> Vec<String> {
+    let data: serde_json::Value =
+        serde_json::from_str(onevisit_core::domain::SAMPLE_DIRECTORY_JSON).expect("the sample directory");
+    let uscc = data["enterprises"][0]["uscc"].as_str().expect("an enterprise").to_string();
+    [
+        "tasks",
+        "create",
+        "--enterprise",
+        &uscc,
+        "--lead",
+        "scjg",
+        "--department",
+        "xfjy",
+        "--inspector",
+        "scjg-01",
+        "--inspector",
+        "xfjy-01",
+        "--matter",
+        "SCJG-001",
+        "--matter",
+        "XFJY-001",
+        "--from",
+        "2026-12-01",
+        "--to",
+        "2026-12-07",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// The `onevisit` command.
 pub fn cli_bin() -> PathBuf {
     built_bin("onevisit")

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use onevisit_flow_tests::{City, cli_bin};
+use onevisit_flow_tests::{City, cli_bin, joint_task_args};
 use serde_json::Value;
 
 fn onevisit(store: &Path, args: &[&str]) -> Output {
@@ -109,33 +109,8 @@ fn records_exchanged_by_file_before_enrolment_sync_once_each_device_has_synced_i
         ok_json(store, &["init", "--inspector", inspector]);
         ok_json(store, &["import", "--sample"]);
     }
-    let data: Value = serde_json::from_str(include_str!("../../data/pinghu-directory.json")).unwrap();
-    let uscc = data["enterprises"][0]["uscc"].as_str().unwrap();
-    let created = ok_json(
-        &a,
-        &[
-            "tasks",
-            "create",
-            "--enterprise",
-            uscc,
-            "--lead",
-            "scjg",
-            "--department",
-            "xfjy",
-            "--inspector",
-            "scjg-01",
-            "--inspector",
-            "xfjy-01",
-            "--matter",
-            "SCJG-001",
-            "--matter",
-            "XFJY-001",
-            "--from",
-            "2026-12-01",
-            "--to",
-            "2026-12-07",
-        ],
-    );
+    let args = joint_task_args();
+    let created = ok_json(&a, &args.iter().map(String::as_str).collect::<Vec<_>>());
     let task = created["code"].as_str().unwrap().to_string();
     let task = task.as_str();
     let hand = |from: &Path, to: &Path| {

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use onevisit_flow_tests::{City, cli_bin, server_bin};
+use onevisit_flow_tests::{City, cli_bin, joint_task_args, server_bin};
 
 /// What one command answered.
 struct Answer {
@@ -44,34 +44,9 @@ fn ok(store: &Path, args: &[&str]) -> String {
 fn device_with_task(dir: &Path, check_in: bool) -> String {
     ok(dir, &["init", "--inspector", "scjg-01"]);
     ok(dir, &["import", "--sample"]);
-    let data: serde_json::Value = serde_json::from_str(include_str!("../../data/pinghu-directory.json")).unwrap();
-    let uscc = data["enterprises"][0]["uscc"].as_str().unwrap();
-    let created = ok(
-        dir,
-        &[
-            "--json",
-            "tasks",
-            "create",
-            "--enterprise",
-            uscc,
-            "--lead",
-            "scjg",
-            "--department",
-            "xfjy",
-            "--inspector",
-            "scjg-01",
-            "--inspector",
-            "xfjy-01",
-            "--matter",
-            "SCJG-001",
-            "--matter",
-            "XFJY-001",
-            "--from",
-            "2026-12-01",
-            "--to",
-            "2026-12-07",
-        ],
-    );
+    let mut args = vec!["--json".to_string()];
+    args.extend(joint_task_args());
+    let created = ok(dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
     let task: serde_json::Value = serde_json::from_str(&created).unwrap();
     let code = task["code"].as_str().unwrap().to_string();
     if check_in {
@@ -97,29 +72,8 @@ fn a_command_before_init_says_to_init_even_where_a_key_file_would_be_read() {
 fn planning_before_the_directory_is_imported_says_to_import_it() {
     let tmp = tempfile::tempdir().unwrap();
     ok(tmp.path(), &["init", "--inspector", "scjg-01"]);
-    let answer = onevisit(
-        tmp.path(),
-        &[
-            "tasks",
-            "create",
-            "--enterprise",
-            "913304821K3RDPMYPF",
-            "--lead",
-            "scjg",
-            "--department",
-            "xfjy",
-            "--inspector",
-            "scjg-01",
-            "--inspector",
-            "xfjy-01",
-            "--matter",
-            "SCJG-001",
-            "--from",
-            "2026-12-01",
-            "--to",
-            "2026-12-07",
-        ],
-    );
+    let args = joint_task_args();
+    let answer = onevisit(tmp.path(), &args.iter().map(String::as_str).collect::<Vec<_>>());
     refused(answer, 1, &["尚未导入名录数据", "onevisit import --sample"]);
 }
 
