@@ -214,6 +214,10 @@ private struct CheckPointRow: View {
                 }
                 Button("拍照", action: onPhoto)
             }
+            // A camera time far from the capture is shown beside the photos, never hidden.
+            ForEach(model.photos.filter { $0.target == "check_point:\(point.id)" }.compactMap(\.cameraTimeWarning), id: \.self) { warning in
+                Text("⚠ \(warning)").font(.caption).foregroundColor(.orange)
+            }
         }
     }
 

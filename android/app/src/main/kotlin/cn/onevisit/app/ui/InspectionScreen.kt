@@ -113,7 +113,8 @@ fun InspectionScreen(
         for (section in view.sections) {
             item(key = "section-${section.department}") { Text(section.departmentName) }
             items(section.checkPoints, key = { it.id }) { point ->
-                CheckPointCard(store, point, state.photosOf("check_point:${point.id}").map { it.thumbnailSha256 },
+                val photos = state.photosOf("check_point:${point.id}")
+                CheckPointCard(store, point, photos.map { it.thumbnailSha256 }, photos.mapNotNull { it.cameraTimeWarning },
                     onAnswer = { answer, note -> holder.answer(point.id, answer, note) },
                     onPhoto = { onCamera("cp:${point.id}") })
             }
@@ -164,6 +165,7 @@ private fun CheckPointCard(
     store: DeviceStore,
     point: CheckPointView,
     thumbnails: List<String>,
+    cameraTimeWarnings: List<String>,
     onAnswer: (Answer, String?) -> Unit,
     onPhoto: () -> Unit,
 ) {
@@ -194,6 +196,8 @@ private fun CheckPointCard(
                 for (sha in thumbnails) Thumbnail(store, sha)
                 TextButton(onClick = onPhoto) { Text("拍照") }
             }
+            // A camera time far from the capture is shown beside the photos, never hidden.
+            for (warning in cameraTimeWarnings) Text("⚠ $warning")
         }
     }
 }
