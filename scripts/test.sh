@@ -26,13 +26,12 @@ lint_pid=""
 # The lints still running in the background (see below) are waited for, never orphaned.
 trap 'if [ -n "$lint_pid" ]; then wait "$lint_pid" 2>/dev/null || true; fi; rm -f "$log" "$lint_log"' EXIT
 
+cargo build --workspace --all-targets --locked
 # The lints (scripts/lints.sh: rustfmt, clippy, rustdoc, cargo-deny) run at the lowest priority in
-# their own target folder from the start: they use what the build leaves idle (crates waiting on
-# others, linking) and then what the tests leave idle (they wait on processes and sockets more
-# than on the CPU).
+# their own target folder while the tests run: the tests wait on processes and sockets more than on
+# the CPU, so the lints mostly use what the tests leave idle.
 nice -n 19 bash scripts/lints.sh > "$lint_log" 2>&1 &
 lint_pid=$!
-cargo build --workspace --all-targets --locked
 set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 test_status=${PIPESTATUS[0]}
