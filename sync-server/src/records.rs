@@ -407,16 +407,22 @@ fn own_closure(
     let (mut pending, foreign): (Vec<Change>, Vec<Change>) = changes.into_iter().partition(|c| c.actor_id() == actor);
     let mut taken: Vec<Change> = Vec::new();
     let mut hashes = std::collections::HashSet::new();
+    // Taken in the order pushed (causal order from an honest device), so one pass takes a whole
+    // chain; further passes only while a pass takes something.
     loop {
-        let (ready, rest): (Vec<Change>, Vec<Change>) =
-            pending.into_iter().partition(|c| c.deps().iter().all(|d| hashes.contains(d) || held_by_server(d)));
-        pending = rest;
-        if ready.is_empty() {
-            break;
+        let before = pending.len();
+        let mut rest = Vec::new();
+        for c in pending {
+            if c.deps().iter().all(|d| hashes.contains(d) || held_by_server(d)) {
+                hashes.insert(c.hash());
+                taken.push(c);
+            } else {
+                rest.push(c);
+            }
         }
-        for c in ready {
-            hashes.insert(c.hash());
-            taken.push(c);
+        pending = rest;
+        if pending.is_empty() || pending.len() == before {
+            break;
         }
     }
     let held = u32::try_from(pending.len() + foreign.len()).unwrap_or(u32::MAX);

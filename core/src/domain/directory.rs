@@ -18,7 +18,7 @@ pub enum DirectoryError {
     #[error("名录 JSON 格式错误：{0}")]
     Malformed(#[from] serde_json::Error),
     /// Two entries of one kind share an identifier.
-    #[error("名录中{} {id} 重复", kind_zh(.kind))]
+    #[error("名录中{} {id} 重复", super::ids::kind_zh(.kind))]
     Duplicate {
         /// What kind of entry (department, matter, inspector, ...).
         kind: &'static str,
@@ -26,7 +26,7 @@ pub enum DirectoryError {
         id: String,
     },
     /// An entry refers to a department that is not in the data.
-    #[error("{} {id} 所属部门 {department} 不在名录中", kind_zh(.kind))]
+    #[error("{} {id} 所属部门 {department} 不在名录中", super::ids::kind_zh(.kind))]
     UnknownDepartment {
         /// What kind of entry (department, matter, inspector, ...).
         kind: &'static str,
@@ -36,7 +36,7 @@ pub enum DirectoryError {
         department: DepartmentId,
     },
     /// A required text field is empty.
-    #[error("{} {id} 的字段 {field} 为空", kind_zh(.kind))]
+    #[error("{} {id} 的字段 {field} 为空", super::ids::kind_zh(.kind))]
     EmptyField {
         /// What kind of entry (department, matter, inspector, ...).
         kind: &'static str,
@@ -182,18 +182,6 @@ impl Directory {
         } else {
             Err(DirectoryError::UnknownDepartment { kind, id: id.to_string(), department: department.clone() })
         }
-    }
-}
-
-/// A kind of directory entry as a person names it.
-fn kind_zh(kind: &str) -> &'static str {
-    match kind {
-        "department" => "部门",
-        "inspector" => "执法人员",
-        "enterprise" => "企业",
-        "matter" => "检查事项",
-        "check point" => "检查项",
-        _ => "条目",
     }
 }
 

@@ -12,14 +12,15 @@ pub struct IdError {
     pub value: String,
 }
 
-/// A kind of identifier as a person names it.
-fn kind_zh(kind: &str) -> &'static str {
+/// A kind of identifier or directory entry as a person names it (errors of ids and the directory).
+pub(crate) fn kind_zh(kind: &str) -> &'static str {
     match kind {
         "department" => "部门",
         "inspector" => "执法人员",
+        "enterprise" => "企业",
         "matter" => "检查事项",
         "check point" => "检查项",
-        _ => "",
+        _ => "条目",
     }
 }
 
