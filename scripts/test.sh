@@ -4,7 +4,8 @@
 # the Python bindings' smoke test; the Kotlin library's JUnit suite on the JVM (Maven, against the
 # host build of the core and a real server process); and, beside them, rustfmt, clippy, rustdoc and
 # cargo-deny (scripts/lints.sh, all required).
-# Needs Rust (cargo), python3, openssl, Java 17 and Maven; installs from PyPI the independent
+# Needs Rust (cargo), python3, openssl, Java 17, Maven and PostgreSQL's programs (installed with
+# apt-get when missing and run as root); installs from PyPI the independent
 # implementations the tests check our signatures, canonical JSON and evidence bundles with
 # (cryptography, rfc8785, bagit); Maven fetches Kotlin, coroutines, JNA and JUnit from Maven Central.
 # Ends with one line "tests: N passed, N failed" summing every suite.
@@ -19,6 +20,15 @@ if ! python3 -c "import cryptography, rfc8785, bagit" 2>/dev/null; then
 fi
 command -v openssl >/dev/null || { echo "openssl is required (apt-get install openssl)" >&2; exit 1; }
 command -v mvn >/dev/null || { echo "Maven and Java 17 are required (apt-get install maven openjdk-17-jdk)" >&2; exit 1; }
+# PostgreSQL: the storage suite and the replica tests start throw-away clusters of their own
+# (test-support/src/postgres.rs); only the programs are needed, no running server.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v pg_config >/dev/null && [ -z "${ONEVISIT_PG_BIN:-}" ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "PostgreSQL is required (apt-get install postgresql, or set ONEVISIT_PG_BIN)" >&2; exit 1
+  fi
+fi
 
 log=$(mktemp)
 lint_log=$(mktemp)

@@ -87,9 +87,7 @@ async fn authenticate<S: Storage, B: BlobStorage>(
     let now = now_ms();
     auth.check_clock(now).map_err(|e| charged(e.into()))?;
     let device = state.storage.device(auth.device.clone()).await?.ok_or_else(|| charged(ApiError::UnknownDevice))?;
-    if let Some(r) =
-        state.storage.revocations().await?.into_iter().find(|r| r.device == device.device && r.revoked_at_ms <= now)
-    {
+    if let Some(r) = state.storage.revocation(device.device.clone()).await?.filter(|r| r.revoked_at_ms <= now) {
         return Err(charged(ApiError::Revoked(r.reason)));
     }
     let signed: SignedCertificate =

@@ -61,8 +61,8 @@ const SWEEP_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(
 pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Serves `storage` on `listener` until `shutdown` resolves.
-pub async fn serve(
-    storage: SqliteStorage,
+pub async fn serve<S: Storage>(
+    storage: S,
     data: &Path,
     listener: tokio::net::TcpListener,
     options: ServeOptions,

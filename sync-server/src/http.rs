@@ -124,7 +124,7 @@ async fn enroll<S: Storage, B: BlobStorage>(
     // Revocation covers the key, not only the certificate: a revoked key never enrols again (and
     // its attempt does not spend the code).
     let device = onevisit_core::identity::device_id_of(&key);
-    if let Some(r) = state.storage.revocations().await?.into_iter().find(|r| r.device == device) {
+    if let Some(r) = state.storage.revocation(device.clone()).await? {
         return Err(refuse(ApiError::Revoked(format!(
             "该设备密钥已被吊销（{}），不能再登记：请用新的设备存储（onevisit init）重新登记",
             r.reason

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use onevisit_core::domain::{Directory, InspectorId};
 use onevisit_server::storage::Storage;
+use onevisit_server::storage::postgres::PostgresStorage;
 use onevisit_server::storage::sqlite::SqliteStorage;
 use onevisit_server::tenant::Tenant;
 use onevisit_server::{embedded, http, storage, tasks, tenant, tls};
@@ -16,9 +17,13 @@ use onevisit_server::{embedded, http, storage, tasks, tenant, tls};
 #[derive(Debug, Parser)]
 #[command(name = "onevisit-server", version)]
 struct Cli {
-    /// 数据目录（SQLite 文件、根密钥文件、照片等文件）。
+    /// 数据目录（根密钥文件、TLS 证书、照片等文件；不设 --database 时还有 SQLite 数据库）。
     #[arg(long, global = true, env = "ONEVISIT_SERVER_DATA", default_value = "onevisit-server-data")]
     data: PathBuf,
+    /// PostgreSQL 数据库地址（postgres://用户:密码@主机:端口/库名）：多个服务器副本共用一个数据库；
+    /// 不设则用数据目录中的 SQLite 文件。
+    #[arg(long, global = true, env = "ONEVISIT_DATABASE", hide_env_values = true)]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -207,6 +212,8 @@ enum ServerError {
         .0.display()
     )]
     NotInitialised(PathBuf),
+    #[error("数据库中还没有租户：先运行 onevisit-server --database … --data 目录 init --tenant <行政区划代码>")]
+    DatabaseNotInitialised,
     #[error("请给出一个 JSON 文件，或用 --sample")]
     Usage,
     #[error(transparent)]
@@ -245,13 +252,34 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Opens the configured storage, then runs the command on it.
 async fn run(cli: Cli) -> Result<(), ServerError> {
-    // Only `init` creates a data directory: any other command on a missing one says so instead of
-    // leaving an empty folder behind and failing later for another reason.
-    if !matches!(cli.command, Command::Init { .. }) && !SqliteStorage::exists(&cli.data) {
-        return Err(ServerError::NotInitialised(cli.data));
+    let init = matches!(cli.command, Command::Init { .. });
+    match cli.database.clone() {
+        Some(url) => {
+            let storage = PostgresStorage::connect(&url).await?;
+            if !init && !storage.initialised().await? {
+                return Err(ServerError::DatabaseNotInitialised);
+            }
+            if init {
+                // The data directory keeps what is not in the database: the CA key file, TLS files.
+                std::fs::create_dir_all(&cli.data)
+                    .map_err(|source| ServerError::Io { path: cli.data.clone(), source })?;
+            }
+            run_on(storage, cli).await
+        }
+        None => {
+            // Only `init` creates a data directory: any other command on a missing one says so
+            // instead of leaving an empty folder behind and failing later for another reason.
+            if !init && !SqliteStorage::exists(&cli.data) {
+                return Err(ServerError::NotInitialised(cli.data));
+            }
+            run_on(SqliteStorage::open(&cli.data)?, cli).await
+        }
     }
-    let storage = SqliteStorage::open(&cli.data)?;
+}
+
+async fn run_on<S: Storage>(storage: S, cli: Cli) -> Result<(), ServerError> {
     let now = chrono::Utc::now().timestamp_millis();
     match cli.command {
         Command::Init { tenant, tls_names } => {
@@ -436,7 +464,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
 }
 
 /// Serves until SIGINT or SIGTERM; SIGHUP reloads the TLS certificate.
-async fn serve(storage: SqliteStorage, data: &std::path::Path, args: ServeArgs) -> Result<(), ServerError> {
+async fn serve<S: Storage>(storage: S, data: &std::path::Path, args: ServeArgs) -> Result<(), ServerError> {
     let files = match (&args.tls_cert, &args.tls_key, args.tls) {
         (Some(cert), Some(key), _) => Some((cert.clone(), key.clone())),
         (_, _, true) => Some(tls::default_paths(data)),
@@ -496,14 +524,14 @@ async fn reload_on_hangup(files: std::sync::Arc<tls::TlsFiles>) {
 }
 
 /// The directory data imported with `import`.
-async fn imported_directory(storage: &SqliteStorage) -> Result<Directory, ServerError> {
+async fn imported_directory<S: Storage>(storage: &S) -> Result<Directory, ServerError> {
     let json = storage.directory().await?.ok_or(tasks::PlanError::NoDirectory)?;
     Ok(Directory::from_json(json.as_bytes())?)
 }
 
 /// Changes a task's assignment from the command line.
-async fn reassign(
-    storage: &SqliteStorage,
+async fn reassign<S: Storage>(
+    storage: &S,
     data: &std::path::Path,
     code: &str,
     inspector: &str,

@@ -36,6 +36,10 @@ pub struct Tenant {
 impl Tenant {
     /// Creates the tenant and its CA key, sealed under `<data>/ca.key` (created if missing).
     pub async fn init<S: Storage>(storage: &S, data: &Path, id: &str) -> Result<Tenant, TenantError> {
+        // Refused before the key file is written: a second init leaves nothing behind.
+        if storage.tenant().await?.is_some() {
+            return Err(StorageError::TenantExists.into());
+        }
         let wrapper = KeyFileWrapper::load_or_create(&data.join("ca.key"))?;
         let ca = DeviceKey::generate();
         let record = TenantRecord {

@@ -2,6 +2,7 @@
 //! this library the set-up they share.
 
 pub mod fault_proxy;
+pub mod round_robin;
 pub mod tamper_proxy;
 
 use std::io::{BufRead, BufReader};
@@ -100,9 +101,29 @@ pub fn cli_bin() -> PathBuf {
     built_bin("onevisit")
 }
 
-/// Runs an admin command of the server on `data`; returns its stdout.
+/// The databases the servers of data directories use, where not the embedded SQLite file
+/// (see [`use_database`]).
+static DATABASES: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+
+/// Makes every admin command on `data` in this test process use the PostgreSQL database `url`.
+pub fn use_database(data: &Path, url: &str) {
+    DATABASES.lock().expect("database registry").push((data.to_path_buf(), url.to_string()));
+}
+
+/// The database registered for `data`, if any.
+pub fn database_of(data: &Path) -> Option<String> {
+    DATABASES.lock().expect("database registry").iter().rev().find(|(d, _)| d == data).map(|(_, url)| url.clone())
+}
+
+/// Runs an admin command of the server on `data` (and its database, if one was registered);
+/// returns its stdout.
 pub fn admin(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(server_bin()).arg("--data").arg(data).args(args).output().expect("run onevisit-server");
+    let mut command = Command::new(server_bin());
+    command.arg("--data").arg(data);
+    if let Some(url) = database_of(data) {
+        command.env("ONEVISIT_DATABASE", url);
+    }
+    let out = command.args(args).output().expect("run onevisit-server");
     assert!(out.status.success(), "onevisit-server {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
@@ -373,4 +394,69 @@ pub fn sign_everything(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) -> S
     assert!(a.lock().unwrap().party_act(code, &doc, party, Some(SIGNATURE_PNG)).unwrap().signed);
     sync_ok(a);
     doc
+}
+
+/// A city served by two replicas of the server on one PostgreSQL database (a throw-away cluster),
+/// behind a balancer that sends every request to the next replica in turn.
+pub struct ReplicatedCity {
+    /// The data directory both replicas share (the CA key file, blobs).
+    pub data: PathBuf,
+    /// The tenant root public key (hex).
+    pub root: String,
+    /// The database's address.
+    pub database: String,
+    /// The replicas.
+    pub replicas: Vec<ServerProcess>,
+    /// The balancer in front of them.
+    pub balancer: round_robin::RoundRobin,
+    /// The PostgreSQL cluster (dropped last).
+    pub cluster: onevisit_test_support::PostgresCluster,
+    tmp: tempfile::TempDir,
+}
+
+impl ReplicatedCity {
+    /// Initialises the tenant in a new database and starts two replicas and the balancer.
+    pub fn new() -> ReplicatedCity {
+        let cluster = onevisit_test_support::PostgresCluster::start();
+        let database = cluster.database("city");
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        let data = tmp.path().join("server");
+        use_database(&data, &database);
+        let root = init_tenant(&data);
+        let replicas: Vec<ServerProcess> =
+            (0..2).map(|_| ServerProcess::start_with(&data, "127.0.0.1:0", &["--database", &database])).collect();
+        let balancer = round_robin::RoundRobin::start(&replicas.iter().map(|r| r.addr.clone()).collect::<Vec<_>>());
+        ReplicatedCity { data, root, database, replicas, balancer, cluster, tmp }
+    }
+
+    /// An enrolled device store named `name`, operated by `inspector`, talking to the balancer.
+    pub fn device(&self, name: &str, inspector: &str) -> Mutex<Store> {
+        let mut store = device(&self.tmp.path().join(name), inspector);
+        let code = admin(&self.data, &["enrolment", inspector]).trim().to_string();
+        onevisit_core::sync::enrol(&mut store, &self.balancer.base(), &code, &self.root).expect("enrolment");
+        Mutex::new(store)
+    }
+
+    /// Runs an admin command on the city's database.
+    pub fn admin(&self, args: &[&str]) -> String {
+        admin(&self.data, args)
+    }
+
+    /// Plans one sample joint task (scjg-01 leads, xfjy-01 takes part); returns its code.
+    pub fn plan_sample_task(&self) -> TaskCode {
+        let out = self.admin(&["task", "create", "--sample", "1", "--json"]);
+        let codes: Vec<String> = serde_json::from_str(out.trim()).expect("task codes as JSON");
+        TaskCode::parse(&codes[0]).expect("task code")
+    }
+
+    /// A folder for anything else the test writes.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+}
+
+impl Default for ReplicatedCity {
+    fn default() -> Self {
+        ReplicatedCity::new()
+    }
 }

@@ -1,6 +1,8 @@
 //! Server storage behind a trait, so that the protocol layer never assumes SQLite: the embedded
-//! default is [`sqlite::SqliteStorage`]; PostgreSQL comes next behind the same trait.
+//! default is [`sqlite::SqliteStorage`]; a city with several replicas runs
+//! [`postgres::PostgresStorage`] behind the same trait.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -44,6 +46,39 @@ pub enum StorageError {
     /// An audit upload does not continue the chain the server holds for the device.
     #[error("上传的审计日志在第 {0} 条处接不上设备的哈希链")]
     AuditHeadMoved(u64),
+    /// The database address cannot be read.
+    #[error("数据库地址无效（{0}）：应为 postgres://用户:密码@主机:端口/库名")]
+    DatabaseUrl(String),
+    /// The database cannot be reached.
+    #[error("无法连接数据库 {target}：请检查主机、端口、防火墙，以及数据库是否已启动")]
+    DatabaseUnreachable {
+        /// Host, port and database (no password).
+        target: String,
+        /// What the driver said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The database refused the user or password.
+    #[error("数据库 {target} 拒绝了用户 {user} 的登录：请检查数据库地址中的用户名和密码")]
+    DatabaseLogin {
+        /// Host, port and database (no password).
+        target: String,
+        /// The user that was refused.
+        user: String,
+    },
+    /// The database named does not exist on the server.
+    #[error("数据库 {0} 不存在：请先创建（如 createdb），再启动服务器")]
+    NoSuchDatabase(String),
+    /// The database was migrated by a newer server than this one.
+    #[error(
+        "数据库已由较新版本的 OneVisit 服务器升级（结构版本 {found}，本程序只认识到 {supported}）：请使用新版本的服务器，不要降级"
+    )]
+    SchemaTooNew {
+        /// The schema version the database is at.
+        found: u64,
+        /// The newest schema version this server knows.
+        supported: u64,
+    },
 }
 
 /// What the server knows about one inspection record besides its bytes.
@@ -231,6 +266,8 @@ pub trait Storage: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Revocation, StorageError>> + Send;
     /// Every revocation.
     fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, StorageError>> + Send;
+    /// A device's revocation, if it was revoked (one lookup, whatever the number of revocations).
+    fn revocation(&self, device: String) -> impl Future<Output = Result<Option<Revocation>, StorageError>> + Send;
     /// Records a request nonce; false if it was seen before (a replay). Forgets nonces older than `horizon_ms`.
     fn remember_nonce(
         &self,

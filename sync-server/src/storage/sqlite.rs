@@ -526,6 +526,19 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn revocation(&self, device: String) -> Result<Option<Revocation>, StorageError> {
+        self.with(move |c| {
+            c.prepare_cached("SELECT serial, device, revoked_at_ms, reason FROM revocations WHERE device = ?1")
+                .map_err(db)?
+                .query_row([device], |r| {
+                    Ok(Revocation { serial: r.get(0)?, device: r.get(1)?, revoked_at_ms: r.get(2)?, reason: r.get(3)? })
+                })
+                .optional()
+                .map_err(db)
+        })
+        .await
+    }
+
     async fn remember_nonce(
         &self,
         device: String,
@@ -856,29 +869,6 @@ mod tests {
             heads: Vec::new(),
             snapshot: vec![0],
         }
-    }
-
-    #[tokio::test]
-    async fn naming_a_hash_in_ones_own_record_grants_no_read_until_one_uploads_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = SqliteStorage::open(dir.path()).unwrap();
-        let photo = "ab".repeat(32);
-        storage.create_record(document("330482-20261201-AAAAAAAA", "xfjy", "xfjy-01")).await.unwrap();
-        storage.create_record(document("330482-20261201-BBBBBBBB", "sthj", "sthj-01")).await.unwrap();
-        let may_read = |inspector: &str, department: &str| {
-            storage.may_read_blob(photo.clone(), inspector.to_string(), vec![department.to_string()])
-        };
-        // The owner references its photo, then uploads it: readable through its task.
-        storage.add_blob_refs("330482-20261201-AAAAAAAA".into(), "owner".into(), vec![photo.clone()]).await.unwrap();
-        assert!(!may_read("xfjy-01", "xfjy").await.unwrap(), "not before the bytes are there");
-        storage.add_blob_holder(photo.clone(), "owner".into()).await.unwrap();
-        assert!(may_read("xfjy-01", "xfjy").await.unwrap());
-        // Someone else names the hash in a task of their own: that grants them nothing.
-        storage.add_blob_refs("330482-20261201-BBBBBBBB".into(), "attacker".into(), vec![photo.clone()]).await.unwrap();
-        assert!(!may_read("sthj-01", "sthj").await.unwrap());
-        // Unless they upload the very bytes themselves (then they had them anyway).
-        storage.add_blob_holder(photo.clone(), "attacker".into()).await.unwrap();
-        assert!(may_read("sthj-01", "sthj").await.unwrap());
     }
 
     #[tokio::test]

@@ -1,0 +1,165 @@
+//! Devices syncing through two server replicas on one PostgreSQL database, a balancer sending each
+//! request to the next replica: convergence to identical heads, a photo whose chunks land on both
+//! replicas, and a replica killed mid-push while the device finishes on the other.
+
+#![allow(clippy::unwrap_used, clippy::panic, reason = "test helpers: a panic is the failure being reported")]
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use onevisit_core::domain::TaskCode;
+use onevisit_core::evidence::CaptureTarget;
+use onevisit_core::record::{AnswerValue, FindingDraft, Position};
+use onevisit_core::store::Store;
+use onevisit_core::sync::{self, CancelToken};
+use onevisit_flow_tests::{Lcg, ReplicatedCity, cp, fast_options, sync_ok};
+use onevisit_test_support::{SampleExif, sample_jpeg};
+
+fn heads(store: &Mutex<Store>, code: &TaskCode) -> (Vec<automerge::ChangeHash>, String) {
+    let mut s = store.lock().unwrap();
+    let dir = s.directory().unwrap();
+    let record = s.record(code).unwrap();
+    let mut heads = record.heads();
+    heads.sort();
+    (heads, serde_json::to_string(&record.view(&dir).unwrap()).unwrap())
+}
+
+/// The replicas that served requests whose path contains `part`.
+fn replicas_serving(city: &ReplicatedCity, part: &str) -> BTreeSet<usize> {
+    city.balancer.served().into_iter().filter(|(_, p)| p.contains(part)).map(|(i, _)| i).collect()
+}
+
+#[test]
+fn three_devices_converge_through_two_replicas_request_by_request() {
+    let city = ReplicatedCity::new();
+    let code = city.plan_sample_task();
+    city.admin(&["task", "assign", code.as_str(), "scjg-02"]);
+    let names = ["scjg-01", "scjg-02", "xfjy-01"];
+    let devices: Vec<Mutex<Store>> = names.iter().map(|n| city.device(n, n)).collect();
+    for d in &devices {
+        sync_ok(d);
+        assert!(d.lock().unwrap().local_heads(&code).unwrap().is_some(), "the task reached every device");
+    }
+    let here = Position::wgs84(30.7, 121.0, 5).unwrap();
+    for d in &devices {
+        d.lock().unwrap().check_in(&code, here).unwrap();
+    }
+    devices[0].lock().unwrap().answer(&code, &cp("SCJG-001-01"), AnswerValue::Pass, None, vec![]).unwrap();
+    devices[1]
+        .lock()
+        .unwrap()
+        .answer(&code, &cp("SCJG-001-01"), AnswerValue::Fail, Some("标签缺失".into()), vec![])
+        .unwrap();
+    devices[2]
+        .lock()
+        .unwrap()
+        .add_finding(
+            &code,
+            FindingDraft {
+                department: "xfjy".parse().unwrap(),
+                check_point: None,
+                problem: "安全出口上锁".into(),
+                legal_basis: "《中华人民共和国消防法》第二十八条".into(),
+                rectification_required: true,
+                deadline: chrono::NaiveDate::from_ymd_opt(2026, 12, 10),
+            },
+        )
+        .unwrap();
+    let mut rng = Lcg(7);
+    for _ in 0..6 {
+        sync_ok(&devices[rng.below(3)]);
+    }
+    for _ in 0..2 {
+        for d in &devices {
+            sync_ok(d);
+        }
+    }
+    let first = heads(&devices[0], &code);
+    for d in &devices[1..] {
+        assert_eq!(heads(d, &code), first, "identical heads and rendered record everywhere");
+    }
+    assert_eq!(devices[0].lock().unwrap().conflicts(&code).unwrap().len(), 1);
+    for d in &devices {
+        assert!(d.lock().unwrap().dirty_records().unwrap().is_empty(), "nothing left to push");
+    }
+    assert_eq!(replicas_serving(&city, "/v1/sync"), BTreeSet::from([0, 1]), "both replicas served syncs");
+    // The audit entries uploaded through both replicas form one tree: every device's proofs verify.
+    for d in &devices {
+        let s = d.lock().unwrap();
+        assert!(s.verify_audit().unwrap().is_intact());
+    }
+}
+
+#[test]
+fn a_photo_uploaded_in_chunks_to_both_replicas_completes_and_is_fetched_whole() {
+    let city = ReplicatedCity::new();
+    let code = city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
+    let b = city.device("b", "xfjy-01");
+    sync_ok(&a);
+    sync_ok(&b);
+    // A photo of several 1 MiB chunks.
+    let photo = sample_jpeg(3200, 2400, Some(&SampleExif::pinghu()));
+    assert!(photo.len() > 2 * onevisit_core::sync::wire::CHUNK_BYTES, "{} bytes", photo.len());
+    let evidence = {
+        let mut s = a.lock().unwrap();
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+        s.add_photo(&code, &photo, CaptureTarget::Inspection, None).unwrap().evidence
+    };
+    sync_ok(&a);
+    assert_eq!(replicas_serving(&city, "/chunks/"), BTreeSet::from([0, 1]), "chunks went to both replicas");
+    sync_ok(&b);
+    let blob =
+        sync::fetch_blob(&b, &evidence.sha256, &evidence.mime, evidence.size, &fast_options(), &CancelToken::new())
+            .unwrap();
+    let (_, bytes) = {
+        let s = b.lock().unwrap();
+        s.blobs().unwrap().read(s.connection(), &blob.sha256).unwrap()
+    };
+    assert_eq!(bytes, photo, "byte for byte");
+}
+
+#[test]
+fn a_replica_killed_mid_push_loses_nothing_the_device_was_receipted_for() {
+    let mut city = ReplicatedCity::new();
+    let a = city.device("a", "scjg-01");
+    let b = city.device("b", "xfjy-01");
+    let codes: Vec<TaskCode> = {
+        let mut s = a.lock().unwrap();
+        let dir = s.directory().unwrap();
+        let drafts = (0..30)
+            .map(|i| onevisit_core::sample::joint_task_draft(&dir, i, chrono::Utc::now().date_naive()))
+            .collect();
+        s.create_tasks(drafts).unwrap().into_iter().map(|t| t.code).collect()
+    };
+    let options = sync::SyncOptions { batch_records: 5, ..fast_options() };
+    let victim = Mutex::new(Some(city.replicas.remove(0)));
+    let kill_after_two_batches = |p: &sync::Progress| {
+        if p.records_pushed >= 10
+            && let Some(mut replica) = victim.lock().unwrap().take()
+        {
+            replica.kill();
+        }
+    };
+    // The device goes on through the surviving replica (its retries meet it) in the same sync.
+    let report = sync::sync(&a, &options, &kill_after_two_batches, &CancelToken::new());
+    assert!(victim.lock().unwrap().is_none(), "a replica was killed during the push");
+    if report.is_err() {
+        sync_ok(&a);
+    }
+    let receipted: BTreeSet<String> = a
+        .lock()
+        .unwrap()
+        .receipts()
+        .unwrap()
+        .iter()
+        .flat_map(|r| sync::statements::verify_receipt(r, &city.root).unwrap().records)
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(receipted.len(), 30, "every record receipted, by one replica or the other");
+    assert!(a.lock().unwrap().dirty_records().unwrap().is_empty());
+    sync_ok(&b);
+    for code in &codes {
+        assert_eq!(heads(&a, code), heads(&b, code), "{code}: nothing the device was receipted for is lost");
+    }
+}
