@@ -3,7 +3,9 @@
 
 use ed25519_dalek::VerifyingKey;
 use onevisit_core::audit::{SignedAuditEntry, verify_continuation};
-use onevisit_core::sync::merkle::{self, Hash};
+use std::collections::HashMap;
+
+use onevisit_core::sync::merkle::{self, Hash, NodeKey};
 use onevisit_core::sync::statements::{CHECKPOINT_SCHEMA, Checkpoint};
 use onevisit_core::sync::wire::{AuditResult, SignedStatement};
 use serde::{Deserialize, Serialize};
@@ -96,47 +98,64 @@ pub async fn accept<S: Storage>(
         }
         Err(e) => return Err(e),
     }
-    let (checkpoint, _) = checkpoint(storage, tenant, now_ms).await?;
+    let checkpoint = checkpoint(storage, tenant, now_ms).await?;
     Ok(AuditResult { accepted_through: through, refused: None, checkpoint: Some(checkpoint), head_hash: None })
 }
 
-/// Signs a checkpoint of the current tree; also returns the leaves it covers.
+/// Signs a checkpoint of the current tree.
 pub async fn checkpoint<S: Storage>(
     storage: &S,
     tenant: &Tenant,
     now_ms: i64,
-) -> Result<(SignedStatement, Vec<Hash>), StorageError> {
-    checkpoint_of(storage, tenant, now_ms, None).await
+) -> Result<SignedStatement, StorageError> {
+    let size = storage.audit_size().await?;
+    Ok(checkpoint_of(storage, tenant, now_ms, size).await?.0)
 }
 
-/// Signs a checkpoint of the tree's first `size` leaves (the whole tree when `None` or larger):
-/// the tree is append-only, so an earlier size is a state it really had.
+/// The stored nodes named by `keys`, all of which must be there.
+async fn nodes<S: Storage>(storage: &S, keys: Vec<NodeKey>) -> Result<HashMap<NodeKey, Hash>, StorageError> {
+    let wanted = keys.len();
+    let found = storage.audit_nodes(keys).await?;
+    if found.len() < wanted {
+        return Err(StorageError::Database("the audit tree's stored nodes are incomplete".into()));
+    }
+    Ok(found)
+}
+
+/// The root of the subtree `(start, len)` from stored nodes.
+fn subtree_root(nodes: &HashMap<NodeKey, Hash>, start: u64, len: u64) -> Hash {
+    let hashes: Vec<Hash> = merkle::range_nodes(start, len).iter().filter_map(|k| nodes.get(k).copied()).collect();
+    merkle::fold_nodes(&hashes)
+}
+
+/// Signs a checkpoint of the tree's first `size` leaves (at most the whole tree): the tree is
+/// append-only, so an earlier size is a state it really had. Reads O(log n) stored nodes.
 async fn checkpoint_of<S: Storage>(
     storage: &S,
     tenant: &Tenant,
     now_ms: i64,
-    size: Option<u64>,
-) -> Result<(SignedStatement, Vec<Hash>), StorageError> {
-    let mut leaves: Vec<Hash> = storage
-        .audit_leaves()
-        .await?
-        .iter()
-        .map(|h| hex::decode(h).ok().and_then(|b| b.try_into().ok()))
-        .collect::<Option<_>>()
-        .ok_or_else(|| StorageError::Database("a stored leaf hash is malformed".into()))?;
-    if let Some(size) = size {
-        leaves.truncate(usize::try_from(size).unwrap_or(usize::MAX));
-    }
+    size: u64,
+) -> Result<(SignedStatement, u64), StorageError> {
+    let size = size.min(storage.audit_size().await?);
+    let frontier = nodes(storage, merkle::range_nodes(0, size)).await?;
     let body = Checkpoint {
         schema: CHECKPOINT_SCHEMA.into(),
         tenant: tenant.id.clone(),
-        tree_size: leaves.len() as u64,
-        root_hash: hex::encode(merkle::root(&leaves)),
+        tree_size: size,
+        root_hash: hex::encode(subtree_root(&frontier, 0, size)),
         at_ms: now_ms,
         issuer_public_key: hex::encode(tenant.root_public_key()),
     };
     let signed = tenant.sign(&body).map_err(|e| StorageError::Database(Box::new(e)))?;
-    Ok((signed, leaves))
+    Ok((signed, size))
+}
+
+/// The audit path of leaf `index` in the tree of `size` leaves, from stored nodes (O(log² n)).
+async fn path<S: Storage>(storage: &S, index: u64, size: u64) -> Result<Vec<Hash>, StorageError> {
+    let ranges = merkle::path_ranges(index, size);
+    let keys = ranges.iter().flat_map(|&(start, len)| merkle::range_nodes(start, len)).collect();
+    let held = nodes(storage, keys).await?;
+    Ok(ranges.iter().map(|&(start, len)| subtree_root(&held, start, len)).collect())
 }
 
 /// Inclusion proofs of several entries of a device against one fresh checkpoint (entries the server
@@ -149,13 +168,12 @@ pub async fn proofs<S: Storage>(
     tree_size: Option<u64>,
     now_ms: i64,
 ) -> Result<onevisit_core::sync::wire::AuditProofs, StorageError> {
-    let (checkpoint, leaves) = checkpoint_of(storage, tenant, now_ms, tree_size).await?;
-    // Built once: each proof is then O(log² n), not a pass over every leaf.
-    let tree = merkle::MerkleTree::new(&leaves);
+    let (checkpoint, size) = checkpoint_of(storage, tenant, now_ms, tree_size.unwrap_or(u64::MAX)).await?;
     let mut out = Vec::new();
     for &seq in seqs {
         let Some(index) = storage.audit_leaf_index(device.to_string(), seq).await? else { continue };
-        if let Some(path) = tree.inclusion_proof(index as usize) {
+        if index < size {
+            let path = path(storage, index, size).await?;
             out.push(onevisit_core::sync::wire::AuditProof {
                 seq,
                 leaf_index: index,
@@ -175,11 +193,11 @@ pub async fn proof<S: Storage>(
     now_ms: i64,
 ) -> Result<Option<InclusionProof>, StorageError> {
     let Some(index) = storage.audit_leaf_index(device.to_string(), seq).await? else { return Ok(None) };
-    let (checkpoint, leaves) = checkpoint(storage, tenant, now_ms).await?;
-    let path = merkle::inclusion_proof(&leaves, index as usize).unwrap_or_default();
+    let (checkpoint, size) = checkpoint_of(storage, tenant, now_ms, u64::MAX).await?;
+    let path = path(storage, index, size).await?;
     Ok(Some(InclusionProof {
         leaf_index: index,
-        tree_size: leaves.len() as u64,
+        tree_size: size,
         path: path.iter().map(hex::encode).collect(),
         checkpoint,
     }))

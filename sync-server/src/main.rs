@@ -85,6 +85,15 @@ enum Command {
     },
     /// 提供 HTTP 服务。
     Serve(ServeArgs),
+    /// 把内置 SQLite 数据（--data）整体迁移到一个空的 PostgreSQL 数据库，核对无误后才提交；迁移前请先停止服务器。
+    Migrate {
+        /// 目标数据库地址（postgres://用户:密码@主机:端口/库名）。
+        #[arg(long)]
+        to: String,
+        /// 输出 JSON 而不是文字。
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// 服务方式。
@@ -217,6 +226,10 @@ enum ServerError {
     #[error("请给出一个 JSON 文件，或用 --sample")]
     Usage,
     #[error(transparent)]
+    Migrate(#[from] storage::migrate::MigrateError),
+    #[error("migrate 从 --data 中的内置 SQLite 数据迁出：不要同时给 --database（目标用 --to）")]
+    MigrateFromDatabase,
+    #[error(transparent)]
     Serve(#[from] embedded::EmbeddedError),
     #[error(transparent)]
     Plan(#[from] tasks::PlanError),
@@ -254,6 +267,9 @@ async fn main() -> ExitCode {
 
 /// Opens the configured storage, then runs the command on it.
 async fn run(cli: Cli) -> Result<(), ServerError> {
+    if let Command::Migrate { to, json } = &cli.command {
+        return migrate(&cli, to, *json).await;
+    }
     let init = matches!(cli.command, Command::Init { .. });
     match cli.database.clone() {
         Some(url) => {
@@ -459,6 +475,37 @@ async fn run_on<S: Storage>(storage: S, cli: Cli) -> Result<(), ServerError> {
             );
         }
         Command::Serve(args) => serve(storage, &cli.data, args).await?,
+        // Handled in `run` before any storage is opened.
+        Command::Migrate { .. } => {}
+    }
+    Ok(())
+}
+
+/// Moves the embedded server in `--data` into the PostgreSQL database `to`.
+async fn migrate(cli: &Cli, to: &str, json: bool) -> Result<(), ServerError> {
+    if cli.database.is_some() {
+        return Err(ServerError::MigrateFromDatabase);
+    }
+    if !SqliteStorage::exists(&cli.data) {
+        return Err(ServerError::NotInitialised(cli.data.clone()));
+    }
+    let report = storage::migrate::sqlite_to_postgres(&cli.data, to).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        let rows = |t: &str| report.rows.get(t).copied().unwrap_or(0);
+        println!(
+            "已迁移并核对：{} 条记录（逐条比对内容、版本和 heads），{} 台设备，{} 个登记码，{} 条吊销，{} 条审计日志（审计树根 {} 一致）",
+            report.records_checked,
+            rows("devices"),
+            rows("enrolments"),
+            rows("revocations"),
+            report.audit_size,
+            &report.audit_root[..16.min(report.audit_root.len())]
+        );
+        println!(
+            "此后请用 --database（或 ONEVISIT_DATABASE）启动服务器；数据目录中的根密钥文件和照片继续使用，设备无需重新登记"
+        );
     }
     Ok(())
 }

@@ -134,6 +134,78 @@ impl MerkleTree {
     }
 }
 
+/// A stored node of the tree: `(level, index)` is the root of leaves
+/// `[index·2^level, (index+1)·2^level)`; level 0 holds the leaves. A server that stores these nodes
+/// appends, signs checkpoints and proves inclusion reading O(log n) of them, never every leaf.
+pub type NodeKey = (u32, u64);
+
+/// The stored nodes that make up the subtree of leaves `[start, start + len)` (as the RFC 6962
+/// split produces it), left to right.
+pub fn range_nodes(start: u64, len: u64) -> Vec<NodeKey> {
+    let (mut at, end) = (start, start + len);
+    let mut out = Vec::new();
+    while at < end {
+        let mut level = 0u32;
+        while level < 63 && at % (1u64 << (level + 1)) == 0 && at + (1u64 << (level + 1)) <= end {
+            level += 1;
+        }
+        out.push((level, at >> level));
+        at += 1u64 << level;
+    }
+    out
+}
+
+/// The root of a subtree from the hashes of its [`range_nodes`], in that order; the empty tree
+/// hashes to SHA-256("").
+pub fn fold_nodes(hashes: &[Hash]) -> Hash {
+    match hashes.split_last() {
+        None => Sha256::digest([]).into(),
+        Some((last, rest)) => rest.iter().rev().fold(*last, |right, left| node_hash(left, &right)),
+    }
+}
+
+/// The subtrees `(start, len)` whose roots form the audit path of leaf `index` in a tree of
+/// `size` leaves, leaf to root (the order of [`inclusion_proof`]).
+pub fn path_ranges(index: u64, size: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let (mut start, mut len) = (0u64, size);
+    // Descend from the root, then reverse: the deepest sibling comes first in a proof.
+    while len > 1 && index < start + len {
+        let k = split(usize::try_from(len).unwrap_or(usize::MAX)) as u64;
+        if index < start + k {
+            out.push((start + k, len - k));
+            len = k;
+        } else {
+            out.push((start, k));
+            start += k;
+            len -= k;
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// The nodes completed by appending `leaves` to a tree of `size` leaves whose frontier — the
+/// hashes of `range_nodes(0, size)` — is given: the new leaves themselves and every node they
+/// complete, each once.
+pub fn appended_nodes(size: u64, frontier: &[Hash], leaves: &[Hash]) -> Vec<(NodeKey, Hash)> {
+    let mut stack: Vec<(NodeKey, Hash)> = range_nodes(0, size).into_iter().zip(frontier.iter().copied()).collect();
+    let mut out = Vec::new();
+    for (i, leaf) in leaves.iter().enumerate() {
+        let node = ((0, size + i as u64), *leaf);
+        out.push(node);
+        stack.push(node);
+        while stack.len() >= 2 && stack[stack.len() - 1].0.0 == stack[stack.len() - 2].0.0 {
+            let Some(((level, _), right)) = stack.pop() else { break };
+            let Some(((_, left_index), left)) = stack.pop() else { break };
+            let parent = ((level + 1, left_index >> 1), node_hash(&left, &right));
+            out.push(parent);
+            stack.push(parent);
+        }
+    }
+    out
+}
+
 /// Whether `proof` shows the leaf hash `leaf` at `index` in a tree of `size` leaves with `root`
 /// (RFC 9162 §2.1.3.2).
 pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], expected_root: &Hash) -> bool {
@@ -218,5 +290,36 @@ mod tests {
         let expected: Hash = h.finalize().into();
         assert_eq!(root(&[a, b]), expected);
         assert_eq!(hex::encode(root(&[])), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+
+    #[test]
+    fn stored_nodes_give_the_same_roots_proofs_and_appends_as_the_whole_tree() {
+        for n in 0..70usize {
+            let all = leaves(n);
+            let tree = MerkleTree::new(&all);
+            let node = |(level, index): NodeKey| tree.levels[level as usize][index as usize];
+            let hashes: Vec<Hash> = range_nodes(0, n as u64).into_iter().map(node).collect();
+            assert_eq!(fold_nodes(&hashes), root(&all), "root of {n}");
+            for m in 0..n {
+                let path: Vec<Hash> = path_ranges(m as u64, n as u64)
+                    .into_iter()
+                    .map(|(start, len)| fold_nodes(&range_nodes(start, len).into_iter().map(node).collect::<Vec<_>>()))
+                    .collect();
+                assert_eq!(Some(path), inclusion_proof(&all, m), "path of {m} in {n}");
+            }
+            // Appending in two steps completes exactly the nodes of the whole tree.
+            for cut in 0..=n {
+                let frontier: Vec<Hash> = {
+                    let first = MerkleTree::new(&all[..cut]);
+                    range_nodes(0, cut as u64).into_iter().map(|(l, i)| first.levels[l as usize][i as usize]).collect()
+                };
+                for ((level, index), hash) in appended_nodes(cut as u64, &frontier, &all[cut..]) {
+                    assert_eq!(hash, node((level, index)), "node {level}/{index} appending {cut}..{n}");
+                }
+                let count = appended_nodes(cut as u64, &frontier, &all[cut..]).len();
+                let expected: usize = tree.levels.iter().enumerate().map(|(l, v)| v.len() - (cut >> l)).sum();
+                assert_eq!(count, expected, "every new node once, {cut}..{n}");
+            }
+        }
     }
 }

@@ -2,12 +2,14 @@
 //! default is [`sqlite::SqliteStorage`]; a city with several replicas runs
 //! [`postgres::PostgresStorage`] behind the same trait.
 
+pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
 
 use onevisit_core::certificate::Revocation;
+use onevisit_core::sync::merkle::{Hash, NodeKey};
 use serde::{Deserialize, Serialize};
 
 /// Why storage failed or refused.
@@ -79,6 +81,19 @@ pub enum StorageError {
         /// The newest schema version this server knows.
         supported: u64,
     },
+}
+
+/// A stored hash (hex or bytes) as a tree hash.
+fn tree_hash(bytes: &[u8]) -> Result<Hash, StorageError> {
+    Hash::try_from(bytes).map_err(|_| StorageError::Database("a stored audit tree hash is malformed".into()))
+}
+
+/// The leaf hashes of entries about to be appended.
+fn leaf_hashes(entries: &[StoredAuditEntry]) -> Result<Vec<Hash>, StorageError> {
+    entries
+        .iter()
+        .map(|e| hex::decode(&e.leaf_hash).map_err(|e| StorageError::Database(Box::new(e))).and_then(|b| tree_hash(&b)))
+        .collect()
 }
 
 /// What the server knows about one inspection record besides its bytes.
@@ -353,7 +368,8 @@ pub trait Storage: Send + Sync + 'static {
     /// The last accepted entry of a device's chain: (seq, hash), (0, genesis) if none.
     fn audit_head(&self, device: String) -> impl Future<Output = Result<(u64, String), StorageError>> + Send;
     /// Appends verified entries of one device if its chain is still at `expected_seq`; each gets the
-    /// next leaf index of the tenant's Merkle tree. Returns the new tree size.
+    /// next leaf index of the tenant's Merkle tree, and the tree's nodes they complete are stored
+    /// with them (O(log n) reads and writes per entry). Returns the new tree size.
     fn append_audit(
         &self,
         device: String,
@@ -366,8 +382,13 @@ pub trait Storage: Send + Sync + 'static {
         device: String,
         seq: u64,
     ) -> impl Future<Output = Result<Option<String>, StorageError>> + Send;
-    /// Every leaf hash of the Merkle tree (hex), in leaf order.
-    fn audit_leaves(&self) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
+    /// Leaves in the tenant's Merkle tree.
+    fn audit_size(&self) -> impl Future<Output = Result<u64, StorageError>> + Send;
+    /// Stored nodes of the Merkle tree (see `merkle::NodeKey`); a key not stored is left out.
+    fn audit_nodes(
+        &self,
+        keys: Vec<NodeKey>,
+    ) -> impl Future<Output = Result<std::collections::HashMap<NodeKey, Hash>, StorageError>> + Send;
     /// The leaf index of a device's entry.
     fn audit_leaf_index(
         &self,

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use onevisit_core::certificate::Revocation;
+use onevisit_core::sync::merkle::{self, Hash, NodeKey};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
@@ -115,6 +116,12 @@ const MIGRATIONS: &[&str] = &["
         leaf_hash TEXT NOT NULL,
         json TEXT NOT NULL,
         UNIQUE (device, seq)
+    );
+    CREATE TABLE audit_nodes (
+        level INTEGER NOT NULL,
+        idx BIGINT NOT NULL,
+        hash BYTEA NOT NULL,
+        PRIMARY KEY (level, idx)
     );
 "];
 
@@ -253,6 +260,11 @@ impl PostgresStorage {
         self.pool.get().await.map_err(pool_error)
     }
 
+    /// A pooled connection, for the move from SQLite (one transaction over every table).
+    pub(crate) async fn raw_client(&self) -> Result<deadpool_postgres::Object, StorageError> {
+        self.client().await
+    }
+
     /// Whether the tenant has been initialised in this database.
     pub async fn initialised(&self) -> Result<bool, StorageError> {
         let c = self.client().await?;
@@ -331,6 +343,30 @@ async fn audit_head(c: &impl tokio_postgres::GenericClient, device: &str) -> Res
         .await
         .map_err(db)?;
     Ok(row.map(|r| (to_u64(r.get(0)), r.get(1))).unwrap_or((0, GENESIS.to_string())))
+}
+
+/// The stored nodes among `keys`, in one query.
+async fn audit_nodes(
+    c: &impl tokio_postgres::GenericClient,
+    keys: &[NodeKey],
+) -> Result<std::collections::HashMap<NodeKey, Hash>, StorageError> {
+    let levels: Vec<i32> = keys.iter().map(|(l, _)| i32::try_from(*l).unwrap_or(i32::MAX)).collect();
+    let indices: Vec<i64> = keys.iter().map(|(_, i)| to_i64(*i)).collect();
+    let rows = c
+        .query(
+            "SELECT n.level, n.idx, n.hash FROM audit_nodes n
+             JOIN unnest($1::int[], $2::bigint[]) AS k(level, idx) ON n.level = k.level AND n.idx = k.idx",
+            &[&levels, &indices],
+        )
+        .await
+        .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            let level: i32 = r.get(0);
+            let hash: Vec<u8> = r.get(2);
+            Ok(((u32::try_from(level).unwrap_or(0), to_u64(r.get(1))), super::tree_hash(&hash)?))
+        })
+        .collect()
 }
 
 fn directory_version_of(json: &str) -> String {
@@ -872,6 +908,20 @@ impl Storage for PostgresStorage {
                 .await
                 .map_err(db)?;
         }
+        // The nodes the new leaves complete, from the frontier of the tree as it stood (O(log n)).
+        let keys = merkle::range_nodes(0, to_u64(size));
+        let held = audit_nodes(&*tx, &keys).await?;
+        let frontier = keys
+            .iter()
+            .map(|k| held.get(k).copied())
+            .collect::<Option<Vec<Hash>>>()
+            .ok_or_else(|| StorageError::Database("the audit tree's stored nodes are incomplete".into()))?;
+        let node =
+            tx.prepare_cached("INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)").await.map_err(db)?;
+        for ((level, index), hash) in merkle::appended_nodes(to_u64(size), &frontier, &super::leaf_hashes(&entries)?) {
+            let level = i32::try_from(level).unwrap_or(i32::MAX);
+            tx.execute(&node, &[&level, &to_i64(index), &hash.as_slice()]).await.map_err(db)?;
+        }
         tx.execute("UPDATE audit_tree SET size = $1 WHERE id = 1", &[&leaf]).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(to_u64(leaf))
@@ -884,10 +934,15 @@ impl Storage for PostgresStorage {
         Ok(c.query_opt(&stmt, &[&device, &to_i64(seq)]).await.map_err(db)?.map(|r| r.get(0)))
     }
 
-    async fn audit_leaves(&self) -> Result<Vec<String>, StorageError> {
+    async fn audit_size(&self) -> Result<u64, StorageError> {
         let c = self.client().await?;
-        let stmt = c.prepare_cached("SELECT leaf_hash FROM audit_entries ORDER BY leaf").await.map_err(db)?;
-        Ok(c.query(&stmt, &[]).await.map_err(db)?.iter().map(|r| r.get(0)).collect())
+        let stmt = c.prepare_cached("SELECT size FROM audit_tree WHERE id = 1").await.map_err(db)?;
+        Ok(to_u64(c.query_one(&stmt, &[]).await.map_err(db)?.get(0)))
+    }
+
+    async fn audit_nodes(&self, keys: Vec<NodeKey>) -> Result<std::collections::HashMap<NodeKey, Hash>, StorageError> {
+        let c = self.client().await?;
+        audit_nodes(&**c, &keys).await
     }
 
     async fn audit_leaf_index(&self, device: String, seq: u64) -> Result<Option<u64>, StorageError> {

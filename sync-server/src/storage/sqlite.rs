@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 use onevisit_core::certificate::Revocation;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use onevisit_core::sync::merkle::{self, Hash, NodeKey};
+
 use super::{
     DeviceRecord, DeviceSummary, EnrolmentSummary, FeedRow, NewRecord, RecordMeta, Storage, StorageError,
     StoredAuditEntry, StoredRecord, TenantRecord,
@@ -99,6 +101,12 @@ const SCHEMA: &str = "
         json TEXT NOT NULL,
         UNIQUE (device, seq)
     );
+    CREATE TABLE IF NOT EXISTS audit_nodes (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID;
 ";
 
 const GENESIS: &str = onevisit_core::audit::GENESIS_HASH;
@@ -204,6 +212,70 @@ fn rename_documents_to_records(conn: &Connection) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Leaves in the audit tree (leaf numbers are dense from 1).
+fn audit_size(c: &Connection) -> Result<u64, StorageError> {
+    c.query_row("SELECT COALESCE(max(leaf), 0) FROM audit_entries", [], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+        .map_err(db)
+}
+
+/// The stored nodes among `keys`.
+fn audit_nodes(c: &Connection, keys: &[NodeKey]) -> Result<std::collections::HashMap<NodeKey, Hash>, StorageError> {
+    let mut stmt = c.prepare_cached("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2").map_err(db)?;
+    let mut out = std::collections::HashMap::new();
+    for &(level, index) in keys {
+        let hash: Option<Vec<u8>> =
+            stmt.query_row(params![level, index as i64], |r| r.get(0)).optional().map_err(db)?;
+        if let Some(hash) = hash {
+            out.insert((level, index), super::tree_hash(&hash)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Stores the nodes that `leaves` complete in a tree of `size` (inside the caller's transaction).
+fn store_audit_nodes(c: &Connection, size: u64, leaves: &[Hash]) -> Result<(), StorageError> {
+    let keys = merkle::range_nodes(0, size);
+    let held = audit_nodes(c, &keys)?;
+    let frontier = keys
+        .iter()
+        .map(|k| held.get(k).copied())
+        .collect::<Option<Vec<Hash>>>()
+        .ok_or_else(|| StorageError::Database("the audit tree's stored nodes are incomplete".into()))?;
+    let mut insert =
+        c.prepare_cached("INSERT OR REPLACE INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)").map_err(db)?;
+    for ((level, index), hash) in merkle::appended_nodes(size, &frontier, leaves) {
+        insert.execute(params![level, index as i64, hash.to_vec()]).map_err(db)?;
+    }
+    Ok(())
+}
+
+/// A data directory from before the tree's nodes were stored gets them, once, from its leaves.
+fn build_audit_nodes(conn: &mut Connection) -> Result<(), StorageError> {
+    let size = audit_size(conn)?;
+    let nodes: i64 =
+        conn.query_row("SELECT count(*) FROM audit_nodes WHERE level = 0", [], |r| r.get(0)).map_err(db)?;
+    if nodes as u64 == size {
+        return Ok(());
+    }
+    let tx = conn.transaction().map_err(db)?;
+    tx.execute("DELETE FROM audit_nodes", []).map_err(db)?;
+    let leaves: Vec<Hash> = {
+        let mut stmt = tx.prepare("SELECT leaf_hash FROM audit_entries ORDER BY leaf").map_err(db)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let bytes = hex::decode(row.map_err(db)?).map_err(|e| StorageError::Database(Box::new(e)))?;
+            out.push(super::tree_hash(&bytes)?);
+        }
+        out
+    };
+    store_audit_nodes(&tx, 0, &leaves)?;
+    tx.commit().map_err(db)?;
+    tracing::info!(leaves = size, "audit tree nodes built");
+    Ok(())
+}
+
 impl SqliteStorage {
     /// Whether `dir` holds a server database.
     pub fn exists(dir: &Path) -> bool {
@@ -213,12 +285,13 @@ impl SqliteStorage {
     /// Opens (creating) `server.sqlite` in `dir`.
     pub fn open(dir: &Path) -> Result<SqliteStorage, StorageError> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::Database(Box::new(e)))?;
-        let conn = Connection::open(dir.join("server.sqlite")).map_err(db)?;
+        let mut conn = Connection::open(dir.join("server.sqlite")).map_err(db)?;
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(())).map_err(db)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
         rename_documents_to_records(&conn)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        build_audit_nodes(&mut conn)?;
         Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)) })
     }
 
@@ -763,17 +836,18 @@ impl Storage for SqliteStorage {
             if seq != expected_seq {
                 return Err(StorageError::AuditHeadMoved(seq));
             }
-            for e in &entries {
+            let size = audit_size(&tx)?;
+            for (i, e) in entries.iter().enumerate() {
                 tx.prepare_cached(
-                    "INSERT INTO audit_entries (device, seq, hash, leaf_hash, json) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO audit_entries (leaf, device, seq, hash, leaf_hash, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(db)?
-                .execute(params![e.device, e.seq as i64, e.hash, e.leaf_hash, e.json])
+                .execute(params![(size + 1 + i as u64) as i64, e.device, e.seq as i64, e.hash, e.leaf_hash, e.json])
                 .map_err(db)?;
             }
-            let size: i64 = tx.query_row("SELECT COUNT(*) FROM audit_entries", [], |r| r.get(0)).map_err(db)?;
+            store_audit_nodes(&tx, size, &super::leaf_hashes(&entries)?)?;
             tx.commit().map_err(db)?;
-            Ok(size as u64)
+            Ok(size + entries.len() as u64)
         })
         .await
     }
@@ -789,13 +863,12 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn audit_leaves(&self) -> Result<Vec<String>, StorageError> {
-        self.with(|c| {
-            let mut stmt = c.prepare_cached("SELECT leaf_hash FROM audit_entries ORDER BY leaf").map_err(db)?;
-            let rows = stmt.query_map([], |r| r.get(0)).map_err(db)?;
-            rows.collect::<Result<Vec<String>, _>>().map_err(db)
-        })
-        .await
+    async fn audit_size(&self) -> Result<u64, StorageError> {
+        self.with(|c| audit_size(c)).await
+    }
+
+    async fn audit_nodes(&self, keys: Vec<NodeKey>) -> Result<std::collections::HashMap<NodeKey, Hash>, StorageError> {
+        self.with(move |c| audit_nodes(c, &keys)).await
     }
 
     async fn audit_leaf_index(&self, device: String, seq: u64) -> Result<Option<u64>, StorageError> {
@@ -897,5 +970,34 @@ mod tests {
         let old: i64 =
             conn.query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE 'document%'", [], |r| r.get(0)).unwrap();
         assert_eq!(old, 0, "no table or index keeps the old name");
+    }
+
+    #[tokio::test]
+    async fn a_data_directory_from_before_the_tree_nodes_were_stored_gets_them_from_its_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = |seq: u64| StoredAuditEntry {
+            device: "d".into(),
+            seq,
+            hash: format!("{seq:064x}"),
+            leaf_hash: hex::encode(merkle::leaf_hash(&seq.to_be_bytes())),
+            json: "{}".into(),
+        };
+        {
+            let storage = SqliteStorage::open(dir.path()).unwrap();
+            storage.append_audit("d".into(), 0, (1..=11).map(entry).collect()).await.unwrap();
+            storage.conn.lock().unwrap().execute("DELETE FROM audit_nodes", []).unwrap();
+        }
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        let leaves: Vec<Hash> = (1..=11u64).map(|s| merkle::leaf_hash(&s.to_be_bytes())).collect();
+        let keys = merkle::range_nodes(0, 11);
+        let nodes = storage.audit_nodes(keys.clone()).await.unwrap();
+        let frontier: Vec<Hash> = keys.iter().map(|k| nodes[k]).collect();
+        assert_eq!(merkle::fold_nodes(&frontier), merkle::root(&leaves));
+        // And appends continue from the rebuilt nodes.
+        storage.append_audit("d".into(), 11, vec![entry(12)]).await.unwrap();
+        let keys = merkle::range_nodes(0, 12);
+        let nodes = storage.audit_nodes(keys.clone()).await.unwrap();
+        let all: Vec<Hash> = (1..=12u64).map(|s| merkle::leaf_hash(&s.to_be_bytes())).collect();
+        assert_eq!(merkle::fold_nodes(&keys.iter().map(|k| nodes[k]).collect::<Vec<_>>()), merkle::root(&all));
     }
 }
