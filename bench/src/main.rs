@@ -19,6 +19,7 @@ use onevisit_core::sample;
 use onevisit_core::store::{Store, TaskFilter};
 use serde_json::json;
 
+mod audit;
 mod bindings;
 mod bundle;
 mod sync;
@@ -31,7 +32,7 @@ fn main() {
         return writers::writer(&args[2..]);
     }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only answers|store|merge|documents|evidence|bundle|writers|rules|sync|bindings` runs one group.
+    // `--only answers|store|merge|documents|evidence|bundle|writers|rules|sync|audit|bindings` runs one group.
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
     let run = |group: &str| only.is_none_or(|o| o == group);
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -95,6 +96,10 @@ fn main() {
             json!({"limiter_on_ms": round(on), "limiter_off_ms": round(free), "target": "≈ 1: honest devices are never throttled",
                    "detail": "default limits (20 requests/s per device, burst 200) against no limit"}),
         );
+    }
+    if run("audit") {
+        let sizes: &[u64] = if quick { &[1_000, 10_000] } else { &[10_000, 100_000] };
+        audit::run(tmp.path(), sizes, if quick { 50 } else { 200 });
     }
     if run("bindings") {
         let (trivial, answers) = if quick { (20_000, 200) } else { (200_000, 1000) };

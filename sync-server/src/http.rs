@@ -105,7 +105,11 @@ async fn enroll<S: Storage, B: BlobStorage>(
     };
     let request: EnrolRequest =
         serde_json::from_slice(&body).map_err(|_| refuse(ApiError::Malformed("请求体不是登记请求")))?;
-    state.throttle.enrolment_allowed(peer.ip(), &request.code).map_err(|w| refuse(ApiError::Throttled(w)))?;
+    state
+        .throttle
+        .enrolment_allowed(&state.storage, peer.ip(), &request.code, now_ms())
+        .await?
+        .map_err(|w| refuse(ApiError::Throttled(w)))?;
     let key: [u8; 32] = hex::decode(&request.device_public_key)
         .ok()
         .and_then(|k| k.try_into().ok())
@@ -143,7 +147,7 @@ async fn enroll<S: Storage, B: BlobStorage>(
         }
         Err(e @ (StorageError::UnknownCode | StorageError::CodeUsed | StorageError::CodeExpired)) => {
             // A wrong, spent or expired code counts toward the lockout of the address and prefix.
-            state.throttle.enrolment_failed(peer.ip(), &request.code);
+            state.throttle.enrolment_failed(&state.storage, peer.ip(), &request.code, now).await?;
             return Err(refuse(ApiError::Enrolment(e)));
         }
         Err(e) => return Err(e.into()),

@@ -1,13 +1,16 @@
 //! Throttling: a token bucket per device (honest devices never reach it), a bucket per network
 //! address for work that is not an authenticated device's (enrolment, refused authentication), and
-//! a lockout after repeated wrong enrolment codes per address and per code prefix. Kept in memory
-//! of one server process.
+//! a lockout after repeated wrong enrolment codes per address and per code prefix. The buckets are
+//! in the memory of one server process (with N replicas a device gets N times the rate); the
+//! lockouts are counted in storage, so that spreading guesses over replicas gains nothing.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::storage::{Storage, StorageError};
 
 /// Rates and lockouts, set with `serve`'s options.
 #[derive(Debug, Clone, Copy)]
@@ -95,60 +98,18 @@ impl<K: Eq + Hash + Clone> Buckets<K> {
     }
 }
 
-/// Failures counted in a window, with the lockout that follows.
-#[derive(Debug)]
-struct Lockouts<K> {
-    map: Mutex<HashMap<K, (u32, Instant)>>,
-}
-
-impl<K: Eq + Hash + Clone> Lockouts<K> {
-    fn new() -> Self {
-        Lockouts { map: Mutex::new(HashMap::new()) }
-    }
-
-    fn locked(&self, key: &K, limits: &RateLimits, now: Instant) -> Option<RetryAfter> {
-        let map = self.map.lock().ok()?;
-        let (count, since) = map.get(key)?;
-        let until = *since + limits.enrolment_lockout;
-        (*count >= limits.enrolment_failures && now < until).then(|| RetryAfter(until - now))
-    }
-
-    fn failed(&self, key: K, limits: &RateLimits, now: Instant) {
-        let Ok(mut map) = self.map.lock() else { return };
-        if map.len() > PRUNE_ABOVE {
-            map.retain(|_, (_, since)| now.duration_since(*since) < limits.enrolment_lockout);
-        }
-        let entry = map.entry(key).or_insert((0, now));
-        if now.duration_since(entry.1) >= limits.enrolment_lockout {
-            *entry = (0, now); // the window passed: count afresh
-        }
-        entry.0 += 1;
-        if entry.0 == limits.enrolment_failures {
-            entry.1 = now; // the lockout runs from the failure that triggered it
-        }
-    }
-}
-
 /// The server's throttle.
 #[derive(Debug)]
 pub struct Throttle {
     limits: RateLimits,
     devices: Buckets<String>,
     addresses: Buckets<IpAddr>,
-    enrol_addresses: Lockouts<IpAddr>,
-    enrol_prefixes: Lockouts<String>,
 }
 
 impl Throttle {
     /// A throttle with these limits.
     pub fn new(limits: RateLimits) -> Throttle {
-        Throttle {
-            limits,
-            devices: Buckets::new(),
-            addresses: Buckets::new(),
-            enrol_addresses: Lockouts::new(),
-            enrol_prefixes: Lockouts::new(),
-        }
+        Throttle { limits, devices: Buckets::new(), addresses: Buckets::new() }
     }
 
     /// One request of an authenticated device.
@@ -163,23 +124,41 @@ impl Throttle {
         self.addresses.take(&address, l.address_per_second, l.address_burst, Instant::now())
     }
 
-    /// Whether an enrolment with `code` from `address` may be tried now.
-    pub fn enrolment_allowed(&self, address: IpAddr, code: &str) -> Result<(), RetryAfter> {
-        let now = Instant::now();
-        let by_address = self.enrol_addresses.locked(&address, &self.limits, now);
-        let by_prefix = self.enrol_prefixes.locked(&prefix(code), &self.limits, now);
-        match by_address.into_iter().chain(by_prefix).max_by_key(|r| r.0) {
-            Some(wait) => Err(wait),
+    /// Whether an enrolment with `code` from `address` may be tried now (`Ok(Err(wait))` when the
+    /// address or the code's prefix is locked out).
+    pub async fn enrolment_allowed<S: Storage>(
+        &self,
+        storage: &S,
+        address: IpAddr,
+        code: &str,
+        now_ms: i64,
+    ) -> Result<Result<(), RetryAfter>, StorageError> {
+        let window = i64::try_from(self.limits.enrolment_lockout.as_millis()).unwrap_or(i64::MAX);
+        let nth = self.limits.enrolment_failures.max(1);
+        let failure = storage.enrolment_nth_failure(lockout_keys(address, code), nth, now_ms - window).await?;
+        Ok(match failure {
+            // Locked until the failure that reached the limit leaves the window.
+            Some(at) => Err(RetryAfter(Duration::from_millis(u64::try_from(at + window - now_ms).unwrap_or(1).max(1)))),
             None => Ok(()),
-        }
+        })
     }
 
-    /// Counts a wrong enrolment code.
-    pub fn enrolment_failed(&self, address: IpAddr, code: &str) {
-        let now = Instant::now();
-        self.enrol_addresses.failed(address, &self.limits, now);
-        self.enrol_prefixes.failed(prefix(code), &self.limits, now);
+    /// Counts a wrong enrolment code against the address and the code's prefix.
+    pub async fn enrolment_failed<S: Storage>(
+        &self,
+        storage: &S,
+        address: IpAddr,
+        code: &str,
+        now_ms: i64,
+    ) -> Result<(), StorageError> {
+        let window = i64::try_from(self.limits.enrolment_lockout.as_millis()).unwrap_or(i64::MAX);
+        storage.enrolment_failed(lockout_keys(address, code), now_ms, now_ms - window).await
     }
+}
+
+/// What a wrong code counts against: the address it came from and the code's first characters.
+fn lockout_keys(address: IpAddr, code: &str) -> Vec<String> {
+    vec![format!("address:{address}"), format!("prefix:{}", prefix(code))]
 }
 
 fn prefix(code: &str) -> String {
@@ -213,17 +192,27 @@ mod tests {
         assert_eq!(t.device("d1"), Ok(()), "a token came back after 1/rate");
     }
 
-    #[test]
-    fn wrong_codes_lock_the_address_and_the_code_prefix() {
+    #[tokio::test]
+    async fn wrong_codes_lock_the_address_and_the_code_prefix_until_the_window_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = crate::storage::sqlite::SqliteStorage::open(dir.path()).unwrap();
         let t = Throttle::new(limits());
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        t.enrolment_failed(a, "ABCD00000000");
-        assert_eq!(t.enrolment_allowed(a, "ZZZZ00000000"), Ok(()));
-        t.enrolment_failed(a, "ABCD11111111");
-        assert!(t.enrolment_allowed(a, "ZZZZ00000000").is_err(), "the address is locked");
-        assert!(t.enrolment_allowed(b, "abcd-2222-2222").is_err(), "so is the prefix, from anywhere");
-        assert_eq!(t.enrolment_allowed(b, "ZZZZ00000000"), Ok(()));
+        let now = 1_000_000;
+        t.enrolment_failed(&storage, a, "ABCD00000000", now).await.unwrap();
+        assert_eq!(t.enrolment_allowed(&storage, a, "ZZZZ00000000", now).await.unwrap(), Ok(()));
+        t.enrolment_failed(&storage, a, "ABCD11111111", now + 1_000).await.unwrap();
+        let wait = t.enrolment_allowed(&storage, a, "ZZZZ00000000", now + 1_000).await.unwrap().unwrap_err();
+        assert_eq!(wait.0, Duration::from_secs(59), "locked until the first of the two leaves the window");
+        assert!(
+            t.enrolment_allowed(&storage, b, "abcd-2222-2222", now + 1_000).await.unwrap().is_err(),
+            "so is the prefix"
+        );
+        assert_eq!(t.enrolment_allowed(&storage, b, "ZZZZ00000000", now + 1_000).await.unwrap(), Ok(()));
+        // At most `enrolment_failures` wrong codes count in any window of `enrolment_lockout`.
+        assert!(t.enrolment_allowed(&storage, a, "ZZZZ", now + 59_999).await.unwrap().is_err());
+        assert_eq!(t.enrolment_allowed(&storage, a, "ZZZZ", now + 60_001).await.unwrap(), Ok(()));
     }
 
     #[test]

@@ -52,6 +52,7 @@ on_every_backend!(
     naming_a_hash_in_ones_own_record_grants_no_read_until_one_uploads_it,
     directory_data_is_versioned_by_its_hash,
     serials_are_handed_out_once_each,
+    wrong_enrolment_codes_count_in_a_sliding_window_per_key,
 );
 
 const DAY: &str = "20261201";
@@ -391,6 +392,21 @@ async fn serials_are_handed_out_once_each<S: Storage + Clone>(storage: S) {
         serials.insert(t.await.unwrap());
     }
     assert_eq!(serials, (1..=10).collect());
+}
+
+async fn wrong_enrolment_codes_count_in_a_sliding_window_per_key<S: Storage>(storage: S) {
+    let keys = || vec!["address:10.0.0.1".to_string(), "prefix:ABCD".to_string()];
+    assert_eq!(storage.enrolment_nth_failure(keys(), 2, 0).await.unwrap(), None);
+    storage.enrolment_failed(vec!["address:10.0.0.1".into()], 1_000, 0).await.unwrap();
+    storage.enrolment_failed(vec!["prefix:ABCD".into()], 2_000, 0).await.unwrap();
+    assert_eq!(storage.enrolment_nth_failure(keys(), 2, 0).await.unwrap(), None, "one failure per key");
+    storage.enrolment_failed(keys(), 3_000, 0).await.unwrap();
+    assert_eq!(storage.enrolment_nth_failure(keys(), 2, 0).await.unwrap(), Some(2_000), "the later of the keys");
+    assert_eq!(storage.enrolment_nth_failure(keys(), 2, 1_500).await.unwrap(), Some(2_000));
+    assert_eq!(storage.enrolment_nth_failure(keys(), 2, 2_500).await.unwrap(), None, "out of the window");
+    // Old failures are forgotten.
+    storage.enrolment_failed(vec!["other".into()], 10_000, 5_000).await.unwrap();
+    assert_eq!(storage.enrolment_nth_failure(keys(), 1, 0).await.unwrap(), None);
 }
 
 // ---- PostgreSQL only: what an administrator gets wrong ----

@@ -163,3 +163,29 @@ fn a_replica_killed_mid_push_loses_nothing_the_device_was_receipted_for() {
         assert_eq!(heads(&a, code), heads(&b, code), "{code}: nothing the device was receipted for is lost");
     }
 }
+
+#[test]
+fn wrong_enrolment_codes_spread_over_both_replicas_lock_out_the_address() {
+    let city = ReplicatedCity::new();
+    let mut store = onevisit_flow_tests::device(&city.path().join("a"), "scjg-01");
+    // The default limit is 10 wrong codes; the balancer sends 5 to each replica.
+    for guess in 0..10 {
+        let code = format!("{:04}WRONG000", guess);
+        match sync::enrol(&mut store, &city.balancer.base(), &code, &city.root) {
+            Err(sync::SyncError::Client(sync::ClientError::Refused { status: 403, .. })) => {}
+            other => panic!("wrong code {guess}: {other:?}"),
+        }
+    }
+    assert_eq!(replicas_serving(&city, "/v1/enroll"), BTreeSet::from([0, 1]));
+    // Locked on every replica: even the right code is not tried (and so not spent).
+    let code = city.admin(&["enrolment", "scjg-01"]).trim().to_string();
+    for _ in 0..2 {
+        match sync::enrol(&mut store, &city.balancer.base(), &code, &city.root) {
+            Err(sync::SyncError::Client(sync::ClientError::Refused { status: 429, kind, .. })) => {
+                assert_eq!(kind, "throttled")
+            }
+            other => panic!("a locked-out address enrolled: {other:?}"),
+        }
+    }
+    assert!(store.sync_account().unwrap().is_none());
+}

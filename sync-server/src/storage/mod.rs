@@ -292,6 +292,23 @@ pub trait Storage: Send + Sync + 'static {
         horizon_ms: i64,
     ) -> impl Future<Output = Result<bool, StorageError>> + Send;
 
+    /// Counts a wrong enrolment code against each of `keys` (an address, a code prefix) at `at_ms`;
+    /// failures older than `horizon_ms` are forgotten. Kept in storage, so every replica counts them.
+    fn enrolment_failed(
+        &self,
+        keys: Vec<String>,
+        at_ms: i64,
+        horizon_ms: i64,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// For each key, the time (ms) of its `nth` most recent failure at or after `since_ms`, if it
+    /// has that many: the lockout lasts until that failure leaves the window.
+    fn enrolment_nth_failure(
+        &self,
+        keys: Vec<String>,
+        nth: u32,
+        since_ms: i64,
+    ) -> impl Future<Output = Result<Option<i64>, StorageError>> + Send;
+
     // ---- records and the feed ----
 
     /// Every record's id (task code), in code order.

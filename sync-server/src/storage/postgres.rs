@@ -117,6 +117,8 @@ const MIGRATIONS: &[&str] = &["
         json TEXT NOT NULL,
         UNIQUE (device, seq)
     );
+    CREATE TABLE enrolment_failures (key TEXT NOT NULL, at_ms BIGINT NOT NULL);
+    CREATE INDEX enrolment_failures_by_key ON enrolment_failures(key, at_ms);
     CREATE TABLE audit_nodes (
         level INTEGER NOT NULL,
         idx BIGINT NOT NULL,
@@ -610,6 +612,38 @@ impl Storage for PostgresStorage {
             .await
             .map_err(db)?;
         Ok(c.query_opt(&stmt, &[&device]).await.map_err(db)?.as_ref().map(revocation))
+    }
+
+    async fn enrolment_failed(&self, keys: Vec<String>, at_ms: i64, horizon_ms: i64) -> Result<(), StorageError> {
+        let c = self.client().await?;
+        c.execute(
+            "WITH gone AS (DELETE FROM enrolment_failures WHERE at_ms < $3)
+             INSERT INTO enrolment_failures (key, at_ms) SELECT unnest($1::text[]), $2",
+            &[&keys, &at_ms, &horizon_ms],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn enrolment_nth_failure(
+        &self,
+        keys: Vec<String>,
+        nth: u32,
+        since_ms: i64,
+    ) -> Result<Option<i64>, StorageError> {
+        let c = self.client().await?;
+        let row = c
+            .query_one(
+                "SELECT max(nth) FROM (
+                    SELECT (SELECT at_ms FROM enrolment_failures f WHERE f.key = k AND f.at_ms >= $2
+                            ORDER BY at_ms DESC LIMIT 1 OFFSET $3) AS nth
+                    FROM unnest($1::text[]) AS k) AS per_key",
+                &[&keys, &since_ms, &i64::from(nth.saturating_sub(1))],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.get(0))
     }
 
     async fn remember_nonce(

@@ -101,6 +101,8 @@ const SCHEMA: &str = "
         json TEXT NOT NULL,
         UNIQUE (device, seq)
     );
+    CREATE TABLE IF NOT EXISTS enrolment_failures (key TEXT NOT NULL, at_ms INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS enrolment_failures_by_key ON enrolment_failures(key, at_ms);
     CREATE TABLE IF NOT EXISTS audit_nodes (
         level INTEGER NOT NULL,
         idx INTEGER NOT NULL,
@@ -608,6 +610,45 @@ impl Storage for SqliteStorage {
                 })
                 .optional()
                 .map_err(db)
+        })
+        .await
+    }
+
+    async fn enrolment_failed(&self, keys: Vec<String>, at_ms: i64, horizon_ms: i64) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            tx.execute("DELETE FROM enrolment_failures WHERE at_ms < ?1", [horizon_ms]).map_err(db)?;
+            for key in &keys {
+                tx.execute("INSERT INTO enrolment_failures (key, at_ms) VALUES (?1, ?2)", params![key, at_ms])
+                    .map_err(db)?;
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn enrolment_nth_failure(
+        &self,
+        keys: Vec<String>,
+        nth: u32,
+        since_ms: i64,
+    ) -> Result<Option<i64>, StorageError> {
+        self.with(move |c| {
+            let mut latest: Option<i64> = None;
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT at_ms FROM enrolment_failures WHERE key = ?1 AND at_ms >= ?2
+                     ORDER BY at_ms DESC LIMIT 1 OFFSET ?3",
+                )
+                .map_err(db)?;
+            for key in &keys {
+                let at: Option<i64> = stmt
+                    .query_row(params![key, since_ms, i64::from(nth.saturating_sub(1))], |r| r.get(0))
+                    .optional()
+                    .map_err(db)?;
+                latest = latest.max(at);
+            }
+            Ok(latest)
         })
         .await
     }
