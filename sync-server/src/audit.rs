@@ -10,7 +10,7 @@ use onevisit_core::sync::statements::{CHECKPOINT_SCHEMA, Checkpoint};
 use onevisit_core::sync::wire::{AuditResult, SignedStatement};
 use serde::{Deserialize, Serialize};
 
-use crate::storage::{DeviceRecord, Storage, StorageError, StoredAuditEntry};
+use crate::storage::{DeviceRecord, Storage, StorageError, StoredAuditEntry, nodes_in_order};
 use crate::tenant::Tenant;
 
 /// An inclusion proof of one device entry in a signed checkpoint's tree.
@@ -108,24 +108,19 @@ pub async fn checkpoint<S: Storage>(
     tenant: &Tenant,
     now_ms: i64,
 ) -> Result<SignedStatement, StorageError> {
-    let size = storage.audit_size().await?;
-    Ok(checkpoint_of(storage, tenant, now_ms, size).await?.0)
+    Ok(checkpoint_of(storage, tenant, now_ms, u64::MAX).await?.0)
 }
 
-/// The stored nodes named by `keys`, all of which must be there.
-async fn nodes<S: Storage>(storage: &S, keys: Vec<NodeKey>) -> Result<HashMap<NodeKey, Hash>, StorageError> {
-    let wanted = keys.len();
-    let found = storage.audit_nodes(keys).await?;
-    if found.len() < wanted {
-        return Err(StorageError::Database("the audit tree's stored nodes are incomplete".into()));
-    }
-    Ok(found)
+/// The stored nodes named by `keys` (deduplicated for the query).
+async fn nodes<S: Storage>(storage: &S, mut keys: Vec<NodeKey>) -> Result<HashMap<NodeKey, Hash>, StorageError> {
+    keys.sort_unstable();
+    keys.dedup();
+    storage.audit_nodes(keys).await
 }
 
-/// The root of the subtree `(start, len)` from stored nodes.
-fn subtree_root(nodes: &HashMap<NodeKey, Hash>, start: u64, len: u64) -> Hash {
-    let hashes: Vec<Hash> = merkle::range_nodes(start, len).iter().filter_map(|k| nodes.get(k).copied()).collect();
-    merkle::fold_nodes(&hashes)
+/// The root of the subtree `(start, len)` from stored nodes, all of which must be there.
+fn subtree_root(nodes: &HashMap<NodeKey, Hash>, start: u64, len: u64) -> Result<Hash, StorageError> {
+    Ok(merkle::fold_nodes(&nodes_in_order(&merkle::range_nodes(start, len), nodes)?))
 }
 
 /// Signs a checkpoint of the tree's first `size` leaves (at most the whole tree): the tree is
@@ -142,7 +137,7 @@ async fn checkpoint_of<S: Storage>(
         schema: CHECKPOINT_SCHEMA.into(),
         tenant: tenant.id.clone(),
         tree_size: size,
-        root_hash: hex::encode(subtree_root(&frontier, 0, size)),
+        root_hash: hex::encode(subtree_root(&frontier, 0, size)?),
         at_ms: now_ms,
         issuer_public_key: hex::encode(tenant.root_public_key()),
     };
@@ -155,7 +150,7 @@ async fn path<S: Storage>(storage: &S, index: u64, size: u64) -> Result<Vec<Hash
     let ranges = merkle::path_ranges(index, size);
     let keys = ranges.iter().flat_map(|&(start, len)| merkle::range_nodes(start, len)).collect();
     let held = nodes(storage, keys).await?;
-    Ok(ranges.iter().map(|&(start, len)| subtree_root(&held, start, len)).collect())
+    ranges.iter().map(|&(start, len)| subtree_root(&held, start, len)).collect()
 }
 
 /// Inclusion proofs of several entries of a device against one fresh checkpoint (entries the server

@@ -274,6 +274,17 @@ impl Default for City {
     }
 }
 
+/// A device's record of `code` as it shows it: its heads (sorted) and the rendered view (JSON), to
+/// compare devices.
+pub fn rendered(store: &Mutex<Store>, code: &TaskCode) -> (Vec<automerge::ChangeHash>, String) {
+    let mut s = store.lock().expect("store lock");
+    let dir = s.directory().expect("directory");
+    let record = s.record(code).expect("record");
+    let mut heads = record.heads();
+    heads.sort();
+    (heads, serde_json::to_string(&record.view(&dir).expect("view")).expect("JSON"))
+}
+
 /// A check point identifier from a literal.
 pub fn cp(id: &str) -> CheckPointId {
     id.parse().expect("check point literal")

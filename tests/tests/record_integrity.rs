@@ -16,7 +16,7 @@ use onevisit_core::record::{Position, RecordError, Status, WriteRule};
 use onevisit_core::store::{Store, StoreError};
 use onevisit_core::sync::wire::{RecordPush, RecordResult, Refusal, SyncRequest, SyncResponse, b64, heads_to_hex};
 use onevisit_core::sync::{self, CancelToken};
-use onevisit_flow_tests::{City, fast_options, recorded_case, sign_everything, sync_ok};
+use onevisit_flow_tests::{City, fast_options, recorded_case, rendered, sign_everything, sync_ok};
 
 /// The shared case: the lead (scjg-01, device A) and the fire officer (xfjy-01, device B) record
 /// the sample task honestly (B with a photo and a finding), complete it and sign the on-site record
@@ -133,21 +133,11 @@ fn section(doc: &AutoCommit, department: &str) -> ObjId {
     doc.get(map(doc, "sections"), department).unwrap().unwrap().1
 }
 
-/// What the honest device shows of the record, with its heads.
-fn shown(store: &Mutex<Store>, code: &TaskCode) -> (Vec<ChangeHash>, String) {
-    let mut s = store.lock().unwrap();
-    let dir = s.directory().unwrap();
-    let record = s.record(code).unwrap();
-    let mut heads = record.heads();
-    heads.sort();
-    (heads, serde_json::to_string(&record.view(&dir).unwrap()).unwrap())
-}
-
 #[test]
 fn another_departments_answers_cannot_be_overwritten_after_signing() {
     let case = signed_inspection();
     let (b, code) = (&case.b, &case.code);
-    let honest_before = shown(&case.a, code);
+    let honest_before = rendered(&case.a, code);
     // Stamped with the original inspector's id: the certificate says who really wrote it.
     let as_owner = forge(b, code, |doc| {
         let s = section(doc, "scjg");
@@ -170,7 +160,7 @@ fn another_departments_answers_cannot_be_overwritten_after_signing() {
     refused_by_server(b, code, &own_late, WriteRule::WrongStatus, "sections/xfjy/XFJY-001-01");
 
     sync_ok(&case.a);
-    assert_eq!(shown(&case.a, code), honest_before, "the honest device never shows the forged answers");
+    assert_eq!(rendered(&case.a, code), honest_before, "the honest device never shows the forged answers");
     refused_by_device(&case.a, code, &as_owner, WriteRule::ImpersonatedAuthor);
     let report = case.a.lock().unwrap().document_report(code, &case.document).unwrap();
     assert!(report.signed && report.matches_record == Some(true), "{report:?}");
@@ -207,7 +197,7 @@ fn status_shortcuts_and_reopening_a_cancelled_record_are_refused() {
 fn signed_documents_signatures_evidence_and_findings_are_never_deleted_or_rewritten() {
     let case = signed_inspection();
     let (b, code, sha) = (&case.b, &case.code, case.document.clone());
-    let honest_before = shown(&case.a, code);
+    let honest_before = rendered(&case.a, code);
     let deleted = forge(b, code, |doc| {
         let d = map(doc, "documents");
         doc.delete(&d, sha.as_str()).unwrap();
@@ -241,7 +231,7 @@ fn signed_documents_signatures_evidence_and_findings_are_never_deleted_or_rewrit
     });
     refused_by_server(b, code, &unfound, WriteRule::NoDeletion, "findings/");
     sync_ok(&case.a);
-    assert_eq!(shown(&case.a, code), honest_before);
+    assert_eq!(rendered(&case.a, code), honest_before);
     refused_by_device(&case.a, code, &unfound, WriteRule::NoDeletion);
 }
 

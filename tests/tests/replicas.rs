@@ -12,17 +12,8 @@ use onevisit_core::evidence::CaptureTarget;
 use onevisit_core::record::{AnswerValue, FindingDraft, Position};
 use onevisit_core::store::Store;
 use onevisit_core::sync::{self, CancelToken};
-use onevisit_flow_tests::{Lcg, ReplicatedCity, cp, fast_options, sync_ok};
+use onevisit_flow_tests::{Lcg, ReplicatedCity, cp, fast_options, rendered, sync_ok};
 use onevisit_test_support::{SampleExif, sample_jpeg};
-
-fn heads(store: &Mutex<Store>, code: &TaskCode) -> (Vec<automerge::ChangeHash>, String) {
-    let mut s = store.lock().unwrap();
-    let dir = s.directory().unwrap();
-    let record = s.record(code).unwrap();
-    let mut heads = record.heads();
-    heads.sort();
-    (heads, serde_json::to_string(&record.view(&dir).unwrap()).unwrap())
-}
 
 /// The replicas that served requests whose path contains `part`.
 fn replicas_serving(city: &ReplicatedCity, part: &str) -> BTreeSet<usize> {
@@ -74,9 +65,9 @@ fn three_devices_converge_through_two_replicas_request_by_request() {
             sync_ok(d);
         }
     }
-    let first = heads(&devices[0], &code);
+    let first = rendered(&devices[0], &code);
     for d in &devices[1..] {
-        assert_eq!(heads(d, &code), first, "identical heads and rendered record everywhere");
+        assert_eq!(rendered(d, &code), first, "identical heads and rendered record everywhere");
     }
     assert_eq!(devices[0].lock().unwrap().conflicts(&code).unwrap().len(), 1);
     for d in &devices {
@@ -160,7 +151,7 @@ fn a_replica_killed_mid_push_loses_nothing_the_device_was_receipted_for() {
     assert!(a.lock().unwrap().dirty_records().unwrap().is_empty());
     sync_ok(&b);
     for code in &codes {
-        assert_eq!(heads(&a, code), heads(&b, code), "{code}: nothing the device was receipted for is lost");
+        assert_eq!(rendered(&a, code), rendered(&b, code), "{code}: nothing the device was receipted for is lost");
     }
 }
 

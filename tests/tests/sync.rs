@@ -10,17 +10,10 @@ use onevisit_core::record::{AnswerValue, FindingDraft, Position};
 use onevisit_core::store::Store;
 use onevisit_core::sync::wire::{RecordPush, Refusal, SyncRequest, SyncResponse, b64};
 use onevisit_core::sync::{self, CancelToken, ClientError, SyncClient, SyncError};
-use onevisit_flow_tests::{City, Lcg, ServerProcess, cp, enrolled_device, fast_options, init_tenant, sync_ok};
+use onevisit_flow_tests::{
+    City, Lcg, ServerProcess, cp, enrolled_device, fast_options, init_tenant, rendered, sync_ok,
+};
 use onevisit_test_support::{SampleExif, sample_jpeg};
-
-fn rendered(store: &Mutex<Store>, code: &TaskCode) -> (Vec<automerge::ChangeHash>, String) {
-    let mut s = store.lock().unwrap();
-    let dir = s.directory().unwrap();
-    let record = s.record(code).unwrap();
-    let mut heads = record.heads();
-    heads.sort();
-    (heads, serde_json::to_string(&record.view(&dir).unwrap()).unwrap())
-}
 
 fn client_of(store: &Mutex<Store>) -> SyncClient {
     sync::engine::client_for(store, &fast_options()).unwrap().0

@@ -212,7 +212,7 @@ pub async fn sqlite_to_postgres(data: &Path, url: &str) -> Result<MigrationRepor
         )
         .map_err(sqlite)?;
     if let Some(json) = &directory {
-        let version = hex::encode(Sha256::digest(json.as_bytes()));
+        let version = super::directory_version(json);
         tx.execute("INSERT INTO directory (id, json, version) VALUES (1, $1, $2)", &[json, &version])
             .await
             .map_err(pg)?;
@@ -292,11 +292,9 @@ pub async fn sqlite_to_postgres(data: &Path, url: &str) -> Result<MigrationRepor
     if !dense {
         return Err(MigrateError::Mismatch("审计叶序号".into()));
     }
-    if source_position(&snapshot)? != before {
-        return Err(MigrateError::SourceMoved);
-    }
+    // The snapshot cannot see later writes: a writer that committed to the file after it began is
+    // seen on the connection itself, once the snapshot ends.
     drop(snapshot);
-    // A writer that committed to the file after our snapshot began is seen here.
     if source_position(&source)? != before {
         return Err(MigrateError::SourceMoved);
     }

@@ -83,6 +83,25 @@ pub enum StorageError {
     },
 }
 
+/// The version of directory data: SHA-256 (hex) of its JSON, the same on every backend (a
+/// migrated server must answer devices' version checks as before).
+pub fn directory_version(json: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(json.as_bytes()))
+}
+
+/// The hashes of `keys` from `held`, in order; every one must be stored (the tree's frontier or a
+/// proof's subtrees).
+pub(crate) fn nodes_in_order(
+    keys: &[NodeKey],
+    held: &std::collections::HashMap<NodeKey, Hash>,
+) -> Result<Vec<Hash>, StorageError> {
+    keys.iter()
+        .map(|k| held.get(k).copied())
+        .collect::<Option<Vec<Hash>>>()
+        .ok_or_else(|| StorageError::Database("the audit tree's stored nodes are incomplete".into()))
+}
+
 /// A stored hash (hex or bytes) as a tree hash.
 fn tree_hash(bytes: &[u8]) -> Result<Hash, StorageError> {
     Hash::try_from(bytes).map_err(|_| StorageError::Database("a stored audit tree hash is malformed".into()))

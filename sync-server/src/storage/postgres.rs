@@ -371,11 +371,6 @@ async fn audit_nodes(
         .collect()
 }
 
-fn directory_version_of(json: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(json.as_bytes()))
-}
-
 impl Storage for PostgresStorage {
     async fn tenant(&self) -> Result<Option<TenantRecord>, StorageError> {
         let c = self.client().await?;
@@ -413,7 +408,7 @@ impl Storage for PostgresStorage {
 
     async fn put_directory(&self, json: String) -> Result<(), StorageError> {
         let c = self.client().await?;
-        let version = directory_version_of(&json);
+        let version = super::directory_version(&json);
         c.execute(
             "INSERT INTO directory (id, json, version) VALUES (1, $1, $2)
              ON CONFLICT (id) DO UPDATE SET json = EXCLUDED.json, version = EXCLUDED.version",
@@ -944,12 +939,7 @@ impl Storage for PostgresStorage {
         }
         // The nodes the new leaves complete, from the frontier of the tree as it stood (O(log n)).
         let keys = merkle::range_nodes(0, to_u64(size));
-        let held = audit_nodes(&*tx, &keys).await?;
-        let frontier = keys
-            .iter()
-            .map(|k| held.get(k).copied())
-            .collect::<Option<Vec<Hash>>>()
-            .ok_or_else(|| StorageError::Database("the audit tree's stored nodes are incomplete".into()))?;
+        let frontier = super::nodes_in_order(&keys, &audit_nodes(&*tx, &keys).await?)?;
         let node =
             tx.prepare_cached("INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)").await.map_err(db)?;
         for ((level, index), hash) in merkle::appended_nodes(to_u64(size), &frontier, &super::leaf_hashes(&entries)?) {

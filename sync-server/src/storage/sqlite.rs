@@ -162,8 +162,7 @@ fn record_meta(c: &Connection, id: &str) -> Result<Option<RecordMeta>, StorageEr
 
 /// Records the version of the directory data `json`; returns it.
 fn set_directory_version(c: &Connection, json: &str) -> Result<String, StorageError> {
-    use sha2::{Digest, Sha256};
-    let version = hex::encode(Sha256::digest(json.as_bytes()));
+    let version = super::directory_version(json);
     c.execute(
         "INSERT INTO directory_version (id, version) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET version = ?1",
         [&version],
@@ -238,12 +237,7 @@ fn audit_nodes(c: &Connection, keys: &[NodeKey]) -> Result<std::collections::Has
 /// Stores the nodes that `leaves` complete in a tree of `size` (inside the caller's transaction).
 fn store_audit_nodes(c: &Connection, size: u64, leaves: &[Hash]) -> Result<(), StorageError> {
     let keys = merkle::range_nodes(0, size);
-    let held = audit_nodes(c, &keys)?;
-    let frontier = keys
-        .iter()
-        .map(|k| held.get(k).copied())
-        .collect::<Option<Vec<Hash>>>()
-        .ok_or_else(|| StorageError::Database("the audit tree's stored nodes are incomplete".into()))?;
+    let frontier = super::nodes_in_order(&keys, &audit_nodes(c, &keys)?)?;
     let mut insert =
         c.prepare_cached("INSERT OR REPLACE INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)").map_err(db)?;
     for ((level, index), hash) in merkle::appended_nodes(size, &frontier, leaves) {
