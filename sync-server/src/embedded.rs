@@ -60,16 +60,16 @@ const SWEEP_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(
 /// Bodies arrive within this by default (a 1 MiB chunk over a slow mobile link fits).
 pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Serves `storage` on `listener` until `shutdown` resolves.
-pub async fn serve<S: Storage>(
+/// Serves `storage` and `blobs` on `listener` until `shutdown` resolves.
+pub async fn serve<S: Storage, B: BlobStorage>(
     storage: S,
+    blobs: B,
     data: &Path,
     listener: tokio::net::TcpListener,
     options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), EmbeddedError> {
     let tenant = Tenant::open(&storage, data).await?;
-    let blobs = FileBlobs::with_limits(&data.join("blobs"), options.uploads)?;
     let counters = Arc::new(crate::listener::ConnectionCounters::default());
     let state = Arc::new(AppState {
         storage,
@@ -143,7 +143,12 @@ impl EmbeddedServer {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(e) = serve(serving, &dir, listener, ServeOptions::default(), shutdown).await {
+            let options = ServeOptions::default();
+            let served = match FileBlobs::with_limits(&dir.join("blobs"), options.uploads) {
+                Ok(blobs) => serve(serving, blobs, &dir, listener, options, shutdown).await,
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = served {
                 tracing::error!(error = %e, "embedded server stopped");
             }
         });

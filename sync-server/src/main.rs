@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use onevisit_core::domain::{Directory, InspectorId};
+use onevisit_server::blobs::{FileBlobs, S3Blobs, S3Config};
 use onevisit_server::storage::Storage;
 use onevisit_server::storage::postgres::PostgresStorage;
 use onevisit_server::storage::sqlite::SqliteStorage;
@@ -24,6 +25,12 @@ struct Cli {
     /// 不设则用数据目录中的 SQLite 文件。
     #[arg(long, global = true, env = "ONEVISIT_DATABASE", hide_env_values = true)]
     database: Option<String>,
+    /// 照片等文件的对象存储（s3://桶名/前缀，S3 兼容：阿里云 OSS、AWS S3 等）：多个副本共用一个桶；
+    /// 地址、区域和密钥取自 AWS_ENDPOINT_URL、AWS_REGION、AWS_ACCESS_KEY_ID、AWS_SECRET_ACCESS_KEY
+    /// （OSS 还需 AWS_VIRTUAL_HOSTED_STYLE_REQUEST=true）。不设则存放在数据目录的 blobs 文件夹；
+    /// 对 migrate 而言是照片迁往的桶。
+    #[arg(long, global = true, env = "ONEVISIT_BLOBS")]
+    blobs: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,7 +92,8 @@ enum Command {
     },
     /// 提供 HTTP 服务。
     Serve(ServeArgs),
-    /// 把内置 SQLite 数据（--data）整体迁移到一个空的 PostgreSQL 数据库，核对无误后才提交；迁移前请先停止服务器。
+    /// 把内置 SQLite 数据（--data）整体迁移到一个空的 PostgreSQL 数据库（给出 --blobs 时照片迁往该桶），
+    /// 核对无误后才提交；迁移前请先停止服务器。
     Migrate {
         /// 目标数据库地址（postgres://用户:密码@主机:端口/库名）。
         #[arg(long)]
@@ -231,6 +239,8 @@ enum ServerError {
     MigrateFromDatabase,
     #[error(transparent)]
     Serve(#[from] embedded::EmbeddedError),
+    #[error(transparent)]
+    Blobs(#[from] onevisit_server::blobs::BlobError),
     #[error(transparent)]
     Plan(#[from] tasks::PlanError),
     #[error("{0} 不是任务草稿（TaskDraft JSON 数组，格式见 README）：{1}")]
@@ -474,7 +484,7 @@ async fn run_on<S: Storage>(storage: S, cli: Cli) -> Result<(), ServerError> {
                 onevisit_core::beijing::date_time(r.revoked_at_ms)
             );
         }
-        Command::Serve(args) => serve(storage, &cli.data, args).await?,
+        Command::Serve(args) => serve(storage, &cli.data, cli.blobs.as_deref(), args).await?,
         // Handled in `run` before any storage is opened.
         Command::Migrate { .. } => {}
     }
@@ -489,10 +499,37 @@ async fn migrate(cli: &Cli, to: &str, json: bool) -> Result<(), ServerError> {
     if !SqliteStorage::exists(&cli.data) {
         return Err(ServerError::NotInitialised(cli.data.clone()));
     }
+    // With --blobs the photos go first: a bucket that is wrong fails before the database is
+    // touched, and blobs are named by their hash, so copying them again is harmless.
+    let blobs = match cli.blobs.as_deref() {
+        Some(url) => {
+            let config = S3Config::parse(url)?.with_environment();
+            if PostgresStorage::connect(to).await?.initialised().await? {
+                return Err(storage::migrate::MigrateError::TargetNotEmpty.into());
+            }
+            let bucket = S3Blobs::connect(&config, Default::default()).await?;
+            Some((config.describe(), bucket.copy_from_folder(&cli.data.join("blobs")).await?))
+        }
+        None => None,
+    };
     let report = storage::migrate::sqlite_to_postgres(&cli.data, to).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        #[derive(serde::Serialize)]
+        struct Moved<'a> {
+            #[serde(flatten)]
+            database: &'a storage::migrate::MigrationReport,
+            blobs: Option<onevisit_server::blobs::FolderCopy>,
+        }
+        let moved = Moved { database: &report, blobs: blobs.as_ref().map(|(_, copy)| *copy) };
+        println!("{}", serde_json::to_string_pretty(&moved).unwrap_or_default());
     } else {
+        if let Some((place, copy)) = &blobs {
+            println!(
+                "已复制并核对：{} 个照片等文件（{:.1} MiB）到 {place}，逐个读回核对哈希值",
+                copy.blobs,
+                copy.bytes as f64 / 1048576.0
+            );
+        }
         let rows = |t: &str| report.rows.get(t).copied().unwrap_or(0);
         println!(
             "已迁移并核对：{} 条记录（逐条比对内容、版本和 heads），{} 台设备，{} 个登记码，{} 条吊销，{} 条审计日志（审计树根 {} 一致）",
@@ -503,15 +540,35 @@ async fn migrate(cli: &Cli, to: &str, json: bool) -> Result<(), ServerError> {
             report.audit_size,
             &report.audit_root[..16.min(report.audit_root.len())]
         );
-        println!(
-            "此后请用 --database（或 ONEVISIT_DATABASE）启动服务器；数据目录中的根密钥文件和照片继续使用，设备无需重新登记"
-        );
+        if blobs.is_some() {
+            println!(
+                "此后请用 --database 和 --blobs（或 ONEVISIT_DATABASE、ONEVISIT_BLOBS）启动服务器；根密钥文件仍在数据目录中，设备无需重新登记"
+            );
+        } else {
+            println!(
+                "此后请用 --database（或 ONEVISIT_DATABASE）启动服务器；数据目录中的根密钥文件和照片继续使用，设备无需重新登记"
+            );
+        }
     }
     Ok(())
 }
 
 /// Serves until SIGINT or SIGTERM; SIGHUP reloads the TLS certificate.
-async fn serve<S: Storage>(storage: S, data: &std::path::Path, args: ServeArgs) -> Result<(), ServerError> {
+async fn serve<S: Storage>(
+    storage: S,
+    data: &std::path::Path,
+    blobs: Option<&str>,
+    args: ServeArgs,
+) -> Result<(), ServerError> {
+    let uploads = onevisit_server::blobs::UploadLimits {
+        quota_bytes: args.upload_quota_mib.saturating_mul(1024 * 1024),
+        expiry: std::time::Duration::from_secs(args.upload_expiry_hours.max(1) * 3600),
+    };
+    // The bucket is checked before the port is opened: a wrong one fails here, with what to fix.
+    let bucket = match blobs {
+        Some(url) => Some(S3Blobs::connect(&S3Config::parse(url)?.with_environment(), uploads).await?),
+        None => None,
+    };
     let files = match (&args.tls_cert, &args.tls_key, args.tls) {
         (Some(cert), Some(key), _) => Some((cert.clone(), key.clone())),
         (_, _, true) => Some(tls::default_paths(data)),
@@ -548,12 +605,15 @@ async fn serve<S: Storage>(storage: S, data: &std::path::Path, args: ServeArgs) 
             ..Default::default()
         },
         body_timeout: Some(std::time::Duration::from_secs(args.body_timeout_secs.max(1))),
-        uploads: onevisit_server::blobs::UploadLimits {
-            quota_bytes: args.upload_quota_mib.saturating_mul(1024 * 1024),
-            expiry: std::time::Duration::from_secs(args.upload_expiry_hours.max(1) * 3600),
-        },
+        uploads,
     };
-    embedded::serve(storage, data, listener, options, shutdown()).await?;
+    match bucket {
+        Some(bucket) => embedded::serve(storage, bucket, data, listener, options, shutdown()).await?,
+        None => {
+            let files = FileBlobs::with_limits(&data.join("blobs"), uploads)?;
+            embedded::serve(storage, files, data, listener, options, shutdown()).await?
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }

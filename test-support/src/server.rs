@@ -43,6 +43,12 @@ impl ServerProcess {
         ServerProcess::spawn(&built_bin("onevisit-server"), data, listen, options, "warn", Stdio::null())
     }
 
+    /// Starts serving with more `serve` options and environment variables (e.g. the `AWS_*` of a
+    /// bucket).
+    pub fn start_with_env(data: &Path, listen: &str, options: &[&str], env: &[(&str, String)]) -> ServerProcess {
+        ServerProcess::spawn_with_env(&built_bin("onevisit-server"), data, listen, options, env, "warn", Stdio::null())
+    }
+
     /// Starts serving with every log line down to `debug` written to `log`.
     #[allow(clippy::expect_used, reason = "test support: an unwritable log is the failure being reported")]
     pub fn start_logging_to(data: &Path, listen: &str, log: &Path) -> ServerProcess {
@@ -52,7 +58,6 @@ impl ServerProcess {
 
     /// Starts `bin` (the workspace's server or a benchmark build of it) and waits for the address
     /// it announces.
-    #[allow(clippy::expect_used, reason = "test support: a server that does not start is the failure")]
     pub fn spawn(
         bin: &Path,
         data: &Path,
@@ -61,7 +66,22 @@ impl ServerProcess {
         log_level: &str,
         stderr: Stdio,
     ) -> ServerProcess {
+        ServerProcess::spawn_with_env(bin, data, listen, options, &[], log_level, stderr)
+    }
+
+    /// [`ServerProcess::spawn`] with environment variables.
+    #[allow(clippy::expect_used, reason = "test support: a server that does not start is the failure")]
+    pub fn spawn_with_env(
+        bin: &Path,
+        data: &Path,
+        listen: &str,
+        options: &[&str],
+        env: &[(&str, String)],
+        log_level: &str,
+        stderr: Stdio,
+    ) -> ServerProcess {
         let mut child = Command::new(bin)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("--data")
             .arg(data)
             .args(["serve", "--listen", listen])

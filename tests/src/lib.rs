@@ -407,37 +407,70 @@ pub fn sign_everything(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) -> S
     doc
 }
 
-/// A city served by two replicas of the server on one PostgreSQL database (a throw-away cluster),
-/// behind a balancer that sends every request to the next replica in turn.
+/// A city served by two replicas of the server on one PostgreSQL database and one S3 bucket
+/// (a throw-away cluster and S3 server), behind a balancer that sends every request to the next
+/// replica in turn. The replicas share no folder: each has its own copy of the data directory
+/// (the CA key file, as a deployment hands each replica its secrets).
 pub struct ReplicatedCity {
-    /// The data directory both replicas share (the CA key file, blobs).
+    /// The data directory the admin commands use (replica 0's).
     pub data: PathBuf,
     /// The tenant root public key (hex).
     pub root: String,
     /// The database's address.
     pub database: String,
+    /// The bucket's address (`s3://…`).
+    pub blobs: String,
     /// The replicas.
     pub replicas: Vec<ServerProcess>,
     /// The balancer in front of them.
     pub balancer: round_robin::RoundRobin,
+    /// The S3-compatible server holding the bucket.
+    pub s3: onevisit_test_support::S3Server,
     /// The PostgreSQL cluster (dropped last).
     pub cluster: onevisit_test_support::PostgresCluster,
     tmp: tempfile::TempDir,
 }
 
 impl ReplicatedCity {
-    /// Initialises the tenant in a new database and starts two replicas and the balancer.
+    /// Initialises the tenant in a new database and bucket and starts two replicas and the balancer.
     pub fn new() -> ReplicatedCity {
         let cluster = onevisit_test_support::PostgresCluster::start();
         let database = cluster.database("city");
+        let s3 = onevisit_test_support::S3Server::start();
+        let blobs = s3.bucket("evidence", "330482");
         let tmp = tempfile::tempdir().expect("temporary directory");
         let data = tmp.path().join("server");
         use_database(&data, &database);
         let root = init_tenant(&data);
-        let replicas: Vec<ServerProcess> =
-            (0..2).map(|_| ServerProcess::start_with(&data, "127.0.0.1:0", &["--database", &database])).collect();
+        let replicas: Vec<ServerProcess> = (0..2)
+            .map(|i| {
+                let own = if i == 0 {
+                    data.clone()
+                } else {
+                    copy_data_directory(&data, &tmp.path().join(format!("replica-{i}")))
+                };
+                ServerProcess::start_with_env(
+                    &own,
+                    "127.0.0.1:0",
+                    &["--database", &database, "--blobs", &blobs],
+                    &s3.env(),
+                )
+            })
+            .collect();
         let balancer = round_robin::RoundRobin::start(&replicas.iter().map(|r| r.addr.clone()).collect::<Vec<_>>());
-        ReplicatedCity { data, root, database, replicas, balancer, cluster, tmp }
+        ReplicatedCity { data, root, database, blobs, replicas, balancer, s3, cluster, tmp }
+    }
+
+    /// Starts one more replica on the city's database and bucket, with its own copy of the data
+    /// directory (not behind the balancer).
+    pub fn start_replica(&self, name: &str) -> ServerProcess {
+        let own = copy_data_directory(&self.data, &self.tmp.path().join(name));
+        ServerProcess::start_with_env(
+            &own,
+            "127.0.0.1:0",
+            &["--database", &self.database, "--blobs", &self.blobs],
+            &self.s3.env(),
+        )
     }
 
     /// An enrolled device store named `name`, operated by `inspector`, talking to the balancer.
@@ -464,6 +497,24 @@ impl ReplicatedCity {
     pub fn path(&self) -> &Path {
         self.tmp.path()
     }
+}
+
+/// Copies the files of a server's data directory (the CA key, TLS files) to `to`; returns `to`.
+pub fn copy_data_directory(from: &Path, to: &Path) -> PathBuf {
+    fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                copy(&entry.path(), &to.join(entry.file_name()))?;
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+            }
+        }
+        Ok(())
+    }
+    copy(from, to).expect("copy the data directory");
+    to.to_path_buf()
 }
 
 impl Default for ReplicatedCity {

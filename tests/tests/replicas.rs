@@ -1,6 +1,7 @@
-//! Devices syncing through two server replicas on one PostgreSQL database, a balancer sending each
-//! request to the next replica: convergence to identical heads, a photo whose chunks land on both
-//! replicas, and a replica killed mid-push while the device finishes on the other.
+//! Devices syncing through two server replicas on one PostgreSQL database and one S3 bucket (no
+//! shared folder), a balancer sending each request to the next replica: convergence to identical
+//! heads, a photo whose chunks land on both replicas, and a replica killed mid-push while the device
+//! finishes on the other.
 
 #![allow(clippy::unwrap_used, clippy::panic, reason = "test helpers: a panic is the failure being reported")]
 
@@ -108,6 +109,25 @@ fn a_photo_uploaded_in_chunks_to_both_replicas_completes_and_is_fetched_whole() 
         s.blobs().unwrap().read(s.connection(), &blob.sha256).unwrap()
     };
     assert_eq!(bytes, photo, "byte for byte");
+    // The photo lives in the bucket, not in a replica's folder.
+    let key = city.s3.folder().join("evidence/330482/blobs").join(&evidence.sha256[..2]).join(&evidence.sha256);
+    assert_eq!(std::fs::read(&key).unwrap(), photo, "stored in the bucket");
+    assert!(!city.data.join("blobs").join(&evidence.sha256[..2]).exists(), "nothing in the data directory");
+    let staged = city.s3.folder().join("evidence/330482/partial");
+    assert!(!staged.exists() || walk(&staged).is_empty(), "no staged chunk is left behind: {:?}", walk(&staged));
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().is_dir() {
+            out.extend(walk(&entry.path()));
+        } else {
+            out.push(entry.path());
+        }
+    }
+    out
 }
 
 #[test]
