@@ -200,3 +200,26 @@ fn wrong_enrolment_codes_spread_over_both_replicas_lock_out_the_address() {
     }
     assert!(store.sync_account().unwrap().is_none());
 }
+
+#[test]
+fn a_replica_given_a_missing_bucket_or_a_wrong_secret_does_not_start() {
+    let city = ReplicatedCity::new();
+    for (blobs, secret, says) in [
+        ("s3://no-such-bucket/330482", onevisit_test_support::s3::S3_SECRET_KEY, "没有这个桶"),
+        (city.blobs.as_str(), "a-wrong-secret", "拒绝了访问"),
+        ("file:///srv/blobs", onevisit_test_support::s3::S3_SECRET_KEY, "s3://桶名/前缀"),
+    ] {
+        let out = std::process::Command::new(onevisit_flow_tests::server_bin())
+            .arg("--data")
+            .arg(&city.data)
+            .args(["--database", &city.database, "--blobs", blobs, "serve", "--listen", "127.0.0.1:0"])
+            .envs(city.s3.env())
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success(), "{blobs}: started");
+        assert!(!stdout.contains("正在监听"), "{blobs}: the port was opened: {stdout}");
+        assert!(stderr.contains(says) && !stderr.contains(secret), "{blobs}: {stderr}");
+    }
+}
