@@ -52,6 +52,8 @@ pub struct ServeOptions {
     pub body_timeout: Option<std::time::Duration>,
     /// Quota and expiry of unfinished uploads.
     pub uploads: UploadLimits,
+    /// The estimated bytes loaded records may take ([`crate::records::DEFAULT_CACHE_BYTES`] when absent).
+    pub record_cache_bytes: Option<usize>,
 }
 
 /// The longest pause between two sweeps of expired uploads.
@@ -75,7 +77,9 @@ pub async fn serve<S: Storage, B: BlobStorage>(
         storage,
         blobs,
         tenant,
-        records: Default::default(),
+        records: crate::records::Records::with_budget(
+            options.record_cache_bytes.unwrap_or(crate::records::DEFAULT_CACHE_BYTES),
+        ),
         metrics: Default::default(),
         metrics_token: options.metrics_token.filter(|t| !t.is_empty()),
         throttle: Throttle::new(options.rates),

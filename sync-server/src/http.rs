@@ -77,6 +77,10 @@ async fn metrics<S: Storage, B: BlobStorage>(
             value.load(Ordering::Relaxed)
         ));
     }
+    let (cache_bytes, cached) = state.records.cached();
+    out.push_str(&format!(
+        "# TYPE onevisit_record_cache_bytes gauge\nonevisit_record_cache_bytes {cache_bytes}\n# TYPE onevisit_records_cached gauge\nonevisit_records_cached {cached}\n"
+    ));
     if let Ok(seq) = state.storage.feed_head().await {
         out.push_str(&format!("# TYPE onevisit_feed_seq gauge\nonevisit_feed_seq {seq}\n"));
     }

@@ -155,6 +155,9 @@ struct ServeArgs {
     /// 未完成的上传在最后一块之后保留多少小时。
     #[arg(long, default_value_t = 48)]
     upload_expiry_hours: u64,
+    /// 内存中缓存的检查记录最多占用多少 MiB（估算值；超出时先释放最久未用的记录）。
+    #[arg(long, default_value_t = 64)]
+    record_cache_mib: usize,
 }
 
 /// 计划命令。
@@ -606,6 +609,7 @@ async fn serve<S: Storage>(
         },
         body_timeout: Some(std::time::Duration::from_secs(args.body_timeout_secs.max(1))),
         uploads,
+        record_cache_bytes: Some(args.record_cache_mib.max(1).saturating_mul(1024 * 1024)),
     };
     match bucket {
         Some(bucket) => embedded::serve(storage, bucket, data, listener, options, shutdown()).await?,

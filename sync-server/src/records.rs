@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use automerge::sync;
 use automerge::{ActorId, Change, ChangeHash};
@@ -21,8 +22,13 @@ use crate::storage::{NewRecord, RecordMeta, Storage, StorageError, StoredRecord}
 
 /// Compact a stored record once this many chunks follow its snapshot.
 const COMPACT_AFTER_CHUNKS: u64 = 64;
-/// How many loaded records the server keeps in memory at most (then forgets idle ones).
-const CACHED_DOCUMENTS: usize = 256;
+/// The memory loaded records may take by default, estimated (see [`LOADED_BYTES_PER_STORED_BYTE`]).
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// A loaded Automerge document takes several times its compressed stored bytes in memory: the
+/// cache weighs a record at this multiple of its stored size.
+const LOADED_BYTES_PER_STORED_BYTE: usize = 8;
+/// At most this many record slots (each holds a lock even when its record is not loaded).
+const MAX_SLOTS: usize = 4096;
 /// How often a write is retried after losing a race with another replica.
 const WRITE_ATTEMPTS: usize = 3;
 
@@ -80,12 +86,35 @@ struct Cached {
     record: Option<InspectionRecord>,
 }
 
-/// The per-record locks and cache.
-#[derive(Default)]
+/// One record's lock, its loaded copy, and what that copy weighs for the cache's budget.
+struct Slot {
+    cached: Mutex<Cached>,
+    /// Estimated bytes in memory of the loaded copy (0 when not loaded).
+    weight: AtomicUsize,
+    /// When the slot was last used (a tick of [`Records::clock`]), to forget the oldest first.
+    used: AtomicU64,
+}
+
+/// The per-record locks and the cache of loaded records, bounded by estimated bytes in memory
+/// whatever the number of records.
 pub struct Records {
-    slots: std::sync::Mutex<HashMap<String, Arc<Mutex<Cached>>>>,
+    slots: std::sync::Mutex<HashMap<String, Arc<Slot>>>,
+    /// The byte budget of loaded records.
+    budget: usize,
+    clock: AtomicU64,
     /// The directory the write rules read, parsed once per version.
     directory: std::sync::Mutex<Option<(String, Arc<Directory>)>>,
+}
+
+impl Default for Records {
+    fn default() -> Self {
+        Records::with_budget(DEFAULT_CACHE_BYTES)
+    }
+}
+
+/// What a record of `stored` bytes is estimated to take in memory once loaded.
+fn loaded_weight(stored: usize) -> usize {
+    stored.saturating_add(4096).saturating_mul(LOADED_BYTES_PER_STORED_BYTE)
 }
 
 /// One pushed record's outcome, and its heads if something was accepted into it.
@@ -147,19 +176,52 @@ impl Records {
         Ok(directory)
     }
 
-    fn slot(&self, id: &str) -> Arc<Mutex<Cached>> {
+    /// A cache that keeps loaded records up to `budget` estimated bytes.
+    pub fn with_budget(budget: usize) -> Records {
+        Records { slots: Default::default(), budget, clock: AtomicU64::new(0), directory: Default::default() }
+    }
+
+    /// Estimated bytes the loaded records take now, and how many are loaded.
+    pub fn cached(&self) -> (usize, usize) {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let weights = slots.values().map(|s| s.weight.load(Ordering::Relaxed)).filter(|w| *w > 0);
+        weights.fold((0, 0), |(bytes, n), w| (bytes + w, n + 1))
+    }
+
+    fn slot(&self, id: &str) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if slots.len() >= CACHED_DOCUMENTS && !slots.contains_key(id) {
-            // Forget records nobody is using right now (a loaded record costs far more memory
-            // than its saved bytes); they are reloaded from storage when next needed.
-            let excess = slots.len() + 1 - CACHED_DOCUMENTS / 2;
-            let idle: Vec<String> =
-                slots.iter().filter(|(_, s)| Arc::strong_count(s) == 1).map(|(k, _)| k.clone()).take(excess).collect();
-            for k in idle {
+        let total: usize = slots.values().map(|s| s.weight.load(Ordering::Relaxed)).sum();
+        if total > self.budget || (slots.len() >= MAX_SLOTS && !slots.contains_key(id)) {
+            // Forget the least recently used records nobody is using right now, down to three
+            // quarters of the budget; they are reloaded from storage when next needed.
+            let mut idle: Vec<(u64, String, usize)> = slots
+                .iter()
+                .filter(|(k, s)| Arc::strong_count(s) == 1 && k.as_str() != id)
+                .map(|(k, s)| (s.used.load(Ordering::Relaxed), k.clone(), s.weight.load(Ordering::Relaxed)))
+                .collect();
+            idle.sort_unstable();
+            let (mut total, mut count) = (total, slots.len());
+            for (_, k, weight) in idle {
+                if total <= self.budget / 4 * 3 && count < MAX_SLOTS / 4 * 3 {
+                    break;
+                }
                 slots.remove(&k);
+                total -= weight;
+                count -= 1;
             }
         }
-        slots.entry(id.to_string()).or_insert_with(|| Arc::new(Mutex::new(Cached { version: 0, record: None }))).clone()
+        let slot = slots
+            .entry(id.to_string())
+            .or_insert_with(|| {
+                Arc::new(Slot {
+                    cached: Mutex::new(Cached { version: 0, record: None }),
+                    weight: AtomicUsize::new(0),
+                    used: AtomicU64::new(0),
+                })
+            })
+            .clone();
+        slot.used.store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        slot
     }
 
     /// Handles one record of a batch.
@@ -192,7 +254,7 @@ impl Records {
                 return Ok(refused(&id, Refusal::NotAssigned));
             }
             let slot = self.slot(&id);
-            let mut cached = slot.lock().await;
+            let mut cached = slot.cached.lock().await;
             let update = self.update(
                 storage,
                 writer,
@@ -203,9 +265,14 @@ impl Records {
                 changes.clone(),
                 sync_message.clone(),
             );
-            match update.await {
+            let outcome = update.await;
+            // What the loaded copy weighs now (the stored size grows with every accepted write).
+            let weight = if cached.record.is_some() { loaded_weight(meta.size as usize) } else { 0 };
+            slot.weight.store(weight, Ordering::Relaxed);
+            match outcome {
                 Err(StorageError::VersionConflict(_)) => {
                     cached.record = None;
+                    slot.weight.store(0, Ordering::Relaxed);
                     continue;
                 }
                 other => return other,
@@ -262,10 +329,12 @@ impl Records {
             heads: heads.clone(),
             snapshot,
         };
+        let stored = doc.snapshot.len();
         let version = storage.create_record(doc).await?;
         let evidence = evidence_of(&record);
         let slot = self.slot(id);
-        *slot.lock().await = Cached { version, record: Some(record) };
+        *slot.cached.lock().await = Cached { version, record: Some(record) };
+        slot.weight.store(loaded_weight(stored), Ordering::Relaxed);
         Ok(Outcome {
             result: RecordResult { id: id.to_string(), heads: heads.clone(), held, ..Default::default() },
             accepted: Some(heads),
@@ -431,4 +500,40 @@ fn own_closure(
 
 fn decode_changes(encoded: &[String]) -> Option<Vec<Change>> {
     encoded.iter().map(|c| unb64(c).and_then(|b| parse_change(b).ok())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_forgets_the_least_recently_used_idle_records_to_stay_within_its_bytes() {
+        let records = Records::with_budget(10 * loaded_weight(1000));
+        let mut held = Vec::new();
+        for i in 0..100 {
+            let slot = records.slot(&format!("r{i}"));
+            slot.weight.store(loaded_weight(1000), Ordering::Relaxed);
+            if i == 3 {
+                held.push(slot); // in use by a request: never forgotten
+            }
+        }
+        let (bytes, loaded) = records.cached();
+        assert!(bytes <= 11 * loaded_weight(1000), "{bytes} bytes in {loaded} records");
+        let slots = records.slots.lock().unwrap();
+        assert!(slots.contains_key("r3"), "a record in use stays");
+        assert!(slots.contains_key("r99") && !slots.contains_key("r0"), "the oldest go first");
+    }
+
+    #[test]
+    fn one_record_larger_than_the_budget_is_still_served() {
+        let records = Records::with_budget(loaded_weight(10));
+        let big = records.slot("big");
+        big.weight.store(loaded_weight(1_000_000), Ordering::Relaxed);
+        drop(big);
+        let again = records.slot("big");
+        assert_eq!(again.weight.load(Ordering::Relaxed), loaded_weight(1_000_000), "kept while it is asked for");
+        drop(again);
+        records.slot("other");
+        assert_eq!(records.cached().1, 0, "forgotten once another record is needed");
+    }
 }
