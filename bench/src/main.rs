@@ -22,6 +22,7 @@ use serde_json::json;
 mod audit;
 mod bindings;
 mod bundle;
+mod load;
 mod sync;
 mod writers;
 
@@ -32,7 +33,7 @@ fn main() {
         return writers::writer(&args[2..]);
     }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only answers|store|merge|documents|evidence|bundle|writers|rules|sync|audit|bindings` runs one group.
+    // `--only answers|store|merge|documents|evidence|bundle|writers|rules|sync|audit|load|bindings` runs one group.
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
     let run = |group: &str| only.is_none_or(|o| o == group);
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -100,6 +101,10 @@ fn main() {
     if run("audit") {
         let sizes: &[u64] = if quick { &[1_000, 10_000] } else { &[10_000, 100_000] };
         audit::run(tmp.path(), sizes, if quick { 50 } else { 200 });
+    }
+    if run("load") {
+        let (devices, tasks, seconds) = if quick { (50, 60, 2.0) } else { (200, 240, 8.0) };
+        load::run(tmp.path(), devices, tasks, seconds);
     }
     if run("bindings") {
         let (trivial, answers) = if quick { (20_000, 200) } else { (200_000, 1000) };

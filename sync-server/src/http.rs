@@ -329,7 +329,7 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
         let release = state.tenant.sign(&release).map_err(|e| ApiError::Internal(e.to_string()))?;
         response.directory = Some(onevisit_core::sync::wire::DirectoryUpdate { version, json, release });
     }
-    let revoked = state.storage.revocations().await?.len() as u64;
+    let revoked = state.storage.revocation_count().await?;
     if revoked != request.revocations_seen {
         response.revocations = Some(
             state.tenant.revocation_list(&state.storage, now).await.map_err(|e| ApiError::Internal(e.to_string()))?,

@@ -15,9 +15,12 @@ pub const METRICS_TOKEN: &str = "metrics-token-for-tests";
 #[allow(clippy::expect_used, reason = "test support: a missing binary is the failure being reported")]
 pub fn built_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let file = format!("{name}{}", std::env::consts::EXE_SUFFIX);
+    // A test: target/<profile>/deps/<test> → target/<profile>/<name>; a benchmark or other binary
+    // of the workspace: target/<profile>/<it> → target/<profile>/<name>.
+    let beside = exe.parent().map(|d| d.join(&file)).filter(|b| b.exists());
     let dir = exe.parent().and_then(Path::parent).expect("target directory");
-    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let bin = beside.unwrap_or_else(|| dir.join(&file));
     assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first", bin.display());
     bin
 }

@@ -300,6 +300,8 @@ pub trait Storage: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Revocation, StorageError>> + Send;
     /// Every revocation.
     fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, StorageError>> + Send;
+    /// How many devices are revoked (what a device's list is compared with on every sync).
+    fn revocation_count(&self) -> impl Future<Output = Result<u64, StorageError>> + Send;
     /// A device's revocation, if it was revoked (one lookup, whatever the number of revocations).
     fn revocation(&self, device: String) -> impl Future<Output = Result<Option<Revocation>, StorageError>> + Send;
     /// Records a request nonce; false if it was seen before (a replay). Forgets nonces older than `horizon_ms`.

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use onevisit_core::certificate::Revocation;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use onevisit_core::sync::merkle::{self, Hash, NodeKey};
 
@@ -184,8 +184,25 @@ fn audit_head(c: &Connection, device: &str) -> Result<(u64, String), StorageErro
 /// SQLite storage: one connection behind a mutex, used from blocking tasks.
 #[derive(Clone)]
 pub struct SqliteStorage {
+    /// The one connection that writes (SQLite has one writer at a time; this keeps it in-process).
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections: WAL lets reads run beside the writer and each other.
+    readers: Arc<Readers>,
+    /// The connection that records request nonces, without waiting for the disk (see
+    /// [`SqliteStorage::open`]), and when old nonces were last forgotten.
+    nonces: Arc<Mutex<(Connection, i64)>>,
 }
+
+/// The read-only connections, handed out round robin (a free one first).
+struct Readers {
+    conns: Vec<Mutex<Connection>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+/// Read-only connections per server: a request's reads run on one while other requests read or write.
+const READERS: usize = 4;
+/// Nonces older than the horizon are forgotten at most this often (not on every request).
+const NONCE_PRUNE_EVERY_MS: i64 = 1000;
 
 fn db(e: rusqlite::Error) -> StorageError {
     StorageError::Database(Box::new(e))
@@ -285,10 +302,50 @@ impl SqliteStorage {
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(())).map_err(db)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
         rename_documents_to_records(&conn)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
         build_audit_nodes(&mut conn)?;
-        Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)) })
+        let open_more = |flags: OpenFlags| -> Result<Connection, StorageError> {
+            let c = Connection::open_with_flags(dir.join("server.sqlite"), flags).map_err(db)?;
+            c.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
+            Ok(c)
+        };
+        let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conns = (0..READERS).map(|_| open_more(read_only).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
+        // A nonce only stops a replay of a signed request within the clock-skew window, and every
+        // request of the protocol is idempotent: its insert need not wait for the disk (WAL with
+        // synchronous=NORMAL survives a crash of the process; a power cut may forget the last
+        // moments' nonces). Everything else keeps synchronous=FULL on the writer.
+        let nonces = open_more(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        nonces.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
+        Ok(SqliteStorage {
+            conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(Readers { conns, next: Default::default() }),
+            nonces: Arc::new(Mutex::new((nonces, 0))),
+        })
+    }
+
+    /// Runs `f` on a read-only connection in a blocking task.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let n = readers.conns.len();
+            let start = readers.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let free = (0..n).find_map(|i| readers.conns[(start + i) % n].try_lock().ok());
+            let mut guard = match free {
+                Some(g) => g,
+                None => readers.conns[start % n]
+                    .lock()
+                    .map_err(|_| StorageError::Database("a reader lock is poisoned".into()))?,
+            };
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StorageError::Database(Box::new(e)))?
     }
 
     /// Runs `f` on the connection in a blocking task.
@@ -346,7 +403,7 @@ fn blob_visible(
 
 impl Storage for SqliteStorage {
     async fn tenant(&self) -> Result<Option<TenantRecord>, StorageError> {
-        self.with(|c| {
+        self.read(|c| {
             c.query_row("SELECT tenant, ca_public_key, sealed_ca_seed FROM tenant WHERE id = 1", [], |r| {
                 let key: Vec<u8> = r.get(1)?;
                 Ok((r.get::<_, String>(0)?, key, r.get::<_, Vec<u8>>(2)?))
@@ -394,6 +451,16 @@ impl Storage for SqliteStorage {
     }
 
     async fn directory_version(&self) -> Result<Option<String>, StorageError> {
+        let stored = self
+            .read(|c| {
+                c.query_row("SELECT version FROM directory_version WHERE id = 1", [], |r| r.get(0))
+                    .optional()
+                    .map_err(db)
+            })
+            .await?;
+        if stored.is_some() {
+            return Ok(stored);
+        }
         self.with(|c| {
             let version: Option<String> = c
                 .query_row("SELECT version FROM directory_version WHERE id = 1", [], |r| r.get(0))
@@ -411,7 +478,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn directory(&self) -> Result<Option<String>, StorageError> {
-        self.with(|c| c.query_row("SELECT json FROM directory WHERE id = 1", [], |r| r.get(0)).optional().map_err(db))
+        self.read(|c| c.query_row("SELECT json FROM directory WHERE id = 1", [], |r| r.get(0)).optional().map_err(db))
             .await
     }
 
@@ -433,7 +500,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn enrolments(&self) -> Result<Vec<EnrolmentSummary>, StorageError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut stmt = c
                 .prepare(
                     "SELECT substr(code_sha256, 1, 8), inspector, expires_ms, used_by_device FROM enrolments
@@ -456,7 +523,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn record_ids(&self) -> Result<Vec<String>, StorageError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut stmt = c.prepare("SELECT id FROM records ORDER BY id").map_err(db)?;
             let rows = stmt.query_map([], |r| r.get(0)).map_err(db)?;
             rows.collect::<Result<Vec<String>, _>>().map_err(db)
@@ -465,7 +532,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn enrolment_used_by(&self, code_sha256: String) -> Result<Option<String>, StorageError> {
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row("SELECT used_by_device FROM enrolments WHERE code_sha256 = ?1", [code_sha256], |r| r.get(0))
                 .optional()
                 .map(Option::flatten)
@@ -475,7 +542,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn enrolment_inspector(&self, code_sha256: String, now_ms: i64) -> Result<String, StorageError> {
-        self.with(move |c| enrolment_inspector(c, &code_sha256, now_ms)).await
+        self.read(move |c| enrolment_inspector(c, &code_sha256, now_ms)).await
     }
 
     async fn enrol(&self, code_sha256: String, now_ms: i64, device: DeviceRecord) -> Result<(), StorageError> {
@@ -498,7 +565,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn device(&self, device: String) -> Result<Option<DeviceRecord>, StorageError> {
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT device, public_key, inspector, certificate, serial, device_code FROM devices WHERE device = ?1",
                 [device],
@@ -516,7 +583,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn devices(&self) -> Result<Vec<DeviceSummary>, StorageError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut stmt = c
                 .prepare(
                     "SELECT d.device, d.inspector, d.device_code, d.serial,
@@ -581,7 +648,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn revocations(&self) -> Result<Vec<Revocation>, StorageError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut stmt = c
                 .prepare("SELECT serial, device, revoked_at_ms, reason FROM revocations ORDER BY revoked_at_ms, serial")
                 .map_err(db)?;
@@ -595,8 +662,14 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn revocation_count(&self) -> Result<u64, StorageError> {
+        self.read(|c| c.query_row("SELECT count(*) FROM revocations", [], |r| r.get::<_, i64>(0)).map_err(db))
+            .await
+            .map(|n| n as u64)
+    }
+
     async fn revocation(&self, device: String) -> Result<Option<Revocation>, StorageError> {
-        self.with(move |c| {
+        self.read(move |c| {
             c.prepare_cached("SELECT serial, device, revoked_at_ms, reason FROM revocations WHERE device = ?1")
                 .map_err(db)?
                 .query_row([device], |r| {
@@ -627,7 +700,7 @@ impl Storage for SqliteStorage {
         nth: u32,
         since_ms: i64,
     ) -> Result<Option<i64>, StorageError> {
-        self.with(move |c| {
+        self.read(move |c| {
             let mut latest: Option<i64> = None;
             let mut stmt = c
                 .prepare_cached(
@@ -654,25 +727,31 @@ impl Storage for SqliteStorage {
         at_ms: i64,
         horizon_ms: i64,
     ) -> Result<bool, StorageError> {
-        self.with(move |c| {
-            c.execute("DELETE FROM nonces WHERE at_ms < ?1", [horizon_ms]).map_err(db)?;
+        let nonces = self.nonces.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = nonces.lock().map_err(|_| StorageError::Database("the nonce lock is poisoned".into()))?;
+            let (c, pruned_at) = &mut *guard;
+            if at_ms - *pruned_at >= NONCE_PRUNE_EVERY_MS {
+                c.prepare_cached("DELETE FROM nonces WHERE at_ms < ?1").map_err(db)?.execute([horizon_ms]).map_err(db)?;
+                *pruned_at = at_ms;
+            }
             let inserted = c
-                .execute(
-                    "INSERT OR IGNORE INTO nonces (device, nonce, at_ms) VALUES (?1, ?2, ?3)",
-                    params![device, nonce, at_ms],
-                )
+                .prepare_cached("INSERT OR IGNORE INTO nonces (device, nonce, at_ms) VALUES (?1, ?2, ?3)")
+                .map_err(db)?
+                .execute(params![device, nonce, at_ms])
                 .map_err(db)?;
             Ok(inserted == 1)
         })
         .await
+        .map_err(|e| StorageError::Database(Box::new(e)))?
     }
 
     async fn record_meta(&self, id: String) -> Result<Option<RecordMeta>, StorageError> {
-        self.with(move |c| record_meta(c, &id)).await
+        self.read(move |c| record_meta(c, &id)).await
     }
 
     async fn record_bytes(&self, id: String) -> Result<Option<StoredRecord>, StorageError> {
-        self.with(move |c| {
+        self.read(move |c| {
             let tx = c.transaction().map_err(db)?;
             let version: Option<i64> = tx
                 .query_row("SELECT version FROM records WHERE id = ?1", [&id], |r| r.get(0))
@@ -814,7 +893,7 @@ impl Storage for SqliteStorage {
         since: u64,
         limit: u32,
     ) -> Result<Vec<FeedRow>, StorageError> {
-        self.with(move |c| {
+        self.read(move |c| {
             let departments = serde_json::to_string(&departments).map_err(|e| StorageError::Database(Box::new(e)))?;
             let mut stmt = c
                 .prepare_cached(
@@ -847,7 +926,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn feed_head(&self) -> Result<u64, StorageError> {
-        self.with(|c| {
+        self.read(|c| {
             c.query_row("SELECT seq FROM feed_counter WHERE id = 1", [], |r| r.get::<_, i64>(0))
                 .map(|s| s as u64)
                 .map_err(db)
@@ -856,7 +935,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn audit_head(&self, device: String) -> Result<(u64, String), StorageError> {
-        self.with(move |c| audit_head(c, &device)).await
+        self.read(move |c| audit_head(c, &device)).await
     }
 
     async fn append_audit(
@@ -888,7 +967,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn audit_entry_hash(&self, device: String, seq: u64) -> Result<Option<String>, StorageError> {
-        self.with(move |c| {
+        self.read(move |c| {
             c.prepare_cached("SELECT hash FROM audit_entries WHERE device = ?1 AND seq = ?2")
                 .map_err(db)?
                 .query_row(params![device, seq as i64], |r| r.get(0))
@@ -899,15 +978,15 @@ impl Storage for SqliteStorage {
     }
 
     async fn audit_size(&self) -> Result<u64, StorageError> {
-        self.with(|c| audit_size(c)).await
+        self.read(|c| audit_size(c)).await
     }
 
     async fn audit_nodes(&self, keys: Vec<NodeKey>) -> Result<std::collections::HashMap<NodeKey, Hash>, StorageError> {
-        self.with(move |c| audit_nodes(c, &keys)).await
+        self.read(move |c| audit_nodes(c, &keys)).await
     }
 
     async fn audit_leaf_index(&self, device: String, seq: u64) -> Result<Option<u64>, StorageError> {
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT leaf FROM audit_entries WHERE device = ?1 AND seq = ?2",
                 params![device, seq as i64],
@@ -951,7 +1030,7 @@ impl Storage for SqliteStorage {
         inspector: String,
         departments: Vec<String>,
     ) -> Result<bool, StorageError> {
-        self.with(move |c| blob_visible(c, &sha256, &inspector, &departments, true)).await
+        self.read(move |c| blob_visible(c, &sha256, &inspector, &departments, true)).await
     }
 
     async fn blob_referenced(
@@ -960,7 +1039,7 @@ impl Storage for SqliteStorage {
         inspector: String,
         departments: Vec<String>,
     ) -> Result<bool, StorageError> {
-        self.with(move |c| blob_visible(c, &sha256, &inspector, &departments, false)).await
+        self.read(move |c| blob_visible(c, &sha256, &inspector, &departments, false)).await
     }
 }
 
