@@ -152,7 +152,8 @@ async fn noop_load(devices: Vec<Device>, seconds: f64) -> (f64, f64, f64) {
             let mut samples = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let answer: SyncResponse = post(&http, &device.base, "/v1/sync", Some(&device.key), &noop(&device)).await;
+                let answer: SyncResponse =
+                    post(&http, &device.base, "/v1/sync", Some(&device.key), &noop(&device)).await;
                 assert!(answer.feed.is_empty() && answer.directory.is_none(), "a no-op sync");
                 samples.push(ms(t.elapsed()));
             }
@@ -194,8 +195,7 @@ pub fn run(base: &Path, devices: usize, tasks: usize, seconds: f64) {
     let bucket = s3.bucket("evidence", "330482");
     let one = City { data: base.join("load-pg1"), database: Some(cluster.database("one")), s3: None };
     let pg1 = measure("postgres-1", &one, 1, devices, tasks, seconds);
-    let two =
-        City { data: base.join("load-pg2"), database: Some(cluster.database("two")), s3: Some((s3, bucket)) };
+    let two = City { data: base.join("load-pg2"), database: Some(cluster.database("two")), s3: Some((s3, bucket)) };
     let pg2 = measure("postgres-2", &two, 2, devices, tasks, seconds);
     let detail = format!(
         "{devices} devices each with a sync in flight, {tasks} records, {seconds} s; signed, deflated no-op syncs over loopback http; rate limits off; the load tool on one thread of the same 2 cores"

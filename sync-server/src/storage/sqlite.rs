@@ -732,7 +732,10 @@ impl Storage for SqliteStorage {
             let mut guard = nonces.lock().map_err(|_| StorageError::Database("the nonce lock is poisoned".into()))?;
             let (c, pruned_at) = &mut *guard;
             if at_ms - *pruned_at >= NONCE_PRUNE_EVERY_MS {
-                c.prepare_cached("DELETE FROM nonces WHERE at_ms < ?1").map_err(db)?.execute([horizon_ms]).map_err(db)?;
+                c.prepare_cached("DELETE FROM nonces WHERE at_ms < ?1")
+                    .map_err(db)?
+                    .execute([horizon_ms])
+                    .map_err(db)?;
                 *pruned_at = at_ms;
             }
             let inserted = c
