@@ -499,6 +499,19 @@ impl ReplicatedCity {
     }
 }
 
+/// Every file under `dir` (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().is_dir() {
+            out.extend(files_under(&entry.path()));
+        } else {
+            out.push(entry.path());
+        }
+    }
+    out
+}
+
 /// Copies the files of a server's data directory (the CA key, TLS files) to `to`; returns `to`.
 pub fn copy_data_directory(from: &Path, to: &Path) -> PathBuf {
     fn copy(from: &Path, to: &Path) -> std::io::Result<()> {

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use onevisit_core::evidence::CaptureTarget;
 use onevisit_core::record::{AnswerValue, Position};
-use onevisit_flow_tests::{City, ServerProcess, cp, server_bin, sync_ok, use_database};
+use onevisit_flow_tests::{City, ServerProcess, cp, files_under, server_bin, sync_ok, use_database};
 use onevisit_test_support::{PostgresCluster, S3Server, SampleExif, sample_jpeg};
 
 fn migrate(data: &std::path::Path, to: &str) -> std::process::Output {
@@ -58,7 +58,8 @@ fn a_city_moved_to_postgres_and_s3_syncs_on_without_enrolling_or_sending_again()
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}{stdout}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("已迁移并核对") && stdout.contains("3 台设备"), "{stdout}");
-    let files = walk(&city.data.join("blobs")).into_iter().filter(|p| !p.starts_with(city.data.join("blobs/partial")));
+    let files =
+        files_under(&city.data.join("blobs")).into_iter().filter(|p| !p.starts_with(city.data.join("blobs/partial")));
     let copied = format!("{} 个照片等文件", files.count());
     assert!(stdout.contains(&copied) && stdout.contains("s3://evidence/330482"), "{copied}: {stdout}");
     // A second move onto the same database is refused and changes nothing.
@@ -158,29 +159,22 @@ fn a_move_to_a_missing_bucket_or_of_a_tampered_photo_changes_no_database() {
     assert!(!stderr.contains(onevisit_test_support::s3::S3_SECRET_KEY), "{stderr}");
     // A photo file changed on the server's disk is refused, not copied as evidence.
     let bucket = s3.bucket("evidence", "");
-    let file =
-        walk(&city.data.join("blobs")).into_iter().find(|p| !p.starts_with(city.data.join("blobs/partial"))).unwrap();
+    let file = files_under(&city.data.join("blobs"))
+        .into_iter()
+        .find(|p| !p.starts_with(city.data.join("blobs/partial")))
+        .unwrap();
     let mut bytes = std::fs::read(&file).unwrap();
     bytes[100] ^= 1;
     std::fs::write(&file, bytes).unwrap();
     let out = migrate_with_blobs(&city.data, &url, &bucket, &s3);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("哈希值"), "{stderr}");
-    assert!(walk(&s3.folder().join("evidence")).is_empty(), "nothing half-copied: {:?}", walk(&s3.folder()));
+    assert!(
+        files_under(&s3.folder().join("evidence")).is_empty(),
+        "nothing half-copied: {:?}",
+        files_under(&s3.folder())
+    );
     // Neither attempt touched the database: a clean move is still possible.
     let out = migrate(&city.data, &url);
     assert!(out.status.success(), "{out:?}");
-}
-
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.path().is_dir() {
-            out.extend(walk(&entry.path()));
-        } else {
-            out.push(entry.path());
-        }
-    }
-    out
 }

@@ -13,7 +13,7 @@ use onevisit_core::evidence::CaptureTarget;
 use onevisit_core::record::{AnswerValue, FindingDraft, Position};
 use onevisit_core::store::Store;
 use onevisit_core::sync::{self, CancelToken};
-use onevisit_flow_tests::{Lcg, ReplicatedCity, cp, fast_options, rendered, sync_ok};
+use onevisit_flow_tests::{Lcg, ReplicatedCity, cp, fast_options, files_under, rendered, sync_ok};
 use onevisit_test_support::{SampleExif, sample_jpeg};
 
 /// The replicas that served requests whose path contains `part`.
@@ -114,20 +114,11 @@ fn a_photo_uploaded_in_chunks_to_both_replicas_completes_and_is_fetched_whole() 
     assert_eq!(std::fs::read(&key).unwrap(), photo, "stored in the bucket");
     assert!(!city.data.join("blobs").join(&evidence.sha256[..2]).exists(), "nothing in the data directory");
     let staged = city.s3.folder().join("evidence/330482/partial");
-    assert!(!staged.exists() || walk(&staged).is_empty(), "no staged chunk is left behind: {:?}", walk(&staged));
-}
-
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.path().is_dir() {
-            out.extend(walk(&entry.path()));
-        } else {
-            out.push(entry.path());
-        }
-    }
-    out
+    assert!(
+        !staged.exists() || files_under(&staged).is_empty(),
+        "no staged chunk is left behind: {:?}",
+        files_under(&staged)
+    );
 }
 
 #[test]
