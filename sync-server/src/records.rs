@@ -22,7 +22,7 @@ use crate::storage::{NewRecord, RecordMeta, Storage, StorageError, StoredRecord}
 
 /// Compact a stored record once this many chunks follow its snapshot.
 const COMPACT_AFTER_CHUNKS: u64 = 64;
-/// The memory loaded records may take by default, estimated (see [`LOADED_BYTES_PER_STORED_BYTE`]).
+/// The memory loaded records may take by default (estimated from their stored size).
 pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// A loaded Automerge document takes several times its compressed stored bytes in memory: the
 /// cache weighs a record at this multiple of its stored size.
