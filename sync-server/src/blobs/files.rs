@@ -3,7 +3,7 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use onevisit_core::sync::wire::{CHUNK_BYTES, MAX_BLOB_BYTES};
+use onevisit_core::sync::wire::MAX_BLOB_BYTES;
 use sha2::{Digest, Sha256};
 
 use super::{BlobError, BlobStorage, UploadLimits};
@@ -142,9 +142,7 @@ impl BlobStorage for FileBlobs {
     }
 
     async fn put_chunk(&self, sha256: &str, uploader: &str, index: u32, bytes: &[u8]) -> Result<(), BlobError> {
-        if bytes.is_empty() || bytes.len() > CHUNK_BYTES || u64::from(index) * CHUNK_BYTES as u64 >= MAX_BLOB_BYTES {
-            return Err(BlobError::BadChunk { index });
-        }
+        super::check_chunk(index, bytes)?;
         let (uploads, dir) = (self.uploads(uploader), self.partial(sha256, uploader));
         let quota = self.limits.quota_bytes;
         let bytes = bytes.to_vec();
@@ -172,7 +170,7 @@ impl BlobStorage for FileBlobs {
         }
         let (dir, target, expected) = (self.partial(sha256, uploader), self.path(sha256), sha256.to_string());
         blocking(move || {
-            let count = size.div_ceil(CHUNK_BYTES as u64).max(1) as u32;
+            let count = super::chunk_count(size);
             let missing: Vec<u32> = (0..count).filter(|i| !dir.join(i.to_string()).exists()).collect();
             if !missing.is_empty() {
                 return Err(BlobError::MissingChunks(missing));
@@ -185,9 +183,7 @@ impl BlobStorage for FileBlobs {
             let mut total = 0u64;
             for i in 0..count {
                 let bytes = std::fs::read(dir.join(i.to_string()))?;
-                let expected_len =
-                    if i + 1 < count { CHUNK_BYTES as u64 } else { size - u64::from(i) * CHUNK_BYTES as u64 };
-                if bytes.len() as u64 != expected_len {
+                if bytes.len() as u64 != super::chunk_len(i, size) {
                     return Err(BlobError::BadChunk { index: i });
                 }
                 hasher.update(&bytes);

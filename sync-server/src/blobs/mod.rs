@@ -6,7 +6,7 @@
 
 use std::future::Future;
 
-use onevisit_core::sync::wire::MAX_BLOB_BYTES;
+use onevisit_core::sync::wire::{CHUNK_BYTES, MAX_BLOB_BYTES};
 
 mod files;
 mod s3;
@@ -118,6 +118,22 @@ pub trait BlobStorage: Send + Sync + 'static {
     fn read(&self, sha256: &str, offset: u64, len: u64) -> impl Future<Output = Result<Vec<u8>, BlobError>> + Send;
     /// Removes unfinished uploads whose latest chunk is older than the expiry; returns how many.
     fn expire(&self) -> impl Future<Output = Result<usize, BlobError>> + Send;
+}
+
+/// Refuses a chunk that is empty, longer than a chunk, or placed beyond the largest blob.
+fn check_chunk(index: u32, bytes: &[u8]) -> Result<(), BlobError> {
+    let beyond = u64::from(index) * CHUNK_BYTES as u64 >= MAX_BLOB_BYTES;
+    if bytes.is_empty() || bytes.len() > CHUNK_BYTES || beyond { Err(BlobError::BadChunk { index }) } else { Ok(()) }
+}
+
+/// How many chunks a blob of `size` bytes is sent in (at least one).
+fn chunk_count(size: u64) -> u32 {
+    size.div_ceil(CHUNK_BYTES as u64).max(1) as u32
+}
+
+/// The length chunk `index` of a blob of `size` bytes must have: whole chunks, the last one shorter.
+fn chunk_len(index: u32, size: u64) -> u64 {
+    if index + 1 < chunk_count(size) { CHUNK_BYTES as u64 } else { size - u64::from(index) * CHUNK_BYTES as u64 }
 }
 
 /// The folder (or key part) of `uploader`'s unfinished uploads: device ids (hex) as they are,

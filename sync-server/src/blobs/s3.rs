@@ -173,6 +173,34 @@ impl S3Blobs {
     }
 }
 
+impl S3Blobs {
+    /// Reads the staged chunks in order, checking each one's length, into `writer` (if any);
+    /// returns the SHA-256 (hex) of what was read.
+    async fn stream_chunks(
+        &self,
+        by_index: &HashMap<u32, Path>,
+        size: u64,
+        mut writer: Option<&mut WriteMultipart>,
+    ) -> Result<String, BlobError> {
+        let mut hasher = Sha256::new();
+        for i in 0..super::chunk_count(size) {
+            let bytes = match self.store.get(&by_index[&i]).await {
+                Ok(r) => r.bytes().await.map_err(|e| self.failed(e))?,
+                Err(e) => return Err(self.failed(e)),
+            };
+            if bytes.len() as u64 != super::chunk_len(i, size) {
+                return Err(BlobError::BadChunk { index: i });
+            }
+            hasher.update(&bytes);
+            if let Some(w) = writer.as_deref_mut() {
+                w.wait_for_capacity(2).await.map_err(|e| self.failed(e))?;
+                w.put(bytes);
+            }
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+}
+
 /// Everything the error and its sources say, to find the S3 error code in it.
 fn error_text(e: &object_store::Error) -> String {
     format!("{e} {e:?}")
@@ -218,9 +246,7 @@ impl BlobStorage for S3Blobs {
     }
 
     async fn put_chunk(&self, sha256: &str, uploader: &str, index: u32, bytes: &[u8]) -> Result<(), BlobError> {
-        if bytes.is_empty() || bytes.len() > CHUNK_BYTES || u64::from(index) * CHUNK_BYTES as u64 >= MAX_BLOB_BYTES {
-            return Err(BlobError::BadChunk { index });
-        }
+        super::check_chunk(index, bytes)?;
         let key = self.partial(sha256, uploader).join(index.to_string());
         // The chunk replaces any earlier copy of itself, so that one is not counted twice.
         let held: u64 =
@@ -236,7 +262,7 @@ impl BlobStorage for S3Blobs {
         if size > MAX_BLOB_BYTES {
             return Err(BlobError::TooLarge(size));
         }
-        let count = size.div_ceil(CHUNK_BYTES as u64).max(1) as u32;
+        let count = super::chunk_count(size);
         let staged = self.list(&self.partial(sha256, uploader)).await?;
         let by_index: HashMap<u32, Path> =
             staged.iter().filter_map(|o| chunk_index(o).map(|i| (i, o.location.clone()))).collect();
@@ -245,53 +271,28 @@ impl BlobStorage for S3Blobs {
             return Err(BlobError::MissingChunks(missing));
         }
         // Content-addressed: when another upload completed first, the chunks are still checked.
-        let already = self.has(sha256).await?;
-        let mut writer = if already {
+        let mut writer = if self.has(sha256).await? {
             None
         } else {
             Some(WriteMultipart::new(self.store.put_multipart(&self.blob(sha256)).await.map_err(|e| self.failed(e))?))
         };
-        let mut hasher = Sha256::new();
-        let mut total = 0u64;
-        for i in 0..count {
-            let read = match self.store.get(&by_index[&i]).await {
-                Ok(r) => r.bytes().await,
-                Err(e) => Err(e),
-            };
-            let bytes = match read {
-                Ok(b) => b,
-                Err(e) => {
-                    if let Some(w) = writer.take() {
-                        let _ = w.abort().await;
-                    }
-                    return Err(self.failed(e));
-                }
-            };
-            let expected_len =
-                if i + 1 < count { CHUNK_BYTES as u64 } else { size - u64::from(i) * CHUNK_BYTES as u64 };
-            if bytes.len() as u64 != expected_len {
-                if let Some(w) = writer.take() {
-                    let _ = w.abort().await;
-                }
-                return Err(BlobError::BadChunk { index: i });
-            }
-            hasher.update(&bytes);
-            total += bytes.len() as u64;
-            if let Some(w) = writer.as_mut() {
-                w.wait_for_capacity(2).await.map_err(|e| self.failed(e))?;
-                w.put(bytes);
-            }
-        }
-        let actual = hex::encode(hasher.finalize());
-        if actual != sha256 || total != size {
-            if let Some(w) = writer.take() {
+        let streamed = self.stream_chunks(&by_index, size, writer.as_mut()).await;
+        let wrong = match streamed {
+            Ok(actual) if actual == sha256 => None,
+            Ok(actual) => Some(BlobError::HashMismatch { expected: sha256.to_string(), actual }),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = wrong {
+            if let Some(w) = writer {
                 let _ = w.abort().await;
             }
-            // The chunks are wrong: drop them so the device starts this blob again.
-            self.remove_all(staged).await;
-            return Err(BlobError::HashMismatch { expected: sha256.to_string(), actual });
+            if matches!(e, BlobError::HashMismatch { .. }) {
+                // The chunks are wrong: drop them so the device starts this blob again.
+                self.remove_all(staged).await;
+            }
+            return Err(e);
         }
-        if let Some(w) = writer.take() {
+        if let Some(w) = writer {
             w.finish().await.map_err(|e| self.failed(e))?;
         }
         self.remove_all(staged).await;

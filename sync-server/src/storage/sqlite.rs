@@ -332,20 +332,17 @@ impl SqliteStorage {
         f: impl FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
         let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let n = readers.conns.len();
             let start = readers.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let free = (0..n).find_map(|i| readers.conns[(start + i) % n].try_lock().ok());
             let mut guard = match free {
                 Some(g) => g,
-                None => readers.conns[start % n]
-                    .lock()
-                    .map_err(|_| StorageError::Database("a reader lock is poisoned".into()))?,
+                None => readers.conns[start % n].lock().map_err(|_| poisoned("a reader"))?,
             };
             f(&mut guard)
         })
         .await
-        .map_err(|e| StorageError::Database(Box::new(e)))?
     }
 
     /// Runs `f` on the connection in a blocking task.
@@ -354,14 +351,20 @@ impl SqliteStorage {
         f: impl FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
         let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard =
-                conn.lock().map_err(|_| StorageError::Database("the connection lock is poisoned".into()))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StorageError::Database(Box::new(e)))?
+        blocking(move || f(&mut *conn.lock().map_err(|_| poisoned("the connection"))?)).await
     }
+}
+
+/// Runs `f` on a blocking thread (SQLite calls block).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StorageError::Database(Box::new(e)))?
+}
+
+/// A connection's lock was poisoned by a panic while it was held.
+fn poisoned(what: &str) -> StorageError {
+    StorageError::Database(format!("the lock of {what} is poisoned").into())
 }
 
 fn enrolment_inspector(conn: &Connection, code: &str, now_ms: i64) -> Result<String, StorageError> {
@@ -728,8 +731,8 @@ impl Storage for SqliteStorage {
         horizon_ms: i64,
     ) -> Result<bool, StorageError> {
         let nonces = self.nonces.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = nonces.lock().map_err(|_| StorageError::Database("the nonce lock is poisoned".into()))?;
+        blocking(move || {
+            let mut guard = nonces.lock().map_err(|_| poisoned("the nonce connection"))?;
             let (c, pruned_at) = &mut *guard;
             if at_ms - *pruned_at >= NONCE_PRUNE_EVERY_MS {
                 c.prepare_cached("DELETE FROM nonces WHERE at_ms < ?1")
@@ -746,7 +749,6 @@ impl Storage for SqliteStorage {
             Ok(inserted == 1)
         })
         .await
-        .map_err(|e| StorageError::Database(Box::new(e)))?
     }
 
     async fn record_meta(&self, id: String) -> Result<Option<RecordMeta>, StorageError> {
