@@ -134,6 +134,20 @@ fn from_issued(e: IssuedError) -> CertificateError {
     }
 }
 
+impl DeviceCertificate {
+    /// Whether the certificate is within its validity period at `at_ms` (its issuer checked
+    /// separately, e.g. once when first seen).
+    pub fn check_valid_at(&self, at_ms: i64) -> Result<(), CertificateError> {
+        if at_ms < self.not_before_ms {
+            return Err(CertificateError::NotYetValid { not_before_ms: self.not_before_ms });
+        }
+        if at_ms > self.not_after_ms {
+            return Err(CertificateError::Expired { not_after_ms: self.not_after_ms });
+        }
+        Ok(())
+    }
+}
+
 impl SignedCertificate {
     /// Signs a certificate with the CA key (its `issuer_public_key` must be the CA's).
     pub fn issue(certificate: &DeviceCertificate, ca: &DeviceKey) -> Result<SignedCertificate, CanonicalError> {
@@ -150,12 +164,7 @@ impl SignedCertificate {
         revocations: Option<&RevocationList>,
     ) -> Result<DeviceCertificate, CertificateError> {
         let certificate = self.verify_issued(root)?;
-        if at_ms < certificate.not_before_ms {
-            return Err(CertificateError::NotYetValid { not_before_ms: certificate.not_before_ms });
-        }
-        if at_ms > certificate.not_after_ms {
-            return Err(CertificateError::Expired { not_after_ms: certificate.not_after_ms });
-        }
+        certificate.check_valid_at(at_ms)?;
         if let Some(list) = revocations {
             if list.tenant != certificate.tenant {
                 return Err(CertificateError::WrongTenant);

@@ -31,6 +31,8 @@ pub struct AppState<S, B = crate::blobs::FileBlobs> {
     pub tenant: Tenant,
     /// Per-record locks and loaded records.
     pub records: Records,
+    /// Device certificates verified so far.
+    pub certificates: crate::certificates::VerifiedCertificates,
     /// Counters for /metrics.
     pub metrics: Metrics,
     /// The bearer token `/metrics` requires; without one, `/metrics` is not served.

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Request};
-use ed25519_dalek::VerifyingKey;
-use onevisit_core::certificate::{DeviceCertificate, SignedCertificate};
+use onevisit_core::certificate::DeviceCertificate;
 use onevisit_core::request_auth::{self, RequestAuth, RequestAuthError};
 use onevisit_core::sync::wire::{self, MAX_BODY_BYTES};
 
 use crate::api::{ApiError, AppState, now_ms};
 use crate::blobs::BlobStorage;
+use crate::certificates::StoredCertificateError;
 use crate::records::Writer;
 use crate::storage::{DeviceRecord, Storage};
 
@@ -22,10 +22,14 @@ use crate::storage::{DeviceRecord, Storage};
 pub struct Authenticated {
     /// The enrolled device.
     pub device: DeviceRecord,
-    /// Its certificate, verified now.
+    /// Its certificate, verified under the root and valid now.
     pub certificate: DeviceCertificate,
     /// The request body.
     pub body: Bytes,
+    /// How many devices of the tenant were revoked when the request was authenticated.
+    pub revocations: u64,
+    /// The directory version stored when the request was authenticated.
+    pub directory_version: Option<String>,
 }
 
 impl Authenticated {
@@ -86,21 +90,22 @@ async fn authenticate<S: Storage, B: BlobStorage>(
     }
     let now = now_ms();
     auth.check_clock(now).map_err(|e| charged(e.into()))?;
-    let device = state.storage.device(auth.device.clone()).await?.ok_or_else(|| charged(ApiError::UnknownDevice))?;
-    if let Some(r) = state.storage.revocation(device.device.clone()).await?.filter(|r| r.revoked_at_ms <= now) {
+    // One read: the device, its revocation and what every answer needs of the tenant.
+    let session =
+        state.storage.device_session(auth.device.clone()).await?.ok_or_else(|| charged(ApiError::UnknownDevice))?;
+    if let Some(r) = session.revocation.filter(|r| r.revoked_at_ms <= now) {
         return Err(charged(ApiError::Revoked(r.reason)));
     }
-    let signed: SignedCertificate =
-        serde_json::from_str(&device.certificate).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let root =
-        VerifyingKey::from_bytes(&state.tenant.root_public_key()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let certificate = signed.verify(&root, now, None).map_err(|_| charged(ApiError::Expired))?;
+    let device = session.device;
+    let verified = state.certificates.verify(&device, now).map_err(|e| match e {
+        StoredCertificateError::Certificate(_) => charged(ApiError::Expired),
+        e => ApiError::Internal(e.to_string()),
+    })?;
     state.throttle.device(&device.device).map_err(ApiError::Throttled)?;
     let body = read_body(body, state.body_timeout).await.map_err(charged)?;
     state.metrics.bytes_received.fetch_add(body.len() as u64, Ordering::Relaxed);
-    let key = VerifyingKey::from_bytes(&device.public_key).map_err(|e| ApiError::Internal(e.to_string()))?;
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    auth.verify(&key, parts.method.as_str(), path, &body, now).map_err(|e| charged(e.into()))?;
+    auth.verify(&verified.key, parts.method.as_str(), path, &body, now).map_err(|e| charged(e.into()))?;
     // The signature covers the bytes as sent; a compressed body is inflated only once it verified.
     let body = match parts.headers.get(axum::http::header::CONTENT_ENCODING).map(|v| v.as_bytes()) {
         None => body,
@@ -119,7 +124,13 @@ async fn authenticate<S: Storage, B: BlobStorage>(
     if !fresh {
         return Err(ApiError::Auth(RequestAuthError::Replayed));
     }
-    Ok(Authenticated { device, certificate, body })
+    Ok(Authenticated {
+        device,
+        certificate: verified.certificate.clone(),
+        body,
+        revocations: session.revocations,
+        directory_version: session.directory_version,
+    })
 }
 
 /// Reads a body up to [`MAX_BODY_BYTES`] within `timeout` (a sender that trickles is cut off).

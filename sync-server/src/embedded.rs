@@ -73,10 +73,12 @@ pub async fn serve<S: Storage, B: BlobStorage>(
 ) -> Result<(), EmbeddedError> {
     let tenant = Tenant::open(&storage, data).await?;
     let counters = Arc::new(crate::listener::ConnectionCounters::default());
+    let certificates = crate::certificates::VerifiedCertificates::new(tenant.root_key());
     let state = Arc::new(AppState {
         storage,
         blobs,
         tenant,
+        certificates,
         records: crate::records::Records::with_budget(
             options.record_cache_bytes.unwrap_or(crate::records::DEFAULT_CACHE_BYTES),
         ),

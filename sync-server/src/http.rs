@@ -249,7 +249,7 @@ async fn sync<S: Storage, B: BlobStorage>(
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|e| e.trim() == onevisit_core::sync::wire::DEFLATE));
-    let mut out = if wants_deflate {
+    let mut out = if wants_deflate && json.len() >= DEFLATE_FROM_BYTES {
         let mut r = onevisit_core::sync::wire::deflate(&json).into_response();
         r.headers_mut().insert(header::CONTENT_ENCODING, header::HeaderValue::from_static("deflate"));
         r
@@ -259,6 +259,10 @@ async fn sync<S: Storage, B: BlobStorage>(
     out.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
     Ok(out)
 }
+
+/// Answers shorter than this go uncompressed: a no-op's few hundred bytes gain little on the wire
+/// and setting up the compressor cost more than the rest of the answer.
+const DEFLATE_FROM_BYTES: usize = 1024;
 
 async fn sync_batch<S: Storage, B: BlobStorage>(
     state: &AppState<S, B>,
@@ -276,10 +280,18 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
     let now = now_ms();
     let mut response = SyncResponse::default();
     let mut receipt = Vec::new();
-    let directory = state.records.directory(&state.storage).await?;
-    let root =
-        VerifyingKey::from_bytes(&state.tenant.root_public_key()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let context = crate::records::RuleContext { directory: &directory, root, tenant: &state.tenant.id };
+    // The stored directory version, as read when the request was authenticated (data imported
+    // before versions were kept has it computed once).
+    let directory_version = match &auth.directory_version {
+        Some(v) => Some(v.clone()),
+        None => state.storage.directory_version().await?,
+    };
+    let directory = match (&directory_version, request.records.is_empty()) {
+        (_, true) => Arc::new(Directory::default()),
+        (version, false) => state.records.directory(&state.storage, version.clone().unwrap_or_default()).await?,
+    };
+    let context =
+        crate::records::RuleContext { directory: &directory, root: state.tenant.root_key(), tenant: &state.tenant.id };
     for push in request.records {
         let outcome = state.records.push(&state.storage, &writer, &context, push).await?;
         if outcome.result.refused.is_some() {
@@ -315,7 +327,7 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
         response.audit =
             Some(crate::audit::accept(&state.storage, &state.tenant, &auth.device, request.audit, now).await?);
     }
-    if let Some(version) = state.storage.directory_version().await?
+    if let Some(version) = directory_version
         && version != request.directory_version
         && let Some(json) = state.storage.directory().await?
     {
@@ -329,20 +341,20 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
         let release = state.tenant.sign(&release).map_err(|e| ApiError::Internal(e.to_string()))?;
         response.directory = Some(onevisit_core::sync::wire::DirectoryUpdate { version, json, release });
     }
-    let revoked = state.storage.revocation_count().await?;
-    if revoked != request.revocations_seen {
+    if auth.revocations != request.revocations_seen {
         response.revocations = Some(
             state.tenant.revocation_list(&state.storage, now).await.map_err(|e| ApiError::Internal(e.to_string()))?,
         );
     }
     let limit = request.limit.clamp(1, MAX_FEED_PAGE);
-    let mut rows =
+    let page =
         state.storage.feed(writer.inspector.clone(), writer.departments.clone(), request.since, limit + 1).await?;
-    response.more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    response.next = rows.last().map(|r| r.seq).unwrap_or(request.since);
-    response.feed = rows
+    response.more = page.rows.len() > limit as usize;
+    response.next = page.next(request.since, limit as usize);
+    response.feed = page
+        .rows
         .into_iter()
+        .take(limit as usize)
         .map(|r| FeedEntry {
             seq: r.seq,
             kind: if r.removed { FeedKind::Removed } else { FeedKind::Document },

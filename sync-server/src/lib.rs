@@ -6,6 +6,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod blobs;
+pub mod certificates;
 pub mod embedded;
 pub mod http;
 pub mod listener;

@@ -159,9 +159,8 @@ fn refused_for(id: &str, error: RecordError) -> Outcome {
 }
 
 impl Records {
-    /// The current directory data, parsed (re-read only when its version changes).
-    pub async fn directory<S: Storage>(&self, storage: &S) -> Result<Arc<Directory>, StorageError> {
-        let version = storage.directory_version().await?.unwrap_or_default();
+    /// The directory data of `version` (the stored one), parsed once per version.
+    pub async fn directory<S: Storage>(&self, storage: &S, version: String) -> Result<Arc<Directory>, StorageError> {
         if let Some((v, d)) = self.directory.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
             && v == &version
         {

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use ed25519_dalek::VerifyingKey;
 use onevisit_core::certificate::{
     CERTIFICATE_SCHEMA, DeviceCertificate, REVOCATION_SCHEMA, RevocationList, SignedCertificate, SignedRevocationList,
 };
@@ -62,6 +63,11 @@ impl Tenant {
     /// The root public key every device and receiving agency trusts.
     pub fn root_public_key(&self) -> [u8; 32] {
         self.ca.public_bytes()
+    }
+
+    /// The root public key, parsed.
+    pub fn root_key(&self) -> VerifyingKey {
+        self.ca.verifying_key()
     }
 
     /// Issues a certificate for a device key.

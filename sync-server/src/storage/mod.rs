@@ -173,6 +173,28 @@ pub struct FeedRow {
     pub removed: bool,
 }
 
+/// A page of one device's feed and the tenant's feed head seen by the same read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPage {
+    /// The rows the device may see, oldest first.
+    pub rows: Vec<FeedRow>,
+    /// The feed position every row of the page was read at: nothing at or below it was hidden.
+    pub head: u64,
+}
+
+impl FeedPage {
+    /// Where the device's cursor may move once it has applied the first `limit` rows: past the
+    /// last of them while more follow, else to the head — a device that sees little of the city
+    /// never reads past the same unseen records again.
+    pub fn next(&self, since: u64, limit: usize) -> u64 {
+        if self.rows.len() > limit {
+            self.rows[limit - 1].seq.max(since)
+        } else {
+            self.head.max(since).max(self.rows.last().map_or(0, |r| r.seq))
+        }
+    }
+}
+
 /// An accepted audit entry as the server keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAuditEntry {
@@ -214,6 +236,20 @@ pub struct DeviceRecord {
     pub serial: String,
     /// The short code in its document numbers, unique in the tenant.
     pub device_code: String,
+}
+
+/// What authenticating and answering one device request reads about the device and the tenant,
+/// in one round trip to storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSession {
+    /// The enrolled device.
+    pub device: DeviceRecord,
+    /// Its revocation, if it was revoked.
+    pub revocation: Option<Revocation>,
+    /// How many devices of the tenant are revoked (a device re-fetches the list when it changes).
+    pub revocations: u64,
+    /// The stored directory version (`None` before an import, or before versions were kept).
+    pub directory_version: Option<String>,
 }
 
 /// One enrolled device as administrators list it.
@@ -287,6 +323,12 @@ pub trait Storage: Send + Sync + 'static {
     ) -> impl Future<Output = Result<String, StorageError>> + Send;
     /// An enrolled device.
     fn device(&self, device: String) -> impl Future<Output = Result<Option<DeviceRecord>, StorageError>> + Send;
+    /// An enrolled device with its revocation, the tenant's revocation count and directory
+    /// version, read at once (every device request needs them).
+    fn device_session(
+        &self,
+        device: String,
+    ) -> impl Future<Output = Result<Option<DeviceSession>, StorageError>> + Send;
     /// Every enrolled device, by inspector.
     fn devices(&self) -> impl Future<Output = Result<Vec<DeviceSummary>, StorageError>> + Send;
     /// The next certificate serial.
@@ -363,14 +405,15 @@ pub trait Storage: Send + Sync + 'static {
         inspector: String,
         active: bool,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
-    /// Feed rows after `since` for an inspector of `departments`, oldest first, at most `limit`.
+    /// Feed rows after `since` for an inspector of `departments`, oldest first, at most `limit`,
+    /// with the feed head read in the same snapshot.
     fn feed(
         &self,
         inspector: String,
         departments: Vec<String>,
         since: u64,
         limit: u32,
-    ) -> impl Future<Output = Result<Vec<FeedRow>, StorageError>> + Send;
+    ) -> impl Future<Output = Result<FeedPage, StorageError>> + Send;
     /// The tenant's latest feed position.
     fn feed_head(&self) -> impl Future<Output = Result<u64, StorageError>> + Send;
 

@@ -16,13 +16,16 @@ use onevisit_core::sync::merkle::{self, Hash, NodeKey};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
+mod nonces;
+
 use super::{
-    DeviceRecord, DeviceSummary, EnrolmentSummary, FeedRow, NewRecord, RecordMeta, Storage, StorageError,
-    StoredAuditEntry, StoredRecord, TenantRecord,
+    DeviceRecord, DeviceSession, DeviceSummary, EnrolmentSummary, FeedPage, FeedRow, NewRecord, RecordMeta, Storage,
+    StorageError, StoredAuditEntry, StoredRecord, TenantRecord,
 };
 
 /// The schema, one migration per entry; a database records how many it has applied.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE tenant (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         tenant TEXT NOT NULL,
@@ -125,7 +128,11 @@ const MIGRATIONS: &[&str] = &["
         hash BYTEA NOT NULL,
         PRIMARY KEY (level, idx)
     );
-"];
+",
+    "
+    CREATE INDEX assignments_by_state ON assignments(inspector, active, seq);
+",
+];
 
 /// The advisory lock key under which replicas starting together migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x4f56_5f4d_4947; // "OV_MIG"
@@ -142,6 +149,8 @@ const GENESIS: &str = onevisit_core::audit::GENESIS_HASH;
 #[derive(Clone)]
 pub struct PostgresStorage {
     pool: Pool,
+    /// The task that records request nonces in batches.
+    nonces: nonces::NonceBatcher,
 }
 
 fn db(e: tokio_postgres::Error) -> StorageError {
@@ -227,6 +236,21 @@ async fn enrolment_inspector(
     }
 }
 
+/// A device from the first six columns of `row` (device, key, inspector, certificate, serial,
+/// code); a stored key of the wrong length is a storage error.
+fn device_row(row: &Row) -> Result<DeviceRecord, StorageError> {
+    let key: Vec<u8> = row.get(1);
+    let public_key = key.try_into().map_err(|_| StorageError::Database("malformed device key".into()))?;
+    Ok(DeviceRecord {
+        device: row.get(0),
+        public_key,
+        inspector: row.get(2),
+        certificate: row.get(3),
+        serial: row.get(4),
+        device_code: row.get(5),
+    })
+}
+
 fn revocation(row: &Row) -> Revocation {
     Revocation { serial: row.get(0), device: row.get(1), revoked_at_ms: row.get(2), reason: row.get(3) }
 }
@@ -255,7 +279,8 @@ impl PostgresStorage {
             .max_size(DEFAULT_POOL_SIZE)
             .build()
             .map_err(|e| StorageError::Database(Box::new(e)))?;
-        Ok(PostgresStorage { pool })
+        let nonces = nonces::NonceBatcher::start(pool.clone());
+        Ok(PostgresStorage { pool, nonces })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StorageError> {
@@ -516,20 +541,33 @@ impl Storage for PostgresStorage {
             )
             .await
             .map_err(db)?;
-        let row = c.query_opt(&stmt, &[&device]).await.map_err(db)?;
-        row.map(|r| {
-            let key: Vec<u8> = r.get(1);
-            let public_key = key.try_into().map_err(|_| StorageError::Database("malformed device key".into()))?;
-            Ok(DeviceRecord {
-                device: r.get(0),
-                public_key,
-                inspector: r.get(2),
-                certificate: r.get(3),
-                serial: r.get(4),
-                device_code: r.get(5),
-            })
-        })
-        .transpose()
+        c.query_opt(&stmt, &[&device]).await.map_err(db)?.as_ref().map(device_row).transpose()
+    }
+
+    async fn device_session(&self, device: String) -> Result<Option<DeviceSession>, StorageError> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "SELECT d.device, d.public_key, d.inspector, d.certificate, d.serial, d.device_code,
+                        r.serial, r.device, r.revoked_at_ms, r.reason,
+                        (SELECT count(*) FROM revocations), (SELECT version FROM directory WHERE id = 1)
+                 FROM devices d LEFT JOIN revocations r ON r.device = d.device WHERE d.device = $1",
+            )
+            .await
+            .map_err(db)?;
+        let Some(row) = c.query_opt(&stmt, &[&device]).await.map_err(db)? else { return Ok(None) };
+        let revocation = row.get::<_, Option<String>>(6).map(|serial| Revocation {
+            serial,
+            device: row.get(7),
+            revoked_at_ms: row.get(8),
+            reason: row.get(9),
+        });
+        Ok(Some(DeviceSession {
+            device: device_row(&row)?,
+            revocation,
+            revocations: to_u64(row.get(10)),
+            directory_version: row.get(11),
+        }))
     }
 
     async fn devices(&self) -> Result<Vec<DeviceSummary>, StorageError> {
@@ -655,19 +693,10 @@ impl Storage for PostgresStorage {
         at_ms: i64,
         horizon_ms: i64,
     ) -> Result<bool, StorageError> {
-        let c = self.client().await?;
-        // The device's own expired nonces go with each request (an index range, usually empty):
+        // The device's own expired nonces go with each batch (an index range, usually empty):
         // no table-wide sweep on the hot path, and a device that stops syncing leaves at most
         // the nonces of its last window until `forget_nonces` runs.
-        let stmt = c
-            .prepare_cached(
-                "WITH gone AS (DELETE FROM nonces WHERE device = $1 AND at_ms < $4)
-                 INSERT INTO nonces (device, nonce, at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .await
-            .map_err(db)?;
-        let inserted = c.execute(&stmt, &[&device, &nonce, &at_ms, &horizon_ms]).await.map_err(db)?;
-        Ok(inserted == 1)
+        self.nonces.remember(device, nonce, at_ms, horizon_ms).await
     }
 
     async fn record_ids(&self) -> Result<Vec<String>, StorageError> {
@@ -840,27 +869,37 @@ impl Storage for PostgresStorage {
         departments: Vec<String>,
         since: u64,
         limit: u32,
-    ) -> Result<Vec<FeedRow>, StorageError> {
+    ) -> Result<FeedPage, StorageError> {
         let c = self.client().await?;
+        // One statement, so one snapshot: the head and the rows agree.
         let stmt = c
             .prepare_cached(
-                "SELECT feed_seq, id, heads, false FROM records d
-                 WHERE feed_seq > $1 AND (
-                    EXISTS (SELECT 1 FROM assignments a WHERE a.doc = d.id AND a.inspector = $2 AND a.active)
-                    OR EXISTS (SELECT 1 FROM record_departments x WHERE x.doc = d.id AND x.department = ANY($3)))
-                 UNION ALL
-                 SELECT a.seq, a.doc, '', true FROM assignments a
-                 WHERE a.inspector = $2 AND NOT a.active AND a.seq > $1
-                   AND NOT EXISTS (SELECT 1 FROM record_departments x WHERE x.doc = a.doc AND x.department = ANY($3))
-                 ORDER BY 1 LIMIT $4",
+                "SELECT h.seq, f.seq, f.id, f.heads, f.removed FROM feed_counter h
+                 LEFT JOIN LATERAL (
+                    SELECT feed_seq AS seq, id, heads, false AS removed FROM records d
+                    WHERE feed_seq > $1 AND (
+                       EXISTS (SELECT 1 FROM assignments a WHERE a.doc = d.id AND a.inspector = $2 AND a.active)
+                       OR EXISTS (SELECT 1 FROM record_departments x WHERE x.doc = d.id AND x.department = ANY($3)))
+                    UNION ALL
+                    SELECT a.seq, a.doc, '', true FROM assignments a
+                    WHERE a.inspector = $2 AND NOT a.active AND a.seq > $1
+                      AND NOT EXISTS (SELECT 1 FROM record_departments x WHERE x.doc = a.doc AND x.department = ANY($3))
+                    ORDER BY 1 LIMIT $4) f ON true
+                 WHERE h.id = 1
+                 ORDER BY f.seq",
             )
             .await
             .map_err(db)?;
         let rows = c.query(&stmt, &[&to_i64(since), &inspector, &departments, &i64::from(limit)]).await.map_err(db)?;
-        Ok(rows
+        let head = rows.first().map_or(0, |r| to_u64(r.get(0)));
+        let rows = rows
             .iter()
-            .map(|r| FeedRow { seq: to_u64(r.get(0)), id: r.get(1), heads: split_heads(r.get(2)), removed: r.get(3) })
-            .collect())
+            .filter_map(|r| {
+                let seq: Option<i64> = r.get(1);
+                Some(FeedRow { seq: to_u64(seq?), id: r.get(2), heads: split_heads(r.get(3)), removed: r.get(4) })
+            })
+            .collect();
+        Ok(FeedPage { rows, head })
     }
 
     async fn feed_head(&self) -> Result<u64, StorageError> {

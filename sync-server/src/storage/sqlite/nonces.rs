@@ -1,0 +1,110 @@
+//! Request nonces on the embedded store, group-committed: one thread owns the nonce connection
+//! and records every nonce that arrived while it was busy in one transaction, so a burst of
+//! requests costs one WAL commit instead of one each, and no request waits for a blocking-pool
+//! thread of its own.
+
+use std::sync::mpsc;
+
+use rusqlite::{Connection, params};
+
+use super::db;
+use crate::storage::StorageError;
+
+/// How often old nonces are forgotten, at most.
+const PRUNE_EVERY_MS: i64 = 1000;
+/// Nonces recorded per transaction, at most.
+const MAX_BATCH: usize = 512;
+/// Records one nonce unless the device used it already.
+pub(super) const INSERT: &str = "INSERT OR IGNORE INTO nonces (device, nonce, at_ms) VALUES (?1, ?2, ?3)";
+
+/// One request's nonce waiting to be recorded, and where its answer goes.
+struct Pending {
+    device: String,
+    nonce: String,
+    at_ms: i64,
+    horizon_ms: i64,
+    answer: tokio::sync::oneshot::Sender<Result<bool, StorageError>>,
+}
+
+/// The handle requests record their nonces through; the thread stops when the last handle goes.
+#[derive(Clone)]
+pub(super) struct NonceWriter {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl NonceWriter {
+    /// Starts the thread that owns `conn`.
+    pub(super) fn start(conn: Connection) -> Result<NonceWriter, StorageError> {
+        let (queue, pending) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("onevisit-nonces".into())
+            .spawn(move || run(conn, pending))
+            .map_err(|e| StorageError::Database(Box::new(e)))?;
+        Ok(NonceWriter { queue })
+    }
+
+    /// Records the device's nonce at `at_ms` (forgetting those before `horizon_ms`); false if the
+    /// device used it already — also when the same nonce arrives twice in one batch.
+    pub(super) async fn remember(
+        &self,
+        device: String,
+        nonce: String,
+        at_ms: i64,
+        horizon_ms: i64,
+    ) -> Result<bool, StorageError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.queue
+            .send(Pending { device, nonce, at_ms, horizon_ms, answer })
+            .map_err(|_| StorageError::Database("the nonce thread has stopped".into()))?;
+        answered.await.map_err(|_| StorageError::Database("the nonce thread has stopped".into()))?
+    }
+}
+
+fn run(mut conn: Connection, pending: mpsc::Receiver<Pending>) {
+    let mut pruned_at = 0;
+    while let Ok(first) = pending.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match pending.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        match record(&mut conn, &batch, &mut pruned_at) {
+            Ok(fresh) => {
+                for (p, fresh) in batch.into_iter().zip(fresh) {
+                    // A request that gave up waiting has nobody to answer.
+                    let _ = p.answer.send(Ok(fresh));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for p in batch {
+                    let _ = p.answer.send(Err(StorageError::Database(message.clone().into())));
+                }
+            }
+        }
+    }
+}
+
+/// Records a batch in one transaction; for each nonce, whether it was new.
+fn record(conn: &mut Connection, batch: &[Pending], pruned_at: &mut i64) -> Result<Vec<bool>, StorageError> {
+    let tx = conn.transaction().map_err(db)?;
+    let newest = batch.iter().map(|p| p.at_ms).max().unwrap_or(0);
+    if newest - *pruned_at >= PRUNE_EVERY_MS {
+        let horizon = batch.iter().map(|p| p.horizon_ms).min().unwrap_or(0);
+        tx.prepare_cached("DELETE FROM nonces WHERE at_ms < ?1").map_err(db)?.execute([horizon]).map_err(db)?;
+    }
+    let mut fresh = Vec::with_capacity(batch.len());
+    {
+        let mut insert = tx.prepare_cached(INSERT).map_err(db)?;
+        for p in batch {
+            fresh.push(insert.execute(params![p.device, p.nonce, p.at_ms]).map_err(db)? == 1);
+        }
+    }
+    tx.commit().map_err(db)?;
+    if newest - *pruned_at >= PRUNE_EVERY_MS {
+        *pruned_at = newest;
+    }
+    Ok(fresh)
+}
