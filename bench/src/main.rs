@@ -103,8 +103,8 @@ fn main() {
         audit::run(tmp.path(), sizes, if quick { 50 } else { 200 });
     }
     if run("load") {
-        let (devices, tasks, seconds) = if quick { (50, 60, 2.0) } else { (200, 240, 8.0) };
-        load::run(tmp.path(), devices, tasks, seconds);
+        let (devices, tasks, many, seconds) = if quick { (50, 60, 1_000, 2.0) } else { (200, 240, 10_000, 8.0) };
+        load::run(tmp.path(), devices, tasks, many, seconds);
     }
     if run("bindings") {
         let (trivial, answers) = if quick { (20_000, 200) } else { (200_000, 1000) };
