@@ -3,6 +3,7 @@
 //! [`postgres::PostgresStorage`] behind the same trait.
 
 pub mod migrate;
+mod nonce_batch;
 pub mod postgres;
 pub mod sqlite;
 

@@ -7,10 +7,11 @@
 use std::collections::HashSet;
 
 use deadpool_postgres::Pool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::{db, pool_error};
 use crate::storage::StorageError;
+use crate::storage::nonce_batch::{PendingNonce, answer_all, stopped};
 
 /// Nonces recorded per statement, at most.
 const MAX_BATCH: usize = 512;
@@ -27,18 +28,10 @@ const RECORD: &str = "WITH incoming AS (
         ON CONFLICT DO NOTHING RETURNING device, nonce)
     SELECT device, nonce FROM added";
 
-struct Pending {
-    device: String,
-    nonce: String,
-    at_ms: i64,
-    horizon_ms: i64,
-    answer: oneshot::Sender<Result<bool, StorageError>>,
-}
-
 /// The handle requests record their nonces through; the task stops when the last handle goes.
 #[derive(Clone)]
 pub(super) struct NonceBatcher {
-    queue: mpsc::UnboundedSender<Pending>,
+    queue: mpsc::UnboundedSender<PendingNonce>,
 }
 
 impl NonceBatcher {
@@ -58,37 +51,24 @@ impl NonceBatcher {
         at_ms: i64,
         horizon_ms: i64,
     ) -> Result<bool, StorageError> {
-        let (answer, answered) = oneshot::channel();
-        self.queue
-            .send(Pending { device, nonce, at_ms, horizon_ms, answer })
-            .map_err(|_| StorageError::Database("the nonce task has stopped".into()))?;
-        answered.await.map_err(|_| StorageError::Database("the nonce task has stopped".into()))?
+        let (pending, answered) = PendingNonce::new(device, nonce, at_ms, horizon_ms);
+        self.queue.send(pending).map_err(|_| stopped())?;
+        answered.await
     }
 }
 
-async fn run(pool: Pool, mut pending: mpsc::UnboundedReceiver<Pending>) {
+async fn run(pool: Pool, mut pending: mpsc::UnboundedReceiver<PendingNonce>) {
     let mut batch = Vec::new();
     while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match record(&pool, &batch).await {
-            Ok(mut fresh) => {
-                for p in batch.drain(..) {
-                    // The first copy of a nonce in the batch takes its freshness; a request
-                    // that gave up waiting has nobody to answer.
-                    let new = fresh.remove(&(p.device, p.nonce));
-                    let _ = p.answer.send(Ok(new));
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for p in batch.drain(..) {
-                    let _ = p.answer.send(Err(StorageError::Database(message.clone().into())));
-                }
-            }
-        }
+        let fresh = record(&pool, &batch).await.map(|mut inserted| {
+            // The first copy of a nonce in the batch takes its freshness.
+            batch.iter().map(|p| inserted.remove(&(p.device.clone(), p.nonce.clone()))).collect()
+        });
+        answer_all(std::mem::take(&mut batch), fresh);
     }
 }
 
-async fn record(pool: &Pool, batch: &[Pending]) -> Result<HashSet<(String, String)>, StorageError> {
+async fn record(pool: &Pool, batch: &[PendingNonce]) -> Result<HashSet<(String, String)>, StorageError> {
     let mut c = pool.get().await.map_err(pool_error)?;
     let tx = c.transaction().await.map_err(db)?;
     tx.batch_execute("SET LOCAL synchronous_commit TO OFF").await.map_err(db)?;

@@ -9,6 +9,7 @@ use rusqlite::{Connection, params};
 
 use super::db;
 use crate::storage::StorageError;
+use crate::storage::nonce_batch::{PendingNonce, answer_all, stopped};
 
 /// How often old nonces are forgotten, at most.
 const PRUNE_EVERY_MS: i64 = 1000;
@@ -17,19 +18,10 @@ const MAX_BATCH: usize = 512;
 /// Records one nonce unless the device used it already.
 pub(super) const INSERT: &str = "INSERT OR IGNORE INTO nonces (device, nonce, at_ms) VALUES (?1, ?2, ?3)";
 
-/// One request's nonce waiting to be recorded, and where its answer goes.
-struct Pending {
-    device: String,
-    nonce: String,
-    at_ms: i64,
-    horizon_ms: i64,
-    answer: tokio::sync::oneshot::Sender<Result<bool, StorageError>>,
-}
-
 /// The handle requests record their nonces through; the thread stops when the last handle goes.
 #[derive(Clone)]
 pub(super) struct NonceWriter {
-    queue: mpsc::Sender<Pending>,
+    queue: mpsc::Sender<PendingNonce>,
 }
 
 impl NonceWriter {
@@ -52,15 +44,13 @@ impl NonceWriter {
         at_ms: i64,
         horizon_ms: i64,
     ) -> Result<bool, StorageError> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        self.queue
-            .send(Pending { device, nonce, at_ms, horizon_ms, answer })
-            .map_err(|_| StorageError::Database("the nonce thread has stopped".into()))?;
-        answered.await.map_err(|_| StorageError::Database("the nonce thread has stopped".into()))?
+        let (pending, answered) = PendingNonce::new(device, nonce, at_ms, horizon_ms);
+        self.queue.send(pending).map_err(|_| stopped())?;
+        answered.await
     }
 }
 
-fn run(mut conn: Connection, pending: mpsc::Receiver<Pending>) {
+fn run(mut conn: Connection, pending: mpsc::Receiver<PendingNonce>) {
     let mut pruned_at = 0;
     while let Ok(first) = pending.recv() {
         let mut batch = vec![first];
@@ -70,25 +60,13 @@ fn run(mut conn: Connection, pending: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        match record(&mut conn, &batch, &mut pruned_at) {
-            Ok(fresh) => {
-                for (p, fresh) in batch.into_iter().zip(fresh) {
-                    // A request that gave up waiting has nobody to answer.
-                    let _ = p.answer.send(Ok(fresh));
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for p in batch {
-                    let _ = p.answer.send(Err(StorageError::Database(message.clone().into())));
-                }
-            }
-        }
+        let fresh = record(&mut conn, &batch, &mut pruned_at);
+        answer_all(batch, fresh);
     }
 }
 
 /// Records a batch in one transaction; for each nonce, whether it was new.
-fn record(conn: &mut Connection, batch: &[Pending], pruned_at: &mut i64) -> Result<Vec<bool>, StorageError> {
+fn record(conn: &mut Connection, batch: &[PendingNonce], pruned_at: &mut i64) -> Result<Vec<bool>, StorageError> {
     let tx = conn.transaction().map_err(db)?;
     let newest = batch.iter().map(|p| p.at_ms).max().unwrap_or(0);
     if newest - *pruned_at >= PRUNE_EVERY_MS {
