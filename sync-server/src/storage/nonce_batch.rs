@@ -1,7 +1,7 @@
-//! What both backends' nonce writers share: a request's nonce waiting in a batch, and handing
-//! each request its answer once the batch is written.
+//! What both backends' nonce writers share: the queue requests put their nonces on, and handing
+//! each request its answer once its batch is written.
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::StorageError;
 
@@ -18,22 +18,37 @@ pub(super) struct PendingNonce {
     answer: oneshot::Sender<Result<bool, StorageError>>,
 }
 
-impl PendingNonce {
-    /// A nonce to queue, and where its answer (whether it was new) arrives.
-    pub(super) fn new(
+/// The queue requests record their nonces through; its writer stops when the last handle goes.
+#[derive(Clone)]
+pub(super) struct NonceQueue {
+    queue: mpsc::UnboundedSender<PendingNonce>,
+}
+
+impl NonceQueue {
+    /// A queue and the end its writer (a thread or a task) takes batches from.
+    pub(super) fn new() -> (NonceQueue, mpsc::UnboundedReceiver<PendingNonce>) {
+        let (queue, pending) = mpsc::unbounded_channel();
+        (NonceQueue { queue }, pending)
+    }
+
+    /// Queues the device's nonce at `at_ms` (those before `horizon_ms` may be forgotten) and waits
+    /// for its batch: false if the device used it already — also when the same nonce arrives
+    /// twice in one batch.
+    pub(super) async fn remember(
+        &self,
         device: String,
         nonce: String,
         at_ms: i64,
         horizon_ms: i64,
-    ) -> (PendingNonce, impl Future<Output = Result<bool, StorageError>>) {
+    ) -> Result<bool, StorageError> {
         let (answer, answered) = oneshot::channel();
-        let answered = async move { answered.await.map_err(|_| stopped())? };
-        (PendingNonce { device, nonce, at_ms, horizon_ms, answer }, answered)
+        self.queue.send(PendingNonce { device, nonce, at_ms, horizon_ms, answer }).map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
     }
 }
 
 /// The writer of the batches is gone (the storage is closing).
-pub(super) fn stopped() -> StorageError {
+fn stopped() -> StorageError {
     StorageError::Database("the nonce writer has stopped".into())
 }
 

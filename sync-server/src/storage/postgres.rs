@@ -150,7 +150,7 @@ const GENESIS: &str = onevisit_core::audit::GENESIS_HASH;
 pub struct PostgresStorage {
     pool: Pool,
     /// The task that records request nonces in batches.
-    nonces: nonces::NonceBatcher,
+    nonces: super::nonce_batch::NonceQueue,
 }
 
 fn db(e: tokio_postgres::Error) -> StorageError {
@@ -279,7 +279,7 @@ impl PostgresStorage {
             .max_size(DEFAULT_POOL_SIZE)
             .build()
             .map_err(|e| StorageError::Database(Box::new(e)))?;
-        let nonces = nonces::NonceBatcher::start(pool.clone());
+        let nonces = nonces::start(pool.clone());
         Ok(PostgresStorage { pool, nonces })
     }
 

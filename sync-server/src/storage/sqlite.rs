@@ -229,7 +229,7 @@ pub struct SqliteStorage {
     readers: Arc<Readers>,
     /// The thread that records request nonces, without waiting for the disk (see
     /// [`SqliteStorage::open`]).
-    nonces: nonces::NonceWriter,
+    nonces: super::nonce_batch::NonceQueue,
 }
 
 /// The read-only connections, handed out round robin (a free one first).
@@ -359,7 +359,7 @@ impl SqliteStorage {
         Ok(SqliteStorage {
             conn: Arc::new(Mutex::new(conn)),
             readers: Arc::new(Readers { conns, next: Default::default() }),
-            nonces: nonces::NonceWriter::start(nonces)?,
+            nonces: nonces::start(nonces)?,
         })
     }
 

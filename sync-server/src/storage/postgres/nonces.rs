@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::{db, pool_error};
 use crate::storage::StorageError;
-use crate::storage::nonce_batch::{PendingNonce, answer_all, stopped};
+use crate::storage::nonce_batch::{NonceQueue, PendingNonce, answer_all};
 
 /// Nonces recorded per statement, at most.
 const MAX_BATCH: usize = 512;
@@ -28,33 +28,11 @@ const RECORD: &str = "WITH incoming AS (
         ON CONFLICT DO NOTHING RETURNING device, nonce)
     SELECT device, nonce FROM added";
 
-/// The handle requests record their nonces through; the task stops when the last handle goes.
-#[derive(Clone)]
-pub(super) struct NonceBatcher {
-    queue: mpsc::UnboundedSender<PendingNonce>,
-}
-
-impl NonceBatcher {
-    /// Starts the task that writes through `pool`.
-    pub(super) fn start(pool: Pool) -> NonceBatcher {
-        let (queue, pending) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, pending));
-        NonceBatcher { queue }
-    }
-
-    /// Records the device's nonce at `at_ms` (forgetting its nonces before `horizon_ms`); false
-    /// if the device used it already.
-    pub(super) async fn remember(
-        &self,
-        device: String,
-        nonce: String,
-        at_ms: i64,
-        horizon_ms: i64,
-    ) -> Result<bool, StorageError> {
-        let (pending, answered) = PendingNonce::new(device, nonce, at_ms, horizon_ms);
-        self.queue.send(pending).map_err(|_| stopped())?;
-        answered.await
-    }
+/// Starts the task that writes what `NonceQueue::remember` queues through `pool`.
+pub(super) fn start(pool: Pool) -> NonceQueue {
+    let (queue, pending) = NonceQueue::new();
+    tokio::spawn(run(pool, pending));
+    queue
 }
 
 async fn run(pool: Pool, mut pending: mpsc::UnboundedReceiver<PendingNonce>) {

@@ -3,13 +3,11 @@
 //! requests costs one WAL commit instead of one each, and no request waits for a blocking-pool
 //! thread of its own.
 
-use std::sync::mpsc;
-
 use rusqlite::{Connection, params};
 
 use super::db;
 use crate::storage::StorageError;
-use crate::storage::nonce_batch::{PendingNonce, answer_all, stopped};
+use crate::storage::nonce_batch::{NonceQueue, PendingNonce, answer_all};
 
 /// How often old nonces are forgotten, at most.
 const PRUNE_EVERY_MS: i64 = 1000;
@@ -18,41 +16,19 @@ const MAX_BATCH: usize = 512;
 /// Records one nonce unless the device used it already.
 pub(super) const INSERT: &str = "INSERT OR IGNORE INTO nonces (device, nonce, at_ms) VALUES (?1, ?2, ?3)";
 
-/// The handle requests record their nonces through; the thread stops when the last handle goes.
-#[derive(Clone)]
-pub(super) struct NonceWriter {
-    queue: mpsc::Sender<PendingNonce>,
+/// Starts the thread that owns `conn` and writes what `NonceQueue::remember` queues.
+pub(super) fn start(conn: Connection) -> Result<NonceQueue, StorageError> {
+    let (queue, pending) = NonceQueue::new();
+    std::thread::Builder::new()
+        .name("onevisit-nonces".into())
+        .spawn(move || run(conn, pending))
+        .map_err(|e| StorageError::Database(Box::new(e)))?;
+    Ok(queue)
 }
 
-impl NonceWriter {
-    /// Starts the thread that owns `conn`.
-    pub(super) fn start(conn: Connection) -> Result<NonceWriter, StorageError> {
-        let (queue, pending) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("onevisit-nonces".into())
-            .spawn(move || run(conn, pending))
-            .map_err(|e| StorageError::Database(Box::new(e)))?;
-        Ok(NonceWriter { queue })
-    }
-
-    /// Records the device's nonce at `at_ms` (forgetting those before `horizon_ms`); false if the
-    /// device used it already — also when the same nonce arrives twice in one batch.
-    pub(super) async fn remember(
-        &self,
-        device: String,
-        nonce: String,
-        at_ms: i64,
-        horizon_ms: i64,
-    ) -> Result<bool, StorageError> {
-        let (pending, answered) = PendingNonce::new(device, nonce, at_ms, horizon_ms);
-        self.queue.send(pending).map_err(|_| stopped())?;
-        answered.await
-    }
-}
-
-fn run(mut conn: Connection, pending: mpsc::Receiver<PendingNonce>) {
+fn run(mut conn: Connection, mut pending: tokio::sync::mpsc::UnboundedReceiver<PendingNonce>) {
     let mut pruned_at = 0;
-    while let Ok(first) = pending.recv() {
+    while let Some(first) = pending.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match pending.try_recv() {
