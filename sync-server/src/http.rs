@@ -286,9 +286,11 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
         Some(v) => Some(v.clone()),
         None => state.storage.directory_version().await?,
     };
-    let directory = match (&directory_version, request.records.is_empty()) {
-        (_, true) => Arc::new(Directory::default()),
-        (version, false) => state.records.directory(&state.storage, version.clone().unwrap_or_default()).await?,
+    // Only pushed records are checked against the directory.
+    let directory = if request.records.is_empty() {
+        Arc::new(Directory::default())
+    } else {
+        state.records.directory(&state.storage, directory_version.clone().unwrap_or_default()).await?
     };
     let context =
         crate::records::RuleContext { directory: &directory, root: state.tenant.root_key(), tenant: &state.tenant.id };

@@ -189,7 +189,7 @@ impl FeedPage {
     /// never reads past the same unseen records again.
     pub fn next(&self, since: u64, limit: usize) -> u64 {
         if self.rows.len() > limit {
-            self.rows[limit - 1].seq.max(since)
+            self.rows[..limit].last().map_or(since, |r| r.seq.max(since))
         } else {
             self.head.max(since).max(self.rows.last().map_or(0, |r| r.seq))
         }
@@ -343,8 +343,6 @@ pub trait Storage: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Revocation, StorageError>> + Send;
     /// Every revocation.
     fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, StorageError>> + Send;
-    /// How many devices are revoked (what a device's list is compared with on every sync).
-    fn revocation_count(&self) -> impl Future<Output = Result<u64, StorageError>> + Send;
     /// A device's revocation, if it was revoked (one lookup, whatever the number of revocations).
     fn revocation(&self, device: String) -> impl Future<Output = Result<Option<Revocation>, StorageError>> + Send;
     /// Records a request nonce; false if it was seen before (a replay). Forgets nonces older than `horizon_ms`.

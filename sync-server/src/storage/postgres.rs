@@ -638,13 +638,6 @@ impl Storage for PostgresStorage {
         Ok(c.query(&stmt, &[]).await.map_err(db)?.iter().map(revocation).collect())
     }
 
-    async fn revocation_count(&self) -> Result<u64, StorageError> {
-        let c = self.client().await?;
-        let stmt = c.prepare_cached("SELECT count(*) FROM revocations").await.map_err(db)?;
-        let n: i64 = c.query_one(&stmt, &[]).await.map_err(db)?.get(0);
-        Ok(n as u64)
-    }
-
     async fn revocation(&self, device: String) -> Result<Option<Revocation>, StorageError> {
         let c = self.client().await?;
         let stmt = c

@@ -740,17 +740,6 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn revocation_count(&self) -> Result<u64, StorageError> {
-        self.read(|c| {
-            c.prepare_cached("SELECT count(*) FROM revocations")
-                .map_err(db)?
-                .query_row([], |r| r.get::<_, i64>(0))
-                .map_err(db)
-        })
-        .await
-        .map(|n| n as u64)
-    }
-
     async fn revocation(&self, device: String) -> Result<Option<Revocation>, StorageError> {
         self.read(move |c| {
             c.prepare_cached("SELECT serial, device, revoked_at_ms, reason FROM revocations WHERE device = ?1")
