@@ -123,8 +123,20 @@ impl From<BlobError> for ApiError {
 
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> ApiError {
-        ApiError::Internal(e.to_string())
+        ApiError::Internal(with_causes(&e))
     }
+}
+
+/// An error with every cause behind it, for the operators' log (the device sees none of it).
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str("：");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl IntoResponse for ApiError {

@@ -196,7 +196,13 @@ async fn enroll<S: Storage, B: BlobStorage>(
         serial: serial.to_string(),
         device_code: device_code.clone(),
     };
-    state.storage.enrol(hash, now, record).await.map_err(|e| refuse(ApiError::Enrolment(e)))?;
+    state.storage.enrol(hash, now, record).await.map_err(|e| match e {
+        // Spent or expired between the check above and now (a concurrent redemption).
+        e @ (StorageError::UnknownCode | StorageError::CodeUsed | StorageError::CodeExpired) => {
+            refuse(ApiError::Enrolment(e))
+        }
+        e => e.into(),
+    })?;
     state.metrics.enrolments.fetch_add(1, Ordering::Relaxed);
     tracing::info!(%device, %inspector, serial, "device enrolled");
     let revocations =

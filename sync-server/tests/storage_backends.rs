@@ -54,6 +54,8 @@ on_every_backend!(
     directory_data_is_versioned_by_its_hash,
     serials_are_handed_out_once_each,
     wrong_enrolment_codes_count_in_a_sliding_window_per_key,
+    writes_racing_a_stream_of_request_nonces_all_succeed,
+    records_created_in_one_batch_enter_the_feed_in_order_or_not_at_all,
 );
 
 const DAY: &str = "20261201";
@@ -511,4 +513,64 @@ async fn two_servers_starting_on_a_new_database_at_once_migrate_it_once() {
     // Every migration applied and recorded (a second run of one would have failed its connect).
     let versions = cluster.psql("city", "SELECT count(*) = max(version) AND count(*) > 1 FROM onevisit_schema");
     assert!(String::from_utf8_lossy(&versions.stdout).contains(" t\n"), "{versions:?}");
+}
+
+async fn writes_racing_a_stream_of_request_nonces_all_succeed<S: Storage + Clone>(storage: S) {
+    // Every request records its nonce (on the embedded store, on a connection of its own) while
+    // other requests enrol devices, create and append records: none of those writes may fail
+    // because the other writer committed in between.
+    storage
+        .init_tenant(TenantRecord { tenant: "330482".into(), ca_public_key: [1; 32], sealed_ca_seed: vec![] })
+        .await
+        .unwrap();
+    let nonces = storage.clone();
+    let stream = tokio::spawn(async move {
+        for burst in 0..100 {
+            let sends: Vec<_> = (0..20)
+                .map(|n| {
+                    let storage = nonces.clone();
+                    tokio::spawn(async move {
+                        storage.remember_nonce(format!("d{n}"), format!("b{burst}"), 1_000 + burst, 0).await
+                    })
+                })
+                .collect();
+            for send in sends {
+                assert!(send.await.unwrap().unwrap(), "a fresh nonce");
+            }
+        }
+    });
+    let now = 1_000;
+    for n in 0..60 {
+        let code = format!("race-{n}");
+        storage.create_enrolment(code.clone(), "scjg-01".into(), now + 60_000).await.unwrap();
+        storage.enrol(code, now, device(n)).await.unwrap();
+        storage.next_serial().await.unwrap();
+        storage.create_record(record(n, "scjg", "scjg-01")).await.unwrap();
+        storage
+            .append_record(record(n, "scjg", "scjg-01").id, 1, vec![1, 2, 3], vec![format!("{n:064x}")])
+            .await
+            .unwrap();
+    }
+    stream.await.unwrap();
+}
+
+async fn records_created_in_one_batch_enter_the_feed_in_order_or_not_at_all<S: Storage>(storage: S) {
+    let batch: Vec<NewRecord> = (0..5).map(|n| record(n, "scjg", "scjg-01")).collect();
+    storage.create_records(batch).await.unwrap();
+    let page = storage.feed("scjg-01".into(), vec!["scjg".into()], 0, 100).await.unwrap();
+    let ids: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
+    let expected: Vec<String> = (0..5).map(|n| record(n, "scjg", "scjg-01").id).collect();
+    assert_eq!(ids, expected, "in the batch's order");
+    // One id already taken: the whole batch is refused and none of it is stored.
+    let clash: Vec<NewRecord> = [7, 8, 3, 9].iter().map(|&n| record(n, "scjg", "scjg-01")).collect();
+    let refused = storage.create_records(clash).await;
+    assert!(
+        matches!(refused, Err(StorageError::RecordExists(ref id)) if *id == record(3, "scjg", "scjg-01").id),
+        "{refused:?}"
+    );
+    for n in [7, 8, 9] {
+        assert!(storage.record_meta(record(n, "scjg", "scjg-01").id).await.unwrap().is_none(), "record {n} not stored");
+    }
+    let after = storage.feed("scjg-01".into(), vec!["scjg".into()], 0, 100).await.unwrap();
+    assert_eq!(after.rows.len(), 5, "the feed holds only the first batch");
 }

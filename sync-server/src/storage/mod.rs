@@ -380,7 +380,12 @@ pub trait Storage: Send + Sync + 'static {
     /// A record's bytes: the snapshot followed by its chunks, and the version they are at.
     fn record_bytes(&self, id: String) -> impl Future<Output = Result<Option<StoredRecord>, StorageError>> + Send;
     /// Stores a new record with its assignments; it enters the feed.
-    fn create_record(&self, doc: NewRecord) -> impl Future<Output = Result<u64, StorageError>> + Send;
+    fn create_record(&self, doc: NewRecord) -> impl Future<Output = Result<u64, StorageError>> + Send {
+        self.create_records(vec![doc])
+    }
+    /// Stores new records in one transaction (all or none: `RecordExists` if any id is taken);
+    /// they enter the feed in order. Returns their version (1).
+    fn create_records(&self, docs: Vec<NewRecord>) -> impl Future<Output = Result<u64, StorageError>> + Send;
     /// Appends a chunk of changes if the record is still at `expected_version`; moves it in the
     /// feed. Returns the new version.
     fn append_record(

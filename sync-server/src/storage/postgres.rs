@@ -213,6 +213,46 @@ async fn next_feed_seq(tx: &deadpool_postgres::Transaction<'_>) -> Result<i64, S
     tx.query_one(&stmt, &[]).await.map_err(db).map(|r| r.get(0))
 }
 
+/// Inserts one new record, its first chunk, departments and assignments inside `tx`; its feed
+/// position is taken last, so the feed counter's row stays locked as briefly as possible.
+async fn insert_record(tx: &deadpool_postgres::Transaction<'_>, doc: NewRecord) -> Result<(), StorageError> {
+    let size = i64::try_from(doc.snapshot.len()).unwrap_or(i64::MAX);
+    // A placeholder feed position (negative, unique per record) until the real one is taken last.
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO records (id, task_json, heads, size, version, chunks, feed_seq)
+             VALUES ($1, $2, $3, $4, 1, 0, -nextval('records_placeholder'))
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .await
+        .map_err(db)?;
+    let inserted = tx.execute(&insert, &[&doc.id, &doc.task_json, &join_heads(&doc.heads), &size]).await.map_err(db)?;
+    if inserted == 0 {
+        return Err(StorageError::RecordExists(doc.id));
+    }
+    let chunk = tx.prepare_cached("INSERT INTO record_chunks (doc, n, bytes) VALUES ($1, 0, $2)").await.map_err(db)?;
+    tx.execute(&chunk, &[&doc.id, &doc.snapshot]).await.map_err(db)?;
+    let departments = tx
+        .prepare_cached(
+            "INSERT INTO record_departments (doc, department) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+        )
+        .await
+        .map_err(db)?;
+    tx.execute(&departments, &[&doc.id, &doc.departments]).await.map_err(db)?;
+    let seq = next_feed_seq(tx).await?;
+    let place = tx.prepare_cached("UPDATE records SET feed_seq = $2 WHERE id = $1").await.map_err(db)?;
+    tx.execute(&place, &[&doc.id, &seq]).await.map_err(db)?;
+    let assign = tx
+        .prepare_cached(
+            "INSERT INTO assignments (doc, inspector, active, seq) SELECT $1, unnest($2::text[]), true, $3
+             ON CONFLICT (inspector, doc) DO UPDATE SET active = true, seq = EXCLUDED.seq",
+        )
+        .await
+        .map_err(db)?;
+    tx.execute(&assign, &[&doc.id, &doc.inspectors, &seq]).await.map_err(db)?;
+    Ok(())
+}
+
 /// The inspector an unused, unexpired code is for; with `lock`, its row stays locked until commit.
 async fn enrolment_inspector(
     c: &impl tokio_postgres::GenericClient,
@@ -739,41 +779,12 @@ impl Storage for PostgresStorage {
         Ok(Some(StoredRecord { chunks, version: to_u64(version.get(0)) }))
     }
 
-    async fn create_record(&self, doc: NewRecord) -> Result<u64, StorageError> {
+    async fn create_records(&self, docs: Vec<NewRecord>) -> Result<u64, StorageError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
-        let size = i64::try_from(doc.snapshot.len()).unwrap_or(i64::MAX);
-        // A placeholder feed position (negative, unique per record) until the real one is taken last.
-        let inserted = tx
-            .execute(
-                "INSERT INTO records (id, task_json, heads, size, version, chunks, feed_seq)
-                 VALUES ($1, $2, $3, $4, 1, 0, -nextval('records_placeholder'))
-                 ON CONFLICT (id) DO NOTHING",
-                &[&doc.id, &doc.task_json, &join_heads(&doc.heads), &size],
-            )
-            .await
-            .map_err(db)?;
-        if inserted == 0 {
-            return Err(StorageError::RecordExists(doc.id));
+        for doc in docs {
+            insert_record(&tx, doc).await?;
         }
-        tx.execute("INSERT INTO record_chunks (doc, n, bytes) VALUES ($1, 0, $2)", &[&doc.id, &doc.snapshot])
-            .await
-            .map_err(db)?;
-        tx.execute(
-            "INSERT INTO record_departments (doc, department) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
-            &[&doc.id, &doc.departments],
-        )
-        .await
-        .map_err(db)?;
-        let seq = next_feed_seq(&tx).await?;
-        tx.execute("UPDATE records SET feed_seq = $2 WHERE id = $1", &[&doc.id, &seq]).await.map_err(db)?;
-        tx.execute(
-            "INSERT INTO assignments (doc, inspector, active, seq) SELECT $1, unnest($2::text[]), true, $3
-             ON CONFLICT (inspector, doc) DO UPDATE SET active = true, seq = EXCLUDED.seq",
-            &[&doc.id, &doc.inspectors, &seq],
-        )
-        .await
-        .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(1)
     }

@@ -160,10 +160,54 @@ fn split_heads(text: &str) -> Vec<String> {
     if text.is_empty() { Vec::new() } else { text.split(',').map(str::to_string).collect() }
 }
 
+/// A transaction that takes the write lock when it begins. The nonce thread writes the same file
+/// on its own connection: a deferred transaction that read first and then writes would fail at
+/// once with `SQLITE_BUSY` (no busy wait is possible for it) whenever the other committed in
+/// between; an immediate one waits its turn under the busy timeout.
+pub(super) fn write_transaction(c: &mut Connection) -> Result<rusqlite::Transaction<'_>, StorageError> {
+    c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)
+}
+
 /// Takes the next feed position (inside the caller's transaction).
 fn next_feed_seq(tx: &rusqlite::Transaction<'_>) -> Result<i64, StorageError> {
     tx.execute("UPDATE feed_counter SET seq = seq + 1 WHERE id = 1", []).map_err(db)?;
     tx.query_row("SELECT seq FROM feed_counter WHERE id = 1", [], |r| r.get(0)).map_err(db)
+}
+
+/// Inserts one new record, its first chunk, departments and assignments inside `tx`.
+fn insert_record(tx: &rusqlite::Transaction<'_>, doc: NewRecord) -> Result<(), StorageError> {
+    let exists: bool = tx
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM records WHERE id = ?1)")
+        .map_err(db)?
+        .query_row([&doc.id], |r| r.get(0))
+        .map_err(db)?;
+    if exists {
+        return Err(StorageError::RecordExists(doc.id));
+    }
+    let seq = next_feed_seq(tx)?;
+    tx.prepare_cached(
+        "INSERT INTO records (id, task_json, heads, size, version, chunks, feed_seq) VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)",
+    )
+    .map_err(db)?
+    .execute(params![doc.id, doc.task_json, join_heads(&doc.heads), doc.snapshot.len() as i64, seq])
+    .map_err(db)?;
+    tx.prepare_cached("INSERT INTO record_chunks (doc, n, bytes) VALUES (?1, 0, ?2)")
+        .map_err(db)?
+        .execute(params![doc.id, doc.snapshot])
+        .map_err(db)?;
+    for d in &doc.departments {
+        tx.prepare_cached("INSERT OR IGNORE INTO record_departments (doc, department) VALUES (?1, ?2)")
+            .map_err(db)?
+            .execute(params![doc.id, d])
+            .map_err(db)?;
+    }
+    for i in &doc.inspectors {
+        tx.prepare_cached("INSERT OR REPLACE INTO assignments (doc, inspector, active, seq) VALUES (?1, ?2, 1, ?3)")
+            .map_err(db)?
+            .execute(params![doc.id, i, seq])
+            .map_err(db)?;
+    }
+    Ok(())
 }
 
 fn record_meta(c: &Connection, id: &str) -> Result<Option<RecordMeta>, StorageError> {
@@ -308,7 +352,7 @@ fn build_audit_nodes(conn: &mut Connection) -> Result<(), StorageError> {
     if nodes as u64 == size {
         return Ok(());
     }
-    let tx = conn.transaction().map_err(db)?;
+    let tx = write_transaction(conn)?;
     tx.execute("DELETE FROM audit_nodes", []).map_err(db)?;
     let leaves: Vec<Hash> = {
         let mut stmt = tx.prepare("SELECT leaf_hash FROM audit_entries ORDER BY leaf").map_err(db)?;
@@ -492,7 +536,7 @@ impl Storage for SqliteStorage {
 
     async fn put_directory(&self, json: String) -> Result<(), StorageError> {
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = write_transaction(c)?;
             tx.execute(
                 "INSERT INTO directory (id, json) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET json = ?1",
                 [&json],
@@ -603,7 +647,7 @@ impl Storage for SqliteStorage {
 
     async fn enrol(&self, code_sha256: String, now_ms: i64, device: DeviceRecord) -> Result<(), StorageError> {
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = write_transaction(c)?;
             enrolment_inspector(&tx, &code_sha256, now_ms)?;
             // A device key enrolled before (its certificate expired, or the device refused the
             // answer) is enrolled again with the new code: a new certificate, the same device code.
@@ -687,7 +731,7 @@ impl Storage for SqliteStorage {
 
     async fn next_serial(&self) -> Result<u64, StorageError> {
         self.with(|c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = write_transaction(c)?;
             let next: i64 = tx
                 .query_row("SELECT next FROM serials WHERE id = 1", [], |r| r.get(0))
                 .optional()
@@ -755,7 +799,7 @@ impl Storage for SqliteStorage {
 
     async fn enrolment_failed(&self, keys: Vec<String>, at_ms: i64, horizon_ms: i64) -> Result<(), StorageError> {
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = write_transaction(c)?;
             tx.execute("DELETE FROM enrolment_failures WHERE at_ms < ?1", [horizon_ms]).map_err(db)?;
             for key in &keys {
                 tx.execute("INSERT INTO enrolment_failures (key, at_ms) VALUES (?1, ?2)", params![key, at_ms])
@@ -808,7 +852,7 @@ impl Storage for SqliteStorage {
 
     async fn record_bytes(&self, id: String) -> Result<Option<StoredRecord>, StorageError> {
         self.read(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = write_transaction(c)?;
             let version: Option<i64> = tx
                 .query_row("SELECT version FROM records WHERE id = ?1", [&id], |r| r.get(0))
                 .optional()
@@ -826,33 +870,11 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn create_record(&self, doc: NewRecord) -> Result<u64, StorageError> {
+    async fn create_records(&self, docs: Vec<NewRecord>) -> Result<u64, StorageError> {
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
-            let exists: bool = tx
-                .query_row("SELECT EXISTS(SELECT 1 FROM records WHERE id = ?1)", [&doc.id], |r| r.get(0))
-                .map_err(db)?;
-            if exists {
-                return Err(StorageError::RecordExists(doc.id));
-            }
-            let seq = next_feed_seq(&tx)?;
-            tx.execute(
-                "INSERT INTO records (id, task_json, heads, size, version, chunks, feed_seq) VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)",
-                params![doc.id, doc.task_json, join_heads(&doc.heads), doc.snapshot.len() as i64, seq],
-            )
-            .map_err(db)?;
-            tx.execute("INSERT INTO record_chunks (doc, n, bytes) VALUES (?1, 0, ?2)", params![doc.id, doc.snapshot])
-                .map_err(db)?;
-            for d in &doc.departments {
-                tx.execute("INSERT OR IGNORE INTO record_departments (doc, department) VALUES (?1, ?2)", params![doc.id, d])
-                    .map_err(db)?;
-            }
-            for i in &doc.inspectors {
-                tx.execute(
-                    "INSERT OR REPLACE INTO assignments (doc, inspector, active, seq) VALUES (?1, ?2, 1, ?3)",
-                    params![doc.id, i, seq],
-                )
-                .map_err(db)?;
+            let tx = write_transaction(c)?;
+            for doc in docs {
+                insert_record(&tx, doc)?;
             }
             tx.commit().map_err(db)?;
             Ok(1)
@@ -868,7 +890,7 @@ impl Storage for SqliteStorage {
         heads: Vec<String>,
     ) -> Result<u64, StorageError> {
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = write_transaction(c)?;
             let row: Option<(i64, i64)> = tx
                 .query_row("SELECT version, chunks FROM records WHERE id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
@@ -897,7 +919,7 @@ impl Storage for SqliteStorage {
 
     async fn compact_record(&self, id: String, expected_version: u64, snapshot: Vec<u8>) -> Result<(), StorageError> {
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = write_transaction(c)?;
             let version: i64 = tx
                 .query_row("SELECT version FROM records WHERE id = ?1", [&id], |r| r.get(0))
                 .optional()
@@ -921,7 +943,7 @@ impl Storage for SqliteStorage {
 
     async fn assign(&self, id: String, inspector: String, active: bool) -> Result<(), StorageError> {
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = write_transaction(c)?;
             let exists: bool =
                 tx.query_row("SELECT EXISTS(SELECT 1 FROM records WHERE id = ?1)", [&id], |r| r.get(0)).map_err(db)?;
             if !exists {
@@ -953,7 +975,7 @@ impl Storage for SqliteStorage {
         self.read_now(move |c| {
             let departments = serde_json::to_string(&departments).map_err(|e| StorageError::Database(Box::new(e)))?;
             // One read transaction: the head and the rows come from the same snapshot.
-            let tx = c.transaction().map_err(db)?;
+            let tx = write_transaction(c)?;
             let head = tx
                 .prepare_cached("SELECT seq FROM feed_counter WHERE id = 1")
                 .map_err(db)?
@@ -998,7 +1020,7 @@ impl Storage for SqliteStorage {
         entries: Vec<StoredAuditEntry>,
     ) -> Result<u64, StorageError> {
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = write_transaction(c)?;
             let (seq, _) = audit_head(&tx, &device)?;
             if seq != expected_seq {
                 return Err(StorageError::AuditHeadMoved(seq));
@@ -1054,7 +1076,7 @@ impl Storage for SqliteStorage {
 
     async fn add_blob_refs(&self, id: String, device: String, sha256: Vec<String>) -> Result<(), StorageError> {
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = write_transaction(c)?;
             for sha in &sha256 {
                 tx.prepare_cached("INSERT OR IGNORE INTO blob_references (sha256, doc, device) VALUES (?1, ?2, ?3)")
                     .map_err(db)?

@@ -43,7 +43,7 @@ fn run(mut conn: Connection, mut pending: tokio::sync::mpsc::UnboundedReceiver<P
 
 /// Records a batch in one transaction; for each nonce, whether it was new.
 fn record(conn: &mut Connection, batch: &[PendingNonce], pruned_at: &mut i64) -> Result<Vec<bool>, StorageError> {
-    let tx = conn.transaction().map_err(db)?;
+    let tx = super::write_transaction(conn)?;
     let newest = batch.iter().map(|p| p.at_ms).max().unwrap_or(0);
     if newest - *pruned_at >= PRUNE_EVERY_MS {
         let horizon = batch.iter().map(|p| p.horizon_ms).min().unwrap_or(0);
