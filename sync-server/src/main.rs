@@ -69,6 +69,9 @@ enum Command {
         /// 登记码有效的小时数。
         #[arg(long, default_value_t = 72)]
         valid_hours: i64,
+        /// 一次生成这么多个登记码（每行一个，供一个班组的设备使用）。
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        count: u32,
     },
     /// 列出登记码：执法人员、有效期、被哪台设备使用（登记码只保存哈希值）。
     Enrolments {
@@ -170,6 +173,9 @@ enum TaskCommand {
         /// 改为创建这么多个示例联合检查（市场监管 + 消防救援）。
         #[arg(long, conflicts_with = "file")]
         sample: Option<usize>,
+        /// 示例任务轮流分布到名录中的每个部门、执法人员和企业（模拟一个城市一年的检查）。
+        #[arg(long, requires = "sample")]
+        spread: bool,
         /// 以 JSON 输出任务编号。
         #[arg(long)]
         json: bool,
@@ -234,6 +240,8 @@ enum ServerError {
     NotInitialised(PathBuf),
     #[error("数据库中还没有租户：先运行 onevisit-server --database … --data 目录 init --tenant <行政区划代码>")]
     DatabaseNotInitialised,
+    #[error("名录中至少要有两个各有执法人员和检查事项的部门，才能分布示例任务")]
+    SmallDirectory,
     #[error("请给出一个 JSON 文件，或用 --sample")]
     Usage,
     #[error(transparent)]
@@ -348,18 +356,22 @@ async fn run_on<S: Storage>(storage: S, cli: Cli) -> Result<(), ServerError> {
                 directory.enterprises().count()
             );
         }
-        Command::Enrolment { inspector, valid_hours } => {
+        Command::Enrolment { inspector, valid_hours, count } => {
             let directory =
                 storage.directory().await?.map(|j| Directory::from_json(j.as_bytes())).transpose()?.unwrap_or_default();
             let known = InspectorId::new(inspector.as_str()).ok().is_some_and(|id| directory.inspector(&id).is_some());
             if !known {
                 return Err(ServerError::UnknownInspector(inspector));
             }
-            let code = onevisit_server::enrolment_code();
-            storage.create_enrolment(http::code_hash(&code), inspector.clone(), now + valid_hours * 3_600_000).await?;
-            println!("{code}");
+            for _ in 0..count {
+                let code = onevisit_server::enrolment_code();
+                storage
+                    .create_enrolment(http::code_hash(&code), inspector.clone(), now + valid_hours * 3_600_000)
+                    .await?;
+                println!("{code}");
+            }
         }
-        Command::Task(TaskCommand::Create { file, sample, json }) => {
+        Command::Task(TaskCommand::Create { file, sample, spread, json }) => {
             let directory = imported_directory(&storage).await?;
             let drafts = match (file, sample) {
                 (Some(path), None) => {
@@ -372,7 +384,14 @@ async fn run_on<S: Storage>(storage: S, cli: Cli) -> Result<(), ServerError> {
                 }
                 (None, Some(n)) => {
                     let today = chrono::Utc::now().date_naive();
-                    (0..n).map(|i| onevisit_core::sample::joint_task_draft(&directory, i, today)).collect()
+                    if spread {
+                        (0..n)
+                            .map(|i| onevisit_core::sample::city_task_draft(&directory, i, today))
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or(ServerError::SmallDirectory)?
+                    } else {
+                        (0..n).map(|i| onevisit_core::sample::joint_task_draft(&directory, i, today)).collect()
+                    }
                 }
                 _ => return Err(ServerError::Usage),
             };

@@ -29,7 +29,12 @@ pub enum PlanError {
     NoDirectory,
 }
 
-/// Creates tasks from drafts; all are validated before any is stored.
+/// How many new records one storage transaction holds when tasks are created in bulk: memory
+/// stays bounded (one batch of documents at a time) and a city's 100,000 tasks take seconds.
+const CREATE_BATCH: usize = 500;
+
+/// Creates tasks from drafts; all are validated before any is stored, then their documents are
+/// made and stored a batch at a time.
 pub async fn create<S: Storage>(
     storage: &S,
     tenant: &Tenant,
@@ -38,30 +43,37 @@ pub async fn create<S: Storage>(
     now_ms: i64,
 ) -> Result<Vec<Task>, PlanError> {
     let today = chrono::Utc::now().date_naive();
-    let mut prepared = Vec::new();
+    let mut tasks = Vec::with_capacity(drafts.len());
+    let mut codes = std::collections::HashSet::with_capacity(drafts.len());
     for draft in drafts {
-        let code = TaskCode::generate(draft.enterprise.division_code(), today)?;
-        let task = Task::from_draft(draft, code, directory)?;
-        // The record is created on behalf of the lead inspector, by the tenant's actor.
-        let stamp = Stamp { by: task.lead_inspector.clone(), at_ms: now_ms };
-        let mut record = InspectionRecord::create(task.clone(), tenant.actor(), stamp)?;
-        let snapshot = record.save();
-        let doc = NewRecord {
-            id: task.code.to_string(),
-            task_json: serde_json::to_string(&task).map_err(|e| StorageError::Database(Box::new(e)))?,
-            departments: task.departments.iter().map(|d| d.to_string()).collect(),
-            inspectors: task.inspectors.iter().map(|i| i.to_string()).collect(),
-            heads: heads_to_hex(&record.heads()),
-            snapshot,
+        // Codes are random (40 bits); one run never hands out the same one twice.
+        let code = loop {
+            let code = TaskCode::generate(draft.enterprise.division_code(), today)?;
+            if codes.insert(code.clone()) {
+                break code;
+            }
         };
-        prepared.push((task, doc));
+        tasks.push(Task::from_draft(draft, code, directory)?);
     }
-    let mut tasks = Vec::new();
-    for (task, doc) in prepared {
-        storage.create_record(doc).await?;
-        tasks.push(task);
+    for batch in tasks.chunks(CREATE_BATCH) {
+        let docs = batch.iter().map(|task| new_record(tenant, task, now_ms)).collect::<Result<Vec<_>, _>>()?;
+        storage.create_records(docs).await?;
     }
     Ok(tasks)
+}
+
+/// The first document of a planned task, created on behalf of its lead inspector by the tenant's actor.
+fn new_record(tenant: &Tenant, task: &Task, now_ms: i64) -> Result<NewRecord, PlanError> {
+    let stamp = Stamp { by: task.lead_inspector.clone(), at_ms: now_ms };
+    let mut record = InspectionRecord::create(task.clone(), tenant.actor(), stamp)?;
+    Ok(NewRecord {
+        id: task.code.to_string(),
+        task_json: serde_json::to_string(task).map_err(|e| StorageError::Database(Box::new(e)))?,
+        departments: task.departments.iter().map(|d| d.to_string()).collect(),
+        inspectors: task.inspectors.iter().map(|i| i.to_string()).collect(),
+        heads: heads_to_hex(&record.heads()),
+        snapshot: record.save(),
+    })
 }
 
 /// Assigns an inspector to a task (or takes one off): the task inside the document changes (a

@@ -71,3 +71,28 @@ fn a_busy_port_is_named_with_what_to_do() {
     // The running server is untouched.
     assert!(onevisit_flow_tests::metrics(&city.server).contains("onevisit_"));
 }
+
+#[test]
+fn a_team_gets_its_enrolment_codes_at_once_and_a_city_sample_spreads_over_every_department() {
+    let city = City::new();
+    let codes = city.admin(&["enrolment", "xfjy-02", "--count", "3"]);
+    let codes: std::collections::BTreeSet<&str> = codes.lines().collect();
+    assert_eq!(codes.len(), 3, "three different codes: {codes:?}");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&city.admin(&["enrolments", "--json"])).unwrap();
+    assert_eq!(listed.iter().filter(|c| c["inspector"] == "xfjy-02").count(), 3);
+    let err = fails(&city.data, &["enrolment", "xfjy-02", "--count", "0"]);
+    assert!(err.contains("--count"), "{err}");
+    // A city's sample year: tasks stored in batches, every department leading its share.
+    let created: Vec<String> =
+        serde_json::from_str(&city.admin(&["task", "create", "--sample", "1200", "--spread", "--json"])).unwrap();
+    assert_eq!(created.len(), 1200);
+    assert_eq!(created.iter().collect::<std::collections::BTreeSet<_>>().len(), 1200, "every code once");
+    let tasks: Vec<serde_json::Value> = serde_json::from_str(&city.admin(&["task", "list", "--json"])).unwrap();
+    assert_eq!(tasks.len(), 1200);
+    let leads: std::collections::BTreeMap<String, usize> = tasks.iter().fold(Default::default(), |mut m, t| {
+        *m.entry(t["lead_department"].as_str().unwrap().to_string()).or_default() += 1;
+        m
+    });
+    assert_eq!(leads.len(), 9, "{leads:?}");
+    assert!(leads.values().all(|&n| n == 1200 / 9 || n == 1200 / 9 + 1), "{leads:?}");
+}
