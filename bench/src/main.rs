@@ -89,6 +89,15 @@ fn main() {
             "x",
             json!({"https_ms": round(tls), "http_ms": round(on), "detail": "the same workload over https (tenant-issued certificate, rustls/ring) and over plain http"}),
         );
+        let pg = sync::run(tmp.path(), devices, tasks, edits, noop, sync::Setup::PostgresS3);
+        emit(
+            "sync_convergence_postgres_s3_ratio",
+            pg.converged / on,
+            "x",
+            json!({"postgres_s3_ms": round(pg.converged), "sqlite_ms": round(on),
+                   "postgres_s3_noop_p50_ms": round(pg.noop_p50), "sqlite_noop_p50_ms": round(http.noop_p50),
+                   "detail": "the same workload on one replica over PostgreSQL + an S3-compatible server (both on this machine) and on the embedded SQLite default"}),
+        );
         let free = sync::run(tmp.path(), devices, tasks, edits, noop, sync::Setup::Unthrottled).converged;
         emit(
             "sync_convergence_rate_limiter_ratio",
@@ -103,8 +112,12 @@ fn main() {
         audit::run(tmp.path(), sizes, if quick { 50 } else { 200 });
     }
     if run("load") {
-        let (devices, tasks, many, seconds) = if quick { (50, 60, 1_000, 2.0) } else { (200, 240, 10_000, 8.0) };
-        load::run(tmp.path(), devices, tasks, many, seconds);
+        let sizes = if quick {
+            load::Sizes { devices: 50, tasks: 60, city_tasks: 2_000, city_devices: 100, seconds: 2.0 }
+        } else {
+            load::Sizes { devices: 200, tasks: 240, city_tasks: 100_000, city_devices: 1_000, seconds: 8.0 }
+        };
+        load::run(tmp.path(), &sizes);
     }
     if run("bindings") {
         let (trivial, answers) = if quick { (20_000, 200) } else { (200_000, 1000) };

@@ -15,7 +15,7 @@ use onevisit_core::record::{AnswerValue, Position};
 use onevisit_core::sample;
 use onevisit_core::store::{Store, TaskFilter};
 use onevisit_core::sync::{self, CancelToken, SyncOptions, SyncReport};
-use onevisit_test_support::ServerProcess as Server;
+use onevisit_test_support::{PostgresCluster, S3Server, ServerProcess as Server};
 use serde_json::json;
 
 use crate::{emit, ms, round};
@@ -57,12 +57,31 @@ fn server_bin(checks: bool) -> PathBuf {
     bin
 }
 
-fn admin(data: &Path, args: &[&str]) -> String {
-    admin_with(true, data, args)
+/// PostgreSQL and an S3-compatible server started for one run, with the run's database and bucket.
+struct Services {
+    _cluster: PostgresCluster,
+    s3: S3Server,
+    database: String,
+    bucket: String,
 }
 
-fn admin_with(checks: bool, data: &Path, args: &[&str]) -> String {
-    let out = Command::new(server_bin(checks)).arg("--data").arg(data).args(args).output().expect("onevisit-server");
+impl Services {
+    fn start() -> Services {
+        let cluster = PostgresCluster::start();
+        let database = cluster.database("sync");
+        let s3 = S3Server::start();
+        let bucket = s3.bucket("evidence", "330482");
+        Services { _cluster: cluster, s3, database, bucket }
+    }
+}
+
+/// Runs an admin command of the server of one run (on its database, when it has one).
+fn admin_with(checks: bool, services: Option<&Services>, data: &Path, args: &[&str]) -> String {
+    let mut command = Command::new(server_bin(checks));
+    if let Some(services) = services {
+        command.env("ONEVISIT_DATABASE", &services.database);
+    }
+    let out = command.arg("--data").arg(data).args(args).output().expect("onevisit-server");
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8")
 }
@@ -78,6 +97,9 @@ pub enum Setup {
     Tls,
     /// Rules on, plain http, rate limiter off.
     Unthrottled,
+    /// Rules on, plain http, rate limiter on; the data in PostgreSQL, blobs in an S3-compatible
+    /// server (one replica).
+    PostgresS3,
 }
 
 impl Setup {
@@ -91,6 +113,7 @@ impl Setup {
             Setup::Default => "checks-on",
             Setup::Tls => "tls",
             Setup::Unthrottled => "unthrottled",
+            Setup::PostgresS3 => "postgres-s3",
         }
     }
 
@@ -98,17 +121,30 @@ impl Setup {
         match self {
             Setup::Tls => &["--tls"],
             Setup::Unthrottled => &["--device-rate", "0", "--address-rate", "0"],
-            Setup::ChecksOff | Setup::Default => &[],
+            Setup::ChecksOff | Setup::Default | Setup::PostgresS3 => &[],
         }
     }
 }
 
 /// The server of one run, started as `setup` says.
-fn start_server(data: &Path, setup: Setup) -> Server {
-    Server::spawn(&server_bin(setup.checks()), data, "127.0.0.1:0", setup.serve_args(), "warn", Stdio::null())
+fn start_server(data: &Path, setup: Setup, services: Option<&Services>) -> Server {
+    let mut options = setup.serve_args().to_vec();
+    let mut env = Vec::new();
+    if let Some(services) = services {
+        options.extend(["--database", services.database.as_str(), "--blobs", services.bucket.as_str()]);
+        env = services.s3.env();
+    }
+    Server::spawn_with_env(&server_bin(setup.checks()), data, "127.0.0.1:0", &options, &env, "warn", Stdio::null())
 }
 
-fn enrolled(root: &Path, inspector: &str, data: &Path, server: &Server, root_key: &str) -> Mutex<Store> {
+fn enrolled(
+    admin: &dyn Fn(&Path, &[&str]) -> String,
+    root: &Path,
+    inspector: &str,
+    data: &Path,
+    server: &Server,
+    root_key: &str,
+) -> Mutex<Store> {
     std::fs::create_dir_all(root).expect("store dir");
     let wrapper = KeyFileWrapper::load_or_create(&root.join("device.key")).expect("key");
     let mut s = Store::init(root, &wrapper, Some(inspector.parse().expect("inspector"))).expect("init");
@@ -224,7 +260,8 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_records
     onevisit_core::record::rules::set_checks_for_benchmarks(checks);
     let base = &base.join(setup.dir());
     let data = base.join("sync-server");
-    let admin = |data: &Path, args: &[&str]| admin_with(checks, data, args);
+    let services = (setup == Setup::PostgresS3).then(Services::start);
+    let admin = |data: &Path, args: &[&str]| admin_with(checks, services.as_ref(), data, args);
     let init = admin(&data, &["init", "--tenant", "330482"]);
     let root_key = init.lines().next().and_then(|l| l.trim().rsplit(' ').next()).expect("root key").to_string();
     admin(&data, &["import", "--sample"]);
@@ -234,10 +271,10 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_records
     let plan_file = base.join("drafts.json");
     std::fs::write(&plan_file, serde_json::to_vec(&plan).expect("json")).expect("write drafts");
     admin(&data, &["task", "create", plan_file.to_str().expect("path"), "--json"]);
-    let server = start_server(&data, setup);
+    let server = start_server(&data, setup, services.as_ref());
     let stores: Vec<Mutex<Store>> = inspectors
         .iter()
-        .map(|i| enrolled(&base.join(format!("device-{i}")), i.as_str(), &data, &server, &root_key))
+        .map(|i| enrolled(&admin, &base.join(format!("device-{i}")), i.as_str(), &data, &server, &root_key))
         .collect();
     let options = SyncOptions::default();
     let cancel = CancelToken::new();
@@ -313,6 +350,12 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_records
             emit("sync_convergence_unthrottled", ms(converged), "ms", json!({"detail": detail}));
             return Measured { converged: ms(converged), noop_p50: f64::NAN };
         }
+        Setup::PostgresS3 => {
+            emit("sync_convergence_postgres_s3", ms(converged), "ms", json!({"detail": detail}));
+            let noop = noop_p50(&stores, &options);
+            emit("sync_postgres_s3_noop_p50", noop, "ms", json!({"detail": NOOP_DETAIL}));
+            return Measured { converged: ms(converged), noop_p50: noop };
+        }
         Setup::Tls => {
             emit("sync_convergence_tls", ms(converged), "ms", json!({"detail": detail}));
             let noop = noop_p50(&stores, &options);
@@ -348,7 +391,7 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_records
     emit("sync_server_peak_rss", server.peak_rss_mib(), "MiB", json!({}));
 
     // A device holding many documents re-syncs with nothing new: one request.
-    let big = enrolled(&base.join("device-big"), "scjg-01", &data, &server, &root_key);
+    let big = enrolled(&admin, &base.join("device-big"), "scjg-01", &data, &server, &root_key);
     {
         let mut s = big.lock().expect("store");
         let dir = s.directory().expect("directory");
