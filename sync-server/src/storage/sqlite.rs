@@ -400,10 +400,11 @@ impl SqliteStorage {
         // moments' nonces). Everything else keeps synchronous=FULL on the writer.
         let nonces = open_more(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         nonces.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
+        let conn = Arc::new(Mutex::new(conn));
         Ok(SqliteStorage {
-            conn: Arc::new(Mutex::new(conn)),
             readers: Arc::new(Readers { conns, next: Default::default() }),
-            nonces: nonces::start(nonces)?,
+            nonces: nonces::start(nonces, conn.clone())?,
+            conn,
         })
     }
 

@@ -3,6 +3,8 @@
 //! requests costs one WAL commit instead of one each, and no request waits for a blocking-pool
 //! thread of its own.
 
+use std::sync::{Arc, Mutex};
+
 use rusqlite::{Connection, params};
 
 use super::db;
@@ -16,17 +18,23 @@ const MAX_BATCH: usize = 512;
 /// Records one nonce unless the device used it already.
 pub(super) const INSERT: &str = "INSERT OR IGNORE INTO nonces (device, nonce, at_ms) VALUES (?1, ?2, ?3)";
 
-/// Starts the thread that owns `conn` and writes what `NonceQueue::remember` queues.
-pub(super) fn start(conn: Connection) -> Result<NonceQueue, StorageError> {
+/// Starts the thread that owns `conn` and writes what `NonceQueue::remember` queues. It holds
+/// `writer` (the store's other writing connection) while it writes, so the two take turns in the
+/// process instead of meeting SQLite's lock, whose busy wait sleeps by the millisecond.
+pub(super) fn start(conn: Connection, writer: Arc<Mutex<Connection>>) -> Result<NonceQueue, StorageError> {
     let (queue, pending) = NonceQueue::new();
     std::thread::Builder::new()
         .name("onevisit-nonces".into())
-        .spawn(move || run(conn, pending))
+        .spawn(move || run(conn, &writer, pending))
         .map_err(|e| StorageError::Database(Box::new(e)))?;
     Ok(queue)
 }
 
-fn run(mut conn: Connection, mut pending: tokio::sync::mpsc::UnboundedReceiver<PendingNonce>) {
+fn run(
+    mut conn: Connection,
+    writer: &Mutex<Connection>,
+    mut pending: tokio::sync::mpsc::UnboundedReceiver<PendingNonce>,
+) {
     let mut pruned_at = 0;
     while let Some(first) = pending.blocking_recv() {
         let mut batch = vec![first];
@@ -36,7 +44,10 @@ fn run(mut conn: Connection, mut pending: tokio::sync::mpsc::UnboundedReceiver<P
                 Err(_) => break,
             }
         }
-        let fresh = record(&mut conn, &batch, &mut pruned_at);
+        let fresh = match writer.lock() {
+            Ok(_turn) => record(&mut conn, &batch, &mut pruned_at),
+            Err(_) => Err(super::poisoned("the connection")),
+        };
         answer_all(batch, fresh);
     }
 }
