@@ -80,7 +80,7 @@ pub fn run(base: &Path, sizes: &[u64], samples: usize) {
     let dir = base.join("audit-sqlite");
     let sqlite = SqliteStorage::open(&dir).expect("SQLite storage");
     runtime.block_on(measure("sqlite", sqlite, &dir, sizes, samples));
-    let cluster = PostgresCluster::start();
+    let cluster = PostgresCluster::start_durable();
     let url = cluster.database("audit");
     runtime.block_on(async {
         let postgres = PostgresStorage::connect(&url).await.expect("PostgreSQL storage");

@@ -67,7 +67,7 @@ struct Services {
 
 impl Services {
     fn start() -> Services {
-        let cluster = PostgresCluster::start();
+        let cluster = PostgresCluster::start_durable();
         let database = cluster.database("sync");
         let s3 = S3Server::start();
         let bucket = s3.bucket("evidence", "330482");

@@ -55,13 +55,25 @@ fn free_port() -> u16 {
 }
 
 impl PostgresCluster {
-    /// Creates and starts a cluster.
+    /// Creates and starts a cluster that does not flush commits to disk (tests need no durability
+    /// across a power cut, and run faster without).
     ///
     /// # Panics
     /// When PostgreSQL is not installed or does not start: the tests that claim PostgreSQL cannot
     /// pass without it (`apt-get install postgresql`; `scripts/test.sh` installs it).
-    #[allow(clippy::expect_used, clippy::panic, reason = "test support: a cluster that cannot start is the failure")]
     pub fn start() -> PostgresCluster {
+        PostgresCluster::start_with(false)
+    }
+
+    /// [`PostgresCluster::start`] with every commit flushed to disk as a production server does
+    /// (`fsync`, `synchronous_commit`, `full_page_writes` on), for benchmarks that compare it
+    /// with the embedded store's durable commits. Tests run without, for speed.
+    pub fn start_durable() -> PostgresCluster {
+        PostgresCluster::start_with(true)
+    }
+
+    #[allow(clippy::expect_used, clippy::panic, reason = "test support: a cluster that cannot start is the failure")]
+    fn start_with(durable: bool) -> PostgresCluster {
         static N: AtomicU32 = AtomicU32::new(0);
         let bin = bin_dir().expect("PostgreSQL is not installed (apt-get install postgresql, or set ONEVISIT_PG_BIN)");
         let as_postgres_user = is_root();
@@ -103,8 +115,9 @@ impl PostgresCluster {
         // A few tries: the free port may be taken between choosing it and binding it.
         for _ in 0..5 {
             cluster.port = free_port();
+            let durability = if durable { "on" } else { "off" };
             let options = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={durability} -c synchronous_commit={durability} -c full_page_writes={durability} -c max_connections=300",
                 cluster.port,
                 cluster.dir.join("socket").display()
             );
