@@ -160,10 +160,11 @@ fn split_heads(text: &str) -> Vec<String> {
     if text.is_empty() { Vec::new() } else { text.split(',').map(str::to_string).collect() }
 }
 
-/// A transaction that takes the write lock when it begins. The nonce thread writes the same file
-/// on its own connection: a deferred transaction that read first and then writes would fail at
-/// once with `SQLITE_BUSY` (no busy wait is possible for it) whenever the other committed in
-/// between; an immediate one waits its turn under the busy timeout.
+/// A transaction that takes the write lock when it begins. Other connections write the same file
+/// (the nonce thread, which takes turns with this one through its mutex, and the admin commands'
+/// processes): a deferred transaction that read first and then writes would fail at once with
+/// `SQLITE_BUSY` (no busy wait is possible for it) whenever another committed in between; an
+/// immediate one waits its turn under the busy timeout. Read-only paths keep deferred ones.
 pub(super) fn write_transaction(c: &mut Connection) -> Result<rusqlite::Transaction<'_>, StorageError> {
     c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)
 }
@@ -853,7 +854,7 @@ impl Storage for SqliteStorage {
 
     async fn record_bytes(&self, id: String) -> Result<Option<StoredRecord>, StorageError> {
         self.read(move |c| {
-            let tx = write_transaction(c)?;
+            let tx = c.transaction().map_err(db)?;
             let version: Option<i64> = tx
                 .query_row("SELECT version FROM records WHERE id = ?1", [&id], |r| r.get(0))
                 .optional()
@@ -976,7 +977,7 @@ impl Storage for SqliteStorage {
         self.read_now(move |c| {
             let departments = serde_json::to_string(&departments).map_err(|e| StorageError::Database(Box::new(e)))?;
             // One read transaction: the head and the rows come from the same snapshot.
-            let tx = write_transaction(c)?;
+            let tx = c.transaction().map_err(db)?;
             let head = tx
                 .prepare_cached("SELECT seq FROM feed_counter WHERE id = 1")
                 .map_err(db)?
