@@ -164,6 +164,20 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The check points of `task` that `department` answers (those of its matters).
+fn department_check_points(
+    directory: &Directory,
+    task: &Task,
+    department: &onevisit_core::domain::DepartmentId,
+) -> Vec<onevisit_core::domain::CheckPointId> {
+    task.matters
+        .iter()
+        .filter_map(|m| directory.matter(m))
+        .filter(|m| &m.department == department)
+        .flat_map(|m| m.check_points.iter().map(|c| c.id.clone()))
+        .collect()
+}
+
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(|a, b| a.total_cmp(b));
     let i = ((samples.len() as f64 - 1.0) * p).round() as usize;

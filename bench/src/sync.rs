@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use onevisit_core::domain::{CheckPointId, Directory, InspectorId, TaskCode, TaskDraft, TaskSource, TimeWindow};
+use onevisit_core::domain::{Directory, InspectorId, TaskCode, TaskDraft, TaskSource, TimeWindow};
 use onevisit_core::identity::KeyFileWrapper;
 use onevisit_core::record::{AnswerValue, Position};
 use onevisit_core::sample;
@@ -209,13 +209,7 @@ fn offline_edits(store: &Mutex<Store>, edits: usize) -> usize {
         if !task.inspectors.contains(&me) {
             continue; // visible to its department, but not its to record
         }
-        let points: Vec<CheckPointId> = task
-            .matters
-            .iter()
-            .filter_map(|m| directory.matter(m))
-            .filter(|m| m.department == department)
-            .flat_map(|m| m.check_points.iter().map(|c| c.id.clone()))
-            .collect();
+        let points = crate::department_check_points(&directory, &task, &department);
         if points.is_empty() {
             continue;
         }

@@ -135,14 +135,7 @@ impl Device {
         record.set_actor(self.key.actor_id());
         let me = InspectorId::new(self.inspector.clone()).expect("inspector id");
         let department = directory.inspector(&me).expect("known inspector").department.clone();
-        let points: Vec<CheckPointId> = record
-            .task()
-            .matters
-            .iter()
-            .filter_map(|m| directory.matter(m))
-            .filter(|m| m.department == department)
-            .flat_map(|m| m.check_points.iter().map(|c| c.id.clone()))
-            .collect();
+        let points = crate::department_check_points(directory, record.task(), &department);
         assert!(!points.is_empty(), "{id} has a matter of {department}");
         let before = record.heads();
         let stamp = Stamp { by: me, at_ms: chrono::Utc::now().timestamp_millis() };
