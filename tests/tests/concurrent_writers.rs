@@ -523,7 +523,21 @@ fn a_writer_killed_mid_edit_never_blocks_nor_forks_the_others() {
         .filter(|e| e.action == onevisit_core::audit::AuditAction::AnswerCheckPoint)
         .count();
     assert!(answers >= acknowledged, "{answers} answers in the audit log, {acknowledged} acknowledged");
-    assert!(s.record(&code).unwrap().changes_since(&[]).len() >= acknowledged, "every acknowledged change stored");
+    // Two writers in step can write the very same answer (same check point, note and millisecond):
+    // Automerge makes no change of it, and the audit log records the answer over an empty change.
+    let empty = onevisit_core::audit::sha256_hex(&[]);
+    let unchanged = s
+        .audit_entries_after(0, usize::MAX >> 1)
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.entry())
+        .filter(|e| e.action == onevisit_core::audit::AuditAction::AnswerCheckPoint && e.object_hash == empty)
+        .count();
+    let changes = s.record(&code).unwrap().changes_since(&[]).len();
+    assert!(
+        changes >= answers - unchanged,
+        "every acknowledged change stored: {changes} changes, {answers} answers, {unchanged} unchanged"
+    );
     s.add_finding(
         &code,
         FindingDraft {
