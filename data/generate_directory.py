@@ -125,6 +125,27 @@ TRADES = [
     ("化工有限公司", "91"), ("物流有限公司", "91"), ("建设工程有限公司", "91"), ("餐饮管理有限公司", "91"),
     ("农业发展有限公司", "93"), ("超市", "92"), ("酒店管理有限公司", "91"), ("印染有限公司", "91"),
 ]
+# The industry (行业) of each trade: what decides which matters apply to an enterprise in a draw.
+INDUSTRY = {
+    "服装有限公司": "制造业", "箱包制品有限公司": "制造业", "光机电科技有限公司": "制造业", "食品有限公司": "食品生产",
+    "化工有限公司": "化工", "物流有限公司": "交通运输", "建设工程有限公司": "建筑业", "餐饮管理有限公司": "餐饮",
+    "农业发展有限公司": "农业", "超市": "批发零售", "酒店管理有限公司": "住宿", "印染有限公司": "制造业",
+}
+# The industries each matter applies to, by matter id (absent: every industry).
+MATTER_INDUSTRIES = {
+    "ZHZF-002": ["餐饮", "批发零售", "住宿"], "ZHZF-003": ["建筑业"], "ZHZF-004": ["餐饮", "住宿"],
+    "SCJG-001": ["餐饮", "食品生产", "批发零售", "住宿"], "SCJG-003": ["批发零售", "食品生产", "餐饮"],
+    "SCJG-004": ["批发零售", "餐饮", "住宿"], "SCJG-005": ["制造业", "食品生产", "化工"],
+    "STHJ-001": ["制造业", "化工", "食品生产"], "STHJ-002": ["化工", "制造业"],
+    "STHJ-003": ["化工", "制造业", "食品生产"], "STHJ-004": ["制造业", "化工", "食品生产", "建筑业"],
+    "WSJK-001": ["住宿", "餐饮", "批发零售"], "WSJK-002": ["制造业", "化工"], "WSJK-003": ["食品生产", "住宿"],
+    "WSJK-004": ["医疗卫生"],
+    "YJGL-002": ["化工"], "YJGL-003": ["制造业", "化工", "食品生产"], "YJGL-004": ["制造业"],
+    "XFJY-002": ["批发零售", "餐饮", "住宿"],
+    "NYNC-001": ["农业", "批发零售"], "NYNC-002": ["农业"], "NYNC-003": ["农业"],
+    "JTYS-001": ["交通运输"], "JTYS-002": ["交通运输", "化工"], "JTYS-003": ["交通运输"],
+    "JSJ-001": ["建筑业"], "JSJ-002": ["餐饮", "住宿", "食品生产"],
+}
 NAMES = ["华盛", "嘉禾", "东湖", "当湖", "乍港", "新埭", "金平", "恒达", "伟业", "鸿运", "永兴", "瑞丰", "丰茂",
          "海通", "九龙山", "平兴", "景兴", "顺达", "兴旺", "鼎盛"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗沈顾陆钱"
@@ -155,6 +176,8 @@ def main():
             "id": mid, "department": dept, "title": title, "legal_basis": basis,
             "check_points": [{"id": f"{mid}-{j + 1:02d}", "title": t, "answer": a} for j, (t, a) in enumerate(points)],
         })
+        if mid in MATTER_INDUSTRIES:
+            matters[-1]["industries"] = MATTER_INDUSTRIES[mid]
 
     enterprises = []
     used = set()
@@ -173,7 +196,27 @@ def main():
             "address": f"浙江省平湖市{town}{rng.choice(ROADS)}{rng.randrange(1, 999)}号",
             "location": {"latitude": round(30.62 + rng.uniform(0, 0.2), 6), "longitude": round(120.95 + rng.uniform(0, 0.2), 6)},
             "credit_grade": rng.choice("AABBBCCD"),
+            "town": town,
+            "industry": INDUSTRY[trade],
         })
+
+    # A fourth inspector per department (added after the enterprises, so that those stay as they
+    # were): two officers can still be drawn for an enterprise when one declared a conflict and
+    # another inspected it last time.
+    for d_index, (dept, _, _, _) in enumerate(DEPARTMENTS):
+        inspectors.append({
+            "id": f"{dept}-04",
+            "name": rng.choice(SURNAMES) + rng.choice(GIVEN),
+            "certificate_number": f"330482{d_index + 1:02d}{rng.randrange(1000, 9999)}",
+            "department": dept,
+        })
+    inspectors.sort(key=lambda i: i["id"])
+
+    # Declared conflicts of interest (回避): each department's third inspector with one enterprise
+    # (a relative works there), chosen without the random generator so the rest stays as it was.
+    for d_index, (dept, _, _, _) in enumerate(DEPARTMENTS):
+        inspector = next(i for i in inspectors if i["id"] == f"{dept}-03")
+        inspector["conflicts"] = [enterprises[(d_index * 7 + 3) % len(enterprises)]["uscc"]]
 
     data = {"departments": departments, "inspectors": inspectors, "enterprises": enterprises, "matters": matters}
     out = pathlib.Path(__file__).with_name("pinghu-directory.json")

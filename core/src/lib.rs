@@ -8,6 +8,7 @@ pub mod canonical;
 pub mod certificate;
 pub mod document;
 pub mod domain;
+pub mod draw;
 pub mod evidence;
 pub mod identity;
 pub mod random;

@@ -70,6 +70,119 @@ pub fn city_task_draft(directory: &Directory, n: usize, start: NaiveDate) -> Opt
     })
 }
 
+/// A 双随机 plan over every department of `directory` with all its matters, due in the month from
+/// `start`: grade A 10 %, B 20 %, C 40 %, D 80 % (the worse the credit, the more often drawn).
+pub fn draw_plan(directory: &Directory, id: &str, start: NaiveDate) -> crate::draw::DrawPlan {
+    use crate::draw::{DepartmentPlan, DrawPlan, GradeRatios};
+    DrawPlan {
+        id: id.to_string(),
+        title: format!("{id} 双随机联合抽查"),
+        window: TimeWindow { start, end: start + chrono::Days::new(30) },
+        departments: directory
+            .departments()
+            .map(|d| DepartmentPlan {
+                department: d.id.clone(),
+                matters: directory.matters().filter(|m| m.department == d.id).map(|m| m.id.clone()).collect(),
+                grade_ratios: None,
+                inspectors: Vec::new(),
+            })
+            .collect(),
+        grade_ratios: GradeRatios { a: 0.1, b: 0.2, c: 0.4, d: 0.8 },
+        towns: Vec::new(),
+        industries: Vec::new(),
+        inspectors_per_department: 2,
+        exclude_last_inspectors: true,
+    }
+}
+
+/// Towns and streets of the synthetic city (the sample's own).
+const TOWNS: [&str; 10] = [
+    "当湖街道",
+    "钟埭街道",
+    "曹桥街道",
+    "乍浦镇",
+    "新埭镇",
+    "新仓镇",
+    "独山港镇",
+    "林埭镇",
+    "广陈镇",
+    "平湖经济技术开发区",
+];
+
+/// Industries of the synthetic city, each about as common as in the sample.
+const INDUSTRIES: [&str; 10] =
+    ["制造业", "制造业", "制造业", "餐饮", "化工", "交通运输", "住宿", "批发零售", "食品生产", "农业"];
+
+/// A city of `enterprises` enterprises and `inspectors` inspectors over the sample's departments and
+/// matters, for benchmarks and property tests: grades spread 2:3:2:1 over A–D, towns and
+/// industries spread, one inspector in 50 with a declared conflict. The same arguments give the
+/// same city.
+#[allow(clippy::expect_used, reason = "generated identifiers are valid by construction")]
+pub fn synthetic_city(enterprises: usize, inspectors: usize, seed: u64) -> Directory {
+    use crate::domain::{CreditGrade, DirectoryData, Inspector};
+    let sample = directory().expect("the shipped sample directory is valid").to_data();
+    let mut state = seed;
+    let mut next = move |n: usize| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) % n.max(1) as u64) as usize
+    };
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let grades = [
+        CreditGrade::A,
+        CreditGrade::A,
+        CreditGrade::B,
+        CreditGrade::B,
+        CreditGrade::B,
+        CreditGrade::C,
+        CreditGrade::C,
+        CreditGrade::D,
+    ];
+    let list: Vec<Enterprise> = (0..enterprises)
+        .map(|n| {
+            let mut org = [b'0'; 9];
+            let mut rest = n;
+            for c in org.iter_mut().rev() {
+                *c = ALPHABET[rest % ALPHABET.len()];
+                rest /= ALPHABET.len();
+            }
+            let first17 = format!("91330482{}", String::from_utf8_lossy(&org));
+            let town = TOWNS[next(TOWNS.len())];
+            Enterprise {
+                uscc: Uscc::with_check_character(&first17).expect("valid by construction"),
+                name: format!("平湖市第{n}号企业有限公司"),
+                address: format!("浙江省平湖市{town}"),
+                location: None,
+                credit_grade: grades[next(grades.len())],
+                town: Some(town.to_string()),
+                industry: Some(INDUSTRIES[next(INDUSTRIES.len())].to_string()),
+            }
+        })
+        .collect();
+    let departments: Vec<DepartmentId> = sample.departments.iter().map(|d| d.id.clone()).collect();
+    let people: Vec<Inspector> = (0..inspectors)
+        .map(|n| {
+            let department = departments[n % departments.len()].clone();
+            let conflicts =
+                if n % 50 == 49 && !list.is_empty() { vec![list[next(list.len())].uscc.clone()] } else { vec![] };
+            Inspector {
+                id: InspectorId::new(format!("{department}-{:04}", n / departments.len() + 1))
+                    .expect("valid by construction"),
+                name: format!("执法人员{n}"),
+                certificate_number: format!("33048299{n:06}"),
+                department,
+                conflicts,
+            }
+        })
+        .collect();
+    let data = DirectoryData {
+        departments: sample.departments,
+        inspectors: people,
+        enterprises: list,
+        matters: sample.matters,
+    };
+    Directory::from_data(data).expect("generated directory is valid")
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {

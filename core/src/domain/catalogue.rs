@@ -17,6 +17,17 @@ pub struct InspectionMatter {
     pub legal_basis: String,
     /// The points an inspector checks and answers.
     pub check_points: Vec<CheckPoint>,
+    /// The industries (行业) it applies to; empty: every industry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub industries: Vec<String>,
+}
+
+impl InspectionMatter {
+    /// Whether the matter applies to an enterprise of `industry` (one without a stated industry
+    /// takes only the matters that apply to every industry).
+    pub fn applies_to(&self, industry: Option<&str>) -> bool {
+        self.industries.is_empty() || industry.is_some_and(|i| self.industries.iter().any(|x| x == i))
+    }
 }
 
 /// One point to check on site, with the kind of answer it takes.

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{DepartmentId, InspectorId};
+use super::uscc::Uscc;
 
 /// An enforcement department taking part in joint inspections.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,4 +37,7 @@ pub struct Inspector {
     pub certificate_number: String,
     /// The department the inspector serves in.
     pub department: DepartmentId,
+    /// Enterprises the inspector declared a conflict of interest with (回避): never drawn for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Uscc>,
 }

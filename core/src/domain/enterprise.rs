@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::uscc::Uscc;
 
 /// The credit grade (信用分级分类) that sets how often an enterprise is drawn for inspection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum CreditGrade {
     /// Good credit: inspected least often.
     A,
@@ -15,6 +15,21 @@ pub enum CreditGrade {
     C,
     /// Bad credit: inspected most often.
     D,
+}
+
+impl CreditGrade {
+    /// Every grade, best first.
+    pub const ALL: [CreditGrade; 4] = [CreditGrade::A, CreditGrade::B, CreditGrade::C, CreditGrade::D];
+
+    /// The grade's letter.
+    pub fn letter(self) -> &'static str {
+        match self {
+            CreditGrade::A => "A",
+            CreditGrade::B => "B",
+            CreditGrade::C => "C",
+            CreditGrade::D => "D",
+        }
+    }
 }
 
 /// A WGS-84 position as received from a GNSS receiver, before any display conversion.
@@ -40,4 +55,10 @@ pub struct Enterprise {
     pub location: Option<GeoPoint>,
     /// The enterprise's credit grade.
     pub credit_grade: CreditGrade,
+    /// The town, street or development zone (乡镇街道) it is registered in: a draw's area filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub town: Option<String>,
+    /// Its industry (行业), e.g. 餐饮: which matters apply to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub industry: Option<String>,
 }
