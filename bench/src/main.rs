@@ -22,6 +22,7 @@ use serde_json::json;
 mod audit;
 mod bindings;
 mod bundle;
+mod draw;
 mod load;
 mod sync;
 mod writers;
@@ -33,7 +34,7 @@ fn main() {
         return writers::writer(&args[2..]);
     }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only answers|store|merge|documents|evidence|bundle|writers|rules|sync|audit|load|bindings` runs one group.
+    // `--only answers|store|merge|documents|evidence|bundle|writers|rules|sync|audit|load|bindings|draw` runs one group.
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
     let run = |group: &str| only.is_none_or(|o| o == group);
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -118,6 +119,13 @@ fn main() {
             load::Sizes { devices: 200, tasks: 240, city_tasks: 100_000, city_devices: 1_000, seconds: 8.0 }
         };
         load::run(tmp.path(), &sizes);
+    }
+    if run("draw") {
+        if quick {
+            draw::run(10_000, 200, 3);
+        } else {
+            draw::run(100_000, 2_000, 5);
+        }
     }
     if run("bindings") {
         let (trivial, answers) = if quick { (20_000, 200) } else { (200_000, 1000) };
@@ -347,12 +355,14 @@ fn sixty_point_directory() -> Directory {
                 answer: AnswerType::PassFail,
             })
             .collect(),
+        industries: Vec::new(),
     };
     let inspector = |id: &str, d: &str| Inspector {
         id: id.parse().expect("literal"),
         name: id.into(),
         certificate_number: "1".into(),
         department: d.parse().expect("literal"),
+        conflicts: Vec::new(),
     };
     let sample = sample::directory().expect("sample");
     Directory::from_data(DirectoryData {

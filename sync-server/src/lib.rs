@@ -1,12 +1,13 @@
 //! The OneVisit city sync server as a library: storage behind traits (SQLite and files by
 //! default), the tenant CA, enrolment and request authentication, the sync protocol
-//! (docs/sync-protocol.md) over HTTP, planning, and an embedded server for one process.
+//! (docs/sync-protocol.md) over HTTP, planning and 双随机 draws, and an embedded server for one process.
 
 pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod blobs;
 pub mod certificates;
+pub mod draws;
 pub mod embedded;
 pub mod http;
 pub mod listener;

@@ -82,6 +82,9 @@ enum Command {
     /// 计划任务、调整分配的执法人员。
     #[command(subcommand)]
     Task(TaskCommand),
+    /// 双随机抽查：预览（draw 计划.json --dry-run）、公示随机种子的哈希（commit）、抽取并生成任务
+    /// （publish）、核验公布的抽查结果记录（verify）。
+    Draw(DrawArgs),
     /// 列出已登记的设备。
     #[command(subcommand)]
     Device(DeviceCommand),
@@ -202,6 +205,71 @@ enum TaskCommand {
     },
 }
 
+/// 双随机抽查。
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct DrawArgs {
+    #[command(subcommand)]
+    command: Option<DrawCommand>,
+    /// 抽查计划 JSON 文件（与 --dry-run 一起使用：预览）。
+    plan: Option<PathBuf>,
+    /// 用临时随机种子预览抽查对象库、比例、人员是否够派和合并的联合任务，不生成任何任务。
+    #[arg(long)]
+    dry_run: bool,
+    /// 输出 JSON 而不是文字。
+    #[arg(long)]
+    json: bool,
+}
+
+/// 双随机抽查的步骤。
+#[derive(Debug, Subcommand)]
+enum DrawCommand {
+    /// 登记抽查计划并固定随机种子，打印其哈希：抽取前对外公示，事后任何人可核对。
+    Commit {
+        /// 抽查计划 JSON 文件。
+        plan: PathBuf,
+        /// 输出 JSON 而不是文字。
+        #[arg(long)]
+        json: bool,
+    },
+    /// 固定抽查对象库，用已公示的随机种子抽取，签发抽查结果记录并生成任务。
+    Publish {
+        /// 抽查计划编号。
+        plan_id: String,
+        /// 把签名的抽查结果记录写到这个文件（供公开和核验）。
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// 输出 JSON 而不是文字。
+        #[arg(long)]
+        json: bool,
+    },
+    /// 核验抽查结果记录：根密钥签名、随机种子与事先公示的哈希、对象库哈希，并重新计算抽取结果。
+    Verify {
+        /// 抽查结果记录文件。
+        record: PathBuf,
+        /// 用这个根公钥（十六进制）核验，不需要服务器数据；不给则用本服务器租户的根公钥。
+        #[arg(long)]
+        root_key: Option<String>,
+        /// 输出 JSON 而不是文字。
+        #[arg(long)]
+        json: bool,
+    },
+    /// 列出抽查计划：公示的哈希、是否已抽取、生成的任务数。
+    List {
+        /// 输出 JSON 而不是表格。
+        #[arg(long)]
+        json: bool,
+    },
+    /// 把已公布的抽查结果记录写到文件（或标准输出）。
+    Record {
+        /// 抽查计划编号。
+        plan_id: String,
+        /// 输出文件；不给则打印。
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
 /// 已登记设备的管理。
 #[derive(Debug, Subcommand)]
 enum DeviceCommand {
@@ -254,6 +322,14 @@ enum ServerError {
     Blobs(#[from] onevisit_server::blobs::BlobError),
     #[error(transparent)]
     Plan(#[from] tasks::PlanError),
+    #[error(transparent)]
+    Draw(#[from] onevisit_server::draws::DrawServiceError),
+    #[error("根公钥须为 64 位十六进制：{0}")]
+    RootKey(String),
+    #[error("预览用 draw 计划.json --dry-run；正式抽取先 draw commit 计划.json，再 draw publish 计划编号")]
+    DrawUsage,
+    #[error("抽查计划 {0} 尚未抽取，还没有抽查结果记录")]
+    DrawNotPublished(String),
     #[error("{0} 不是任务草稿（TaskDraft JSON 数组，格式见 README）：{1}")]
     Drafts(PathBuf, serde_json::Error),
     #[error(transparent)]
@@ -290,6 +366,15 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), ServerError> {
     if let Command::Migrate { to, json } = &cli.command {
         return migrate(&cli, to, *json).await;
+    }
+    if let Command::Draw(DrawArgs {
+        command: Some(DrawCommand::Verify { record, root_key: Some(key), json }), ..
+    }) = &cli.command
+    {
+        // An independent check: no server data, only the record and the published root key.
+        let root =
+            onevisit_core::identity::verifying_key_from_hex(key).ok_or_else(|| ServerError::RootKey(key.clone()))?;
+        return verify_draw(record, &root, *json);
     }
     let init = matches!(cli.command, Command::Init { .. });
     match cli.database.clone() {
@@ -457,6 +542,7 @@ async fn run_on<S: Storage>(storage: S, cli: Cli) -> Result<(), ServerError> {
             reassign(&storage, &cli.data, &code, &inspector, false, now).await?;
             println!("已将 {inspector} 从任务 {code} 移出");
         }
+        Command::Draw(args) => draw_command(&storage, &cli.data, args, now).await?,
         Command::Device(DeviceCommand::List { json }) => {
             let devices = storage.devices().await?;
             let revoked = storage.revocations().await?;
@@ -690,4 +776,201 @@ async fn shutdown() {
     }
     #[cfg(not(unix))]
     interrupt.await.unwrap_or(());
+}
+
+/// Reads a file named on the command line.
+fn read_text(path: &std::path::Path) -> Result<String, ServerError> {
+    std::fs::read_to_string(path).map_err(|source| ServerError::Io { path: path.to_path_buf(), source })
+}
+
+/// Writes a file named on the command line.
+fn write_text(path: &std::path::Path, text: &str) -> Result<(), ServerError> {
+    std::fs::write(path, text).map_err(|source| ServerError::Io { path: path.to_path_buf(), source })
+}
+
+/// Runs a `draw` command.
+async fn draw_command<S: Storage>(
+    storage: &S,
+    data: &std::path::Path,
+    args: DrawArgs,
+    now: i64,
+) -> Result<(), ServerError> {
+    use onevisit_server::draws;
+    match args.command {
+        None => {
+            let (Some(plan), true) = (args.plan, args.dry_run) else { return Err(ServerError::DrawUsage) };
+            let directory = imported_directory(storage).await?;
+            let preview = draws::preview(storage, &directory, &read_text(&plan)?).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&preview).unwrap_or_default());
+            } else {
+                println!("预览（临时随机种子，不是正式结果；正式抽取用 draw commit 和 draw publish）");
+                print_draw(&directory, &preview.parameters, &preview.result, preview.directory_enterprises);
+            }
+        }
+        Some(DrawCommand::Commit { plan, json }) => {
+            let directory = imported_directory(storage).await?;
+            let tenant = Tenant::open(storage, data).await?;
+            let c = draws::commit(storage, &tenant, &directory, &read_text(&plan)?, now).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
+            } else {
+                println!("抽查计划 {} 已登记，随机种子已固定。", c.plan_id);
+                println!("请在抽取前公示随机种子的哈希（SHA-256）：{}", c.seed_commitment);
+                println!("公示后运行 onevisit-server draw publish {} 抽取。", c.plan_id);
+            }
+        }
+        Some(DrawCommand::Publish { plan_id, out, json }) => {
+            let directory = imported_directory(storage).await?;
+            let tenant = Tenant::open(storage, data).await?;
+            let published = draws::publish(storage, &tenant, &directory, &plan_id, now).await?;
+            let text = serde_json::to_string_pretty(&published.record).unwrap_or_default();
+            if let Some(path) = &out {
+                write_text(path, &text)?;
+            }
+            if json {
+                let codes: Vec<String> = published.content.task_codes.iter().map(ToString::to_string).collect();
+                let summary = serde_json::json!({
+                    "plan_id": plan_id,
+                    "seed": published.content.seed,
+                    "seed_commitment": published.content.seed_commitment,
+                    "pool_sha256": published.content.pool_sha256,
+                    "task_codes": codes,
+                    "created": published.created,
+                    "separate_visits": published.content.result.separate_visits,
+                    "joint_visits": published.content.result.joint_visits,
+                    "visits_saved": published.content.result.visits_saved(),
+                });
+                println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+            } else {
+                let c = &published.content;
+                println!("抽查计划 {plan_id} 已抽取并公布：随机种子 {}（公示的哈希 {}）", c.seed, c.seed_commitment);
+                println!("抽查对象库快照哈希 {}", c.pool_sha256);
+                print_draw(&directory, &c.parameters, &c.result, published.record.pool.enterprises.len());
+                println!("已生成 {} 个任务", published.created);
+                for (code, t) in c.task_codes.iter().zip(&c.result.tasks) {
+                    println!("{code}  {}", enterprise_name(&directory, &t.enterprise));
+                }
+                if let Some(path) = &out {
+                    println!("抽查结果记录已写入 {}", path.display());
+                }
+            }
+        }
+        Some(DrawCommand::Verify { record, root_key: _, json }) => {
+            let tenant = Tenant::open(storage, data).await?;
+            verify_draw(&record, &tenant.root_key(), json)?;
+        }
+        Some(DrawCommand::List { json }) => {
+            let list = storage.draws().await?;
+            let rows: Vec<serde_json::Value> = list
+                .iter()
+                .map(|d| {
+                    let codes = draws::task_codes(d).map(|c| c.len()).unwrap_or(0);
+                    serde_json::json!({
+                        "plan_id": d.plan_id,
+                        "seed_commitment": d.commitment,
+                        "committed_at_ms": d.committed_at_ms,
+                        "published": d.record.is_some(),
+                        "tasks": codes,
+                    })
+                })
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+            } else {
+                println!("{} 个抽查计划", list.len());
+                for (d, row) in list.iter().zip(&rows) {
+                    let state = if d.record.is_some() {
+                        format!("已抽取，{} 个任务", row["tasks"])
+                    } else {
+                        "已公示哈希，未抽取".into()
+                    };
+                    println!(
+                        "{}  公示于 {}（北京时间）  哈希 {}  {state}",
+                        d.plan_id,
+                        onevisit_core::beijing::date_time(d.committed_at_ms),
+                        d.commitment
+                    );
+                }
+            }
+        }
+        Some(DrawCommand::Record { plan_id, out }) => {
+            let stored = storage
+                .draw(plan_id.clone())
+                .await?
+                .ok_or_else(|| storage::StorageError::UnknownDraw(plan_id.clone()))?;
+            let json = stored.record.ok_or(ServerError::DrawNotPublished(plan_id))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&json).map_err(onevisit_server::draws::DrawServiceError::Stored)?;
+            let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            match out {
+                Some(path) => write_text(&path, &text)?,
+                None => println!("{text}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Verifies a draw record file and says what was checked.
+fn verify_draw(path: &std::path::Path, root: &ed25519_dalek::VerifyingKey, json: bool) -> Result<(), ServerError> {
+    let (record, pool) = onevisit_server::draws::verify(&read_text(path)?, root)?;
+    if json {
+        let summary = serde_json::json!({
+            "valid": true,
+            "plan_id": record.parameters.plan_id,
+            "tenant": record.tenant,
+            "algorithm": record.algorithm,
+            "tasks": record.result.tasks.len(),
+            "pool_sha256": record.pool_sha256,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+    } else {
+        println!("抽查结果记录核验通过：计划 {}（租户 {}）", record.parameters.plan_id, record.tenant);
+        println!("  ✓ 根密钥签名有效");
+        println!("  ✓ 公布的随机种子与事先公示的哈希 {} 一致，公示早于对象库固定", record.seed_commitment);
+        println!("  ✓ 抽查对象库快照与哈希 {} 一致（{} 家企业）", record.pool_sha256, pool.enterprises.len());
+        println!(
+            "  ✓ 按算法 {} 重新计算，抽取结果完全一致（{} 家企业，{} 个任务）",
+            record.algorithm,
+            record.result.tasks.len(),
+            record.task_codes.len()
+        );
+    }
+    Ok(())
+}
+
+fn enterprise_name(directory: &Directory, uscc: &onevisit_core::domain::Uscc) -> String {
+    directory.enterprise(uscc).map(|e| format!("{}（{uscc}）", e.name)).unwrap_or_else(|| uscc.to_string())
+}
+
+/// Prints a draw's figures and tasks in Chinese.
+fn print_draw(
+    directory: &Directory,
+    parameters: &onevisit_core::draw::DrawParameters,
+    result: &onevisit_core::draw::DrawResult,
+    enterprises: usize,
+) {
+    use onevisit_core::domain::CreditGrade;
+    println!(
+        "计划 {}：{}，检查时间 {} 至 {}",
+        parameters.plan_id, parameters.title, parameters.window.start, parameters.window.end
+    );
+    println!("名录企业 {enterprises} 家；每部门每家企业抽取 {} 名执法人员", parameters.inspectors_per_department);
+    for t in &result.departments {
+        let name = directory.department(&t.department).map(|d| d.short_name.clone()).unwrap_or_default();
+        let grades: Vec<String> = CreditGrade::ALL
+            .iter()
+            .map(|g| format!("{} 级 {}/{}", g.letter(), t.drawn.of(*g), t.eligible.of(*g)))
+            .collect();
+        println!("  {name}（{}）：抽中/符合条件 {}；合计 {} 家", t.department, grades.join("，"), t.drawn.total());
+    }
+    let joint = result.tasks.iter().filter(|t| t.departments.len() > 1).count();
+    println!(
+        "合并为 {} 个任务（其中 {joint} 个多部门联合检查）：各部门分别上门需 {} 次，综合查一次后 {} 次，少上门 {} 次",
+        result.tasks.len(),
+        result.separate_visits,
+        result.joint_visits,
+        result.visits_saved()
+    );
 }

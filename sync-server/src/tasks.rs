@@ -42,6 +42,13 @@ pub async fn create<S: Storage>(
     drafts: Vec<TaskDraft>,
     now_ms: i64,
 ) -> Result<Vec<Task>, PlanError> {
+    let tasks = validate(directory, drafts)?;
+    store(storage, tenant, &tasks, now_ms).await?;
+    Ok(tasks)
+}
+
+/// Validates drafts into tasks, each with a new code (none handed out twice in one run).
+pub fn validate(directory: &Directory, drafts: Vec<TaskDraft>) -> Result<Vec<Task>, PlanError> {
     let today = chrono::Utc::now().date_naive();
     let mut tasks = Vec::with_capacity(drafts.len());
     let mut codes = std::collections::HashSet::with_capacity(drafts.len());
@@ -55,11 +62,16 @@ pub async fn create<S: Storage>(
         };
         tasks.push(Task::from_draft(draft, code, directory)?);
     }
+    Ok(tasks)
+}
+
+/// Makes and stores the documents of validated tasks, a batch per transaction.
+pub async fn store<S: Storage>(storage: &S, tenant: &Tenant, tasks: &[Task], now_ms: i64) -> Result<(), PlanError> {
     for batch in tasks.chunks(CREATE_BATCH) {
         let docs = batch.iter().map(|task| new_record(tenant, task, now_ms)).collect::<Result<Vec<_>, _>>()?;
         storage.create_records(docs).await?;
     }
-    Ok(tasks)
+    Ok(())
 }
 
 /// The first document of a planned task, created on behalf of its lead inspector by the tenant's actor.

@@ -94,6 +94,22 @@ impl Tenant {
         Ok(SignedCertificate::issue(&certificate, &self.ca)?)
     }
 
+    /// Signs a 双随机 draw record.
+    pub fn sign_draw(
+        &self,
+        record: &onevisit_core::draw::DrawRecord,
+        pool: onevisit_core::draw::PoolSnapshot,
+    ) -> Result<onevisit_core::draw::SignedDrawRecord, onevisit_core::canonical::CanonicalError> {
+        onevisit_core::draw::SignedDrawRecord::issue(record, pool, &self.ca)
+    }
+
+    /// A secret only the holder of the root key can compute: SHA-256 of the root's (deterministic)
+    /// Ed25519 signature over `label`. Draw seeds come from it, so that nothing secret is stored.
+    pub fn derive_secret(&self, label: &[u8]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(self.ca.sign(label).to_bytes()).into()
+    }
+
     /// The CA key, for issuing the server's own TLS certificate under the root (crate::tls).
     pub(crate) fn ca_key(&self) -> &DeviceKey {
         &self.ca

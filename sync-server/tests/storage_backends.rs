@@ -9,34 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use onevisit_core::sync::merkle;
 use onevisit_server::storage::postgres::PostgresStorage;
-use onevisit_server::storage::sqlite::SqliteStorage;
 use onevisit_server::storage::{DeviceRecord, NewRecord, Storage, StorageError, StoredAuditEntry, TenantRecord};
-use onevisit_test_support::PostgresCluster;
-
-/// Runs each named generic test on SQLite and on PostgreSQL (a cluster of its own per test).
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let dir = tempfile::tempdir().unwrap();
-                    super::$name(super::SqliteStorage::open(dir.path()).unwrap()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let cluster = super::PostgresCluster::start();
-                    let url = cluster.database("onevisit");
-                    super::$name(super::PostgresStorage::connect(&url).await.unwrap()).await;
-                }
-            )*
-        }
-    };
-}
+use onevisit_test_support::{PostgresCluster, on_every_backend};
 
 on_every_backend!(
     the_tenant_is_initialised_once,

@@ -11,7 +11,7 @@
 //! departments that chose one enterprise become one joint task, led by the first of them in plan
 //! order, whose first drawn inspector is the lead inspector.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -122,26 +122,30 @@ pub struct DepartmentTally {
 struct Index<'a> {
     matters: HashMap<&'a MatterId, &'a PoolMatter>,
     inspector_department: HashMap<&'a InspectorId, &'a DepartmentId>,
-    recusals: HashMap<&'a Uscc, Vec<(&'a InspectorId, &'a RecusalReason)>>,
+    /// Recusals by enterprise and the inspector's department, in the pool's (sorted) order.
+    recusals: HashMap<(&'a Uscc, &'a DepartmentId), Vec<(&'a InspectorId, &'a RecusalReason)>>,
 }
 
 impl<'a> Index<'a> {
     fn new(pool: &'a PoolSnapshot) -> Index<'a> {
-        let mut recusals: HashMap<&Uscc, Vec<_>> = HashMap::new();
+        let inspector_department: HashMap<&InspectorId, &DepartmentId> =
+            pool.inspectors.iter().map(|i| (&i.id, &i.department)).collect();
+        let mut recusals: HashMap<_, Vec<_>> = HashMap::new();
         for r in &pool.recusals {
-            recusals.entry(&r.enterprise).or_default().push((&r.inspector, &r.reason));
+            if let Some(department) = inspector_department.get(&r.inspector) {
+                recusals.entry((&r.enterprise, *department)).or_default().push((&r.inspector, &r.reason));
+            }
         }
-        Index {
-            matters: pool.matters.iter().map(|m| (&m.id, m)).collect(),
-            inspector_department: pool.inspectors.iter().map(|i| (&i.id, &i.department)).collect(),
-            recusals,
-        }
+        Index { matters: pool.matters.iter().map(|m| (&m.id, m)).collect(), inspector_department, recusals }
     }
 }
 
 /// Runs the draw. Fails, choosing nothing, when the parameters name what the pool lacks, when the
 /// filters leave no enterprise, or when any eligible enterprise cannot be staffed.
 pub fn run(parameters: &DrawParameters, pool: &PoolSnapshot, seed: &[u8]) -> Result<DrawResult, DrawError> {
+    if !pool.recusals.windows(2).all(|w| w[0] < w[1]) || !pool.enterprises.windows(2).all(|w| w[0].uscc < w[1].uscc) {
+        return Err(DrawError::PoolNotCanonical);
+    }
     let index = Index::new(pool);
     let in_pool: Vec<&PoolEnterprise> = pool
         .enterprises
@@ -157,8 +161,15 @@ pub fn run(parameters: &DrawParameters, pool: &PoolSnapshot, seed: &[u8]) -> Res
     let need = parameters.inspectors_per_department as usize;
     let mut shortfalls = Vec::new();
     let mut tallies = Vec::with_capacity(parameters.departments.len());
-    let mut hits: BTreeMap<&Uscc, Vec<DrawnDepartment>> = BTreeMap::new();
+    // The departments that drew each enterprise, by its position in the (sorted) pool.
+    let mut hits: Vec<Vec<DrawnDepartment>> = vec![Vec::new(); in_pool.len()];
     for share in &parameters.departments {
+        let strictly_sorted = |ids: &[String]| ids.windows(2).all(|w| w[0] < w[1]);
+        let names = |ids: &[InspectorId]| ids.iter().map(|i| i.as_str().to_string()).collect::<Vec<_>>();
+        let matter_names = share.matters.iter().map(|m| m.as_str().to_string()).collect::<Vec<_>>();
+        if !strictly_sorted(&names(&share.inspectors)) || !strictly_sorted(&matter_names) {
+            return Err(DrawError::ParametersNotCanonical(share.department.clone()));
+        }
         let matters = share
             .matters
             .iter()
@@ -172,31 +183,40 @@ pub fn run(parameters: &DrawParameters, pool: &PoolSnapshot, seed: &[u8]) -> Res
                 return Err(DrawError::PoolLacksInspector(i.clone()));
             }
         }
-        let mut by_grade: BTreeMap<CreditGrade, Vec<(&PoolEnterprise, Vec<MatterId>)>> = BTreeMap::new();
-        for e in &in_pool {
-            let applying: Vec<MatterId> =
-                matters.iter().filter(|m| m.applies_to(e.industry.as_deref())).map(|m| m.id.clone()).collect();
-            if !applying.is_empty() {
-                by_grade.entry(e.credit_grade).or_default().push((e, applying));
+        // The matters that apply, per industry: enterprises share a handful of lists.
+        let mut lists: Vec<Vec<MatterId>> = Vec::new();
+        let mut list_of: HashMap<Option<&str>, Option<usize>> = HashMap::new();
+        let mut by_grade: BTreeMap<CreditGrade, Vec<(usize, &PoolEnterprise, usize)>> = BTreeMap::new();
+        for (position, e) in in_pool.iter().enumerate() {
+            let industry = e.industry.as_deref();
+            let list = *list_of.entry(industry).or_insert_with(|| {
+                let applying: Vec<MatterId> =
+                    matters.iter().filter(|m| m.applies_to(industry)).map(|m| m.id.clone()).collect();
+                (!applying.is_empty()).then(|| {
+                    lists.push(applying);
+                    lists.len() - 1
+                })
+            });
+            if let Some(list) = list {
+                by_grade.entry(e.credit_grade).or_default().push((position, e, list));
             }
         }
-        let available = |e: &PoolEnterprise| -> (Vec<&InspectorId>, Vec<(InspectorId, String)>) {
-            let stepping_aside: Vec<(&InspectorId, &RecusalReason)> = index
-                .recusals
-                .get(&e.uscc)
-                .map(|list| {
-                    list.iter()
-                        .filter(|(i, reason)| {
-                            share.inspectors.contains(i)
-                                && (parameters.exclude_last_inspectors || matches!(reason, RecusalReason::Declared))
-                        })
-                        .copied()
-                        .collect()
-                })
-                .unwrap_or_default();
-            let out: HashSet<&InspectorId> = stepping_aside.iter().map(|(i, _)| *i).collect();
-            let free = share.inspectors.iter().filter(|i| !out.contains(i)).collect();
-            (free, stepping_aside.iter().map(|(i, r)| ((*i).clone(), r.label_zh())).collect())
+        // Who steps aside for an enterprise in this department (usually nobody): the pool's
+        // recusals are sorted, so one inspector's entries are adjacent and counted once.
+        let stepping_aside = |e: &PoolEnterprise| -> Vec<(&InspectorId, &RecusalReason)> {
+            let mut list: Vec<(&InspectorId, &RecusalReason)> = Vec::new();
+            let key = (&e.uscc, &share.department);
+            for (i, reason) in index.recusals.get(&key).map(Vec::as_slice).unwrap_or_default() {
+                let applies = parameters.exclude_last_inspectors || matches!(reason, RecusalReason::Declared);
+                if applies && list.last().is_none_or(|(last, _)| last != i) && share.inspectors.binary_search(i).is_ok()
+                {
+                    list.push((i, reason));
+                }
+            }
+            list
+        };
+        let free = |aside: &[(&InspectorId, &RecusalReason)]| -> Vec<&InspectorId> {
+            share.inspectors.iter().filter(|i| !aside.iter().any(|(a, _)| a == i)).collect()
         };
         let mut tally = DepartmentTally {
             department: share.department.clone(),
@@ -208,15 +228,15 @@ pub fn run(parameters: &DrawParameters, pool: &PoolSnapshot, seed: &[u8]) -> Res
             if share.ratios.of(*grade) == 0 {
                 continue;
             }
-            for (e, _) in eligible {
-                let (free, aside) = available(e);
-                if free.len() < need {
+            for (_, e, _) in eligible {
+                let aside = stepping_aside(e);
+                if share.inspectors.len() - aside.len() < need {
                     shortfalls.push(Shortfall {
                         department: share.department.clone(),
                         enterprise: e.uscc.clone(),
                         needed: need,
-                        available: free.into_iter().cloned().collect(),
-                        stepping_aside: aside,
+                        available: free(&aside).into_iter().cloned().collect(),
+                        stepping_aside: aside.iter().map(|(i, r)| ((*i).clone(), r.label_zh())).collect(),
                     });
                 }
             }
@@ -228,13 +248,13 @@ pub fn run(parameters: &DrawParameters, pool: &PoolSnapshot, seed: &[u8]) -> Res
             let chosen = stream.choose(eligible.len(), k);
             tally.drawn.set(*grade, chosen.len() as u64);
             for c in chosen {
-                let (e, applying) = &eligible[c];
-                let (free, _) = available(e);
+                let (position, e, list) = eligible[c];
+                let free = free(&stepping_aside(e));
                 let mut stream = Stream::new(seed, &["inspectors", share.department.as_str(), e.uscc.as_str()]);
                 let inspectors = stream.choose(free.len(), need).into_iter().map(|i| free[i].clone()).collect();
-                hits.entry(&e.uscc).or_default().push(DrawnDepartment {
+                hits[position].push(DrawnDepartment {
                     department: share.department.clone(),
-                    matters: applying.clone(),
+                    matters: lists[list].clone(),
                     inspectors,
                 });
             }
@@ -244,10 +264,12 @@ pub fn run(parameters: &DrawParameters, pool: &PoolSnapshot, seed: &[u8]) -> Res
     if !shortfalls.is_empty() {
         return Err(DrawError::Understaffed(shortfalls));
     }
-    let separate_visits = hits.values().map(|d| d.len() as u64).sum();
-    let tasks: Vec<DrawnTask> = hits
-        .into_iter()
-        .filter_map(|(uscc, departments)| {
+    let separate_visits = hits.iter().map(|d| d.len() as u64).sum();
+    let tasks: Vec<DrawnTask> = in_pool
+        .iter()
+        .zip(hits)
+        .filter_map(|(e, departments)| {
+            let uscc = &e.uscc;
             let lead = departments.first()?;
             Some(DrawnTask {
                 enterprise: uscc.clone(),

@@ -89,6 +89,12 @@ pub enum DrawError {
     /// The parameters name an inspector the frozen pool does not hold in that department.
     #[error("抽查对象库快照中没有执法人员 {0}（或不在该部门）")]
     PoolLacksInspector(InspectorId),
+    /// A department's inspectors or matters are not sorted and distinct (a record edited by hand).
+    #[error("部门 {0} 的执法人员或检查事项未按规范排序去重")]
+    ParametersNotCanonical(DepartmentId),
+    /// The pool's recusals are not sorted and distinct (a record edited by hand).
+    #[error("抽查对象库快照中的回避名单未按规范排序去重")]
+    PoolNotCanonical,
     /// Some eligible enterprises cannot be staffed after recusal.
     #[error("有 {} 处执法人员不足，未生成任何任务：{}", .0.len(), describe_shortfalls(.0))]
     Understaffed(Vec<Shortfall>),

@@ -4,20 +4,23 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::DrawParameters;
-use crate::canonical::{CanonicalError, to_canonical_json};
+use crate::canonical::CanonicalError;
 use crate::domain::{CreditGrade, DepartmentId, Directory, InspectorId, MatterId, Task, TaskCode, Uscc};
 
 /// The frozen pool: everything the draw reads, so anyone recomputes it from the record alone.
+// Every struct of the pool declares its fields in key order and holds no map or float, so that
+// serde's own encoding is its canonical JSON (checked in the tests below); hashing then streams.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolSnapshot {
     /// Every enterprise of the directory, by USCC.
     pub enterprises: Vec<PoolEnterprise>,
-    /// The plan's matters with the industries they apply to, by identifier.
-    pub matters: Vec<PoolMatter>,
     /// Every inspector of the plan's departments, by identifier.
     pub inspectors: Vec<PoolInspector>,
+    /// The plan's matters with the industries they apply to, by identifier.
+    pub matters: Vec<PoolMatter>,
     /// Who may not be drawn for which enterprise, and why (sorted).
     pub recusals: Vec<Recusal>,
 }
@@ -25,25 +28,25 @@ pub struct PoolSnapshot {
 /// An enterprise as the draw sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolEnterprise {
-    /// Its USCC.
-    pub uscc: Uscc,
     /// Its credit grade.
     pub credit_grade: CreditGrade,
-    /// Its town or street.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub town: Option<String>,
     /// Its industry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub industry: Option<String>,
+    /// Its town or street.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub town: Option<String>,
+    /// Its USCC.
+    pub uscc: Uscc,
 }
 
 /// A matter as the draw sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolMatter {
-    /// The matter.
-    pub id: MatterId,
     /// Its department.
     pub department: DepartmentId,
+    /// The matter.
+    pub id: MatterId,
     /// The industries it applies to (empty: every one).
     pub industries: Vec<String>,
 }
@@ -58,10 +61,10 @@ impl PoolMatter {
 /// An inspector as the draw sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolInspector {
-    /// The inspector.
-    pub id: InspectorId,
     /// Their department.
     pub department: DepartmentId,
+    /// The inspector.
+    pub id: InspectorId,
 }
 
 /// An inspector who steps aside (回避) for an enterprise.
@@ -194,8 +197,54 @@ impl PoolSnapshot {
         PoolSnapshot { enterprises, matters, inspectors, recusals }
     }
 
-    /// SHA-256 (hex) of the pool's canonical JSON: what the record names it by.
+    /// SHA-256 (hex) of the pool's canonical JSON (RFC 8785): what the record names it by.
+    /// Streamed: serde's encoding of the pool is canonical (see the type's comment).
     pub fn sha256(&self) -> Result<String, CanonicalError> {
-        Ok(crate::audit::sha256_hex(&to_canonical_json(self)?))
+        struct Hashing(Sha256);
+        impl std::io::Write for Hashing {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.update(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut hashing = Hashing(Sha256::new());
+        serde_json::to_writer(&mut hashing, self)?;
+        Ok(hex::encode(hashing.0.finalize()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+    use crate::canonical::to_canonical_json;
+
+    #[test]
+    fn the_pools_own_encoding_is_its_canonical_json() {
+        let directory = crate::sample::directory().unwrap();
+        let mut data = directory.to_data();
+        // Every shape a pool holds: names with quotes, escapes and control characters, absent
+        // towns and industries, both kinds of recusal.
+        data.enterprises[0].town = Some("当湖\"街道\\\n\u{1f}\u{7f}\u{2028}".into());
+        data.enterprises[1].industry = None;
+        data.enterprises[2].town = None;
+        let directory = Directory::from_data(data).unwrap();
+        let plan = crate::sample::draw_plan(&directory, "P", chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+        let parameters = plan.validate(&directory).unwrap();
+        let e = directory.enterprises().next().unwrap().uscc.clone();
+        let last = vec![LastInspection {
+            enterprise: e,
+            department: "scjg".parse().unwrap(),
+            inspectors: vec!["scjg-01".parse().unwrap()],
+            task: TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(),
+        }];
+        let pool = PoolSnapshot::take(&parameters, &directory, &last);
+        assert!(pool.recusals.iter().any(|r| r.reason == RecusalReason::Declared));
+        assert!(pool.recusals.iter().any(|r| matches!(r.reason, RecusalReason::LastInspection { .. })));
+        assert_eq!(serde_json::to_vec(&pool).unwrap(), to_canonical_json(&pool).unwrap());
+        assert_eq!(pool.sha256().unwrap(), crate::audit::sha256_hex(&to_canonical_json(&pool).unwrap()));
     }
 }

@@ -32,10 +32,8 @@ pub struct DrawRecord {
     pub seed: String,
     /// When the pool was frozen (ms since the epoch).
     pub pool_taken_at_ms: i64,
-    /// SHA-256 (hex) of the pool's canonical JSON.
+    /// SHA-256 (hex) of the frozen pool's canonical JSON (the pool travels beside the record).
     pub pool_sha256: String,
-    /// The frozen pool.
-    pub pool: PoolSnapshot,
     /// What was drawn.
     pub result: DrawResult,
     /// The tasks planned, one per drawn task in the same order (empty in a preview).
@@ -56,13 +54,17 @@ impl Issued for DrawRecord {
     }
 }
 
-/// A draw record as published: canonical JSON and the root's signature over it.
+/// A draw record as published: canonical JSON, the root's signature over it, and the frozen pool
+/// the record names by its hash (the signature covers the pool through that hash, so that a city's
+/// pool of 100,000 enterprises is canonicalised once, not twice).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedDrawRecord {
     /// Canonical JSON of the [`DrawRecord`].
     pub canonical: String,
     /// Ed25519 signature by the tenant root (hex).
     pub signature: String,
+    /// The frozen pool.
+    pub pool: PoolSnapshot,
 }
 
 /// Why a draw record is not a genuine, recomputable draw.
@@ -111,10 +113,14 @@ pub fn seed_commitment(seed: &[u8]) -> String {
 }
 
 impl SignedDrawRecord {
-    /// Signs a record with the tenant root.
-    pub fn issue(record: &DrawRecord, root: &DeviceKey) -> Result<SignedDrawRecord, CanonicalError> {
+    /// Signs a record with the tenant root; `pool` is the pool it names by hash.
+    pub fn issue(
+        record: &DrawRecord,
+        pool: PoolSnapshot,
+        root: &DeviceKey,
+    ) -> Result<SignedDrawRecord, CanonicalError> {
         let (canonical, signature) = crate::signed::sign(record, root)?;
-        Ok(SignedDrawRecord { canonical, signature })
+        Ok(SignedDrawRecord { canonical, signature, pool })
     }
 
     /// Checks the record as anyone can: the root's signature, the seed against its commitment
@@ -122,13 +128,13 @@ impl SignedDrawRecord {
     /// draw recomputed from parameters, pool and seed.
     pub fn verify(&self, root: &VerifyingKey) -> Result<DrawRecord, DrawVerifyError> {
         let record: DrawRecord = verify_issued(&self.canonical, &self.signature, root)?;
-        check(&record)?;
+        check(&record, &self.pool)?;
         Ok(record)
     }
 }
 
-/// The checks of a record's content (everything but its signature).
-pub fn check(record: &DrawRecord) -> Result<(), DrawVerifyError> {
+/// The checks of a record's content and its pool (everything but the signature).
+pub fn check(record: &DrawRecord, pool: &PoolSnapshot) -> Result<(), DrawVerifyError> {
     if record.algorithm != ALGORITHM {
         return Err(DrawVerifyError::UnknownAlgorithm(record.algorithm.clone()));
     }
@@ -139,10 +145,10 @@ pub fn check(record: &DrawRecord) -> Result<(), DrawVerifyError> {
     if record.committed_at_ms >= record.pool_taken_at_ms {
         return Err(DrawVerifyError::CommittedAfterPool);
     }
-    if record.pool.sha256()? != record.pool_sha256 {
+    if pool.sha256()? != record.pool_sha256 {
         return Err(DrawVerifyError::PoolHashMismatch);
     }
-    let again = run(&record.parameters, &record.pool, &seed).map_err(DrawVerifyError::Recompute)?;
+    let again = run(&record.parameters, pool, &seed).map_err(DrawVerifyError::Recompute)?;
     if again != record.result {
         return Err(DrawVerifyError::ResultMismatch(first_difference(&again, &record.result)));
     }

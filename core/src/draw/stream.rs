@@ -6,6 +6,8 @@
 //! 8 bytes (big-endian) at a time. `below(n)` rejects values at or above the largest multiple of
 //! n (no modulo bias); `choose(n, k)` is the first k steps of a Fisher–Yates shuffle of 0..n.
 
+use std::collections::HashMap;
+
 use sha2::{Digest, Sha256};
 
 use super::ALGORITHM;
@@ -57,16 +59,21 @@ impl Stream {
         }
     }
 
-    /// `k` distinct indices of 0..n, uniformly, in the order drawn (k ≤ n).
+    /// `k` distinct indices of 0..n, uniformly, in the order drawn (k ≤ n): the first k steps of
+    /// a Fisher–Yates shuffle of 0..n. Only the displaced positions are kept, so choosing 2 of
+    /// 200 costs 2 steps, not 200 slots.
     pub(crate) fn choose(&mut self, n: usize, k: usize) -> Vec<usize> {
-        let mut indices: Vec<usize> = (0..n).collect();
         let k = k.min(n);
+        let mut displaced: HashMap<usize, usize> = HashMap::with_capacity(2 * k);
+        let mut chosen = Vec::with_capacity(k);
         for i in 0..k {
             let j = i + self.below((n - i) as u64) as usize;
-            indices.swap(i, j);
+            let at_j = displaced.get(&j).copied().unwrap_or(j);
+            let at_i = displaced.get(&i).copied().unwrap_or(i);
+            displaced.insert(j, at_i);
+            chosen.push(at_j);
         }
-        indices.truncate(k);
-        indices
+        chosen
     }
 }
 
@@ -115,5 +122,14 @@ mod tests {
             assert!((5_600..=6_400).contains(&h), "{hits:?}");
         }
         assert!(s.choose(3, 5).len() == 3 && s.choose(0, 1).is_empty());
+        // The same choices as a whole shuffle of 0..n.
+        let mut a = Stream::new(b"same", &[]);
+        let mut b = Stream::new(b"same", &[]);
+        let mut whole: Vec<usize> = (0..50).collect();
+        for i in 0..20 {
+            let j = i + b.below((50 - i) as u64) as usize;
+            whole.swap(i, j);
+        }
+        assert_eq!(a.choose(50, 20), whole[..20]);
     }
 }

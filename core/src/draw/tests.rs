@@ -41,14 +41,13 @@ fn publish(plan: &DrawPlan, directory: &Directory, seed: &[u8; 32], root: &Devic
         seed: hex::encode(seed),
         pool_taken_at_ms: 2_000,
         pool_sha256: pool.sha256().unwrap(),
-        pool,
         task_codes: Vec::new(),
         published_at_ms: 2_000,
         issuer_public_key: hex::encode(root.public_bytes()),
         parameters,
         result,
     };
-    SignedDrawRecord::issue(&record, root).unwrap()
+    SignedDrawRecord::issue(&record, pool, root).unwrap()
 }
 
 #[test]
@@ -105,37 +104,37 @@ fn a_published_record_verifies_and_every_kind_of_tampering_is_named() {
     let forged = SignedDrawRecord {
         canonical: String::from_utf8(crate::canonical::to_canonical_json(&edited).unwrap()).unwrap(),
         signature: signed.signature.clone(),
+        pool: signed.pool.clone(),
     };
     assert!(matches!(forged.verify(&root.verifying_key()), Err(DrawVerifyError::Signature(_))));
     // Edited and re-signed by the root itself (a dishonest operator): the recomputed draw differs.
-    let resigned = SignedDrawRecord::issue(&edited, &root).unwrap();
+    let resigned = SignedDrawRecord::issue(&edited, signed.pool.clone(), &root).unwrap();
     assert!(matches!(resigned.verify(&root.verifying_key()), Err(DrawVerifyError::ResultMismatch(_))));
     // An inspector swapped in the result, re-signed.
     let mut swapped = record.clone();
     let lead = &mut swapped.result.tasks[0].departments[0].inspectors[0];
     *lead = crate::domain::InspectorId::new("zzzz-99").unwrap();
-    let resigned = SignedDrawRecord::issue(&swapped, &root).unwrap();
+    let resigned = SignedDrawRecord::issue(&swapped, signed.pool.clone(), &root).unwrap();
     assert!(matches!(resigned.verify(&root.verifying_key()), Err(DrawVerifyError::ResultMismatch(_))));
     // Another seed revealed than the one committed to.
     let mut reseeded = record.clone();
     reseeded.seed = hex::encode(seed(4));
-    let resigned = SignedDrawRecord::issue(&reseeded, &root).unwrap();
+    let resigned = SignedDrawRecord::issue(&reseeded, signed.pool.clone(), &root).unwrap();
     assert!(matches!(resigned.verify(&root.verifying_key()), Err(DrawVerifyError::SeedMismatch(_))));
     // The commitment made only after the pool was frozen.
     let mut late = record.clone();
     late.committed_at_ms = late.pool_taken_at_ms;
-    let resigned = SignedDrawRecord::issue(&late, &root).unwrap();
+    let resigned = SignedDrawRecord::issue(&late, signed.pool.clone(), &root).unwrap();
     assert!(matches!(resigned.verify(&root.verifying_key()), Err(DrawVerifyError::CommittedAfterPool)));
-    // The pool edited (an enterprise's grade) without its hash.
-    let mut repooled = record.clone();
+    // The pool beside the record edited (an enterprise taken out): it no longer has the hash signed.
+    let mut repooled = signed.clone();
     repooled.pool.enterprises.remove(0);
-    let resigned = SignedDrawRecord::issue(&repooled, &root).unwrap();
-    assert!(matches!(resigned.verify(&root.verifying_key()), Err(DrawVerifyError::PoolHashMismatch)));
+    assert!(matches!(repooled.verify(&root.verifying_key()), Err(DrawVerifyError::PoolHashMismatch)));
     // Signed by another key than the tenant's root.
     let other = DeviceKey::generate();
     let mut foreign = record.clone();
     foreign.issuer_public_key = hex::encode(other.public_bytes());
-    let signed_by_other = SignedDrawRecord::issue(&foreign, &other).unwrap();
+    let signed_by_other = SignedDrawRecord::issue(&foreign, signed.pool.clone(), &other).unwrap();
     assert!(matches!(signed_by_other.verify(&root.verifying_key()), Err(DrawVerifyError::Signature(_))));
 }
 

@@ -91,6 +91,11 @@ const TABLES: &[(&str, &str, &[Col])] = &[
         &[Col::I64, Col::Text, Col::I64, Col::Text, Col::Text, Col::Text],
     ),
     ("audit_nodes", "level, idx, hash", &[Col::I32, Col::I64, Col::Bytes]),
+    (
+        "draws",
+        "plan_id, plan_json, nonce, commitment, committed_at_ms, record",
+        &[Col::Text, Col::Text, Col::Text, Col::Text, Col::I64, Col::OptText],
+    ),
 ];
 
 fn sqlite(e: rusqlite::Error) -> StorageError {

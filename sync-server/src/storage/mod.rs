@@ -72,6 +72,15 @@ pub enum StorageError {
     /// The database named does not exist on the server.
     #[error("数据库 {0} 不存在：请先创建（如 createdb），再启动服务器")]
     NoSuchDatabase(String),
+    /// A draw plan with this identifier was committed already.
+    #[error("抽查计划 {0} 已经公示过随机种子的哈希：每个计划只公示一次，新计划请换一个编号")]
+    DrawExists(String),
+    /// No draw plan with this identifier was committed.
+    #[error("抽查计划 {0} 尚未公示随机种子的哈希：先运行 onevisit-server draw commit 计划.json")]
+    UnknownDraw(String),
+    /// The draw was published already.
+    #[error("抽查计划 {0} 已经抽取并公布过，不能再抽一次")]
+    DrawPublished(String),
     /// The database was migrated by a newer server than this one.
     #[error(
         "数据库已由较新版本的 OneVisit 服务器升级（结构版本 {found}，本程序只认识到 {supported}）：请使用新版本的服务器，不要降级"
@@ -281,6 +290,24 @@ pub struct EnrolmentSummary {
     pub used_by_device: Option<String>,
 }
 
+/// A draw plan whose seed is committed: the plan and the public nonce from which the tenant
+/// root derives the seed (nothing secret is stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredDraw {
+    /// The plan's identifier.
+    pub plan_id: String,
+    /// The plan (JSON) as committed.
+    pub plan_json: String,
+    /// The nonce (hex) the seed is derived from.
+    pub nonce: String,
+    /// SHA-256 (hex) of the seed, published at commitment.
+    pub commitment: String,
+    /// When it was committed (ms since the epoch).
+    pub committed_at_ms: i64,
+    /// The signed record (JSON), once published.
+    pub record: Option<String>,
+}
+
 /// What the server keeps. Every method is one atomic operation.
 pub trait Storage: Send + Sync + 'static {
     /// The tenant, if initialised.
@@ -373,6 +400,17 @@ pub trait Storage: Send + Sync + 'static {
 
     // ---- records and the feed ----
 
+    /// Stores a draw plan's commitment once (`DrawExists` if the identifier was used).
+    fn commit_draw(&self, draw: StoredDraw) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// A committed draw plan.
+    fn draw(&self, plan_id: String) -> impl Future<Output = Result<Option<StoredDraw>, StorageError>> + Send;
+    /// Every committed draw plan, newest first.
+    fn draws(&self) -> impl Future<Output = Result<Vec<StoredDraw>, StorageError>> + Send;
+    /// Stores a draw's signed record once (`DrawPublished` if one is stored, `UnknownDraw` if the
+    /// plan was never committed).
+    fn publish_draw(&self, plan_id: String, record: String) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Every record's task (JSON) as planned, for the history a draw reads.
+    fn planned_tasks(&self) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
     /// Every record's id (task code), in code order.
     fn record_ids(&self) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
     /// A record's metadata.

@@ -20,7 +20,7 @@ mod nonces;
 
 use super::{
     DeviceRecord, DeviceSession, DeviceSummary, EnrolmentSummary, FeedPage, FeedRow, NewRecord, RecordMeta, Storage,
-    StorageError, StoredAuditEntry, StoredRecord, TenantRecord,
+    StorageError, StoredAuditEntry, StoredDraw, StoredRecord, TenantRecord,
 };
 
 /// The schema, one migration per entry; a database records how many it has applied.
@@ -131,6 +131,16 @@ const MIGRATIONS: &[&str] = &[
 ",
     "
     CREATE INDEX assignments_by_state ON assignments(inspector, active, seq);
+",
+    "
+    CREATE TABLE draws (
+        plan_id TEXT PRIMARY KEY,
+        plan_json TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        commitment TEXT NOT NULL,
+        committed_at_ms BIGINT NOT NULL,
+        record TEXT
+    );
 ",
 ];
 
@@ -289,6 +299,20 @@ fn device_row(row: &Row) -> Result<DeviceRecord, StorageError> {
         serial: row.get(4),
         device_code: row.get(5),
     })
+}
+
+/// The columns of a stored draw, in `draw_row`'s order.
+const DRAW_COLUMNS: &str = "SELECT plan_id, plan_json, nonce, commitment, committed_at_ms, record FROM draws";
+
+fn draw_row(r: &Row) -> StoredDraw {
+    StoredDraw {
+        plan_id: r.get(0),
+        plan_json: r.get(1),
+        nonce: r.get(2),
+        commitment: r.get(3),
+        committed_at_ms: r.get(4),
+        record: r.get(5),
+    }
 }
 
 fn revocation(row: &Row) -> Revocation {
@@ -488,6 +512,51 @@ impl Storage for PostgresStorage {
         let c = self.client().await?;
         let stmt = c.prepare_cached("SELECT version FROM directory WHERE id = 1").await.map_err(db)?;
         Ok(c.query_opt(&stmt, &[]).await.map_err(db)?.map(|r| r.get(0)))
+    }
+
+    async fn commit_draw(&self, draw: StoredDraw) -> Result<(), StorageError> {
+        let c = self.client().await?;
+        let inserted = c
+            .execute(
+                "INSERT INTO draws (plan_id, plan_json, nonce, commitment, committed_at_ms)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (plan_id) DO NOTHING",
+                &[&draw.plan_id, &draw.plan_json, &draw.nonce, &draw.commitment, &draw.committed_at_ms],
+            )
+            .await
+            .map_err(db)?;
+        if inserted == 0 { Err(StorageError::DrawExists(draw.plan_id)) } else { Ok(()) }
+    }
+
+    async fn draw(&self, plan_id: String) -> Result<Option<StoredDraw>, StorageError> {
+        let c = self.client().await?;
+        let row = c.query_opt(&format!("{DRAW_COLUMNS} WHERE plan_id = $1"), &[&plan_id]).await.map_err(db)?;
+        Ok(row.as_ref().map(draw_row))
+    }
+
+    async fn draws(&self) -> Result<Vec<StoredDraw>, StorageError> {
+        let c = self.client().await?;
+        let rows = c.query(&format!("{DRAW_COLUMNS} ORDER BY committed_at_ms DESC, plan_id"), &[]).await.map_err(db)?;
+        Ok(rows.iter().map(draw_row).collect())
+    }
+
+    async fn publish_draw(&self, plan_id: String, record: String) -> Result<(), StorageError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        let stored =
+            tx.query_opt("SELECT record FROM draws WHERE plan_id = $1 FOR UPDATE", &[&plan_id]).await.map_err(db)?;
+        match stored.map(|r| r.get::<_, Option<String>>(0)) {
+            None => return Err(StorageError::UnknownDraw(plan_id)),
+            Some(Some(_)) => return Err(StorageError::DrawPublished(plan_id)),
+            Some(None) => {}
+        }
+        tx.execute("UPDATE draws SET record = $2 WHERE plan_id = $1", &[&plan_id, &record]).await.map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn planned_tasks(&self) -> Result<Vec<String>, StorageError> {
+        let c = self.client().await?;
+        let rows = c.query("SELECT task_json FROM records ORDER BY id", &[]).await.map_err(db)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     async fn directory(&self) -> Result<Option<String>, StorageError> {

@@ -12,7 +12,7 @@ mod nonces;
 
 use super::{
     DeviceRecord, DeviceSession, DeviceSummary, EnrolmentSummary, FeedPage, FeedRow, NewRecord, RecordMeta, Storage,
-    StorageError, StoredAuditEntry, StoredRecord, TenantRecord,
+    StorageError, StoredAuditEntry, StoredDraw, StoredRecord, TenantRecord,
 };
 
 const SCHEMA: &str = "
@@ -106,6 +106,14 @@ const SCHEMA: &str = "
     );
     CREATE TABLE IF NOT EXISTS enrolment_failures (key TEXT NOT NULL, at_ms INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS enrolment_failures_by_key ON enrolment_failures(key, at_ms);
+    CREATE TABLE IF NOT EXISTS draws (
+        plan_id TEXT PRIMARY KEY,
+        plan_json TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        commitment TEXT NOT NULL,
+        committed_at_ms INTEGER NOT NULL,
+        record TEXT
+    );
     CREATE TABLE IF NOT EXISTS audit_nodes (
         level INTEGER NOT NULL,
         idx INTEGER NOT NULL,
@@ -151,6 +159,20 @@ const FEED: &str = "SELECT feed_seq, id, heads, 0 FROM records d
      ORDER BY 1";
 
 const GENESIS: &str = onevisit_core::audit::GENESIS_HASH;
+
+/// The columns of a stored draw, in `draw_row`'s order.
+const DRAW_COLUMNS: &str = "SELECT plan_id, plan_json, nonce, commitment, committed_at_ms, record FROM draws";
+
+fn draw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDraw> {
+    Ok(StoredDraw {
+        plan_id: r.get(0)?,
+        plan_json: r.get(1)?,
+        nonce: r.get(2)?,
+        commitment: r.get(3)?,
+        committed_at_ms: r.get(4)?,
+        record: r.get(5)?,
+    })
+}
 
 fn join_heads(heads: &[String]) -> String {
     heads.join(",")
@@ -575,6 +597,63 @@ impl Storage for SqliteStorage {
             let json: Option<String> =
                 c.query_row("SELECT json FROM directory WHERE id = 1", [], |r| r.get(0)).optional().map_err(db)?;
             json.map(|j| set_directory_version(c, &j)).transpose()
+        })
+        .await
+    }
+
+    async fn commit_draw(&self, draw: StoredDraw) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let inserted = c
+                .execute(
+                    "INSERT INTO draws (plan_id, plan_json, nonce, commitment, committed_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (plan_id) DO NOTHING",
+                    params![draw.plan_id, draw.plan_json, draw.nonce, draw.commitment, draw.committed_at_ms],
+                )
+                .map_err(db)?;
+            if inserted == 0 { Err(StorageError::DrawExists(draw.plan_id)) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn draw(&self, plan_id: String) -> Result<Option<StoredDraw>, StorageError> {
+        self.read(move |c| {
+            c.query_row(&format!("{DRAW_COLUMNS} WHERE plan_id = ?1"), [&plan_id], draw_row).optional().map_err(db)
+        })
+        .await
+    }
+
+    async fn draws(&self) -> Result<Vec<StoredDraw>, StorageError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!("{DRAW_COLUMNS} ORDER BY committed_at_ms DESC, plan_id")).map_err(db)?;
+            let rows = stmt.query_map([], draw_row).map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn publish_draw(&self, plan_id: String, record: String) -> Result<(), StorageError> {
+        self.with(move |c| {
+            let tx = write_transaction(c)?;
+            let stored: Option<Option<String>> = tx
+                .query_row("SELECT record FROM draws WHERE plan_id = ?1", [&plan_id], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            match stored {
+                None => return Err(StorageError::UnknownDraw(plan_id)),
+                Some(Some(_)) => return Err(StorageError::DrawPublished(plan_id)),
+                Some(None) => {}
+            }
+            tx.execute("UPDATE draws SET record = ?2 WHERE plan_id = ?1", params![plan_id, record]).map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn planned_tasks(&self) -> Result<Vec<String>, StorageError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT task_json FROM records ORDER BY id").map_err(db)?;
+            let rows = stmt.query_map([], |r| r.get(0)).map_err(db)?;
+            rows.collect::<Result<Vec<String>, _>>().map_err(db)
         })
         .await
     }
