@@ -255,7 +255,9 @@ fn draft(store: &mut Store, a: &CreateTask) -> Result<TaskDraft, CliError> {
         SourceArg::Random => TaskSource::RandomDraw,
         SourceArg::Complaint => TaskSource::ComplaintOrLead { reference: reference()? },
         SourceArg::Plan => TaskSource::Plan { reference: reference()? },
-        SourceArg::Reinspection => TaskSource::ReInspection { of_task: TaskCode::parse(&reference()?)? },
+        SourceArg::Reinspection => {
+            TaskSource::ReInspection { of_task: TaskCode::parse(&reference()?)?, findings: Vec::new() }
+        }
     };
     Ok(TaskDraft {
         enterprise: Uscc::parse(&a.enterprise)?,

@@ -85,6 +85,9 @@ enum Command {
     /// 双随机抽查：预览（draw 计划.json --dry-run）、公示随机种子的哈希（commit）、抽取并生成任务
     /// （publish）、核验公布的抽查结果记录（verify）。
     Draw(DrawArgs),
+    /// 闭环跟进：责令改正期限届满后安排复查任务。
+    #[command(subcommand)]
+    Followup(FollowupCommand),
     /// 列出已登记的设备。
     #[command(subcommand)]
     Device(DeviceCommand),
@@ -270,6 +273,20 @@ enum DrawCommand {
     },
 }
 
+/// 闭环跟进。
+#[derive(Debug, Subcommand)]
+enum FollowupCommand {
+    /// 为整改期限已过、责令改正通知书已签署完整的问题安排复查任务（每个任务每个部门一次）。
+    Plan {
+        /// 以这一天为“今天”（YYYY-MM-DD，北京时间）；不给则用今天。
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+        /// 输出 JSON 而不是文字。
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// 已登记设备的管理。
 #[derive(Debug, Subcommand)]
 enum DeviceCommand {
@@ -324,6 +341,8 @@ enum ServerError {
     Plan(#[from] tasks::PlanError),
     #[error(transparent)]
     Draw(#[from] onevisit_server::draws::DrawServiceError),
+    #[error(transparent)]
+    Followup(#[from] onevisit_server::followups::FollowupError),
     #[error("根公钥须为 64 位十六进制：{0}")]
     RootKey(String),
     #[error("预览用 draw 计划.json --dry-run；正式抽取先 draw commit 计划.json，再 draw publish 计划编号")]
@@ -543,6 +562,37 @@ async fn run_on<S: Storage>(storage: S, cli: Cli) -> Result<(), ServerError> {
             println!("已将 {inspector} 从任务 {code} 移出");
         }
         Command::Draw(args) => draw_command(&storage, &cli.data, args, now).await?,
+        Command::Followup(FollowupCommand::Plan { today, json }) => {
+            let directory = imported_directory(&storage).await?;
+            let tenant = Tenant::open(&storage, &cli.data).await?;
+            let today = today.unwrap_or_else(onevisit_core::beijing::today);
+            let plan =
+                onevisit_server::followups::plan_reinspections(&storage, &tenant, &directory, today, now).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+            } else {
+                println!("{today}：安排复查任务 {} 个", plan.planned.len());
+                for r in &plan.planned {
+                    println!(
+                        "{}  复查任务 {} 的 {} 个问题（{}，整改期限 {}）  执法人员 {}",
+                        r.code,
+                        r.of_task,
+                        r.findings.len(),
+                        r.department,
+                        r.deadline,
+                        r.inspectors.join("、")
+                    );
+                }
+                for u in &plan.unstaffed {
+                    println!(
+                        "无法安排：任务 {} 的 {} 复查不足两名可派执法人员（可派：{}）",
+                        u.of_task,
+                        u.department,
+                        if u.available.is_empty() { "无".to_string() } else { u.available.join("、") }
+                    );
+                }
+            }
+        }
         Command::Device(DeviceCommand::List { json }) => {
             let devices = storage.devices().await?;
             let revoked = storage.revocations().await?;

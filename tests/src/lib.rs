@@ -394,6 +394,14 @@ pub fn check_bundle(bag: &Path, root: &str) -> bundle::VerifyReport {
 /// The on-site record signed by A, B and the party; returns its hash.
 pub fn sign_everything(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) -> String {
     let doc = a.lock().unwrap().render_document(code, DocumentKind::OnSiteRecord, None).unwrap().sha256;
+    sign_by_all(a, b, code, &doc);
+    doc
+}
+
+/// Both inspectors (`a` the lead, then `b`) sign the document version `doc`, syncing in between,
+/// then the party signs by hand on the lead's device.
+pub fn sign_by_all(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode, doc: &str) {
+    let doc = doc.to_string();
     a.lock().unwrap().sign_document(code, &doc).unwrap();
     sync_ok(a);
     sync_ok(b);
@@ -404,7 +412,6 @@ pub fn sign_everything(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) -> S
         PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
     assert!(a.lock().unwrap().party_act(code, &doc, party, Some(SIGNATURE_PNG)).unwrap().signed);
     sync_ok(a);
-    doc
 }
 
 /// A city served by two replicas of the server on one PostgreSQL database and one S3 bucket

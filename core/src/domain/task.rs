@@ -153,6 +153,10 @@ pub enum TaskSource {
     ReInspection {
         /// The task whose findings are re-inspected.
         of_task: TaskCode,
+        /// The findings (identifiers within that task's record) to re-inspect; empty: every one
+        /// of the department's findings that required rectification.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        findings: Vec<String>,
     },
 }
 
@@ -331,7 +335,10 @@ mod tests {
             TaskSource::RandomDraw,
             TaskSource::ComplaintOrLead { reference: "PZ110-1".into() },
             TaskSource::Plan { reference: "2026-计划-3".into() },
-            TaskSource::ReInspection { of_task: TaskCode::parse("330482-20261128-ABCDEFGH").unwrap() },
+            TaskSource::ReInspection {
+                of_task: TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(),
+                findings: vec!["f1".into()],
+            },
         ];
         for s in sources {
             assert_eq!(serde_json::to_value(&s).unwrap()["kind"], s.kind());
