@@ -372,7 +372,11 @@ async fn main() -> ExitCode {
         onevisit_core::record::rules::set_checks_for_benchmarks(false);
         tracing::warn!("benchmark build: the record write rules are OFF; never deploy this binary");
     }
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        quiet_on_closed_pipe();
+    }
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("错误：{e}");
@@ -1023,4 +1027,16 @@ fn print_draw(
         result.joint_visits,
         result.visits_saved()
     );
+}
+
+/// An admin command whose reader went away (`onevisit-server task list | head`) ends quietly, as
+/// Unix commands do, instead of panicking on the failed print: SIGPIPE goes back to its default
+/// (Rust ignores it). Not for `serve`, whose sockets must see EPIPE as an error instead.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called at start-up before any other thread writes to a pipe; restoring the default
+    // disposition of SIGPIPE has no other effect on this process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

@@ -96,3 +96,24 @@ fn a_team_gets_its_enrolment_codes_at_once_and_a_city_sample_spreads_over_every_
     assert_eq!(leads.len(), 9, "{leads:?}");
     assert!(leads.values().all(|&n| n == 1200 / 9 || n == 1200 / 9 + 1), "{leads:?}");
 }
+
+#[test]
+fn a_listing_piped_into_a_reader_that_stops_early_ends_without_a_panic() {
+    use std::io::BufRead;
+    let city = City::new();
+    city.admin(&["task", "create", "--sample", "400", "--spread"]);
+    let mut child = Command::new(server_bin())
+        .arg("--data")
+        .arg(&city.data)
+        .args(["task", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap(); // then `head` closes the pipe
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(first.contains("400 个任务"), "{first}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+}
