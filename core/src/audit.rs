@@ -35,6 +35,8 @@ pub enum AuditAction {
     AnswerCheckPoint,
     /// A finding was recorded.
     AddFinding,
+    /// A re-inspection's result for a finding was recorded.
+    RecordRecheck,
     /// The status changed.
     ChangeStatus,
     /// A conflict was resolved.

@@ -1,15 +1,20 @@
-//! The closed loop's first step on the server (闭环): when the deadline of a department's signed
-//! order to rectify (责令改正通知书) has passed, plan that department's re-inspection (复查) of the
-//! task's findings, once. The day is given (`--today`), so the loop is tested without waiting.
+//! The closed loop on the server (闭环): when the deadline of a department's signed order to
+//! rectify (责令改正通知书) has passed, plan that department's re-inspection (复查) of the task's
+//! findings; when a re-inspection found a finding rectified (or handed it over for a case), copy
+//! that into the inspected task so that it may close; a new deadline goes round again. The day
+//! is given (`--today`), so the loop is tested without waiting.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use onevisit_core::certificate::{REVOCATION_SCHEMA, RevocationList};
 use onevisit_core::document::DocumentKind;
-use onevisit_core::domain::{DepartmentId, Directory, InspectorId, Task, TaskCode, TaskDraft, TaskSource, TimeWindow};
+use onevisit_core::domain::{
+    DepartmentId, Directory, FindingToRecheck, InspectorId, Task, TaskCode, TaskDraft, TaskSource, TimeWindow,
+};
 use onevisit_core::record::documents::SignerTrust;
-use onevisit_core::record::{InspectionRecord, RecordError};
+use onevisit_core::record::{InspectionRecord, Recheck, RecheckOutcome, RecordError};
+use onevisit_core::sync::wire::heads_to_hex;
 use serde::Serialize;
 
 use crate::storage::{Storage, StorageError, StoredRecord};
@@ -71,13 +76,17 @@ pub struct FollowupPlan {
     pub planned: Vec<Reinspection>,
     /// Re-inspections due that could not be staffed.
     pub unstaffed: Vec<Unstaffed>,
+    /// Findings whose loop closed now (`task/finding`): a settling result copied into the task.
+    pub settled: Vec<String>,
 }
 
-/// Plans every re-inspection due on `today`: a department's findings that required rectification,
-/// under its order to rectify that is fully signed (the tenant root's certificates checked), whose
-/// latest deadline is before `today`, and that has no re-inspection yet. The department's
-/// inspectors on the task go again, topped up to two from the department (declared conflicts
-/// excepted); due within a week.
+/// Runs the loop for `today`: first copies every settling re-inspection result (rectified, or
+/// handed over for a case) into the inspected task's record, so that it may close; then plans
+/// every re-inspection due — a department's findings that required rectification, under its
+/// order to rectify that is fully signed (certificates checked against the tenant root and the
+/// revocations), not settled, whose deadline (the latest new one, if a re-inspection set one) is
+/// before `today` and which no re-inspection awaits. The department's inspectors on the task go
+/// again, topped up to two from the department (declared conflicts excepted); due within a week.
 pub async fn plan_reinspections<S: Storage>(
     storage: &S,
     tenant: &Tenant,
@@ -85,50 +94,77 @@ pub async fn plan_reinspections<S: Storage>(
     today: NaiveDate,
     now_ms: i64,
 ) -> Result<FollowupPlan, FollowupError> {
-    let planned: Vec<Task> = storage
-        .planned_tasks()
-        .await?
-        .iter()
-        .map(|json| serde_json::from_str(json))
-        .collect::<Result<_, _>>()
-        .map_err(FollowupError::Stored)?;
-    let done: HashSet<(TaskCode, DepartmentId)> = planned
-        .iter()
-        .filter_map(|t| match &t.source {
-            TaskSource::ReInspection { of_task, .. } => Some((of_task.clone(), t.lead_department.clone())),
-            _ => None,
-        })
-        .collect();
-    let revocations = RevocationList {
-        schema: REVOCATION_SCHEMA.into(),
-        tenant: tenant.id.clone(),
-        issued_at_ms: now_ms,
-        revoked: storage.revocations().await?,
-        issuer_public_key: hex::encode(tenant.root_public_key()),
-    };
-    let root = tenant.root_key();
-    let trust = SignerTrust { root: &root, revocations: Some(&revocations) };
+    let trust = Trust::now(storage, tenant, now_ms).await?;
+    let trust = trust.signer();
+    // Pass 1: what re-inspections cover and what they found, by (inspected task, finding).
+    let mut covered: HashMap<(TaskCode, String), usize> = HashMap::new();
+    let mut found: HashMap<(TaskCode, String), Vec<Recheck>> = HashMap::new();
+    let mut inspected = Vec::new();
+    for id in storage.record_ids().await? {
+        let record = load_record(storage, &id).await?;
+        match &record.task().source {
+            TaskSource::ReInspection { of_task, findings } => {
+                for f in findings {
+                    *covered.entry((of_task.clone(), f.id.clone())).or_default() += 1;
+                }
+                for r in record.rechecks()? {
+                    found.entry((of_task.clone(), r.finding.clone())).or_default().push(r);
+                }
+            }
+            _ => inspected.push(id),
+        }
+    }
+    for results in found.values_mut() {
+        results.sort_by_key(|r| r.stamp.at_ms);
+    }
+    // Pass 2: settle, then plan, task by task.
     let mut out = FollowupPlan::default();
     let mut drafts = Vec::new();
     let mut due_findings = Vec::new();
-    for id in storage.record_ids().await? {
-        let StoredRecord { chunks, .. } =
-            storage.record_bytes(id.clone()).await?.ok_or_else(|| StorageError::UnknownRecord(id.clone()))?;
-        let (first, rest) = chunks.split_first().ok_or_else(|| StorageError::UnknownRecord(id.clone()))?;
-        let record = InspectionRecord::load(first, rest.iter().map(Vec::as_slice))?;
+    for id in inspected {
+        let record = load_record(storage, &id).await?;
         let task = record.task().clone();
-        if matches!(task.source, TaskSource::ReInspection { .. }) {
-            continue;
+        let already: Vec<String> = record.rechecks()?.into_iter().map(|r| r.finding).collect();
+        let settling: Vec<&Recheck> = found
+            .iter()
+            .filter(|((of, finding), _)| of == &task.code && !already.contains(finding))
+            .filter_map(|(_, results)| results.iter().find(|r| r.outcome.settles()))
+            .collect();
+        if !settling.is_empty() {
+            settle(storage, tenant, &id, &settling).await?;
+            out.settled.extend(settling.iter().map(|r| format!("{}/{}", task.code, r.finding)));
         }
         let findings = record.findings()?;
         for department in &task.departments {
-            if done.contains(&(task.code.clone(), department.clone())) {
-                continue;
+            let mut deadline = None;
+            let mut due = Vec::new();
+            for f in findings.iter().filter(|f| &f.department == department && f.rectification_required) {
+                let key = (task.code.clone(), f.id.clone());
+                let results = found.get(&key).map(Vec::as_slice).unwrap_or_default();
+                let renewed: Vec<NaiveDate> = results
+                    .iter()
+                    .filter_map(|r| match r.outcome {
+                        RecheckOutcome::NewDeadline { deadline } => Some(deadline),
+                        _ => None,
+                    })
+                    .collect();
+                let settled = results.iter().any(|r| r.outcome.settles());
+                // A re-inspection awaits while fewer results than re-inspections came back.
+                let awaiting = covered.get(&key).copied().unwrap_or(0) > renewed.len();
+                let Some(effective) = renewed.last().copied().or(f.deadline) else { continue };
+                if !settled && !awaiting && effective < today {
+                    due.push(FindingToRecheck {
+                        id: f.id.clone(),
+                        problem: f.problem.clone(),
+                        legal_basis: f.legal_basis.clone(),
+                        deadline: Some(effective),
+                    });
+                    deadline = deadline.max(Some(effective));
+                }
             }
-            let due: Vec<_> =
-                findings.iter().filter(|f| &f.department == department && f.rectification_required).collect();
-            let Some(deadline) = due.iter().filter_map(|f| f.deadline).max() else { continue };
-            if deadline >= today || !order_signed(&record, department, &trust)? {
+            let Some(deadline) = deadline else { continue };
+            let ids: Vec<String> = due.iter().map(|f| f.id.clone()).collect();
+            if !order_signed(&record, department, &trust)? {
                 continue;
             }
             let inspectors = team(directory, &task, department);
@@ -141,7 +177,6 @@ pub async fn plan_reinspections<S: Storage>(
                 });
                 continue;
             }
-            let ids: Vec<String> = due.iter().map(|f| f.id.clone()).collect();
             drafts.push(TaskDraft {
                 enterprise: task.enterprise.clone(),
                 lead_department: department.clone(),
@@ -155,7 +190,7 @@ pub async fn plan_reinspections<S: Storage>(
                     .cloned()
                     .collect(),
                 window: TimeWindow { start: today, end: today + chrono::Days::new(REINSPECTION_DAYS - 1) },
-                source: TaskSource::ReInspection { of_task: task.code.clone(), findings: ids.clone() },
+                source: TaskSource::ReInspection { of_task: task.code.clone(), findings: due },
             });
             due_findings.push((task.code.to_string(), department.to_string(), ids, deadline));
         }
@@ -175,8 +210,67 @@ pub async fn plan_reinspections<S: Storage>(
     Ok(out)
 }
 
+/// Copies settling results into an inspected task's record, as the tenant (one append).
+async fn settle<S: Storage>(storage: &S, tenant: &Tenant, id: &str, results: &[&Recheck]) -> Result<(), FollowupError> {
+    let StoredRecord { chunks, version } =
+        storage.record_bytes(id.to_string()).await?.ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
+    let (first, rest) = chunks.split_first().ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
+    let mut record = InspectionRecord::load(first, rest.iter().map(Vec::as_slice))?;
+    record.set_actor(tenant.actor());
+    for r in results {
+        record.settle_finding(r)?;
+    }
+    let chunk = record.take_unsaved();
+    storage.append_record(id.to_string(), version, chunk, heads_to_hex(&record.heads())).await?;
+    Ok(())
+}
+
+/// What signatures are checked against: the tenant root and its current revocations.
+pub(crate) struct Trust {
+    root: ed25519_dalek::VerifyingKey,
+    revocations: RevocationList,
+}
+
+impl Trust {
+    /// The root and the revocations as they stand at `now_ms`.
+    pub(crate) async fn now<S: Storage>(storage: &S, tenant: &Tenant, now_ms: i64) -> Result<Trust, StorageError> {
+        let revocations = RevocationList {
+            schema: REVOCATION_SCHEMA.into(),
+            tenant: tenant.id.clone(),
+            issued_at_ms: now_ms,
+            revoked: storage.revocations().await?,
+            issuer_public_key: hex::encode(tenant.root_public_key()),
+        };
+        Ok(Trust { root: tenant.root_key(), revocations })
+    }
+
+    /// As the document checks take it.
+    pub(crate) fn signer(&self) -> SignerTrust<'_> {
+        SignerTrust { root: &self.root, revocations: Some(&self.revocations) }
+    }
+}
+
+/// A stored record, loaded.
+pub(crate) async fn load_record<S: Storage>(storage: &S, id: &str) -> Result<InspectionRecord, FollowupError> {
+    let StoredRecord { chunks, .. } =
+        storage.record_bytes(id.to_string()).await?.ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
+    let (first, rest) = chunks.split_first().ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
+    Ok(InspectionRecord::load(first, rest.iter().map(Vec::as_slice))?)
+}
+
+/// Every task the server holds, as planned.
+pub(crate) async fn planned_tasks<S: Storage>(storage: &S) -> Result<Vec<Task>, FollowupError> {
+    storage
+        .planned_tasks()
+        .await?
+        .iter()
+        .map(|json| serde_json::from_str(json))
+        .collect::<Result<_, _>>()
+        .map_err(FollowupError::Stored)
+}
+
 /// Whether the department's latest order to rectify in the record counts as signed.
-fn order_signed(
+pub(crate) fn order_signed(
     record: &InspectionRecord,
     department: &DepartmentId,
     trust: &SignerTrust<'_>,

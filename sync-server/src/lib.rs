@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod certificates;
 pub mod draws;
 pub mod embedded;
+pub mod enterprise_file;
 pub mod followups;
 pub mod http;
 pub mod listener;

@@ -85,6 +85,14 @@ enum Command {
     /// 双随机抽查：预览（draw 计划.json --dry-run）、公示随机种子的哈希（commit）、抽取并生成任务
     /// （publish）、核验公布的抽查结果记录（verify）。
     Draw(DrawArgs),
+    /// 一企一档：一家企业的全部检查、问题、责令改正通知书和复查，按时间先后。
+    Enterprise {
+        /// 企业的统一社会信用代码。
+        uscc: String,
+        /// 输出 JSON 而不是文字。
+        #[arg(long)]
+        json: bool,
+    },
     /// 闭环跟进：责令改正期限届满后安排复查任务。
     #[command(subcommand)]
     Followup(FollowupCommand),
@@ -343,6 +351,8 @@ enum ServerError {
     Draw(#[from] onevisit_server::draws::DrawServiceError),
     #[error(transparent)]
     Followup(#[from] onevisit_server::followups::FollowupError),
+    #[error("统一社会信用代码 {0} 无效：{1}")]
+    Uscc(String, onevisit_core::domain::UsccError),
     #[error("根公钥须为 64 位十六进制：{0}")]
     RootKey(String),
     #[error("预览用 draw 计划.json --dry-run；正式抽取先 draw commit 计划.json，再 draw publish 计划编号")]
@@ -566,6 +576,17 @@ async fn run_on<S: Storage>(storage: S, cli: Cli) -> Result<(), ServerError> {
             println!("已将 {inspector} 从任务 {code} 移出");
         }
         Command::Draw(args) => draw_command(&storage, &cli.data, args, now).await?,
+        Command::Enterprise { uscc, json } => {
+            let directory = imported_directory(&storage).await?;
+            let tenant = Tenant::open(&storage, &cli.data).await?;
+            let code = onevisit_core::domain::Uscc::parse(&uscc).map_err(|e| ServerError::Uscc(uscc.clone(), e))?;
+            let file = onevisit_server::enterprise_file::file(&storage, &tenant, &directory, &code, now).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&file).unwrap_or_default());
+            } else {
+                print_enterprise_file(&file);
+            }
+        }
         Command::Followup(FollowupCommand::Plan { today, json }) => {
             let directory = imported_directory(&storage).await?;
             let tenant = Tenant::open(&storage, &cli.data).await?;
@@ -575,7 +596,7 @@ async fn run_on<S: Storage>(storage: S, cli: Cli) -> Result<(), ServerError> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
             } else {
-                println!("{today}：安排复查任务 {} 个", plan.planned.len());
+                println!("{today}：安排复查任务 {} 个，闭环问题 {} 个", plan.planned.len(), plan.settled.len());
                 for r in &plan.planned {
                     println!(
                         "{}  复查任务 {} 的 {} 个问题（{}，整改期限 {}）  执法人员 {}",
@@ -1038,5 +1059,47 @@ fn quiet_on_closed_pipe() {
     // disposition of SIGPIPE has no other effect on this process.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Prints an enterprise's file in Chinese.
+fn print_enterprise_file(file: &onevisit_server::enterprise_file::EnterpriseFile) {
+    println!(
+        "一企一档：{}（{}）信用等级 {}，共 {} 个任务",
+        file.name,
+        file.uscc,
+        file.credit_grade.as_deref().unwrap_or("未知"),
+        file.tasks.len()
+    );
+    for t in &file.tasks {
+        let of = t.of_task.as_ref().map(|o| format!("（复查 {o}）")).unwrap_or_default();
+        println!(
+            "{} 至 {}  {}  {}{of}  {}  部门 {}  执法人员 {}",
+            t.window.0,
+            t.window.1,
+            t.code,
+            t.source_zh,
+            t.status_zh,
+            t.departments.join("、"),
+            t.inspectors.join("、")
+        );
+        for f in &t.findings {
+            let deadline = f.deadline.map(|d| format!("，限 {d} 前整改")).unwrap_or_default();
+            let loop_state = match (&f.reinspection, &f.result) {
+                (_, Some(result)) if f.settled => format!("，复查结果：{result}（已闭环）"),
+                (_, Some(result)) => format!("，复查结果：{result}"),
+                (Some(r), None) => format!("，已安排复查 {r}"),
+                (None, None) => String::new(),
+            };
+            println!("    问题（{}）：{}{deadline}{loop_state}", f.department, f.problem);
+        }
+        for o in &t.orders {
+            println!(
+                "    责令改正通知书 {}（{}）：{}",
+                o.number,
+                o.department,
+                if o.signed { "已签署" } else { "未签署完整" }
+            );
+        }
     }
 }

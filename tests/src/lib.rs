@@ -304,11 +304,50 @@ impl Lcg {
 /// A handwritten signature as the party's pad would give it.
 pub const SIGNATURE_PNG: &[u8] = include_bytes!("../../data/sample-signature.png");
 
+/// A city a flow runs against: the embedded default ([`City`]) or replicas on PostgreSQL + S3
+/// ([`ReplicatedCity`]), so that one flow test runs on every backend.
+pub trait Deployment {
+    /// An enrolled device store named `name`, operated by `inspector`.
+    fn device(&self, name: &str, inspector: &str) -> Mutex<Store>;
+    /// Runs an admin command on the city's data; returns stdout.
+    fn admin(&self, args: &[&str]) -> String;
+    /// The sample joint task planned, and its two inspectors' devices (`a`: scjg-01, the lead;
+    /// `b`: xfjy-01) enrolled and synced once, so both hold it.
+    fn joint_team(&self) -> (TaskCode, Mutex<Store>, Mutex<Store>) {
+        let out = self.admin(&["task", "create", "--sample", "1", "--json"]);
+        let codes: Vec<String> = serde_json::from_str(out.trim()).expect("task codes as JSON");
+        let code = TaskCode::parse(&codes[0]).expect("task code");
+        let a = self.device("a", "scjg-01");
+        let b = self.device("b", "xfjy-01");
+        sync_ok(&a);
+        sync_ok(&b);
+        (code, a, b)
+    }
+}
+
+impl Deployment for City {
+    fn device(&self, name: &str, inspector: &str) -> Mutex<Store> {
+        City::device(self, name, inspector)
+    }
+    fn admin(&self, args: &[&str]) -> String {
+        City::admin(self, args)
+    }
+}
+
+impl Deployment for ReplicatedCity {
+    fn device(&self, name: &str, inspector: &str) -> Mutex<Store> {
+        ReplicatedCity::device(self, name, inspector)
+    }
+    fn admin(&self, args: &[&str]) -> String {
+        ReplicatedCity::admin(self, args)
+    }
+}
+
 /// A recorded joint inspection of the sample task through the city's server: scjg-01 (the lead,
 /// device A) and xfjy-01 (device B) each record their department's part, B with a photo and a
 /// finding, and the lead completes it. Returns the two devices and the task.
-pub fn recorded_case(city: &City) -> (Mutex<Store>, Mutex<Store>, TaskCode) {
-    let (code, a, b) = city.joint_team();
+pub fn recorded_case(city: &impl Deployment) -> (Mutex<Store>, Mutex<Store>, TaskCode) {
+    let (code, a, b) = Deployment::joint_team(city);
     let here = Position::wgs84(30.7, 121.0, 5).unwrap();
     {
         let mut s = a.lock().unwrap();

@@ -13,5 +13,5 @@ pub use department::{Department, Inspector};
 pub use directory::{Directory, DirectoryData, DirectoryError, SAMPLE_DIRECTORY_JSON};
 pub use enterprise::{CreditGrade, Enterprise, GeoPoint};
 pub use ids::{CheckPointId, DepartmentId, IdError, InspectorId, MatterId};
-pub use task::{Task, TaskCode, TaskDraft, TaskError, TaskSource, TimeWindow};
+pub use task::{FindingToRecheck, Task, TaskCode, TaskDraft, TaskError, TaskSource, TimeWindow};
 pub use uscc::{Uscc, UsccError};

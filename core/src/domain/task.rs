@@ -153,11 +153,32 @@ pub enum TaskSource {
     ReInspection {
         /// The task whose findings are re-inspected.
         of_task: TaskCode,
-        /// The findings (identifiers within that task's record) to re-inspect; empty: every one
-        /// of the department's findings that required rectification.
+        /// The findings to re-inspect, as that task's record states them (the re-inspecting
+        /// inspectors may not hold it).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        findings: Vec<String>,
+        findings: Vec<FindingToRecheck>,
     },
+}
+
+/// A finding a re-inspection checks again, as the inspected task's record states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingToRecheck {
+    /// Its identifier in the inspected task's record.
+    pub id: String,
+    /// What was wrong.
+    pub problem: String,
+    /// The provision violated.
+    pub legal_basis: String,
+    /// The deadline that passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<NaiveDate>,
+}
+
+impl TaskSource {
+    /// For a re-inspection, whether it covers the finding `id` of the task it re-inspects.
+    pub fn covers(&self, id: &str) -> bool {
+        matches!(self, TaskSource::ReInspection { findings, .. } if findings.iter().any(|f| f.id == id))
+    }
 }
 
 impl TaskSource {
@@ -337,7 +358,12 @@ mod tests {
             TaskSource::Plan { reference: "2026-计划-3".into() },
             TaskSource::ReInspection {
                 of_task: TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(),
-                findings: vec!["f1".into()],
+                findings: vec![FindingToRecheck {
+                    id: "f1".into(),
+                    problem: "疏散通道堆放杂物".into(),
+                    legal_basis: "《中华人民共和国消防法》第二十八条".into(),
+                    deadline: None,
+                }],
             },
         ];
         for s in sources {

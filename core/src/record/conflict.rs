@@ -32,6 +32,8 @@ pub enum Field {
     Document(String),
     /// A signature, by its key.
     Signature(String),
+    /// A re-inspection result, by the finding it is about (never concurrently written: append-only).
+    Recheck(String),
 }
 
 impl serde::Serialize for Field {
@@ -59,6 +61,7 @@ impl fmt::Display for Field {
             Field::Evidence(id) => write!(f, "evidence:{id}"),
             Field::Document(id) => write!(f, "document:{id}"),
             Field::Signature(key) => write!(f, "signature:{key}"),
+            Field::Recheck(finding) => write!(f, "recheck:{finding}"),
         }
     }
 }
@@ -78,6 +81,7 @@ impl Field {
             Field::Evidence(id) => format!("证据照片 {}", short(id)),
             Field::Document(id) => format!("文书 {}", short(id)),
             Field::Signature(key) => format!("签名 {}", short(key)),
+            Field::Recheck(finding) => format!("问题 {} 的复查结果", short(finding)),
         }
     }
 }
@@ -186,6 +190,7 @@ impl InspectionRecord {
             Field::Evidence(id) => (self.map("evidence")?, id.clone()),
             Field::Document(id) => (self.map("documents")?, id.clone()),
             Field::Signature(key) => (self.map("signatures")?, key.clone()),
+            Field::Recheck(finding) => (self.map("rechecks")?, finding.clone()),
             Field::Answer(cp) => {
                 let mut found = None;
                 for department in &self.task.departments {

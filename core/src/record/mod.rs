@@ -33,15 +33,15 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::domain::{AnswerType, CheckPointId, DepartmentId, Directory, InspectorId, Task};
+use crate::domain::{AnswerType, CheckPointId, DepartmentId, Directory, InspectorId, Task, TaskSource};
 
 pub use conflict::{Conflict, ConflictingValue, Field};
 pub use evidence::EvidenceRef;
 pub use rules::{Author, ForbiddenEdit, WriteRule, WriteRules};
 pub use status::Status;
 pub use values::{
-    Answer, AnswerValue, CheckIn, Datum, Finding, IdentityShown, PartyRepresentative, Position, Recusal, Stamp,
-    StatusEntry,
+    Answer, AnswerValue, CheckIn, Datum, Finding, IdentityShown, PartyRepresentative, Position, Recheck,
+    RecheckOutcome, Recusal, Stamp, StatusEntry,
 };
 pub use view::RecordView;
 
@@ -138,6 +138,23 @@ pub enum RecordError {
     /// An answer cites a photo that is not attached to the record.
     #[error("照片 {0} 不在本记录中：先用 onevisit photo add 添加")]
     UnknownEvidence(String),
+    /// A re-inspection result for a finding this re-inspection does not cover (another task's, or
+    /// a task that is not a re-inspection).
+    #[error("问题 {0} 不在本复查任务的复查范围内")]
+    NotToReinspect(String),
+    /// The finding's re-inspection result was recorded already (results are never rewritten).
+    #[error("问题 {0} 的复查结果已经记录，不能改写")]
+    AlreadyRechecked(String),
+    /// A re-inspection result without a photo showing it.
+    #[error("复查结果须附至少一张现场照片")]
+    RecheckWithoutEvidence,
+    /// The task cannot close while these findings' loops are open (not rectified, nor handed
+    /// over for a case; for a re-inspection: not yet re-inspected).
+    #[error("以下问题尚未闭环，任务不能办结：{}", .0.join("、"))]
+    OpenFindings(Vec<String>),
+    /// A new deadline that is not after the day of the re-inspection.
+    #[error("新的整改期限 {0} 须晚于复查当日")]
+    DeadlineNotAfterRecheck(chrono::NaiveDate),
     /// A photo's target does not exist in the record.
     #[error("本记录中没有 {0}")]
     UnknownTarget(String),
@@ -291,6 +308,7 @@ impl InspectionRecord {
         doc.put_object(ROOT, "evidence", ObjType::Map)?;
         doc.put_object(ROOT, "documents", ObjType::Map)?;
         doc.put_object(ROOT, "signatures", ObjType::Map)?;
+        doc.put_object(ROOT, "rechecks", ObjType::Map)?;
         doc.commit_with(CommitOptions::default().with_message("create").with_time(stamp.at_ms / 1000));
         Ok(InspectionRecord { doc, task, saved_heads: Vec::new() })
     }
@@ -449,6 +467,98 @@ impl InspectionRecord {
     /// All findings, by identifier.
     pub fn findings(&self) -> Result<Vec<Finding>, RecordError> {
         self.values_in(&self.map("findings")?)
+    }
+
+    /// The re-inspection results recorded in this (re-inspection) record, by finding. Records
+    /// created before re-inspections were recorded have none.
+    pub fn rechecks(&self) -> Result<Vec<Recheck>, RecordError> {
+        match self.doc.get(ROOT, "rechecks")? {
+            Some((v, id)) if v.is_object() => self.values_in(&id),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Records a re-inspection's result for one finding of the task it re-inspects: by an
+    /// inspector of the re-inspecting department, on site, once per finding, with photos attached
+    /// to this record; a new deadline must fall after the re-inspection day.
+    pub fn record_recheck(
+        &mut self,
+        stamp: Stamp,
+        directory: &Directory,
+        finding: &str,
+        outcome: RecheckOutcome,
+        note: Option<String>,
+        evidence: Vec<String>,
+    ) -> Result<Field, RecordError> {
+        if !self.task.source.covers(finding) {
+            return Err(RecordError::NotToReinspect(finding.to_string()));
+        }
+        require_department(directory, &stamp.by, &self.task.lead_department)?;
+        self.require_on_site(&stamp.by)?;
+        let rechecks = match self.doc.get(ROOT, "rechecks")? {
+            Some((v, id)) if v.is_object() => id,
+            _ => return Err(malformed("rechecks")),
+        };
+        if self.doc.get(&rechecks, finding)?.is_some() {
+            return Err(RecordError::AlreadyRechecked(finding.to_string()));
+        }
+        if evidence.is_empty() {
+            return Err(RecordError::RecheckWithoutEvidence);
+        }
+        let attached = self.evidence()?;
+        if let Some(missing) = evidence.iter().find(|h| !attached.iter().any(|e| &e.sha256 == *h)) {
+            return Err(RecordError::UnknownEvidence(missing.clone()));
+        }
+        match &outcome {
+            RecheckOutcome::TransferredForCase { reference } => require_text("移送立案编号", reference)?,
+            RecheckOutcome::NewDeadline { deadline } => {
+                if Some(*deadline) <= crate::beijing::at(stamp.at_ms).map(|t| t.date_naive()) {
+                    return Err(RecordError::DeadlineNotAfterRecheck(*deadline));
+                }
+            }
+            RecheckOutcome::Rectified => {}
+        }
+        let recheck = Recheck { finding: finding.to_string(), outcome, note, evidence, stamp: stamp.clone() };
+        self.doc.put(&rechecks, finding, to_json(&recheck))?;
+        self.commit("recheck", &stamp);
+        Ok(Field::Recheck(finding.to_string()))
+    }
+
+    /// The findings whose loop keeps this task from closing: for an inspection, those that
+    /// required rectification without a settling result copied in (rectified, or handed over
+    /// for a case); for a re-inspection, those it covers without a result.
+    pub fn open_findings(&self) -> Result<Vec<String>, RecordError> {
+        let results = self.rechecks()?;
+        Ok(match &self.task.source {
+            TaskSource::ReInspection { findings, .. } => {
+                findings.iter().filter(|f| !results.iter().any(|r| r.finding == f.id)).map(|f| f.id.clone()).collect()
+            }
+            _ => self
+                .findings()?
+                .into_iter()
+                .filter(|f| f.rectification_required)
+                .filter(|f| !results.iter().any(|r| r.finding == f.id && r.outcome.settles()))
+                .map(|f| f.id)
+                .collect(),
+        })
+    }
+
+    /// Copies a re-inspection's settling result into the inspected task's record, closing the
+    /// finding's loop there too (the tenant's write: the server does it when the result arrives).
+    pub fn settle_finding(&mut self, recheck: &Recheck) -> Result<Field, RecordError> {
+        if !self.findings()?.iter().any(|f| f.id == recheck.finding && f.rectification_required) {
+            return Err(RecordError::NotToReinspect(recheck.finding.clone()));
+        }
+        let rechecks = match self.doc.get(ROOT, "rechecks")? {
+            Some((v, id)) if v.is_object() => id,
+            _ => return Err(malformed("rechecks")),
+        };
+        if self.doc.get(&rechecks, recheck.finding.as_str())?.is_some() {
+            return Err(RecordError::AlreadyRechecked(recheck.finding.clone()));
+        }
+        self.doc.put(&rechecks, recheck.finding.as_str(), to_json(recheck))?;
+        self.commit("settle", &recheck.stamp);
+        Ok(Field::Recheck(recheck.finding.clone()))
     }
 
     /// Every value of a map of JSON leaves, in key order.
@@ -612,6 +722,12 @@ impl InspectionRecord {
                 return Err(RecordError::Incomplete { missing: vec!["check_in".into()] });
             }
             Status::Recorded => self.require_complete(directory)?,
+            Status::Closed => {
+                let open = self.open_findings()?;
+                if !open.is_empty() {
+                    return Err(RecordError::OpenFindings(open));
+                }
+            }
             _ => {}
         }
         self.doc.put(ROOT, "status", to_json(&StatusEntry { status: next, stamp: stamp.clone() }))?;

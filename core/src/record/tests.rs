@@ -438,3 +438,113 @@ pub(crate) fn separately_created_record() -> InspectionRecord {
     let (_, task) = setup();
     InspectionRecord::create(task, ActorId::from(&[9u8; 16][..]), stamp("scjg-01", 1_000)).unwrap()
 }
+
+/// A fire re-inspection (xfjy-01 leads, xfjy-02) of finding `F1` of an earlier task, on site.
+fn reinspection_on_site() -> (Directory, InspectionRecord) {
+    let dir = sample::directory().unwrap();
+    let enterprise = dir.enterprises().next().unwrap().uscc.clone();
+    let draft = crate::domain::TaskDraft {
+        enterprise,
+        lead_department: "xfjy".parse().unwrap(),
+        departments: vec!["xfjy".parse().unwrap()],
+        inspectors: vec!["xfjy-01".parse().unwrap(), "xfjy-02".parse().unwrap()],
+        lead_inspector: "xfjy-01".parse().unwrap(),
+        matters: vec!["XFJY-001".parse().unwrap()],
+        window: crate::domain::TimeWindow {
+            start: NaiveDate::from_ymd_opt(2026, 12, 21).unwrap(),
+            end: NaiveDate::from_ymd_opt(2026, 12, 27).unwrap(),
+        },
+        source: crate::domain::TaskSource::ReInspection {
+            of_task: TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(),
+            findings: vec![crate::domain::FindingToRecheck {
+                id: "F1".into(),
+                problem: "疏散通道堆放杂物".into(),
+                legal_basis: "《中华人民共和国消防法》第二十八条".into(),
+                deadline: NaiveDate::from_ymd_opt(2026, 12, 20),
+            }],
+        },
+    };
+    let code = TaskCode::generate("330482", NaiveDate::from_ymd_opt(2026, 12, 21).unwrap()).unwrap();
+    let task = Task::from_draft(draft, code, &dir).unwrap();
+    let mut r = InspectionRecord::create(task, ActorId::from(&[2u8; 16][..]), stamp("xfjy-01", 1_000)).unwrap();
+    r.check_in_at(stamp("xfjy-01", 2_000), Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+    (dir, r)
+}
+
+/// 2026-12-21 10:00 Beijing time, in ms.
+const RECHECK_DAY_MS: i64 = 1_797_818_400_000;
+
+#[test]
+fn a_reinspection_records_each_covered_finding_once_with_a_photo() {
+    use crate::evidence::CaptureTarget;
+    let (dir, mut r) = reinspection_on_site();
+    let at = |by: &str| stamp(by, RECHECK_DAY_MS);
+    // No photo attached yet, or none named: refused.
+    let err = r.record_recheck(at("xfjy-01"), &dir, "F1", RecheckOutcome::Rectified, None, vec![]).unwrap_err();
+    assert!(matches!(err, RecordError::RecheckWithoutEvidence), "{err:?}");
+    let err =
+        r.record_recheck(at("xfjy-01"), &dir, "F1", RecheckOutcome::Rectified, None, vec![PHOTO.into()]).unwrap_err();
+    assert!(matches!(err, RecordError::UnknownEvidence(_)), "{err:?}");
+    r.attach_evidence(at("xfjy-01"), &dir, photo_ref(CaptureTarget::Inspection)).unwrap();
+    // A finding this re-inspection does not cover (another task's): refused.
+    let err =
+        r.record_recheck(at("xfjy-01"), &dir, "F2", RecheckOutcome::Rectified, None, vec![PHOTO.into()]).unwrap_err();
+    assert!(matches!(err, RecordError::NotToReinspect(_)), "{err:?}");
+    // A new deadline on or before the re-inspection day: refused.
+    let same_day = RecheckOutcome::NewDeadline { deadline: NaiveDate::from_ymd_opt(2026, 12, 21).unwrap() };
+    let err = r.record_recheck(at("xfjy-01"), &dir, "F1", same_day, None, vec![PHOTO.into()]).unwrap_err();
+    assert!(matches!(err, RecordError::DeadlineNotAfterRecheck(_)), "{err:?}");
+    let transfer = RecheckOutcome::TransferredForCase { reference: " ".into() };
+    let err = r.record_recheck(at("xfjy-01"), &dir, "F1", transfer, None, vec![PHOTO.into()]).unwrap_err();
+    assert!(matches!(err, RecordError::EmptyText(_)), "{err:?}");
+    let field = r
+        .record_recheck(
+            at("xfjy-02"),
+            &dir,
+            "F1",
+            RecheckOutcome::Rectified,
+            Some("通道已清空".into()),
+            vec![PHOTO.into()],
+        )
+        .unwrap();
+    assert_eq!(field.to_string(), "recheck:F1");
+    let results = r.rechecks().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].outcome, RecheckOutcome::Rectified);
+    assert!(results[0].outcome.settles());
+    // Recorded once: never rewritten.
+    let err =
+        r.record_recheck(at("xfjy-01"), &dir, "F1", RecheckOutcome::Rectified, None, vec![PHOTO.into()]).unwrap_err();
+    assert!(matches!(err, RecordError::AlreadyRechecked(_)), "{err:?}");
+}
+
+#[test]
+fn a_recheck_on_an_ordinary_task_or_by_another_department_is_refused() {
+    let (dir, task) = setup();
+    let mut ordinary = on_site(task);
+    let err = ordinary
+        .record_recheck(
+            stamp("scjg-01", RECHECK_DAY_MS),
+            &dir,
+            "F1",
+            RecheckOutcome::Rectified,
+            None,
+            vec![PHOTO.into()],
+        )
+        .unwrap_err();
+    assert!(matches!(err, RecordError::NotToReinspect(_)), "{err:?}");
+    let (dir, mut r) = reinspection_on_site();
+    let err = r
+        .record_recheck(
+            stamp("scjg-01", RECHECK_DAY_MS),
+            &dir,
+            "F1",
+            RecheckOutcome::Rectified,
+            None,
+            vec![PHOTO.into()],
+        )
+        .unwrap_err();
+    assert!(matches!(err, RecordError::OtherDepartment { .. }), "{err:?}");
+    // Records created before re-inspection results existed have none, and read as such.
+    assert!(ordinary.rechecks().unwrap().is_empty());
+}

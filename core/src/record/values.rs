@@ -170,6 +170,57 @@ pub struct Answer {
     pub stamp: Stamp,
 }
 
+/// What a re-inspection (复查) found of one finding of the task it re-inspects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RecheckOutcome {
+    /// The problem is put right: the finding's loop closes.
+    Rectified,
+    /// Not put right, handed over for a case (移送立案) under `reference`.
+    TransferredForCase {
+        /// The case transfer's reference.
+        reference: String,
+    },
+    /// Not put right, given a new deadline (the loop goes round again).
+    NewDeadline {
+        /// The new deadline.
+        deadline: NaiveDate,
+    },
+}
+
+impl RecheckOutcome {
+    /// The outcome as inspectors read it.
+    pub fn label_zh(&self) -> String {
+        match self {
+            RecheckOutcome::Rectified => "已整改".into(),
+            RecheckOutcome::TransferredForCase { reference } => format!("未整改，移送立案（{reference}）"),
+            RecheckOutcome::NewDeadline { deadline } => format!("未整改，责令于 {deadline} 前改正"),
+        }
+    }
+
+    /// Whether the finding's loop is settled (closed or handed over for a case).
+    pub fn settles(&self) -> bool {
+        !matches!(self, RecheckOutcome::NewDeadline { .. })
+    }
+}
+
+/// A re-inspection's result for one finding of the original task, with photo evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recheck {
+    /// The finding's identifier in the original task's record (the key too).
+    pub finding: String,
+    /// What was found.
+    pub outcome: RecheckOutcome,
+    /// The inspector's note, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// SHA-256 of the photos attached to this record that show it (at least one).
+    pub evidence: Vec<String>,
+    /// Who recorded it and when.
+    #[serde(flatten)]
+    pub stamp: Stamp,
+}
+
 /// A problem found on site (发现问题).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {

@@ -619,6 +619,18 @@ impl Store {
         self.edit(code, AuditAction::AddFinding, |r, s, d| r.add_finding(s, d, finding))
     }
 
+    /// Records a re-inspection's result for one finding of the task it re-inspects.
+    pub fn record_recheck(
+        &mut self,
+        code: &TaskCode,
+        finding: &str,
+        outcome: crate::record::RecheckOutcome,
+        note: Option<String>,
+        evidence: Vec<String>,
+    ) -> Result<Field, StoreError> {
+        self.edit(code, AuditAction::RecordRecheck, |r, s, d| r.record_recheck(s, d, finding, outcome, note, evidence))
+    }
+
     /// Changes the record's status.
     pub fn set_status(&mut self, code: &TaskCode, status: Status) -> Result<Field, StoreError> {
         self.edit(code, AuditAction::ChangeStatus, |r, s, d| r.set_status(s, d, status))

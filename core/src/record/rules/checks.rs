@@ -7,17 +7,17 @@ use automerge::{ActorId, AutoCommit, Change, ChangeHash, ObjId, ROOT, ReadDoc, S
 use serde::de::DeserializeOwned;
 
 use super::authors::{Author, Authors};
-use super::edits::{Action, Container, Edit, ROOT_MAPS};
+use super::edits::{Action, Container, Edit, LATER_ROOT_MAPS, ROOT_MAPS};
 use super::{ForbiddenEdit, WriteRule, WriteRules};
 use crate::certificate::{DeviceCertificate, SignedCertificate};
 use crate::document::{DocumentSignature, SignatureRole, SignedStatement};
-use crate::domain::{DepartmentId, InspectorId, Task};
+use crate::domain::{DepartmentId, InspectorId, Task, TaskSource};
 use crate::evidence::CaptureTarget;
 use crate::identity::{actor_id_of, verifying_key_from_hex};
 use crate::record::documents::DocumentVersion;
 use crate::record::{
-    Answer, CheckIn, EvidenceRef, Finding, IdentityShown, InspectionRecord, PartyRepresentative, Position,
-    SCHEMA_VERSION, Status, StatusEntry, validate_answer,
+    Answer, CheckIn, EvidenceRef, Finding, IdentityShown, InspectionRecord, PartyRepresentative, Position, Recheck,
+    RecheckOutcome, SCHEMA_VERSION, Status, StatusEntry, validate_answer,
 };
 
 type Verdict = Result<(), WriteRule>;
@@ -172,8 +172,8 @@ struct Ctx<'a> {
     rules: &'a WriteRules<'a>,
     task: Task,
     status: Status,
-    /// Whether the record was complete with no open conflict at the dependencies (computed only
-    /// for a change that completes the recording).
+    /// Whether the record met the precondition of the status the change moves to, at the
+    /// dependencies (computed only for a change completing the recording or closing the task).
     complete: bool,
 }
 
@@ -195,14 +195,15 @@ impl TaskCache {
     }
 }
 
-/// Whether a change completes the recording (its precondition reads the whole record).
-pub(super) fn completes_recording(edits: &[Edit]) -> bool {
-    edits.iter().any(|e| {
-        e.container == Container::Root
-            && e.key == "status"
-            && e.text()
-                .and_then(|t| serde_json::from_str::<StatusEntry>(t).ok())
-                .is_some_and(|s| s.status == Status::Recorded)
+/// The status a change moves to whose precondition reads the whole record: completing the
+/// recording (everything answered, no open conflict) or closing the task (every finding's loop
+/// settled).
+pub(super) fn whole_record_status(edits: &[Edit]) -> Option<Status> {
+    edits.iter().find_map(|e| {
+        let entry = (e.container == Container::Root && e.key == "status")
+            .then(|| e.text().and_then(|t| serde_json::from_str::<StatusEntry>(t).ok()))
+            .flatten()?;
+        matches!(entry.status, Status::Recorded | Status::Closed).then_some(entry.status)
     })
 }
 
@@ -260,6 +261,7 @@ impl Ctx<'_> {
                 | Container::Evidence
                 | Container::Documents
                 | Container::Signatures
+                | Container::Rechecks
         );
         if append_only && !visible.is_empty() {
             return Err(WriteRule::Immutable);
@@ -273,6 +275,7 @@ impl Ctx<'_> {
             Container::Evidence => self.evidence(edit, text, &author),
             Container::Documents => self.document(edit, text, &author),
             Container::Signatures => self.signature(edit, text, &author),
+            Container::Rechecks => self.recheck(edit, text, &author),
         }
     }
 
@@ -411,7 +414,7 @@ impl Ctx<'_> {
         if !self.is_lead(author) {
             return Err(WriteRule::LeadOnly);
         }
-        if next == Status::Recorded && !self.complete {
+        if matches!(next, Status::Recorded | Status::Closed) && !self.complete {
             return Err(WriteRule::Precondition);
         }
         Ok(())
@@ -473,6 +476,46 @@ impl Ctx<'_> {
             return Err(WriteRule::InvalidValue);
         }
         Ok(())
+    }
+
+    /// A re-inspection's result: only in a re-inspection task, only for a finding it covers, by
+    /// an assigned inspector of the re-inspecting department, on site, with attached photos.
+    fn recheck(&self, edit: &Edit, text: &str, author: &Author) -> Verdict {
+        let recheck: Recheck = parse(text)?;
+        if recheck.finding != edit.key {
+            return Err(WriteRule::Malformed);
+        }
+        let TaskSource::ReInspection { .. } = &self.task.source else {
+            // In an inspected task, only the tenant copies a settling result in, for a finding the
+            // record holds.
+            let held = self.at.map("findings").is_some_and(|f| self.at.has(&f, &recheck.finding));
+            return match author {
+                Author::Tenant if held && recheck.outcome.settles() => Ok(()),
+                Author::Tenant => Err(WriteRule::UnknownReference),
+                Author::Inspector { .. } => Err(WriteRule::UnknownReference),
+            };
+        };
+        if !self.task.source.covers(&recheck.finding) {
+            return Err(WriteRule::UnknownReference);
+        }
+        self.stamped(author, &recheck.stamp.by)?;
+        self.require_status(&[Status::OnSite])?;
+        self.own_department(author, &self.task.lead_department)?;
+        let attached = self.attached_photos();
+        if recheck.evidence.is_empty() {
+            return Err(WriteRule::InvalidValue);
+        }
+        if recheck.evidence.iter().any(|h| !attached.contains(h)) {
+            return Err(WriteRule::UnknownReference);
+        }
+        let valid = match &recheck.outcome {
+            RecheckOutcome::Rectified => true,
+            RecheckOutcome::TransferredForCase { reference } => !reference.trim().is_empty(),
+            RecheckOutcome::NewDeadline { deadline } => {
+                Some(*deadline) > crate::beijing::at(recheck.stamp.at_ms).map(|t| t.date_naive())
+            }
+        };
+        if valid { Ok(()) } else { Err(WriteRule::InvalidValue) }
     }
 
     fn arrival(&self, edit: &Edit, text: &str, author: &Author) -> Verdict {
@@ -560,11 +603,22 @@ impl Ctx<'_> {
     }
 }
 
-/// Whether the record at `deps` is complete and free of open conflicts (recording may complete).
-pub(super) fn complete_at(doc: &mut AutoCommit, deps: &[ChangeHash], rules: &WriteRules<'_>) -> bool {
+/// Whether the record at `deps` meets the precondition of moving to `status`: complete and free
+/// of open conflicts (recording completes), or every finding's loop settled (the task closes).
+pub(super) fn precondition_at(
+    doc: &mut AutoCommit,
+    deps: &[ChangeHash],
+    rules: &WriteRules<'_>,
+    status: Status,
+) -> bool {
     let Ok(then) = doc.fork_at(deps) else { return false };
     let Ok(record) = InspectionRecord::from_doc(then) else { return false };
-    record.conflicts().is_ok_and(|c| c.is_empty()) && record.require_complete(rules.directory).is_ok()
+    match status {
+        Status::Recorded => {
+            record.conflicts().is_ok_and(|c| c.is_empty()) && record.require_complete(rules.directory).is_ok()
+        }
+        _ => record.open_findings().is_ok_and(|open| open.is_empty()),
+    }
 }
 
 /// Checks the first change of a record: exactly the layout [`InspectionRecord::create`] makes, by
@@ -610,7 +664,9 @@ pub(super) fn check_creation(
                 }
                 other => return Err(forbidden(other)),
             },
-            (ObjectId::Root, OpType::Make(automerge::ObjType::Map)) if ROOT_MAPS.contains(&key.as_str()) => {
+            (ObjectId::Root, OpType::Make(automerge::ObjType::Map))
+                if ROOT_MAPS.contains(&key.as_str()) || LATER_ROOT_MAPS.contains(&key.as_str()) =>
+            {
                 if key == "sections" {
                     sections = Some((start + i as u64, change.actor_id().clone()));
                 }
@@ -625,8 +681,12 @@ pub(super) fn check_creation(
         }
     }
     let Some(task) = task else { return Err(forbidden("task")) };
+    // Every map of the layout; the later maps all present or all absent (an older creation).
     maps.sort();
     let mut expected: Vec<String> = ROOT_MAPS.iter().map(|m| m.to_string()).collect();
+    if maps.len() > expected.len() {
+        expected.extend(LATER_ROOT_MAPS.iter().map(|m| m.to_string()));
+    }
     expected.sort();
     departments.sort();
     let wanted: Vec<String> = task.departments.iter().map(|d| d.to_string()).collect();

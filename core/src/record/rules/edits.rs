@@ -29,10 +29,15 @@ pub(super) enum Container {
     Documents,
     /// `signatures`.
     Signatures,
+    /// `rechecks` (records created since re-inspection results are recorded).
+    Rechecks,
 }
 
 /// The maps every record is created with, by root key.
 pub(super) const ROOT_MAPS: [&str; 6] = ["sections", "findings", "arrivals", "evidence", "documents", "signatures"];
+
+/// The maps a record is created with since they were introduced (older records lack them).
+pub(super) const LATER_ROOT_MAPS: [&str; 1] = ["rechecks"];
 
 impl Container {
     fn of_root_key(key: &str) -> Option<Container> {
@@ -43,6 +48,7 @@ impl Container {
             "evidence" => Container::Evidence,
             "documents" => Container::Documents,
             "signatures" => Container::Signatures,
+            "rechecks" => Container::Rechecks,
             _ => return None,
         })
     }
@@ -58,6 +64,7 @@ impl Container {
             Container::Evidence => format!("evidence/{key}"),
             Container::Documents => format!("documents/{key}"),
             Container::Signatures => format!("signatures/{key}"),
+            Container::Rechecks => format!("rechecks/{key}"),
         }
     }
 }
@@ -113,8 +120,13 @@ impl Objects {
     pub(super) fn read(doc: &AutoCommit) -> Result<Objects, RecordError> {
         let mut map = HashMap::new();
         let malformed = |field: &str| RecordError::MalformedField { field: field.to_string() };
-        for key in ROOT_MAPS {
-            let Some((value, id)) = doc.get(ROOT, key)? else { return Err(malformed(key)) };
+        for key in ROOT_MAPS.into_iter().chain(LATER_ROOT_MAPS) {
+            let Some((value, id)) = doc.get(ROOT, key)? else {
+                if LATER_ROOT_MAPS.contains(&key) {
+                    continue; // a record created before the map was introduced
+                }
+                return Err(malformed(key));
+            };
             let (Some(container), true) = (Container::of_root_key(key), value.is_object()) else {
                 return Err(malformed(key));
             };

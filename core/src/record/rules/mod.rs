@@ -239,7 +239,7 @@ fn check_each(doc: &mut AutoCommit, ordered: &[Change], rules: &WriteRules<'_>) 
     }
     let batch = &ordered[start..];
     let mut tasks = checks::TaskCache::default();
-    if is_linear(batch) && !decoded.iter().any(|d| checks::completes_recording(d)) {
+    if is_linear(batch) && !decoded.iter().any(|d| checks::whole_record_status(d).is_some()) {
         // One change after the other on top of the record at the first one's dependencies: judge
         // each against that state plus what the batch wrote before it, then apply them all at once.
         let mut overlay = checks::Overlay::default();
@@ -260,7 +260,8 @@ fn check_each(doc: &mut AutoCommit, ordered: &[Change], rules: &WriteRules<'_>) 
     apply_guarded(doc, batch.to_vec())?;
     let mut chains: Vec<(Option<Vec<ChangeHash>>, checks::Overlay, ChangeHash)> = Vec::new();
     for (change, edits) in batch.iter().zip(&decoded) {
-        let complete = checks::completes_recording(edits) && checks::complete_at(doc, change.deps(), rules);
+        let complete = checks::whole_record_status(edits)
+            .is_some_and(|status| checks::precondition_at(doc, change.deps(), rules, status));
         let continues = chains.iter().position(|(_, _, last)| change.deps() == [*last]);
         let index = match continues {
             Some(i) => i,

@@ -518,6 +518,7 @@ fn hostile_change_bytes_are_refused_not_a_crash() {
 #[test]
 fn the_same_changes_in_any_order_get_the_same_verdict() {
     let (mut w, mut a, mut b) = recorded();
+    settle_fire_finding(&mut w, &mut a);
     let honest = {
         let dir = w.dir.clone();
         a.record.set_status(a.stamp(40), &dir, Status::Closed).unwrap();
@@ -666,7 +667,7 @@ fn honest_edits_converge_and_forbidden_ones_are_refused_in_any_delivery_order() 
                 }
                 // A forged change reuses the sequence number its author's next honest change
                 // takes: Automerge itself refuses whichever of the two arrives second.
-                Err(RecordError::MalformedChange) => {
+                Err(RecordError::MalformedChange | RecordError::SequenceReused { .. }) => {
                     assert!(message.forged, "seed {seed}: an honest change was refused as malformed");
                     true
                 }
@@ -769,4 +770,126 @@ fn document_verify_counts_a_signature_only_if_the_keys_certificate_names_the_sig
     let problem =
         report.signatures.iter().find(|c| c.key.ends_with("/inspector/xfjy-01")).and_then(|c| c.problem.clone());
     assert!(matches!(problem, Some(SignatureProblem::Uncertified(_))), "{problem:?}");
+}
+
+/// A fire re-inspection of finding `F1` of an earlier task: xfjy-01 (lead) and xfjy-02, the first
+/// checked in on its device.
+fn reinspection_world() -> (World, Device) {
+    let dir = sample::directory().unwrap();
+    let draft = crate::domain::TaskDraft {
+        enterprise: dir.enterprises().next().unwrap().uscc.clone(),
+        lead_department: "xfjy".parse().unwrap(),
+        departments: vec!["xfjy".parse().unwrap()],
+        inspectors: vec!["xfjy-01".parse().unwrap(), "xfjy-02".parse().unwrap()],
+        lead_inspector: "xfjy-01".parse().unwrap(),
+        matters: vec!["XFJY-001".parse().unwrap()],
+        window: crate::domain::TimeWindow {
+            start: NaiveDate::from_ymd_opt(2026, 12, 21).unwrap(),
+            end: NaiveDate::from_ymd_opt(2026, 12, 27).unwrap(),
+        },
+        source: crate::domain::TaskSource::ReInspection {
+            of_task: TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(),
+            findings: vec![crate::domain::FindingToRecheck {
+                id: "F1".into(),
+                problem: "疏散通道堆放杂物".into(),
+                legal_basis: "《中华人民共和国消防法》第二十八条".into(),
+                deadline: NaiveDate::from_ymd_opt(2026, 12, 20),
+            }],
+        },
+    };
+    let code = TaskCode::generate("330482", NaiveDate::from_ymd_opt(2026, 12, 21).unwrap()).unwrap();
+    let task = Task::from_draft(draft, code, &dir).unwrap();
+    let ca = DeviceKey::generate();
+    let server = InspectionRecord::create(task, ca.actor_id(), stamp("xfjy-01", 1)).unwrap();
+    let mut w = World { dir, ca, server };
+    let mut x = w.device("xfjy-01");
+    x.record.check_in_at(x.stamp(10), Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+    w.push(&mut x).unwrap();
+    (w, x)
+}
+
+fn forged_recheck(x: &mut Device, key: &str, value: &str) -> Vec<Change> {
+    x.forge(|doc| {
+        let m = map(doc, "rechecks");
+        doc.put(&m, key, value).unwrap();
+    })
+}
+
+const PHOTO_HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+#[test]
+fn a_forged_recheck_of_another_finding_without_photos_or_in_anothers_name_is_refused() {
+    let (mut w, mut x) = reinspection_world();
+    let value = |finding: &str, by: &str, evidence: &str| {
+        format!(
+            r#"{{"finding":"{finding}","outcome":{{"kind":"rectified"}},"evidence":[{evidence}],"by":"{by}","at_ms":1797818400000}}"#
+        )
+    };
+    let photo = format!("\"{PHOTO_HASH}\"");
+    // A finding of another task (not covered by this re-inspection).
+    let f = refused(&mut w, forged_recheck(&mut x, "F2", &value("F2", "xfjy-01", &photo)));
+    assert_eq!((f.rule, f.path.as_str()), (WriteRule::UnknownReference, "rechecks/F2"));
+    // No photo, and a photo the record does not hold.
+    let f = refused(&mut w, forged_recheck(&mut x, "F1", &value("F1", "xfjy-01", "")));
+    assert_eq!(f.rule, WriteRule::InvalidValue);
+    let f = refused(&mut w, forged_recheck(&mut x, "F1", &value("F1", "xfjy-01", &photo)));
+    assert_eq!(f.rule, WriteRule::UnknownReference);
+    // In the other fire inspector's name.
+    let f = refused(&mut w, forged_recheck(&mut x, "F1", &value("F1", "xfjy-02", &photo)));
+    assert_eq!(f.rule, WriteRule::ImpersonatedAuthor);
+    // Under another key than the finding's.
+    let f = refused(&mut w, forged_recheck(&mut x, "F9", &value("F1", "xfjy-01", &photo)));
+    assert_eq!(f.rule, WriteRule::Malformed);
+}
+
+#[test]
+fn a_recheck_written_into_an_ordinary_inspection_is_refused() {
+    let (mut w, _a, mut b) = recorded();
+    let value = format!(
+        r#"{{"finding":"F1","outcome":{{"kind":"rectified"}},"evidence":["{PHOTO_HASH}"],"by":"xfjy-01","at_ms":1797818400000}}"#
+    );
+    let f = refused(&mut w, forged_recheck(&mut b, "F1", &value));
+    assert_eq!((f.rule, f.path.as_str()), (WriteRule::UnknownReference, "rechecks/F1"));
+}
+
+/// The tenant copies a re-inspection's "rectified" into the recorded inspection, settling its fire
+/// finding's loop; the lead's device takes it in.
+fn settle_fire_finding(w: &mut World, lead: &mut Device) {
+    let finding = w.server.findings().unwrap().into_iter().find(|f| f.rectification_required).unwrap();
+    w.server.set_actor(w.ca.actor_id());
+    let result = crate::record::Recheck {
+        finding: finding.id,
+        outcome: crate::record::RecheckOutcome::Rectified,
+        note: None,
+        evidence: vec![PHOTO_HASH.into()],
+        stamp: stamp("xfjy-01", 60),
+    };
+    w.server.settle_finding(&result).unwrap();
+    w.push(lead).unwrap();
+}
+
+#[test]
+fn a_task_closes_only_when_every_findings_loop_is_settled_and_only_the_tenant_settles_it() {
+    let (mut w, mut a, mut b) = recorded();
+    let dir = w.dir.clone();
+    // The lead's own device refuses, and a forged closing is refused by every receiver.
+    let err = a.record.set_status(a.stamp(40), &dir, Status::Closed).unwrap_err();
+    assert!(matches!(err, RecordError::OpenFindings(ref open) if open.len() == 1), "{err:?}");
+    let forged = a.forge(|doc| {
+        doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Closed, stamp: stamp("scjg-01", 40) })).unwrap();
+    });
+    assert_eq!(refused(&mut w, forged).rule, WriteRule::Precondition);
+    // An inspector cannot settle a finding in the inspected task themselves.
+    let finding = w.server.findings().unwrap().into_iter().find(|f| f.rectification_required).unwrap();
+    let value = format!(
+        r#"{{"finding":"{}","outcome":{{"kind":"rectified"}},"evidence":["{PHOTO_HASH}"],"by":"xfjy-01","at_ms":60}}"#,
+        finding.id
+    );
+    let f = refused(&mut w, forged_recheck(&mut b, &finding.id, &value));
+    assert_eq!(f.rule, WriteRule::UnknownReference);
+    // The tenant settles it; then the lead closes, and every receiver accepts.
+    settle_fire_finding(&mut w, &mut a);
+    a.record.set_status(a.stamp(41), &dir, Status::Closed).unwrap();
+    w.push(&mut a).unwrap();
+    assert_eq!(w.server.status().unwrap(), Status::Closed);
 }
