@@ -130,7 +130,7 @@ pub async fn plan_reinspections<S: Storage>(
             .filter(|((of, finding), _)| of == &task.code && !already.contains(finding))
             .filter_map(|(_, results)| results.iter().find(|r| r.outcome.settles()))
             .collect();
-        if !settling.is_empty() {
+        if !settling.is_empty() && record.holds_rechecks()? {
             settle(storage, tenant, &id, &settling).await?;
             out.settled.extend(settling.iter().map(|r| format!("{}/{}", task.code, r.finding)));
         }

@@ -528,6 +528,9 @@ impl InspectionRecord {
     /// required rectification without a settling result copied in (rectified, or handed over
     /// for a case); for a re-inspection, those it covers without a result.
     pub fn open_findings(&self) -> Result<Vec<String>, RecordError> {
+        if !self.holds_rechecks()? {
+            return Ok(Vec::new()); // created before results were recorded: its loop is followed outside it
+        }
         let results = self.rechecks()?;
         Ok(match &self.task.source {
             TaskSource::ReInspection { findings, .. } => {
@@ -541,6 +544,12 @@ impl InspectionRecord {
                 .map(|f| f.id)
                 .collect(),
         })
+    }
+
+    /// Whether the record has the place for re-inspection results (records created before it
+    /// existed do not, and never will: no map is made after creation).
+    pub fn holds_rechecks(&self) -> Result<bool, RecordError> {
+        Ok(self.doc.get(ROOT, "rechecks")?.is_some_and(|(v, _)| v.is_object()))
     }
 
     /// Copies a re-inspection's settling result into the inspected task's record, closing the

@@ -893,3 +893,33 @@ fn a_task_closes_only_when_every_findings_loop_is_settled_and_only_the_tenant_se
     w.push(&mut a).unwrap();
     assert_eq!(w.server.status().unwrap(), Status::Closed);
 }
+
+/// A record made the way records were made before re-inspection results existed: no `rechecks`.
+fn legacy_record(task: Task, ca: &DeviceKey, dir: &Directory) -> InspectionRecord {
+    use automerge::transaction::CommitOptions;
+    let mut doc = AutoCommit::new().with_actor(ca.actor_id());
+    doc.put(ROOT, "schema_version", crate::record::SCHEMA_VERSION).unwrap();
+    doc.put(ROOT, "task", to_json(&task)).unwrap();
+    doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Planned, stamp: stamp("scjg-01", 1) })).unwrap();
+    let sections = doc.put_object(ROOT, "sections", automerge::ObjType::Map).unwrap();
+    for d in &task.departments {
+        doc.put_object(&sections, d.as_str(), automerge::ObjType::Map).unwrap();
+    }
+    for m in ["findings", "arrivals", "evidence", "documents", "signatures"] {
+        doc.put_object(ROOT, m, automerge::ObjType::Map).unwrap();
+    }
+    doc.commit_with(CommitOptions::default().with_message("create"));
+    let changes: Vec<Change> = doc.get_changes(&[]).into_iter().collect();
+    let rules = WriteRules::anchored(dir, ca.verifying_key());
+    InspectionRecord::from_changes(changes, &rules).unwrap()
+}
+
+#[test]
+fn records_made_before_rechecks_existed_are_accepted_and_still_close() {
+    let w = World::new();
+    let task = w.server.task().clone();
+    let legacy = legacy_record(task, &w.ca, &w.dir);
+    assert!(!legacy.holds_rechecks().unwrap());
+    assert!(legacy.open_findings().unwrap().is_empty(), "their loop is followed outside the record");
+    assert!(legacy.rechecks().unwrap().is_empty());
+}
