@@ -95,6 +95,35 @@ pub fn draw_plan(directory: &Directory, id: &str, start: NaiveDate) -> crate::dr
     }
 }
 
+/// A fire re-inspection (xfjy-01 leads, xfjy-02 joins) of the first sample enterprise, re-checking
+/// finding `finding` (blocked evacuation route, due 2026-12-20) of task `of_task`, due the week of
+/// 2026-12-21.
+#[allow(clippy::expect_used, reason = "the identifiers are literals known to be valid")]
+pub fn fire_reinspection_draft(directory: &Directory, of_task: crate::domain::TaskCode, finding: &str) -> TaskDraft {
+    let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).expect("valid literal");
+    TaskDraft {
+        enterprise: directory.enterprises().next().map(|e| e.uscc.clone()).expect("the sample has enterprises"),
+        lead_department: DepartmentId::new("xfjy").expect("valid literal"),
+        departments: vec![DepartmentId::new("xfjy").expect("valid literal")],
+        inspectors: vec![
+            InspectorId::new("xfjy-01").expect("valid literal"),
+            InspectorId::new("xfjy-02").expect("valid literal"),
+        ],
+        lead_inspector: InspectorId::new("xfjy-01").expect("valid literal"),
+        matters: vec![MatterId::new("XFJY-001").expect("valid literal")],
+        window: TimeWindow { start: day(21), end: day(27) },
+        source: TaskSource::ReInspection {
+            of_task,
+            findings: vec![crate::domain::FindingToRecheck {
+                id: finding.to_string(),
+                problem: "疏散通道堆放杂物".into(),
+                legal_basis: "《中华人民共和国消防法》第二十八条".into(),
+                deadline: Some(day(20)),
+            }],
+        },
+    }
+}
+
 /// Towns and streets of the synthetic city (the sample's own).
 const TOWNS: [&str; 10] = [
     "当湖街道",

@@ -6,10 +6,13 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+use std::sync::Mutex;
+
 use onevisit_core::document::DocumentKind;
 use onevisit_core::domain::TaskCode;
 use onevisit_core::evidence::CaptureTarget;
 use onevisit_core::record::{Position, RecheckOutcome, Status};
+use onevisit_core::store::Store;
 use onevisit_flow_tests::{City, Deployment, ReplicatedCity, recorded_case, sign_by_all, sync_ok};
 use onevisit_test_support::{SampleExif, sample_jpeg};
 
@@ -18,12 +21,7 @@ fn plan(city: &impl Deployment, today: &str) -> serde_json::Value {
 }
 
 /// The fire inspector at the re-inspection: checks in, takes a photo, records `outcome` for `finding`.
-fn recheck(
-    b: &std::sync::Mutex<onevisit_core::store::Store>,
-    reinspection: &TaskCode,
-    finding: &str,
-    outcome: RecheckOutcome,
-) {
+fn recheck(b: &Mutex<Store>, reinspection: &TaskCode, finding: &str, outcome: RecheckOutcome) {
     let mut s = b.lock().unwrap();
     let here = Position::wgs84(30.7, 121.0, 5).unwrap();
     s.check_in(reinspection, here).unwrap();
@@ -32,19 +30,23 @@ fn recheck(
     s.record_recheck(reinspection, finding, outcome, None, vec![e.evidence.sha256]).unwrap();
 }
 
-/// The recorded case with its fire order signed (deadline 2026-12-20).
-fn signed_order(
-    city: &impl Deployment,
-) -> (std::sync::Mutex<onevisit_core::store::Store>, std::sync::Mutex<onevisit_core::store::Store>, TaskCode) {
-    let (a, b, code) = recorded_case(city);
+/// The fire inspector renders the fire order to rectify; both devices sync. Returns its version.
+fn render_fire_order(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) -> String {
     let order = b
         .lock()
         .unwrap()
-        .render_document(&code, DocumentKind::RectificationOrder, Some("xfjy".parse().unwrap()))
+        .render_document(code, DocumentKind::RectificationOrder, Some("xfjy".parse().unwrap()))
         .unwrap()
         .sha256;
-    sync_ok(&b);
-    sync_ok(&a);
+    sync_ok(b);
+    sync_ok(a);
+    order
+}
+
+/// The recorded case with its fire order signed (deadline 2026-12-20).
+fn signed_order(city: &impl Deployment) -> (Mutex<Store>, Mutex<Store>, TaskCode) {
+    let (a, b, code) = recorded_case(city);
+    let order = render_fire_order(&a, &b, &code);
     sign_by_all(&a, &b, &code, &order);
     (a, b, code)
 }
@@ -110,14 +112,7 @@ fn the_whole_loop_runs_the_same_on_postgres_and_s3_replicas() {
 
 fn whole_loop(city: &impl Deployment) {
     let (a, b, code) = recorded_case(city); // the fire finding's deadline is 2026-12-20
-    let order = b
-        .lock()
-        .unwrap()
-        .render_document(&code, DocumentKind::RectificationOrder, Some("xfjy".parse().unwrap()))
-        .unwrap()
-        .sha256;
-    sync_ok(&b);
-    sync_ok(&a);
+    let order = render_fire_order(&a, &b, &code);
     // Not signed yet: nothing is due, whatever the day.
     assert_eq!(plan(city, "2027-01-31")["planned"], serde_json::json!([]));
     sign_by_all(&a, &b, &code, &order);

@@ -442,28 +442,7 @@ pub(crate) fn separately_created_record() -> InspectionRecord {
 /// A fire re-inspection (xfjy-01 leads, xfjy-02) of finding `F1` of an earlier task, on site.
 fn reinspection_on_site() -> (Directory, InspectionRecord) {
     let dir = sample::directory().unwrap();
-    let enterprise = dir.enterprises().next().unwrap().uscc.clone();
-    let draft = crate::domain::TaskDraft {
-        enterprise,
-        lead_department: "xfjy".parse().unwrap(),
-        departments: vec!["xfjy".parse().unwrap()],
-        inspectors: vec!["xfjy-01".parse().unwrap(), "xfjy-02".parse().unwrap()],
-        lead_inspector: "xfjy-01".parse().unwrap(),
-        matters: vec!["XFJY-001".parse().unwrap()],
-        window: crate::domain::TimeWindow {
-            start: NaiveDate::from_ymd_opt(2026, 12, 21).unwrap(),
-            end: NaiveDate::from_ymd_opt(2026, 12, 27).unwrap(),
-        },
-        source: crate::domain::TaskSource::ReInspection {
-            of_task: TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(),
-            findings: vec![crate::domain::FindingToRecheck {
-                id: "F1".into(),
-                problem: "疏散通道堆放杂物".into(),
-                legal_basis: "《中华人民共和国消防法》第二十八条".into(),
-                deadline: NaiveDate::from_ymd_opt(2026, 12, 20),
-            }],
-        },
-    };
+    let draft = sample::fire_reinspection_draft(&dir, TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(), "F1");
     let code = TaskCode::generate("330482", NaiveDate::from_ymd_opt(2026, 12, 21).unwrap()).unwrap();
     let task = Task::from_draft(draft, code, &dir).unwrap();
     let mut r = InspectionRecord::create(task, ActorId::from(&[2u8; 16][..]), stamp("xfjy-01", 1_000)).unwrap();
@@ -520,31 +499,16 @@ fn a_reinspection_records_each_covered_finding_once_with_a_photo() {
 
 #[test]
 fn a_recheck_on_an_ordinary_task_or_by_another_department_is_refused() {
+    let by_market_supervision = |r: &mut InspectionRecord, dir: &Directory| {
+        let at = stamp("scjg-01", RECHECK_DAY_MS);
+        r.record_recheck(at, dir, "F1", RecheckOutcome::Rectified, None, vec![PHOTO.into()]).unwrap_err()
+    };
     let (dir, task) = setup();
     let mut ordinary = on_site(task);
-    let err = ordinary
-        .record_recheck(
-            stamp("scjg-01", RECHECK_DAY_MS),
-            &dir,
-            "F1",
-            RecheckOutcome::Rectified,
-            None,
-            vec![PHOTO.into()],
-        )
-        .unwrap_err();
+    let err = by_market_supervision(&mut ordinary, &dir);
     assert!(matches!(err, RecordError::NotToReinspect(_)), "{err:?}");
     let (dir, mut r) = reinspection_on_site();
-    let err = r
-        .record_recheck(
-            stamp("scjg-01", RECHECK_DAY_MS),
-            &dir,
-            "F1",
-            RecheckOutcome::Rectified,
-            None,
-            vec![PHOTO.into()],
-        )
-        .unwrap_err();
+    let err = by_market_supervision(&mut r, &dir);
     assert!(matches!(err, RecordError::OtherDepartment { .. }), "{err:?}");
-    // Records created before re-inspection results existed have none, and read as such.
     assert!(ordinary.rechecks().unwrap().is_empty());
 }

@@ -776,27 +776,7 @@ fn document_verify_counts_a_signature_only_if_the_keys_certificate_names_the_sig
 /// checked in on its device.
 fn reinspection_world() -> (World, Device) {
     let dir = sample::directory().unwrap();
-    let draft = crate::domain::TaskDraft {
-        enterprise: dir.enterprises().next().unwrap().uscc.clone(),
-        lead_department: "xfjy".parse().unwrap(),
-        departments: vec!["xfjy".parse().unwrap()],
-        inspectors: vec!["xfjy-01".parse().unwrap(), "xfjy-02".parse().unwrap()],
-        lead_inspector: "xfjy-01".parse().unwrap(),
-        matters: vec!["XFJY-001".parse().unwrap()],
-        window: crate::domain::TimeWindow {
-            start: NaiveDate::from_ymd_opt(2026, 12, 21).unwrap(),
-            end: NaiveDate::from_ymd_opt(2026, 12, 27).unwrap(),
-        },
-        source: crate::domain::TaskSource::ReInspection {
-            of_task: TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(),
-            findings: vec![crate::domain::FindingToRecheck {
-                id: "F1".into(),
-                problem: "疏散通道堆放杂物".into(),
-                legal_basis: "《中华人民共和国消防法》第二十八条".into(),
-                deadline: NaiveDate::from_ymd_opt(2026, 12, 20),
-            }],
-        },
-    };
+    let draft = sample::fire_reinspection_draft(&dir, TaskCode::parse("330482-20261128-ABCDEFGH").unwrap(), "F1");
     let code = TaskCode::generate("330482", NaiveDate::from_ymd_opt(2026, 12, 21).unwrap()).unwrap();
     let task = Task::from_draft(draft, code, &dir).unwrap();
     let ca = DeviceKey::generate();
