@@ -140,13 +140,7 @@ async fn current_pool<S: Storage>(
     directory: &Directory,
     parameters: &DrawParameters,
 ) -> Result<PoolSnapshot, DrawServiceError> {
-    let planned = storage
-        .planned_tasks()
-        .await?
-        .iter()
-        .map(|json| serde_json::from_str::<Task>(json))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(DrawServiceError::Stored)?;
+    let planned = tasks::planned(storage).await?;
     let last = draw::last_inspections(&planned, directory);
     Ok(PoolSnapshot::take(parameters, directory, &last))
 }

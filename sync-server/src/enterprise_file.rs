@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::followups::{self, FollowupError, Trust};
 use crate::storage::Storage;
+use crate::tasks;
 use crate::tenant::Tenant;
 
 /// One enterprise's file.
@@ -92,7 +93,7 @@ pub async fn file<S: Storage>(
     now_ms: i64,
 ) -> Result<EnterpriseFile, FollowupError> {
     let mut tasks: Vec<_> =
-        followups::planned_tasks(storage).await?.into_iter().filter(|t| &t.enterprise == uscc).collect();
+        tasks::planned(storage).await?.into_iter().filter(|t| &t.enterprise == uscc).collect();
     tasks.sort_by(|a, b| (a.window.start, &a.code).cmp(&(b.window.start, &b.code)));
     let reinspections: Vec<(String, String, Vec<String>)> = tasks
         .iter()
@@ -106,7 +107,7 @@ pub async fn file<S: Storage>(
     let trust = Trust::now(storage, tenant, now_ms).await?;
     let mut records = Vec::with_capacity(tasks.len());
     for planned in &tasks {
-        records.push(followups::load_record(storage, planned.code.as_str()).await?);
+        records.push(tasks::load_record(storage, planned.code.as_str()).await?.0);
     }
     // What the re-inspections found, by (inspected task, finding), oldest first.
     let mut results: Vec<(String, onevisit_core::record::Recheck)> = Vec::new();

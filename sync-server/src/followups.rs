@@ -13,11 +13,11 @@ use onevisit_core::domain::{
     DepartmentId, Directory, FindingToRecheck, InspectorId, Task, TaskCode, TaskDraft, TaskSource, TimeWindow,
 };
 use onevisit_core::record::documents::SignerTrust;
-use onevisit_core::record::{InspectionRecord, Recheck, RecheckOutcome, RecordError};
+use onevisit_core::record::{Finding, InspectionRecord, Recheck, RecheckOutcome, RecordError};
 use onevisit_core::sync::wire::heads_to_hex;
 use serde::Serialize;
 
-use crate::storage::{Storage, StorageError, StoredRecord};
+use crate::storage::{Storage, StorageError};
 use crate::tasks::{self, PlanError};
 use crate::tenant::Tenant;
 
@@ -36,9 +36,6 @@ pub enum FollowupError {
     /// The tasks could not be planned.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// A stored task cannot be read.
-    #[error("服务器保存的任务无法读取：{0}")]
-    Stored(#[source] serde_json::Error),
 }
 
 /// A re-inspection planned.
@@ -99,9 +96,11 @@ pub async fn plan_reinspections<S: Storage>(
     // Pass 1: what re-inspections cover and what they found, by (inspected task, finding).
     let mut covered: HashMap<(TaskCode, String), usize> = HashMap::new();
     let mut found: HashMap<(TaskCode, String), Vec<Recheck>> = HashMap::new();
+    // Inspected tasks are read once, here: what pass 2 needs is kept, for those with findings
+    // that required rectification.
     let mut inspected = Vec::new();
     for id in storage.record_ids().await? {
-        let record = load_record(storage, &id).await?;
+        let (record, _) = tasks::load_record(storage, &id).await?;
         match &record.task().source {
             TaskSource::ReInspection { of_task, findings } => {
                 for f in findings {
@@ -111,34 +110,52 @@ pub async fn plan_reinspections<S: Storage>(
                     found.entry((of_task.clone(), r.finding.clone())).or_default().push(r);
                 }
             }
-            _ => inspected.push(id),
+            _ => {
+                let findings: Vec<Finding> =
+                    record.findings()?.into_iter().filter(|f| f.rectification_required).collect();
+                if findings.is_empty() {
+                    continue;
+                }
+                let mut signed = Vec::new();
+                for department in &record.task().departments {
+                    if findings.iter().any(|f| &f.department == department)
+                        && order_signed(&record, department, &trust)?
+                    {
+                        signed.push(department.clone());
+                    }
+                }
+                inspected.push(Inspected {
+                    task: record.task().clone(),
+                    settled_here: record.rechecks()?.into_iter().map(|r| r.finding).collect(),
+                    holds_rechecks: record.holds_rechecks()?,
+                    findings,
+                    signed,
+                    id,
+                });
+            }
         }
     }
     for results in found.values_mut() {
         results.sort_by_key(|r| r.stamp.at_ms);
     }
-    // Pass 2: settle, then plan, task by task.
+    // Pass 2: settle, then plan, task by task (records are not read again).
     let mut out = FollowupPlan::default();
     let mut drafts = Vec::new();
     let mut due_findings = Vec::new();
-    for id in inspected {
-        let record = load_record(storage, &id).await?;
-        let task = record.task().clone();
-        let already: Vec<String> = record.rechecks()?.into_iter().map(|r| r.finding).collect();
+    for Inspected { id, task, findings, settled_here, holds_rechecks, signed } in inspected {
         let settling: Vec<&Recheck> = found
             .iter()
-            .filter(|((of, finding), _)| of == &task.code && !already.contains(finding))
+            .filter(|((of, finding), _)| of == &task.code && !settled_here.contains(finding))
             .filter_map(|(_, results)| results.iter().find(|r| r.outcome.settles()))
             .collect();
-        if !settling.is_empty() && record.holds_rechecks()? {
+        if !settling.is_empty() && holds_rechecks {
             settle(storage, tenant, &id, &settling).await?;
             out.settled.extend(settling.iter().map(|r| format!("{}/{}", task.code, r.finding)));
         }
-        let findings = record.findings()?;
         for department in &task.departments {
             let mut deadline = None;
             let mut due = Vec::new();
-            for f in findings.iter().filter(|f| &f.department == department && f.rectification_required) {
+            for f in findings.iter().filter(|f| &f.department == department) {
                 let key = (task.code.clone(), f.id.clone());
                 let results = found.get(&key).map(Vec::as_slice).unwrap_or_default();
                 let renewed: Vec<NaiveDate> = results
@@ -164,7 +181,7 @@ pub async fn plan_reinspections<S: Storage>(
             }
             let Some(deadline) = deadline else { continue };
             let ids: Vec<String> = due.iter().map(|f| f.id.clone()).collect();
-            if !order_signed(&record, department, &trust)? {
+            if !signed.contains(department) {
                 continue;
             }
             let inspectors = team(directory, &task, department);
@@ -210,12 +227,25 @@ pub async fn plan_reinspections<S: Storage>(
     Ok(out)
 }
 
+/// What the loop needs of an inspected task with findings that required rectification.
+struct Inspected {
+    /// Its record's id.
+    id: String,
+    /// Its task.
+    task: Task,
+    /// Its findings that required rectification.
+    findings: Vec<Finding>,
+    /// The findings whose settling result it already holds.
+    settled_here: Vec<String>,
+    /// Whether it has a place for results (records created before it existed do not).
+    holds_rechecks: bool,
+    /// The departments whose order to rectify counts as signed.
+    signed: Vec<DepartmentId>,
+}
+
 /// Copies settling results into an inspected task's record, as the tenant (one append).
 async fn settle<S: Storage>(storage: &S, tenant: &Tenant, id: &str, results: &[&Recheck]) -> Result<(), FollowupError> {
-    let StoredRecord { chunks, version } =
-        storage.record_bytes(id.to_string()).await?.ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
-    let (first, rest) = chunks.split_first().ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
-    let mut record = InspectionRecord::load(first, rest.iter().map(Vec::as_slice))?;
+    let (mut record, version) = tasks::load_record(storage, id).await?;
     record.set_actor(tenant.actor());
     for r in results {
         record.settle_finding(r)?;
@@ -248,25 +278,6 @@ impl Trust {
     pub(crate) fn signer(&self) -> SignerTrust<'_> {
         SignerTrust { root: &self.root, revocations: Some(&self.revocations) }
     }
-}
-
-/// A stored record, loaded.
-pub(crate) async fn load_record<S: Storage>(storage: &S, id: &str) -> Result<InspectionRecord, FollowupError> {
-    let StoredRecord { chunks, .. } =
-        storage.record_bytes(id.to_string()).await?.ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
-    let (first, rest) = chunks.split_first().ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
-    Ok(InspectionRecord::load(first, rest.iter().map(Vec::as_slice))?)
-}
-
-/// Every task the server holds, as planned.
-pub(crate) async fn planned_tasks<S: Storage>(storage: &S) -> Result<Vec<Task>, FollowupError> {
-    storage
-        .planned_tasks()
-        .await?
-        .iter()
-        .map(|json| serde_json::from_str(json))
-        .collect::<Result<_, _>>()
-        .map_err(FollowupError::Stored)
 }
 
 /// Whether the department's latest order to rectify in the record counts as signed.

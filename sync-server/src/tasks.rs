@@ -24,6 +24,9 @@ pub enum PlanError {
     /// An identifier argument is invalid.
     #[error(transparent)]
     Id(#[from] onevisit_core::domain::IdError),
+    /// A stored task cannot be read.
+    #[error("服务器保存的任务无法读取：{0}")]
+    Stored(#[source] serde_json::Error),
     /// No directory imported yet.
     #[error("先导入名录：onevisit-server import --sample（或 import 名录.json）")]
     NoDirectory,
@@ -99,10 +102,7 @@ pub async fn reassign<S: Storage>(
     assigned: bool,
     now_ms: i64,
 ) -> Result<Task, PlanError> {
-    let StoredRecord { chunks, version } =
-        storage.record_bytes(id.to_string()).await?.ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
-    let (first, rest) = chunks.split_first().ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
-    let mut record = InspectionRecord::load(first, rest.iter().map(Vec::as_slice))?;
+    let (mut record, version) = load_record(storage, id).await?;
     record.set_actor(tenant.actor());
     let who = onevisit_core::domain::InspectorId::new(inspector)?;
     let mut inspectors = record.task().inspectors.clone();
@@ -116,6 +116,25 @@ pub async fn reassign<S: Storage>(
     storage.append_record(id.to_string(), version, chunk, heads_to_hex(&record.heads())).await?;
     storage.assign(id.to_string(), inspector.to_string(), assigned).await?;
     Ok(record.task().clone())
+}
+
+/// A stored record, loaded, with the version an append to it must name.
+pub async fn load_record<S: Storage>(storage: &S, id: &str) -> Result<(InspectionRecord, u64), PlanError> {
+    let StoredRecord { chunks, version } =
+        storage.record_bytes(id.to_string()).await?.ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
+    let (first, rest) = chunks.split_first().ok_or_else(|| StorageError::UnknownRecord(id.to_string()))?;
+    Ok((InspectionRecord::load(first, rest.iter().map(Vec::as_slice))?, version))
+}
+
+/// Every task the server holds, as it was planned.
+pub async fn planned<S: Storage>(storage: &S) -> Result<Vec<Task>, PlanError> {
+    storage
+        .planned_tasks()
+        .await?
+        .iter()
+        .map(|json| serde_json::from_str(json))
+        .collect::<Result<_, _>>()
+        .map_err(PlanError::Stored)
 }
 
 /// One task as administrators list it.
@@ -143,10 +162,7 @@ pub struct TaskSummary {
 pub async fn list<S: Storage>(storage: &S, directory: &Directory) -> Result<Vec<TaskSummary>, PlanError> {
     let mut out = Vec::new();
     for id in storage.record_ids().await? {
-        let StoredRecord { chunks, .. } =
-            storage.record_bytes(id.clone()).await?.ok_or_else(|| StorageError::UnknownRecord(id.clone()))?;
-        let (first, rest) = chunks.split_first().ok_or_else(|| StorageError::UnknownRecord(id.clone()))?;
-        let record = InspectionRecord::load(first, rest.iter().map(Vec::as_slice))?;
+        let (record, _) = load_record(storage, &id).await?;
         let status = record.status()?;
         let task = record.task();
         out.push(TaskSummary {

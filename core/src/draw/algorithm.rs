@@ -164,10 +164,9 @@ pub fn run(parameters: &DrawParameters, pool: &PoolSnapshot, seed: &[u8]) -> Res
     // The departments that drew each enterprise, by its position in the (sorted) pool.
     let mut hits: Vec<Vec<DrawnDepartment>> = vec![Vec::new(); in_pool.len()];
     for share in &parameters.departments {
-        let strictly_sorted = |ids: &[String]| ids.windows(2).all(|w| w[0] < w[1]);
-        let names = |ids: &[InspectorId]| ids.iter().map(|i| i.as_str().to_string()).collect::<Vec<_>>();
-        let matter_names = share.matters.iter().map(|m| m.as_str().to_string()).collect::<Vec<_>>();
-        if !strictly_sorted(&names(&share.inspectors)) || !strictly_sorted(&matter_names) {
+        let canonical =
+            share.inspectors.windows(2).all(|w| w[0] < w[1]) && share.matters.windows(2).all(|w| w[0] < w[1]);
+        if !canonical {
             return Err(DrawError::ParametersNotCanonical(share.department.clone()));
         }
         let matters = share

@@ -472,10 +472,15 @@ impl InspectionRecord {
     /// The re-inspection results recorded in this (re-inspection) record, by finding. Records
     /// created before re-inspections were recorded have none.
     pub fn rechecks(&self) -> Result<Vec<Recheck>, RecordError> {
-        match self.doc.get(ROOT, "rechecks")? {
-            Some((v, id)) if v.is_object() => self.values_in(&id),
-            _ => Ok(Vec::new()),
+        match self.rechecks_map()? {
+            Some(map) => self.values_in(&map),
+            None => Ok(Vec::new()),
         }
+    }
+
+    /// The `rechecks` map, if the record has one (records created before it existed do not).
+    fn rechecks_map(&self) -> Result<Option<ObjId>, RecordError> {
+        Ok(self.doc.get(ROOT, "rechecks")?.filter(|(v, _)| v.is_object()).map(|(_, id)| id))
     }
 
     /// Records a re-inspection's result for one finding of the task it re-inspects: by an
@@ -495,10 +500,7 @@ impl InspectionRecord {
         }
         require_department(directory, &stamp.by, &self.task.lead_department)?;
         self.require_on_site(&stamp.by)?;
-        let rechecks = match self.doc.get(ROOT, "rechecks")? {
-            Some((v, id)) if v.is_object() => id,
-            _ => return Err(malformed("rechecks")),
-        };
+        let rechecks = self.rechecks_map()?.ok_or_else(|| malformed("rechecks"))?;
         if self.doc.get(&rechecks, finding)?.is_some() {
             return Err(RecordError::AlreadyRechecked(finding.to_string()));
         }
@@ -549,7 +551,7 @@ impl InspectionRecord {
     /// Whether the record has the place for re-inspection results (records created before it
     /// existed do not, and never will: no map is made after creation).
     pub fn holds_rechecks(&self) -> Result<bool, RecordError> {
-        Ok(self.doc.get(ROOT, "rechecks")?.is_some_and(|(v, _)| v.is_object()))
+        Ok(self.rechecks_map()?.is_some())
     }
 
     /// Copies a re-inspection's settling result into the inspected task's record, closing the
@@ -558,10 +560,7 @@ impl InspectionRecord {
         if !self.findings()?.iter().any(|f| f.id == recheck.finding && f.rectification_required) {
             return Err(RecordError::NotToReinspect(recheck.finding.clone()));
         }
-        let rechecks = match self.doc.get(ROOT, "rechecks")? {
-            Some((v, id)) if v.is_object() => id,
-            _ => return Err(malformed("rechecks")),
-        };
+        let rechecks = self.rechecks_map()?.ok_or_else(|| malformed("rechecks"))?;
         if self.doc.get(&rechecks, recheck.finding.as_str())?.is_some() {
             return Err(RecordError::AlreadyRechecked(recheck.finding.clone()));
         }

@@ -489,11 +489,8 @@ impl Ctx<'_> {
             // In an inspected task, only the tenant copies a settling result in, for a finding the
             // record holds.
             let held = self.at.map("findings").is_some_and(|f| self.at.has(&f, &recheck.finding));
-            return match author {
-                Author::Tenant if held && recheck.outcome.settles() => Ok(()),
-                Author::Tenant => Err(WriteRule::UnknownReference),
-                Author::Inspector { .. } => Err(WriteRule::UnknownReference),
-            };
+            let tenant_settles = matches!(author, Author::Tenant) && held && recheck.outcome.settles();
+            return if tenant_settles { Ok(()) } else { Err(WriteRule::UnknownReference) };
         };
         if !self.task.source.covers(&recheck.finding) {
             return Err(WriteRule::UnknownReference);
