@@ -92,8 +92,7 @@ pub async fn file<S: Storage>(
     uscc: &Uscc,
     now_ms: i64,
 ) -> Result<EnterpriseFile, FollowupError> {
-    let mut tasks: Vec<_> =
-        tasks::planned(storage).await?.into_iter().filter(|t| &t.enterprise == uscc).collect();
+    let mut tasks: Vec<_> = tasks::planned(storage).await?.into_iter().filter(|t| &t.enterprise == uscc).collect();
     tasks.sort_by(|a, b| (a.window.start, &a.code).cmp(&(b.window.start, &b.code)));
     let reinspections: Vec<(String, String, Vec<String>)> = tasks
         .iter()
