@@ -10,6 +10,7 @@ pub mod document;
 pub mod domain;
 pub mod draw;
 pub mod evidence;
+pub mod figures;
 pub mod identity;
 pub mod random;
 pub mod record;

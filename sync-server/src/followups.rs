@@ -251,7 +251,8 @@ async fn settle<S: Storage>(storage: &S, tenant: &Tenant, id: &str, results: &[&
         record.settle_finding(r)?;
     }
     let chunk = record.take_unsaved();
-    storage.append_record(id.to_string(), version, chunk, heads_to_hex(&record.heads())).await?;
+    let facts = crate::reports::facts_of(&record);
+    storage.append_record(id.to_string(), version, chunk, heads_to_hex(&record.heads()), facts).await?;
     Ok(())
 }
 

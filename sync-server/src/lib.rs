@@ -14,6 +14,7 @@ pub mod followups;
 pub mod http;
 pub mod listener;
 pub mod records;
+pub mod reports;
 pub mod storage;
 pub mod tasks;
 pub mod tenant;

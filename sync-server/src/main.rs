@@ -96,6 +96,25 @@ enum Command {
     /// 闭环跟进：责令改正期限届满后安排复查任务。
     #[command(subcommand)]
     Followup(FollowupCommand),
+    /// 执法监管指标（掌上执法率、计划任务完成率、到期任务完成率、后续处置率、跨部门联合监管率等，
+    /// 定义见 README）和督办清单。
+    Report {
+        /// 统计期起始日（YYYY-MM-DD，北京时间）；不给则为本月 1 日。
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// 统计期截止日（含当天）；不给则为今天。
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// 只统计这个部门参与的任务和它的问题（部门编号，如 xfjy）。
+        #[arg(long)]
+        department: Option<String>,
+        /// 以这一天为“今天”判断逾期（YYYY-MM-DD）；不给则用今天。
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+        /// 输出 JSON 而不是文字。
+        #[arg(long)]
+        json: bool,
+    },
     /// 列出已登记的设备。
     #[command(subcommand)]
     Device(DeviceCommand),
@@ -351,6 +370,10 @@ enum ServerError {
     Draw(#[from] onevisit_server::draws::DrawServiceError),
     #[error(transparent)]
     Followup(#[from] onevisit_server::followups::FollowupError),
+    #[error("统计期起始日 {0} 晚于截止日 {1}")]
+    ReportPeriod(chrono::NaiveDate, chrono::NaiveDate),
+    #[error("名录中没有部门 {0}（部门编号如 scjg、xfjy，见 onevisit-server import 导入的名录）")]
+    UnknownDepartment(String),
     #[error("统一社会信用代码 {0} 无效：{1}")]
     Uscc(String, onevisit_core::domain::UsccError),
     #[error("根公钥须为 64 位十六进制：{0}")]
@@ -616,6 +639,28 @@ async fn run_on<S: Storage>(storage: S, cli: Cli) -> Result<(), ServerError> {
                         if u.available.is_empty() { "无".to_string() } else { u.available.join("、") }
                     );
                 }
+            }
+        }
+        Command::Report { from, to, department, today, json } => {
+            let directory = imported_directory(&storage).await?;
+            let today = today.unwrap_or_else(onevisit_core::beijing::today);
+            let to = to.unwrap_or(today);
+            let from = from.unwrap_or_else(|| chrono::Datelike::with_day(&to, 1).unwrap_or(to));
+            if from > to {
+                return Err(ServerError::ReportPeriod(from, to));
+            }
+            if let Some(d) = &department
+                && !onevisit_core::domain::DepartmentId::new(d.clone())
+                    .is_ok_and(|id| directory.department(&id).is_some())
+            {
+                return Err(ServerError::UnknownDepartment(d.clone()));
+            }
+            let query = onevisit_core::figures::ReportQuery { from, to, department, today };
+            let report = onevisit_server::reports::city_report(&storage, &query).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                print!("{}", onevisit_server::reports::render_zh(&report, &directory));
             }
         }
         Command::Device(DeviceCommand::List { json }) => {

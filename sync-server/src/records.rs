@@ -326,6 +326,7 @@ impl Records {
             departments: task.departments.iter().map(|d| d.to_string()).collect(),
             inspectors: task.inspectors.iter().map(|i| i.to_string()).collect(),
             heads: heads.clone(),
+            facts: crate::reports::facts_of(&record),
             snapshot,
         };
         let stored = doc.snapshot.len();
@@ -402,7 +403,8 @@ impl Records {
                 return Ok(refused(id, Refusal::TooLarge));
             }
             let heads = heads_to_hex(&record.heads());
-            match storage.append_record(id.to_string(), cached.version, chunk, heads).await {
+            let facts = crate::reports::facts_of(record);
+            match storage.append_record(id.to_string(), cached.version, chunk, heads, facts).await {
                 Ok(version) => cached.version = version,
                 Err(e) => {
                     cached.record = None;

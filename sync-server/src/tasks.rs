@@ -87,6 +87,7 @@ fn new_record(tenant: &Tenant, task: &Task, now_ms: i64) -> Result<NewRecord, Pl
         departments: task.departments.iter().map(|d| d.to_string()).collect(),
         inspectors: task.inspectors.iter().map(|i| i.to_string()).collect(),
         heads: heads_to_hex(&record.heads()),
+        facts: crate::reports::facts_of(&record),
         snapshot: record.save(),
     })
 }
@@ -113,7 +114,8 @@ pub async fn reassign<S: Storage>(
     let stamp = Stamp { by: record.task().lead_inspector.clone(), at_ms: now_ms };
     record.reassign(stamp, directory, inspectors)?;
     let chunk = record.take_unsaved();
-    storage.append_record(id.to_string(), version, chunk, heads_to_hex(&record.heads())).await?;
+    let facts = crate::reports::facts_of(&record);
+    storage.append_record(id.to_string(), version, chunk, heads_to_hex(&record.heads()), facts).await?;
     storage.assign(id.to_string(), inspector.to_string(), assigned).await?;
     Ok(record.task().clone())
 }

@@ -30,6 +30,7 @@ on_every_backend!(
     wrong_enrolment_codes_count_in_a_sliding_window_per_key,
     writes_racing_a_stream_of_request_nonces_all_succeed,
     records_created_in_one_batch_enter_the_feed_in_order_or_not_at_all,
+    a_record_summary_is_written_with_each_write_and_never_by_a_stale_summariser,
 );
 
 const DAY: &str = "20261201";
@@ -42,6 +43,7 @@ fn record(n: usize, department: &str, inspector: &str) -> NewRecord {
         inspectors: vec![inspector.into()],
         heads: vec![format!("{n:064x}")],
         snapshot: vec![n as u8; 16],
+        facts: format!("facts-{n}"),
     }
 }
 
@@ -108,8 +110,10 @@ async fn of_two_concurrent_appends_to_one_record_exactly_one_wins<S: Storage + C
         storage.create_record(doc).await.unwrap();
         let (a, b) = (storage.clone(), storage.clone());
         let (id_a, id_b) = (id.clone(), id.clone());
-        let first = tokio::spawn(async move { a.append_record(id_a, 1, vec![1; 8], vec!["a".into()]).await });
-        let second = tokio::spawn(async move { b.append_record(id_b, 1, vec![2; 8], vec!["b".into()]).await });
+        let first =
+            tokio::spawn(async move { a.append_record(id_a, 1, vec![1; 8], vec!["a".into()], "facts-a".into()).await });
+        let second =
+            tokio::spawn(async move { b.append_record(id_b, 1, vec![2; 8], vec!["b".into()], "facts-b".into()).await });
         let results = [first.await.unwrap(), second.await.unwrap()];
         assert_eq!(results.iter().filter(|r| matches!(r, Ok(2))).count(), 1, "{results:?}");
         assert_eq!(
@@ -120,12 +124,15 @@ async fn of_two_concurrent_appends_to_one_record_exactly_one_wins<S: Storage + C
         let stored = storage.record_bytes(id.clone()).await.unwrap().unwrap();
         assert_eq!(stored.version, 2);
         assert_eq!(stored.chunks.len(), 2, "the snapshot and the winner's chunk only");
-        let meta = storage.record_meta(id).await.unwrap().unwrap();
+        let meta = storage.record_meta(id.clone()).await.unwrap().unwrap();
         let winner = if stored.chunks[1] == vec![1; 8] { "a" } else { "b" };
         assert_eq!(meta.heads, vec![winner.to_string()], "the heads are the winner's");
         assert_eq!(meta.size, 24);
+        let facts = storage.task_facts().await.unwrap();
+        let (_, stored_facts) = facts.iter().find(|(i, _)| i == &id).unwrap();
+        assert_eq!(stored_facts.as_deref(), Some(format!("facts-{winner}").as_str()), "the summary is the winner's");
     }
-    let unknown = storage.append_record("330482-20261201-XXXXXXXX".into(), 1, vec![], vec![]).await;
+    let unknown = storage.append_record("330482-20261201-XXXXXXXX".into(), 1, vec![], vec![], String::new()).await;
     assert!(matches!(unknown, Err(StorageError::UnknownRecord(_))), "{unknown:?}");
     let exists = storage.create_record(record(0, "scjg", "scjg-01")).await;
     assert!(matches!(exists, Err(StorageError::RecordExists(_))), "{exists:?}");
@@ -135,7 +142,7 @@ async fn a_compaction_keeps_the_heads_and_moves_the_version<S: Storage>(storage:
     let doc = record(1, "scjg", "scjg-01");
     let id = doc.id.clone();
     storage.create_record(doc).await.unwrap();
-    storage.append_record(id.clone(), 1, vec![5; 4], vec!["h".into()]).await.unwrap();
+    storage.append_record(id.clone(), 1, vec![5; 4], vec!["h".into()], String::new()).await.unwrap();
     assert!(matches!(storage.compact_record(id.clone(), 1, vec![9; 3]).await, Err(StorageError::VersionConflict(_))));
     storage.compact_record(id.clone(), 2, vec![9; 3]).await.unwrap();
     let stored = storage.record_bytes(id.clone()).await.unwrap().unwrap();
@@ -223,7 +230,7 @@ async fn a_feed_read_while_writes_are_in_flight_never_skips_a_write<S: Storage +
                     for &n in &mine {
                         let id = record(n, "scjg", "scjg-01").id;
                         let heads = vec![format!("{n}-{round}")];
-                        storage.append_record(id, round + 1, vec![0; 64], heads).await.unwrap();
+                        storage.append_record(id, round + 1, vec![0; 64], heads, String::new()).await.unwrap();
                     }
                 }
             }));
@@ -521,7 +528,7 @@ async fn writes_racing_a_stream_of_request_nonces_all_succeed<S: Storage + Clone
         storage.next_serial().await.unwrap();
         storage.create_record(record(n, "scjg", "scjg-01")).await.unwrap();
         storage
-            .append_record(record(n, "scjg", "scjg-01").id, 1, vec![1, 2, 3], vec![format!("{n:064x}")])
+            .append_record(record(n, "scjg", "scjg-01").id, 1, vec![1, 2, 3], vec![format!("{n:064x}")], String::new())
             .await
             .unwrap();
     }
@@ -547,4 +554,24 @@ async fn records_created_in_one_batch_enter_the_feed_in_order_or_not_at_all<S: S
     }
     let after = storage.feed("scjg-01".into(), vec!["scjg".into()], 0, 100).await.unwrap();
     assert_eq!(after.rows.len(), 5, "the feed holds only the first batch");
+}
+
+async fn a_record_summary_is_written_with_each_write_and_never_by_a_stale_summariser<S: Storage>(storage: S) {
+    let doc = record(7, "scjg", "scjg-01");
+    let id = doc.id.clone();
+    storage.create_records(vec![record(6, "scjg", "scjg-01"), doc]).await.unwrap();
+    let all = storage.task_facts().await.unwrap();
+    assert_eq!(all, vec![(record(6, "", "").id, Some("facts-6".into())), (id.clone(), Some("facts-7".into()))]);
+    storage.append_record(id.clone(), 1, vec![1], vec!["h".into()], "after-append".into()).await.unwrap();
+    let of = |all: Vec<(String, Option<String>)>| all.into_iter().find(|(i, _)| i == &id).and_then(|(_, f)| f);
+    assert_eq!(of(storage.task_facts().await.unwrap()).as_deref(), Some("after-append"));
+    // A summary computed from the record before that append is not stored over the newer one.
+    assert!(!storage.put_facts(id.clone(), 1, "stale".into()).await.unwrap());
+    assert_eq!(of(storage.task_facts().await.unwrap()).as_deref(), Some("after-append"));
+    assert!(storage.put_facts(id.clone(), 2, "current".into()).await.unwrap());
+    assert_eq!(of(storage.task_facts().await.unwrap()).as_deref(), Some("current"));
+    assert!(!storage.put_facts("330482-20261201-XXXXXXXX".into(), 1, "none".into()).await.unwrap());
+    // A compaction keeps the summary (same heads, same content).
+    storage.compact_record(id.clone(), 2, vec![9]).await.unwrap();
+    assert_eq!(of(storage.task_facts().await.unwrap()).as_deref(), Some("current"));
 }

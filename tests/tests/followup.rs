@@ -20,6 +20,21 @@ fn plan(city: &impl Deployment, today: &str) -> serde_json::Value {
     serde_json::from_str(&city.admin(&["followup", "plan", "--today", today, "--json"])).unwrap()
 }
 
+/// The city's report for November and December 2026, lateness judged on `today`.
+fn report(city: &impl Deployment, today: &str, department: Option<&str>) -> serde_json::Value {
+    let mut args = vec!["report", "--from", "2026-11-01", "--to", "2026-12-31", "--today", today, "--json"];
+    if let Some(d) = department {
+        args.extend(["--department", d]);
+    }
+    serde_json::from_str(&city.admin(&args)).unwrap()
+}
+
+/// A figure as `[numerator, denominator]`.
+fn ratio(report: &serde_json::Value, figure: &str) -> [u64; 2] {
+    let f = &report["figures"][figure];
+    [f["numerator"].as_u64().unwrap(), f["denominator"].as_u64().unwrap()]
+}
+
 /// The fire inspector at the re-inspection: checks in, takes a photo, records `outcome` for `finding`.
 fn recheck(b: &Mutex<Store>, reinspection: &TaskCode, finding: &str, outcome: RecheckOutcome) {
     let mut s = b.lock().unwrap();
@@ -96,6 +111,28 @@ fn new_deadline_round(city: &impl Deployment) {
 fn a_signed_order_past_its_deadline_gets_one_reinspection_and_the_loop_closes() {
     let city = City::new();
     whole_loop(&city);
+    // Summaries lost or of an older layout (a database from before they were kept) are
+    // computed again from the records on the next report, and kept.
+    let before = report(&city, "2027-01-05", None);
+    let db = rusqlite::Connection::open(city.data.join("server.sqlite")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db.execute("DELETE FROM record_facts WHERE doc = (SELECT min(doc) FROM record_facts)", []).unwrap();
+    db.execute("UPDATE record_facts SET facts = '{\"v\":0}'", []).unwrap();
+    assert_eq!(report(&city, "2027-01-05", None), before);
+    let kept: i64 =
+        db.query_row("SELECT count(*) FROM record_facts WHERE facts LIKE '{\"v\":1,%'", [], |r| r.get(0)).unwrap();
+    assert_eq!(kept, 2);
+    for bad in [["--from", "2026-12-31", "--to", "2026-12-01"], ["--department", "nope", "--to", "2026-12-01"]] {
+        let out = std::process::Command::new(onevisit_flow_tests::server_bin())
+            .arg("--data")
+            .arg(&city.data)
+            .arg("report")
+            .args(bad)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && (stderr.contains("晚于") || stderr.contains("没有部门")), "{stderr}");
+    }
     let err = std::process::Command::new(onevisit_flow_tests::server_bin())
         .arg("--data")
         .arg(&city.data)
@@ -138,6 +175,15 @@ fn whole_loop(city: &impl Deployment) {
     assert_eq!(row.window_start.to_string(), "2026-12-21");
     let text = city.admin(&["followup", "plan", "--today", "2026-12-23"]);
     assert!(text.contains("安排复查任务 0 个"), "{text}");
+    // The command centre sees the rectification overdue, its re-inspection awaited, nothing
+    // followed up yet.
+    let waiting = report(city, "2026-12-23", None);
+    assert_eq!(ratio(&waiting, "follow_up_disposed"), [0, 1], "{waiting}");
+    let late = &waiting["supervision"]["overdue_rectifications"];
+    assert_eq!(late.as_array().unwrap().len(), 1, "{waiting}");
+    assert_eq!(late[0]["task"], code.as_str());
+    assert_eq!((late[0]["days_overdue"].as_i64(), late[0]["ordered"].as_bool()), (Some(3), Some(true)));
+    assert_eq!(late[0]["reinspection"], r["code"]);
 
     // At the re-inspection the fire inspector finds it rectified, with a photo.
     let finding = r["findings"][0].as_str().unwrap().to_string();
@@ -179,6 +225,31 @@ fn whole_loop(city: &impl Deployment) {
     a.lock().unwrap().set_status(&code, Status::Closed).unwrap();
     sync_ok(&a);
     assert_eq!(plan(city, "2026-12-25")["settled"], serde_json::json!([]), "settled once");
+
+    // The figures, from the summaries every write above stored (device pushes, planning, the
+    // loop's settling): one joint inspection carried out (its on-site record never signed), its
+    // finding followed up and closed; the re-inspection, still on site, is overdue by 5 January.
+    let figures = report(city, "2027-01-05", None);
+    assert_eq!(figures["tasks"], 2, "{figures}");
+    assert_eq!(ratio(&figures, "handheld_enforcement"), [0, 1]);
+    assert_eq!(ratio(&figures, "joint_supervision"), [1, 1]);
+    assert_eq!(figures["figures"]["visits_saved"], 1);
+    assert_eq!(ratio(&figures, "planned_tasks_completed"), [1, 1]);
+    assert_eq!(ratio(&figures, "due_tasks_completed"), [1, 2]);
+    assert_eq!(ratio(&figures, "follow_up_disposed"), [1, 1]);
+    assert_eq!(figures["figures"]["findings_closed"], 1);
+    let supervision = &figures["supervision"];
+    assert_eq!(supervision["overdue_tasks"][0]["code"], r["code"], "{figures}");
+    assert_eq!(supervision["overdue_tasks"].as_array().unwrap().len(), 1);
+    assert_eq!(supervision["overdue_rectifications"], serde_json::json!([]));
+    assert_eq!(supervision["unsigned_documents"], serde_json::json!([]), "the fire order is signed by all");
+    assert_eq!(figures["unreadable"], serde_json::json!([]));
+    // Market supervision's view: its task only, no finding of its own.
+    let scjg = report(city, "2027-01-05", Some("scjg"));
+    assert_eq!((scjg["tasks"].as_u64(), ratio(&scjg, "follow_up_disposed")), (Some(1), [0, 0]));
+    assert_eq!(scjg["figures"]["follow_up_disposed"]["rate"], serde_json::Value::Null);
+    let text = city.admin(&["report", "--from", "2026-11-01", "--to", "2026-12-31", "--today", "2027-01-05"]);
+    assert!(text.contains("跨部门联合监管率：100.0%（1/1）") && text.contains("督办：逾期任务 1 个"), "{text}");
 
     // The enterprise's file: the inspection, its finding under a signed order, then the re-inspection.
     let uscc = b.lock().unwrap().task_row(&code).unwrap().enterprise_uscc;

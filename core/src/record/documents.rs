@@ -59,7 +59,7 @@ pub struct SignatureCheck {
 }
 
 /// A signature a document still needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MissingSignature {
     /// Fewer than two valid inspector signatures.

@@ -81,6 +81,7 @@ const TABLES: &[(&str, &str, &[Col])] = &[
         &[Col::Text, Col::Text, Col::Text, Col::I64, Col::I64, Col::I64, Col::I64],
     ),
     ("record_chunks", "doc, n, bytes", &[Col::Text, Col::I64, Col::Bytes]),
+    ("record_facts", "doc, facts", &[Col::Text, Col::Text]),
     ("record_departments", "doc, department", &[Col::Text, Col::Text]),
     ("assignments", "doc, inspector, active, seq", &[Col::Text, Col::Text, Col::Bool, Col::I64]),
     ("blob_references", "sha256, doc, device", &[Col::Text, Col::Text, Col::Text]),

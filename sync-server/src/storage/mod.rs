@@ -168,6 +168,8 @@ pub struct NewRecord {
     pub heads: Vec<String>,
     /// The whole record, saved.
     pub snapshot: Vec<u8>,
+    /// Its summary for the figures (JSON of `TaskFacts`).
+    pub facts: String,
 }
 
 /// One row of a device's view of the feed.
@@ -425,14 +427,27 @@ pub trait Storage: Send + Sync + 'static {
     /// they enter the feed in order. Returns their version (1).
     fn create_records(&self, docs: Vec<NewRecord>) -> impl Future<Output = Result<u64, StorageError>> + Send;
     /// Appends a chunk of changes if the record is still at `expected_version`; moves it in the
-    /// feed. Returns the new version.
+    /// feed and replaces its summary for the figures (`facts`, JSON of `TaskFacts`) in the same
+    /// transaction. Returns the new version.
     fn append_record(
         &self,
         id: String,
         expected_version: u64,
         chunk: Vec<u8>,
         heads: Vec<String>,
+        facts: String,
     ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+    /// Every record's id with its stored summary for the figures, `None` for a record stored
+    /// before summaries were kept; in id order.
+    fn task_facts(&self) -> impl Future<Output = Result<Vec<(String, Option<String>)>, StorageError>> + Send;
+    /// Stores the summary of a record computed at `version`, unless it moved on meanwhile (its
+    /// own write then stored a newer one). Returns whether it was stored.
+    fn put_facts(
+        &self,
+        id: String,
+        version: u64,
+        facts: String,
+    ) -> impl Future<Output = Result<bool, StorageError>> + Send;
     /// Replaces snapshot and chunks with one compacted snapshot (same heads) at `expected_version`.
     fn compact_record(
         &self,

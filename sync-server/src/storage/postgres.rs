@@ -142,6 +142,12 @@ const MIGRATIONS: &[&str] = &[
         record TEXT
     );
 ",
+    "
+    CREATE TABLE record_facts (
+        doc TEXT PRIMARY KEY REFERENCES records(id),
+        facts TEXT NOT NULL
+    );
+",
 ];
 
 /// The advisory lock key under which replicas starting together migrate one at a time.
@@ -242,6 +248,7 @@ async fn insert_record(tx: &deadpool_postgres::Transaction<'_>, doc: NewRecord) 
     }
     let chunk = tx.prepare_cached("INSERT INTO record_chunks (doc, n, bytes) VALUES ($1, 0, $2)").await.map_err(db)?;
     tx.execute(&chunk, &[&doc.id, &doc.snapshot]).await.map_err(db)?;
+    put_facts(tx, &doc.id, &doc.facts).await?;
     let departments = tx
         .prepare_cached(
             "INSERT INTO record_departments (doc, department) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
@@ -260,6 +267,18 @@ async fn insert_record(tx: &deadpool_postgres::Transaction<'_>, doc: NewRecord) 
         .await
         .map_err(db)?;
     tx.execute(&assign, &[&doc.id, &doc.inspectors, &seq]).await.map_err(db)?;
+    Ok(())
+}
+
+/// Stores (or replaces) a record's summary for the figures.
+async fn put_facts(tx: &deadpool_postgres::Transaction<'_>, id: &str, facts: &str) -> Result<(), StorageError> {
+    let upsert = tx
+        .prepare_cached(
+            "INSERT INTO record_facts (doc, facts) VALUES ($1, $2) ON CONFLICT (doc) DO UPDATE SET facts = EXCLUDED.facts",
+        )
+        .await
+        .map_err(db)?;
+    tx.execute(&upsert, &[&id, &facts]).await.map_err(db)?;
     Ok(())
 }
 
@@ -864,6 +883,7 @@ impl Storage for PostgresStorage {
         expected_version: u64,
         chunk: Vec<u8>,
         heads: Vec<String>,
+        facts: String,
     ) -> Result<u64, StorageError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
@@ -888,8 +908,30 @@ impl Storage for PostgresStorage {
             .map_err(db)?;
         let len = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
         tx.execute(&update, &[&id, &join_heads(&heads), &len, &seq]).await.map_err(db)?;
+        put_facts(&tx, &id, &facts).await?;
         tx.commit().await.map_err(db)?;
         Ok(expected_version + 1)
+    }
+
+    async fn task_facts(&self) -> Result<Vec<(String, Option<String>)>, StorageError> {
+        let c = self.client().await?;
+        let rows = c
+            .query("SELECT r.id, f.facts FROM records r LEFT JOIN record_facts f ON f.doc = r.id ORDER BY r.id", &[])
+            .await
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn put_facts(&self, id: String, version: u64, facts: String) -> Result<bool, StorageError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        let row = tx.query_opt("SELECT version FROM records WHERE id = $1 FOR UPDATE", &[&id]).await.map_err(db)?;
+        if row.map(|r| to_u64(r.get(0))) != Some(version) {
+            return Ok(false);
+        }
+        put_facts(&tx, &id, &facts).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     async fn compact_record(&self, id: String, expected_version: u64, snapshot: Vec<u8>) -> Result<(), StorageError> {

@@ -70,6 +70,10 @@ const SCHEMA: &str = "
         bytes BLOB NOT NULL,
         PRIMARY KEY (doc, n)
     );
+    CREATE TABLE IF NOT EXISTS record_facts (
+        doc TEXT PRIMARY KEY REFERENCES records(id),
+        facts TEXT NOT NULL
+    );
     CREATE TABLE IF NOT EXISTS record_departments (
         doc TEXT NOT NULL REFERENCES records(id),
         department TEXT NOT NULL,
@@ -218,6 +222,7 @@ fn insert_record(tx: &rusqlite::Transaction<'_>, doc: NewRecord) -> Result<(), S
         .map_err(db)?
         .execute(params![doc.id, doc.snapshot])
         .map_err(db)?;
+    put_facts(tx, &doc.id, &doc.facts)?;
     for d in &doc.departments {
         tx.prepare_cached("INSERT OR IGNORE INTO record_departments (doc, department) VALUES (?1, ?2)")
             .map_err(db)?
@@ -230,6 +235,17 @@ fn insert_record(tx: &rusqlite::Transaction<'_>, doc: NewRecord) -> Result<(), S
             .execute(params![doc.id, i, seq])
             .map_err(db)?;
     }
+    Ok(())
+}
+
+/// Stores (or replaces) a record's summary for the figures.
+fn put_facts(c: &Connection, id: &str, facts: &str) -> Result<(), StorageError> {
+    c.prepare_cached(
+        "INSERT INTO record_facts (doc, facts) VALUES (?1, ?2) ON CONFLICT (doc) DO UPDATE SET facts = excluded.facts",
+    )
+    .map_err(db)?
+    .execute(params![id, facts])
+    .map_err(db)?;
     Ok(())
 }
 
@@ -969,6 +985,7 @@ impl Storage for SqliteStorage {
         expected_version: u64,
         chunk: Vec<u8>,
         heads: Vec<String>,
+        facts: String,
     ) -> Result<u64, StorageError> {
         self.with(move |c| {
             let tx = write_transaction(c)?;
@@ -992,8 +1009,37 @@ impl Storage for SqliteStorage {
                 params![id, join_heads(&heads), chunk.len() as i64, seq],
             )
             .map_err(db)?;
+            put_facts(&tx, &id, &facts)?;
             tx.commit().map_err(db)?;
             Ok(expected_version + 1)
+        })
+        .await
+    }
+
+    async fn task_facts(&self) -> Result<Vec<(String, Option<String>)>, StorageError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare("SELECT r.id, f.facts FROM records r LEFT JOIN record_facts f ON f.doc = r.id ORDER BY r.id")
+                .map_err(db)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn put_facts(&self, id: String, version: u64, facts: String) -> Result<bool, StorageError> {
+        self.with(move |c| {
+            let tx = write_transaction(c)?;
+            let at: Option<i64> = tx
+                .query_row("SELECT version FROM records WHERE id = ?1", [&id], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            if at.map(|v| v as u64) != Some(version) {
+                return Ok(false);
+            }
+            put_facts(&tx, &id, &facts)?;
+            tx.commit().map_err(db)?;
+            Ok(true)
         })
         .await
     }
@@ -1211,6 +1257,7 @@ mod tests {
             inspectors: vec![inspector.into()],
             heads: Vec::new(),
             snapshot: vec![0],
+            facts: String::new(),
         }
     }
 

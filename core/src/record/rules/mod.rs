@@ -346,4 +346,4 @@ fn causal_order(doc: &mut AutoCommit, changes: Vec<Change>) -> Result<Vec<Change
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,0 +1,142 @@
+//! The city's figures and 督办 list on the server: every write stores its record's summary
+//! (`TaskFacts`) in the same transaction, and a report reads those summaries only. Records stored
+//! before summaries were kept (or under an older layout) are summarised once, on the first report.
+
+use std::fmt::Write as _;
+
+use onevisit_core::domain::{DepartmentId, Directory, Uscc};
+use onevisit_core::figures::{Ratio, Report, ReportQuery, TaskFacts, report};
+use onevisit_core::record::InspectionRecord;
+use serde::Serialize;
+
+use crate::storage::{Storage, StorageError};
+use crate::tasks;
+
+/// A report over the stored city, with the records that could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CityReport {
+    /// The figures and the 督办 list.
+    #[serde(flatten)]
+    pub report: Report,
+    /// Task codes whose stored record cannot be read (left out, never a failed report).
+    pub unreadable: Vec<String>,
+}
+
+/// A record's summary as stored beside it; empty (computed again on the next report) if the
+/// record cannot be read, which the write rules make impossible for an accepted record.
+pub fn facts_of(record: &InspectionRecord) -> String {
+    match TaskFacts::of(record) {
+        Ok(facts) => facts.to_json(),
+        Err(e) => {
+            tracing::error!(task = %record.task().code, error = %e, "record cannot be summarised");
+            String::new()
+        }
+    }
+}
+
+/// The report of `query` over every stored task.
+pub async fn city_report<S: Storage>(storage: &S, query: &ReportQuery) -> Result<CityReport, StorageError> {
+    let mut facts = Vec::new();
+    let mut unreadable = Vec::new();
+    for (id, stored) in storage.task_facts().await? {
+        match stored.as_deref().and_then(TaskFacts::from_json) {
+            Some(f) => facts.push(f),
+            None => match summarise(storage, &id).await? {
+                Some(f) => facts.push(f),
+                None => unreadable.push(id),
+            },
+        }
+    }
+    Ok(CityReport { report: report(&facts, query), unreadable })
+}
+
+/// Summarises a stored record and keeps the summary; `None` if the record cannot be read.
+async fn summarise<S: Storage>(storage: &S, id: &str) -> Result<Option<TaskFacts>, StorageError> {
+    let (record, version) = match tasks::load_record(storage, id).await {
+        Ok(loaded) => loaded,
+        Err(tasks::PlanError::Storage(e)) => return Err(e),
+        Err(e) => {
+            tracing::error!(task = id, error = %e, "stored record cannot be read for the report");
+            return Ok(None);
+        }
+    };
+    let Ok(facts) = TaskFacts::of(&record) else { return Ok(None) };
+    storage.put_facts(id.to_string(), version, facts.to_json()).await?;
+    Ok(Some(facts))
+}
+
+/// The report as the command centre reads it (zh-CN), names from the directory.
+pub fn render_zh(city: &CityReport, directory: &Directory) -> String {
+    let r = &city.report;
+    let department = |d: &str| {
+        DepartmentId::new(d).ok().and_then(|id| directory.department(&id)).map_or(d.to_string(), |x| x.name.clone())
+    };
+    let enterprise = |u: &str| {
+        Uscc::parse(u).ok().and_then(|id| directory.enterprise(&id)).map_or(u.to_string(), |x| x.name.clone())
+    };
+    let mut out = String::new();
+    let scope = r.department.as_deref().map_or("全市".to_string(), department);
+    let _ =
+        writeln!(out, "{scope} {} 至 {} 执法监管指标（按 {} 计算逾期，任务 {} 个）", r.from, r.to, r.today, r.tasks);
+    let f = &r.figures;
+    let line = |out: &mut String, name: &str, ratio: &Ratio| {
+        let _ = writeln!(out, "  {name}：{}", ratio.display_zh());
+    };
+    line(&mut out, "掌上执法率", &f.handheld_enforcement);
+    line(&mut out, "计划任务完成率", &f.planned_tasks_completed);
+    line(&mut out, "到期任务完成率", &f.due_tasks_completed);
+    line(&mut out, "后续处置率", &f.follow_up_disposed);
+    line(&mut out, "跨部门联合监管率", &f.joint_supervision);
+    let _ = writeln!(out, "  联合检查减少入企：{} 次", f.visits_saved);
+    match f.median_days_to_close {
+        Some(days) => {
+            let _ = writeln!(out, "  问题闭环用时中位数：{days:.1} 天（本期闭环问题 {} 个）", f.findings_closed);
+        }
+        None => out.push_str("  问题闭环用时中位数：—（本期没有闭环的问题）\n"),
+    }
+    let s = &r.supervision;
+    let _ = writeln!(out, "督办：逾期任务 {} 个", s.overdue_tasks.len());
+    for t in &s.overdue_tasks {
+        let _ = writeln!(
+            out,
+            "  {} {}（牵头：{}）应于 {} 前完成，已逾期 {} 天，{}",
+            t.code,
+            enterprise(&t.enterprise),
+            department(&t.lead_department),
+            t.due,
+            t.days_overdue,
+            t.status.label_zh()
+        );
+    }
+    let _ = writeln!(out, "督办：逾期未整改问题 {} 个", s.overdue_rectifications.len());
+    for x in &s.overdue_rectifications {
+        let order = if x.ordered { "" } else { "，责令改正通知书未签全" };
+        let next =
+            x.reinspection.as_deref().map_or("，尚未安排复查".to_string(), |c| format!("，复查任务 {c} 待完成"));
+        let _ = writeln!(
+            out,
+            "  {} {}【{}】{}：整改期限 {}，已逾期 {} 天{order}{next}",
+            x.task,
+            enterprise(&x.enterprise),
+            department(&x.department),
+            x.problem,
+            x.deadline,
+            x.days_overdue
+        );
+    }
+    let _ = writeln!(out, "督办：存在未解决冲突的记录 {} 个", s.open_conflicts.len());
+    for c in &s.open_conflicts {
+        let _ = writeln!(out, "  {}：冲突 {} 处（{}）", c.code, c.conflicts, c.status.label_zh());
+    }
+    let _ = writeln!(out, "督办：未签全的文书 {} 份", s.unsigned_documents.len());
+    for d in &s.unsigned_documents {
+        let missing: Vec<String> = d.document.missing.iter().map(|m| m.label_zh()).collect();
+        let missing =
+            if missing.is_empty() { "存在无效签名".to_string() } else { format!("缺{}", missing.join("、")) };
+        let _ = writeln!(out, "  {} {} {}：{missing}", d.code, d.document.kind.title_zh(), d.document.number);
+    }
+    if !city.unreadable.is_empty() {
+        let _ = writeln!(out, "无法读取、未计入的记录 {} 个：{}", city.unreadable.len(), city.unreadable.join("、"));
+    }
+    out
+}
