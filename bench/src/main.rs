@@ -24,6 +24,7 @@ mod bindings;
 mod bundle;
 mod draw;
 mod load;
+mod report;
 mod sync;
 mod writers;
 
@@ -34,7 +35,7 @@ fn main() {
         return writers::writer(&args[2..]);
     }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only answers|store|merge|documents|evidence|bundle|writers|rules|sync|audit|load|bindings|draw` runs one group.
+    // `--only answers|store|merge|documents|evidence|bundle|writers|rules|sync|audit|load|bindings|draw|report` runs one group.
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
     let run = |group: &str| only.is_none_or(|o| o == group);
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -125,6 +126,13 @@ fn main() {
             draw::run(10_000, 200, 3);
         } else {
             draw::run(100_000, 2_000, 5);
+        }
+    }
+    if run("report") {
+        if quick {
+            report::run(tmp.path(), 10_000, 1_000, 3);
+        } else {
+            report::run(tmp.path(), 100_000, 10_000, 5);
         }
     }
     if run("bindings") {

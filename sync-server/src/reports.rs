@@ -34,20 +34,53 @@ pub fn facts_of(record: &InspectionRecord) -> String {
     }
 }
 
-/// The report of `query` over every stored task.
+/// The report of `query` over every stored task. The summaries are parsed and the figures
+/// computed off the async runtime (a city's year is a few hundred milliseconds of work).
 pub async fn city_report<S: Storage>(storage: &S, query: &ReportQuery) -> Result<CityReport, StorageError> {
-    let mut facts = Vec::new();
+    let rows = storage.task_facts().await?;
+    let (mut facts, missing) = blocking(move || parse_all(rows)).await?;
     let mut unreadable = Vec::new();
-    for (id, stored) in storage.task_facts().await? {
-        match stored.as_deref().and_then(TaskFacts::from_json) {
+    for id in missing {
+        match summarise(storage, &id).await? {
             Some(f) => facts.push(f),
-            None => match summarise(storage, &id).await? {
-                Some(f) => facts.push(f),
-                None => unreadable.push(id),
-            },
+            None => unreadable.push(id),
         }
     }
-    Ok(CityReport { report: report(&facts, query), unreadable })
+    let query = query.clone();
+    let report = blocking(move || report(&facts, &query)).await?;
+    Ok(CityReport { report, unreadable })
+}
+
+/// Runs CPU-bound work on the blocking pool.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| StorageError::Database(Box::new(e)))
+}
+
+/// The stored summaries parsed, on every core; and the ids of records with none that reads
+/// (stored before summaries, or under another layout).
+fn parse_all(rows: Vec<(String, Option<String>)>) -> (Vec<TaskFacts>, Vec<String>) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = rows.len().div_ceil(threads).max(1);
+    let parse = |part: &[(String, Option<String>)]| {
+        let (mut facts, mut missing) = (Vec::with_capacity(part.len()), Vec::new());
+        for (id, stored) in part {
+            match stored.as_deref().and_then(TaskFacts::from_json) {
+                Some(f) => facts.push(f),
+                None => missing.push(id.clone()),
+            }
+        }
+        (facts, missing)
+    };
+    let parts: Vec<(Vec<TaskFacts>, Vec<String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rows.chunks(chunk).map(|part| scope.spawn(move || parse(part))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    let mut out = (Vec::with_capacity(rows.len()), Vec::new());
+    for (facts, missing) in parts {
+        out.0.extend(facts);
+        out.1.extend(missing);
+    }
+    out
 }
 
 /// Summarises a stored record and keeps the summary; `None` if the record cannot be read.

@@ -560,7 +560,8 @@ async fn a_record_summary_is_written_with_each_write_and_never_by_a_stale_summar
     let doc = record(7, "scjg", "scjg-01");
     let id = doc.id.clone();
     storage.create_records(vec![record(6, "scjg", "scjg-01"), doc]).await.unwrap();
-    let all = storage.task_facts().await.unwrap();
+    let mut all = storage.task_facts().await.unwrap();
+    all.sort();
     assert_eq!(all, vec![(record(6, "", "").id, Some("facts-6".into())), (id.clone(), Some("facts-7".into()))]);
     storage.append_record(id.clone(), 1, vec![1], vec!["h".into()], "after-append".into()).await.unwrap();
     let of = |all: Vec<(String, Option<String>)>| all.into_iter().find(|(i, _)| i == &id).and_then(|(_, f)| f);

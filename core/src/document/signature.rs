@@ -148,15 +148,78 @@ impl DocumentSignature {
 
     /// Verifies the signature (strictly) and that it is about `document_sha256`.
     pub fn verify(&self, document_sha256: &str) -> Result<SignedStatement, SignatureProblem> {
+        let statement = self.verified_statement()?;
+        if statement.document_sha256 != document_sha256 {
+            return Err(SignatureProblem::WrongDocument(statement.document_sha256));
+        }
+        Ok(statement)
+    }
+
+    /// The statement, once its signature verified: from the cache when these exact bytes were
+    /// verified before in this process (a record's signatures are checked again on every write
+    /// the server summarises and every report a screen shows).
+    fn verified_statement(&self) -> Result<SignedStatement, SignatureProblem> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.canonical.as_bytes());
+        h.update([0]);
+        h.update(self.signature.as_bytes());
+        let id: [u8; 32] = h.finalize().into();
+        if let Some(statement) = VERIFIED.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|c| c.get(&id)) {
+            return Ok(statement.clone());
+        }
         let statement: SignedStatement =
             crate::signed::verify(&self.canonical, &self.signature, |s: &SignedStatement| &s.device_public_key)
                 .map_err(|e| match e {
                     SignedJsonError::BadSignature => SignatureProblem::BadSignature,
                     _ => SignatureProblem::Malformed,
                 })?;
-        if statement.document_sha256 != document_sha256 {
-            return Err(SignatureProblem::WrongDocument(statement.document_sha256));
+        let mut cache = VERIFIED.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = cache.get_or_insert_with(std::collections::HashMap::new);
+        if cache.len() >= VERIFIED_MAX {
+            cache.clear();
         }
+        cache.insert(id, statement.clone());
         Ok(statement)
+    }
+}
+
+/// Statements whose signature verified in this process, by the hash of their exact bytes and
+/// signature (only successes are kept; the key covers everything the check read).
+static VERIFIED: std::sync::Mutex<Option<std::collections::HashMap<[u8; 32], SignedStatement>>> =
+    std::sync::Mutex::new(None);
+const VERIFIED_MAX: usize = 4096;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement(key: &DeviceKey) -> SignedStatement {
+        SignedStatement {
+            schema: SIGNATURE_SCHEMA.into(),
+            document_sha256: "ab".repeat(32),
+            document_number: "n".into(),
+            signer: SignatureRole::Inspector { inspector: "scjg-01".into(), certificate_number: "1".into() },
+            device: key.device_id(),
+            device_public_key: hex::encode(key.public_bytes()),
+            device_time_ms: 1,
+            position: None,
+        }
+    }
+
+    #[test]
+    fn a_signature_verified_once_does_not_vouch_for_altered_bytes_or_another_document() {
+        let key = DeviceKey::generate();
+        let signed = DocumentSignature::sign(&statement(&key), &key).unwrap();
+        for _ in 0..2 {
+            assert_eq!(signed.verify(&"ab".repeat(32)).unwrap(), statement(&key));
+        }
+        assert!(matches!(signed.verify(&"cd".repeat(32)), Err(SignatureProblem::WrongDocument(_))));
+        let mut altered = signed.clone();
+        altered.canonical = altered.canonical.replace("scjg-01", "scjg-02");
+        assert_eq!(altered.verify(&"ab".repeat(32)), Err(SignatureProblem::BadSignature));
+        let mut resigned = signed.clone();
+        resigned.signature = DocumentSignature::sign(&statement(&DeviceKey::generate()), &key).unwrap().signature;
+        assert_eq!(resigned.verify(&"ab".repeat(32)), Err(SignatureProblem::BadSignature));
     }
 }

@@ -438,7 +438,7 @@ pub trait Storage: Send + Sync + 'static {
         facts: String,
     ) -> impl Future<Output = Result<u64, StorageError>> + Send;
     /// Every record's id with its stored summary for the figures, `None` for a record stored
-    /// before summaries were kept; in id order.
+    /// before summaries were kept; in no particular order.
     fn task_facts(&self) -> impl Future<Output = Result<Vec<(String, Option<String>)>, StorageError>> + Send;
     /// Stores the summary of a record computed at `version`, unless it moved on meanwhile (its
     /// own write then stored a newer one). Returns whether it was stored.

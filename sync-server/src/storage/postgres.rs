@@ -916,7 +916,7 @@ impl Storage for PostgresStorage {
     async fn task_facts(&self) -> Result<Vec<(String, Option<String>)>, StorageError> {
         let c = self.client().await?;
         let rows = c
-            .query("SELECT r.id, f.facts FROM records r LEFT JOIN record_facts f ON f.doc = r.id ORDER BY r.id", &[])
+            .query("SELECT r.id, f.facts FROM records r LEFT JOIN record_facts f ON f.doc = r.id", &[])
             .await
             .map_err(db)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())

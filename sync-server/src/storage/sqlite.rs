@@ -1018,11 +1018,27 @@ impl Storage for SqliteStorage {
 
     async fn task_facts(&self) -> Result<Vec<(String, Option<String>)>, StorageError> {
         self.read(|c| {
-            let mut stmt = c
-                .prepare("SELECT r.id, f.facts FROM records r LEFT JOIN record_facts f ON f.doc = r.id ORDER BY r.id")
-                .map_err(db)?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+            // The summaries in storage order (one scan of their table), then the few records
+            // without one (a scan of the records' key index only).
+            let tx = c.transaction().map_err(db)?;
+            let mut out = Vec::new();
+            {
+                let mut stmt = tx.prepare("SELECT doc, facts FROM record_facts").map_err(db)?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, Some(r.get(1)?)))).map_err(db)?;
+                for row in rows {
+                    out.push(row.map_err(db)?);
+                }
+                let mut stmt = tx
+                    .prepare(
+                        "SELECT id FROM records WHERE NOT EXISTS (SELECT 1 FROM record_facts WHERE doc = records.id)",
+                    )
+                    .map_err(db)?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, None))).map_err(db)?;
+                for row in rows {
+                    out.push(row.map_err(db)?);
+                }
+            }
+            Ok(out)
         })
         .await
     }
