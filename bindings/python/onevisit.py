@@ -587,6 +587,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_record_party() != 63264:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_method_devicestore_record_recheck() != 42078:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_render_document() != 14954:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_resolve_conflict() != 20066:
@@ -737,6 +739,9 @@ _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_photos.restype = ctyp
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_record_party.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_record_party.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_record_recheck.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_record_recheck.restype = ctypes.c_uint16
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_render_document.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_render_document.restype = ctypes.c_uint16
@@ -973,6 +978,16 @@ _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_record_party.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_record_party.restype = None
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_record_recheck.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_record_recheck.restype = None
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_render_document.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -3234,12 +3249,306 @@ class _UniffiFfiConverterSequenceTypeFindingView(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeFindingView.read(buf) for i in range(count)
         ]
 
+
+
+
+
+
+class RecheckChoice:
+    """
+    What a re-inspection found of one finding.
+"""
+    def __init__(self):
+        raise RuntimeError("RecheckChoice cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class RECTIFIED:
+        """
+        Put right (已整改): the finding's loop closes.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "RecheckChoice.RECTIFIED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, RecheckChoice):
+                return NotImplemented
+            if not other.is_RECTIFIED():
+                return False
+            return True
+
+    @dataclass
+    class TRANSFERRED_FOR_CASE:
+        """
+        Not put right, handed over for a case (移送立案).
+"""
+        
+        def __init__(self, reference:str):
+            self.reference = reference
+            
+            """
+        The case transfer's reference.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "RecheckChoice.TRANSFERRED_FOR_CASE(reference={})".format(self.reference)
+        def __eq__(self, other):
+            if not isinstance(other, RecheckChoice):
+                return NotImplemented
+            if not other.is_TRANSFERRED_FOR_CASE():
+                return False
+            if self.reference != other.reference:
+                return False
+            return True
+
+    @dataclass
+    class NEW_DEADLINE:
+        """
+        Not put right, a new deadline (`YYYY-MM-DD`, after today).
+"""
+        
+        def __init__(self, deadline:str):
+            self.deadline = deadline
+            
+            """
+        The new deadline.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "RecheckChoice.NEW_DEADLINE(deadline={})".format(self.deadline)
+        def __eq__(self, other):
+            if not isinstance(other, RecheckChoice):
+                return NotImplemented
+            if not other.is_NEW_DEADLINE():
+                return False
+            if self.deadline != other.deadline:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_RECTIFIED(self) -> bool:
+        return isinstance(self, RecheckChoice.RECTIFIED)
+    def is_rectified(self) -> bool:
+        return isinstance(self, RecheckChoice.RECTIFIED)
+    def is_TRANSFERRED_FOR_CASE(self) -> bool:
+        return isinstance(self, RecheckChoice.TRANSFERRED_FOR_CASE)
+    def is_transferred_for_case(self) -> bool:
+        return isinstance(self, RecheckChoice.TRANSFERRED_FOR_CASE)
+    def is_NEW_DEADLINE(self) -> bool:
+        return isinstance(self, RecheckChoice.NEW_DEADLINE)
+    def is_new_deadline(self) -> bool:
+        return isinstance(self, RecheckChoice.NEW_DEADLINE)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+RecheckChoice.RECTIFIED = type("RecheckChoice.RECTIFIED", (RecheckChoice.RECTIFIED, RecheckChoice,), {})  # type: ignore
+RecheckChoice.TRANSFERRED_FOR_CASE = type("RecheckChoice.TRANSFERRED_FOR_CASE", (RecheckChoice.TRANSFERRED_FOR_CASE, RecheckChoice,), {})  # type: ignore
+RecheckChoice.NEW_DEADLINE = type("RecheckChoice.NEW_DEADLINE", (RecheckChoice.NEW_DEADLINE, RecheckChoice,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeRecheckChoice(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return RecheckChoice.RECTIFIED(
+            )
+        if variant == 2:
+            return RecheckChoice.TRANSFERRED_FOR_CASE(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 3:
+            return RecheckChoice.NEW_DEADLINE(
+                _UniffiFfiConverterString.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_RECTIFIED():
+            return
+        if value.is_TRANSFERRED_FOR_CASE():
+            _UniffiFfiConverterString.check_lower(value.reference)
+            return
+        if value.is_NEW_DEADLINE():
+            _UniffiFfiConverterString.check_lower(value.deadline)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_RECTIFIED():
+            buf.write_i32(1)
+        if value.is_TRANSFERRED_FOR_CASE():
+            buf.write_i32(2)
+            _UniffiFfiConverterString.write(value.reference, buf)
+        if value.is_NEW_DEADLINE():
+            buf.write_i32(3)
+            _UniffiFfiConverterString.write(value.deadline, buf)
+
+
+
+class _UniffiFfiConverterOptionalTypeRecheckChoice(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeRecheckChoice.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeRecheckChoice.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeRecheckChoice.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class RecheckItem:
+    """
+    A finding at the re-inspection step and its result.
+"""
+    def __init__(self, *, finding:str, problem:str, legal_basis:str, deadline:typing.Optional[str], outcome:typing.Optional[RecheckChoice], outcome_label:typing.Optional[str], note:typing.Optional[str], evidence:typing.List[str], by:typing.Optional[str]):
+        self.finding = finding
+        self.problem = problem
+        self.legal_basis = legal_basis
+        self.deadline = deadline
+        self.outcome = outcome
+        self.outcome_label = outcome_label
+        self.note = note
+        self.evidence = evidence
+        self.by = by
+        
+        
+
+    
+    def __str__(self):
+        return "RecheckItem(finding={}, problem={}, legal_basis={}, deadline={}, outcome={}, outcome_label={}, note={}, evidence={}, by={})".format(self.finding, self.problem, self.legal_basis, self.deadline, self.outcome, self.outcome_label, self.note, self.evidence, self.by)
+    def __eq__(self, other):
+        if self.finding != other.finding:
+            return False
+        if self.problem != other.problem:
+            return False
+        if self.legal_basis != other.legal_basis:
+            return False
+        if self.deadline != other.deadline:
+            return False
+        if self.outcome != other.outcome:
+            return False
+        if self.outcome_label != other.outcome_label:
+            return False
+        if self.note != other.note:
+            return False
+        if self.evidence != other.evidence:
+            return False
+        if self.by != other.by:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRecheckItem(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RecheckItem(
+            finding=_UniffiFfiConverterString.read(buf),
+            problem=_UniffiFfiConverterString.read(buf),
+            legal_basis=_UniffiFfiConverterString.read(buf),
+            deadline=_UniffiFfiConverterOptionalString.read(buf),
+            outcome=_UniffiFfiConverterOptionalTypeRecheckChoice.read(buf),
+            outcome_label=_UniffiFfiConverterOptionalString.read(buf),
+            note=_UniffiFfiConverterOptionalString.read(buf),
+            evidence=_UniffiFfiConverterSequenceString.read(buf),
+            by=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.finding)
+        _UniffiFfiConverterString.check_lower(value.problem)
+        _UniffiFfiConverterString.check_lower(value.legal_basis)
+        _UniffiFfiConverterOptionalString.check_lower(value.deadline)
+        _UniffiFfiConverterOptionalTypeRecheckChoice.check_lower(value.outcome)
+        _UniffiFfiConverterOptionalString.check_lower(value.outcome_label)
+        _UniffiFfiConverterOptionalString.check_lower(value.note)
+        _UniffiFfiConverterSequenceString.check_lower(value.evidence)
+        _UniffiFfiConverterOptionalString.check_lower(value.by)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.finding, buf)
+        _UniffiFfiConverterString.write(value.problem, buf)
+        _UniffiFfiConverterString.write(value.legal_basis, buf)
+        _UniffiFfiConverterOptionalString.write(value.deadline, buf)
+        _UniffiFfiConverterOptionalTypeRecheckChoice.write(value.outcome, buf)
+        _UniffiFfiConverterOptionalString.write(value.outcome_label, buf)
+        _UniffiFfiConverterOptionalString.write(value.note, buf)
+        _UniffiFfiConverterSequenceString.write(value.evidence, buf)
+        _UniffiFfiConverterOptionalString.write(value.by, buf)
+
+class _UniffiFfiConverterSequenceTypeRecheckItem(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeRecheckItem.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeRecheckItem.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeRecheckItem.read(buf) for i in range(count)
+        ]
+
 @dataclass
 class InspectionView:
     """
     The whole inspection as a screen shows it.
 """
-    def __init__(self, *, task_code:str, status:TaskStatus, status_label:str, enterprise_uscc:str, enterprise_name:str, enterprise_address:str, source:str, window:str, lead_department:str, inspectors:typing.List[InspectorInfo], arrivals:typing.List[Arrival], identity_shown_by:typing.Optional[str], party:typing.Optional[PartyView], sections:typing.List[SectionView], findings:typing.List[FindingView], open_conflicts:int):
+    def __init__(self, *, task_code:str, status:TaskStatus, status_label:str, enterprise_uscc:str, enterprise_name:str, enterprise_address:str, source:str, window:str, lead_department:str, inspectors:typing.List[InspectorInfo], arrivals:typing.List[Arrival], identity_shown_by:typing.Optional[str], party:typing.Optional[PartyView], sections:typing.List[SectionView], findings:typing.List[FindingView], reinspection_of:typing.Optional[str], rechecks:typing.List[RecheckItem], open_conflicts:int):
         self.task_code = task_code
         self.status = status
         self.status_label = status_label
@@ -3255,13 +3564,15 @@ class InspectionView:
         self.party = party
         self.sections = sections
         self.findings = findings
+        self.reinspection_of = reinspection_of
+        self.rechecks = rechecks
         self.open_conflicts = open_conflicts
         
         
 
     
     def __str__(self):
-        return "InspectionView(task_code={}, status={}, status_label={}, enterprise_uscc={}, enterprise_name={}, enterprise_address={}, source={}, window={}, lead_department={}, inspectors={}, arrivals={}, identity_shown_by={}, party={}, sections={}, findings={}, open_conflicts={})".format(self.task_code, self.status, self.status_label, self.enterprise_uscc, self.enterprise_name, self.enterprise_address, self.source, self.window, self.lead_department, self.inspectors, self.arrivals, self.identity_shown_by, self.party, self.sections, self.findings, self.open_conflicts)
+        return "InspectionView(task_code={}, status={}, status_label={}, enterprise_uscc={}, enterprise_name={}, enterprise_address={}, source={}, window={}, lead_department={}, inspectors={}, arrivals={}, identity_shown_by={}, party={}, sections={}, findings={}, reinspection_of={}, rechecks={}, open_conflicts={})".format(self.task_code, self.status, self.status_label, self.enterprise_uscc, self.enterprise_name, self.enterprise_address, self.source, self.window, self.lead_department, self.inspectors, self.arrivals, self.identity_shown_by, self.party, self.sections, self.findings, self.reinspection_of, self.rechecks, self.open_conflicts)
     def __eq__(self, other):
         if self.task_code != other.task_code:
             return False
@@ -3293,6 +3604,10 @@ class InspectionView:
             return False
         if self.findings != other.findings:
             return False
+        if self.reinspection_of != other.reinspection_of:
+            return False
+        if self.rechecks != other.rechecks:
+            return False
         if self.open_conflicts != other.open_conflicts:
             return False
         return True
@@ -3316,6 +3631,8 @@ class _UniffiFfiConverterTypeInspectionView(_UniffiConverterRustBuffer):
             party=_UniffiFfiConverterOptionalTypePartyView.read(buf),
             sections=_UniffiFfiConverterSequenceTypeSectionView.read(buf),
             findings=_UniffiFfiConverterSequenceTypeFindingView.read(buf),
+            reinspection_of=_UniffiFfiConverterOptionalString.read(buf),
+            rechecks=_UniffiFfiConverterSequenceTypeRecheckItem.read(buf),
             open_conflicts=_UniffiFfiConverterUInt32.read(buf),
         )
 
@@ -3336,6 +3653,8 @@ class _UniffiFfiConverterTypeInspectionView(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalTypePartyView.check_lower(value.party)
         _UniffiFfiConverterSequenceTypeSectionView.check_lower(value.sections)
         _UniffiFfiConverterSequenceTypeFindingView.check_lower(value.findings)
+        _UniffiFfiConverterOptionalString.check_lower(value.reinspection_of)
+        _UniffiFfiConverterSequenceTypeRecheckItem.check_lower(value.rechecks)
         _UniffiFfiConverterUInt32.check_lower(value.open_conflicts)
 
     @staticmethod
@@ -3355,6 +3674,8 @@ class _UniffiFfiConverterTypeInspectionView(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalTypePartyView.write(value.party, buf)
         _UniffiFfiConverterSequenceTypeSectionView.write(value.sections, buf)
         _UniffiFfiConverterSequenceTypeFindingView.write(value.findings, buf)
+        _UniffiFfiConverterOptionalString.write(value.reinspection_of, buf)
+        _UniffiFfiConverterSequenceTypeRecheckItem.write(value.rechecks, buf)
         _UniffiFfiConverterUInt32.write(value.open_conflicts, buf)
 
 
@@ -4209,7 +4530,7 @@ class TaskSummary:
     """
     One line of the task list.
 """
-    def __init__(self, *, code:str, enterprise_uscc:str, enterprise_name:str, lead_department:str, window_start:str, window_end:str, status:TaskStatus, answered:int, check_points:int, findings:int):
+    def __init__(self, *, code:str, enterprise_uscc:str, enterprise_name:str, lead_department:str, window_start:str, window_end:str, status:TaskStatus, answered:int, check_points:int, findings:int, source:str, source_label:str):
         self.code = code
         self.enterprise_uscc = enterprise_uscc
         self.enterprise_name = enterprise_name
@@ -4220,12 +4541,14 @@ class TaskSummary:
         self.answered = answered
         self.check_points = check_points
         self.findings = findings
+        self.source = source
+        self.source_label = source_label
         
         
 
     
     def __str__(self):
-        return "TaskSummary(code={}, enterprise_uscc={}, enterprise_name={}, lead_department={}, window_start={}, window_end={}, status={}, answered={}, check_points={}, findings={})".format(self.code, self.enterprise_uscc, self.enterprise_name, self.lead_department, self.window_start, self.window_end, self.status, self.answered, self.check_points, self.findings)
+        return "TaskSummary(code={}, enterprise_uscc={}, enterprise_name={}, lead_department={}, window_start={}, window_end={}, status={}, answered={}, check_points={}, findings={}, source={}, source_label={})".format(self.code, self.enterprise_uscc, self.enterprise_name, self.lead_department, self.window_start, self.window_end, self.status, self.answered, self.check_points, self.findings, self.source, self.source_label)
     def __eq__(self, other):
         if self.code != other.code:
             return False
@@ -4247,6 +4570,10 @@ class TaskSummary:
             return False
         if self.findings != other.findings:
             return False
+        if self.source != other.source:
+            return False
+        if self.source_label != other.source_label:
+            return False
         return True
 
 class _UniffiFfiConverterTypeTaskSummary(_UniffiConverterRustBuffer):
@@ -4263,6 +4590,8 @@ class _UniffiFfiConverterTypeTaskSummary(_UniffiConverterRustBuffer):
             answered=_UniffiFfiConverterUInt32.read(buf),
             check_points=_UniffiFfiConverterUInt32.read(buf),
             findings=_UniffiFfiConverterUInt32.read(buf),
+            source=_UniffiFfiConverterString.read(buf),
+            source_label=_UniffiFfiConverterString.read(buf),
         )
 
     @staticmethod
@@ -4277,6 +4606,8 @@ class _UniffiFfiConverterTypeTaskSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.check_lower(value.answered)
         _UniffiFfiConverterUInt32.check_lower(value.check_points)
         _UniffiFfiConverterUInt32.check_lower(value.findings)
+        _UniffiFfiConverterString.check_lower(value.source)
+        _UniffiFfiConverterString.check_lower(value.source_label)
 
     @staticmethod
     def write(value, buf):
@@ -4290,6 +4621,8 @@ class _UniffiFfiConverterTypeTaskSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.write(value.answered, buf)
         _UniffiFfiConverterUInt32.write(value.check_points, buf)
         _UniffiFfiConverterUInt32.write(value.findings, buf)
+        _UniffiFfiConverterString.write(value.source, buf)
+        _UniffiFfiConverterString.write(value.source_label, buf)
 
 
 
@@ -5511,6 +5844,46 @@ class RecordError:  # type: ignore
         def __repr__(self):
             return "RecordError.OtherDepartment({})".format(str(self))
     _UniffiTempRecordError.OtherDepartment = OtherDepartment # type: ignore
+    class OpenFindings(_UniffiTempRecordError):
+        """
+        The task cannot close while these findings' loops are open (not rectified, nor handed
+        over for a case; for a re-inspection, not yet re-inspected).
+"""
+        
+        def __init__(self, findings):
+            super().__init__(", ".join([
+                "findings={!r}".format(findings),
+            ]))
+            self.findings = findings
+
+        def __repr__(self):
+            return "RecordError.OpenFindings({})".format(str(self))
+    _UniffiTempRecordError.OpenFindings = OpenFindings # type: ignore
+    class AlreadyRechecked(_UniffiTempRecordError):
+        """
+        The finding's re-inspection result was recorded already (results are never rewritten).
+"""
+        
+        def __init__(self, finding):
+            super().__init__(", ".join([
+                "finding={!r}".format(finding),
+            ]))
+            self.finding = finding
+
+        def __repr__(self):
+            return "RecordError.AlreadyRechecked({})".format(str(self))
+    _UniffiTempRecordError.AlreadyRechecked = AlreadyRechecked # type: ignore
+    class RecheckWithoutEvidence(_UniffiTempRecordError):
+        """
+        A re-inspection result needs at least one photo showing it.
+"""
+        
+        def __init__(self):
+            pass
+
+        def __repr__(self):
+            return "RecordError.RecheckWithoutEvidence({})".format(str(self))
+    _UniffiTempRecordError.RecheckWithoutEvidence = RecheckWithoutEvidence # type: ignore
     class AlreadyCheckedIn(_UniffiTempRecordError):
         """
         The inspector checked in already.
@@ -5651,16 +6024,27 @@ class _UniffiFfiConverterTypeRecordError(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 20:
+            return RecordError.OpenFindings(
+                _UniffiFfiConverterSequenceString.read(buf),
+            )
+        if variant == 21:
+            return RecordError.AlreadyRechecked(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 22:
+            return RecordError.RecheckWithoutEvidence(
+            )
+        if variant == 23:
             return RecordError.AlreadyCheckedIn(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 21:
+        if variant == 24:
             return RecordError.Forbidden(
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 22:
+        if variant == 25:
             return RecordError.Storage(
                 _UniffiFfiConverterString.read(buf),
             )
@@ -5731,6 +6115,14 @@ class _UniffiFfiConverterTypeRecordError(_UniffiConverterRustBuffer):
         if isinstance(value, RecordError.OtherDepartment):
             _UniffiFfiConverterString.check_lower(value.inspector)
             _UniffiFfiConverterString.check_lower(value.department)
+            return
+        if isinstance(value, RecordError.OpenFindings):
+            _UniffiFfiConverterSequenceString.check_lower(value.findings)
+            return
+        if isinstance(value, RecordError.AlreadyRechecked):
+            _UniffiFfiConverterString.check_lower(value.finding)
+            return
+        if isinstance(value, RecordError.RecheckWithoutEvidence):
             return
         if isinstance(value, RecordError.AlreadyCheckedIn):
             _UniffiFfiConverterString.check_lower(value.inspector)
@@ -5810,16 +6202,24 @@ class _UniffiFfiConverterTypeRecordError(_UniffiConverterRustBuffer):
             buf.write_i32(19)
             _UniffiFfiConverterString.write(value.inspector, buf)
             _UniffiFfiConverterString.write(value.department, buf)
-        if isinstance(value, RecordError.AlreadyCheckedIn):
+        if isinstance(value, RecordError.OpenFindings):
             buf.write_i32(20)
+            _UniffiFfiConverterSequenceString.write(value.findings, buf)
+        if isinstance(value, RecordError.AlreadyRechecked):
+            buf.write_i32(21)
+            _UniffiFfiConverterString.write(value.finding, buf)
+        if isinstance(value, RecordError.RecheckWithoutEvidence):
+            buf.write_i32(22)
+        if isinstance(value, RecordError.AlreadyCheckedIn):
+            buf.write_i32(23)
             _UniffiFfiConverterString.write(value.inspector, buf)
         if isinstance(value, RecordError.Forbidden):
-            buf.write_i32(21)
+            buf.write_i32(24)
             _UniffiFfiConverterString.write(value.rule, buf)
             _UniffiFfiConverterString.write(value.path, buf)
             _UniffiFfiConverterString.write(value.explanation, buf)
         if isinstance(value, RecordError.Storage):
-            buf.write_i32(22)
+            buf.write_i32(25)
             _UniffiFfiConverterString.write(value.detail, buf)
 
 
@@ -7684,6 +8084,12 @@ class DeviceStoreProtocol(typing.Protocol):
         Records the party's representative and their answer on recusal.
 """
         raise NotImplementedError
+    def record_recheck(self, code: str,finding: str,outcome: RecheckChoice,note: typing.Optional[str],evidence: typing.List[str]) -> None:
+        """
+        Records what this re-inspection (复查) found of one finding it covers, with the hashes of
+        photos attached to this task that show it (at least one); once per finding, never rewritten.
+"""
+        raise NotImplementedError
     def render_document(self, code: str,kind: DocumentKind,department: typing.Optional[str]) -> DocumentPreview:
         """
         Renders the latest version of a document from the record (a new version only when what it
@@ -8198,6 +8604,37 @@ class DeviceStore(DeviceStoreProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_record_party,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def record_recheck(self, code: str,finding: str,outcome: RecheckChoice,note: typing.Optional[str],evidence: typing.List[str]) -> None:
+        """
+        Records what this re-inspection (复查) found of one finding it covers, with the hashes of
+        photos attached to this task that show it (at least one); once per finding, never rewritten.
+"""
+        
+        _UniffiFfiConverterString.check_lower(code)
+
+        _UniffiFfiConverterString.check_lower(finding)
+
+        _UniffiFfiConverterTypeRecheckChoice.check_lower(outcome)
+
+        _UniffiFfiConverterOptionalString.check_lower(note)
+
+        _UniffiFfiConverterSequenceString.check_lower(evidence)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(code),
+            _UniffiFfiConverterString.lower(finding),
+            _UniffiFfiConverterTypeRecheckChoice.lower(outcome),
+            _UniffiFfiConverterOptionalString.lower(note),
+            _UniffiFfiConverterSequenceString.lower(evidence),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeRecordError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_record_recheck,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -8736,6 +9173,7 @@ __all__ = [
     "InternalError",
     "DocumentKind",
     "TaskStatus",
+    "RecheckChoice",
     "LogLevel",
     "Answer",
     "BundleError",
@@ -8771,6 +9209,7 @@ __all__ = [
     "InspectorInfo",
     "PartyView",
     "SectionView",
+    "RecheckItem",
     "InspectionView",
     "LogLine",
     "PartyInput",

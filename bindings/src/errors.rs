@@ -191,6 +191,22 @@ pub enum RecordError {
         /// The department whose part was touched.
         department: String,
     },
+    /// The task cannot close while these findings' loops are open (not rectified, nor handed
+    /// over for a case; for a re-inspection, not yet re-inspected).
+    #[error("以下问题尚未闭环，任务不能办结：{}", findings.join("、"))]
+    OpenFindings {
+        /// The findings still open.
+        findings: Vec<String>,
+    },
+    /// The finding's re-inspection result was recorded already (results are never rewritten).
+    #[error("问题 {finding} 的复查结果已经记录，不能改写")]
+    AlreadyRechecked {
+        /// The finding.
+        finding: String,
+    },
+    /// A re-inspection result needs at least one photo showing it.
+    #[error("复查结果须附至少一张现场照片")]
+    RecheckWithoutEvidence,
     /// The inspector checked in already.
     #[error("您已签到，无需重复签到")]
     AlreadyCheckedIn {
@@ -507,6 +523,9 @@ impl From<CoreRecordError> for RecordError {
                 RecordError::OtherDepartment { inspector: inspector.to_string(), department: department.to_string() }
             }
             R::AlreadyCheckedIn(i) => RecordError::AlreadyCheckedIn { inspector: i.to_string() },
+            R::OpenFindings(findings) => RecordError::OpenFindings { findings },
+            R::AlreadyRechecked(finding) => RecordError::AlreadyRechecked { finding },
+            R::RecheckWithoutEvidence => RecordError::RecheckWithoutEvidence,
             R::Forbidden(f) => RecordError::Forbidden {
                 rule: f.rule.as_str().into(),
                 path: f.path,
@@ -517,6 +536,8 @@ impl From<CoreRecordError> for RecordError {
             | R::EmptyText(_)
             | R::InvalidPosition
             | R::DeadlineMismatch
+            | R::NotToReinspect(_)
+            | R::DeadlineNotAfterRecheck(_)
             | R::Assignment(_) => RecordError::InvalidInput { detail },
             _ => RecordError::Storage { detail },
         }

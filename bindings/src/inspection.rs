@@ -6,7 +6,9 @@ use onevisit_core::record::{Field, FindingDraft, PartyDraft, Position, Recusal};
 
 use crate::errors::RecordError;
 use crate::store::{DeviceStore, date, task_code};
-use crate::types::{Answer, ConflictView, FindingInput, GeoPosition, InspectionView, PartyInput, TaskStatus};
+use crate::types::{
+    Answer, ConflictView, FindingInput, GeoPosition, InspectionView, PartyInput, RecheckChoice, TaskStatus,
+};
 
 /// A position argument, checked.
 pub(crate) fn position(p: GeoPosition) -> Result<Position, RecordError> {
@@ -89,6 +91,31 @@ impl DeviceStore {
             Field::Finding(id) => Ok(id),
             other => Ok(other.to_string()),
         }
+    }
+
+    /// Records what this re-inspection (复查) found of one finding it covers, with the hashes of
+    /// photos attached to this task that show it (at least one); once per finding, never rewritten.
+    pub fn record_recheck(
+        &self,
+        code: String,
+        finding: String,
+        outcome: RecheckChoice,
+        note: Option<String>,
+        evidence: Vec<String>,
+    ) -> Result<(), RecordError> {
+        use onevisit_core::record::RecheckOutcome;
+        let code = task_code(&code)?;
+        let invalid = |detail: String| RecordError::InvalidInput { detail };
+        let outcome = match outcome {
+            RecheckChoice::Rectified => RecheckOutcome::Rectified,
+            RecheckChoice::TransferredForCase { reference } => RecheckOutcome::TransferredForCase { reference },
+            RecheckChoice::NewDeadline { deadline } => {
+                RecheckOutcome::NewDeadline { deadline: date(&deadline).map_err(invalid)? }
+            }
+        };
+        let note = note.filter(|n| !n.trim().is_empty());
+        self.lock::<RecordError>()?.record_recheck(&code, &finding, outcome, note, evidence)?;
+        Ok(())
     }
 
     /// Moves the record along its lifecycle (e.g. to recorded when recording is complete).

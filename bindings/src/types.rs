@@ -122,6 +122,10 @@ pub struct TaskSummary {
     pub check_points: u32,
     /// Findings recorded.
     pub findings: u32,
+    /// Why the task exists (`random_draw`, `complaint_or_lead`, `plan`, `re_inspection`).
+    pub source: String,
+    /// The same in zh-CN (复查 for a re-inspection).
+    pub source_label: String,
 }
 
 impl From<TaskRow> for TaskSummary {
@@ -137,6 +141,8 @@ impl From<TaskRow> for TaskSummary {
             answered: r.answered,
             check_points: r.check_points,
             findings: r.findings,
+            source: r.source.to_string(),
+            source_label: onevisit_core::domain::TaskSource::kind_label_zh(r.source).to_string(),
         }
     }
 }
@@ -267,8 +273,67 @@ pub struct InspectionView {
     pub sections: Vec<SectionView>,
     /// Findings.
     pub findings: Vec<FindingView>,
+    /// For a re-inspection (复查), the task it re-inspects.
+    pub reinspection_of: Option<String>,
+    /// The re-inspection step: for a re-inspection, each finding to re-inspect; for an inspected
+    /// task, each finding that required rectification; with its result once recorded.
+    pub rechecks: Vec<RecheckItem>,
     /// Open conflicts.
     pub open_conflicts: u32,
+}
+
+/// A finding at the re-inspection step and its result.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct RecheckItem {
+    /// The finding (of the inspected task).
+    pub finding: String,
+    /// What was wrong.
+    pub problem: String,
+    /// The provision violated.
+    pub legal_basis: String,
+    /// The rectification deadline (`YYYY-MM-DD`).
+    pub deadline: Option<String>,
+    /// What the re-inspection found, once recorded.
+    pub outcome: Option<RecheckChoice>,
+    /// The result as inspectors read it (zh-CN).
+    pub outcome_label: Option<String>,
+    /// The inspector's note.
+    pub note: Option<String>,
+    /// The photos that show it (SHA-256).
+    pub evidence: Vec<String>,
+    /// Who recorded it.
+    pub by: Option<String>,
+}
+
+/// What a re-inspection found of one finding.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum RecheckChoice {
+    /// Put right (已整改): the finding's loop closes.
+    Rectified,
+    /// Not put right, handed over for a case (移送立案).
+    TransferredForCase {
+        /// The case transfer's reference.
+        reference: String,
+    },
+    /// Not put right, a new deadline (`YYYY-MM-DD`, after today).
+    NewDeadline {
+        /// The new deadline.
+        deadline: String,
+    },
+}
+
+impl From<core_record::RecheckOutcome> for RecheckChoice {
+    fn from(o: core_record::RecheckOutcome) -> Self {
+        match o {
+            core_record::RecheckOutcome::Rectified => RecheckChoice::Rectified,
+            core_record::RecheckOutcome::TransferredForCase { reference } => {
+                RecheckChoice::TransferredForCase { reference }
+            }
+            core_record::RecheckOutcome::NewDeadline { deadline } => {
+                RecheckChoice::NewDeadline { deadline: deadline.to_string() }
+            }
+        }
+    }
 }
 
 /// An inspector's arrival on site.
@@ -426,6 +491,22 @@ impl From<core_record::view::RecordView> for InspectionView {
                     rectification_required: f.rectification_required,
                     deadline: f.deadline.map(|d| d.to_string()),
                     by: f.stamp.by.to_string(),
+                })
+                .collect(),
+            reinspection_of: v.reinspection_of,
+            rechecks: v
+                .rechecks
+                .into_iter()
+                .map(|r| RecheckItem {
+                    finding: r.finding,
+                    problem: r.problem,
+                    legal_basis: r.legal_basis,
+                    deadline: r.deadline.map(|d| d.to_string()),
+                    outcome_label: r.result_label,
+                    note: r.result.as_ref().and_then(|x| x.note.clone()),
+                    evidence: r.result.as_ref().map(|x| x.evidence.clone()).unwrap_or_default(),
+                    by: r.result.as_ref().map(|x| x.stamp.by.to_string()),
+                    outcome: r.result.map(|x| x.outcome.into()),
                 })
                 .collect(),
             open_conflicts: v.open_conflicts as u32,

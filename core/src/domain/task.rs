@@ -197,11 +197,18 @@ impl TaskSource {
 
     /// The zh-CN label shown to inspectors.
     pub fn label_zh(&self) -> &'static str {
-        match self {
-            TaskSource::RandomDraw => "双随机抽查",
-            TaskSource::ComplaintOrLead { .. } => "投诉举报/线索",
-            TaskSource::Plan { .. } => "执法计划",
-            TaskSource::ReInspection { .. } => "复查",
+        Self::kind_label_zh(self.kind())
+    }
+
+    /// The zh-CN label of a kind as [`Self::kind`] names it (task lists keep the kind only);
+    /// empty for a kind this version does not know.
+    pub fn kind_label_zh(kind: &str) -> &'static str {
+        match kind {
+            "random_draw" => "双随机抽查",
+            "complaint_or_lead" => "投诉举报/线索",
+            "plan" => "执法计划",
+            "re_inspection" => "复查",
+            _ => "",
         }
     }
 }
@@ -339,6 +346,19 @@ impl Task {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_source_kind_has_its_label() {
+        for kind in TaskSource::KINDS {
+            assert!(!TaskSource::kind_label_zh(kind).is_empty(), "{kind}");
+        }
+        let reinspection = TaskSource::ReInspection {
+            of_task: TaskCode::parse("330482-20261201-ABCDEFGH").unwrap(),
+            findings: vec![],
+        };
+        assert_eq!(reinspection.label_zh(), "复查");
+        assert_eq!(TaskSource::kind_label_zh("unknown"), "");
+    }
 
     #[test]
     fn generated_codes_parse_and_differ() {

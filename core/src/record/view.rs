@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use crate::domain::Directory;
 
-use super::{CheckIn, Finding, IdentityShown, InspectionRecord, PartyRepresentative, RecordError, Status};
+use super::{CheckIn, Finding, IdentityShown, InspectionRecord, PartyRepresentative, Recheck, RecordError, Status};
+use crate::domain::TaskSource;
 
 /// The whole record as a screen shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -39,8 +40,31 @@ pub struct RecordView {
     pub sections: Vec<SectionView>,
     /// Findings.
     pub findings: Vec<Finding>,
+    /// For a re-inspection (复查), the task it re-inspects.
+    pub reinspection_of: Option<String>,
+    /// The loop's step: for a re-inspection, each finding it re-inspects; for an inspected task,
+    /// each finding that required rectification; with its result once recorded (copied in by
+    /// the server, for an inspected task).
+    pub rechecks: Vec<RecheckView>,
     /// Number of open conflicts.
     pub open_conflicts: usize,
+}
+
+/// A finding at the re-inspection step and its result.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecheckView {
+    /// The finding (of the inspected task).
+    pub finding: String,
+    /// What was wrong.
+    pub problem: String,
+    /// The provision violated.
+    pub legal_basis: String,
+    /// The deadline that passed (or is running).
+    pub deadline: Option<chrono::NaiveDate>,
+    /// The result, once recorded.
+    pub result: Option<Recheck>,
+    /// The result as inspectors read it (zh-CN).
+    pub result_label: Option<String>,
 }
 
 /// An assigned inspector.
@@ -157,8 +181,44 @@ impl InspectionRecord {
             identity: self.identity()?,
             party: self.party()?,
             sections,
+            reinspection_of: match &task.source {
+                TaskSource::ReInspection { of_task, .. } => Some(of_task.to_string()),
+                _ => None,
+            },
+            rechecks: self.recheck_views()?,
             findings: self.findings()?,
             open_conflicts: conflicts.len(),
+        })
+    }
+}
+
+impl InspectionRecord {
+    /// The findings at the re-inspection step with their results (see [`RecordView::rechecks`]).
+    fn recheck_views(&self) -> Result<Vec<RecheckView>, RecordError> {
+        let results = self.rechecks()?;
+        let result = |id: &str| results.iter().find(|r| r.finding == id).cloned();
+        let view = |finding: String, problem: String, legal_basis: String, deadline| {
+            let result = result(&finding);
+            RecheckView {
+                result_label: result.as_ref().map(|r| r.outcome.label_zh()),
+                finding,
+                problem,
+                legal_basis,
+                deadline,
+                result,
+            }
+        };
+        Ok(match &self.task().source {
+            TaskSource::ReInspection { findings, .. } => findings
+                .iter()
+                .map(|f| view(f.id.clone(), f.problem.clone(), f.legal_basis.clone(), f.deadline))
+                .collect(),
+            _ => self
+                .findings()?
+                .into_iter()
+                .filter(|f| f.rectification_required)
+                .map(|f| view(f.id, f.problem, f.legal_basis, f.deadline))
+                .collect(),
         })
     }
 }

@@ -460,6 +460,11 @@ RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_inspection(uint64_t ptr, Ru
 void uniffi_onevisit_ffi_fn_method_devicestore_record_party(uint64_t ptr, RustBuffer code, RustBuffer party, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_RECORD_RECHECK
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_RECORD_RECHECK
+void uniffi_onevisit_ffi_fn_method_devicestore_record_recheck(uint64_t ptr, RustBuffer code, RustBuffer finding, RustBuffer outcome, RustBuffer note, RustBuffer evidence, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_RESOLVE_CONFLICT
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_RESOLVE_CONFLICT
 void uniffi_onevisit_ffi_fn_method_devicestore_resolve_conflict(uint64_t ptr, RustBuffer code, RustBuffer field, uint32_t choice, RustCallStatus *_Nonnull out_status
@@ -1058,6 +1063,12 @@ uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_inspection(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_RECORD_PARTY
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_RECORD_PARTY
 uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_record_party(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_RECORD_RECHECK
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_RECORD_RECHECK
+uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_record_recheck(void
     
 );
 #endif

@@ -884,6 +884,12 @@ public protocol DeviceStoreProtocol: AnyObject, Sendable {
     func recordParty(code: String, party: PartyInput) throws 
     
     /**
+     * Records what this re-inspection (复查) found of one finding it covers, with the hashes of
+     * photos attached to this task that show it (at least one); once per finding, never rewritten.
+     */
+    func recordRecheck(code: String, finding: String, outcome: RecheckChoice, note: String?, evidence: [String]) throws 
+    
+    /**
      * Keeps value `choice` (an index into the conflict's values) of a conflicted field.
      */
     func resolveConflict(code: String, field: String, choice: UInt32) throws 
@@ -1254,6 +1260,23 @@ open func recordParty(code: String, party: PartyInput)throws   {try rustCallWith
             self.uniffiCloneHandle(),
         FfiConverterString.lower(code),
         FfiConverterTypePartyInput_lower(party),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Records what this re-inspection (复查) found of one finding it covers, with the hashes of
+     * photos attached to this task that show it (at least one); once per finding, never rewritten.
+     */
+open func recordRecheck(code: String, finding: String, outcome: RecheckChoice, note: String?, evidence: [String])throws   {try rustCallWithError(FfiConverterTypeRecordError_lift) {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_devicestore_record_recheck(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(code),
+        FfiConverterString.lower(finding),
+        FfiConverterTypeRecheckChoice_lower(outcome),
+        FfiConverterOptionString.lower(note),
+        FfiConverterSequenceString.lower(evidence),uniffiCallStatus
     )
 }
 }
@@ -3970,6 +3993,15 @@ public struct InspectionView: Equatable, Hashable {
      */
     public var findings: [FindingView]
     /**
+     * For a re-inspection (复查), the task it re-inspects.
+     */
+    public var reinspectionOf: String?
+    /**
+     * The re-inspection step: for a re-inspection, each finding to re-inspect; for an inspected
+     * task, each finding that required rectification; with its result once recorded.
+     */
+    public var rechecks: [RecheckItem]
+    /**
      * Open conflicts.
      */
     public var openConflicts: UInt32
@@ -4023,6 +4055,13 @@ public struct InspectionView: Equatable, Hashable {
          * Findings.
          */findings: [FindingView], 
         /**
+         * For a re-inspection (复查), the task it re-inspects.
+         */reinspectionOf: String?, 
+        /**
+         * The re-inspection step: for a re-inspection, each finding to re-inspect; for an inspected
+         * task, each finding that required rectification; with its result once recorded.
+         */rechecks: [RecheckItem], 
+        /**
          * Open conflicts.
          */openConflicts: UInt32) {
         self.taskCode = taskCode
@@ -4040,6 +4079,8 @@ public struct InspectionView: Equatable, Hashable {
         self.party = party
         self.sections = sections
         self.findings = findings
+        self.reinspectionOf = reinspectionOf
+        self.rechecks = rechecks
         self.openConflicts = openConflicts
     }
 
@@ -4074,6 +4115,8 @@ public struct FfiConverterTypeInspectionView: FfiConverterRustBuffer {
                 party: FfiConverterOptionTypePartyView.read(from: &buf), 
                 sections: FfiConverterSequenceTypeSectionView.read(from: &buf), 
                 findings: FfiConverterSequenceTypeFindingView.read(from: &buf), 
+                reinspectionOf: FfiConverterOptionString.read(from: &buf), 
+                rechecks: FfiConverterSequenceTypeRecheckItem.read(from: &buf), 
                 openConflicts: FfiConverterUInt32.read(from: &buf)
         )
     }
@@ -4094,6 +4137,8 @@ public struct FfiConverterTypeInspectionView: FfiConverterRustBuffer {
         FfiConverterOptionTypePartyView.write(value.party, into: &buf)
         FfiConverterSequenceTypeSectionView.write(value.sections, into: &buf)
         FfiConverterSequenceTypeFindingView.write(value.findings, into: &buf)
+        FfiConverterOptionString.write(value.reinspectionOf, into: &buf)
+        FfiConverterSequenceTypeRecheckItem.write(value.rechecks, into: &buf)
         FfiConverterUInt32.write(value.openConflicts, into: &buf)
     }
 }
@@ -4600,6 +4645,145 @@ public func FfiConverterTypePhotoInfo_lift(_ buf: RustBuffer) throws -> PhotoInf
 #endif
 public func FfiConverterTypePhotoInfo_lower(_ value: PhotoInfo) -> RustBuffer {
     return FfiConverterTypePhotoInfo.lower(value)
+}
+
+
+/**
+ * A finding at the re-inspection step and its result.
+ */
+public struct RecheckItem: Equatable, Hashable {
+    /**
+     * The finding (of the inspected task).
+     */
+    public var finding: String
+    /**
+     * What was wrong.
+     */
+    public var problem: String
+    /**
+     * The provision violated.
+     */
+    public var legalBasis: String
+    /**
+     * The rectification deadline (`YYYY-MM-DD`).
+     */
+    public var deadline: String?
+    /**
+     * What the re-inspection found, once recorded.
+     */
+    public var outcome: RecheckChoice?
+    /**
+     * The result as inspectors read it (zh-CN).
+     */
+    public var outcomeLabel: String?
+    /**
+     * The inspector's note.
+     */
+    public var note: String?
+    /**
+     * The photos that show it (SHA-256).
+     */
+    public var evidence: [String]
+    /**
+     * Who recorded it.
+     */
+    public var by: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The finding (of the inspected task).
+         */finding: String, 
+        /**
+         * What was wrong.
+         */problem: String, 
+        /**
+         * The provision violated.
+         */legalBasis: String, 
+        /**
+         * The rectification deadline (`YYYY-MM-DD`).
+         */deadline: String?, 
+        /**
+         * What the re-inspection found, once recorded.
+         */outcome: RecheckChoice?, 
+        /**
+         * The result as inspectors read it (zh-CN).
+         */outcomeLabel: String?, 
+        /**
+         * The inspector's note.
+         */note: String?, 
+        /**
+         * The photos that show it (SHA-256).
+         */evidence: [String], 
+        /**
+         * Who recorded it.
+         */by: String?) {
+        self.finding = finding
+        self.problem = problem
+        self.legalBasis = legalBasis
+        self.deadline = deadline
+        self.outcome = outcome
+        self.outcomeLabel = outcomeLabel
+        self.note = note
+        self.evidence = evidence
+        self.by = by
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RecheckItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRecheckItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RecheckItem {
+        return
+            try RecheckItem(
+                finding: FfiConverterString.read(from: &buf), 
+                problem: FfiConverterString.read(from: &buf), 
+                legalBasis: FfiConverterString.read(from: &buf), 
+                deadline: FfiConverterOptionString.read(from: &buf), 
+                outcome: FfiConverterOptionTypeRecheckChoice.read(from: &buf), 
+                outcomeLabel: FfiConverterOptionString.read(from: &buf), 
+                note: FfiConverterOptionString.read(from: &buf), 
+                evidence: FfiConverterSequenceString.read(from: &buf), 
+                by: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RecheckItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.finding, into: &buf)
+        FfiConverterString.write(value.problem, into: &buf)
+        FfiConverterString.write(value.legalBasis, into: &buf)
+        FfiConverterOptionString.write(value.deadline, into: &buf)
+        FfiConverterOptionTypeRecheckChoice.write(value.outcome, into: &buf)
+        FfiConverterOptionString.write(value.outcomeLabel, into: &buf)
+        FfiConverterOptionString.write(value.note, into: &buf)
+        FfiConverterSequenceString.write(value.evidence, into: &buf)
+        FfiConverterOptionString.write(value.by, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecheckItem_lift(_ buf: RustBuffer) throws -> RecheckItem {
+    return try FfiConverterTypeRecheckItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecheckItem_lower(_ value: RecheckItem) -> RustBuffer {
+    return FfiConverterTypeRecheckItem.lower(value)
 }
 
 
@@ -5648,6 +5832,14 @@ public struct TaskSummary: Equatable, Hashable {
      * Findings recorded.
      */
     public var findings: UInt32
+    /**
+     * Why the task exists (`random_draw`, `complaint_or_lead`, `plan`, `re_inspection`).
+     */
+    public var source: String
+    /**
+     * The same in zh-CN (复查 for a re-inspection).
+     */
+    public var sourceLabel: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5681,7 +5873,13 @@ public struct TaskSummary: Equatable, Hashable {
          */checkPoints: UInt32, 
         /**
          * Findings recorded.
-         */findings: UInt32) {
+         */findings: UInt32, 
+        /**
+         * Why the task exists (`random_draw`, `complaint_or_lead`, `plan`, `re_inspection`).
+         */source: String, 
+        /**
+         * The same in zh-CN (复查 for a re-inspection).
+         */sourceLabel: String) {
         self.code = code
         self.enterpriseUscc = enterpriseUscc
         self.enterpriseName = enterpriseName
@@ -5692,6 +5890,8 @@ public struct TaskSummary: Equatable, Hashable {
         self.answered = answered
         self.checkPoints = checkPoints
         self.findings = findings
+        self.source = source
+        self.sourceLabel = sourceLabel
     }
 
     
@@ -5719,7 +5919,9 @@ public struct FfiConverterTypeTaskSummary: FfiConverterRustBuffer {
                 status: FfiConverterTypeTaskStatus.read(from: &buf), 
                 answered: FfiConverterUInt32.read(from: &buf), 
                 checkPoints: FfiConverterUInt32.read(from: &buf), 
-                findings: FfiConverterUInt32.read(from: &buf)
+                findings: FfiConverterUInt32.read(from: &buf), 
+                source: FfiConverterString.read(from: &buf), 
+                sourceLabel: FfiConverterString.read(from: &buf)
         )
     }
 
@@ -5734,6 +5936,8 @@ public struct FfiConverterTypeTaskSummary: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.answered, into: &buf)
         FfiConverterUInt32.write(value.checkPoints, into: &buf)
         FfiConverterUInt32.write(value.findings, into: &buf)
+        FfiConverterString.write(value.source, into: &buf)
+        FfiConverterString.write(value.sourceLabel, into: &buf)
     }
 }
 
@@ -6916,6 +7120,103 @@ public func FfiConverterTypeProgress_lower(_ value: Progress) -> RustBuffer {
 
 
 /**
+ * What a re-inspection found of one finding.
+ */
+
+public enum RecheckChoice: Equatable, Hashable {
+    
+    /**
+     * Put right (已整改): the finding's loop closes.
+     */
+    case rectified
+    /**
+     * Not put right, handed over for a case (移送立案).
+     */
+    case transferredForCase(
+        /**
+         * The case transfer's reference.
+         */reference: String
+    )
+    /**
+     * Not put right, a new deadline (`YYYY-MM-DD`, after today).
+     */
+    case newDeadline(
+        /**
+         * The new deadline.
+         */deadline: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RecheckChoice: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRecheckChoice: FfiConverterRustBuffer {
+    typealias SwiftType = RecheckChoice
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RecheckChoice {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .rectified
+        
+        case 2: return .transferredForCase(reference: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .newDeadline(deadline: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RecheckChoice, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .rectified:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .transferredForCase(reference):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reference, into: &buf)
+            
+        
+        case let .newDeadline(deadline):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(deadline, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecheckChoice_lift(_ buf: RustBuffer) throws -> RecheckChoice {
+    return try FfiConverterTypeRecheckChoice.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecheckChoice_lower(_ value: RecheckChoice) -> RustBuffer {
+    return FfiConverterTypeRecheckChoice.lower(value)
+}
+
+
+
+/**
  * Recording an inspection, its documents and signatures (Kotlin `RecordException`).
  */
 public 
@@ -7097,6 +7398,27 @@ enum RecordError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */department: String
     )
     /**
+     * The task cannot close while these findings' loops are open (not rectified, nor handed
+     * over for a case; for a re-inspection, not yet re-inspected).
+     */
+    case OpenFindings(
+        /**
+         * The findings still open.
+         */findings: [String]
+    )
+    /**
+     * The finding's re-inspection result was recorded already (results are never rewritten).
+     */
+    case AlreadyRechecked(
+        /**
+         * The finding.
+         */finding: String
+    )
+    /**
+     * A re-inspection result needs at least one photo showing it.
+     */
+    case RecheckWithoutEvidence
+    /**
      * The inspector checked in already.
      */
     case AlreadyCheckedIn(
@@ -7231,15 +7553,22 @@ public struct FfiConverterTypeRecordError: FfiConverterRustBuffer {
             inspector: try FfiConverterString.read(from: &buf), 
             department: try FfiConverterString.read(from: &buf)
             )
-        case 20: return .AlreadyCheckedIn(
+        case 20: return .OpenFindings(
+            findings: try FfiConverterSequenceString.read(from: &buf)
+            )
+        case 21: return .AlreadyRechecked(
+            finding: try FfiConverterString.read(from: &buf)
+            )
+        case 22: return .RecheckWithoutEvidence
+        case 23: return .AlreadyCheckedIn(
             inspector: try FfiConverterString.read(from: &buf)
             )
-        case 21: return .Forbidden(
+        case 24: return .Forbidden(
             rule: try FfiConverterString.read(from: &buf), 
             path: try FfiConverterString.read(from: &buf), 
             explanation: try FfiConverterString.read(from: &buf)
             )
-        case 22: return .Storage(
+        case 25: return .Storage(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -7356,20 +7685,34 @@ public struct FfiConverterTypeRecordError: FfiConverterRustBuffer {
             FfiConverterString.write(department, into: &buf)
             
         
-        case let .AlreadyCheckedIn(inspector):
+        case let .OpenFindings(findings):
             writeInt(&buf, Int32(20))
+            FfiConverterSequenceString.write(findings, into: &buf)
+            
+        
+        case let .AlreadyRechecked(finding):
+            writeInt(&buf, Int32(21))
+            FfiConverterString.write(finding, into: &buf)
+            
+        
+        case .RecheckWithoutEvidence:
+            writeInt(&buf, Int32(22))
+        
+        
+        case let .AlreadyCheckedIn(inspector):
+            writeInt(&buf, Int32(23))
             FfiConverterString.write(inspector, into: &buf)
             
         
         case let .Forbidden(rule,path,explanation):
-            writeInt(&buf, Int32(21))
+            writeInt(&buf, Int32(24))
             FfiConverterString.write(rule, into: &buf)
             FfiConverterString.write(path, into: &buf)
             FfiConverterString.write(explanation, into: &buf)
             
         
         case let .Storage(detail):
-            writeInt(&buf, Int32(22))
+            writeInt(&buf, Int32(25))
             FfiConverterString.write(detail, into: &buf)
             
         }
@@ -8272,6 +8615,30 @@ fileprivate struct FfiConverterOptionTypePartyView: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeRecheckChoice: FfiConverterRustBuffer {
+    typealias SwiftType = RecheckChoice?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeRecheckChoice.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeRecheckChoice.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeTaskStatus: FfiConverterRustBuffer {
     typealias SwiftType = TaskStatus?
 
@@ -8563,6 +8930,31 @@ fileprivate struct FfiConverterSequenceTypePhotoInfo: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypePhotoInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRecheckItem: FfiConverterRustBuffer {
+    typealias SwiftType = [RecheckItem]
+
+    public static func write(_ value: [RecheckItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRecheckItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RecheckItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RecheckItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRecheckItem.read(from: &buf))
         }
         return seq
     }
@@ -8924,6 +9316,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_record_party() != 63264) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_onevisit_ffi_checksum_method_devicestore_record_recheck() != 42078) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_resolve_conflict() != 20066) {

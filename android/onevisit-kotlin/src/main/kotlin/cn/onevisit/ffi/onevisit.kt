@@ -812,6 +812,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_record_party(
     ): Int
+    external fun uniffi_onevisit_ffi_checksum_method_devicestore_record_recheck(
+    ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_resolve_conflict(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_set_status(
@@ -930,6 +932,8 @@ internal object UniffiLib {
     external fun uniffi_onevisit_ffi_fn_method_devicestore_inspection(`ptr`: Long,`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_method_devicestore_record_party(`ptr`: Long,`code`: RustBuffer.ByValue,`party`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_onevisit_ffi_fn_method_devicestore_record_recheck(`ptr`: Long,`code`: RustBuffer.ByValue,`finding`: RustBuffer.ByValue,`outcome`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,`evidence`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_onevisit_ffi_fn_method_devicestore_resolve_conflict(`ptr`: Long,`code`: RustBuffer.ByValue,`field`: RustBuffer.ByValue,`choice`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1201,6 +1205,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_record_party() and 0xFFFF) != 63264) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_record_recheck() and 0xFFFF) != 42078) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_resolve_conflict() and 0xFFFF) != 20066) {
@@ -2180,6 +2187,12 @@ public interface DeviceStoreInterface {
     fun `recordParty`(`code`: kotlin.String, `party`: PartyInput)
     
     /**
+     * Records what this re-inspection (复查) found of one finding it covers, with the hashes of
+     * photos attached to this task that show it (at least one); once per finding, never rewritten.
+     */
+    fun `recordRecheck`(`code`: kotlin.String, `finding`: kotlin.String, `outcome`: RecheckChoice, `note`: kotlin.String?, `evidence`: List<kotlin.String>)
+    
+    /**
      * Keeps value `choice` (an index into the conflict's values) of a conflicted field.
      */
     fun `resolveConflict`(`code`: kotlin.String, `field`: kotlin.String, `choice`: kotlin.UInt)
@@ -2673,6 +2686,28 @@ open class DeviceStore: Disposable, AutoCloseable, DeviceStoreInterface
         
         FfiConverterString.lower(`code`),
         FfiConverterTypePartyInput.lower(`party`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Records what this re-inspection (复查) found of one finding it covers, with the hashes of
+     * photos attached to this task that show it (at least one); once per finding, never rewritten.
+     */
+    @Throws(RecordException::class)override fun `recordRecheck`(`code`: kotlin.String, `finding`: kotlin.String, `outcome`: RecheckChoice, `note`: kotlin.String?, `evidence`: List<kotlin.String>)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_record_recheck(
+        it,
+        
+        FfiConverterString.lower(`code`),
+        FfiConverterString.lower(`finding`),
+        FfiConverterTypeRecheckChoice.lower(`outcome`),
+        FfiConverterOptionalString.lower(`note`),
+        FfiConverterSequenceString.lower(`evidence`),_status)
 }
     }
     
@@ -5323,6 +5358,17 @@ data class InspectionView (
     var `findings`: List<FindingView>
     , 
     /**
+     * For a re-inspection (复查), the task it re-inspects.
+     */
+    var `reinspectionOf`: kotlin.String?
+    , 
+    /**
+     * The re-inspection step: for a re-inspection, each finding to re-inspect; for an inspected
+     * task, each finding that required rectification; with its result once recorded.
+     */
+    var `rechecks`: List<RecheckItem>
+    , 
+    /**
      * Open conflicts.
      */
     var `openConflicts`: kotlin.UInt
@@ -5357,6 +5403,8 @@ public object FfiConverterTypeInspectionView: FfiConverterRustBuffer<InspectionV
             FfiConverterOptionalTypePartyView.read(buf),
             FfiConverterSequenceTypeSectionView.read(buf),
             FfiConverterSequenceTypeFindingView.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeRecheckItem.read(buf),
             FfiConverterUInt.read(buf),
         )
     }
@@ -5377,6 +5425,8 @@ public object FfiConverterTypeInspectionView: FfiConverterRustBuffer<InspectionV
             FfiConverterOptionalTypePartyView.allocationSize(value.`party`) +
             FfiConverterSequenceTypeSectionView.allocationSize(value.`sections`) +
             FfiConverterSequenceTypeFindingView.allocationSize(value.`findings`) +
+            FfiConverterOptionalString.allocationSize(value.`reinspectionOf`) +
+            FfiConverterSequenceTypeRecheckItem.allocationSize(value.`rechecks`) +
             FfiConverterUInt.allocationSize(value.`openConflicts`)
     )
 
@@ -5396,6 +5446,8 @@ public object FfiConverterTypeInspectionView: FfiConverterRustBuffer<InspectionV
             FfiConverterOptionalTypePartyView.write(value.`party`, buf)
             FfiConverterSequenceTypeSectionView.write(value.`sections`, buf)
             FfiConverterSequenceTypeFindingView.write(value.`findings`, buf)
+            FfiConverterOptionalString.write(value.`reinspectionOf`, buf)
+            FfiConverterSequenceTypeRecheckItem.write(value.`rechecks`, buf)
             FfiConverterUInt.write(value.`openConflicts`, buf)
     }
 }
@@ -5746,6 +5798,109 @@ public object FfiConverterTypePhotoInfo: FfiConverterRustBuffer<PhotoInfo> {
             FfiConverterLong.write(value.`atMs`, buf)
             FfiConverterBoolean.write(value.`newlyAttached`, buf)
             FfiConverterOptionalString.write(value.`cameraTimeWarning`, buf)
+    }
+}
+
+
+
+/**
+ * A finding at the re-inspection step and its result.
+ */
+data class RecheckItem (
+    /**
+     * The finding (of the inspected task).
+     */
+    var `finding`: kotlin.String
+    , 
+    /**
+     * What was wrong.
+     */
+    var `problem`: kotlin.String
+    , 
+    /**
+     * The provision violated.
+     */
+    var `legalBasis`: kotlin.String
+    , 
+    /**
+     * The rectification deadline (`YYYY-MM-DD`).
+     */
+    var `deadline`: kotlin.String?
+    , 
+    /**
+     * What the re-inspection found, once recorded.
+     */
+    var `outcome`: RecheckChoice?
+    , 
+    /**
+     * The result as inspectors read it (zh-CN).
+     */
+    var `outcomeLabel`: kotlin.String?
+    , 
+    /**
+     * The inspector's note.
+     */
+    var `note`: kotlin.String?
+    , 
+    /**
+     * The photos that show it (SHA-256).
+     */
+    var `evidence`: List<kotlin.String>
+    , 
+    /**
+     * Who recorded it.
+     */
+    var `by`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRecheckItem: FfiConverterRustBuffer<RecheckItem> {
+    override fun read(buf: ByteBuffer): RecheckItem {
+        return RecheckItem(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeRecheckChoice.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RecheckItem) = (
+            FfiConverterString.allocationSize(value.`finding`) +
+            FfiConverterString.allocationSize(value.`problem`) +
+            FfiConverterString.allocationSize(value.`legalBasis`) +
+            FfiConverterOptionalString.allocationSize(value.`deadline`) +
+            FfiConverterOptionalTypeRecheckChoice.allocationSize(value.`outcome`) +
+            FfiConverterOptionalString.allocationSize(value.`outcomeLabel`) +
+            FfiConverterOptionalString.allocationSize(value.`note`) +
+            FfiConverterSequenceString.allocationSize(value.`evidence`) +
+            FfiConverterOptionalString.allocationSize(value.`by`)
+    )
+
+    override fun write(value: RecheckItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`finding`, buf)
+            FfiConverterString.write(value.`problem`, buf)
+            FfiConverterString.write(value.`legalBasis`, buf)
+            FfiConverterOptionalString.write(value.`deadline`, buf)
+            FfiConverterOptionalTypeRecheckChoice.write(value.`outcome`, buf)
+            FfiConverterOptionalString.write(value.`outcomeLabel`, buf)
+            FfiConverterOptionalString.write(value.`note`, buf)
+            FfiConverterSequenceString.write(value.`evidence`, buf)
+            FfiConverterOptionalString.write(value.`by`, buf)
     }
 }
 
@@ -6528,6 +6683,16 @@ data class TaskSummary (
      * Findings recorded.
      */
     var `findings`: kotlin.UInt
+    , 
+    /**
+     * Why the task exists (`random_draw`, `complaint_or_lead`, `plan`, `re_inspection`).
+     */
+    var `source`: kotlin.String
+    , 
+    /**
+     * The same in zh-CN (复查 for a re-inspection).
+     */
+    var `sourceLabel`: kotlin.String
     
 ){
     
@@ -6554,6 +6719,8 @@ public object FfiConverterTypeTaskSummary: FfiConverterRustBuffer<TaskSummary> {
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
         )
     }
 
@@ -6567,7 +6734,9 @@ public object FfiConverterTypeTaskSummary: FfiConverterRustBuffer<TaskSummary> {
             FfiConverterTypeTaskStatus.allocationSize(value.`status`) +
             FfiConverterUInt.allocationSize(value.`answered`) +
             FfiConverterUInt.allocationSize(value.`checkPoints`) +
-            FfiConverterUInt.allocationSize(value.`findings`)
+            FfiConverterUInt.allocationSize(value.`findings`) +
+            FfiConverterString.allocationSize(value.`source`) +
+            FfiConverterString.allocationSize(value.`sourceLabel`)
     )
 
     override fun write(value: TaskSummary, buf: ByteBuffer) {
@@ -6581,6 +6750,8 @@ public object FfiConverterTypeTaskSummary: FfiConverterRustBuffer<TaskSummary> {
             FfiConverterUInt.write(value.`answered`, buf)
             FfiConverterUInt.write(value.`checkPoints`, buf)
             FfiConverterUInt.write(value.`findings`, buf)
+            FfiConverterString.write(value.`source`, buf)
+            FfiConverterString.write(value.`sourceLabel`, buf)
     }
 }
 
@@ -7856,6 +8027,121 @@ public object FfiConverterTypeProgress : FfiConverterRustBuffer<Progress>{
 
 
 
+/**
+ * What a re-inspection found of one finding.
+ */
+sealed class RecheckChoice {
+    
+    /**
+     * Put right (已整改): the finding's loop closes.
+     */
+    object Rectified : RecheckChoice()
+    
+    
+    /**
+     * Not put right, handed over for a case (移送立案).
+     */
+    data class TransferredForCase(
+        /**
+         * The case transfer's reference.
+         */
+        val `reference`: kotlin.String) : RecheckChoice()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Not put right, a new deadline (`YYYY-MM-DD`, after today).
+     */
+    data class NewDeadline(
+        /**
+         * The new deadline.
+         */
+        val `deadline`: kotlin.String) : RecheckChoice()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRecheckChoice : FfiConverterRustBuffer<RecheckChoice>{
+    override fun read(buf: ByteBuffer): RecheckChoice {
+        return when(buf.getInt()) {
+            1 -> RecheckChoice.Rectified
+            2 -> RecheckChoice.TransferredForCase(
+                FfiConverterString.read(buf),
+                )
+            3 -> RecheckChoice.NewDeadline(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: RecheckChoice): ULong = when(value) {
+        is RecheckChoice.Rectified -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is RecheckChoice.TransferredForCase -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`reference`)
+            )
+        }
+        is RecheckChoice.NewDeadline -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`deadline`)
+            )
+        }
+    }
+
+    override fun write(value: RecheckChoice, buf: ByteBuffer) {
+        when(value) {
+            is RecheckChoice.Rectified -> {
+                buf.putInt(1)
+                Unit
+            }
+            is RecheckChoice.TransferredForCase -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`reference`, buf)
+                Unit
+            }
+            is RecheckChoice.NewDeadline -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`deadline`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -8165,6 +8451,44 @@ sealed class RecordException: kotlin.Exception() {
     }
     
     /**
+     * The task cannot close while these findings' loops are open (not rectified, nor handed
+     * over for a case; for a re-inspection, not yet re-inspected).
+     */
+    class OpenFindings(
+        
+        /**
+         * The findings still open.
+         */
+        val `findings`: List<kotlin.String>
+        ) : RecordException() {
+        override val message
+            get() = "findings=${ `findings` }"
+    }
+    
+    /**
+     * The finding's re-inspection result was recorded already (results are never rewritten).
+     */
+    class AlreadyRechecked(
+        
+        /**
+         * The finding.
+         */
+        val `finding`: kotlin.String
+        ) : RecordException() {
+        override val message
+            get() = "finding=${ `finding` }"
+    }
+    
+    /**
+     * A re-inspection result needs at least one photo showing it.
+     */
+    class RecheckWithoutEvidence(
+        ) : RecordException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
      * The inspector checked in already.
      */
     class AlreadyCheckedIn(
@@ -8309,15 +8633,22 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            20 -> RecordException.AlreadyCheckedIn(
+            20 -> RecordException.OpenFindings(
+                FfiConverterSequenceString.read(buf),
+                )
+            21 -> RecordException.AlreadyRechecked(
                 FfiConverterString.read(buf),
                 )
-            21 -> RecordException.Forbidden(
+            22 -> RecordException.RecheckWithoutEvidence()
+            23 -> RecordException.AlreadyCheckedIn(
+                FfiConverterString.read(buf),
+                )
+            24 -> RecordException.Forbidden(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            22 -> RecordException.Storage(
+            25 -> RecordException.Storage(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -8427,6 +8758,20 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
                 4UL
                 + FfiConverterString.allocationSize(value.`inspector`)
                 + FfiConverterString.allocationSize(value.`department`)
+            )
+            is RecordException.OpenFindings -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterSequenceString.allocationSize(value.`findings`)
+            )
+            is RecordException.AlreadyRechecked -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`finding`)
+            )
+            is RecordException.RecheckWithoutEvidence -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
             )
             is RecordException.AlreadyCheckedIn -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -8552,20 +8897,34 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
                 FfiConverterString.write(value.`department`, buf)
                 Unit
             }
-            is RecordException.AlreadyCheckedIn -> {
+            is RecordException.OpenFindings -> {
                 buf.putInt(20)
+                FfiConverterSequenceString.write(value.`findings`, buf)
+                Unit
+            }
+            is RecordException.AlreadyRechecked -> {
+                buf.putInt(21)
+                FfiConverterString.write(value.`finding`, buf)
+                Unit
+            }
+            is RecordException.RecheckWithoutEvidence -> {
+                buf.putInt(22)
+                Unit
+            }
+            is RecordException.AlreadyCheckedIn -> {
+                buf.putInt(23)
                 FfiConverterString.write(value.`inspector`, buf)
                 Unit
             }
             is RecordException.Forbidden -> {
-                buf.putInt(21)
+                buf.putInt(24)
                 FfiConverterString.write(value.`rule`, buf)
                 FfiConverterString.write(value.`path`, buf)
                 FfiConverterString.write(value.`explanation`, buf)
                 Unit
             }
             is RecordException.Storage -> {
-                buf.putInt(22)
+                buf.putInt(25)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
@@ -9664,6 +10023,38 @@ public object FfiConverterOptionalTypePartyView: FfiConverterRustBuffer<PartyVie
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeRecheckChoice: FfiConverterRustBuffer<RecheckChoice?> {
+    override fun read(buf: ByteBuffer): RecheckChoice? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeRecheckChoice.read(buf)
+    }
+
+    override fun allocationSize(value: RecheckChoice?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeRecheckChoice.allocationSize(value)
+        }
+    }
+
+    override fun write(value: RecheckChoice?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeRecheckChoice.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeTaskStatus: FfiConverterRustBuffer<TaskStatus?> {
     override fun read(buf: ByteBuffer): TaskStatus? {
         if (buf.get().toInt() == 0) {
@@ -9994,6 +10385,34 @@ public object FfiConverterSequenceTypePhotoInfo: FfiConverterRustBuffer<List<Pho
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypePhotoInfo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRecheckItem: FfiConverterRustBuffer<List<RecheckItem>> {
+    override fun read(buf: ByteBuffer): List<RecheckItem> {
+        val len = buf.getInt()
+        return List<RecheckItem>(len) {
+            FfiConverterTypeRecheckItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RecheckItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRecheckItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RecheckItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRecheckItem.write(it, buf)
         }
     }
 }

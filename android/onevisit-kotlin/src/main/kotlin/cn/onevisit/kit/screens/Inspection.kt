@@ -10,6 +10,8 @@ import cn.onevisit.ffi.PartyInput
 import cn.onevisit.ffi.PhotoInfo
 import cn.onevisit.ffi.PhotoStage
 import cn.onevisit.ffi.PhotoTarget
+import cn.onevisit.ffi.RecheckChoice
+import cn.onevisit.ffi.RecheckItem
 import cn.onevisit.ffi.TaskStatus
 import cn.onevisit.kit.attachPhoto
 import java.io.File
@@ -38,6 +40,18 @@ data class InspectionState(
 
     /** Photos attached to one check point or finding. */
     fun photosOf(target: String): List<PhotoInfo> = photos.filter { it.target == target }
+
+    /** Whether the task is a re-inspection (复查): the screen shows the findings to re-inspect. */
+    val isReinspection: Boolean get() = inspection?.reinspectionOf != null
+
+    /** The re-inspection step: each finding with its result once recorded (see [RecheckItem]). */
+    val rechecks: List<RecheckItem> get() = inspection?.rechecks.orEmpty()
+
+    /** The findings of this re-inspection still waiting for a result. */
+    val rechecksOpen: List<RecheckItem> get() = if (isReinspection) rechecks.filter { it.outcome == null } else emptyList()
+
+    /** Photos of the inspection as a whole: what a re-inspection result may cite. */
+    val sitePhotos: List<PhotoInfo> get() = photosOf("inspection")
 }
 
 /** Holds the inspection screen's state over one task's record. */
@@ -91,6 +105,32 @@ class InspectionHolder(
 
     /** Records a problem found. */
     fun addFinding(finding: FindingInput): Job = act { store.addFinding(code, finding); reload() }
+
+    /**
+     * Records what this re-inspection found of [finding] — rectified, handed over for a case, or
+     * a new deadline — citing [evidence], photos of the site already attached. The core refuses a
+     * finding this re-inspection does not cover, a second result, no photo, or a new deadline not
+     * after today; the message says which.
+     */
+    fun recheck(finding: String, outcome: RecheckChoice, note: String? = null, evidence: List<String>): Job =
+        act { store.recordRecheck(code, finding, outcome, note?.takeIf { it.isNotBlank() }, evidence); reload() }
+
+    /**
+     * Takes [photo] in as a photo of the site, then records the result of [finding] citing it; a
+     * refused result leaves the photo attached (evidence is never dropped) and shown.
+     */
+    fun recheckWithPhoto(finding: String, outcome: RecheckChoice, note: String?, photo: File, at: GeoPosition? = null): Job =
+        act {
+            val info = store.attachPhoto(code, photo, PhotoTarget.Inspection, at) { stage -> update { it.copy(photoStage = stage) } }
+            try {
+                store.recordRecheck(code, finding, outcome, note?.takeIf { it.isNotBlank() }, listOf(info.sha256))
+            } finally {
+                reload()
+            }
+        }
+
+    /** Closes the task (办结): the core refuses while a finding's loop is open and names them. */
+    fun close(): Job = act { store.setStatus(code, TaskStatus.CLOSED); reload() }
 
     /** Keeps value [choice] of a conflicted field (lead inspector only). */
     fun resolve(field: String, choice: Int): Job = act { store.resolveConflict(code, field, choice.toUInt()); reload() }
