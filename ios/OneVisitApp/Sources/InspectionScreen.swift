@@ -40,6 +40,18 @@ final class InspectionModel: ObservableObject {
         photos = (try? store.photos(code: code)) ?? photos
     }
 
+    /// Photos of the inspection as a whole: what a re-inspection result cites.
+    var sitePhotos: [PhotoInfo] { photos.filter { $0.target == "inspection" } }
+
+    /// Records what this re-inspection found of `finding`, citing the site photos taken; the core
+    /// refuses a finding not covered, a second result, no photo, or a new deadline not after today.
+    func recheck(finding: String, outcome: RecheckChoice, note: String) {
+        run {
+            try store.recordRecheck(code: code, finding: finding, outcome: outcome,
+                                    note: note.isEmpty ? nil : note, evidence: sitePhotos.map(\.sha256))
+        }
+    }
+
     /// Takes a photo (JPEG bytes from the camera) in as evidence; a photo check point is answered with it.
     func attach(jpeg: Data, target: PhotoTarget, at: GeoPosition?) async {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("capture-\(UUID().uuidString).jpg")
@@ -94,6 +106,7 @@ private struct InspectionContent: View {
                 Section {
                     Text(view.enterpriseName).font(.headline)
                     Text("\(view.taskCode) · \(view.statusLabel) · 牵头：\(view.leadDepartment)").font(.caption)
+                    if let original = view.reinspectionOf { Text("复查任务 · 原任务 \(original)").font(.caption) }
                     if let message = model.message { Text(message).foregroundColor(.red) }
                     HStack {
                         Button("签到") {
@@ -134,11 +147,32 @@ private struct InspectionContent: View {
                         }
                     }
                 }
+                if view.reinspectionOf != nil {
+                    Section("复查事项（每项须附现场照片）") {
+                        HStack {
+                            ForEach(model.sitePhotos, id: \.sha256) { photo in
+                                if let path = try? model.store.photoPath(sha256: photo.thumbnailSha256), let image = UIImage(contentsOfFile: path) {
+                                    Image(uiImage: image).resizable().scaledToFill().frame(width: 56, height: 56).clipped()
+                                }
+                            }
+                            Button("拍现场照片") { camera = .inspection }
+                        }
+                        ForEach(view.rechecks, id: \.finding) { item in
+                            RecheckRow(model: model, item: item)
+                        }
+                    }
+                }
                 Section("发现的问题") {
                     ForEach(view.findings, id: \.id) { f in
                         VStack(alignment: .leading) {
                             Text(f.problem)
                             Text("依据：\(f.legalBasis)").font(.caption)
+                            if f.rectificationRequired {
+                                Text("责令改正，期限 \(f.deadline ?? "—")").font(.caption)
+                                // The loop: the result a re-inspection found, once the server copied it in.
+                                let loop = view.rechecks.first { $0.finding == f.id }
+                                Text(loop?.outcomeLabel.map { "复查结果：\($0)" } ?? "待复查").font(.caption)
+                            }
                             Button("拍照取证") { camera = .finding(id: f.id) }
                         }
                     }
@@ -149,6 +183,9 @@ private struct InspectionContent: View {
                 Section {
                     if view.status == .onSite {
                         Button("完成记录") { model.run { try model.store.setStatus(code: model.code, status: .recorded) } }
+                    }
+                    if view.status == .recorded {
+                        Button("办结") { model.run { try model.store.setStatus(code: model.code, status: .closed) } }
                     }
                     NavigationLink("文书与签名") { DocumentScreen(code: model.code) }
                     NavigationLink("导出证据包") { ExportScreen(code: model.code) }
@@ -223,6 +260,47 @@ private struct CheckPointRow: View {
 
     private func answer(_ a: Answer) {
         model.run { try model.store.answer(code: model.code, checkPoint: point.id, answer: a, note: note.isEmpty ? nil : note, evidence: []) }
+    }
+}
+
+/// One finding at the re-inspection: what was wrong and by when; once recorded, what was found;
+/// before, the three results the law allows (rectified, handed over for a case, a new deadline).
+private struct RecheckRow: View {
+    @ObservedObject var model: InspectionModel
+    let item: RecheckItem
+    @State private var note = ""
+    @State private var reference = ""
+    @State private var deadline = ""
+
+    var body: some View {
+        VStack(alignment: .leading, spacing: 6) {
+            Text(item.problem)
+            Text("依据：\(item.legalBasis)").font(.caption)
+            Text("原整改期限：\(item.deadline ?? "—")").font(.caption)
+            if let outcome = item.outcomeLabel {
+                Text("复查结果：\(outcome)（\(item.by ?? "")）")
+                if let note = item.note { Text("说明：\(note)").font(.caption) }
+            } else {
+                let canRecord = !model.sitePhotos.isEmpty
+                if !canRecord { Text("先拍现场照片，再记录复查结果").font(.caption) }
+                TextField("复查说明", text: $note)
+                Button("已整改") { model.recheck(finding: item.finding, outcome: .rectified, note: note) }
+                    .disabled(!canRecord)
+                HStack {
+                    TextField("移送立案编号", text: $reference)
+                    Button("未整改，移送立案") {
+                        model.recheck(finding: item.finding, outcome: .transferredForCase(reference: reference), note: note)
+                    }.disabled(!canRecord)
+                }
+                HStack {
+                    TextField("新期限（YYYY-MM-DD）", text: $deadline)
+                    Button("未整改，限期改正") {
+                        model.recheck(finding: item.finding, outcome: .newDeadline(deadline: deadline), note: note)
+                    }.disabled(!canRecord)
+                }
+            }
+        }
+        .buttonStyle(.bordered)
     }
 }
 

@@ -27,7 +27,7 @@ struct TaskListView: View {
                 NavigationLink(destination: InspectionScreen(code: task.code)) {
                     VStack(alignment: .leading) {
                         Text(task.enterpriseName).font(.headline)
-                        Text("\(task.code) · \(Formatting.status(task.status)) · \(task.windowStart) ~ \(task.windowEnd)").font(.caption)
+                        Text("\(task.code) · \(task.sourceLabel) · \(Formatting.status(task.status)) · \(task.windowStart) ~ \(task.windowEnd)").font(.caption)
                         Text("已检查 \(task.answered)/\(task.checkPoints) 项，问题 \(task.findings) 个").font(.caption)
                     }
                 }

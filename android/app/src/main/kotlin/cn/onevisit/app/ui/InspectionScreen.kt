@@ -43,6 +43,8 @@ import cn.onevisit.ffi.DeviceStore
 import cn.onevisit.ffi.FindingInput
 import cn.onevisit.ffi.GeoPosition
 import cn.onevisit.ffi.PartyInput
+import cn.onevisit.ffi.RecheckChoice
+import cn.onevisit.ffi.RecheckItem
 import cn.onevisit.ffi.TaskStatus
 import cn.onevisit.kit.screens.Format
 import cn.onevisit.kit.screens.InspectionHolder
@@ -77,6 +79,7 @@ fun InspectionScreen(
         item {
             Text(view.enterpriseName)
             Text("${view.taskCode} · ${view.statusLabel} · 牵头：${view.leadDepartment}")
+            view.reinspectionOf?.let { Text("复查任务 · 原任务 $it") }
             Text(view.enterpriseAddress)
             val (done, total) = state.answered
             Text("已检查 $done/$total 项" + if (view.openConflicts > 0u) "，待裁决冲突 ${view.openConflicts} 处" else "")
@@ -119,13 +122,32 @@ fun InspectionScreen(
                     onPhoto = { onCamera("cp:${point.id}") })
             }
         }
+        if (state.isReinspection) {
+            item { Text("复查事项（每项须附现场照片）") }
+            item {
+                Row(verticalAlignment = Alignment.CenterVertically) {
+                    for (photo in state.sitePhotos) Thumbnail(store, photo.thumbnailSha256)
+                    TextButton(onClick = { onCamera("inspection") }) { Text("拍现场照片") }
+                }
+            }
+            items(state.rechecks, key = { "recheck-${it.finding}" }) { item ->
+                RecheckCard(item, canRecord = state.sitePhotos.isNotEmpty()) { choice, note ->
+                    holder.recheck(item.finding, choice, note, state.sitePhotos.map { it.sha256 })
+                }
+            }
+        }
         item { Text("发现的问题") }
         items(view.findings, key = { it.id }) { finding ->
             Card(Modifier.fillMaxWidth()) {
                 Column(Modifier.padding(8.dp)) {
                     Text(finding.problem)
                     Text("依据：${finding.legalBasis}")
-                    if (finding.rectificationRequired) Text("责令改正，期限 ${finding.deadline ?: "—"}")
+                    if (finding.rectificationRequired) {
+                        Text("责令改正，期限 ${finding.deadline ?: "—"}")
+                        // The loop: the result a re-inspection found, once the server copied it in.
+                        val loop = state.rechecks.firstOrNull { it.finding == finding.id }
+                        Text(loop?.outcomeLabel?.let { "复查结果：$it" } ?: "待复查")
+                    }
                     TextButton(onClick = { onCamera("finding:${finding.id}") }) { Text("拍照取证") }
                 }
             }
@@ -134,6 +156,7 @@ fun InspectionScreen(
             Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                 OutlinedButton(onClick = { findingForm = true }) { Text("记录问题") }
                 if (view.status == TaskStatus.ON_SITE) Button(onClick = { holder.markRecorded() }) { Text("完成记录") }
+                if (view.status == TaskStatus.RECORDED) Button(onClick = { holder.close() }) { Text("办结") }
                 OutlinedButton(onClick = onDocuments) { Text("文书与签名") }
                 OutlinedButton(onClick = onExport) { Text("导出证据包") }
             }
@@ -144,6 +167,45 @@ fun InspectionScreen(
         FindingDialog(view.sections.map { it.department }, onDismiss = { findingForm = false }) {
             holder.addFinding(it)
             findingForm = false
+        }
+    }
+}
+
+/**
+ * One finding at the re-inspection: what was wrong and by when; once recorded, what was found;
+ * before, the three results the law allows (rectified, handed over for a case, a new deadline).
+ */
+@Composable
+private fun RecheckCard(item: RecheckItem, canRecord: Boolean, onRecord: (RecheckChoice, String?) -> Unit) {
+    var note by remember(item.finding) { mutableStateOf("") }
+    var reference by remember(item.finding) { mutableStateOf("") }
+    var deadline by remember(item.finding) { mutableStateOf("") }
+    Card(Modifier.fillMaxWidth()) {
+        Column(Modifier.padding(8.dp)) {
+            Text(item.problem)
+            Text("依据：${item.legalBasis}")
+            Text("原整改期限：${item.deadline ?: "—"}")
+            val outcome = item.outcomeLabel
+            if (outcome != null) {
+                Text("复查结果：$outcome（${item.by.orEmpty()}）")
+                item.note?.let { Text("说明：$it") }
+            } else {
+                if (!canRecord) Text("先拍现场照片，再记录复查结果")
+                OutlinedTextField(note, { note = it }, label = { Text("复查说明") }, modifier = Modifier.fillMaxWidth())
+                Button(enabled = canRecord, onClick = { onRecord(RecheckChoice.Rectified, note) }) { Text("已整改") }
+                Row(verticalAlignment = Alignment.CenterVertically) {
+                    OutlinedTextField(reference, { reference = it }, label = { Text("移送立案编号") }, modifier = Modifier.weight(1f))
+                    TextButton(enabled = canRecord, onClick = { onRecord(RecheckChoice.TransferredForCase(reference.trim()), note) }) {
+                        Text("未整改，移送立案")
+                    }
+                }
+                Row(verticalAlignment = Alignment.CenterVertically) {
+                    OutlinedTextField(deadline, { deadline = it.trim() }, label = { Text("新期限（YYYY-MM-DD）") }, modifier = Modifier.weight(1f))
+                    TextButton(enabled = canRecord, onClick = { onRecord(RecheckChoice.NewDeadline(deadline), note) }) {
+                        Text("未整改，限期改正")
+                    }
+                }
+            }
         }
     }
 }

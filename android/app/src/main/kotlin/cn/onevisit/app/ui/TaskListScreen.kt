@@ -58,7 +58,7 @@ fun TaskListScreen(app: OneVisitApplication, onOpen: (String) -> Unit) {
             items(state.tasks, key = { it.code }) { task ->
                 Column(Modifier.fillMaxWidth().clickable { onOpen(task.code) }.padding(12.dp)) {
                     Text(task.enterpriseName)
-                    Text("${task.code} · ${Format.status(task.status)} · ${task.windowStart} ~ ${task.windowEnd}")
+                    Text("${task.code} · ${task.sourceLabel} · ${Format.status(task.status)} · ${task.windowStart} ~ ${task.windowEnd}")
                     Row {
                         Text("已检查 ${task.answered}/${task.checkPoints} 项，问题 ${task.findings} 个", Modifier.weight(1f))
                         TextButton(onClick = { holder.showTaskCode(task.code) }) { Text("亮码") }
