@@ -4,7 +4,7 @@
 //! that into the inspected task so that it may close; a new deadline goes round again. The day
 //! is given (`--today`), so the loop is tested without waiting.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use onevisit_core::certificate::{REVOCATION_SCHEMA, RevocationList};
@@ -12,6 +12,7 @@ use onevisit_core::document::DocumentKind;
 use onevisit_core::domain::{
     DepartmentId, Directory, FindingToRecheck, InspectorId, Task, TaskCode, TaskDraft, TaskSource, TimeWindow,
 };
+use onevisit_core::figures::{SourceKind, TaskFacts};
 use onevisit_core::record::documents::SignerTrust;
 use onevisit_core::record::{Finding, InspectionRecord, Recheck, RecheckOutcome, RecordError};
 use onevisit_core::sync::wire::heads_to_hex;
@@ -99,7 +100,7 @@ pub async fn plan_reinspections<S: Storage>(
     // Inspected tasks are read once, here: what pass 2 needs is kept, for those with findings
     // that required rectification.
     let mut inspected = Vec::new();
-    for id in storage.record_ids().await? {
+    for id in records_in_the_loop(storage).await? {
         let (record, _) = tasks::load_record(storage, &id).await?;
         match &record.task().source {
             TaskSource::ReInspection { of_task, findings } => {
@@ -225,6 +226,36 @@ pub async fn plan_reinspections<S: Storage>(
         });
     }
     Ok(out)
+}
+
+/// The records the loop must read, chosen from the summaries every write keeps: inspected tasks
+/// with a finding that required rectification and is not settled there, the re-inspections of
+/// those tasks, and any record without a current summary — not the whole city every day.
+async fn records_in_the_loop<S: Storage>(storage: &S) -> Result<Vec<String>, StorageError> {
+    let mut known = Vec::new();
+    let mut ids = Vec::new();
+    for (id, stored) in storage.task_facts().await? {
+        match stored.as_deref().and_then(TaskFacts::from_json) {
+            Some(facts) => known.push((id, facts)),
+            None => ids.push(id),
+        }
+    }
+    let open: HashSet<&str> = known
+        .iter()
+        .filter(|(_, f)| f.source != SourceKind::ReInspection)
+        .filter(|(_, f)| {
+            f.findings.iter().any(|x| {
+                x.rectification_required && !f.rechecks.iter().any(|r| r.finding == x.id && r.outcome.settles())
+            })
+        })
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let wanted = |(id, f): &(String, TaskFacts)| {
+        open.contains(id.as_str()) || f.of_task.as_deref().is_some_and(|t| open.contains(t))
+    };
+    ids.extend(known.iter().filter(|x| wanted(x)).map(|(id, _)| id.clone()));
+    ids.sort();
+    Ok(ids)
 }
 
 /// What the loop needs of an inspected task with findings that required rectification.
