@@ -393,12 +393,17 @@ pub fn recorded_case(city: &impl Deployment) -> (Mutex<Store>, Mutex<Store>, Tas
         };
         s.add_finding(&code, finding).unwrap();
     }
-    sync_ok(&b);
-    sync_ok(&a);
-    a.lock().unwrap().set_status(&code, Status::Recorded).unwrap();
-    sync_ok(&a);
-    sync_ok(&b);
+    complete_recording(&a, &b, &code);
     (a, b, code)
+}
+
+/// B's part reaches the lead (A), who completes the recording; both then hold the recorded task.
+pub fn complete_recording(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) {
+    sync_ok(b);
+    sync_ok(a);
+    a.lock().unwrap().set_status(code, Status::Recorded).unwrap();
+    sync_ok(a);
+    sync_ok(b);
 }
 
 /// Downloads every photo of the task this device lacks.

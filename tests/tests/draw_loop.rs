@@ -13,7 +13,7 @@ use onevisit_core::domain::TaskCode;
 use onevisit_core::evidence::CaptureTarget;
 use onevisit_core::record::{AnswerValue, FindingDraft, PartyDraft, Position, RecheckOutcome, Recusal, Status};
 use onevisit_core::store::Store;
-use onevisit_flow_tests::{City, Deployment, ReplicatedCity, cp, sign_by_all, sync_ok};
+use onevisit_flow_tests::{City, Deployment, ReplicatedCity, complete_recording, cp, sign_by_all, sync_ok};
 use onevisit_test_support::{SampleExif, sample_jpeg};
 
 const PLAN_ID: &str = "2026-闭环-01";
@@ -126,11 +126,7 @@ fn drawn_loop(city: &impl Deployment) {
             s.add_finding(&code, finding).unwrap();
         }
     }
-    sync_ok(&b);
-    sync_ok(&a);
-    a.lock().unwrap().set_status(&code, Status::Recorded).unwrap();
-    sync_ok(&a);
-    sync_ok(&b);
+    complete_recording(&a, &b, &code);
     // The on-site record, then the fire order, each signed by both inspectors and the party.
     let on_site = a.lock().unwrap().render_document(&code, DocumentKind::OnSiteRecord, None).unwrap().sha256;
     sync_ok(&a);
