@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use onevisit_core::sync::merkle;
 use onevisit_server::storage::postgres::PostgresStorage;
-use onevisit_server::storage::{DeviceRecord, NewRecord, Storage, StorageError, StoredAuditEntry, TenantRecord};
+use onevisit_server::storage::{
+    ConsoleSession, ConsoleUser, DeviceRecord, NewRecord, Storage, StorageError, StoredAuditEntry, TenantRecord,
+};
 use onevisit_test_support::{PostgresCluster, on_every_backend};
 
 on_every_backend!(
@@ -31,6 +33,7 @@ on_every_backend!(
     writes_racing_a_stream_of_request_nonces_all_succeed,
     records_created_in_one_batch_enter_the_feed_in_order_or_not_at_all,
     a_record_summary_is_written_with_each_write_and_never_by_a_stale_summariser,
+    console_accounts_are_unique_and_a_password_change_or_disabling_ends_their_sessions,
 );
 
 const DAY: &str = "20261201";
@@ -575,4 +578,50 @@ async fn a_record_summary_is_written_with_each_write_and_never_by_a_stale_summar
     // A compaction keeps the summary (same heads, same content).
     storage.compact_record(id.clone(), 2, vec![9]).await.unwrap();
     assert_eq!(of(storage.task_facts().await.unwrap()).as_deref(), Some("current"));
+}
+
+async fn console_accounts_are_unique_and_a_password_change_or_disabling_ends_their_sessions<S: Storage>(storage: S) {
+    let user = |name: &str, role: &str, department: Option<&str>| ConsoleUser {
+        name: name.into(),
+        password_hash: format!("hash-of-{name}"),
+        role: role.into(),
+        department: department.map(Into::into),
+        disabled: false,
+        created_at_ms: 1,
+    };
+    storage.add_user(user("zhang", "supervisor", Some("xfjy"))).await.unwrap();
+    storage.add_user(user("admin", "administrator", None)).await.unwrap();
+    let again = storage.add_user(user("zhang", "auditor", None)).await;
+    assert!(matches!(again, Err(StorageError::UserExists(_))), "{again:?}");
+    assert_eq!(storage.user("zhang".into()).await.unwrap(), Some(user("zhang", "supervisor", Some("xfjy"))));
+    assert_eq!(storage.user("nobody".into()).await.unwrap(), None);
+    let names: Vec<String> = storage.users().await.unwrap().into_iter().map(|u| u.name).collect();
+    assert_eq!(names, ["admin", "zhang"]);
+
+    let session = |token: &str, user: &str, expires_at_ms: i64| ConsoleSession {
+        token_sha256: token.into(),
+        user: user.into(),
+        csrf: format!("csrf-{token}"),
+        expires_at_ms,
+    };
+    storage.create_session(session("t1", "zhang", 1_000), 0).await.unwrap();
+    storage.create_session(session("t2", "admin", 1_000), 0).await.unwrap();
+    assert_eq!(storage.session("t1".into(), 999).await.unwrap(), Some(session("t1", "zhang", 1_000)));
+    assert_eq!(storage.session("t1".into(), 1_000).await.unwrap(), None, "expired");
+    assert_eq!(storage.session("nope".into(), 0).await.unwrap(), None);
+    storage.end_session("t2".into()).await.unwrap();
+    assert_eq!(storage.session("t2".into(), 0).await.unwrap(), None, "logged out");
+
+    storage.create_session(session("t3", "zhang", 5_000), 0).await.unwrap();
+    storage.set_password("zhang".into(), "new-hash".into()).await.unwrap();
+    assert_eq!(storage.session("t3".into(), 0).await.unwrap(), None, "a new password ends the sessions");
+    assert_eq!(storage.user("zhang".into()).await.unwrap().unwrap().password_hash, "new-hash");
+    storage.create_session(session("t4", "zhang", 5_000), 0).await.unwrap();
+    storage.set_disabled("zhang".into(), true).await.unwrap();
+    assert_eq!(storage.session("t4".into(), 0).await.unwrap(), None, "disabling ends the sessions");
+    assert!(storage.user("zhang".into()).await.unwrap().unwrap().disabled);
+    let unknown = storage.set_disabled("nobody".into(), true).await;
+    assert!(matches!(unknown, Err(StorageError::UnknownUser(_))), "{unknown:?}");
+    let unknown = storage.set_password("nobody".into(), "x".into()).await;
+    assert!(matches!(unknown, Err(StorageError::UnknownUser(_))), "{unknown:?}");
 }

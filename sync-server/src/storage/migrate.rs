@@ -93,6 +93,11 @@ const TABLES: &[(&str, &str, &[Col])] = &[
     ),
     ("audit_nodes", "level, idx, hash", &[Col::I32, Col::I64, Col::Bytes]),
     (
+        "console_users",
+        "name, password_hash, role, department, disabled, created_at_ms",
+        &[Col::Text, Col::Text, Col::Text, Col::OptText, Col::Bool, Col::I64],
+    ),
+    (
         "draws",
         "plan_id, plan_json, nonce, commitment, committed_at_ms, record",
         &[Col::Text, Col::Text, Col::Text, Col::Text, Col::I64, Col::OptText],

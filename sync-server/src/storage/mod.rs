@@ -81,6 +81,12 @@ pub enum StorageError {
     /// The draw was published already.
     #[error("抽查计划 {0} 已经抽取并公布过，不能再抽一次")]
     DrawPublished(String),
+    /// A console account with this name exists already.
+    #[error("指挥端账号 {0} 已存在")]
+    UserExists(String),
+    /// No console account with this name.
+    #[error("没有指挥端账号 {0}")]
+    UnknownUser(String),
     /// The database was migrated by a newer server than this one.
     #[error(
         "数据库已由较新版本的 OneVisit 服务器升级（结构版本 {found}，本程序只认识到 {supported}）：请使用新版本的服务器，不要降级"
@@ -310,6 +316,37 @@ pub struct StoredDraw {
     pub record: Option<String>,
 }
 
+/// A console account: a person at a screen (administrator, department supervisor, auditor), not a
+/// device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleUser {
+    /// The login name.
+    pub name: String,
+    /// The Argon2id hash of the password (PHC string).
+    pub password_hash: String,
+    /// `administrator`, `supervisor` or `auditor`.
+    pub role: String,
+    /// A supervisor's department.
+    pub department: Option<String>,
+    /// Whether the account may no longer log in.
+    pub disabled: bool,
+    /// When it was made (ms since the epoch).
+    pub created_at_ms: i64,
+}
+
+/// A console session, kept in storage so that every replica knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// SHA-256 (hex) of the cookie's token (the token itself is never stored).
+    pub token_sha256: String,
+    /// The account.
+    pub user: String,
+    /// The token every form of the session must carry (CSRF).
+    pub csrf: String,
+    /// When it ends (ms since the epoch).
+    pub expires_at_ms: i64,
+}
+
 /// What the server keeps. Every method is one atomic operation.
 pub trait Storage: Send + Sync + 'static {
     /// The tenant, if initialised.
@@ -411,6 +448,34 @@ pub trait Storage: Send + Sync + 'static {
     /// Stores a draw's signed record once (`DrawPublished` if one is stored, `UnknownDraw` if the
     /// plan was never committed).
     fn publish_draw(&self, plan_id: String, record: String) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Stores a new console account (`UserExists` if the name is taken).
+    fn add_user(&self, user: ConsoleUser) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// A console account.
+    fn user(&self, name: String) -> impl Future<Output = Result<Option<ConsoleUser>, StorageError>> + Send;
+    /// Every console account, by name.
+    fn users(&self) -> impl Future<Output = Result<Vec<ConsoleUser>, StorageError>> + Send;
+    /// Replaces an account's password hash and ends its sessions (`UnknownUser` if none).
+    fn set_password(
+        &self,
+        name: String,
+        password_hash: String,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Disables (or enables) an account; disabling ends its sessions (`UnknownUser` if none).
+    fn set_disabled(&self, name: String, disabled: bool) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Stores a new session (and forgets the expired ones).
+    fn create_session(
+        &self,
+        session: ConsoleSession,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// A session by its token's hash, if it has not expired at `now_ms`.
+    fn session(
+        &self,
+        token_sha256: String,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Option<ConsoleSession>, StorageError>> + Send;
+    /// Ends a session (logout).
+    fn end_session(&self, token_sha256: String) -> impl Future<Output = Result<(), StorageError>> + Send;
     /// Every record's task (JSON) as planned, for the history a draw reads.
     fn planned_tasks(&self) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
     /// Every record's id (task code), in code order.

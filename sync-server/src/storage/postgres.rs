@@ -16,11 +16,12 @@ use onevisit_core::sync::merkle::{self, Hash, NodeKey};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
+mod console;
 mod nonces;
 
 use super::{
-    DeviceRecord, DeviceSession, DeviceSummary, EnrolmentSummary, FeedPage, FeedRow, NewRecord, RecordMeta, Storage,
-    StorageError, StoredAuditEntry, StoredDraw, StoredRecord, TenantRecord,
+    ConsoleSession, ConsoleUser, DeviceRecord, DeviceSession, DeviceSummary, EnrolmentSummary, FeedPage, FeedRow,
+    NewRecord, RecordMeta, Storage, StorageError, StoredAuditEntry, StoredDraw, StoredRecord, TenantRecord,
 };
 
 /// The schema, one migration per entry; a database records how many it has applied.
@@ -148,6 +149,7 @@ const MIGRATIONS: &[&str] = &[
         facts TEXT NOT NULL
     );
 ",
+    console::SCHEMA,
 ];
 
 /// The advisory lock key under which replicas starting together migrate one at a time.
@@ -570,6 +572,38 @@ impl Storage for PostgresStorage {
         }
         tx.execute("UPDATE draws SET record = $2 WHERE plan_id = $1", &[&plan_id, &record]).await.map_err(db)?;
         tx.commit().await.map_err(db)
+    }
+
+    async fn add_user(&self, user: ConsoleUser) -> Result<(), StorageError> {
+        console::add_user(&self.client().await?, user).await
+    }
+
+    async fn user(&self, name: String) -> Result<Option<ConsoleUser>, StorageError> {
+        console::user(&self.client().await?, &name).await
+    }
+
+    async fn users(&self) -> Result<Vec<ConsoleUser>, StorageError> {
+        console::users(&self.client().await?).await
+    }
+
+    async fn set_password(&self, name: String, password_hash: String) -> Result<(), StorageError> {
+        console::update_user(&mut self.client().await?, &name, "password_hash", &password_hash).await
+    }
+
+    async fn set_disabled(&self, name: String, disabled: bool) -> Result<(), StorageError> {
+        console::update_user(&mut self.client().await?, &name, "disabled", &disabled).await
+    }
+
+    async fn create_session(&self, session: ConsoleSession, now_ms: i64) -> Result<(), StorageError> {
+        console::create_session(&mut self.client().await?, session, now_ms).await
+    }
+
+    async fn session(&self, token_sha256: String, now_ms: i64) -> Result<Option<ConsoleSession>, StorageError> {
+        console::session(&self.client().await?, &token_sha256, now_ms).await
+    }
+
+    async fn end_session(&self, token_sha256: String) -> Result<(), StorageError> {
+        console::end_session(&self.client().await?, &token_sha256).await
     }
 
     async fn planned_tasks(&self) -> Result<Vec<String>, StorageError> {

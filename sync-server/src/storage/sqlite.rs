@@ -8,11 +8,12 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use onevisit_core::sync::merkle::{self, Hash, NodeKey};
 
+mod console;
 mod nonces;
 
 use super::{
-    DeviceRecord, DeviceSession, DeviceSummary, EnrolmentSummary, FeedPage, FeedRow, NewRecord, RecordMeta, Storage,
-    StorageError, StoredAuditEntry, StoredDraw, StoredRecord, TenantRecord,
+    ConsoleSession, ConsoleUser, DeviceRecord, DeviceSession, DeviceSummary, EnrolmentSummary, FeedPage, FeedRow,
+    NewRecord, RecordMeta, Storage, StorageError, StoredAuditEntry, StoredDraw, StoredRecord, TenantRecord,
 };
 
 const SCHEMA: &str = "
@@ -425,6 +426,7 @@ impl SqliteStorage {
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
         rename_documents_to_records(&conn)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        conn.execute_batch(console::SCHEMA).map_err(db)?;
         build_audit_nodes(&mut conn)?;
         let open_more = |flags: OpenFlags| -> Result<Connection, StorageError> {
             let c = Connection::open_with_flags(dir.join("server.sqlite"), flags).map_err(db)?;
@@ -663,6 +665,38 @@ impl Storage for SqliteStorage {
             tx.commit().map_err(db)
         })
         .await
+    }
+
+    async fn add_user(&self, user: ConsoleUser) -> Result<(), StorageError> {
+        self.with(move |c| console::add_user(c, user)).await
+    }
+
+    async fn user(&self, name: String) -> Result<Option<ConsoleUser>, StorageError> {
+        self.read(move |c| console::user(c, &name)).await
+    }
+
+    async fn users(&self) -> Result<Vec<ConsoleUser>, StorageError> {
+        self.read(|c| console::users(c)).await
+    }
+
+    async fn set_password(&self, name: String, password_hash: String) -> Result<(), StorageError> {
+        self.with(move |c| console::update_user(c, &name, "password_hash", &password_hash)).await
+    }
+
+    async fn set_disabled(&self, name: String, disabled: bool) -> Result<(), StorageError> {
+        self.with(move |c| console::update_user(c, &name, "disabled", &disabled)).await
+    }
+
+    async fn create_session(&self, session: ConsoleSession, now_ms: i64) -> Result<(), StorageError> {
+        self.with(move |c| console::create_session(c, session, now_ms)).await
+    }
+
+    async fn session(&self, token_sha256: String, now_ms: i64) -> Result<Option<ConsoleSession>, StorageError> {
+        self.read(move |c| console::session(c, &token_sha256, now_ms)).await
+    }
+
+    async fn end_session(&self, token_sha256: String) -> Result<(), StorageError> {
+        self.with(move |c| console::end_session(c, &token_sha256)).await
     }
 
     async fn planned_tasks(&self) -> Result<Vec<String>, StorageError> {
