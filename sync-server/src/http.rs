@@ -44,6 +44,7 @@ pub fn router<S: Storage, B: BlobStorage>(state: Arc<AppState<S, B>>) -> Router 
         .route("/v1/blobs/{sha256}/complete", post(blob_complete::<S, B>))
         .route("/v1/audit/proof", get(audit_proof::<S, B>))
         .route("/v1/audit/proofs", post(audit_proofs::<S, B>))
+        .merge(crate::console::router::<S, B>())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

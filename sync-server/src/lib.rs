@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod blobs;
 pub mod certificates;
+pub mod console;
 pub mod draws;
 pub mod embedded;
 pub mod enterprise_file;

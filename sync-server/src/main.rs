@@ -118,6 +118,9 @@ enum Command {
     /// 列出已登记的设备。
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// 指挥端（网页控制台）账号：添加、改密码、停用、启用、列出。密码从标准输入读取一行。
+    #[command(subcommand)]
+    User(UserCommand),
     /// 吊销一台设备。
     Revoke {
         /// 设备：登记时打印的设备编号（如 KSV30GDQ）或设备标识（十六进制）。
@@ -314,6 +317,43 @@ enum FollowupCommand {
     },
 }
 
+/// 指挥端账号的管理。
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// 添加账号（密码从标准输入读取一行，至少 10 个字符）。
+    Add {
+        /// 账号名（字母、数字、点、下划线、连字符）。
+        name: String,
+        /// 角色：administrator（市级管理员）、supervisor（部门负责人）、auditor（审计，只读）。
+        #[arg(long)]
+        role: String,
+        /// 部门负责人的部门编号（如 xfjy）。
+        #[arg(long)]
+        department: Option<String>,
+    },
+    /// 修改密码（从标准输入读取新密码）；该账号已登录的会话全部失效。
+    Passwd {
+        /// 账号名。
+        name: String,
+    },
+    /// 停用账号；其会话立即失效。
+    Disable {
+        /// 账号名。
+        name: String,
+    },
+    /// 重新启用账号。
+    Enable {
+        /// 账号名。
+        name: String,
+    },
+    /// 列出全部账号。
+    List {
+        /// 输出 JSON 而不是表格。
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// 已登记设备的管理。
 #[derive(Debug, Subcommand)]
 enum DeviceCommand {
@@ -370,6 +410,12 @@ enum ServerError {
     Draw(#[from] onevisit_server::draws::DrawServiceError),
     #[error(transparent)]
     Followup(#[from] onevisit_server::followups::FollowupError),
+    #[error(transparent)]
+    Account(#[from] onevisit_server::console::accounts::AccountError),
+    #[error("未知角色 {0}：可用 administrator、supervisor、auditor")]
+    UnknownRole(String),
+    #[error("请从标准输入给出密码（一行）")]
+    NoPassword,
     #[error("统计期起始日 {0} 晚于截止日 {1}")]
     ReportPeriod(chrono::NaiveDate, chrono::NaiveDate),
     #[error("名录中没有部门 {0}（部门编号如 scjg、xfjy，见 onevisit-server import 导入的名录）")]
@@ -663,6 +709,7 @@ async fn run_on<S: Storage>(storage: S, cli: Cli) -> Result<(), ServerError> {
                 print!("{}", onevisit_server::reports::render_zh(&report, &directory));
             }
         }
+        Command::User(command) => user_command(&storage, command, now).await?,
         Command::Device(DeviceCommand::List { json }) => {
             let devices = storage.devices().await?;
             let revoked = storage.revocations().await?;
@@ -860,6 +907,68 @@ async fn reload_on_hangup(files: std::sync::Arc<tls::TlsFiles>) {
 }
 
 /// The directory data imported with `import`.
+/// Runs a `user` subcommand (console accounts).
+async fn user_command<S: Storage>(storage: &S, command: UserCommand, now: i64) -> Result<(), ServerError> {
+    use onevisit_server::console::accounts::{self, Role};
+    let password = || {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|_| ServerError::NoPassword)?;
+        let line = line.trim_end_matches(['\r', '\n']).to_string();
+        if line.is_empty() { Err(ServerError::NoPassword) } else { Ok(line) }
+    };
+    match command {
+        UserCommand::Add { name, role, department } => {
+            let role = match role.as_str() {
+                "administrator" => Role::Administrator,
+                "auditor" => Role::Auditor,
+                "supervisor" => {
+                    let department = department.ok_or(accounts::AccountError::NoDepartment)?;
+                    let directory = imported_directory(storage).await?;
+                    if !onevisit_core::domain::DepartmentId::new(department.clone())
+                        .is_ok_and(|id| directory.department(&id).is_some())
+                    {
+                        return Err(ServerError::UnknownDepartment(department));
+                    }
+                    Role::Supervisor { department }
+                }
+                other => return Err(ServerError::UnknownRole(other.to_string())),
+            };
+            let label = role.label_zh();
+            accounts::add(storage, &name, role, &password()?, now).await?;
+            println!("已添加指挥端账号 {name}（{label}）");
+        }
+        UserCommand::Passwd { name } => {
+            accounts::change_password(storage, &name, &password()?).await?;
+            println!("已修改 {name} 的密码，其已登录的会话全部失效");
+        }
+        UserCommand::Disable { name } => {
+            storage.set_disabled(name.clone(), true).await?;
+            println!("已停用 {name}，其会话立即失效");
+        }
+        UserCommand::Enable { name } => {
+            storage.set_disabled(name.clone(), false).await?;
+            println!("已重新启用 {name}");
+        }
+        UserCommand::List { json } => {
+            let users = storage.users().await?;
+            if json {
+                let list: Vec<serde_json::Value> = users
+                    .iter()
+                    .map(|u| serde_json::json!({"name": u.name, "role": u.role, "department": u.department, "disabled": u.disabled}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+            } else {
+                println!("{} 个指挥端账号", users.len());
+                for u in &users {
+                    let role = Role::of(u).map_or(u.role.clone(), |r| r.label_zh());
+                    println!("{}  {role}{}", u.name, if u.disabled { "  已停用" } else { "" });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn imported_directory<S: Storage>(storage: &S) -> Result<Directory, ServerError> {
     let json = storage.directory().await?.ok_or(tasks::PlanError::NoDirectory)?;
     Ok(Directory::from_json(json.as_bytes())?)

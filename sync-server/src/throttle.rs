@@ -133,14 +133,28 @@ impl Throttle {
         code: &str,
         now_ms: i64,
     ) -> Result<Result<(), RetryAfter>, StorageError> {
-        let window = i64::try_from(self.limits.enrolment_lockout.as_millis()).unwrap_or(i64::MAX);
+        self.locked(storage, lockout_keys(address, code), now_ms).await
+    }
+
+    /// Whether any of `keys` has reached the failure limit within the window: locked until the
+    /// failure that reached it leaves the window.
+    async fn locked<S: Storage>(
+        &self,
+        storage: &S,
+        keys: Vec<String>,
+        now_ms: i64,
+    ) -> Result<Result<(), RetryAfter>, StorageError> {
+        let window = self.lockout_window_ms();
         let nth = self.limits.enrolment_failures.max(1);
-        let failure = storage.enrolment_nth_failure(lockout_keys(address, code), nth, now_ms - window).await?;
+        let failure = storage.enrolment_nth_failure(keys, nth, now_ms - window).await?;
         Ok(match failure {
-            // Locked until the failure that reached the limit leaves the window.
             Some(at) => Err(RetryAfter(Duration::from_millis(u64::try_from(at + window - now_ms).unwrap_or(1).max(1)))),
             None => Ok(()),
         })
+    }
+
+    fn lockout_window_ms(&self) -> i64 {
+        i64::try_from(self.limits.enrolment_lockout.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// Counts a wrong enrolment code against the address and the code's prefix.
@@ -151,9 +165,38 @@ impl Throttle {
         code: &str,
         now_ms: i64,
     ) -> Result<(), StorageError> {
-        let window = i64::try_from(self.limits.enrolment_lockout.as_millis()).unwrap_or(i64::MAX);
-        storage.enrolment_failed(lockout_keys(address, code), now_ms, now_ms - window).await
+        storage.enrolment_failed(lockout_keys(address, code), now_ms, now_ms - self.lockout_window_ms()).await
     }
+}
+
+impl Throttle {
+    /// Whether a console login for `name` from `address` may be tried now: wrong passwords lock
+    /// out the address and the name as wrong enrolment codes do (same count, same window).
+    pub async fn login_allowed<S: Storage>(
+        &self,
+        storage: &S,
+        address: IpAddr,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<Result<(), RetryAfter>, StorageError> {
+        self.locked(storage, login_keys(address, name), now_ms).await
+    }
+
+    /// Counts a wrong console password against the address and the name.
+    pub async fn login_failed<S: Storage>(
+        &self,
+        storage: &S,
+        address: IpAddr,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<(), StorageError> {
+        storage.enrolment_failed(login_keys(address, name), now_ms, now_ms - self.lockout_window_ms()).await
+    }
+}
+
+/// What a wrong console password counts against.
+fn login_keys(address: IpAddr, name: &str) -> Vec<String> {
+    vec![format!("login-address:{address}"), format!("login-name:{}", name.trim().to_lowercase())]
 }
 
 /// What a wrong code counts against: the address it came from and the code's first characters.

@@ -1,6 +1,7 @@
 //! Whole-flow tests live in `tests/tests/`; `src/bin/` holds the helper processes they drive, and
 //! this library the set-up they share.
 
+pub mod console_client;
 pub mod fault_proxy;
 pub mod round_robin;
 pub mod tamper_proxy;
@@ -126,6 +127,31 @@ pub fn admin(data: &Path, args: &[&str]) -> String {
     let out = command.args(args).output().expect("run onevisit-server");
     assert!(out.status.success(), "onevisit-server {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Runs an admin command with `input` on its standard input (a password); returns (success,
+/// stdout, stderr).
+pub fn admin_with_input(data: &Path, args: &[&str], input: &str) -> (bool, String, String) {
+    use std::io::Write as _;
+    let mut command = Command::new(server_bin());
+    command.arg("--data").arg(data);
+    if let Some(url) = database_of(data) {
+        command.env("ONEVISIT_DATABASE", url);
+    }
+    let mut child = command
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run onevisit-server");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("onevisit-server ends");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A tenant on disk: initialised with the sample directory; returns the root public key (hex).
@@ -311,6 +337,10 @@ pub trait Deployment {
     fn device(&self, name: &str, inspector: &str) -> Mutex<Store>;
     /// Runs an admin command on the city's data; returns stdout.
     fn admin(&self, args: &[&str]) -> String;
+    /// The address devices and browsers use (`http://127.0.0.1:PORT`).
+    fn base(&self) -> String;
+    /// The data directory admin commands use.
+    fn data(&self) -> &Path;
     /// The sample joint task planned, and its two inspectors' devices (`a`: scjg-01, the lead;
     /// `b`: xfjy-01) enrolled and synced once, so both hold it.
     fn joint_team(&self) -> (TaskCode, Mutex<Store>, Mutex<Store>) {
@@ -332,6 +362,12 @@ impl Deployment for City {
     fn admin(&self, args: &[&str]) -> String {
         City::admin(self, args)
     }
+    fn base(&self) -> String {
+        self.server.base.clone()
+    }
+    fn data(&self) -> &Path {
+        &self.data
+    }
 }
 
 impl Deployment for ReplicatedCity {
@@ -340,6 +376,12 @@ impl Deployment for ReplicatedCity {
     }
     fn admin(&self, args: &[&str]) -> String {
         ReplicatedCity::admin(self, args)
+    }
+    fn base(&self) -> String {
+        self.balancer.base()
+    }
+    fn data(&self) -> &Path {
+        &self.data
     }
 }
 

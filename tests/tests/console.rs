@@ -1,0 +1,183 @@
+//! The web console's doors, through the real server on every backend (behind the two-replica
+//! balancer, each request may land on either replica): nothing answers without a session, every
+//! form needs its session's CSRF token, wrong passwords lock out, a changed password or a disabled
+//! account ends the session at once, a supervisor sees only their department, and whatever the
+//! data holds is shown as text.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use onevisit_flow_tests::console_client::{ConsoleClient, hidden};
+use onevisit_flow_tests::{City, Deployment, ReplicatedCity, admin_with_input};
+
+const ADMIN_PASSWORD: &str = "correct-horse-admin";
+const FIRE_PASSWORD: &str = "correct-horse-fire";
+
+/// Adds the city's administrator and the fire brigade's supervisor.
+fn accounts(city: &impl Deployment) {
+    for (name, role, department, password) in
+        [("admin", "administrator", None, ADMIN_PASSWORD), ("fire", "supervisor", Some("xfjy"), FIRE_PASSWORD)]
+    {
+        let mut args = vec!["user", "add", name, "--role", role];
+        if let Some(d) = department {
+            args.extend(["--department", d]);
+        }
+        let (ok, out, err) = admin_with_input(city.data(), &args, &format!("{password}\n"));
+        assert!(ok && out.contains("已添加"), "{out}{err}");
+    }
+}
+
+fn logged_in(city: &impl Deployment, name: &str, password: &str) -> ConsoleClient {
+    let mut client = ConsoleClient::new(&city.base());
+    let answer = client.login(name, password);
+    assert_eq!((answer.status, answer.location.as_deref()), (303, Some("/console/dashboard")), "{}", answer.body);
+    client
+}
+
+#[test]
+fn the_consoles_doors_hold_on_the_embedded_default() {
+    doors(&City::serving_with(&["--enrolment-failures", "3"]));
+}
+
+#[test]
+fn the_consoles_doors_hold_across_replicas_on_postgres_and_s3() {
+    doors(&ReplicatedCity::new());
+}
+
+fn doors(city: &impl Deployment) {
+    accounts(city);
+    // Weak passwords, unknown roles and departments are refused by the command.
+    for (args, input, why) in [
+        (vec!["user", "add", "weak", "--role", "auditor"], "short\n", "至少 10 个字符"),
+        (vec!["user", "add", "x", "--role", "root"], "long-enough-pw\n", "未知角色"),
+        (vec!["user", "add", "y", "--role", "supervisor", "--department", "nope"], "long-enough-pw\n", "没有部门"),
+        (vec!["user", "add", "admin", "--role", "auditor"], "long-enough-pw\n", "已存在"),
+    ] {
+        let (ok, _, err) = admin_with_input(city.data(), &args, input);
+        assert!(!ok && err.contains(why), "{args:?}: {err}");
+    }
+
+    // Nothing answers without a session: every page sends to the login, a made-up cookie too.
+    let mut stranger = ConsoleClient::new(&city.base());
+    for path in ["/console", "/console/dashboard", "/console/dashboard?department=xfjy"] {
+        let answer = stranger.get(path);
+        assert_eq!(answer.status, 303, "{path}");
+        assert!(answer.location.unwrap().starts_with("/console"), "{path}");
+        assert!(!answer.body.contains("一屏掌控"), "{path}");
+    }
+    stranger.cookies.insert("onevisit_console".into(), "0".repeat(64));
+    assert_eq!(stranger.get("/console/dashboard").location.as_deref(), Some("/console/login"));
+    assert_eq!(stranger.post("/console/logout", &[("csrf", "x")]).location.as_deref(), Some("/console/login"));
+
+    // The login form is bound to the browser that loaded it (no login CSRF).
+    let mut forged = ConsoleClient::new(&city.base());
+    let answer = forged.post("/console/login", &[("name", "admin"), ("password", ADMIN_PASSWORD), ("binding", "x")]);
+    assert_eq!(answer.status, 403);
+    assert!(!answer.set_cookies.iter().any(|c| c.starts_with("onevisit_console=")));
+
+    // A session: its cookie is HttpOnly, Secure, SameSite=Strict, and opens the dashboard.
+    let mut admin = ConsoleClient::new(&city.base());
+    let answer = admin.login("admin", ADMIN_PASSWORD);
+    let cookie = answer.set_cookies.iter().find(|c| c.starts_with("onevisit_console=")).unwrap();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/console"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let dashboard = admin.get("/console/dashboard");
+    assert_eq!(dashboard.status, 200);
+    assert!(dashboard.body.contains("一屏掌控 · 全市") && dashboard.body.contains("<svg"), "{}", dashboard.body);
+    let csrf = hidden(&dashboard.body, "csrf").unwrap();
+
+    // A form without this session's token is refused and changes nothing.
+    for token in ["", "0"] {
+        let answer = admin.post("/console/logout", &[("csrf", token)]);
+        assert_eq!(answer.status, 403, "{token:?}");
+        assert!(answer.body.contains("表单已失效"));
+    }
+    assert_eq!(admin.get("/console/dashboard").status, 200, "still logged in");
+
+    // A supervisor sees only their department, whatever the address asks for.
+    let mut fire = logged_in(city, "fire", FIRE_PASSWORD);
+    let page = fire.get("/console/dashboard?department=scjg");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("一屏掌控 · 平湖市消防救援大队"), "{}", page.body);
+    assert!(!page.body.contains("name=\"department\""), "no department choice for a supervisor");
+    // The administrator's choice of an unknown department is a clear refusal.
+    let page = admin.get("/console/dashboard?department=%3Cscript%3E");
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("&#60;script&#62;") && !page.body.contains("<script>"), "{}", page.body);
+
+    // A new password ends the sessions of that account at once; so does disabling it.
+    let (ok, _, err) = admin_with_input(city.data(), &["user", "passwd", "fire"], "another-horse-fire\n");
+    assert!(ok, "{err}");
+    assert_eq!(fire.get("/console/dashboard").location.as_deref(), Some("/console/login"));
+    let mut fire = logged_in(city, "fire", "another-horse-fire");
+    city.admin(&["user", "disable", "fire"]);
+    assert_eq!(fire.get("/console/dashboard").location.as_deref(), Some("/console/login"));
+    assert_eq!(ConsoleClient::new(&city.base()).login("fire", "another-horse-fire").status, 401);
+    city.admin(&["user", "enable", "fire"]);
+    logged_in(city, "fire", "another-horse-fire");
+
+    // Logging out ends the session on every replica.
+    let answer = admin.post("/console/logout", &[("csrf", &csrf)]);
+    assert_eq!(answer.location.as_deref(), Some("/console/login"));
+    admin
+        .cookies
+        .insert("onevisit_console".into(), cookie.split(';').next().unwrap().split_once('=').unwrap().1.into());
+    for _ in 0..2 {
+        assert_eq!(admin.get("/console/dashboard").location.as_deref(), Some("/console/login"));
+    }
+}
+
+#[test]
+fn repeated_wrong_passwords_lock_out_the_name_even_with_the_right_one() {
+    let city = City::serving_with(&["--enrolment-failures", "3"]);
+    accounts(&city);
+    let mut guesser = ConsoleClient::new(&city.base());
+    for _ in 0..3 {
+        let answer = guesser.login("admin", "wrong-password-1");
+        assert_eq!(answer.status, 401);
+        assert!(answer.body.contains("账号或密码不对"));
+    }
+    let locked = guesser.login("admin", ADMIN_PASSWORD);
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    assert!(locked.body.contains("秒后重试"));
+    // From another browser too: the name is locked, not only the address.
+    assert_eq!(ConsoleClient::new(&city.base()).login("admin", ADMIN_PASSWORD).status, 429);
+    // An unknown name answers like a wrong password (no telling which names exist).
+    let unknown = ConsoleClient::new(&city.base()).login("nobody", "wrong-password-1");
+    assert_eq!(unknown.status, 429, "the address is locked out as well");
+}
+
+#[test]
+fn whatever_the_data_holds_is_shown_as_text() {
+    let city = City::new();
+    accounts(&city);
+    // An enterprise named like a script, with a task past its window: it is on the 督办 list.
+    let mut data: serde_json::Value = serde_json::from_str(onevisit_core::domain::SAMPLE_DIRECTORY_JSON).unwrap();
+    let name = "<script>alert('x')</script>&\"";
+    data["enterprises"][0]["name"] = serde_json::Value::String(name.into());
+    let uscc = data["enterprises"][0]["uscc"].as_str().unwrap().to_string();
+    let file = city.path().join("directory.json");
+    std::fs::write(&file, data.to_string()).unwrap();
+    city.admin(&["import", file.to_str().unwrap()]);
+    let draft = serde_json::json!([{
+        "enterprise": uscc, "lead_department": "scjg", "departments": ["scjg"],
+        "inspectors": ["scjg-01", "scjg-02"], "lead_inspector": "scjg-01", "matters": ["SCJG-001"],
+        "window": {"start": "2026-11-02", "end": "2026-11-06"}, "source": {"kind": "plan", "reference": "<b>计划</b>"}
+    }]);
+    let drafts = city.path().join("drafts.json");
+    std::fs::write(&drafts, draft.to_string()).unwrap();
+    city.admin(&["task", "create", drafts.to_str().unwrap()]);
+    let mut admin = logged_in(&city, "admin", ADMIN_PASSWORD);
+    let page = admin.get("/console/dashboard?from=2026-11-01&to=2026-11-30");
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("<script>"), "a script tag reached the page");
+    assert!(
+        page.body.contains("<td>&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;&#38;&#34;</td>"),
+        "{}",
+        page.body
+    );
+    // A bad date is a clear refusal, not a failure.
+    let bad = admin.get("/console/dashboard?from=2026-13-01");
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("YYYY-MM-DD"));
+}
