@@ -6,25 +6,8 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use onevisit_flow_tests::console_client::{ConsoleClient, hidden};
+use onevisit_flow_tests::console_client::{ADMIN_PASSWORD, ConsoleClient, FIRE_PASSWORD, add_accounts, hidden};
 use onevisit_flow_tests::{City, Deployment, ReplicatedCity, admin_with_input};
-
-const ADMIN_PASSWORD: &str = "correct-horse-admin";
-const FIRE_PASSWORD: &str = "correct-horse-fire";
-
-/// Adds the city's administrator and the fire brigade's supervisor.
-fn accounts(city: &impl Deployment) {
-    for (name, role, department, password) in
-        [("admin", "administrator", None, ADMIN_PASSWORD), ("fire", "supervisor", Some("xfjy"), FIRE_PASSWORD)]
-    {
-        let mut args = vec!["user", "add", name, "--role", role];
-        if let Some(d) = department {
-            args.extend(["--department", d]);
-        }
-        let (ok, out, err) = admin_with_input(city.data(), &args, &format!("{password}\n"));
-        assert!(ok && out.contains("已添加"), "{out}{err}");
-    }
-}
 
 fn logged_in(city: &impl Deployment, name: &str, password: &str) -> ConsoleClient {
     let mut client = ConsoleClient::new(&city.base());
@@ -44,7 +27,7 @@ fn the_consoles_doors_hold_across_replicas_on_postgres_and_s3() {
 }
 
 fn doors(city: &impl Deployment) {
-    accounts(city);
+    add_accounts(city);
     // Weak passwords, unknown roles and departments are refused by the command.
     for (args, input, why) in [
         (vec!["user", "add", "weak", "--role", "auditor"], "short\n", "至少 10 个字符"),
@@ -130,7 +113,7 @@ fn doors(city: &impl Deployment) {
 #[test]
 fn repeated_wrong_passwords_lock_out_the_name_even_with_the_right_one() {
     let city = City::serving_with(&["--enrolment-failures", "3"]);
-    accounts(&city);
+    add_accounts(&city);
     let mut guesser = ConsoleClient::new(&city.base());
     for _ in 0..3 {
         let answer = guesser.login("admin", "wrong-password-1");
@@ -150,7 +133,7 @@ fn repeated_wrong_passwords_lock_out_the_name_even_with_the_right_one() {
 #[test]
 fn whatever_the_data_holds_is_shown_as_text() {
     let city = City::new();
-    accounts(&city);
+    add_accounts(&city);
     // An enterprise named like a script, with a task past its window: it is on the 督办 list.
     let mut data: serde_json::Value = serde_json::from_str(onevisit_core::domain::SAMPLE_DIRECTORY_JSON).unwrap();
     let name = "<script>alert('x')</script>&\"";

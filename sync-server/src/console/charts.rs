@@ -26,10 +26,12 @@ fn draw_rates(
     let mut chart = ChartBuilder::on(&root)
         .margin(12)
         .x_label_area_size(24)
-        .y_label_area_size(130)
+        .y_label_area_size(150)
         .build_cartesian_2d(0f64..100f64, (0..bars.len()).into_segmented())?;
+    // Segment 0 is drawn at the bottom: the first figure goes in the top segment.
+    let n = bars.len();
     let label = |v: &SegmentValue<usize>| match v {
-        SegmentValue::CenterOf(i) => bars.get(*i).map(|(name, _)| name.to_string()).unwrap_or_default(),
+        SegmentValue::CenterOf(i) if *i < n => bars[n - 1 - *i].0.to_string(),
         _ => String::new(),
     };
     chart
@@ -38,14 +40,14 @@ fn draw_rates(
         .x_labels(6)
         .x_label_formatter(&|x| format!("{x:.0}%"))
         .y_label_formatter(&label)
-        .label_style(("sans-serif", 14))
+        .label_style(("sans-serif", 15))
         .light_line_style(WHITE)
         .draw()?;
     let colour = RGBColor(0x1f, 0x6f, 0xb5);
     chart.draw_series(bars.iter().enumerate().filter_map(|(i, (_, rate))| {
         rate.map(|r| {
-            let top = SegmentValue::Exact(i);
-            let bottom = SegmentValue::Exact(i + 1);
+            let top = SegmentValue::Exact(n - 1 - i);
+            let bottom = SegmentValue::Exact(n - i);
             let mut bar = Rectangle::new([(0.0, top), (r * 100.0, bottom)], colour.filled());
             bar.set_margin(6, 6, 0, 0);
             bar
