@@ -257,6 +257,8 @@ fn city_facts(n: usize, year: usize, departments: &[String]) -> TaskFacts {
         covers: rechecks.iter().map(|r| r.finding.clone()).collect(),
         of_task,
         lead_department: departments[0].clone(),
+        inspectors: vec!["scjg-01".into(), "xfjy-01".into()],
+        matters: vec!["SCJG-001".into(), "XFJY-001".into()],
         departments,
         window: TimeWindow { start: day(start), end: day(start + 6) },
         status,
@@ -264,6 +266,8 @@ fn city_facts(n: usize, year: usize, departments: &[String]) -> TaskFacts {
         on_site_record_signed: arrived.is_some() && !n.is_multiple_of(25),
         findings,
         rechecks,
+        answered: 6,
+        documents: usize::from(arrived.is_some()) + usize::from(n.is_multiple_of(3)),
         conflicts: usize::from(n.is_multiple_of(97)),
         unsigned,
     }

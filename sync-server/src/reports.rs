@@ -37,6 +37,15 @@ pub fn facts_of(record: &InspectionRecord) -> String {
 /// The report of `query` over every stored task. The summaries are parsed and the figures
 /// computed off the async runtime (a city's year is a few hundred milliseconds of work).
 pub async fn city_report<S: Storage>(storage: &S, query: &ReportQuery) -> Result<CityReport, StorageError> {
+    let (facts, unreadable) = all_facts(storage).await?;
+    let query = query.clone();
+    let report = blocking(move || report(&facts, &query)).await?;
+    Ok(CityReport { report, unreadable })
+}
+
+/// Every task's summary (records without a current one summarised now), and the task codes whose
+/// record cannot be read.
+pub async fn all_facts<S: Storage>(storage: &S) -> Result<(Vec<TaskFacts>, Vec<String>), StorageError> {
     let rows = storage.task_facts().await?;
     let (mut facts, missing) = blocking(move || parse_all(rows)).await?;
     let mut unreadable = Vec::new();
@@ -46,9 +55,7 @@ pub async fn city_report<S: Storage>(storage: &S, query: &ReportQuery) -> Result
             None => unreadable.push(id),
         }
     }
-    let query = query.clone();
-    let report = blocking(move || report(&facts, &query)).await?;
-    Ok(CityReport { report, unreadable })
+    Ok((facts, unreadable))
 }
 
 /// Runs CPU-bound work on the blocking pool.

@@ -164,3 +164,73 @@ fn whatever_the_data_holds_is_shown_as_text() {
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("YYYY-MM-DD"));
 }
+
+#[test]
+fn the_task_board_and_task_pages_follow_the_role_on_the_embedded_default() {
+    board_and_pages(&City::new());
+}
+
+#[test]
+fn the_task_board_and_task_pages_follow_the_role_across_replicas() {
+    board_and_pages(&ReplicatedCity::new());
+}
+
+fn board_and_pages(city: &impl Deployment) {
+    add_accounts(city);
+    // A joint inspection recorded by two devices (market supervision leads, fire takes part,
+    // one fire finding), and market supervision's own task, planned only.
+    let (_a, _b, joint) = onevisit_flow_tests::recorded_case(city);
+    let tmp = tempfile::tempdir().unwrap();
+    let uscc = {
+        let data: serde_json::Value = serde_json::from_str(onevisit_core::domain::SAMPLE_DIRECTORY_JSON).unwrap();
+        data["enterprises"][1]["uscc"].as_str().unwrap().to_string()
+    };
+    let drafts = tmp.path().join("drafts.json");
+    let draft = serde_json::json!([{
+        "enterprise": uscc, "lead_department": "scjg", "departments": ["scjg"],
+        "inspectors": ["scjg-01", "scjg-02"], "lead_inspector": "scjg-01", "matters": ["SCJG-001"],
+        "window": {"start": "2026-12-01", "end": "2026-12-07"}, "source": {"kind": "plan", "reference": "2026-12"}
+    }]);
+    std::fs::write(&drafts, draft.to_string()).unwrap();
+    let created: Vec<String> =
+        serde_json::from_str(&city.admin(&["task", "create", drafts.to_str().unwrap(), "--json"])).unwrap();
+    let market = created[0].clone();
+
+    // The administrator's board holds both, with each task's progress.
+    let mut admin = logged_in(city, "admin", ADMIN_PASSWORD);
+    let board = admin.get("/console/tasks");
+    assert_eq!(board.status, 200);
+    assert!(board.body.contains(joint.as_str()) && board.body.contains(&market), "{}", board.body);
+    assert!(board.body.contains("符合条件的任务 2 个"), "{}", board.body);
+    assert!(board.body.contains("<td>8/8</td>"), "every check point of the joint task answered: {}", board.body);
+    // Filters: by status, by source, by department.
+    let recorded = admin.get("/console/tasks?status=recorded");
+    assert!(recorded.body.contains(joint.as_str()) && !recorded.body.contains(&market));
+    let planned = admin.get("/console/tasks?source=plan");
+    assert!(!planned.body.contains(joint.as_str()) && planned.body.contains(&market));
+    let fire_only = admin.get("/console/tasks?department=xfjy");
+    assert!(fire_only.body.contains(joint.as_str()) && !fire_only.body.contains(&market));
+
+    // The task page shows the merged record: both sections, the finding and its loop.
+    let page = admin.get(&format!("/console/tasks/{}", joint.as_str()));
+    assert_eq!(page.status, 200);
+    for text in ["<h2>市场监管局</h2>", "<h2>消防救援大队</h2>", "疏散通道堆放杂物", "待复查", "XFJY-001-03"]
+    {
+        assert!(page.body.contains(text), "{text}: {}", page.body);
+    }
+    assert_eq!(admin.get("/console/tasks/330482-20261201-NOSUCHXX").status, 404);
+    assert_eq!(admin.get("/console/tasks/not-a-code").status, 404);
+
+    // The fire supervisor: only the tasks fire takes part in; another's task is forbidden.
+    let mut fire = logged_in(city, "fire", FIRE_PASSWORD);
+    let board = fire.get("/console/tasks?department=scjg");
+    assert!(board.body.contains(joint.as_str()) && !board.body.contains(&market), "{}", board.body);
+    assert_eq!(fire.get(&format!("/console/tasks/{}", joint.as_str())).status, 200);
+    let forbidden = fire.get(&format!("/console/tasks/{market}"));
+    assert_eq!(forbidden.status, 403);
+    assert!(forbidden.body.contains("无权") && !forbidden.body.contains("SCJG-001-01"), "{}", forbidden.body);
+    // And without a session, neither page answers.
+    let mut stranger = ConsoleClient::new(&city.base());
+    assert_eq!(stranger.get("/console/tasks").location.as_deref(), Some("/console/login"));
+    assert_eq!(stranger.get(&format!("/console/tasks/{market}")).location.as_deref(), Some("/console/login"));
+}

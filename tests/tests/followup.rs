@@ -120,7 +120,7 @@ fn a_signed_order_past_its_deadline_gets_one_reinspection_and_the_loop_closes() 
     db.execute("UPDATE record_facts SET facts = '{\"v\":0}'", []).unwrap();
     assert_eq!(report(&city, "2027-01-05", None), before);
     let kept: i64 =
-        db.query_row("SELECT count(*) FROM record_facts WHERE facts LIKE '{\"v\":1,%'", [], |r| r.get(0)).unwrap();
+        db.query_row("SELECT count(*) FROM record_facts WHERE facts LIKE '{\"v\":2,%'", [], |r| r.get(0)).unwrap();
     assert_eq!(kept, 2);
     for bad in [["--from", "2026-12-31", "--to", "2026-12-01"], ["--department", "nope", "--to", "2026-12-01"]] {
         let out = std::process::Command::new(onevisit_flow_tests::server_bin())

@@ -11,7 +11,7 @@ use crate::record::documents::MissingSignature;
 use crate::record::{InspectionRecord, RecheckOutcome, RecordError, Status};
 
 /// The layout of [`TaskFacts`]; a stored summary of another layout is computed again.
-pub const FACTS_VERSION: u32 = 1;
+pub const FACTS_VERSION: u32 = 2;
 
 /// Why a task exists, as the figures group it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +100,10 @@ pub struct TaskFacts {
     pub lead_department: String,
     /// Every department taking part.
     pub departments: Vec<String>,
+    /// The inspectors assigned.
+    pub inspectors: Vec<String>,
+    /// The matters selected (their check points are what there is to answer).
+    pub matters: Vec<String>,
     /// When it is due.
     pub window: TimeWindow,
     /// Where the record stands.
@@ -116,6 +120,10 @@ pub struct TaskFacts {
     /// Its re-inspection results.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rechecks: Vec<RecheckFacts>,
+    /// Check points answered.
+    pub answered: usize,
+    /// Documents rendered (latest versions, one per kind and department).
+    pub documents: usize,
     /// Open conflicts.
     pub conflicts: usize,
     /// Documents whose latest version is not fully signed.
@@ -140,9 +148,13 @@ impl TaskFacts {
         let mut ordered = Vec::new();
         let mut unsigned = Vec::new();
         let documents = record.documents()?;
-        for latest in documents.iter().filter(|d| {
-            !documents.iter().any(|o| o.kind == d.kind && o.department == d.department && o.version > d.version)
-        }) {
+        let latest_versions: Vec<_> = documents
+            .iter()
+            .filter(|d| {
+                !documents.iter().any(|o| o.kind == d.kind && o.department == d.department && o.version > d.version)
+            })
+            .collect();
+        for latest in &latest_versions {
             let report = record.document_report(&latest.sha256, None)?;
             match (report.signed, latest.kind) {
                 (true, DocumentKind::OnSiteRecord) => on_site_record_signed = true,
@@ -182,12 +194,16 @@ impl TaskFacts {
             covers,
             lead_department: task.lead_department.to_string(),
             departments: task.departments.iter().map(ToString::to_string).collect(),
+            inspectors: task.inspectors.iter().map(ToString::to_string).collect(),
+            matters: task.matters.iter().map(ToString::to_string).collect(),
             window: task.window,
             status: record.status()?,
             arrived_at_ms: record.check_in()?.map(|c| c.stamp.at_ms),
             on_site_record_signed,
             findings,
             rechecks,
+            answered: record.answers()?.len(),
+            documents: latest_versions.len(),
             conflicts: record.conflicts()?.len(),
             unsigned,
         })

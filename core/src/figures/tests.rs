@@ -36,9 +36,12 @@ fn a_recorded_inspection_summarises_its_status_arrival_findings_and_documents() 
     assert!(!facts.on_site_record_signed);
     assert!(facts.unsigned.is_empty() && facts.rechecks.is_empty());
     assert_eq!(facts.conflicts, 0);
+    assert_eq!((facts.answered, facts.documents), (8, 0), "every check point of both matters, no document yet");
+    assert_eq!(facts.matters, ["SCJG-001", "XFJY-001"]);
+    assert_eq!(facts.inspectors.len(), 2);
     // Stored and read back; another layout, or garbage, is computed again instead.
     assert_eq!(TaskFacts::from_json(&facts.to_json()), Some(facts.clone()));
-    let older = facts.to_json().replacen("\"v\":1", "\"v\":0", 1);
+    let older = facts.to_json().replacen(&format!("\"v\":{}", super::FACTS_VERSION), "\"v\":1", 1);
     assert_eq!(TaskFacts::from_json(&older), None);
     assert_eq!(TaskFacts::from_json("{\"v\":1"), None);
 }
@@ -79,6 +82,7 @@ fn the_on_site_record_counts_as_handheld_only_once_the_party_has_signed_too() {
     let facts = TaskFacts::of(&a.record).unwrap();
     assert!(facts.on_site_record_signed);
     assert!(facts.unsigned.is_empty());
+    assert_eq!(facts.documents, 1);
 }
 
 /// A task of the hand-computed city.
@@ -92,12 +96,16 @@ fn task(code: &str, source: SourceKind, departments: &[&str], window: (NaiveDate
         covers: Vec::new(),
         lead_department: departments[0].into(),
         departments: departments.iter().map(|d| d.to_string()).collect(),
+        inspectors: Vec::new(),
+        matters: Vec::new(),
         window: TimeWindow { start: window.0, end: window.1 },
         status: Status::Planned,
         arrived_at_ms: None,
         on_site_record_signed: false,
         findings: Vec::new(),
         rechecks: Vec::new(),
+        answered: 0,
+        documents: 0,
         conflicts: 0,
         unsigned: Vec::new(),
     }

@@ -121,7 +121,7 @@ pub(super) async fn show<S: Storage, B: BlobStorage>(
     let names = Names(&directory);
     let s = &r.supervision;
     let page_data = DashboardPage {
-        nav: Nav { name: viewer.user.name.clone(), role: viewer.role.label_zh(), csrf: viewer.session.csrf.clone() },
+        nav: Nav::of(&viewer),
         from: from.to_string(),
         to: to.to_string(),
         today: today.to_string(),
@@ -187,20 +187,22 @@ pub(super) async fn show<S: Storage, B: BlobStorage>(
 }
 
 /// The directory the server holds (an empty one before an import).
-async fn directory<S: Storage, B: BlobStorage>(state: &AppState<S, B>) -> Result<Arc<Directory>, ConsoleError> {
+pub(super) async fn directory<S: Storage, B: BlobStorage>(
+    state: &AppState<S, B>,
+) -> Result<Arc<Directory>, ConsoleError> {
     let version = state.storage.directory_version().await?.unwrap_or_default();
     Ok(state.records.directory(&state.storage, version).await?)
 }
 
 /// Names from the directory, the identifier where it has none.
-struct Names<'a>(&'a Directory);
+pub(super) struct Names<'a>(pub(super) &'a Directory);
 
 impl Names<'_> {
-    fn department(&self, id: &str) -> String {
+    pub(super) fn department(&self, id: &str) -> String {
         DepartmentId::new(id).ok().and_then(|d| self.0.department(&d)).map_or(id.to_string(), |d| d.name.clone())
     }
 
-    fn enterprise(&self, uscc: &str) -> String {
+    pub(super) fn enterprise(&self, uscc: &str) -> String {
         Uscc::parse(uscc).ok().and_then(|u| self.0.enterprise(&u)).map_or(uscc.to_string(), |e| e.name.clone())
     }
 }

@@ -8,6 +8,7 @@ mod charts;
 mod dashboard;
 mod pages;
 pub mod session;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -90,6 +91,8 @@ pub fn router<S: Storage, B: BlobStorage>() -> Router<Arc<AppState<S, B>>> {
         .route("/console/login", get(session::login_form).post(session::login::<S, B>))
         .route("/console/logout", post(session::logout::<S, B>))
         .route("/console/dashboard", get(dashboard::show::<S, B>))
+        .route("/console/tasks", get(tasks::board::<S, B>))
+        .route("/console/tasks/{code}", get(tasks::task::<S, B>))
         .route(
             "/console/assets/console.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }),

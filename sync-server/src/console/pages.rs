@@ -42,6 +42,13 @@ pub(super) struct Nav {
     pub(super) csrf: String,
 }
 
+impl Nav {
+    /// The bar for `viewer`.
+    pub(super) fn of(viewer: &super::session::Viewer) -> Nav {
+        Nav { name: viewer.user.name.clone(), role: viewer.role.label_zh(), csrf: viewer.session.csrf.clone() }
+    }
+}
+
 /// The login page.
 #[derive(Template)]
 #[template(path = "console/login.html")]
