@@ -229,6 +229,20 @@ fn board_and_pages(city: &impl Deployment) {
     let forbidden = fire.get(&format!("/console/tasks/{market}"));
     assert_eq!(forbidden.status, 403);
     assert!(forbidden.body.contains("无权") && !forbidden.body.contains("SCJG-001-01"), "{}", forbidden.body);
+    // The enterprise's file: the joint task with its finding; the supervisor's only with theirs.
+    let link = "/console/enterprises/";
+    let at = page.body.find(link).unwrap() + link.len();
+    let first = page.body[at..at + 18].to_string();
+    let file = admin.get(&format!("/console/enterprises/{first}"));
+    assert_eq!(file.status, 200);
+    assert!(
+        file.body.contains("一企一档") && file.body.contains(joint.as_str()) && file.body.contains("疏散通道堆放杂物"),
+        "{}",
+        file.body
+    );
+    assert!(admin.get(&format!("/console/enterprises/{uscc}")).body.contains(&market));
+    assert!(!fire.get(&format!("/console/enterprises/{uscc}")).body.contains(&market), "not the fire brigade's task");
+    assert_eq!(admin.get("/console/enterprises/913304820000000000").status, 404);
     // And without a session, neither page answers.
     let mut stranger = ConsoleClient::new(&city.base());
     assert_eq!(stranger.get("/console/tasks").location.as_deref(), Some("/console/login"));

@@ -6,6 +6,7 @@
 pub mod accounts;
 mod charts;
 mod dashboard;
+mod enterprises;
 mod pages;
 pub mod session;
 mod tasks;
@@ -93,6 +94,7 @@ pub fn router<S: Storage, B: BlobStorage>() -> Router<Arc<AppState<S, B>>> {
         .route("/console/dashboard", get(dashboard::show::<S, B>))
         .route("/console/tasks", get(tasks::board::<S, B>))
         .route("/console/tasks/{code}", get(tasks::task::<S, B>))
+        .route("/console/enterprises/{uscc}", get(enterprises::show::<S, B>))
         .route(
             "/console/assets/console.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }),

@@ -199,6 +199,7 @@ pub(super) struct DocumentBlock {
 pub(super) struct TaskPage {
     nav: Nav,
     code: String,
+    uscc: String,
     enterprise: String,
     address: String,
     status: String,
@@ -269,6 +270,7 @@ pub(super) async fn task<S: Storage, B: BlobStorage>(
     let page_data = TaskPage {
         nav: Nav::of(&viewer),
         code: view.task_code.clone(),
+        uscc: view.enterprise_uscc.clone(),
         enterprise: view.enterprise_name.clone(),
         address: view.enterprise_address.clone(),
         status: view.status_label.into(),
