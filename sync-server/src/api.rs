@@ -43,6 +43,8 @@ pub struct AppState<S, B = crate::blobs::FileBlobs> {
     pub body_timeout: Duration,
     /// Connections turned away by the listener.
     pub connections: Arc<crate::listener::ConnectionCounters>,
+    /// Every task's summary, kept for the console's pages.
+    pub facts: crate::reports::FactsCache,
 }
 
 /// Prometheus counters.

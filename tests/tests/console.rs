@@ -210,6 +210,14 @@ fn board_and_pages(city: &impl Deployment) {
     assert!(!planned.body.contains(joint.as_str()) && planned.body.contains(&market));
     let fire_only = admin.get("/console/tasks?department=xfjy");
     assert!(fire_only.body.contains(joint.as_str()) && !fire_only.body.contains(&market));
+    // A task planned after the board was read is on it at the next look (whichever replica
+    // answers: each refreshes its summaries from what was written since).
+    let later: Vec<String> =
+        serde_json::from_str(&city.admin(&["task", "create", drafts.to_str().unwrap(), "--json"])).unwrap();
+    for _ in 0..2 {
+        let board = admin.get("/console/tasks");
+        assert!(board.body.contains(&later[0]) && board.body.contains("符合条件的任务 3 个"), "{}", board.body);
+    }
 
     // The task page shows the merged record: both sections, the finding and its loop.
     let page = admin.get(&format!("/console/tasks/{}", joint.as_str()));

@@ -93,7 +93,7 @@ pub(super) async fn show<S: Storage, B: BlobStorage>(
         return Err(ConsoleError::BadInput(format!("名录中没有部门 {d}")));
     }
     let report_query = ReportQuery { from, to, department: department.clone(), today };
-    let city = crate::reports::city_report(&state.storage, &report_query).await?;
+    let city = state.facts.report(&state.storage, &report_query).await?;
     let r = &city.report;
     let f = &r.figures;
     let rates: [(&'static str, &Ratio, &'static str); 5] = [

@@ -90,7 +90,8 @@ pub(super) async fn board<S: Storage, B: BlobStorage>(
     let status = query.status.clone().filter(|s| !s.is_empty());
     let source = query.source.clone().filter(|s| !s.is_empty());
     let needle = query.enterprise.clone().unwrap_or_default().trim().to_string();
-    let (facts, _) = crate::reports::all_facts(&state.storage).await?;
+    let snapshot = state.facts.current(&state.storage).await?;
+    let facts = &snapshot.facts;
     let names = super::dashboard::Names(&directory);
     let matches = |f: &TaskFacts| {
         department.as_ref().is_none_or(|d| f.departments.contains(d))

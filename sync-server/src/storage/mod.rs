@@ -505,6 +505,13 @@ pub trait Storage: Send + Sync + 'static {
     /// Every record's id with its stored summary for the figures, `None` for a record stored
     /// before summaries were kept; in no particular order.
     fn task_facts(&self) -> impl Future<Output = Result<Vec<(String, Option<String>)>, StorageError>> + Send;
+    /// The feed head, and the id and stored summary of every record written (created, appended
+    /// to, reassigned) after feed position `since`, read in one snapshot: what a cache of the
+    /// summaries must refresh.
+    fn facts_since(
+        &self,
+        since: u64,
+    ) -> impl Future<Output = Result<(u64, Vec<(String, Option<String>)>), StorageError>> + Send;
     /// Stores the summary of a record computed at `version`, unless it moved on meanwhile (its
     /// own write then stored a newer one). Returns whether it was stored.
     fn put_facts(

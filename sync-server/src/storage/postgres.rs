@@ -956,6 +956,30 @@ impl Storage for PostgresStorage {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
+    async fn facts_since(&self, since: u64) -> Result<(u64, Vec<(String, Option<String>)>), StorageError> {
+        let mut c = self.client().await?;
+        // One snapshot: the head and the rows agree (writers take positions under the counter's
+        // row lock, so none below the head commits later).
+        let tx = c
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(db)?;
+        let head: i64 = tx.query_one("SELECT seq FROM feed_counter WHERE id = 1", &[]).await.map_err(db)?.get(0);
+        let since = i64::try_from(since).unwrap_or(i64::MAX);
+        let rows = tx
+            .query(
+                "SELECT r.id, f.facts FROM records r LEFT JOIN record_facts f ON f.doc = r.id WHERE r.feed_seq > $1",
+                &[&since],
+            )
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok((to_u64(head), rows.iter().map(|r| (r.get(0), r.get(1))).collect()))
+    }
+
     async fn put_facts(&self, id: String, version: u64, facts: String) -> Result<bool, StorageError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;

@@ -1077,6 +1077,24 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn facts_since(&self, since: u64) -> Result<(u64, Vec<(String, Option<String>)>), StorageError> {
+        self.read(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let head: i64 = tx.query_row("SELECT seq FROM feed_counter WHERE id = 1", [], |r| r.get(0)).map_err(db)?;
+            let rows = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT r.id, f.facts FROM records r LEFT JOIN record_facts f ON f.doc = r.id WHERE r.feed_seq > ?1",
+                    )
+                    .map_err(db)?;
+                let rows = stmt.query_map([since as i64], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(db)?
+            };
+            Ok((head as u64, rows))
+        })
+        .await
+    }
+
     async fn put_facts(&self, id: String, version: u64, facts: String) -> Result<bool, StorageError> {
         self.with(move |c| {
             let tx = write_transaction(c)?;
