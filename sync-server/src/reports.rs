@@ -10,7 +10,7 @@ use onevisit_core::figures::{Ratio, Report, ReportQuery, TaskFacts, report};
 use onevisit_core::record::InspectionRecord;
 use serde::Serialize;
 
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Storage, StorageError, StoredFacts};
 use crate::tasks;
 
 /// A report over the stored city, with the records that could not be read.
@@ -65,12 +65,15 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
     tokio::task::spawn_blocking(work).await.map_err(|e| StorageError::Database(Box::new(e)))
 }
 
+/// Summaries parsed, each with its task code, and the ids of those that did not read.
+type Parsed = (Vec<(String, TaskFacts)>, Vec<String>);
+
 /// The stored summaries parsed, on every core, each with its task code; and the ids of records
 /// with none that reads (stored before summaries, or under another layout).
-fn parse_all(rows: Vec<(String, Option<String>)>) -> (Vec<(String, TaskFacts)>, Vec<String>) {
+fn parse_all(rows: Vec<StoredFacts>) -> Parsed {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     let chunk = rows.len().div_ceil(threads).max(1);
-    let parse = |part: &[(String, Option<String>)]| {
+    let parse = |part: &[StoredFacts]| -> Parsed {
         let (mut facts, mut missing) = (Vec::with_capacity(part.len()), Vec::new());
         for (id, stored) in part {
             match stored.as_deref().and_then(TaskFacts::from_json) {
@@ -80,7 +83,7 @@ fn parse_all(rows: Vec<(String, Option<String>)>) -> (Vec<(String, TaskFacts)>, 
         }
         (facts, missing)
     };
-    let parts: Vec<(Vec<(String, TaskFacts)>, Vec<String>)> = std::thread::scope(|scope| {
+    let parts: Vec<Parsed> = std::thread::scope(|scope| {
         let handles: Vec<_> = rows.chunks(chunk).map(|part| scope.spawn(move || parse(part))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     });

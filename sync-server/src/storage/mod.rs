@@ -316,6 +316,9 @@ pub struct StoredDraw {
     pub record: Option<String>,
 }
 
+/// A record's id and its stored summary for the figures, if it has one.
+pub type StoredFacts = (String, Option<String>);
+
 /// A console account: a person at a screen (administrator, department supervisor, auditor), not a
 /// device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -504,14 +507,11 @@ pub trait Storage: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64, StorageError>> + Send;
     /// Every record's id with its stored summary for the figures, `None` for a record stored
     /// before summaries were kept; in no particular order.
-    fn task_facts(&self) -> impl Future<Output = Result<Vec<(String, Option<String>)>, StorageError>> + Send;
+    fn task_facts(&self) -> impl Future<Output = Result<Vec<StoredFacts>, StorageError>> + Send;
     /// The feed head, and the id and stored summary of every record written (created, appended
     /// to, reassigned) after feed position `since`, read in one snapshot: what a cache of the
     /// summaries must refresh.
-    fn facts_since(
-        &self,
-        since: u64,
-    ) -> impl Future<Output = Result<(u64, Vec<(String, Option<String>)>), StorageError>> + Send;
+    fn facts_since(&self, since: u64) -> impl Future<Output = Result<(u64, Vec<StoredFacts>), StorageError>> + Send;
     /// Stores the summary of a record computed at `version`, unless it moved on meanwhile (its
     /// own write then stored a newer one). Returns whether it was stored.
     fn put_facts(

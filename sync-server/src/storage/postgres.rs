@@ -21,7 +21,8 @@ mod nonces;
 
 use super::{
     ConsoleSession, ConsoleUser, DeviceRecord, DeviceSession, DeviceSummary, EnrolmentSummary, FeedPage, FeedRow,
-    NewRecord, RecordMeta, Storage, StorageError, StoredAuditEntry, StoredDraw, StoredRecord, TenantRecord,
+    NewRecord, RecordMeta, Storage, StorageError, StoredAuditEntry, StoredDraw, StoredFacts, StoredRecord,
+    TenantRecord,
 };
 
 /// The schema, one migration per entry; a database records how many it has applied.
@@ -947,7 +948,7 @@ impl Storage for PostgresStorage {
         Ok(expected_version + 1)
     }
 
-    async fn task_facts(&self) -> Result<Vec<(String, Option<String>)>, StorageError> {
+    async fn task_facts(&self) -> Result<Vec<StoredFacts>, StorageError> {
         let c = self.client().await?;
         let rows = c
             .query("SELECT r.id, f.facts FROM records r LEFT JOIN record_facts f ON f.doc = r.id", &[])
@@ -956,7 +957,7 @@ impl Storage for PostgresStorage {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    async fn facts_since(&self, since: u64) -> Result<(u64, Vec<(String, Option<String>)>), StorageError> {
+    async fn facts_since(&self, since: u64) -> Result<(u64, Vec<StoredFacts>), StorageError> {
         let mut c = self.client().await?;
         // One snapshot: the head and the rows agree (writers take positions under the counter's
         // row lock, so none below the head commits later).

@@ -13,7 +13,8 @@ mod nonces;
 
 use super::{
     ConsoleSession, ConsoleUser, DeviceRecord, DeviceSession, DeviceSummary, EnrolmentSummary, FeedPage, FeedRow,
-    NewRecord, RecordMeta, Storage, StorageError, StoredAuditEntry, StoredDraw, StoredRecord, TenantRecord,
+    NewRecord, RecordMeta, Storage, StorageError, StoredAuditEntry, StoredDraw, StoredFacts, StoredRecord,
+    TenantRecord,
 };
 
 const SCHEMA: &str = "
@@ -1050,7 +1051,7 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn task_facts(&self) -> Result<Vec<(String, Option<String>)>, StorageError> {
+    async fn task_facts(&self) -> Result<Vec<StoredFacts>, StorageError> {
         self.read(|c| {
             // The summaries in storage order (one scan of their table), then the few records
             // without one (a scan of the records' key index only).
@@ -1077,7 +1078,7 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn facts_since(&self, since: u64) -> Result<(u64, Vec<(String, Option<String>)>), StorageError> {
+    async fn facts_since(&self, since: u64) -> Result<(u64, Vec<StoredFacts>), StorageError> {
         self.read(move |c| {
             let tx = c.transaction().map_err(db)?;
             let head: i64 = tx.query_row("SELECT seq FROM feed_counter WHERE id = 1", [], |r| r.get(0)).map_err(db)?;
