@@ -131,8 +131,10 @@ fn main() {
     if run("report") {
         if quick {
             report::run(tmp.path(), 10_000, 1_000, 3);
+            report::console_pages(tmp.path(), 10_000, 5);
         } else {
             report::run(tmp.path(), 100_000, 10_000, 5);
+            report::console_pages(tmp.path(), 100_000, 20);
         }
     }
     if run("bindings") {

@@ -105,6 +105,83 @@ pub fn run(base: &Path, year: usize, upgrade: usize, rounds: usize) {
     facts_per_write(base, rounds.max(200));
 }
 
+/// The console's dashboard and task board over the same year, through the real release server
+/// on loopback (login, then each page requested again and again): the time from request to the
+/// whole page, with the first look (the summaries loaded into the server's memory) beside it.
+pub fn console_pages(base: &Path, year: usize, rounds: usize) {
+    use onevisit_test_support::ServerProcess;
+    use onevisit_test_support::console::ConsoleClient;
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let bin = crate::release_bin("onevisit-server", &["-p", "onevisit-server"]);
+    let data = base.join("console-city");
+    let admin = |args: &[&str], input: Option<&str>| {
+        let mut child = Command::new(&bin)
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("onevisit-server");
+        if let Some(text) = input {
+            child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("stdin");
+        }
+        assert!(child.wait().expect("onevisit-server").success(), "onevisit-server {args:?}");
+    };
+    admin(&["init", "--tenant", "330482"], None);
+    admin(&["import", "--sample"], None);
+    admin(&["user", "add", "admin", "--role", "administrator"], Some("benchmark-password\n"));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let storage = SqliteStorage::open(&data).expect("storage");
+        let snapshot = template_snapshot();
+        let departments: Vec<String> =
+            sample::directory().expect("sample").departments().map(|d| d.id.to_string()).collect();
+        for batch in (0..year).collect::<Vec<_>>().chunks(2_000) {
+            let docs = batch.iter().map(|&n| new_record(&city_facts(n, year, &departments), &snapshot)).collect();
+            storage.create_records(docs).await.expect("create");
+        }
+    });
+    let server = ServerProcess::spawn(&bin, &data, "127.0.0.1:0", &[], "warn", Stdio::null());
+    let mut browser = ConsoleClient::new(&server.base);
+    assert_eq!(browser.login("admin", "benchmark-password").status, 303, "login");
+    let dashboard = "/console/dashboard?from=2026-01-01&to=2026-12-31";
+    let board = "/console/tasks?status=on_site";
+    let time = |browser: &mut ConsoleClient, path: &str| {
+        let t = Instant::now();
+        let answer = browser.get(path);
+        assert_eq!(answer.status, 200, "{path}");
+        (ms(t.elapsed()), answer.body.len())
+    };
+    let (first, _) = time(&mut browser, dashboard);
+    let (mut pages, mut boards) = (Vec::new(), Vec::new());
+    let (mut page_bytes, mut board_bytes) = (0, 0);
+    for _ in 0..rounds {
+        let (t, n) = time(&mut browser, dashboard);
+        pages.push(t);
+        page_bytes = n;
+        let (t, n) = time(&mut browser, board);
+        boards.push(t);
+        board_bytes = n;
+    }
+    emit(
+        "console_dashboard_p50",
+        percentile(&mut pages, 0.5),
+        "ms",
+        json!({"target": "<= 200 ms", "inspections": year, "first_look_ms": round(first), "page_bytes": page_bytes,
+               "detail": "GET /console/dashboard for 2026 from the release server on loopback: the figures of the year, the chart and the 督办 tables (HTML), the summaries held in the server's memory after the first look"}),
+    );
+    emit(
+        "console_task_board_p50",
+        percentile(&mut boards, 0.5),
+        "ms",
+        json!({"target": "<= 200 ms", "inspections": year, "page_bytes": board_bytes,
+               "detail": "GET /console/tasks?status=on_site: every task filtered, the first 500 rows rendered"}),
+    );
+    drop(server);
+}
+
 /// What summarising adds to each accepted write: `TaskFacts::of` on a recorded inspection with a
 /// finding and a signed on-site record (the signatures verified again).
 fn facts_per_write(base: &Path, rounds: usize) {

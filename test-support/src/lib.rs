@@ -3,6 +3,7 @@
 //! ([`server`]), a throw-away PostgreSQL cluster ([`postgres`]) and a real S3-compatible server ([`s3`]). It depends on no OneVisit
 //! crate, so the core's own unit tests can use it too.
 
+pub mod console;
 pub mod jpeg;
 pub mod postgres;
 pub mod s3;

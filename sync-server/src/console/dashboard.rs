@@ -18,6 +18,9 @@ use crate::api::AppState;
 use crate::blobs::BlobStorage;
 use crate::storage::Storage;
 
+/// Rows each 督办 table shows at most (its heading says how many there are).
+const SUPERVISION_ROWS: usize = 200;
+
 /// The dashboard's filters.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct DashboardQuery {
@@ -57,6 +60,10 @@ pub(super) struct DashboardPage {
     overdue_rectifications: Vec<Line>,
     open_conflicts: Vec<Line>,
     unsigned_documents: Vec<Line>,
+    /// How many of each 督办 list there are (the tables show the first [`SUPERVISION_ROWS`]).
+    counts: [usize; 4],
+    /// For a list longer than its table, the note that says so.
+    notes: [String; 4],
     unreadable: Vec<String>,
 }
 
@@ -120,6 +127,10 @@ pub(super) async fn show<S: Storage, B: BlobStorage>(
     });
     let names = Names(&directory);
     let s = &r.supervision;
+    let counts =
+        [s.overdue_tasks.len(), s.overdue_rectifications.len(), s.open_conflicts.len(), s.unsigned_documents.len()];
+    let notes =
+        counts.map(|n| if n > SUPERVISION_ROWS { format!("，显示前 {SUPERVISION_ROWS} 条") } else { String::new() });
     let page_data = DashboardPage {
         nav: Nav::of(&viewer),
         from: from.to_string(),
@@ -138,6 +149,7 @@ pub(super) async fn show<S: Storage, B: BlobStorage>(
         overdue_tasks: s
             .overdue_tasks
             .iter()
+            .take(SUPERVISION_ROWS)
             .map(|t| Line {
                 cells: vec![
                     t.code.clone(),
@@ -152,6 +164,7 @@ pub(super) async fn show<S: Storage, B: BlobStorage>(
         overdue_rectifications: s
             .overdue_rectifications
             .iter()
+            .take(SUPERVISION_ROWS)
             .map(|x| Line {
                 cells: vec![
                     x.task.clone(),
@@ -167,11 +180,13 @@ pub(super) async fn show<S: Storage, B: BlobStorage>(
         open_conflicts: s
             .open_conflicts
             .iter()
+            .take(SUPERVISION_ROWS)
             .map(|c| Line { cells: vec![c.code.clone(), c.conflicts.to_string(), c.status.label_zh().into()] })
             .collect(),
         unsigned_documents: s
             .unsigned_documents
             .iter()
+            .take(SUPERVISION_ROWS)
             .map(|d| Line {
                 cells: vec![
                     d.code.clone(),
@@ -181,6 +196,8 @@ pub(super) async fn show<S: Storage, B: BlobStorage>(
                 ],
             })
             .collect(),
+        counts,
+        notes,
         unreadable: city.unreadable.clone(),
     };
     Ok(page(&page_data))
