@@ -334,7 +334,6 @@ fn city_facts(n: usize, year: usize, departments: &[String]) -> TaskFacts {
         covers: rechecks.iter().map(|r| r.finding.clone()).collect(),
         of_task,
         lead_department: departments[0].clone(),
-        inspectors: vec!["scjg-01".into(), "xfjy-01".into()],
         matters: vec!["SCJG-001".into(), "XFJY-001".into()],
         departments,
         window: TimeWindow { start: day(start), end: day(start + 6) },

@@ -100,8 +100,6 @@ pub struct TaskFacts {
     pub lead_department: String,
     /// Every department taking part.
     pub departments: Vec<String>,
-    /// The inspectors assigned.
-    pub inspectors: Vec<String>,
     /// The matters selected (their check points are what there is to answer).
     pub matters: Vec<String>,
     /// When it is due.
@@ -194,7 +192,6 @@ impl TaskFacts {
             covers,
             lead_department: task.lead_department.to_string(),
             departments: task.departments.iter().map(ToString::to_string).collect(),
-            inspectors: task.inspectors.iter().map(ToString::to_string).collect(),
             matters: task.matters.iter().map(ToString::to_string).collect(),
             window: task.window,
             status: record.status()?,

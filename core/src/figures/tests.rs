@@ -38,7 +38,6 @@ fn a_recorded_inspection_summarises_its_status_arrival_findings_and_documents() 
     assert_eq!(facts.conflicts, 0);
     assert_eq!((facts.answered, facts.documents), (8, 0), "every check point of both matters, no document yet");
     assert_eq!(facts.matters, ["SCJG-001", "XFJY-001"]);
-    assert_eq!(facts.inspectors.len(), 2);
     // Stored and read back; another layout, or garbage, is computed again instead.
     assert_eq!(TaskFacts::from_json(&facts.to_json()), Some(facts.clone()));
     let older = facts.to_json().replacen(&format!("\"v\":{}", super::FACTS_VERSION), "\"v\":1", 1);
@@ -96,7 +95,6 @@ fn task(code: &str, source: SourceKind, departments: &[&str], window: (NaiveDate
         covers: Vec::new(),
         lead_department: departments[0].into(),
         departments: departments.iter().map(|d| d.to_string()).collect(),
-        inspectors: Vec::new(),
         matters: Vec::new(),
         window: TimeWindow { start: window.0, end: window.1 },
         status: Status::Planned,
