@@ -28,13 +28,7 @@ pub fn run(base: &Path, year: usize, upgrade: usize, rounds: usize) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let storage = SqliteStorage::open(&base.join("report-year")).expect("storage");
-        let snapshot = template_snapshot();
-        let departments: Vec<String> =
-            sample::directory().expect("sample").departments().map(|d| d.id.to_string()).collect();
-        for batch in (0..year).collect::<Vec<_>>().chunks(2_000) {
-            let docs = batch.iter().map(|&n| new_record(&city_facts(n, year, &departments), &snapshot)).collect();
-            storage.create_records(docs).await.expect("create");
-        }
+        fill_year(&storage, year).await;
         let query = |department: Option<&str>| ReportQuery {
             from: day(0),
             to: day(364),
@@ -134,14 +128,7 @@ pub fn console_pages(base: &Path, year: usize, rounds: usize) {
     admin(&["user", "add", "admin", "--role", "administrator"], Some("benchmark-password\n"));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let storage = SqliteStorage::open(&data).expect("storage");
-        let snapshot = template_snapshot();
-        let departments: Vec<String> =
-            sample::directory().expect("sample").departments().map(|d| d.id.to_string()).collect();
-        for batch in (0..year).collect::<Vec<_>>().chunks(2_000) {
-            let docs = batch.iter().map(|&n| new_record(&city_facts(n, year, &departments), &snapshot)).collect();
-            storage.create_records(docs).await.expect("create");
-        }
+        fill_year(&SqliteStorage::open(&data).expect("storage"), year).await;
     });
     let server = ServerProcess::spawn(&bin, &data, "127.0.0.1:0", &[], "warn", Stdio::null());
     let mut browser = ConsoleClient::new(&server.base);
@@ -233,6 +220,17 @@ fn facts_per_write(base: &Path, rounds: usize) {
         "us",
         json!({"summary_bytes": size, "detail": "added to every accepted record write on the server: the record's summary for the figures (status, arrival, findings, results, conflicts, each latest document's signatures verified)"}),
     );
+}
+
+/// Stores the `year` tasks of [`city_facts`], each over one real record's bytes.
+async fn fill_year(storage: &SqliteStorage, year: usize) {
+    let snapshot = template_snapshot();
+    let departments: Vec<String> =
+        sample::directory().expect("sample").departments().map(|d| d.id.to_string()).collect();
+    for batch in (0..year).collect::<Vec<_>>().chunks(2_000) {
+        let docs = batch.iter().map(|&n| new_record(&city_facts(n, year, &departments), &snapshot)).collect();
+        storage.create_records(docs).await.expect("create");
+    }
 }
 
 /// A day of 2026.

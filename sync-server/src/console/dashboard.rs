@@ -6,7 +6,6 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use chrono::NaiveDate;
 use onevisit_core::domain::{DepartmentId, Directory, Uscc};
 use onevisit_core::figures::{Ratio, ReportQuery};
 use serde::Deserialize;
@@ -67,15 +66,6 @@ pub(super) struct DashboardPage {
     unreadable: Vec<String>,
 }
 
-fn day(field: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ConsoleError> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| ConsoleError::BadInput(format!("{field}须为 YYYY-MM-DD 格式的日期：{v}"))),
-    }
-}
-
 /// The dashboard.
 pub(super) async fn show<S: Storage, B: BlobStorage>(
     State(state): State<Arc<AppState<S, B>>>,
@@ -84,9 +74,9 @@ pub(super) async fn show<S: Storage, B: BlobStorage>(
 ) -> Result<Response, ConsoleError> {
     let directory = directory(&state).await?;
     let today = onevisit_core::beijing::today();
-    let to = day("截止日", query.to.as_deref())?.unwrap_or(today);
-    let from =
-        day("起始日", query.from.as_deref())?.unwrap_or_else(|| chrono::Datelike::with_day(&to, 1).unwrap_or(to));
+    let to = super::form_day("截止日", query.to.as_deref())?.unwrap_or(today);
+    let from = super::form_day("起始日", query.from.as_deref())?
+        .unwrap_or_else(|| chrono::Datelike::with_day(&to, 1).unwrap_or(to));
     if from > to {
         return Err(ConsoleError::BadInput(format!("起始日 {from} 晚于截止日 {to}")));
     }

@@ -85,6 +85,16 @@ impl IntoResponse for ConsoleError {
     }
 }
 
+/// A date field of a form (`YYYY-MM-DD`), absent when left empty.
+fn form_day(field: &str, value: Option<&str>) -> Result<Option<chrono::NaiveDate>, ConsoleError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| ConsoleError::BadInput(format!("{field}须为 YYYY-MM-DD 格式的日期：{v}"))),
+    }
+}
+
 /// The console's routes, under `/console`.
 pub fn router<S: Storage, B: BlobStorage>() -> Router<Arc<AppState<S, B>>> {
     Router::new()

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use chrono::NaiveDate;
 use onevisit_core::domain::{Directory, TaskCode, TaskSource};
 use onevisit_core::figures::TaskFacts;
 use serde::Deserialize;
@@ -65,15 +64,6 @@ pub(super) struct BoardPage {
     rows: Vec<BoardRow>,
 }
 
-fn day(field: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ConsoleError> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| ConsoleError::BadInput(format!("{field}须为 YYYY-MM-DD 格式的日期：{v}"))),
-    }
-}
-
 /// The board.
 pub(super) async fn board<S: Storage, B: BlobStorage>(
     State(state): State<Arc<AppState<S, B>>>,
@@ -81,8 +71,8 @@ pub(super) async fn board<S: Storage, B: BlobStorage>(
     Query(query): Query<BoardQuery>,
 ) -> Result<Response, ConsoleError> {
     let directory = super::dashboard::directory(&state).await?;
-    let from = day("起始日", query.from.as_deref())?;
-    let to = day("截止日", query.to.as_deref())?;
+    let from = super::form_day("起始日", query.from.as_deref())?;
+    let to = super::form_day("截止日", query.to.as_deref())?;
     let department = match viewer.role.department() {
         Some(own) => Some(own.to_string()),
         None => query.department.clone().filter(|d| !d.is_empty()),
