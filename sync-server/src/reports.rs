@@ -180,15 +180,28 @@ async fn summarise<S: Storage>(storage: &S, id: &str) -> Result<Option<TaskFacts
     Ok(Some(facts))
 }
 
+/// Names from the directory, the identifier where it has none (a department or enterprise the
+/// directory no longer lists).
+pub struct Names<'a>(pub &'a Directory);
+
+impl Names<'_> {
+    /// A department's name.
+    pub fn department(&self, id: &str) -> String {
+        DepartmentId::new(id).ok().and_then(|d| self.0.department(&d)).map_or(id.to_string(), |d| d.name.clone())
+    }
+
+    /// An enterprise's name.
+    pub fn enterprise(&self, uscc: &str) -> String {
+        Uscc::parse(uscc).ok().and_then(|u| self.0.enterprise(&u)).map_or(uscc.to_string(), |e| e.name.clone())
+    }
+}
+
 /// The report as the command centre reads it (zh-CN), names from the directory.
 pub fn render_zh(city: &CityReport, directory: &Directory) -> String {
     let r = &city.report;
-    let department = |d: &str| {
-        DepartmentId::new(d).ok().and_then(|id| directory.department(&id)).map_or(d.to_string(), |x| x.name.clone())
-    };
-    let enterprise = |u: &str| {
-        Uscc::parse(u).ok().and_then(|id| directory.enterprise(&id)).map_or(u.to_string(), |x| x.name.clone())
-    };
+    let names = Names(directory);
+    let department = |d: &str| names.department(d);
+    let enterprise = |u: &str| names.enterprise(u);
     let mut out = String::new();
     let scope = r.department.as_deref().map_or("全市".to_string(), department);
     let _ =

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use onevisit_core::domain::{DepartmentId, Directory, Uscc};
+use onevisit_core::domain::{DepartmentId, Directory};
 use onevisit_core::figures::{Ratio, ReportQuery};
 use serde::Deserialize;
 
@@ -15,6 +15,7 @@ use super::session::Viewer;
 use super::{ConsoleError, charts};
 use crate::api::AppState;
 use crate::blobs::BlobStorage;
+use crate::reports::Names;
 use crate::storage::Storage;
 
 /// Rows each 督办 table shows at most (its heading says how many there are).
@@ -199,17 +200,4 @@ pub(super) async fn directory<S: Storage, B: BlobStorage>(
 ) -> Result<Arc<Directory>, ConsoleError> {
     let version = state.storage.directory_version().await?.unwrap_or_default();
     Ok(state.records.directory(&state.storage, version).await?)
-}
-
-/// Names from the directory, the identifier where it has none.
-pub(super) struct Names<'a>(pub(super) &'a Directory);
-
-impl Names<'_> {
-    pub(super) fn department(&self, id: &str) -> String {
-        DepartmentId::new(id).ok().and_then(|d| self.0.department(&d)).map_or(id.to_string(), |d| d.name.clone())
-    }
-
-    pub(super) fn enterprise(&self, uscc: &str) -> String {
-        Uscc::parse(uscc).ok().and_then(|u| self.0.enterprise(&u)).map_or(uscc.to_string(), |e| e.name.clone())
-    }
 }

@@ -82,7 +82,7 @@ pub(super) async fn board<S: Storage, B: BlobStorage>(
     let needle = query.enterprise.clone().unwrap_or_default().trim().to_string();
     let snapshot = state.facts.current(&state.storage).await?;
     let facts = &snapshot.facts;
-    let names = super::dashboard::Names(&directory);
+    let names = crate::reports::Names(&directory);
     let matches = |f: &TaskFacts| {
         department.as_ref().is_none_or(|d| f.departments.contains(d))
             && status.as_ref().is_none_or(|s| f.status.as_str() == s)
@@ -222,7 +222,7 @@ pub(super) async fn task<S: Storage, B: BlobStorage>(
     let (record, _) =
         crate::tasks::load_record(&state.storage, &id).await.map_err(|e| ConsoleError::Internal(e.to_string()))?;
     let directory = super::dashboard::directory(&state).await?;
-    let names = super::dashboard::Names(&directory);
+    let names = crate::reports::Names(&directory);
     let internal = |e: onevisit_core::record::RecordError| ConsoleError::Internal(e.to_string());
     let view = record.view(&directory).map_err(internal)?;
     let trust = crate::followups::Trust::now(&state.storage, &state.tenant, now_ms()).await?;

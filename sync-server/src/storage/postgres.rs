@@ -273,6 +273,16 @@ async fn insert_record(tx: &deadpool_postgres::Transaction<'_>, doc: NewRecord) 
     Ok(())
 }
 
+/// A read-only transaction whose reads all see one snapshot.
+async fn snapshot(c: &mut deadpool_postgres::Object) -> Result<deadpool_postgres::Transaction<'_>, StorageError> {
+    c.build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(db)
+}
+
 /// Stores (or replaces) a record's summary for the figures.
 async fn put_facts(tx: &deadpool_postgres::Transaction<'_>, id: &str, facts: &str) -> Result<(), StorageError> {
     let upsert = tx
@@ -886,13 +896,7 @@ impl Storage for PostgresStorage {
     async fn record_bytes(&self, id: String) -> Result<Option<StoredRecord>, StorageError> {
         let mut c = self.client().await?;
         // One snapshot for both reads: the version names exactly the chunks returned.
-        let tx = c
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(db)?;
+        let tx = snapshot(&mut c).await?;
         let version = tx.prepare_cached("SELECT version FROM records WHERE id = $1").await.map_err(db)?;
         let Some(version) = tx.query_opt(&version, &[&id]).await.map_err(db)? else { return Ok(None) };
         let chunks =
@@ -961,13 +965,7 @@ impl Storage for PostgresStorage {
         let mut c = self.client().await?;
         // One snapshot: the head and the rows agree (writers take positions under the counter's
         // row lock, so none below the head commits later).
-        let tx = c
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(db)?;
+        let tx = snapshot(&mut c).await?;
         let head: i64 = tx.query_one("SELECT seq FROM feed_counter WHERE id = 1", &[]).await.map_err(db)?.get(0);
         let since = i64::try_from(since).unwrap_or(i64::MAX);
         let rows = tx
