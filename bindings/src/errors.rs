@@ -294,6 +294,12 @@ pub enum SyncError {
     /// The device is not enrolled yet.
     #[error("本机尚未登记，请输入一次性登记码")]
     NotEnrolled,
+    /// A scanned QR code is not a OneVisit enrolment code, or a malformed one.
+    #[error("{detail}")]
+    NotAnEnrolmentCode {
+        /// Why, in zh-CN.
+        detail: String,
+    },
     /// The server could not be reached (after the retries): try again later.
     #[error("无法连接服务器，稍后将自动重试")]
     Offline {

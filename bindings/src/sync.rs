@@ -96,6 +96,14 @@ impl DeviceStore {
         .await
     }
 
+    /// Enrols the device from the enrolment QR code the command centre's console shows: the
+    /// server, the one-time code and the tenant root key, each checked as `enrol` checks them.
+    pub async fn enrol_scanned(&self, scanned: String) -> Result<Enrolment, SyncError> {
+        let link = core_sync::enrolment_link::EnrolmentLink::parse(&scanned)
+            .map_err(|e| SyncError::NotAnEnrolmentCode { detail: e.to_string() })?;
+        self.enrol(link.server, link.code, link.root).await
+    }
+
     /// Syncs everything with the server (records both ways, the audit log, photos up); with
     /// `fetch_photos`, also downloads the originals of attached photos this device lacks.
     /// Recording may go on meanwhile.

@@ -12,6 +12,7 @@ pub mod draw;
 pub mod evidence;
 pub mod figures;
 pub mod identity;
+pub mod qr;
 pub mod random;
 pub mod record;
 pub mod request_auth;

@@ -197,22 +197,7 @@ fn verify_claims(payload: &str, signature: &str, issuer: &VerifyingKey, now_ms: 
 
 /// The token as a QR code PNG (8 px per module, 4-module quiet zone).
 pub fn qr_png(token: &str) -> Result<Vec<u8>, TokenError> {
-    let code = qrcode::QrCode::with_error_correction_level(token.as_bytes(), qrcode::EcLevel::M)
-        .map_err(|_| TokenError::TooLongForQr)?;
-    let (modules, scale, quiet) = (code.width() as u32, 8u32, 4u32);
-    let side = (modules + 2 * quiet) * scale;
-    let colors = code.to_colors();
-    let image = image::GrayImage::from_fn(side, side, |x, y| {
-        let (mx, my) = ((x / scale) as i64 - quiet as i64, (y / scale) as i64 - quiet as i64);
-        let inside = mx >= 0 && my >= 0 && mx < modules as i64 && my < modules as i64;
-        let dark = inside && colors[(my as u32 * modules + mx as u32) as usize] == qrcode::Color::Dark;
-        image::Luma([if dark { 0 } else { 255 }])
-    });
-    let mut png = Vec::new();
-    image
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|_| TokenError::TooLongForQr)?;
-    Ok(png)
+    crate::qr::png(token).map_err(|_| TokenError::TooLongForQr)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use onevisit_core::domain::{DepartmentId, Directory, Uscc};
+use onevisit_core::domain::{DepartmentId, Directory, InspectorId, Uscc};
 use onevisit_core::figures::{Ratio, Report, ReportQuery, TaskFacts, report};
 use onevisit_core::record::InspectionRecord;
 use serde::Serialize;
@@ -188,6 +188,11 @@ impl Names<'_> {
     /// A department's name.
     pub fn department(&self, id: &str) -> String {
         DepartmentId::new(id).ok().and_then(|d| self.0.department(&d)).map_or(id.to_string(), |d| d.name.clone())
+    }
+
+    /// An inspector's name.
+    pub fn inspector(&self, id: &str) -> String {
+        InspectorId::new(id).ok().and_then(|i| self.0.inspector(&i)).map_or(id.to_string(), |i| i.name.clone())
     }
 
     /// An enterprise's name.

@@ -14,6 +14,8 @@ pub struct Answer {
     pub location: Option<String>,
     /// Every `Set-Cookie` header.
     pub set_cookies: Vec<String>,
+    /// The body's content type.
+    pub content_type: Option<String>,
     /// The body.
     pub body: String,
 }
@@ -40,15 +42,26 @@ impl ConsoleClient {
     }
 
     fn send(&mut self, request: reqwest::blocking::RequestBuilder) -> Answer {
+        let (answer, bytes) = self.send_raw(request);
+        Answer { body: String::from_utf8_lossy(&bytes).into_owned(), ..answer }
+    }
+
+    /// Sends a request; the answer (its body empty) and the body's bytes.
+    fn send_raw(&mut self, request: reqwest::blocking::RequestBuilder) -> (Answer, Vec<u8>) {
         let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let request = if cookie.is_empty() { request } else { request.header("Cookie", cookie.join("; ")) };
         let response = match request.send() {
             Ok(r) => r,
-            Err(e) => return Answer { status: 0, location: None, set_cookies: Vec::new(), body: e.to_string() },
+            Err(e) => {
+                let answer =
+                    Answer { status: 0, location: None, set_cookies: Vec::new(), content_type: None, body: e.to_string() };
+                return (answer, Vec::new());
+            }
         };
         let status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let location = header("location");
+        let content_type = header("content-type");
         let set_cookies: Vec<String> = response
             .headers()
             .get_all("set-cookie")
@@ -64,7 +77,47 @@ impl ConsoleClient {
                 }
             }
         }
-        Answer { status, location, set_cookies, body: response.text().unwrap_or_default() }
+        let answer = Answer { status, location, set_cookies, content_type, body: String::new() };
+        (answer, response.bytes().map(|b| b.to_vec()).unwrap_or_default())
+    }
+
+    /// GET `path`: the answer (its body empty) and the body's bytes (an image, a file).
+    pub fn get_bytes(&mut self, path: &str) -> (Answer, Vec<u8>) {
+        let request = self.http.get(format!("{}{path}", self.base));
+        self.send_raw(request)
+    }
+
+    /// POST a `multipart/form-data` form: `fields` in order, then one file.
+    pub fn post_file(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file_field: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> Answer {
+        let boundary = "----onevisit-test-boundary-7d1f";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{file_name}\"\r\n\
+                 Content-Type: application/zip\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body);
+        self.send(request)
     }
 
     /// GET `path`.

@@ -22,6 +22,7 @@ pub mod conflict;
 pub mod documents;
 pub mod evidence;
 pub mod exchange;
+pub mod history;
 pub mod rules;
 pub mod status;
 pub mod values;

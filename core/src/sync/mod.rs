@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod engine;
+pub mod enrolment_link;
 pub mod merkle;
 pub mod statements;
 pub mod transport;

@@ -43,6 +43,19 @@ impl Role {
         }
     }
 
+    /// The role with its department, as the action log names it.
+    pub fn as_stored(&self) -> String {
+        match self {
+            Role::Supervisor { department } => format!("supervisor:{department}"),
+            other => other.as_str().into(),
+        }
+    }
+
+    /// Whether it acts for the whole city: plans draws, enrols and revokes devices.
+    pub fn may_administer(&self) -> bool {
+        matches!(self, Role::Administrator)
+    }
+
     /// How the console names it.
     pub fn label_zh(&self) -> String {
         match self {

@@ -4,8 +4,13 @@
 //! administrators, department supervisors (their department's tasks only) and auditors (read only).
 
 pub mod accounts;
+mod action_log;
+pub mod actions;
+mod bundles;
 mod charts;
 mod dashboard;
+mod devices;
+mod draws;
 mod enterprises;
 mod pages;
 pub mod session;
@@ -104,7 +109,23 @@ pub fn router<S: Storage, B: BlobStorage>() -> Router<Arc<AppState<S, B>>> {
         .route("/console/dashboard", get(dashboard::show::<S, B>))
         .route("/console/tasks", get(tasks::board::<S, B>))
         .route("/console/tasks/{code}", get(tasks::task::<S, B>))
+        .route("/console/tasks/{code}/photos/{sha256}", get(tasks::photo::<S, B>))
         .route("/console/enterprises/{uscc}", get(enterprises::show::<S, B>))
+        .route("/console/actions", get(action_log::show::<S, B>))
+        .route("/console/draws", get(draws::list::<S, B>))
+        .route("/console/draws/preview", post(draws::preview::<S, B>))
+        .route("/console/draws/commit", post(draws::commit::<S, B>))
+        .route("/console/draws/publish", post(draws::publish::<S, B>))
+        .route("/console/draws/show", get(draws::show::<S, B>))
+        .route("/console/draws/record", get(draws::record::<S, B>))
+        .route("/console/bundles", get(bundles::form::<S, B>))
+        .route(
+            "/console/bundles/check",
+            post(bundles::check::<S, B>).layer(axum::extract::DefaultBodyLimit::max(bundles::MAX_BUNDLE_BYTES + 64 * 1024)),
+        )
+        .route("/console/devices", get(devices::list::<S, B>))
+        .route("/console/devices/enrolments", post(devices::enrol::<S, B>))
+        .route("/console/devices/{device}/revoke", post(devices::revoke::<S, B>))
         .route(
             "/console/assets/console.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }),

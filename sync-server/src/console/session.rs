@@ -45,9 +45,10 @@ impl Viewer {
         if same(given, &self.session.csrf) { Ok(()) } else { Err(ConsoleError::Csrf) }
     }
 
-    /// Refuses a change to an auditor.
-    pub fn may_change(&self) -> Result<(), ConsoleError> {
-        if self.role.may_change() { Ok(()) } else { Err(ConsoleError::Forbidden) }
+
+    /// Refuses a city-wide change (draws, devices) to anyone but an administrator.
+    pub fn may_administer(&self) -> Result<(), ConsoleError> {
+        if self.role.may_administer() { Ok(()) } else { Err(ConsoleError::Forbidden) }
     }
 }
 

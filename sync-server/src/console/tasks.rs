@@ -9,6 +9,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use onevisit_core::domain::{Directory, TaskCode, TaskSource};
+use onevisit_core::evidence::CaptureTarget;
 use onevisit_core::figures::TaskFacts;
 use serde::Deserialize;
 
@@ -176,6 +177,23 @@ pub(super) struct FindingLine {
     result: String,
 }
 
+/// One photo of the record: its thumbnail opens the original.
+pub(super) struct PhotoTile {
+    sha256: String,
+    target: String,
+    by: String,
+    at: String,
+    stored: bool,
+}
+
+/// One change of the record and the device that wrote it.
+pub(super) struct EditLine {
+    at: String,
+    writer: String,
+    what: String,
+    hash: String,
+}
+
 /// One document version and its signatures.
 pub(super) struct DocumentBlock {
     title: String,
@@ -203,6 +221,8 @@ pub(super) struct TaskPage {
     findings: Vec<FindingLine>,
     documents: Vec<DocumentBlock>,
     conflicts: Vec<String>,
+    photos: Vec<PhotoTile>,
+    edits: Vec<EditLine>,
 }
 
 /// A task's page.
@@ -219,7 +239,7 @@ pub(super) async fn task<S: Storage, B: BlobStorage>(
     {
         return Err(ConsoleError::Forbidden);
     }
-    let (record, _) =
+    let (mut record, _) =
         crate::tasks::load_record(&state.storage, &id).await.map_err(|e| ConsoleError::Internal(e.to_string()))?;
     let directory = super::dashboard::directory(&state).await?;
     let names = crate::reports::Names(&directory);
@@ -258,6 +278,32 @@ pub(super) async fn task<S: Storage, B: BlobStorage>(
         });
     }
     let results = view.rechecks.clone();
+    let mut photos = Vec::new();
+    for e in record.evidence().map_err(internal)? {
+        photos.push(PhotoTile {
+            stored: state.blobs.has(&e.sha256).await.unwrap_or(false),
+            target: target_label(&view, &e.target),
+            by: names.inspector(e.stamp.by.as_str()),
+            at: onevisit_core::beijing::minute(e.stamp.at_ms),
+            sha256: e.sha256,
+        });
+    }
+    let tenant_actor = state.tenant.actor().to_hex_string();
+    let edits = record
+        .edits(&state.tenant.root_key())
+        .map_err(internal)?
+        .into_iter()
+        .map(|e| EditLine {
+            at: onevisit_core::beijing::date_time(e.at_ms),
+            writer: match &e.writer {
+                Some(w) => format!("{}（设备 {}，证书 {}）", names.inspector(&w.inspector), short(&w.device), w.serial),
+                None if e.actor == tenant_actor => "服务器（计划与调度）".into(),
+                None => format!("未附有效证书的写入方 {}", short(&e.actor)),
+            },
+            what: e.what.into(),
+            hash: short(&e.hash).into(),
+        })
+        .collect();
     let page_data = TaskPage {
         nav: Nav::of(&viewer),
         code: view.task_code.clone(),
@@ -319,6 +365,85 @@ pub(super) async fn task<S: Storage, B: BlobStorage>(
             .iter()
             .map(|c| format!("{}：{} 个不同的值", c.field.label_zh(), c.values.len()))
             .collect(),
+        photos,
+        edits,
     };
     Ok(page(&page_data))
+}
+
+/// The first 12 characters of an identifier or hash, as the page shows it.
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// What a photo documents, in Chinese.
+fn target_label(view: &onevisit_core::record::RecordView, target: &CaptureTarget) -> String {
+    match target {
+        CaptureTarget::CheckPoint(id) => {
+            let title = view.sections.iter().flat_map(|s| &s.check_points).find(|p| &p.id == id).map(|p| p.title.clone());
+            format!("检查要点 {id}{}", title.map(|t| format!("：{t}")).unwrap_or_default())
+        }
+        CaptureTarget::Finding(_) => "发现的问题".into(),
+        CaptureTarget::Inspection => "现场".into(),
+        CaptureTarget::PartySignature(_) => "当事人手写签名".into(),
+    }
+}
+
+/// The bytes of one of a task's photos: the original, or with `?thumbnail` its upright thumbnail
+/// (at most 320 px, made from the original). Only photos the record lists, for a viewer who may
+/// see the task.
+pub(super) async fn photo<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
+    viewer: Viewer,
+    Path((code, sha256)): Path<(String, String)>,
+    Query(query): Query<PhotoQuery>,
+) -> Result<Response, ConsoleError> {
+    let not_found = || ConsoleError::NotFound(format!("任务 {code} 的照片 {sha256}"));
+    let id = TaskCode::parse(&code).map_err(|_| not_found())?.to_string();
+    let meta = state.storage.record_meta(id.clone()).await?.ok_or_else(not_found)?;
+    if let Some(own) = viewer.role.department()
+        && !meta.departments.iter().any(|d| d == own)
+    {
+        return Err(ConsoleError::Forbidden);
+    }
+    let (record, _) =
+        crate::tasks::load_record(&state.storage, &id).await.map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let evidence = record.evidence().map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let listed = evidence.iter().find(|e| e.sha256 == sha256).ok_or_else(not_found)?;
+    let size = state.blobs.size(&listed.sha256).await.map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let Some(size) = size else {
+        return Err(ConsoleError::NotFound(format!("照片原件尚未从设备上传：{sha256}")));
+    };
+    let bytes =
+        state.blobs.read(&listed.sha256, 0, size).await.map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    // What the blob store returns is checked like any input before it is shown as evidence.
+    if onevisit_core::audit::sha256_hex(&bytes) != listed.sha256 {
+        return Err(ConsoleError::Internal(format!("stored photo {sha256} does not match its hash")));
+    }
+    let (mime, body) = if query.thumbnail.is_some() {
+        let thumbnail = tokio::task::spawn_blocking(move || {
+            let format = onevisit_core::evidence::sniff_photo(&bytes)?;
+            onevisit_core::evidence::inspect(&bytes, format).map(|i| i.thumbnail_jpeg)
+        })
+        .await
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+        ("image/jpeg".to_string(), thumbnail)
+    } else {
+        (listed.mime.clone(), bytes)
+    };
+    let mut response = axum::response::IntoResponse::into_response(body);
+    let headers = response.headers_mut();
+    let content_type = axum::http::HeaderValue::from_str(&mime)
+        .unwrap_or(axum::http::HeaderValue::from_static("application/octet-stream"));
+    headers.insert(axum::http::header::CONTENT_TYPE, content_type);
+    headers.insert(axum::http::header::X_CONTENT_TYPE_OPTIONS, axum::http::HeaderValue::from_static("nosniff"));
+    headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, max-age=3600"));
+    Ok(response)
+}
+
+/// Whether the thumbnail is asked for.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct PhotoQuery {
+    thumbnail: Option<String>,
 }

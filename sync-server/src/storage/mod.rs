@@ -592,6 +592,12 @@ pub trait Storage: Send + Sync + 'static {
         device: String,
         seq: u64,
     ) -> impl Future<Output = Result<Option<String>, StorageError>> + Send;
+    /// The latest `limit` accepted entries of one chain, newest first.
+    fn audit_chain(
+        &self,
+        device: String,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<StoredAuditEntry>, StorageError>> + Send;
     /// Leaves in the tenant's Merkle tree.
     fn audit_size(&self) -> impl Future<Output = Result<u64, StorageError>> + Send;
     /// Stored nodes of the Merkle tree (see `merkle::NodeKey`); a key not stored is left out.

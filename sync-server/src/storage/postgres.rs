@@ -1176,6 +1176,27 @@ impl Storage for PostgresStorage {
         Ok(c.query_opt(&stmt, &[&device, &to_i64(seq)]).await.map_err(db)?.map(|r| r.get(0)))
     }
 
+    async fn audit_chain(&self, device: String, limit: u32) -> Result<Vec<StoredAuditEntry>, StorageError> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "SELECT seq, hash, leaf_hash, json FROM audit_entries WHERE device = $1 ORDER BY seq DESC LIMIT $2",
+            )
+            .await
+            .map_err(db)?;
+        let rows = c.query(&stmt, &[&device, &i64::from(limit)]).await.map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredAuditEntry {
+                device: device.clone(),
+                seq: to_u64(r.get(0)),
+                hash: r.get(1),
+                leaf_hash: r.get(2),
+                json: r.get(3),
+            })
+            .collect())
+    }
+
     async fn audit_size(&self) -> Result<u64, StorageError> {
         let c = self.client().await?;
         let stmt = c.prepare_cached("SELECT size FROM audit_tree WHERE id = 1").await.map_err(db)?;

@@ -1248,6 +1248,29 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn audit_chain(&self, device: String, limit: u32) -> Result<Vec<StoredAuditEntry>, StorageError> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, hash, leaf_hash, json FROM audit_entries WHERE device = ?1 ORDER BY seq DESC LIMIT ?2",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![device, i64::from(limit)], |r| {
+                    Ok(StoredAuditEntry {
+                        device: device.clone(),
+                        seq: r.get::<_, i64>(0)? as u64,
+                        hash: r.get(1)?,
+                        leaf_hash: r.get(2)?,
+                        json: r.get(3)?,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        })
+        .await
+    }
+
     async fn audit_size(&self) -> Result<u64, StorageError> {
         self.read(|c| audit_size(c)).await
     }
