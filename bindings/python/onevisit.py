@@ -567,6 +567,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_enrol() != 46963:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_method_devicestore_enrol_scanned() != 10922:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_export_bundle() != 51676:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_import_directory_json() != 19687:
@@ -709,6 +711,9 @@ _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_documents.restype = c
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_enrol.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_enrol.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_enrol_scanned.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_enrol_scanned.restype = ctypes.c_uint16
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_export_bundle.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_export_bundle.restype = ctypes.c_uint16
@@ -909,6 +914,11 @@ _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_enrol.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_enrol.restype = ctypes.c_uint64
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_enrol_scanned.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_enrol_scanned.restype = ctypes.c_uint64
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_export_bundle.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -7073,6 +7083,20 @@ class SyncError:  # type: ignore
         def __repr__(self):
             return "SyncError.NotEnrolled({})".format(str(self))
     _UniffiTempSyncError.NotEnrolled = NotEnrolled # type: ignore
+    class NotAnEnrolmentCode(_UniffiTempSyncError):
+        """
+        A scanned QR code is not a OneVisit enrolment code, or a malformed one.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "SyncError.NotAnEnrolmentCode({})".format(str(self))
+    _UniffiTempSyncError.NotAnEnrolmentCode = NotAnEnrolmentCode # type: ignore
     class Offline(_UniffiTempSyncError):
         """
         The server could not be reached (after the retries): try again later.
@@ -7216,40 +7240,44 @@ class _UniffiFfiConverterTypeSyncError(_UniffiConverterRustBuffer):
             return SyncError.NotEnrolled(
             )
         if variant == 2:
-            return SyncError.Offline(
+            return SyncError.NotAnEnrolmentCode(
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 3:
-            return SyncError.Revoked(
+            return SyncError.Offline(
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 4:
-            return SyncError.Expired(
+            return SyncError.Revoked(
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 5:
+            return SyncError.Expired(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 6:
             return SyncError.Unauthenticated(
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 6:
+        if variant == 7:
             return SyncError.Refused(
                 _UniffiFfiConverterUInt16.read(buf),
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 7:
+        if variant == 8:
             return SyncError.Untrusted(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 8:
+        if variant == 9:
             return SyncError.Cancelled(
             )
-        if variant == 9:
+        if variant == 10:
             return SyncError.Storage(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 10:
+        if variant == 11:
             return SyncError.InsecureConnection(
                 _UniffiFfiConverterString.read(buf),
             )
@@ -7258,6 +7286,9 @@ class _UniffiFfiConverterTypeSyncError(_UniffiConverterRustBuffer):
     @staticmethod
     def check_lower(value):
         if isinstance(value, SyncError.NotEnrolled):
+            return
+        if isinstance(value, SyncError.NotAnEnrolmentCode):
+            _UniffiFfiConverterString.check_lower(value.detail)
             return
         if isinstance(value, SyncError.Offline):
             _UniffiFfiConverterString.check_lower(value.detail)
@@ -7293,34 +7324,37 @@ class _UniffiFfiConverterTypeSyncError(_UniffiConverterRustBuffer):
     def write(value, buf):
         if isinstance(value, SyncError.NotEnrolled):
             buf.write_i32(1)
-        if isinstance(value, SyncError.Offline):
+        if isinstance(value, SyncError.NotAnEnrolmentCode):
             buf.write_i32(2)
             _UniffiFfiConverterString.write(value.detail, buf)
-        if isinstance(value, SyncError.Revoked):
+        if isinstance(value, SyncError.Offline):
             buf.write_i32(3)
+            _UniffiFfiConverterString.write(value.detail, buf)
+        if isinstance(value, SyncError.Revoked):
+            buf.write_i32(4)
             _UniffiFfiConverterString.write(value.reason, buf)
         if isinstance(value, SyncError.Expired):
-            buf.write_i32(4)
+            buf.write_i32(5)
             _UniffiFfiConverterString.write(value.detail, buf)
         if isinstance(value, SyncError.Unauthenticated):
-            buf.write_i32(5)
+            buf.write_i32(6)
             _UniffiFfiConverterString.write(value.kind, buf)
             _UniffiFfiConverterString.write(value.detail, buf)
         if isinstance(value, SyncError.Refused):
-            buf.write_i32(6)
+            buf.write_i32(7)
             _UniffiFfiConverterUInt16.write(value.status, buf)
             _UniffiFfiConverterString.write(value.kind, buf)
             _UniffiFfiConverterString.write(value.detail, buf)
         if isinstance(value, SyncError.Untrusted):
-            buf.write_i32(7)
+            buf.write_i32(8)
             _UniffiFfiConverterString.write(value.detail, buf)
         if isinstance(value, SyncError.Cancelled):
-            buf.write_i32(8)
-        if isinstance(value, SyncError.Storage):
             buf.write_i32(9)
+        if isinstance(value, SyncError.Storage):
+            buf.write_i32(10)
             _UniffiFfiConverterString.write(value.detail, buf)
         if isinstance(value, SyncError.InsecureConnection):
-            buf.write_i32(10)
+            buf.write_i32(11)
             _UniffiFfiConverterString.write(value.detail, buf)
 
 
@@ -8034,6 +8068,12 @@ class DeviceStoreProtocol(typing.Protocol):
         tenant's root key (hex) given out of band.
 """
         raise NotImplementedError
+    async def enrol_scanned(self, scanned: str) -> Enrolment:
+        """
+        Enrols the device from the enrolment QR code the command centre's console shows: the
+        server, the one-time code and the tenant root key, each checked as `enrol` checks them.
+"""
+        raise NotImplementedError
     async def export_bundle(self, request: ExportRequest,listener: typing.Optional[ProgressListener],cancel: typing.Optional[Cancellation]) -> ExportResult:
         """
         Exports tasks as a sealed evidence bundle.
@@ -8389,6 +8429,27 @@ class DeviceStore(DeviceStoreProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeSyncError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_enrol(*_uniffi_lowered_args),
+            _UniffiLib.ffi_onevisit_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_onevisit_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_onevisit_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def enrol_scanned(self, scanned: str) -> Enrolment:
+        """
+        Enrols the device from the enrolment QR code the command centre's console shows: the
+        server, the one-time code and the tenant root key, each checked as `enrol` checks them.
+"""
+        
+        _UniffiFfiConverterString.check_lower(scanned)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(scanned),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeEnrolment.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeSyncError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_enrol_scanned(*_uniffi_lowered_args),
             _UniffiLib.ffi_onevisit_ffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_onevisit_ffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_onevisit_ffi_rust_future_free_rust_buffer,

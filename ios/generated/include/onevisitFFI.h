@@ -520,6 +520,11 @@ RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_verify_audit(uint64_t ptr, 
 uint64_t uniffi_onevisit_ffi_fn_method_devicestore_enrol(uint64_t ptr, RustBuffer server_url, RustBuffer one_time_code, RustBuffer root_public_key_hex
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_ENROL_SCANNED
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_ENROL_SCANNED
+uint64_t uniffi_onevisit_ffi_fn_method_devicestore_enrol_scanned(uint64_t ptr, RustBuffer scanned
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_SYNC
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_SYNC
 uint64_t uniffi_onevisit_ffi_fn_method_devicestore_sync(uint64_t ptr, int8_t fetch_photos, RustBuffer listener, RustBuffer cancel
@@ -1135,6 +1140,12 @@ uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_verify_audit(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_ENROL
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_ENROL
 uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_enrol(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_ENROL_SCANNED
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_ENROL_SCANNED
+uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_enrol_scanned(void
     
 );
 #endif

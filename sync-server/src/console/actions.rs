@@ -210,3 +210,57 @@ fn check(row: &StoredAuditEntry, root: &ed25519_dalek::VerifyingKey) -> Result<C
     }
     Ok(action)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::accounts::Role;
+    use crate::storage::sqlite::SqliteStorage;
+    use crate::storage::{ConsoleSession, ConsoleUser};
+
+    fn viewer() -> Viewer {
+        let user = ConsoleUser {
+            name: "admin".into(),
+            password_hash: String::new(),
+            role: "administrator".into(),
+            department: None,
+            disabled: false,
+            created_at_ms: 0,
+        };
+        let session =
+            ConsoleSession { token_sha256: String::new(), user: "admin".into(), csrf: String::new(), expires_at_ms: 0 };
+        Viewer { user, role: Role::Administrator, session }
+    }
+
+    #[tokio::test]
+    async fn actions_are_leaves_of_the_audit_tree_and_any_edit_of_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        let tenant = Tenant::init(&storage, dir.path(), "330482").await.unwrap();
+        let who = viewer();
+        for (i, object) in ["scjg-01", "xfjy-02", "DEVICE01"].iter().enumerate() {
+            let seq = record(&storage, &tenant, &who, ActionKind::CreateEnrolment, object, "detail", 1_000).await.unwrap();
+            assert_eq!(seq, i as u64 + 1);
+        }
+        assert_eq!(storage.audit_size().await.unwrap(), 3, "three leaves of the tenant's tree");
+        let stored = storage.audit_chain(CHAIN.into(), 10).await.unwrap();
+        let checked = verify_latest(&stored, &tenant.root_key());
+        let objects: Vec<String> = checked.iter().map(|c| c.as_ref().unwrap().object.clone()).collect();
+        assert_eq!(objects, ["DEVICE01", "xfjy-02", "scjg-01"], "newest first");
+
+        // A rewritten detail breaks the root's signature; a re-signed one by another key too; a
+        // dropped entry breaks the link.
+        let mut edited = stored.clone();
+        edited[1].json = edited[1].json.replace("detail", "d3tail");
+        assert!(matches!(verify_latest(&edited, &tenant.root_key())[1], Err(ChainProblem::Signature { seq: 2, .. })));
+        let other = Tenant::init(&SqliteStorage::open(&dir.path().join("x")).unwrap(), &dir.path().join("x"), "330482")
+            .await
+            .unwrap();
+        assert!(verify_latest(&stored, &other.root_key()).iter().all(Result::is_err), "another tenant's key");
+        let gap = vec![stored[0].clone(), stored[2].clone()];
+        assert_eq!(verify_latest(&gap, &tenant.root_key())[0], Err(ChainProblem::Broken(3)));
+        let mut unreadable = stored.clone();
+        unreadable[2].json = "{".into();
+        assert_eq!(verify_latest(&unreadable, &tenant.root_key())[2], Err(ChainProblem::Unreadable(1)));
+    }
+}

@@ -948,6 +948,12 @@ public protocol DeviceStoreProtocol: AnyObject, Sendable {
     func enrol(serverUrl: String, oneTimeCode: String, rootPublicKeyHex: String) async throws  -> Enrolment
     
     /**
+     * Enrols the device from the enrolment QR code the command centre's console shows: the
+     * server, the one-time code and the tenant root key, each checked as `enrol` checks them.
+     */
+    func enrolScanned(scanned: String) async throws  -> Enrolment
+    
+    /**
      * Syncs everything with the server (records both ways, the audit log, photos up); with
      * `fetch_photos`, also downloads the originals of attached photos this device lacks.
      * Recording may go on meanwhile.
@@ -1418,6 +1424,26 @@ open func enrol(serverUrl: String, oneTimeCode: String, rootPublicKeyHex: String
             rustFutureFunc: {
                 uniffi_onevisit_ffi_fn_method_devicestore_enrol(
                         self.uniffiCloneHandle(),FfiConverterString.lower(serverUrl),FfiConverterString.lower(oneTimeCode),FfiConverterString.lower(rootPublicKeyHex)
+                )
+            },
+            pollFunc: ffi_onevisit_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_onevisit_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_onevisit_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEnrolment_lift,
+            errorHandler: FfiConverterTypeSyncError_lift
+        )
+}
+    
+    /**
+     * Enrols the device from the enrolment QR code the command centre's console shows: the
+     * server, the one-time code and the tenant root key, each checked as `enrol` checks them.
+     */
+open func enrolScanned(scanned: String)async throws  -> Enrolment  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_onevisit_ffi_fn_method_devicestore_enrol_scanned(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(scanned)
                 )
             },
             pollFunc: ffi_onevisit_ffi_rust_future_poll_rust_buffer,
@@ -7938,6 +7964,14 @@ enum SyncError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case NotEnrolled
     /**
+     * A scanned QR code is not a OneVisit enrolment code, or a malformed one.
+     */
+    case NotAnEnrolmentCode(
+        /**
+         * Why, in zh-CN.
+         */detail: String
+    )
+    /**
      * The server could not be reached (after the retries): try again later.
      */
     case Offline(
@@ -8056,32 +8090,35 @@ public struct FfiConverterTypeSyncError: FfiConverterRustBuffer {
 
         
         case 1: return .NotEnrolled
-        case 2: return .Offline(
+        case 2: return .NotAnEnrolmentCode(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 3: return .Revoked(
+        case 3: return .Offline(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .Revoked(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 4: return .Expired(
+        case 5: return .Expired(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 5: return .Unauthenticated(
+        case 6: return .Unauthenticated(
             kind: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 6: return .Refused(
+        case 7: return .Refused(
             status: try FfiConverterUInt16.read(from: &buf), 
             kind: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 7: return .Untrusted(
+        case 8: return .Untrusted(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 8: return .Cancelled
-        case 9: return .Storage(
+        case 9: return .Cancelled
+        case 10: return .Storage(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 10: return .InsecureConnection(
+        case 11: return .InsecureConnection(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -8100,50 +8137,55 @@ public struct FfiConverterTypeSyncError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(1))
         
         
-        case let .Offline(detail):
+        case let .NotAnEnrolmentCode(detail):
             writeInt(&buf, Int32(2))
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .Revoked(reason):
+        case let .Offline(detail):
             writeInt(&buf, Int32(3))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Revoked(reason):
+            writeInt(&buf, Int32(4))
             FfiConverterString.write(reason, into: &buf)
             
         
         case let .Expired(detail):
-            writeInt(&buf, Int32(4))
+            writeInt(&buf, Int32(5))
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .Unauthenticated(kind,detail):
-            writeInt(&buf, Int32(5))
+            writeInt(&buf, Int32(6))
             FfiConverterString.write(kind, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .Refused(status,kind,detail):
-            writeInt(&buf, Int32(6))
+            writeInt(&buf, Int32(7))
             FfiConverterUInt16.write(status, into: &buf)
             FfiConverterString.write(kind, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .Untrusted(detail):
-            writeInt(&buf, Int32(7))
+            writeInt(&buf, Int32(8))
             FfiConverterString.write(detail, into: &buf)
             
         
         case .Cancelled:
-            writeInt(&buf, Int32(8))
+            writeInt(&buf, Int32(9))
         
         
         case let .Storage(detail):
-            writeInt(&buf, Int32(9))
+            writeInt(&buf, Int32(10))
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .InsecureConnection(detail):
-            writeInt(&buf, Int32(10))
+            writeInt(&buf, Int32(11))
             FfiConverterString.write(detail, into: &buf)
             
         }
@@ -9352,6 +9394,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_enrol() != 46963) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_onevisit_ffi_checksum_method_devicestore_enrol_scanned() != 10922) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_sync() != 27737) {

@@ -836,6 +836,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_enrol(
     ): Int
+    external fun uniffi_onevisit_ffi_checksum_method_devicestore_enrol_scanned(
+    ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_sync(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_keyprotector_seal(
@@ -956,6 +958,8 @@ internal object UniffiLib {
     external fun uniffi_onevisit_ffi_fn_method_devicestore_verify_audit(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_method_devicestore_enrol(`ptr`: Long,`serverUrl`: RustBuffer.ByValue,`oneTimeCode`: RustBuffer.ByValue,`rootPublicKeyHex`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_onevisit_ffi_fn_method_devicestore_enrol_scanned(`ptr`: Long,`scanned`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_onevisit_ffi_fn_method_devicestore_sync(`ptr`: Long,`fetchPhotos`: Byte,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,
     ): Long
@@ -1241,6 +1245,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_enrol() and 0xFFFF) != 46963) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_enrol_scanned() and 0xFFFF) != 10922) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_sync() and 0xFFFF) != 27737) {
@@ -2251,6 +2258,12 @@ public interface DeviceStoreInterface {
     suspend fun `enrol`(`serverUrl`: kotlin.String, `oneTimeCode`: kotlin.String, `rootPublicKeyHex`: kotlin.String): Enrolment
     
     /**
+     * Enrols the device from the enrolment QR code the command centre's console shows: the
+     * server, the one-time code and the tenant root key, each checked as `enrol` checks them.
+     */
+    suspend fun `enrolScanned`(`scanned`: kotlin.String): Enrolment
+    
+    /**
      * Syncs everything with the server (records both ways, the audit log, photos up); with
      * `fetch_photos`, also downloads the originals of attached photos this device lacks.
      * Recording may go on meanwhile.
@@ -2906,6 +2919,32 @@ open class DeviceStore: Disposable, AutoCloseable, DeviceStoreInterface
         FfiConverterString.lower(`serverUrl`),
         FfiConverterString.lower(`oneTimeCode`),
         FfiConverterString.lower(`rootPublicKeyHex`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_onevisit_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_onevisit_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_onevisit_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEnrolment.lift(it) },
+        // Error FFI converter
+        SyncException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Enrols the device from the enrolment QR code the command centre's console shows: the
+     * server, the one-time code and the tenant root key, each checked as `enrol` checks them.
+     */
+    @Throws(SyncException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enrolScanned`(`scanned`: kotlin.String) : Enrolment {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_enrol_scanned(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`scanned`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_onevisit_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -9194,6 +9233,20 @@ sealed class SyncException: kotlin.Exception() {
     }
     
     /**
+     * A scanned QR code is not a OneVisit enrolment code, or a malformed one.
+     */
+    class NotAnEnrolmentCode(
+        
+        /**
+         * Why, in zh-CN.
+         */
+        val `detail`: kotlin.String
+        ) : SyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
      * The server could not be reached (after the retries): try again later.
      */
     class Offline(
@@ -9359,32 +9412,35 @@ public object FfiConverterTypeSyncError : FfiConverterRustBuffer<SyncException> 
 
         return when(buf.getInt()) {
             1 -> SyncException.NotEnrolled()
-            2 -> SyncException.Offline(
+            2 -> SyncException.NotAnEnrolmentCode(
                 FfiConverterString.read(buf),
                 )
-            3 -> SyncException.Revoked(
+            3 -> SyncException.Offline(
                 FfiConverterString.read(buf),
                 )
-            4 -> SyncException.Expired(
+            4 -> SyncException.Revoked(
                 FfiConverterString.read(buf),
                 )
-            5 -> SyncException.Unauthenticated(
+            5 -> SyncException.Expired(
+                FfiConverterString.read(buf),
+                )
+            6 -> SyncException.Unauthenticated(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            6 -> SyncException.Refused(
+            7 -> SyncException.Refused(
                 FfiConverterUShort.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            7 -> SyncException.Untrusted(
+            8 -> SyncException.Untrusted(
                 FfiConverterString.read(buf),
                 )
-            8 -> SyncException.Cancelled()
-            9 -> SyncException.Storage(
+            9 -> SyncException.Cancelled()
+            10 -> SyncException.Storage(
                 FfiConverterString.read(buf),
                 )
-            10 -> SyncException.InsecureConnection(
+            11 -> SyncException.InsecureConnection(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -9396,6 +9452,11 @@ public object FfiConverterTypeSyncError : FfiConverterRustBuffer<SyncException> 
             is SyncException.NotEnrolled -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
+            )
+            is SyncException.NotAnEnrolmentCode -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is SyncException.Offline -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -9453,50 +9514,55 @@ public object FfiConverterTypeSyncError : FfiConverterRustBuffer<SyncException> 
                 buf.putInt(1)
                 Unit
             }
-            is SyncException.Offline -> {
+            is SyncException.NotAnEnrolmentCode -> {
                 buf.putInt(2)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
-            is SyncException.Revoked -> {
+            is SyncException.Offline -> {
                 buf.putInt(3)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is SyncException.Revoked -> {
+                buf.putInt(4)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is SyncException.Expired -> {
-                buf.putInt(4)
+                buf.putInt(5)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is SyncException.Unauthenticated -> {
-                buf.putInt(5)
+                buf.putInt(6)
                 FfiConverterString.write(value.`kind`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is SyncException.Refused -> {
-                buf.putInt(6)
+                buf.putInt(7)
                 FfiConverterUShort.write(value.`status`, buf)
                 FfiConverterString.write(value.`kind`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is SyncException.Untrusted -> {
-                buf.putInt(7)
+                buf.putInt(8)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is SyncException.Cancelled -> {
-                buf.putInt(8)
+                buf.putInt(9)
                 Unit
             }
             is SyncException.Storage -> {
-                buf.putInt(9)
+                buf.putInt(10)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is SyncException.InsecureConnection -> {
-                buf.putInt(10)
+                buf.putInt(11)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }

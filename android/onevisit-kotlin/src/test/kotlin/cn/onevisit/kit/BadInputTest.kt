@@ -168,6 +168,21 @@ class BadInputTest {
     }
 
     @Test
+    fun `a scanned enrolment code enrols the device and any other QR code is refused by name`() = runBlocking<Unit> {
+        city.store("scanner", "xfjy-01").use { store ->
+            val other = assertThrows<SyncException.NotAnEnrolmentCode> { runBlocking { store.enrolScanned("330482-20261201-7K3Q9M2X") } }
+            assertTrue(other.userMessage().contains("不是 OneVisit 设备登记二维码"), other.userMessage())
+            val code = city.admin("enrolment", "xfjy-01").trim()
+            val plain = "ONEVISIT-ENROL:{\"server\":\"http://sync.example.cn\",\"code\":\"$code\",\"root\":\"${city.root}\"}"
+            assertThrows<SyncException.NotAnEnrolmentCode> { runBlocking { store.enrolScanned(plain) } }
+            val scanned = "ONEVISIT-ENROL:{\"server\":\"${city.base}\",\"code\":\"$code\",\"root\":\"${city.root}\"}"
+            val enrolment = store.enrolScanned(scanned)
+            assertEquals(city.base, enrolment.serverUrl)
+            store.syncNow()
+        }
+    }
+
+    @Test
     fun `an unenrolled device is NotEnrolled`() {
         city.store("loner", "scjg-01").use { loner ->
             assertThrows<SyncException.NotEnrolled> { runBlocking { loner.syncNow() } }
