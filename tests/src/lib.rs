@@ -390,6 +390,14 @@ impl Deployment for ReplicatedCity {
 /// finding, and the lead completes it. Returns the two devices and the task.
 pub fn recorded_case(city: &impl Deployment) -> (Mutex<Store>, Mutex<Store>, TaskCode) {
     let (code, a, b) = Deployment::joint_team(city);
+    record_joint_case(&a, &b, &code);
+    (a, b, code)
+}
+
+/// The recording of [`recorded_case`] by `a` (scjg-01, the lead) and `b` (xfjy-01) on the sample
+/// joint task `code` both already hold.
+pub fn record_joint_case(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) {
+    let code = code.clone();
     let here = Position::wgs84(30.7, 121.0, 5).unwrap();
     {
         let mut s = a.lock().unwrap();
@@ -435,8 +443,7 @@ pub fn recorded_case(city: &impl Deployment) -> (Mutex<Store>, Mutex<Store>, Tas
         };
         s.add_finding(&code, finding).unwrap();
     }
-    complete_recording(&a, &b, &code);
-    (a, b, code)
+    complete_recording(a, b, &code);
 }
 
 /// B's part reaches the lead (A), who completes the recording; both then hold the recorded task.

@@ -41,12 +41,33 @@ fn doors(city: &impl Deployment) {
 
     // Nothing answers without a session: every page sends to the login, a made-up cookie too.
     let mut stranger = ConsoleClient::new(&city.base());
-    for path in ["/console", "/console/dashboard", "/console/dashboard?department=xfjy"] {
+    for path in [
+        "/console",
+        "/console/dashboard",
+        "/console/dashboard?department=xfjy",
+        "/console/draws",
+        "/console/draws/show?plan=x",
+        "/console/draws/record?plan=x",
+        "/console/devices",
+        "/console/bundles",
+        "/console/actions",
+    ] {
         let answer = stranger.get(path);
         assert_eq!(answer.status, 303, "{path}");
         assert!(answer.location.unwrap().starts_with("/console"), "{path}");
         assert!(!answer.body.contains("一屏掌控"), "{path}");
     }
+    for path in [
+        "/console/draws/preview",
+        "/console/draws/commit",
+        "/console/draws/publish",
+        "/console/devices/enrolments",
+        "/console/devices/x/revoke",
+    ] {
+        assert_eq!(stranger.post(path, &[("csrf", "x")]).location.as_deref(), Some("/console/login"), "{path}");
+    }
+    let upload = stranger.post_file("/console/bundles/check", &[("csrf", "x")], "bundle", "b.zip", b"PK");
+    assert_eq!(upload.location.as_deref(), Some("/console/login"));
     stranger.cookies.insert("onevisit_console".into(), "0".repeat(64));
     assert_eq!(stranger.get("/console/dashboard").location.as_deref(), Some("/console/login"));
     assert_eq!(stranger.post("/console/logout", &[("csrf", "x")]).location.as_deref(), Some("/console/login"));
