@@ -50,4 +50,6 @@ dependencies {
     implementation("androidx.camera:camera-lifecycle:1.4.1")
     implementation("androidx.camera:camera-view:1.4.1")
     implementation("androidx.work:work-runtime-ktx:2.10.0")
+    // The enrolment QR code (Google Play services code scanner, from google()).
+    implementation("com.google.android.gms:play-services-code-scanner:16.1.0")
 }

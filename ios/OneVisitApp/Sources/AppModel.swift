@@ -36,6 +36,13 @@ final class AppModel: ObservableObject {
         enrolled = true
     }
 
+    /// Enrols with the text of the console's enrolment QR code (server, one-time code, root key).
+    func enrolScanned(_ text: String) async throws {
+        guard let store else { return }
+        _ = try await store.enrolScanned(scanned: text)
+        enrolled = true
+    }
+
     /// Syncs now (unless a sync runs); the status line follows its progress.
     func syncNow(fetchPhotos: Bool = true) {
         guard let store, syncTask == nil else { return }

@@ -1,7 +1,8 @@
 import OneVisitKit
 import SwiftUI
 
-/// First start: who operates this device, then enrolment with the one-time code (设备登记).
+/// First start: who operates this device, then enrolment (设备登记): scanning the QR code the
+/// command centre's console shows, or typing the server, the one-time code and the root key.
 struct SetupView: View {
     @EnvironmentObject private var model: AppModel
     @State private var inspector = ""
@@ -10,6 +11,7 @@ struct SetupView: View {
     @State private var rootKey = ""
     @State private var message: String?
     @State private var busy = false
+    @State private var scanning = false
 
     var body: some View {
         Form {
@@ -21,6 +23,10 @@ struct SetupView: View {
                     }.disabled(inspector.isEmpty)
                 }
             } else {
+                Section("扫码登记") {
+                    Button("扫描指挥中心显示的登记二维码") { scanning = true }
+                        .disabled(busy || !EnrolmentScanner.isAvailable)
+                }
                 Section("设备登记") {
                     TextField("服务器地址", text: $server).keyboardType(.URL).textInputAutocapitalization(.never)
                     TextField("一次性登记码", text: $code).textInputAutocapitalization(.never)
@@ -37,6 +43,16 @@ struct SetupView: View {
             if let message { Text(message) }
         }
         .navigationTitle("执法终端登记")
+        .sheet(isPresented: $scanning) {
+            EnrolmentScanner { text in
+                scanning = false
+                busy = true
+                Task {
+                    do { try await model.enrolScanned(text) } catch { message = Formatting.message(error) }
+                    busy = false
+                }
+            }
+        }
     }
 }
 

@@ -56,7 +56,14 @@ class ScreensTest {
             assertTrue(enrolment.state.value.canEnrol)
             ok(enrolment.enrol()) { enrolment.state.value.message?.takeIf { !it.startsWith("登记成功") } }
             assertTrue(enrolment.state.value.enrolled)
-            val b = city.device("xfjy", "xfjy-01")
+            // The second device scans the console's enrolment QR code; another QR code is refused.
+            val b = city.store("xfjy", "xfjy-01")
+            val scanning = EnrolmentHolder(b, scope)
+            runBlocking { scanning.enrolScanned(code).join() }
+            assertEquals("这不是 OneVisit 设备登记二维码", scanning.state.value.message)
+            val link = "ONEVISIT-ENROL:{\"server\":\"${city.base}\",\"code\":\"${city.admin("enrolment", "xfjy-01").trim()}\",\"root\":\"${city.root}\"}"
+            ok(scanning.enrolScanned(link)) { scanning.state.value.message?.takeIf { !it.startsWith("登记成功") } }
+            assertTrue(scanning.state.value.enrolled)
 
             // Sync status and the task list with its filters and task code.
             val syncA = SyncHolder(a, scope)

@@ -47,4 +47,17 @@ class EnrolmentHolder(
         val enrolment = store.enrolWith(s.serverUrl, s.oneTimeCode, s.rootKey)
         update { it.copy(deviceCode = enrolment.deviceCode, oneTimeCode = "", message = "登记成功，设备编号 ${enrolment.deviceCode}") }
     }
+
+    /** Enrols with the text of the QR code the command centre's console shows (设备管理 → 生成登记码). */
+    fun enrolScanned(scanned: String): Job = act {
+        val enrolment = store.enrolScanned(scanned)
+        update {
+            it.copy(
+                serverUrl = enrolment.serverUrl,
+                deviceCode = enrolment.deviceCode,
+                oneTimeCode = "",
+                message = "登记成功，设备编号 ${enrolment.deviceCode}",
+            )
+        }
+    }
 }
