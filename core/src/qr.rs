@@ -13,8 +13,8 @@ pub enum QrError {
 
 /// `text` as a QR code PNG (error correction M, 8 px per module, 4-module quiet zone).
 pub fn png(text: &str) -> Result<Vec<u8>, QrError> {
-    let code =
-        qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).map_err(|_| QrError::TooLong)?;
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|_| QrError::TooLong)?;
     let (modules, scale, quiet) = (code.width() as u32, 8u32, 4u32);
     let side = (modules + 2 * quiet) * scale;
     let colors = code.to_colors();
@@ -31,8 +31,8 @@ pub fn png(text: &str) -> Result<Vec<u8>, QrError> {
 
 /// `text` as a QR code in SVG (error correction M, 4-module quiet zone), for a web page.
 pub fn svg(text: &str) -> Result<String, QrError> {
-    let code =
-        qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).map_err(|_| QrError::TooLong)?;
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|_| QrError::TooLong)?;
     Ok(code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(256, 256)

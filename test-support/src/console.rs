@@ -53,8 +53,13 @@ impl ConsoleClient {
         let response = match request.send() {
             Ok(r) => r,
             Err(e) => {
-                let answer =
-                    Answer { status: 0, location: None, set_cookies: Vec::new(), content_type: None, body: e.to_string() };
+                let answer = Answer {
+                    status: 0,
+                    location: None,
+                    set_cookies: Vec::new(),
+                    content_type: None,
+                    body: e.to_string(),
+                };
                 return (answer, Vec::new());
             }
         };
@@ -100,7 +105,8 @@ impl ConsoleClient {
         let mut body = Vec::new();
         for (name, value) in fields {
             body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
             );
         }
         body.extend_from_slice(

@@ -68,8 +68,14 @@ fn changes(city: &impl Deployment) {
     let (thumb, bytes) = admin.get_bytes(&format!("{link}{sha}?thumbnail=1"));
     assert_eq!(thumb.status, 200);
     let image = image::load_from_memory(&bytes).unwrap();
-    assert!(image.width() <= 320 && image.height() <= 320 && image.width() >= 100, "{}x{}", image.width(), image.height());
-    for text in ["编辑记录", "赵明（设备 ", "何杰（设备 ", "附上照片", "填写检查要点", "服务器（计划与调度）"] {
+    assert!(
+        image.width() <= 320 && image.height() <= 320 && image.width() >= 100,
+        "{}x{}",
+        image.width(),
+        image.height()
+    );
+    for text in ["编辑记录", "赵明（设备 ", "何杰（设备 ", "附上照片", "填写检查要点", "服务器（计划与调度）"]
+    {
         assert!(page.body.contains(text), "{text}: {}", page.body);
     }
     assert_eq!(admin.get_bytes(&format!("{link}{}", "0".repeat(64))).0.status, 404, "a photo the record does not list");
@@ -197,7 +203,8 @@ fn changes(city: &impl Deployment) {
     // Every change is in the signed action log, which supervisors do not read.
     let log = audit.get("/console/actions");
     assert_eq!(log.status, 200);
-    for action in ["生成设备登记码", "吊销设备", "登记抽查计划并公示种子哈希", "抽取并发布抽查结果"] {
+    for action in ["生成设备登记码", "吊销设备", "登记抽查计划并公示种子哈希", "抽取并发布抽查结果"]
+    {
         assert_eq!(log.body.matches(&format!("<td>{action}</td>")).count(), 1, "{action}: {}", log.body);
     }
     assert_eq!(log.body.matches("签名有效，链接完整").count(), 4, "{}", log.body);

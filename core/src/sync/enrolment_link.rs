@@ -48,7 +48,8 @@ impl EnrolmentLink {
         }
         let link: EnrolmentLink = serde_json::from_str(body).map_err(|_| LinkError::Malformed("不是登记信息"))?;
         let secure = link.server.starts_with("https://");
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| link.server.starts_with(p));
+        let loopback =
+            ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| link.server.starts_with(p));
         if !(secure || loopback) || link.server.chars().any(char::is_whitespace) {
             return Err(LinkError::Malformed("服务器地址须为 https"));
         }
@@ -67,7 +68,11 @@ mod tests {
     use super::*;
 
     fn link() -> EnrolmentLink {
-        EnrolmentLink { server: "https://sync.pinghu.gov.cn".into(), code: "7K3Q9M2XABCD".into(), root: "ab".repeat(32) }
+        EnrolmentLink {
+            server: "https://sync.pinghu.gov.cn".into(),
+            code: "7K3Q9M2XABCD".into(),
+            root: "ab".repeat(32),
+        }
     }
 
     #[test]
@@ -93,7 +98,14 @@ mod tests {
         assert!(doctored(&|l| l.server = "http://127.0.0.1:8080".into()).is_ok(), "loopback for development");
         assert!(doctored(&|l| l.code = "7K3Q 9M2X".into()).is_err());
         assert!(doctored(&|l| l.root = "zz".repeat(32)).is_err());
-        assert!(EnrolmentLink::parse(&format!("{PREFIX}{{\"server\":\"https://a\",\"code\":\"A\",\"root\":\"{}\",\"x\":1}}", "ab".repeat(32))).is_err(), "unknown field");
+        assert!(
+            EnrolmentLink::parse(&format!(
+                "{PREFIX}{{\"server\":\"https://a\",\"code\":\"A\",\"root\":\"{}\",\"x\":1}}",
+                "ab".repeat(32)
+            ))
+            .is_err(),
+            "unknown field"
+        );
         assert!(EnrolmentLink::parse(&format!("{PREFIX}{}", "x".repeat(5000))).is_err());
     }
 }

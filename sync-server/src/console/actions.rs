@@ -239,7 +239,8 @@ mod tests {
         let tenant = Tenant::init(&storage, dir.path(), "330482").await.unwrap();
         let who = viewer();
         for (i, object) in ["scjg-01", "xfjy-02", "DEVICE01"].iter().enumerate() {
-            let seq = record(&storage, &tenant, &who, ActionKind::CreateEnrolment, object, "detail", 1_000).await.unwrap();
+            let seq =
+                record(&storage, &tenant, &who, ActionKind::CreateEnrolment, object, "detail", 1_000).await.unwrap();
             assert_eq!(seq, i as u64 + 1);
         }
         assert_eq!(storage.audit_size().await.unwrap(), 3, "three leaves of the tenant's tree");

@@ -101,7 +101,8 @@ pub(super) async fn check<S: Storage, B: BlobStorage>(
     if !csrf_checked {
         return Err(ConsoleError::Csrf);
     }
-    let (file, _dir, path, size) = upload.ok_or_else(|| ConsoleError::BadInput("请选择要核验的证据包（.zip）".into()))?;
+    let (file, _dir, path, size) =
+        upload.ok_or_else(|| ConsoleError::BadInput("请选择要核验的证据包（.zip）".into()))?;
     if size == 0 {
         return Err(ConsoleError::BadInput("上传的文件是空的".into()));
     }

@@ -75,9 +75,10 @@ pub(super) async fn list<S: Storage, B: BlobStorage>(
         .into_iter()
         .filter(|d| own.is_none() || department_of(&directory, &d.inspector) == own)
         .map(|d| {
-            let revoked = revocations.iter().find(|r| r.device == d.device).map(|r| {
-                format!("已吊销（{}，{}）", onevisit_core::beijing::date_time(r.revoked_at_ms), r.reason)
-            });
+            let revoked = revocations
+                .iter()
+                .find(|r| r.device == d.device)
+                .map(|r| format!("已吊销（{}，{}）", onevisit_core::beijing::date_time(r.revoked_at_ms), r.reason));
             DeviceRow {
                 inspector: format!("{}（{}）", names.inspector(&d.inspector), d.inspector),
                 department: department_of(&directory, &d.inspector).map(|x| names.department(&x)).unwrap_or_default(),
@@ -198,12 +199,16 @@ pub(super) async fn revoke<S: Storage, B: BlobStorage>(
         return Err(ConsoleError::BadInput("吊销须写明原因（不超过 200 字）".into()));
     }
     let devices = state.storage.devices().await?;
-    let known = devices.into_iter().find(|d| d.device == device).ok_or(ConsoleError::NotFound(format!("设备 {device}")))?;
+    let known =
+        devices.into_iter().find(|d| d.device == device).ok_or(ConsoleError::NotFound(format!("设备 {device}")))?;
     let now = now_ms();
     // Revoking is idempotent in storage: an earlier revocation stays as it was, with its reason.
     let revocation = state.storage.revoke(known.device.clone(), reason.clone(), now).await?;
     if revocation.revoked_at_ms != now || revocation.reason != reason {
-        return Err(ConsoleError::BadInput(format!("设备 {} 已被吊销，原因：{}", known.device_code, revocation.reason)));
+        return Err(ConsoleError::BadInput(format!(
+            "设备 {} 已被吊销，原因：{}",
+            known.device_code, revocation.reason
+        )));
     }
     let detail = format!("证书序列号 {}，原因：{reason}", revocation.serial);
     log(&state, &viewer, ActionKind::RevokeDevice, &known.device, &detail, now).await?;

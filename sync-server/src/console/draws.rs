@@ -92,7 +92,7 @@ pub(super) async fn list<S: Storage, B: BlobStorage>(
 ) -> Result<Response, ConsoleError> {
     let directory = super::dashboard::directory(&state).await?;
     let mut stored = state.storage.draws().await?;
-    stored.sort_by(|a, b| b.committed_at_ms.cmp(&a.committed_at_ms));
+    stored.sort_by_key(|d| std::cmp::Reverse(d.committed_at_ms));
     let rows = stored
         .iter()
         .map(|d| DrawRow {
@@ -117,7 +117,8 @@ pub(super) async fn list<S: Storage, B: BlobStorage>(
 
 /// The plan form's fields, repeated ones (`department`, `matter`) included.
 fn plan_of(fields: &[(String, String)]) -> Result<DrawPlan, ConsoleError> {
-    let one = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
+    let one =
+        |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
     let all = |name: &'static str| -> Vec<String> {
         fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim().to_string()).collect()
     };
@@ -139,8 +140,10 @@ fn plan_of(fields: &[(String, String)]) -> Result<DrawPlan, ConsoleError> {
     let list = |name: &str| -> Vec<String> {
         one(name).split([',', '，', '、', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
     };
-    let matters: Vec<(String, String)> =
-        all("matter").into_iter().filter_map(|m| m.split_once('/').map(|(d, m)| (d.to_string(), m.to_string()))).collect();
+    let matters: Vec<(String, String)> = all("matter")
+        .into_iter()
+        .filter_map(|m| m.split_once('/').map(|(d, m)| (d.to_string(), m.to_string())))
+        .collect();
     let mut departments = Vec::new();
     for department in all("department") {
         let chosen: Vec<String> = matters.iter().filter(|(d, _)| *d == department).map(|(_, m)| m.clone()).collect();
@@ -214,7 +217,12 @@ fn formed(directory: &Directory, result: &DrawResult, codes: &[String], only: Op
             code: codes.get(i).cloned().unwrap_or_default(),
             enterprise: format!("{}（{}）", names.enterprise(t.enterprise.as_str()), t.enterprise),
             lead: names.department(t.lead_department.as_str()),
-            departments: t.departments.iter().map(|d| names.department(d.department.as_str())).collect::<Vec<_>>().join("、"),
+            departments: t
+                .departments
+                .iter()
+                .map(|d| names.department(d.department.as_str()))
+                .collect::<Vec<_>>()
+                .join("、"),
             inspectors: t
                 .departments
                 .iter()
@@ -298,7 +306,8 @@ pub(super) async fn commit<S: Storage, B: BlobStorage>(
     let directory = super::dashboard::directory(&state).await?;
     let now = now_ms();
     let c = draws::commit(&state.storage, &state.tenant, &directory, &form.plan, now).await.map_err(refused)?;
-    log(&state, &viewer, ActionKind::CommitDraw, &c.plan_id, &format!("随机种子哈希 {}", c.seed_commitment), now).await?;
+    log(&state, &viewer, ActionKind::CommitDraw, &c.plan_id, &format!("随机种子哈希 {}", c.seed_commitment), now)
+        .await?;
     Ok(Redirect::to(&format!("/console/draws/show?plan={}", escape(&c.plan_id))).into_response())
 }
 
@@ -315,10 +324,7 @@ pub(super) async fn publish<S: Storage, B: BlobStorage>(
     let published =
         draws::publish(&state.storage, &state.tenant, &directory, &form.plan_id, now).await.map_err(refused)?;
     let c = &published.content;
-    let detail = format!(
-        "随机种子 {}，对象库快照 {}，生成 {} 个任务",
-        c.seed, c.pool_sha256, published.created
-    );
+    let detail = format!("随机种子 {}，对象库快照 {}，生成 {} 个任务", c.seed, c.pool_sha256, published.created);
     log(&state, &viewer, ActionKind::PublishDraw, &form.plan_id, &detail, now).await?;
     Ok(Redirect::to(&format!("/console/draws/show?plan={}", escape(&form.plan_id))).into_response())
 }
@@ -357,13 +363,17 @@ pub(super) async fn show<S: Storage, B: BlobStorage>(
     viewer: Viewer,
     Query(query): Query<PlanQuery>,
 ) -> Result<Response, ConsoleError> {
-    let stored =
-        state.storage.draw(query.plan.clone()).await?.ok_or(ConsoleError::NotFound(format!("抽查计划 {}", query.plan)))?;
+    let stored = state
+        .storage
+        .draw(query.plan.clone())
+        .await?
+        .ok_or(ConsoleError::NotFound(format!("抽查计划 {}", query.plan)))?;
     let directory = super::dashboard::directory(&state).await?;
     let published = match &stored.record {
         None => None,
         Some(json) => {
-            let (record, _) = draws::verify(json, &state.tenant.root_key()).map_err(|e| ConsoleError::Internal(e.to_string()))?;
+            let (record, _) =
+                draws::verify(json, &state.tenant.root_key()).map_err(|e| ConsoleError::Internal(e.to_string()))?;
             let codes: Vec<String> = record.task_codes.iter().map(ToString::to_string).collect();
             let tasks = formed(&directory, &record.result, &codes, viewer.role.department());
             Some(PublishedBlock {
@@ -394,9 +404,14 @@ pub(super) async fn record<S: Storage, B: BlobStorage>(
     _viewer: Viewer,
     Query(query): Query<PlanQuery>,
 ) -> Result<Response, ConsoleError> {
-    let stored =
-        state.storage.draw(query.plan.clone()).await?.ok_or(ConsoleError::NotFound(format!("抽查计划 {}", query.plan)))?;
-    let json = stored.record.ok_or_else(|| ConsoleError::NotFound(format!("抽查计划 {} 的抽取结果（尚未抽取）", query.plan)))?;
+    let stored = state
+        .storage
+        .draw(query.plan.clone())
+        .await?
+        .ok_or(ConsoleError::NotFound(format!("抽查计划 {}", query.plan)))?;
+    let json = stored
+        .record
+        .ok_or_else(|| ConsoleError::NotFound(format!("抽查计划 {} 的抽取结果（尚未抽取）", query.plan)))?;
     let mut response = json.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

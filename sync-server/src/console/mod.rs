@@ -121,7 +121,8 @@ pub fn router<S: Storage, B: BlobStorage>() -> Router<Arc<AppState<S, B>>> {
         .route("/console/bundles", get(bundles::form::<S, B>))
         .route(
             "/console/bundles/check",
-            post(bundles::check::<S, B>).layer(axum::extract::DefaultBodyLimit::max(bundles::MAX_BUNDLE_BYTES + 64 * 1024)),
+            post(bundles::check::<S, B>)
+                .layer(axum::extract::DefaultBodyLimit::max(bundles::MAX_BUNDLE_BYTES + 64 * 1024)),
         )
         .route("/console/devices", get(devices::list::<S, B>))
         .route("/console/devices/enrolments", post(devices::enrol::<S, B>))

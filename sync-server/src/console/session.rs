@@ -45,7 +45,6 @@ impl Viewer {
         if same(given, &self.session.csrf) { Ok(()) } else { Err(ConsoleError::Csrf) }
     }
 
-
     /// Refuses a city-wide change (draws, devices) to anyone but an administrator.
     pub fn may_administer(&self) -> Result<(), ConsoleError> {
         if self.role.may_administer() { Ok(()) } else { Err(ConsoleError::Forbidden) }

@@ -380,7 +380,8 @@ fn short(id: &str) -> &str {
 fn target_label(view: &onevisit_core::record::RecordView, target: &CaptureTarget) -> String {
     match target {
         CaptureTarget::CheckPoint(id) => {
-            let title = view.sections.iter().flat_map(|s| &s.check_points).find(|p| &p.id == id).map(|p| p.title.clone());
+            let title =
+                view.sections.iter().flat_map(|s| &s.check_points).find(|p| &p.id == id).map(|p| p.title.clone());
             format!("检查要点 {id}{}", title.map(|t| format!("：{t}")).unwrap_or_default())
         }
         CaptureTarget::Finding(_) => "发现的问题".into(),
@@ -414,8 +415,7 @@ pub(super) async fn photo<S: Storage, B: BlobStorage>(
     let Some(size) = size else {
         return Err(ConsoleError::NotFound(format!("照片原件尚未从设备上传：{sha256}")));
     };
-    let bytes =
-        state.blobs.read(&listed.sha256, 0, size).await.map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let bytes = state.blobs.read(&listed.sha256, 0, size).await.map_err(|e| ConsoleError::Internal(e.to_string()))?;
     // What the blob store returns is checked like any input before it is shown as evidence.
     if onevisit_core::audit::sha256_hex(&bytes) != listed.sha256 {
         return Err(ConsoleError::Internal(format!("stored photo {sha256} does not match its hash")));
