@@ -479,6 +479,22 @@ pub fn export_bundle(
         .unwrap()
 }
 
+/// Writes to `out` a copy of the zip bundle with one byte appended to its first photo (an
+/// independent zip writer: Python's), as someone altering evidence would.
+pub fn tamper_bundle_photo(zip: &Path, out: &Path) {
+    let script = "import zipfile, sys\n\
+        src = zipfile.ZipFile(sys.argv[1]); dst = zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED)\n\
+        done = False\n\
+        for info in src.infolist():\n\
+        \x20   data = src.read(info.filename)\n\
+        \x20   if not done and info.filename.endswith('.jpg'):\n\
+        \x20       data += b'\\x00'; done = True\n\
+        \x20   dst.writestr(info, data)\n\
+        dst.close(); assert done\n";
+    let status = Command::new("python3").args(["-c", script]).arg(zip).arg(out).status().expect("python3");
+    assert!(status.success(), "tampering with {}", zip.display());
+}
+
 /// Verifies a bundle offline against the tenant root key.
 pub fn check_bundle(bag: &Path, root: &str) -> bundle::VerifyReport {
     bundle::verify(bag, root, &|_| {}, &CancelToken::new()).unwrap()

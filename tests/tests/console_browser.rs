@@ -26,6 +26,7 @@ use onevisit_core::sync::enrolment_link::EnrolmentLink;
 use onevisit_flow_tests::console_client::{ADMIN_PASSWORD, FIRE_PASSWORD, add_accounts};
 use onevisit_flow_tests::{
     City, cp, export_bundle, fast_options, fetch_all_photos, record_joint_case, sign_by_all, sync_ok,
+    tamper_bundle_photo,
 };
 
 fn console_tests() -> PathBuf {
@@ -76,7 +77,7 @@ fn the_console_works_in_chromium_for_an_administrator_and_a_supervisor() {
     fetch_all_photos(&b, &code);
     export_bundle(&b, &code, &bundle, Format::Zip, false);
     let tampered = city.path().join("tampered.zip");
-    tamper(&bundle, &tampered);
+    tamper_bundle_photo(&bundle, &tampered);
     sync_ok(&c);
     sync_ok(&a);
     let conflicts: Vec<String> =
@@ -169,19 +170,4 @@ fn market_task(city: &City) -> String {
     let created: Vec<String> =
         serde_json::from_str(&city.admin(&["task", "create", drafts.to_str().unwrap(), "--json"])).unwrap();
     created[0].clone()
-}
-
-/// A copy of the bundle with one byte appended to its photo.
-fn tamper(zip: &std::path::Path, out: &std::path::Path) {
-    let script = "import zipfile, sys\n\
-        src = zipfile.ZipFile(sys.argv[1]); dst = zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED)\n\
-        done = False\n\
-        for info in src.infolist():\n\
-        \x20   data = src.read(info.filename)\n\
-        \x20   if not done and info.filename.endswith('.jpg'):\n\
-        \x20       data += b'\\x00'; done = True\n\
-        \x20   dst.writestr(info, data)\n\
-        dst.close(); assert done\n";
-    let status = Command::new("python3").args(["-c", script]).arg(zip).arg(out).status().unwrap();
-    assert!(status.success());
 }

@@ -191,7 +191,9 @@ fn changes(city: &impl Deployment) {
     for name in ["内容清单", "封签", "设备证书", "照片采集记录"] {
         assert!(checked.body.contains(&format!("<td>{name}</td>")), "{name}");
     }
-    let tampered = tamper(&zip, tmp.path());
+    let tampered_zip = tmp.path().join("tampered.zip");
+    onevisit_flow_tests::tamper_bundle_photo(&zip, &tampered_zip);
+    let tampered = std::fs::read(&tampered_zip).unwrap();
     let checked = audit.post_file("/console/bundles/check", &[("csrf", &audit_csrf)], "bundle", "t.zip", &tampered);
     assert!(text_of(&checked.body, "bundle-summary").contains("项未通过"), "{}", checked.body);
     assert!(checked.body.contains("<tr class=\"fail\"><td>内容清单</td>"), "{}", checked.body);
@@ -214,21 +216,4 @@ fn changes(city: &impl Deployment) {
 
 fn device_id(store: &Mutex<Store>) -> String {
     store.lock().unwrap().device_key().device_id()
-}
-
-/// A copy of the bundle with one byte appended to its photo.
-fn tamper(zip: &std::path::Path, dir: &std::path::Path) -> Vec<u8> {
-    let out = dir.join("tampered.zip");
-    let script = "import zipfile, sys\n\
-        src = zipfile.ZipFile(sys.argv[1]); dst = zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED)\n\
-        done = False\n\
-        for info in src.infolist():\n\
-        \x20   data = src.read(info.filename)\n\
-        \x20   if not done and info.filename.endswith('.jpg'):\n\
-        \x20       data += b'\\x00'; done = True\n\
-        \x20   dst.writestr(info, data)\n\
-        dst.close(); assert done\n";
-    let status = std::process::Command::new("python3").args(["-c", script]).arg(zip).arg(&out).status().unwrap();
-    assert!(status.success());
-    std::fs::read(out).unwrap()
 }

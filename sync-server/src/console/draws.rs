@@ -357,17 +357,21 @@ pub(super) struct PublishedBlock {
     visits_saved: u64,
 }
 
+/// A registered plan, by identifier.
+async fn stored_draw<S: Storage, B: BlobStorage>(
+    state: &AppState<S, B>,
+    plan: &str,
+) -> Result<crate::storage::StoredDraw, ConsoleError> {
+    state.storage.draw(plan.to_string()).await?.ok_or_else(|| ConsoleError::NotFound(format!("抽查计划 {plan}")))
+}
+
 /// One plan: its commitment, and once drawn its result and tasks.
 pub(super) async fn show<S: Storage, B: BlobStorage>(
     State(state): State<Arc<AppState<S, B>>>,
     viewer: Viewer,
     Query(query): Query<PlanQuery>,
 ) -> Result<Response, ConsoleError> {
-    let stored = state
-        .storage
-        .draw(query.plan.clone())
-        .await?
-        .ok_or(ConsoleError::NotFound(format!("抽查计划 {}", query.plan)))?;
+    let stored = stored_draw(&state, &query.plan).await?;
     let directory = super::dashboard::directory(&state).await?;
     let published = match &stored.record {
         None => None,
@@ -404,11 +408,7 @@ pub(super) async fn record<S: Storage, B: BlobStorage>(
     _viewer: Viewer,
     Query(query): Query<PlanQuery>,
 ) -> Result<Response, ConsoleError> {
-    let stored = state
-        .storage
-        .draw(query.plan.clone())
-        .await?
-        .ok_or(ConsoleError::NotFound(format!("抽查计划 {}", query.plan)))?;
+    let stored = stored_draw(&state, &query.plan).await?;
     let json = stored
         .record
         .ok_or_else(|| ConsoleError::NotFound(format!("抽查计划 {} 的抽取结果（尚未抽取）", query.plan)))?;

@@ -225,22 +225,33 @@ pub(super) struct TaskPage {
     edits: Vec<EditLine>,
 }
 
-/// A task's page.
-pub(super) async fn task<S: Storage, B: BlobStorage>(
-    State(state): State<Arc<AppState<S, B>>>,
-    viewer: Viewer,
-    Path(code): Path<String>,
-) -> Result<Response, ConsoleError> {
+/// The merged record of task `code`, if it exists and the viewer may see it (a supervisor: only
+/// tasks their department takes part in).
+async fn visible_record<S: Storage, B: BlobStorage>(
+    state: &AppState<S, B>,
+    viewer: &Viewer,
+    code: &str,
+) -> Result<onevisit_core::record::InspectionRecord, ConsoleError> {
     let not_found = || ConsoleError::NotFound(format!("任务 {code}"));
-    let id = TaskCode::parse(&code).map_err(|_| not_found())?.to_string();
+    let id = TaskCode::parse(code).map_err(|_| not_found())?.to_string();
     let meta = state.storage.record_meta(id.clone()).await?.ok_or_else(not_found)?;
     if let Some(own) = viewer.role.department()
         && !meta.departments.iter().any(|d| d == own)
     {
         return Err(ConsoleError::Forbidden);
     }
-    let (mut record, _) =
+    let (record, _) =
         crate::tasks::load_record(&state.storage, &id).await.map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    Ok(record)
+}
+
+/// A task's page.
+pub(super) async fn task<S: Storage, B: BlobStorage>(
+    State(state): State<Arc<AppState<S, B>>>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let mut record = visible_record(&state, &viewer, &code).await?;
     let directory = super::dashboard::directory(&state).await?;
     let names = crate::reports::Names(&directory);
     let internal = |e: onevisit_core::record::RecordError| ConsoleError::Internal(e.to_string());
@@ -400,15 +411,7 @@ pub(super) async fn photo<S: Storage, B: BlobStorage>(
     Query(query): Query<PhotoQuery>,
 ) -> Result<Response, ConsoleError> {
     let not_found = || ConsoleError::NotFound(format!("任务 {code} 的照片 {sha256}"));
-    let id = TaskCode::parse(&code).map_err(|_| not_found())?.to_string();
-    let meta = state.storage.record_meta(id.clone()).await?.ok_or_else(not_found)?;
-    if let Some(own) = viewer.role.department()
-        && !meta.departments.iter().any(|d| d == own)
-    {
-        return Err(ConsoleError::Forbidden);
-    }
-    let (record, _) =
-        crate::tasks::load_record(&state.storage, &id).await.map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let record = visible_record(&state, &viewer, &code).await?;
     let evidence = record.evidence().map_err(|e| ConsoleError::Internal(e.to_string()))?;
     let listed = evidence.iter().find(|e| e.sha256 == sha256).ok_or_else(not_found)?;
     let size = state.blobs.size(&listed.sha256).await.map_err(|e| ConsoleError::Internal(e.to_string()))?;
