@@ -5,8 +5,8 @@
 # host build of the core and a real server process); and, beside them, rustfmt, clippy, rustdoc and
 # cargo-deny (scripts/lints.sh, all required).
 # Needs Rust (cargo), python3, openssl, Java 17, Maven, Node.js with npm, PostgreSQL's programs and
-# Chromium (both installed with apt-get when missing and run as root); installs from npm
-# playwright-core (console-tests/package-lock.json) and from PyPI the independent
+# Chromium and Firefox ESR (installed with apt-get when missing and run as root); installs from npm
+# playwright-core and puppeteer-core (console-tests/package-lock.json) and from PyPI the independent
 # implementations the tests check our signatures, canonical JSON and evidence bundles with
 # (cryptography, rfc8785, bagit); Maven fetches Kotlin, coroutines, JNA and JUnit from Maven Central.
 # Ends with one line "tests: N passed, N failed" summing every suite.
@@ -32,12 +32,16 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v pg_conf
 fi
 
 # The web console's browser tests: Debian's Chromium (driven headless by playwright-core from
-# console-tests/package-lock.json) and a CJK font, so that the screenshots read as Chinese.
-if ! command -v chromium >/dev/null && [ -z "${ONEVISIT_CHROMIUM:-}" ]; then
+# console-tests/package-lock.json), Firefox ESR (by puppeteer-core over WebDriver BiDi) and a CJK
+# font, so that the screenshots read as Chinese.
+browsers=()
+if ! command -v chromium >/dev/null && [ -z "${ONEVISIT_CHROMIUM:-}" ]; then browsers+=(chromium fonts-wqy-microhei); fi
+if ! command -v firefox-esr >/dev/null && [ -z "${ONEVISIT_FIREFOX:-}" ]; then browsers+=(firefox-esr); fi
+if [ "${#browsers[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${browsers[@]}" >/dev/null
   else
-    echo "Chromium is required for the console's browser tests (apt-get install chromium fonts-wqy-microhei, or set ONEVISIT_CHROMIUM)" >&2; exit 1
+    echo "The console's browser tests need ${browsers[*]} (apt-get install ${browsers[*]}, or set ONEVISIT_CHROMIUM / ONEVISIT_FIREFOX)" >&2; exit 1
   fi
 fi
 command -v npm >/dev/null || { echo "Node.js 20 and npm are required (apt-get install nodejs npm)" >&2; exit 1; }

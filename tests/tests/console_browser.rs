@@ -10,8 +10,9 @@
 //! Afterwards the QR code in the screenshot enrols a new handheld, the revoked one's next sync is
 //! refused, and the downloaded draw record verifies. Screenshots land in `console-tests/screenshots/`.
 //!
-//! Needs `chromium` (`apt-get install chromium`) and `npm ci` in `console-tests/`; `scripts/test.sh`
-//! does both.
+//! `console-tests/firefox.mjs` then goes through the main pages in Firefox (Puppeteer over WebDriver
+//! BiDi). Needs `chromium` and `firefox-esr` (`apt-get install chromium firefox-esr`) and `npm ci` in
+//! `console-tests/`; `scripts/test.sh` does both.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
@@ -42,6 +43,8 @@ fn the_console_works_in_chromium_for_an_administrator_and_a_supervisor() {
     );
     let chromium = std::env::var("ONEVISIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(PathBuf::from(&chromium).exists(), "install Chromium (apt-get install chromium) or set ONEVISIT_CHROMIUM");
+    let firefox = std::env::var("ONEVISIT_FIREFOX").unwrap_or_else(|_| "/usr/bin/firefox-esr".into());
+    assert!(PathBuf::from(&firefox).exists(), "install Firefox (apt-get install firefox-esr) or set ONEVISIT_FIREFOX");
     let shots = dir.join("screenshots");
     let _ = std::fs::remove_dir_all(&shots);
 
@@ -117,6 +120,19 @@ fn the_console_works_in_chromium_for_an_administrator_and_a_supervisor() {
         .unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && stdout.contains("passed"), "{stdout}{stderr}");
+    // The same pages in Firefox (WebDriver BiDi).
+    let out = Command::new("node")
+        .arg(dir.join("firefox.mjs"))
+        .current_dir(&dir)
+        .env("ONEVISIT_BASE", &city.server.base)
+        .env("ONEVISIT_SHOTS", &shots)
+        .env("ONEVISIT_EXPECT", expect.to_string())
+        .env("ONEVISIT_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("ONEVISIT_FIREFOX", &firefox)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.contains("passed"), "{stdout}{stderr}");
     for shot in [
         "01-login",
         "02-dashboard-city",
@@ -130,6 +146,12 @@ fn the_console_works_in_chromium_for_an_administrator_and_a_supervisor() {
         "10-bundle-valid",
         "11-bundle-tampered",
         "12-actions",
+        "firefox-dashboard",
+        "firefox-tasks",
+        "firefox-task",
+        "firefox-draw-preview",
+        "firefox-enrolment",
+        "firefox-bundle",
     ] {
         let png = std::fs::read(shots.join(format!("{shot}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 2_000, "{shot}: {} bytes", png.len());
