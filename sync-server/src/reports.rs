@@ -47,17 +47,22 @@ pub async fn city_report<S: Storage>(storage: &S, query: &ReportQuery) -> Result
 /// Every task's summary (records without a current one summarised now), and the task codes whose
 /// record cannot be read.
 pub async fn all_facts<S: Storage>(storage: &S) -> Result<(Vec<TaskFacts>, Vec<String>), StorageError> {
-    let rows = storage.task_facts().await?;
-    let (parsed, missing) = blocking(move || parse_all(rows)).await?;
-    let mut facts: Vec<TaskFacts> = parsed.into_iter().map(|(_, f)| f).collect();
+    let (facts, unreadable) = summaries(storage, storage.task_facts().await?).await?;
+    Ok((facts.into_iter().map(|(_, f)| f).collect(), unreadable))
+}
+
+/// Stored summaries parsed, each with its task code, records with no current one summarised now
+/// (and kept); and the task codes whose record cannot be read.
+async fn summaries<S: Storage>(storage: &S, rows: Vec<StoredFacts>) -> Result<Parsed, StorageError> {
+    let (mut parsed, missing) = blocking(move || parse_all(rows)).await?;
     let mut unreadable = Vec::new();
     for id in missing {
         match summarise(storage, &id).await? {
-            Some(f) => facts.push(f),
+            Some(f) => parsed.push((id, f)),
             None => unreadable.push(id),
         }
     }
-    Ok((facts, unreadable))
+    Ok((parsed, unreadable))
 }
 
 /// Runs CPU-bound work on the blocking pool.
@@ -129,16 +134,8 @@ impl FactsCache {
         let mut state = self.state.lock().await;
         let (head, rows) = storage.facts_since(state.head).await?;
         if !rows.is_empty() {
-            let (parsed, missing) = blocking(move || parse_all(rows)).await?;
-            let mut summaries = parsed;
-            for id in missing {
-                match summarise(storage, &id).await? {
-                    Some(f) => summaries.push((id, f)),
-                    None => {
-                        state.unreadable.insert(id);
-                    }
-                }
-            }
+            let (summaries, lost) = summaries(storage, rows).await?;
+            state.unreadable.extend(lost);
             let CacheState { index, facts, unreadable, .. } = &mut *state;
             let facts = Arc::make_mut(facts);
             for (id, f) in summaries {

@@ -81,10 +81,7 @@ pub(super) async fn show<S: Storage, B: BlobStorage>(
     if from > to {
         return Err(ConsoleError::BadInput(format!("起始日 {from} 晚于截止日 {to}")));
     }
-    let department = match viewer.role.department() {
-        Some(own) => Some(own.to_string()),
-        None => query.department.filter(|d| !d.is_empty()),
-    };
+    let department = viewer.department_shown(query.department.as_deref());
     if let Some(d) = &department
         && !DepartmentId::new(d.clone()).is_ok_and(|id| directory.department(&id).is_some())
     {

@@ -45,6 +45,15 @@ impl Viewer {
         if same(given, &self.session.csrf) { Ok(()) } else { Err(ConsoleError::Csrf) }
     }
 
+    /// The department a page shows: a supervisor's own whatever was asked, else the one asked
+    /// for (none when empty: the whole city).
+    pub fn department_shown(&self, asked: Option<&str>) -> Option<String> {
+        match self.role.department() {
+            Some(own) => Some(own.to_string()),
+            None => asked.filter(|d| !d.is_empty()).map(str::to_string),
+        }
+    }
+
     /// Refuses a city-wide change (draws, devices) to anyone but an administrator.
     pub fn may_administer(&self) -> Result<(), ConsoleError> {
         if self.role.may_administer() { Ok(()) } else { Err(ConsoleError::Forbidden) }

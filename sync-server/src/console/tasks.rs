@@ -74,10 +74,7 @@ pub(super) async fn board<S: Storage, B: BlobStorage>(
     let directory = super::dashboard::directory(&state).await?;
     let from = super::form_day("起始日", query.from.as_deref())?;
     let to = super::form_day("截止日", query.to.as_deref())?;
-    let department = match viewer.role.department() {
-        Some(own) => Some(own.to_string()),
-        None => query.department.clone().filter(|d| !d.is_empty()),
-    };
+    let department = viewer.department_shown(query.department.as_deref());
     let status = query.status.clone().filter(|s| !s.is_empty());
     let source = query.source.clone().filter(|s| !s.is_empty());
     let needle = query.enterprise.clone().unwrap_or_default().trim().to_string();
