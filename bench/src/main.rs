@@ -25,6 +25,7 @@ mod bundle;
 mod draw;
 mod load;
 mod report;
+mod scale;
 mod sync;
 mod writers;
 
@@ -35,7 +36,7 @@ fn main() {
         return writers::writer(&args[2..]);
     }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only answers|store|merge|documents|evidence|bundle|writers|rules|sync|audit|load|bindings|draw|report` runs one group.
+    // `--only answers|store|merge|documents|evidence|bundle|writers|rules|sync|scale|audit|load|bindings|draw|report` runs one group.
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
     let run = |group: &str| only.is_none_or(|o| o == group);
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -108,6 +109,16 @@ fn main() {
             json!({"limiter_on_ms": round(on), "limiter_off_ms": round(free), "target": "≈ 1: honest devices are never throttled",
                    "detail": "default limits (20 requests/s per device, burst 200) against no limit"}),
         );
+    }
+    if run("scale") {
+        // `--scale-n 1000,5000` chooses the sizes (the first is the reference).
+        let ns: Vec<usize> = args
+            .iter()
+            .position(|a| a == "--scale-n")
+            .and_then(|i| args.get(i + 1))
+            .map(|list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .unwrap_or_else(|| if quick { vec![200, 1_000] } else { vec![1_000, 5_000, 20_000] });
+        scale::run(tmp.path(), &ns, 20);
     }
     if run("audit") {
         let sizes: &[u64] = if quick { &[1_000, 10_000] } else { &[10_000, 100_000] };

@@ -86,6 +86,11 @@ fn admin_with(checks: bool, services: Option<&Services>, data: &Path, args: &[&s
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
+/// Runs an admin command of the normal server build on `data` (embedded default).
+pub(crate) fn admin(data: &Path, args: &[&str]) -> String {
+    admin_with(true, None, data, args)
+}
+
 /// How the server of one run is set up: the same workload is measured in each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setup {

@@ -544,3 +544,44 @@ fn a_new_device_receives_the_directory_data_before_its_tasks() {
     assert!(store.lock().unwrap().local_heads(&code).unwrap().is_some());
     assert!(!sync_ok(&store).directory_updated, "sent again only when it changes");
 }
+
+#[test]
+fn a_pull_interrupted_between_feed_pages_resumes_after_the_last_page_applied() {
+    let city = City::new();
+    // Device A records six inspections offline and pushes them.
+    let a = city.device("a", "scjg-01");
+    {
+        let mut s = a.lock().unwrap();
+        let directory = s.directory().unwrap();
+        let today = onevisit_core::beijing::today();
+        let drafts = (0..6).map(|i| onevisit_core::sample::joint_task_draft(&directory, i, today)).collect();
+        s.create_tasks(drafts).unwrap();
+    }
+    sync_ok(&a);
+    // The inspector's second handheld pulls them, two per feed page; the sync is cancelled
+    // once the first page's records are in.
+    let b = city.device("b", "scjg-01");
+    let small = sync::SyncOptions { feed_page: 2, batch_records: 2, ..fast_options() };
+    let cancel = CancelToken::new();
+    let stop = |p: &sync::Progress| {
+        if p.records_pulled >= 2 {
+            cancel.cancel();
+        }
+    };
+    let interrupted = sync::sync(&b, &small, &stop, &cancel);
+    assert!(matches!(interrupted, Err(SyncError::Client(ClientError::Cancelled))), "{interrupted:?}");
+    let held = |s: &Mutex<Store>| s.lock().unwrap().list_tasks(&Default::default()).unwrap().len();
+    let before = held(&b);
+    let cursor = b.lock().unwrap().feed_cursor().unwrap();
+    assert!((2..6).contains(&before), "{before} records in before the interruption");
+    assert!(cursor > 0, "the cursor stands at the end of the page applied");
+    // The next sync reads the feed from there: it pulls only what was not applied.
+    let resumed = sync::sync(&b, &small, &|_| {}, &CancelToken::new()).unwrap();
+    assert_eq!(resumed.progress.records_pulled as usize + before, 6, "no applied page read again");
+    assert_eq!(held(&b), 6);
+    // And the first sync after a completed pull is a one-request no-op.
+    let after = sync::sync(&b, &small, &|_| {}, &CancelToken::new()).unwrap();
+    assert_eq!((after.progress.requests, after.progress.records_pulled), (1, 0));
+    let default = sync::sync(&b, &fast_options(), &|_| {}, &CancelToken::new()).unwrap();
+    assert_eq!(default.progress.requests, 1);
+}

@@ -349,8 +349,15 @@ struct Run<'a> {
     replaying: HashSet<String>,
     /// The heads each record was pushed with in this run.
     pushed: HashMap<String, Vec<ChangeHash>>,
-    /// The feed cursor to store once every pull it announced has been applied.
+    /// The feed position requested next (the end of the last page read).
     cursor: u64,
+    /// The feed position stored: every record announced before it has been applied.
+    stored_cursor: u64,
+    /// Feed pages read but not yet wholly applied: each page's end and the records it announced
+    /// that are still to pull. The cursor is stored at the end of each page as soon as it and every
+    /// page before it are applied, so a finished pull is never read again and an interrupted
+    /// one resumes after the last page applied.
+    pages: std::collections::VecDeque<(u64, HashSet<String>)>,
     feed_more: bool,
     audit_refused: bool,
     first_round: bool,
@@ -392,6 +399,8 @@ pub fn sync_with(
         replaying: HashSet::new(),
         pushed: HashMap::new(),
         cursor,
+        stored_cursor: cursor,
+        pages: std::collections::VecDeque::new(),
         feed_more: true,
         audit_refused: false,
         first_round: true,
@@ -706,6 +715,7 @@ impl Run<'_> {
             }
         }
         let mut store = self.store.lock()?;
+        let mut announced = HashSet::new();
         for entry in response.feed {
             let Ok(code) = TaskCode::parse(&entry.id) else { continue };
             match entry.kind {
@@ -723,15 +733,35 @@ impl Run<'_> {
                     if local.as_ref() == Some(&sorted) || confirmed == sorted || self.skip.contains(&entry.id) {
                         continue;
                     }
+                    announced.insert(entry.id.clone());
                     self.pulls.insert(entry.id, confirmed);
                 }
             }
         }
         self.feed_more = response.more;
-        if self.pulls.is_empty() && self.fallback.is_empty() && response.next > self.cursor {
-            store.set_feed_cursor(response.next)?;
+        if response.next > self.cursor {
+            self.pages.push_back((response.next, announced));
         }
         self.cursor = response.next.max(self.cursor);
+        self.store_applied_pages(&mut store)
+    }
+
+    /// Stores the cursor at the end of the last page whose records (and every earlier page's)
+    /// have all been applied: what this run still has to pull or settle keeps its page open.
+    fn store_applied_pages(&mut self, store: &mut Store) -> Result<(), SyncError> {
+        let mut applied = self.stored_cursor;
+        while let Some((end, waiting)) = self.pages.front_mut() {
+            waiting.retain(|id| self.pulls.contains_key(id) || self.fallback.contains_key(id));
+            if !waiting.is_empty() {
+                break;
+            }
+            applied = *end;
+            self.pages.pop_front();
+        }
+        if applied > self.stored_cursor {
+            store.set_feed_cursor(applied)?;
+            self.stored_cursor = applied;
+        }
         Ok(())
     }
 

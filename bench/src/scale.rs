@@ -1,0 +1,178 @@
+//! The `scale` group: sync cost as the records a device holds grow. For each N, a real
+//! `onevisit-server` process on loopback (embedded default, rules on) and one inspector's two
+//! handhelds: device A creates N inspection records offline with 20 edits each and pushes them; a
+//! fresh device B of the same inspector pulls them all; then each re-syncs with nothing new. Time,
+//! requests and bytes of each, per record; the reference is the same figure at the smallest N.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use onevisit_core::record::{AnswerValue, Position};
+use onevisit_core::sample;
+use onevisit_core::store::{Store, TaskFilter};
+use onevisit_core::sync::{self, CancelToken, SyncOptions, SyncReport};
+use onevisit_test_support::ServerProcess as Server;
+use serde_json::json;
+
+use crate::{emit, ms, round};
+
+/// One N's figures.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    n: usize,
+    push_ms: f64,
+    pull_ms: f64,
+    noop_ms: f64,
+    bytes_up_ratio: f64,
+}
+
+/// A device of `inspector` in `root`, enrolled with the server.
+fn device(root: &Path, inspector: &str, data: &Path, server: &Server, root_key: &str) -> Mutex<Store> {
+    std::fs::create_dir_all(root).expect("store dir");
+    let wrapper = onevisit_core::identity::KeyFileWrapper::load_or_create(&root.join("device.key")).expect("key");
+    let mut s = Store::init(root, &wrapper, Some(inspector.parse().expect("inspector"))).expect("init");
+    s.import_directory(sample::directory().expect("sample")).expect("import");
+    let code = crate::sync::admin(data, &["enrolment", inspector]).trim().to_string();
+    sync::enrol(&mut s, &server.base, &code, root_key).expect("enrol");
+    Mutex::new(s)
+}
+
+/// N joint tasks created on the device, each with `edits` edits of its own part (check-in, answers).
+fn record_offline(store: &Mutex<Store>, n: usize, edits: usize) -> usize {
+    let mut s = store.lock().expect("store");
+    let directory = s.directory().expect("directory");
+    let today = chrono::Utc::now().date_naive();
+    let mut made = 0;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let drafts = chunk.iter().map(|&i| sample::joint_task_draft(&directory, i, today)).collect();
+        for task in s.create_tasks(drafts).expect("tasks") {
+            let department = task.lead_department.clone();
+            let points = crate::department_check_points(&directory, &task, &department);
+            s.check_in(&task.code, Position::wgs84(30.7, 121.0, 5).expect("fix")).expect("check in");
+            for k in 1..edits {
+                let note = Some(format!("第{k}次记录"));
+                s.answer(&task.code, &points[k % points.len()], AnswerValue::NotApplicable, note, vec![]).expect("answer");
+            }
+            made += 1;
+        }
+    }
+    made
+}
+
+fn traffic(r: &SyncReport) -> serde_json::Value {
+    json!({"requests": r.progress.requests, "bytes_up": r.progress.bytes_up, "bytes_down": r.progress.bytes_down,
+           "records_pushed": r.progress.records_pushed, "records_pulled": r.progress.records_pulled})
+}
+
+/// The p50 of five no-op syncs of `store`; checks each is one request.
+fn noop(store: &Mutex<Store>, options: &SyncOptions) -> (f64, u64) {
+    let mut samples = Vec::new();
+    let mut requests = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let r = sync::sync(store, options, &|_| {}, &CancelToken::new()).expect("no-op sync");
+        samples.push(ms(t.elapsed()));
+        requests = requests.max(r.progress.requests);
+    }
+    samples.sort_by(f64::total_cmp);
+    (samples[samples.len() / 2], requests)
+}
+
+fn one(base: &Path, n: usize, edits: usize) -> Figures {
+    let base = base.join(format!("scale-{n}"));
+    let data = base.join("server");
+    let init = crate::sync::admin(&data, &["init", "--tenant", "330482"]);
+    let root_key = init.lines().next().and_then(|l| l.trim().rsplit(' ').next()).expect("root key").to_string();
+    crate::sync::admin(&data, &["import", "--sample"]);
+    let server = Server::spawn_with_env(
+        &crate::release_bin("onevisit-server", &["-p", "onevisit-server"]),
+        &data,
+        "127.0.0.1:0",
+        &["--device-rate", "0", "--address-rate", "0"],
+        &[],
+        "warn",
+        std::process::Stdio::null(),
+    );
+    let options = SyncOptions::default();
+    let cancel = CancelToken::new();
+    let a = device(&base.join("a"), "scjg-01", &data, &server, &root_key);
+    let t = Instant::now();
+    let made = record_offline(&a, n, edits);
+    let recording = ms(t.elapsed());
+
+    let t = Instant::now();
+    let push = sync::sync(&a, &options, &|_| {}, &cancel).expect("push");
+    let push_ms = ms(t.elapsed());
+    let raw = push.progress.raw_change_bytes as f64;
+    let up = push.progress.bytes_up as f64;
+    emit(
+        "sync_push_new_records",
+        push_ms,
+        "ms",
+        json!({"records": n, "edits_per_record": edits, "per_record_ms": push_ms / n as f64,
+               "traffic": traffic(&push), "raw_change_bytes": raw, "audit_bytes_up": push.progress.audit_bytes_up,
+               "recording_offline_ms": round(recording), "records_made": made}),
+    );
+    let b = device(&base.join("b"), "scjg-01", &data, &server, &root_key);
+    let t = Instant::now();
+    let pull = sync::sync(&b, &options, &|_| {}, &cancel).expect("pull");
+    let pull_ms = ms(t.elapsed());
+    let held = b.lock().expect("store").list_tasks(&TaskFilter { limit: None, ..Default::default() }).expect("list");
+    emit(
+        "sync_pull_all_records",
+        pull_ms,
+        "ms",
+        json!({"records": n, "per_record_ms": pull_ms / n as f64, "traffic": traffic(&pull), "records_held": held.len()}),
+    );
+    // The first sync after a completed pull: nothing new, so one request.
+    let t = Instant::now();
+    let after = sync::sync(&b, &options, &|_| {}, &cancel).expect("after the pull");
+    let after_ms = ms(t.elapsed());
+    let (noop_a, requests_a) = noop(&a, &options);
+    let (noop_b, requests_b) = noop(&b, &options);
+    emit(
+        "sync_noop_resync",
+        noop_a,
+        "ms",
+        json!({"records": n, "requests": requests_a, "device_b_ms": noop_b, "device_b_requests": requests_b,
+               "first_after_pull": {"ms": round(after_ms), "requests": after.progress.requests, "bytes_down": after.progress.bytes_down},
+               "target": "1 request, <= 5 ms at 20,000"}),
+    );
+    emit(
+        "sync_total_bytes_up_ratio",
+        up / raw,
+        "x",
+        json!({"records": n, "reference": raw, "reference_name": "raw_automerge_change_bytes",
+               "bytes_up": up, "audit_bytes_up": push.progress.audit_bytes_up, "target": "<= 0.6"}),
+    );
+    Figures { n, push_ms, pull_ms, noop_ms: noop_a, bytes_up_ratio: up / raw }
+}
+
+/// Runs the group for each N (the first is the reference of the per-record ratios).
+pub fn run(base: &Path, ns: &[usize], edits: usize) {
+    let figures: Vec<Figures> = ns.iter().map(|&n| one(base, n, edits)).collect();
+    let (Some(first), Some(last)) = (figures.first(), figures.last()) else { return };
+    let per = |f: &Figures, ms: f64| ms / f.n as f64;
+    emit(
+        "sync_push_per_record_growth",
+        per(last, last.push_ms) / per(first, first.push_ms),
+        "x",
+        json!({"records": last.n, "reference_records": first.n, "per_record_ms": per(last, last.push_ms),
+               "reference_per_record_ms": per(first, first.push_ms), "target": "<= 1.3"}),
+    );
+    emit(
+        "sync_pull_per_record_growth",
+        per(last, last.pull_ms) / per(first, first.pull_ms),
+        "x",
+        json!({"records": last.n, "reference_records": first.n, "per_record_ms": per(last, last.pull_ms),
+               "reference_per_record_ms": per(first, first.pull_ms), "target": "<= 1.3"}),
+    );
+    emit(
+        "sync_noop_growth",
+        last.noop_ms,
+        "ms",
+        json!({"records": last.n, "reference_ms": first.noop_ms, "reference_records": first.n,
+               "bytes_up_ratio_at_largest": round(last.bytes_up_ratio), "target": "<= 5 ms"}),
+    );
+}
