@@ -52,7 +52,8 @@ fn record_offline(store: &Mutex<Store>, n: usize, edits: usize) -> usize {
             s.check_in(&task.code, Position::wgs84(30.7, 121.0, 5).expect("fix")).expect("check in");
             for k in 1..edits {
                 let note = Some(format!("第{k}次记录"));
-                s.answer(&task.code, &points[k % points.len()], AnswerValue::NotApplicable, note, vec![]).expect("answer");
+                s.answer(&task.code, &points[k % points.len()], AnswerValue::NotApplicable, note, vec![])
+                    .expect("answer");
             }
             made += 1;
         }

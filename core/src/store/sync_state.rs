@@ -83,6 +83,16 @@ pub(crate) fn set_confirmed_heads(tx: &Connection, code: &TaskCode, heads: &[Cha
     Ok(())
 }
 
+/// The records with changes the server lacks: read through the index of those alone
+/// (`sync_records_dirty`), so that its cost follows what changed, not what the device holds.
+pub(crate) const DIRTY_RECORDS: &str =
+    "SELECT code, confirmed_heads FROM sync_records WHERE removed = 0 AND local_heads <> confirmed_heads ORDER BY code";
+
+/// The audit entries after a sequence number, in chain order: a range of the `seq` index (the
+/// chain's order by position is the same), never a scan of the entries already accepted.
+pub(crate) const AUDIT_AFTER: &str =
+    "SELECT canonical, hash, signature FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+
 impl Store {
     /// The enrolment, if the device is enrolled.
     pub fn sync_account(&self) -> Result<Option<SyncAccount>, StoreError> {
@@ -239,10 +249,7 @@ impl Store {
 
     /// Records whose local heads differ from what the server confirmed, with their confirmed heads.
     pub fn dirty_records(&self) -> Result<Vec<RecordSyncState>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT code, confirmed_heads FROM sync_records WHERE removed = 0 AND local_heads <> confirmed_heads
-             ORDER BY code",
-        )?;
+        let mut stmt = self.conn.prepare_cached(DIRTY_RECORDS)?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         let mut out = Vec::new();
         for row in rows {
@@ -494,9 +501,7 @@ impl Store {
 
     /// Up to `limit` audit entries after `seq`, in chain order.
     pub fn audit_entries_after(&self, seq: u64, limit: usize) -> Result<Vec<SignedAuditEntry>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT canonical, hash, signature FROM audit_log WHERE seq > ?1 ORDER BY position LIMIT ?2",
-        )?;
+        let mut stmt = self.conn.prepare_cached(AUDIT_AFTER)?;
         let rows = stmt.query_map(params![seq as i64, limit as i64], |r| {
             Ok(SignedAuditEntry { canonical: r.get(0)?, hash: r.get(1)?, signature: r.get(2)? })
         })?;

@@ -1008,3 +1008,22 @@ mod concurrent_writers {
         assert!(s.verify_audit().unwrap().is_intact());
     }
 }
+
+#[test]
+fn what_a_sync_reads_first_follows_what_changed_not_what_the_device_holds() {
+    // The two reads of every sync round are index ranges: the dirty records alone, and the
+    // audit entries after the accepted one — never a scan of every record or entry held.
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "scjg-01");
+    let plan = |sql: &str| -> String {
+        let mut stmt = s.connection().prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let values = [0i64, 10];
+        let params = rusqlite::params_from_iter(values.iter().take(stmt.parameter_count()));
+        let rows = stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    };
+    let dirty = plan(super::sync_state::DIRTY_RECORDS);
+    assert!(dirty.contains("USING INDEX sync_records_dirty"), "{dirty}");
+    let audit = plan(super::sync_state::AUDIT_AFTER);
+    assert!(audit.contains("USING INDEX audit_log_by_seq (seq>?)"), "{audit}");
+}
