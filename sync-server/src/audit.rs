@@ -2,7 +2,8 @@
 //! become leaves of the tenant's RFC 6962 Merkle tree, and the device receives a signed checkpoint.
 
 use ed25519_dalek::VerifyingKey;
-use onevisit_core::audit::{SignedAuditEntry, verify_continuation};
+use onevisit_core::audit::packed::{PackedAudit, unpack};
+use onevisit_core::audit::{AuditProblem, SignedAuditEntry, verify_continuation, verify_links};
 use std::collections::HashMap;
 
 use onevisit_core::sync::merkle::{self, Hash, NodeKey};
@@ -12,6 +13,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::{DeviceRecord, Storage, StorageError, StoredAuditEntry, nodes_in_order};
 use crate::tenant::Tenant;
+
+/// A stored entry: as the device signed it (its own signature empty when a packed upload's head
+/// covers it), and for the last entry of a packed upload the device's signature over that head.
+#[derive(Serialize)]
+struct StoredJson<'a> {
+    #[serde(flatten)]
+    entry: &'a SignedAuditEntry,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    head_signature: Option<&'a str>,
+}
 
 /// An inclusion proof of one device entry in a signed checkpoint's tree.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,12 +37,64 @@ pub struct InclusionProof {
     pub checkpoint: SignedStatement,
 }
 
-/// Checks and appends a device's new entries; a broken chain is refused as a whole, with why.
+/// How the entries of one upload are signed.
+enum Signed {
+    /// Each entry by itself.
+    EachEntry,
+    /// All of them by the device's signature over the head they lead to (hex), already checked.
+    Head(String),
+}
+
+/// Checks and appends a device's new entries, each signed by itself; a broken chain is refused
+/// as a whole, with why.
 pub async fn accept<S: Storage>(
     storage: &S,
     tenant: &Tenant,
     device: &DeviceRecord,
     entries: Vec<SignedAuditEntry>,
+    now_ms: i64,
+) -> Result<AuditResult, StorageError> {
+    accept_signed(storage, tenant, device, entries, Signed::EachEntry, now_ms).await
+}
+
+/// Checks and appends a packed upload: its entries are rebuilt from their fields and accepted
+/// only under the device's signature over the head they lead to; then as [`accept`].
+pub async fn accept_packed<S: Storage>(
+    storage: &S,
+    tenant: &Tenant,
+    device: &DeviceRecord,
+    packed: PackedAudit,
+    now_ms: i64,
+) -> Result<AuditResult, StorageError> {
+    let key = VerifyingKey::from_bytes(&device.public_key).map_err(|e| StorageError::Database(Box::new(e)))?;
+    let entries = if packed.device != device.device {
+        Err(AuditProblem::Altered { seq: packed.first_seq })
+    } else {
+        unpack(&packed, &key)
+    };
+    match entries {
+        Ok(entries) => {
+            accept_signed(storage, tenant, device, entries, Signed::Head(packed.head_signature), now_ms).await
+        }
+        Err(problem) => {
+            let (seq, hash) = storage.audit_head(device.device.clone()).await?;
+            tracing::warn!(device = %device.device, %problem, "packed audit upload refused");
+            Ok(AuditResult {
+                accepted_through: seq,
+                refused: Some(problem.to_string()),
+                checkpoint: None,
+                head_hash: Some(hash),
+            })
+        }
+    }
+}
+
+async fn accept_signed<S: Storage>(
+    storage: &S,
+    tenant: &Tenant,
+    device: &DeviceRecord,
+    entries: Vec<SignedAuditEntry>,
+    signed: Signed,
     now_ms: i64,
 ) -> Result<AuditResult, StorageError> {
     let (seq, hash) = storage.audit_head(device.device.clone()).await?;
@@ -58,7 +121,11 @@ pub async fn accept<S: Storage>(
         return Ok(AuditResult { accepted_through: seq, refused: None, checkpoint: None, head_hash: None });
     }
     let key = VerifyingKey::from_bytes(&device.public_key).map_err(|e| StorageError::Database(Box::new(e)))?;
-    if let Err(problem) = verify_continuation(seq, &hash, &fresh, &key, &device.device) {
+    let verified = match &signed {
+        Signed::EachEntry => verify_continuation(seq, &hash, &fresh, &key, &device.device),
+        Signed::Head(_) => verify_links(seq, &hash, &fresh, &device.device),
+    };
+    if let Err(problem) = verified {
         return Ok(refuse(problem.to_string()));
     }
     // An entry says who acted: it must be the inspector the device is certified for.
@@ -73,15 +140,23 @@ pub async fn accept<S: Storage>(
         );
         return Ok(refuse(problem));
     }
+    let last = fresh.len() - 1;
     let stored: Vec<StoredAuditEntry> = fresh
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
+            // The last entry of a packed upload keeps the device's signature over the head.
+            let head_signature = match &signed {
+                Signed::Head(signature) if i == last => Some(signature.as_str()),
+                _ => None,
+            };
+            let json = StoredJson { entry: e, head_signature };
             Ok(StoredAuditEntry {
                 device: device.device.clone(),
                 seq: e.entry().map(|x| x.seq).unwrap_or_default(),
                 hash: e.hash.clone(),
                 leaf_hash: hex::encode(merkle::leaf_hash(e.canonical.as_bytes())),
-                json: serde_json::to_string(e).map_err(|e| StorageError::Database(Box::new(e)))?,
+                json: serde_json::to_string(&json).map_err(|e| StorageError::Database(Box::new(e)))?,
             })
         })
         .collect::<Result<_, StorageError>>()?;

@@ -280,8 +280,12 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
     if request.records.len() > onevisit_core::sync::wire::MAX_RECORDS_PER_REQUEST {
         return Err(ApiError::Malformed("每个同步请求最多 500 份记录"));
     }
-    if request.audit.len() > onevisit_core::sync::wire::MAX_AUDIT_PER_REQUEST {
+    let packed = request.audit_packed.as_ref().map_or(0, |p| p.len());
+    if request.audit.len().max(packed) > onevisit_core::sync::wire::MAX_AUDIT_PER_REQUEST {
         return Err(ApiError::Malformed("每个同步请求最多 5,000 条审计记录"));
+    }
+    if !request.audit.is_empty() && request.audit_packed.is_some() {
+        return Err(ApiError::Malformed("审计记录只能用一种方式上传（逐条签名或打包）"));
     }
     let writer = auth.writer();
     let now = now_ms();
@@ -332,7 +336,10 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
         };
         response.receipt = Some(state.tenant.sign(&body).map_err(|e| ApiError::Internal(e.to_string()))?);
     }
-    if !request.audit.is_empty() {
+    if let Some(packed) = request.audit_packed {
+        response.audit =
+            Some(crate::audit::accept_packed(&state.storage, &state.tenant, &auth.device, packed, now).await?);
+    } else if !request.audit.is_empty() {
         response.audit =
             Some(crate::audit::accept(&state.storage, &state.tenant, &auth.device, request.audit, now).await?);
     }

@@ -585,3 +585,69 @@ fn a_pull_interrupted_between_feed_pages_resumes_after_the_last_page_applied() {
     let default = sync::sync(&b, &fast_options(), &|_| {}, &CancelToken::new()).unwrap();
     assert_eq!(default.progress.requests, 1);
 }
+
+#[test]
+fn packed_and_per_entry_audit_uploads_are_held_to_the_same_chain_and_signer() {
+    use onevisit_core::audit::packed::pack;
+    let city = City::new();
+    let code = city.plan_sample_task();
+    let a = city.device("a", "scjg-01");
+    sync_ok(&a);
+    let edit = |n: usize| {
+        let mut s = a.lock().unwrap();
+        s.check_in(&code, Position::wgs84(30.7, 121.0, 5).unwrap()).ok();
+        for i in 0..n {
+            let note = Some(format!("第{i}次"));
+            s.answer(&code, &cp("SCJG-001-01"), AnswerValue::NotApplicable, note, vec![]).unwrap();
+        }
+    };
+    edit(3);
+    let confirmed = a.lock().unwrap().audit_confirmed_seq().unwrap();
+    let entries = a.lock().unwrap().audit_entries_after(confirmed, 100).unwrap();
+    let post = |request: &SyncRequest| -> onevisit_core::sync::wire::AuditResult {
+        let answer: SyncResponse = client_of(&a).post_json("/v1/sync", request, &CancelToken::new()).unwrap();
+        answer.audit.unwrap()
+    };
+    let packed_by = |key: &onevisit_core::identity::DeviceKey,
+                     doctor: &dyn Fn(&mut onevisit_core::audit::packed::PackedAudit)| {
+        let mut p = pack(&entries, key).unwrap().unwrap();
+        doctor(&mut p);
+        SyncRequest { since: 0, limit: 1, audit_packed: Some(p), ..Default::default() }
+    };
+    // Signed by another key (a stolen upload replayed by another device), or with one object
+    // hash changed after signing: refused as a whole, the server's chain as it was.
+    let thief = onevisit_core::identity::DeviceKey::generate();
+    for (what, request) in [
+        ("another key", packed_by(&thief, &|_| {})),
+        ("an edited entry", {
+            let key = a.lock().unwrap();
+            packed_by(key.device_key(), &|p| p.object_hashes[0] = "0".repeat(64))
+        }),
+    ] {
+        let refused = post(&request);
+        assert!(refused.refused.is_some(), "{what}: {refused:?}");
+        assert_eq!(refused.accepted_through, confirmed, "{what}");
+    }
+    // Both forms at once are refused as malformed.
+    let both = {
+        let key = a.lock().unwrap();
+        SyncRequest { audit: entries.clone(), ..packed_by(key.device_key(), &|_| {}) }
+    };
+    assert!(client_of(&a).post_json::<_, SyncResponse>("/v1/sync", &both, &CancelToken::new()).is_err());
+    // The per-entry form a device of the previous version sends is still accepted...
+    let old = SyncRequest { since: 0, limit: 1, audit: entries.clone(), ..Default::default() };
+    let accepted = post(&old);
+    assert_eq!(
+        (accepted.refused.as_deref(), accepted.accepted_through),
+        (None, entries.last().unwrap().entry().unwrap().seq)
+    );
+    a.lock().unwrap().confirm_audit(accepted.accepted_through, accepted.checkpoint.as_ref()).unwrap();
+    // ...and the packed form continues the same chain, its entries provable in the same tree.
+    edit(2);
+    let report = sync_ok(&a);
+    assert!(report.audit_refused.is_none());
+    assert_eq!(report.audit_through, a.lock().unwrap().audit_head().unwrap().seq);
+    let proofs = onevisit_core::sync::audit_proofs(&a, &fast_options(), &CancelToken::new()).unwrap();
+    assert!(proofs.proofs.len() as u64 >= report.audit_through, "every entry has its inclusion proof");
+    assert!(a.lock().unwrap().verify_audit().unwrap().is_intact());
+}

@@ -148,6 +148,9 @@ pub enum StoreError {
     /// A new audit chain segment needs a stated reason.
     #[error("开始新的审计链段须写明原因（--reason）")]
     SegmentReasonMissing,
+    /// The device's own audit entries could not be packed for upload (a damaged log).
+    #[error(transparent)]
+    AuditPack(#[from] crate::audit::packed::PackError),
 }
 
 impl StoreError {

@@ -421,7 +421,7 @@ pub fn sync_with(
             return Err(ClientError::Cancelled.into());
         }
         let request = run.next_request()?;
-        let idle = request.records.is_empty() && request.audit.is_empty();
+        let idle = request.records.is_empty() && request.audit_packed.is_none();
         if idle && !run.feed_more && run.pulls.is_empty() && rounds > 0 {
             break;
         }
@@ -436,10 +436,10 @@ pub fn sync_with(
         let response: SyncResponse = client.post_deflated("/v1/sync", compressed, cancel)?;
         let sent = client.traffic.bytes_up.load(Ordering::Relaxed) - before;
         // The share of the audit entries: what the request weighs compressed without them.
-        let records_only = if request.audit.is_empty() {
+        let records_only = if request.audit_packed.is_none() {
             sent
         } else {
-            let without = SyncRequest { audit: Vec::new(), ..request.clone() };
+            let without = SyncRequest { audit_packed: None, ..request.clone() };
             let json = serde_json::to_vec(&without).map_err(|e| ClientError::MalformedAnswer(e.to_string()))?;
             (super::wire::deflate(&json).len() as u64 + sent.saturating_sub(compressed_len)).min(sent)
         };
@@ -449,7 +449,7 @@ pub fn sync_with(
             target: "onevisit::sync",
             round = rounds,
             records = request.records.len(),
-            audit = request.audit.len(),
+            audit = request.audit_packed.as_ref().map_or(0, |p| p.len()),
             bytes_up = sent,
             "sync round answered"
         );
@@ -577,19 +577,23 @@ impl Run<'_> {
                 sync_message: None,
             });
         }
-        // Every entry not yet accepted, the ones this sync's own merges wrote included.
-        let audit = if self.audit_refused {
-            Vec::new()
+        // Every entry not yet accepted, the ones this sync's own merges wrote included, packed
+        // under one signature of the device over their head.
+        let audit_packed = if self.audit_refused {
+            None
         } else {
             let after = store.audit_confirmed_seq()?;
-            store.audit_entries_after(after, self.options.audit_batch.clamp(1, super::wire::MAX_AUDIT_PER_REQUEST))?
+            let entries = store
+                .audit_entries_after(after, self.options.audit_batch.clamp(1, super::wire::MAX_AUDIT_PER_REQUEST))?;
+            crate::audit::packed::pack(&entries, store.device_key()).map_err(StoreError::from)?
         };
         let directory_version = store.directory_version()?;
         Ok(SyncRequest {
             since: self.cursor,
             limit: self.options.feed_page,
             records,
-            audit,
+            audit: Vec::new(),
+            audit_packed,
             revocations_seen: self.revocations_seen,
             directory_version,
         })
@@ -747,11 +751,15 @@ impl Run<'_> {
     }
 
     /// Stores the cursor at the end of the last page whose records (and every earlier page's)
-    /// have all been applied: what this run still has to pull or settle keeps its page open.
+    /// have all been applied: what this run still has to pull or settle, or left out, keeps its
+    /// page open.
     fn store_applied_pages(&mut self, store: &mut Store) -> Result<(), SyncError> {
         let mut applied = self.stored_cursor;
         while let Some((end, waiting)) = self.pages.front_mut() {
-            waiting.retain(|id| self.pulls.contains_key(id) || self.fallback.contains_key(id));
+            // A record left out of this run (refused, isolated) keeps its page open: the next
+            // sync reads that page again and tries it again.
+            waiting
+                .retain(|id| self.pulls.contains_key(id) || self.fallback.contains_key(id) || self.skip.contains(id));
             if !waiting.is_empty() {
                 break;
             }

@@ -34,9 +34,13 @@ pub struct SyncRequest {
     /// Records pushed or asked for (`records` on the wire, the protocol's first name for them).
     #[serde(default, rename = "documents")]
     pub records: Vec<RecordPush>,
-    /// Audit entries after the last one the server accepted, in chain order.
-    #[serde(default)]
+    /// Audit entries after the last one the server accepted, in chain order, each with its own
+    /// signature (what devices sent before packed uploads; still accepted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audit: Vec<SignedAuditEntry>,
+    /// The same entries packed: their fields as columns and one device signature over the head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_packed: Option<crate::audit::packed::PackedAudit>,
     /// How many revocations the device's list holds; the server sends its list when it has more.
     #[serde(default)]
     pub revocations_seen: u64,

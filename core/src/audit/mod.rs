@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 use crate::canonical::CanonicalError;
 use crate::identity::DeviceKey;
 
+pub mod packed;
+
 /// The hash the first entry names as its predecessor.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -230,10 +232,26 @@ pub fn verify_continuation(
     key: &VerifyingKey,
     device: &str,
 ) -> Result<(u64, String), AuditProblem> {
+    if let Some(forged) = entries.iter().find(|e| !e.is_authentic(key)) {
+        return Err(AuditProblem::Altered { seq: forged.entry().map_or(head_seq + 1, |e| e.seq) });
+    }
+    verify_links(head_seq, head_hash, entries, device)
+}
+
+/// Checks that `entries` continue a device's chain from `head_seq`/`head_hash` — each entry's
+/// hash that of its bytes, numbered consecutively, linked to its predecessor, written by `device` —
+/// leaving who signed them to the caller (each entry itself, or a packed upload's head). Returns
+/// the new head.
+pub fn verify_links(
+    head_seq: u64,
+    head_hash: &str,
+    entries: &[SignedAuditEntry],
+    device: &str,
+) -> Result<(u64, String), AuditProblem> {
     let (mut seq, mut hash) = (head_seq, head_hash.to_string());
     for signed in entries {
         let entry = signed.entry().ok_or(AuditProblem::Altered { seq: seq + 1 })?;
-        if !signed.is_authentic(key) || entry.device != device {
+        if sha256_hex(signed.canonical.as_bytes()) != signed.hash || entry.device != device {
             return Err(AuditProblem::Altered { seq: entry.seq });
         }
         if entry.seq != seq + 1 {
