@@ -381,11 +381,11 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_records
                "detail": "document part of every sync request (JSON, base64, heads, HTTP line and headers) over the raw change bytes pushed"}),
     );
     emit(
-        "sync_total_bytes_up_ratio",
+        "sync_city_total_bytes_up_ratio",
         (doc_up + audit_up) / raw,
         "x",
         json!({"reference": raw, "reference_name": "raw_automerge_change_bytes",
-               "detail": "also counting the signed audit entries every edit adds (one per edit)", "audit_bytes_up": audit_up}),
+               "detail": "also counting the audit entries every edit adds (one per edit), packed under one signature per upload", "audit_bytes_up": audit_up}),
     );
     emit("sync_server_peak_rss", server.peak_rss_mib(), "MiB", json!({}));
 
@@ -418,7 +418,7 @@ pub fn run(base: &Path, devices: usize, tasks: usize, edits: usize, noop_records
     let held =
         big.lock().expect("store").list_tasks(&TaskFilter { limit: None, ..Default::default() }).expect("list").len();
     emit(
-        "sync_noop_resync",
+        "sync_city_noop_resync",
         samples[samples.len() / 2],
         "ms",
         json!({"requests": requests, "records_held": held, "target": "1 request, <= 50 ms", "samples": samples.len()}),

@@ -100,9 +100,9 @@ impl Device {
             since: self.since,
             limit: 500,
             records,
-            audit: Vec::new(),
             revocations_seen: 0,
             directory_version: self.directory_version.clone(),
+            ..Default::default()
         };
         let answer: SyncResponse = post(http, &self.base, "/v1/sync", Some(&self.key), &request).await;
         self.since = answer.next;
