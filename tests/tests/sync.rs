@@ -650,4 +650,10 @@ fn packed_and_per_entry_audit_uploads_are_held_to_the_same_chain_and_signer() {
     let proofs = onevisit_core::sync::audit_proofs(&a, &fast_options(), &CancelToken::new()).unwrap();
     assert!(proofs.proofs.len() as u64 >= report.audit_through, "every entry has its inclusion proof");
     assert!(a.lock().unwrap().verify_audit().unwrap().is_intact());
+    // A bundle of the chain uploaded both ways, with the server's proofs, verifies offline.
+    let bag = city.path().join("both-ways.zip");
+    onevisit_flow_tests::export_bundle(&a, &code, &bag, onevisit_core::bundle::Format::Zip, true);
+    let checked = onevisit_flow_tests::check_bundle(&bag, &city.root);
+    assert!(checked.is_valid(), "{:?}", checked.failures());
+    assert!(checked.checks.iter().any(|c| c.kind == "audit" && c.ok));
 }
