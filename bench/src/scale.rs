@@ -61,6 +61,21 @@ fn record_offline(store: &Mutex<Store>, n: usize, edits: usize) -> usize {
     made
 }
 
+/// CPU time (user + system, ms) a process has used so far, from `/proc` (0 where unavailable).
+fn cpu_ms(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) * 10.0
+}
+
+/// Where a phase's CPU went: the server process and this (device) process, ms.
+fn cpu_split(server: &Server, before: (f64, f64)) -> serde_json::Value {
+    let (s, d) = (cpu_ms(&server.pid().to_string()), cpu_ms("self"));
+    json!({"server_cpu_ms": round(s - before.0), "device_cpu_ms": round(d - before.1)})
+}
+
 fn traffic(r: &SyncReport) -> serde_json::Value {
     json!({"requests": r.progress.requests, "bytes_up": r.progress.bytes_up, "bytes_down": r.progress.bytes_down,
            "records_pushed": r.progress.records_pushed, "records_pulled": r.progress.records_pulled})
@@ -102,8 +117,11 @@ fn one(base: &Path, n: usize, edits: usize) -> Figures {
     let made = record_offline(&a, n, edits);
     let recording = ms(t.elapsed());
 
+    let cpu = |server: &Server| (cpu_ms(&server.pid().to_string()), cpu_ms("self"));
+    let before = cpu(&server);
     let t = Instant::now();
     let push = sync::sync(&a, &options, &|_| {}, &cancel).expect("push");
+    let push_cpu = cpu_split(&server, before);
     let push_ms = ms(t.elapsed());
     let raw = push.progress.raw_change_bytes as f64;
     let up = push.progress.bytes_up as f64;
@@ -112,19 +130,22 @@ fn one(base: &Path, n: usize, edits: usize) -> Figures {
         push_ms,
         "ms",
         json!({"records": n, "edits_per_record": edits, "per_record_ms": push_ms / n as f64,
-               "traffic": traffic(&push), "raw_change_bytes": raw, "audit_bytes_up": push.progress.audit_bytes_up,
+               "traffic": traffic(&push), "cpu": push_cpu, "raw_change_bytes": raw, "audit_bytes_up": push.progress.audit_bytes_up,
                "recording_offline_ms": round(recording), "records_made": made}),
     );
     let b = device(&base.join("b"), "scjg-01", &data, &server, &root_key);
+    let before = cpu(&server);
     let t = Instant::now();
     let pull = sync::sync(&b, &options, &|_| {}, &cancel).expect("pull");
+    let pull_cpu = cpu_split(&server, before);
     let pull_ms = ms(t.elapsed());
     let held = b.lock().expect("store").list_tasks(&TaskFilter { limit: None, ..Default::default() }).expect("list");
     emit(
         "sync_pull_all_records",
         pull_ms,
         "ms",
-        json!({"records": n, "per_record_ms": pull_ms / n as f64, "traffic": traffic(&pull), "records_held": held.len()}),
+        json!({"records": n, "per_record_ms": pull_ms / n as f64, "traffic": traffic(&pull), "cpu": pull_cpu,
+               "records_held": held.len()}),
     );
     // The first sync after a completed pull: nothing new, so one request.
     let t = Instant::now();

@@ -101,6 +101,9 @@ pub struct Records {
     slots: std::sync::Mutex<HashMap<String, Arc<Slot>>>,
     /// The byte budget of loaded records.
     budget: usize,
+    /// The slots' weights summed, kept as they change (reading them all on every access cost
+    /// as much as the cache held).
+    total: AtomicUsize,
     clock: AtomicU64,
     /// The directory the write rules read, parsed once per version.
     directory: std::sync::Mutex<Option<(String, Arc<Directory>)>>,
@@ -177,7 +180,23 @@ impl Records {
 
     /// A cache that keeps loaded records up to `budget` estimated bytes.
     pub fn with_budget(budget: usize) -> Records {
-        Records { slots: Default::default(), budget, clock: AtomicU64::new(0), directory: Default::default() }
+        Records {
+            slots: Default::default(),
+            budget,
+            total: AtomicUsize::new(0),
+            clock: AtomicU64::new(0),
+            directory: Default::default(),
+        }
+    }
+
+    /// Sets what a slot's loaded record weighs, keeping the total.
+    fn weigh(&self, slot: &Slot, weight: usize) {
+        let old = slot.weight.swap(weight, Ordering::Relaxed);
+        if weight >= old {
+            self.total.fetch_add(weight - old, Ordering::Relaxed);
+        } else {
+            self.total.fetch_sub(old - weight, Ordering::Relaxed);
+        }
     }
 
     /// Estimated bytes the loaded records take now, and how many are loaded.
@@ -189,7 +208,7 @@ impl Records {
 
     fn slot(&self, id: &str) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let total: usize = slots.values().map(|s| s.weight.load(Ordering::Relaxed)).sum();
+        let total = self.total.load(Ordering::Relaxed);
         if total > self.budget || (slots.len() >= MAX_SLOTS && !slots.contains_key(id)) {
             // Forget the least recently used records nobody is using right now, down to three
             // quarters of the budget; they are reloaded from storage when next needed.
@@ -204,8 +223,10 @@ impl Records {
                 if total <= self.budget / 4 * 3 && count < MAX_SLOTS / 4 * 3 {
                     break;
                 }
-                slots.remove(&k);
-                total -= weight;
+                if let Some(gone) = slots.remove(&k) {
+                    self.weigh(&gone, 0);
+                }
+                total = total.saturating_sub(weight);
                 count -= 1;
             }
         }
@@ -267,11 +288,11 @@ impl Records {
             let outcome = update.await;
             // What the loaded copy weighs now (the stored size grows with every accepted write).
             let weight = if cached.record.is_some() { loaded_weight(meta.size as usize) } else { 0 };
-            slot.weight.store(weight, Ordering::Relaxed);
+            self.weigh(&slot, weight);
             match outcome {
                 Err(StorageError::VersionConflict(_)) => {
                     cached.record = None;
-                    slot.weight.store(0, Ordering::Relaxed);
+                    self.weigh(&slot, 0);
                     continue;
                 }
                 other => return other,
@@ -334,7 +355,7 @@ impl Records {
         let evidence = evidence_of(&record);
         let slot = self.slot(id);
         *slot.cached.lock().await = Cached { version, record: Some(record) };
-        slot.weight.store(loaded_weight(stored), Ordering::Relaxed);
+        self.weigh(&slot, loaded_weight(stored));
         Ok(Outcome {
             result: RecordResult { id: id.to_string(), heads: heads.clone(), held, ..Default::default() },
             accepted: Some(heads),
@@ -513,13 +534,14 @@ mod tests {
         let mut held = Vec::new();
         for i in 0..100 {
             let slot = records.slot(&format!("r{i}"));
-            slot.weight.store(loaded_weight(1000), Ordering::Relaxed);
+            records.weigh(&slot, loaded_weight(1000));
             if i == 3 {
                 held.push(slot); // in use by a request: never forgotten
             }
         }
         let (bytes, loaded) = records.cached();
         assert!(bytes <= 11 * loaded_weight(1000), "{bytes} bytes in {loaded} records");
+        assert_eq!(records.total.load(Ordering::Relaxed), bytes, "the kept total is the slots' sum");
         let slots = records.slots.lock().unwrap();
         assert!(slots.contains_key("r3"), "a record in use stays");
         assert!(slots.contains_key("r99") && !slots.contains_key("r0"), "the oldest go first");
@@ -529,7 +551,7 @@ mod tests {
     fn one_record_larger_than_the_budget_is_still_served() {
         let records = Records::with_budget(loaded_weight(10));
         let big = records.slot("big");
-        big.weight.store(loaded_weight(1_000_000), Ordering::Relaxed);
+        records.weigh(&big, loaded_weight(1_000_000));
         drop(big);
         let again = records.slot("big");
         assert_eq!(again.weight.load(Ordering::Relaxed), loaded_weight(1_000_000), "kept while it is asked for");

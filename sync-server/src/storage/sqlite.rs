@@ -81,6 +81,8 @@ const SCHEMA: &str = "
         department TEXT NOT NULL,
         PRIMARY KEY (department, doc)
     ) WITHOUT ROWID;
+    -- A record's departments by record: without it every record's metadata scanned them all.
+    CREATE INDEX IF NOT EXISTS record_departments_by_doc ON record_departments(doc);
     CREATE TABLE IF NOT EXISTS assignments (
         doc TEXT NOT NULL REFERENCES records(id),
         inspector TEXT NOT NULL,
