@@ -191,12 +191,15 @@ mod tests {
         assert!(a * 3 < b, "{a} bytes packed against {b}");
     }
 
+    /// A change an attacker makes to an upload.
+    type Doctor = Box<dyn Fn(&mut PackedAudit)>;
+
     #[test]
     fn any_change_to_a_packed_upload_or_its_signer_is_refused() {
         let key = DeviceKey::generate();
         let packed = pack(&chain(&key, 12), &key).unwrap().unwrap();
         let verifying = key.verifying_key();
-        let doctored: Vec<(&str, Box<dyn Fn(&mut PackedAudit)>)> = vec![
+        let doctored: Vec<(&str, Doctor)> = vec![
             ("an object hash", Box::new(|p| p.object_hashes[3] = sha256_hex(b"other change"))),
             ("a time", Box::new(|p| p.time_deltas[5] += 1)),
             ("an action", Box::new(|p| p.actions[2] = AuditAction::SignDocument)),
