@@ -175,21 +175,18 @@ fn one(base: &Path, n: usize, edits: usize) -> Figures {
 pub fn run(base: &Path, ns: &[usize], edits: usize) {
     let figures: Vec<Figures> = ns.iter().map(|&n| one(base, n, edits)).collect();
     let (Some(first), Some(last)) = (figures.first(), figures.last()) else { return };
-    let per = |f: &Figures, ms: f64| ms / f.n as f64;
-    emit(
-        "sync_push_per_record_growth",
-        per(last, last.push_ms) / per(first, first.push_ms),
-        "x",
-        json!({"records": last.n, "reference_records": first.n, "per_record_ms": per(last, last.push_ms),
-               "reference_per_record_ms": per(first, first.push_ms), "target": "<= 1.3"}),
-    );
-    emit(
-        "sync_pull_per_record_growth",
-        per(last, last.pull_ms) / per(first, first.pull_ms),
-        "x",
-        json!({"records": last.n, "reference_records": first.n, "per_record_ms": per(last, last.pull_ms),
-               "reference_per_record_ms": per(first, first.pull_ms), "target": "<= 1.3"}),
-    );
+    let growth = |name: &str, ms: fn(&Figures) -> f64| {
+        let (now, then) = (ms(last) / last.n as f64, ms(first) / first.n as f64);
+        emit(
+            name,
+            now / then,
+            "x",
+            json!({"records": last.n, "reference_records": first.n, "per_record_ms": now,
+                   "reference_per_record_ms": then, "target": "<= 1.3"}),
+        );
+    };
+    growth("sync_push_per_record_growth", |f| f.push_ms);
+    growth("sync_pull_per_record_growth", |f| f.pull_ms);
     emit(
         "sync_noop_growth",
         last.noop_ms,
