@@ -3,22 +3,10 @@
 // Everything it needs comes in the environment; it exits non-zero naming the first check that
 // failed, and saves a screenshot of each page it visits.
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { base, checker, env, expected, shots } from "./harness.mjs";
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
-const base = env("ONEVISIT_BASE");
-const shots = env("ONEVISIT_SHOTS");
-const expected = JSON.parse(env("ONEVISIT_EXPECT"));
-mkdirSync(shots, { recursive: true });
-
-function check(condition, what) {
-  if (!condition) throw new Error(`check failed: ${what}`);
-}
+const check = checker();
 
 const browser = await chromium.launch({
   executablePath: process.env.ONEVISIT_CHROMIUM || "/usr/bin/chromium",

@@ -5,22 +5,10 @@
 // signatures and photo thumbnails, the draw preview, the devices page with its QR code and a bundle
 // check by upload. It exits non-zero naming the first check that failed, with a screenshot of each page.
 import puppeteer from "puppeteer-core";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { base, checker, env, expected, shots } from "./harness.mjs";
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
-const base = env("ONEVISIT_BASE");
-const shots = env("ONEVISIT_SHOTS");
-const expected = JSON.parse(env("ONEVISIT_EXPECT"));
-mkdirSync(shots, { recursive: true });
-
-function check(condition, what) {
-  if (!condition) throw new Error(`check failed (Firefox): ${what}`);
-}
+const check = checker("Firefox");
 
 const browser = await puppeteer.launch({
   browser: "firefox",

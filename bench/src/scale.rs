@@ -27,17 +27,6 @@ struct Figures {
     bytes_up_ratio: f64,
 }
 
-/// A device of `inspector` in `root`, enrolled with the server.
-fn device(root: &Path, inspector: &str, data: &Path, server: &Server, root_key: &str) -> Mutex<Store> {
-    std::fs::create_dir_all(root).expect("store dir");
-    let wrapper = onevisit_core::identity::KeyFileWrapper::load_or_create(&root.join("device.key")).expect("key");
-    let mut s = Store::init(root, &wrapper, Some(inspector.parse().expect("inspector"))).expect("init");
-    s.import_directory(sample::directory().expect("sample")).expect("import");
-    let code = crate::sync::admin(data, &["enrolment", inspector]).trim().to_string();
-    sync::enrol(&mut s, &server.base, &code, root_key).expect("enrol");
-    Mutex::new(s)
-}
-
 /// N joint tasks created on the device, each with `edits` edits of its own part (check-in, answers).
 fn record_offline(store: &Mutex<Store>, n: usize, edits: usize) -> usize {
     let mut s = store.lock().expect("store");
@@ -112,7 +101,8 @@ fn one(base: &Path, n: usize, edits: usize) -> Figures {
     );
     let options = SyncOptions::default();
     let cancel = CancelToken::new();
-    let a = device(&base.join("a"), "scjg-01", &data, &server, &root_key);
+    let device = |root: &Path| crate::sync::enrolled(&crate::sync::admin, root, "scjg-01", &data, &server, &root_key);
+    let a = device(&base.join("a"));
     let t = Instant::now();
     let made = record_offline(&a, n, edits);
     let recording = ms(t.elapsed());
@@ -133,7 +123,7 @@ fn one(base: &Path, n: usize, edits: usize) -> Figures {
                "traffic": traffic(&push), "cpu": push_cpu, "raw_change_bytes": raw, "audit_bytes_up": push.progress.audit_bytes_up,
                "recording_offline_ms": round(recording), "records_made": made}),
     );
-    let b = device(&base.join("b"), "scjg-01", &data, &server, &root_key);
+    let b = device(&base.join("b"));
     let before = cpu(&server);
     let t = Instant::now();
     let pull = sync::sync(&b, &options, &|_| {}, &cancel).expect("pull");

@@ -142,7 +142,8 @@ fn start_server(data: &Path, setup: Setup, services: Option<&Services>) -> Serve
     Server::spawn_with_env(&server_bin(setup.checks()), data, "127.0.0.1:0", &options, &env, "warn", Stdio::null())
 }
 
-fn enrolled(
+/// A device store of `inspector` in `root`, with the sample directory, enrolled with the server.
+pub(crate) fn enrolled(
     admin: &dyn Fn(&Path, &[&str]) -> String,
     root: &Path,
     inspector: &str,

@@ -179,6 +179,20 @@ pub async fn record<S: Storage>(
     Err(ActionLogError::Busy)
 }
 
+/// Writes `viewer`'s action to the audit tree, as a page's failure if it cannot be written.
+pub(super) async fn log<S: Storage, B: crate::blobs::BlobStorage>(
+    state: &crate::api::AppState<S, B>,
+    viewer: &Viewer,
+    action: ActionKind,
+    object: &str,
+    detail: &str,
+    now: i64,
+) -> Result<u64, super::ConsoleError> {
+    record(&state.storage, &state.tenant, viewer, action, object, detail, now)
+        .await
+        .map_err(|e| super::ConsoleError::Internal(e.to_string()))
+}
+
 /// The latest `limit` actions, newest first, each checked: the root's signature, its hash, and
 /// its link to the entry before it (the oldest shown is linked to what the store says precedes it).
 pub fn verify_latest(

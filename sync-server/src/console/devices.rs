@@ -15,7 +15,7 @@ use onevisit_core::sync::enrolment_link::EnrolmentLink;
 use serde::Deserialize;
 
 use super::ConsoleError;
-use super::actions::{self, ActionKind};
+use super::actions::{ActionKind, log};
 use super::pages::{Nav, page};
 use super::session::Viewer;
 use crate::api::{AppState, now_ms};
@@ -138,8 +138,7 @@ pub(super) async fn enrol<S: Storage, B: BlobStorage>(
     viewer: Viewer,
     Form(form): Form<EnrolmentForm>,
 ) -> Result<Response, ConsoleError> {
-    viewer.check_csrf(&form.csrf)?;
-    viewer.may_administer()?;
+    viewer.may_administer(&form.csrf)?;
     let directory = super::dashboard::directory(&state).await?;
     let inspector = InspectorId::new(form.inspector.trim())
         .ok()
@@ -192,8 +191,7 @@ pub(super) async fn revoke<S: Storage, B: BlobStorage>(
     Path(device): Path<String>,
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, ConsoleError> {
-    viewer.check_csrf(&form.csrf)?;
-    viewer.may_administer()?;
+    viewer.may_administer(&form.csrf)?;
     let reason = form.reason.trim().to_string();
     if reason.is_empty() || reason.chars().count() > 200 {
         return Err(ConsoleError::BadInput("吊销须写明原因（不超过 200 字）".into()));
@@ -213,18 +211,4 @@ pub(super) async fn revoke<S: Storage, B: BlobStorage>(
     let detail = format!("证书序列号 {}，原因：{reason}", revocation.serial);
     log(&state, &viewer, ActionKind::RevokeDevice, &known.device, &detail, now).await?;
     Ok(Redirect::to(&format!("/console/devices?revoked={}", known.device_code)).into_response())
-}
-
-/// Writes a console action to the audit tree.
-pub(super) async fn log<S: Storage, B: BlobStorage>(
-    state: &AppState<S, B>,
-    viewer: &Viewer,
-    action: ActionKind,
-    object: &str,
-    detail: &str,
-    now: i64,
-) -> Result<u64, ConsoleError> {
-    actions::record(&state.storage, &state.tenant, viewer, action, object, detail, now)
-        .await
-        .map_err(|e| ConsoleError::Internal(e.to_string()))
 }

@@ -16,14 +16,18 @@ use onevisit_core::draw::{DepartmentPlan, DrawPlan, DrawResult, GradeRatios};
 use serde::Deserialize;
 
 use super::ConsoleError;
-use super::actions::ActionKind;
-use super::devices::log;
+use super::actions::{ActionKind, log};
 use super::pages::{Nav, page};
 use super::session::Viewer;
 use crate::api::{AppState, now_ms};
 use crate::blobs::BlobStorage;
 use crate::draws::{self, DrawServiceError};
 use crate::storage::{Storage, StorageError};
+
+/// The address of a plan's page (`show`) or record (`record`).
+fn plan_url(page: &str, plan_id: &str) -> String {
+    format!("/console/draws/{page}?plan={}", escape(plan_id))
+}
 
 /// A plan's identifier as a URL query value (every byte outside the unreserved set escaped).
 fn escape(value: &str) -> String {
@@ -96,7 +100,7 @@ pub(super) async fn list<S: Storage, B: BlobStorage>(
     let rows = stored
         .iter()
         .map(|d| DrawRow {
-            link: format!("/console/draws/show?plan={}", escape(&d.plan_id)),
+            link: plan_url("show", &d.plan_id),
             plan_id: d.plan_id.clone(),
             committed: onevisit_core::beijing::date_time(d.committed_at_ms),
             commitment: d.commitment.clone(),
@@ -260,8 +264,7 @@ pub(super) async fn preview<S: Storage, B: BlobStorage>(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, ConsoleError> {
     let csrf = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or_default();
-    viewer.check_csrf(csrf)?;
-    viewer.may_administer()?;
+    viewer.may_administer(csrf)?;
     let plan = plan_of(&fields)?;
     let plan_json = serde_json::to_string(&plan).map_err(|e| ConsoleError::Internal(e.to_string()))?;
     let directory = super::dashboard::directory(&state).await?;
@@ -301,14 +304,13 @@ pub(super) async fn commit<S: Storage, B: BlobStorage>(
     viewer: Viewer,
     Form(form): Form<PlanForm>,
 ) -> Result<Response, ConsoleError> {
-    viewer.check_csrf(&form.csrf)?;
-    viewer.may_administer()?;
+    viewer.may_administer(&form.csrf)?;
     let directory = super::dashboard::directory(&state).await?;
     let now = now_ms();
     let c = draws::commit(&state.storage, &state.tenant, &directory, &form.plan, now).await.map_err(refused)?;
     log(&state, &viewer, ActionKind::CommitDraw, &c.plan_id, &format!("随机种子哈希 {}", c.seed_commitment), now)
         .await?;
-    Ok(Redirect::to(&format!("/console/draws/show?plan={}", escape(&c.plan_id))).into_response())
+    Ok(Redirect::to(&plan_url("show", &c.plan_id)).into_response())
 }
 
 /// Draws a registered plan and plans its tasks.
@@ -317,8 +319,7 @@ pub(super) async fn publish<S: Storage, B: BlobStorage>(
     viewer: Viewer,
     Form(form): Form<PlanForm>,
 ) -> Result<Response, ConsoleError> {
-    viewer.check_csrf(&form.csrf)?;
-    viewer.may_administer()?;
+    viewer.may_administer(&form.csrf)?;
     let directory = super::dashboard::directory(&state).await?;
     let now = now_ms();
     let published =
@@ -326,7 +327,7 @@ pub(super) async fn publish<S: Storage, B: BlobStorage>(
     let c = &published.content;
     let detail = format!("随机种子 {}，对象库快照 {}，生成 {} 个任务", c.seed, c.pool_sha256, published.created);
     log(&state, &viewer, ActionKind::PublishDraw, &form.plan_id, &detail, now).await?;
-    Ok(Redirect::to(&format!("/console/draws/show?plan={}", escape(&form.plan_id))).into_response())
+    Ok(Redirect::to(&plan_url("show", &form.plan_id)).into_response())
 }
 
 /// Which plan.
@@ -393,7 +394,7 @@ pub(super) async fn show<S: Storage, B: BlobStorage>(
     Ok(page(&DrawPage {
         nav: Nav::of(&viewer),
         administrator: viewer.role.may_administer(),
-        record_link: format!("/console/draws/record?plan={}", escape(&stored.plan_id)),
+        record_link: plan_url("record", &stored.plan_id),
         plan_id: stored.plan_id,
         commitment: stored.commitment,
         committed: onevisit_core::beijing::date_time(stored.committed_at_ms),

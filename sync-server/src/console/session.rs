@@ -54,8 +54,10 @@ impl Viewer {
         }
     }
 
-    /// Refuses a city-wide change (draws, devices) to anyone but an administrator.
-    pub fn may_administer(&self) -> Result<(), ConsoleError> {
+    /// Refuses a city-wide change (draws, devices): a form without this session's CSRF token,
+    /// or anyone but an administrator.
+    pub fn may_administer(&self, csrf: &str) -> Result<(), ConsoleError> {
+        self.check_csrf(csrf)?;
         if self.role.may_administer() { Ok(()) } else { Err(ConsoleError::Forbidden) }
     }
 }
