@@ -100,6 +100,45 @@ pub fn parse_change(bytes: Vec<u8>) -> Result<Change, RecordError> {
     Change::from_bytes(bytes).map_err(|_| RecordError::MalformedChange)
 }
 
+/// The magic bytes every Automerge chunk starts with.
+const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// Chunk types (Automerge binary format): a change, and a deflated change.
+const CHANGE_CHUNK: u8 = 1;
+const COMPRESSED_CHANGE_CHUNK: u8 = 2;
+
+/// The raw changes a saved sequence of change chunks holds (what [`InspectionRecord::save_changes`]
+/// and [`InspectionRecord::take_unsaved`] write), each whole and in order, without loading a
+/// document; `None` when the bytes hold anything else (a whole-document snapshot, a bundle) or are
+/// cut short. Only the framing is read: each change is checked when parsed.
+pub fn split_changes(bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut changes = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // Magic (4), checksum (4), type (1), then the contents' length as unsigned LEB128.
+        let header = rest.get(..9)?;
+        if header[..4] != CHUNK_MAGIC || !matches!(header[8], CHANGE_CHUNK | COMPRESSED_CHANGE_CHUNK) {
+            return None;
+        }
+        let (mut length, mut shift, mut at) = (0u64, 0u32, 9usize);
+        loop {
+            let byte = *rest.get(at)?;
+            at += 1;
+            length |= u64::from(byte & 0x7f).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 63 {
+                return None;
+            }
+        }
+        let end = at.checked_add(usize::try_from(length).ok()?)?;
+        changes.push(rest.get(..end)?);
+        rest = &rest[end..];
+    }
+    Some(changes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +146,27 @@ mod tests {
 
     fn rules_of(dir: &crate::domain::Directory) -> WriteRules<'_> {
         WriteRules::unanchored(dir)
+    }
+
+    #[test]
+    fn saved_change_chunks_split_into_exactly_the_records_changes() {
+        let (mut a, _) = sample_record();
+        crate::record::tests::answer_something(&mut a);
+        let changes = a.changes_since(&[]);
+        assert!(changes.len() > 2);
+        let saved = a.save_changes();
+        let split = split_changes(&saved).unwrap();
+        assert_eq!(split, changes.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        assert!(split.iter().all(|c| parse_change(c.to_vec()).is_ok()));
+        assert_eq!(split_changes(&[]), Some(Vec::new()));
+        // A whole-document snapshot, cut-short bytes and junk are not change chunks.
+        assert_eq!(split_changes(&a.save()), None);
+        assert_eq!(split_changes(&saved[..saved.len() - 1]), None);
+        assert_eq!(split_changes(&saved[..5]), None);
+        assert_eq!(split_changes(b"not automerge at all"), None);
+        let mut endless = saved[..9].to_vec();
+        endless.extend([0xff; 12]);
+        assert_eq!(split_changes(&endless), None, "a length longer than any memory");
     }
 
     #[test]

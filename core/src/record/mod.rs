@@ -369,6 +369,15 @@ impl InspectionRecord {
         bytes
     }
 
+    /// The whole history as its raw changes, one after another: larger than [`Self::save`], but
+    /// another device can be handed it without a document being loaded
+    /// ([`exchange::split_changes`]).
+    pub fn save_changes(&mut self) -> Vec<u8> {
+        let bytes = self.doc.save_after(&[]);
+        self.saved_heads = self.doc.get_heads();
+        bytes
+    }
+
     /// The whole document, compacted.
     pub fn save(&mut self) -> Vec<u8> {
         let bytes = self.doc.save();
