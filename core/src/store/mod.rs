@@ -18,13 +18,13 @@ pub mod legal;
 pub mod locks;
 pub mod photos;
 pub mod quarantine;
+mod record_cache;
 pub mod records;
 pub mod schema;
 pub mod sync_state;
 
 pub use sync_state::{PendingBlob, RecordSyncState, SyncAccount};
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -185,9 +185,8 @@ pub struct Store {
     key: DeviceKey,
     inspector: Option<InspectorId>,
     directory: Option<Arc<Directory>>,
-    records: HashMap<TaskCode, InspectionRecord>,
-    /// How far each cached record has read its stored document.
-    positions: HashMap<TaskCode, records::Position>,
+    /// The records loaded in memory (bounded), with how far each has read its stored document.
+    records: record_cache::RecordCache,
     /// The device certificate once enrolled, added to every record this device writes.
     certificate: Option<crate::certificate::SignedCertificate>,
     /// The tenant root key once enrolled: the write rules' trust anchor.
@@ -266,8 +265,7 @@ impl Store {
             key,
             inspector,
             directory: None,
-            records: HashMap::new(),
-            positions: HashMap::new(),
+            records: record_cache::RecordCache::new(record_cache::MAX_CACHED_RECORDS),
             certificate: None,
             trust_root: None,
             seen_version: None,
@@ -302,7 +300,7 @@ impl Store {
         if self.seen_version == Some(version) {
             return Ok(());
         }
-        let codes: Vec<TaskCode> = self.records.keys().cloned().collect();
+        let codes = self.records.codes();
         for code in codes {
             if !self.catch_up(&code)? {
                 self.forget_record(&code);
@@ -324,7 +322,7 @@ impl Store {
     /// writer appended after this copy's position when there are any.
     fn catch_up(&mut self, code: &TaskCode) -> Result<bool, StoreError> {
         let stored_heads = self.local_heads(code)?;
-        let Some(record) = self.records.get_mut(code) else { return Ok(false) };
+        let Some((record, mine)) = self.records.record_and_position(code) else { return Ok(false) };
         if record.has_unsaved() {
             return Ok(false);
         }
@@ -336,7 +334,7 @@ impl Store {
         if level(record) {
             return Ok(true);
         }
-        let (Some(mine), Some(stored)) = (self.positions.get(code), records::position(&self.conn, code)?) else {
+        let (Some(mine), Some(stored)) = (mine, records::position(&self.conn, code)?) else {
             return Ok(false);
         };
         if mine.snapshot_sha256 != stored.snapshot_sha256 || mine.last_chunk > stored.last_chunk {
@@ -346,14 +344,13 @@ impl Store {
         if record.load_stored_chunks(chunks.iter().map(Vec::as_slice)).is_err() || !level(record) {
             return Ok(false);
         }
-        self.positions.insert(code.clone(), stored);
+        *mine = stored;
         Ok(true)
     }
 
     /// Drops a record's in-memory copy (it is read again from the store on next use).
     fn forget_record(&mut self, code: &TaskCode) {
         self.records.remove(code);
-        self.positions.remove(code);
     }
 
     /// Runs `f` as one write transaction holding the database's write lock from its start, with
@@ -506,7 +503,9 @@ impl Store {
             if let Some(certificate) = &self.certificate {
                 record.put_certificate(&stamp, &self.key.device_id(), certificate)?;
             }
-            let snapshot = record.save();
+            // Stored as its changes, not a snapshot: its first push hands them over as stored,
+            // without loading the record.
+            let snapshot = record.save_changes();
             let summary = record.summary()?;
             let heads = record.heads();
             prepared.push((task, record, snapshot, summary, heads));
@@ -532,8 +531,7 @@ impl Store {
         Ok(prepared
             .into_iter()
             .map(|(task, record, snapshot, _, _)| {
-                self.records.insert(task.code.clone(), record);
-                self.positions.insert(task.code.clone(), records::Position::of_snapshot(&snapshot));
+                self.records.insert(task.code.clone(), record, Some(records::Position::of_snapshot(&snapshot)));
                 task
             })
             .collect())
@@ -549,10 +547,21 @@ impl Store {
         index::get(&self.conn, code)?.ok_or_else(|| StoreError::UnknownTask(code.clone()))
     }
 
+    /// How many records are loaded in memory now.
+    #[cfg(test)]
+    pub(crate) fn loaded_records(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether a record is loaded in memory now.
+    pub(crate) fn is_loaded(&self, code: &TaskCode) -> bool {
+        self.records.contains(code)
+    }
+
     /// A task's record, loaded from its snapshot and chunks on first use.
     pub fn record(&mut self, code: &TaskCode) -> Result<&mut InspectionRecord, StoreError> {
         self.refresh()?;
-        if !self.records.contains_key(code) {
+        if !self.records.contains(code) {
             let stored = match records::load(&self.conn, code)? {
                 records::Loaded::Intact(stored) => stored,
                 records::Loaded::Missing => return Err(StoreError::UnknownTask(code.clone())),
@@ -566,8 +575,7 @@ impl Store {
             let mut record = InspectionRecord::load(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))
                 .map_err(|source| StoreError::CorruptRecord { task: code.clone(), source: Box::new(source) })?;
             record.set_actor(self.key.actor_id());
-            self.records.insert(code.clone(), record);
-            self.positions.insert(code.clone(), stored.position);
+            self.records.insert(code.clone(), record, Some(stored.position));
         }
         self.records.get_mut(code).ok_or_else(|| StoreError::UnknownTask(code.clone()))
     }
@@ -674,10 +682,8 @@ impl Store {
             } else {
                 let directory = s.directory()?;
                 let parsed = all.iter().cloned().map(parse_change).collect::<Result<Vec<_>, _>>()?;
-                let mut record = InspectionRecord::from_changes(parsed, &quarantine::rules(&directory, root))?;
-                s.adopt_locked(&mut record, AuditAction::ReceiveRecord, None)?;
-                s.records.insert(code.clone(), record);
-                Ok(())
+                let record = InspectionRecord::from_changes(parsed, &quarantine::rules(&directory, root))?;
+                s.adopt_locked(record, AuditAction::ReceiveRecord, None)
             }
         });
         if let Err(StoreError::Record(RecordError::Forbidden(refusal))) = &result {
@@ -688,10 +694,11 @@ impl Store {
     }
 
     /// Stores a record that is new on this device, with its task and index row; `confirmed` are
-    /// the heads the server confirmed when it came from the server. Runs inside a write.
+    /// the heads the server confirmed when it came from the server, and keeps it loaded. Runs
+    /// inside a write.
     fn adopt_locked(
         &mut self,
-        record: &mut InspectionRecord,
+        mut record: InspectionRecord,
         action: AuditAction,
         confirmed: Option<&[automerge::ChangeHash]>,
     ) -> Result<(), StoreError> {
@@ -709,7 +716,6 @@ impl Store {
             params![code.as_str(), serde_json::to_string(&task).map_err(CanonicalError::from)?, now],
         )?;
         records::insert(tx, &code, &snapshot)?;
-        self.positions.insert(code.clone(), records::Position::of_snapshot(&snapshot));
         index::insert(tx, &index_entry(&task, &directory), &summary, now)?;
         sync_state::set_local_heads(tx, &code, &heads)?;
         if let Some(confirmed) = confirmed {
@@ -723,6 +729,7 @@ impl Store {
             at_ms: now,
         };
         audit_log::append(tx, &self.key, event)?;
+        self.records.insert(code, record, Some(records::Position::of_snapshot(&snapshot)));
         Ok(())
     }
 
@@ -833,14 +840,16 @@ impl Store {
         }
         if !chunk.is_empty() {
             let (seq, needs_compaction) = records::append_chunk(tx, code, chunk)?;
-            if let Some(position) = self.positions.get_mut(code) {
-                position.last_chunk = seq;
-            }
-            if needs_compaction && let Some(record) = self.records.get_mut(code) {
-                let snapshot = record.snapshot();
-                records::compact(tx, code, &snapshot)?;
-                let compacted = records::Position { last_chunk: seq, ..records::Position::of_snapshot(&snapshot) };
-                self.positions.insert(code.clone(), compacted);
+            if let Some((record, position)) = self.records.record_and_position(code) {
+                if let Some(position) = position {
+                    position.last_chunk = seq;
+                }
+                if needs_compaction {
+                    let snapshot = record.snapshot();
+                    records::compact(tx, code, &snapshot)?;
+                    let compacted = records::Position { last_chunk: seq, ..records::Position::of_snapshot(&snapshot) };
+                    self.records.set_position(code, compacted);
+                }
             }
         }
         index::update(tx, code, &pending.summary, pending.now)?;

@@ -66,6 +66,9 @@ fn decode_heads(text: &str) -> Vec<ChangeHash> {
     heads_from_hex(&parts).unwrap_or_default()
 }
 
+/// What a push carries of one record: its raw changes the server lacks, and its heads.
+pub type ForPush = (Vec<Vec<u8>>, Vec<ChangeHash>);
+
 /// Records a record's local heads (in the transaction of the edit that made them).
 pub(crate) fn set_local_heads(tx: &Connection, code: &TaskCode, heads: &[ChangeHash]) -> rusqlite::Result<()> {
     tx.prepare_cached(
@@ -274,11 +277,13 @@ impl Store {
     }
 
     /// The raw changes of a record that the server lacks (those after `confirmed`), and its heads.
-    pub fn changes_for_push(
-        &mut self,
-        code: &TaskCode,
-        confirmed: &[ChangeHash],
-    ) -> Result<(Vec<Vec<u8>>, Vec<ChangeHash>), StoreError> {
+    pub fn changes_for_push(&mut self, code: &TaskCode, confirmed: &[ChangeHash]) -> Result<ForPush, StoreError> {
+        if confirmed.is_empty()
+            && !self.is_loaded(code)
+            && let Some(found) = self.stored_changes(code)?
+        {
+            return Ok(found);
+        }
         let record = self.record(code)?;
         let known: Vec<ChangeHash> = if record.has_all(confirmed) { confirmed.to_vec() } else { Vec::new() };
         let changes = record.changes_since(&known);
@@ -295,6 +300,29 @@ impl Store {
             })?;
         }
         Ok((changes, heads))
+    }
+
+    /// Every change of a record never pushed, read as stored when it is stored as its changes
+    /// alone (created here, not compacted), with its heads: the first push of records recorded
+    /// offline loads none of them. `None` when the record must be loaded.
+    fn stored_changes(&self, code: &TaskCode) -> Result<Option<ForPush>, StoreError> {
+        if !self.conn.is_autocommit() {
+            return Ok(None);
+        }
+        // The chunks and the heads are written in one transaction; read them in one too.
+        let tx = self.conn.unchecked_transaction()?;
+        let (Some(heads), _) = self.heads_pair(code)? else { return Ok(None) };
+        if heads.is_empty() {
+            return Ok(None); // a record migrated before sync existed: loaded, and its heads repaired
+        }
+        let super::records::Loaded::Intact(stored) = super::records::load(&tx, code)? else { return Ok(None) };
+        tx.commit()?;
+        let mut changes = Vec::new();
+        for chunk in std::iter::once(&stored.snapshot).chain(&stored.chunks) {
+            let Some(split) = crate::record::exchange::split_changes(chunk) else { return Ok(None) };
+            changes.extend(split.into_iter().map(<[u8]>::to_vec));
+        }
+        Ok(Some((changes, heads)))
     }
 
     /// Applies what the server sent for a record — raw changes (creating the record if it is new
@@ -330,8 +358,7 @@ impl Store {
                 return Err(StoreError::Record(crate::record::RecordError::MalformedField { field: "task".into() }));
             }
             let confirmed = if record.has_all(server_heads) { Some(server_heads) } else { None };
-            self.adopt_locked(&mut record, AuditAction::ReceiveRecord, confirmed)?;
-            self.records.insert(code.clone(), record);
+            self.adopt_locked(record, AuditAction::ReceiveRecord, confirmed)?;
             return Ok(true);
         }
         let record = self.record(code)?;

@@ -1027,3 +1027,61 @@ fn what_a_sync_reads_first_follows_what_changed_not_what_the_device_holds() {
     let audit = plan(super::sync_state::AUDIT_AFTER);
     assert!(audit.contains("USING INDEX audit_log_by_seq (seq>?)"), "{audit}");
 }
+
+#[test]
+fn a_store_keeps_a_bounded_number_of_records_loaded_and_reads_dropped_ones_back_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path(), "scjg-01");
+    let directory = s.directory().unwrap();
+    let drafts = (0..300).map(|i| sample::joint_task_draft(&directory, i, day(1))).collect();
+    let tasks = s.create_tasks(drafts).unwrap();
+    let codes: Vec<TaskCode> = tasks.iter().map(|t| t.code.clone()).collect();
+    for code in &codes {
+        s.check_in(code, Position::wgs84(30.7, 121.0, 4).unwrap()).unwrap();
+    }
+    assert!(s.loaded_records() <= super::record_cache::MAX_CACHED_RECORDS, "{} loaded", s.loaded_records());
+    // The first records were dropped long ago: they are read back and edited as usual.
+    let point = |i: usize| {
+        let task = &tasks[i];
+        let matter =
+            task.matters.iter().filter_map(|m| directory.matter(m)).find(|m| m.department == task.lead_department);
+        matter.unwrap().check_points[0].id.clone()
+    };
+    s.answer(&codes[0], &point(0), AnswerValue::Pass, None, vec![]).unwrap();
+    assert_eq!(s.record(&codes[0]).unwrap().status().unwrap(), Status::OnSite);
+    // Another writer of the same store commits: every loaded copy is checked, and only those.
+    let mut other = Store::open(dir.path(), &wrapper(dir.path())).unwrap();
+    other.answer(&codes[1], &point(1), AnswerValue::Pass, None, vec![]).unwrap();
+    let theirs = other.record(&codes[1]).unwrap().heads();
+    assert_eq!(s.record(&codes[1]).unwrap().heads(), theirs);
+    assert!(s.loaded_records() <= super::record_cache::MAX_CACHED_RECORDS);
+}
+
+#[test]
+fn a_record_never_pushed_is_pushed_from_its_stored_changes_without_being_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, code) = on_site_task(dir.path());
+    drop(s);
+    let mut s = Store::open(dir.path(), &wrapper(dir.path())).unwrap();
+    let (changes, heads) = s.changes_for_push(&code, &[]).unwrap();
+    assert!(!s.is_loaded(&code), "answered from the stored bytes");
+    // Exactly what the loaded record gives.
+    let record = s.record(&code).unwrap();
+    assert_eq!(changes, record.changes_since(&[]));
+    let mut mine = record.heads();
+    mine.sort();
+    assert_eq!(heads, mine);
+    // A record compacted into a snapshot is loaded to answer, with the same result.
+    for i in 0..200 {
+        s.answer(&code, &cp("SCJG-001-01"), AnswerValue::Fail, Some(format!("第{i}次")), vec![]).unwrap();
+    }
+    let stored_first: Vec<u8> = s
+        .connection()
+        .query_row("SELECT snapshot FROM records WHERE task_code = ?1", [code.as_str()], |r| r.get(0))
+        .unwrap();
+    assert!(crate::record::exchange::split_changes(&stored_first).is_none(), "compacted by now");
+    drop(s);
+    let mut s = Store::open(dir.path(), &wrapper(dir.path())).unwrap();
+    let (changes, _) = s.changes_for_push(&code, &[]).unwrap();
+    assert_eq!(changes, s.record(&code).unwrap().changes_since(&[]));
+}
