@@ -11,7 +11,8 @@ use onevisit_core::store::Store;
 use onevisit_core::sync::wire::{RecordPush, Refusal, SyncRequest, SyncResponse, b64};
 use onevisit_core::sync::{self, CancelToken, ClientError, SyncClient, SyncError};
 use onevisit_flow_tests::{
-    City, Lcg, ServerProcess, cp, enrolled_device, fast_options, init_tenant, rendered, sync_ok,
+    City, Deployment, Lcg, ReplicatedCity, ServerProcess, cp, enrolled_device, fast_options, init_tenant, rendered,
+    sync_ok,
 };
 use onevisit_test_support::{SampleExif, sample_jpeg};
 
@@ -545,18 +546,29 @@ fn a_new_device_receives_the_directory_data_before_its_tasks() {
     assert!(!sync_ok(&store).directory_updated, "sent again only when it changes");
 }
 
+/// `n` inspections created offline on `device`; their codes.
+fn created_offline(device: &Mutex<Store>, n: usize) -> Vec<TaskCode> {
+    let mut s = device.lock().unwrap();
+    let directory = s.directory().unwrap();
+    let today = onevisit_core::beijing::today();
+    let drafts = (0..n).map(|i| onevisit_core::sample::joint_task_draft(&directory, i, today)).collect();
+    s.create_tasks(drafts).unwrap().into_iter().map(|t| t.code).collect()
+}
+
 #[test]
 fn a_pull_interrupted_between_feed_pages_resumes_after_the_last_page_applied() {
-    let city = City::new();
+    interrupted_pull(&City::new());
+}
+
+#[test]
+fn a_pull_interrupted_between_feed_pages_resumes_the_same_on_postgres_and_s3_replicas() {
+    interrupted_pull(&ReplicatedCity::new());
+}
+
+fn interrupted_pull(city: &impl Deployment) {
     // Device A records six inspections offline and pushes them.
     let a = city.device("a", "scjg-01");
-    {
-        let mut s = a.lock().unwrap();
-        let directory = s.directory().unwrap();
-        let today = onevisit_core::beijing::today();
-        let drafts = (0..6).map(|i| onevisit_core::sample::joint_task_draft(&directory, i, today)).collect();
-        s.create_tasks(drafts).unwrap();
-    }
+    created_offline(&a, 6);
     sync_ok(&a);
     // The inspector's second handheld pulls them, two per feed page; the sync is cancelled
     // once the first page's records are in.
@@ -584,6 +596,66 @@ fn a_pull_interrupted_between_feed_pages_resumes_after_the_last_page_applied() {
     assert_eq!((after.progress.requests, after.progress.records_pulled), (1, 0));
     let default = sync::sync(&b, &fast_options(), &|_| {}, &CancelToken::new()).unwrap();
     assert_eq!(default.progress.requests, 1);
+}
+
+/// Records a server has loaded, summed over its replicas (from `/metrics`).
+fn records_loaded(servers: &[&ServerProcess]) -> u64 {
+    servers
+        .iter()
+        .map(|server| {
+            let metrics = onevisit_flow_tests::metrics(server);
+            let line = metrics.lines().find(|l| l.starts_with("onevisit_records_cached ")).unwrap();
+            line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+        })
+        .sum()
+}
+
+#[test]
+fn a_whole_pull_is_served_without_loading_records_into_the_servers_cache() {
+    let mut city = City::new();
+    let a = city.device("a", "scjg-01");
+    let codes = created_offline(&a, 12);
+    sync_ok(&a);
+    // A restarted server holds nothing loaded; a new handheld pulls all twelve.
+    city.restart_server();
+    whole_pull(&city, &a, &codes, &[&city.server], 0);
+}
+
+#[test]
+fn a_whole_pull_leaves_the_replicas_caches_as_they_were_on_postgres_and_s3() {
+    let city = ReplicatedCity::new();
+    let a = city.device("a", "scjg-01");
+    let codes = created_offline(&a, 12);
+    sync_ok(&a);
+    let replicas: Vec<&ServerProcess> = city.replicas.iter().collect();
+    let loaded = records_loaded(&replicas);
+    whole_pull(&city, &a, &codes, &replicas, loaded);
+}
+
+/// A new handheld of A's inspector pulls whole every record of `codes` (stored as their changes)
+/// identical to A's, and a task planned on the server (stored as a snapshot), while the servers'
+/// caches hold `loaded` records before and after; its first write to one of them loads that one
+/// record (the write rules read it) and reaches A.
+fn whole_pull(city: &impl Deployment, a: &Mutex<Store>, codes: &[TaskCode], servers: &[&ServerProcess], loaded: u64) {
+    let planned: Vec<String> =
+        serde_json::from_str(city.admin(&["task", "create", "--sample", "1", "--json"]).trim()).unwrap();
+    let planned = TaskCode::parse(&planned[0]).unwrap();
+    assert_eq!(records_loaded(servers), loaded);
+    let b = city.device("b", "scjg-01");
+    let pulled = sync_ok(&b);
+    assert_eq!(pulled.progress.records_pulled as usize, codes.len() + 1, "{:?} {:?}", pulled.isolated, pulled.refused);
+    for code in codes {
+        assert_eq!(rendered(&b, code), rendered(a, code), "{code} pulled whole");
+    }
+    sync_ok(a);
+    assert_eq!(rendered(&b, &planned), rendered(a, &planned), "the planned task pulled whole");
+    assert_eq!(records_loaded(servers), loaded, "a whole pull loads nothing into the cache");
+    b.lock().unwrap().check_in(&codes[3], Position::wgs84(30.7, 121.0, 5).unwrap()).unwrap();
+    let pushed = sync_ok(&b);
+    assert_eq!(pushed.progress.records_pushed, 1);
+    assert!(records_loaded(servers) <= loaded + 1);
+    sync_ok(a);
+    assert_eq!(rendered(a, &codes[3]), rendered(&b, &codes[3]));
 }
 
 #[test]
