@@ -325,6 +325,17 @@ impl Store {
         Ok(Some((changes, heads)))
     }
 
+    /// Whether this device holds every change of `heads` in a record: read from its stored heads
+    /// when they are exactly those, else from the record loaded.
+    pub fn holds_heads(&mut self, code: &TaskCode, heads: &[ChangeHash]) -> Result<bool, StoreError> {
+        let mut sorted = heads.to_vec();
+        sorted.sort();
+        if self.heads_pair(code)?.0.as_ref() == Some(&sorted) {
+            return Ok(true);
+        }
+        Ok(self.record(code)?.has_all(heads))
+    }
+
     /// Applies what the server sent for a record — raw changes (creating the record if it is new
     /// here) — and records the server's heads as confirmed when this copy holds all of them.
     /// Returns whether anything new was merged.
@@ -360,6 +371,11 @@ impl Store {
             let confirmed = if record.has_all(server_heads) { Some(server_heads) } else { None };
             self.adopt_locked(record, AuditAction::ReceiveRecord, confirmed)?;
             return Ok(true);
+        }
+        if parsed.is_empty() && self.holds_heads(code, server_heads)? {
+            // The server confirms what this copy holds (a push accepted): nothing to load.
+            set_confirmed_heads(&self.conn, code, server_heads)?;
+            return Ok(false);
         }
         let record = self.record(code)?;
         let new: Vec<_> = parsed.into_iter().filter(|c| !record.has_all(&[c.hash()])).collect();

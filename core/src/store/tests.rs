@@ -1058,13 +1058,18 @@ fn a_store_keeps_a_bounded_number_of_records_loaded_and_reads_dropped_ones_back_
 }
 
 #[test]
-fn a_record_never_pushed_is_pushed_from_its_stored_changes_without_being_loaded() {
+fn a_record_never_pushed_is_pushed_from_its_stored_changes_and_confirmed_without_being_loaded() {
     let dir = tempfile::tempdir().unwrap();
     let (s, code) = on_site_task(dir.path());
     drop(s);
     let mut s = Store::open(dir.path(), &wrapper(dir.path())).unwrap();
     let (changes, heads) = s.changes_for_push(&code, &[]).unwrap();
     assert!(!s.is_loaded(&code), "answered from the stored bytes");
+    // The server's acknowledgement (its heads, no changes) confirms them without a load either.
+    assert!(!s.apply_remote(&code, vec![], &heads).unwrap());
+    assert!(s.holds_heads(&code, &heads).unwrap());
+    assert!(!s.is_loaded(&code));
+    assert_eq!(s.heads_pair(&code).unwrap().1, heads);
     // Exactly what the loaded record gives.
     let record = s.record(&code).unwrap();
     assert_eq!(changes, record.changes_since(&[]));

@@ -844,7 +844,7 @@ impl Run<'_> {
         if merged {
             self.report.progress.records_pulled += 1;
         }
-        if !store.record(&code)?.has_all(&heads) {
+        if !store.holds_heads(&code, &heads)? {
             // The server no longer knows the heads it confirmed (restored from a backup):
             // catch up through the sync protocol.
             self.fallback.insert(id.clone(), am_sync::State::new());
