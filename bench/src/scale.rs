@@ -3,6 +3,7 @@
 //! handhelds: device A creates N inspection records offline with 20 edits each and pushes them; a
 //! fresh device B of the same inspector pulls them all; then each re-syncs with nothing new. Time,
 //! requests and bytes of each, per record; the reference is the same figure at the smallest N.
+//! The smallest N then runs again on PostgreSQL + S3.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -15,6 +16,7 @@ use onevisit_core::sync::{self, CancelToken, SyncOptions, SyncReport};
 use onevisit_test_support::ServerProcess as Server;
 use serde_json::json;
 
+use crate::sync::Services;
 use crate::{emit, ms, round};
 
 /// How many records the pulls of each N add up to, about (see `one`).
@@ -86,24 +88,23 @@ fn noop(store: &Mutex<Store>, options: &SyncOptions) -> (f64, u64) {
     (crate::percentile(&mut samples, 0.5), requests)
 }
 
-fn one(base: &Path, n: usize, edits: usize) -> Figures {
-    let base = base.join(format!("scale-{n}"));
+/// One N on the embedded default, or on PostgreSQL + S3 when `services` are given (its lines then
+/// end in `_postgres_s3`).
+fn one(base: &Path, n: usize, edits: usize, services: Option<&Services>) -> Figures {
+    let suffix = if services.is_some() { "_postgres_s3" } else { "" };
+    let emit = |name: &str, value: f64, unit: &str, extra: serde_json::Value| {
+        emit(&format!("{name}{suffix}"), value, unit, extra)
+    };
+    let base = base.join(format!("scale-{n}{suffix}"));
     let data = base.join("server");
-    let init = crate::sync::admin(&data, &["init", "--tenant", "330482"]);
+    let admin = |data: &Path, args: &[&str]| crate::sync::admin_with(true, services, data, args);
+    let init = admin(&data, &["init", "--tenant", "330482"]);
     let root_key = init.lines().next().and_then(|l| l.trim().rsplit(' ').next()).expect("root key").to_string();
-    crate::sync::admin(&data, &["import", "--sample"]);
-    let server = Server::spawn_with_env(
-        &crate::release_bin("onevisit-server", &["-p", "onevisit-server"]),
-        &data,
-        "127.0.0.1:0",
-        &["--device-rate", "0", "--address-rate", "0"],
-        &[],
-        "warn",
-        std::process::Stdio::null(),
-    );
+    admin(&data, &["import", "--sample"]);
+    let server = crate::sync::serve(&data, true, &["--device-rate", "0", "--address-rate", "0"], services);
     let options = SyncOptions::default();
     let cancel = CancelToken::new();
-    let device = |root: &Path| crate::sync::enrolled(&crate::sync::admin, root, "scjg-01", &data, &server, &root_key);
+    let device = |root: &Path| crate::sync::enrolled(&admin, root, "scjg-01", &data, &server, &root_key);
     let a = device(&base.join("a"));
     let t = Instant::now();
     let made = record_offline(&a, n, edits);
@@ -174,10 +175,22 @@ fn one(base: &Path, n: usize, edits: usize) -> Figures {
     Figures { n, push_ms, pull_ms, noop_ms: noop_a, bytes_up_ratio: up / raw }
 }
 
-/// Runs the group for each N (the first is the reference of the per-record ratios).
+/// Runs the group for each N (the first is the reference of the per-record ratios), then the
+/// first N again on PostgreSQL + S3, with its ratios to the embedded default.
 pub fn run(base: &Path, ns: &[usize], edits: usize) {
-    let figures: Vec<Figures> = ns.iter().map(|&n| one(base, n, edits)).collect();
+    let figures: Vec<Figures> = ns.iter().map(|&n| one(base, n, edits, None)).collect();
     let (Some(first), Some(last)) = (figures.first(), figures.last()) else { return };
+    let services = Services::start();
+    let scaled_out = one(base, first.n, edits, Some(&services));
+    for (name, ms) in [("push", (scaled_out.push_ms, first.push_ms)), ("pull", (scaled_out.pull_ms, first.pull_ms))] {
+        emit(
+            &format!("sync_{name}_postgres_s3_ratio"),
+            ms.0 / ms.1,
+            "x",
+            json!({"records": first.n, "postgres_s3_ms": round(ms.0), "reference_ms": round(ms.1),
+                   "reference_name": "embedded default, same run"}),
+        );
+    }
     let growth = |name: &str, ms: fn(&Figures) -> f64| {
         let (now, then) = (ms(last) / last.n as f64, ms(first) / first.n as f64);
         emit(

@@ -58,7 +58,7 @@ fn server_bin(checks: bool) -> PathBuf {
 }
 
 /// PostgreSQL and an S3-compatible server started for one run, with the run's database and bucket.
-struct Services {
+pub(crate) struct Services {
     _cluster: PostgresCluster,
     s3: S3Server,
     database: String,
@@ -66,7 +66,10 @@ struct Services {
 }
 
 impl Services {
-    fn start() -> Services {
+    /// Starts both, with a database and a bucket for the run.
+    pub(crate) fn start() -> Services {
+        // The S3-compatible server is a binary of the workspace: built here when it is missing.
+        crate::release_bin("onevisit-s3-server", &["-p", "onevisit-s3-server"]);
         let cluster = PostgresCluster::start_durable();
         let database = cluster.database("sync");
         let s3 = S3Server::start();
@@ -76,7 +79,7 @@ impl Services {
 }
 
 /// Runs an admin command of the server of one run (on its database, when it has one).
-fn admin_with(checks: bool, services: Option<&Services>, data: &Path, args: &[&str]) -> String {
+pub(crate) fn admin_with(checks: bool, services: Option<&Services>, data: &Path, args: &[&str]) -> String {
     let mut command = Command::new(server_bin(checks));
     if let Some(services) = services {
         command.env("ONEVISIT_DATABASE", &services.database);
@@ -84,11 +87,6 @@ fn admin_with(checks: bool, services: Option<&Services>, data: &Path, args: &[&s
     let out = command.arg("--data").arg(data).args(args).output().expect("onevisit-server");
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8")
-}
-
-/// Runs an admin command of the normal server build on `data` (embedded default).
-pub(crate) fn admin(data: &Path, args: &[&str]) -> String {
-    admin_with(true, None, data, args)
 }
 
 /// How the server of one run is set up: the same workload is measured in each.
@@ -133,13 +131,18 @@ impl Setup {
 
 /// The server of one run, started as `setup` says.
 fn start_server(data: &Path, setup: Setup, services: Option<&Services>) -> Server {
-    let mut options = setup.serve_args().to_vec();
+    serve(data, setup.checks(), setup.serve_args(), services)
+}
+
+/// A server on `data` with `options`, on PostgreSQL and S3 when `services` are given.
+pub(crate) fn serve(data: &Path, checks: bool, options: &[&str], services: Option<&Services>) -> Server {
+    let mut options = options.to_vec();
     let mut env = Vec::new();
     if let Some(services) = services {
         options.extend(["--database", services.database.as_str(), "--blobs", services.bucket.as_str()]);
         env = services.s3.env();
     }
-    Server::spawn_with_env(&server_bin(setup.checks()), data, "127.0.0.1:0", &options, &env, "warn", Stdio::null())
+    Server::spawn_with_env(&server_bin(checks), data, "127.0.0.1:0", &options, &env, "warn", Stdio::null())
 }
 
 /// A device store of `inspector` in `root`, with the sample directory, enrolled with the server.
