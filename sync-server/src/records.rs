@@ -11,7 +11,7 @@ use automerge::sync;
 use automerge::{ActorId, Change, ChangeHash};
 use ed25519_dalek::VerifyingKey;
 use onevisit_core::domain::{DepartmentId, Directory, InspectorId};
-use onevisit_core::record::exchange::parse_change;
+use onevisit_core::record::exchange::{parse_change, split_stored_changes};
 use onevisit_core::record::{Author, InspectionRecord, RecordError, WriteRules};
 use onevisit_core::sync::wire::{
     ForbiddenDetail, MAX_DOCUMENT_BYTES, RecordPush, RecordResult, Refusal, b64, heads_from_hex, heads_to_hex, unb64,
@@ -537,26 +537,17 @@ async fn read_whole<S: Storage>(storage: &S, meta: &RecordMeta) -> Result<Outcom
         wrote: false,
         evidence: Vec::new(),
     };
+    // Only the chunks' framing is read: the version they were read at names the heads they end
+    // in (one transaction writes both), and the device checks every change it is handed (its
+    // checksum, what it does) and then that it holds those heads.
     if stored.version == meta.version
-        && let Some(changes) = stored_changes(&stored.chunks)
+        && let Some(changes) = split_stored_changes(stored.chunks.iter().map(Vec::as_slice))
     {
         return Ok(answer(meta.heads.clone(), changes.into_iter().map(b64).collect()));
     }
     let Some(mut record) = loaded(id, &stored)? else { return Ok(refused(id, Refusal::Unreadable)) };
     let changes = record.changes_since(&[]).iter().map(|c| b64(c)).collect();
     Ok(answer(heads_to_hex(&record.heads()), changes))
-}
-
-/// The raw changes of stored chunks that hold nothing but changes. Only their framing is read:
-/// the version they were read at names the heads they end in (written in one transaction), and
-/// the device checks every change it is handed — its checksum, what it does — and then that it
-/// holds those heads.
-fn stored_changes(chunks: &[Vec<u8>]) -> Option<Vec<&[u8]>> {
-    let mut changes = Vec::new();
-    for chunk in chunks {
-        changes.extend(onevisit_core::record::exchange::split_changes(chunk)?);
-    }
-    Some(changes)
 }
 
 /// The fallback: Automerge's sync protocol, server side, read-only — changes inside the device's
@@ -639,16 +630,16 @@ mod tests {
     #[test]
     fn a_record_stored_as_its_changes_is_answered_with_them_and_a_snapshot_is_not() {
         let (mut record, chunks) = stored_as_changes();
-        let served = stored_changes(&chunks).unwrap();
+        let served = split_stored_changes(chunks.iter().map(Vec::as_slice)).unwrap();
         let whole = record.changes_since(&[]);
         assert_eq!(served, whole.iter().map(Vec::as_slice).collect::<Vec<_>>());
         assert_eq!(StoredForm::of(&chunks), StoredForm::Changes);
         // Compacted, or cut short: loaded instead.
         let compacted = [record.save(), chunks[1].clone()];
-        assert!(stored_changes(&compacted).is_none());
+        assert!(split_stored_changes(compacted.iter().map(Vec::as_slice)).is_none());
         assert_eq!(StoredForm::of(&compacted), StoredForm::Snapshot);
         let cut = [chunks[0].clone(), chunks[1][..chunks[1].len() - 1].to_vec()];
-        assert!(stored_changes(&cut).is_none());
+        assert!(split_stored_changes(cut.iter().map(Vec::as_slice)).is_none());
     }
 
     #[test]

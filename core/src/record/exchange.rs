@@ -139,6 +139,16 @@ pub fn split_changes(bytes: &[u8]) -> Option<Vec<&[u8]>> {
     Some(changes)
 }
 
+/// The raw changes of several stored chunks, in order: [`split_changes`] of each, `None` when
+/// any of them holds anything but changes.
+pub fn split_stored_changes<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Option<Vec<&'a [u8]>> {
+    let mut changes = Vec::new();
+    for chunk in chunks {
+        changes.extend(split_changes(chunk)?);
+    }
+    Some(changes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -97,8 +97,9 @@ impl RecordCache {
         let mut idle: Vec<(u64, TaskCode)> = self
             .entries
             .iter_mut()
-            .filter_map(|(code, entry)| (code != keep && !entry.record.has_unsaved()).then_some((code, entry)))
-            .map(|(code, entry)| (entry.used, code.clone()))
+            .filter_map(|(code, entry)| {
+                (code != keep && !entry.record.has_unsaved()).then(|| (entry.used, code.clone()))
+            })
             .collect();
         idle.sort_unstable_by_key(|(used, _)| *used);
         let target = self.capacity / 4 * 3;

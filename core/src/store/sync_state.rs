@@ -317,12 +317,9 @@ impl Store {
         }
         let super::records::Loaded::Intact(stored) = super::records::load(&tx, code)? else { return Ok(None) };
         tx.commit()?;
-        let mut changes = Vec::new();
-        for chunk in std::iter::once(&stored.snapshot).chain(&stored.chunks) {
-            let Some(split) = crate::record::exchange::split_changes(chunk) else { return Ok(None) };
-            changes.extend(split.into_iter().map(<[u8]>::to_vec));
-        }
-        Ok(Some((changes, heads)))
+        let chunks = std::iter::once(stored.snapshot.as_slice()).chain(stored.chunks.iter().map(Vec::as_slice));
+        let changes = crate::record::exchange::split_stored_changes(chunks);
+        Ok(changes.map(|changes| (changes.into_iter().map(<[u8]>::to_vec).collect(), heads)))
     }
 
     /// Whether this device holds every change of `heads` in a record: read from its stored heads
