@@ -104,14 +104,7 @@ impl From<DocumentReport> for DocumentStatus {
                     problem: s.problem.map(|p| p.to_string()),
                 })
                 .collect(),
-            missing: r
-                .missing
-                .iter()
-                .map(|m| match m {
-                    MissingSignature::Inspectors { have } => format!("执法人员签名（已有 {have} 人，至少 2 人）"),
-                    MissingSignature::Party => "当事人签名或见证人证明拒签".to_string(),
-                })
-                .collect(),
+            missing: r.missing.iter().map(MissingSignature::label_zh).collect(),
             signed: r.signed,
         }
     }
@@ -212,7 +205,7 @@ impl DeviceStore {
             kind: version.kind.into(),
             number: version.number,
             version: version.version,
-            text: render_text(&content),
+            text: render_text(&content, &[]),
         })
     }
 

@@ -435,6 +435,9 @@ pub(crate) enum DocumentCommand {
         /// 见证人的身份证号或身份。
         #[arg(long)]
         witness_detail: Option<String>,
+        /// 见证人在设备上的手写签名图片（PNG 或 JPEG），作为证据保存并写入笔录。
+        #[arg(long)]
+        witness_signature: Option<PathBuf>,
     },
     /// 验证文书的某个版本及其签名；有问题时退出码为 3。
     Verify {

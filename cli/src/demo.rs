@@ -1,16 +1,16 @@
 //! `onevisit demo`: the city sync server starts embedded (SQLite + blob files, loopback HTTP); an
-//! administrator plans a joint inspection; two inspectors of two departments enrol their devices,
-//! receive the task, record it offline (both note the party's representative, differently) with an
+//! administrator plans a joint inspection; four inspectors, two of each of two departments, enrol
+//! their devices and receive the task; one of each department records it offline (both note the party's representative, differently) with an
 //! evidence photo; both sync through the server, the photo is fetched by the other device, the
-//! conflict is shown and resolved by the lead inspector, the on-site record is signed by both
-//! inspectors on their own devices and by the party, the task code is issued and verified, and
+//! conflict is shown and resolved by the lead inspector, the on-site record is signed by all four
+//! officers on their own devices (two of each department) and by the party, the task code is issued and verified, and
 //! both audit logs are verified and confirmed by the server.
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use chrono::Days;
-use onevisit_core::document::{DocumentKind, render_text};
+use onevisit_core::document::DocumentKind;
 use onevisit_core::domain::CheckPointId;
 use onevisit_core::evidence::CaptureTarget;
 use onevisit_core::identity::KeyFileWrapper;
@@ -59,7 +59,9 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         .map_err(|e| CliError::Server(e.to_string()))?;
     say(&format!("   {}，租户根公钥 {}…", server.base, &server.root_public_key[..16]));
 
-    say("▶ 2. 管理员制定联合检查任务（市场监管局牵头、消防救援大队参加），两台执法终端用一次性登记码登记");
+    say(
+        "▶ 2. 管理员制定联合检查任务（市场监管局牵头、消防救援大队参加，每个部门 2 名执法人员），四台执法终端用一次性登记码登记",
+    );
     let today = onevisit_core::beijing::today();
     let planned = server
         .plan(&directory, vec![sample::joint_task_draft(&directory, 7, today)])
@@ -67,15 +69,17 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     let code = onevisit_core::domain::TaskCode::parse(&planned[0])?;
     let a = Mutex::new(device(&base.join("device-scjg"), "scjg-01")?);
     let b = Mutex::new(device(&base.join("device-xfjy"), "xfjy-01")?);
-    for (store, inspector) in [(&a, "scjg-01"), (&b, "xfjy-01")] {
+    let a2 = Mutex::new(device(&base.join("device-scjg-2"), "scjg-02")?);
+    let b2 = Mutex::new(device(&base.join("device-xfjy-2"), "xfjy-02")?);
+    for (store, inspector) in [(&a, "scjg-01"), (&b, "xfjy-01"), (&a2, "scjg-02"), (&b2, "xfjy-02")] {
         let one_time = server.enrolment_code(inspector).map_err(|e| CliError::Server(e.to_string()))?;
         sync::enrol(&mut *lock(store)?, &server.base, &one_time, &server.root_public_key)?;
         sync_now(store)?;
     }
     let task = lock(&a)?.record(&code)?.task().clone();
-    say(&format!("   任务 {code}，检查对象 {}；两台设备均已收到", task.enterprise));
+    say(&format!("   任务 {code}，检查对象 {}；四台设备均已收到", task.enterprise));
 
-    say("▶ 3. 断网状态下，两台设备同时记录（互不通信）");
+    say("▶ 3. 断网状态下，两个部门各一台设备同时记录（互不通信）");
     let cp = |id: &str| CheckPointId::new(id).map_err(CliError::from);
     let site = directory.enterprise(&task.enterprise).and_then(|e| e.location);
     let (lat, lon) = site.map(|p| (p.latitude, p.longitude)).unwrap_or((30.6985, 121.0156));
@@ -196,13 +200,18 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
         out!("{}", render::record(&final_view));
     }
 
-    say("▶ 6. 生成现场检查笔录：两名执法人员各在自己的设备上签名，当事人手写签名");
+    say("▶ 6. 生成现场检查笔录：两个部门各 2 名执法人员在各自设备上签名，当事人手写签名");
     let document = lock(&a)?.render_document(&code, DocumentKind::OnSiteRecord, None)?;
     lock(&a)?.sign_document(&code, &document.sha256)?;
     sync_now(&a)?;
     sync_now(&b)?;
     lock(&b)?.sign_document(&code, &document.sha256)?;
     sync_now(&b)?;
+    for second in [&a2, &b2] {
+        sync_now(second)?;
+        lock(second)?.sign_document(&code, &document.sha256)?;
+        sync_now(second)?;
+    }
     sync_now(&a)?;
     let party =
         PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
@@ -210,8 +219,7 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
     sync_now(&a)?;
     sync_now(&b)?;
     if !as_json {
-        let content = document.content().map_err(|e| CliError::DocumentFailed(e.to_string()))?;
-        out!("{}", render_text(&content));
+        out!("{}", lock(&a)?.printed_document(&code, &document.sha256)?);
         outln!("文书哈希 {}", document.sha256);
         for check in &report.signatures {
             let state = if check.problem.is_none() { "有效 ✓" } else { "无效 ✗" };

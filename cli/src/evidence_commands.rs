@@ -136,7 +136,7 @@ pub(crate) fn document(store: &mut Store, command: &DocumentCommand, as_json: bo
                 render::json(&json!({"sha256": version.sha256, "number": version.number, "version": version.version}));
             } else {
                 let content = version.content().map_err(|e| CliError::DocumentFailed(e.to_string()))?;
-                out!("{}", render_text(&content));
+                out!("{}", render_text(&content, &[]));
                 outln!("\n文书哈希 {}（第 {} 版）", version.sha256, version.version);
             }
         }
@@ -154,7 +154,7 @@ pub(crate) fn document(store: &mut Store, command: &DocumentCommand, as_json: bo
             let report = store.party_act(&code, &sha, act, Some(&bytes))?;
             print_report(&report, as_json);
         }
-        DocumentCommand::PartyRefuse { code, document, reason, witness, witness_detail } => {
+        DocumentCommand::PartyRefuse { code, document, reason, witness, witness_detail, witness_signature } => {
             let code = TaskCode::parse(code)?;
             let sha = resolve(store, &code, document)?;
             let act = PartyAct::Refused {
@@ -162,7 +162,8 @@ pub(crate) fn document(store: &mut Store, command: &DocumentCommand, as_json: bo
                 witness: witness.clone(),
                 witness_detail: witness_detail.clone(),
             };
-            let report = store.party_act(&code, &sha, act, None)?;
+            let image = witness_signature.as_ref().map(|p| read(p)).transpose()?;
+            let report = store.party_act(&code, &sha, act, image.as_deref())?;
             print_report(&report, as_json);
         }
         DocumentCommand::Verify { code, document } => {
@@ -188,8 +189,7 @@ pub(crate) fn document(store: &mut Store, command: &DocumentCommand, as_json: bo
             let code = TaskCode::parse(code)?;
             let sha = resolve(store, &code, document)?;
             let version = store.record(&code)?.document(&sha).map_err(onevisit_core::store::StoreError::from)?;
-            let content = version.content().map_err(|e| CliError::DocumentFailed(e.to_string()))?;
-            if as_json { outln!("{}", version.canonical) } else { out!("{}", render_text(&content)) }
+            if as_json { outln!("{}", version.canonical) } else { out!("{}", store.printed_document(&code, &sha)?) }
         }
         DocumentCommand::Versions { code } => {
             let code = TaskCode::parse(code)?;

@@ -13,8 +13,9 @@ pub fn directory() -> Result<Directory, DirectoryError> {
     Directory::from_json(SAMPLE_DIRECTORY_JSON.as_bytes())
 }
 
-/// A joint inspection led by market supervision (scjg-01) with the fire brigade (xfjy-01) of the
-/// `n`-th sample enterprise, over food safety and fire safety, due in the week from `start`.
+/// A joint inspection led by market supervision (scjg-01, with scjg-02) with the fire brigade
+/// (xfjy-01, xfjy-02) of the `n`-th sample enterprise, over food safety and fire safety, due in
+/// the week from `start`: two officers of each department, as the law requires.
 #[allow(clippy::expect_used, reason = "the identifiers are literals known to be valid")]
 pub fn joint_task_draft(directory: &Directory, n: usize, start: NaiveDate) -> TaskDraft {
     let enterprises: Vec<Uscc> = directory.enterprises().map(|e| e.uscc.clone()).collect();
@@ -25,7 +26,7 @@ pub fn joint_task_draft(directory: &Directory, n: usize, start: NaiveDate) -> Ta
         enterprise: enterprises[n % enterprises.len()].clone(),
         lead_department: dept("scjg"),
         departments: vec![dept("scjg"), dept("xfjy")],
-        inspectors: vec![insp("scjg-01"), insp("xfjy-01")],
+        inspectors: vec![insp("scjg-01"), insp("scjg-02"), insp("xfjy-01"), insp("xfjy-02")],
         lead_inspector: insp("scjg-01"),
         matters: vec![matter("SCJG-001"), matter("XFJY-001")],
         window: TimeWindow { start, end: start + chrono::Days::new(6) },

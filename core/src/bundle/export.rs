@@ -205,8 +205,17 @@ fn export_new(
         let evidence = record.evidence()?;
         let documents = record.documents()?;
         let mut signatures = Vec::new();
+        let mut states = Vec::new();
         for d in &documents {
             signatures.push(record.signatures(&d.sha256)?);
+            let report = record.document_report(&d.sha256, None)?;
+            states.push(if report.signed {
+                "已签署完整".to_string()
+            } else if report.superseded_by.is_some() {
+                "已被新版本取代，未签署完整".to_string()
+            } else {
+                format!("未签署完整，缺{}", report.missing.iter().map(|m| m.label_zh()).collect::<Vec<_>>().join("、"))
+            });
         }
         let digests = p.add_bytes(&format!("data/records/{task}.automerge"), &snapshot)?;
         p.items.push(ListItem {
@@ -257,18 +266,20 @@ fn export_new(
                 task: task.clone(),
             });
         }
-        for (d, sigs) in documents.iter().zip(signatures) {
+        for ((d, sigs), state) in documents.iter().zip(signatures).zip(states) {
             let dir = format!("data/documents/{task}/{}", d.sha256);
             let digests = p.add_bytes(&format!("{dir}/document.json"), d.canonical.as_bytes())?;
             let list: Vec<_> = sigs.into_iter().map(|(_, s)| s).collect();
             p.add_bytes(&format!("{dir}/signatures.json"), &json(&list)?)?;
             if let Ok(content) = d.content() {
-                p.add_bytes(&format!("{dir}/document.txt"), crate::document::render_text(&content).as_bytes())?;
+                let statements: Vec<_> = list.iter().filter_map(|s| s.verify(&d.sha256).ok()).collect();
+                let text = crate::document::render_text(&content, &statements);
+                p.add_bytes(&format!("{dir}/document.txt"), text.as_bytes())?;
             }
             summary.documents += 1;
             p.items.push(ListItem {
                 kind: format!(
-                    "电子文书：{} {} 第 {} 版（{} 个签名）",
+                    "电子文书：{} {} 第 {} 版（{} 个签名，{state}）",
                     d.kind.title_zh(),
                     d.number,
                     d.version,

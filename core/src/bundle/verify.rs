@@ -3,7 +3,7 @@
 //! records, document signatures, the audit chain and its inclusion proofs. Every check is reported;
 //! a failure names exactly what failed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -13,7 +13,7 @@ use super::bag::{BagReader, Digests, FolderReader, ZipReader, parse_manifest};
 use super::{BundleError, BundleProgress, SEAL_SCHEMA, SEALED_FILES, Seal};
 use crate::audit::{SignedAuditEntry, verify_chain};
 use crate::certificate::{DeviceCertificate, RevocationList, SignedCertificate, SignedRevocationList};
-use crate::document::DocumentSignature;
+use crate::document::{DocumentContent, DocumentSignature, SignatureRole};
 use crate::evidence::SignedCapture;
 use crate::identity::verifying_key_from_hex;
 use crate::sync::CancelToken;
@@ -44,6 +44,7 @@ impl Check {
             "seal" => "封签",
             "capture" => "照片采集记录",
             "document" => "文书签名",
+            "completeness" => "文书签署完整性",
             "receipt" => "服务器回执",
             "audit" => "审计日志",
             _ => "其他",
@@ -390,6 +391,10 @@ impl Verifier<'_> {
     }
 
     fn documents(&mut self, files: &[String], signers: &Signers<'_>, receipts: &[Receipt]) {
+        // Per document: its content and who signed it validly (inspectors; the party), then
+        // whether it is complete, judged once every document's signatures are known.
+        let mut read: Vec<(String, DocumentContent, BTreeSet<String>, bool)> = Vec::new();
+        let mut drawn: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for f in files.iter().filter(|f| f.starts_with("data/documents/") && f.ends_with("/document.json")) {
             let dir = f.trim_end_matches("/document.json");
             let name = dir.rsplit('/').next().unwrap_or_default().to_string();
@@ -403,11 +408,24 @@ impl Verifier<'_> {
                 self.report.fail("document", format!("{dir}/signatures.json 缺失或格式错误"));
                 continue;
             };
+            let content = self.json::<DocumentContent>(f);
+            let (mut inspectors, mut party) = (BTreeSet::new(), false);
             let mut ok = 0;
             for s in &signatures {
                 match s.verify(&name) {
                     Err(e) => self.report.fail("document", format!("文书 {}…：一个签名 {e}", &name[..12])),
                     Ok(statement) => {
+                        if let Some(image) = statement.handwriting() {
+                            drawn.entry(image.to_string()).or_default().insert(name.clone());
+                        }
+                        let counted = match &statement.signer {
+                            SignatureRole::Inspector { inspector, .. } => content
+                                .as_ref()
+                                .is_some_and(|c| crate::document::completeness::is_named(c, inspector))
+                                .then(|| inspector.clone()),
+                            _ => None,
+                        };
+                        let is_party = !matches!(statement.signer, SignatureRole::Inspector { .. });
                         let named = statement.responsible_inspector();
                         match signers.check(
                             &statement.device,
@@ -428,6 +446,8 @@ impl Verifier<'_> {
                                 ),
                                 Some(bound) => {
                                     ok += 1;
+                                    inspectors.extend(counted);
+                                    party |= is_party;
                                     self.report.pass(
                                         "document",
                                         format!(
@@ -438,7 +458,11 @@ impl Verifier<'_> {
                                         ),
                                     );
                                 }
-                                None => ok += 1,
+                                None => {
+                                    ok += 1;
+                                    inspectors.extend(counted);
+                                    party |= is_party;
+                                }
                             },
                             Err(why) => self
                                 .report
@@ -449,6 +473,44 @@ impl Verifier<'_> {
             }
             if ok == signatures.len() {
                 self.report.pass("document", format!("文书 {}…：{ok} 个签名有效，签署人均经认证", &name[..12]));
+            }
+            match content {
+                Some(content) => read.push((name, content, inspectors, party)),
+                None => self.report.fail("document", format!("文书 {}…：内容格式错误", &name[..12])),
+            }
+        }
+        for (image, documents) in drawn.iter().filter(|(_, d)| d.len() > 1) {
+            self.report.fail(
+                "document",
+                format!(
+                    "同一手写签名图像 {}… 出现在 {} 份文书上：一张手写签名只能签一份文书",
+                    &image[..12.min(image.len())],
+                    documents.len()
+                ),
+            );
+        }
+        for (name, content, inspectors, party) in &read {
+            let newer = read.iter().find(|(_, c, _, _)| {
+                c.task == content.task
+                    && c.number == content.number
+                    && c.kind == content.kind
+                    && c.version > content.version
+            });
+            let what =
+                format!("文书 {}…（{} {} 第 {} 版）", &name[..12], content.title, content.number, content.version);
+            let missing = crate::document::completeness::missing(content, inspectors, *party);
+            match (missing.is_empty(), newer) {
+                (true, _) => self.report.pass("completeness", format!("{what}：签署完整")),
+                (false, Some((_, n, _, _))) => self
+                    .report
+                    .pass("completeness", format!("{what}：已被第 {} 版取代，本版未签署完整（以新版为准）", n.version)),
+                (false, None) => self.report.fail(
+                    "completeness",
+                    format!(
+                        "{what}：未签署完整，缺{}",
+                        missing.iter().map(|m| m.label_zh()).collect::<Vec<_>>().join("、")
+                    ),
+                ),
             }
         }
     }

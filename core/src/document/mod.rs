@@ -1,6 +1,7 @@
 //! Legal documents (执法文书) rendered from an inspection record at given heads, as canonical JSON
 //! (what signatures cover) plus a readable zh-CN rendering, and their signatures.
 
+pub mod completeness;
 pub mod number;
 pub mod render;
 pub mod signature;
@@ -11,7 +12,11 @@ pub use render::{DocumentContent, render_text};
 pub use signature::{DocumentSignature, SignatureRole, SignedStatement};
 
 /// The schema tag of documents written by this code.
-pub const DOCUMENT_SCHEMA: &str = "onevisit.document.v1";
+pub const DOCUMENT_SCHEMA: &str = "onevisit.document.v2";
+
+/// The schema of documents rendered before officers were named by id (still read and verified;
+/// not re-rendered for comparison, since this code lays them out differently).
+pub const DOCUMENT_SCHEMA_V1: &str = "onevisit.document.v1";
 
 /// Which legal document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -95,4 +100,10 @@ pub enum DocumentError {
     /// A party's refusal needs a witness.
     #[error("当事人拒签须有见证人（--witness 姓名）")]
     WitnessRequired,
+    /// Only the officers a document names sign it.
+    #[error("{0} 不是这份文书列明的执法人员，不能签署（责令改正通知书由发文部门的执法人员签署）")]
+    NotNamed(String),
+    /// A handwritten signature image is drawn for one document only.
+    #[error("这张手写签名图像已用于文书 {0}：当事人须在本文书上重新手写签名")]
+    HandwritingReused(String),
 }

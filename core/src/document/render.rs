@@ -4,11 +4,18 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DOCUMENT_SCHEMA, DocumentKind};
+use super::{DOCUMENT_SCHEMA, DocumentKind, SignatureRole, SignedStatement};
 
 /// A person named on a document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonBlock {
+    /// Their inspector id: whose signature counts for this line (empty in documents rendered
+    /// before signatures were tied to the officers a document names).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub inspector: String,
+    /// Their department's id (empty in older documents).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub department_id: String,
     /// Name.
     pub name: String,
     /// Enforcement certificate number.
@@ -113,6 +120,9 @@ pub struct DocumentContent {
     pub record_heads: Vec<String>,
     /// The issuing department's full name.
     pub issuer: String,
+    /// The issuing department's id (empty in older documents).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub issuer_id: String,
     /// The party.
     pub party: PartyBlock,
     /// The place.
@@ -149,7 +159,7 @@ impl DocumentContent {
             number: String::new(),
             version: 0,
             record_heads: Vec::new(),
-            recorder: PersonBlock { name: String::new(), certificate_number: String::new(), department: String::new() },
+            recorder: PersonBlock::default(),
             rendered_at_ms: 0,
             ..c.clone()
         };
@@ -162,12 +172,14 @@ impl DocumentContent {
     }
 }
 
-/// The printable zh-CN rendering of a document.
-pub fn render_text(d: &DocumentContent) -> String {
+/// The printable zh-CN rendering of a document with the signatures made on it: each officer's
+/// line filled with who signed and when, the party's signature and statement, or their refusal
+/// with its reason and witness. `signed` holds statements that verified against this document.
+pub fn render_text(d: &DocumentContent, signed: &[SignedStatement]) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{}", d.issuer);
     let _ = writeln!(o, "{}", d.title);
-    let _ = writeln!(o, "{}（第{}版）", d.number, d.version);
+    let _ = writeln!(o, "{}", d.number);
     let _ = writeln!(o);
     let _ = writeln!(o, "当事人：{}", d.party.name);
     let _ = writeln!(o, "统一社会信用代码：{}", d.party.uscc);
@@ -182,10 +194,93 @@ pub fn render_text(d: &DocumentContent) -> String {
         DocumentKind::RectificationOrder => order_body(d, &mut o),
     }
     let _ = writeln!(o);
+    signature_block(d, signed, &mut o);
+    let _ = writeln!(o);
     let _ = writeln!(o, "检查码：{}", d.task);
+    let _ = writeln!(o, "文书版本：第 {} 版（版本为文书元数据，不属于文号）", d.version);
     let _ =
         writeln!(o, "记录版本：{}", d.record_heads.iter().map(|h| &h[..12.min(h.len())]).collect::<Vec<_>>().join(","));
     o
+}
+
+/// The signature lines: every officer the document names (signed, with the time, or blank), then
+/// the party's signature or refusal.
+fn signature_block(d: &DocumentContent, signed: &[SignedStatement], o: &mut String) {
+    let time = |ms: i64| crate::beijing::date_time(ms);
+    let officer_signed = |p: &PersonBlock| {
+        signed.iter().find(|s| match &s.signer {
+            SignatureRole::Inspector { inspector, certificate_number } => {
+                if p.inspector.is_empty() {
+                    !p.certificate_number.is_empty() && certificate_number == &p.certificate_number
+                } else {
+                    inspector == &p.inspector
+                }
+            }
+            _ => false,
+        })
+    };
+    for p in &d.inspectors {
+        match officer_signed(p) {
+            Some(s) => {
+                let _ = writeln!(
+                    o,
+                    "执法人员签名：{}（{}，执法证号 {}） 已电子签名，设备时间 {}（北京时间）",
+                    p.name,
+                    p.department,
+                    p.certificate_number,
+                    time(s.device_time_ms)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    o,
+                    "执法人员签名：__________（{}，{}，执法证号 {}，未签）",
+                    p.name, p.department, p.certificate_number
+                );
+            }
+        }
+    }
+    let party = signed.iter().find(|s| !matches!(s.signer, SignatureRole::Inspector { .. }));
+    match party.map(|s| (&s.signer, s.device_time_ms)) {
+        Some((SignatureRole::Party { name, party_role, signature_image_sha256, statement, attested_by }, at)) => {
+            let _ = writeln!(o, "当事人意见：{statement}。");
+            let _ = writeln!(
+                o,
+                "当事人签名：{name}（{party_role}）手写签名，图像 SHA-256 {}…，{}（北京时间），执法人员 {attested_by} 见证",
+                &signature_image_sha256[..16.min(signature_image_sha256.len())],
+                time(at)
+            );
+        }
+        Some((
+            SignatureRole::PartyRefused {
+                reason,
+                witness,
+                witness_detail,
+                witness_signature_image_sha256,
+                attested_by,
+            },
+            at,
+        )) => {
+            let _ = writeln!(o, "当事人拒绝签字。拒签理由：{reason}。");
+            let detail = witness_detail.as_deref().map(|d| format!("（{d}）")).unwrap_or_default();
+            let witness_signed = match witness_signature_image_sha256 {
+                Some(image) => format!("见证人已手写签名，图像 SHA-256 {}…", &image[..16.min(image.len())]),
+                None => "见证人未在设备上签名".into(),
+            };
+            let _ = writeln!(
+                o,
+                "见证人：{witness}{detail}，{witness_signed}；执法人员 {attested_by} 于 {}（北京时间）记录在案",
+                time(at)
+            );
+        }
+        _ => {
+            let _ = match d.kind {
+                DocumentKind::OnSiteRecord => writeln!(o, "当事人意见：__________（待当事人阅后签署）"),
+                DocumentKind::RectificationOrder => writeln!(o, "当事人签收：__________（待当事人签收）"),
+            };
+            let _ = writeln!(o, "当事人签名：__________          日期：__________");
+        }
+    }
 }
 
 fn on_site_body(d: &DocumentContent, o: &mut String) {
@@ -229,9 +324,6 @@ fn on_site_body(d: &DocumentContent, o: &mut String) {
             let _ = writeln!(o, "  {}. 【{}】{}（{}）{}", i + 1, f.department, f.problem, f.legal_basis, deadline);
         }
     }
-    let _ = writeln!(o);
-    let _ = writeln!(o, "当事人意见：以上笔录我已看过，与事实相符。");
-    let _ = writeln!(o, "当事人签名：__________        执法人员签名：__________ __________");
 }
 
 fn order_body(d: &DocumentContent, o: &mut String) {
@@ -246,9 +338,4 @@ fn order_body(d: &DocumentContent, o: &mut String) {
         let _ = writeln!(o, "改正期限：{}", order.deadline);
         let _ = writeln!(o, "{}", order.rights);
     }
-    let _ = writeln!(o);
-    for p in &d.inspectors {
-        let _ = writeln!(o, "执法人员：{}（执法证号 {}）", p.name, p.certificate_number);
-    }
-    let _ = writeln!(o, "送达回证：当事人签收 __________  日期 __________");
 }

@@ -43,6 +43,10 @@ pub enum SignatureRole {
         witness: String,
         /// The witness's ID or role, if given.
         witness_detail: Option<String>,
+        /// SHA-256 of the witness's handwritten signature image, kept as evidence, if they signed
+        /// on the device.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        witness_signature_image_sha256: Option<String>,
         /// The inspector who attests.
         attested_by: String,
     },
@@ -110,9 +114,21 @@ pub enum SignatureProblem {
     /// The certificate did not hold at the signing time (not yet valid, expired or revoked).
     #[error("签名时签名密钥的证书无效：{0}")]
     CertificateInvalid(String),
+    /// An inspector the document does not name signed it: the signature does not count.
+    #[error("{0} 不是这份文书列明的执法人员，其签名不计入")]
+    NotNamedOnDocument(String),
+    /// The handwriting image was drawn for another document.
+    #[error("手写签名图像已用于另一份文书 {0}")]
+    HandwritingReused(String),
 }
 
 impl SignatureProblem {
+    /// Whether the problem only keeps the signature from counting (it is not a forgery): a
+    /// signature by an officer the document does not name.
+    pub fn only_uncounted(&self) -> bool {
+        matches!(self, SignatureProblem::NotNamedOnDocument(_))
+    }
+
     /// The zh-CN description shown to inspectors and receivers.
     pub fn label_zh(&self) -> String {
         match self {
@@ -125,11 +141,26 @@ impl SignatureProblem {
                 format!("签名声明署名 {named}，但签名密钥的证书登记为 {certified}（冒名）")
             }
             SignatureProblem::CertificateInvalid(why) => format!("签名时证书无效（过期、未生效或已注销）：{why}"),
+            SignatureProblem::NotNamedOnDocument(who) => format!("{who} 不是本文书列明的执法人员，签名不计入"),
+            SignatureProblem::HandwritingReused(other) => {
+                format!("手写签名图像已用于另一份文书 {}…（同一图像不能签两份文书）", &other[..12.min(other.len())])
+            }
         }
     }
 }
 
 impl SignedStatement {
+    /// The handwriting images the statement binds to its document (the party's, or the witness's).
+    pub fn handwriting(&self) -> Option<&str> {
+        match &self.signer {
+            SignatureRole::Party { signature_image_sha256, .. } => Some(signature_image_sha256),
+            SignatureRole::PartyRefused { witness_signature_image_sha256, .. } => {
+                witness_signature_image_sha256.as_deref()
+            }
+            SignatureRole::Inspector { .. } => None,
+        }
+    }
+
     /// The inspector the statement makes responsible: the signer, or the attesting inspector.
     pub fn responsible_inspector(&self) -> &str {
         match &self.signer {

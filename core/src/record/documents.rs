@@ -58,28 +58,7 @@ pub struct SignatureCheck {
     pub problem: Option<SignatureProblem>,
 }
 
-/// A signature a document still needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum MissingSignature {
-    /// Fewer than two valid inspector signatures.
-    Inspectors {
-        /// Valid inspector signatures so far.
-        have: usize,
-    },
-    /// Neither the party's signature nor a witnessed refusal.
-    Party,
-}
-
-impl MissingSignature {
-    /// The zh-CN description shown to inspectors.
-    pub fn label_zh(&self) -> String {
-        match self {
-            MissingSignature::Inspectors { have } => format!("执法人员签名（已有 {have} 人，至少需 2 人）"),
-            MissingSignature::Party => "当事人签名或见证人在场的拒签记录".into(),
-        }
-    }
-}
+pub use crate::document::completeness::MissingSignature;
 
 /// Whether a document version is complete and trustworthy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,7 +79,8 @@ pub struct DocumentReport {
     pub signatures: Vec<SignatureCheck>,
     /// What is still missing before the document counts as signed.
     pub missing: Vec<MissingSignature>,
-    /// Intact, every signature valid, at least two inspectors, and the party signed or refused before a witness.
+    /// Intact, no signature forged or uncertified, two named officers of every acting department,
+    /// and the party signed or refused before a witness.
     pub signed: bool,
     /// Whether rendering the record at the version's heads reproduces exactly these bytes (the
     /// document says what the record said then). `None` when not checked.
@@ -171,6 +151,17 @@ pub enum PartyAct {
 /// The statement a party signs an on-site record under.
 pub const PARTY_STATEMENT: &str = "以上笔录我已看过，与事实相符";
 
+/// The statement a party signs for an order they receive (签收), not the 笔录's sentence.
+pub const RECEIPT_STATEMENT: &str = "本文书已收到";
+
+/// The statement the party signs `kind` under.
+pub fn party_statement(kind: DocumentKind) -> &'static str {
+    match kind {
+        DocumentKind::OnSiteRecord => PARTY_STATEMENT,
+        DocumentKind::RectificationOrder => RECEIPT_STATEMENT,
+    }
+}
+
 impl InspectionRecord {
     /// Builds a document's content from the record as it is now (which must be complete and free
     /// of conflicts). `department` issues it: the lead department for an on-site record.
@@ -203,6 +194,8 @@ impl InspectionRecord {
         let person = |id: &InspectorId| {
             let i = directory.inspector(id);
             PersonBlock {
+                inspector: id.to_string(),
+                department_id: i.map(|i| i.department.to_string()).unwrap_or_default(),
                 name: i.map(|i| i.name.clone()).unwrap_or_else(|| id.to_string()),
                 certificate_number: i.map(|i| i.certificate_number.clone()).unwrap_or_default(),
                 department: i.map(|i| dept_name(&i.department)).unwrap_or_default(),
@@ -282,6 +275,7 @@ impl InspectionRecord {
             task: task.code.to_string(),
             record_heads,
             issuer: directory.department(department).map(|d| d.name.clone()).unwrap_or_else(|| department.to_string()),
+            issuer_id: department.to_string(),
             party: PartyBlock {
                 name: enterprise.map(|e| e.name.clone()).unwrap_or_default(),
                 uscc: task.enterprise.to_string(),
@@ -409,6 +403,11 @@ impl InspectionRecord {
         Ok(Field::Signature(key))
     }
 
+    /// The statements over a version whose signatures verify, as printed on its page.
+    pub fn verified_statements(&self, sha256: &str) -> Result<Vec<crate::document::SignedStatement>, RecordError> {
+        Ok(self.signatures(sha256)?.into_iter().filter_map(|(_, s)| s.verify(sha256).ok()).collect())
+    }
+
     /// Every signature over a version, with its key.
     pub fn signatures(&self, sha256: &str) -> Result<Vec<(String, DocumentSignature)>, RecordError> {
         let map = self.map("signatures")?;
@@ -441,6 +440,8 @@ impl InspectionRecord {
             Some(_) => self.certificates()?,
             None => Vec::new(),
         };
+        let content = version.content().ok();
+        let reused = self.handwriting_elsewhere(sha256)?;
         let mut checks = Vec::new();
         let (mut inspectors, mut party) = (std::collections::BTreeSet::new(), false);
         for (key, sig) in self.signatures(sha256)? {
@@ -459,7 +460,24 @@ impl InspectionRecord {
                         Some(trust) => trust.check(&statement, &certificates).err(),
                         None => None,
                     }
-                    .or_else(|| (!assigned(&attester)).then(|| SignatureProblem::NotTaskInspector(attester.clone())));
+                    .or_else(|| (!assigned(&attester)).then(|| SignatureProblem::NotTaskInspector(attester.clone())))
+                    .or_else(|| {
+                        let image = statement.handwriting()?;
+                        reused
+                            .iter()
+                            .find(|(i, _)| i == image)
+                            .map(|(_, other)| SignatureProblem::HandwritingReused(other.clone()))
+                    })
+                    .or_else(|| match &statement.signer {
+                        SignatureRole::Inspector { inspector, .. }
+                            if content
+                                .as_ref()
+                                .is_some_and(|c| !crate::document::completeness::is_named(c, inspector)) =>
+                        {
+                            Some(SignatureProblem::NotNamedOnDocument(inspector.clone()))
+                        }
+                        _ => None,
+                    });
                     if problem.is_none() {
                         match statement.signer {
                             SignatureRole::Inspector { inspector, .. } => {
@@ -473,14 +491,18 @@ impl InspectionRecord {
             };
             checks.push(SignatureCheck { key, signer, device_time_ms, problem });
         }
-        let mut missing = Vec::new();
-        if inspectors.len() < 2 {
-            missing.push(MissingSignature::Inspectors { have: inspectors.len() });
-        }
-        if !party {
-            missing.push(MissingSignature::Party);
-        }
-        let all_valid = checks.iter().all(|c| c.problem.is_none());
+        // An altered document is not signed whatever its signatures; its gaps are still listed.
+        let missing = match &content {
+            Some(c) => crate::document::completeness::missing(c, &inspectors, party),
+            None => [
+                (inspectors.len() < 2).then_some(MissingSignature::Inspectors { have: inspectors.len() }),
+                (!party).then_some(MissingSignature::Party),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        };
+        let all_valid = checks.iter().all(|c| c.problem.as_ref().is_none_or(SignatureProblem::only_uncounted));
         Ok(DocumentReport {
             sha256: version.sha256.clone(),
             kind: version.kind,
@@ -496,16 +518,37 @@ impl InspectionRecord {
         })
     }
 
+    /// The handwriting images (SHA-256) that signatures over documents other than `sha256` bind,
+    /// with the document each was drawn for: an image is drawn for one document only.
+    pub fn handwriting_elsewhere(&self, sha256: &str) -> Result<Vec<(String, String)>, RecordError> {
+        let map = self.map("signatures")?;
+        let mut out = Vec::new();
+        for key in self.doc.keys(&map).filter(|k| !k.starts_with(&format!("{sha256}/"))) {
+            let Some(sig) = super::read_json::<DocumentSignature>(&self.doc, &map, &key)? else { continue };
+            let Some(document) = key.split('/').next() else { continue };
+            if let Ok(statement) = sig.verify(document)
+                && let Some(image) = statement.handwriting()
+            {
+                out.push((image.to_string(), document.to_string()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Re-renders a version from the record at the heads it names and compares the bytes: proof
-    /// that the document says exactly what the record said at that point of its history.
-    pub fn matches_record(&mut self, directory: &Directory, sha256: &str) -> Result<bool, RecordError> {
+    /// that the document says exactly what the record said at that point of its history. `None`
+    /// for a document of an earlier layout, which this code does not reproduce.
+    pub fn matches_record(&mut self, directory: &Directory, sha256: &str) -> Result<Option<bool>, RecordError> {
         let version = self.document(sha256)?;
-        let Ok(content) = version.content() else { return Ok(false) };
+        let Ok(content) = version.content() else { return Ok(Some(false)) };
+        if content.schema != crate::document::DOCUMENT_SCHEMA {
+            return Ok(None);
+        }
         let heads: Result<Vec<automerge::ChangeHash>, _> = content.record_heads.iter().map(|h| h.parse()).collect();
-        let Ok(heads) = heads else { return Ok(false) };
+        let Ok(heads) = heads else { return Ok(Some(false)) };
         // The record as it was then, the task (its inspectors) included: a later reassignment
         // must not change what an already signed document is compared with.
-        let Some(mut then) = self.at(&heads) else { return Ok(false) };
+        let Some(mut then) = self.at(&heads) else { return Ok(Some(false)) };
         let again = then.build_document(
             directory,
             content.kind,
@@ -515,10 +558,10 @@ impl InspectionRecord {
             &version.stamp.by,
             content.rendered_at_ms,
         );
-        Ok(match again {
+        Ok(Some(match again {
             Ok(rendered) => to_canonical_json(&rendered).is_ok_and(|bytes| bytes == version.canonical.as_bytes()),
             Err(_) => false,
-        })
+        }))
     }
 }
 

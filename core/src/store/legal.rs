@@ -8,7 +8,7 @@ use crate::document::{
 };
 use crate::domain::{DepartmentId, TaskCode};
 use crate::evidence::CaptureTarget;
-use crate::record::documents::{DocumentReport, DocumentVersion, PARTY_STATEMENT, PartyAct, SignerTrust};
+use crate::record::documents::{DocumentReport, DocumentVersion, PartyAct, SignerTrust, party_statement};
 use crate::record::{Field, RecordError};
 use crate::task_token::TaskClaims;
 
@@ -95,6 +95,10 @@ impl Store {
         let directory = self.directory()?;
         let me = self.operator(&directory)?;
         let version = self.record(code)?.signable(sha256)?;
+        self.record(code)?.require_assigned(&me)?;
+        if !crate::document::completeness::is_named(&version.content().map_err(RecordError::from)?, me.as_str()) {
+            return Err(RecordError::from(crate::document::DocumentError::NotNamed(me.to_string())).into());
+        }
         let certificate_number = directory.inspector(&me).map(|i| i.certificate_number.clone()).unwrap_or_default();
         let role = SignatureRole::Inspector { inspector: me.to_string(), certificate_number };
         self.add_statement(code, &version, role, AuditAction::SignDocument)
@@ -112,6 +116,16 @@ impl Store {
         let directory = self.directory()?;
         let me = self.operator(&directory)?;
         let version = self.record(code)?.signable(sha256)?;
+        // A handwriting image is drawn for one document: the same bytes offered for another are
+        // refused before anything is kept.
+        if let Some(image) = image {
+            let drawn = crate::audit::sha256_hex(image);
+            if let Some((_, other)) =
+                self.record(code)?.handwriting_elsewhere(sha256)?.into_iter().find(|(i, _)| i == &drawn)
+            {
+                return Err(RecordError::from(crate::document::DocumentError::HandwritingReused(other)).into());
+            }
+        }
         let role = match act {
             PartyAct::Signed { name, role, .. } => {
                 let image = image.ok_or(RecordError::UnknownEvidence("the handwritten signature image".into()))?;
@@ -120,7 +134,7 @@ impl Store {
                     name,
                     party_role: role,
                     signature_image_sha256: captured.evidence.sha256,
-                    statement: PARTY_STATEMENT.into(),
+                    statement: party_statement(version.kind).into(),
                     attested_by: me.to_string(),
                 }
             }
@@ -128,7 +142,22 @@ impl Store {
                 if witness.trim().is_empty() {
                     return Err(RecordError::from(crate::document::DocumentError::WitnessRequired).into());
                 }
-                SignatureRole::PartyRefused { reason, witness, witness_detail, attested_by: me.to_string() }
+                // The witness's own handwriting, when they sign on the device, is kept as evidence.
+                let witness_signature_image_sha256 = match image {
+                    Some(image) => Some(
+                        self.add_photo(code, image, CaptureTarget::PartySignature(sha256.to_string()), None)?
+                            .evidence
+                            .sha256,
+                    ),
+                    None => None,
+                };
+                SignatureRole::PartyRefused {
+                    reason,
+                    witness,
+                    witness_detail,
+                    witness_signature_image_sha256,
+                    attested_by: me.to_string(),
+                }
             }
         };
         self.add_statement(code, &version, role, AuditAction::PartySignDocument)
@@ -181,8 +210,15 @@ impl Store {
         let trust = root.as_ref().map(|root| SignerTrust { root, revocations: revocations.as_ref() });
         let record = self.record(code)?;
         let mut report = record.document_report(sha256, trust.as_ref())?;
-        report.matches_record = Some(record.matches_record(&directory, sha256)?);
+        report.matches_record = record.matches_record(&directory, sha256)?;
         Ok(report)
+    }
+
+    /// A document version as printed: its text with every signature made on it so far.
+    pub fn printed_document(&mut self, code: &TaskCode, sha256: &str) -> Result<String, StoreError> {
+        let record = self.record(code)?;
+        let content = record.document(sha256)?.content().map_err(RecordError::from)?;
+        Ok(crate::document::render_text(&content, &record.verified_statements(sha256)?))
     }
 
     /// Every document version of a task, by kind, department and version.

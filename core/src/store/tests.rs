@@ -533,7 +533,7 @@ mod legal_documents {
     use super::*;
     use crate::document::signature::SignatureProblem;
     use crate::document::{DocumentError, DocumentKind, DocumentSignature, SignatureRole, SignedStatement};
-    use crate::record::documents::PartyAct;
+    use crate::record::documents::{DocumentReport, MissingSignature, PartyAct};
     use crate::record::{PartyDraft, Recusal};
     use onevisit_test_support::sample_jpeg;
 
@@ -584,6 +584,27 @@ mod legal_documents {
         (a, b, code)
     }
 
+    /// The second officer of each department (scjg-02, xfjy-02), holding the recorded task.
+    fn second_officers(root: &Path, a: &mut Store, code: &TaskCode) -> (Store, Store) {
+        let mut c = store(&root.join("c"), "scjg-02");
+        let mut d = store(&root.join("d"), "xfjy-02");
+        exchange(a, &mut c, code);
+        exchange(a, &mut d, code);
+        (c, d)
+    }
+
+    /// Each of `others` in turn receives the record from `a`, signs `sha` and hands it back.
+    fn sign_in_turn(a: &mut Store, others: &mut [&mut Store], code: &TaskCode, sha: &str) -> DocumentReport {
+        let mut report = a.document_report(code, sha).unwrap();
+        for other in others.iter_mut() {
+            exchange(a, other, code);
+            other.sign_document(code, sha).unwrap();
+            exchange(other, a, code);
+            report = a.document_report(code, sha).unwrap();
+        }
+        report
+    }
+
     fn copy_blobs(from: &Store, to: &mut Store) {
         let blobs = from.blobs().unwrap();
         let rows: Vec<(String, String)> = from
@@ -615,13 +636,14 @@ mod legal_documents {
     }
 
     #[test]
-    fn an_on_site_record_is_signed_by_two_inspectors_on_their_devices_and_the_party() {
+    fn an_on_site_record_is_signed_by_two_officers_of_each_department_and_the_party() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut a, mut b, code) = recorded(tmp.path());
+        let (mut c, mut d) = second_officers(tmp.path(), &mut a, &code);
         let v1 = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
         assert_eq!(v1.version, 1);
         let content = v1.content().unwrap();
-        let text = crate::document::render_text(&content);
+        let text = crate::document::render_text(&content, &[]);
         for expected in [
             "现场检查笔录",
             "平市监现检〔",
@@ -636,15 +658,28 @@ mod legal_documents {
             "《中华人民共和国消防法》第十六条",
             "应于 2026-12-20 前改正",
             "沈建国",
+            "执法人员签名：__________",
+            "当事人签名：__________",
         ] {
             assert!(text.contains(expected), "missing {expected} in\n{text}");
         }
-        let unsigned = a.sign_document(&code, &v1.sha256).unwrap();
-        assert!(!unsigned.signed);
-        exchange(&mut a, &mut b, &code);
-        let report = b.sign_document(&code, &v1.sha256).unwrap();
-        assert_eq!(report.missing, vec![crate::record::documents::MissingSignature::Party]);
-        exchange(&mut b, &mut a, &code);
+        assert!(!text.contains("（第1版）") && !text.contains("与事实相符"), "{text}");
+        a.sign_document(&code, &v1.sha256).unwrap();
+        let report = sign_in_turn(&mut a, &mut [&mut b], &code, &v1.sha256);
+        // One officer of each department: neither department has its two.
+        assert!(!report.signed);
+        assert!(
+            report
+                .missing
+                .iter()
+                .filter(|m| matches!(m, MissingSignature::DepartmentOfficers { have: 1, named: 2, .. }))
+                .count()
+                == 2,
+            "{:?}",
+            report.missing
+        );
+        let report = sign_in_turn(&mut a, &mut [&mut c, &mut d], &code, &v1.sha256);
+        assert_eq!(report.missing, vec![MissingSignature::Party]);
         let act =
             PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
         let report = a.party_act(&code, &v1.sha256, act, Some(&signature_png())).unwrap();
@@ -653,7 +688,13 @@ mod legal_documents {
         let statement: SignedStatement =
             serde_json::from_str(&a.record(&code).unwrap().signatures(&v1.sha256).unwrap()[0].1.canonical).unwrap();
         assert!(statement.position.is_some(), "a signature says where");
-        assert_eq!(report.signatures.len(), 3);
+        assert_eq!(report.signatures.len(), 5);
+        // The page shows every signature: four officers with their times, the party's statement.
+        let printed = a.printed_document(&code, &v1.sha256).unwrap();
+        assert_eq!(printed.matches("已电子签名").count(), 4, "{printed}");
+        assert!(!printed.contains("__________"), "{printed}");
+        assert!(printed.contains("当事人意见：以上笔录我已看过，与事实相符。"), "{printed}");
+        assert!(printed.contains("当事人签名：沈建国（现场负责人）手写签名"), "{printed}");
         // The handwritten signature is kept as evidence of the party signature.
         let photos = a.photos(&code).unwrap();
         let target = crate::evidence::CaptureTarget::PartySignature(v1.sha256.clone());
@@ -663,6 +704,132 @@ mod legal_documents {
         assert_eq!(a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap().sha256, v1.sha256);
         assert_eq!(a.audit_head().unwrap(), head);
         assert!(a.verify_audit().unwrap().is_intact() && b.verify_audit().unwrap().is_intact());
+    }
+
+    #[test]
+    fn a_refusal_is_printed_in_the_record_with_its_reason_and_the_witness_who_signed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, mut b, code) = recorded(tmp.path());
+        let (mut c, mut d) = second_officers(tmp.path(), &mut a, &code);
+        let v1 = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
+        a.sign_document(&code, &v1.sha256).unwrap();
+        sign_in_turn(&mut a, &mut [&mut b, &mut c, &mut d], &code, &v1.sha256);
+        let refusal = PartyAct::Refused {
+            reason: "不认可检查结果".into(),
+            witness: "村委会 张伟".into(),
+            witness_detail: Some("身份证 330482198001011234".into()),
+        };
+        let report = a.party_act(&code, &v1.sha256, refusal, Some(&signature_png())).unwrap();
+        assert!(report.signed, "{report:?}");
+        let printed = a.printed_document(&code, &v1.sha256).unwrap();
+        for expected in [
+            "当事人拒绝签字。拒签理由：不认可检查结果。",
+            "见证人：村委会 张伟（身份证 330482198001011234），见证人已手写签名",
+        ] {
+            assert!(printed.contains(expected), "missing {expected} in\n{printed}");
+        }
+        assert!(!printed.contains("与事实相符"), "a refusal never prints the party's statement:\n{printed}");
+        let target = crate::evidence::CaptureTarget::PartySignature(v1.sha256.clone());
+        assert_eq!(
+            a.photos(&code).unwrap().iter().filter(|p| p.target == target).count(),
+            1,
+            "the witness's handwriting is evidence"
+        );
+    }
+
+    #[test]
+    fn a_handwriting_image_drawn_for_one_document_is_refused_on_another() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, _, code) = recorded(tmp.path());
+        let record = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
+        let order = a.render_document(&code, DocumentKind::RectificationOrder, Some("xfjy".parse().unwrap())).unwrap();
+        let act = || PartyAct::Signed {
+            name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new()
+        };
+        a.party_act(&code, &record.sha256, act(), Some(&signature_png())).unwrap();
+        let head = a.audit_head().unwrap();
+        let err = a.party_act(&code, &order.sha256, act(), Some(&signature_png())).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Record(RecordError::Document(DocumentError::HandwritingReused(d))) if d == &record.sha256),
+            "{err:?}"
+        );
+        assert_eq!(a.audit_head().unwrap(), head, "nothing was kept");
+        // A device that slips the reused image in anyway (its own key, a valid statement) gets a
+        // signature that does not count.
+        let record_now = a.record(&code).unwrap();
+        let first = record_now.signatures(&record.sha256).unwrap()[0].1.verify(&record.sha256).unwrap();
+        let mut statement = first.clone();
+        statement.document_sha256 = order.sha256.clone();
+        statement.document_number = order.number.clone();
+        let key = DeviceKey::generate();
+        statement.device = key.device_id();
+        statement.device_public_key = hex::encode(key.public_bytes());
+        let signed = DocumentSignature::sign(&statement, &key).unwrap();
+        let map = record_now.map("signatures").unwrap();
+        record_now
+            .doc_mut()
+            .put(&map, format!("{}/party", order.sha256).as_str(), serde_json::to_string(&signed).unwrap())
+            .unwrap();
+        let report = record_now.document_report(&order.sha256, None).unwrap();
+        assert!(!report.signed);
+        assert_eq!(report.signatures[0].problem, Some(SignatureProblem::HandwritingReused(record.sha256.clone())));
+    }
+
+    #[test]
+    fn an_order_is_signed_only_by_its_own_departments_officers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, mut b, code) = recorded(tmp.path());
+        let (_, mut d) = second_officers(tmp.path(), &mut a, &code);
+        let order = a.render_document(&code, DocumentKind::RectificationOrder, Some("xfjy".parse().unwrap())).unwrap();
+        let named: Vec<String> = order.content().unwrap().inspectors.iter().map(|p| p.inspector.clone()).collect();
+        assert_eq!(named, ["xfjy-01", "xfjy-02"]);
+        // The market-supervision lead may not sign the fire brigade's order.
+        let err = a.sign_document(&code, &order.sha256).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Record(RecordError::Document(DocumentError::NotNamed(who))) if who == "scjg-01"),
+            "{err:?}"
+        );
+        // Slipped into the record by hand (past the write rules), the lead's signature does not
+        // make up the fire brigade's second.
+        let statement = SignedStatement {
+            schema: crate::document::signature::SIGNATURE_SCHEMA.into(),
+            document_sha256: order.sha256.clone(),
+            document_number: order.number.clone(),
+            signer: SignatureRole::Inspector { inspector: "scjg-01".into(), certificate_number: "x".into() },
+            device: a.device_key().device_id(),
+            device_public_key: hex::encode(a.device_key().public_bytes()),
+            device_time_ms: 1,
+            position: None,
+        };
+        let signed = DocumentSignature::sign(&statement, a.device_key()).unwrap();
+        exchange(&mut a, &mut b, &code);
+        b.sign_document(&code, &order.sha256).unwrap();
+        let act =
+            PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
+        b.party_act(&code, &order.sha256, act, Some(&signature_png())).unwrap();
+        exchange(&mut b, &mut d, &code);
+        let record = b.record(&code).unwrap();
+        let heads = record.heads();
+        let mut stray = record.at(&heads).unwrap();
+        let map = stray.map("signatures").unwrap();
+        let key = format!("{}/inspector/scjg-01", order.sha256);
+        stray.doc_mut().put(&map, key.as_str(), serde_json::to_string(&signed).unwrap()).unwrap();
+        let report = stray.document_report(&order.sha256, None).unwrap();
+        assert!(!report.signed, "{report:?}");
+        let lead = report.signatures.iter().find(|c| c.signer == "scjg-01").unwrap();
+        assert_eq!(lead.problem, Some(SignatureProblem::NotNamedOnDocument("scjg-01".into())));
+        assert!(
+            matches!(&report.missing[..], [MissingSignature::DepartmentOfficers { have: 1, named: 2, .. }]),
+            "{:?}",
+            report.missing
+        );
+        // The fire brigade's second officer completes it; the stray signature stays uncounted.
+        exchange(&mut b, &mut d, &code);
+        let report = d.sign_document(&code, &order.sha256).unwrap();
+        assert!(report.signed, "{report:?}");
+        let printed = d.printed_document(&code, &order.sha256).unwrap();
+        assert!(printed.contains("当事人意见：本文书已收到。") || printed.contains("本文书已收到"), "{printed}");
+        assert!(!printed.contains("与事实相符"), "an order's receipt is not the record's sentence:\n{printed}");
     }
 
     #[test]
@@ -676,6 +843,7 @@ mod legal_documents {
         let mut c = store(&tmp.path().join("c"), "wsjk-01");
         exchange(&mut a, &mut c, &code);
         let err = c.sign_document(&code, &v1.sha256).unwrap_err();
+        // Not on the task at all: said before anything about the document.
         assert!(matches!(err, StoreError::Record(RecordError::NotAssigned(_))), "{err:?}");
     }
 
@@ -706,7 +874,7 @@ mod legal_documents {
         assert!(!report.signed);
         let check = report.signatures.iter().find(|c| c.key == key).unwrap();
         assert_eq!(check.problem, Some(SignatureProblem::NotTaskInspector("wsjk-01".into())));
-        assert!(report.missing.contains(&crate::record::documents::MissingSignature::Inspectors { have: 1 }));
+        assert!(report.missing.iter().any(|m| matches!(m, MissingSignature::DepartmentOfficers { have: 1, .. })));
     }
 
     #[test]
@@ -735,7 +903,7 @@ mod legal_documents {
         let report = record.document_report(&v1.sha256, None).unwrap();
         assert!(!report.intact && !report.signed);
         let directory = sample::directory().unwrap();
-        assert!(!record.matches_record(&directory, &v1.sha256).unwrap());
+        assert_eq!(record.matches_record(&directory, &v1.sha256).unwrap(), Some(false));
         let err = record.signable(&v1.sha256).unwrap_err();
         assert!(matches!(err, RecordError::Document(DocumentError::Altered(_))), "{err:?}");
     }
@@ -744,11 +912,10 @@ mod legal_documents {
     fn editing_what_a_signed_version_covers_makes_a_new_version_and_keeps_the_old_one_verifiable() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut a, mut b, code) = recorded(tmp.path());
+        let (mut c, mut d) = second_officers(tmp.path(), &mut a, &code);
         let v1 = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
         a.sign_document(&code, &v1.sha256).unwrap();
-        exchange(&mut a, &mut b, &code);
-        b.sign_document(&code, &v1.sha256).unwrap();
-        exchange(&mut b, &mut a, &code);
+        sign_in_turn(&mut a, &mut [&mut b, &mut c, &mut d], &code, &v1.sha256);
         let refusal =
             PartyAct::Refused {
                 reason: "不认可检查结果".into(), witness: "村委会 张伟".into(), witness_detail: None
@@ -814,8 +981,8 @@ mod legal_documents {
         let content = order.content().unwrap();
         assert!(order.number.starts_with("平消责改〔"), "{}", order.number);
         assert_eq!(content.order.as_ref().unwrap().deadline, "2026-12-20");
-        assert_eq!(content.inspectors.len(), 1, "the issuing department's inspectors");
-        let text = crate::document::render_text(&content);
+        assert_eq!(content.inspectors.len(), 2, "the issuing department's inspectors");
+        let text = crate::document::render_text(&content, &[]);
         assert!(
             text.contains("责令改正通知书")
                 && text.contains("行政复议")
@@ -840,7 +1007,7 @@ mod legal_documents {
         let head = s.audit_head().unwrap().seq;
         let (token, claims) = s.issue_task_token(&code).unwrap();
         assert_eq!(s.audit_head().unwrap().seq, head + 1);
-        assert_eq!(claims.inspectors.len(), 2);
+        assert_eq!(claims.inspectors.len(), 4);
         let key = s.device_key().verifying_key();
         let during = claims.not_before_ms + 3_600_000;
         assert_eq!(crate::task_token::verify(&token, &key, during).unwrap().code, code.as_str());

@@ -573,7 +573,12 @@ impl Ctx<'_> {
             && content.number == version.number
             && content.version == version.version
             && content.task == self.task.code.as_str()
-            && self.task.departments.contains(&version.department);
+            && self.task.departments.contains(&version.department)
+            && (content.issuer_id.is_empty() || content.issuer_id == version.department.as_str())
+            && content
+                .inspectors
+                .iter()
+                .all(|p| p.inspector.is_empty() || self.task.inspectors.iter().any(|i| i.as_str() == p.inspector));
         let heads_known = content.record_heads.iter().all(|h| h.parse::<ChangeHash>().is_ok_and(|h| self.at.knows(&h)));
         if consistent && heads_known { Ok(()) } else { Err(WriteRule::InvalidValue) }
     }
@@ -583,11 +588,19 @@ impl Ctx<'_> {
         let signature: DocumentSignature = parse(text)?;
         let statement = signature.verify(sha).map_err(|_| WriteRule::Signature)?;
         self.own_key(&statement.device_public_key)?;
-        if !self.at.map("documents").is_some_and(|d| self.at.has(&d, sha)) {
+        let documents = self.at.map("documents").ok_or(WriteRule::UnknownReference)?;
+        if !self.at.has(&documents, sha) {
             return Err(WriteRule::UnknownReference);
         }
         let signer = match (&statement.signer, role.strip_prefix("inspector/")) {
-            (SignatureRole::Inspector { inspector, .. }, Some(named)) if named == inspector => inspector,
+            (SignatureRole::Inspector { inspector, .. }, Some(named)) if named == inspector => {
+                // Only the officers the document names sign it (an order: its department's).
+                let content = self.at.json::<DocumentVersion>(&documents, sha).and_then(|v| v.content().ok());
+                if content.is_some_and(|c| !crate::document::completeness::is_named(&c, inspector)) {
+                    return Err(WriteRule::InvalidValue);
+                }
+                inspector
+            }
             (SignatureRole::Party { attested_by, .. } | SignatureRole::PartyRefused { attested_by, .. }, None)
                 if role == "party" =>
             {

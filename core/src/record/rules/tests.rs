@@ -166,8 +166,25 @@ pub(crate) fn recorded() -> (World, Device, Device) {
     (w, a, b)
 }
 
-/// The recorded inspection with its on-site record rendered and signed by both inspectors.
+/// The recorded inspection with its on-site record rendered and signed by all four officers.
 pub(crate) fn signed() -> (World, Device, Device, String) {
+    let (mut w, a, b, sha) = signed_by_first_officers();
+    let role = |i: &str| SignatureRole::Inspector { inspector: i.into(), certificate_number: "x".into() };
+    let (mut a, mut b) = (a, b);
+    // The second officer of each department signs on their own device.
+    for (at, inspector) in [(33, "scjg-02"), (34, "xfjy-02")] {
+        let mut second = w.device(inspector);
+        let sig = second.signature_by(&sha, inspector, &second.key);
+        second.record.add_signature(second.stamp(at), &sha, &sig, &role(inspector)).unwrap();
+        w.push(&mut second).unwrap();
+    }
+    w.push(&mut b).unwrap();
+    w.push(&mut a).unwrap();
+    (w, a, b, sha)
+}
+
+/// The recorded inspection with its on-site record rendered and signed by scjg-01 and xfjy-01.
+pub(crate) fn signed_by_first_officers() -> (World, Device, Device, String) {
     let (mut w, mut a, mut b) = recorded();
     let dir = w.dir.clone();
     let lead = "scjg".parse().unwrap();
@@ -194,6 +211,43 @@ pub(crate) fn signed() -> (World, Device, Device, String) {
     w.push(&mut b).unwrap();
     w.push(&mut a).unwrap();
     (w, a, b, version.sha256)
+}
+
+#[test]
+fn a_signature_by_an_officer_the_document_does_not_name_is_refused() {
+    let (mut w, mut a, mut b) = recorded();
+    let dir = w.dir.clone();
+    let fire = "xfjy".parse().unwrap();
+    let content = b
+        .record
+        .build_document(
+            &dir,
+            DocumentKind::RectificationOrder,
+            &fire,
+            "平消责改〔2026〕1号".into(),
+            1,
+            &"xfjy-01".parse().unwrap(),
+            30,
+        )
+        .unwrap();
+    let version = b.record.add_document(b.stamp(30), &content, fire).unwrap();
+    w.push(&mut b).unwrap();
+    w.push(&mut a).unwrap();
+    // The market-supervision lead, on the task but not named on the fire brigade's order, signs
+    // it with their own certified key: the server refuses the change.
+    let sig = a.signature_by(&version.sha256, "scjg-01", &a.key);
+    let key = format!("{}/inspector/scjg-01", version.sha256);
+    let forged = a.forge(|doc| {
+        let signatures = map(doc, "signatures");
+        doc.put(&signatures, key.as_str(), to_json(&sig)).unwrap();
+    });
+    let refusal = refused(&mut w, forged);
+    assert_eq!(refusal.rule, WriteRule::InvalidValue, "{refusal:?}");
+    // The fire officer named on it signs; that passes.
+    let sig = b.signature_by(&version.sha256, "xfjy-01", &b.key);
+    let role = SignatureRole::Inspector { inspector: "xfjy-01".into(), certificate_number: "x".into() };
+    b.record.add_signature(b.stamp(31), &version.sha256, &sig, &role).unwrap();
+    w.push(&mut b).unwrap();
 }
 
 fn refused(w: &mut World, changes: Vec<Change>) -> ForbiddenEdit {
@@ -224,7 +278,7 @@ fn an_honest_inspection_by_two_devices_is_accepted_and_converges() {
     assert_eq!(a.record.heads(), w.server.heads());
     assert_eq!(b.record.heads(), w.server.heads());
     assert_eq!(w.server.status().unwrap(), Status::Recorded);
-    assert_eq!(w.server.signatures(&sha).unwrap().len(), 2);
+    assert_eq!(w.server.signatures(&sha).unwrap().len(), 4);
 }
 
 #[test]
@@ -348,7 +402,7 @@ fn signed_documents_signatures_and_findings_are_never_deleted_or_rewritten() {
 
 #[test]
 fn a_signature_naming_another_inspector_is_refused() {
-    let (mut w, _a, mut b, sha) = signed();
+    let (mut w, _a, mut b, sha) = signed_by_first_officers();
     let forged = b.forge(|doc| {
         let s = map(doc, "signatures");
         let sig = DocumentSignature::sign(
