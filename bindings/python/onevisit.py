@@ -563,6 +563,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_device_info() != 47338:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_method_devicestore_document_text() != 12245:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_documents() != 25457:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_enrol() != 46963:
@@ -579,7 +581,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_issue_task_code() != 59942:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_onevisit_ffi_checksum_method_devicestore_party_refuses() != 31478:
+    if lib.uniffi_onevisit_ffi_checksum_method_devicestore_party_refuses() != 7281:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_party_signs() != 23291:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -705,6 +707,9 @@ _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_departments.restype =
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_device_info.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_device_info.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_document_text.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_document_text.restype = ctypes.c_uint16
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_documents.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_documents.restype = ctypes.c_uint16
@@ -901,6 +906,13 @@ _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_device_info.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_device_info.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_document_text.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_document_text.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_documents.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -951,6 +963,7 @@ _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_issue_task_code.argtypes = 
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_issue_task_code.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_party_refuses.argtypes = (
     ctypes.c_uint64,
+    _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -7968,6 +7981,31 @@ class _UniffiFfiConverterSequenceTypeDocumentStatus(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeDocumentStatus.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterOptionalBytes(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterBytes.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterBytes.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterBytes.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 class _UniffiFfiConverterSequenceTypePhotoInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -8057,6 +8095,11 @@ class DeviceStoreProtocol(typing.Protocol):
         Who this device is and where it is enrolled.
 """
         raise NotImplementedError
+    def document_text(self, code: str,sha256: str) -> str:
+        """
+        A document version as printed, with every signature made on it so far.
+"""
+        raise NotImplementedError
     def documents(self, code: str) -> typing.List[DocumentStatus]:
         """
         Every document version of a task with its signatures.
@@ -8099,9 +8142,10 @@ class DeviceStoreProtocol(typing.Protocol):
         Issues the task code shown on site, signed by this device.
 """
         raise NotImplementedError
-    def party_refuses(self, code: str,sha256: str,reason: str,witness: str,witness_detail: typing.Optional[str]) -> DocumentStatus:
+    def party_refuses(self, code: str,sha256: str,reason: str,witness: str,witness_detail: typing.Optional[str],witness_signature_png: typing.Optional[bytes]) -> DocumentStatus:
         """
-        Records that the party refused to sign, before a witness.
+        Records that the party refused to sign, before a witness, with the witness's own
+        handwriting from the signature pad when they sign on the device.
 """
         raise NotImplementedError
     def party_signs(self, code: str,sha256: str,name: str,role: str,signature_png: bytes) -> DocumentStatus:
@@ -8390,6 +8434,27 @@ class DeviceStore(DeviceStoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def document_text(self, code: str,sha256: str) -> str:
+        """
+        A document version as printed, with every signature made on it so far.
+"""
+        
+        _UniffiFfiConverterString.check_lower(code)
+
+        _UniffiFfiConverterString.check_lower(sha256)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(code),
+            _UniffiFfiConverterString.lower(sha256),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeRecordError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_document_text,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def documents(self, code: str) -> typing.List[DocumentStatus]:
         """
         Every document version of a task with its signatures.
@@ -8551,9 +8616,10 @@ class DeviceStore(DeviceStoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def party_refuses(self, code: str,sha256: str,reason: str,witness: str,witness_detail: typing.Optional[str]) -> DocumentStatus:
+    def party_refuses(self, code: str,sha256: str,reason: str,witness: str,witness_detail: typing.Optional[str],witness_signature_png: typing.Optional[bytes]) -> DocumentStatus:
         """
-        Records that the party refused to sign, before a witness.
+        Records that the party refused to sign, before a witness, with the witness's own
+        handwriting from the signature pad when they sign on the device.
 """
         
         _UniffiFfiConverterString.check_lower(code)
@@ -8565,6 +8631,8 @@ class DeviceStore(DeviceStoreProtocol):
         _UniffiFfiConverterString.check_lower(witness)
 
         _UniffiFfiConverterOptionalString.check_lower(witness_detail)
+
+        _UniffiFfiConverterOptionalBytes.check_lower(witness_signature_png)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterString.lower(code),
@@ -8572,6 +8640,7 @@ class DeviceStore(DeviceStoreProtocol):
             _UniffiFfiConverterString.lower(reason),
             _UniffiFfiConverterString.lower(witness),
             _UniffiFfiConverterOptionalString.lower(witness_detail),
+            _UniffiFfiConverterOptionalBytes.lower(witness_signature_png),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDocumentStatus.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeRecordError

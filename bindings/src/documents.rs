@@ -1,7 +1,7 @@
 //! Legal documents and signatures: rendering a version, each inspector signing on their own
 //! device, the party signing by hand or refusing before a witness; and the task code shown on site.
 
-use onevisit_core::document::{DocumentKind as CoreKind, render_text};
+use onevisit_core::document::DocumentKind as CoreKind;
 use onevisit_core::record::documents::{DocumentReport, MissingSignature, PartyAct};
 
 use crate::errors::{RecordError, TaskCodeError};
@@ -68,7 +68,8 @@ pub struct DocumentStatus {
     pub signatures: Vec<SignatureView>,
     /// What is still missing (zh-CN).
     pub missing: Vec<String>,
-    /// Intact, two inspectors and the party (or a witnessed refusal), every signature valid.
+    /// Intact, two named officers of every acting department and the party (or a witnessed
+    /// refusal), no signature forged.
     pub signed: bool,
 }
 
@@ -198,14 +199,16 @@ impl DeviceStore {
             .map(|d| d.parse())
             .transpose()
             .map_err(|e: onevisit_core::domain::IdError| RecordError::InvalidInput { detail: e.to_string() })?;
-        let version = self.lock::<RecordError>()?.render_document(&code, kind.into(), department)?;
-        let content = version.content().map_err(|e| RecordError::Document { detail: e.to_string() })?;
+        let mut store = self.lock::<RecordError>()?;
+        let version = store.render_document(&code, kind.into(), department)?;
+        // The page as printed: a version rendered before shows the signatures made on it.
+        let text = store.printed_document(&code, &version.sha256)?;
         Ok(DocumentPreview {
             sha256: version.sha256,
             kind: version.kind.into(),
             number: version.number,
             version: version.version,
-            text: render_text(&content, &[]),
+            text,
         })
     }
 
@@ -229,7 +232,8 @@ impl DeviceStore {
         Ok(self.lock::<RecordError>()?.party_act(&code, &sha256, act, Some(&signature_png))?.into())
     }
 
-    /// Records that the party refused to sign, before a witness.
+    /// Records that the party refused to sign, before a witness, with the witness's own
+    /// handwriting from the signature pad when they sign on the device.
     pub fn party_refuses(
         &self,
         code: String,
@@ -237,10 +241,17 @@ impl DeviceStore {
         reason: String,
         witness: String,
         witness_detail: Option<String>,
+        witness_signature_png: Option<Vec<u8>>,
     ) -> Result<DocumentStatus, RecordError> {
         let code = task_code(&code)?;
         let act = PartyAct::Refused { reason, witness, witness_detail };
-        Ok(self.lock::<RecordError>()?.party_act(&code, &sha256, act, None)?.into())
+        Ok(self.lock::<RecordError>()?.party_act(&code, &sha256, act, witness_signature_png.as_deref())?.into())
+    }
+
+    /// A document version as printed, with every signature made on it so far.
+    pub fn document_text(&self, code: String, sha256: String) -> Result<String, RecordError> {
+        let code = task_code(&code)?;
+        Ok(self.lock::<RecordError>()?.printed_document(&code, &sha256)?)
     }
 
     /// Every document version of a task with its signatures.

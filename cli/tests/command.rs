@@ -80,7 +80,7 @@ fn create_task(d: &Device, inspectors: &[&str]) -> Output {
 }
 
 fn new_task(d: &Device) -> String {
-    let out = create_task(d, &["scjg-01", "xfjy-01"]);
+    let out = create_task(d, &["scjg-01", "scjg-02", "xfjy-01", "xfjy-02"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let task: Value = serde_json::from_slice(&out.stdout).unwrap();
     task["code"].as_str().unwrap().to_string()
@@ -229,7 +229,7 @@ fn the_demo_converges_and_verifies() {
     assert_eq!(v["resolved"]["status"], "recorded");
     assert_eq!(v["audit"]["scjg-01"]["problems"].as_array().unwrap().len(), 0);
     assert_eq!(v["document"]["signed"], true);
-    assert_eq!(v["document"]["signatures"].as_array().unwrap().len(), 3);
+    assert_eq!(v["document"]["signatures"].as_array().unwrap().len(), 5, "four officers and the party");
     assert!(
         v["task_code"].as_str().unwrap().starts_with("OV2."),
         "enrolled devices issue codes the party checks by root"
@@ -349,6 +349,15 @@ fn photos_documents_and_the_task_code_work_from_the_command_line() {
     b.ok(&["document", "sign", &code, &doc[..16]]);
     b.ok(&["record", "export", &code, "--out", file]);
     a.ok(&["record", "merge", file]);
+    // One officer of each department is not enough: the document says what it lacks.
+    let lacking = a.ok(&["document", "verify", &code, &doc[..16]]);
+    assert!(lacking.contains("市场监管局执法人员签名（已有 1 人，至少需 2 人）"), "{lacking}");
+    for second in ["scjg-02", "xfjy-02"] {
+        let c = Device::new(second);
+        hand_over(&a, &c, &code);
+        c.ok(&["document", "sign", &code, &doc[..16]]);
+        hand_over(&c, &a, &code);
+    }
     let png = a.store().join("signature.png");
     std::fs::write(&png, include_bytes!("../../data/sample-signature.png")).unwrap();
     let report = a.json(&[

@@ -65,8 +65,8 @@ pub fn server_bin() -> PathBuf {
 }
 
 /// The arguments of `onevisit tasks create` for a joint task planned on a device: the sample
-/// directory's first enterprise, market supervision (scjg-01, the lead) with the fire brigade
-/// (xfjy-01), one matter each, 2026-12-01 to 2026-12-07.
+/// directory's first enterprise, market supervision (scjg-01, the lead, and scjg-02) with the fire
+/// brigade (xfjy-01, xfjy-02), one matter each, 2026-12-01 to 2026-12-07.
 pub fn joint_task_args() -> Vec<String> {
     let data: serde_json::Value =
         serde_json::from_str(onevisit_core::domain::SAMPLE_DIRECTORY_JSON).expect("the sample directory");
@@ -83,7 +83,11 @@ pub fn joint_task_args() -> Vec<String> {
         "--inspector",
         "scjg-01",
         "--inspector",
+        "scjg-02",
+        "--inspector",
         "xfjy-01",
+        "--inspector",
+        "xfjy-02",
         "--matter",
         "SCJG-001",
         "--matter",
@@ -500,27 +504,60 @@ pub fn check_bundle(bag: &Path, root: &str) -> bundle::VerifyReport {
     bundle::verify(bag, root, &|_| {}, &CancelToken::new()).unwrap()
 }
 
-/// The on-site record signed by A, B and the party; returns its hash.
-pub fn sign_everything(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) -> String {
+/// The on-site record signed by every officer it names (A, B and the second officer of each
+/// department, on their own devices) and the party; returns its hash.
+pub fn sign_everything(city: &impl Deployment, a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) -> String {
     let doc = a.lock().unwrap().render_document(code, DocumentKind::OnSiteRecord, None).unwrap().sha256;
-    sign_by_all(a, b, code, &doc);
+    sign_by_all(city, a, b, code, &doc);
     doc
 }
 
-/// Both inspectors (`a` the lead, then `b`) sign the document version `doc`, syncing in between,
-/// then the party signs by hand on the lead's device.
-pub fn sign_by_all(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode, doc: &str) {
-    let doc = doc.to_string();
-    a.lock().unwrap().sign_document(code, &doc).unwrap();
-    sync_ok(a);
-    sync_ok(b);
-    b.lock().unwrap().sign_document(code, &doc).unwrap();
-    sync_ok(b);
+/// Newly enrolled devices, holding the task, for each of `officers` not operating one of `held`.
+pub fn officer_devices(city: &impl Deployment, officers: &[String], held: &[&Mutex<Store>]) -> Vec<Mutex<Store>> {
+    static TEAMS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = TEAMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let operated: Vec<String> =
+        held.iter().filter_map(|s| s.lock().unwrap().inspector().map(|i| i.to_string())).collect();
+    officers
+        .iter()
+        .filter(|o| !operated.contains(o))
+        .map(|o| {
+            let device = city.device(&format!("officer-{n}-{o}"), o);
+            sync_ok(&device);
+            device
+        })
+        .collect()
+}
+
+/// The officers the document version `doc` names (inspector ids), read on `store`.
+pub fn named_officers(store: &Mutex<Store>, code: &TaskCode, doc: &str) -> Vec<String> {
+    let mut s = store.lock().unwrap();
+    let version = s.record(code).unwrap().document(doc).unwrap();
+    version.content().unwrap().inspectors.into_iter().map(|p| p.inspector).collect()
+}
+
+/// Every officer the document version `doc` names signs it on their own device (`a` the lead
+/// and `b` where named, then a new device for each other officer), syncing in between; the party
+/// then signs by hand on the lead's device, a drawing made for this document.
+pub fn sign_by_all(city: &impl Deployment, a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode, doc: &str) {
+    let named = named_officers(a, code, doc);
+    let others = officer_devices(city, &named, &[a, b]);
+    for officer in [a, b].into_iter().chain(others.iter()) {
+        sync_ok(officer);
+        let me = officer.lock().unwrap().inspector().map(|i| i.to_string()).unwrap_or_default();
+        if named.contains(&me) {
+            officer.lock().unwrap().sign_document(code, doc).unwrap();
+            sync_ok(officer);
+        }
+    }
     sync_ok(a);
     let party =
         PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
-    assert!(a.lock().unwrap().party_act(code, &doc, party, Some(SIGNATURE_PNG)).unwrap().signed);
+    let drawn = onevisit_test_support::handwriting_png(doc);
+    let report = a.lock().unwrap().party_act(code, doc, party, Some(&drawn)).unwrap();
+    assert!(report.signed, "{report:?}");
     sync_ok(a);
+    sync_ok(b);
 }
 
 /// A city served by two replicas of the server on one PostgreSQL database and one S3 bucket

@@ -81,7 +81,7 @@ fn one_file(bag: &Path, under: &str, suffix: &str) -> PathBuf {
 fn an_exported_bundle_verifies_and_every_kind_of_tampering_is_named() {
     let city = City::new();
     let (a, b, code) = recorded_case(&city);
-    sign_everything(&a, &b, &code);
+    sign_everything(&city, &a, &b, &code);
     fetch_all_photos(&a, &code);
     sync_ok(&a);
     let bag = city.path().join("case");
@@ -92,10 +92,11 @@ fn an_exported_bundle_verifies_and_every_kind_of_tampering_is_named() {
     let report = check(&bag, &city.root);
     assert!(report.is_valid(), "{:#?}", report.failures());
     assert!(report.checks.iter().any(|c| c.kind == "audit" && c.detail.contains("已证明收录")));
-    assert!(report.checks.iter().any(|c| c.kind == "document" && c.detail.contains("3 个签名有效")));
+    assert!(report.checks.iter().any(|c| c.kind == "document" && c.detail.contains("5 个签名有效")));
+    assert!(report.checks.iter().any(|c| c.kind == "completeness" && c.ok && c.detail.contains("签署完整")));
     assert!(report.checks.iter().any(|c| c.kind == "receipt" && c.ok), "the server's receipts travel along");
     let bounded = |kind: &str| report.checks.iter().filter(|c| c.kind == kind && c.detail.contains("前已收到")).count();
-    assert_eq!(bounded("document"), 3, "every signature is bounded by a server receipt: {:#?}", report.checks);
+    assert_eq!(bounded("document"), 5, "every signature is bounded by a server receipt: {:#?}", report.checks);
     assert_eq!(bounded("capture"), 2, "so is every capture: {:#?}", report.checks);
     assert!(std::fs::read_to_string(bag.join("data/evidence-list.csv")).unwrap().contains("现场照片"));
 
@@ -187,7 +188,7 @@ fn a_signature_made_after_the_signer_was_revoked_is_named() {
 fn the_bag_validates_with_bagit_python_sha256sum_and_openssl() {
     let city = City::new();
     let (a, b, code) = recorded_case(&city);
-    sign_everything(&a, &b, &code);
+    sign_everything(&city, &a, &b, &code);
     fetch_all_photos(&a, &code);
     let bag = city.path().join("case");
     export(&a, &code, &bag, Format::Folder, true);
@@ -273,7 +274,7 @@ fn reseal(bag: &Path, store: &Mutex<Store>) {
 fn a_bundle_carrying_a_signature_whose_key_belongs_to_another_inspector_is_rejected() {
     let city = City::new();
     let (a, b, code) = recorded_case(&city);
-    let doc = sign_everything(&a, &b, &code);
+    let doc = sign_everything(&city, &a, &b, &code);
     sync_ok(&b);
     fetch_all_photos(&b, &code);
     let bag = city.path().join("forged");
@@ -312,7 +313,7 @@ fn a_bundle_carrying_a_signature_whose_key_belongs_to_another_inspector_is_rejec
 fn a_photo_that_is_evidence_twice_goes_into_a_zip_once() {
     let city = City::new();
     let (a, b, code) = recorded_case(&city);
-    sign_everything(&a, &b, &code);
+    sign_everything(&city, &a, &b, &code);
     // The lead reopens, corrects an answer, completes again: a second version, signed again, and
     // the party signs it with the same signature image (one photo, evidence twice).
     {
@@ -323,7 +324,7 @@ fn a_photo_that_is_evidence_twice_goes_into_a_zip_once() {
     }
     sync_ok(&a);
     sync_ok(&b);
-    let v2 = sign_everything(&a, &b, &code);
+    let v2 = sign_everything(&city, &a, &b, &code);
     fetch_all_photos(&a, &code);
     let zip = city.path().join("twice.zip");
     export(&a, &code, &zip, Format::Zip, false);

@@ -67,7 +67,7 @@ fn the_console_works_in_chromium_for_an_administrator_and_a_supervisor() {
     let on_site = a.lock().unwrap().render_document(&code, DocumentKind::OnSiteRecord, None).unwrap().sha256;
     sync_ok(&a);
     sync_ok(&b);
-    sign_by_all(&a, &b, &code, &on_site);
+    sign_by_all(&city, &a, &b, &code, &on_site);
     // The fire order signed by one inspector only: on the 督办 list.
     let order = b
         .lock()

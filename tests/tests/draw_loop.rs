@@ -13,7 +13,9 @@ use onevisit_core::domain::TaskCode;
 use onevisit_core::evidence::CaptureTarget;
 use onevisit_core::record::{AnswerValue, FindingDraft, PartyDraft, Position, RecheckOutcome, Recusal, Status};
 use onevisit_core::store::Store;
-use onevisit_flow_tests::{City, Deployment, ReplicatedCity, complete_recording, cp, sign_by_all, sync_ok};
+use onevisit_flow_tests::{
+    City, Deployment, ReplicatedCity, complete_recording, cp, named_officers, officer_devices, sign_by_all, sync_ok,
+};
 use onevisit_test_support::{SampleExif, sample_jpeg};
 
 const PLAN_ID: &str = "2026-闭环-01";
@@ -131,14 +133,14 @@ fn drawn_loop(city: &impl Deployment) {
     let on_site = a.lock().unwrap().render_document(&code, DocumentKind::OnSiteRecord, None).unwrap().sha256;
     sync_ok(&a);
     sync_ok(&b);
-    sign_by_all(&a, &b, &code, &on_site);
+    sign_by_all(city, &a, &b, &code, &on_site);
     let kind = DocumentKind::RectificationOrder;
     let order = b.lock().unwrap().render_document(&code, kind, Some("xfjy".parse().unwrap())).unwrap().sha256;
     sync_ok(&b);
     sync_ok(&a);
-    // Half signed, the order is on the 督办 list.
-    a.lock().unwrap().sign_document(&code, &order).unwrap();
-    sync_ok(&a);
+    // Half signed (one of the fire brigade's two officers), the order is on the 督办 list.
+    b.lock().unwrap().sign_document(&code, &order).unwrap();
+    sync_ok(&b);
     let half = report(city, today, today);
     let unsigned = half["supervision"]["unsigned_documents"].as_array().unwrap();
     assert_eq!(unsigned.len(), 1, "{half}");
@@ -146,10 +148,11 @@ fn drawn_loop(city: &impl Deployment) {
         (unsigned[0]["kind"].as_str(), unsigned[0]["department"].as_str()),
         (Some("rectification_order"), Some("xfjy"))
     );
-    assert_eq!(unsigned[0]["missing"].as_array().unwrap().len(), 2, "another inspector and the party: {half}");
-    sync_ok(&b);
-    b.lock().unwrap().sign_document(&code, &order).unwrap();
-    sync_ok(&b);
+    assert_eq!(unsigned[0]["missing"].as_array().unwrap().len(), 2, "the second fire officer and the party: {half}");
+    let fire_second = officer_devices(city, &named_officers(&b, &code, &order), &[&b]);
+    assert_eq!(fire_second.len(), 1, "the order names the fire brigade's two officers");
+    fire_second[0].lock().unwrap().sign_document(&code, &order).unwrap();
+    sync_ok(&fire_second[0]);
     sync_ok(&a);
     let party = onevisit_core::record::documents::PartyAct::Signed {
         name: "沈建国".into(),

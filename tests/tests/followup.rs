@@ -62,7 +62,7 @@ fn render_fire_order(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) -> Str
 fn signed_order(city: &impl Deployment) -> (Mutex<Store>, Mutex<Store>, TaskCode) {
     let (a, b, code) = recorded_case(city);
     let order = render_fire_order(&a, &b, &code);
-    sign_by_all(&a, &b, &code, &order);
+    sign_by_all(city, &a, &b, &code, &order);
     (a, b, code)
 }
 
@@ -152,7 +152,7 @@ fn whole_loop(city: &impl Deployment) {
     let order = render_fire_order(&a, &b, &code);
     // Not signed yet: nothing is due, whatever the day.
     assert_eq!(plan(city, "2027-01-31")["planned"], serde_json::json!([]));
-    sign_by_all(&a, &b, &code, &order);
+    sign_by_all(city, &a, &b, &code, &order);
     // Signed, but the deadline has not passed.
     assert_eq!(plan(city, "2026-12-20")["planned"], serde_json::json!([]));
     let due = plan(city, "2026-12-21");

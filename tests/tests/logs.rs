@@ -52,7 +52,7 @@ fn a_whole_inspection_logs_no_party_name_uscc_or_inspector_name() {
     city.server = ServerProcess::start_logging_to(&city.data, &addr, &server_log);
 
     let (a, b, code) = recorded_case(&city);
-    sign_everything(&a, &b, &code);
+    sign_everything(&city, &a, &b, &code);
     fetch_all_photos(&a, &code);
     let bag = city.path().join("bundle.zip");
     export_bundle(&a, &code, &bag, bundle::Format::Zip, true);

@@ -32,7 +32,7 @@ struct Signed {
 fn signed_inspection() -> Signed {
     let city = City::new();
     let (a, b, code) = recorded_case(&city);
-    let document = sign_everything(&a, &b, &code);
+    let document = sign_everything(&city, &a, &b, &code);
     sync_ok(&b);
     Signed { city, a, b, code, document }
 }

@@ -43,7 +43,7 @@ fn enrolment_sync_photos_and_bundle_proofs_work_over_https_with_the_tenant_certi
     let (a, b, code) = recorded_case(&city);
     let account = a.lock().unwrap().sync_account().unwrap().unwrap();
     assert_eq!(account.tls, Some(TlsTrust::TenantRoot), "the device pinned the tenant root at enrolment");
-    sign_everything(&a, &b, &code);
+    sign_everything(&city, &a, &b, &code);
     fetch_all_photos(&a, &code);
     sync_ok(&a);
     let bag = city.path().join("case");

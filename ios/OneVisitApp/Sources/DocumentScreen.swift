@@ -48,7 +48,7 @@ struct DocumentScreen: View {
                         TextField("拒签理由", text: $reason)
                         TextField("见证人姓名", text: $witness)
                         Button("记录拒签（见证人在场）") {
-                            act { status = try app.store?.partyRefuses(code: code, sha256: preview.sha256, reason: reason, witness: witness, witnessDetail: nil) }
+                            act { status = try app.store?.partyRefuses(code: code, sha256: preview.sha256, reason: reason, witness: witness, witnessDetail: nil, witnessSignaturePng: nil) }
                         }.disabled(witness.isEmpty)
                     }
                 }

@@ -385,6 +385,11 @@ uint64_t uniffi_onevisit_ffi_fn_constructor_devicestore_open(RustBuffer path, Ru
 uint64_t uniffi_onevisit_ffi_fn_method_devicestore_export_bundle(uint64_t ptr, RustBuffer request, RustBuffer listener, RustBuffer cancel
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_DOCUMENT_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_DOCUMENT_TEXT
+RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_document_text(uint64_t ptr, RustBuffer code, RustBuffer sha256, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_DOCUMENTS
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_DOCUMENTS
 RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_documents(uint64_t ptr, RustBuffer code, RustCallStatus *_Nonnull out_status
@@ -397,7 +402,7 @@ RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_issue_task_code(uint64_t pt
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_PARTY_REFUSES
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_PARTY_REFUSES
-RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_party_refuses(uint64_t ptr, RustBuffer code, RustBuffer sha256, RustBuffer reason, RustBuffer witness, RustBuffer witness_detail, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_party_refuses(uint64_t ptr, RustBuffer code, RustBuffer sha256, RustBuffer reason, RustBuffer witness, RustBuffer witness_detail, RustBuffer witness_signature_png, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_PARTY_SIGNS
@@ -978,6 +983,12 @@ uint16_t uniffi_onevisit_ffi_checksum_method_progresslistener_on_progress(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_EXPORT_BUNDLE
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_EXPORT_BUNDLE
 uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_export_bundle(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_DOCUMENT_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_DOCUMENT_TEXT
+uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_document_text(void
     
 );
 #endif

@@ -806,6 +806,11 @@ public protocol DeviceStoreProtocol: AnyObject, Sendable {
     func exportBundle(request: ExportRequest, listener: ProgressListener?, cancel: Cancellation?) async throws  -> ExportResult
     
     /**
+     * A document version as printed, with every signature made on it so far.
+     */
+    func documentText(code: String, sha256: String) throws  -> String
+    
+    /**
      * Every document version of a task with its signatures.
      */
     func documents(code: String) throws  -> [DocumentStatus]
@@ -816,9 +821,10 @@ public protocol DeviceStoreProtocol: AnyObject, Sendable {
     func issueTaskCode(code: String) throws  -> TaskCodeToken
     
     /**
-     * Records that the party refused to sign, before a witness.
+     * Records that the party refused to sign, before a witness, with the witness's own
+     * handwriting from the signature pad when they sign on the device.
      */
-    func partyRefuses(code: String, sha256: String, reason: String, witness: String, witnessDetail: String?) throws  -> DocumentStatus
+    func partyRefuses(code: String, sha256: String, reason: String, witness: String, witnessDetail: String?, witnessSignaturePng: Data?) throws  -> DocumentStatus
     
     /**
      * Records the party's handwritten signature (a PNG from the signature pad).
@@ -1052,6 +1058,20 @@ open func exportBundle(request: ExportRequest, listener: ProgressListener?, canc
 }
     
     /**
+     * A document version as printed, with every signature made on it so far.
+     */
+open func documentText(code: String, sha256: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_devicestore_document_text(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(code),
+        FfiConverterString.lower(sha256),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Every document version of a task with its signatures.
      */
 open func documents(code: String)throws  -> [DocumentStatus]  {
@@ -1078,9 +1098,10 @@ open func issueTaskCode(code: String)throws  -> TaskCodeToken  {
 }
     
     /**
-     * Records that the party refused to sign, before a witness.
+     * Records that the party refused to sign, before a witness, with the witness's own
+     * handwriting from the signature pad when they sign on the device.
      */
-open func partyRefuses(code: String, sha256: String, reason: String, witness: String, witnessDetail: String?)throws  -> DocumentStatus  {
+open func partyRefuses(code: String, sha256: String, reason: String, witness: String, witnessDetail: String?, witnessSignaturePng: Data?)throws  -> DocumentStatus  {
     return try  FfiConverterTypeDocumentStatus_lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
         uniffiCallStatus in
     uniffi_onevisit_ffi_fn_method_devicestore_party_refuses(
@@ -1089,7 +1110,8 @@ open func partyRefuses(code: String, sha256: String, reason: String, witness: St
         FfiConverterString.lower(sha256),
         FfiConverterString.lower(reason),
         FfiConverterString.lower(witness),
-        FfiConverterOptionString.lower(witnessDetail),uniffiCallStatus
+        FfiConverterOptionString.lower(witnessDetail),
+        FfiConverterOptionData.lower(witnessSignaturePng),uniffiCallStatus
     )
 })
 }
@@ -3248,7 +3270,8 @@ public struct DocumentStatus: Equatable, Hashable {
      */
     public var missing: [String]
     /**
-     * Intact, two inspectors and the party (or a witnessed refusal), every signature valid.
+     * Intact, two named officers of every acting department and the party (or a witnessed
+     * refusal), no signature forged.
      */
     public var signed: Bool
 
@@ -3280,7 +3303,8 @@ public struct DocumentStatus: Equatable, Hashable {
          * What is still missing (zh-CN).
          */missing: [String], 
         /**
-         * Intact, two inspectors and the party (or a witnessed refusal), every signature valid.
+         * Intact, two named officers of every acting department and the party (or a witnessed
+         * refusal), no signature forged.
          */signed: Bool) {
         self.sha256 = sha256
         self.kind = kind
@@ -8561,6 +8585,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
+    typealias SwiftType = Data?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterData.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterData.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeCancellation: FfiConverterRustBuffer {
     typealias SwiftType = Cancellation?
 
@@ -9315,13 +9363,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_onevisit_ffi_checksum_method_devicestore_export_bundle() != 51676) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_onevisit_ffi_checksum_method_devicestore_document_text() != 12245) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_documents() != 25457) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_issue_task_code() != 59942) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_onevisit_ffi_checksum_method_devicestore_party_refuses() != 31478) {
+    if (uniffi_onevisit_ffi_checksum_method_devicestore_party_refuses() != 7281) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_party_signs() != 23291) {

@@ -782,6 +782,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_export_bundle(
     ): Int
+    external fun uniffi_onevisit_ffi_checksum_method_devicestore_document_text(
+    ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_documents(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_issue_task_code(
@@ -905,11 +907,13 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_onevisit_ffi_fn_method_devicestore_export_bundle(`ptr`: Long,`request`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_onevisit_ffi_fn_method_devicestore_document_text(`ptr`: Long,`code`: RustBuffer.ByValue,`sha256`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_method_devicestore_documents(`ptr`: Long,`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_method_devicestore_issue_task_code(`ptr`: Long,`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_onevisit_ffi_fn_method_devicestore_party_refuses(`ptr`: Long,`code`: RustBuffer.ByValue,`sha256`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,`witness`: RustBuffer.ByValue,`witnessDetail`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_onevisit_ffi_fn_method_devicestore_party_refuses(`ptr`: Long,`code`: RustBuffer.ByValue,`sha256`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,`witness`: RustBuffer.ByValue,`witnessDetail`: RustBuffer.ByValue,`witnessSignaturePng`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_method_devicestore_party_signs(`ptr`: Long,`code`: RustBuffer.ByValue,`sha256`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,`role`: RustBuffer.ByValue,`signaturePng`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1166,13 +1170,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_export_bundle() and 0xFFFF) != 51676) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_document_text() and 0xFFFF) != 12245) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_documents() and 0xFFFF) != 25457) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_issue_task_code() and 0xFFFF) != 59942) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_party_refuses() and 0xFFFF) != 31478) {
+    if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_party_refuses() and 0xFFFF) != 7281) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_party_signs() and 0xFFFF) != 23291) {
@@ -2116,6 +2123,11 @@ public interface DeviceStoreInterface {
     suspend fun `exportBundle`(`request`: ExportRequest, `listener`: ProgressListener?, `cancel`: Cancellation?): ExportResult
     
     /**
+     * A document version as printed, with every signature made on it so far.
+     */
+    fun `documentText`(`code`: kotlin.String, `sha256`: kotlin.String): kotlin.String
+    
+    /**
      * Every document version of a task with its signatures.
      */
     fun `documents`(`code`: kotlin.String): List<DocumentStatus>
@@ -2126,9 +2138,10 @@ public interface DeviceStoreInterface {
     fun `issueTaskCode`(`code`: kotlin.String): TaskCodeToken
     
     /**
-     * Records that the party refused to sign, before a witness.
+     * Records that the party refused to sign, before a witness, with the witness's own
+     * handwriting from the signature pad when they sign on the device.
      */
-    fun `partyRefuses`(`code`: kotlin.String, `sha256`: kotlin.String, `reason`: kotlin.String, `witness`: kotlin.String, `witnessDetail`: kotlin.String?): DocumentStatus
+    fun `partyRefuses`(`code`: kotlin.String, `sha256`: kotlin.String, `reason`: kotlin.String, `witness`: kotlin.String, `witnessDetail`: kotlin.String?, `witnessSignaturePng`: kotlin.ByteArray?): DocumentStatus
     
     /**
      * Records the party's handwritten signature (a PNG from the signature pad).
@@ -2406,6 +2419,25 @@ open class DeviceStore: Disposable, AutoCloseable, DeviceStoreInterface
 
     
     /**
+     * A document version as printed, with every signature made on it so far.
+     */
+    @Throws(RecordException::class)override fun `documentText`(`code`: kotlin.String, `sha256`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_document_text(
+        it,
+        
+        FfiConverterString.lower(`code`),
+        FfiConverterString.lower(`sha256`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Every document version of a task with its signatures.
      */
     @Throws(RecordException::class)override fun `documents`(`code`: kotlin.String): List<DocumentStatus> {
@@ -2442,9 +2474,10 @@ open class DeviceStore: Disposable, AutoCloseable, DeviceStoreInterface
 
     
     /**
-     * Records that the party refused to sign, before a witness.
+     * Records that the party refused to sign, before a witness, with the witness's own
+     * handwriting from the signature pad when they sign on the device.
      */
-    @Throws(RecordException::class)override fun `partyRefuses`(`code`: kotlin.String, `sha256`: kotlin.String, `reason`: kotlin.String, `witness`: kotlin.String, `witnessDetail`: kotlin.String?): DocumentStatus {
+    @Throws(RecordException::class)override fun `partyRefuses`(`code`: kotlin.String, `sha256`: kotlin.String, `reason`: kotlin.String, `witness`: kotlin.String, `witnessDetail`: kotlin.String?, `witnessSignaturePng`: kotlin.ByteArray?): DocumentStatus {
             return FfiConverterTypeDocumentStatus.lift(
     callWithHandle {
     uniffiRustCallWithError(RecordException) { _status ->
@@ -2455,7 +2488,8 @@ open class DeviceStore: Disposable, AutoCloseable, DeviceStoreInterface
         FfiConverterString.lower(`sha256`),
         FfiConverterString.lower(`reason`),
         FfiConverterString.lower(`witness`),
-        FfiConverterOptionalString.lower(`witnessDetail`),_status)
+        FfiConverterOptionalString.lower(`witnessDetail`),
+        FfiConverterOptionalByteArray.lower(`witnessSignaturePng`),_status)
 }
     }
     )
@@ -4825,7 +4859,8 @@ data class DocumentStatus (
     var `missing`: List<kotlin.String>
     , 
     /**
-     * Intact, two inspectors and the party (or a witnessed refusal), every signature valid.
+     * Intact, two named officers of every acting department and the party (or a witnessed
+     * refusal), no signature forged.
      */
     var `signed`: kotlin.Boolean
     
@@ -9951,6 +9986,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteArray?> {
+    override fun read(buf: ByteBuffer): kotlin.ByteArray? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterByteArray.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ByteArray?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterByteArray.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ByteArray?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterByteArray.write(value, buf)
         }
     }
 }

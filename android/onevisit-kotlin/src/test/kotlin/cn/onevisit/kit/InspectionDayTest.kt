@@ -93,7 +93,7 @@ class InspectionDayTest {
             val answered = merged.sections.flatMap { it.checkPoints }.first { it.id == contested }
             assertEquals("符合", answered.answer)
 
-            // The on-site record: both inspectors sign on their own devices, then the party.
+            // The on-site record: the four officers sign on their own devices, then the party.
             val document = a.renderDocument(code, DocumentKind.ON_SITE_RECORD, null)
             assertTrue(document.text.contains("现场检查笔录"))
             a.signDocument(code, document.sha256)
@@ -102,9 +102,13 @@ class InspectionDayTest {
             b.signDocument(code, document.sha256)
             b.syncNow()
             a.syncNow()
+            // One officer of each department is not enough: the second of each signs too.
+            assertFalse(a.documents(code).first { it.sha256 == document.sha256 }.signed)
+            city.signAs(listOf("scjg-02", "xfjy-02"), code, document.sha256)
+            a.syncNow()
             val status = a.partySigns(code, document.sha256, "沈建国", "现场负责人", city.signaturePng())
-            assertTrue(status.signed, "signed by two inspectors and the party: ${status.missing}")
-            assertEquals(3, status.signatures.count { it.valid })
+            assertTrue(status.signed, "signed by two officers of each department and the party: ${status.missing}")
+            assertEquals(5, status.signatures.count { it.valid })
 
             // The photo's original reaches the other device; the audit logs are confirmed.
             val fetched = a.syncNow(fetchPhotos = true)

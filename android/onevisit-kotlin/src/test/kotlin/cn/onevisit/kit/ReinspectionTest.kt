@@ -87,7 +87,7 @@ class ReinspectionTest {
             ok(screenA.markRecorded()) { screenA.state.value.message }
             sync(syncA, syncB)
 
-            // The fire order to rectify, signed by both inspectors and the party.
+            // The fire order to rectify, signed by the fire brigade's two officers and the party.
             val orderB = DocumentsHolder(b, code, scope)
             val orderA = DocumentsHolder(a, code, scope)
             ok(orderB.render(DocumentKind.RECTIFICATION_ORDER, "xfjy")) { orderB.state.value.message }
@@ -95,7 +95,11 @@ class ReinspectionTest {
             sync(syncB, syncA)
             ok(orderA.render(DocumentKind.RECTIFICATION_ORDER, "xfjy")) { orderA.state.value.message }
             assertEquals(orderB.state.value.preview!!.sha256, orderA.state.value.preview!!.sha256)
-            ok(orderA.sign()) { orderA.state.value.message }
+            // Only the fire brigade's officers sign its order: the lead may not.
+            runBlocking { orderA.sign().join() }
+            assertTrue(orderA.state.value.message?.contains("不是这份文书列明的执法人员") == true, "${orderA.state.value.message}")
+            city.signAs(listOf("xfjy-02"), code, orderA.state.value.preview!!.sha256)
+            sync(syncA)
             ok(orderA.partySigns("沈建国", "现场负责人", city.signaturePng())) { orderA.state.value.message }
             assertTrue(orderA.state.value.previewStatus!!.signed)
             sync(syncA, syncB)

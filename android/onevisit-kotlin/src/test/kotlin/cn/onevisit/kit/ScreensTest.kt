@@ -163,7 +163,9 @@ class ScreensTest {
             ok(docsB.render(DocumentKind.ON_SITE_RECORD)) { docsB.state.value.message }
             assertEquals(docsA.state.value.preview!!.sha256, docsB.state.value.preview!!.sha256, "the same version on both")
             ok(docsB.sign()) { docsB.state.value.message }
-            for (s in listOf(syncB, syncA)) runBlocking { s.syncNow().join() }
+            runBlocking { syncB.syncNow().join() }
+            city.signAs(listOf("scjg-02", "xfjy-02"), code, docsA.state.value.preview!!.sha256)
+            runBlocking { syncA.syncNow().join() }
             ok(docsA.partySigns("沈建国", "现场负责人", city.signaturePng())) { docsA.state.value.message }
             assertTrue(docsA.state.value.previewStatus!!.signed, "${docsA.state.value.previewStatus!!.missing}")
 

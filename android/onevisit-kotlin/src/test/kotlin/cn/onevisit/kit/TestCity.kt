@@ -77,6 +77,19 @@ class TestCity : AutoCloseable {
         return store
     }
 
+    /**
+     * Each of [inspectors] signs document [sha256] of task [code] on a newly enrolled device of
+     * their own (a document counts as signed with two officers of every acting department).
+     */
+    suspend fun signAs(inspectors: List<String>, code: String, sha256: String) {
+        for (inspector in inspectors) {
+            val officer = device("officer-$inspector-${System.nanoTime()}", inspector)
+            officer.syncNow()
+            officer.signDocument(code, sha256)
+            officer.syncNow()
+        }
+    }
+
     /** A real JPEG file (the JDK's encoder), as a camera would leave it. */
     fun jpeg(name: String, width: Int = 1600, height: Int = 1200): File {
         val image = BufferedImage(width, height, BufferedImage.TYPE_INT_RGB)

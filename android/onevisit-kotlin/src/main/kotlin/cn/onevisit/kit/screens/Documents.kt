@@ -33,7 +33,12 @@ class DocumentsHolder(
 
     private val code get() = state.value.code
 
-    private fun reload() = update { it.copy(documents = store.documents(code)) }
+    /** Reloads every version's status and the previewed page, whose signature lines fill in as officers sign. */
+    private fun reload() {
+        val documents = store.documents(code)
+        val page = state.value.preview?.let { it.copy(text = store.documentText(code, it.sha256)) }
+        update { it.copy(documents = documents, preview = page ?: it.preview) }
+    }
 
     /** Reloads the signatures (after a sync brought another inspector's). */
     fun refresh(): Job = act { reload() }
@@ -53,8 +58,8 @@ class DocumentsHolder(
         act { store.partySigns(code, previewed(), name, role, signaturePng); reload() }
 
     /** Records that the party refused to sign, before a witness. */
-    fun partyRefuses(reason: String, witness: String, witnessDetail: String? = null): Job =
-        act { store.partyRefuses(code, previewed(), reason, witness, witnessDetail); reload() }
+    fun partyRefuses(reason: String, witness: String, witnessDetail: String? = null, witnessSignaturePng: ByteArray? = null): Job =
+        act { store.partyRefuses(code, previewed(), reason, witness, witnessDetail, witnessSignaturePng); reload() }
 
     private fun previewed(): String = state.value.preview?.sha256 ?: error("请先生成文书")
 }
