@@ -44,6 +44,11 @@ pub fn year() -> i32 {
     today().year()
 }
 
+/// The year in Beijing at an instant (ms since the epoch).
+pub fn year_of(ms: i64) -> i32 {
+    at(ms).map(|t| t.year()).unwrap_or_else(year)
+}
+
 /// The instant (ms since the epoch) of a Beijing wall-clock date and time.
 pub fn instant(day: NaiveDate, time: NaiveTime) -> i64 {
     day.and_time(time).and_utc().timestamp_millis() - i64::from(OFFSET.local_minus_utc()) * 1000

@@ -343,6 +343,15 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
         response.audit =
             Some(crate::audit::accept(&state.storage, &state.tenant, &auth.device, request.audit, now).await?);
     }
+    if !request.number_blocks.is_empty() {
+        let directory = if directory.departments().next().is_some() {
+            directory.clone()
+        } else {
+            state.records.directory(&state.storage, directory_version.clone().unwrap_or_default()).await?
+        };
+        response.number_blocks =
+            crate::numbers::reserve(&state.storage, &directory, &writer.device, request.number_blocks, now).await?;
+    }
     if let Some(version) = directory_version
         && version != request.directory_version
         && let Some(json) = state.storage.directory().await?

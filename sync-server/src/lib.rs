@@ -14,6 +14,7 @@ pub mod enterprise_file;
 pub mod followups;
 pub mod http;
 pub mod listener;
+pub mod numbers;
 pub mod records;
 pub mod reports;
 pub mod storage;

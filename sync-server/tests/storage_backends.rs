@@ -34,6 +34,7 @@ on_every_backend!(
     records_created_in_one_batch_enter_the_feed_in_order_or_not_at_all,
     a_record_summary_is_written_with_each_write_and_never_by_a_stale_summariser,
     console_accounts_are_unique_and_a_password_change_or_disabling_ends_their_sessions,
+    document_number_blocks_reserved_at_once_never_overlap_and_one_device_cannot_drain_a_series,
 );
 
 const DAY: &str = "20261201";
@@ -624,4 +625,44 @@ async fn console_accounts_are_unique_and_a_password_change_or_disabling_ends_the
     assert!(matches!(unknown, Err(StorageError::UnknownUser(_))), "{unknown:?}");
     let unknown = storage.set_password("nobody".into(), "x".into()).await;
     assert!(matches!(unknown, Err(StorageError::UnknownUser(_))), "{unknown:?}");
+}
+
+async fn document_number_blocks_reserved_at_once_never_overlap_and_one_device_cannot_drain_a_series<
+    S: Storage + Clone,
+>(
+    storage: S,
+) {
+    use onevisit_core::sync::wire::NumberSeries;
+    let series = |d: &str, k: &str| NumberSeries { department: d.into(), kind: k.into(), year: 2026 };
+    let fire = vec![series("xfjy", "rectification_order"), series("scjg", "on_site_record")];
+    // Eight devices (as if on different replicas) reserve blocks of the same series at once.
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let (storage, fire) = (storage.clone(), fire.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..5 {
+                got.push(storage.reserve_numbers(format!("device-{n}"), fire.clone(), 10, 100, 1).await.unwrap());
+            }
+            got
+        }));
+    }
+    let mut firsts: BTreeMap<usize, BTreeSet<u32>> = BTreeMap::new();
+    for t in tasks {
+        for blocks in t.await.unwrap() {
+            for (i, first) in blocks.into_iter().enumerate() {
+                assert!(firsts.entry(i).or_default().insert(first.unwrap()), "a block was handed out twice");
+            }
+        }
+    }
+    // Forty blocks of ten of each series: exactly 1, 11, … 391, whatever the interleaving.
+    for i in 0..2 {
+        assert_eq!(firsts[&i], (0..40).map(|k| 1 + 10 * k).collect::<BTreeSet<u32>>(), "series {i}");
+    }
+    // Another year's (or another department's) sequence starts at 1 of its own.
+    let next_year = NumberSeries { year: 2027, ..series("xfjy", "rectification_order") };
+    assert_eq!(storage.reserve_numbers("device-0".into(), vec![next_year], 10, 100, 1).await.unwrap(), [Some(1)]);
+    // A device holding as many blocks as the cap gets no more of that series.
+    let capped = storage.reserve_numbers("device-0".into(), fire.clone(), 10, 5, 1).await.unwrap();
+    assert_eq!(capped, [None, None]);
 }

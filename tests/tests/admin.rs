@@ -42,7 +42,7 @@ fn an_administrator_lists_tasks_and_enrolment_codes() {
     assert_eq!(tasks.len(), 1);
     assert_eq!(tasks[0]["code"], code.as_str());
     assert_eq!(tasks[0]["status"], "planned");
-    assert_eq!(tasks[0]["inspectors"], serde_json::json!(["scjg-01", "xfjy-01"]));
+    assert_eq!(tasks[0]["inspectors"], serde_json::json!(["scjg-01", "scjg-02", "xfjy-01", "xfjy-02"]));
     let text = city.admin(&["task", "list"]);
     assert!(text.contains("待检查") && text.contains(code.as_str()), "{text}");
     city.admin(&["enrolment", "scjg-01"]);

@@ -332,3 +332,45 @@ fn a_photo_that_is_evidence_twice_goes_into_a_zip_once() {
     assert!(report.is_valid(), "{:#?}", report.failures());
     assert!(report.checks.iter().any(|c| c.kind == "document" && c.detail.contains(&v2[..12])));
 }
+
+#[test]
+fn a_bundle_holding_a_document_not_fully_signed_never_verifies_as_complete() {
+    let city = City::new();
+    let (a, b, code) = recorded_case(&city);
+    sign_everything(&city, &a, &b, &code);
+    // The fire order, signed by one of the fire brigade's two officers only.
+    let order = b
+        .lock()
+        .unwrap()
+        .render_document(&code, DocumentKind::RectificationOrder, Some("xfjy".parse().unwrap()))
+        .unwrap();
+    b.lock().unwrap().sign_document(&code, &order.sha256).unwrap();
+    sync_ok(&b);
+    sync_ok(&a);
+    fetch_all_photos(&a, &code);
+    let bag = city.path().join("half-signed");
+    export(&a, &code, &bag, Format::Folder, false);
+    let report = check(&bag, &city.root);
+    assert!(!report.is_valid());
+    assert!(
+        failed(&report, "completeness", "未签署完整，缺消防救援大队执法人员签名（已有 1 人，至少需 2 人）"),
+        "{:#?}",
+        report.failures()
+    );
+    assert!(failed(&report, "completeness", "当事人签名"), "{:#?}", report.failures());
+    // Every signature present is still valid: only completeness fails, and the signed on-site
+    // record is reported complete.
+    assert!(report.failures().iter().all(|c| c.kind == "completeness"), "{:#?}", report.failures());
+    assert!(report.checks.iter().any(|c| c.kind == "completeness" && c.ok && c.detail.contains("现场检查笔录")));
+    // The evidence list says so too, not "(2 个签名)".
+    let list = std::fs::read_to_string(bag.join("data/evidence-list.csv")).unwrap();
+    assert!(list.contains("1 个签名，未签署完整"), "{list}");
+    // The command says what is missing and never that everything verified.
+    let out = Command::new(onevisit_flow_tests::cli_bin())
+        .args(["verify", bag.to_str().unwrap(), "--root", &city.root])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(!stdout.contains("全部核验通过") && stdout.contains("文书签署完整性"), "{stdout}");
+}

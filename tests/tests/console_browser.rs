@@ -68,6 +68,12 @@ fn the_console_works_in_chromium_for_an_administrator_and_a_supervisor() {
     sync_ok(&a);
     sync_ok(&b);
     sign_by_all(&city, &a, &b, &code, &on_site);
+    // The evidence bundle of the signed on-site record (a half-signed order would not verify).
+    let bundle = city.path().join("case.zip");
+    fetch_all_photos(&b, &code);
+    export_bundle(&b, &code, &bundle, Format::Zip, false);
+    let tampered = city.path().join("tampered.zip");
+    tamper_bundle_photo(&bundle, &tampered);
     // The fire order signed by one inspector only: on the 督办 list.
     let order = b
         .lock()
@@ -76,11 +82,6 @@ fn the_console_works_in_chromium_for_an_administrator_and_a_supervisor() {
         .unwrap();
     b.lock().unwrap().sign_document(&code, &order.sha256).unwrap();
     sync_ok(&b);
-    let bundle = city.path().join("case.zip");
-    fetch_all_photos(&b, &code);
-    export_bundle(&b, &code, &bundle, Format::Zip, false);
-    let tampered = city.path().join("tampered.zip");
-    tamper_bundle_photo(&bundle, &tampered);
     sync_ok(&c);
     sync_ok(&a);
     let conflicts: Vec<String> =

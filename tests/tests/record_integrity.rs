@@ -239,16 +239,25 @@ fn signed_documents_signatures_evidence_and_findings_are_never_deleted_or_rewrit
 fn a_signature_naming_another_inspector_is_refused_and_never_counts() {
     let case = signed_inspection();
     let (b, code) = (&case.b, &case.code);
-    // B's device signs a statement naming A, with B's own key, under A's signature slot of a new
-    // version: the rules refuse it; document verify would not count it either.
+    // B (xfjy-01) renders the fire order, which names xfjy-01 and xfjy-02; B's device then signs a
+    // statement naming xfjy-02, with B's own key, in xfjy-02's empty slot: the rules refuse it;
+    // document verify would not count it either.
+    let order = b
+        .lock()
+        .unwrap()
+        .render_document(code, onevisit_core::document::DocumentKind::RectificationOrder, Some("xfjy".parse().unwrap()))
+        .unwrap()
+        .sha256;
+    sync_ok(b);
+    sync_ok(&case.a);
     let statement = {
         let s = b.lock().unwrap();
         onevisit_core::document::SignedStatement {
             schema: onevisit_core::document::signature::SIGNATURE_SCHEMA.into(),
-            document_sha256: case.document.clone(),
+            document_sha256: order.clone(),
             document_number: "x".into(),
             signer: onevisit_core::document::SignatureRole::Inspector {
-                inspector: "scjg-02".into(),
+                inspector: "xfjy-02".into(),
                 certificate_number: "330482000000".into(),
             },
             device: s.device_key().device_id(),
@@ -261,7 +270,7 @@ fn a_signature_naming_another_inspector_is_refused_and_never_counts() {
         onevisit_core::document::DocumentSignature::sign(&statement, b.lock().unwrap().device_key()).unwrap();
     let forged = forge(b, code, |doc| {
         let s = map(doc, "signatures");
-        let key = format!("{}/inspector/scjg-02", case.document);
+        let key = format!("{order}/inspector/xfjy-02");
         doc.put(&s, key.as_str(), serde_json::to_string(&signature).unwrap()).unwrap();
     });
     refused_by_server(b, code, &forged, WriteRule::ImpersonatedAuthor, "signatures/");

@@ -240,7 +240,15 @@ fn export_new(
             p.add_bytes(&capture_path, &json(&e.capture)?)?;
             summary.photos += 1;
             let kind = match &e.target {
-                crate::evidence::CaptureTarget::PartySignature(_) => "当事人手写签名".to_string(),
+                // A drawing signs one document: the list names which (number, version, hash).
+                crate::evidence::CaptureTarget::PartySignature(doc) => {
+                    let signed = documents
+                        .iter()
+                        .find(|d| &d.sha256 == doc)
+                        .map(|d| format!("{} {} 第 {} 版", d.kind.title_zh(), d.number, d.version))
+                        .unwrap_or_default();
+                    format!("手写签名（当事人或见证人），签于文书 {signed}（{}…）", &doc[..12.min(doc.len())])
+                }
                 t => format!("现场照片（{t}）"),
             };
             p.items.push(ListItem {

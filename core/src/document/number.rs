@@ -1,10 +1,11 @@
 //! Document numbers (文号) that never collide although devices issue them offline.
 //!
-//! Form: `{prefix}{kind}〔{year}〕{device code}-{sequence}号`, e.g. `平市监现检〔2026〕7K3Q9M2X-0001号`.
-//! The sequence is per device, department, kind and year, kept in the device's store; the device
-//! code (8 Crockford-base32 characters of the device key's hash) makes sequences of different
-//! devices disjoint. The sync server will register device codes at enrolment and refuse a
-//! duplicate, turning "practically unique" into "unique".
+//! An enrolled device numbers in its agency's own sequence: `{prefix}{kind}〔{year}〕{n}号`, e.g.
+//! `平消责改〔2026〕12号`, spending numbers from blocks of the sequence the server reserved for it
+//! (see `store::numbers`). A store never enrolled (a stand-alone command-line store) has no
+//! agency sequence to draw from and numbers in its own: `{prefix}{kind}〔{year}〕{device code}-{n}号`,
+//! the device code (8 Crockford-base32 characters of its key's hash) keeping devices apart. The
+//! version of a document is metadata and never part of its number.
 
 use crate::identity::DeviceKey;
 
@@ -30,7 +31,12 @@ pub fn device_code_of(public: &[u8; 32]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Formats a document number.
+/// Formats a number of an agency's own sequence.
+pub fn format_agency(prefix: &str, kind: DocumentKind, year: i32, sequence: u32) -> String {
+    format!("{prefix}{}〔{year}〕{sequence}号", kind.number_code())
+}
+
+/// Formats a number of a stand-alone device's own sequence.
 pub fn format(prefix: &str, kind: DocumentKind, year: i32, device_code: &str, sequence: u32) -> String {
     format!("{prefix}{}〔{year}〕{device_code}-{sequence:04}号", kind.number_code())
 }

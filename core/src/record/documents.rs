@@ -325,17 +325,33 @@ impl InspectionRecord {
             .ok_or_else(|| DocumentError::UnknownDocument(sha256.to_string()).into())
     }
 
-    /// The latest version of a document of this kind from this department.
+    /// The latest version of a document of this kind from this department, under the one number
+    /// the document carries (see [`InspectionRecord::document_number`]).
     pub fn latest_document(
         &self,
         kind: DocumentKind,
         department: &DepartmentId,
     ) -> Result<Option<DocumentVersion>, RecordError> {
-        Ok(self
-            .documents()?
+        let versions: Vec<DocumentVersion> =
+            self.documents()?.into_iter().filter(|d| d.kind == kind && &d.department == department).collect();
+        let Some(number) = first_number(&versions) else { return Ok(None) };
+        Ok(versions
             .into_iter()
-            .filter(|d| d.kind == kind && &d.department == department)
-            .max_by_key(|d| d.version))
+            .filter(|d| d.number == number)
+            .max_by(|a, b| (a.version, a.stamp.at_ms, &a.sha256).cmp(&(b.version, b.stamp.at_ms, &b.sha256))))
+    }
+
+    /// The number (文号) a document of this kind from this department carries: that of its
+    /// earliest first version. Two devices that numbered it offline at the same time agree on
+    /// this one once their records merge; the other number's versions are superseded by it.
+    pub fn document_number(
+        &self,
+        kind: DocumentKind,
+        department: &DepartmentId,
+    ) -> Result<Option<String>, RecordError> {
+        let versions: Vec<DocumentVersion> =
+            self.documents()?.into_iter().filter(|d| d.kind == kind && &d.department == department).collect();
+        Ok(first_number(&versions))
     }
 
     /// Keeps a rendered version in the record.
@@ -369,7 +385,7 @@ impl InspectionRecord {
         let version = self.document(sha256)?;
         version.content()?;
         if let Some(latest) = self.latest_document(version.kind, &version.department)?
-            && latest.version > version.version
+            && (latest.version > version.version || latest.number != version.number)
         {
             return Err(DocumentError::Superseded { old: version.sha256, newer: latest.sha256 }.into());
         }
@@ -433,7 +449,7 @@ impl InspectionRecord {
         let intact = version.content().is_ok();
         let superseded_by = self
             .latest_document(version.kind, &version.department)?
-            .filter(|l| l.version > version.version)
+            .filter(|l| l.version > version.version || l.number != version.number)
             .map(|l| l.sha256);
         let assigned = |id: &str| self.task().inspectors.iter().any(|i| i.as_str() == id);
         let certificates = match trust {
@@ -563,6 +579,14 @@ impl InspectionRecord {
             Err(_) => false,
         }))
     }
+}
+
+/// The number of the earliest first version among `versions` (by time rendered, then hash).
+fn first_number(versions: &[DocumentVersion]) -> Option<String> {
+    versions
+        .iter()
+        .min_by(|a, b| (a.version, a.stamp.at_ms, &a.sha256).cmp(&(b.version, b.stamp.at_ms, &b.sha256)))
+        .map(|d| d.number.clone())
 }
 
 /// The record key of a signature.

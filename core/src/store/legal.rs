@@ -14,6 +14,17 @@ use crate::task_token::TaskClaims;
 
 use super::{Store, StoreError, now_ms};
 
+/// Where a rendered version's number comes from.
+#[derive(Clone, Copy)]
+enum Allocation {
+    /// The document's own, from its earlier versions.
+    Kept,
+    /// The next of the agency's sequence, from a block the server reserved for this device.
+    Agency(super::numbers::Reserved),
+    /// The next of a stand-alone device's own sequence.
+    Device(u32),
+}
+
 impl Store {
     /// Renders the latest version of a document from the record: the on-site record (issued by the
     /// lead department) or a department's order to rectify. If nothing it covers has changed since
@@ -53,11 +64,26 @@ impl Store {
             .department(&department)
             .map(|d| d.number_prefix().to_string())
             .unwrap_or_else(|| department.to_string());
+        // The number: the document's own once it has one; else the next of the agency's sequence
+        // from a block the server reserved (enrolled), or of this device's own (stand-alone).
+        let enrolled = self.sync_account()?.is_some();
         let (number, version, allocated) = match &latest {
-            Some(l) => (l.number.clone(), l.version + 1, None),
+            Some(l) => (l.number.clone(), l.version + 1, Allocation::Kept),
+            None if enrolled => {
+                let reserved =
+                    self.next_reserved(&department, kind, year)?.ok_or_else(|| StoreError::NoDocumentNumber {
+                        department: directory
+                            .department(&department)
+                            .map(|d| d.short_name.clone())
+                            .unwrap_or_else(|| department.to_string()),
+                        title: kind.title_zh(),
+                    })?;
+                (number::format_agency(&prefix, kind, year, reserved.number), 1, Allocation::Agency(reserved))
+            }
             None => {
                 let next = self.next_number(&prefix, kind, year)?;
-                (number::format(&prefix, kind, year, &number::device_code(&self.key), next), 1, Some(next))
+                let code = number::device_code(&self.key);
+                (number::format(&prefix, kind, year, &code, next), 1, Allocation::Device(next))
             }
         };
         let content =
@@ -67,13 +93,20 @@ impl Store {
         {
             return Ok(l);
         }
+        let issuing = department.clone();
         let allocate = |tx: &rusqlite::Connection| -> Result<(), StoreError> {
-            if let Some(next) = allocated {
-                tx.execute(
-                    "INSERT INTO document_numbers (prefix, kind, year, next) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(prefix, kind, year) DO UPDATE SET next = ?4",
-                    params![prefix, kind.as_str(), year, next + 1],
-                )?;
+            match allocated {
+                Allocation::Kept => {}
+                Allocation::Agency(reserved) => {
+                    super::numbers::spend_number(tx, &issuing, kind, year, reserved)?;
+                }
+                Allocation::Device(next) => {
+                    tx.execute(
+                        "INSERT INTO document_numbers (prefix, kind, year, next) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(prefix, kind, year) DO UPDATE SET next = ?4",
+                        params![prefix, kind.as_str(), year, next + 1],
+                    )?;
+                }
             }
             Ok(())
         };

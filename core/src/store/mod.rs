@@ -16,6 +16,7 @@ pub mod blobs;
 pub mod index;
 pub mod legal;
 pub mod locks;
+pub mod numbers;
 pub mod photos;
 pub mod quarantine;
 mod record_cache;
@@ -148,6 +149,17 @@ pub enum StoreError {
     /// A new audit chain segment needs a stated reason.
     #[error("开始新的审计链段须写明原因（--reason）")]
     SegmentReasonMissing,
+    /// The device holds no unused number of the agency's sequence for this document.
+    #[error("本机没有 {department} 的{title}文号可用：联网同步一次即可领取文号段（每段 10 个，供离线使用）")]
+    NoDocumentNumber {
+        /// The issuing department.
+        department: String,
+        /// The document's title.
+        title: &'static str,
+    },
+    /// Another write spent the number this one was about to use.
+    #[error("该文号刚被另一次写入占用：请重新生成文书")]
+    NumberTaken,
     /// The device's own audit entries could not be packed for upload (a damaged log).
     #[error(transparent)]
     AuditPack(#[from] crate::audit::packed::PackError),

@@ -226,10 +226,26 @@ const MIGRATIONS: &[Migration] = &[
                 WHERE removed = 0 AND local_heads <> confirmed_heads;",
         rebuild_index: false,
     },
+    Migration {
+        version: 11,
+        description: "blocks of each agency's document-number sequence the server reserved for this device",
+        sql: "
+            CREATE TABLE number_blocks (
+                department TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                year INTEGER NOT NULL,
+                first INTEGER NOT NULL,
+                count INTEGER NOT NULL,
+                next INTEGER NOT NULL,
+                received_at_ms INTEGER NOT NULL,
+                PRIMARY KEY (department, kind, year, first)
+            );",
+        rebuild_index: false,
+    },
 ];
 
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 10;
+pub const CURRENT_VERSION: u32 = 11;
 
 /// Applies every migration above the database's version in one transaction that holds the write
 /// lock from its start (two processes opening an old store migrate it once; a crash leaves the

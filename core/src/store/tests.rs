@@ -833,6 +833,73 @@ mod legal_documents {
     }
 
     #[test]
+    fn one_document_numbered_on_two_devices_at_once_keeps_one_number_after_merging() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, mut b, code) = recorded(tmp.path());
+        let fire = || Some("xfjy".parse().unwrap());
+        // Both devices render the fire order offline, before either hears of the other's.
+        let on_a = a.render_document(&code, DocumentKind::RectificationOrder, fire()).unwrap();
+        let on_b = b.render_document(&code, DocumentKind::RectificationOrder, fire()).unwrap();
+        assert_ne!(on_a.number, on_b.number, "stand-alone stores number in their own sequences");
+        exchange(&mut a, &mut b, &code);
+        exchange(&mut b, &mut a, &code);
+        // After the merge both say the same number: the earlier first version's.
+        let kept = a
+            .record(&code)
+            .unwrap()
+            .document_number(DocumentKind::RectificationOrder, &"xfjy".parse().unwrap())
+            .unwrap();
+        let kept_b = b
+            .record(&code)
+            .unwrap()
+            .document_number(DocumentKind::RectificationOrder, &"xfjy".parse().unwrap())
+            .unwrap();
+        assert_eq!(kept, kept_b);
+        let (winner, loser) = if Some(&on_a.number) == kept.as_ref() { (&on_a, &on_b) } else { (&on_b, &on_a) };
+        // The other number's version is superseded and cannot be signed; rendering again gives
+        // the kept number.
+        let report = a.document_report(&code, &loser.sha256).unwrap();
+        assert_eq!(report.superseded_by.as_deref(), Some(winner.sha256.as_str()));
+        let err = b.sign_document(&code, &loser.sha256).unwrap_err();
+        assert!(matches!(err, StoreError::Record(RecordError::Document(DocumentError::Superseded { .. }))), "{err:?}");
+        assert_eq!(b.render_document(&code, DocumentKind::RectificationOrder, fire()).unwrap().sha256, winner.sha256);
+        assert!(!winner.number.contains("版"), "the version is not part of the number: {}", winner.number);
+    }
+
+    #[test]
+    fn a_device_asks_for_numbers_of_the_series_its_open_tasks_need_until_it_holds_enough() {
+        use crate::sync::wire::{NumberBlock, NumberSeries};
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, _, _) = recorded(tmp.path());
+        let year = crate::beijing::year();
+        let series = |d: &str, k: &str| NumberSeries { department: d.into(), kind: k.into(), year };
+        let needs = a.number_needs().unwrap();
+        assert_eq!(
+            needs,
+            [
+                series("scjg", "on_site_record"),
+                series("scjg", "rectification_order"),
+                series("xfjy", "rectification_order")
+            ]
+        );
+        let blocks: Vec<NumberBlock> =
+            needs.iter().map(|s| NumberBlock { series: s.clone(), first: 21, count: 10 }).collect();
+        assert_eq!(a.add_number_blocks(&blocks).unwrap(), 3);
+        assert_eq!(a.add_number_blocks(&blocks).unwrap(), 0, "a block held already is kept as it is");
+        assert!(a.number_needs().unwrap().is_empty());
+        // Junk is not taken in: no numbers, an unknown kind, a huge block.
+        let junk = [
+            NumberBlock { series: series("scjg", "on_site_record"), first: 0, count: 10 },
+            NumberBlock { series: series("scjg", "summons"), first: 1, count: 10 },
+            NumberBlock { series: series("scjg", "on_site_record"), first: 1, count: 1_000_000 },
+        ];
+        assert_eq!(a.add_number_blocks(&junk).unwrap(), 0);
+        let scjg: crate::domain::DepartmentId = "scjg".parse().unwrap();
+        let next = a.next_reserved(&scjg, DocumentKind::OnSiteRecord, year).unwrap().unwrap();
+        assert_eq!((next.block_first, next.number), (21, 21));
+    }
+
+    #[test]
     fn signing_twice_or_as_an_unassigned_inspector_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut a, _, code) = recorded(tmp.path());

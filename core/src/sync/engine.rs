@@ -190,6 +190,8 @@ pub struct SyncReport {
     pub revocations: Option<u64>,
     /// Whether new directory data arrived (and was imported).
     pub directory_updated: bool,
+    /// Document-number blocks the server reserved for this device in this run.
+    pub number_blocks: usize,
     /// Why the server refused a record's changes under its write rules (rule and path), by task.
     pub forbidden: BTreeMap<String, crate::sync::wire::ForbiddenDetail>,
     /// Records this device could not take in, by task, with why (a refused change is
@@ -361,6 +363,11 @@ struct Run<'a> {
     feed_more: bool,
     audit_refused: bool,
     first_round: bool,
+    /// Number series asked for in this run (each at most once, whatever the server answers).
+    numbers_asked: HashSet<super::wire::NumberSeries>,
+    /// Whether the series were checked again once the feed was read (tasks it brought may need
+    /// numbers of departments not held before).
+    numbers_rechecked: bool,
     /// Revocations in the device's list.
     revocations_seen: u64,
     /// The client's traffic counters when this run started (a client may serve many runs).
@@ -404,6 +411,8 @@ pub fn sync_with(
         feed_more: true,
         audit_refused: false,
         first_round: true,
+        numbers_asked: HashSet::new(),
+        numbers_rechecked: false,
         revocations_seen,
         baseline: [
             client.traffic.requests.load(Ordering::Relaxed),
@@ -421,7 +430,7 @@ pub fn sync_with(
             return Err(ClientError::Cancelled.into());
         }
         let request = run.next_request()?;
-        let idle = request.records.is_empty() && request.audit_packed.is_none();
+        let idle = request.records.is_empty() && request.audit_packed.is_none() && request.number_blocks.is_empty();
         if idle && !run.feed_more && run.pulls.is_empty() && rounds > 0 {
             break;
         }
@@ -490,6 +499,20 @@ impl Run<'_> {
         let mut store = self.store.lock()?;
         let mut records = Vec::new();
         let first_contact = self.first_round && self.cursor == 0;
+        // Number blocks ride on the first request, and on one more once the feed is read.
+        let check_numbers =
+            self.first_round || (!self.feed_more && !std::mem::replace(&mut self.numbers_rechecked, true));
+        let number_blocks: Vec<super::wire::NumberSeries> = if check_numbers {
+            store
+                .number_needs()?
+                .into_iter()
+                .filter(|s| !self.numbers_asked.contains(s))
+                .take(super::wire::MAX_NUMBER_SERIES_PER_REQUEST)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.numbers_asked.extend(number_blocks.iter().cloned());
         self.first_round = false;
         // The server takes at most this many records per request; the rest go next round.
         let cap = self.options.batch_records.clamp(1, super::wire::MAX_RECORDS_PER_REQUEST);
@@ -596,6 +619,7 @@ impl Run<'_> {
             audit_packed,
             revocations_seen: self.revocations_seen,
             directory_version,
+            number_blocks,
         })
     }
 
@@ -658,6 +682,12 @@ impl Run<'_> {
         if let Some(receipt) = &response.receipt {
             self.store.lock()?.save_receipt(receipt, now)?;
             self.report.receipts += 1;
+        }
+        // Only blocks of series this request asked for are taken in.
+        let granted: Vec<super::wire::NumberBlock> =
+            response.number_blocks.into_iter().filter(|b| request.number_blocks.contains(&b.series)).collect();
+        if !granted.is_empty() {
+            self.report.number_blocks += self.store.lock()?.add_number_blocks(&granted)?;
         }
         let pushed: HashSet<&str> =
             request.records.iter().filter(|d| !d.changes.is_empty()).map(|d| d.id.as_str()).collect();

@@ -48,6 +48,36 @@ pub struct SyncRequest {
     /// when it differs.
     #[serde(default)]
     pub directory_version: String,
+    /// Document-number series the device is running low on: the server reserves it a block of
+    /// each agency's sequence, so that it numbers documents offline without a collision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub number_blocks: Vec<NumberSeries>,
+}
+
+/// The most number series one request may ask blocks of.
+pub const MAX_NUMBER_SERIES_PER_REQUEST: usize = 64;
+
+/// One agency's document-number sequence: a department, a document kind, a year.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NumberSeries {
+    /// The issuing department's id.
+    pub department: String,
+    /// The document kind's machine name (`on_site_record`, `rectification_order`).
+    pub kind: String,
+    /// The year the numbers are of.
+    pub year: i32,
+}
+
+/// A block of a series reserved for one device: `first`, `first + 1`, … `first + count - 1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberBlock {
+    /// The series.
+    #[serde(flatten)]
+    pub series: NumberSeries,
+    /// The first number reserved.
+    pub first: u32,
+    /// How many.
+    pub count: u32,
 }
 
 /// One record in a [`SyncRequest`].
@@ -92,6 +122,9 @@ pub struct SyncResponse {
     /// with its version, when the device's version differs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory: Option<DirectoryUpdate>,
+    /// The number blocks reserved for this device, one per series asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub number_blocks: Vec<NumberBlock>,
 }
 
 /// Directory data sent to a device.

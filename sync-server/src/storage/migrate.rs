@@ -102,6 +102,12 @@ const TABLES: &[(&str, &str, &[Col])] = &[
         "plan_id, plan_json, nonce, commitment, committed_at_ms, record",
         &[Col::Text, Col::Text, Col::Text, Col::Text, Col::I64, Col::OptText],
     ),
+    ("number_series", "department, kind, year, next", &[Col::Text, Col::Text, Col::I32, Col::I64]),
+    (
+        "number_grants",
+        "department, kind, year, first, count, device, at_ms",
+        &[Col::Text, Col::Text, Col::I32, Col::I64, Col::I64, Col::Text, Col::I64],
+    ),
 ];
 
 fn sqlite(e: rusqlite::Error) -> StorageError {

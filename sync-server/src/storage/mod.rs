@@ -11,6 +11,7 @@ use std::future::Future;
 
 use onevisit_core::certificate::Revocation;
 use onevisit_core::sync::merkle::{Hash, NodeKey};
+use onevisit_core::sync::wire::NumberSeries;
 use serde::{Deserialize, Serialize};
 
 /// Why storage failed or refused.
@@ -451,6 +452,17 @@ pub trait Storage: Send + Sync + 'static {
     /// Stores a draw's signed record once (`DrawPublished` if one is stored, `UnknownDraw` if the
     /// plan was never committed).
     fn publish_draw(&self, plan_id: String, record: String) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Reserves a block of `count` numbers of each document-number series for `device`, in
+    /// order: the first number of each block, or `None` where the device already holds `cap`
+    /// blocks of that series (a device cannot drain an agency's sequence). Atomic across replicas.
+    fn reserve_numbers(
+        &self,
+        device: String,
+        series: Vec<NumberSeries>,
+        count: u32,
+        cap: u32,
+        at_ms: i64,
+    ) -> impl Future<Output = Result<Vec<Option<u32>>, StorageError>> + Send;
     /// Stores a new console account (`UserExists` if the name is taken).
     fn add_user(&self, user: ConsoleUser) -> impl Future<Output = Result<(), StorageError>> + Send;
     /// A console account.

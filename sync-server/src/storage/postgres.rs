@@ -13,6 +13,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use onevisit_core::certificate::Revocation;
 use onevisit_core::sync::merkle::{self, Hash, NodeKey};
+use onevisit_core::sync::wire::NumberSeries;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
@@ -151,6 +152,26 @@ const MIGRATIONS: &[&str] = &[
     );
 ",
     console::SCHEMA,
+    "
+    CREATE TABLE number_series (
+        department TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        next BIGINT NOT NULL,
+        PRIMARY KEY (department, kind, year)
+    );
+    CREATE TABLE number_grants (
+        department TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        first BIGINT NOT NULL,
+        count BIGINT NOT NULL,
+        device TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        PRIMARY KEY (department, kind, year, first)
+    );
+    CREATE INDEX number_grants_by_device ON number_grants(device, department, kind, year);
+",
 ];
 
 /// The advisory lock key under which replicas starting together migrate one at a time.
@@ -583,6 +604,62 @@ impl Storage for PostgresStorage {
         }
         tx.execute("UPDATE draws SET record = $2 WHERE plan_id = $1", &[&plan_id, &record]).await.map_err(db)?;
         tx.commit().await.map_err(db)
+    }
+
+    async fn reserve_numbers(
+        &self,
+        device: String,
+        series: Vec<NumberSeries>,
+        count: u32,
+        cap: u32,
+        at_ms: i64,
+    ) -> Result<Vec<Option<u32>>, StorageError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        let count = i64::from(count);
+        let mut out = Vec::with_capacity(series.len());
+        for s in &series {
+            let held: i64 = tx
+                .query_one(
+                    "SELECT COUNT(*) FROM number_grants
+                     WHERE device = $1 AND department = $2 AND kind = $3 AND year = $4",
+                    &[&device, &s.department, &s.kind, &s.year],
+                )
+                .await
+                .map_err(db)?
+                .get(0);
+            if held >= i64::from(cap) {
+                out.push(None);
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO number_series (department, kind, year, next) VALUES ($1, $2, $3, 1)
+                 ON CONFLICT (department, kind, year) DO NOTHING",
+                &[&s.department, &s.kind, &s.year],
+            )
+            .await
+            .map_err(db)?;
+            // The row lock this update takes orders replicas reserving the same series.
+            let first: i64 = tx
+                .query_one(
+                    "UPDATE number_series SET next = next + $4
+                     WHERE department = $1 AND kind = $2 AND year = $3 RETURNING next - $4",
+                    &[&s.department, &s.kind, &s.year, &count],
+                )
+                .await
+                .map_err(db)?
+                .get(0);
+            tx.execute(
+                "INSERT INTO number_grants (department, kind, year, first, count, device, at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&s.department, &s.kind, &s.year, &first, &count, &device, &at_ms],
+            )
+            .await
+            .map_err(db)?;
+            out.push(Some(u32::try_from(first).map_err(|e| StorageError::Database(Box::new(e)))?));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(out)
     }
 
     async fn add_user(&self, user: ConsoleUser) -> Result<(), StorageError> {

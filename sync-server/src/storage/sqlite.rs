@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use onevisit_core::certificate::Revocation;
+use onevisit_core::sync::wire::NumberSeries;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use onevisit_core::sync::merkle::{self, Hash, NodeKey};
@@ -128,6 +129,24 @@ const SCHEMA: &str = "
         hash BLOB NOT NULL,
         PRIMARY KEY (level, idx)
     ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS number_series (
+        department TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        next INTEGER NOT NULL,
+        PRIMARY KEY (department, kind, year)
+    );
+    CREATE TABLE IF NOT EXISTS number_grants (
+        department TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        first INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        device TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (department, kind, year, first)
+    );
+    CREATE INDEX IF NOT EXISTS number_grants_by_device ON number_grants(device, department, kind, year);
 ";
 
 /// A device from the first six columns of `row` (device, key, inspector, certificate, serial,
@@ -666,6 +685,58 @@ impl Storage for SqliteStorage {
             }
             tx.execute("UPDATE draws SET record = ?2 WHERE plan_id = ?1", params![plan_id, record]).map_err(db)?;
             tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn reserve_numbers(
+        &self,
+        device: String,
+        series: Vec<NumberSeries>,
+        count: u32,
+        cap: u32,
+        at_ms: i64,
+    ) -> Result<Vec<Option<u32>>, StorageError> {
+        self.with(move |c| {
+            let tx = write_transaction(c)?;
+            let mut out = Vec::with_capacity(series.len());
+            for s in &series {
+                let held: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM number_grants
+                         WHERE device = ?1 AND department = ?2 AND kind = ?3 AND year = ?4",
+                        params![device, s.department, s.kind, s.year],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
+                if held >= i64::from(cap) {
+                    out.push(None);
+                    continue;
+                }
+                tx.execute(
+                    "INSERT INTO number_series (department, kind, year, next) VALUES (?1, ?2, ?3, 1)
+                     ON CONFLICT (department, kind, year) DO NOTHING",
+                    params![s.department, s.kind, s.year],
+                )
+                .map_err(db)?;
+                let first: i64 = tx
+                    .query_row(
+                        "UPDATE number_series SET next = next + ?4
+                         WHERE department = ?1 AND kind = ?2 AND year = ?3 RETURNING next - ?4",
+                        params![s.department, s.kind, s.year, count],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
+                tx.execute(
+                    "INSERT INTO number_grants (department, kind, year, first, count, device, at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![s.department, s.kind, s.year, first, count, device, at_ms],
+                )
+                .map_err(db)?;
+                out.push(Some(u32::try_from(first).map_err(|e| StorageError::Database(Box::new(e)))?));
+            }
+            tx.commit().map_err(db)?;
+            Ok(out)
         })
         .await
     }
