@@ -31,6 +31,40 @@ DEPARTMENTS = [
     ("jsj", "平湖市住房和城乡建设局", "建设局", "平建"),
 ]
 
+# Per department: (administrative review authority (复议机关, 复议法 2023 第二十四条: the government at
+# the same level, or for a vertically led branch its superior), the court, contact, whether its orders
+# are titled by kind (fire: 责令立即改正 / 责令限期改正, 规定 19)).
+LEGAL_DEPARTMENT = {
+    "zhzf": ("平湖市人民政府", "平湖市人民法院", "综合执法局法制科 0573-85011201", False),
+    "scjg": ("平湖市人民政府", "平湖市人民法院", "市场监管局法规科 0573-85012315", False),
+    "sthj": ("嘉兴市生态环境局", "平湖市人民法院", "生态环境分局执法大队 0573-85013369", False),
+    "wsjk": ("平湖市人民政府", "平湖市人民法院", "卫生健康局监督科 0573-85014120", False),
+    "yjgl": ("平湖市人民政府", "平湖市人民法院", "应急管理局执法大队 0573-85015350", False),
+    "xfjy": ("平湖市人民政府", "平湖市人民法院", "消防救援大队防火监督科 0573-85016119", True),
+    "nync": ("平湖市人民政府", "平湖市人民法院", "农业农村局执法大队 0573-85017116", False),
+    "jtys": ("平湖市人民政府", "平湖市人民法院", "交通运输局执法大队 0573-85018128", False),
+    "jsj": ("平湖市人民政府", "平湖市人民法院", "建设局安全监督站 0573-85019110", False),
+}
+
+# Per department: (the power to inspect, the power to order rectification), where no matter says more.
+DEPARTMENT_POWERS = {
+    "zhzf": ("《城市市容和环境卫生管理条例》第四条", "《中华人民共和国行政处罚法》第二十八条第一款"),
+    "scjg": ("《中华人民共和国食品安全法》第一百一十条", "《中华人民共和国行政处罚法》第二十八条第一款"),
+    "sthj": ("《中华人民共和国环境保护法》第二十四条", "《中华人民共和国行政处罚法》第二十八条第一款"),
+    "wsjk": ("《公共场所卫生管理条例》第十条", "《中华人民共和国行政处罚法》第二十八条第一款"),
+    "yjgl": ("《中华人民共和国安全生产法》第六十五条", "《中华人民共和国安全生产法》第六十五条第一款第（三）项"),
+    "xfjy": ("《中华人民共和国消防法》第五十三条", "《中华人民共和国消防法》第六十条第一款第（一）项"),
+    "nync": ("《农药管理条例》第四十一条", "《中华人民共和国行政处罚法》第二十八条第一款"),
+    "jtys": ("《中华人民共和国道路运输条例》第五十九条", "《中华人民共和国行政处罚法》第二十八条第一款"),
+    "jsj": ("《建设工程安全生产管理条例》第四十三条", "《建设工程安全生产管理条例》第四十三条第一款第（三）项"),
+}
+
+# Matters whose powers differ from their department's.
+MATTER_POWERS = {
+    "SCJG-001": ("《中华人民共和国食品安全法》第一百一十条", "《中华人民共和国食品安全法》第一百二十六条第一款"),
+    "XFJY-001": ("《中华人民共和国消防法》第五十三条", "《中华人民共和国消防法》第六十条第一款第（一）项"),
+}
+
 PF = {"type": "pass_fail"}
 TEXT = {"type": "text"}
 PHOTO = {"type": "photo"}
@@ -91,7 +125,7 @@ MATTERS = [
         ("是否设置有限空间警示标识", PF), ("是否制定作业审批制度", PF)]),
     ("yjgl", "粉尘防爆安全检查", "《工贸企业粉尘防爆安全规定》第十条", [
         ("除尘系统是否规范设置", PF), ("粉尘清扫记录是否完整", PF)]),
-    ("xfjy", "消防安全检查", "《中华人民共和国消防法》第十六条", [
+    ("xfjy", "消防安全检查", "《中华人民共和国消防法》第十六条第一款第（二）项", [
         ("消防设施器材是否完好有效", PF), ("疏散通道、安全出口是否畅通", PF), ("灭火器压力表读数", num("MPa", 0, 3)),
         ("消防控制室照片", PHOTO)]),
     ("xfjy", "人员密集场所消防检查", "《机关、团体、企业、事业单位消防安全管理规定》第二十一条", [
@@ -217,6 +251,28 @@ def main():
     for d_index, (dept, _, _, _) in enumerate(DEPARTMENTS):
         inspector = next(i for i in inspectors if i["id"] == f"{dept}-03")
         inspector["conflicts"] = [enterprises[(d_index * 7 + 3) % len(enterprises)]["uscc"]]
+
+    # What the legal documents print (added last, with no draw from the random generator above, so
+    # everything before stays as it was): each department's administrative review authority, the
+    # court, a contact line; each matter's power to inspect and power to order rectification; each
+    # enterprise's legal representative and licences (主体资格证照).
+    for d in departments:
+        review, court, contact, order_titles = LEGAL_DEPARTMENT[d["id"]]
+        d["review_authority"] = review
+        d["court"] = court
+        d["contact"] = contact
+        if order_titles:
+            d["order_titles_by_kind"] = True
+    for m in matters:
+        power, order = MATTER_POWERS.get(m["id"], DEPARTMENT_POWERS[m["department"]])
+        m["power_basis"] = power
+        m["order_basis"] = order
+    people = random.Random("legal representatives")
+    for e in enterprises:
+        e["legal_representative"] = people.choice(SURNAMES) + people.choice(GIVEN)
+        e["licences"] = [f"营业执照（统一社会信用代码 {e['uscc']}）"]
+        if e["industry"] in ("餐饮", "食品生产", "批发零售", "住宿"):
+            e["licences"].append(f"食品经营许可证（JY{e['uscc'][8:17]}{people.randrange(10000, 99999)}）")
 
     data = {"departments": departments, "inspectors": inspectors, "enterprises": enterprises, "matters": matters}
     out = pathlib.Path(__file__).with_name("pinghu-directory.json")

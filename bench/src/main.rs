@@ -363,12 +363,18 @@ fn sixty_point_directory() -> Directory {
         name: format!("{id} 局"),
         short_name: id.into(),
         document_prefix: None,
+        review_authority: None,
+        court: None,
+        contact: None,
+        order_titles_by_kind: false,
     };
     let matter = |d: &str| InspectionMatter {
         id: format!("{d}-M").parse().expect("literal"),
         department: d.parse().expect("literal"),
         title: "综合检查".into(),
         legal_basis: "《中华人民共和国安全生产法》".into(),
+        power_basis: None,
+        order_basis: None,
         check_points: (0..30)
             .map(|i| CheckPoint {
                 id: format!("{d}-{i:02}").parse().expect("literal"),
@@ -669,6 +675,8 @@ fn documents(base: &Path, rounds: usize) {
             role: "现场负责人".into(),
             phone: None,
             recusal: Recusal::NotRequested,
+            id_number: None,
+            statement: None,
         };
         s.record_party(code, party).expect("party");
         for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {

@@ -183,8 +183,14 @@ fn facts_per_write(base: &Path, rounds: usize) {
     let code = s.create_task(draft).expect("task").code;
     s.check_in(&code, Position::wgs84(30.7, 121.0, 5).expect("position")).expect("check in");
     s.show_identity(&code).expect("identity");
-    let party =
-        PartyDraft { name: "沈建国".into(), role: "店长".into(), phone: None, recusal: Recusal::NotRequested };
+    let party = PartyDraft {
+        name: "沈建国".into(),
+        role: "店长".into(),
+        phone: None,
+        recusal: Recusal::NotRequested,
+        id_number: None,
+        statement: None,
+    };
     s.record_party(&code, party).expect("party");
     for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
         s.answer(&code, &id.parse().expect("literal"), AnswerValue::Pass, None, vec![]).expect("answer");

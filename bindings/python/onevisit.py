@@ -3833,7 +3833,7 @@ class PartyInput:
     """
     The party's representative as entered on site.
 """
-    def __init__(self, *, name:str, role:str, phone:typing.Optional[str] = _DEFAULT, recusal_reason:typing.Optional[str] = _DEFAULT):
+    def __init__(self, *, name:str, role:str, phone:typing.Optional[str] = _DEFAULT, recusal_reason:typing.Optional[str] = _DEFAULT, id_number:typing.Optional[str] = _DEFAULT, statement:typing.Optional[str] = _DEFAULT):
         self.name = name
         self.role = role
         if phone is _DEFAULT:
@@ -3844,12 +3844,20 @@ class PartyInput:
             self.recusal_reason = None
         else:
             self.recusal_reason = recusal_reason
+        if id_number is _DEFAULT:
+            self.id_number = None
+        else:
+            self.id_number = id_number
+        if statement is _DEFAULT:
+            self.statement = None
+        else:
+            self.statement = statement
         
         
 
     
     def __str__(self):
-        return "PartyInput(name={}, role={}, phone={}, recusal_reason={})".format(self.name, self.role, self.phone, self.recusal_reason)
+        return "PartyInput(name={}, role={}, phone={}, recusal_reason={}, id_number={}, statement={})".format(self.name, self.role, self.phone, self.recusal_reason, self.id_number, self.statement)
     def __eq__(self, other):
         if self.name != other.name:
             return False
@@ -3858,6 +3866,10 @@ class PartyInput:
         if self.phone != other.phone:
             return False
         if self.recusal_reason != other.recusal_reason:
+            return False
+        if self.id_number != other.id_number:
+            return False
+        if self.statement != other.statement:
             return False
         return True
 
@@ -3869,6 +3881,8 @@ class _UniffiFfiConverterTypePartyInput(_UniffiConverterRustBuffer):
             role=_UniffiFfiConverterString.read(buf),
             phone=_UniffiFfiConverterOptionalString.read(buf),
             recusal_reason=_UniffiFfiConverterOptionalString.read(buf),
+            id_number=_UniffiFfiConverterOptionalString.read(buf),
+            statement=_UniffiFfiConverterOptionalString.read(buf),
         )
 
     @staticmethod
@@ -3877,6 +3891,8 @@ class _UniffiFfiConverterTypePartyInput(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.role)
         _UniffiFfiConverterOptionalString.check_lower(value.phone)
         _UniffiFfiConverterOptionalString.check_lower(value.recusal_reason)
+        _UniffiFfiConverterOptionalString.check_lower(value.id_number)
+        _UniffiFfiConverterOptionalString.check_lower(value.statement)
 
     @staticmethod
     def write(value, buf):
@@ -3884,6 +3900,8 @@ class _UniffiFfiConverterTypePartyInput(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.role, buf)
         _UniffiFfiConverterOptionalString.write(value.phone, buf)
         _UniffiFfiConverterOptionalString.write(value.recusal_reason, buf)
+        _UniffiFfiConverterOptionalString.write(value.id_number, buf)
+        _UniffiFfiConverterOptionalString.write(value.statement, buf)
 
 @dataclass
 class PhotoInfo:

@@ -52,6 +52,8 @@ impl DeviceStore {
                 Some(reason) => Recusal::Requested { reason },
                 None => Recusal::NotRequested,
             },
+            id_number: party.id_number,
+            statement: party.statement,
         };
         self.lock::<RecordError>()?.record_party(&code, draft)?;
         Ok(())

@@ -219,6 +219,12 @@ pub struct PartyInput {
     /// The reason, when the party asks for an inspector's recusal (申请回避).
     #[uniffi(default = None)]
     pub recusal_reason: Option<String>,
+    /// The representative's identity document number, if shown.
+    #[uniffi(default = None)]
+    pub id_number: Option<String>,
+    /// Their statement and defence (陈述申辩), printed in the on-site record.
+    #[uniffi(default = None)]
+    pub statement: Option<String>,
 }
 
 /// A problem found, as entered.

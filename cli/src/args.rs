@@ -237,6 +237,12 @@ pub(crate) enum RecordCommand {
         /// 当事人申请回避，理由如下。
         #[arg(long)]
         recusal: Option<String>,
+        /// 在场人员的身份证件号码。
+        #[arg(long)]
+        id_number: Option<String>,
+        /// 当事人的陈述、申辩（写入笔录）。
+        #[arg(long)]
+        statement: Option<String>,
     },
     /// 填写检查项结果：pass（符合）、fail（不符合）、na（不适用）、数值、photos（配 --evidence）或文字。
     Answer {

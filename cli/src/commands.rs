@@ -165,12 +165,19 @@ fn record(store: &mut Store, step: &RecordCommand, as_json: bool) -> Result<(), 
             store.check_in(&TaskCode::parse(code)?, position)?
         }
         RecordCommand::Identity { code } => store.show_identity(&TaskCode::parse(code)?)?,
-        RecordCommand::Party { code, name, role, phone, recusal } => {
+        RecordCommand::Party { code, name, role, phone, recusal, id_number, statement } => {
             let recusal = match recusal {
                 Some(reason) => Recusal::Requested { reason: reason.clone() },
                 None => Recusal::NotRequested,
             };
-            let party = PartyDraft { name: name.clone(), role: role.clone(), phone: phone.clone(), recusal };
+            let party = PartyDraft {
+                name: name.clone(),
+                role: role.clone(),
+                phone: phone.clone(),
+                recusal,
+                id_number: id_number.clone(),
+                statement: statement.clone(),
+            };
             store.record_party(&TaskCode::parse(code)?, party)?
         }
         RecordCommand::Answer { code, check_point, value, note, evidence } => {

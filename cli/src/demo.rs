@@ -93,6 +93,8 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
             role: "现场负责人".into(),
             phone: Some("13800000000".into()),
             recusal: Recusal::NotRequested,
+            id_number: None,
+            statement: None,
         };
         a.record_party(&code, party)?;
         a.answer(&code, &cp("SCJG-001-01")?, AnswerValue::Pass, None, vec![])?;
@@ -139,6 +141,8 @@ pub(crate) fn run(dir: Option<&Path>, as_json: bool) -> Result<(), CliError> {
             role: "法定代表人".into(),
             phone: Some("13800000000".into()),
             recusal: Recusal::NotRequested,
+            id_number: None,
+            statement: None,
         };
         b.record_party(&code, party)?;
         b.add_finding(

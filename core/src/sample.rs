@@ -185,6 +185,8 @@ pub fn synthetic_city(enterprises: usize, inspectors: usize, seed: u64) -> Direc
                 credit_grade: grades[next(grades.len())],
                 town: Some(town.to_string()),
                 industry: Some(INDUSTRIES[next(INDUSTRIES.len())].to_string()),
+                legal_representative: None,
+                licences: Vec::new(),
             }
         })
         .collect();

@@ -412,6 +412,8 @@ pub fn record_joint_case(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) {
             role: "现场负责人".into(),
             phone: None,
             recusal: Recusal::NotRequested,
+            id_number: None,
+            statement: None,
         };
         s.record_party(&code, party).unwrap();
         for p in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {

@@ -50,8 +50,14 @@ fn record_fire_part(s: &mut Store, code: &TaskCode, here: Position, identity_and
     s.check_in(code, here).unwrap();
     if identity_and_party {
         s.show_identity(code).unwrap();
-        let party =
-            PartyDraft { name: "沈建国".into(), role: "店长".into(), phone: None, recusal: Recusal::NotRequested };
+        let party = PartyDraft {
+            name: "沈建国".into(),
+            role: "店长".into(),
+            phone: None,
+            recusal: Recusal::NotRequested,
+            id_number: None,
+            statement: None,
+        };
         s.record_party(code, party).unwrap();
     }
     for p in ["XFJY-001-01", "XFJY-001-02"] {
@@ -104,8 +110,14 @@ fn drawn_loop(city: &impl Deployment) {
         let mut s = a.lock().unwrap();
         s.check_in(&code, here).unwrap();
         s.show_identity(&code).unwrap();
-        let party =
-            PartyDraft { name: "沈建国".into(), role: "店长".into(), phone: None, recusal: Recusal::NotRequested };
+        let party = PartyDraft {
+            name: "沈建国".into(),
+            role: "店长".into(),
+            phone: None,
+            recusal: Recusal::NotRequested,
+            id_number: None,
+            statement: None,
+        };
         s.record_party(&code, party).unwrap();
         for p in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
             s.answer(&code, &cp(p), AnswerValue::Pass, None, vec![]).unwrap();

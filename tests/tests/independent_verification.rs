@@ -33,7 +33,12 @@ fn signatures_and_canonical_json_verify_with_independent_implementations() {
     s.record_party(
         &code,
         PartyDraft {
-            name: "沈建国".into(), role: "法定代表人".into(), phone: None, recusal: Recusal::NotRequested
+            name: "沈建国".into(),
+            role: "法定代表人".into(),
+            phone: None,
+            recusal: Recusal::NotRequested,
+            id_number: None,
+            statement: None,
         },
     )
     .unwrap();

@@ -25,7 +25,7 @@ pub struct PersonBlock {
 }
 
 /// The inspected party.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartyBlock {
     /// Registered name.
     pub name: String,
@@ -39,6 +39,15 @@ pub struct PartyBlock {
     pub representative_role: Option<String>,
     /// Their phone.
     pub phone: Option<String>,
+    /// The representative's identity document number, if recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub representative_id: Option<String>,
+    /// The enterprise's legal representative (法定代表人), as registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_representative: Option<String>,
+    /// Its licences establishing its standing (主体资格证照).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licences: Vec<String>,
 }
 
 /// Where the inspection took place.
@@ -63,6 +72,9 @@ pub struct CheckBlock {
     pub matter: String,
     /// Its legal basis.
     pub legal_basis: String,
+    /// The power to inspect (e.g. 消防法第五十三条), if the catalogue names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_basis: Option<String>,
     /// Check point id.
     pub check_point: String,
     /// What was checked.
@@ -88,6 +100,13 @@ pub struct FindingBlock {
     pub rectification_required: bool,
     /// The deadline (YYYY-MM-DD).
     pub deadline: Option<String>,
+    /// To be put right at once (责令立即改正): no deadline after the day of the inspection.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub immediate: bool,
+    /// The power to order its rectification (e.g. 消防法第六十条第一款第（一）项), if the
+    /// catalogue names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_basis: Option<String>,
 }
 
 /// The operative part of an order to rectify.
@@ -99,6 +118,18 @@ pub struct OrderBlock {
     pub deadline: String,
     /// The party's rights of review and appeal.
     pub rights: String,
+    /// 责令立即改正 or 责令限期改正.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind_zh: String,
+    /// The number of the on-site record the order follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_site_record: Option<String>,
+    /// The contact (office and telephone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// The date of issue (YYYY-MM-DD, Beijing).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub issued_on: String,
 }
 
 /// A legal document's content: what every signature covers, as canonical JSON.
@@ -141,6 +172,9 @@ pub struct DocumentContent {
     pub identity_shown: Vec<String>,
     /// The party's answer on recusal.
     pub recusal: String,
+    /// The party's statement and defence (陈述申辩), if they made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party_statement: Option<String>,
     /// Check results (on-site record).
     pub checks: Vec<CheckBlock>,
     /// Findings (all, or the issuing department's requiring rectification for an order).
@@ -152,8 +186,8 @@ pub struct DocumentContent {
 }
 
 impl DocumentContent {
-    /// Whether two versions say the same thing: equal apart from number, version, heads, recorder
-    /// and rendering time. A new version is made only when this is false.
+    /// Whether two versions say the same thing: equal apart from number, version, heads, recorder,
+    /// rendering time and the date of issue it gives. A new version is made only when this is false.
     pub fn same_substance(&self, other: &DocumentContent) -> bool {
         let strip = |c: &DocumentContent| DocumentContent {
             number: String::new(),
@@ -161,6 +195,8 @@ impl DocumentContent {
             record_heads: Vec::new(),
             recorder: PersonBlock::default(),
             rendered_at_ms: 0,
+            // The date of issue follows the rendering time: not a change of substance.
+            order: c.order.clone().map(|o| OrderBlock { issued_on: String::new(), ..o }),
             ..c.clone()
         };
         strip(self) == strip(other)
@@ -187,7 +223,14 @@ pub fn render_text(d: &DocumentContent, signed: &[SignedStatement]) -> String {
     if let Some(rep) = &d.party.representative {
         let role = d.party.representative_role.as_deref().unwrap_or("");
         let phone = d.party.phone.as_deref().map(|p| format!("，联系电话 {p}")).unwrap_or_default();
-        let _ = writeln!(o, "当事人代表：{rep}（{role}）{phone}");
+        let id = d.party.representative_id.as_deref().map(|i| format!("，身份证件号码 {i}")).unwrap_or_default();
+        let _ = writeln!(o, "在场人员：{rep}（{role}{id}）{phone}");
+    }
+    if let Some(legal) = &d.party.legal_representative {
+        let _ = writeln!(o, "法定代表人（负责人）：{legal}");
+    }
+    if !d.party.licences.is_empty() {
+        let _ = writeln!(o, "主体资格证照：{}", d.party.licences.join("；"));
     }
     match d.kind {
         DocumentKind::OnSiteRecord => on_site_body(d, &mut o),
@@ -308,7 +351,18 @@ fn on_site_body(d: &DocumentContent, o: &mut String) {
     for c in &d.checks {
         if c.matter != matter {
             matter.clone_from(&c.matter);
-            let _ = writeln!(o, "【{}】{}（依据：{}）", c.department, c.matter, c.legal_basis);
+            match &c.power_basis {
+                Some(power) => {
+                    let _ = writeln!(
+                        o,
+                        "【{}】{}（检查依据：{power}；检查内容依据：{}）",
+                        c.department, c.matter, c.legal_basis
+                    );
+                }
+                None => {
+                    let _ = writeln!(o, "【{}】{}（依据：{}）", c.department, c.matter, c.legal_basis);
+                }
+            }
         }
         let note = c.note.as_deref().map(|n| format!("（{n}）")).unwrap_or_default();
         let photos = if c.evidence.is_empty() { String::new() } else { format!(" [照片 {} 张]", c.evidence.len()) };
@@ -320,22 +374,55 @@ fn on_site_body(d: &DocumentContent, o: &mut String) {
     } else {
         let _ = writeln!(o, "发现问题：");
         for (i, f) in d.findings.iter().enumerate() {
-            let deadline = f.deadline.as_deref().map(|x| format!("，应于 {x} 前改正")).unwrap_or_default();
+            let deadline = match (f.immediate, f.deadline.as_deref()) {
+                (true, _) if f.rectification_required => "，应立即改正".to_string(),
+                (_, Some(x)) => format!("，应于 {x} 前改正"),
+                _ => String::new(),
+            };
             let _ = writeln!(o, "  {}. 【{}】{}（{}）{}", i + 1, f.department, f.problem, f.legal_basis, deadline);
+        }
+    }
+    let _ = writeln!(o);
+    match &d.party_statement {
+        Some(said) => {
+            let _ = writeln!(o, "当事人陈述、申辩：{said}");
+        }
+        None => {
+            let _ = writeln!(o, "当事人陈述、申辩：当事人未提出陈述、申辩。");
         }
     }
 }
 
 fn order_body(d: &DocumentContent, o: &mut String) {
     let _ = writeln!(o);
-    let _ = writeln!(o, "经查，你单位存在下列问题：");
+    let on_site = d.order.as_ref().and_then(|x| x.on_site_record.as_deref());
+    match on_site {
+        Some(record) => {
+            let _ = writeln!(o, "经查（见现场检查笔录 {record}），你单位存在下列问题：");
+        }
+        None => {
+            let _ = writeln!(o, "经查，你单位存在下列问题：");
+        }
+    }
     for (i, f) in d.findings.iter().enumerate() {
         let _ = writeln!(o, "  {}. {}", i + 1, f.problem);
         let _ = writeln!(o, "     违反了{}的规定。", f.legal_basis);
+        let when = match (f.immediate, f.deadline.as_deref()) {
+            (true, _) => "立即改正".to_string(),
+            (false, Some(x)) => format!("于 {x} 前改正"),
+            (false, None) => "改正".to_string(),
+        };
+        let basis = f.order_basis.as_deref().map(|b| format!("依据{b}的规定，")).unwrap_or_default();
+        let _ = writeln!(o, "     {basis}责令你单位{when}。");
     }
     if let Some(order) = &d.order {
         let _ = writeln!(o, "{}", order.requirement);
-        let _ = writeln!(o, "改正期限：{}", order.deadline);
         let _ = writeln!(o, "{}", order.rights);
+        if let Some(contact) = &order.contact {
+            let _ = writeln!(o, "联系人及电话：{contact}");
+        }
+        if !order.issued_on.is_empty() {
+            let _ = writeln!(o, "{}    {}", d.issuer, order.issued_on);
+        }
     }
 }

@@ -13,8 +13,16 @@ pub struct InspectionMatter {
     pub department: DepartmentId,
     /// Title, e.g. 食品经营许可及经营过程检查.
     pub title: String,
-    /// The legal basis (法律依据) cited in findings about this matter.
+    /// The legal basis (法律依据) cited in findings about this matter: the duty, to 款 and 项.
     pub legal_basis: String,
+    /// The provision giving the department the power to inspect (e.g. 消防法第五十三条): the
+    /// basis of the inspection printed in the on-site record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_basis: Option<String>,
+    /// The provision giving the power to order rectification (e.g. 消防法第六十条第一款第（一）项):
+    /// the basis of an order, not the provision violated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_basis: Option<String>,
     /// The points an inspector checks and answers.
     pub check_points: Vec<CheckPoint>,
     /// The industries (行业) it applies to; empty: every industry.

@@ -17,6 +17,20 @@ pub struct Department {
     /// The issuing prefix of its document numbers (文号), e.g. 平市监; the short name if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document_prefix: Option<String>,
+    /// Where the party applies for administrative review of its decisions (复议机关), named in
+    /// the rights notice of its orders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_authority: Option<String>,
+    /// The court an action against its decisions is brought before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub court: Option<String>,
+    /// The contact printed on its orders (office and telephone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// Whether its orders are titled by kind (责令立即改正通知书 / 责令限期改正通知书, as the fire
+    /// service's are) rather than 责令改正通知书.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub order_titles_by_kind: bool,
 }
 
 impl Department {

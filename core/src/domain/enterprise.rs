@@ -61,4 +61,10 @@ pub struct Enterprise {
     /// Its industry (行业), e.g. 餐饮: which matters apply to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub industry: Option<String>,
+    /// Its legal representative (法定代表人 or 负责人), as registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_representative: Option<String>,
+    /// Its licences establishing its standing (主体资格证照), name and number each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licences: Vec<String>,
 }

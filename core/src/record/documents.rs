@@ -206,16 +206,36 @@ impl InspectionRecord {
         let arrival = self.check_in()?;
         let identity = self.identity()?;
         let end_ms = self.status_entry()?.map(|e| e.stamp.at_ms);
+        // The day of the inspection: a deadline no later than it means "at once" (责令立即改正).
+        let inspected_on = end_ms.and_then(crate::beijing::at).map(|t| t.date_naive());
+        // The matter a finding falls under: its check point's, else its department's first on the task.
+        let matter_of = |f: &super::Finding| {
+            let matters = || task.matters.iter().filter_map(|m| directory.matter(m));
+            f.check_point
+                .as_ref()
+                .and_then(|cp| matters().find(|m| m.check_points.iter().any(|p| &p.id == cp)))
+                .or_else(|| matters().find(|m| m.department == f.department))
+        };
         let findings: Vec<FindingBlock> = self
             .findings()?
             .into_iter()
             .filter(|f| kind == DocumentKind::OnSiteRecord || (&f.department == department && f.rectification_required))
-            .map(|f| FindingBlock {
-                department: dept_name(&f.department),
-                problem: f.problem,
-                legal_basis: f.legal_basis,
-                rectification_required: f.rectification_required,
-                deadline: f.deadline.map(|d| d.to_string()),
+            .map(|f| {
+                let immediate = f.rectification_required
+                    && match (f.deadline, inspected_on) {
+                        (None, _) => true,
+                        (Some(d), Some(day)) => d <= day,
+                        (Some(_), None) => false,
+                    };
+                FindingBlock {
+                    department: dept_name(&f.department),
+                    order_basis: matter_of(&f).and_then(|m| m.order_basis.clone()),
+                    problem: f.problem,
+                    legal_basis: f.legal_basis,
+                    rectification_required: f.rectification_required,
+                    deadline: f.deadline.map(|d| d.to_string()),
+                    immediate,
+                }
             })
             .collect();
         let answers = self.answers()?;
@@ -228,6 +248,7 @@ impl InspectionRecord {
                         department: dept_name(&matter.department),
                         matter: matter.title.clone(),
                         legal_basis: matter.legal_basis.clone(),
+                        power_basis: matter.power_basis.clone(),
                         check_point: point.id.to_string(),
                         title: point.title.clone(),
                         result: answer.map(|a| a.value.display_zh()).unwrap_or_else(|| "未检查".into()),
@@ -237,20 +258,38 @@ impl InspectionRecord {
                 }
             }
         }
+        let issuing = directory.department(department);
         let order = match kind {
             DocumentKind::OnSiteRecord => None,
             DocumentKind::RectificationOrder => {
-                let deadline = findings
-                    .iter()
-                    .filter_map(|f| f.deadline.clone())
-                    .max()
-                    .ok_or_else(|| DocumentError::NothingToOrder(department.to_string()))?;
+                if findings.is_empty() {
+                    return Err(DocumentError::NothingToOrder(department.to_string()).into());
+                }
+                let deadline = findings.iter().filter_map(|f| f.deadline.clone()).max().unwrap_or_default();
+                let all_at_once = findings.iter().all(|f| f.immediate);
+                let review = issuing.and_then(|d| d.review_authority.clone());
+                let court = issuing.and_then(|d| d.court.clone());
+                let on_site_record =
+                    self.latest_document(DocumentKind::OnSiteRecord, &task.lead_department)?.map(|d| d.number);
                 Some(OrderBlock {
-                    requirement: format!("根据上述规定，责令你单位于{deadline}前改正上述违法行为，并将整改情况书面报告本机关。逾期不改正的，本机关将依法处理。"),
+                    requirement: "请你单位按上列期限改正，并将整改情况书面报告本机关。逾期不改正的，本机关将依法处理。"
+                        .into(),
                     deadline,
-                    rights: "如不服本通知，可以在收到本通知书之日起六十日内依法申请行政复议，或者在六个月内依法向人民法院提起行政诉讼。".into(),
+                    rights: format!(
+                        "如不服本通知，可以在收到本通知书之日起六十日内依法向{}申请行政复议，或者在六个月内依法向{}提起行政诉讼。",
+                        review.as_deref().unwrap_or("有管辖权的行政复议机关"),
+                        court.as_deref().unwrap_or("有管辖权的人民法院")
+                    ),
+                    kind_zh: if all_at_once { "责令立即改正" } else { "责令限期改正" }.into(),
+                    on_site_record,
+                    contact: issuing.and_then(|d| d.contact.clone()),
+                    issued_on: crate::beijing::at(now_ms).map(|t| t.date_naive().to_string()).unwrap_or_default(),
                 })
             }
+        };
+        let title = match (&order, issuing) {
+            (Some(o), Some(d)) if d.order_titles_by_kind => format!("{}通知书", o.kind_zh),
+            _ => kind.title_zh().to_string(),
         };
         let inspectors: Vec<PersonBlock> = task
             .inspectors
@@ -269,7 +308,7 @@ impl InspectionRecord {
         Ok(DocumentContent {
             schema: DocumentContent::schema(),
             kind,
-            title: kind.title_zh().into(),
+            title,
             number,
             version,
             task: task.code.to_string(),
@@ -283,6 +322,9 @@ impl InspectionRecord {
                 representative: party.as_ref().map(|p| p.name.clone()),
                 representative_role: party.as_ref().map(|p| p.role.clone()),
                 phone: party.as_ref().and_then(|p| p.phone.clone()),
+                representative_id: party.as_ref().and_then(|p| p.id_number.clone()),
+                legal_representative: enterprise.and_then(|e| e.legal_representative.clone()),
+                licences: enterprise.map(|e| e.licences.clone()).unwrap_or_default(),
             },
             place: PlaceBlock {
                 address: enterprise.map(|e| e.address.clone()).unwrap_or_default(),
@@ -295,12 +337,13 @@ impl InspectionRecord {
             inspectors,
             recorder: person(recorder),
             notice: format!(
-                "我们是{}的执法人员{}，已向你出示执法证件（证号：{}），现依法对你单位进行现场检查。你有如实回答询问、协助检查的义务，有陈述、申辩的权利；如认为执法人员与你单位有直接利害关系，可以申请回避。",
+                "我们是{}的执法人员{}，已向你出示执法证件（证号：{}），现依法对你单位进行现场检查。你有如实回答询问、协助检查的义务，有陈述、申辩的权利；如认为执法人员与你单位有直接利害关系或者有其他关系可能影响公正执法的，有权申请回避。",
                 task.departments.iter().map(&dept_name).collect::<Vec<_>>().join("、"),
                 names.join("、"),
                 certificates.join("、")
             ),
             identity_shown: certificates,
+            party_statement: party.as_ref().and_then(|p| p.statement.clone()),
             recusal: match party.map(|p| p.recusal) {
                 Some(Recusal::NotRequested) => "不申请回避".into(),
                 Some(Recusal::Requested { reason }) => format!("申请回避：{reason}"),

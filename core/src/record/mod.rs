@@ -284,6 +284,10 @@ pub struct PartyDraft {
     pub phone: Option<String>,
     /// The answer on recusal.
     pub recusal: Recusal,
+    /// Their identity document number, if shown.
+    pub id_number: Option<String>,
+    /// Their statement and defence (陈述申辩), if they made one.
+    pub statement: Option<String>,
 }
 
 /// One joint-inspection record: an Automerge document plus the task it belongs to.
@@ -646,6 +650,8 @@ impl InspectionRecord {
             role: party.role,
             phone: party.phone,
             recusal: party.recusal,
+            id_number: party.id_number.filter(|s| !s.trim().is_empty()),
+            statement: party.statement.filter(|s| !s.trim().is_empty()),
             stamp: stamp.clone(),
         };
         self.doc.put(ROOT, "party", to_json(&value))?;

@@ -67,10 +67,14 @@ fn photo_ref(target: crate::evidence::CaptureTarget) -> EvidenceRef {
 /// Fills in everything `Recorded` requires.
 fn complete(r: &mut InspectionRecord, dir: &Directory) {
     r.show_identity(stamp("scjg-01", 3_000), vec!["1".into(), "2".into()]).unwrap();
-    let party =
-        PartyDraft {
-            name: "王伟".into(), role: "现场负责人".into(), phone: None, recusal: Recusal::NotRequested
-        };
+    let party = PartyDraft {
+        name: "王伟".into(),
+        role: "现场负责人".into(),
+        phone: None,
+        recusal: Recusal::NotRequested,
+        id_number: None,
+        statement: None,
+    };
     r.record_party(stamp("scjg-01", 3_000), party).unwrap();
     for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04", "XFJY-001-01", "XFJY-001-02"] {
         let by = if id.starts_with("SCJG") { "scjg-01" } else { "xfjy-01" };

@@ -107,6 +107,12 @@ pub struct PartyRepresentative {
     pub phone: Option<String>,
     /// The answer on recusal.
     pub recusal: Recusal,
+    /// Their identity document number (身份证号), if recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<String>,
+    /// What they said in their statement and defence (陈述申辩), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
     /// Who recorded it and when.
     #[serde(flatten)]
     pub stamp: Stamp,

@@ -549,6 +549,8 @@ mod legal_documents {
             role: "现场负责人".into(),
             phone: None,
             recusal: Recusal::NotRequested,
+            id_number: None,
+            statement: None,
         };
         a.record_party(&code, party).unwrap();
         for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
@@ -900,6 +902,70 @@ mod legal_documents {
     }
 
     #[test]
+    fn an_order_at_once_follows_its_on_site_record_and_the_record_prints_every_template_field() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, mut b, code) = recorded(tmp.path());
+        // The lead reopens to record the representative's ID and statement; the fire officer
+        // adds a locked exit to be cleared at once (its deadline the day of the inspection).
+        a.set_status(&code, Status::OnSite).unwrap();
+        exchange(&mut a, &mut b, &code);
+        let party = PartyDraft {
+            name: "沈建国".into(),
+            role: "现场负责人".into(),
+            phone: Some("13800000000".into()),
+            recusal: Recusal::NotRequested,
+            id_number: Some("330482198001011234".into()),
+            statement: Some("灭火器已联系供应商更换，请求从轻处理".into()),
+        };
+        a.record_party(&code, party).unwrap();
+        b.add_finding(
+            &code,
+            FindingDraft {
+                department: "xfjy".parse().unwrap(),
+                check_point: Some(cp("XFJY-001-02")),
+                problem: "安全出口上锁".into(),
+                legal_basis: "《中华人民共和国消防法》第二十八条".into(),
+                rectification_required: true,
+                deadline: Some(crate::beijing::today()),
+            },
+        )
+        .unwrap();
+        exchange(&mut b, &mut a, &code);
+        a.set_status(&code, Status::Recorded).unwrap();
+        exchange(&mut a, &mut b, &code);
+        let record = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
+        let text = crate::document::render_text(&record.content().unwrap(), &[]);
+        for expected in [
+            "在场人员：沈建国（现场负责人，身份证件号码 330482198001011234），联系电话 13800000000",
+            "法定代表人（负责人）：",
+            "主体资格证照：营业执照（统一社会信用代码",
+            "检查依据：《中华人民共和国消防法》第五十三条；检查内容依据：《中华人民共和国消防法》第十六条第一款第（二）项",
+            "检查依据：《中华人民共和国食品安全法》第一百一十条",
+            "有其他关系可能影响公正执法的，有权申请回避",
+            "当事人陈述、申辩：灭火器已联系供应商更换，请求从轻处理",
+            "安全出口上锁（《中华人民共和国消防法》第二十八条），应立即改正",
+        ] {
+            assert!(text.contains(expected), "missing {expected} in\n{text}");
+        }
+        // Both fire findings: one at once, one by its deadline; the order names the record.
+        let order = a.render_document(&code, DocumentKind::RectificationOrder, Some("xfjy".parse().unwrap())).unwrap();
+        let content = order.content().unwrap();
+        let text = crate::document::render_text(&content, &[]);
+        assert_eq!(content.title, "责令限期改正通知书", "not every finding is to be put right at once");
+        for expected in [
+            format!("经查（见现场检查笔录 {}），你单位存在下列问题：", record.number),
+            "责令你单位立即改正。".to_string(),
+            "责令你单位于 2026-12-20 前改正。".to_string(),
+        ] {
+            assert!(text.contains(&expected), "missing {expected} in\n{text}");
+        }
+        // A re-render on another day is the same version: the date of issue is no change.
+        let again = a.render_document(&code, DocumentKind::RectificationOrder, Some("xfjy".parse().unwrap())).unwrap();
+        assert_eq!(again.sha256, order.sha256);
+        assert_eq!(a.document_report(&code, &order.sha256).unwrap().matches_record, Some(true));
+    }
+
+    #[test]
     fn signing_twice_or_as_an_unassigned_inspector_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut a, _, code) = recorded(tmp.path());
@@ -1027,6 +1093,8 @@ mod legal_documents {
             role: role.into(),
             phone: None,
             recusal: Recusal::NotRequested,
+            id_number: None,
+            statement: None,
         };
         b.record_party(&code, party("法定代表人")).unwrap();
         a.record_party(&code, party("现场负责人（厨师长）")).unwrap();
@@ -1050,12 +1118,25 @@ mod legal_documents {
         assert_eq!(content.order.as_ref().unwrap().deadline, "2026-12-20");
         assert_eq!(content.inspectors.len(), 2, "the issuing department's inspectors");
         let text = crate::document::render_text(&content, &[]);
-        assert!(
-            text.contains("责令改正通知书")
-                && text.contains("行政复议")
-                && text.contains("违反了《中华人民共和国消防法》第十六条"),
-            "{text}"
-        );
+        for expected in [
+            // The fire service's own document type (规定 19), by the finding's deadline.
+            "责令限期改正通知书",
+            "违反了《中华人民共和国消防法》第十六条",
+            // The power to order, from the catalogue, not the article violated; per finding.
+            "依据《中华人民共和国消防法》第六十条第一款第（一）项的规定，责令你单位于 2026-12-20 前改正。",
+            // The review authority and the court, from the directory.
+            "依法向平湖市人民政府申请行政复议",
+            "依法向平湖市人民法院提起行政诉讼",
+            "联系人及电话：消防救援大队防火监督科 0573-85016119",
+            "法定代表人（负责人）：",
+            "主体资格证照：营业执照（统一社会信用代码",
+            "当事人签收：__________",
+        ] {
+            assert!(text.contains(expected), "missing {expected} in\n{text}");
+        }
+        let issued = content.order.as_ref().unwrap().issued_on.clone();
+        assert!(text.contains(&format!("平湖市消防救援大队    {issued}")), "the date of issue:\n{text}");
+        assert!(!text.contains("与事实相符"), "{text}");
         let err = a
             .party_act(
                 &code,

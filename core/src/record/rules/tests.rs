@@ -130,10 +130,14 @@ pub(crate) fn recorded() -> (World, Device, Device) {
     a.record.check_in_at(a.stamp(10), here).unwrap();
     b.record.check_in_at(b.stamp(10), here).unwrap();
     a.record.show_identity(a.stamp(11), vec!["1".into(), "2".into()]).unwrap();
-    let party =
-        PartyDraft {
-            name: "王伟".into(), role: "现场负责人".into(), phone: None, recusal: Recusal::NotRequested
-        };
+    let party = PartyDraft {
+        name: "王伟".into(),
+        role: "现场负责人".into(),
+        phone: None,
+        recusal: Recusal::NotRequested,
+        id_number: None,
+        statement: None,
+    };
     a.record.record_party(a.stamp(11), party).unwrap();
     let dir = w.dir.clone();
     for id in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
@@ -645,6 +649,8 @@ fn honest_edit(d: &mut Device, dir: &Directory, rng: &mut Lcg) -> Vec<Change> {
                     role: roles[rng.below(2)].into(),
                     phone: None,
                     recusal: Recusal::NotRequested,
+                    id_number: None,
+                    statement: None,
                 };
                 d.record.record_party(stamp, party).map(|_| ())
             }

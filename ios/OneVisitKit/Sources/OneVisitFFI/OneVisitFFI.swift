@@ -4399,6 +4399,14 @@ public struct PartyInput: Equatable, Hashable {
      * The reason, when the party asks for an inspector's recusal (申请回避).
      */
     public var recusalReason: String?
+    /**
+     * The representative's identity document number, if shown.
+     */
+    public var idNumber: String?
+    /**
+     * Their statement and defence (陈述申辩), printed in the on-site record.
+     */
+    public var statement: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4414,11 +4422,19 @@ public struct PartyInput: Equatable, Hashable {
          */phone: String? = nil, 
         /**
          * The reason, when the party asks for an inspector's recusal (申请回避).
-         */recusalReason: String? = nil) {
+         */recusalReason: String? = nil, 
+        /**
+         * The representative's identity document number, if shown.
+         */idNumber: String? = nil, 
+        /**
+         * Their statement and defence (陈述申辩), printed in the on-site record.
+         */statement: String? = nil) {
         self.name = name
         self.role = role
         self.phone = phone
         self.recusalReason = recusalReason
+        self.idNumber = idNumber
+        self.statement = statement
     }
 
     
@@ -4440,7 +4456,9 @@ public struct FfiConverterTypePartyInput: FfiConverterRustBuffer {
                 name: FfiConverterString.read(from: &buf), 
                 role: FfiConverterString.read(from: &buf), 
                 phone: FfiConverterOptionString.read(from: &buf), 
-                recusalReason: FfiConverterOptionString.read(from: &buf)
+                recusalReason: FfiConverterOptionString.read(from: &buf), 
+                idNumber: FfiConverterOptionString.read(from: &buf), 
+                statement: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -4449,6 +4467,8 @@ public struct FfiConverterTypePartyInput: FfiConverterRustBuffer {
         FfiConverterString.write(value.role, into: &buf)
         FfiConverterOptionString.write(value.phone, into: &buf)
         FfiConverterOptionString.write(value.recusalReason, into: &buf)
+        FfiConverterOptionString.write(value.idNumber, into: &buf)
+        FfiConverterOptionString.write(value.statement, into: &buf)
     }
 }
 

@@ -5670,6 +5670,16 @@ data class PartyInput (
      * The reason, when the party asks for an inspector's recusal (申请回避).
      */
     var `recusalReason`: kotlin.String? = null 
+    , 
+    /**
+     * The representative's identity document number, if shown.
+     */
+    var `idNumber`: kotlin.String? = null 
+    , 
+    /**
+     * Their statement and defence (陈述申辩), printed in the on-site record.
+     */
+    var `statement`: kotlin.String? = null 
     
 ){
     
@@ -5690,6 +5700,8 @@ public object FfiConverterTypePartyInput: FfiConverterRustBuffer<PartyInput> {
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -5697,7 +5709,9 @@ public object FfiConverterTypePartyInput: FfiConverterRustBuffer<PartyInput> {
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterString.allocationSize(value.`role`) +
             FfiConverterOptionalString.allocationSize(value.`phone`) +
-            FfiConverterOptionalString.allocationSize(value.`recusalReason`)
+            FfiConverterOptionalString.allocationSize(value.`recusalReason`) +
+            FfiConverterOptionalString.allocationSize(value.`idNumber`) +
+            FfiConverterOptionalString.allocationSize(value.`statement`)
     )
 
     override fun write(value: PartyInput, buf: ByteBuffer) {
@@ -5705,6 +5719,8 @@ public object FfiConverterTypePartyInput: FfiConverterRustBuffer<PartyInput> {
             FfiConverterString.write(value.`role`, buf)
             FfiConverterOptionalString.write(value.`phone`, buf)
             FfiConverterOptionalString.write(value.`recusalReason`, buf)
+            FfiConverterOptionalString.write(value.`idNumber`, buf)
+            FfiConverterOptionalString.write(value.`statement`, buf)
     }
 }
 
