@@ -98,7 +98,36 @@ fn an_exported_bundle_verifies_and_every_kind_of_tampering_is_named() {
     let bounded = |kind: &str| report.checks.iter().filter(|c| c.kind == kind && c.detail.contains("前已收到")).count();
     assert_eq!(bounded("document"), 5, "every signature is bounded by a server receipt: {:#?}", report.checks);
     assert_eq!(bounded("capture"), 2, "so is every capture: {:#?}", report.checks);
-    assert!(std::fs::read_to_string(bag.join("data/evidence-list.csv")).unwrap().contains("现场照片"));
+    let list = std::fs::read_to_string(bag.join("data/evidence-list.csv")).unwrap();
+    assert!(list.contains("现场照片"));
+    // The list names people by name and certificate number, says where documents were made, where
+    // each item came from, how it was extracted and what it proves; a drawing names its document.
+    for expected in [
+        "操作人（姓名、执法证号）",
+        "（执法证号 330482",
+        "来源/载体",
+        "提取方法",
+        "证明对象",
+        "证明检查项 XFJY-001-04 的现场情况",
+        "签于文书 现场检查笔录",
+    ] {
+        assert!(list.contains(expected), "missing {expected} in\n{list}");
+    }
+    let document_row = list.lines().find(|l| l.contains("电子文书：现场检查笔录")).unwrap();
+    assert!(document_row.contains("浙江省平湖市"), "the place of a document: {document_row}");
+    assert!(!document_row.contains("\"scjg-01\""), "no internal ids: {document_row}");
+    let extraction = std::fs::read_to_string(bag.join("data/extraction-record.txt")).unwrap();
+    for expected in [
+        "电子数据提取笔录",
+        "提取人：",
+        "同时在场的执法人员：",
+        "电子数据持有人：",
+        "提取方法：",
+        "data/evidence-list.csv（SHA-256",
+        "提取人签名",
+    ] {
+        assert!(extraction.contains(expected), "missing {expected} in\n{extraction}");
+    }
 
     let tampered = |name: &str, change: &dyn Fn(&Path)| -> VerifyReport {
         let copy = city.path().join(name);

@@ -84,6 +84,10 @@ struct ListItem {
     operator: String,
     device: String,
     task: String,
+    /// Where the data came from and on what (来源/载体).
+    source: String,
+    /// What it is to prove (证明对象).
+    purpose: String,
 }
 
 /// The payload being written: manifests and the evidence list grow as files go in.
@@ -161,6 +165,95 @@ pub fn export(
     result
 }
 
+/// An officer as the evidence list names them: name and certificate number (the id when the
+/// directory does not know them).
+fn officer_line(directory: &crate::domain::Directory, id: &str) -> String {
+    let found = id.parse().ok().and_then(|i| directory.inspector(&i));
+    match found {
+        Some(i) => format!("{}（执法证号 {}）", i.name, i.certificate_number),
+        None => id.to_string(),
+    }
+}
+
+/// The 电子数据提取笔录 of the export: when, where, by whom (the exporting officer and the second
+/// officer of their department on each task), from whom (the party), how, with what, what (the
+/// list's hash), and the lines each signs on paper.
+fn extraction_record(
+    store: &mut Store,
+    directory: &crate::domain::Directory,
+    tasks: &[TaskCode],
+    method: &str,
+    p: &Payload<'_>,
+    list: &Digests,
+) -> Result<String, BundleError> {
+    use std::fmt::Write;
+    let me = store.inspector().cloned();
+    let my_department = me.as_ref().and_then(|i| directory.inspector(i)).map(|i| i.department.clone());
+    let device = store.device_key().device_id();
+    let mut o = String::new();
+    let _ = writeln!(o, "电子数据提取笔录");
+    let _ = writeln!(o, "（依据《市场监督管理电子数据取证暂行规定》等规定制作，随证据包一并封存）");
+    let _ = writeln!(o);
+    let _ = writeln!(o, "提取时间：{}（北京时间）", crate::beijing::date_time(crate::store::now_ms()));
+    let _ = writeln!(o, "提取地点：执法终端 {device}");
+    let _ = writeln!(
+        o,
+        "提取人：{}",
+        me.as_ref().map(|i| officer_line(directory, i.as_str())).unwrap_or_else(|| "（本机未设执法人员）".into())
+    );
+    for code in tasks {
+        let record = store.record(code)?;
+        let task = record.task().clone();
+        let party = record.party()?;
+        let enterprise = directory.enterprise(&task.enterprise);
+        let second: Vec<String> = task
+            .inspectors
+            .iter()
+            .filter(|i| Some(*i) != me.as_ref())
+            .filter(|i| directory.inspector(i).map(|x| Some(&x.department) == my_department.as_ref()).unwrap_or(false))
+            .map(|i| officer_line(directory, i.as_str()))
+            .collect();
+        let _ = writeln!(o);
+        let _ = writeln!(o, "任务（检查码）：{code}");
+        let _ = writeln!(
+            o,
+            "电子数据持有人：{}（统一社会信用代码 {}）",
+            enterprise.map(|e| e.name.as_str()).unwrap_or_default(),
+            task.enterprise
+        );
+        if let Some(party) = party {
+            let _ = writeln!(o, "在场人员（见证）：{}（{}）", party.name, party.role);
+        }
+        let _ = writeln!(
+            o,
+            "同时在场的执法人员：{}",
+            if second.is_empty() {
+                "（本部门无其他执法人员参加该任务）".to_string()
+            } else {
+                second.join("、")
+            }
+        );
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "提取方法：{method}。");
+    let _ = writeln!(o, "使用工具：OneVisit {}，于执法终端 {device} 上运行。", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        o,
+        "提取的电子数据：共 {} 个文件，{} 字节，逐项列于电子数据清单 data/evidence-list.csv（SHA-256 {}）。",
+        p.sha256.len(),
+        p.progress.bytes,
+        list.sha256
+    );
+    let _ = writeln!(
+        o,
+        "完整性校验：任何人可用执法平台公布的根公钥离线核验（onevisit verify 证据包 --root 根公钥），或用 sha256sum -c manifest-sha256.txt 核对每个文件。"
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(o, "提取人签名：__________    __________        日期：__________");
+    let _ = writeln!(o, "电子数据持有人（或见证人）签名：__________        日期：__________");
+    Ok(o)
+}
+
 fn export_new(
     store: &mut Store,
     tasks: &[TaskCode],
@@ -187,6 +280,7 @@ fn export_new(
     };
     let mut summary = ExportSummary::default();
     let blobs = store.blobs()?;
+    let directory = store.directory()?;
     // Every certificate of every writer, by device and serial: this device's whole history (a
     // signature made before it enrolled again is checked against the certificate of its time).
     let mut certificates: BTreeMap<String, BTreeMap<String, SignedCertificate>> = BTreeMap::new();
@@ -218,13 +312,17 @@ fn export_new(
             });
         }
         let digests = p.add_bytes(&format!("data/records/{task}.automerge"), &snapshot)?;
+        let premises = directory.enterprise(&record.task().enterprise).map(|e| e.address.clone()).unwrap_or_default();
+        let officer = |id: &str| officer_line(&directory, id);
         p.items.push(ListItem {
+            source: "执法终端检查记录（各执法人员设备离线记录后经同步合并，含每一步的作者与时间）".into(),
+            purpose: "证明现场检查的过程、结果与修改历史".into(),
             kind: "检查记录（含全部修改历史）".into(),
             format: "Automerge".into(),
             path: format!("data/records/{task}.automerge"),
             digests,
             time_ms: None,
-            place: String::new(),
+            place: premises.clone(),
             operator: String::new(),
             device: String::new(),
             task: task.clone(),
@@ -239,6 +337,15 @@ fn export_new(
             let capture_path = format!("data/captures/{}.json", e.capture.hash());
             p.add_bytes(&capture_path, &json(&e.capture)?)?;
             summary.photos += 1;
+            let purpose = match &e.target {
+                crate::evidence::CaptureTarget::PartySignature(_) => "证明当事人（或见证人）在该文书上签名".to_string(),
+                crate::evidence::CaptureTarget::CheckPoint(point) => format!("证明检查项 {point} 的现场情况"),
+                t => format!("证明{t}的现场情况"),
+            };
+            let source = format!(
+                "执法终端 {} 拍摄或采集的原始文件（未经任何修改，采集记录由该设备签名）",
+                capture.as_ref().map(|c| c.device.as_str()).unwrap_or("（未知）")
+            );
             let kind = match &e.target {
                 // A drawing signs one document: the list names which (number, version, hash).
                 crate::evidence::CaptureTarget::PartySignature(doc) => {
@@ -252,6 +359,8 @@ fn export_new(
                 t => format!("现场照片（{t}）"),
             };
             p.items.push(ListItem {
+                source,
+                purpose,
                 kind,
                 format: e.mime.clone(),
                 path,
@@ -269,7 +378,7 @@ fn export_new(
                         format!("{lat:.6}, {lon:.6}（{}，{source}）", pos.datum)
                     })
                     .unwrap_or_default(),
-                operator: e.stamp.by.to_string(),
+                operator: officer(e.stamp.by.as_str()),
                 device: capture.as_ref().map(|c| c.device.clone()).unwrap_or_default(),
                 task: task.clone(),
             });
@@ -279,11 +388,14 @@ fn export_new(
             let digests = p.add_bytes(&format!("{dir}/document.json"), d.canonical.as_bytes())?;
             let list: Vec<_> = sigs.into_iter().map(|(_, s)| s).collect();
             p.add_bytes(&format!("{dir}/signatures.json"), &json(&list)?)?;
+            let statements: Vec<_> = list.iter().filter_map(|s| s.verify(&d.sha256).ok()).collect();
             if let Ok(content) = d.content() {
-                let statements: Vec<_> = list.iter().filter_map(|s| s.verify(&d.sha256).ok()).collect();
                 let text = crate::document::render_text(&content, &statements);
                 p.add_bytes(&format!("{dir}/document.txt"), text.as_bytes())?;
             }
+            let mut signing_devices: Vec<&str> = statements.iter().map(|s| s.device.as_str()).collect();
+            signing_devices.sort_unstable();
+            signing_devices.dedup();
             summary.documents += 1;
             p.items.push(ListItem {
                 kind: format!(
@@ -297,10 +409,16 @@ fn export_new(
                 path: format!("{dir}/document.json"),
                 digests,
                 time_ms: Some(d.stamp.at_ms),
-                place: String::new(),
-                operator: d.stamp.by.to_string(),
-                device: String::new(),
+                place: premises.clone(),
+                operator: officer(d.stamp.by.as_str()),
+                device: signing_devices.join("、"),
                 task: task.clone(),
+                source: "执法终端依检查记录生成的电子文书（签名所覆盖的规范化字节），签名设备见“设备”栏".into(),
+                purpose: match d.kind {
+                    crate::document::DocumentKind::OnSiteRecord => "证明现场检查情况及执法人员、当事人的签署",
+                    crate::document::DocumentKind::RectificationOrder => "证明已责令当事人改正及其期限",
+                }
+                .into(),
             });
         }
     }
@@ -323,9 +441,11 @@ fn export_new(
         digests,
         time_ms: entries.last().and_then(|e| e.entry()).map(|e| e.device_time_ms),
         place: String::new(),
-        operator: store.inspector().map(|i| i.to_string()).unwrap_or_default(),
+        operator: store.inspector().map(|i| officer_line(&directory, i.as_str())).unwrap_or_default(),
         device: device.clone(),
         task: String::new(),
+        source: "导出设备的审计日志（逐条由设备签名，经服务器检查点确认）".into(),
+        purpose: "证明各项操作的执行人、时间与顺序未被改动".into(),
     });
     if let Some(proofs) = &options.proofs {
         summary.proven_entries = proofs.proofs.len() as u64;
@@ -358,8 +478,9 @@ fn export_new(
 
     // The 电子数据清单.
     let mut csv = String::from(
-        "\u{feff}序号,类型,格式,文件,SHA-256,大小（字节）,采集/形成时间（北京时间）,地点,操作人,设备,任务编号\n",
+        "\u{feff}序号,类型,格式,文件,SHA-256,大小（字节）,采集/形成时间（北京时间）,地点,操作人（姓名、执法证号）,设备,任务编号,来源/载体,提取方法,证明对象\n",
     );
+    let method = "从执法终端导出为 OneVisit 证据包（BagIt 1.0），原始文件逐字节复制，附 SHA-256/SHA-512 清单与设备封签";
     for (i, item) in p.items.iter().enumerate() {
         let cells = [
             (i + 1).to_string(),
@@ -373,12 +494,17 @@ fn export_new(
             item.operator.clone(),
             item.device.clone(),
             item.task.clone(),
+            item.source.clone(),
+            method.to_string(),
+            item.purpose.clone(),
         ];
         let row: Vec<String> = cells.iter().map(|c| format!("\"{}\"", c.replace('"', "\"\""))).collect();
         csv.push_str(&row.join(","));
         csv.push('\n');
     }
-    p.add_bytes("data/evidence-list.csv", csv.as_bytes())?;
+    let list_digests = p.add_bytes("data/evidence-list.csv", csv.as_bytes())?;
+    let record = extraction_record(store, &directory, tasks, method, &p, &list_digests)?;
+    p.add_bytes("data/extraction-record.txt", record.as_bytes())?;
     summary.files = p.sha256.len() as u64;
     summary.bytes = p.progress.bytes;
 
@@ -477,6 +603,7 @@ data/records/    the inspection records with their whole history (Automerge)
 data/audit/      the exporting device's signed, hash-chained audit log; server checkpoint and proofs
 data/certificates/, data/revocations.json   device certificates and the revocation list
 data/evidence-list.csv   电子数据清单
+data/extraction-record.txt  电子数据提取笔录（提取人、持有人在纸面签名）
 ";
 
 /// Adds one certificate of `device` under its serial (unparsable ones under their signature, so

@@ -11,7 +11,9 @@
 //! - `data/audit/<device>.jsonl`, `data/audit/checkpoint.json`, `data/audit/proofs.json`;
 //! - `data/certificates/<device>.json`, `data/revocations.json`, `data/receipts.json` (the server's
 //!   signed receipts for these tasks);
-//! - `data/evidence-list.csv`: the 电子数据清单;
+//! - `data/evidence-list.csv`: the 电子数据清单 (with source/carrier, extraction method and what each
+//!   item is to prove; operators by name and certificate number);
+//! - `data/extraction-record.txt`: the 电子数据提取笔录 of the export;
 //! - `manifest-sha256.txt`, `manifest-sha512.txt`, `tagmanifest-sha256.txt`, `tagmanifest-sha512.txt`;
 //! - `seal/seal.json` (what is sealed), `seal/seal.sig` (raw Ed25519 signature),
 //!   `seal/device-public-key.pem`, `seal/device-certificate.json`.
