@@ -116,6 +116,11 @@ fn an_exported_bundle_verifies_and_every_kind_of_tampering_is_named() {
     let document_row = list.lines().find(|l| l.contains("电子文书：现场检查笔录")).unwrap();
     assert!(document_row.contains("浙江省平湖市"), "the place of a document: {document_row}");
     assert!(!document_row.contains("\"scjg-01\""), "no internal ids: {document_row}");
+    // The printed record: every signature with its device time and, beside it, the server's
+    // receipt time (a trusted bound); the party's statement; no blank line left.
+    let text = std::fs::read_to_string(one_file(&bag, "data/documents", "document.txt")).unwrap();
+    assert_eq!(text.matches("服务器确认收到时间不晚于").count(), 5, "{text}");
+    assert!(!text.contains("__________") && text.contains("当事人意见：以上笔录我已看过，与事实相符。"), "{text}");
     let extraction = std::fs::read_to_string(bag.join("data/extraction-record.txt")).unwrap();
     for expected in [
         "电子数据提取笔录",

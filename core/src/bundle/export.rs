@@ -291,6 +291,7 @@ fn export_new(
 
     for code in tasks {
         let task = code.to_string();
+        let receipts = store.verified_receipts(code)?;
         let record = store.record(code)?;
         for (d, c) in record.certificates()? {
             add_certificate(&mut certificates, &d, c);
@@ -390,7 +391,8 @@ fn export_new(
             p.add_bytes(&format!("{dir}/signatures.json"), &json(&list)?)?;
             let statements: Vec<_> = list.iter().filter_map(|s| s.verify(&d.sha256).ok()).collect();
             if let Ok(content) = d.content() {
-                let text = crate::document::render_text(&content, &statements);
+                let received = crate::record::documents::received_times(record, &receipts, &d.sha256)?;
+                let text = crate::document::render_page(&content, &statements, &received);
                 p.add_bytes(&format!("{dir}/document.txt"), text.as_bytes())?;
             }
             let mut signing_devices: Vec<&str> = statements.iter().map(|s| s.device.as_str()).collect();

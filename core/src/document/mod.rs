@@ -8,7 +8,7 @@ pub mod signature;
 
 use serde::{Deserialize, Serialize};
 
-pub use render::{DocumentContent, render_text};
+pub use render::{DocumentContent, render_page, render_text};
 pub use signature::{DocumentSignature, SignatureRole, SignedStatement};
 
 /// The schema tag of documents written by this code.

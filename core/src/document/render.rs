@@ -212,6 +212,16 @@ impl DocumentContent {
 /// line filled with who signed and when, the party's signature and statement, or their refusal
 /// with its reason and witness. `signed` holds statements that verified against this document.
 pub fn render_text(d: &DocumentContent, signed: &[SignedStatement]) -> String {
+    render_page(d, signed, &std::collections::HashMap::new())
+}
+
+/// [`render_text`] with, beside each signature's device time, the trusted time: the server
+/// received it no later than `received[(device, device time)]` (from its signed receipts).
+pub fn render_page(
+    d: &DocumentContent,
+    signed: &[SignedStatement],
+    received: &std::collections::HashMap<(String, i64), i64>,
+) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{}", d.issuer);
     let _ = writeln!(o, "{}", d.title);
@@ -237,7 +247,7 @@ pub fn render_text(d: &DocumentContent, signed: &[SignedStatement]) -> String {
         DocumentKind::RectificationOrder => order_body(d, &mut o),
     }
     let _ = writeln!(o);
-    signature_block(d, signed, &mut o);
+    signature_block(d, signed, received, &mut o);
     let _ = writeln!(o);
     let _ = writeln!(o, "检查码：{}", d.task);
     let _ = writeln!(o, "文书版本：第 {} 版（版本为文书元数据，不属于文号）", d.version);
@@ -248,8 +258,18 @@ pub fn render_text(d: &DocumentContent, signed: &[SignedStatement]) -> String {
 
 /// The signature lines: every officer the document names (signed, with the time, or blank), then
 /// the party's signature or refusal.
-fn signature_block(d: &DocumentContent, signed: &[SignedStatement], o: &mut String) {
+fn signature_block(
+    d: &DocumentContent,
+    signed: &[SignedStatement],
+    received: &std::collections::HashMap<(String, i64), i64>,
+    o: &mut String,
+) {
     let time = |ms: i64| crate::beijing::date_time(ms);
+    // The trusted time beside the device's: when the server had it at the latest.
+    let trusted = |s: &SignedStatement| match received.get(&(s.device.clone(), s.device_time_ms)) {
+        Some(at) => format!("；服务器确认收到时间不晚于 {}（北京时间）", time(*at)),
+        None => "；尚未经服务器确认收到".to_string(),
+    };
     let officer_signed = |p: &PersonBlock| {
         signed.iter().find(|s| match &s.signer {
             SignatureRole::Inspector { inspector, certificate_number } => {
@@ -267,11 +287,12 @@ fn signature_block(d: &DocumentContent, signed: &[SignedStatement], o: &mut Stri
             Some(s) => {
                 let _ = writeln!(
                     o,
-                    "执法人员签名：{}（{}，执法证号 {}） 已电子签名，设备时间 {}（北京时间）",
+                    "执法人员签名：{}（{}，执法证号 {}） 已电子签名，设备时间 {}（北京时间）{}",
                     p.name,
                     p.department,
                     p.certificate_number,
-                    time(s.device_time_ms)
+                    time(s.device_time_ms),
+                    trusted(s)
                 );
             }
             None => {
@@ -284,12 +305,13 @@ fn signature_block(d: &DocumentContent, signed: &[SignedStatement], o: &mut Stri
         }
     }
     let party = signed.iter().find(|s| !matches!(s.signer, SignatureRole::Inspector { .. }));
+    let party_trusted = party.map(trusted).unwrap_or_default();
     match party.map(|s| (&s.signer, s.device_time_ms)) {
         Some((SignatureRole::Party { name, party_role, signature_image_sha256, statement, attested_by }, at)) => {
             let _ = writeln!(o, "当事人意见：{statement}。");
             let _ = writeln!(
                 o,
-                "当事人签名：{name}（{party_role}）手写签名，图像 SHA-256 {}…，{}（北京时间），执法人员 {attested_by} 见证",
+                "当事人签名：{name}（{party_role}）手写签名，图像 SHA-256 {}…，设备时间 {}（北京时间）{party_trusted}，执法人员 {attested_by} 见证",
                 &signature_image_sha256[..16.min(signature_image_sha256.len())],
                 time(at)
             );
@@ -312,7 +334,7 @@ fn signature_block(d: &DocumentContent, signed: &[SignedStatement], o: &mut Stri
             };
             let _ = writeln!(
                 o,
-                "见证人：{witness}{detail}，{witness_signed}；执法人员 {attested_by} 于 {}（北京时间）记录在案",
+                "见证人：{witness}{detail}，{witness_signed}；执法人员 {attested_by} 于设备时间 {}（北京时间）记录在案{party_trusted}",
                 time(at)
             );
         }

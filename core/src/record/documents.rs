@@ -624,6 +624,40 @@ impl InspectionRecord {
     }
 }
 
+/// For each signature over a version, keyed by (device, device time): the earliest time a
+/// server receipt shows the server held it — a bound from the server's clock, not the device's.
+pub type ReceivedTimes = std::collections::HashMap<(String, i64), i64>;
+
+/// The [`ReceivedTimes`] of the signatures over `sha256` in `record`, from `receipts` (verified
+/// already; any order).
+pub fn received_times(
+    record: &mut InspectionRecord,
+    receipts: &[crate::sync::statements::Receipt],
+    sha256: &str,
+) -> Result<ReceivedTimes, RecordError> {
+    let id = record.task().code.to_string();
+    let mut held: Vec<(i64, Vec<automerge::ChangeHash>)> = receipts
+        .iter()
+        .filter_map(|r| {
+            let d = r.records.iter().find(|d| d.id == id)?;
+            Some((r.received_at_ms, crate::sync::wire::heads_from_hex(&d.heads)?))
+        })
+        .collect();
+    held.sort_by_key(|(at, _)| *at);
+    let wanted = record.signatures(sha256)?.len();
+    let mut out = ReceivedTimes::new();
+    for (at, heads) in held {
+        if out.len() >= wanted {
+            break;
+        }
+        let Some(then) = record.at(&heads) else { continue };
+        for statement in then.verified_statements(sha256).unwrap_or_default() {
+            out.entry((statement.device, statement.device_time_ms)).or_insert(at);
+        }
+    }
+    Ok(out)
+}
+
 /// The number of the earliest first version among `versions` (by time rendered, then hash).
 fn first_number(versions: &[DocumentVersion]) -> Option<String> {
     versions

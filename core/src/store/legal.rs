@@ -247,11 +247,25 @@ impl Store {
         Ok(report)
     }
 
-    /// A document version as printed: its text with every signature made on it so far.
+    /// A document version as printed: its text with every signature made on it so far, each
+    /// with its device time and the server's receipt time beside it.
     pub fn printed_document(&mut self, code: &TaskCode, sha256: &str) -> Result<String, StoreError> {
+        let receipts = self.verified_receipts(code)?;
         let record = self.record(code)?;
         let content = record.document(sha256)?.content().map_err(RecordError::from)?;
-        Ok(crate::document::render_text(&content, &record.verified_statements(sha256)?))
+        let received = crate::record::documents::received_times(record, &receipts, sha256)?;
+        Ok(crate::document::render_page(&content, &record.verified_statements(sha256)?, &received))
+    }
+
+    /// The server's receipts this device holds that name `code` and verify under the tenant root.
+    pub fn verified_receipts(&self, code: &TaskCode) -> Result<Vec<crate::sync::statements::Receipt>, StoreError> {
+        let Some(account) = self.sync_account()? else { return Ok(Vec::new()) };
+        Ok(self
+            .receipts()?
+            .iter()
+            .filter(|r| r.canonical.contains(code.as_str()))
+            .filter_map(|r| crate::sync::statements::verify_receipt(r, &account.root_public_key).ok())
+            .collect())
     }
 
     /// Every document version of a task, by kind, department and version.

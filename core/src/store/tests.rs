@@ -694,6 +694,7 @@ mod legal_documents {
         // The page shows every signature: four officers with their times, the party's statement.
         let printed = a.printed_document(&code, &v1.sha256).unwrap();
         assert_eq!(printed.matches("已电子签名").count(), 4, "{printed}");
+        assert_eq!(printed.matches("尚未经服务器确认收到").count(), 5, "never synced: no trusted time yet\n{printed}");
         assert!(!printed.contains("__________"), "{printed}");
         assert!(printed.contains("当事人意见：以上笔录我已看过，与事实相符。"), "{printed}");
         assert!(printed.contains("当事人签名：沈建国（现场负责人）手写签名"), "{printed}");
