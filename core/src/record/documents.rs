@@ -375,8 +375,7 @@ impl InspectionRecord {
         kind: DocumentKind,
         department: &DepartmentId,
     ) -> Result<Option<DocumentVersion>, RecordError> {
-        let versions: Vec<DocumentVersion> =
-            self.documents()?.into_iter().filter(|d| d.kind == kind && &d.department == department).collect();
+        let versions = self.versions_of(kind, department)?;
         let Some(number) = first_number(&versions) else { return Ok(None) };
         Ok(versions
             .into_iter()
@@ -392,9 +391,12 @@ impl InspectionRecord {
         kind: DocumentKind,
         department: &DepartmentId,
     ) -> Result<Option<String>, RecordError> {
-        let versions: Vec<DocumentVersion> =
-            self.documents()?.into_iter().filter(|d| d.kind == kind && &d.department == department).collect();
-        Ok(first_number(&versions))
+        Ok(first_number(&self.versions_of(kind, department)?))
+    }
+
+    /// Every version of the document of this kind from this department, whatever its number.
+    fn versions_of(&self, kind: DocumentKind, department: &DepartmentId) -> Result<Vec<DocumentVersion>, RecordError> {
+        Ok(self.documents()?.into_iter().filter(|d| d.kind == kind && &d.department == department).collect())
     }
 
     /// Keeps a rendered version in the record.
