@@ -306,15 +306,25 @@ fn signature_block(
     }
     let party = signed.iter().find(|s| !matches!(s.signer, SignatureRole::Inspector { .. }));
     let party_trusted = party.map(trusted).unwrap_or_default();
+    // An order's party act is its service (送达): how, when, and the receipt or the refusal.
+    let order = d.kind == DocumentKind::RectificationOrder;
     match party.map(|s| (&s.signer, s.device_time_ms)) {
         Some((SignatureRole::Party { name, party_role, signature_image_sha256, statement, attested_by }, at)) => {
-            let _ = writeln!(o, "当事人意见：{statement}。");
+            let label = if order { "受送达人签收" } else { "当事人意见" };
+            let _ = writeln!(o, "{label}：{statement}。");
             let _ = writeln!(
                 o,
                 "当事人签名：{name}（{party_role}）手写签名，图像 SHA-256 {}…，设备时间 {}（北京时间）{party_trusted}，执法人员 {attested_by} 见证",
                 &signature_image_sha256[..16.min(signature_image_sha256.len())],
                 time(at)
             );
+            if order {
+                let _ = writeln!(
+                    o,
+                    "送达记录：直接送达，受送达人 {name}（{party_role}）于 {}（北京时间，设备时间）签收{party_trusted}。",
+                    time(at)
+                );
+            }
         }
         Some((
             SignatureRole::PartyRefused {
@@ -326,7 +336,8 @@ fn signature_block(
             },
             at,
         )) => {
-            let _ = writeln!(o, "当事人拒绝签字。拒签理由：{reason}。");
+            let refused = if order { "受送达人拒绝签收" } else { "当事人拒绝签字" };
+            let _ = writeln!(o, "{refused}。拒签理由：{reason}。");
             let detail = witness_detail.as_deref().map(|d| format!("（{d}）")).unwrap_or_default();
             let witness_signed = match witness_signature_image_sha256 {
                 Some(image) => format!("见证人已手写签名，图像 SHA-256 {}…", &image[..16.min(image.len())]),
@@ -337,6 +348,13 @@ fn signature_block(
                 "见证人：{witness}{detail}，{witness_signed}；执法人员 {attested_by} 于设备时间 {}（北京时间）记录在案{party_trusted}",
                 time(at)
             );
+            if order {
+                let _ = writeln!(
+                    o,
+                    "送达记录：受送达人拒绝签收，执法人员在见证人 {witness} 见证下将本文书留置送达（设备时间 {}，北京时间）{party_trusted}。",
+                    time(at)
+                );
+            }
         }
         _ => {
             let _ = match d.kind {
@@ -344,6 +362,9 @@ fn signature_block(
                 DocumentKind::RectificationOrder => writeln!(o, "当事人签收：__________（待当事人签收）"),
             };
             let _ = writeln!(o, "当事人签名：__________          日期：__________");
+            if order {
+                let _ = writeln!(o, "送达记录：尚未送达。");
+            }
         }
     }
 }

@@ -831,7 +831,8 @@ mod legal_documents {
         let report = d.sign_document(&code, &order.sha256).unwrap();
         assert!(report.signed, "{report:?}");
         let printed = d.printed_document(&code, &order.sha256).unwrap();
-        assert!(printed.contains("当事人意见：本文书已收到。") || printed.contains("本文书已收到"), "{printed}");
+        assert!(printed.contains("受送达人签收：本文书已收到。"), "{printed}");
+        assert!(printed.contains("送达记录：直接送达，受送达人 沈建国（现场负责人）于"), "{printed}");
         assert!(!printed.contains("与事实相符"), "an order's receipt is not the record's sentence:\n{printed}");
     }
 
@@ -964,6 +965,27 @@ mod legal_documents {
         let again = a.render_document(&code, DocumentKind::RectificationOrder, Some("xfjy".parse().unwrap())).unwrap();
         assert_eq!(again.sha256, order.sha256);
         assert_eq!(a.document_report(&code, &order.sha256).unwrap().matches_record, Some(true));
+    }
+
+    #[test]
+    fn an_order_refused_by_the_party_is_served_by_leaving_it_before_a_witness() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, _, code) = recorded(tmp.path());
+        let order = a.render_document(&code, DocumentKind::RectificationOrder, Some("xfjy".parse().unwrap())).unwrap();
+        let refusal = PartyAct::Refused {
+            reason: "不同意整改期限".into(),
+            witness: "社区网格员 李娜".into(),
+            witness_detail: Some("身份证 330482199001011234".into()),
+        };
+        a.party_act(&code, &order.sha256, refusal, None).unwrap();
+        let printed = a.printed_document(&code, &order.sha256).unwrap();
+        for expected in [
+            "受送达人拒绝签收。拒签理由：不同意整改期限。",
+            "送达记录：受送达人拒绝签收，执法人员在见证人 社区网格员 李娜 见证下将本文书留置送达",
+        ] {
+            assert!(printed.contains(expected), "missing {expected} in\n{printed}");
+        }
+        assert!(!printed.contains("尚未送达") && !printed.contains("本文书已收到"), "{printed}");
     }
 
     #[test]
@@ -1132,6 +1154,7 @@ mod legal_documents {
             "法定代表人（负责人）：",
             "主体资格证照：营业执照（统一社会信用代码",
             "当事人签收：__________",
+            "送达记录：尚未送达。",
         ] {
             assert!(text.contains(expected), "missing {expected} in\n{text}");
         }
