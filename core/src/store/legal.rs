@@ -111,6 +111,9 @@ impl Store {
             Ok(())
         };
         let dept = department.clone();
+        if matches!(allocated, Allocation::Agency(_)) {
+            self.numbers_spent();
+        }
         self.change_locked(
             code,
             AuditAction::RenderDocument,

@@ -210,6 +210,9 @@ pub struct Store {
     stamps: Stamps,
     /// The lock file every writer of this store takes before its write transaction.
     write_lock: std::fs::File,
+    /// When this handle last looked for document-number series it runs low on (`None`: never,
+    /// or a number was spent since).
+    numbers_checked: Option<std::time::Instant>,
 }
 
 /// When the directory data and the enrolment were last written: cheap to read, so the copies in
@@ -283,6 +286,7 @@ impl Store {
             seen_version: None,
             stamps: Stamps::default(),
             write_lock,
+            numbers_checked: None,
         };
         store.load_account()?;
         store.stamps = stored_stamps(&store.conn)?;
@@ -496,6 +500,8 @@ impl Store {
 
     /// Creates several tasks in one transaction: all of them or, if any is invalid, none.
     pub fn create_tasks(&mut self, drafts: Vec<TaskDraft>) -> Result<Vec<Task>, StoreError> {
+        // New tasks may need number series this device holds none of.
+        self.numbers_spent();
         self.write(|s| s.create_tasks_locked(drafts))
     }
 
@@ -722,6 +728,7 @@ impl Store {
         let task = record.task().clone();
         let code = task.code.clone();
         let now = now_ms();
+        self.numbers_spent();
         let tx = &self.conn;
         tx.execute(
             "INSERT INTO tasks (code, json, created_at_ms) VALUES (?1, ?2, ?3)",

@@ -25,7 +25,29 @@ pub(crate) struct Reserved {
     pub number: u32,
 }
 
+/// How long a handle trusts its last look for low series (unless it spent a number since, or the
+/// sync brought records): the look reads every open task (≈ 70 ms at 20,000), too much for each
+/// no-op sync.
+pub const RECHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
 impl Store {
+    /// [`Store::number_needs`], unless this handle looked less than [`RECHECK_AFTER`] ago and has
+    /// spent no number since (then nothing, without reading); `force` looks anyway (the sync
+    /// brought records: new tasks may need new series).
+    pub fn number_needs_due(&mut self, force: bool) -> Result<Vec<NumberSeries>, StoreError> {
+        if !force && self.numbers_checked.is_some_and(|at| at.elapsed() < RECHECK_AFTER) {
+            return Ok(Vec::new());
+        }
+        let needs = self.number_needs()?;
+        self.numbers_checked = Some(std::time::Instant::now());
+        Ok(needs)
+    }
+
+    /// Forgets the last look for low series (a number was spent, or a task arrived).
+    pub(crate) fn numbers_spent(&mut self) {
+        self.numbers_checked = None;
+    }
+
     /// The series this device issues documents in and holds fewer than [`LOW_WATER`] unused
     /// numbers of, this year: the on-site records of the departments leading its open tasks and
     /// the orders of every department taking part.

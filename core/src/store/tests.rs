@@ -904,6 +904,32 @@ mod legal_documents {
     }
 
     #[test]
+    fn a_sync_looks_for_low_number_series_once_in_a_while_or_when_a_task_arrives() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, _, _) = recorded(tmp.path());
+        assert_eq!(a.number_needs_due(false).unwrap().len(), 3, "the first look reads");
+        assert!(a.number_needs_due(false).unwrap().is_empty(), "a look moments ago is trusted");
+        assert_eq!(a.number_needs_due(true).unwrap().len(), 3, "unless the sync brought records");
+        // A task created on the device (here for the environmental and health departments) makes
+        // the next look due.
+        let directory = sample::directory().unwrap();
+        let mut draft = sample::joint_task_draft(&directory, 3, day(21));
+        draft.lead_department = "sthj".parse().unwrap();
+        draft.departments = vec!["sthj".parse().unwrap(), "wsjk".parse().unwrap()];
+        draft.inspectors = vec!["sthj-01".parse().unwrap(), "wsjk-01".parse().unwrap()];
+        draft.lead_inspector = "sthj-01".parse().unwrap();
+        draft.matters = vec!["STHJ-001".parse().unwrap(), "WSJK-001".parse().unwrap()];
+        a.create_task(draft).unwrap();
+        let needs: Vec<String> =
+            a.number_needs_due(false).unwrap().into_iter().map(|s| format!("{}/{}", s.department, s.kind)).collect();
+        assert!(
+            needs.contains(&"sthj/on_site_record".to_string())
+                && needs.contains(&"wsjk/rectification_order".to_string()),
+            "{needs:?}"
+        );
+    }
+
+    #[test]
     fn an_order_at_once_follows_its_on_site_record_and_the_record_prints_every_template_field() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut a, mut b, code) = recorded(tmp.path());

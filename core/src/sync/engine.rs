@@ -499,12 +499,15 @@ impl Run<'_> {
         let mut store = self.store.lock()?;
         let mut records = Vec::new();
         let first_contact = self.first_round && self.cursor == 0;
-        // Number blocks ride on the first request, and on one more once the feed is read.
-        let check_numbers =
-            self.first_round || (!self.feed_more && !std::mem::replace(&mut self.numbers_rechecked, true));
-        let number_blocks: Vec<super::wire::NumberSeries> = if check_numbers {
+        // Number blocks ride on the first request (when a look is due), and on one more once the
+        // feed is read if it brought records (new tasks may need new series).
+        let recheck = !self.first_round
+            && !self.feed_more
+            && self.report.progress.records_pulled > 0
+            && !std::mem::replace(&mut self.numbers_rechecked, true);
+        let number_blocks: Vec<super::wire::NumberSeries> = if self.first_round || recheck {
             store
-                .number_needs()?
+                .number_needs_due(recheck)?
                 .into_iter()
                 .filter(|s| !self.numbers_asked.contains(s))
                 .take(super::wire::MAX_NUMBER_SERIES_PER_REQUEST)
