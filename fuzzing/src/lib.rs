@@ -237,7 +237,11 @@ pub fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let directory = onevisit_core::sample::directory().expect("the sample directory");
         let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
-        let draft = onevisit_core::sample::joint_task_draft(&directory, 0, day);
+        // The team as the stored artifacts were made against (one officer of each department):
+        // a hostile change names the fixture's creation change as its dependency, so the
+        // fixture's bytes must not follow the sample task as it grows.
+        let mut draft = onevisit_core::sample::joint_task_draft(&directory, 0, day);
+        draft.inspectors = vec!["scjg-01".parse().expect("literal"), "xfjy-01".parse().expect("literal")];
         let code = TaskCode::parse("330482-20261201-FA22FA22").expect("code");
         let task = Task::from_draft(draft, code, &directory).expect("task");
         let root = fixed_key(0);
