@@ -500,9 +500,11 @@ impl Run<'_> {
         let mut records = Vec::new();
         let first_contact = self.first_round && self.cursor == 0;
         // Number blocks ride on the first request (when a look is due), and on one more once the
-        // feed is read if it brought records (new tasks may need new series).
+        // feed is read and every record it announced is in, if it brought records (new tasks may
+        // need new series; a look before the last of them arrives is made due again by them).
         let recheck = !self.first_round
             && !self.feed_more
+            && self.pulls.is_empty()
             && self.report.progress.records_pulled > 0
             && !std::mem::replace(&mut self.numbers_rechecked, true);
         let number_blocks: Vec<super::wire::NumberSeries> = if self.first_round || recheck {
