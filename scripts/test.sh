@@ -47,6 +47,10 @@ fi
 command -v npm >/dev/null || { echo "Node.js 20 and npm are required (apt-get install nodejs npm)" >&2; exit 1; }
 (cd console-tests && npm ci --no-audit --no-fund --loglevel=error)
 
+# A run from a clean clone gains nothing from incremental compilation, which kept a second copy of
+# every workspace crate (≈ 1.2 GB); set CARGO_INCREMENTAL=1 to keep it while iterating.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 log=$(mktemp)
 lint_log=$(mktemp)
 lint_pid=""

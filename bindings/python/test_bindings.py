@@ -3,6 +3,7 @@
 Run by scripts/test.sh: `python3 bindings/python/test_bindings.py target/debug`.
 """
 
+import atexit
 import os
 import shutil
 import sys
@@ -15,6 +16,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def load(lib_dir):
     """Copies the module beside the library (where uniffi's loader looks) and imports it."""
     work = tempfile.mkdtemp()
+    # The copied library is ~100 MB: never leave it behind.
+    atexit.register(shutil.rmtree, work, True)
     shutil.copy(os.path.join(HERE, "onevisit.py"), work)
     shutil.copy(os.path.join(lib_dir, "libonevisit_ffi.so"), work)
     sys.path.insert(0, work)
@@ -26,6 +29,7 @@ def load(lib_dir):
 class BindingsTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dir, True)
         self.key = onevisit.KeyProtection.KEY_FILE(os.path.join(self.dir, "k"))
 
     def test_a_new_store_knows_its_inspector_and_device_key(self):
