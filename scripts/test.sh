@@ -4,8 +4,8 @@
 # the Python bindings' smoke test; the Kotlin library's JUnit suite on the JVM (Maven, against the
 # host build of the core and a real server process); and, beside them, rustfmt, clippy, rustdoc and
 # cargo-deny (scripts/lints.sh, all required).
-# Needs Rust (cargo), python3, openssl, Java 17, Maven, Node.js with npm, PostgreSQL's programs and
-# Chromium and Firefox ESR (installed with apt-get when missing and run as root); installs from npm
+# Needs Rust (cargo), python3, openssl, Java 17, Maven, Node.js with npm, PostgreSQL's programs,
+# poppler-utils and Chromium and Firefox ESR (installed with apt-get when missing and run as root); installs from npm
 # playwright-core and puppeteer-core (console-tests/package-lock.json) and from PyPI the independent
 # implementations the tests check our signatures, canonical JSON and evidence bundles with
 # (cryptography, rfc8785, bagit); Maven fetches Kotlin, coroutines, JNA and JUnit from Maven Central.
@@ -28,6 +28,16 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v pg_conf
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   else
     echo "PostgreSQL is required (apt-get install postgresql, or set ONEVISIT_PG_BIN)" >&2; exit 1
+  fi
+fi
+
+# The PDF golden tests read the printed documents back with poppler (pdftotext, pdftoppm, pdffonts,
+# pdfimages), a PDF reader independent of the writer.
+if ! command -v pdftotext >/dev/null || ! command -v pdftoppm >/dev/null; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils >/dev/null
+  else
+    echo "The PDF tests need poppler-utils (apt-get install poppler-utils)" >&2; exit 1
   fi
 fi
 

@@ -563,6 +563,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_device_info() != 47338:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_method_devicestore_document_pdf() != 20243:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_document_text() != 12245:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_documents() != 25457:
@@ -707,6 +709,9 @@ _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_departments.restype =
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_device_info.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_device_info.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_document_pdf.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_document_pdf.restype = ctypes.c_uint16
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_document_text.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_document_text.restype = ctypes.c_uint16
@@ -906,6 +911,13 @@ _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_device_info.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_device_info.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_document_pdf.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_document_pdf.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_document_text.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -8113,6 +8125,12 @@ class DeviceStoreProtocol(typing.Protocol):
         Who this device is and where it is enrolled.
 """
         raise NotImplementedError
+    def document_pdf(self, code: str,sha256: str) -> bytes:
+        """
+        A document version printed to PDF (A4 pages, each with its signature block, page number and
+        the document's hash as a QR code), for printing or sharing.
+"""
+        raise NotImplementedError
     def document_text(self, code: str,sha256: str) -> str:
         """
         A document version as printed, with every signature made on it so far.
@@ -8449,6 +8467,28 @@ class DeviceStore(DeviceStoreProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_device_info,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def document_pdf(self, code: str,sha256: str) -> bytes:
+        """
+        A document version printed to PDF (A4 pages, each with its signature block, page number and
+        the document's hash as a QR code), for printing or sharing.
+"""
+        
+        _UniffiFfiConverterString.check_lower(code)
+
+        _UniffiFfiConverterString.check_lower(sha256)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(code),
+            _UniffiFfiConverterString.lower(sha256),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBytes.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeRecordError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_document_pdf,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)

@@ -254,6 +254,13 @@ impl DeviceStore {
         Ok(self.lock::<RecordError>()?.printed_document(&code, &sha256)?)
     }
 
+    /// A document version printed to PDF (A4 pages, each with its signature block, page number and
+    /// the document's hash as a QR code), for printing or sharing.
+    pub fn document_pdf(&self, code: String, sha256: String) -> Result<Vec<u8>, RecordError> {
+        let code = task_code(&code)?;
+        Ok(self.lock::<RecordError>()?.printed_pdf(&code, &sha256)?)
+    }
+
     /// Every document version of a task with its signatures.
     pub fn documents(&self, code: String) -> Result<Vec<DocumentStatus>, RecordError> {
         let code = task_code(&code)?;

@@ -459,6 +459,16 @@ pub(crate) enum DocumentCommand {
         /// 版本的 SHA-256（或其唯一前缀）。
         document: String,
     },
+    /// 把文书的某个版本打印为 PDF（A4 分页，逐页签名栏、页码和文书哈希二维码）。
+    Pdf {
+        /// 任务编号。
+        code: String,
+        /// 版本的 SHA-256（或其唯一前缀）。
+        document: String,
+        /// 写到这个文件（.pdf）。
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// 列出任务的全部文书版本。
     Versions {
         /// 任务编号。

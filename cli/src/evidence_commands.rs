@@ -191,6 +191,17 @@ pub(crate) fn document(store: &mut Store, command: &DocumentCommand, as_json: bo
             let version = store.record(&code)?.document(&sha).map_err(onevisit_core::store::StoreError::from)?;
             if as_json { outln!("{}", version.canonical) } else { out!("{}", store.printed_document(&code, &sha)?) }
         }
+        DocumentCommand::Pdf { code, document, out } => {
+            let code = TaskCode::parse(code)?;
+            let sha = resolve(store, &code, document)?;
+            let pdf = store.printed_pdf(&code, &sha)?;
+            write(out, &pdf)?;
+            if as_json {
+                outln!("{}", json!({"path": out, "bytes": pdf.len(), "sha256": sha}));
+            } else {
+                outln!("已打印文书 {} 到 {}（{} 字节）", &sha[..12.min(sha.len())], out.display(), pdf.len());
+            }
+        }
         DocumentCommand::Versions { code } => {
             let code = TaskCode::parse(code)?;
             let versions = store.documents(&code)?;

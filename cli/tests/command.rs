@@ -377,6 +377,15 @@ fn photos_documents_and_the_task_code_work_from_the_command_line() {
     assert!(verified.contains("已签署 ✓"), "{verified}");
     let text = a.ok(&["document", "show", &code, &doc[..16]]);
     assert!(text.contains("现场检查笔录") && text.contains("执法证号"), "{text}");
+    // The printout: a PDF with the page's text, written where asked.
+    let pdf = a.store().join("record.pdf");
+    let printed = a.json(&["document", "pdf", &code, &doc[..16], "--out", pdf.to_str().unwrap()]);
+    assert_eq!(printed["sha256"], doc.as_str());
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-") && bytes.len() as u64 == printed["bytes"].as_u64().unwrap());
+    let (status, err) = a.fails(&["document", "pdf", &code, &doc[..16], "--out", "/nonexistent/dir/x.pdf"]);
+    assert_ne!(status, 0);
+    assert!(err.contains("/nonexistent/dir/x.pdf"), "names the file it could not write: {err}");
     let order = a.json(&["document", "render", &code, "--kind", "order", "--department", "xfjy"]);
     assert!(order["number"].as_str().unwrap().starts_with("平消责改〔"));
     let versions = a.json(&["document", "versions", &code]);

@@ -29,6 +29,14 @@ pub fn png(text: &str) -> Result<Vec<u8>, QrError> {
     Ok(out)
 }
 
+/// `text` as a QR code's modules (error correction M, no quiet zone): the side, and whether each
+/// module is dark, row by row; for drawing it as vectors (a PDF page).
+pub fn modules(text: &str) -> Result<(usize, Vec<bool>), QrError> {
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|_| QrError::TooLong)?;
+    Ok((code.width(), code.to_colors().into_iter().map(|c| c == qrcode::Color::Dark).collect()))
+}
+
 /// `text` as a QR code in SVG (error correction M, 4-module quiet zone), for a web page.
 pub fn svg(text: &str) -> Result<String, QrError> {
     let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)

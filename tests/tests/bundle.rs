@@ -121,6 +121,14 @@ fn an_exported_bundle_verifies_and_every_kind_of_tampering_is_named() {
     let text = std::fs::read_to_string(one_file(&bag, "data/documents", "document.txt")).unwrap();
     assert_eq!(text.matches("服务器确认收到时间不晚于").count(), 5, "{text}");
     assert!(!text.contains("__________") && text.contains("当事人意见：以上笔录我已看过，与事实相符。"), "{text}");
+    // The printout beside it, read back by an independent PDF reader (poppler): the same signatures,
+    // numbered pages, the handwriting the bundle carries.
+    let pdf = one_file(&bag, "data/documents", "document.pdf");
+    let out = std::process::Command::new("pdftotext").args(["-enc", "UTF-8"]).arg(&pdf).arg("-").output();
+    let printed = String::from_utf8(out.expect("pdftotext (apt-get install poppler-utils)").stdout).unwrap();
+    assert_eq!(printed.matches("已电子签名").count(), 4, "{printed}");
+    assert!(printed.replace(' ', "").contains("第1页共"), "{printed}");
+    assert!(!printed.contains("手写签名图像不在本设备"), "the bundle carries the handwriting:\n{printed}");
     let extraction = std::fs::read_to_string(bag.join("data/extraction-record.txt")).unwrap();
     for expected in [
         "电子数据提取笔录",

@@ -394,6 +394,17 @@ fn export_new(
                 let received = crate::record::documents::received_times(record, &receipts, &d.sha256)?;
                 let text = crate::document::render_page(&content, &statements, &received);
                 p.add_bytes(&format!("{dir}/document.txt"), text.as_bytes())?;
+                // The printout, with the handwriting the bundle carries (checked against its hash).
+                let mut images = crate::document::pdf::Handwriting::new();
+                for sha in statements.iter().filter_map(|s| s.handwriting()) {
+                    if let Ok(bytes) = std::fs::read(blobs.path_of(sha))
+                        && crate::audit::sha256_hex(&bytes) == sha
+                    {
+                        images.insert(sha.to_string(), bytes);
+                    }
+                }
+                let pdf = crate::document::render_pdf(&content, &d.sha256, &statements, &received, &images)?;
+                p.add_bytes(&format!("{dir}/document.pdf"), &pdf)?;
             }
             let mut signing_devices: Vec<&str> = statements.iter().map(|s| s.device.as_str()).collect();
             signing_devices.sort_unstable();
@@ -601,6 +612,7 @@ OneVisit 电子证据包 / evidence bundle (BagIt 1.0, RFC 8493)
 data/media/      evidence originals, named by their SHA-256
 data/captures/   signed capture records (who, when, where, which device)
 data/documents/  legal documents: document.json (the signed bytes), signatures.json, document.txt
+                 and document.pdf (the printout: numbered pages, handwriting, the hash as a QR code)
 data/records/    the inspection records with their whole history (Automerge)
 data/audit/      the exporting device's signed, hash-chained audit log; server checkpoint and proofs
 data/certificates/, data/revocations.json   device certificates and the revocation list

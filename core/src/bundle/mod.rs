@@ -72,6 +72,9 @@ pub enum BundleError {
     /// Encoding a statement failed (a bug).
     #[error(transparent)]
     Canonical(#[from] crate::canonical::CanonicalError),
+    /// A document could not be printed to PDF.
+    #[error(transparent)]
+    Pdf(#[from] crate::document::PdfError),
 }
 
 impl BundleError {

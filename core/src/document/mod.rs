@@ -3,11 +3,13 @@
 
 pub mod completeness;
 pub mod number;
+pub mod pdf;
 pub mod render;
 pub mod signature;
 
 use serde::{Deserialize, Serialize};
 
+pub use pdf::{PdfError, render_pdf};
 pub use render::{DocumentContent, render_page, render_text};
 pub use signature::{DocumentSignature, SignatureRole, SignedStatement};
 

@@ -222,11 +222,25 @@ pub fn render_page(
     signed: &[SignedStatement],
     received: &std::collections::HashMap<(String, i64), i64>,
 ) -> String {
+    let mut o = heading(d).join("\n");
+    o.push_str("\n\n");
+    o.push_str(&render_body(d, signed, received));
+    o
+}
+
+/// The lines at the head of the first page: the issuing agency, the title, the number.
+pub fn heading(d: &DocumentContent) -> [&str; 3] {
+    [&d.issuer, &d.title, &d.number]
+}
+
+/// Everything of [`render_page`] below the [`heading`]: the template's fields, the signature
+/// lines and the document's metadata.
+pub fn render_body(
+    d: &DocumentContent,
+    signed: &[SignedStatement],
+    received: &std::collections::HashMap<(String, i64), i64>,
+) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "{}", d.issuer);
-    let _ = writeln!(o, "{}", d.title);
-    let _ = writeln!(o, "{}", d.number);
-    let _ = writeln!(o);
     let _ = writeln!(o, "当事人：{}", d.party.name);
     let _ = writeln!(o, "统一社会信用代码：{}", d.party.uscc);
     let _ = writeln!(o, "地址：{}", d.party.address);
@@ -270,20 +284,8 @@ fn signature_block(
         Some(at) => format!("；服务器确认收到时间不晚于 {}（北京时间）", time(*at)),
         None => "；尚未经服务器确认收到".to_string(),
     };
-    let officer_signed = |p: &PersonBlock| {
-        signed.iter().find(|s| match &s.signer {
-            SignatureRole::Inspector { inspector, certificate_number } => {
-                if p.inspector.is_empty() {
-                    !p.certificate_number.is_empty() && certificate_number == &p.certificate_number
-                } else {
-                    inspector == &p.inspector
-                }
-            }
-            _ => false,
-        })
-    };
     for p in &d.inspectors {
-        match officer_signed(p) {
+        match officer_signature(p, signed) {
             Some(s) => {
                 let _ = writeln!(
                     o,
@@ -304,7 +306,7 @@ fn signature_block(
             }
         }
     }
-    let party = signed.iter().find(|s| !matches!(s.signer, SignatureRole::Inspector { .. }));
+    let party = party_act(signed);
     let party_trusted = party.map(trusted).unwrap_or_default();
     // An order's party act is its service (送达): how, when, and the receipt or the refusal.
     let order = d.kind == DocumentKind::RectificationOrder;
@@ -367,6 +369,25 @@ fn signature_block(
             }
         }
     }
+}
+
+/// The signature of the officer on line `p`, among statements that verified against the document.
+pub fn officer_signature<'a>(p: &PersonBlock, signed: &'a [SignedStatement]) -> Option<&'a SignedStatement> {
+    signed.iter().find(|s| match &s.signer {
+        SignatureRole::Inspector { inspector, certificate_number } => {
+            if p.inspector.is_empty() {
+                !p.certificate_number.is_empty() && certificate_number == &p.certificate_number
+            } else {
+                inspector == &p.inspector
+            }
+        }
+        _ => false,
+    })
+}
+
+/// The party's act on the document (signature or refusal), among statements that verified.
+pub fn party_act(signed: &[SignedStatement]) -> Option<&SignedStatement> {
+    signed.iter().find(|s| !matches!(s.signer, SignatureRole::Inspector { .. }))
 }
 
 fn on_site_body(d: &DocumentContent, o: &mut String) {

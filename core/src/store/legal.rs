@@ -260,6 +260,26 @@ impl Store {
         Ok(crate::document::render_page(&content, &record.verified_statements(sha256)?, &received))
     }
 
+    /// The printable PDF of a document version: the page of [`Store::printed_document`] on
+    /// numbered A4 pages, with the handwriting this device holds drawn in each page's signature
+    /// block.
+    pub fn printed_pdf(&mut self, code: &TaskCode, sha256: &str) -> Result<Vec<u8>, StoreError> {
+        let receipts = self.verified_receipts(code)?;
+        let record = self.record(code)?;
+        let content = record.document(sha256)?.content().map_err(RecordError::from)?;
+        let received = crate::record::documents::received_times(record, &receipts, sha256)?;
+        let signed = record.verified_statements(sha256)?;
+        let blobs = self.blobs()?;
+        let mut images = crate::document::pdf::Handwriting::new();
+        for sha in signed.iter().filter_map(|s| s.handwriting()) {
+            // A drawing this device has not received yet is described on the page instead.
+            if let Ok((_, bytes)) = blobs.read(&self.conn, sha) {
+                images.insert(sha.to_string(), bytes);
+            }
+        }
+        Ok(crate::document::render_pdf(&content, sha256, &signed, &received, &images)?)
+    }
+
     /// The server's receipts this device holds that name `code` and verify under the tenant root.
     pub fn verified_receipts(&self, code: &TaskCode) -> Result<Vec<crate::sync::statements::Receipt>, StoreError> {
         let Some(account) = self.sync_account()? else { return Ok(Vec::new()) };

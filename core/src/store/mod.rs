@@ -163,6 +163,9 @@ pub enum StoreError {
     /// The device's own audit entries could not be packed for upload (a damaged log).
     #[error(transparent)]
     AuditPack(#[from] crate::audit::packed::PackError),
+    /// A document could not be printed to PDF.
+    #[error(transparent)]
+    Pdf(#[from] crate::document::PdfError),
 }
 
 impl StoreError {

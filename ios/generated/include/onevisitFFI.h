@@ -385,6 +385,11 @@ uint64_t uniffi_onevisit_ffi_fn_constructor_devicestore_open(RustBuffer path, Ru
 uint64_t uniffi_onevisit_ffi_fn_method_devicestore_export_bundle(uint64_t ptr, RustBuffer request, RustBuffer listener, RustBuffer cancel
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_DOCUMENT_PDF
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_DOCUMENT_PDF
+RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_document_pdf(uint64_t ptr, RustBuffer code, RustBuffer sha256, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_DOCUMENT_TEXT
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_DOCUMENT_TEXT
 RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_document_text(uint64_t ptr, RustBuffer code, RustBuffer sha256, RustCallStatus *_Nonnull out_status
@@ -983,6 +988,12 @@ uint16_t uniffi_onevisit_ffi_checksum_method_progresslistener_on_progress(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_EXPORT_BUNDLE
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_EXPORT_BUNDLE
 uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_export_bundle(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_DOCUMENT_PDF
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_DOCUMENT_PDF
+uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_document_pdf(void
     
 );
 #endif

@@ -806,6 +806,12 @@ public protocol DeviceStoreProtocol: AnyObject, Sendable {
     func exportBundle(request: ExportRequest, listener: ProgressListener?, cancel: Cancellation?) async throws  -> ExportResult
     
     /**
+     * A document version printed to PDF (A4 pages, each with its signature block, page number and
+     * the document's hash as a QR code), for printing or sharing.
+     */
+    func documentPdf(code: String, sha256: String) throws  -> Data
+    
+    /**
      * A document version as printed, with every signature made on it so far.
      */
     func documentText(code: String, sha256: String) throws  -> String
@@ -1055,6 +1061,21 @@ open func exportBundle(request: ExportRequest, listener: ProgressListener?, canc
             liftFunc: FfiConverterTypeExportResult_lift,
             errorHandler: FfiConverterTypeBundleError_lift
         )
+}
+    
+    /**
+     * A document version printed to PDF (A4 pages, each with its signature block, page number and
+     * the document's hash as a QR code), for printing or sharing.
+     */
+open func documentPdf(code: String, sha256: String)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_devicestore_document_pdf(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(code),
+        FfiConverterString.lower(sha256),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -9381,6 +9402,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_export_bundle() != 51676) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_onevisit_ffi_checksum_method_devicestore_document_pdf() != 20243) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_document_text() != 12245) {

@@ -782,6 +782,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_export_bundle(
     ): Int
+    external fun uniffi_onevisit_ffi_checksum_method_devicestore_document_pdf(
+    ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_document_text(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_documents(
@@ -907,6 +909,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_onevisit_ffi_fn_method_devicestore_export_bundle(`ptr`: Long,`request`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_onevisit_ffi_fn_method_devicestore_document_pdf(`ptr`: Long,`code`: RustBuffer.ByValue,`sha256`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_method_devicestore_document_text(`ptr`: Long,`code`: RustBuffer.ByValue,`sha256`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_method_devicestore_documents(`ptr`: Long,`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1168,6 +1172,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_export_bundle() and 0xFFFF) != 51676) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_document_pdf() and 0xFFFF) != 20243) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_document_text() and 0xFFFF) != 12245) {
@@ -2123,6 +2130,12 @@ public interface DeviceStoreInterface {
     suspend fun `exportBundle`(`request`: ExportRequest, `listener`: ProgressListener?, `cancel`: Cancellation?): ExportResult
     
     /**
+     * A document version printed to PDF (A4 pages, each with its signature block, page number and
+     * the document's hash as a QR code), for printing or sharing.
+     */
+    fun `documentPdf`(`code`: kotlin.String, `sha256`: kotlin.String): kotlin.ByteArray
+    
+    /**
      * A document version as printed, with every signature made on it so far.
      */
     fun `documentText`(`code`: kotlin.String, `sha256`: kotlin.String): kotlin.String
@@ -2416,6 +2429,26 @@ open class DeviceStore: Disposable, AutoCloseable, DeviceStoreInterface
         BundleException.ErrorHandler,
     )
     }
+
+    
+    /**
+     * A document version printed to PDF (A4 pages, each with its signature block, page number and
+     * the document's hash as a QR code), for printing or sharing.
+     */
+    @Throws(RecordException::class)override fun `documentPdf`(`code`: kotlin.String, `sha256`: kotlin.String): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_document_pdf(
+        it,
+        
+        FfiConverterString.lower(`code`),
+        FfiConverterString.lower(`sha256`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**

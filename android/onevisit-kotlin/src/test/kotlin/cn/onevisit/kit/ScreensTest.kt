@@ -168,6 +168,13 @@ class ScreensTest {
             runBlocking { syncA.syncNow().join() }
             ok(docsA.partySigns("沈建国", "现场负责人", city.signaturePng())) { docsA.state.value.message }
             assertTrue(docsA.state.value.previewStatus!!.signed, "${docsA.state.value.previewStatus!!.missing}")
+            // The printout: a PDF with its pages and the font embedded.
+            val pdf = File(city.dir, "record.pdf")
+            ok(docsA.savePdf(pdf)) { docsA.state.value.message }
+            val printed = pdf.readBytes()
+            assertEquals("%PDF-", String(printed.copyOfRange(0, 5), Charsets.US_ASCII))
+            val raw = String(printed, Charsets.ISO_8859_1)
+            assertTrue(raw.contains("/FontFile2") && raw.contains("/Subtype /Image"), "font and handwriting embedded")
 
             // Export and check the bundle.
             runBlocking { syncA.syncNow(fetchPhotos = true).join() }

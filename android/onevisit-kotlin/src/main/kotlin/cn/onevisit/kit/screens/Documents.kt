@@ -61,5 +61,8 @@ class DocumentsHolder(
     fun partyRefuses(reason: String, witness: String, witnessDetail: String? = null, witnessSignaturePng: ByteArray? = null): Job =
         act { store.partyRefuses(code, previewed(), reason, witness, witnessDetail, witnessSignaturePng); reload() }
 
+    /** Prints the previewed version, with the signatures made so far, to a PDF file (to print or share). */
+    fun savePdf(to: java.io.File): Job = act { to.writeBytes(store.documentPdf(code, previewed())) }
+
     private fun previewed(): String = state.value.preview?.sha256 ?: error("请先生成文书")
 }
