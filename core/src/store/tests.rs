@@ -901,6 +901,26 @@ mod legal_documents {
         let scjg: crate::domain::DepartmentId = "scjg".parse().unwrap();
         let next = a.next_reserved(&scjg, DocumentKind::OnSiteRecord, year).unwrap().unwrap();
         assert_eq!((next.block_first, next.number), (21, 21));
+        // The look probes indexes per department; it never reads every task (a no-op sync makes it).
+        let sql = a
+            .connection()
+            .query_row("SELECT sql FROM sqlite_master WHERE name = 'task_index_by_lead'", [], |r| r.get::<_, String>(0))
+            .unwrap();
+        assert!(sql.contains("lead_department"), "{sql}");
+        let plan: Vec<String> = a
+            .connection()
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", crate::store::numbers::NEEDS_SQL))
+            .unwrap()
+            .query_map(params![year, 3], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        // Open tasks are found by lead department, never read out by status, never scanned.
+        assert!(plan.iter().any(|step| step.contains("task_index_by_lead (lead_department=?")), "{plan:#?}");
+        assert!(
+            !plan.iter().any(|step| step.contains("task_index_by_status") || step.starts_with("SCAN t")),
+            "{plan:#?}"
+        );
     }
 
     #[test]
