@@ -345,6 +345,8 @@ pub trait Deployment {
     fn base(&self) -> String;
     /// The data directory admin commands use.
     fn data(&self) -> &Path;
+    /// The tenant root public key (hex), which verifies bundles offline.
+    fn root(&self) -> &str;
     /// The sample joint task planned, and its two inspectors' devices (`a`: scjg-01, the lead;
     /// `b`: xfjy-01) enrolled and synced once, so both hold it.
     fn joint_team(&self) -> (TaskCode, Mutex<Store>, Mutex<Store>) {
@@ -372,6 +374,9 @@ impl Deployment for City {
     fn data(&self) -> &Path {
         &self.data
     }
+    fn root(&self) -> &str {
+        &self.root
+    }
 }
 
 impl Deployment for ReplicatedCity {
@@ -386,6 +391,9 @@ impl Deployment for ReplicatedCity {
     }
     fn data(&self) -> &Path {
         &self.data
+    }
+    fn root(&self) -> &str {
+        &self.root
     }
 }
 

@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use onevisit_core::document::DocumentKind;
 use onevisit_core::domain::TaskCode;
 use onevisit_core::store::Store;
-use onevisit_flow_tests::{City, Deployment, ReplicatedCity, recorded_case, sync_ok};
+use onevisit_flow_tests::{
+    City, Deployment, ReplicatedCity, check_bundle, export_bundle, fetch_all_photos, recorded_case, sync_ok,
+};
 
 /// `平消责改〔2026〕12号` → 12: the agency's own sequence, no device code, no version.
 fn sequence_of(number: &str, prefix: &str) -> u32 {
@@ -62,6 +64,19 @@ fn one_document_keeps_one_agency_number(city: &impl Deployment) {
     let report = a.lock().unwrap().document_report(&code, loser).unwrap();
     assert!(report.superseded_by.is_some(), "{report:?}");
     assert!(a.lock().unwrap().sign_document(&code, loser).is_err());
+    // A bundle of the task says so too: the superseded number's version is reported as replaced,
+    // not as a document left unsigned (the verifier follows the record's rule).
+    let tmp = tempfile::tempdir().unwrap();
+    let bag = tmp.path().join("bag");
+    fetch_all_photos(&a, &code);
+    export_bundle(&a, &code, &bag, onevisit_core::bundle::Format::Folder, false);
+    let report = check_bundle(&bag, city.root());
+    let line = report
+        .checks
+        .iter()
+        .find(|c| c.kind == "completeness" && c.detail.contains(&loser[..12]))
+        .unwrap_or_else(|| panic!("{:#?}", report.checks));
+    assert!(line.ok && line.detail.contains(&format!("已被 {kept} 第 1 版取代")), "{line:?}");
 
     // A third device renders the order: the record's number, none of its own blocks.
     let c = city.device("c", "xfjy-02");

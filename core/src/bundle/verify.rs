@@ -489,21 +489,34 @@ impl Verifier<'_> {
                 ),
             );
         }
+        // Which version replaced which is the record's rule (a later version of the number, or the
+        // number the document kept when two devices numbered it offline); without the record in the
+        // bag, a later version of the same number in the bag.
+        let mut records = BTreeMap::new();
         for (name, content, inspectors, party) in &read {
-            let newer = read.iter().find(|(_, c, _, _)| {
-                c.task == content.task
-                    && c.number == content.number
-                    && c.kind == content.kind
-                    && c.version > content.version
+            let record = records.entry(content.task.clone()).or_insert_with(|| self.record_of(&content.task));
+            let by_record = record
+                .as_ref()
+                .and_then(|r| r.document_report(name, None).ok())
+                .and_then(|r| r.superseded_by)
+                .and_then(|newer| read.iter().find(|(n, _, _, _)| *n == newer));
+            let newer = by_record.or_else(|| {
+                read.iter().find(|(_, c, _, _)| {
+                    c.task == content.task
+                        && c.number == content.number
+                        && c.kind == content.kind
+                        && c.version > content.version
+                })
             });
             let what =
                 format!("文书 {}…（{} {} 第 {} 版）", &name[..12], content.title, content.number, content.version);
             let missing = crate::document::completeness::missing(content, inspectors, *party);
             match (missing.is_empty(), newer) {
                 (true, _) => self.report.pass("completeness", format!("{what}：签署完整")),
-                (false, Some((_, n, _, _))) => self
-                    .report
-                    .pass("completeness", format!("{what}：已被第 {} 版取代，本版未签署完整（以新版为准）", n.version)),
+                (false, Some((_, n, _, _))) => self.report.pass(
+                    "completeness",
+                    format!("{what}：已被 {} 第 {} 版取代，本版未签署完整（以新版为准）", n.number, n.version),
+                ),
                 (false, None) => self.report.fail(
                     "completeness",
                     format!(
