@@ -5,10 +5,11 @@
 # host build of the core and a real server process); and, beside them, rustfmt, clippy, rustdoc and
 # cargo-deny (scripts/lints.sh, all required).
 # Needs Rust (cargo), python3, openssl, Java 17, Maven, Node.js with npm, PostgreSQL's programs,
-# poppler-utils and Chromium and Firefox ESR (installed with apt-get when missing and run as root); installs from npm
-# playwright-core and puppeteer-core (console-tests/package-lock.json) and from PyPI the independent
-# implementations the tests check our signatures, canonical JSON and evidence bundles with
-# (cryptography, rfc8785, bagit); Maven fetches Kotlin, coroutines, JNA and JUnit from Maven Central.
+# poppler-utils and Chromium and Firefox ESR (installed with apt-get when missing and run as root);
+# installs from npm playwright-core and puppeteer-core (console-tests/package-lock.json) and from
+# PyPI the independent implementations the tests check our signatures, canonical JSON, evidence
+# bundles and the agency seal's SM2 with (cryptography, rfc8785, bagit, gmssl); Maven fetches
+# Kotlin, coroutines, JNA and JUnit from Maven Central.
 # Ends with one line "tests: N passed, N failed" summing every suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +17,8 @@ cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
 
-if ! python3 -c "import cryptography, rfc8785, bagit" 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore cryptography rfc8785 bagit
+if ! python3 -c "import cryptography, rfc8785, bagit, gmssl" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore cryptography rfc8785 bagit gmssl
 fi
 command -v openssl >/dev/null || { echo "openssl is required (apt-get install openssl)" >&2; exit 1; }
 command -v mvn >/dev/null || { echo "Maven and Java 17 are required (apt-get install maven openjdk-17-jdk)" >&2; exit 1; }

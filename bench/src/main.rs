@@ -27,6 +27,7 @@ mod load;
 mod print;
 mod report;
 mod scale;
+mod seal;
 mod sync;
 mod writers;
 
@@ -37,7 +38,7 @@ fn main() {
         return writers::writer(&args[2..]);
     }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only answers|store|merge|documents|pdf|evidence|bundle|writers|rules|sync|scale|audit|load|bindings|draw|report` runs one group.
+    // `--only answers|store|merge|documents|pdf|seal|evidence|bundle|writers|rules|sync|scale|audit|load|bindings|draw|report` runs one group.
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
     let run = |group: &str| only.is_none_or(|o| o == group);
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -55,6 +56,9 @@ fn main() {
     }
     if run("pdf") {
         print::run(if quick { 5 } else { 50 });
+    }
+    if run("seal") {
+        seal::run(if quick { 20 } else { 200 });
     }
     if run("evidence") {
         evidence(tmp.path(), if quick { 5 } else { 15 });

@@ -17,6 +17,7 @@ pub mod random;
 pub mod record;
 pub mod request_auth;
 pub mod sample;
+pub mod seal;
 pub mod signed;
 pub mod store;
 pub mod sync;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Checks OneVisit's signed artefacts with implementations that share no code with ours:
-RFC 8785 canonical form with the `rfc8785` package, Ed25519 with `cryptography` (OpenSSL).
+RFC 8785 canonical form with the `rfc8785` package, Ed25519 with `cryptography` (OpenSSL), and the
+agency seal's SM2-with-SM3 signatures with `gmssl` (items with "algorithm": "sm2").
 
 Usage: verify_independently.py ARTEFACTS.json
 The file lists items {"kind", "canonical" (text), "signature" (hex) | "token", "public_key" (hex),
@@ -13,10 +14,28 @@ import sys
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
+from gmssl import sm2 as gm_sm2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
+def check_sm2(item):
+    """An SM2 signature (hex r||s) over the canonical bytes, with SM3 and the default signer id."""
+    canonical = item["canonical"].encode("utf-8")
+    crypt = gm_sm2.CryptSM2(private_key=None, public_key="")
+    # Set after construction: gmssl's constructor strips leading "0"/"4" characters of a key
+    # that starts with "04", which would damage some keys.
+    crypt.public_key = item["public_key"]
+    canonical_ok = rfc8785.dumps(json.loads(canonical)) == canonical
+    try:
+        signature_ok = bool(crypt.verify_with_sm3(item["signature"], canonical))
+    except (ValueError, ZeroDivisionError):
+        signature_ok = False
+    return canonical_ok, True, signature_ok
+
+
 def check(item):
+    if item.get("algorithm") == "sm2":
+        return check_sm2(item)
     key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(item["public_key"]))
     if item["kind"] == "task_token":
         prefix, payload, signature = item["token"].split(".")

@@ -1,5 +1,6 @@
 //! Our signatures and canonical JSON, checked by independent implementations (Python's
-//! `cryptography` for Ed25519 and the `rfc8785` package for canonical JSON).
+//! `cryptography` for Ed25519, the `rfc8785` package for canonical JSON, `gmssl` for the agency
+//! seal's SM2).
 
 use std::path::Path;
 use std::process::Command;
@@ -113,6 +114,26 @@ fn signatures_and_canonical_json_verify_with_independent_implementations() {
         items.push(json!({"kind": "altered_statement", "canonical": altered, "signature": sig.signature, "public_key": public, "expect_valid": false}));
     }
     items.extend(audit);
+    // The agency seal: SM2 with SM3 under an organisation key, checked by gmssl; a changed byte of
+    // the statement or of the signature breaks it.
+    let organisation = onevisit_core::seal::OrganisationKey::generate().unwrap();
+    let statement = onevisit_core::seal::SealStatement {
+        schema: onevisit_core::seal::SEAL_SCHEMA.into(),
+        document_sha256: doc.sha256.clone(),
+        document_number: doc.number.clone(),
+        department: "scjg".into(),
+        agency: "平湖市市场监督管理局".into(),
+        signatures_sha256: onevisit_core::seal::signatures_digest(signatures.iter().map(|(_, s)| s.canonical.as_str())),
+        sealed_at_ms: 1_796_175_047_062,
+    };
+    let seal = organisation.seal(&statement).unwrap();
+    let sm2 = |kind: &str, canonical: &str, signature: &str, valid: bool| {
+        json!({"kind": kind, "algorithm": "sm2", "canonical": canonical, "signature": signature,
+               "public_key": seal.public_key, "expect_valid": valid})
+    };
+    items.push(sm2("agency_seal", &seal.canonical, &seal.signature, true));
+    items.push(sm2("seal_altered", &seal.canonical.replacen("平湖市", "平阳县", 1), &seal.signature, false));
+    items.push(sm2("seal_flipped_sig", &seal.canonical, &flip(&seal.signature), false));
     let file = tmp.path().join("artefacts.json");
     std::fs::write(&file, serde_json::to_vec(&items).unwrap()).unwrap();
 
