@@ -23,8 +23,15 @@ pub fn run(rounds: usize) {
     let png = onevisit_test_support::handwriting_png("fixture-record");
     let images = HashMap::from([(onevisit_core::audit::sha256_hex(&png), png)]);
     let received = HashMap::new();
+    // Sealed, so that the seal's line and picture are drawn on every page.
+    let seal = onevisit_core::record::seals::SealCheck::Sealed {
+        agency: "平湖市市场监督管理局".into(),
+        department: "scjg".into(),
+        sealed_at_ms: 1_796_175_047_062,
+        public_key: "ab".repeat(64),
+    };
     let print = |c: &DocumentContent| {
-        onevisit_core::document::render_pdf(c, &sha256, &statements, &received, &images).expect("pdf")
+        onevisit_core::document::render_pdf(c, &sha256, &statements, &received, &images, &seal).expect("pdf")
     };
     // More check points until the record runs to three pages, as a long joint inspection does.
     let base = content.checks.clone();

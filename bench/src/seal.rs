@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use onevisit_core::seal::{OrganisationKey, SEAL_SCHEMA, SealStatement, signatures_digest};
+use onevisit_core::seal::{OrganisationKey, SEAL_SCHEMA, SealStatement, signature_hashes};
 use serde_json::json;
 
 use crate::{emit, ms, percentile, round};
@@ -20,7 +20,7 @@ pub fn run(rounds: usize) {
         document_number: "平消责改〔2026〕12号".into(),
         department: "xfjy".into(),
         agency: "平湖市消防救援大队".into(),
-        signatures_sha256: signatures_digest(["a", "b", "c"]),
+        signatures: signature_hashes(["a", "b", "c"]),
         sealed_at_ms: 1_796_175_047_062,
     };
     let (mut sign, mut verify, mut ed_sign, mut ed_verify) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -2527,7 +2527,7 @@ class DocumentStatus:
     """
     A document version's signatures and whether it counts as signed.
 """
-    def __init__(self, *, sha256:str, kind:DocumentKind, number:str, version:int, intact:bool, superseded_by:typing.Optional[str], signatures:typing.List[SignatureView], missing:typing.List[str], signed:bool):
+    def __init__(self, *, sha256:str, kind:DocumentKind, number:str, version:int, intact:bool, superseded_by:typing.Optional[str], signatures:typing.List[SignatureView], missing:typing.List[str], signed:bool, sealed:bool, seal:str):
         self.sha256 = sha256
         self.kind = kind
         self.number = number
@@ -2537,12 +2537,14 @@ class DocumentStatus:
         self.signatures = signatures
         self.missing = missing
         self.signed = signed
+        self.sealed = sealed
+        self.seal = seal
         
         
 
     
     def __str__(self):
-        return "DocumentStatus(sha256={}, kind={}, number={}, version={}, intact={}, superseded_by={}, signatures={}, missing={}, signed={})".format(self.sha256, self.kind, self.number, self.version, self.intact, self.superseded_by, self.signatures, self.missing, self.signed)
+        return "DocumentStatus(sha256={}, kind={}, number={}, version={}, intact={}, superseded_by={}, signatures={}, missing={}, signed={}, sealed={}, seal={})".format(self.sha256, self.kind, self.number, self.version, self.intact, self.superseded_by, self.signatures, self.missing, self.signed, self.sealed, self.seal)
     def __eq__(self, other):
         if self.sha256 != other.sha256:
             return False
@@ -2562,6 +2564,10 @@ class DocumentStatus:
             return False
         if self.signed != other.signed:
             return False
+        if self.sealed != other.sealed:
+            return False
+        if self.seal != other.seal:
+            return False
         return True
 
 class _UniffiFfiConverterTypeDocumentStatus(_UniffiConverterRustBuffer):
@@ -2577,6 +2583,8 @@ class _UniffiFfiConverterTypeDocumentStatus(_UniffiConverterRustBuffer):
             signatures=_UniffiFfiConverterSequenceTypeSignatureView.read(buf),
             missing=_UniffiFfiConverterSequenceString.read(buf),
             signed=_UniffiFfiConverterBoolean.read(buf),
+            sealed=_UniffiFfiConverterBoolean.read(buf),
+            seal=_UniffiFfiConverterString.read(buf),
         )
 
     @staticmethod
@@ -2590,6 +2598,8 @@ class _UniffiFfiConverterTypeDocumentStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeSignatureView.check_lower(value.signatures)
         _UniffiFfiConverterSequenceString.check_lower(value.missing)
         _UniffiFfiConverterBoolean.check_lower(value.signed)
+        _UniffiFfiConverterBoolean.check_lower(value.sealed)
+        _UniffiFfiConverterString.check_lower(value.seal)
 
     @staticmethod
     def write(value, buf):
@@ -2602,6 +2612,8 @@ class _UniffiFfiConverterTypeDocumentStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeSignatureView.write(value.signatures, buf)
         _UniffiFfiConverterSequenceString.write(value.missing, buf)
         _UniffiFfiConverterBoolean.write(value.signed, buf)
+        _UniffiFfiConverterBoolean.write(value.sealed, buf)
+        _UniffiFfiConverterString.write(value.seal, buf)
 
 @dataclass
 class Enrolment:

@@ -3,6 +3,7 @@
 
 use onevisit_core::document::DocumentKind as CoreKind;
 use onevisit_core::record::documents::{DocumentReport, MissingSignature, PartyAct};
+use onevisit_core::record::seals::SealCheck;
 
 use crate::errors::{RecordError, TaskCodeError};
 use crate::store::{DeviceStore, task_code};
@@ -71,6 +72,10 @@ pub struct DocumentStatus {
     /// Intact, two named officers of every acting department and the party (or a witnessed
     /// refusal), no signature forged.
     pub signed: bool,
+    /// Whether the agency's electronic seal is on it and holds under the tenant root.
+    pub sealed: bool,
+    /// The seal in words (zh-CN): the agency and time, not yet sealed, or why it is invalid.
+    pub seal: String,
 }
 
 /// One signature on a document.
@@ -86,9 +91,19 @@ pub struct SignatureView {
     pub problem: Option<String>,
 }
 
+impl DocumentStatus {
+    /// A report with its seal as checked.
+    fn of(r: DocumentReport, seal: &SealCheck) -> Self {
+        DocumentStatus { sealed: seal.is_sealed(), seal: seal.label_zh(), ..r.into() }
+    }
+}
+
 impl From<DocumentReport> for DocumentStatus {
+    /// A report of a version just signed here: no seal yet (the server seals on sync).
     fn from(r: DocumentReport) -> Self {
         DocumentStatus {
+            sealed: false,
+            seal: SealCheck::Unsealed.label_zh(),
             sha256: r.sha256,
             kind: r.kind.into(),
             number: r.number,
@@ -266,7 +281,13 @@ impl DeviceStore {
         let code = task_code(&code)?;
         let mut store = self.lock::<RecordError>()?;
         let versions = store.documents(&code)?;
-        versions.iter().map(|v| Ok(store.document_report(&code, &v.sha256)?.into())).collect()
+        versions
+            .iter()
+            .map(|v| {
+                let seal = store.seal_check(&code, &v.sha256)?;
+                Ok(DocumentStatus::of(store.document_report(&code, &v.sha256)?, &seal))
+            })
+            .collect()
     }
 
     /// Issues the task code shown on site, signed by this device.

@@ -3,11 +3,21 @@
 //! SM3 (GB/T 32918, the signer id of GB/T 35276's default), so that any SM2 tool checks it. Device
 //! signatures stay Ed25519; the seal is the agency's, not an officer's.
 
+use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use sm2::dsa::signature::{Signer, Verifier};
 
+use crate::signed::{Issued, IssuedError};
+use crate::sync::wire::SignedStatement;
+
 /// The schema tag of seal statements written by this code.
 pub const SEAL_SCHEMA: &str = "onevisit.seal.v1";
+
+/// The schema tag of organisation certificates.
+pub const ORGANISATION_CERTIFICATE_SCHEMA: &str = "onevisit.organisation-certificate.v1";
+
+/// The algorithm organisation certificates name for their key.
+pub const SEAL_ALGORITHM: &str = "SM2-with-SM3";
 
 /// The signer id every SM2 tool assumes when none is agreed (GB/T 35276): it enters the hash Z
 /// that binds the signature to the key.
@@ -37,6 +47,23 @@ pub enum SealError {
     /// The system's random source failed.
     #[error("系统随机数不可用")]
     Random,
+    /// The organisation certificate is not one the tenant root issued.
+    #[error("机关印章证书不是由租户根密钥签发的：{0}")]
+    Certificate(IssuedError),
+    /// The certificate binds the key to another department than the one the seal names.
+    #[error("印章所称机关（{sealed}）与印章证书所列机关（{certified}）不一致")]
+    OtherDepartment {
+        /// The department the seal statement names.
+        sealed: String,
+        /// The department the certificate names.
+        certified: String,
+    },
+    /// The seal confirms a signature the record does not hold.
+    #[error("印章所确认的签名（{0}）不在记录中")]
+    MissingSignature(String),
+    /// The seal names another document version than the one it is kept with.
+    #[error("印章所盖文书（{0}）不是此文书")]
+    OtherDocument(String),
 }
 
 /// What the agency seals: one version of a document, complete with the signatures listed.
@@ -52,8 +79,9 @@ pub struct SealStatement {
     pub department: String,
     /// The agency's name as the seal reads.
     pub agency: String,
-    /// SHA-256 of the sorted SHA-256s of the signature statements that completed the document.
-    pub signatures_sha256: String,
+    /// The SHA-256s (sorted) of the signature statements that completed the document, each over
+    /// its canonical bytes as kept in the record.
+    pub signatures: Vec<String>,
     /// When the server sealed it (ms since the epoch, the server's clock).
     pub sealed_at_ms: i64,
 }
@@ -71,6 +99,19 @@ impl OrganisationKey {
             if let Ok(key) = OrganisationKey::from_secret_bytes(&bytes) {
                 return Ok(key);
             }
+        }
+    }
+
+    /// The key a secret derives: the secret itself when it is an SM2 scalar, else its SHA-256
+    /// chain until one is (every replica holding the secret derives the same key).
+    pub fn derive(secret: [u8; 32]) -> OrganisationKey {
+        use sha2::{Digest, Sha256};
+        let mut bytes = secret;
+        loop {
+            if let Ok(key) = OrganisationKey::from_secret_bytes(&bytes) {
+                return key;
+            }
+            bytes = Sha256::digest(bytes).into();
         }
     }
 
@@ -141,13 +182,82 @@ impl Seal {
     }
 }
 
-/// SHA-256 of the sorted SHA-256s of the signature statements (their canonical bytes) a seal
-/// confirms.
-pub fn signatures_digest<'a>(canonical_statements: impl IntoIterator<Item = &'a str>) -> String {
+/// The tenant root's statement that an SM2 key is a department's seal key (GB/T 38540's
+/// organisation certificate, as a statement the root signs like device certificates).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganisationCertificate {
+    /// Always [`ORGANISATION_CERTIFICATE_SCHEMA`].
+    pub schema: String,
+    /// The tenant.
+    pub tenant: String,
+    /// The department the key seals for.
+    pub department: String,
+    /// The agency's name as the seal reads.
+    pub agency: String,
+    /// [`SEAL_ALGORITHM`].
+    pub algorithm: String,
+    /// The organisation key, hex of x‖y.
+    pub seal_public_key: String,
+    /// The tenant root key (hex) that signs this certificate.
+    pub issuer_public_key: String,
+}
+
+impl Issued for OrganisationCertificate {
+    const SCHEMA: &'static str = ORGANISATION_CERTIFICATE_SCHEMA;
+    fn schema(&self) -> &str {
+        &self.schema
+    }
+    fn issuer_public_key(&self) -> &str {
+        &self.issuer_public_key
+    }
+}
+
+/// An agency seal as a record keeps it, one per document version: the seal and the certificate
+/// that makes its key the department's. Self-contained, so a court checks it with the root key
+/// alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgencySeal {
+    /// The SM2-signed seal statement.
+    pub seal: Seal,
+    /// The [`OrganisationCertificate`], signed by the tenant root (Ed25519).
+    pub certificate: SignedStatement,
+}
+
+/// A verified agency seal: what it says and who vouches for its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSeal {
+    /// The sealed statement.
+    pub statement: SealStatement,
+    /// The certificate of the key that sealed it.
+    pub certificate: OrganisationCertificate,
+}
+
+impl AgencySeal {
+    /// The seal of `document_sha256`, if its certificate is the root's, binds the key that
+    /// sealed to the department the seal names, and the seal holds under that key.
+    pub fn verify(&self, root: &VerifyingKey, document_sha256: &str) -> Result<VerifiedSeal, SealError> {
+        let certificate: OrganisationCertificate =
+            crate::signed::verify_issued(&self.certificate.canonical, &self.certificate.signature, root)
+                .map_err(SealError::Certificate)?;
+        let statement = self.seal.verify(&certificate.seal_public_key)?;
+        if statement.department != certificate.department {
+            return Err(SealError::OtherDepartment { sealed: statement.department, certified: certificate.department });
+        }
+        if statement.document_sha256 != document_sha256 {
+            return Err(SealError::OtherDocument(statement.document_sha256));
+        }
+        Ok(VerifiedSeal { statement, certificate })
+    }
+}
+
+/// The SHA-256s, sorted and without repeats, of the signature statements (their canonical bytes)
+/// a seal confirms.
+pub fn signature_hashes<'a>(canonical_statements: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut hashes: Vec<String> =
         canonical_statements.into_iter().map(|c| crate::audit::sha256_hex(c.as_bytes())).collect();
     hashes.sort_unstable();
-    crate::audit::sha256_hex(hashes.join("\n").as_bytes())
+    hashes.dedup();
+    hashes
 }
 
 #[cfg(test)]
@@ -161,7 +271,7 @@ mod tests {
             document_number: "平消责改〔2026〕12号".into(),
             department: "xfjy".into(),
             agency: "平湖市消防救援大队".into(),
-            signatures_sha256: signatures_digest(["{\"a\":1}", "{\"b\":2}"]),
+            signatures: signature_hashes(["{\"a\":1}", "{\"b\":2}"]),
             sealed_at_ms: 1_796_175_047_062,
         }
     }
@@ -209,8 +319,8 @@ mod tests {
     }
 
     #[test]
-    fn the_signatures_digest_does_not_depend_on_their_order() {
-        assert_eq!(signatures_digest(["x", "y"]), signatures_digest(["y", "x"]));
-        assert_ne!(signatures_digest(["x", "y"]), signatures_digest(["x"]));
+    fn the_signature_hashes_do_not_depend_on_their_order() {
+        assert_eq!(signature_hashes(["x", "y"]), signature_hashes(["y", "x", "x"]));
+        assert_ne!(signature_hashes(["x", "y"]), signature_hashes(["x"]));
     }
 }

@@ -231,6 +231,33 @@ impl Fixture {
     }
 }
 
+/// The record's creation exactly as `InspectionRecord::create` made it when the stored artifacts
+/// were found (the maps up to `rechecks`), saved: its change hash is what they depend on, so maps
+/// added to new records later must not change it. Records of that layout stay valid.
+fn creation_with_rechecks(task: &Task, root: &DeviceKey, stamp: &Stamp) -> Vec<u8> {
+    use automerge::transaction::{CommitOptions, Transactable};
+    use automerge::{AutoCommit, ObjType, ROOT};
+    let mut doc = AutoCommit::new().with_actor(root.actor_id());
+    let status =
+        onevisit_core::record::StatusEntry { status: onevisit_core::record::Status::Planned, stamp: stamp.clone() };
+    let made = (|| -> Result<(), automerge::AutomergeError> {
+        doc.put(ROOT, "schema_version", onevisit_core::record::SCHEMA_VERSION)?;
+        doc.put(ROOT, "task", serde_json::to_string(task).unwrap_or_default())?;
+        doc.put(ROOT, "status", serde_json::to_string(&status).unwrap_or_default())?;
+        let sections = doc.put_object(ROOT, "sections", ObjType::Map)?;
+        for department in &task.departments {
+            doc.put_object(&sections, department.as_str(), ObjType::Map)?;
+        }
+        for map in ["findings", "arrivals", "evidence", "documents", "signatures", "rechecks"] {
+            doc.put_object(ROOT, map, ObjType::Map)?;
+        }
+        Ok(())
+    })();
+    made.expect("the fixture's creation");
+    doc.commit_with(CommitOptions::default().with_message("create").with_time(stamp.at_ms / 1000));
+    doc.save()
+}
+
 /// The fixture, made once per process.
 pub fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
@@ -246,7 +273,7 @@ pub fn fixture() -> &'static Fixture {
         let task = Task::from_draft(draft, code, &directory).expect("task");
         let root = fixed_key(0);
         let stamp = Stamp { by: "scjg-01".parse().expect("literal"), at_ms: 1_764_547_200_000 };
-        let mut record = InspectionRecord::create(task, root.actor_id(), stamp).expect("record");
-        Fixture { directory, snapshot: record.save(), root, device: fixed_key(1) }
+        let snapshot = creation_with_rechecks(&task, &root, &stamp);
+        Fixture { directory, snapshot, root, device: fixed_key(1) }
     })
 }

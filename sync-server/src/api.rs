@@ -45,6 +45,8 @@ pub struct AppState<S, B = crate::blobs::FileBlobs> {
     pub connections: Arc<crate::listener::ConnectionCounters>,
     /// Every task's summary, kept for the console's pages.
     pub facts: crate::reports::FactsCache,
+    /// The departments' seals.
+    pub sealer: crate::seals::Sealer,
 }
 
 /// Prometheus counters.

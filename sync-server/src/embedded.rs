@@ -88,6 +88,7 @@ pub async fn serve<S: Storage, B: BlobStorage>(
         body_timeout: options.body_timeout.unwrap_or(DEFAULT_BODY_TIMEOUT),
         connections: counters.clone(),
         facts: Default::default(),
+        sealer: Default::default(),
     });
     // Unfinished uploads past their expiry are swept while the server runs.
     let sweeper = {

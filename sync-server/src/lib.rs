@@ -17,6 +17,7 @@ pub mod listener;
 pub mod numbers;
 pub mod records;
 pub mod reports;
+pub mod seals;
 pub mod storage;
 pub mod tasks;
 pub mod tenant;

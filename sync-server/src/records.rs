@@ -69,6 +69,33 @@ pub struct RuleContext<'a> {
     pub root: VerifyingKey,
     /// The tenant (its division code), which offline-created task codes must carry.
     pub tenant: &'a str,
+    /// The tenant CA, whose key derives the departments' seal keys.
+    pub ca: &'a crate::tenant::Tenant,
+    /// The departments' seals.
+    pub sealer: &'a crate::seals::Sealer,
+}
+
+impl RuleContext<'_> {
+    /// Seals what a write completed (see [`crate::seals::Sealer::seal_completed`]). A failure is
+    /// logged and leaves the write standing: the record's next write tries again.
+    async fn seal<S: Storage>(&self, storage: &S, record: &mut InspectionRecord) -> Result<usize, StorageError> {
+        let now = crate::api::now_ms();
+        let revoked = storage.revocations().await?;
+        let revocations = onevisit_core::certificate::RevocationList {
+            schema: onevisit_core::certificate::REVOCATION_SCHEMA.into(),
+            tenant: self.tenant.to_string(),
+            issued_at_ms: now,
+            revoked,
+            issuer_public_key: hex::encode(self.ca.root_public_key()),
+        };
+        match self.sealer.seal_completed(self.ca, record, self.directory, Some(&revocations), now) {
+            Ok(sealed) => Ok(sealed),
+            Err(e) => {
+                tracing::error!(task = %record.task().code, error = %e, "document not sealed");
+                Ok(0)
+            }
+        }
+    }
 }
 
 impl RuleContext<'_> {
@@ -353,6 +380,7 @@ impl Records {
             Err(e) => return Ok(refused_for(id, e)),
         };
         let task = record.task().clone();
+        let pushed_heads = record.heads();
         if task.code.as_str() != id {
             return Ok(refused(id, Refusal::Malformed));
         }
@@ -369,6 +397,8 @@ impl Records {
             });
             return Ok(outcome);
         }
+        let sealed =
+            if record.signature_count().is_ok_and(|n| n > 0) { context.seal(storage, &mut record).await? } else { 0 };
         // Stored as the changes themselves (compacted into a snapshot only after many writes):
         // a device that holds nothing of the record is then answered with these bytes as they are.
         let (mut changes, mut form) = (record.save_changes(), StoredForm::Changes);
@@ -381,6 +411,8 @@ impl Records {
             }
         }
         let heads = heads_to_hex(&record.heads());
+        // The seals are the server's own changes: the device lacks them.
+        let sealing = if sealed > 0 { record.changes_since(&pushed_heads) } else { Vec::new() };
         let doc = NewRecord {
             id: id.to_string(),
             task_json: serde_json::to_string(&task).map_err(|e| StorageError::Database(Box::new(e)))?,
@@ -397,7 +429,13 @@ impl Records {
         *slot.cached.lock().await = Cached { version, record: Some(record), form };
         self.weigh(&slot, loaded_weight(stored, form));
         Ok(Outcome {
-            result: RecordResult { id: id.to_string(), heads: heads.clone(), held, ..Default::default() },
+            result: RecordResult {
+                id: id.to_string(),
+                heads: heads.clone(),
+                changes: sealing.iter().map(|c| b64(c)).collect(),
+                held,
+                ..Default::default()
+            },
             accepted: Some(heads),
             wrote: true,
             evidence,
@@ -442,11 +480,15 @@ impl Records {
         let wrote = !new.is_empty();
         if wrote {
             let Some(rules) = context.rules(writer) else { return Ok(refused(id, Refusal::ReadOnly)) };
+            let signatures = record.signature_count().unwrap_or(0);
             if let Err(e) = record.apply_changes(new, &rules) {
                 // Nothing of the refused changes is stored; the copy in memory is reloaded from
                 // storage next time rather than trusted after hostile bytes touched it.
                 cached.record = None;
                 return Ok(refused_for(id, e));
+            }
+            if record.signature_count().is_ok_and(|n| n > signatures) {
+                context.seal(storage, record).await?;
             }
             let chunk = record.take_unsaved();
             if meta.size as usize + chunk.len() > MAX_DOCUMENT_BYTES {

@@ -416,3 +416,53 @@ fn a_bundle_holding_a_document_not_fully_signed_never_verifies_as_complete() {
     assert_eq!(out.status.code(), Some(3), "{stdout}");
     assert!(!stdout.contains("全部核验通过") && stdout.contains("文书签署完整性"), "{stdout}");
 }
+
+#[test]
+fn the_agency_seal_in_a_bundle_is_checked_and_a_removed_or_forged_seal_is_named() {
+    let city = City::new();
+    let (a, b, code) = recorded_case(&city);
+    sign_everything(&city, &a, &b, &code);
+    sync_ok(&b);
+    fetch_all_photos(&b, &code);
+    let bag = city.path().join("sealed");
+    export(&b, &code, &bag, Format::Folder, false);
+    let report = check(&bag, &city.root);
+    assert!(report.is_valid(), "{:#?}", report.failures());
+    assert!(report.checks.iter().any(|c| c.kind == "agency_seal" && c.ok && c.detail.contains("电子印章有效")));
+    let seal_file = one_file(&bag, "data/documents", "/seal.json");
+    let seal: onevisit_core::seal::AgencySeal = serde_json::from_slice(&std::fs::read(&seal_file).unwrap()).unwrap();
+
+    // The exporting device removes the seal and seals the bag again: the record still holds it.
+    let removed = city.path().join("removed");
+    copy_dir(&bag, &removed);
+    std::fs::remove_file(removed.join(seal_file.strip_prefix(&bag).unwrap())).unwrap();
+    reseal(&removed, &b);
+    assert!(failed(&check(&removed, &city.root), "agency_seal", "包中却缺少"));
+
+    // It changes the sealed statement (another number): the SM2 signature breaks.
+    let edited = city.path().join("edited");
+    copy_dir(&bag, &edited);
+    let mut changed = seal.clone();
+    changed.seal.canonical = changed.seal.canonical.replacen("〔", "（", 1);
+    std::fs::write(edited.join(seal_file.strip_prefix(&bag).unwrap()), serde_json::to_vec(&changed).unwrap()).unwrap();
+    reseal(&edited, &b);
+    assert!(failed(&check(&edited, &city.root), "agency_seal", "印章签名验证失败"));
+
+    // It makes its own organisation key and certifies it with its device key: not the root's.
+    let forged = city.path().join("forged-seal");
+    copy_dir(&bag, &forged);
+    let own = onevisit_core::seal::OrganisationKey::generate().unwrap();
+    let mut certificate: onevisit_core::seal::OrganisationCertificate =
+        serde_json::from_str(&seal.certificate.canonical).unwrap();
+    certificate.seal_public_key = own.public_hex();
+    certificate.issuer_public_key = hex::encode(b.lock().unwrap().device_key().public_bytes());
+    let statement: onevisit_core::seal::SealStatement = serde_json::from_str(&seal.seal.canonical).unwrap();
+    let fake = onevisit_core::seal::AgencySeal {
+        seal: own.seal(&statement).unwrap(),
+        certificate: onevisit_core::sync::statements::sign_statement(&certificate, b.lock().unwrap().device_key())
+            .unwrap(),
+    };
+    std::fs::write(forged.join(seal_file.strip_prefix(&bag).unwrap()), serde_json::to_vec(&fake).unwrap()).unwrap();
+    reseal(&forged, &b);
+    assert!(failed(&check(&forged, &city.root), "agency_seal", "不是由租户根密钥签发"));
+}

@@ -123,7 +123,7 @@ fn signatures_and_canonical_json_verify_with_independent_implementations() {
         document_number: doc.number.clone(),
         department: "scjg".into(),
         agency: "平湖市市场监督管理局".into(),
-        signatures_sha256: onevisit_core::seal::signatures_digest(signatures.iter().map(|(_, s)| s.canonical.as_str())),
+        signatures: onevisit_core::seal::signature_hashes(signatures.iter().map(|(_, s)| s.canonical.as_str())),
         sealed_at_ms: 1_796_175_047_062,
     };
     let seal = organisation.seal(&statement).unwrap();

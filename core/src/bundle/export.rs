@@ -263,6 +263,7 @@ fn export_new(
     cancel: &CancelToken,
 ) -> Result<ExportSummary, BundleError> {
     let account = store.sync_account()?.ok_or(BundleError::NotEnrolled)?;
+    let root = crate::identity::verifying_key_from_hex(&account.root_public_key).ok_or(BundleError::NotEnrolled)?;
     let name = dest.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "bundle".into());
     let writer: Box<dyn BagWriter> = match options.format {
         Format::Folder => Box::new(FolderWriter::create(dest)?),
@@ -389,6 +390,9 @@ fn export_new(
             let digests = p.add_bytes(&format!("{dir}/document.json"), d.canonical.as_bytes())?;
             let list: Vec<_> = sigs.into_iter().map(|(_, s)| s).collect();
             p.add_bytes(&format!("{dir}/signatures.json"), &json(&list)?)?;
+            if let Some(seal) = record.seal_of(&d.sha256)? {
+                p.add_bytes(&format!("{dir}/seal.json"), &json(&seal)?)?;
+            }
             let statements: Vec<_> = list.iter().filter_map(|s| s.verify(&d.sha256).ok()).collect();
             if let Ok(content) = d.content() {
                 let received = crate::record::documents::received_times(record, &receipts, &d.sha256)?;
@@ -403,7 +407,8 @@ fn export_new(
                         images.insert(sha.to_string(), bytes);
                     }
                 }
-                let pdf = crate::document::render_pdf(&content, &d.sha256, &statements, &received, &images)?;
+                let seal = record.seal_check(&d.sha256, &root)?;
+                let pdf = crate::document::render_pdf(&content, &d.sha256, &statements, &received, &images, &seal)?;
                 p.add_bytes(&format!("{dir}/document.pdf"), &pdf)?;
             }
             let mut signing_devices: Vec<&str> = statements.iter().map(|s| s.device.as_str()).collect();
@@ -612,7 +617,11 @@ OneVisit 电子证据包 / evidence bundle (BagIt 1.0, RFC 8493)
 data/media/      evidence originals, named by their SHA-256
 data/captures/   signed capture records (who, when, where, which device)
 data/documents/  legal documents: document.json (the signed bytes), signatures.json, document.txt
-                 and document.pdf (the printout: numbered pages, handwriting, the hash as a QR code)
+                 and document.pdf (the printout: numbered pages, handwriting, the hash as a QR code);
+                 seal.json, the agency's electronic seal (电子印章) once the server sealed it:
+                 seal.canonical signed with SM2/SM3 (signer id 1234567812345678) under
+                 seal.public_key (x‖y hex), that key certified for the department by
+                 certificate (Ed25519, the tenant root); any SM2 tool (gmssl) checks it
 data/records/    the inspection records with their whole history (Automerge)
 data/audit/      the exporting device's signed, hash-chained audit log; server checkpoint and proofs
 data/certificates/, data/revocations.json   device certificates and the revocation list

@@ -45,6 +45,7 @@ impl Check {
             "capture" => "照片采集记录",
             "document" => "文书签名",
             "completeness" => "文书签署完整性",
+            "agency_seal" => "机关电子印章",
             "receipt" => "服务器回执",
             "audit" => "审计日志",
             _ => "其他",
@@ -394,6 +395,8 @@ impl Verifier<'_> {
         // Per document: its content and who signed it validly (inspectors; the party), then
         // whether it is complete, judged once every document's signatures are known.
         let mut read: Vec<(String, DocumentContent, BTreeSet<String>, bool)> = Vec::new();
+        // Per document: its folder and the hashes of the signature statements it carries.
+        let mut held: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
         let mut drawn: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for f in files.iter().filter(|f| f.starts_with("data/documents/") && f.ends_with("/document.json")) {
             let dir = f.trim_end_matches("/document.json");
@@ -409,6 +412,8 @@ impl Verifier<'_> {
                 continue;
             };
             let content = self.json::<DocumentContent>(f);
+            let hashes = crate::seal::signature_hashes(signatures.iter().map(|s| s.canonical.as_str()));
+            held.insert(name.clone(), (dir.to_string(), hashes));
             let (mut inspectors, mut party) = (BTreeSet::new(), false);
             let mut ok = 0;
             for s in &signatures {
@@ -511,6 +516,10 @@ impl Verifier<'_> {
             let what =
                 format!("文书 {}…（{} {} 第 {} 版）", &name[..12], content.title, content.number, content.version);
             let missing = crate::document::completeness::missing(content, inspectors, *party);
+            if let Some((dir, hashes)) = held.get(name) {
+                let record_sealed = record.as_ref().is_some_and(|r| r.seal_of(name).ok().flatten().is_some());
+                self.agency_seal(dir, name, content, hashes, record_sealed, &what);
+            }
             match (missing.is_empty(), newer) {
                 (true, _) => self.report.pass("completeness", format!("{what}：签署完整")),
                 (false, Some((_, n, _, _))) => self.report.pass(
@@ -525,6 +534,62 @@ impl Verifier<'_> {
                     ),
                 ),
             }
+        }
+    }
+
+    /// The agency's seal of one document (`seal.json` beside it): its certificate from the root,
+    /// the SM2 signature, the document, department and number it names, and that every signature
+    /// it confirms is in the bundle. A document without one is noted, not failed (signed offline
+    /// and not yet synced); one the bag's record holds but the bundle lacks is a removed seal.
+    fn agency_seal(
+        &mut self,
+        dir: &str,
+        name: &str,
+        content: &DocumentContent,
+        signatures: &[String],
+        record_sealed: bool,
+        what: &str,
+    ) {
+        let path = format!("{dir}/seal.json");
+        let Ok(bytes) = self.reader.read_all(&path) else {
+            if record_sealed {
+                self.report.fail("agency_seal", format!("{what}：记录中有机关电子印章，包中却缺少 {path}"));
+            } else {
+                self.report.pass("agency_seal", format!("{what}：尚未加盖机关电子印章（签署后尚未同步到服务器）"));
+            }
+            return;
+        };
+        let Ok(seal) = serde_json::from_slice::<crate::seal::AgencySeal>(&bytes) else {
+            self.report.fail("agency_seal", format!("{what}：{path} 格式错误"));
+            return;
+        };
+        let verified = match seal.verify(&self.root, name) {
+            Ok(v) => v,
+            Err(e) => {
+                self.report.fail("agency_seal", format!("{what}：{e}"));
+                return;
+            }
+        };
+        let statement = &verified.statement;
+        if statement.department != content.issuer_id || statement.document_number != content.number {
+            self.report.fail(
+                "agency_seal",
+                format!("{what}：印章所列文号 {}（{}）与文书不符", statement.document_number, statement.department),
+            );
+        } else if let Some(missing) = statement.signatures.iter().find(|h| !signatures.contains(h)) {
+            self.report.fail(
+                "agency_seal",
+                format!("{what}：印章所确认的签名 {}… 不在包中", &missing[..12.min(missing.len())]),
+            );
+        } else {
+            self.report.pass(
+                "agency_seal",
+                format!(
+                    "{what}：{} 电子印章有效（SM2，加盖于 {}，北京时间；印章证书由租户根密钥签发）",
+                    verified.certificate.agency,
+                    crate::beijing::date_time(statement.sealed_at_ms)
+                ),
+            );
         }
     }
 

@@ -482,6 +482,12 @@ impl InspectionRecord {
         Ok(out)
     }
 
+    /// How many signatures the record holds, over every version: a write that adds one may
+    /// complete a document.
+    pub fn signature_count(&self) -> Result<usize, RecordError> {
+        Ok(self.doc.keys(&self.map("signatures")?).count())
+    }
+
     /// Verifies a version and every signature over it, and says whether it counts as signed.
     /// With the tenant's `trust`, a signature counts only if the certificate the record carries
     /// for its key names the same inspector and held (not expired, not revoked) at the signing time.

@@ -24,6 +24,7 @@ pub mod evidence;
 pub mod exchange;
 pub mod history;
 pub mod rules;
+pub mod seals;
 pub mod status;
 pub mod values;
 pub mod view;
@@ -314,6 +315,7 @@ impl InspectionRecord {
         doc.put_object(ROOT, "documents", ObjType::Map)?;
         doc.put_object(ROOT, "signatures", ObjType::Map)?;
         doc.put_object(ROOT, "rechecks", ObjType::Map)?;
+        doc.put_object(ROOT, "seals", ObjType::Map)?;
         doc.commit_with(CommitOptions::default().with_message("create").with_time(stamp.at_ms / 1000));
         Ok(InspectionRecord { doc, task, saved_heads: Vec::new() })
     }

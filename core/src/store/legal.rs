@@ -277,7 +277,22 @@ impl Store {
                 images.insert(sha.to_string(), bytes);
             }
         }
-        Ok(crate::document::render_pdf(&content, sha256, &signed, &received, &images)?)
+        let seal = self.seal_check(code, sha256)?;
+        Ok(crate::document::render_pdf(&content, sha256, &signed, &received, &images, &seal)?)
+    }
+
+    /// The agency's seal of a document version, checked under the tenant root (a store never
+    /// enrolled has no root: a seal it holds is reported invalid, not trusted).
+    pub fn seal_check(&mut self, code: &TaskCode, sha256: &str) -> Result<crate::record::seals::SealCheck, StoreError> {
+        let root = self.sync_account()?.and_then(|a| crate::identity::verifying_key_from_hex(&a.root_public_key));
+        let record = self.record(code)?;
+        match root {
+            Some(root) => Ok(record.seal_check(sha256, &root)?),
+            None if record.seal_of(sha256)?.is_none() => Ok(crate::record::seals::SealCheck::Unsealed),
+            None => Ok(crate::record::seals::SealCheck::Invalid {
+                reason: "本设备未登记，无法核验印章".into()
+            }),
+        }
     }
 
     /// The server's receipts this device holds that name `code` and verify under the tenant root.

@@ -30,6 +30,7 @@ struct DocumentScreen: View {
                     }
                     ForEach(status?.missing ?? [], id: \.self) { Text("尚缺：\($0)") }
                     if status?.signed == true { Text("文书已签署完毕") }
+                    if let status { Text("机关电子印章：\(status.seal)") }
                     Button("本人签名") { act { status = try app.store?.signDocument(code: code, sha256: preview.sha256) } }
                 }
                 Section("当事人签名（以上笔录我已看过，与事实相符）") {

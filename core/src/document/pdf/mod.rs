@@ -1,7 +1,8 @@
 //! The printable PDF of a legal document: the same fields as [`super::render_page`], on numbered A4
 //! pages in the CJK font shipped with the core, each page closed by a signature block (the
 //! party's handwriting, the officers who signed, the document's hash as text and as a QR code, and
-//! "第 X 页 共 Y 页"). The canonical JSON stays what signatures cover; the PDF is its printout.
+//! "第 X 页 共 Y 页", and the agency's electronic seal once the server applied it). The canonical
+//! JSON stays what signatures cover; the PDF is its printout.
 
 mod font;
 mod layout;
@@ -13,6 +14,7 @@ use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
 use super::render::{self, DocumentContent, PersonBlock};
 use super::{DocumentKind, SignatureRole, SignedStatement};
+use crate::record::seals::SealCheck;
 use layout::{BODY_BOTTOM, MARGIN, PAGE_HEIGHT, PAGE_WIDTH, Placed};
 
 /// Why a document could not be printed to PDF.
@@ -43,18 +45,20 @@ const BLOCK_SIZE: f32 = 9.0;
 const QR_SIDE: f32 = 70.0;
 
 /// `d` with the signatures in `signed` (statements that verified against it), the trusted times in
-/// `received` and the handwriting in `images`, as a PDF whose text reads as the document.
+/// `received`, the handwriting in `images` and its seal as checked, as a PDF whose text reads as
+/// the document.
 pub fn render_pdf(
     d: &DocumentContent,
     document_sha256: &str,
     signed: &[SignedStatement],
     received: &HashMap<(String, i64), i64>,
     images: &Handwriting,
+    seal: &SealCheck,
 ) -> Result<Vec<u8>, PdfError> {
     let face = font::face()?;
     let body = render::render_body(d, signed, received);
     let pages = layout::paginate(face, render::heading(d), &body);
-    let block = SignatureBlock::of(d, signed, images);
+    let block = SignatureBlock::of(d, signed, images, seal);
     let qr = qr_modules(document_sha256)?;
 
     let mut ids = 0;
@@ -131,10 +135,14 @@ struct SignatureBlock {
     after: String,
     /// "执法人员签名：…" with each named officer, signed or not.
     officers: String,
+    /// "机关电子印章：…": the seal's agency and time, or that there is none yet.
+    seal: String,
+    /// The agency whose stamp is drawn (only for a seal that holds).
+    stamp: Option<String>,
 }
 
 impl SignatureBlock {
-    fn of(d: &DocumentContent, signed: &[SignedStatement], images: &Handwriting) -> SignatureBlock {
+    fn of(d: &DocumentContent, signed: &[SignedStatement], images: &Handwriting, seal: &SealCheck) -> SignatureBlock {
         let order = d.kind == DocumentKind::RectificationOrder;
         let party_label = if order { "受送达人签收：" } else { "当事人签名：" };
         let missing = |sha: &str| if images.contains_key(sha) { "" } else { "（手写签名图像不在本设备）" };
@@ -160,7 +168,12 @@ impl SignatureBlock {
             format!("{}（{state}）", p.name)
         };
         let officers = format!("执法人员签名：{}", d.inspectors.iter().map(officer).collect::<Vec<_>>().join(" "));
-        SignatureBlock { party_label, before, drawing, after, officers }
+        let stamp = match seal {
+            SealCheck::Sealed { agency, .. } => Some(agency.clone()),
+            _ => None,
+        };
+        let seal = format!("机关电子印章：{}", seal.label_zh());
+        SignatureBlock { party_label, before, drawing, after, officers, seal, stamp }
     }
 
     /// The drawings the block shows.
@@ -204,11 +217,60 @@ impl SignatureBlock {
             show(content, used, &Placed { x: MARGIN, y, size: BLOCK_SIZE, text: line })?;
             y -= 13.0;
         }
+        for line in layout::wrap(face, &face.printable(&self.seal), BLOCK_SIZE, width).into_iter().take(1) {
+            show(content, used, &Placed { x: MARGIN, y: y.min(54.0), size: BLOCK_SIZE, text: line })?;
+        }
+        if let Some(agency) = &self.stamp {
+            draw_stamp(content, used, face, agency)?;
+        }
         let short = &document_sha256[..16.min(document_sha256.len())];
         let foot = format!("文书 SHA-256：{short}…（全文见二维码）    第 {page} 页 共 {total} 页");
         show(content, used, &Placed { x: MARGIN, y: 40.0, size: BLOCK_SIZE, text: foot })?;
         Ok(())
     }
+}
+
+/// The seal's picture beside the QR code: a red ring with a star and the agency's name, as an
+/// official seal looks. The seal itself is the SM2 signature; the picture only shows it is there.
+fn draw_stamp(
+    content: &mut Content,
+    used: &mut font::FontUse,
+    face: &font::Face,
+    agency: &str,
+) -> Result<(), PdfError> {
+    const R: f32 = 30.0;
+    let (cx, cy) = (PAGE_WIDTH / 2.0 + 90.0, 34.0 + QR_SIDE / 2.0);
+    // A circle as four Bézier quarters.
+    let k = 0.552_284_8 * R;
+    content.save_state().set_stroke_rgb(0.8, 0.0, 0.0).set_fill_rgb(0.8, 0.0, 0.0).set_line_width(1.6);
+    content
+        .move_to(cx + R, cy)
+        .cubic_to(cx + R, cy + k, cx + k, cy + R, cx, cy + R)
+        .cubic_to(cx - k, cy + R, cx - R, cy + k, cx - R, cy)
+        .cubic_to(cx - R, cy - k, cx - k, cy - R, cx, cy - R)
+        .cubic_to(cx + k, cy - R, cx + R, cy - k, cx + R, cy)
+        .close_path()
+        .stroke();
+    // A five-pointed star in the middle.
+    let (outer, inner) = (8.0_f32, 3.2_f32);
+    for i in 0..10 {
+        let r = if i % 2 == 0 { outer } else { inner };
+        let angle = std::f32::consts::FRAC_PI_2 + i as f32 * std::f32::consts::PI / 5.0;
+        let (x, y) = (cx + r * angle.cos(), cy + 4.0 + r * angle.sin());
+        if i == 0 {
+            content.move_to(x, y);
+        } else {
+            content.line_to(x, y);
+        }
+    }
+    content.close_path().fill_nonzero();
+    // The agency's name under the star, shrunk to fit the ring.
+    let name = face.printable(agency);
+    let size = (2.0 * R * 0.8 / face.width(&name, 1.0).max(1.0)).min(7.0);
+    let x = cx - face.width(&name, size) / 2.0;
+    show(content, used, &Placed { x, y: cy - 12.0, size, text: name.into() })?;
+    content.restore_state();
+    Ok(())
 }
 
 /// The QR code of the document's hash: its modules, row by row, dark or not.

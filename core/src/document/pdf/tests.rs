@@ -45,8 +45,21 @@ fn received(f: &Fixture) -> HashMap<(String, i64), i64> {
     f.statements.iter().take(2).map(|s| ((s.device.clone(), s.device_time_ms), s.device_time_ms + 61_000)).collect()
 }
 
+/// The golden on-site record as the server sealed it; the golden order not yet sealed.
+fn seal_of(f: &Fixture) -> SealCheck {
+    match f.name {
+        "on_site_record" => SealCheck::Sealed {
+            agency: "平湖市市场监督管理局".into(),
+            department: "scjg".into(),
+            sealed_at_ms: 1_796_175_047_062,
+            public_key: "ab".repeat(64),
+        },
+        _ => SealCheck::Unsealed,
+    }
+}
+
 fn print(f: &Fixture) -> Vec<u8> {
-    render_pdf(&f.content, &f.sha256, &f.statements, &received(f), &handwriting(f)).unwrap()
+    render_pdf(&f.content, &f.sha256, &f.statements, &received(f), &handwriting(f), &seal_of(f)).unwrap()
 }
 
 fn artefacts() -> PathBuf {
@@ -152,6 +165,11 @@ fn the_on_site_record_prints_page_by_page_as_its_golden_with_every_template_fiel
     assert_eq!(all.matches("已电子签名").count(), 4, "four officers signed:\n{all}");
     assert!(!all.contains("（第1版）") && !all.contains("__________"), "{all}");
     signature_block_on_every_page(&f, &pages);
+    // The agency's seal: its line and its picture (the agency's name in the ring) on every page.
+    for page in &pages {
+        assert!(page.contains("机关电子印章：平湖市市场监督管理局 已加盖（SM2，"), "{page}");
+        assert!(page.matches("平湖市市场监督管理局").count() >= 2, "the seal line and the ring:\n{page}");
+    }
 }
 
 #[test]
@@ -208,10 +226,11 @@ fn each_page_carries_a_qr_code_of_the_document_hash_that_a_scanner_reads() {
         let picture = artefacts().join(format!("qr-check-{n}.png"));
         let image = image::open(&picture).unwrap().to_luma8();
         let mut prepared = rqrr::PreparedImage::prepare(image);
-        let grids = prepared.detect_grids();
-        assert_eq!(grids.len(), 1, "one QR code on page {n}");
-        let (_, text) = grids[0].decode().unwrap();
-        assert_eq!(text, format!("onevisit-document:sha256:{}", f.sha256));
+        // The seal's ring and star may look like a finder pattern to the detector; what counts is
+        // that exactly one code reads, and reads as the hash.
+        let read: Vec<String> =
+            prepared.detect_grids().iter().filter_map(|g| g.decode().ok()).map(|(_, t)| t).collect();
+        assert_eq!(read, vec![format!("onevisit-document:sha256:{}", f.sha256)], "one QR code on page {n}");
     }
 }
 
@@ -243,7 +262,9 @@ fn printing_again_gives_the_same_bytes() {
 #[test]
 fn handwriting_this_device_does_not_hold_or_cannot_decode_is_described_and_the_rest_prints() {
     let f = fixture("on_site_record");
-    let missing = render_pdf(&f.content, &f.sha256, &f.statements, &HashMap::new(), &HashMap::new()).unwrap();
+    let missing =
+        render_pdf(&f.content, &f.sha256, &f.statements, &HashMap::new(), &HashMap::new(), &SealCheck::Unsealed)
+            .unwrap();
     let path = artefacts().join("missing-handwriting.pdf");
     std::fs::write(&path, &missing).unwrap();
     let pages = pages_of(&path);
@@ -253,7 +274,8 @@ fn handwriting_this_device_does_not_hold_or_cannot_decode_is_described_and_the_r
     for bytes in garbage.values_mut() {
         *bytes = b"\x89PNG\r\n\x1a\n not really a picture".to_vec();
     }
-    let pdf = render_pdf(&f.content, &f.sha256, &f.statements, &HashMap::new(), &garbage).unwrap();
+    let pdf =
+        render_pdf(&f.content, &f.sha256, &f.statements, &HashMap::new(), &garbage, &SealCheck::Unsealed).unwrap();
     let path = artefacts().join("garbage-handwriting.pdf");
     std::fs::write(&path, &pdf).unwrap();
     assert_eq!(pages_of(&path).len(), pages.len());
@@ -263,7 +285,7 @@ fn handwriting_this_device_does_not_hold_or_cannot_decode_is_described_and_the_r
 #[test]
 fn an_unsigned_document_prints_blank_lines_for_every_signature() {
     let f = fixture("on_site_record");
-    let pdf = render_pdf(&f.content, &f.sha256, &[], &HashMap::new(), &HashMap::new()).unwrap();
+    let pdf = render_pdf(&f.content, &f.sha256, &[], &HashMap::new(), &HashMap::new(), &SealCheck::Unsealed).unwrap();
     let path = artefacts().join("unsigned.pdf");
     std::fs::write(&path, &pdf).unwrap();
     let all = pages_of(&path).join("\n");
@@ -276,7 +298,8 @@ fn a_character_missing_from_the_font_still_reads_back_as_itself() {
     let mut f = fixture("rectification_order");
     // U+2A6A5 (CJK Extension B) is not in the shipped font: drawn as an empty box, copied as itself.
     f.content.party.name = "𪚥记餐饮店".into();
-    let pdf = render_pdf(&f.content, &f.sha256, &f.statements, &HashMap::new(), &HashMap::new()).unwrap();
+    let pdf = render_pdf(&f.content, &f.sha256, &f.statements, &HashMap::new(), &HashMap::new(), &SealCheck::Unsealed)
+        .unwrap();
     let path = artefacts().join("missing-glyph.pdf");
     std::fs::write(&path, &pdf).unwrap();
     assert!(pages_of(&path).join("\n").contains("当事人：𪚥记餐饮店"));

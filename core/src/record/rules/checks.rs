@@ -262,6 +262,7 @@ impl Ctx<'_> {
                 | Container::Documents
                 | Container::Signatures
                 | Container::Rechecks
+                | Container::Seals
         );
         if append_only && !visible.is_empty() {
             return Err(WriteRule::Immutable);
@@ -276,6 +277,7 @@ impl Ctx<'_> {
             Container::Documents => self.document(edit, text, &author),
             Container::Signatures => self.signature(edit, text, &author),
             Container::Rechecks => self.recheck(edit, text, &author),
+            Container::Seals => self.seal(edit, text, &author),
         }
     }
 
@@ -613,6 +615,41 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// The tenant's seal of a document version: it verifies under a certificate from the root,
+    /// names the version it is kept under (its department and number), and every signature it
+    /// confirms was in the record before it.
+    fn seal(&self, edit: &Edit, text: &str, author: &Author) -> Verdict {
+        if author != &Author::Tenant {
+            return Err(WriteRule::TenantOnly);
+        }
+        let seal: crate::seal::AgencySeal = parse(text)?;
+        let root = self.rules.root.as_ref().ok_or(WriteRule::Signature)?;
+        let verified = seal.verify(root, &edit.key).map_err(|_| WriteRule::Signature)?;
+        let documents = self.at.map("documents").ok_or(WriteRule::UnknownReference)?;
+        let version: DocumentVersion = self.at.json(&documents, &edit.key).ok_or(WriteRule::UnknownReference)?;
+        if version.department.as_str() != verified.statement.department
+            || version.number != verified.statement.document_number
+        {
+            return Err(WriteRule::InvalidValue);
+        }
+        let signatures = self.at.map("signatures").ok_or(WriteRule::UnknownReference)?;
+        let prefix = format!("{}/", edit.key);
+        let held: Vec<String> = self
+            .at
+            .keys(&signatures)
+            .into_iter()
+            .filter(|k| k.starts_with(&prefix))
+            .filter_map(|k| self.at.json::<DocumentSignature>(&signatures, &k))
+            .map(|s| crate::audit::sha256_hex(s.canonical.as_bytes()))
+            .collect();
+        if verified.statement.signatures.is_empty() || verified.statement.signatures.iter().any(|h| !held.contains(h)) {
+            return Err(WriteRule::UnknownReference);
+        }
+        Ok(())
+    }
+}
+
 /// Whether the record at `deps` meets the precondition of moving to `status`: complete and free
 /// of open conflicts (recording completes), or every finding's loop settled (the task closes).
 pub(super) fn precondition_at(
@@ -691,12 +728,11 @@ pub(super) fn check_creation(
         }
     }
     let Some(task) = task else { return Err(forbidden("task")) };
-    // Every map of the layout; the later maps all present or all absent (an older creation).
+    // Every map of the layout; of the later maps, those introduced before the record was made.
     maps.sort();
     let mut expected: Vec<String> = ROOT_MAPS.iter().map(|m| m.to_string()).collect();
-    if maps.len() > expected.len() {
-        expected.extend(LATER_ROOT_MAPS.iter().map(|m| m.to_string()));
-    }
+    let later = maps.len().saturating_sub(expected.len()).min(LATER_ROOT_MAPS.len());
+    expected.extend(LATER_ROOT_MAPS[..later].iter().map(|m| m.to_string()));
     expected.sort();
     departments.sort();
     let wanted: Vec<String> = task.departments.iter().map(|d| d.to_string()).collect();

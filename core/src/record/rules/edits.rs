@@ -31,13 +31,16 @@ pub(super) enum Container {
     Signatures,
     /// `rechecks` (records created since re-inspection results are recorded).
     Rechecks,
+    /// `seals` (records created since the agency's seals are kept).
+    Seals,
 }
 
 /// The maps every record is created with, by root key.
 pub(super) const ROOT_MAPS: [&str; 6] = ["sections", "findings", "arrivals", "evidence", "documents", "signatures"];
 
-/// The maps a record is created with since they were introduced (older records lack them).
-pub(super) const LATER_ROOT_MAPS: [&str; 1] = ["rechecks"];
+/// The maps a record is created with since they were introduced, in that order (an older record
+/// lacks the later ones).
+pub(super) const LATER_ROOT_MAPS: [&str; 2] = ["rechecks", "seals"];
 
 impl Container {
     fn of_root_key(key: &str) -> Option<Container> {
@@ -49,6 +52,7 @@ impl Container {
             "documents" => Container::Documents,
             "signatures" => Container::Signatures,
             "rechecks" => Container::Rechecks,
+            "seals" => Container::Seals,
             _ => return None,
         })
     }
@@ -65,6 +69,7 @@ impl Container {
             Container::Documents => format!("documents/{key}"),
             Container::Signatures => format!("signatures/{key}"),
             Container::Rechecks => format!("rechecks/{key}"),
+            Container::Seals => format!("seals/{key}"),
         }
     }
 }

@@ -10,6 +10,8 @@ use crate::certificate::{CERTIFICATE_SCHEMA, DeviceCertificate, SignedCertificat
 use crate::document::{DocumentKind, DocumentSignature, SignatureRole, SignedStatement, signature::SIGNATURE_SCHEMA};
 use crate::domain::{CheckPointId, Directory, Task, TaskCode};
 use crate::identity::DeviceKey;
+use crate::record::documents::SignerTrust;
+use crate::record::seals::SealCheck;
 use crate::record::{
     AnswerValue, FindingDraft, InspectionRecord, PartyDraft, Position, Recusal, Stamp, Status, StatusEntry, to_json,
 };
@@ -962,4 +964,163 @@ fn records_made_before_rechecks_existed_are_accepted_and_still_close() {
     assert!(!legacy.holds_rechecks().unwrap());
     assert!(legacy.open_findings().unwrap().is_empty(), "their loop is followed outside the record");
     assert!(legacy.rechecks().unwrap().is_empty());
+}
+
+/// A seal of `sha` by `department`'s organisation key, certified by `root`, confirming the
+/// signatures the server's copy holds over it.
+fn agency_seal(w: &World, sha: &str, department: &str, root: &DeviceKey) -> crate::seal::AgencySeal {
+    use crate::seal::{
+        ORGANISATION_CERTIFICATE_SCHEMA, OrganisationCertificate, OrganisationKey, SEAL_ALGORITHM, SEAL_SCHEMA,
+        SealStatement,
+    };
+    let key = OrganisationKey::derive([7u8; 32]);
+    let certificate = OrganisationCertificate {
+        schema: ORGANISATION_CERTIFICATE_SCHEMA.into(),
+        tenant: "330482".into(),
+        department: department.into(),
+        agency: "平湖市市场监督管理局".into(),
+        algorithm: SEAL_ALGORITHM.into(),
+        seal_public_key: key.public_hex(),
+        issuer_public_key: hex::encode(root.public_bytes()),
+    };
+    let held: Vec<String> = w.server.signatures(sha).unwrap().into_iter().map(|(_, s)| s.canonical).collect();
+    let statement = SealStatement {
+        schema: SEAL_SCHEMA.into(),
+        document_sha256: sha.into(),
+        document_number: w.server.document(sha).unwrap().number,
+        department: department.into(),
+        agency: "平湖市市场监督管理局".into(),
+        signatures: crate::seal::signature_hashes(held.iter().map(String::as_str)),
+        sealed_at_ms: 60,
+    };
+    crate::seal::AgencySeal {
+        seal: key.seal(&statement).unwrap(),
+        certificate: crate::sync::statements::sign_statement(&certificate, root).unwrap(),
+    }
+}
+
+/// A change by the tenant's actor (as anyone holding the record can make one) putting `seal` at
+/// `seals/<key>`.
+fn tenant_puts_seal(w: &mut World, key: &str, seal: &crate::seal::AgencySeal) -> Vec<Change> {
+    let mut doc = w.server.doc.fork().with_actor(w.ca.actor_id());
+    let before = doc.get_heads();
+    let seals = map(&doc, "seals");
+    doc.put(&seals, key, to_json(seal)).unwrap();
+    doc.commit();
+    doc.get_changes(&before)
+}
+
+#[test]
+fn the_tenants_seal_of_a_signed_document_reaches_every_device_and_checks_under_the_root() {
+    let (mut w, mut a, _b, sha) = signed();
+    let seal = agency_seal(&w, &sha, "scjg", &w.ca);
+    w.server.put_seal(&sha, &seal, 60).unwrap();
+    w.push(&mut a).unwrap();
+    let check = a.record.seal_check(&sha, &w.ca.verifying_key()).unwrap();
+    assert!(matches!(&check, SealCheck::Sealed { agency, .. } if agency == "平湖市市场监督管理局"), "{check:?}");
+}
+
+#[test]
+fn a_seal_written_by_a_device_or_forged_in_the_tenants_name_is_refused() {
+    let (mut w, mut a, _b, sha) = signed();
+    // An inspector's device writes a perfectly valid seal: only the tenant seals.
+    let seal = agency_seal(&w, &sha, "scjg", &w.ca);
+    let forged = a.forge(|doc| {
+        let seals = map(doc, "seals");
+        doc.put(&seals, sha.as_str(), to_json(&seal)).unwrap();
+    });
+    assert_eq!(refused(&mut w, forged).rule, WriteRule::TenantOnly);
+    // In the tenant's name (its actor is public): a certificate from another root.
+    let impostor = DeviceKey::generate();
+    let foreign = agency_seal(&w, &sha, "scjg", &impostor);
+    assert_eq!(
+        {
+            let c = tenant_puts_seal(&mut w, &sha, &foreign);
+            refused(&mut w, c)
+        }
+        .rule,
+        WriteRule::Signature
+    );
+    // A valid seal moved onto another key than the version it seals.
+    let moved = tenant_puts_seal(&mut w, &"ab".repeat(32), &seal);
+    assert_eq!(refused(&mut w, moved).rule, WriteRule::Signature);
+    // A statement edited after sealing (another number).
+    let mut edited = seal.clone();
+    edited.seal.canonical = edited.seal.canonical.replace("1号", "2号");
+    assert_eq!(
+        {
+            let c = tenant_puts_seal(&mut w, &sha, &edited);
+            refused(&mut w, c)
+        }
+        .rule,
+        WriteRule::Signature
+    );
+    // Sealed for the fire brigade, though the record is the market regulator's: the version's
+    // department is not the seal's.
+    let other = agency_seal(&w, &sha, "xfjy", &w.ca);
+    assert_eq!(
+        {
+            let c = tenant_puts_seal(&mut w, &sha, &other);
+            refused(&mut w, c)
+        }
+        .rule,
+        WriteRule::InvalidValue
+    );
+    // Confirming a signature the record does not hold.
+    let mut more = seal.clone();
+    let statement = {
+        let mut s: crate::seal::SealStatement = serde_json::from_str(&seal.seal.canonical).unwrap();
+        s.signatures.push("00".repeat(32));
+        s
+    };
+    more.seal = crate::seal::OrganisationKey::derive([7u8; 32]).seal(&statement).unwrap();
+    assert_eq!(
+        {
+            let c = tenant_puts_seal(&mut w, &sha, &more);
+            refused(&mut w, c)
+        }
+        .rule,
+        WriteRule::UnknownReference
+    );
+    // The genuine one passes, once; a second seal over it is refused.
+    let genuine = tenant_puts_seal(&mut w, &sha, &seal);
+    let rules = WriteRules::anchored(&w.dir, w.ca.verifying_key());
+    w.server.apply_changes(genuine, &rules).unwrap();
+    let mut again = seal.clone();
+    let mut later: crate::seal::SealStatement = serde_json::from_str(&seal.seal.canonical).unwrap();
+    later.sealed_at_ms += 1;
+    again.seal = crate::seal::OrganisationKey::derive([7u8; 32]).seal(&later).unwrap();
+    assert_eq!(
+        {
+            let c = tenant_puts_seal(&mut w, &sha, &again);
+            refused(&mut w, c)
+        }
+        .rule,
+        WriteRule::Immutable
+    );
+}
+
+#[test]
+fn records_made_before_seals_existed_are_accepted_and_hold_none() {
+    let w = World::new();
+    let (dir, ca) = (w.dir.clone(), DeviceKey::generate());
+    let task = w.server.task().clone();
+    // Made with rechecks but before seals: accepted, and no seal is due on it.
+    let mut doc = AutoCommit::new().with_actor(ca.actor_id());
+    doc.put(ROOT, "schema_version", crate::record::SCHEMA_VERSION).unwrap();
+    doc.put(ROOT, "task", to_json(&task)).unwrap();
+    doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Planned, stamp: stamp("scjg-01", 1) })).unwrap();
+    let sections = doc.put_object(ROOT, "sections", automerge::ObjType::Map).unwrap();
+    for d in &task.departments {
+        doc.put_object(&sections, d.as_str(), automerge::ObjType::Map).unwrap();
+    }
+    for m in ["findings", "arrivals", "evidence", "documents", "signatures", "rechecks"] {
+        doc.put_object(ROOT, m, automerge::ObjType::Map).unwrap();
+    }
+    doc.commit();
+    let changes: Vec<Change> = doc.get_changes(&[]).into_iter().collect();
+    let record = InspectionRecord::from_changes(changes, &WriteRules::anchored(&dir, ca.verifying_key())).unwrap();
+    assert!(!record.holds_seals().unwrap());
+    let root = ca.verifying_key();
+    assert!(record.seals_due(&SignerTrust { root: &root, revocations: None }).unwrap().is_empty());
 }

@@ -3295,6 +3295,14 @@ public struct DocumentStatus: Equatable, Hashable {
      * refusal), no signature forged.
      */
     public var signed: Bool
+    /**
+     * Whether the agency's electronic seal is on it and holds under the tenant root.
+     */
+    public var sealed: Bool
+    /**
+     * The seal in words (zh-CN): the agency and time, not yet sealed, or why it is invalid.
+     */
+    public var seal: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3326,7 +3334,13 @@ public struct DocumentStatus: Equatable, Hashable {
         /**
          * Intact, two named officers of every acting department and the party (or a witnessed
          * refusal), no signature forged.
-         */signed: Bool) {
+         */signed: Bool, 
+        /**
+         * Whether the agency's electronic seal is on it and holds under the tenant root.
+         */sealed: Bool, 
+        /**
+         * The seal in words (zh-CN): the agency and time, not yet sealed, or why it is invalid.
+         */seal: String) {
         self.sha256 = sha256
         self.kind = kind
         self.number = number
@@ -3336,6 +3350,8 @@ public struct DocumentStatus: Equatable, Hashable {
         self.signatures = signatures
         self.missing = missing
         self.signed = signed
+        self.sealed = sealed
+        self.seal = seal
     }
 
     
@@ -3362,7 +3378,9 @@ public struct FfiConverterTypeDocumentStatus: FfiConverterRustBuffer {
                 supersededBy: FfiConverterOptionString.read(from: &buf), 
                 signatures: FfiConverterSequenceTypeSignatureView.read(from: &buf), 
                 missing: FfiConverterSequenceString.read(from: &buf), 
-                signed: FfiConverterBool.read(from: &buf)
+                signed: FfiConverterBool.read(from: &buf), 
+                sealed: FfiConverterBool.read(from: &buf), 
+                seal: FfiConverterString.read(from: &buf)
         )
     }
 
@@ -3376,6 +3394,8 @@ public struct FfiConverterTypeDocumentStatus: FfiConverterRustBuffer {
         FfiConverterSequenceTypeSignatureView.write(value.signatures, into: &buf)
         FfiConverterSequenceString.write(value.missing, into: &buf)
         FfiConverterBool.write(value.signed, into: &buf)
+        FfiConverterBool.write(value.sealed, into: &buf)
+        FfiConverterString.write(value.seal, into: &buf)
     }
 }
 

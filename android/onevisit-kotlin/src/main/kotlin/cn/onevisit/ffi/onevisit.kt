@@ -4896,6 +4896,16 @@ data class DocumentStatus (
      * refusal), no signature forged.
      */
     var `signed`: kotlin.Boolean
+    , 
+    /**
+     * Whether the agency's electronic seal is on it and holds under the tenant root.
+     */
+    var `sealed`: kotlin.Boolean
+    , 
+    /**
+     * The seal in words (zh-CN): the agency and time, not yet sealed, or why it is invalid.
+     */
+    var `seal`: kotlin.String
     
 ){
     
@@ -4921,6 +4931,8 @@ public object FfiConverterTypeDocumentStatus: FfiConverterRustBuffer<DocumentSta
             FfiConverterSequenceTypeSignatureView.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
         )
     }
 
@@ -4933,7 +4945,9 @@ public object FfiConverterTypeDocumentStatus: FfiConverterRustBuffer<DocumentSta
             FfiConverterOptionalString.allocationSize(value.`supersededBy`) +
             FfiConverterSequenceTypeSignatureView.allocationSize(value.`signatures`) +
             FfiConverterSequenceString.allocationSize(value.`missing`) +
-            FfiConverterBoolean.allocationSize(value.`signed`)
+            FfiConverterBoolean.allocationSize(value.`signed`) +
+            FfiConverterBoolean.allocationSize(value.`sealed`) +
+            FfiConverterString.allocationSize(value.`seal`)
     )
 
     override fun write(value: DocumentStatus, buf: ByteBuffer) {
@@ -4946,6 +4960,8 @@ public object FfiConverterTypeDocumentStatus: FfiConverterRustBuffer<DocumentSta
             FfiConverterSequenceTypeSignatureView.write(value.`signatures`, buf)
             FfiConverterSequenceString.write(value.`missing`, buf)
             FfiConverterBoolean.write(value.`signed`, buf)
+            FfiConverterBoolean.write(value.`sealed`, buf)
+            FfiConverterString.write(value.`seal`, buf)
     }
 }
 

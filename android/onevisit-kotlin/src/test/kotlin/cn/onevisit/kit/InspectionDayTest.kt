@@ -109,6 +109,13 @@ class InspectionDayTest {
             val status = a.partySigns(code, document.sha256, "沈建国", "现场负责人", city.signaturePng())
             assertTrue(status.signed, "signed by two officers of each department and the party: ${status.missing}")
             assertEquals(5, status.signatures.count { it.valid })
+            // Not sealed until the server has it; the sync that delivers the last signature brings
+            // back the market regulator's seal.
+            assertFalse(status.sealed, status.seal)
+            a.syncNow()
+            val sealed = a.documents(code).first { it.sha256 == document.sha256 }
+            assertTrue(sealed.sealed, sealed.seal)
+            assertTrue(sealed.seal.startsWith("平湖市市场监督管理局 已加盖（SM2，"), sealed.seal)
 
             // The photo's original reaches the other device; the audit logs are confirmed.
             val fetched = a.syncNow(fetchPhotos = true)

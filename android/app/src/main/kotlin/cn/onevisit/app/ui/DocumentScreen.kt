@@ -67,6 +67,7 @@ fun DocumentScreen(app: OneVisitApplication, code: String) {
             }
             status?.missing?.forEach { Text("尚缺：$it") }
             if (status?.signed == true) Text("文书已签署完毕")
+            status?.let { Text("机关电子印章：${it.seal}") }
             Button(onClick = { holder.sign() }) { Text("本人签名") }
             Text("当事人签名（以上笔录我已看过，与事实相符）")
             OutlinedTextField(partyName, { partyName = it }, label = { Text("当事人姓名") })

@@ -1,0 +1,110 @@
+//! The agency's electronic seal (电子印章) through the real server, on every backend: the server
+//! seals a document version when a write makes it fully signed, the seal reaches every device
+//! of the task and the evidence bundle, and the bundle's verifier checks it offline under the
+//! tenant root.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+
+use onevisit_core::domain::TaskCode;
+use onevisit_core::record::seals::SealCheck;
+use onevisit_core::seal::{AgencySeal, OrganisationCertificate};
+use onevisit_core::store::Store;
+use onevisit_flow_tests::{
+    City, Deployment, ReplicatedCity, check_bundle, export_bundle, fetch_all_photos, recorded_case, sign_everything,
+    sync_ok,
+};
+use serde_json::json;
+
+fn seal_on(store: &Mutex<Store>, code: &TaskCode, doc: &str, root: &str) -> SealCheck {
+    let root = onevisit_core::identity::verifying_key_from_hex(root).unwrap();
+    store.lock().unwrap().record(code).unwrap().seal_check(doc, &root).unwrap()
+}
+
+fn a_fully_signed_document_is_sealed_by_its_agency_and_the_seal_reaches_devices_and_bundles(city: &impl Deployment) {
+    let (a, b, code) = recorded_case(city);
+    let doc = a
+        .lock()
+        .unwrap()
+        .render_document(&code, onevisit_core::document::DocumentKind::OnSiteRecord, None)
+        .unwrap()
+        .sha256;
+    sync_ok(&a);
+    sync_ok(&b);
+    assert_eq!(seal_on(&a, &code, &doc, city.root()), SealCheck::Unsealed, "not signed yet: no seal");
+
+    let doc = {
+        // Sign the same version by everyone (sign_everything renders it again: the same bytes).
+        let signed = sign_everything(city, &a, &b, &code);
+        assert_eq!(signed, doc);
+        signed
+    };
+    for store in [&a, &b] {
+        sync_ok(store);
+        match seal_on(store, &code, &doc, city.root()) {
+            SealCheck::Sealed { agency, department, public_key, .. } => {
+                assert_eq!(agency, "平湖市市场监督管理局");
+                assert_eq!(department, "scjg");
+                assert_eq!(public_key.len(), 128);
+            }
+            other => panic!("the signed record is not sealed on a device: {other:?}"),
+        }
+    }
+
+    // The bundle carries the seal; the verifier checks it offline.
+    fetch_all_photos(&a, &code);
+    let tmp = tempfile::tempdir().unwrap();
+    export_bundle(&a, &code, &tmp.path().join("bag"), onevisit_core::bundle::Format::Folder, false);
+    let report = check_bundle(&tmp.path().join("bag"), city.root());
+    assert!(report.is_valid(), "{report:?}");
+    let sealed = report
+        .checks
+        .iter()
+        .find(|c| c.kind == "agency_seal" && c.detail.contains("印章有效"))
+        .unwrap_or_else(|| panic!("no valid seal: {report:?}"));
+    assert!(sealed.ok && sealed.detail.contains("平湖市市场监督管理局"), "{sealed:?}");
+    independently_verified(&tmp.path().join("bag").join(format!("data/documents/{code}/{doc}/seal.json")), city.root());
+}
+
+/// The bundle's seal checked by tools that share no code with ours: gmssl (PyPI) for the SM2
+/// seal under the certified key, `cryptography` for the root's Ed25519 signature over the
+/// certificate; a changed byte fails each.
+fn independently_verified(seal_file: &Path, root: &str) {
+    let seal: AgencySeal = serde_json::from_slice(&std::fs::read(seal_file).unwrap()).unwrap();
+    let certificate: OrganisationCertificate = serde_json::from_str(&seal.certificate.canonical).unwrap();
+    assert_eq!(certificate.seal_public_key, seal.seal.public_key);
+    let sm2 = |kind: &str, canonical: &str, valid: bool| {
+        json!({"kind": kind, "algorithm": "sm2", "canonical": canonical, "signature": seal.seal.signature,
+               "public_key": certificate.seal_public_key, "expect_valid": valid})
+    };
+    let ed = |kind: &str, canonical: &str, valid: bool| {
+        json!({"kind": kind, "canonical": canonical, "signature": seal.certificate.signature,
+               "public_key": root, "expect_valid": valid})
+    };
+    let items = vec![
+        sm2("server_seal", &seal.seal.canonical, true),
+        sm2("server_seal_altered", &seal.seal.canonical.replacen("scjg", "xfjy", 1), false),
+        ed("organisation_cert", &seal.certificate.canonical, true),
+        ed("organisation_cert_altered", &seal.certificate.canonical.replacen("scjg", "xfjy", 1), false),
+    ];
+    let file = seal_file.with_file_name("independent.json");
+    std::fs::write(&file, serde_json::to_vec(&items).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/verify_independently.py");
+    let out = Command::new("python3").arg(&script).arg(&file).output().expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_fully_signed_document_is_sealed_on_the_embedded_default() {
+    a_fully_signed_document_is_sealed_by_its_agency_and_the_seal_reaches_devices_and_bundles(&City::new());
+}
+
+#[test]
+fn a_fully_signed_document_is_sealed_on_postgres_and_s3_replicas() {
+    a_fully_signed_document_is_sealed_by_its_agency_and_the_seal_reaches_devices_and_bundles(&ReplicatedCity::new());
+}
