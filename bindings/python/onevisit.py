@@ -557,6 +557,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_check_in() != 59509:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_method_devicestore_confirm_service_address() != 26272:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_conflicts() != 14743:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_departments() != 11919:
@@ -700,6 +702,9 @@ _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_answer.restype = ctyp
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_check_in.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_check_in.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_confirm_service_address.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_confirm_service_address.restype = ctypes.c_uint16
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_conflicts.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_conflicts.restype = ctypes.c_uint16
@@ -895,6 +900,16 @@ _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_check_in.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_check_in.restype = None
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_confirm_service_address.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_confirm_service_address.restype = None
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_conflicts.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -2337,6 +2352,16 @@ class DocumentKind(enum.Enum):
     责令改正通知书 (one per department).
 """
     
+    ADDRESS_CONFIRMATION = 2
+    """
+    送达地址确认书 (the party's address for service).
+"""
+    
+    SERVICE_RECEIPT = 3
+    """
+    送达回证 (the service of a department's order).
+"""
+    
 
 
 class _UniffiFfiConverterTypeDocumentKind(_UniffiConverterRustBuffer):
@@ -2347,6 +2372,10 @@ class _UniffiFfiConverterTypeDocumentKind(_UniffiConverterRustBuffer):
             return DocumentKind.ON_SITE_RECORD
         if variant == 2:
             return DocumentKind.RECTIFICATION_ORDER
+        if variant == 3:
+            return DocumentKind.ADDRESS_CONFIRMATION
+        if variant == 4:
+            return DocumentKind.SERVICE_RECEIPT
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -2354,6 +2383,10 @@ class _UniffiFfiConverterTypeDocumentKind(_UniffiConverterRustBuffer):
         if value == DocumentKind.ON_SITE_RECORD:
             return
         if value == DocumentKind.RECTIFICATION_ORDER:
+            return
+        if value == DocumentKind.ADDRESS_CONFIRMATION:
+            return
+        if value == DocumentKind.SERVICE_RECEIPT:
             return
         raise ValueError(value)
 
@@ -2363,6 +2396,10 @@ class _UniffiFfiConverterTypeDocumentKind(_UniffiConverterRustBuffer):
             buf.write_i32(1)
         if value == DocumentKind.RECTIFICATION_ORDER:
             buf.write_i32(2)
+        if value == DocumentKind.ADDRESS_CONFIRMATION:
+            buf.write_i32(3)
+        if value == DocumentKind.SERVICE_RECEIPT:
+            buf.write_i32(4)
 
 
 
@@ -8122,6 +8159,12 @@ class DeviceStoreProtocol(typing.Protocol):
         Records this inspector's arrival on site (签到); the record goes on site.
 """
         raise NotImplementedError
+    def confirm_service_address(self, code: str,address: str,recipient: str,phone: str,electronic: typing.Optional[str]) -> None:
+        """
+        Records where the party accepts service (送达地址确认书): the address, who receives
+        documents there, a telephone, and where it agrees to electronic service, if it does.
+"""
+        raise NotImplementedError
     def conflicts(self, code: str) -> typing.List[ConflictView]:
         """
         The fields two devices wrote concurrently, for the lead inspector to resolve.
@@ -8431,6 +8474,37 @@ class DeviceStore(DeviceStoreProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_check_in,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def confirm_service_address(self, code: str,address: str,recipient: str,phone: str,electronic: typing.Optional[str]) -> None:
+        """
+        Records where the party accepts service (送达地址确认书): the address, who receives
+        documents there, a telephone, and where it agrees to electronic service, if it does.
+"""
+        
+        _UniffiFfiConverterString.check_lower(code)
+
+        _UniffiFfiConverterString.check_lower(address)
+
+        _UniffiFfiConverterString.check_lower(recipient)
+
+        _UniffiFfiConverterString.check_lower(phone)
+
+        _UniffiFfiConverterOptionalString.check_lower(electronic)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(code),
+            _UniffiFfiConverterString.lower(address),
+            _UniffiFfiConverterString.lower(recipient),
+            _UniffiFfiConverterString.lower(phone),
+            _UniffiFfiConverterOptionalString.lower(electronic),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeRecordError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_confirm_service_address,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)

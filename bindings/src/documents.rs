@@ -15,6 +15,10 @@ pub enum DocumentKind {
     OnSiteRecord,
     /// 责令改正通知书 (one per department).
     RectificationOrder,
+    /// 送达地址确认书 (the party's address for service).
+    AddressConfirmation,
+    /// 送达回证 (the service of a department's order).
+    ServiceReceipt,
 }
 
 impl From<DocumentKind> for CoreKind {
@@ -22,6 +26,8 @@ impl From<DocumentKind> for CoreKind {
         match k {
             DocumentKind::OnSiteRecord => CoreKind::OnSiteRecord,
             DocumentKind::RectificationOrder => CoreKind::RectificationOrder,
+            DocumentKind::AddressConfirmation => CoreKind::AddressConfirmation,
+            DocumentKind::ServiceReceipt => CoreKind::ServiceReceipt,
         }
     }
 }
@@ -31,6 +37,8 @@ impl From<CoreKind> for DocumentKind {
         match k {
             CoreKind::OnSiteRecord => DocumentKind::OnSiteRecord,
             CoreKind::RectificationOrder => DocumentKind::RectificationOrder,
+            CoreKind::AddressConfirmation => DocumentKind::AddressConfirmation,
+            CoreKind::ServiceReceipt => DocumentKind::ServiceReceipt,
         }
     }
 }

@@ -59,6 +59,22 @@ impl DeviceStore {
         Ok(())
     }
 
+    /// Records where the party accepts service (送达地址确认书): the address, who receives
+    /// documents there, a telephone, and where it agrees to electronic service, if it does.
+    pub fn confirm_service_address(
+        &self,
+        code: String,
+        address: String,
+        recipient: String,
+        phone: String,
+        electronic: Option<String>,
+    ) -> Result<(), RecordError> {
+        let code = task_code(&code)?;
+        let draft = onevisit_core::record::ServiceAddressDraft { address, recipient, phone, electronic };
+        self.lock::<RecordError>()?.confirm_service_address(&code, draft)?;
+        Ok(())
+    }
+
     /// Answers a check point; `evidence` lists the hashes of attached photos that support it.
     pub fn answer(
         &self,

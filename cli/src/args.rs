@@ -244,6 +244,23 @@ pub(crate) enum RecordCommand {
         #[arg(long)]
         statement: Option<String>,
     },
+    /// 记录当事人确认的送达地址（送达地址确认书所依据的内容）。
+    ServiceAddress {
+        /// 任务编号。
+        code: String,
+        /// 送达地址。
+        #[arg(long)]
+        address: String,
+        /// 受送达人（或在该地址代收文书的人）。
+        #[arg(long)]
+        recipient: String,
+        /// 送达联系电话。
+        #[arg(long)]
+        phone: String,
+        /// 同意电子送达时的接收方式（电子邮箱或手机号码）；不填即不同意电子送达。
+        #[arg(long)]
+        electronic: Option<String>,
+    },
     /// 填写检查项结果：pass（符合）、fail（不符合）、na（不适用）、数值、photos（配 --evidence）或文字。
     Answer {
         /// 任务编号。
@@ -387,6 +404,10 @@ pub(crate) enum KindArg {
     OnSite,
     /// 责令改正通知书（须 --department）。
     Order,
+    /// 送达地址确认书（默认牵头部门，可用 --department 指定）。
+    AddressConfirmation,
+    /// 送达回证：送达该部门的责令改正通知书（须 --department）。
+    ServiceReceipt,
 }
 
 /// 文书命令。

@@ -180,6 +180,15 @@ fn record(store: &mut Store, step: &RecordCommand, as_json: bool) -> Result<(), 
             };
             store.record_party(&TaskCode::parse(code)?, party)?
         }
+        RecordCommand::ServiceAddress { code, address, recipient, phone, electronic } => {
+            let draft = onevisit_core::record::ServiceAddressDraft {
+                address: address.clone(),
+                recipient: recipient.clone(),
+                phone: phone.clone(),
+                electronic: electronic.clone(),
+            };
+            store.confirm_service_address(&TaskCode::parse(code)?, draft)?
+        }
         RecordCommand::Answer { code, check_point, value, note, evidence } => {
             let cp = CheckPointId::new(check_point.as_str())?;
             let directory = store.directory()?;

@@ -126,6 +126,8 @@ pub(crate) fn document(store: &mut Store, command: &DocumentCommand, as_json: bo
             let kind = match kind {
                 KindArg::OnSite => DocumentKind::OnSiteRecord,
                 KindArg::Order => DocumentKind::RectificationOrder,
+                KindArg::AddressConfirmation => DocumentKind::AddressConfirmation,
+                KindArg::ServiceReceipt => DocumentKind::ServiceReceipt,
             };
             let department = department.as_deref().map(DepartmentId::new).transpose()?;
             if kind == DocumentKind::RectificationOrder && department.is_none() {

@@ -108,3 +108,52 @@ fn a_fully_signed_document_is_sealed_on_the_embedded_default() {
 fn a_fully_signed_document_is_sealed_on_postgres_and_s3_replicas() {
     a_fully_signed_document_is_sealed_by_its_agency_and_the_seal_reaches_devices_and_bundles(&ReplicatedCity::new());
 }
+
+/// The fire brigade serves its order: the service receipt names it, its two officers sign on
+/// their own devices, the party refuses and the order is left before a witness; the server then
+/// seals the receipt with the fire brigade's seal, not the market regulator's.
+fn a_service_receipt_left_before_a_witness_is_sealed_by_the_serving_agency(city: &impl Deployment) {
+    use onevisit_core::document::DocumentKind;
+    use onevisit_core::record::documents::PartyAct;
+    let (a, b, code) = recorded_case(city);
+    let fire = || Some("xfjy".parse().unwrap());
+    let order = b.lock().unwrap().render_document(&code, DocumentKind::RectificationOrder, fire()).unwrap();
+    let receipt = b.lock().unwrap().render_document(&code, DocumentKind::ServiceReceipt, fire()).unwrap();
+    assert!(receipt.number.starts_with("平消送回〔"), "{}", receipt.number);
+    let served = receipt.content().unwrap().service.unwrap().served;
+    assert_eq!(served[0].sha256, order.sha256);
+    sync_ok(&b);
+    let named = onevisit_flow_tests::named_officers(&b, &code, &receipt.sha256);
+    for officer in [&b].into_iter().chain(onevisit_flow_tests::officer_devices(city, &named, &[&a, &b]).iter()) {
+        sync_ok(officer);
+        officer.lock().unwrap().sign_document(&code, &receipt.sha256).unwrap();
+        sync_ok(officer);
+    }
+    sync_ok(&b);
+    let refusal =
+        PartyAct::Refused {
+            reason: "拒绝接收".into(), witness: "社区网格员 李娜".into(), witness_detail: None
+        };
+    let report = b.lock().unwrap().party_act(&code, &receipt.sha256, refusal, None).unwrap();
+    assert!(report.signed, "{report:?}");
+    sync_ok(&b);
+    sync_ok(&a);
+    match seal_on(&a, &code, &receipt.sha256, city.root()) {
+        SealCheck::Sealed { agency, department, .. } => {
+            assert_eq!((agency.as_str(), department.as_str()), ("平湖市消防救援大队", "xfjy"));
+        }
+        other => panic!("the served receipt is not sealed: {other:?}"),
+    }
+    let page = a.lock().unwrap().printed_document(&code, &receipt.sha256).unwrap();
+    assert!(page.contains("留置送达"), "{page}");
+}
+
+#[test]
+fn a_service_receipt_is_sealed_by_the_serving_agency_on_the_embedded_default() {
+    a_service_receipt_left_before_a_witness_is_sealed_by_the_serving_agency(&City::new());
+}
+
+#[test]
+fn a_service_receipt_is_sealed_by_the_serving_agency_on_postgres_and_s3_replicas() {
+    a_service_receipt_left_before_a_witness_is_sealed_by_the_serving_agency(&ReplicatedCity::new());
+}

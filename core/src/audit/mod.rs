@@ -33,6 +33,8 @@ pub enum AuditAction {
     ShowIdentity,
     /// The party's representative was recorded.
     RecordParty,
+    /// The party's address for service was confirmed.
+    ConfirmServiceAddress,
     /// A check point was answered.
     AnswerCheckPoint,
     /// A finding was recorded.

@@ -435,6 +435,8 @@ fn export_new(
                 purpose: match d.kind {
                     crate::document::DocumentKind::OnSiteRecord => "证明现场检查情况及执法人员、当事人的签署",
                     crate::document::DocumentKind::RectificationOrder => "证明已责令当事人改正及其期限",
+                    crate::document::DocumentKind::AddressConfirmation => "证明当事人确认的送达地址及电子送达方式",
+                    crate::document::DocumentKind::ServiceReceipt => "证明文书已送达当事人（签收或留置送达）",
                 }
                 .into(),
             });

@@ -430,7 +430,13 @@ impl Verifier<'_> {
                                 .then(|| inspector.clone()),
                             _ => None,
                         };
-                        let is_party = !matches!(statement.signer, SignatureRole::Inspector { .. });
+                        let is_party = match statement.signer {
+                            SignatureRole::Inspector { .. } => false,
+                            SignatureRole::PartyRefused { .. } => {
+                                content.as_ref().is_none_or(|c| c.kind.takes_refusal())
+                            }
+                            SignatureRole::Party { .. } => true,
+                        };
                         let named = statement.responsible_inspector();
                         match signers.check(
                             &statement.device,

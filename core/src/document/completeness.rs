@@ -150,6 +150,7 @@ mod tests {
             checks: Vec::new(),
             findings: Vec::new(),
             order: None,
+            service: None,
             rendered_at_ms: 0,
         }
     }

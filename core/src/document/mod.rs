@@ -28,6 +28,11 @@ pub enum DocumentKind {
     OnSiteRecord,
     /// 责令改正通知书: an order to rectify, issued by one department.
     RectificationOrder,
+    /// 送达地址确认书: the party confirms where (and whether electronically) it accepts service.
+    AddressConfirmation,
+    /// 送达回证: the record that a department's order was served, signed by the recipient or
+    /// left with them before a witness (留置送达).
+    ServiceReceipt,
 }
 
 impl DocumentKind {
@@ -36,6 +41,8 @@ impl DocumentKind {
         match self {
             DocumentKind::OnSiteRecord => "现场检查笔录",
             DocumentKind::RectificationOrder => "责令改正通知书",
+            DocumentKind::AddressConfirmation => "送达地址确认书",
+            DocumentKind::ServiceReceipt => "送达回证",
         }
     }
 
@@ -44,6 +51,8 @@ impl DocumentKind {
         match self {
             DocumentKind::OnSiteRecord => "现检",
             DocumentKind::RectificationOrder => "责改",
+            DocumentKind::AddressConfirmation => "送确",
+            DocumentKind::ServiceReceipt => "送回",
         }
     }
 
@@ -52,12 +61,33 @@ impl DocumentKind {
         match self {
             DocumentKind::OnSiteRecord => "on_site_record",
             DocumentKind::RectificationOrder => "rectification_order",
+            DocumentKind::AddressConfirmation => "address_confirmation",
+            DocumentKind::ServiceReceipt => "service_receipt",
         }
+    }
+
+    /// Every kind, in the order lists show them.
+    pub const ALL: [DocumentKind; 4] = [
+        DocumentKind::OnSiteRecord,
+        DocumentKind::RectificationOrder,
+        DocumentKind::AddressConfirmation,
+        DocumentKind::ServiceReceipt,
+    ];
+
+    /// Whether the party acts on it as the one served (签收, or 留置送达 on a refusal).
+    pub fn is_served(self) -> bool {
+        matches!(self, DocumentKind::RectificationOrder | DocumentKind::ServiceReceipt)
+    }
+
+    /// Whether a refusal before a witness stands in for the party's signature: not on the
+    /// address confirmation, which is the party's own statement.
+    pub fn takes_refusal(self) -> bool {
+        self != DocumentKind::AddressConfirmation
     }
 
     /// Parses a machine name.
     pub fn parse(s: &str) -> Option<DocumentKind> {
-        [DocumentKind::OnSiteRecord, DocumentKind::RectificationOrder].into_iter().find(|k| k.as_str() == s)
+        DocumentKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -73,8 +103,19 @@ pub enum DocumentError {
     /// An order to rectify needs findings that require rectification.
     #[error("{0} 部门没有需要责令改正的问题")]
     NothingToOrder(String),
+    /// The party has not confirmed an address for service.
+    #[error(
+        "尚未记录当事人的送达地址：先记录送达地址（onevisit record service-address 任务编号 --address … --recipient … --phone …）"
+    )]
+    NoServiceAddress,
+    /// A service receipt records the service of the department's order, which must exist.
+    #[error("{0} 部门尚未制作责令改正通知书，无可送达的文书")]
+    NothingToServe(String),
+    /// The address confirmation is the party's own statement: a refusal does not stand in for it.
+    #[error("送达地址确认书须由当事人本人签名确认，拒签不能代替")]
+    RefusalNotAccepted,
     /// An order to rectify is issued by a department, which must be named.
-    #[error("责令改正通知书须写明发文部门（--department）")]
+    #[error("责令改正通知书和送达回证须写明发文部门（--department）")]
     DepartmentRequired,
     /// The department does not take part in the task.
     #[error("{0} 部门不参加本任务")]

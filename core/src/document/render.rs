@@ -132,6 +132,35 @@ pub struct OrderBlock {
     pub issued_on: String,
 }
 
+/// A document served, as a service receipt lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServedDocument {
+    /// Its title.
+    pub title: String,
+    /// Its number.
+    pub number: String,
+    /// Its version's SHA-256.
+    pub sha256: String,
+}
+
+/// Service (送达): where and to whom documents are served, and for a receipt, which.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceBlock {
+    /// The address for service (the confirmed one, else the premises).
+    pub address: String,
+    /// Who receives documents.
+    pub recipient: String,
+    /// A telephone number for service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Where the party agreed to electronic service, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub electronic: Option<String>,
+    /// The documents served (a service receipt).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub served: Vec<ServedDocument>,
+}
+
 /// A legal document's content: what every signature covers, as canonical JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentContent {
@@ -181,6 +210,9 @@ pub struct DocumentContent {
     pub findings: Vec<FindingBlock>,
     /// The order's operative part (orders only).
     pub order: Option<OrderBlock>,
+    /// Service: the address confirmed, or the documents a receipt records as served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceBlock>,
     /// When it was rendered (device time, ms).
     pub rendered_at_ms: i64,
 }
@@ -259,6 +291,8 @@ pub fn render_body(
     match d.kind {
         DocumentKind::OnSiteRecord => on_site_body(d, &mut o),
         DocumentKind::RectificationOrder => order_body(d, &mut o),
+        DocumentKind::AddressConfirmation => address_body(d, &mut o),
+        DocumentKind::ServiceReceipt => receipt_body(d, &mut o),
     }
     let _ = writeln!(o);
     signature_block(d, signed, received, &mut o);
@@ -309,10 +343,14 @@ fn signature_block(
     let party = party_act(signed);
     let party_trusted = party.map(trusted).unwrap_or_default();
     // An order's party act is its service (送达): how, when, and the receipt or the refusal.
-    let order = d.kind == DocumentKind::RectificationOrder;
+    let order = d.kind.is_served();
     match party.map(|s| (&s.signer, s.device_time_ms)) {
         Some((SignatureRole::Party { name, party_role, signature_image_sha256, statement, attested_by }, at)) => {
-            let label = if order { "受送达人签收" } else { "当事人意见" };
+            let label = match d.kind {
+                DocumentKind::OnSiteRecord => "当事人意见",
+                DocumentKind::AddressConfirmation => "受送达人确认",
+                DocumentKind::RectificationOrder | DocumentKind::ServiceReceipt => "受送达人签收",
+            };
             let _ = writeln!(o, "{label}：{statement}。");
             let _ = writeln!(
                 o,
@@ -361,7 +399,10 @@ fn signature_block(
         _ => {
             let _ = match d.kind {
                 DocumentKind::OnSiteRecord => writeln!(o, "当事人意见：__________（待当事人阅后签署）"),
-                DocumentKind::RectificationOrder => writeln!(o, "当事人签收：__________（待当事人签收）"),
+                DocumentKind::RectificationOrder | DocumentKind::ServiceReceipt => {
+                    writeln!(o, "当事人签收：__________（待当事人签收）")
+                }
+                DocumentKind::AddressConfirmation => writeln!(o, "受送达人确认：__________（待当事人确认签名）"),
             };
             let _ = writeln!(o, "当事人签名：__________          日期：__________");
             if order {
@@ -455,6 +496,54 @@ fn on_site_body(d: &DocumentContent, o: &mut String) {
             let _ = writeln!(o, "当事人陈述、申辩：当事人未提出陈述、申辩。");
         }
     }
+}
+
+/// 送达地址确认书: the address, recipient and telephone for service, electronic service if agreed,
+/// and what the party is told about them.
+fn address_body(d: &DocumentContent, o: &mut String) {
+    let _ = writeln!(o);
+    let Some(s) = &d.service else { return };
+    let _ = writeln!(o, "送达地址：{}", s.address);
+    let _ = writeln!(o, "受送达人：{}", s.recipient);
+    if let Some(phone) = &s.phone {
+        let _ = writeln!(o, "联系电话：{phone}");
+    }
+    match &s.electronic {
+        Some(to) => {
+            let _ = writeln!(o, "电子送达：同意，接收方式 {to}（文书到达该系统之日为送达日期）");
+        }
+        None => {
+            let _ = writeln!(o, "电子送达：不同意");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "告知：受送达人应当如实提供送达地址；送达地址变更的，应当及时书面告知{}。因提供的地址不准确、变更未及时告知、拒不签收或者无人签收，文书被退回的，退回之日视为送达之日。",
+        d.issuer
+    );
+}
+
+/// 送达回证: which documents were served, to whom, where; the party's receipt or the refusal and
+/// its witness follow in the signature lines.
+fn receipt_body(d: &DocumentContent, o: &mut String) {
+    let _ = writeln!(o);
+    let Some(s) = &d.service else { return };
+    for doc in &s.served {
+        let _ = writeln!(
+            o,
+            "送达文书：{} {}（SHA-256 {}…）",
+            doc.title,
+            doc.number,
+            &doc.sha256[..16.min(doc.sha256.len())]
+        );
+    }
+    let _ = writeln!(o, "受送达人：{}", s.recipient);
+    let _ = writeln!(o, "送达地点：{}", s.address);
+    if let Some(phone) = &s.phone {
+        let _ = writeln!(o, "联系电话：{phone}");
+    }
+    let _ = writeln!(o, "送达人：{}", d.inspectors.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join("、"));
+    let _ = writeln!(o, "送达方式：直接送达；受送达人拒绝签收的，在见证人见证下留置送达（见下方送达记录）");
 }
 
 fn order_body(d: &DocumentContent, o: &mut String) {

@@ -157,6 +157,7 @@ impl TaskFacts {
             match (report.signed, latest.kind) {
                 (true, DocumentKind::OnSiteRecord) => on_site_record_signed = true,
                 (true, DocumentKind::RectificationOrder) => ordered.push(latest.department.clone()),
+                (true, DocumentKind::AddressConfirmation | DocumentKind::ServiceReceipt) => {}
                 (false, kind) => unsigned.push(UnsignedDocument {
                     kind,
                     department: latest.department.to_string(),

@@ -22,6 +22,8 @@ pub enum Field {
     Identity,
     /// The party's representative.
     Party,
+    /// The party's address for service.
+    ServiceAddress,
     /// The answer to a check point.
     Answer(CheckPointId),
     /// A finding, by identifier.
@@ -45,7 +47,7 @@ impl serde::Serialize for Field {
 /// Why a string does not name a field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "“{0}”不是记录中的字段：可写 status（状态）、identity（出示证件）、party（当事人代表）、arrival:<执法人员>、answer:<检查项>、finding:<问题编号>，即 onevisit conflicts list 列出的写法"
+    "“{0}”不是记录中的字段：可写 status（状态）、identity（出示证件）、party（当事人代表）、service_address（送达地址）、arrival:<执法人员>、answer:<检查项>、finding:<问题编号>，即 onevisit conflicts list 列出的写法"
 )]
 pub struct UnknownField(pub String);
 
@@ -56,6 +58,7 @@ impl fmt::Display for Field {
             Field::Arrival(id) => write!(f, "arrival:{id}"),
             Field::Identity => f.write_str("identity"),
             Field::Party => f.write_str("party"),
+            Field::ServiceAddress => f.write_str("service_address"),
             Field::Answer(cp) => write!(f, "answer:{cp}"),
             Field::Finding(id) => write!(f, "finding:{id}"),
             Field::Evidence(id) => write!(f, "evidence:{id}"),
@@ -76,6 +79,7 @@ impl Field {
             Field::Arrival(id) => format!("执法人员 {id} 的到场签到"),
             Field::Identity => "出示执法证件".into(),
             Field::Party => "当事人代表".into(),
+            Field::ServiceAddress => "送达地址".into(),
             Field::Answer(cp) => format!("检查项 {cp} 的结果"),
             Field::Finding(id) => format!("发现问题 {}", short(id)),
             Field::Evidence(id) => format!("证据照片 {}", short(id)),
@@ -94,6 +98,7 @@ impl FromStr for Field {
             "status" => Field::Status,
             "identity" => Field::Identity,
             "party" => Field::Party,
+            "service_address" => Field::ServiceAddress,
             _ => match s.split_once(':') {
                 Some(("arrival", id)) => Field::Arrival(InspectorId::new(id).map_err(|_| unknown())?),
                 Some(("answer", cp)) => Field::Answer(CheckPointId::new(cp).map_err(|_| unknown())?),
@@ -127,11 +132,15 @@ pub struct Conflict {
 impl InspectionRecord {
     /// Every field that currently holds concurrently written values.
     pub fn conflicts(&self) -> Result<Vec<Conflict>, RecordError> {
-        let mut fields: Vec<(ObjId, String, Field)> =
-            [("status", Field::Status), ("identity", Field::Identity), ("party", Field::Party)]
-                .into_iter()
-                .map(|(k, f)| (ROOT, k.to_string(), f))
-                .collect();
+        let mut fields: Vec<(ObjId, String, Field)> = [
+            ("status", Field::Status),
+            ("identity", Field::Identity),
+            ("party", Field::Party),
+            ("service_address", Field::ServiceAddress),
+        ]
+        .into_iter()
+        .map(|(k, f)| (ROOT, k.to_string(), f))
+        .collect();
         for department in &self.task.departments {
             let section = self.section(department)?;
             for key in self.doc.keys(&section) {
@@ -186,6 +195,7 @@ impl InspectionRecord {
             Field::Arrival(id) => (self.map("arrivals")?, id.to_string()),
             Field::Identity => (ROOT, "identity".into()),
             Field::Party => (ROOT, "party".into()),
+            Field::ServiceAddress => (ROOT, "service_address".into()),
             Field::Finding(id) => (self.map("findings")?, id.clone()),
             Field::Evidence(id) => (self.map("evidence")?, id.clone()),
             Field::Document(id) => (self.map("documents")?, id.clone()),

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::sha256_hex;
 use crate::canonical::to_canonical_json;
-use crate::document::render::{CheckBlock, FindingBlock, OrderBlock, PartyBlock, PersonBlock, PlaceBlock};
+use crate::document::render::{
+    CheckBlock, FindingBlock, OrderBlock, PartyBlock, PersonBlock, PlaceBlock, ServedDocument, ServiceBlock,
+};
 use crate::document::signature::SignatureProblem;
 use crate::document::{DocumentContent, DocumentError, DocumentKind, DocumentSignature, SignatureRole};
 use crate::domain::{DepartmentId, Directory, InspectorId};
@@ -154,11 +156,15 @@ pub const PARTY_STATEMENT: &str = "以上笔录我已看过，与事实相符";
 /// The statement a party signs for an order they receive (签收), not the 笔录's sentence.
 pub const RECEIPT_STATEMENT: &str = "本文书已收到";
 
+/// The statement a party signs its address for service under.
+pub const ADDRESS_STATEMENT: &str = "以上送达地址及联系方式由本单位确认，真实有效；送达至该地址即视为送达";
+
 /// The statement the party signs `kind` under.
 pub fn party_statement(kind: DocumentKind) -> &'static str {
     match kind {
         DocumentKind::OnSiteRecord => PARTY_STATEMENT,
-        DocumentKind::RectificationOrder => RECEIPT_STATEMENT,
+        DocumentKind::RectificationOrder | DocumentKind::ServiceReceipt => RECEIPT_STATEMENT,
+        DocumentKind::AddressConfirmation => ADDRESS_STATEMENT,
     }
 }
 
@@ -219,7 +225,11 @@ impl InspectionRecord {
         let findings: Vec<FindingBlock> = self
             .findings()?
             .into_iter()
-            .filter(|f| kind == DocumentKind::OnSiteRecord || (&f.department == department && f.rectification_required))
+            .filter(|f| match kind {
+                DocumentKind::OnSiteRecord => true,
+                DocumentKind::RectificationOrder => &f.department == department && f.rectification_required,
+                DocumentKind::AddressConfirmation | DocumentKind::ServiceReceipt => false,
+            })
             .map(|f| {
                 let immediate = f.rectification_required
                     && match (f.deadline, inspected_on) {
@@ -259,8 +269,47 @@ impl InspectionRecord {
             }
         }
         let issuing = directory.department(department);
+        let confirmed = self.service_address()?;
+        let service = match kind {
+            DocumentKind::OnSiteRecord | DocumentKind::RectificationOrder => None,
+            DocumentKind::AddressConfirmation => {
+                let a = confirmed.ok_or(DocumentError::NoServiceAddress)?;
+                Some(ServiceBlock {
+                    address: a.address,
+                    recipient: a.recipient,
+                    phone: Some(a.phone),
+                    electronic: a.electronic,
+                    served: Vec::new(),
+                })
+            }
+            DocumentKind::ServiceReceipt => {
+                let order = self
+                    .latest_document(DocumentKind::RectificationOrder, department)?
+                    .ok_or_else(|| DocumentError::NothingToServe(department.to_string()))?;
+                let served = ServedDocument {
+                    title: order.content().map(|c| c.title).unwrap_or_else(|_| order.kind.title_zh().to_string()),
+                    number: order.number,
+                    sha256: order.sha256,
+                };
+                // The confirmed address, else the premises and the representative present.
+                let (address, recipient, phone, electronic) = match confirmed {
+                    Some(a) => (a.address, a.recipient, Some(a.phone), a.electronic),
+                    None => (
+                        enterprise.map(|e| e.address.clone()).unwrap_or_default(),
+                        party
+                            .as_ref()
+                            .map(|p| format!("{}（{}）", p.name, p.role))
+                            .or_else(|| enterprise.map(|e| e.name.clone()))
+                            .unwrap_or_default(),
+                        party.as_ref().and_then(|p| p.phone.clone()),
+                        None,
+                    ),
+                };
+                Some(ServiceBlock { address, recipient, phone, electronic, served: vec![served] })
+            }
+        };
         let order = match kind {
-            DocumentKind::OnSiteRecord => None,
+            DocumentKind::OnSiteRecord | DocumentKind::AddressConfirmation | DocumentKind::ServiceReceipt => None,
             DocumentKind::RectificationOrder => {
                 if findings.is_empty() {
                     return Err(DocumentError::NothingToOrder(department.to_string()).into());
@@ -352,6 +401,7 @@ impl InspectionRecord {
             checks,
             findings,
             order,
+            service,
             rendered_at_ms: now_ms,
         })
     }
@@ -550,6 +600,7 @@ impl InspectionRecord {
                             SignatureRole::Inspector { inspector, .. } => {
                                 inspectors.insert(inspector);
                             }
+                            SignatureRole::PartyRefused { .. } if !version.kind.takes_refusal() => {}
                             _ => party = true,
                         }
                     }

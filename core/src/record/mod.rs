@@ -43,7 +43,7 @@ pub use rules::{Author, ForbiddenEdit, WriteRule, WriteRules};
 pub use status::Status;
 pub use values::{
     Answer, AnswerValue, CheckIn, Datum, Finding, IdentityShown, PartyRepresentative, Position, Recheck,
-    RecheckOutcome, Recusal, Stamp, StatusEntry,
+    RecheckOutcome, Recusal, ServiceAddress, Stamp, StatusEntry,
 };
 pub use view::RecordView;
 
@@ -289,6 +289,19 @@ pub struct PartyDraft {
     pub id_number: Option<String>,
     /// Their statement and defence (陈述申辩), if they made one.
     pub statement: Option<String>,
+}
+
+/// The party's address for service as entered (see [`ServiceAddress`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAddressDraft {
+    /// The address documents are served at.
+    pub address: String,
+    /// Who receives them there.
+    pub recipient: String,
+    /// A telephone number for service.
+    pub phone: String,
+    /// Where the party agrees to electronic service, if it does.
+    pub electronic: Option<String>,
 }
 
 /// One joint-inspection record: an Automerge document plus the task it belongs to.
@@ -659,6 +672,34 @@ impl InspectionRecord {
         self.doc.put(ROOT, "party", to_json(&value))?;
         self.commit("party", &stamp);
         Ok(Field::Party)
+    }
+
+    /// Records where the party accepts service (送达地址确认书), on site or once the record is
+    /// complete; a correction replaces it.
+    pub fn confirm_service_address(&mut self, stamp: Stamp, draft: ServiceAddressDraft) -> Result<Field, RecordError> {
+        self.require_assigned(&stamp.by)?;
+        match self.status()? {
+            Status::OnSite | Status::Recorded => {}
+            other => return Err(RecordError::NotOnSite(other)),
+        }
+        require_text("送达地址", &draft.address)?;
+        require_text("受送达人", &draft.recipient)?;
+        require_text("送达联系电话", &draft.phone)?;
+        let value = ServiceAddress {
+            address: draft.address,
+            recipient: draft.recipient,
+            phone: draft.phone,
+            electronic: draft.electronic.filter(|s| !s.trim().is_empty()),
+            stamp: stamp.clone(),
+        };
+        self.doc.put(ROOT, "service_address", to_json(&value))?;
+        self.commit("service address", &stamp);
+        Ok(Field::ServiceAddress)
+    }
+
+    /// Where the party accepts service, if confirmed.
+    pub fn service_address(&self) -> Result<Option<ServiceAddress>, RecordError> {
+        read_json(&self.doc, &ROOT, "service_address")
     }
 
     /// Answers a check point of one of the task's matters, checking the answer against its type.

@@ -118,6 +118,24 @@ pub struct PartyRepresentative {
     pub stamp: Stamp,
 }
 
+/// Where the party accepts service of documents (送达地址确认书), as confirmed on site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAddress {
+    /// The address documents are served at.
+    pub address: String,
+    /// Who receives them there (受送达人 or the person it names).
+    pub recipient: String,
+    /// A telephone number for service.
+    pub phone: String,
+    /// Where the party agrees to electronic service (an e-mail address or a mobile number), if it
+    /// agrees to it at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub electronic: Option<String>,
+    /// Who recorded it and when.
+    #[serde(flatten)]
+    pub stamp: Stamp,
+}
+
 /// The value of a check-point answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

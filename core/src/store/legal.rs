@@ -52,8 +52,10 @@ impl Store {
         let lead = self.record(code)?.task().lead_department.clone();
         let department = match (kind, department) {
             (DocumentKind::OnSiteRecord, _) => lead,
-            (DocumentKind::RectificationOrder, Some(d)) => d,
-            (DocumentKind::RectificationOrder, None) => {
+            // The address is confirmed to the lead department unless another asks for its own.
+            (DocumentKind::AddressConfirmation, d) => d.unwrap_or(lead),
+            (DocumentKind::RectificationOrder | DocumentKind::ServiceReceipt, Some(d)) => d,
+            (DocumentKind::RectificationOrder | DocumentKind::ServiceReceipt, None) => {
                 return Err(RecordError::from(crate::document::DocumentError::DepartmentRequired).into());
             }
         };
@@ -175,6 +177,9 @@ impl Store {
                 }
             }
             PartyAct::Refused { reason, witness, witness_detail } => {
+                if !version.kind.takes_refusal() {
+                    return Err(RecordError::from(crate::document::DocumentError::RefusalNotAccepted).into());
+                }
                 if witness.trim().is_empty() {
                     return Err(RecordError::from(crate::document::DocumentError::WitnessRequired).into());
                 }

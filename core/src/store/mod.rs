@@ -632,6 +632,15 @@ impl Store {
         self.edit(code, AuditAction::RecordParty, |r, s, _| r.record_party(s, party))
     }
 
+    /// Records where the party accepts service (送达地址确认书).
+    pub fn confirm_service_address(
+        &mut self,
+        code: &TaskCode,
+        draft: crate::record::ServiceAddressDraft,
+    ) -> Result<Field, StoreError> {
+        self.edit(code, AuditAction::ConfirmServiceAddress, |r, s, _| r.confirm_service_address(s, draft))
+    }
+
     /// Answers a check point.
     pub fn answer(
         &mut self,

@@ -45,7 +45,9 @@ pub(crate) const NEEDS_SQL: &str = "WITH RECURSIVE departments(department) AS (
               SELECT 1 FROM task_index t WHERE t.lead_department = p.department
                   AND t.status IN ('planned', 'on_site', 'recorded'))
           UNION ALL
-          SELECT p.department, 'rectification_order' FROM departments p
+          SELECT p.department, k.kind FROM departments p,
+              (SELECT 'rectification_order' AS kind UNION ALL SELECT 'address_confirmation'
+               UNION ALL SELECT 'service_receipt') k
           WHERE p.department IS NOT NULL AND EXISTS (
               SELECT 1 FROM task_departments d JOIN task_index t ON t.code = d.code
               WHERE d.department = p.department AND t.status IN ('planned', 'on_site', 'recorded')))

@@ -881,14 +881,18 @@ mod legal_documents {
         assert_eq!(
             needs,
             [
+                series("scjg", "address_confirmation"),
                 series("scjg", "on_site_record"),
                 series("scjg", "rectification_order"),
-                series("xfjy", "rectification_order")
+                series("scjg", "service_receipt"),
+                series("xfjy", "address_confirmation"),
+                series("xfjy", "rectification_order"),
+                series("xfjy", "service_receipt"),
             ]
         );
         let blocks: Vec<NumberBlock> =
             needs.iter().map(|s| NumberBlock { series: s.clone(), first: 21, count: 10 }).collect();
-        assert_eq!(a.add_number_blocks(&blocks).unwrap(), 3);
+        assert_eq!(a.add_number_blocks(&blocks).unwrap(), 7);
         assert_eq!(a.add_number_blocks(&blocks).unwrap(), 0, "a block held already is kept as it is");
         assert!(a.number_needs().unwrap().is_empty());
         // Junk is not taken in: no numbers, an unknown kind, a huge block.
@@ -927,9 +931,9 @@ mod legal_documents {
     fn a_sync_looks_for_low_number_series_once_in_a_while_or_when_a_task_arrives() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut a, _, _) = recorded(tmp.path());
-        assert_eq!(a.number_needs_due(false).unwrap().len(), 3, "the first look reads");
+        assert_eq!(a.number_needs_due(false).unwrap().len(), 7, "the first look reads");
         assert!(a.number_needs_due(false).unwrap().is_empty(), "a look moments ago is trusted");
-        assert_eq!(a.number_needs_due(true).unwrap().len(), 3, "unless the sync brought records");
+        assert_eq!(a.number_needs_due(true).unwrap().len(), 7, "unless the sync brought records");
         // A task created on the device (here for the environmental and health departments) makes
         // the next look due.
         let directory = sample::directory().unwrap();
@@ -1032,6 +1036,106 @@ mod legal_documents {
             assert!(printed.contains(expected), "missing {expected} in\n{printed}");
         }
         assert!(!printed.contains("尚未送达") && !printed.contains("本文书已收到"), "{printed}");
+    }
+
+    fn confirm_address(store: &mut Store, code: &TaskCode, electronic: Option<&str>) {
+        let draft = crate::record::ServiceAddressDraft {
+            address: "浙江省平湖市乍浦镇雅山西路9号 办公室".into(),
+            recipient: "沈建国（现场负责人）".into(),
+            phone: "13800000000".into(),
+            electronic: electronic.map(str::to_string),
+        };
+        store.confirm_service_address(code, draft).unwrap();
+    }
+
+    #[test]
+    fn the_address_confirmation_is_a_document_the_party_itself_signs_and_never_a_refusal() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, mut b, code) = recorded(tmp.path());
+        let err = a.render_document(&code, DocumentKind::AddressConfirmation, None).unwrap_err();
+        assert!(err.to_string().contains("尚未记录当事人的送达地址"), "{err}");
+        confirm_address(&mut a, &code, Some("shen@example.cn"));
+        let doc = a.render_document(&code, DocumentKind::AddressConfirmation, None).unwrap();
+        assert!(doc.number.starts_with("平市监送确〔"), "its own series of the lead agency: {}", doc.number);
+        let page = a.printed_document(&code, &doc.sha256).unwrap();
+        for field in [
+            "送达地址确认书",
+            "送达地址：浙江省平湖市乍浦镇雅山西路9号 办公室",
+            "受送达人：沈建国（现场负责人）",
+            "联系电话：13800000000",
+            "电子送达：同意，接收方式 shen@example.cn",
+            "退回之日视为送达之日",
+            "受送达人确认：__________",
+        ] {
+            assert!(page.contains(field), "missing {field} in\n{page}");
+        }
+        // A refusal does not stand in for the party's own confirmation.
+        let refusal =
+            PartyAct::Refused { reason: "不愿填写".into(), witness: "李娜".into(), witness_detail: None };
+        let err = a.party_act(&code, &doc.sha256, refusal, None).unwrap_err();
+        assert!(err.to_string().contains("拒签不能代替"), "{err}");
+        // Two officers of the lead department and the party's signature complete it.
+        let (mut c, _) = second_officers(tmp.path(), &mut a, &code);
+        let report = sign_in_turn(&mut a, &mut [&mut c], &code, &doc.sha256);
+        assert!(!report.signed);
+        a.sign_document(&code, &doc.sha256).unwrap();
+        let act =
+            PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
+        let report = a.party_act(&code, &doc.sha256, act, Some(&signature_png())).unwrap();
+        assert!(report.signed, "{report:?}");
+        let page = a.printed_document(&code, &doc.sha256).unwrap();
+        assert!(page.contains("受送达人确认：以上送达地址及联系方式由本单位确认，真实有效"), "{page}");
+        // A correction of the address makes a new version; without electronic service it says so.
+        exchange(&mut a, &mut b, &code);
+        confirm_address(&mut b, &code, None);
+        let again = b.render_document(&code, DocumentKind::AddressConfirmation, None).unwrap();
+        assert_eq!((again.number.as_str(), again.version), (doc.number.as_str(), 2));
+        assert!(b.printed_document(&code, &again.sha256).unwrap().contains("电子送达：不同意"));
+    }
+
+    #[test]
+    fn a_service_receipt_records_the_service_of_its_departments_order_signed_or_left_before_a_witness() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, _, code) = recorded(tmp.path());
+        let fire = || Some("xfjy".parse().unwrap());
+        let err = a.render_document(&code, DocumentKind::ServiceReceipt, None).unwrap_err();
+        assert!(err.to_string().contains("须写明发文部门"), "{err}");
+        let err = a.render_document(&code, DocumentKind::ServiceReceipt, fire()).unwrap_err();
+        assert!(err.to_string().contains("尚未制作责令改正通知书"), "{err}");
+        let order = a.render_document(&code, DocumentKind::RectificationOrder, fire()).unwrap();
+        let receipt = a.render_document(&code, DocumentKind::ServiceReceipt, fire()).unwrap();
+        assert!(receipt.number.starts_with("平消送回〔"), "{}", receipt.number);
+        let content = receipt.content().unwrap();
+        let served = &content.service.as_ref().unwrap().served;
+        assert_eq!(
+            (served[0].number.as_str(), served[0].sha256.as_str()),
+            (order.number.as_str(), order.sha256.as_str())
+        );
+        assert!(content.inspectors.iter().all(|p| p.department_id == "xfjy"), "served by the fire brigade's officers");
+        // No address confirmed: served at the premises to the representative present.
+        let page = a.printed_document(&code, &receipt.sha256).unwrap();
+        for field in [
+            "送达回证",
+            &format!("送达文书：{} {}", content.service.as_ref().unwrap().served[0].title, order.number),
+            "受送达人：沈建国（现场负责人）",
+            "送达人：何杰、孙勇",
+            "当事人签收：__________",
+        ] {
+            assert!(page.contains(field), "missing {field} in\n{page}");
+        }
+        // The party refuses: the receipt records service by leaving it, before the witness.
+        let refusal =
+            PartyAct::Refused {
+                reason: "拒绝接收".into(), witness: "社区网格员 李娜".into(), witness_detail: None
+            };
+        a.party_act(&code, &receipt.sha256, refusal, None).unwrap();
+        let page = a.printed_document(&code, &receipt.sha256).unwrap();
+        assert!(
+            page.contains("送达记录：受送达人拒绝签收，执法人员在见证人 社区网格员 李娜 见证下将本文书留置送达"),
+            "{page}"
+        );
+        let report = a.document_report(&code, &receipt.sha256).unwrap();
+        assert_eq!(report.missing.len(), 1, "only the fire officers are missing: {:?}", report.missing);
     }
 
     #[test]

@@ -14,11 +14,34 @@ struct DocumentScreen: View {
     @State private var refusing = false
     @State private var reason = ""
     @State private var witness = ""
+    @State private var serviceAddress = ""
+    @State private var recipient = ""
+    @State private var servicePhone = ""
+    @State private var electronic = ""
 
     var body: some View {
         Form {
             Section { SyncBar(onSynced: reloadStatus) }
             Button("生成现场检查笔录") { act { preview = try app.store?.renderDocument(code: code, kind: .onSiteRecord, department: nil) } }
+            Button("生成送达回证") {
+                act {
+                    guard let store = app.store, let me = store.deviceInfo().inspector,
+                          let department = store.inspectors().first(where: { $0.id == me })?.department else { return }
+                    preview = try store.renderDocument(code: code, kind: .serviceReceipt, department: department)
+                }
+            }
+            Section("送达地址确认书") {
+                TextField("送达地址", text: $serviceAddress)
+                TextField("受送达人", text: $recipient)
+                TextField("联系电话", text: $servicePhone)
+                TextField("同意电子送达的邮箱或手机（不同意则留空）", text: $electronic)
+                Button("记录送达地址并生成确认书") {
+                    act {
+                        try app.store?.confirmServiceAddress(code: code, address: serviceAddress, recipient: recipient, phone: servicePhone, electronic: electronic.isEmpty ? nil : electronic)
+                        preview = try app.store?.renderDocument(code: code, kind: .addressConfirmation, department: nil)
+                    }
+                }.disabled(serviceAddress.isEmpty || recipient.isEmpty || servicePhone.isEmpty)
+            }
             if let message { Text(message).foregroundColor(.red) }
             if let preview {
                 Section("\(preview.number)（第 \(preview.version) 版）") {

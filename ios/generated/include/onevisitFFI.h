@@ -455,6 +455,11 @@ void uniffi_onevisit_ffi_fn_method_devicestore_answer(uint64_t ptr, RustBuffer c
 void uniffi_onevisit_ffi_fn_method_devicestore_check_in(uint64_t ptr, RustBuffer code, RustBuffer at, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_CONFIRM_SERVICE_ADDRESS
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_CONFIRM_SERVICE_ADDRESS
+void uniffi_onevisit_ffi_fn_method_devicestore_confirm_service_address(uint64_t ptr, RustBuffer code, RustBuffer address, RustBuffer recipient, RustBuffer phone, RustBuffer electronic, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_CONFLICTS
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_CONFLICTS
 RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_conflicts(uint64_t ptr, RustBuffer code, RustCallStatus *_Nonnull out_status
@@ -1072,6 +1077,12 @@ uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_answer(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_CHECK_IN
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_CHECK_IN
 uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_check_in(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_CONFIRM_SERVICE_ADDRESS
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_CONFIRM_SERVICE_ADDRESS
+uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_confirm_service_address(void
     
 );
 #endif

@@ -143,8 +143,12 @@ struct SignatureBlock {
 
 impl SignatureBlock {
     fn of(d: &DocumentContent, signed: &[SignedStatement], images: &Handwriting, seal: &SealCheck) -> SignatureBlock {
-        let order = d.kind == DocumentKind::RectificationOrder;
-        let party_label = if order { "受送达人签收：" } else { "当事人签名：" };
+        let order = d.kind.is_served();
+        let party_label = match d.kind {
+            DocumentKind::OnSiteRecord => "当事人签名：",
+            DocumentKind::AddressConfirmation => "受送达人签名：",
+            DocumentKind::RectificationOrder | DocumentKind::ServiceReceipt => "受送达人签收：",
+        };
         let missing = |sha: &str| if images.contains_key(sha) { "" } else { "（手写签名图像不在本设备）" };
         let (before, drawing, after) = match render::party_act(signed).map(|s| &s.signer) {
             Some(SignatureRole::Party { name, signature_image_sha256, .. }) => (

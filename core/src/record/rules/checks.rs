@@ -294,7 +294,7 @@ impl Ctx<'_> {
     fn is_resolution(&self, edit: &Edit, text: &str, visible: &[(Option<String>, OpRef)], author: &Author) -> bool {
         let resolvable = matches!(
             (&edit.container, edit.key.as_str()),
-            (Container::Root, "status" | "identity" | "party")
+            (Container::Root, "status" | "identity" | "party" | "service_address")
                 | (Container::Section(_), _)
                 | (Container::Findings, _)
                 | (Container::Arrivals, _)
@@ -366,6 +366,16 @@ impl Ctx<'_> {
                     crate::record::Recusal::NotRequested => true,
                 };
                 if value.name.trim().is_empty() || value.role.trim().is_empty() || !recusal_ok {
+                    return Err(WriteRule::InvalidValue);
+                }
+                Ok(())
+            }
+            "service_address" => {
+                let value: crate::record::ServiceAddress = parse(text)?;
+                self.stamped(author, &value.stamp.by)?;
+                self.require_status(&[Status::OnSite, Status::Recorded])?;
+                let blank = |s: &str| s.trim().is_empty();
+                if blank(&value.address) || blank(&value.recipient) || blank(&value.phone) {
                     return Err(WriteRule::InvalidValue);
                 }
                 Ok(())
@@ -602,6 +612,12 @@ impl Ctx<'_> {
                     return Err(WriteRule::InvalidValue);
                 }
                 inspector
+            }
+            (SignatureRole::PartyRefused { .. }, None)
+                if self.at.json::<DocumentVersion>(&documents, sha).is_some_and(|v| !v.kind.takes_refusal()) =>
+            {
+                // The address confirmation is the party's own statement: no refusal stands in.
+                return Err(WriteRule::InvalidValue);
             }
             (SignatureRole::Party { attested_by, .. } | SignatureRole::PartyRefused { attested_by, .. }, None)
                 if role == "party" =>

@@ -1124,3 +1124,79 @@ fn records_made_before_seals_existed_are_accepted_and_hold_none() {
     let root = ca.verifying_key();
     assert!(record.seals_due(&SignerTrust { root: &root, revocations: None }).unwrap().is_empty());
 }
+
+#[test]
+fn a_blank_service_address_or_one_written_in_anothers_name_is_refused() {
+    let (mut w, mut a, mut b) = recorded();
+    let draft = crate::record::ServiceAddressDraft {
+        address: "浙江省平湖市乍浦镇雅山西路9号".into(),
+        recipient: "沈建国".into(),
+        phone: "13800000000".into(),
+        electronic: None,
+    };
+    a.record.confirm_service_address(a.stamp(40), draft).unwrap();
+    w.push(&mut a).unwrap();
+    let blank = crate::record::ServiceAddress {
+        address: " ".into(),
+        recipient: "沈建国".into(),
+        phone: "13800000000".into(),
+        electronic: None,
+        stamp: b.stamp(41),
+    };
+    let forged = b.forge(|doc| doc.put(ROOT, "service_address", to_json(&blank)).unwrap());
+    assert_eq!(refused(&mut w, forged).rule, WriteRule::InvalidValue);
+    let theirs = crate::record::ServiceAddress { address: "别处".into(), stamp: stamp("scjg-01", 41), ..blank };
+    let forged = b.forge(|doc| doc.put(ROOT, "service_address", to_json(&theirs)).unwrap());
+    assert_eq!(refused(&mut w, forged).rule, WriteRule::ImpersonatedAuthor);
+}
+
+#[test]
+fn a_refusal_written_on_an_address_confirmation_is_refused() {
+    let (mut w, mut a, _b) = recorded();
+    let dir = w.dir.clone();
+    let draft = crate::record::ServiceAddressDraft {
+        address: "浙江省平湖市乍浦镇雅山西路9号".into(),
+        recipient: "沈建国".into(),
+        phone: "13800000000".into(),
+        electronic: None,
+    };
+    a.record.confirm_service_address(a.stamp(40), draft).unwrap();
+    let lead = "scjg".parse().unwrap();
+    let content = a
+        .record
+        .build_document(
+            &dir,
+            DocumentKind::AddressConfirmation,
+            &lead,
+            "平市监送确〔2026〕1号".into(),
+            1,
+            &"scjg-01".parse().unwrap(),
+            41,
+        )
+        .unwrap();
+    let version = a.record.add_document(a.stamp(41), &content, lead).unwrap();
+    w.push(&mut a).unwrap();
+    let statement = SignedStatement {
+        schema: SIGNATURE_SCHEMA.into(),
+        document_sha256: version.sha256.clone(),
+        document_number: version.number.clone(),
+        signer: SignatureRole::PartyRefused {
+            reason: "不愿确认".into(),
+            witness: "李娜".into(),
+            witness_detail: None,
+            witness_signature_image_sha256: None,
+            attested_by: "scjg-01".into(),
+        },
+        device: a.key.device_id(),
+        device_public_key: hex::encode(a.key.public_bytes()),
+        device_time_ms: 42,
+        position: None,
+    };
+    let signature = DocumentSignature::sign(&statement, &a.key).unwrap();
+    let key = format!("{}/party", version.sha256);
+    let forged = a.forge(|doc| {
+        let signatures = map(doc, "signatures");
+        doc.put(&signatures, key.as_str(), to_json(&signature)).unwrap();
+    });
+    assert_eq!(refused(&mut w, forged).rule, WriteRule::InvalidValue);
+}

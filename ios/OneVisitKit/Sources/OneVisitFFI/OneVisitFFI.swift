@@ -881,6 +881,12 @@ public protocol DeviceStoreProtocol: AnyObject, Sendable {
     func checkIn(code: String, at: GeoPosition) throws 
     
     /**
+     * Records where the party accepts service (送达地址确认书): the address, who receives
+     * documents there, a telephone, and where it agrees to electronic service, if it does.
+     */
+    func confirmServiceAddress(code: String, address: String, recipient: String, phone: String, electronic: String?) throws 
+    
+    /**
      * The fields two devices wrote concurrently, for the lead inspector to resolve.
      */
     func conflicts(code: String) throws  -> [ConflictView]
@@ -1270,6 +1276,23 @@ open func checkIn(code: String, at: GeoPosition)throws   {try rustCallWithError(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(code),
         FfiConverterTypeGeoPosition_lower(at),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Records where the party accepts service (送达地址确认书): the address, who receives
+     * documents there, a telephone, and where it agrees to electronic service, if it does.
+     */
+open func confirmServiceAddress(code: String, address: String, recipient: String, phone: String, electronic: String?)throws   {try rustCallWithError(FfiConverterTypeRecordError_lift) {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_devicestore_confirm_service_address(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(code),
+        FfiConverterString.lower(address),
+        FfiConverterString.lower(recipient),
+        FfiConverterString.lower(phone),
+        FfiConverterOptionString.lower(electronic),uniffiCallStatus
     )
 }
 }
@@ -6399,6 +6422,14 @@ public enum DocumentKind: Equatable, Hashable {
      * 责令改正通知书 (one per department).
      */
     case rectificationOrder
+    /**
+     * 送达地址确认书 (the party's address for service).
+     */
+    case addressConfirmation
+    /**
+     * 送达回证 (the service of a department's order).
+     */
+    case serviceReceipt
 
 
 
@@ -6424,6 +6455,10 @@ public struct FfiConverterTypeDocumentKind: FfiConverterRustBuffer {
         
         case 2: return .rectificationOrder
         
+        case 3: return .addressConfirmation
+        
+        case 4: return .serviceReceipt
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -6438,6 +6473,14 @@ public struct FfiConverterTypeDocumentKind: FfiConverterRustBuffer {
         
         case .rectificationOrder:
             writeInt(&buf, Int32(2))
+        
+        
+        case .addressConfirmation:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .serviceReceipt:
+            writeInt(&buf, Int32(4))
         
         }
     }
@@ -9464,6 +9507,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_check_in() != 59509) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_onevisit_ffi_checksum_method_devicestore_confirm_service_address() != 26272) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_conflicts() != 14743) {

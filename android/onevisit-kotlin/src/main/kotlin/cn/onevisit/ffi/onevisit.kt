@@ -810,6 +810,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_check_in(
     ): Int
+    external fun uniffi_onevisit_ffi_checksum_method_devicestore_confirm_service_address(
+    ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_conflicts(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_inspection(
@@ -936,6 +938,8 @@ internal object UniffiLib {
     external fun uniffi_onevisit_ffi_fn_method_devicestore_answer(`ptr`: Long,`code`: RustBuffer.ByValue,`checkPoint`: RustBuffer.ByValue,`answer`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,`evidence`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_onevisit_ffi_fn_method_devicestore_check_in(`ptr`: Long,`code`: RustBuffer.ByValue,`at`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_onevisit_ffi_fn_method_devicestore_confirm_service_address(`ptr`: Long,`code`: RustBuffer.ByValue,`address`: RustBuffer.ByValue,`recipient`: RustBuffer.ByValue,`phone`: RustBuffer.ByValue,`electronic`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_onevisit_ffi_fn_method_devicestore_conflicts(`ptr`: Long,`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1214,6 +1218,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_check_in() and 0xFFFF) != 59509) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_confirm_service_address() and 0xFFFF) != 26272) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_conflicts() and 0xFFFF) != 14743) {
@@ -2205,6 +2212,12 @@ public interface DeviceStoreInterface {
     fun `checkIn`(`code`: kotlin.String, `at`: GeoPosition)
     
     /**
+     * Records where the party accepts service (送达地址确认书): the address, who receives
+     * documents there, a telephone, and where it agrees to electronic service, if it does.
+     */
+    fun `confirmServiceAddress`(`code`: kotlin.String, `address`: kotlin.String, `recipient`: kotlin.String, `phone`: kotlin.String, `electronic`: kotlin.String?)
+    
+    /**
      * The fields two devices wrote concurrently, for the lead inspector to resolve.
      */
     fun `conflicts`(`code`: kotlin.String): List<ConflictView>
@@ -2712,6 +2725,28 @@ open class DeviceStore: Disposable, AutoCloseable, DeviceStoreInterface
         
         FfiConverterString.lower(`code`),
         FfiConverterTypeGeoPosition.lower(`at`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Records where the party accepts service (送达地址确认书): the address, who receives
+     * documents there, a telephone, and where it agrees to electronic service, if it does.
+     */
+    @Throws(RecordException::class)override fun `confirmServiceAddress`(`code`: kotlin.String, `address`: kotlin.String, `recipient`: kotlin.String, `phone`: kotlin.String, `electronic`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_confirm_service_address(
+        it,
+        
+        FfiConverterString.lower(`code`),
+        FfiConverterString.lower(`address`),
+        FfiConverterString.lower(`recipient`),
+        FfiConverterString.lower(`phone`),
+        FfiConverterOptionalString.lower(`electronic`),_status)
 }
     }
     
@@ -7324,7 +7359,15 @@ enum class DocumentKind {
     /**
      * 责令改正通知书 (one per department).
      */
-    RECTIFICATION_ORDER;
+    RECTIFICATION_ORDER,
+    /**
+     * 送达地址确认书 (the party's address for service).
+     */
+    ADDRESS_CONFIRMATION,
+    /**
+     * 送达回证 (the service of a department's order).
+     */
+    SERVICE_RECEIPT;
 
     
 

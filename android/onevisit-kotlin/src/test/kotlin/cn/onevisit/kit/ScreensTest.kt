@@ -186,6 +186,18 @@ class ScreensTest {
             ok(export.verify(bundle, city.root)) { export.state.value.message }
             assertTrue(export.state.value.verification!!.valid)
             assertNotNull(export.state.value.progress)
+
+            // The party's address for service, confirmed on the document screen: its own document,
+            // numbered in the lead agency's series, which only the party's signature completes.
+            ok(docsA.confirmServiceAddress("浙江省平湖市乍浦镇雅山西路9号", "沈建国", "13800000000", "shen@example.cn")) {
+                docsA.state.value.message
+            }
+            val confirmation = docsA.state.value.preview!!
+            assertEquals(DocumentKind.ADDRESS_CONFIRMATION, confirmation.kind)
+            assertTrue(confirmation.number.contains("送确"), confirmation.number)
+            assertTrue(confirmation.text.contains("电子送达：同意，接收方式 shen@example.cn"), confirmation.text)
+            docsA.partyRefuses("不愿确认", "李娜").join()
+            assertTrue(docsA.state.value.message!!.contains("拒签不能代替"), "${docsA.state.value.message}")
             a.close()
             b.close()
         }

@@ -46,6 +46,11 @@ fun DocumentScreen(app: OneVisitApplication, code: String) {
     var reason by remember { mutableStateOf("") }
     var witness by remember { mutableStateOf("") }
     var witnessDetail by remember { mutableStateOf("") }
+    var serviceAddress by remember { mutableStateOf("") }
+    var recipient by remember { mutableStateOf("") }
+    var servicePhone by remember { mutableStateOf("") }
+    var electronic by remember { mutableStateOf("") }
+    val myDepartment = { store.deviceInfo().inspector?.let { me -> store.inspectors().firstOrNull { it.id == me }?.department } }
     Column(Modifier.padding(12.dp).verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(8.dp)) {
         SyncBar(app.sync, onSynced = { holder.refresh() })
         Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
@@ -55,7 +60,17 @@ fun DocumentScreen(app: OneVisitApplication, code: String) {
                     store.inspectors().firstOrNull { it.id == me }?.let { holder.render(DocumentKind.RECTIFICATION_ORDER, it.department) }
                 }
             }) { Text("责令改正通知书") }
+            OutlinedButton(onClick = { myDepartment()?.let { holder.render(DocumentKind.SERVICE_RECEIPT, it) } }) { Text("送达回证") }
         }
+        Text("送达地址确认书")
+        OutlinedTextField(serviceAddress, { serviceAddress = it }, label = { Text("送达地址") })
+        OutlinedTextField(recipient, { recipient = it }, label = { Text("受送达人") })
+        OutlinedTextField(servicePhone, { servicePhone = it }, label = { Text("联系电话") })
+        OutlinedTextField(electronic, { electronic = it }, label = { Text("同意电子送达的邮箱或手机（不同意则留空）") })
+        OutlinedButton(
+            enabled = serviceAddress.isNotBlank() && recipient.isNotBlank() && servicePhone.isNotBlank(),
+            onClick = { holder.confirmServiceAddress(serviceAddress.trim(), recipient.trim(), servicePhone.trim(), electronic.trim()) },
+        ) { Text("记录送达地址并生成确认书") }
         state.message?.let { Text(it) }
         val preview = state.preview
         if (preview != null) {

@@ -50,6 +50,13 @@ class DocumentsHolder(
         reload()
     }
 
+    /** Records where the party accepts service, then renders the address confirmation (送达地址确认书) to sign. */
+    fun confirmServiceAddress(address: String, recipient: String, phone: String, electronic: String? = null): Job = act {
+        store.confirmServiceAddress(code, address, recipient, phone, electronic?.takeIf { it.isNotBlank() })
+        update { it.copy(preview = store.renderDocument(code, DocumentKind.ADDRESS_CONFIRMATION, null)) }
+        reload()
+    }
+
     /** Signs the previewed version as this device's inspector. */
     fun sign(): Job = act { store.signDocument(code, previewed()); reload() }
 
