@@ -716,6 +716,7 @@ fn documents(base: &Path, rounds: usize) {
             device_public_key: hex::encode(key.public_bytes()),
             device_time_ms: 1,
             position: None,
+            presence: None,
         };
         let t = Instant::now();
         let signature = DocumentSignature::sign(&statement, &key).expect("sign");

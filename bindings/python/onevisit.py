@@ -601,6 +601,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_resolve_conflict() != 20066:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_method_devicestore_set_presence_verifier() != 20720:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_set_status() != 53694:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_devicestore_show_identity() != 17813:
@@ -622,6 +624,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_onevisit_ffi_checksum_method_keyprotector_open() != 34601:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_logsink_log() != 22077:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_onevisit_ffi_checksum_method_presenceverifier_confirm() != 17747:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_onevisit_ffi_checksum_method_progresslistener_on_progress() != 545:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -768,6 +772,9 @@ _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_render_document.resty
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_resolve_conflict.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_resolve_conflict.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_set_presence_verifier.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_set_presence_verifier.restype = ctypes.c_uint16
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_set_status.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_devicestore_set_status.restype = ctypes.c_uint16
@@ -801,6 +808,9 @@ _UniffiLib.uniffi_onevisit_ffi_checksum_method_keyprotector_open.restype = ctype
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_logsink_log.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_logsink_log.restype = ctypes.c_uint16
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_presenceverifier_confirm.argtypes = (
+)
+_UniffiLib.uniffi_onevisit_ffi_checksum_method_presenceverifier_confirm.restype = ctypes.c_uint16
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_progresslistener_on_progress.argtypes = (
 )
 _UniffiLib.uniffi_onevisit_ffi_checksum_method_progresslistener_on_progress.restype = ctypes.c_uint16
@@ -1054,6 +1064,12 @@ _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_resolve_conflict.argtypes =
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_resolve_conflict.restype = None
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_set_presence_verifier.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_set_presence_verifier.restype = None
 _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_set_status.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1123,6 +1139,12 @@ _UniffiLib.uniffi_onevisit_ffi_fn_method_logsink_log.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_method_logsink_log.restype = None
+_UniffiLib.uniffi_onevisit_ffi_fn_method_presenceverifier_confirm.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_method_presenceverifier_confirm.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_onevisit_ffi_fn_method_progresslistener_on_progress.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1204,6 +1226,16 @@ _UniffiLib.uniffi_onevisit_ffi_fn_free_logsink.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_free_logsink.restype = None
+_UniffiLib.uniffi_onevisit_ffi_fn_clone_presenceverifier.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_clone_presenceverifier.restype = ctypes.c_uint64
+_UniffiLib.uniffi_onevisit_ffi_fn_free_presenceverifier.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_free_presenceverifier.restype = None
 _UniffiLib.uniffi_onevisit_ffi_fn_clone_progresslistener.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1252,6 +1284,23 @@ _UniffiLib.uniffi_onevisit_ffi_fn_init_callback_vtable_logsink.argtypes = (
     ctypes.POINTER(_UniffiVTableCallbackInterfaceOnevisitLogSink),
 )
 _UniffiLib.uniffi_onevisit_ffi_fn_init_callback_vtable_logsink.restype = None
+_UNIFFI_CALLBACK_INTERFACE_ONEVISIT_PRESENCE_VERIFIER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_ONEVISIT_PRESENCE_VERIFIER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_ONEVISIT_PRESENCE_VERIFIER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceOnevisitPresenceVerifier(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_ONEVISIT_PRESENCE_VERIFIER),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_ONEVISIT_PRESENCE_VERIFIER),
+        ("confirm", _UNIFFI_CALLBACK_INTERFACE_ONEVISIT_PRESENCE_VERIFIER_METHOD0),
+    ]
+_UniffiLib.uniffi_onevisit_ffi_fn_init_callback_vtable_presenceverifier.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceOnevisitPresenceVerifier),
+)
+_UniffiLib.uniffi_onevisit_ffi_fn_init_callback_vtable_presenceverifier.restype = None
 _UNIFFI_CALLBACK_INTERFACE_ONEVISIT_PROGRESS_LISTENER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -5666,6 +5715,21 @@ class RecordError:  # type: ignore
     Recording an inspection, its documents and signatures (Kotlin `RecordException`).
 """
     
+    class PresenceNotConfirmed(_UniffiTempRecordError):
+        """
+        The signer's presence was not confirmed (prompt cancelled, check failed or unavailable):
+        nothing was signed.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "RecordError.PresenceNotConfirmed({})".format(str(self))
+    _UniffiTempRecordError.PresenceNotConfirmed = PresenceNotConfirmed # type: ignore
     class UnknownTask(_UniffiTempRecordError):
         """
         No task with this code on this device.
@@ -6043,110 +6107,114 @@ class _UniffiFfiConverterTypeRecordError(_UniffiConverterRustBuffer):
     def read(buf):
         variant = buf.read_i32()
         if variant == 1:
-            return RecordError.UnknownTask(
+            return RecordError.PresenceNotConfirmed(
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 2:
-            return RecordError.NotAssigned(
+            return RecordError.UnknownTask(
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 3:
-            return RecordError.NotLeadInspector(
+            return RecordError.NotAssigned(
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 4:
-            return RecordError.UnknownCheckPoint(
+            return RecordError.NotLeadInspector(
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 5:
+            return RecordError.UnknownCheckPoint(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 6:
             return RecordError.WrongAnswerType(
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 6:
+        if variant == 7:
             return RecordError.InvalidNumber(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 7:
+        if variant == 8:
             return RecordError.NumberOutOfRange(
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 8:
+        if variant == 9:
             return RecordError.WrongUnit(
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 9:
+        if variant == 10:
             return RecordError.MissingEvidence(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 10:
+        if variant == 11:
             return RecordError.UnknownEvidence(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 11:
+        if variant == 12:
             return RecordError.NotOnSite(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 12:
+        if variant == 13:
             return RecordError.ForbiddenTransition(
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 13:
+        if variant == 14:
             return RecordError.Incomplete(
                 _UniffiFfiConverterSequenceString.read(buf),
             )
-        if variant == 14:
+        if variant == 15:
             return RecordError.OpenConflicts(
                 _UniffiFfiConverterUInt32.read(buf),
             )
-        if variant == 15:
+        if variant == 16:
             return RecordError.NoSuchConflict(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 16:
+        if variant == 17:
             return RecordError.Document(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 17:
+        if variant == 18:
             return RecordError.TaskCode(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 18:
+        if variant == 19:
             return RecordError.InvalidInput(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 19:
+        if variant == 20:
             return RecordError.OtherDepartment(
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 20:
+        if variant == 21:
             return RecordError.OpenFindings(
                 _UniffiFfiConverterSequenceString.read(buf),
             )
-        if variant == 21:
+        if variant == 22:
             return RecordError.AlreadyRechecked(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 22:
+        if variant == 23:
             return RecordError.RecheckWithoutEvidence(
             )
-        if variant == 23:
+        if variant == 24:
             return RecordError.AlreadyCheckedIn(
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 24:
+        if variant == 25:
             return RecordError.Forbidden(
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 25:
+        if variant == 26:
             return RecordError.Storage(
                 _UniffiFfiConverterString.read(buf),
             )
@@ -6154,6 +6222,9 @@ class _UniffiFfiConverterTypeRecordError(_UniffiConverterRustBuffer):
 
     @staticmethod
     def check_lower(value):
+        if isinstance(value, RecordError.PresenceNotConfirmed):
+            _UniffiFfiConverterString.check_lower(value.detail)
+            return
         if isinstance(value, RecordError.UnknownTask):
             _UniffiFfiConverterString.check_lower(value.code)
             return
@@ -6240,88 +6311,91 @@ class _UniffiFfiConverterTypeRecordError(_UniffiConverterRustBuffer):
 
     @staticmethod
     def write(value, buf):
-        if isinstance(value, RecordError.UnknownTask):
+        if isinstance(value, RecordError.PresenceNotConfirmed):
             buf.write_i32(1)
+            _UniffiFfiConverterString.write(value.detail, buf)
+        if isinstance(value, RecordError.UnknownTask):
+            buf.write_i32(2)
             _UniffiFfiConverterString.write(value.code, buf)
         if isinstance(value, RecordError.NotAssigned):
-            buf.write_i32(2)
-            _UniffiFfiConverterString.write(value.inspector, buf)
-        if isinstance(value, RecordError.NotLeadInspector):
             buf.write_i32(3)
             _UniffiFfiConverterString.write(value.inspector, buf)
-        if isinstance(value, RecordError.UnknownCheckPoint):
+        if isinstance(value, RecordError.NotLeadInspector):
             buf.write_i32(4)
+            _UniffiFfiConverterString.write(value.inspector, buf)
+        if isinstance(value, RecordError.UnknownCheckPoint):
+            buf.write_i32(5)
             _UniffiFfiConverterString.write(value.check_point, buf)
         if isinstance(value, RecordError.WrongAnswerType):
-            buf.write_i32(5)
+            buf.write_i32(6)
             _UniffiFfiConverterString.write(value.check_point, buf)
             _UniffiFfiConverterString.write(value.expected, buf)
             _UniffiFfiConverterString.write(value.got, buf)
         if isinstance(value, RecordError.InvalidNumber):
-            buf.write_i32(6)
+            buf.write_i32(7)
             _UniffiFfiConverterString.write(value.value, buf)
         if isinstance(value, RecordError.NumberOutOfRange):
-            buf.write_i32(7)
+            buf.write_i32(8)
             _UniffiFfiConverterString.write(value.check_point, buf)
             _UniffiFfiConverterString.write(value.value, buf)
         if isinstance(value, RecordError.WrongUnit):
-            buf.write_i32(8)
+            buf.write_i32(9)
             _UniffiFfiConverterString.write(value.check_point, buf)
             _UniffiFfiConverterString.write(value.expected, buf)
             _UniffiFfiConverterString.write(value.got, buf)
         if isinstance(value, RecordError.MissingEvidence):
-            buf.write_i32(9)
+            buf.write_i32(10)
             _UniffiFfiConverterString.write(value.check_point, buf)
         if isinstance(value, RecordError.UnknownEvidence):
-            buf.write_i32(10)
+            buf.write_i32(11)
             _UniffiFfiConverterString.write(value.sha256, buf)
         if isinstance(value, RecordError.NotOnSite):
-            buf.write_i32(11)
+            buf.write_i32(12)
             _UniffiFfiConverterString.write(value.status, buf)
         if isinstance(value, RecordError.ForbiddenTransition):
-            buf.write_i32(12)
+            buf.write_i32(13)
             _UniffiFfiConverterString.write(value._from, buf)
             _UniffiFfiConverterString.write(value.to, buf)
         if isinstance(value, RecordError.Incomplete):
-            buf.write_i32(13)
+            buf.write_i32(14)
             _UniffiFfiConverterSequenceString.write(value.missing, buf)
         if isinstance(value, RecordError.OpenConflicts):
-            buf.write_i32(14)
+            buf.write_i32(15)
             _UniffiFfiConverterUInt32.write(value.count, buf)
         if isinstance(value, RecordError.NoSuchConflict):
-            buf.write_i32(15)
+            buf.write_i32(16)
             _UniffiFfiConverterString.write(value.field, buf)
         if isinstance(value, RecordError.Document):
-            buf.write_i32(16)
-            _UniffiFfiConverterString.write(value.detail, buf)
-        if isinstance(value, RecordError.TaskCode):
             buf.write_i32(17)
             _UniffiFfiConverterString.write(value.detail, buf)
-        if isinstance(value, RecordError.InvalidInput):
+        if isinstance(value, RecordError.TaskCode):
             buf.write_i32(18)
             _UniffiFfiConverterString.write(value.detail, buf)
-        if isinstance(value, RecordError.OtherDepartment):
+        if isinstance(value, RecordError.InvalidInput):
             buf.write_i32(19)
+            _UniffiFfiConverterString.write(value.detail, buf)
+        if isinstance(value, RecordError.OtherDepartment):
+            buf.write_i32(20)
             _UniffiFfiConverterString.write(value.inspector, buf)
             _UniffiFfiConverterString.write(value.department, buf)
         if isinstance(value, RecordError.OpenFindings):
-            buf.write_i32(20)
+            buf.write_i32(21)
             _UniffiFfiConverterSequenceString.write(value.findings, buf)
         if isinstance(value, RecordError.AlreadyRechecked):
-            buf.write_i32(21)
+            buf.write_i32(22)
             _UniffiFfiConverterString.write(value.finding, buf)
         if isinstance(value, RecordError.RecheckWithoutEvidence):
-            buf.write_i32(22)
-        if isinstance(value, RecordError.AlreadyCheckedIn):
             buf.write_i32(23)
+        if isinstance(value, RecordError.AlreadyCheckedIn):
+            buf.write_i32(24)
             _UniffiFfiConverterString.write(value.inspector, buf)
         if isinstance(value, RecordError.Forbidden):
-            buf.write_i32(24)
+            buf.write_i32(25)
             _UniffiFfiConverterString.write(value.rule, buf)
             _UniffiFfiConverterString.write(value.path, buf)
             _UniffiFfiConverterString.write(value.explanation, buf)
         if isinstance(value, RecordError.Storage):
-            buf.write_i32(25)
+            buf.write_i32(26)
             _UniffiFfiConverterString.write(value.detail, buf)
 
 
@@ -6750,6 +6824,86 @@ class _UniffiFfiConverterTypePhotoTarget(_UniffiConverterRustBuffer):
 
 
 
+# PresenceError
+# We want to define each variant as a nested class that's also a subclass,
+# which is tricky in Python.  To accomplish this we're going to create each
+# class separately, then manually add the child classes to the base class's
+# __dict__.  All of this happens in dummy class to avoid polluting the module
+# namespace.
+class PresenceError(Exception):
+    """
+    Why the platform did not confirm its user's presence.
+"""
+    pass
+
+_UniffiTempPresenceError = PresenceError
+
+class PresenceError:  # type: ignore
+    """
+    Why the platform did not confirm its user's presence.
+"""
+    
+    class NotConfirmed(_UniffiTempPresenceError):
+        """
+        The user cancelled the prompt or failed the check.
+"""
+        
+        def __init__(self):
+            pass
+
+        def __repr__(self):
+            return "PresenceError.NotConfirmed({})".format(str(self))
+    _UniffiTempPresenceError.NotConfirmed = NotConfirmed # type: ignore
+    class Unavailable(_UniffiTempPresenceError):
+        """
+        The device cannot check presence (no lock screen or biometrics set up).
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "PresenceError.Unavailable({})".format(str(self))
+    _UniffiTempPresenceError.Unavailable = Unavailable # type: ignore
+
+PresenceError = _UniffiTempPresenceError # type: ignore
+del _UniffiTempPresenceError
+
+
+class _UniffiFfiConverterTypePresenceError(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return PresenceError.NotConfirmed(
+            )
+        if variant == 2:
+            return PresenceError.Unavailable(
+                _UniffiFfiConverterString.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if isinstance(value, PresenceError.NotConfirmed):
+            return
+        if isinstance(value, PresenceError.Unavailable):
+            _UniffiFfiConverterString.check_lower(value.detail)
+            return
+
+    @staticmethod
+    def write(value, buf):
+        if isinstance(value, PresenceError.NotConfirmed):
+            buf.write_i32(1)
+        if isinstance(value, PresenceError.Unavailable):
+            buf.write_i32(2)
+            _UniffiFfiConverterString.write(value.detail, buf)
+
+
+
 
 
 
@@ -6921,6 +7075,55 @@ class _UniffiFfiConverterTypeProgress(_UniffiConverterRustBuffer):
         if value.is_PHOTO():
             buf.write_i32(3)
             _UniffiFfiConverterTypePhotoStage.write(value.stage, buf)
+
+
+
+
+
+
+
+
+class SignerPresence(enum.Enum):
+    """
+    How the platform confirmed its user's presence for one signature.
+"""
+    
+    BIOMETRIC = 0
+    """
+    A biometric check (BiometricPrompt; Face ID / Touch ID), bound to the platform key.
+"""
+    
+    DEVICE_CREDENTIAL = 1
+    """
+    The device's PIN, pattern or password, bound to the platform key.
+"""
+    
+
+
+class _UniffiFfiConverterTypeSignerPresence(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return SignerPresence.BIOMETRIC
+        if variant == 2:
+            return SignerPresence.DEVICE_CREDENTIAL
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == SignerPresence.BIOMETRIC:
+            return
+        if value == SignerPresence.DEVICE_CREDENTIAL:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == SignerPresence.BIOMETRIC:
+            buf.write_i32(1)
+        if value == SignerPresence.DEVICE_CREDENTIAL:
+            buf.write_i32(2)
 
 
 
@@ -8108,6 +8311,153 @@ class _UniffiFfiConverterSequenceTypePhotoInfo(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypePhotoInfo.read(buf) for i in range(count)
         ]
 
+
+class PresenceVerifier():
+    """
+    Implemented by the app over the platform's user authentication (Android BiometricPrompt with
+    a key that requires it, iOS LocalAuthentication with `.userPresence`): asked before every
+    signature this device makes, with what is about to be signed.
+"""
+    
+    def confirm(self, prompt: str) -> SignerPresence:
+        """
+        Asks the user to confirm; blocks until they do, cancel or fail.
+"""
+        raise NotImplementedError
+
+class PresenceVerifierImpl(PresenceVerifier):
+    """
+    Implemented by the app over the platform's user authentication (Android BiometricPrompt with
+    a key that requires it, iOS LocalAuthentication with `.userPresence`): asked before every
+    signature this device makes, with what is about to be signed.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_onevisit_ffi_fn_free_presenceverifier, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_onevisit_ffi_fn_clone_presenceverifier, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def confirm(self, prompt: str) -> SignerPresence:
+        """
+        Asks the user to confirm; blocks until they do, cancel or fail.
+"""
+        
+        _UniffiFfiConverterString.check_lower(prompt)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(prompt),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSignerPresence.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypePresenceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_onevisit_ffi_fn_method_presenceverifier_confirm,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplPresenceVerifierImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_ONEVISIT_PRESENCE_VERIFIER_METHOD0
+    def confirm(
+            uniffi_handle,
+            prompt,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypePresenceVerifier._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterString.lift(prompt), )
+            uniffi_method = uniffi_obj.confirm
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterTypeSignerPresence.lower(v)
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                PresenceError,
+                _UniffiFfiConverterTypePresenceError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_ONEVISIT_PRESENCE_VERIFIER
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypePresenceVerifier._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_ONEVISIT_PRESENCE_VERIFIER
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypePresenceVerifier._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceOnevisitPresenceVerifier(
+        _uniffi_free,
+        _uniffi_clone,
+        confirm,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_onevisit_ffi_fn_init_callback_vtable_presenceverifier(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypePresenceVerifier:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return PresenceVerifierImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypePresenceVerifier._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: PresenceVerifier):
+        if not isinstance(value, PresenceVerifier):
+            raise TypeError("Expected PresenceVerifier subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: PresenceVerifier):
+         if isinstance(value, PresenceVerifierImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypePresenceVerifier._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: PresenceVerifier, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
 class _UniffiFfiConverterSequenceTypeTaskSummary(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -8274,6 +8624,12 @@ class DeviceStoreProtocol(typing.Protocol):
     def resolve_conflict(self, code: str,field: str,choice: int) -> None:
         """
         Keeps value `choice` (an index into the conflict's values) of a conflicted field.
+"""
+        raise NotImplementedError
+    def set_presence_verifier(self, verifier: PresenceVerifier) -> None:
+        """
+        Asks `verifier` for the user's presence before every signature made through this store
+        (the officer's own, and the party's act the officer attests); the statement records how.
 """
         raise NotImplementedError
     def set_status(self, code: str,status: TaskStatus) -> None:
@@ -8961,6 +9317,25 @@ class DeviceStore(DeviceStoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def set_presence_verifier(self, verifier: PresenceVerifier) -> None:
+        """
+        Asks `verifier` for the user's presence before every signature made through this store
+        (the officer's own, and the party's act the officer attests); the statement records how.
+"""
+        
+        _UniffiFfiConverterTypePresenceVerifier.check_lower(verifier)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypePresenceVerifier.lower(verifier),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeStoreError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_set_presence_verifier,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def set_status(self, code: str,status: TaskStatus) -> None:
         """
         Moves the record along its lifecycle (e.g. to recorded when recording is complete).
@@ -9457,7 +9832,9 @@ __all__ = [
     "PhotoError",
     "PhotoStage",
     "PhotoTarget",
+    "PresenceError",
     "Progress",
+    "SignerPresence",
     "StoreError",
     "SyncError",
     "TaskCodeError",
@@ -9511,6 +9888,8 @@ __all__ = [
     "CancellationProtocol",
     "ProgressListenerImpl",
     "ProgressListener",
+    "PresenceVerifierImpl",
+    "PresenceVerifier",
     "DeviceStore",
     "DeviceStoreProtocol",
     "LogSinkImpl",

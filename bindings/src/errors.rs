@@ -63,6 +63,13 @@ pub enum StoreError {
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 #[uniffi::export(Display)]
 pub enum RecordError {
+    /// The signer's presence was not confirmed (prompt cancelled, check failed or unavailable):
+    /// nothing was signed.
+    #[error("{detail}")]
+    PresenceNotConfirmed {
+        /// Why, in zh-CN.
+        detail: String,
+    },
     /// No task with this code on this device.
     #[error("本机没有任务 {code}")]
     UnknownTask {
@@ -560,6 +567,7 @@ impl From<CoreStoreError> for RecordError {
                 RecordError::InvalidInput { detail: text(&e) }
             }
             CoreStoreError::Evidence(ev) => RecordError::InvalidInput { detail: text(&ev) },
+            CoreStoreError::Presence(p) => RecordError::PresenceNotConfirmed { detail: text(&p) },
             other => RecordError::Storage { detail: text(&other) },
         }
     }

@@ -21,6 +21,62 @@ pub trait KeyProtector: Send + Sync {
     fn open(&self, sealed: Vec<u8>) -> Result<Vec<u8>, KeyProtectorError>;
 }
 
+/// How the platform confirmed its user's presence for one signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum SignerPresence {
+    /// A biometric check (BiometricPrompt; Face ID / Touch ID), bound to the platform key.
+    Biometric,
+    /// The device's PIN, pattern or password, bound to the platform key.
+    DeviceCredential,
+}
+
+/// Why the platform did not confirm its user's presence.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum PresenceError {
+    /// The user cancelled the prompt or failed the check.
+    #[error("签名人取消或未通过本人验证")]
+    NotConfirmed,
+    /// The device cannot check presence (no lock screen or biometrics set up).
+    #[error("本设备无法验证签名人本人：{detail}")]
+    Unavailable {
+        /// What the platform said.
+        detail: String,
+    },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for PresenceError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        PresenceError::Unavailable { detail: e.reason }
+    }
+}
+
+/// Implemented by the app over the platform's user authentication (Android BiometricPrompt with
+/// a key that requires it, iOS LocalAuthentication with `.userPresence`): asked before every
+/// signature this device makes, with what is about to be signed.
+#[uniffi::export(with_foreign)]
+pub trait PresenceVerifier: Send + Sync {
+    /// Asks the user to confirm; blocks until they do, cancel or fail.
+    fn confirm(&self, prompt: String) -> Result<SignerPresence, PresenceError>;
+}
+
+struct PlatformPresence(Arc<dyn PresenceVerifier>);
+
+impl onevisit_core::document::presence::PresenceCheck for PlatformPresence {
+    fn confirm(
+        &self,
+        prompt: &str,
+    ) -> Result<onevisit_core::document::presence::SignerPresence, onevisit_core::document::presence::PresenceError>
+    {
+        use onevisit_core::document::presence::{PresenceError as Core, SignerPresence as Presence};
+        match self.0.confirm(prompt.to_string()) {
+            Ok(SignerPresence::Biometric) => Ok(Presence::Biometric),
+            Ok(SignerPresence::DeviceCredential) => Ok(Presence::DeviceCredential),
+            Err(PresenceError::NotConfirmed) => Err(Core::NotConfirmed),
+            Err(PresenceError::Unavailable { detail }) => Err(Core::Unavailable(detail)),
+        }
+    }
+}
+
 /// How the device key's seed is protected at rest.
 #[derive(uniffi::Enum)]
 pub enum KeyProtection {
@@ -113,6 +169,13 @@ impl DeviceStore {
             Err(e) => return Err(e.into()),
         };
         Ok(Arc::new(DeviceStore { store: Arc::new(Mutex::new(store)) }))
+    }
+
+    /// Asks `verifier` for the user's presence before every signature made through this store
+    /// (the officer's own, and the party's act the officer attests); the statement records how.
+    pub fn set_presence_verifier(&self, verifier: Arc<dyn PresenceVerifier>) -> Result<(), StoreError> {
+        self.lock::<StoreError>()?.set_presence_check(Arc::new(PlatformPresence(verifier)));
+        Ok(())
     }
 
     /// Who this device is and where it is enrolled.

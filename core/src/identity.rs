@@ -63,6 +63,12 @@ pub trait SeedWrapper: Send + Sync {
     fn wrap(&self, seed: &[u8; 32]) -> Result<Vec<u8>, KeyError>;
     /// Decrypts what [`Self::wrap`] produced.
     fn unwrap(&self, sealed: &[u8]) -> Result<[u8; 32], KeyError>;
+
+    /// Whether unwrapping took something only the user has just given (a typed passphrase): then
+    /// signatures made soon after count as made in the user's presence.
+    fn confirms_presence(&self) -> bool {
+        false
+    }
 }
 
 /// A wrapping key derived from a passphrase with Argon2id.
@@ -90,6 +96,10 @@ impl PassphraseWrapper {
 }
 
 impl SeedWrapper for PassphraseWrapper {
+    fn confirms_presence(&self) -> bool {
+        true
+    }
+
     fn wrap(&self, seed: &[u8; 32]) -> Result<Vec<u8>, KeyError> {
         let mut salt = [0u8; SALT_LEN];
         crate::random::fill(&mut salt);

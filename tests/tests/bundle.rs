@@ -340,6 +340,7 @@ fn a_bundle_carrying_a_signature_whose_key_belongs_to_another_inspector_is_rejec
             device_public_key: hex::encode(s.device_key().public_bytes()),
             device_time_ms: chrono::Utc::now().timestamp_millis(),
             position: None,
+            presence: None,
         }
     };
     list.push(onevisit_core::document::DocumentSignature::sign(&statement, b.lock().unwrap().device_key()).unwrap());

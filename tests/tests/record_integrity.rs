@@ -264,6 +264,7 @@ fn a_signature_naming_another_inspector_is_refused_and_never_counts() {
             device_public_key: hex::encode(s.device_key().public_bytes()),
             device_time_ms: 1,
             position: None,
+            presence: None,
         }
     };
     let signature =

@@ -4,6 +4,7 @@
 pub mod completeness;
 pub mod number;
 pub mod pdf;
+pub mod presence;
 pub mod render;
 pub mod signature;
 

@@ -323,12 +323,13 @@ fn signature_block(
             Some(s) => {
                 let _ = writeln!(
                     o,
-                    "执法人员签名：{}（{}，执法证号 {}） 已电子签名，设备时间 {}（北京时间）{}",
+                    "执法人员签名：{}（{}，执法证号 {}） 已电子签名，设备时间 {}（北京时间）{}；{}",
                     p.name,
                     p.department,
                     p.certificate_number,
                     time(s.device_time_ms),
-                    trusted(s)
+                    trusted(s),
+                    presence(s)
                 );
             }
             None => {
@@ -342,6 +343,8 @@ fn signature_block(
     }
     let party = party_act(signed);
     let party_trusted = party.map(trusted).unwrap_or_default();
+    // Whether the attesting officer's presence was confirmed when they recorded the act.
+    let attested = party.map(|s| format!("（{}）", presence(s).replace("签名人", "见证执法人员"))).unwrap_or_default();
     // An order's party act is its service (送达): how, when, and the receipt or the refusal.
     let order = d.kind.is_served();
     match party.map(|s| (&s.signer, s.device_time_ms)) {
@@ -354,7 +357,7 @@ fn signature_block(
             let _ = writeln!(o, "{label}：{statement}。");
             let _ = writeln!(
                 o,
-                "当事人签名：{name}（{party_role}）手写签名，图像 SHA-256 {}…，设备时间 {}（北京时间）{party_trusted}，执法人员 {attested_by} 见证",
+                "当事人签名：{name}（{party_role}）手写签名，图像 SHA-256 {}…，设备时间 {}（北京时间）{party_trusted}，执法人员 {attested_by} 见证{attested}",
                 &signature_image_sha256[..16.min(signature_image_sha256.len())],
                 time(at)
             );
@@ -385,7 +388,7 @@ fn signature_block(
             };
             let _ = writeln!(
                 o,
-                "见证人：{witness}{detail}，{witness_signed}；执法人员 {attested_by} 于设备时间 {}（北京时间）记录在案{party_trusted}",
+                "见证人：{witness}{detail}，{witness_signed}；执法人员 {attested_by} 于设备时间 {}（北京时间）记录在案{party_trusted}{attested}",
                 time(at)
             );
             if order {
@@ -410,6 +413,11 @@ fn signature_block(
             }
         }
     }
+}
+
+/// How the signer's presence was confirmed at signing, in words.
+fn presence(s: &SignedStatement) -> &'static str {
+    s.presence.map_or("签署时未验证签名人本人", super::presence::SignerPresence::label_zh)
 }
 
 /// The signature of the officer on line `p`, among statements that verified against the document.

@@ -72,6 +72,10 @@ pub struct SignedStatement {
     /// Where: the signing (or attesting) inspector's check-in on site, raw WGS-84, if recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<crate::record::Position>,
+    /// How the signer's presence at the device was confirmed, if it was (statements made before
+    /// presence was asked, or on a store that asks none, have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<super::presence::SignerPresence>,
 }
 
 /// A statement as signed.
@@ -235,6 +239,7 @@ mod tests {
             device_public_key: hex::encode(key.public_bytes()),
             device_time_ms: 1,
             position: None,
+            presence: None,
         }
     }
 

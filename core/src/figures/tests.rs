@@ -75,6 +75,7 @@ fn the_on_site_record_counts_as_handheld_only_once_the_party_has_signed_too() {
         device_public_key: hex::encode(a.key.public_bytes()),
         device_time_ms: 60,
         position: None,
+        presence: None,
     };
     let signature = DocumentSignature::sign(&statement, &a.key).unwrap();
     a.record.add_signature(a.stamp(60), &sha, &signature, &role).unwrap();

@@ -3,6 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use crate::audit::AuditAction;
+use crate::document::presence::SignerPresence;
 use crate::document::{
     DocumentKind, DocumentSignature, SignatureRole, SignedStatement, number, signature::SIGNATURE_SCHEMA,
 };
@@ -139,7 +140,9 @@ impl Store {
         }
         let certificate_number = directory.inspector(&me).map(|i| i.certificate_number.clone()).unwrap_or_default();
         let role = SignatureRole::Inspector { inspector: me.to_string(), certificate_number };
-        self.add_statement(code, &version, role, AuditAction::SignDocument)
+        // Asked last before the write: a refusal leaves nothing behind.
+        let presence = self.signer_presence(&format!("签署{} {}", version.kind.title_zh(), version.number))?;
+        self.add_statement(code, &version, role, AuditAction::SignDocument, presence)
     }
 
     /// Records what the party did with a document: signed by hand (the image is kept as evidence)
@@ -164,6 +167,13 @@ impl Store {
                 return Err(RecordError::from(crate::document::DocumentError::HandwritingReused(other)).into());
             }
         }
+        if matches!(act, PartyAct::Refused { .. }) && !version.kind.takes_refusal() {
+            return Err(RecordError::from(crate::document::DocumentError::RefusalNotAccepted).into());
+        }
+        // The attesting officer confirms presence before the handwriting is kept: a refusal
+        // leaves nothing behind.
+        let what = format!("{} {}", version.kind.title_zh(), version.number);
+        let presence = self.signer_presence(&format!("见证当事人签署或拒签{what}"))?;
         let role = match act {
             PartyAct::Signed { name, role, .. } => {
                 let image = image.ok_or(RecordError::UnknownEvidence("the handwritten signature image".into()))?;
@@ -177,9 +187,6 @@ impl Store {
                 }
             }
             PartyAct::Refused { reason, witness, witness_detail } => {
-                if !version.kind.takes_refusal() {
-                    return Err(RecordError::from(crate::document::DocumentError::RefusalNotAccepted).into());
-                }
                 if witness.trim().is_empty() {
                     return Err(RecordError::from(crate::document::DocumentError::WitnessRequired).into());
                 }
@@ -201,7 +208,7 @@ impl Store {
                 }
             }
         };
-        self.add_statement(code, &version, role, AuditAction::PartySignDocument)
+        self.add_statement(code, &version, role, AuditAction::PartySignDocument, presence)
     }
 
     fn add_statement(
@@ -210,6 +217,7 @@ impl Store {
         version: &DocumentVersion,
         role: SignatureRole,
         action: AuditAction,
+        presence: Option<SignerPresence>,
     ) -> Result<DocumentReport, StoreError> {
         let me = self.inspector.clone();
         let position =
@@ -223,6 +231,7 @@ impl Store {
             device: self.key.device_id(),
             device_public_key: hex::encode(self.key.public_bytes()),
             device_time_ms: now_ms(),
+            presence,
         };
         let signature = DocumentSignature::sign(&statement, &self.key)?;
         let sha = version.sha256.clone();

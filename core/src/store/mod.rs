@@ -53,6 +53,9 @@ pub const DATABASE_FILE: &str = "onevisit.sqlite";
 /// Why a store operation failed. A failed edit leaves the store exactly as it was.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The signer's presence was not confirmed: nothing was signed.
+    #[error(transparent)]
+    Presence(#[from] crate::document::presence::PresenceError),
     /// No store has been initialised in the directory.
     #[error("{0} 中没有 OneVisit 设备存储：先运行 onevisit init --inspector 执法人员编号")]
     NotInitialised(PathBuf),
@@ -216,6 +219,10 @@ pub struct Store {
     /// When this handle last looked for document-number series it runs low on (`None`: never,
     /// or a number was spent since).
     numbers_checked: Option<std::time::Instant>,
+    /// The platform's check of its user's presence, asked before every signature.
+    presence_check: Option<std::sync::Arc<dyn crate::document::presence::PresenceCheck>>,
+    /// When the device key was unlocked with a passphrase the user typed, if it was.
+    passphrase_unlocked: Option<std::time::Instant>,
 }
 
 /// When the directory data and the enrolment were last written: cheap to read, so the copies in
@@ -290,6 +297,8 @@ impl Store {
             stamps: Stamps::default(),
             write_lock,
             numbers_checked: None,
+            presence_check: None,
+            passphrase_unlocked: None,
         };
         store.load_account()?;
         store.stamps = stored_stamps(&store.conn)?;
@@ -422,7 +431,32 @@ impl Store {
         let public: [u8; 32] = public.try_into().map_err(|_| KeyError::MalformedSealedSeed)?;
         let key = DeviceKey::unseal(&sealed, wrapper, &public)?;
         let inspector = inspector.and_then(|i| InspectorId::new(i).ok());
-        Store::assemble(conn, root, key, inspector)
+        let mut store = Store::assemble(conn, root, key, inspector)?;
+        store.passphrase_unlocked = wrapper.confirms_presence().then(std::time::Instant::now);
+        Ok(store)
+    }
+
+    /// Asks `check` for the user's presence before every signature this handle makes (the apps:
+    /// biometrics or the device credential through the platform key).
+    pub fn set_presence_check(&mut self, check: std::sync::Arc<dyn crate::document::presence::PresenceCheck>) {
+        self.presence_check = Some(check);
+    }
+
+    /// How the signer's presence is confirmed for a signature now: the platform's check when one
+    /// is set (refused: nothing is signed), else a passphrase typed to open this handle moments
+    /// ago, else none.
+    pub(crate) fn signer_presence(
+        &self,
+        prompt: &str,
+    ) -> Result<Option<crate::document::presence::SignerPresence>, StoreError> {
+        use crate::document::presence::{PASSPHRASE_PRESENCE_WINDOW, SignerPresence};
+        if let Some(check) = &self.presence_check {
+            return Ok(Some(check.confirm(prompt)?));
+        }
+        Ok(self
+            .passphrase_unlocked
+            .filter(|at| at.elapsed() <= PASSPHRASE_PRESENCE_WINDOW)
+            .map(|_| SignerPresence::Passphrase))
     }
 
     /// The store's directory on disk.

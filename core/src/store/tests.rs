@@ -803,6 +803,7 @@ mod legal_documents {
             device_public_key: hex::encode(a.device_key().public_bytes()),
             device_time_ms: 1,
             position: None,
+            presence: None,
         };
         let signed = DocumentSignature::sign(&statement, a.device_key()).unwrap();
         exchange(&mut a, &mut b, &code);
@@ -1138,6 +1139,89 @@ mod legal_documents {
         assert_eq!(report.missing.len(), 1, "only the fire officers are missing: {:?}", report.missing);
     }
 
+    /// The platform's answer to every presence prompt, and the prompts it was shown.
+    struct Platform {
+        answer: Result<crate::document::presence::SignerPresence, crate::document::presence::PresenceError>,
+        prompts: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl crate::document::presence::PresenceCheck for Platform {
+        fn confirm(
+            &self,
+            prompt: &str,
+        ) -> Result<crate::document::presence::SignerPresence, crate::document::presence::PresenceError> {
+            self.prompts.lock().unwrap().push(prompt.to_string());
+            self.answer.clone()
+        }
+    }
+
+    fn blob_count(s: &Store) -> i64 {
+        s.connection().query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get(0)).unwrap()
+    }
+
+    fn audit_entries(s: &Store) -> i64 {
+        s.connection().query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_signature_asks_for_the_signers_presence_and_a_refusal_signs_and_keeps_nothing() {
+        use crate::document::presence::{PresenceError, SignerPresence};
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, _, code) = recorded(tmp.path());
+        let doc = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
+        let refusing =
+            std::sync::Arc::new(Platform { answer: Err(PresenceError::NotConfirmed), prompts: Default::default() });
+        a.set_presence_check(refusing.clone());
+        let (entries, blobs) = (audit_entries(&a), blob_count(&a));
+        let err = a.sign_document(&code, &doc.sha256).unwrap_err();
+        assert!(err.to_string().contains("未确认签名人本人在场"), "{err}");
+        let act =
+            PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
+        assert!(a.party_act(&code, &doc.sha256, act.clone(), Some(&signature_png())).is_err());
+        assert!(a.record(&code).unwrap().signatures(&doc.sha256).unwrap().is_empty(), "nothing signed");
+        assert_eq!(audit_entries(&a), entries, "nothing audited");
+        assert_eq!(blob_count(&a), blobs, "the handwriting was not kept");
+        assert_eq!(
+            refusing.prompts.lock().unwrap().first().map(String::as_str),
+            Some(format!("签署现场检查笔录 {}", doc.number).as_str()),
+            "the prompt says what is signed"
+        );
+        // Confirmed by biometrics: the statement says so, and the page prints it.
+        let face = std::sync::Arc::new(Platform { answer: Ok(SignerPresence::Biometric), prompts: Default::default() });
+        a.set_presence_check(face);
+        a.sign_document(&code, &doc.sha256).unwrap();
+        let statements = a.record(&code).unwrap().verified_statements(&doc.sha256).unwrap();
+        assert_eq!(statements[0].presence, Some(SignerPresence::Biometric));
+        assert!(a.printed_document(&code, &doc.sha256).unwrap().contains("签名人生物识别确认"));
+    }
+
+    #[test]
+    fn a_desktop_store_opened_with_its_passphrase_signs_in_the_signers_presence_and_one_opened_with_a_key_file_does_not()
+     {
+        use crate::document::presence::SignerPresence;
+        use crate::identity::PassphraseWrapper;
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, _, code) = recorded(tmp.path());
+        let doc = a.render_document(&code, DocumentKind::OnSiteRecord, None).unwrap();
+        // The key-file store (the default) signs with no presence recorded; the page says so.
+        a.sign_document(&code, &doc.sha256).unwrap();
+        assert!(a.printed_document(&code, &doc.sha256).unwrap().contains("签署时未验证签名人本人"));
+        // scjg-02's store is sealed under a passphrase: opening it is the signer's presence.
+        let root = tmp.path().join("passphrase");
+        std::fs::create_dir_all(&root).unwrap();
+        let passphrase = PassphraseWrapper::new("正确的口令 correct horse").unwrap();
+        let mut c = Store::init(&root, &passphrase, Some("scjg-02".parse().unwrap())).unwrap();
+        c.import_directory(sample::directory().unwrap()).unwrap();
+        drop(c);
+        let mut c = Store::open(&root, &passphrase).unwrap();
+        exchange(&mut a, &mut c, &code);
+        c.sign_document(&code, &doc.sha256).unwrap();
+        let statements = c.record(&code).unwrap().verified_statements(&doc.sha256).unwrap();
+        let by_c = statements.iter().find(|s| s.device == c.device_key().device_id()).unwrap();
+        assert_eq!(by_c.presence, Some(SignerPresence::Passphrase));
+        assert!(c.printed_document(&code, &doc.sha256).unwrap().contains("签名人输入口令确认"));
+    }
+
     #[test]
     fn signing_twice_or_as_an_unassigned_inspector_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
@@ -1170,6 +1254,7 @@ mod legal_documents {
             device_public_key: hex::encode(outsider.public_bytes()),
             device_time_ms: 1,
             position: None,
+            presence: None,
         };
         let forged = DocumentSignature::sign(&statement, &outsider).unwrap();
         let record = a.record(&code).unwrap();

@@ -20,6 +20,7 @@ final class AppModel: ObservableObject {
 
     init() {
         store = try? DeviceStore.open(path: Self.storeURL.path, key: .platform(protector: KeychainKeyProtector()), inspector: nil)
+        try? store?.setPresenceVerifier(verifier: UserPresenceVerifier())
         enrolled = (try? store?.deviceInfo().serverUrl) != nil
     }
 
@@ -27,6 +28,8 @@ final class AppModel: ObservableObject {
     func createStore(inspector: String) throws {
         try FileManager.default.createDirectory(at: Self.storeURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         store = try DeviceStore.open(path: Self.storeURL.path, key: .platform(protector: KeychainKeyProtector()), inspector: inspector)
+        // Every signature asks for the signer: Face ID / Touch ID or the passcode.
+        try store?.setPresenceVerifier(verifier: UserPresenceVerifier())
     }
 
     /// Enrols with the one-time code.

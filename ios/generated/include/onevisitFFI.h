@@ -271,6 +271,13 @@ typedef void (*UniffiCallbackInterfaceKeyProtectorMethod1)(uint64_t, RustBuffer,
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_PRESENCE_VERIFIER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_PRESENCE_VERIFIER_METHOD0
+typedef void (*UniffiCallbackInterfacePresenceVerifierMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
 typedef struct UniffiVTableCallbackInterfaceLogSink {
@@ -297,6 +304,15 @@ typedef struct UniffiVTableCallbackInterfaceKeyProtector {
     UniffiCallbackInterfaceKeyProtectorMethod0 _Nonnull seal;
     UniffiCallbackInterfaceKeyProtectorMethod1 _Nonnull `open`;
 } UniffiVTableCallbackInterfaceKeyProtector;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PRESENCE_VERIFIER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PRESENCE_VERIFIER
+typedef struct UniffiVTableCallbackInterfacePresenceVerifier {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfacePresenceVerifierMethod0 _Nonnull confirm;
+} UniffiVTableCallbackInterfacePresenceVerifier;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_CLONE_CANCELLATION
@@ -515,6 +531,11 @@ void uniffi_onevisit_ffi_fn_method_devicestore_import_directory_json(uint64_t pt
 RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_inspectors(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_SET_PRESENCE_VERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_SET_PRESENCE_VERIFIER
+void uniffi_onevisit_ffi_fn_method_devicestore_set_presence_verifier(uint64_t ptr, uint64_t verifier, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_START_AUDIT_SEGMENT
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_DEVICESTORE_START_AUDIT_SEGMENT
 RustBuffer uniffi_onevisit_ffi_fn_method_devicestore_start_audit_segment(uint64_t ptr, RustBuffer reason, RustCallStatus *_Nonnull out_status
@@ -568,6 +589,26 @@ RustBuffer uniffi_onevisit_ffi_fn_method_keyprotector_seal(uint64_t ptr, RustBuf
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_KEYPROTECTOR_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_KEYPROTECTOR_OPEN
 RustBuffer uniffi_onevisit_ffi_fn_method_keyprotector_open(uint64_t ptr, RustBuffer sealed, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_CLONE_PRESENCEVERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_CLONE_PRESENCEVERIFIER
+uint64_t uniffi_onevisit_ffi_fn_clone_presenceverifier(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FREE_PRESENCEVERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_FREE_PRESENCEVERIFIER
+void uniffi_onevisit_ffi_fn_free_presenceverifier(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_INIT_CALLBACK_VTABLE_PRESENCEVERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_INIT_CALLBACK_VTABLE_PRESENCEVERIFIER
+void uniffi_onevisit_ffi_fn_init_callback_vtable_presenceverifier(const UniffiVTableCallbackInterfacePresenceVerifier* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_PRESENCEVERIFIER_CONFIRM
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_PRESENCEVERIFIER_CONFIRM
+RustBuffer uniffi_onevisit_ffi_fn_method_presenceverifier_confirm(uint64_t ptr, RustBuffer prompt, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_FN_METHOD_BUNDLEERROR_UNIFFI_TRAIT_DISPLAY
@@ -1152,6 +1193,12 @@ uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_inspectors(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_SET_PRESENCE_VERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_SET_PRESENCE_VERIFIER
+uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_set_presence_verifier(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_START_AUDIT_SEGMENT
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_DEVICESTORE_START_AUDIT_SEGMENT
 uint16_t uniffi_onevisit_ffi_checksum_method_devicestore_start_audit_segment(void
@@ -1197,6 +1244,12 @@ uint16_t uniffi_onevisit_ffi_checksum_method_keyprotector_seal(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_KEYPROTECTOR_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_KEYPROTECTOR_OPEN
 uint16_t uniffi_onevisit_ffi_checksum_method_keyprotector_open(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_PRESENCEVERIFIER_CONFIRM
+#define UNIFFI_FFIDEF_UNIFFI_ONEVISIT_FFI_CHECKSUM_METHOD_PRESENCEVERIFIER_CONFIRM
+uint16_t uniffi_onevisit_ffi_checksum_method_presenceverifier_confirm(void
     
 );
 #endif

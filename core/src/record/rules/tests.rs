@@ -118,6 +118,7 @@ impl Device {
             device_public_key: hex::encode(key.public_bytes()),
             device_time_ms: 50,
             position: None,
+            presence: None,
         };
         DocumentSignature::sign(&statement, key).unwrap()
     }
@@ -421,6 +422,7 @@ fn a_signature_naming_another_inspector_is_refused() {
                 device_public_key: String::new(),
                 device_time_ms: 1,
                 position: None,
+                presence: None,
             },
             &DeviceKey::generate(),
         )
@@ -1191,6 +1193,7 @@ fn a_refusal_written_on_an_address_confirmation_is_refused() {
         device_public_key: hex::encode(a.key.public_bytes()),
         device_time_ms: 42,
         position: None,
+        presence: None,
     };
     let signature = DocumentSignature::sign(&statement, &a.key).unwrap();
     let key = format!("{}/party", version.sha256);

@@ -943,6 +943,12 @@ public protocol DeviceStoreProtocol: AnyObject, Sendable {
     func inspectors() throws  -> [InspectorInfo]
     
     /**
+     * Asks `verifier` for the user's presence before every signature made through this store
+     * (the officer's own, and the party's act the officer attests); the statement records how.
+     */
+    func setPresenceVerifier(verifier: PresenceVerifier) throws 
+    
+    /**
      * After the server refused the audit log (e.g. this store was restored from an old backup),
      * starts a new chain segment from the server's head, carrying over the entries it never
      * accepted; `reason` is signed into the chain.
@@ -1438,6 +1444,19 @@ open func inspectors()throws  -> [InspectorInfo]  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Asks `verifier` for the user's presence before every signature made through this store
+     * (the officer's own, and the party's act the officer attests); the statement records how.
+     */
+open func setPresenceVerifier(verifier: PresenceVerifier)throws   {try rustCallWithError(FfiConverterTypeStoreError_lift) {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_devicestore_set_presence_verifier(
+            self.uniffiCloneHandle(),
+        FfiConverterTypePresenceVerifier_lower(verifier),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -2051,6 +2070,222 @@ public func FfiConverterTypeLogSink_lift(_ handle: UInt64) throws -> LogSink {
 #endif
 public func FfiConverterTypeLogSink_lower(_ value: LogSink) -> UInt64 {
     return FfiConverterTypeLogSink.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Implemented by the app over the platform's user authentication (Android BiometricPrompt with
+ * a key that requires it, iOS LocalAuthentication with `.userPresence`): asked before every
+ * signature this device makes, with what is about to be signed.
+ */
+public protocol PresenceVerifier: AnyObject, Sendable {
+    
+    /**
+     * Asks the user to confirm; blocks until they do, cancel or fail.
+     */
+    func confirm(prompt: String) throws  -> SignerPresence
+    
+}
+/**
+ * Implemented by the app over the platform's user authentication (Android BiometricPrompt with
+ * a key that requires it, iOS LocalAuthentication with `.userPresence`): asked before every
+ * signature this device makes, with what is about to be signed.
+ */
+open class PresenceVerifierImpl: PresenceVerifier, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_onevisit_ffi_fn_clone_presenceverifier(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_onevisit_ffi_fn_free_presenceverifier(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Asks the user to confirm; blocks until they do, cancel or fail.
+     */
+open func confirm(prompt: String)throws  -> SignerPresence  {
+    return try  FfiConverterTypeSignerPresence_lift(try rustCallWithError(FfiConverterTypePresenceError_lift) {
+        uniffiCallStatus in
+    uniffi_onevisit_ffi_fn_method_presenceverifier_confirm(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(prompt),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfacePresenceVerifier {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfacePresenceVerifier = UniffiVTableCallbackInterfacePresenceVerifier(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypePresenceVerifier.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface PresenceVerifier: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypePresenceVerifier.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface PresenceVerifier: handle missing in uniffiClone")
+            }
+        },
+        confirm: { (
+            uniffiHandle: UInt64,
+            prompt: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> SignerPresence in
+                guard let uniffiObj = try? FfiConverterTypePresenceVerifier.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.confirm(
+                     prompt: try FfiConverterString.lift(prompt)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeSignerPresence_lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypePresenceError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfacePresenceVerifier> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfacePresenceVerifier>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitPresenceVerifier() {
+    uniffi_onevisit_ffi_fn_init_callback_vtable_presenceverifier(UniffiCallbackInterfacePresenceVerifier.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresenceVerifier: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<PresenceVerifier>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = PresenceVerifier
+
+    public static func lift(_ handle: UInt64) throws -> PresenceVerifier {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return PresenceVerifierImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: PresenceVerifier) -> UInt64 {
+         if let rustImpl = value as? PresenceVerifierImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresenceVerifier {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PresenceVerifier, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresenceVerifier_lift(_ handle: UInt64) throws -> PresenceVerifier {
+    return try FfiConverterTypePresenceVerifier.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresenceVerifier_lower(_ value: PresenceVerifier) -> UInt64 {
+    return FfiConverterTypePresenceVerifier.lower(value)
 }
 
 
@@ -7171,6 +7406,99 @@ public func FfiConverterTypePhotoTarget_lower(_ value: PhotoTarget) -> RustBuffe
 
 
 /**
+ * Why the platform did not confirm its user's presence.
+ */
+public 
+enum PresenceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The user cancelled the prompt or failed the check.
+     */
+    case NotConfirmed
+    /**
+     * The device cannot check presence (no lock screen or biometrics set up).
+     */
+    case Unavailable(
+        /**
+         * What the platform said.
+         */detail: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension PresenceError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresenceError: FfiConverterRustBuffer {
+    typealias SwiftType = PresenceError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresenceError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .NotConfirmed
+        case 2: return .Unavailable(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PresenceError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case .NotConfirmed:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .Unavailable(detail):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresenceError_lift(_ buf: RustBuffer) throws -> PresenceError {
+    return try FfiConverterTypePresenceError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresenceError_lower(_ value: PresenceError) -> RustBuffer {
+    return FfiConverterTypePresenceError.lower(value)
+}
+
+
+/**
  * A step of a long call.
  */
 
@@ -7378,6 +7706,15 @@ enum RecordError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
     
     
+    /**
+     * The signer's presence was not confirmed (prompt cancelled, check failed or unavailable):
+     * nothing was signed.
+     */
+    case PresenceNotConfirmed(
+        /**
+         * Why, in zh-CN.
+         */detail: String
+    )
     /**
      * No task with this code on this device.
      */
@@ -7643,86 +7980,89 @@ public struct FfiConverterTypeRecordError: FfiConverterRustBuffer {
         
 
         
-        case 1: return .UnknownTask(
+        case 1: return .PresenceNotConfirmed(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .UnknownTask(
             code: try FfiConverterString.read(from: &buf)
             )
-        case 2: return .NotAssigned(
+        case 3: return .NotAssigned(
             inspector: try FfiConverterString.read(from: &buf)
             )
-        case 3: return .NotLeadInspector(
+        case 4: return .NotLeadInspector(
             inspector: try FfiConverterString.read(from: &buf)
             )
-        case 4: return .UnknownCheckPoint(
+        case 5: return .UnknownCheckPoint(
             checkPoint: try FfiConverterString.read(from: &buf)
             )
-        case 5: return .WrongAnswerType(
+        case 6: return .WrongAnswerType(
             checkPoint: try FfiConverterString.read(from: &buf), 
             expected: try FfiConverterString.read(from: &buf), 
             got: try FfiConverterString.read(from: &buf)
             )
-        case 6: return .InvalidNumber(
+        case 7: return .InvalidNumber(
             value: try FfiConverterString.read(from: &buf)
             )
-        case 7: return .NumberOutOfRange(
+        case 8: return .NumberOutOfRange(
             checkPoint: try FfiConverterString.read(from: &buf), 
             value: try FfiConverterString.read(from: &buf)
             )
-        case 8: return .WrongUnit(
+        case 9: return .WrongUnit(
             checkPoint: try FfiConverterString.read(from: &buf), 
             expected: try FfiConverterString.read(from: &buf), 
             got: try FfiConverterString.read(from: &buf)
             )
-        case 9: return .MissingEvidence(
+        case 10: return .MissingEvidence(
             checkPoint: try FfiConverterString.read(from: &buf)
             )
-        case 10: return .UnknownEvidence(
+        case 11: return .UnknownEvidence(
             sha256: try FfiConverterString.read(from: &buf)
             )
-        case 11: return .NotOnSite(
+        case 12: return .NotOnSite(
             status: try FfiConverterString.read(from: &buf)
             )
-        case 12: return .ForbiddenTransition(
+        case 13: return .ForbiddenTransition(
             from: try FfiConverterString.read(from: &buf), 
             to: try FfiConverterString.read(from: &buf)
             )
-        case 13: return .Incomplete(
+        case 14: return .Incomplete(
             missing: try FfiConverterSequenceString.read(from: &buf)
             )
-        case 14: return .OpenConflicts(
+        case 15: return .OpenConflicts(
             count: try FfiConverterUInt32.read(from: &buf)
             )
-        case 15: return .NoSuchConflict(
+        case 16: return .NoSuchConflict(
             field: try FfiConverterString.read(from: &buf)
             )
-        case 16: return .Document(
+        case 17: return .Document(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 17: return .TaskCode(
+        case 18: return .TaskCode(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 18: return .InvalidInput(
+        case 19: return .InvalidInput(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 19: return .OtherDepartment(
+        case 20: return .OtherDepartment(
             inspector: try FfiConverterString.read(from: &buf), 
             department: try FfiConverterString.read(from: &buf)
             )
-        case 20: return .OpenFindings(
+        case 21: return .OpenFindings(
             findings: try FfiConverterSequenceString.read(from: &buf)
             )
-        case 21: return .AlreadyRechecked(
+        case 22: return .AlreadyRechecked(
             finding: try FfiConverterString.read(from: &buf)
             )
-        case 22: return .RecheckWithoutEvidence
-        case 23: return .AlreadyCheckedIn(
+        case 23: return .RecheckWithoutEvidence
+        case 24: return .AlreadyCheckedIn(
             inspector: try FfiConverterString.read(from: &buf)
             )
-        case 24: return .Forbidden(
+        case 25: return .Forbidden(
             rule: try FfiConverterString.read(from: &buf), 
             path: try FfiConverterString.read(from: &buf), 
             explanation: try FfiConverterString.read(from: &buf)
             )
-        case 25: return .Storage(
+        case 26: return .Storage(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -7737,136 +8077,141 @@ public struct FfiConverterTypeRecordError: FfiConverterRustBuffer {
 
         
         
-        case let .UnknownTask(code):
+        case let .PresenceNotConfirmed(detail):
             writeInt(&buf, Int32(1))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .UnknownTask(code):
+            writeInt(&buf, Int32(2))
             FfiConverterString.write(code, into: &buf)
             
         
         case let .NotAssigned(inspector):
-            writeInt(&buf, Int32(2))
-            FfiConverterString.write(inspector, into: &buf)
-            
-        
-        case let .NotLeadInspector(inspector):
             writeInt(&buf, Int32(3))
             FfiConverterString.write(inspector, into: &buf)
             
         
-        case let .UnknownCheckPoint(checkPoint):
+        case let .NotLeadInspector(inspector):
             writeInt(&buf, Int32(4))
+            FfiConverterString.write(inspector, into: &buf)
+            
+        
+        case let .UnknownCheckPoint(checkPoint):
+            writeInt(&buf, Int32(5))
             FfiConverterString.write(checkPoint, into: &buf)
             
         
         case let .WrongAnswerType(checkPoint,expected,got):
-            writeInt(&buf, Int32(5))
+            writeInt(&buf, Int32(6))
             FfiConverterString.write(checkPoint, into: &buf)
             FfiConverterString.write(expected, into: &buf)
             FfiConverterString.write(got, into: &buf)
             
         
         case let .InvalidNumber(value):
-            writeInt(&buf, Int32(6))
+            writeInt(&buf, Int32(7))
             FfiConverterString.write(value, into: &buf)
             
         
         case let .NumberOutOfRange(checkPoint,value):
-            writeInt(&buf, Int32(7))
+            writeInt(&buf, Int32(8))
             FfiConverterString.write(checkPoint, into: &buf)
             FfiConverterString.write(value, into: &buf)
             
         
         case let .WrongUnit(checkPoint,expected,got):
-            writeInt(&buf, Int32(8))
+            writeInt(&buf, Int32(9))
             FfiConverterString.write(checkPoint, into: &buf)
             FfiConverterString.write(expected, into: &buf)
             FfiConverterString.write(got, into: &buf)
             
         
         case let .MissingEvidence(checkPoint):
-            writeInt(&buf, Int32(9))
+            writeInt(&buf, Int32(10))
             FfiConverterString.write(checkPoint, into: &buf)
             
         
         case let .UnknownEvidence(sha256):
-            writeInt(&buf, Int32(10))
+            writeInt(&buf, Int32(11))
             FfiConverterString.write(sha256, into: &buf)
             
         
         case let .NotOnSite(status):
-            writeInt(&buf, Int32(11))
+            writeInt(&buf, Int32(12))
             FfiConverterString.write(status, into: &buf)
             
         
         case let .ForbiddenTransition(from,to):
-            writeInt(&buf, Int32(12))
+            writeInt(&buf, Int32(13))
             FfiConverterString.write(from, into: &buf)
             FfiConverterString.write(to, into: &buf)
             
         
         case let .Incomplete(missing):
-            writeInt(&buf, Int32(13))
+            writeInt(&buf, Int32(14))
             FfiConverterSequenceString.write(missing, into: &buf)
             
         
         case let .OpenConflicts(count):
-            writeInt(&buf, Int32(14))
+            writeInt(&buf, Int32(15))
             FfiConverterUInt32.write(count, into: &buf)
             
         
         case let .NoSuchConflict(field):
-            writeInt(&buf, Int32(15))
+            writeInt(&buf, Int32(16))
             FfiConverterString.write(field, into: &buf)
             
         
         case let .Document(detail):
-            writeInt(&buf, Int32(16))
-            FfiConverterString.write(detail, into: &buf)
-            
-        
-        case let .TaskCode(detail):
             writeInt(&buf, Int32(17))
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .InvalidInput(detail):
+        case let .TaskCode(detail):
             writeInt(&buf, Int32(18))
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .OtherDepartment(inspector,department):
+        case let .InvalidInput(detail):
             writeInt(&buf, Int32(19))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .OtherDepartment(inspector,department):
+            writeInt(&buf, Int32(20))
             FfiConverterString.write(inspector, into: &buf)
             FfiConverterString.write(department, into: &buf)
             
         
         case let .OpenFindings(findings):
-            writeInt(&buf, Int32(20))
+            writeInt(&buf, Int32(21))
             FfiConverterSequenceString.write(findings, into: &buf)
             
         
         case let .AlreadyRechecked(finding):
-            writeInt(&buf, Int32(21))
+            writeInt(&buf, Int32(22))
             FfiConverterString.write(finding, into: &buf)
             
         
         case .RecheckWithoutEvidence:
-            writeInt(&buf, Int32(22))
+            writeInt(&buf, Int32(23))
         
         
         case let .AlreadyCheckedIn(inspector):
-            writeInt(&buf, Int32(23))
+            writeInt(&buf, Int32(24))
             FfiConverterString.write(inspector, into: &buf)
             
         
         case let .Forbidden(rule,path,explanation):
-            writeInt(&buf, Int32(24))
+            writeInt(&buf, Int32(25))
             FfiConverterString.write(rule, into: &buf)
             FfiConverterString.write(path, into: &buf)
             FfiConverterString.write(explanation, into: &buf)
             
         
         case let .Storage(detail):
-            writeInt(&buf, Int32(25))
+            writeInt(&buf, Int32(26))
             FfiConverterString.write(detail, into: &buf)
             
         }
@@ -7887,6 +8232,81 @@ public func FfiConverterTypeRecordError_lift(_ buf: RustBuffer) throws -> Record
 public func FfiConverterTypeRecordError_lower(_ value: RecordError) -> RustBuffer {
     return FfiConverterTypeRecordError.lower(value)
 }
+
+
+/**
+ * How the platform confirmed its user's presence for one signature.
+ */
+
+public enum SignerPresence: Equatable, Hashable {
+    
+    /**
+     * A biometric check (BiometricPrompt; Face ID / Touch ID), bound to the platform key.
+     */
+    case biometric
+    /**
+     * The device's PIN, pattern or password, bound to the platform key.
+     */
+    case deviceCredential
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SignerPresence: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignerPresence: FfiConverterRustBuffer {
+    typealias SwiftType = SignerPresence
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignerPresence {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .biometric
+        
+        case 2: return .deviceCredential
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SignerPresence, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .biometric:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .deviceCredential:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignerPresence_lift(_ buf: RustBuffer) throws -> SignerPresence {
+    return try FfiConverterTypeSignerPresence.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignerPresence_lower(_ value: SignerPresence) -> RustBuffer {
+    return FfiConverterTypeSignerPresence.lower(value)
+}
+
 
 
 /**
@@ -9545,6 +9965,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_onevisit_ffi_checksum_method_devicestore_inspectors() != 19678) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_onevisit_ffi_checksum_method_devicestore_set_presence_verifier() != 20720) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_onevisit_ffi_checksum_method_devicestore_start_audit_segment() != 28734) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9569,6 +9992,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_onevisit_ffi_checksum_method_keyprotector_open() != 34601) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_onevisit_ffi_checksum_method_presenceverifier_confirm() != 17747) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_onevisit_ffi_checksum_constructor_cancellation_new() != 25114) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9578,6 +10004,7 @@ private let initializationResult: InitializationResult = {
 
     uniffiCallbackInitKeyProtector()
     uniffiCallbackInitLogSink()
+    uniffiCallbackInitPresenceVerifier()
     uniffiCallbackInitProgressListener()
     return InitializationResult.ok
 }()

@@ -35,6 +35,13 @@ class OneVisitApplication : Application() {
     private val storeDir get() = File(filesDir, "store")
     private val key get() = KeyProtection.Platform(KeystoreKeyProtector())
 
+    /** The activity on screen, where the signer's presence is asked. */
+    @Volatile
+    var foreground: java.lang.ref.WeakReference<androidx.fragment.app.FragmentActivity>? = null
+
+    /** Asked before every signature: biometrics or the device credential, bound to a Keystore key. */
+    private val presence = BiometricPresence({ foreground?.get() })
+
     override fun onCreate() {
         super.onCreate()
         // The core's diagnostics in Logcat, tagged by area (onevisit::sync, onevisit::store, ...).
@@ -53,7 +60,10 @@ class OneVisitApplication : Application() {
         } catch (e: StoreException.NotInitialised) {
             null
         }
-        store?.let { sync = SyncHolder(it, appScope) }
+        store?.let {
+            it.setPresenceVerifier(presence)
+            sync = SyncHolder(it, appScope)
+        }
         schedulePeriodicSync()
     }
 
@@ -61,6 +71,7 @@ class OneVisitApplication : Application() {
     fun createStore(inspector: String): DeviceStore {
         store?.let { return it }
         val created = DeviceStore.open(storeDir.path, key, inspector)
+        created.setPresenceVerifier(presence)
         store = created
         sync = SyncHolder(created, appScope)
         return created

@@ -669,6 +669,9 @@ internal interface UniffiCallbackInterfaceKeyProtectorMethod0 : com.sun.jna.Call
 internal interface UniffiCallbackInterfaceKeyProtectorMethod1 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`sealed`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfacePresenceVerifierMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`prompt`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
 internal open class UniffiVTableCallbackInterfaceLogSink(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -726,6 +729,25 @@ internal open class UniffiVTableCallbackInterfaceKeyProtector(
         `uniffiClone` = other.`uniffiClone`
         `seal` = other.`seal`
         `open` = other.`open`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "confirm")
+internal open class UniffiVTableCallbackInterfacePresenceVerifier(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `confirm`: UniffiCallbackInterfacePresenceVerifierMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `confirm`: UniffiCallbackInterfacePresenceVerifierMethod0? = null,
+    ): UniffiVTableCallbackInterfacePresenceVerifier(`uniffiFree`,`uniffiClone`,`confirm`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfacePresenceVerifier) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `confirm` = other.`confirm`
     }
 
 }
@@ -834,6 +856,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_inspectors(
     ): Int
+    external fun uniffi_onevisit_ffi_checksum_method_devicestore_set_presence_verifier(
+    ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_start_audit_segment(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_devicestore_tasks(
@@ -849,6 +873,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_onevisit_ffi_checksum_method_keyprotector_seal(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_method_keyprotector_open(
+    ): Int
+    external fun uniffi_onevisit_ffi_checksum_method_presenceverifier_confirm(
     ): Int
     external fun uniffi_onevisit_ffi_checksum_constructor_cancellation_new(
     ): Int
@@ -872,6 +898,7 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "onevisit"))
         uniffiCallbackInterfaceKeyProtector.register(this)
         uniffiCallbackInterfaceLogSink.register(this)
+        uniffiCallbackInterfacePresenceVerifier.register(this)
         uniffiCallbackInterfaceProgressListener.register(this)
         
     }
@@ -963,6 +990,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_onevisit_ffi_fn_method_devicestore_inspectors(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_method_devicestore_set_presence_verifier(`ptr`: Long,`verifier`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_onevisit_ffi_fn_method_devicestore_start_audit_segment(`ptr`: Long,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_method_devicestore_tasks(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -984,6 +1013,14 @@ internal object UniffiLib {
     external fun uniffi_onevisit_ffi_fn_method_keyprotector_seal(`ptr`: Long,`seed`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_method_keyprotector_open(`ptr`: Long,`sealed`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_onevisit_ffi_fn_clone_presenceverifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_onevisit_ffi_fn_free_presenceverifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_onevisit_ffi_fn_init_callback_vtable_presenceverifier(`vtable`: UniffiVTableCallbackInterfacePresenceVerifier,
+    ): Unit
+    external fun uniffi_onevisit_ffi_fn_method_presenceverifier_confirm(`ptr`: Long,`prompt`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_onevisit_ffi_fn_method_bundleerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1256,6 +1293,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_inspectors() and 0xFFFF) != 19678) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_set_presence_verifier() and 0xFFFF) != 20720) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_onevisit_ffi_checksum_method_devicestore_start_audit_segment() and 0xFFFF) != 28734) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1278,6 +1318,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_method_keyprotector_open() and 0xFFFF) != 34601) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_onevisit_ffi_checksum_method_presenceverifier_confirm() and 0xFFFF) != 17747) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_onevisit_ffi_checksum_constructor_cancellation_new() and 0xFFFF) != 25114) {
@@ -2274,6 +2317,12 @@ public interface DeviceStoreInterface {
     fun `inspectors`(): List<InspectorInfo>
     
     /**
+     * Asks `verifier` for the user's presence before every signature made through this store
+     * (the officer's own, and the party's act the officer attests); the statement records how.
+     */
+    fun `setPresenceVerifier`(`verifier`: PresenceVerifier)
+    
+    /**
      * After the server refused the audit log (e.g. this store was restored from an old backup),
      * starts a new chain segment from the server's head, carrying over the entries it never
      * accepted; `reason` is signed into the chain.
@@ -2948,6 +2997,24 @@ open class DeviceStore: Disposable, AutoCloseable, DeviceStoreInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Asks `verifier` for the user's presence before every signature made through this store
+     * (the officer's own, and the party's act the officer attests); the statement records how.
+     */
+    @Throws(StoreException::class)override fun `setPresenceVerifier`(`verifier`: PresenceVerifier)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(StoreException) { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_devicestore_set_presence_verifier(
+        it,
+        
+        FfiConverterTypePresenceVerifier.lower(`verifier`),_status)
+}
+    }
+    
     
 
     
@@ -3835,6 +3902,340 @@ public object FfiConverterTypeLogSink: FfiConverter<LogSink, Long> {
     override fun allocationSize(value: LogSink) = 8UL
 
     override fun write(value: LogSink, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Implemented by the app over the platform's user authentication (Android BiometricPrompt with
+ * a key that requires it, iOS LocalAuthentication with `.userPresence`): asked before every
+ * signature this device makes, with what is about to be signed.
+ */
+public interface PresenceVerifier {
+    
+    /**
+     * Asks the user to confirm; blocks until they do, cancel or fail.
+     */
+    fun `confirm`(`prompt`: kotlin.String): SignerPresence
+    
+    companion object
+}
+
+/**
+ * Implemented by the app over the platform's user authentication (Android BiometricPrompt with
+ * a key that requires it, iOS LocalAuthentication with `.userPresence`): asked before every
+ * signature this device makes, with what is about to be signed.
+ */
+open class PresenceVerifierImpl: Disposable, AutoCloseable, PresenceVerifier
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_onevisit_ffi_fn_free_presenceverifier(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_onevisit_ffi_fn_clone_presenceverifier(handle, status)
+        }
+    }
+
+    
+    /**
+     * Asks the user to confirm; blocks until they do, cancel or fail.
+     */
+    @Throws(PresenceException::class)override fun `confirm`(`prompt`: kotlin.String): SignerPresence {
+            return FfiConverterTypeSignerPresence.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PresenceException) { _status ->
+    UniffiLib.uniffi_onevisit_ffi_fn_method_presenceverifier_confirm(
+        it,
+        
+        FfiConverterString.lower(`prompt`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfacePresenceVerifier {
+    internal object `confirm`: UniffiCallbackInterfacePresenceVerifierMethod0 {
+        override fun callback(`uniffiHandle`: Long,`prompt`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypePresenceVerifier.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`confirm`(
+                    FfiConverterString.lift(`prompt`),
+                )
+            }
+            val writeReturn = { value: SignerPresence -> uniffiOutReturn.setValue(FfiConverterTypeSignerPresence.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: PresenceException -> FfiConverterTypePresenceError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypePresenceVerifier.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypePresenceVerifier.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfacePresenceVerifier.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `confirm`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_onevisit_ffi_fn_init_callback_vtable_presenceverifier(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePresenceVerifier: FfiConverter<PresenceVerifier, Long> {
+    internal val handleMap = UniffiHandleMap<PresenceVerifier>()
+
+    override fun lower(value: PresenceVerifier): Long {
+        if (value is PresenceVerifierImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): PresenceVerifier {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return PresenceVerifierImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): PresenceVerifier {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PresenceVerifier) = 8UL
+
+    override fun write(value: PresenceVerifier, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -8081,6 +8482,95 @@ public object FfiConverterTypePhotoTarget : FfiConverterRustBuffer<PhotoTarget>{
 
 
 
+
+
+/**
+ * Why the platform did not confirm its user's presence.
+ */
+sealed class PresenceException: kotlin.Exception() {
+    
+    /**
+     * The user cancelled the prompt or failed the check.
+     */
+    class NotConfirmed(
+        ) : PresenceException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * The device cannot check presence (no lock screen or biometrics set up).
+     */
+    class Unavailable(
+        
+        /**
+         * What the platform said.
+         */
+        val `detail`: kotlin.String
+        ) : PresenceException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<PresenceException> {
+        override fun lift(error_buf: RustBuffer.ByValue): PresenceException = FfiConverterTypePresenceError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePresenceError : FfiConverterRustBuffer<PresenceException> {
+    override fun read(buf: ByteBuffer): PresenceException {
+        
+
+        return when(buf.getInt()) {
+            1 -> PresenceException.NotConfirmed()
+            2 -> PresenceException.Unavailable(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: PresenceException): ULong {
+        return when(value) {
+            is PresenceException.NotConfirmed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is PresenceException.Unavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
+    }
+
+    override fun write(value: PresenceException, buf: ByteBuffer) {
+        when(value) {
+            is PresenceException.NotConfirmed -> {
+                buf.putInt(1)
+                Unit
+            }
+            is PresenceException.Unavailable -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
 /**
  * A step of a long call.
  */
@@ -8330,6 +8820,21 @@ public object FfiConverterTypeRecheckChoice : FfiConverterRustBuffer<RecheckChoi
  * Recording an inspection, its documents and signatures (Kotlin `RecordException`).
  */
 sealed class RecordException: kotlin.Exception() {
+    
+    /**
+     * The signer's presence was not confirmed (prompt cancelled, check failed or unavailable):
+     * nothing was signed.
+     */
+    class PresenceNotConfirmed(
+        
+        /**
+         * Why, in zh-CN.
+         */
+        val `detail`: kotlin.String
+        ) : RecordException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
     
     /**
      * No task with this code on this device.
@@ -8751,86 +9256,89 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
         
 
         return when(buf.getInt()) {
-            1 -> RecordException.UnknownTask(
+            1 -> RecordException.PresenceNotConfirmed(
                 FfiConverterString.read(buf),
                 )
-            2 -> RecordException.NotAssigned(
+            2 -> RecordException.UnknownTask(
                 FfiConverterString.read(buf),
                 )
-            3 -> RecordException.NotLeadInspector(
+            3 -> RecordException.NotAssigned(
                 FfiConverterString.read(buf),
                 )
-            4 -> RecordException.UnknownCheckPoint(
+            4 -> RecordException.NotLeadInspector(
                 FfiConverterString.read(buf),
                 )
-            5 -> RecordException.WrongAnswerType(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
+            5 -> RecordException.UnknownCheckPoint(
                 FfiConverterString.read(buf),
                 )
-            6 -> RecordException.InvalidNumber(
-                FfiConverterString.read(buf),
-                )
-            7 -> RecordException.NumberOutOfRange(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                )
-            8 -> RecordException.WrongUnit(
+            6 -> RecordException.WrongAnswerType(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            9 -> RecordException.MissingEvidence(
+            7 -> RecordException.InvalidNumber(
                 FfiConverterString.read(buf),
                 )
-            10 -> RecordException.UnknownEvidence(
-                FfiConverterString.read(buf),
-                )
-            11 -> RecordException.NotOnSite(
-                FfiConverterString.read(buf),
-                )
-            12 -> RecordException.ForbiddenTransition(
+            8 -> RecordException.NumberOutOfRange(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            13 -> RecordException.Incomplete(
+            9 -> RecordException.WrongUnit(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            10 -> RecordException.MissingEvidence(
+                FfiConverterString.read(buf),
+                )
+            11 -> RecordException.UnknownEvidence(
+                FfiConverterString.read(buf),
+                )
+            12 -> RecordException.NotOnSite(
+                FfiConverterString.read(buf),
+                )
+            13 -> RecordException.ForbiddenTransition(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            14 -> RecordException.Incomplete(
                 FfiConverterSequenceString.read(buf),
                 )
-            14 -> RecordException.OpenConflicts(
+            15 -> RecordException.OpenConflicts(
                 FfiConverterUInt.read(buf),
                 )
-            15 -> RecordException.NoSuchConflict(
+            16 -> RecordException.NoSuchConflict(
                 FfiConverterString.read(buf),
                 )
-            16 -> RecordException.Document(
+            17 -> RecordException.Document(
                 FfiConverterString.read(buf),
                 )
-            17 -> RecordException.TaskCode(
+            18 -> RecordException.TaskCode(
                 FfiConverterString.read(buf),
                 )
-            18 -> RecordException.InvalidInput(
+            19 -> RecordException.InvalidInput(
                 FfiConverterString.read(buf),
                 )
-            19 -> RecordException.OtherDepartment(
+            20 -> RecordException.OtherDepartment(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            20 -> RecordException.OpenFindings(
+            21 -> RecordException.OpenFindings(
                 FfiConverterSequenceString.read(buf),
                 )
-            21 -> RecordException.AlreadyRechecked(
+            22 -> RecordException.AlreadyRechecked(
                 FfiConverterString.read(buf),
                 )
-            22 -> RecordException.RecheckWithoutEvidence()
-            23 -> RecordException.AlreadyCheckedIn(
+            23 -> RecordException.RecheckWithoutEvidence()
+            24 -> RecordException.AlreadyCheckedIn(
                 FfiConverterString.read(buf),
                 )
-            24 -> RecordException.Forbidden(
+            25 -> RecordException.Forbidden(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            25 -> RecordException.Storage(
+            26 -> RecordException.Storage(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -8839,6 +9347,11 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
 
     override fun allocationSize(value: RecordException): ULong {
         return when(value) {
+            is RecordException.PresenceNotConfirmed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
             is RecordException.UnknownTask -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
@@ -8977,136 +9490,141 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
 
     override fun write(value: RecordException, buf: ByteBuffer) {
         when(value) {
-            is RecordException.UnknownTask -> {
+            is RecordException.PresenceNotConfirmed -> {
                 buf.putInt(1)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is RecordException.UnknownTask -> {
+                buf.putInt(2)
                 FfiConverterString.write(value.`code`, buf)
                 Unit
             }
             is RecordException.NotAssigned -> {
-                buf.putInt(2)
-                FfiConverterString.write(value.`inspector`, buf)
-                Unit
-            }
-            is RecordException.NotLeadInspector -> {
                 buf.putInt(3)
                 FfiConverterString.write(value.`inspector`, buf)
                 Unit
             }
-            is RecordException.UnknownCheckPoint -> {
+            is RecordException.NotLeadInspector -> {
                 buf.putInt(4)
+                FfiConverterString.write(value.`inspector`, buf)
+                Unit
+            }
+            is RecordException.UnknownCheckPoint -> {
+                buf.putInt(5)
                 FfiConverterString.write(value.`checkPoint`, buf)
                 Unit
             }
             is RecordException.WrongAnswerType -> {
-                buf.putInt(5)
+                buf.putInt(6)
                 FfiConverterString.write(value.`checkPoint`, buf)
                 FfiConverterString.write(value.`expected`, buf)
                 FfiConverterString.write(value.`got`, buf)
                 Unit
             }
             is RecordException.InvalidNumber -> {
-                buf.putInt(6)
+                buf.putInt(7)
                 FfiConverterString.write(value.`value`, buf)
                 Unit
             }
             is RecordException.NumberOutOfRange -> {
-                buf.putInt(7)
+                buf.putInt(8)
                 FfiConverterString.write(value.`checkPoint`, buf)
                 FfiConverterString.write(value.`value`, buf)
                 Unit
             }
             is RecordException.WrongUnit -> {
-                buf.putInt(8)
+                buf.putInt(9)
                 FfiConverterString.write(value.`checkPoint`, buf)
                 FfiConverterString.write(value.`expected`, buf)
                 FfiConverterString.write(value.`got`, buf)
                 Unit
             }
             is RecordException.MissingEvidence -> {
-                buf.putInt(9)
+                buf.putInt(10)
                 FfiConverterString.write(value.`checkPoint`, buf)
                 Unit
             }
             is RecordException.UnknownEvidence -> {
-                buf.putInt(10)
+                buf.putInt(11)
                 FfiConverterString.write(value.`sha256`, buf)
                 Unit
             }
             is RecordException.NotOnSite -> {
-                buf.putInt(11)
+                buf.putInt(12)
                 FfiConverterString.write(value.`status`, buf)
                 Unit
             }
             is RecordException.ForbiddenTransition -> {
-                buf.putInt(12)
+                buf.putInt(13)
                 FfiConverterString.write(value.`from`, buf)
                 FfiConverterString.write(value.`to`, buf)
                 Unit
             }
             is RecordException.Incomplete -> {
-                buf.putInt(13)
+                buf.putInt(14)
                 FfiConverterSequenceString.write(value.`missing`, buf)
                 Unit
             }
             is RecordException.OpenConflicts -> {
-                buf.putInt(14)
+                buf.putInt(15)
                 FfiConverterUInt.write(value.`count`, buf)
                 Unit
             }
             is RecordException.NoSuchConflict -> {
-                buf.putInt(15)
+                buf.putInt(16)
                 FfiConverterString.write(value.`field`, buf)
                 Unit
             }
             is RecordException.Document -> {
-                buf.putInt(16)
-                FfiConverterString.write(value.`detail`, buf)
-                Unit
-            }
-            is RecordException.TaskCode -> {
                 buf.putInt(17)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
-            is RecordException.InvalidInput -> {
+            is RecordException.TaskCode -> {
                 buf.putInt(18)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
-            is RecordException.OtherDepartment -> {
+            is RecordException.InvalidInput -> {
                 buf.putInt(19)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is RecordException.OtherDepartment -> {
+                buf.putInt(20)
                 FfiConverterString.write(value.`inspector`, buf)
                 FfiConverterString.write(value.`department`, buf)
                 Unit
             }
             is RecordException.OpenFindings -> {
-                buf.putInt(20)
+                buf.putInt(21)
                 FfiConverterSequenceString.write(value.`findings`, buf)
                 Unit
             }
             is RecordException.AlreadyRechecked -> {
-                buf.putInt(21)
+                buf.putInt(22)
                 FfiConverterString.write(value.`finding`, buf)
                 Unit
             }
             is RecordException.RecheckWithoutEvidence -> {
-                buf.putInt(22)
+                buf.putInt(23)
                 Unit
             }
             is RecordException.AlreadyCheckedIn -> {
-                buf.putInt(23)
+                buf.putInt(24)
                 FfiConverterString.write(value.`inspector`, buf)
                 Unit
             }
             is RecordException.Forbidden -> {
-                buf.putInt(24)
+                buf.putInt(25)
                 FfiConverterString.write(value.`rule`, buf)
                 FfiConverterString.write(value.`path`, buf)
                 FfiConverterString.write(value.`explanation`, buf)
                 Unit
             }
             is RecordException.Storage -> {
-                buf.putInt(25)
+                buf.putInt(26)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
@@ -9114,6 +9632,49 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
     }
 
 }
+
+
+
+/**
+ * How the platform confirmed its user's presence for one signature.
+ */
+
+enum class SignerPresence {
+    
+    /**
+     * A biometric check (BiometricPrompt; Face ID / Touch ID), bound to the platform key.
+     */
+    BIOMETRIC,
+    /**
+     * The device's PIN, pattern or password, bound to the platform key.
+     */
+    DEVICE_CREDENTIAL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignerPresence: FfiConverterRustBuffer<SignerPresence> {
+    override fun read(buf: ByteBuffer) = try {
+        SignerPresence.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SignerPresence) = 4UL
+
+    override fun write(value: SignerPresence, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 

@@ -7,6 +7,10 @@ import cn.onevisit.ffi.GeoPosition
 import cn.onevisit.ffi.PartyInput
 import cn.onevisit.ffi.PhotoStage
 import cn.onevisit.ffi.PhotoTarget
+import cn.onevisit.ffi.PresenceException
+import cn.onevisit.ffi.PresenceVerifier
+import cn.onevisit.ffi.RecordException
+import cn.onevisit.ffi.SignerPresence
 import cn.onevisit.ffi.TaskQuery
 import cn.onevisit.ffi.TaskStatus
 import cn.onevisit.ffi.verifyTaskCode
@@ -96,7 +100,23 @@ class InspectionDayTest {
             // The on-site record: the four officers sign on their own devices, then the party.
             val document = a.renderDocument(code, DocumentKind.ON_SITE_RECORD, null)
             assertTrue(document.text.contains("现场检查笔录"))
+            // Every signature asks the platform for the signer's presence (the app: BiometricPrompt
+            // with a key that requires it). Cancelled, nothing is signed; confirmed, the page says how.
+            val prompts = mutableListOf<String>()
+            a.setPresenceVerifier(object : PresenceVerifier {
+                override fun confirm(prompt: String): SignerPresence {
+                    prompts += prompt
+                    throw PresenceException.NotConfirmed()
+                }
+            })
+            val cancelled = runCatching { a.signDocument(code, document.sha256) }.exceptionOrNull()
+            assertTrue(cancelled is RecordException.PresenceNotConfirmed, "$cancelled")
+            assertEquals("签署现场检查笔录 ${document.number}", prompts.single())
+            a.setPresenceVerifier(object : PresenceVerifier {
+                override fun confirm(prompt: String) = SignerPresence.BIOMETRIC
+            })
             a.signDocument(code, document.sha256)
+            assertTrue(a.documentText(code, document.sha256).contains("签名人生物识别确认"))
             a.syncNow()
             b.syncNow()
             b.signDocument(code, document.sha256)

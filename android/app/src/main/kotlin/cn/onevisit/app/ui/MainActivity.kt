@@ -1,7 +1,7 @@
 package cn.onevisit.app.ui
 
 import android.os.Bundle
-import androidx.activity.ComponentActivity
+import androidx.fragment.app.FragmentActivity
 import androidx.activity.compose.setContent
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.runtime.getValue
@@ -14,11 +14,12 @@ import androidx.navigation.compose.rememberNavController
 import cn.onevisit.app.OneVisitApplication
 import cn.onevisit.ffi.PhotoTarget
 
-/** The one activity: Compose navigation between the screens. */
-class MainActivity : ComponentActivity() {
+/** The one activity: Compose navigation between the screens (a FragmentActivity: BiometricPrompt needs one). */
+class MainActivity : FragmentActivity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         val app = application as OneVisitApplication
+        app.foreground = java.lang.ref.WeakReference(this)
         setContent {
             MaterialTheme {
                 val nav = rememberNavController()
