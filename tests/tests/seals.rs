@@ -66,7 +66,10 @@ fn a_fully_signed_document_is_sealed_by_its_agency_and_the_seal_reaches_devices_
         .find(|c| c.kind == "agency_seal" && c.detail.contains("印章有效"))
         .unwrap_or_else(|| panic!("no valid seal: {report:?}"));
     assert!(sealed.ok && sealed.detail.contains("平湖市市场监督管理局"), "{sealed:?}");
-    independently_verified(&tmp.path().join("bag").join(format!("data/documents/{code}/{doc}/seal.json")), city.root());
+    let folder = tmp.path().join("bag").join(format!("data/documents/{code}/{doc}"));
+    let page = std::fs::read_to_string(folder.join("document.txt")).unwrap();
+    assert!(page.contains("机关电子印章：平湖市市场监督管理局 已加盖（SM2，"), "{page}");
+    independently_verified(&folder.join("seal.json"), city.root());
 }
 
 /// The bundle's seal checked by tools that share no code with ours: gmssl (PyPI) for the SM2

@@ -396,7 +396,10 @@ fn export_new(
             let statements: Vec<_> = list.iter().filter_map(|s| s.verify(&d.sha256).ok()).collect();
             if let Ok(content) = d.content() {
                 let received = crate::record::documents::received_times(record, &receipts, &d.sha256)?;
-                let text = crate::document::render_page(&content, &statements, &received);
+                let seal = record.seal_check(&d.sha256, &root)?;
+                let mut text = crate::document::render_page(&content, &statements, &received);
+                text.push_str(&crate::document::render::seal_line(&seal));
+                text.push('\n');
                 p.add_bytes(&format!("{dir}/document.txt"), text.as_bytes())?;
                 // The printout, with the handwriting the bundle carries (checked against its hash).
                 let mut images = crate::document::pdf::Handwriting::new();
@@ -407,7 +410,6 @@ fn export_new(
                         images.insert(sha.to_string(), bytes);
                     }
                 }
-                let seal = record.seal_check(&d.sha256, &root)?;
                 let pdf = crate::document::render_pdf(&content, &d.sha256, &statements, &received, &images, &seal)?;
                 p.add_bytes(&format!("{dir}/document.pdf"), &pdf)?;
             }

@@ -257,7 +257,22 @@ pub fn render_page(
     let mut o = heading(d).join("\n");
     o.push_str("\n\n");
     o.push_str(&render_body(d, signed, received));
+    o.push('\n');
+    for line in metadata(d) {
+        o.push_str(&line);
+        o.push('\n');
+    }
     o
+}
+
+/// The document's metadata lines: the task code, the version (not part of the number) and the
+/// record heads it was rendered at. The printout sets them in every page's foot.
+pub fn metadata(d: &DocumentContent) -> [String; 3] {
+    [
+        format!("检查码：{}", d.task),
+        format!("文书版本：第 {} 版（版本为文书元数据，不属于文号）", d.version),
+        format!("记录版本：{}", d.record_heads.iter().map(|h| &h[..12.min(h.len())]).collect::<Vec<_>>().join(",")),
+    ]
 }
 
 /// The lines at the head of the first page: the issuing agency, the title, the number.
@@ -265,8 +280,8 @@ pub fn heading(d: &DocumentContent) -> [&str; 3] {
     [&d.issuer, &d.title, &d.number]
 }
 
-/// Everything of [`render_page`] below the [`heading`]: the template's fields, the signature
-/// lines and the document's metadata.
+/// Everything of [`render_page`] between the [`heading`] and the [`metadata`]: the template's
+/// fields and the signature lines.
 pub fn render_body(
     d: &DocumentContent,
     signed: &[SignedStatement],
@@ -296,11 +311,6 @@ pub fn render_body(
     }
     let _ = writeln!(o);
     signature_block(d, signed, received, &mut o);
-    let _ = writeln!(o);
-    let _ = writeln!(o, "检查码：{}", d.task);
-    let _ = writeln!(o, "文书版本：第 {} 版（版本为文书元数据，不属于文号）", d.version);
-    let _ =
-        writeln!(o, "记录版本：{}", d.record_heads.iter().map(|h| &h[..12.min(h.len())]).collect::<Vec<_>>().join(","));
     o
 }
 
@@ -413,6 +423,11 @@ fn signature_block(
             }
         }
     }
+}
+
+/// The seal's line on a printout: "机关电子印章：" and the seal in words.
+pub fn seal_line(seal: &crate::record::seals::SealCheck) -> String {
+    format!("机关电子印章：{}", seal.label_zh())
 }
 
 /// How the signer's presence was confirmed at signing, in words.

@@ -26,6 +26,14 @@ enum Allocation {
     Device(u32),
 }
 
+/// What a printout of a document version shows: see [`Store::printed_document`].
+struct Printing {
+    content: crate::document::DocumentContent,
+    signed: Vec<crate::document::SignedStatement>,
+    received: std::collections::HashMap<(String, i64), i64>,
+    seal: crate::record::seals::SealCheck,
+}
+
 impl Store {
     /// Renders the latest version of a document from the record: the on-site record (issued by the
     /// lead department) or a department's order to rectify. If nothing it covers has changed since
@@ -267,22 +275,30 @@ impl Store {
     /// A document version as printed: its text with every signature made on it so far, each
     /// with its device time and the server's receipt time beside it.
     pub fn printed_document(&mut self, code: &TaskCode, sha256: &str) -> Result<String, StoreError> {
+        let printed = self.printing(code, sha256)?;
+        let mut page = crate::document::render_page(&printed.content, &printed.signed, &printed.received);
+        page.push_str(&crate::document::render::seal_line(&printed.seal));
+        page.push('\n');
+        Ok(page)
+    }
+
+    /// What a printout of a version shows besides its content: the signatures that verified, the
+    /// server's receipt times and the seal.
+    fn printing(&mut self, code: &TaskCode, sha256: &str) -> Result<Printing, StoreError> {
+        let seal = self.seal_check(code, sha256)?;
         let receipts = self.verified_receipts(code)?;
         let record = self.record(code)?;
         let content = record.document(sha256)?.content().map_err(RecordError::from)?;
         let received = crate::record::documents::received_times(record, &receipts, sha256)?;
-        Ok(crate::document::render_page(&content, &record.verified_statements(sha256)?, &received))
+        let signed = record.verified_statements(sha256)?;
+        Ok(Printing { content, signed, received, seal })
     }
 
     /// The printable PDF of a document version: the page of [`Store::printed_document`] on
     /// numbered A4 pages, with the handwriting this device holds drawn in each page's signature
     /// block.
     pub fn printed_pdf(&mut self, code: &TaskCode, sha256: &str) -> Result<Vec<u8>, StoreError> {
-        let receipts = self.verified_receipts(code)?;
-        let record = self.record(code)?;
-        let content = record.document(sha256)?.content().map_err(RecordError::from)?;
-        let received = crate::record::documents::received_times(record, &receipts, sha256)?;
-        let signed = record.verified_statements(sha256)?;
+        let Printing { content, signed, received, seal } = self.printing(code, sha256)?;
         let blobs = self.blobs()?;
         let mut images = crate::document::pdf::Handwriting::new();
         for sha in signed.iter().filter_map(|s| s.handwriting()) {
@@ -291,7 +307,6 @@ impl Store {
                 images.insert(sha.to_string(), bytes);
             }
         }
-        let seal = self.seal_check(code, sha256)?;
         Ok(crate::document::render_pdf(&content, sha256, &signed, &received, &images, &seal)?)
     }
 

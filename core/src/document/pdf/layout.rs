@@ -108,13 +108,17 @@ pub(super) fn paginate(face: &Face, heading: [&str; 3], body: &str) -> Vec<Vec<P
     });
     let mut pages = Vec::new();
     let mut y = TOP - 58.0 - 2.0 * LEADING;
-    for line in body.lines() {
+    for line in body.trim_end().lines() {
         for piece in wrap(face, &face.printable(line), BODY_SIZE, text_width()) {
+            let blank = piece.trim().is_empty();
             if y < BODY_BOTTOM {
+                if blank {
+                    continue; // a blank line never starts a page
+                }
                 pages.push(std::mem::take(&mut page));
                 y = TOP;
             }
-            if !piece.trim().is_empty() {
+            if !blank {
                 page.push(Placed { x: MARGIN, y, size: BODY_SIZE, text: piece });
             }
             y -= LEADING;

@@ -60,6 +60,8 @@ pub fn render_pdf(
     let pages = layout::paginate(face, render::heading(d), &body);
     let block = SignatureBlock::of(d, signed, images, seal);
     let qr = qr_modules(document_sha256)?;
+    // The metadata in every page's foot, under the hash: the version is not part of the number.
+    let foot = render::metadata(d).join("　");
 
     let mut ids = 0;
     let mut next = || {
@@ -89,6 +91,7 @@ pub fn render_pdf(
             show(&mut content, &mut used, line)?;
         }
         block.draw(&mut content, &mut used, face, &drawings, document_sha256, i + 1, total)?;
+        show(&mut content, &mut used, &Placed { x: MARGIN, y: 26.0, size: 7.0, text: face.printable(&foot).into() })?;
         draw_qr(&mut content, &qr);
         let packed = deflate(&content.finish().into_vec());
         pdf.stream(content_id, &packed).filter(Filter::FlateDecode);
@@ -176,7 +179,7 @@ impl SignatureBlock {
             SealCheck::Sealed { agency, .. } => Some(agency.clone()),
             _ => None,
         };
-        let seal = format!("机关电子印章：{}", seal.label_zh());
+        let seal = render::seal_line(seal);
         SignatureBlock { party_label, before, drawing, after, officers, seal, stamp }
     }
 
