@@ -2539,17 +2539,18 @@ class SignatureView:
     """
     One signature on a document.
 """
-    def __init__(self, *, signer:str, at_ms:typing.Optional[int], valid:bool, problem:typing.Optional[str]):
+    def __init__(self, *, signer:str, at_ms:typing.Optional[int], valid:bool, problem:typing.Optional[str], presence:typing.Optional[str]):
         self.signer = signer
         self.at_ms = at_ms
         self.valid = valid
         self.problem = problem
+        self.presence = presence
         
         
 
     
     def __str__(self):
-        return "SignatureView(signer={}, at_ms={}, valid={}, problem={})".format(self.signer, self.at_ms, self.valid, self.problem)
+        return "SignatureView(signer={}, at_ms={}, valid={}, problem={}, presence={})".format(self.signer, self.at_ms, self.valid, self.problem, self.presence)
     def __eq__(self, other):
         if self.signer != other.signer:
             return False
@@ -2558,6 +2559,8 @@ class SignatureView:
         if self.valid != other.valid:
             return False
         if self.problem != other.problem:
+            return False
+        if self.presence != other.presence:
             return False
         return True
 
@@ -2569,6 +2572,7 @@ class _UniffiFfiConverterTypeSignatureView(_UniffiConverterRustBuffer):
             at_ms=_UniffiFfiConverterOptionalInt64.read(buf),
             valid=_UniffiFfiConverterBoolean.read(buf),
             problem=_UniffiFfiConverterOptionalString.read(buf),
+            presence=_UniffiFfiConverterOptionalString.read(buf),
         )
 
     @staticmethod
@@ -2577,6 +2581,7 @@ class _UniffiFfiConverterTypeSignatureView(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalInt64.check_lower(value.at_ms)
         _UniffiFfiConverterBoolean.check_lower(value.valid)
         _UniffiFfiConverterOptionalString.check_lower(value.problem)
+        _UniffiFfiConverterOptionalString.check_lower(value.presence)
 
     @staticmethod
     def write(value, buf):
@@ -2584,6 +2589,7 @@ class _UniffiFfiConverterTypeSignatureView(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalInt64.write(value.at_ms, buf)
         _UniffiFfiConverterBoolean.write(value.valid, buf)
         _UniffiFfiConverterOptionalString.write(value.problem, buf)
+        _UniffiFfiConverterOptionalString.write(value.presence, buf)
 
 class _UniffiFfiConverterSequenceTypeSignatureView(_UniffiConverterRustBuffer):
     @classmethod

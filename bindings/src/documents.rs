@@ -97,6 +97,8 @@ pub struct SignatureView {
     pub valid: bool,
     /// What is wrong with it.
     pub problem: Option<String>,
+    /// How the signer's presence was confirmed at signing (zh-CN), if it was.
+    pub presence: Option<String>,
 }
 
 impl DocumentStatus {
@@ -126,6 +128,7 @@ impl From<DocumentReport> for DocumentStatus {
                     at_ms: s.device_time_ms,
                     valid: s.problem.is_none(),
                     problem: s.problem.map(|p| p.to_string()),
+                    presence: s.presence.map(|p| p.label_zh().to_string()),
                 })
                 .collect(),
             missing: r.missing.iter().map(MissingSignature::label_zh).collect(),

@@ -160,3 +160,94 @@ fn a_service_receipt_is_sealed_by_the_serving_agency_on_the_embedded_default() {
 fn a_service_receipt_is_sealed_by_the_serving_agency_on_postgres_and_s3_replicas() {
     a_service_receipt_left_before_a_witness_is_sealed_by_the_serving_agency(&ReplicatedCity::new());
 }
+
+/// Hands the record of `code` from one device to another offline (a file or a cable).
+fn hand_over(from: &Mutex<Store>, to: &Mutex<Store>, code: &TaskCode) {
+    let bytes = from.lock().unwrap().export_record(code).unwrap();
+    to.lock().unwrap().receive_record(&bytes).unwrap();
+}
+
+/// A task created on the lead's device, recorded and signed by every officer and the party while
+/// the whole team is offline, the record carried between devices by hand. Once they sync, the
+/// server has the document complete only when every device has pushed what it signed: that push
+/// is sealed, and every device receives the seal.
+#[test]
+fn a_document_signed_by_a_team_working_offline_is_sealed_when_the_last_signature_reaches_the_server() {
+    use onevisit_core::document::DocumentKind;
+    use onevisit_core::record::documents::PartyAct;
+    use onevisit_core::record::{AnswerValue, PartyDraft, Position, Recusal, Status};
+    let city = City::new();
+    // The team's devices, enrolled and synced once (they hold number blocks of their agencies).
+    let (_, a, b) = city.joint_team();
+    let directory = a.lock().unwrap().directory().unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+    let mut draft = onevisit_core::sample::joint_task_draft(&directory, 0, day);
+    draft.inspectors = ["scjg-01", "xfjy-01", "scjg-02", "xfjy-02"].iter().map(|i| i.parse().unwrap()).collect();
+    let code = a.lock().unwrap().create_task(draft).unwrap().code;
+    let here = Position::wgs84(30.7, 121.0, 5).unwrap();
+    {
+        let mut s = a.lock().unwrap();
+        s.check_in(&code, here).unwrap();
+        s.show_identity(&code).unwrap();
+        let party = PartyDraft {
+            name: "沈建国".into(),
+            role: "现场负责人".into(),
+            phone: None,
+            recusal: Recusal::NotRequested,
+            id_number: None,
+            statement: None,
+        };
+        s.record_party(&code, party).unwrap();
+        for p in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
+            s.answer(&code, &onevisit_flow_tests::cp(p), AnswerValue::Pass, None, vec![]).unwrap();
+        }
+        let cold = AnswerValue::Number { value: "4".into(), unit: "℃".into() };
+        s.answer(&code, &onevisit_flow_tests::cp("SCJG-001-03"), cold, None, vec![]).unwrap();
+    }
+    hand_over(&a, &b, &code);
+    {
+        let mut s = b.lock().unwrap();
+        s.check_in(&code, here).unwrap();
+        for p in ["XFJY-001-01", "XFJY-001-02", "XFJY-001-04"] {
+            s.answer(&code, &onevisit_flow_tests::cp(p), AnswerValue::NotApplicable, None, vec![]).unwrap();
+        }
+        let pressure = AnswerValue::Number { value: "0.8".into(), unit: "MPa".into() };
+        s.answer(&code, &onevisit_flow_tests::cp("XFJY-001-03"), pressure, None, vec![]).unwrap();
+    }
+    hand_over(&b, &a, &code);
+    a.lock().unwrap().set_status(&code, Status::Recorded).unwrap();
+    let doc = a.lock().unwrap().render_document(&code, DocumentKind::OnSiteRecord, None).unwrap().sha256;
+    // Every officer signs on their own device, the record carried by hand, never synced.
+    let c = city.device("c", "scjg-02");
+    let d = city.device("d", "xfjy-02");
+    for officer in [&b, &c, &d] {
+        hand_over(&a, officer, &code);
+        officer.lock().unwrap().sign_document(&code, &doc).unwrap();
+        hand_over(officer, &a, &code);
+    }
+    a.lock().unwrap().sign_document(&code, &doc).unwrap();
+    let party =
+        PartyAct::Signed { name: "沈建国".into(), role: "现场负责人".into(), image_sha256: String::new() };
+    let drawn = onevisit_test_support::handwriting_png(&doc);
+    let report = a.lock().unwrap().party_act(&code, &doc, party, Some(&drawn)).unwrap();
+    assert!(report.signed, "{report:?}");
+    assert_eq!(seal_on(&a, &code, &doc, city.root()), SealCheck::Unsealed);
+    // Each device pushes only its own changes, each once the changes it builds on have reached
+    // the server: the team's syncs take a few rounds, as their periodic syncs would. The push that
+    // completes the document on the server is sealed; the seal then reaches every device.
+    let team = [&a, &b, &c, &d];
+    let mut rounds = 0;
+    while !team.iter().all(|s| seal_on(s, &code, &doc, city.root()).is_sealed()) {
+        rounds += 1;
+        assert!(rounds <= 4, "not sealed everywhere after {} rounds of syncs", rounds - 1);
+        for device in team {
+            sync_ok(device);
+        }
+    }
+    match seal_on(&d, &code, &doc, city.root()) {
+        SealCheck::Sealed { agency, .. } => assert_eq!(agency, "平湖市市场监督管理局"),
+        other => panic!("{other:?}"),
+    }
+    let on_server = c.lock().unwrap().document_report(&code, &doc).unwrap();
+    assert!(on_server.signed, "{on_server:?}");
+}

@@ -58,6 +58,8 @@ pub struct SignatureCheck {
     pub device_time_ms: Option<i64>,
     /// What is wrong with it, if anything.
     pub problem: Option<SignatureProblem>,
+    /// How the signer's presence was confirmed at signing, as the statement says.
+    pub presence: Option<crate::document::presence::SignerPresence>,
 }
 
 pub use crate::document::completeness::MissingSignature;
@@ -562,7 +564,9 @@ impl InspectionRecord {
         let mut checks = Vec::new();
         let (mut inspectors, mut party) = (std::collections::BTreeSet::new(), false);
         for (key, sig) in self.signatures(sha256)? {
-            let (signer, device_time_ms, problem) = match sig.verify(sha256) {
+            let verified = sig.verify(sha256);
+            let presence = verified.as_ref().ok().and_then(|s| s.presence);
+            let (signer, device_time_ms, problem) = match verified {
                 Err(problem) => (key.rsplit('/').next().unwrap_or_default().to_string(), None, Some(problem)),
                 Ok(statement) => {
                     let signer = match &statement.signer {
@@ -607,7 +611,7 @@ impl InspectionRecord {
                     (signer, Some(statement.device_time_ms), problem)
                 }
             };
-            checks.push(SignatureCheck { key, signer, device_time_ms, problem });
+            checks.push(SignatureCheck { key, signer, device_time_ms, problem, presence });
         }
         // An altered document is not signed whatever its signatures; its gaps are still listed.
         let missing = match &content {

@@ -49,7 +49,7 @@ struct DocumentScreen: View {
                 }
                 Section("签名") {
                     ForEach(status?.signatures ?? [], id: \.signer) { s in
-                        Text("\(s.signer) \(s.atMs.map(Formatting.time) ?? "") \(s.valid ? "有效" : "无效")")
+                        Text("\(s.signer) \(s.atMs.map(Formatting.time) ?? "") \(s.valid ? "有效" : "无效") \(s.presence ?? "签署时未验证本人")")
                     }
                     ForEach(status?.missing ?? [], id: \.self) { Text("尚缺：\($0)") }
                     if status?.signed == true { Text("文书已签署完毕") }

@@ -5356,6 +5356,10 @@ public struct SignatureView: Equatable, Hashable {
      * What is wrong with it.
      */
     public var problem: String?
+    /**
+     * How the signer's presence was confirmed at signing (zh-CN), if it was.
+     */
+    public var presence: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5371,11 +5375,15 @@ public struct SignatureView: Equatable, Hashable {
          */valid: Bool, 
         /**
          * What is wrong with it.
-         */problem: String?) {
+         */problem: String?, 
+        /**
+         * How the signer's presence was confirmed at signing (zh-CN), if it was.
+         */presence: String?) {
         self.signer = signer
         self.atMs = atMs
         self.valid = valid
         self.problem = problem
+        self.presence = presence
     }
 
     
@@ -5397,7 +5405,8 @@ public struct FfiConverterTypeSignatureView: FfiConverterRustBuffer {
                 signer: FfiConverterString.read(from: &buf), 
                 atMs: FfiConverterOptionInt64.read(from: &buf), 
                 valid: FfiConverterBool.read(from: &buf), 
-                problem: FfiConverterOptionString.read(from: &buf)
+                problem: FfiConverterOptionString.read(from: &buf), 
+                presence: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -5406,6 +5415,7 @@ public struct FfiConverterTypeSignatureView: FfiConverterRustBuffer {
         FfiConverterOptionInt64.write(value.atMs, into: &buf)
         FfiConverterBool.write(value.valid, into: &buf)
         FfiConverterOptionString.write(value.problem, into: &buf)
+        FfiConverterOptionString.write(value.presence, into: &buf)
     }
 }
 

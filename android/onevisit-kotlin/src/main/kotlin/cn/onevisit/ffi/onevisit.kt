@@ -6631,6 +6631,11 @@ data class SignatureView (
      * What is wrong with it.
      */
     var `problem`: kotlin.String?
+    , 
+    /**
+     * How the signer's presence was confirmed at signing (zh-CN), if it was.
+     */
+    var `presence`: kotlin.String?
     
 ){
     
@@ -6651,6 +6656,7 @@ public object FfiConverterTypeSignatureView: FfiConverterRustBuffer<SignatureVie
             FfiConverterOptionalLong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -6658,7 +6664,8 @@ public object FfiConverterTypeSignatureView: FfiConverterRustBuffer<SignatureVie
             FfiConverterString.allocationSize(value.`signer`) +
             FfiConverterOptionalLong.allocationSize(value.`atMs`) +
             FfiConverterBoolean.allocationSize(value.`valid`) +
-            FfiConverterOptionalString.allocationSize(value.`problem`)
+            FfiConverterOptionalString.allocationSize(value.`problem`) +
+            FfiConverterOptionalString.allocationSize(value.`presence`)
     )
 
     override fun write(value: SignatureView, buf: ByteBuffer) {
@@ -6666,6 +6673,7 @@ public object FfiConverterTypeSignatureView: FfiConverterRustBuffer<SignatureVie
             FfiConverterOptionalLong.write(value.`atMs`, buf)
             FfiConverterBoolean.write(value.`valid`, buf)
             FfiConverterOptionalString.write(value.`problem`, buf)
+            FfiConverterOptionalString.write(value.`presence`, buf)
     }
 }
 

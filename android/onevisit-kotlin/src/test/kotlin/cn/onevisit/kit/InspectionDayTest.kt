@@ -115,7 +115,8 @@ class InspectionDayTest {
             a.setPresenceVerifier(object : PresenceVerifier {
                 override fun confirm(prompt: String) = SignerPresence.BIOMETRIC
             })
-            a.signDocument(code, document.sha256)
+            val signedHere = a.signDocument(code, document.sha256).signatures.single { it.signer == "scjg-01" }
+            assertEquals("签名人生物识别确认", signedHere.presence)
             assertTrue(a.documentText(code, document.sha256).contains("签名人生物识别确认"))
             a.syncNow()
             b.syncNow()

@@ -78,7 +78,7 @@ fun DocumentScreen(app: OneVisitApplication, code: String) {
             Text(preview.text)
             val status = state.previewStatus
             status?.signatures?.forEach { s ->
-                Text("签名：${s.signer} ${s.atMs?.let { Format.time(it) }.orEmpty()} ${if (s.valid) "有效" else "无效：${s.problem}"}")
+                Text("签名：${s.signer} ${s.atMs?.let { Format.time(it) }.orEmpty()} ${if (s.valid) "有效" else "无效：${s.problem}"} ${s.presence ?: "签署时未验证本人"}")
             }
             status?.missing?.forEach { Text("尚缺：$it") }
             if (status?.signed == true) Text("文书已签署完毕")
