@@ -59,7 +59,7 @@ pub enum SealError {
         certified: String,
     },
     /// The seal confirms a signature the record does not hold.
-    #[error("印章所确认的签名（{0}）不在记录中")]
+    #[error("印章所确认的签名（{0}）不在该文书的签名中")]
     MissingSignature(String),
     /// The seal names another document version than the one it is kept with.
     #[error("印章所盖文书（{0}）不是此文书")]
@@ -230,6 +230,21 @@ pub struct VerifiedSeal {
     pub statement: SealStatement,
     /// The certificate of the key that sealed it.
     pub certificate: OrganisationCertificate,
+}
+
+impl VerifiedSeal {
+    /// Whether the seal is of the version `department` issued under `number`, and confirms only
+    /// signatures among `held` (the SHA-256s of the statements over that version).
+    pub fn covers(&self, department: &str, number: &str, held: &[String]) -> Result<(), SealError> {
+        let statement = &self.statement;
+        if statement.department != department || statement.document_number != number {
+            return Err(SealError::OtherDocument(format!("{}（{}）", statement.document_number, statement.department)));
+        }
+        match statement.signatures.iter().find(|h| !held.contains(h)) {
+            Some(missing) => Err(SealError::MissingSignature(missing.clone())),
+            None => Ok(()),
+        }
+    }
 }
 
 impl AgencySeal {

@@ -303,13 +303,7 @@ async fn sync_batch<S: Storage, B: BlobStorage>(
     } else {
         state.records.directory(&state.storage, directory_version.clone().unwrap_or_default()).await?
     };
-    let context = crate::records::RuleContext {
-        directory: &directory,
-        root: state.tenant.root_key(),
-        tenant: &state.tenant.id,
-        ca: &state.tenant,
-        sealer: &state.sealer,
-    };
+    let context = crate::records::RuleContext { directory: &directory, ca: &state.tenant, sealer: &state.sealer };
     for push in request.records {
         let outcome = state.records.push(&state.storage, &writer, &context, push).await?;
         if outcome.result.refused.is_some() {

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use automerge::sync;
 use automerge::{ActorId, Change, ChangeHash};
-use ed25519_dalek::VerifyingKey;
 use onevisit_core::domain::{DepartmentId, Directory, InspectorId};
 use onevisit_core::record::exchange::{parse_change, split_stored_changes};
 use onevisit_core::record::{Author, InspectionRecord, RecordError, WriteRules};
@@ -61,15 +60,12 @@ impl Writer {
     }
 }
 
-/// What the write rules read on the server: the directory and the tenant root.
+/// What the write rules read on the server: the directory and the tenant CA.
 pub struct RuleContext<'a> {
     /// The directory data (catalogue, inspectors).
     pub directory: &'a Directory,
-    /// The tenant root key.
-    pub root: VerifyingKey,
-    /// The tenant (its division code), which offline-created task codes must carry.
-    pub tenant: &'a str,
-    /// The tenant CA, whose key derives the departments' seal keys.
+    /// The tenant CA: its root key anchors the rules, its id is what offline-created task codes
+    /// must carry, and its key derives the departments' seal keys.
     pub ca: &'a crate::tenant::Tenant,
     /// The departments' seals.
     pub sealer: &'a crate::seals::Sealer,
@@ -80,14 +76,7 @@ impl RuleContext<'_> {
     /// logged and leaves the write standing: the record's next write tries again.
     async fn seal<S: Storage>(&self, storage: &S, record: &mut InspectionRecord) -> Result<usize, StorageError> {
         let now = crate::api::now_ms();
-        let revoked = storage.revocations().await?;
-        let revocations = onevisit_core::certificate::RevocationList {
-            schema: onevisit_core::certificate::REVOCATION_SCHEMA.into(),
-            tenant: self.tenant.to_string(),
-            issued_at_ms: now,
-            revoked,
-            issuer_public_key: hex::encode(self.ca.root_public_key()),
-        };
+        let revocations = self.ca.revocations(storage.revocations().await?, now);
         match self.sealer.seal_completed(self.ca, record, self.directory, Some(&revocations), now) {
             Ok(sealed) => Ok(sealed),
             Err(e) => {
@@ -100,7 +89,10 @@ impl RuleContext<'_> {
 
 impl RuleContext<'_> {
     fn rules(&self, writer: &Writer) -> Option<WriteRules<'_>> {
-        Some(WriteRules::anchored(self.directory, self.root).with_authenticated(writer.actor.clone(), writer.author()?))
+        Some(
+            WriteRules::anchored(self.directory, self.ca.root_key())
+                .with_authenticated(writer.actor.clone(), writer.author()?),
+        )
     }
 }
 
@@ -387,7 +379,7 @@ impl Records {
         if !task.inspectors.iter().any(|i| i.as_str() == writer.inspector) {
             return Ok(refused(id, Refusal::NotAssigned));
         }
-        if let Err(why) = crate::tasks::check_offline(&task, &writer.inspector, context.tenant, context.directory) {
+        if let Err(why) = crate::tasks::check_offline(&task, &writer.inspector, &context.ca.id, context.directory) {
             tracing::info!(device = %writer.device, %id, %why, "offline task refused");
             let mut outcome = refused(id, Refusal::InvalidTask);
             outcome.result.forbidden = Some(ForbiddenDetail {

@@ -72,17 +72,6 @@ impl Sealer {
         Ok(seal)
     }
 
-    /// The organisation certificate of a department, as devices and courts check it.
-    pub fn certificate(
-        &self,
-        tenant: &Tenant,
-        directory: &Directory,
-        department: &DepartmentId,
-    ) -> Result<SignedStatement, SealingError> {
-        let agency = agency(directory, department)?;
-        Ok(self.department(tenant, department.as_str(), &agency)?.certificate.clone())
-    }
-
     /// Seals every latest document version of `record` that is fully signed and not yet sealed,
     /// as the tenant's changes to the record; returns how many. Signer identities are checked
     /// under the root and `revocations`.

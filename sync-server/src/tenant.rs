@@ -134,13 +134,19 @@ impl Tenant {
         storage: &S,
         now_ms: i64,
     ) -> Result<SignedRevocationList, TenantError> {
-        let list = RevocationList {
+        let list = self.revocations(storage.revocations().await?, now_ms);
+        Ok(SignedRevocationList::issue(&list, &self.ca)?)
+    }
+
+    /// The revocation list of `revoked` as this CA issues it at `now_ms` (unsigned: the server
+    /// checks signers against it itself).
+    pub fn revocations(&self, revoked: Vec<onevisit_core::certificate::Revocation>, now_ms: i64) -> RevocationList {
+        RevocationList {
             schema: REVOCATION_SCHEMA.into(),
             tenant: self.id.clone(),
             issued_at_ms: now_ms,
-            revoked: storage.revocations().await?,
+            revoked,
             issuer_public_key: hex::encode(self.ca.public_bytes()),
-        };
-        Ok(SignedRevocationList::issue(&list, &self.ca)?)
+        }
     }
 }

@@ -409,6 +409,14 @@ pub fn recorded_case(city: &impl Deployment) -> (Mutex<Store>, Mutex<Store>, Tas
 /// The recording of [`recorded_case`] by `a` (scjg-01, the lead) and `b` (xfjy-01) on the sample
 /// joint task `code` both already hold.
 pub fn record_joint_case(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) {
+    record_joint_parts(a, b, code);
+    complete_recording(a, b, code);
+}
+
+/// Each device's part of [`record_joint_case`], offline: `a` checks in, shows identity, records
+/// the party and answers the market regulator's points; `b` checks in, answers the fire
+/// brigade's with a photo, and records a finding.
+pub fn record_joint_parts(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) {
     let code = code.clone();
     let here = Position::wgs84(30.7, 121.0, 5).unwrap();
     {
@@ -457,7 +465,6 @@ pub fn record_joint_case(a: &Mutex<Store>, b: &Mutex<Store>, code: &TaskCode) {
         };
         s.add_finding(&code, finding).unwrap();
     }
-    complete_recording(a, b, &code);
 }
 
 /// B's part reaches the lead (A), who completes the recording; both then hold the recorded task.

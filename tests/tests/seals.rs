@@ -174,8 +174,8 @@ fn hand_over(from: &Mutex<Store>, to: &Mutex<Store>, code: &TaskCode) {
 #[test]
 fn a_document_signed_by_a_team_working_offline_is_sealed_when_the_last_signature_reaches_the_server() {
     use onevisit_core::document::DocumentKind;
+    use onevisit_core::record::Status;
     use onevisit_core::record::documents::PartyAct;
-    use onevisit_core::record::{AnswerValue, PartyDraft, Position, Recusal, Status};
     let city = City::new();
     // The team's devices, enrolled and synced once (they hold number blocks of their agencies).
     let (_, a, b) = city.joint_team();
@@ -184,36 +184,8 @@ fn a_document_signed_by_a_team_working_offline_is_sealed_when_the_last_signature
     let mut draft = onevisit_core::sample::joint_task_draft(&directory, 0, day);
     draft.inspectors = ["scjg-01", "xfjy-01", "scjg-02", "xfjy-02"].iter().map(|i| i.parse().unwrap()).collect();
     let code = a.lock().unwrap().create_task(draft).unwrap().code;
-    let here = Position::wgs84(30.7, 121.0, 5).unwrap();
-    {
-        let mut s = a.lock().unwrap();
-        s.check_in(&code, here).unwrap();
-        s.show_identity(&code).unwrap();
-        let party = PartyDraft {
-            name: "沈建国".into(),
-            role: "现场负责人".into(),
-            phone: None,
-            recusal: Recusal::NotRequested,
-            id_number: None,
-            statement: None,
-        };
-        s.record_party(&code, party).unwrap();
-        for p in ["SCJG-001-01", "SCJG-001-02", "SCJG-001-04"] {
-            s.answer(&code, &onevisit_flow_tests::cp(p), AnswerValue::Pass, None, vec![]).unwrap();
-        }
-        let cold = AnswerValue::Number { value: "4".into(), unit: "℃".into() };
-        s.answer(&code, &onevisit_flow_tests::cp("SCJG-001-03"), cold, None, vec![]).unwrap();
-    }
     hand_over(&a, &b, &code);
-    {
-        let mut s = b.lock().unwrap();
-        s.check_in(&code, here).unwrap();
-        for p in ["XFJY-001-01", "XFJY-001-02", "XFJY-001-04"] {
-            s.answer(&code, &onevisit_flow_tests::cp(p), AnswerValue::NotApplicable, None, vec![]).unwrap();
-        }
-        let pressure = AnswerValue::Number { value: "0.8".into(), unit: "MPa".into() };
-        s.answer(&code, &onevisit_flow_tests::cp("XFJY-001-03"), pressure, None, vec![]).unwrap();
-    }
+    onevisit_flow_tests::record_joint_parts(&a, &b, &code);
     hand_over(&b, &a, &code);
     a.lock().unwrap().set_status(&code, Status::Recorded).unwrap();
     let doc = a.lock().unwrap().render_document(&code, DocumentKind::OnSiteRecord, None).unwrap().sha256;

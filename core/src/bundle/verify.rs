@@ -430,13 +430,9 @@ impl Verifier<'_> {
                                 .then(|| inspector.clone()),
                             _ => None,
                         };
-                        let is_party = match statement.signer {
-                            SignatureRole::Inspector { .. } => false,
-                            SignatureRole::PartyRefused { .. } => {
-                                content.as_ref().is_none_or(|c| c.kind.takes_refusal())
-                            }
-                            SignatureRole::Party { .. } => true,
-                        };
+                        let is_party = content.as_ref().is_some_and(|c| {
+                            crate::document::completeness::party_act_counts(c.kind, &statement.signer)
+                        });
                         let named = statement.responsible_inspector();
                         match signers.check(
                             &statement.device,
@@ -576,26 +572,16 @@ impl Verifier<'_> {
                 return;
             }
         };
-        let statement = &verified.statement;
-        if statement.department != content.issuer_id || statement.document_number != content.number {
-            self.report.fail(
-                "agency_seal",
-                format!("{what}：印章所列文号 {}（{}）与文书不符", statement.document_number, statement.department),
-            );
-        } else if let Some(missing) = statement.signatures.iter().find(|h| !signatures.contains(h)) {
-            self.report.fail(
-                "agency_seal",
-                format!("{what}：印章所确认的签名 {}… 不在包中", &missing[..12.min(missing.len())]),
-            );
-        } else {
-            self.report.pass(
+        match verified.covers(&content.issuer_id, &content.number, signatures) {
+            Err(e) => self.report.fail("agency_seal", format!("{what}：{e}")),
+            Ok(()) => self.report.pass(
                 "agency_seal",
                 format!(
                     "{what}：{} 电子印章有效（SM2，加盖于 {}，北京时间；印章证书由租户根密钥签发）",
                     verified.certificate.agency,
-                    crate::beijing::date_time(statement.sealed_at_ms)
+                    crate::beijing::date_time(verified.statement.sealed_at_ms)
                 ),
-            );
+            ),
         }
     }
 

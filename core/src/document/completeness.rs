@@ -53,6 +53,17 @@ impl MissingSignature {
     }
 }
 
+/// Whether a valid party act in `role` counts as the party's part of a `kind` document: a
+/// signature always; a refusal before a witness where the kind takes one (not on the address
+/// confirmation, the party's own statement).
+pub fn party_act_counts(kind: DocumentKind, role: &super::SignatureRole) -> bool {
+    match role {
+        super::SignatureRole::Inspector { .. } => false,
+        super::SignatureRole::Party { .. } => true,
+        super::SignatureRole::PartyRefused { .. } => kind.takes_refusal(),
+    }
+}
+
 /// Whether the document names its officers by id (documents rendered before did not).
 pub fn names_officers(content: &DocumentContent) -> bool {
     !content.inspectors.is_empty() && content.inspectors.iter().all(|p| !p.inspector.is_empty())

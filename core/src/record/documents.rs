@@ -600,12 +600,9 @@ impl InspectionRecord {
                         _ => None,
                     });
                     if problem.is_none() {
-                        match statement.signer {
-                            SignatureRole::Inspector { inspector, .. } => {
-                                inspectors.insert(inspector);
-                            }
-                            SignatureRole::PartyRefused { .. } if !version.kind.takes_refusal() => {}
-                            _ => party = true,
+                        party |= crate::document::completeness::party_act_counts(version.kind, &statement.signer);
+                        if let SignatureRole::Inspector { inspector, .. } = statement.signer {
+                            inspectors.insert(inspector);
                         }
                     }
                     (signer, Some(statement.device_time_ms), problem)

@@ -89,18 +89,6 @@ impl InspectionRecord {
         }
     }
 
-    /// Every seal kept, with the version each seals.
-    pub fn seals(&self) -> Result<Vec<(String, AgencySeal)>, RecordError> {
-        let Some(map) = self.seals_map()? else { return Ok(Vec::new()) };
-        let mut out = Vec::new();
-        for key in self.doc.keys(&map) {
-            if let Some(seal) = super::read_json::<AgencySeal>(&self.doc, &map, &key)? {
-                out.push((key, seal));
-            }
-        }
-        Ok(out)
-    }
-
     /// The latest versions that are fully signed (identities checked under `trust`) and carry no
     /// seal yet: what the tenant seals now. Empty for a record that cannot hold seals.
     pub fn seals_due(&self, trust: &SignerTrust<'_>) -> Result<Vec<SealDue>, RecordError> {
@@ -150,21 +138,16 @@ impl InspectionRecord {
     pub fn seal_check(&self, sha256: &str, root: &VerifyingKey) -> Result<SealCheck, RecordError> {
         let Some(seal) = self.seal_of(sha256)? else { return Ok(SealCheck::Unsealed) };
         let invalid = |e: SealError| SealCheck::Invalid { reason: e.to_string() };
-        let VerifiedSeal { statement, certificate } = match seal.verify(root, sha256) {
+        let verified = match seal.verify(root, sha256) {
             Ok(v) => v,
             Err(e) => return Ok(invalid(e)),
         };
         let version = self.document(sha256)?;
-        if version.department.as_str() != statement.department || version.number != statement.document_number {
-            return Ok(invalid(SealError::OtherDocument(format!(
-                "{}（{}）",
-                statement.document_number, statement.department
-            ))));
-        }
         let held = signature_hashes(self.signatures(sha256)?.iter().map(|(_, s)| s.canonical.as_str()));
-        if let Some(missing) = statement.signatures.iter().find(|h| !held.contains(h)) {
-            return Ok(invalid(SealError::MissingSignature(missing.clone())));
+        if let Err(e) = verified.covers(version.department.as_str(), &version.number, &held) {
+            return Ok(invalid(e));
         }
+        let VerifiedSeal { statement, certificate } = verified;
         Ok(SealCheck::Sealed {
             agency: certificate.agency,
             department: certificate.department,

@@ -644,25 +644,22 @@ impl Ctx<'_> {
         let verified = seal.verify(root, &edit.key).map_err(|_| WriteRule::Signature)?;
         let documents = self.at.map("documents").ok_or(WriteRule::UnknownReference)?;
         let version: DocumentVersion = self.at.json(&documents, &edit.key).ok_or(WriteRule::UnknownReference)?;
-        if version.department.as_str() != verified.statement.department
-            || version.number != verified.statement.document_number
-        {
-            return Err(WriteRule::InvalidValue);
-        }
         let signatures = self.at.map("signatures").ok_or(WriteRule::UnknownReference)?;
         let prefix = format!("{}/", edit.key);
-        let held: Vec<String> = self
+        let statements: Vec<DocumentSignature> = self
             .at
             .keys(&signatures)
             .into_iter()
             .filter(|k| k.starts_with(&prefix))
             .filter_map(|k| self.at.json::<DocumentSignature>(&signatures, &k))
-            .map(|s| crate::audit::sha256_hex(s.canonical.as_bytes()))
             .collect();
-        if verified.statement.signatures.is_empty() || verified.statement.signatures.iter().any(|h| !held.contains(h)) {
-            return Err(WriteRule::UnknownReference);
+        let held = crate::seal::signature_hashes(statements.iter().map(|s| s.canonical.as_str()));
+        match verified.covers(version.department.as_str(), &version.number, &held) {
+            Err(crate::seal::SealError::OtherDocument(_)) => Err(WriteRule::InvalidValue),
+            Err(_) => Err(WriteRule::UnknownReference),
+            Ok(()) if verified.statement.signatures.is_empty() => Err(WriteRule::UnknownReference),
+            Ok(()) => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -938,8 +938,9 @@ fn a_task_closes_only_when_every_findings_loop_is_settled_and_only_the_tenant_se
     assert_eq!(w.server.status().unwrap(), Status::Closed);
 }
 
-/// A record made the way records were made before re-inspection results existed: no `rechecks`.
-fn legacy_record(task: Task, ca: &DeviceKey, dir: &Directory) -> InspectionRecord {
+/// A record made the way records were made before the maps after `later` existed (none: before
+/// re-inspection results; `["rechecks"]`: before seals).
+fn legacy_record(task: Task, ca: &DeviceKey, dir: &Directory, later: &[&str]) -> InspectionRecord {
     use automerge::transaction::CommitOptions;
     let mut doc = AutoCommit::new().with_actor(ca.actor_id());
     doc.put(ROOT, "schema_version", crate::record::SCHEMA_VERSION).unwrap();
@@ -949,8 +950,8 @@ fn legacy_record(task: Task, ca: &DeviceKey, dir: &Directory) -> InspectionRecor
     for d in &task.departments {
         doc.put_object(&sections, d.as_str(), automerge::ObjType::Map).unwrap();
     }
-    for m in ["findings", "arrivals", "evidence", "documents", "signatures"] {
-        doc.put_object(ROOT, m, automerge::ObjType::Map).unwrap();
+    for m in ["findings", "arrivals", "evidence", "documents", "signatures"].iter().chain(later) {
+        doc.put_object(ROOT, *m, automerge::ObjType::Map).unwrap();
     }
     doc.commit_with(CommitOptions::default().with_message("create"));
     let changes: Vec<Change> = doc.get_changes(&[]).into_iter().collect();
@@ -962,7 +963,7 @@ fn legacy_record(task: Task, ca: &DeviceKey, dir: &Directory) -> InspectionRecor
 fn records_made_before_rechecks_existed_are_accepted_and_still_close() {
     let w = World::new();
     let task = w.server.task().clone();
-    let legacy = legacy_record(task, &w.ca, &w.dir);
+    let legacy = legacy_record(task, &w.ca, &w.dir, &[]);
     assert!(!legacy.holds_rechecks().unwrap());
     assert!(legacy.open_findings().unwrap().is_empty(), "their loop is followed outside the record");
     assert!(legacy.rechecks().unwrap().is_empty());
@@ -1105,25 +1106,11 @@ fn a_seal_written_by_a_device_or_forged_in_the_tenants_name_is_refused() {
 #[test]
 fn records_made_before_seals_existed_are_accepted_and_hold_none() {
     let w = World::new();
-    let (dir, ca) = (w.dir.clone(), DeviceKey::generate());
     let task = w.server.task().clone();
     // Made with rechecks but before seals: accepted, and no seal is due on it.
-    let mut doc = AutoCommit::new().with_actor(ca.actor_id());
-    doc.put(ROOT, "schema_version", crate::record::SCHEMA_VERSION).unwrap();
-    doc.put(ROOT, "task", to_json(&task)).unwrap();
-    doc.put(ROOT, "status", to_json(&StatusEntry { status: Status::Planned, stamp: stamp("scjg-01", 1) })).unwrap();
-    let sections = doc.put_object(ROOT, "sections", automerge::ObjType::Map).unwrap();
-    for d in &task.departments {
-        doc.put_object(&sections, d.as_str(), automerge::ObjType::Map).unwrap();
-    }
-    for m in ["findings", "arrivals", "evidence", "documents", "signatures", "rechecks"] {
-        doc.put_object(ROOT, m, automerge::ObjType::Map).unwrap();
-    }
-    doc.commit();
-    let changes: Vec<Change> = doc.get_changes(&[]).into_iter().collect();
-    let record = InspectionRecord::from_changes(changes, &WriteRules::anchored(&dir, ca.verifying_key())).unwrap();
+    let record = legacy_record(task, &w.ca, &w.dir, &["rechecks"]);
     assert!(!record.holds_seals().unwrap());
-    let root = ca.verifying_key();
+    let root = w.ca.verifying_key();
     assert!(record.seals_due(&SignerTrust { root: &root, revocations: None }).unwrap().is_empty());
 }
 
